@@ -1,0 +1,11 @@
+"""The command line: a thin click group, the composition root.
+
+Each submodule registers its commands on the group defined in `main`; importing
+this package imports them all. Heavy libraries (textual, the store, analytics)
+are imported inside the commands, so `branching --help` stays fast.
+"""
+
+from branching.cli.main import cli
+from branching.cli import story as _story  # noqa: F401  (registers commands)
+
+__all__ = ["cli"]
