@@ -133,6 +133,7 @@ _LEX = re.compile(r"""[()\[\]{}#\x00]|(['"])((?:(?!\1)[^\\\r\n]|\\(?:\r\n|[\s\S]
 _PREFIX = re.compile(r"[A-Za-z0-9_]+\Z")
 _NEXT_QUOTE = re.compile(r"[ \t]*['\"]")
 _DECIMAL = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|\Z)")
 
@@ -153,7 +154,7 @@ def _scan(text: str) -> tuple[int, str] | None:
             continue
         if text.startswith(quote * 3, start):
             return start, "triple-quoted strings are not allowed in conditions"
-        prefix = _PREFIX.search(text, 0, start)
+        prefix = start and text[start - 1] in _WORD and _PREFIX.search(text, 0, start)
         if prefix and prefix.group().lower() in ("r", "u", "b", "f", "br", "rb", "fr", "rf"):
             p = prefix.group().lower()
             what = ("f-strings are" if "f" in p else "bytes literals are" if "b" in p
@@ -264,6 +265,7 @@ _FORBIDDEN = {
     "Tuple": "tuples are not allowed in conditions (after 'in', use a list [...])",
     "Starred": "unpacking ('*') is not allowed in conditions",
     "JoinedStr": "f-strings are not allowed in conditions",
+    "Await": "'await' is not allowed in conditions",
     "List": "a list [...] can only be used on the right of 'in' or 'not in'",
     **dict.fromkeys(("ListComp", "SetComp", "DictComp", "GeneratorExp"),
                     "comprehensions are not allowed in conditions"),
@@ -353,18 +355,20 @@ class _Builder:
         if depth > MAX_DEPTH:
             self.problem(node, f"expression is nested deeper than {MAX_DEPTH} levels")
             raise _TooDeep
-        name = type(node).__name__
-        handler = getattr(self, "b_" + name, None)
+        handler = _HANDLERS.get(type(node))
         if handler is not None:
-            return handler(node, depth)  # type: ignore[no-any-return]
-        where: Any = node
+            return handler(self, node, depth)
+        name, where = type(node).__name__, node  # type: str, Any
         if name in ("Attribute", "Subscript"):
             where = self.pos.end(node.value)  # type: ignore[attr-defined]
         return self.problem(where, _FORBIDDEN.get(name, f"{name} is not allowed in conditions"))
 
     def fold(self, fn: Fn, typ: str | None, *parts: _N) -> _N:
         """Constant subtrees are computed now (unless they fail: then at run time)."""
-        if all(p.const for p in parts):
+        for p in parts:
+            if not p.const:
+                return _N(fn, typ)
+        if not self.problems:
             try:
                 return _N(_const(fn(None)), typ, True)
             except EvalError:
@@ -537,6 +541,11 @@ class _Builder:
         return _N(lambda env: bool(env.chosen(scene, choice)), "bool")
 
 
+_HANDLERS: dict[type, Callable[..., _N]] = {
+    ast.Constant: _Builder.b_Constant, ast.Name: _Builder.b_Name, ast.UnaryOp: _Builder.b_UnaryOp,
+    ast.BinOp: _Builder.b_BinOp, ast.BoolOp: _Builder.b_BoolOp, ast.Compare: _Builder.b_Compare,
+    ast.Call: _Builder.b_Call}
+
 # ---------------------------------------------------------------- compiling
 
 _Compiled = tuple[Expression | None, tuple[Problem, ...], bool]
@@ -601,9 +610,11 @@ def compile_expression(source: str, variables: Mapping[str, Any]
     names = dict.fromkeys(_IDENT.findall(source))
     known = tuple((n, variables[n]) for n in names if n in variables)
     try:
-        expr, problems, needs_all = _compile_cached(source, known)
-    except TypeError:  # an unhashable type in the mapping: compile without the cache
-        expr, problems, needs_all = _compile(source, variables)
+        hash(known)
+    except TypeError:  # something unhashable in the mapping: compile without the cache
+        expr, problems, _ = _compile(source, variables)
+        return expr, list(problems)
+    expr, problems, needs_all = _compile_cached(source, known)
     if needs_all:  # "did you mean" looks at every variable of the story
         expr, problems, _ = _compile(source, variables)
     return expr, list(problems)
@@ -639,6 +650,11 @@ def compile_template(source: str, variables: Mapping[str, Any]
             problems.append(Problem(j, "unclosed '{' in text: close it with '}' "
                                        "or write '{{' for a literal brace"))
             break
+        if not source[j + 1:end].strip():
+            problems.append(Problem(j, "empty '{}' in text: put an expression inside, "
+                                       "or write '{{}}' for literal braces"))
+            i = end + 1
+            continue
         expr, found = compile_expression(source[j + 1:end], variables)
         problems.extend(Problem(p.offset + j + 1, p.message) for p in found)
         if expr is not None:

@@ -1,0 +1,160 @@
+"""Commands for authors and viewers: check, explore, schema, play."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from branching.cli.main import cli
+from branching.errors import BranchingError, StoryInvalid, StoryUnreadable
+
+
+def _load(path: str):  # type: ignore[no-untyped-def]
+    """Load a story for playing or exploring; problems become click errors."""
+    from branching.loader import load_story
+
+    try:
+        return load_story(path)
+    except StoryUnreadable as exc:
+        raise click.ClickException(str(exc)) from None
+    except StoryInvalid as exc:
+        lines = "\n".join(str(p) for p in exc.problems[:20])
+        more = f"\n... and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else ""
+        raise click.ClickException(
+            f"the story has errors; run `branching check {path}`:\n{lines}{more}"
+        ) from None
+
+
+@cli.command()
+@click.argument("stories", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1).")
+def check(stories: tuple[str, ...], fmt: str, strict: bool) -> None:
+    """Check STORIES (files or story folders) and report every problem.
+
+    Each problem is printed as FILE:LINE:COL: error|warning: MESSAGE, in the
+    order they appear. Exit status: 0 clean, 1 problems found, 2 a story could
+    not be read at all.
+    """
+    from branching.check import check_path
+
+    results = []
+    unreadable = False
+    for path in stories:
+        try:
+            problems = check_path(path)
+            results.append({"path": path, "problems": problems, "error": None})
+        except StoryUnreadable as exc:
+            unreadable = True
+            results.append({"path": path, "problems": [], "error": str(exc)})
+    errors = sum(p.severity == "error" for r in results for p in r["problems"])
+    warnings = sum(p.severity == "warning" for r in results for p in r["problems"])
+    if fmt == "json":
+        click.echo(json.dumps({
+            "stories": [
+                {"path": r["path"], "unreadable": r["error"],
+                 "problems": [p.as_dict() for p in r["problems"]]}
+                for r in results
+            ],
+            "errors": errors,
+            "warnings": warnings,
+        }, indent=2))
+    else:
+        for r in results:
+            if r["error"]:
+                click.secho(f"{r['error']}", fg="red", err=True)
+            for p in r["problems"]:
+                colour = "red" if p.severity == "error" else "yellow"
+                click.echo(f"{p.file}:{p.line}:{p.col}: "
+                           + click.style(p.severity, fg=colour, bold=True)
+                           + f": {p.message}")
+        summary = f"{errors} error(s), {warnings} warning(s) in {len(stories)} story(ies)"
+        click.secho(summary, err=True, fg="green" if not (errors or warnings) else None)
+    if unreadable:
+        sys.exit(2)
+    if errors or (strict and warnings):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("story", type=click.Path())
+@click.option("--max-states", default=200_000, show_default=True,
+              help="Stop after exploring this many distinct states.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+def explore(story: str, max_states: int, fmt: str) -> None:
+    """Prove which endings of STORY can be reached, and find stuck states.
+
+    Searches every (scene, state) the story can be in, and prints for each
+    ending the shortest sequence of choices (as the plain player numbers them)
+    that reaches it. Exit status 1 when an ending is unreachable or a state is
+    stuck.
+    """
+    from branching.explore import explore as run_explore
+
+    loaded = _load(story)
+    result = run_explore(loaded, max_states=max_states)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(result.report())
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the schema to this file instead of standard output.")
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of the story format, for editor completion."""
+    from branching.schema import schema_json
+
+    text = schema_json()
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("story", required=False, type=click.Path())
+@click.option("--plain", is_flag=True, help="Line mode: numbered choices read from stdin.")
+@click.option("--choices", "script", default=None, metavar="1,2,b,1",
+              help="Play this sequence of choices (numbers, b = back, q = quit) and stop.")
+@click.option("--seed", type=int, default=None, help="Seed for random routes (default: random).")
+@click.option("--resume", is_flag=True, help="Continue your unfinished playthrough of STORY.")
+@click.option("--db", type=click.Path(dir_okay=False), envvar="BRANCHING_DB", default=None,
+              help="Telemetry database (default: BRANCHING_DB or the user data folder).")
+@click.option("--no-telemetry", is_flag=True, help="Record nothing about this playthrough.")
+@click.option("--viewer", default=None, help="Viewer name (default: the local user); only a "
+              "keyed hash of it is stored.")
+@click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE",
+              help="Coarse viewer attribute for segment analysis, e.g. region=NL (repeatable).")
+@click.option("--no-timer", is_flag=True, help="Turn every countdown off.")
+@click.option("--stories", "stories_dir", multiple=True, type=click.Path(file_okay=False),
+              help="Extra folder of stories for the library (with no STORY).")
+def play(story: str | None, plain: bool, script: str | None, seed: int | None, resume: bool,
+         db: str | None, no_telemetry: bool, viewer: str | None, attrs: tuple[str, ...],
+         no_timer: bool, stories_dir: tuple[str, ...]) -> None:
+    """Play STORY (a story file or folder).
+
+    Full-screen on a terminal; line mode with --plain, with --choices, or when
+    standard input or output is not a terminal. Every choice is recorded to the
+    telemetry database unless --no-telemetry is given.
+    """
+    from branching.cli.playing import PlayOptions, run_play
+
+    opts = PlayOptions(
+        story=story, plain=plain, script=script, seed=seed, resume=resume, db=db,
+        no_telemetry=no_telemetry, viewer=viewer, attrs=attrs, no_timer=no_timer,
+        stories_dirs=stories_dir,
+    )
+    try:
+        status = run_play(opts)
+    except BranchingError as exc:
+        raise click.ClickException(f"{exc.title}: {exc}") from None
+    sys.exit(status)

@@ -1,0 +1,45 @@
+"""Timestamps as the store writes them, and parsing of the dates users type.
+
+Every timestamp is UTC text with milliseconds, `2025-01-31T18:04:05.123Z`:
+it sorts as text, reads in any SQLite client and compares directly against the
+`--since`, `--until` and `--before` cut-offs, which are parsed here into the
+same form.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from branching.store.errors import InvalidInput
+
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def format_ts(moment: datetime) -> str:
+    """`moment` as stored: UTC, milliseconds, trailing Z."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.strftime(TS_FORMAT)}.{utc.microsecond // 1000:03d}Z"
+
+
+def now_ts() -> str:
+    """The current time as stored."""
+    return format_ts(datetime.now(UTC))
+
+
+def parse_cutoff(text: str) -> str:
+    """A user's date or date-time as a stored timestamp; naive values are UTC.
+
+    Accepts `2025-01-31`, `2025-01-31T18:00`, `2025-01-31 18:00:00+01:00`, `...Z`.
+    """
+    raw = text.strip()
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"'{text}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM] (UTC if no offset)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_ts(moment)

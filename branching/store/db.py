@@ -1,0 +1,170 @@
+"""Opening the database file: creation with 0600, pragmas, and clear errors.
+
+The file is created by `os.open(O_CREAT | O_EXCL, 0o600)` before SQLite sees
+it, and SQLite then opens it with `mode=rw` so it can never create it with the
+process umask. SQLite gives its `-wal` and `-shm` files the permissions of the
+database file (unixOpen/findCreateFileMode copy the main file's mode), so they
+are 0600 too. We deliberately do not change the umask: it is process-wide and
+the TUI runs other threads that create files.
+
+Pragmas are set explicitly on every connection because Python builds ship
+different defaults:
+
+- `busy_timeout` 10 s (issue: at least 5 s): waiting writers queue behind each
+  other instead of failing; the writer thread retries beyond it.
+- `journal_mode=WAL`, set once at open, outside any transaction: readers never
+  block the writer and one commit is one append to the log.
+- `synchronous=FULL`: in WAL mode NORMAL may lose the last commits on power
+  loss or an OS crash; the issue promises that nothing a viewer did is lost
+  once the player has moved on, and FULL costs one fsync per commit, which is
+  nothing at the pace of human choices (a few per minute per viewer).
+- `secure_delete=ON`: deleted rows (forget, prune) are overwritten with zeros.
+- `trusted_schema=OFF`: a database from elsewhere (merge) cannot make views or
+  triggers call functions with side effects.
+- `foreign_keys=ON`: events cannot point at a missing session.
+
+Every write transaction starts with `BEGIN IMMEDIATE` (`immediate()` here): a
+deferred transaction that reads and then writes fails at once with "database
+is locked" under contention, whatever the busy timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from branching.store.errors import (
+    CorruptDatabase,
+    DatabaseMissing,
+    NotADatabase,
+    StoreError,
+)
+
+BUSY_TIMEOUT_MS = 10_000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+WRITER_PRAGMAS: tuple[tuple[str, str], ...] = (
+    ("synchronous", "FULL"),
+    ("foreign_keys", "ON"),
+    ("secure_delete", "ON"),
+    ("trusted_schema", "OFF"),
+)
+
+
+def create_file(path: Path) -> bool:
+    """Create an empty 0600 file at `path` unless one exists; True if created."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise StoreError(f"cannot create the telemetry database {path}: {exc.strerror}") from None
+    os.close(fd)
+    return True
+
+
+def check_header(path: Path) -> None:
+    """Refuse a file that is neither empty nor an SQLite database."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        raise DatabaseMissing(f"there is no telemetry database at {path}") from None
+    except IsADirectoryError:
+        raise NotADatabase(f"{path} is a folder, not a telemetry database") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    if head and head != SQLITE_MAGIC:
+        raise NotADatabase(
+            f"{path} is not a telemetry database: it is not an SQLite file "
+            "(check the --db path or BRANCHING_DB)"
+        )
+
+
+def _uri(path: Path, mode: str) -> str:
+    return f"file:{quote(str(path.resolve()))}?mode={mode}"
+
+
+def connect(
+    path: Path, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
+    """Open `path` (which must exist) with every pragma set; readers get query_only."""
+    try:
+        conn = sqlite3.connect(
+            _uri(path, "ro" if readonly else "rw"),
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the telemetry database {path}: {exc}") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if readonly:
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("PRAGMA trusted_schema = OFF")
+        else:
+            _writer_pragmas(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _writer_pragmas(conn: sqlite3.Connection, path: Path) -> None:
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(f"cannot switch {path} to write-ahead logging (journal mode {mode})")
+    for name, value in WRITER_PRAGMAS:
+        conn.execute(f"PRAGMA {name} = {value}")
+
+
+def read_pragmas(conn: sqlite3.Connection) -> dict[str, object]:
+    """The pragmas the store relies on, as SQLite reports them."""
+    names = ("journal_mode", "synchronous", "busy_timeout", "secure_delete", "trusted_schema",
+             "foreign_keys")
+    return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+
+@contextlib.contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: `BEGIN IMMEDIATE`, commit on success, roll back on error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def translate(exc: sqlite3.Error, path: Path) -> StoreError:
+    """A StoreError with a human message for an SQLite error met while opening `path`."""
+    text = str(exc)
+    if "file is not a database" in text:
+        return NotADatabase(f"{path} is not a telemetry database: SQLite cannot read it")
+    if "malformed" in text or "corrupt" in text:
+        return CorruptDatabase(
+            f"{path} is damaged ({text}); restore a backup, or move it aside to start afresh"
+        )
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path} is busy: another program holds it locked ({text})")
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"{path} cannot be written ({text})")
+    return StoreError(f"cannot use the telemetry database {path}: {text}")
+
+
+def integrity_check(conn: sqlite3.Connection) -> list[str]:
+    """`PRAGMA integrity_check` rows: `['ok']` when the file is sound."""
+    return [row[0] for row in conn.execute("PRAGMA integrity_check")]

@@ -1,0 +1,238 @@
+"""The schema, created and upgraded only through named sqlite-utils migrations.
+
+sqlite-utils 4 ships `Migrations` (records applied names in
+`_sqlite_migrations`). Its own transactions start with a deferred `BEGIN`, so
+`migrate()` wraps the whole run in one `BEGIN IMMEDIATE`: the nested
+`db.atomic()` blocks become savepoints, and several processes opening a new
+file at once queue on the write lock, the first applies everything and the
+others then find nothing pending. Migrations run at open, never lazily.
+
+Never edit a migration that has shipped: add a new one. Each migration carries
+its own SQL (no calls into code that may change later).
+
+Tables:
+- `stories`: one row per (story id, content hash) with the structure as JSON.
+- `sessions`: one playthrough, its viewer (keyed hash), context and outcome.
+- `session_attrs`: coarse viewer attributes given with `--attr KEY=VALUE`.
+- `events`: append-only, `event_id` UUID for de-duplication on merge.
+- `traversals`, `scene_views`: running totals kept in the event's transaction.
+- `pruned_traversals`, `pruned_scene_views`: the part of the totals whose raw
+  events were pruned, so totals = pruned part + recount of the raw events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+from branching.store.db import immediate, translate
+from branching.store.errors import ForeignDatabase, NewerSchema
+
+MIGRATION_SET = "branching.store"
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations()
+def m001_raw_tables(db: Database) -> None:
+    """Stories, sessions, their attributes and the append-only events."""
+    db.conn.executescript_ = None  # type: ignore[attr-defined]  # (never executescript: it commits)
+    for sql in _M001:
+        db.execute(sql)
+
+
+_M001 = (
+    """CREATE TABLE stories (
+        story_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        title TEXT NOT NULL,
+        author TEXT,
+        version_label TEXT,
+        structure TEXT NOT NULL,
+        registered_at TEXT NOT NULL,
+        PRIMARY KEY (story_id, content_hash)
+    )""",
+    """CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY NOT NULL,
+        story_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        viewer_id TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        outcome TEXT NOT NULL DEFAULT 'in_progress',
+        ending_id TEXT,
+        ending_kind TEXT,
+        seed INTEGER,
+        last_scene TEXT,
+        last_scene_seq INTEGER NOT NULL DEFAULT 0,
+        terminal TEXT,
+        term_program TEXT,
+        term_cols INTEGER,
+        term_rows INTEGER,
+        platform TEXT,
+        locale TEXT,
+        utc_offset_min INTEGER,
+        app_version TEXT,
+        FOREIGN KEY (story_id, content_hash) REFERENCES stories (story_id, content_hash)
+    )""",
+    """CREATE TABLE session_attrs (
+        session_id TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (session_id, key)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE events (
+        event_id TEXT PRIMARY KEY NOT NULL,
+        session_id TEXT NOT NULL REFERENCES sessions (session_id),
+        seq INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        type TEXT NOT NULL,
+        scene TEXT,
+        choice TEXT,
+        target TEXT,
+        decide_ms INTEGER,
+        input TEXT,
+        state TEXT,
+        UNIQUE (session_id, seq)
+    )""",
+    "CREATE INDEX sessions_by_viewer ON sessions (viewer_id, story_id)",
+    "CREATE INDEX sessions_by_outcome ON sessions (story_id, content_hash, outcome, ending_id)",
+    "CREATE INDEX sessions_by_last_scene ON sessions (story_id, content_hash, last_scene)",
+    "CREATE INDEX sessions_by_start ON sessions (started_at)",
+    "CREATE INDEX events_by_ts ON events (ts)",
+)
+
+
+@migrations()
+def m002_running_totals(db: Database) -> None:
+    """Totals per (story, version, scene, choice, target) and scene views, backfilled."""
+    for table in ("traversals", "pruned_traversals"):
+        db.execute(
+            f"""CREATE TABLE {table} (
+                story_id TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
+                scene TEXT NOT NULL,
+                choice TEXT NOT NULL,
+                target TEXT NOT NULL,
+                count INTEGER NOT NULL DEFAULT 0,
+                timeouts INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (story_id, content_hash, scene, choice, target)
+            ) WITHOUT ROWID"""
+        )
+    for table in ("scene_views", "pruned_scene_views"):
+        db.execute(
+            f"""CREATE TABLE {table} (
+                story_id TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
+                scene TEXT NOT NULL,
+                count INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (story_id, content_hash, scene)
+            ) WITHOUT ROWID"""
+        )
+    db.execute(
+        """INSERT INTO traversals (story_id, content_hash, scene, choice, target, count, timeouts)
+        SELECT s.story_id, s.content_hash, COALESCE(e.scene, ''), COALESCE(e.choice, ''),
+               COALESCE(e.target, ''), COUNT(*), SUM(e.type = 'timeout_default')
+        FROM events e JOIN sessions s ON s.session_id = e.session_id
+        WHERE e.type IN ('choice_made', 'timeout_default', 'route_taken')
+        GROUP BY 1, 2, 3, 4, 5"""
+    )
+    db.execute(
+        """INSERT INTO scene_views (story_id, content_hash, scene, count)
+        SELECT s.story_id, s.content_hash, e.scene, COUNT(*)
+        FROM events e JOIN sessions s ON s.session_id = e.session_id
+        WHERE e.type = 'scene_shown' AND e.scene IS NOT NULL
+        GROUP BY 1, 2, 3"""
+    )
+
+
+@migrations()
+def m003_views(db: Database) -> None:
+    """Views for any SQLite client: choice shares, sessions per ending, drop-off."""
+    db.execute(
+        """CREATE VIEW choice_shares AS
+        SELECT t.story_id, t.content_hash, st.version_label, t.scene, t.choice, t.target,
+               t.count AS traversals, t.timeouts,
+               CAST(t.count AS REAL)
+                 / SUM(t.count) OVER (PARTITION BY t.story_id, t.content_hash, t.scene) AS share
+        FROM traversals t
+        LEFT JOIN stories st ON st.story_id = t.story_id AND st.content_hash = t.content_hash"""
+    )
+    db.execute(
+        """CREATE VIEW sessions_per_ending AS
+        SELECT story_id, content_hash, outcome, ending_id, ending_kind, COUNT(*) AS sessions,
+               CAST(COUNT(*) AS REAL)
+                 / SUM(COUNT(*)) OVER (PARTITION BY story_id, content_hash) AS share
+        FROM sessions
+        GROUP BY story_id, content_hash, outcome, ending_id, ending_kind"""
+    )
+    db.execute(
+        """CREATE VIEW scene_dropoff AS
+        WITH stopped AS (
+            SELECT story_id, content_hash, last_scene AS scene,
+                   SUM(outcome IN ('abandoned', 'quit', 'stuck')) AS sessions_left,
+                   SUM(outcome = 'in_progress') AS sessions_unfinished
+            FROM sessions WHERE last_scene IS NOT NULL
+            GROUP BY story_id, content_hash, last_scene
+        )
+        SELECT v.story_id, v.content_hash, v.scene, v.count AS views,
+               COALESCE(p.sessions_left, 0) AS sessions_left,
+               COALESCE(p.sessions_unfinished, 0) AS sessions_unfinished,
+               CAST(COALESCE(p.sessions_left, 0) AS REAL) / v.count AS dropoff_rate
+        FROM scene_views v
+        LEFT JOIN stopped p
+          ON p.story_id = v.story_id AND p.content_hash = v.content_hash AND p.scene = v.scene"""
+    )
+
+
+def _user_tables(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+    )
+    return {row[0] for row in rows}
+
+
+def _applied_names(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid",
+        [MIGRATION_SET],
+    )
+    return [row[0] for row in rows]
+
+
+def check_ours(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """Names of our migrations applied to `path`; refuse foreign or newer databases."""
+    tables = _user_tables(conn)
+    if not tables:
+        return []
+    applied = _applied_names(conn) if "_sqlite_migrations" in tables else []
+    if not applied:
+        raise ForeignDatabase(
+            f"{path} is an SQLite database that branching did not create "
+            f"(it holds {', '.join(sorted(tables)[:5])}); point --db at another file"
+        )
+    known = {m.name for m in migrations._migrations}
+    unknown = [name for name in applied if name not in known]
+    if unknown:
+        raise NewerSchema(
+            f"{path} was written by a newer version of branching "
+            f"(schema step {unknown[0]} is unknown here); upgrade branching to use it"
+        )
+    return applied
+
+
+def migrate(conn: sqlite3.Connection, path: Path, *, stop_before: str | None = None) -> None:
+    """Check the file is ours and apply pending migrations, all in one BEGIN IMMEDIATE."""
+    db = Database(conn, execute_plugins=False)
+    try:
+        with immediate(conn):
+            check_ours(conn, path)
+            migrations.apply(db, stop_before=stop_before)
+    except sqlite3.Error as exc:
+        raise translate(exc, path) from None
+
+
+def migration_names() -> list[str]:
+    """Every migration this version knows, in order."""
+    return [m.name for m in migrations._migrations]
