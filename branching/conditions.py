@@ -10,6 +10,10 @@ character offsets into the source so the loader can report file:line:column.
 Compiles are cached per (source, types of the names it mentions): a large story
 repeats the same conditions and `{var}` parts many times, and Expression objects
 are immutable, so sharing them is safe. Standard library only (headless core).
+
+It is longer than the usual ~400 lines on purpose: the lexical pre-checks, the
+type rules, the tree builder and the template scanner share the position and
+type helpers and make up one grammar; split them only along those seams.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import operator
 import re
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
@@ -90,7 +94,7 @@ class Expression:
 
 @dataclass(frozen=True)
 class Template:
-    """Text with `{expr}` parts; `{{`/`}}` already turned into braces in the parts."""
+    """Text with `{expr}` parts. Scene refs of its expressions are offsets into `source`."""
 
     source: str
     expressions: tuple[Expression, ...]
@@ -100,17 +104,15 @@ class Template:
     def render(self, env: Env) -> str:
         """The text with every expression's value; a failing expression shows as '?'."""
         if self.is_static:
-            return self._parts[0] if self._parts else ""  # type: ignore[return-value]
-        out: list[str] = []
-        for part in self._parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            try:
-                out.append(format_value(part.evaluate(env)))
-            except EvalError:
-                out.append("?")
-        return "".join(out)
+            return self._parts[0]  # type: ignore[return-value]
+        return "".join(p if isinstance(p, str) else _show(p, env) for p in self._parts)
+
+
+def _show(expr: Expression, env: Env) -> str:
+    try:
+        return format_value(expr.evaluate(env))
+    except EvalError:
+        return "?"
 
 
 def format_value(v: Value) -> str:
@@ -358,7 +360,8 @@ class _Builder:
         handler = _HANDLERS.get(type(node))
         if handler is not None:
             return handler(self, node, depth)
-        name, where = type(node).__name__, node  # type: str, Any
+        name = type(node).__name__
+        where: Any = node
         if name in ("Attribute", "Subscript"):
             where = self.pos.end(node.value)  # type: ignore[attr-defined]
         return self.problem(where, _FORBIDDEN.get(name, f"{name} is not allowed in conditions"))
@@ -564,7 +567,7 @@ def _parse(text: str, pos: _Pos) -> ast.Expression | Problem:
         return Problem(min(at, len(pos.source)), f"syntax error: {exc.msg}")
     except (RecursionError, MemoryError):
         return Problem(pos.lead, f"expression is nested deeper than {MAX_DEPTH} levels")
-    except ValueError as exc:
+    except (ValueError, Warning) as exc:
         return Problem(pos.lead, f"invalid expression: {exc}")
 
 
@@ -633,52 +636,38 @@ def compile_template(source: str, variables: Mapping[str, Any]
         return Template(source, (), True, (source,)), []
     parts: list[str | Expression] = []
     problems: list[Problem] = []
-    i = 0
+    text, i = "", 0  # text: literal text not yet added to parts
     while (m := _BRACE.search(source, i)) is not None:
         j = m.start()
-        parts.append(source[i:j])
+        text += source[i:j]
+        i = j + 2
         if source.startswith("}}", j) or source.startswith("{{", j):
-            parts.append(source[j])
-            i = j + 2
+            text += source[j]
             continue
+        i = j + 1
         if source[j] == "}":
             problems.append(Problem(j, "single '}' in text: write '}}' for a literal brace"))
-            i = j + 1
             continue
-        end = _BODY.match(source, j + 1).end()  # type: ignore[union-attr]
+        end = _BODY.match(source, i).end()  # type: ignore[union-attr]
         if source[end:end + 1] != "}":
-            problems.append(Problem(j, "unclosed '{' in text: close it with '}' "
-                                       "or write '{{' for a literal brace"))
+            problems.append(Problem(j, "unclosed '{' in text: close it with '}' or write '{{' "
+                                       "for a literal brace"))
             break
-        if not source[j + 1:end].strip():
-            problems.append(Problem(j, "empty '{}' in text: put an expression inside, "
-                                       "or write '{{}}' for literal braces"))
-            i = end + 1
-            continue
-        expr, found = compile_expression(source[j + 1:end], variables)
-        problems.extend(Problem(p.offset + j + 1, p.message) for p in found)
+        if source[i:end].strip():
+            expr, found = compile_expression(source[i:end], variables)
+        else:
+            expr, found = None, [Problem(-1, "empty '{}' in text: put an expression inside, "
+                                             "or write '{{}}' for literal braces")]
+        problems.extend(Problem(p.offset + i, p.message) for p in found)
+        if expr is not None and expr.scene_refs:  # refs point into the template source
+            refs = tuple(SceneRef(r.scene, r.choice, r.offset + i) for r in expr.scene_refs)
+            expr = replace(expr, scene_refs=refs)
         if expr is not None:
-            parts.append(expr)
+            parts += [text, expr] if text else [expr]
+            text = ""
         i = end + 1
-    parts.append(source[i:])
+    text += source[i:]
     if problems:
         return Template(source, (), True, (source,)), problems
-    merged = _merge(parts)
-    exprs = tuple(p for p in merged if isinstance(p, Expression))
-    if not exprs:
-        return Template(source, (), True, ("".join(merged),)), []  # type: ignore[arg-type]
-    return Template(source, exprs, False, merged), []
-
-
-def _merge(parts: list[str | Expression]) -> tuple[str | Expression, ...]:
-    """Join adjacent text pieces and drop empty ones."""
-    out: list[str | Expression] = []
-    for p in parts:
-        if isinstance(p, str):
-            if not p:
-                continue
-            if out and isinstance(out[-1], str):
-                out[-1] += p
-                continue
-        out.append(p)
-    return tuple(out)
+    exprs = tuple(p for p in parts if isinstance(p, Expression))
+    return Template(source, exprs, not exprs, (*parts, text) if text else tuple(parts)), []

@@ -23,6 +23,7 @@ Tables:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
@@ -32,12 +33,18 @@ from branching.store.errors import ForeignDatabase, NewerSchema
 
 MIGRATION_SET = "branching.store"
 migrations = Migrations(MIGRATION_SET)
+_NAMES: list[str] = []
 
 
-@migrations()
+def _step(fn: Callable[[Database], None]) -> Callable[[Database], None]:
+    """Register `fn` as the next named migration (and remember its name)."""
+    _NAMES.append(fn.__name__)
+    return migrations()(fn)
+
+
+@_step
 def m001_raw_tables(db: Database) -> None:
     """Stories, sessions, their attributes and the append-only events."""
-    db.conn.executescript_ = None  # type: ignore[attr-defined]  # (never executescript: it commits)
     for sql in _M001:
         db.execute(sql)
 
@@ -104,7 +111,7 @@ _M001 = (
 )
 
 
-@migrations()
+@_step
 def m002_running_totals(db: Database) -> None:
     """Totals per (story, version, scene, choice, target) and scene views, backfilled."""
     for table in ("traversals", "pruned_traversals"):
@@ -147,7 +154,7 @@ def m002_running_totals(db: Database) -> None:
     )
 
 
-@migrations()
+@_step
 def m003_views(db: Database) -> None:
     """Views for any SQLite client: choice shares, sessions per ending, drop-off."""
     db.execute(
@@ -212,7 +219,7 @@ def check_ours(conn: sqlite3.Connection, path: Path) -> list[str]:
             f"{path} is an SQLite database that branching did not create "
             f"(it holds {', '.join(sorted(tables)[:5])}); point --db at another file"
         )
-    known = {m.name for m in migrations._migrations}
+    known = set(_NAMES)
     unknown = [name for name in applied if name not in known]
     if unknown:
         raise NewerSchema(
@@ -235,4 +242,4 @@ def migrate(conn: sqlite3.Connection, path: Path, *, stop_before: str | None = N
 
 def migration_names() -> list[str]:
     """Every migration this version knows, in order."""
-    return [m.name for m in migrations._migrations]
+    return list(_NAMES)

@@ -1,0 +1,414 @@
+"""Static checks over a loaded story: the checker's *warnings*.
+
+The loader already reports every error, and the few warnings it sees while
+building (a `default` on a conditional choice, a route list whose last entry
+has an `if`, a text variant without `if` before others). This module adds the
+warnings that need the whole story (STORY-FORMAT.md, "What the checker
+reports"):
+
+- scenes unreachable from `start`, and a story whose endings cannot be reached;
+- variables never read, or never changed;
+- `once` choices at scenes that can never be visited again (no cycle of moves
+  through them; going back restores once-used choices, so `rewind` is no cycle);
+- conditions that can never hold given the values the story assigns.
+
+The graph checks are linear. The last check is bounded: each variable's
+possible values are over-approximated once (`_Domain`), each distinct condition
+is evaluated over at most `MAX_COMBINATIONS` combinations of the values it
+reads, and a condition warns only when it is false for all of them. Because
+the domains over-approximate, a warning is never a false alarm about the
+values; a condition may still never hold for reasons of order that this check
+does not see (that is `explore`'s job). Headless core: standard library only.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import product
+
+from branching import loader
+from branching.conditions import Expression, Template, Value, format_value
+from branching.errors import Problem
+from branching.model import Pos, Story
+
+MAX_COMBINATIONS = 20_000
+MAX_ADDS = 64  # `add` applications enumerated per variable
+MAX_VALUES = 4_096  # values enumerated per variable; more: the variable is not analysed
+HUGE = 10**12  # stands for "as large as loops make it"
+COUNTS = (1, 0, 2, 3, 10**6)  # values tried for visits() and turns()
+_TURNS = re.compile(r"\bturns\s*\(")
+
+Axis = tuple[str, str, tuple[object, ...]]  # (kind, name, values): kind var/visits/chosen/turns
+
+
+def check_path(path: str | os.PathLike[str]) -> list[Problem]:
+    """Every problem of the story at `path`: the loader's, then the checker's warnings.
+
+    Sorted in source order across files, without duplicates. Raises
+    `StoryUnreadable` when the root file cannot be read at all.
+    """
+    result = loader.load(path)
+    problems = list(result.problems)
+    story = result.story or result.partial
+    if story is not None:
+        problems.extend(check(story))
+    unique = list(dict.fromkeys(problems))
+    unique.sort(key=Problem.sort_key)
+    return unique
+
+
+def check(story: Story) -> list[Problem]:
+    """The warnings about a loaded story (also a partial one with errors), in source order."""
+    report = _Report(story)
+    graph = _Graph(story)
+    if story.start in story.scenes:
+        _reachability(story, graph, report)
+    _variables(story, report)
+    _once(story, graph, report)
+    _never_holds(story, report)
+    report.problems.sort(key=Problem.sort_key)
+    return report.problems
+
+
+class _Report:
+    def __init__(self, story: Story) -> None:
+        self.order = {name: i for i, name in enumerate(story.files)}
+        self.problems: list[Problem] = []
+
+    def warn(self, pos: Pos, message: str) -> None:
+        order = self.order.get(pos.file, len(self.order))
+        self.problems.append(Problem(pos.file, pos.line, pos.col, "warning", message, order))
+
+
+# ---------------------------------------------------------------- the scene graph
+
+
+class _Graph:
+    """Scenes as numbered nodes; `moves` leave by choices and routes, `rewinds` apart."""
+
+    def __init__(self, story: Story) -> None:
+        self.ids = list(story.scenes)
+        self.index = index = {sid: i for i, sid in enumerate(self.ids)}
+        self.moves: list[list[int]] = []
+        self.rewinds: list[list[int]] = []
+        for scene in story.scenes.values():
+            targets = [c.goto for c in scene.choices] + [r.goto for r in scene.routes]
+            self.moves.append([index[t] for t in targets if t in index])
+            self.rewinds.append([index[t] for t in scene.rewind if t in index])
+
+    def reachable(self, start: int) -> list[bool]:
+        seen = [False] * len(self.ids)
+        seen[start] = True
+        todo = [start]
+        while todo:
+            node = todo.pop()
+            for nxt in (*self.moves[node], *self.rewinds[node]):
+                if not seen[nxt]:
+                    seen[nxt] = True
+                    todo.append(nxt)
+        return seen
+
+    def on_cycle(self) -> list[bool]:
+        """Which scenes lie on a cycle of moves (Tarjan's components, without recursion)."""
+        n = len(self.ids)
+        low, number, on_stack = [0] * n, [-1] * n, [False] * n
+        stack: list[int] = []
+        cyclic = [False] * n
+        counter = 0
+        for root in range(n):
+            if number[root] >= 0:
+                continue
+            work = [(root, 0)]
+            while work:
+                node, i = work.pop()
+                if i == 0:
+                    number[node] = low[node] = counter
+                    counter += 1
+                    stack.append(node)
+                    on_stack[node] = True
+                edges = self.moves[node]
+                if i < len(edges):
+                    work.append((node, i + 1))
+                    nxt = edges[i]
+                    if nxt == node:
+                        cyclic[node] = True
+                    elif number[nxt] < 0:
+                        work.append((nxt, 0))
+                    elif on_stack[nxt]:
+                        low[node] = min(low[node], number[nxt])
+                    continue
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == number[node]:
+                    size = 0
+                    while True:
+                        member = stack.pop()
+                        on_stack[member] = False
+                        size += 1
+                        if member == node:
+                            break
+                        cyclic[member] = True
+                    cyclic[node] = cyclic[node] or size > 1
+        return cyclic
+
+
+def _reachability(story: Story, graph: _Graph, report: _Report) -> None:
+    seen = graph.reachable(graph.index[story.start])
+    for i, scene in enumerate(story.scenes.values()):
+        if not seen[i]:
+            report.warn(scene.pos, f"scene '{scene.id}' is unreachable from start '{story.start}'")
+    endings = [i for i, s in enumerate(story.scenes.values()) if s.ending is not None]
+    if not endings:
+        report.warn(story.start_pos, "the story has no ending: no scene has 'ending'")
+    elif not any(seen[i] for i in endings):
+        report.warn(story.start_pos, f"no ending can be reached from start '{story.start}'")
+
+
+# ---------------------------------------------------------------- variables
+
+
+def _conditions(story: Story) -> Iterator[tuple[Expression, Pos, str]]:
+    """Every condition, where it is, and what follows when it never holds."""
+    for scene in story.scenes.values():
+        for variant in scene.text:
+            if variant.condition is not None:
+                yield variant.condition, variant.pos, "the text variant is never shown"
+        for choice in scene.choices:
+            if choice.condition is not None:
+                yield choice.condition, choice.pos, f"choice '{choice.id}' is always hidden"
+            if choice.requires is not None:
+                yield choice.requires, choice.pos, f"choice '{choice.id}' is always locked"
+        for route in scene.routes:
+            if route.condition is not None:
+                yield route.condition, route.pos, f"the route to '{route.goto}' is never taken"
+
+
+def _templates(story: Story) -> Iterator[Template]:
+    for scene in story.scenes.values():
+        for variant in scene.text:
+            yield variant.text
+        for choice in scene.choices:
+            yield choice.label
+
+
+def _variables(story: Story, report: _Report) -> None:
+    read: set[str] = set()
+    for expr in {id(e): e for e, _, _ in _conditions(story)}.values():
+        read |= expr.variables
+    for tpl in _templates(story):
+        for expr in tpl.expressions:
+            read |= expr.variables
+    changed: set[str] = set()
+    for scene in story.scenes.values():
+        for effect in (scene.on_enter, *(c.effect for c in scene.choices)):
+            changed.update(name for name, _ in effect.set)
+            changed.update(name for name, _ in effect.add)
+    for name, pos in story.state_pos.items():
+        if name not in read and name not in changed:
+            report.warn(pos, f"variable '{name}' is never read or changed")
+        elif name not in read:
+            report.warn(pos, f"variable '{name}' is never read")
+        elif name not in changed:
+            shown = _show(story.state[name])
+            report.warn(pos, f"variable '{name}' is never changed: it is always {shown}")
+
+
+# ---------------------------------------------------------------- once
+
+
+def _once(story: Story, graph: _Graph, report: _Report) -> None:
+    if not any(c.once for s in story.scenes.values() for c in s.choices):
+        return
+    cyclic = graph.on_cycle()
+    for i, scene in enumerate(story.scenes.values()):
+        for choice in scene.choices:
+            if choice.once and not cyclic[i]:
+                report.warn(choice.pos, f"'once' has no effect on choice '{choice.id}': "
+                                        f"scene '{scene.id}' can never be visited again")
+
+
+# ---------------------------------------------------------------- domains
+
+
+@dataclass
+class _Domain:
+    """What a variable can hold: its initial and `set` values, plus sums of its `add`s."""
+
+    base: list[Value]
+    amounts: list[int | float] = field(default_factory=list)
+    values: tuple[Value, ...] | None = None  # None: too many to enumerate
+
+    def describe(self, name: str) -> str:
+        base = _either([_show(v) for v in self.base])
+        if not self.amounts:
+            return f"{name} is only ever {base}"
+        steps = _either([f"{a:+}" for a in self.amounts])
+        start = f"starts at {base}" if len(self.base) == 1 else f"is set only to {base}"
+        return f"{name} {start} and changes only by {steps}"
+
+
+def _show(v: Value) -> str:
+    return f'"{v}"' if isinstance(v, str) else format_value(v)
+
+
+def _either(shown: list[str]) -> str:
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _domains(story: Story, constants: set[int | float]) -> dict[str, _Domain]:
+    out = {name: _Domain([value]) for name, value in story.state.items()}
+    for scene in story.scenes.values():
+        for effect in (scene.on_enter, *(c.effect for c in scene.choices)):
+            for name, value in effect.set:
+                if name in out and value not in out[name].base:
+                    out[name].base.append(value)
+            for name, amount in effect.add:
+                if name in out and amount not in out[name].amounts and amount != 0:
+                    out[name].amounts.append(amount)
+    for d in out.values():
+        d.values = _enumerate(d, constants) if d.amounts else tuple(d.base)
+    return out
+
+
+def _enumerate(d: _Domain, constants: set[int | float]) -> tuple[Value, ...] | None:
+    """Base values plus sums of up to MAX_ADDS amounts, likely matches first."""
+    sums: set[int | float] = {0}
+    frontier: set[int | float] = {0}
+    for _ in range(MAX_ADDS):
+        frontier = {s + a for s in frontier for a in d.amounts} - sums
+        sums |= frontier
+        if len(sums) * len(d.base) > MAX_VALUES:
+            return None
+        if not frontier:
+            break
+    numbers = [b for b in d.base if isinstance(b, int | float) and not isinstance(b, bool)]
+    is_int = all(isinstance(x, int) for x in numbers + d.amounts)
+    extra: list[int | float] = []
+    for c in sorted(constants):
+        for v in (c - 1, c, c + 1) if is_int else (c,):
+            if (not is_int or float(v).is_integer()) and _plausible(v, numbers, d.amounts):
+                extra.append(int(v) if is_int else float(v))
+    if any(a > 0 for a in d.amounts):
+        extra.append(max(numbers) + HUGE)
+    if any(a < 0 for a in d.amounts):
+        extra.append(min(numbers) - HUGE)
+    found = [b + s for s in sorted(sums) for b in numbers]
+    cast = int if is_int else float
+    return tuple(dict.fromkeys(cast(v) for v in extra + found))
+
+
+def _plausible(v: int | float, base: list[int | float], amounts: list[int | float]) -> bool:
+    """Whether enough `add`s could take some base value to `v` (an over-approximation)."""
+    up, down = any(a > 0 for a in amounts), any(a < 0 for a in amounts)
+    step = 0
+    if all(isinstance(a, int) for a in amounts) and all(isinstance(b, int) for b in base):
+        step = math.gcd(*(int(a) for a in amounts))
+    for b in base:
+        if (v > b and not up) or (v < b and not down):
+            continue
+        if step and (v - b) % step:
+            continue
+        return True
+    return False
+
+
+def _constants(sources: Iterable[str]) -> set[int | float]:
+    """Every number written in the conditions (already validated: parsing is safe)."""
+    found: set[int | float] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source.strip(), mode="eval")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            value = node.value if isinstance(node, ast.Constant) else None
+            if type(value) is int or type(value) is float:
+                if math.isfinite(value):
+                    found.update((value, -value))
+    return found
+
+
+# ---------------------------------------------------------------- never holds
+
+
+@dataclass(frozen=True, slots=True)
+class _Env:
+    """One combination of values: conditions.Env over plain mappings."""
+
+    values: Mapping[str, Value]
+    counts: Mapping[str, int]
+    picks: Mapping[tuple[str, str], bool]
+    turn: int
+
+    def var(self, name: str) -> Value:
+        return self.values[name]
+
+    def visits(self, scene: str) -> int:
+        return self.counts.get(scene, 0)
+
+    def chosen(self, scene: str, choice: str) -> bool:
+        return self.picks.get((scene, choice), False)
+
+    def turns(self) -> int:
+        return self.turn
+
+
+def _never_holds(story: Story, report: _Report) -> None:
+    found = list(_conditions(story))
+    if not found:
+        return
+    sources = {expr.source for expr, _, _ in found}
+    domains = _domains(story, _constants(sources))
+    verdicts: dict[str, str | None] = {}  # source -> why it never holds (None: it can)
+    for expr, pos, effect in found:
+        if expr.source not in verdicts:
+            verdicts[expr.source] = _why_never(expr, domains)
+        why = verdicts[expr.source]
+        if why is not None:
+            report.warn(pos, f"condition '{expr.source.strip()}' can never hold{why} ({effect})")
+
+
+def _axes(expr: Expression, domains: Mapping[str, _Domain]) -> list[Axis] | None:
+    axes: list[Axis] = []
+    for name in sorted(expr.variables):
+        domain = domains.get(name)
+        if domain is None or domain.values is None:
+            return None
+        axes.append(("var", name, domain.values))
+    if expr.uses_functions:
+        for scene, choice in dict.fromkeys((r.scene, r.choice) for r in expr.scene_refs):
+            if choice is None:
+                axes.append(("visits", scene, COUNTS))
+            else:
+                axes.append(("chosen", f"{scene}\0{choice}", (True, False)))
+        if _TURNS.search(expr.source):
+            axes.append(("turns", "", COUNTS))
+    return axes
+
+
+def _why_never(expr: Expression, domains: Mapping[str, _Domain]) -> str | None:
+    """None when `expr` can hold (or is too costly to tell); else the reason, for the message."""
+    axes = _axes(expr, domains)
+    if axes is None or math.prod(len(values) for _, _, values in axes) > MAX_COMBINATIONS:
+        return None
+    for combo in product(*(values for _, _, values in axes)):
+        env: dict[str, dict[object, object]] = {"var": {}, "visits": {}, "chosen": {}}
+        turn = 0
+        for (kind, name, _), value in zip(axes, combo, strict=True):
+            if kind == "turns":
+                turn = value  # type: ignore[assignment]
+            elif kind == "chosen":
+                scene, _, choice = name.partition("\0")
+                env[kind][(scene, choice)] = value
+            else:
+                env[kind][name] = value
+        if expr.holds(_Env(env["var"], env["visits"], env["chosen"], turn)):  # type: ignore[arg-type]
+            return None
+    reasons = [domains[name].describe(name) for kind, name, _ in axes if kind == "var"]
+    return ": " + "; ".join(reasons) if reasons else ""

@@ -1,0 +1,56 @@
+"""Telemetry: every choice of every viewer, recorded durably to SQLite.
+
+The public API players use:
+
+    store = Store.open(default_db_path())
+    store.register_story(StoryInfo(...))
+    session = store.start_session(story_id, content_hash, viewer_name, attrs=..., seed=...)
+    session.record("choice_made", scene=..., choice=..., target=..., decide_ms=..., input="key",
+                   state=engine_snapshot).result()   # True once committed
+    session.finish("ending", ending="home", ending_kind="good")
+    session.close(); store.close()
+
+Modules: `db` (file creation, pragmas, errors), `migrations` (schema),
+`ops` (the four writes), `writer` (background thread, retry), `spool`
+(unwritable events), `session`, `store`, `reads`, `viewers` (HMAC ids),
+`context`, `totals`, `export`, `merge`, `erase` (forget, prune).
+"""
+
+from branching.store.context import SessionContext, parse_attrs
+from branching.store.errors import (
+    CorruptDatabase,
+    DatabaseMissing,
+    ForeignDatabase,
+    InvalidInput,
+    NewerSchema,
+    NotADatabase,
+    StoreError,
+    UnknownSession,
+    ViewerKeyProblem,
+)
+from branching.store.paths import default_db_path
+from branching.store.records import ResumePoint, Snapshot, StoryInfo
+from branching.store.session import SessionWriter
+from branching.store.store import Store
+from branching.store.viewers import default_viewer_name
+
+__all__ = [
+    "CorruptDatabase",
+    "DatabaseMissing",
+    "ForeignDatabase",
+    "InvalidInput",
+    "NewerSchema",
+    "NotADatabase",
+    "ResumePoint",
+    "SessionContext",
+    "SessionWriter",
+    "Snapshot",
+    "Store",
+    "StoreError",
+    "StoryInfo",
+    "UnknownSession",
+    "ViewerKeyProblem",
+    "default_db_path",
+    "default_viewer_name",
+    "parse_attrs",
+]

@@ -1,0 +1,170 @@
+"""The four writes the store performs, as plain dicts, and how each is applied.
+
+An op is what the writer thread commits, what the spool file holds (one JSON
+line per op) and what a spool load replays, so all three share this code.
+Every op is idempotent: stories and sessions are inserted once, events are
+keyed by their UUID and only a newly inserted event adds to the running
+totals, so replaying a spool that was partly written already counts nothing
+twice. Each op is applied inside the caller's `BEGIN IMMEDIATE` transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from typing import Any
+
+from branching.store.errors import InvalidInput
+
+Op = dict[str, Any]
+SPOOL_VERSION = 1
+
+EVENT_TYPES = frozenset(
+    {
+        "session_started", "scene_shown", "reveal_skipped", "choice_made",
+        "timeout_default", "route_taken", "rewind", "pause", "resume",
+        "ending_reached", "stuck", "quit",
+    }
+)
+INPUTS = frozenset({"key", "mouse", "timeout", "scripted"})
+OUTCOMES = frozenset({"ending", "abandoned", "stuck", "quit"})
+COUNTED = frozenset({"choice_made", "timeout_default", "route_taken"})
+NEEDS_SCENE = COUNTED | {"scene_shown", "ending_reached"}
+
+
+def to_json(value: Any, what: str) -> str:
+    """Compact JSON text for `value`, or InvalidInput naming `what`."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{what} cannot be recorded as JSON: {exc}") from None
+
+
+def event_op(
+    session: dict[str, Any], seq: int, ts: str, type: str, fields: dict[str, Any]
+) -> Op:
+    """A validated event op for `session` (its ids) with sequence number `seq`."""
+    if type not in EVENT_TYPES:
+        raise InvalidInput(f"unknown event type {type!r}; known: {', '.join(sorted(EVENT_TYPES))}")
+    input_ = fields.get("input")
+    if input_ is not None and input_ not in INPUTS:
+        raise InvalidInput(f"unknown input {input_!r}; known: {', '.join(sorted(INPUTS))}")
+    if type in NEEDS_SCENE and not fields.get("scene"):
+        raise InvalidInput(f"a {type} event needs the scene")
+    if type in ("choice_made", "timeout_default") and not fields.get("choice"):
+        raise InvalidInput(f"a {type} event needs the choice id")
+    if type == "route_taken" and not fields.get("target"):
+        raise InvalidInput("a route_taken event needs the target scene")
+    decide_ms = fields.get("decide_ms")
+    if decide_ms is not None and (not isinstance(decide_ms, int) or decide_ms < 0):
+        raise InvalidInput(f"decide_ms must be a whole number of milliseconds >= 0, not {decide_ms!r}")
+    state = fields.get("state")
+    return {
+        "v": SPOOL_VERSION, "op": "event", "event_id": str(uuid.uuid4()),
+        "session_id": session["session_id"], "story_id": session["story_id"],
+        "content_hash": session["content_hash"], "seq": seq, "ts": ts, "type": type,
+        "scene": fields.get("scene"), "choice": fields.get("choice"),
+        "target": fields.get("target"), "decide_ms": decide_ms, "input": input_,
+        "state": None if state is None else to_json(state, "the state"),
+    }
+
+
+def apply_op(conn: sqlite3.Connection, op: Op) -> bool:
+    """Apply one op inside the caller's transaction; True if it changed anything."""
+    kind = op.get("op")
+    handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+    if handler is None:
+        raise InvalidInput(f"unknown store operation {kind!r}")
+    return handler(conn, op)
+
+
+def _apply_story(conn: sqlite3.Connection, op: Op) -> bool:
+    cur = conn.execute(
+        """INSERT INTO stories (story_id, content_hash, title, author, version_label,
+                                structure, registered_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+        [op["story_id"], op["content_hash"], op["title"], op["author"],
+         op["version_label"], op["structure"], op["registered_at"]],
+    )
+    return cur.rowcount > 0
+
+
+_CONTEXT_COLUMNS = ("terminal", "term_program", "term_cols", "term_rows", "platform",
+                    "locale", "utc_offset_min", "app_version")
+
+
+def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
+    context = op.get("context") or {}
+    cur = conn.execute(
+        f"""INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, started_at,
+                                  seed, {", ".join(_CONTEXT_COLUMNS)})
+        VALUES (?, ?, ?, ?, ?, ?, {", ".join("?" for _ in _CONTEXT_COLUMNS)})
+        ON CONFLICT DO NOTHING""",
+        [op["session_id"], op["story_id"], op["content_hash"], op["viewer_id"],
+         op["started_at"], op.get("seed"), *(context.get(c) for c in _CONTEXT_COLUMNS)],
+    )
+    if cur.rowcount == 0:
+        return False
+    conn.executemany(
+        "INSERT INTO session_attrs (session_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [(op["session_id"], key, value) for key, value in sorted(op.get("attrs", {}).items())],
+    )
+    return True
+
+
+def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
+    cur = conn.execute(
+        """INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, target,
+                               decide_ms, input, state)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING""",
+        [op["event_id"], op["session_id"], op["seq"], op["ts"], op["type"], op["scene"],
+         op["choice"], op["target"], op["decide_ms"], op["input"], op["state"]],
+    )
+    if cur.rowcount == 0:
+        return False
+    kind = op["type"]
+    if kind in COUNTED:
+        conn.execute(
+            """INSERT INTO traversals (story_id, content_hash, scene, choice, target,
+                                       count, timeouts)
+            VALUES (?, ?, ?, ?, ?, 1, ?)
+            ON CONFLICT DO UPDATE SET count = count + 1, timeouts = timeouts + excluded.timeouts""",
+            [op["story_id"], op["content_hash"], op["scene"] or "", op["choice"] or "",
+             op["target"] or "", int(kind == "timeout_default")],
+        )
+    elif kind == "scene_shown":
+        conn.execute(
+            """INSERT INTO scene_views (story_id, content_hash, scene, count) VALUES (?, ?, ?, 1)
+            ON CONFLICT DO UPDATE SET count = count + 1""",
+            [op["story_id"], op["content_hash"], op["scene"]],
+        )
+        conn.execute(
+            """UPDATE sessions SET last_scene = ?, last_scene_seq = ?
+            WHERE session_id = ? AND last_scene_seq < ?""",
+            [op["scene"], op["seq"], op["session_id"], op["seq"]],
+        )
+    return True
+
+
+def _apply_finish(conn: sqlite3.Connection, op: Op) -> bool:
+    cur = conn.execute(
+        """UPDATE sessions SET outcome = ?, ending_id = ?, ending_kind = ?, ended_at = ?
+        WHERE session_id = ?""",
+        [op["outcome"], op["ending_id"], op["ending_kind"], op["ended_at"], op["session_id"]],
+    )
+    return cur.rowcount > 0
+
+
+_HANDLERS = {
+    "story": _apply_story,
+    "session": _apply_session,
+    "event": _apply_event,
+    "finish": _apply_finish,
+}
+
+
+def op_session_id(op: Op) -> str | None:
+    """The session an op belongs to (None for a story op)."""
+    value = op.get("session_id")
+    return value if isinstance(value, str) else None

@@ -1,0 +1,87 @@
+"""The plain values that cross the store's API: what players pass in and get back.
+
+Frozen dataclasses, so players, the simulator and tests share one vocabulary
+and nothing outside the store needs to know the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class StoryInfo:
+    """A story version as the store records it.
+
+    `structure` is the JSON-able description of scenes, choices, routes,
+    endings and chapters that analytics use to draw the flowchart from the
+    database alone.
+    """
+
+    id: str
+    title: str
+    author: str | None
+    version_label: str | None
+    content_hash: str
+    structure: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The recorded state when a choice point was shown (for going back)."""
+
+    seq: int
+    scene: str
+    state: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """Where an unfinished playthrough stopped, with the exact recorded state.
+
+    `scene` is the last scene shown and `state` the last state recorded.
+    `choice_points` are the snapshots of the choice points shown, oldest
+    first, with everything a rewind undid removed (see `Store.unfinished_session`).
+    """
+
+    session_id: str
+    story_id: str
+    content_hash: str
+    seed: int | None
+    scene: str
+    state: dict[str, Any] | None
+    last_seq: int
+    started_at: str
+    choice_points: tuple[Snapshot, ...] = ()
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetResult:
+    """What `forget` removed, and whether every byte is gone from the files."""
+
+    sessions: int
+    events: int
+    spooled: int
+    fully_erased: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """How many raw events `prune` removed (their counts stay in the totals)."""
+
+    events: int
+    cutoff: str
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """What one source added to the target of a merge."""
+
+    source: str
+    stories: int
+    sessions: int
+    events: int
+    conflicts: int
+    source_pruned: bool

@@ -1,0 +1,109 @@
+"""One playthrough's handle: numbers its events and hands them to the writer.
+
+A `SessionWriter` is cheap and never touches SQLite itself: `record()`
+validates the event, stamps it (UUID, sequence number, UTC time with
+milliseconds) on the caller's thread, and queues it; the future it returns
+resolves True once the event is committed (False if the store had to keep it
+for later, see `writer.py`). Players wait on that future in a worker before
+showing the next scene, never on the UI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from branching.store.clock import now_ts
+from branching.store.errors import InvalidInput, StoreError
+from branching.store.ops import OUTCOMES, SPOOL_VERSION, Op, event_op
+
+Submit = Callable[[Op], "Future[bool]"]
+
+
+class SessionWriter:
+    """Appends the events of one session, in order."""
+
+    def __init__(
+        self, submit: Submit, spill: Callable[[], None], ids: dict[str, Any], next_seq: int
+    ) -> None:
+        self._submit = submit
+        self._spill = spill
+        self._ids = ids
+        self._seq = next_seq
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def session_id(self) -> str:
+        """The session's UUID (also the key for `Store.resume_session`)."""
+        return str(self._ids["session_id"])
+
+    @property
+    def story_id(self) -> str:
+        """The story this session plays."""
+        return str(self._ids["story_id"])
+
+    @property
+    def content_hash(self) -> str:
+        """The story version (content hash) this session plays."""
+        return str(self._ids["content_hash"])
+
+    def record(
+        self,
+        type: str,
+        *,
+        scene: str | None = None,
+        choice: str | None = None,
+        target: str | None = None,
+        decide_ms: int | None = None,
+        input: str | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> Future[bool]:
+        """Queue one event; the future is True when committed, False when kept for later.
+
+        Raises InvalidInput at once for an unknown type or input, a choice
+        event without its scene or choice, or a state that is not JSON-able.
+        """
+        fields = {"scene": scene, "choice": choice, "target": target,
+                  "decide_ms": decide_ms, "input": input, "state": state}
+        with self._lock:
+            self._check_open()
+            op = event_op(self._ids, self._seq, now_ts(), type, fields)
+            self._seq += 1
+            return self._submit(op)
+
+    def finish(
+        self, outcome: str, *, ending: str | None = None, ending_kind: str | None = None
+    ) -> Future[bool]:
+        """Mark the session finished: `ending` (with its id and kind), abandoned, stuck or quit."""
+        if outcome not in OUTCOMES:
+            raise InvalidInput(f"unknown outcome {outcome!r}; known: {', '.join(sorted(OUTCOMES))}")
+        if outcome == "ending" and not ending:
+            raise InvalidInput("an 'ending' outcome needs the ending's scene id")
+        with self._lock:
+            self._check_open()
+            return self._submit(
+                {"v": SPOOL_VERSION, "op": "finish", "session_id": self.session_id,
+                 "outcome": outcome, "ending_id": ending, "ending_kind": ending_kind,
+                 "ended_at": now_ts()}
+            )
+
+    def close(self) -> None:
+        """Wait for this session's events; whatever cannot be written goes to the spool."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._spill()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"session {self.session_id} is closed; resume it to record more")
+
+    def __enter__(self) -> SessionWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

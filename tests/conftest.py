@@ -1,0 +1,25 @@
+"""Shared fixtures: paths to bundled and fixture stories, an isolated home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+STORIES = ROOT / "stories"
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep config (viewer secret, first-run marker) and data out of the real home."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.delenv("BRANCHING_DB", raising=False)
+
+
+@pytest.fixture
+def breakfast() -> Path:
+    return FIXTURES / "good" / "breakfast.yaml"

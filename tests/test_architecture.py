@@ -1,0 +1,46 @@
+"""The core stays headless, and the CLI stays documented (STYLE.md habits 1 and 14)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+CORE = [
+    "branching.model", "branching.conditions", "branching.loader", "branching.check",
+    "branching.engine", "branching.explore", "branching.yamlread", "branching.build",
+    "branching.build_scene", "branching.spec", "branching.restore", "branching.plain",
+    "branching.telemetry", "branching.schema",
+]
+HEAVY = ("textual", "rich", "sqlite_utils")
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_module_imports_no_ui_or_storage_library(module: str) -> None:
+    code = (
+        f"import sys, {module}\n"
+        f"bad = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert out.stdout.strip() == "", f"{module} pulls in {out.stdout.strip()}"
+
+
+def test_import_linter_contracts_hold() -> None:
+    exe = shutil.which("lint-imports")
+    if exe is None:
+        pytest.skip("import-linter is not installed")
+    out = subprocess.run([exe], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_cli_help_does_not_import_textual() -> None:
+    code = "import sys\nfrom branching.cli import cli\nprint('textual' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
