@@ -54,23 +54,31 @@ def check_path(path: str | os.PathLike[str]) -> list[Problem]:
     """
     result = loader.load(path)
     problems = list(result.problems)
-    story = result.story or result.partial
-    if story is not None:
-        problems.extend(check(story))
+    if result.story is not None:
+        problems.extend(check(result.story))
+    elif result.partial is not None:
+        problems.extend(check(result.partial, complete=False))
     unique = list(dict.fromkeys(problems))
     unique.sort(key=Problem.sort_key)
     return unique
 
 
-def check(story: Story) -> list[Problem]:
-    """The warnings about a loaded story (also a partial one with errors), in source order."""
+def check(story: Story, *, complete: bool = True) -> list[Problem]:
+    """The warnings about a loaded story, in source order.
+
+    `complete=False` says the story is the loader's partial build of a story
+    with errors: a condition or effect that failed to build hides what the
+    story reads and assigns, so the checks about variables and values are
+    skipped there (they would only echo the errors); the graph checks run.
+    """
     report = _Report(story)
     graph = _Graph(story)
     if story.start in story.scenes:
         _reachability(story, graph, report)
-    _variables(story, report)
     _once(story, graph, report)
-    _never_holds(story, report)
+    if complete:
+        _variables(story, report)
+        _never_holds(story, report)
     report.problems.sort(key=Problem.sort_key)
     return report.problems
 

@@ -116,13 +116,20 @@ def decode(data: bytes) -> str:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise YamlFatal(line, col, f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})")
+        raise YamlFatal(
+            line, col, f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})"
+        ) from None
     return text.removeprefix("\ufeff")
 
 
 def read_tree(text: str) -> tuple[Node | None, list[YamlProblem]]:
     """Compose `text` into nodes. Raises YamlFatal; returns soft problems (duplicates)."""
     return _Composer(text).run()
+
+
+def _tag_message(tag: str) -> str:
+    shown = "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+    return f"explicit YAML tags are not allowed ({shown})"
 
 
 class _Composer:
@@ -143,6 +150,9 @@ class _Composer:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else self.last
             what = exc.problem or exc.context or "invalid YAML"
+            where = exc.context_mark
+            if exc.problem and exc.context and where is not None and where is not mark:
+                what += f" ({exc.context} at line {where.line + 1}, column {where.column + 1})"
             raise YamlFatal(line, col, f"YAML syntax error: {what}") from None
         except Exception as exc:  # PyYAML also raises plain errors; never a traceback
             raise YamlFatal(*self.last, f"YAML error: {exc}") from None
@@ -165,13 +175,13 @@ class _Composer:
             self.last = (line, col)
             if cls is yaml.ScalarEvent:
                 if ev.tag is not None:
-                    raise YamlFatal(line, col, f"explicit YAML tags are not allowed ({ev.tag})")
+                    raise YamlFatal(line, col, _tag_message(ev.tag))
                 node: Node = Scalar(neutralise(ev.value), ev.style or None, line, col)
                 if ev.anchor is not None:
                     self.anchors[ev.anchor] = node
             elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
                 if ev.tag is not None:
-                    raise YamlFatal(line, col, f"explicit YAML tags are not allowed ({ev.tag})")
+                    raise YamlFatal(line, col, _tag_message(ev.tag))
                 if len(stack) >= MAX_DEPTH:
                     raise YamlFatal(line, col, f"nesting deeper than {MAX_DEPTH} levels")
                 new: Node = Seq(line, col) if cls is yaml.SequenceStartEvent else Map(line, col)

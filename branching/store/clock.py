@@ -38,7 +38,8 @@ def parse_cutoff(text: str) -> str:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(
-            f"'{text}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM] (UTC if no offset)"
+            f"'{text}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM] "
+            "(UTC if no offset)"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

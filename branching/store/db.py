@@ -86,7 +86,8 @@ def check_header(path: Path) -> None:
         )
 
 
-def _uri(path: Path, mode: str) -> str:
+def uri(path: Path, mode: str) -> str:
+    """The `file:` URI SQLite opens `path` with, in `mode` (ro, rw)."""
     return f"file:{quote(str(path.resolve()))}?mode={mode}"
 
 
@@ -96,7 +97,7 @@ def connect(
     """Open `path` (which must exist) with every pragma set; readers get query_only."""
     try:
         conn = sqlite3.connect(
-            _uri(path, "ro" if readonly else "rw"),
+            uri(path, "ro" if readonly else "rw"),
             uri=True,
             isolation_level=None,
             check_same_thread=False,
@@ -168,3 +169,21 @@ def translate(exc: sqlite3.Error, path: Path) -> StoreError:
 def integrity_check(conn: sqlite3.Connection) -> list[str]:
     """`PRAGMA integrity_check` rows: `['ok']` when the file is sound."""
     return [row[0] for row in conn.execute("PRAGMA integrity_check")]
+
+
+def copy_database(source: Path, dest: Path) -> None:
+    """Copy a possibly live database with SQLite's backup API into a new 0600 file.
+
+    Copying the file itself would miss committed rows still in the -wal file.
+    """
+    if not create_file(dest):
+        raise StoreError(f"{dest} already exists; choose a new file for the copy")
+    src = connect(source, readonly=True)
+    try:
+        dst = sqlite3.connect(uri(dest, "rw"), uri=True, isolation_level=None)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()

@@ -195,7 +195,8 @@ def m003_views(db: Database) -> None:
 
 def _user_tables(conn: sqlite3.Connection) -> set[str]:
     rows = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+        "SELECT name FROM sqlite_master "
+        "WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
     )
     return {row[0] for row in rows}
 

@@ -42,28 +42,28 @@ def to_json(value: Any, what: str) -> str:
 
 
 def event_op(
-    session: dict[str, Any], seq: int, ts: str, type: str, fields: dict[str, Any]
+    session: dict[str, Any], seq: int, ts: str, kind: str, fields: dict[str, Any]
 ) -> Op:
     """A validated event op for `session` (its ids) with sequence number `seq`."""
-    if type not in EVENT_TYPES:
-        raise InvalidInput(f"unknown event type {type!r}; known: {', '.join(sorted(EVENT_TYPES))}")
+    if kind not in EVENT_TYPES:
+        raise InvalidInput(f"unknown event type {kind!r}; known: {', '.join(sorted(EVENT_TYPES))}")
     input_ = fields.get("input")
     if input_ is not None and input_ not in INPUTS:
         raise InvalidInput(f"unknown input {input_!r}; known: {', '.join(sorted(INPUTS))}")
-    if type in NEEDS_SCENE and not fields.get("scene"):
-        raise InvalidInput(f"a {type} event needs the scene")
-    if type in ("choice_made", "timeout_default") and not fields.get("choice"):
-        raise InvalidInput(f"a {type} event needs the choice id")
-    if type == "route_taken" and not fields.get("target"):
+    if kind in NEEDS_SCENE and not fields.get("scene"):
+        raise InvalidInput(f"a {kind} event needs the scene")
+    if kind in ("choice_made", "timeout_default") and not fields.get("choice"):
+        raise InvalidInput(f"a {kind} event needs the choice id")
+    if kind == "route_taken" and not fields.get("target"):
         raise InvalidInput("a route_taken event needs the target scene")
     decide_ms = fields.get("decide_ms")
-    if decide_ms is not None and (not isinstance(decide_ms, int) or decide_ms < 0):
-        raise InvalidInput(f"decide_ms must be a whole number of milliseconds >= 0, not {decide_ms!r}")
+    if decide_ms is not None and (type(decide_ms) is not int or decide_ms < 0):
+        raise InvalidInput(f"decide_ms must be whole milliseconds >= 0, not {decide_ms!r}")
     state = fields.get("state")
     return {
         "v": SPOOL_VERSION, "op": "event", "event_id": str(uuid.uuid4()),
         "session_id": session["session_id"], "story_id": session["story_id"],
-        "content_hash": session["content_hash"], "seq": seq, "ts": ts, "type": type,
+        "content_hash": session["content_hash"], "seq": seq, "ts": ts, "type": kind,
         "scene": fields.get("scene"), "choice": fields.get("choice"),
         "target": fields.get("target"), "decide_ms": decide_ms, "input": input_,
         "state": None if state is None else to_json(state, "the state"),
@@ -107,7 +107,8 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
     if cur.rowcount == 0:
         return False
     conn.executemany(
-        "INSERT INTO session_attrs (session_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO session_attrs (session_id, key, value) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
         [(op["session_id"], key, value) for key, value in sorted(op.get("attrs", {}).items())],
     )
     return True

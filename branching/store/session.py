@@ -52,13 +52,13 @@ class SessionWriter:
 
     def record(
         self,
-        type: str,
+        type: str,  # noqa: A002 - the API's name for the event type
         *,
         scene: str | None = None,
         choice: str | None = None,
         target: str | None = None,
         decide_ms: int | None = None,
-        input: str | None = None,
+        input: str | None = None,  # noqa: A002 - the API's name for the input device
         state: dict[str, Any] | None = None,
     ) -> Future[bool]:
         """Queue one event; the future is True when committed, False when kept for later.

@@ -26,7 +26,6 @@ from branching.store import db, spool
 from branching.store.clock import now_ts
 from branching.store.context import SessionContext, check_attrs
 from branching.store.errors import DatabaseMissing, StoreError, UnknownSession
-from branching.store.migrations import migrate
 from branching.store.ops import SPOOL_VERSION, Op, apply_op, to_json
 from branching.store.paths import spool_path
 from branching.store.reads import endings_found, resume_point, unfinished_sessions
@@ -81,6 +80,8 @@ class Store:
         elif not target.exists():
             raise DatabaseMissing(f"there is no telemetry database at {target}")
         db.check_header(target)
+        from branching.store.migrations import migrate  # sqlite-utils only when opening
+
         conn = db.connect(target, busy_timeout_ms=busy_timeout_ms)
         try:
             migrate(conn, target)

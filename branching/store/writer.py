@@ -56,8 +56,10 @@ class _Spill:
 
 
 def is_permanent(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError
-                      | KeyError | TypeError | ValueError)
+    """True for errors that retrying cannot fix (constraint violations, malformed ops)."""
+    permanent = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+                 KeyError, TypeError, ValueError)
+    return isinstance(exc, permanent)
 
 
 class Writer:

@@ -1,0 +1,147 @@
+"""Which playthroughs a figure covers, and what it counts them in.
+
+`Filters` narrows the sessions of a story: a date range (by when the session
+started, `--since` inclusive, `--until` exclusive, a bare date `--until` taking
+in that whole day), a version, viewer attributes (`--where region=NL`, all
+must hold) and "first playthrough of each viewer only" (the viewer's earliest
+session of the story in any version, then the other filters apply).
+
+`Unit` says what a count counts, always stated beside the figure:
+- `choices`: every time (a viewer who loops back or rewinds counts again);
+  this is what the running totals hold, so the unfiltered flowchart in this
+  unit never reads raw events;
+- `sessions`: distinct playthroughs;
+- `viewers`: distinct viewers (keyed hashes), however often they played.
+
+The chosen sessions are put in one TEMP table, `picked`, that every raw-event
+query joins; all values go in as parameters.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from branching.analytics.shape import AnalyticsError
+from branching.analytics.source import Version
+from branching.store.clock import parse_cutoff
+from branching.store.errors import InvalidInput
+
+Unit = Literal["choices", "sessions", "viewers"]
+UNITS: tuple[Unit, ...] = ("choices", "sessions", "viewers")
+UNIT_TEXT: dict[str, str] = {
+    "choices": "times (a viewer who loops back or rewinds counts again)",
+    "sessions": "sessions (playthroughs)",
+    "viewers": "unique viewers",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """A selection of sessions; the empty selection is every session of every version."""
+
+    since: str | None = None
+    until: str | None = None
+    version: str | None = None
+    where: tuple[tuple[str, str], ...] = ()
+    first_only: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.since or self.until or self.version or self.where or self.first_only)
+
+    def describe(self, chosen: list[Version] | None = None) -> str:
+        """The filters in words, for the header of every output."""
+        parts: list[str] = []
+        if self.version and chosen:
+            parts.append("version " + ", ".join(v.describe() for v in chosen))
+        else:
+            parts.append("all versions")
+        if self.since:
+            parts.append(f"sessions started from {self.since}")
+        if self.until:
+            parts.append(f"before {self.until}")
+        parts += [f"{k}={v}" for k, v in self.where]
+        if self.first_only:
+            parts.append("first playthrough of each viewer only")
+        return " · ".join(parts)
+
+
+def _cutoff(text: str, *, end: bool) -> str:
+    try:
+        stamp = parse_cutoff(text)
+    except InvalidInput as exc:
+        raise AnalyticsError(str(exc)) from None
+    if end and len(text.strip()) == 10:  # a bare date: take in the whole day
+        day = datetime.strptime(stamp[:10], "%Y-%m-%d") + timedelta(days=1)
+        stamp = day.strftime("%Y-%m-%dT00:00:00.000Z")
+    return stamp
+
+
+def make_filters(
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    version: str | None = None,
+    where: tuple[str, ...] | list[str] = (),
+    first_only: bool = False,
+) -> Filters:
+    """Filters from what a user typed; bad dates or `--where` items raise AnalyticsError."""
+    pairs: list[tuple[str, str]] = []
+    for item in where:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise AnalyticsError(f"--where {item!r} must look like KEY=VALUE, e.g. region=NL")
+        pairs.append((key.strip(), value.strip()))
+    lo = _cutoff(since, end=False) if since else None
+    hi = _cutoff(until, end=True) if until else None
+    if lo and hi and lo >= hi:
+        raise AnalyticsError(f"--since {since} is not before --until {until}")
+    return Filters(since=lo, until=hi, version=version, where=tuple(pairs),
+                   first_only=first_only)
+
+
+def pick_sessions(
+    conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters
+) -> int:
+    """Fill TEMP table `picked(session_id, viewer_id)`; return how many sessions it holds."""
+    sql = ["SELECT s.session_id, s.viewer_id FROM sessions s WHERE s.story_id = ?"]
+    params: list[object] = [story_id]
+    if filters.version:
+        sql.append(f"AND s.content_hash IN ({', '.join('?' for _ in chosen)})")
+        params += [v.content_hash for v in chosen]
+    if filters.since:
+        sql.append("AND s.started_at >= ?")
+        params.append(filters.since)
+    if filters.until:
+        sql.append("AND s.started_at < ?")
+        params.append(filters.until)
+    for key, value in filters.where:
+        sql.append("AND EXISTS (SELECT 1 FROM session_attrs a WHERE a.session_id = s.session_id"
+                   " AND a.key = ? AND a.value = ?)")
+        params += [key, value]
+    if filters.first_only:
+        sql.append("""AND s.session_id = (SELECT f.session_id FROM sessions f
+                      WHERE f.viewer_id = s.viewer_id AND f.story_id = s.story_id
+                      ORDER BY f.started_at, f.session_id LIMIT 1)""")
+    conn.execute("DROP TABLE IF EXISTS temp.picked")
+    conn.execute("CREATE TEMP TABLE picked (session_id TEXT PRIMARY KEY, viewer_id TEXT) "
+                 "WITHOUT ROWID")
+    conn.execute("INSERT INTO temp.picked " + " ".join(sql), params)
+    return int(conn.execute("SELECT COUNT(*) FROM temp.picked").fetchone()[0])
+
+
+def tally(unit: Unit, cond: str = "1") -> str:
+    """SQL counting events `e` (joined to `picked p`) that meet `cond`, in `unit`."""
+    if unit == "choices":
+        return "COUNT(*)" if cond == "1" else f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
+    column = "e.session_id" if unit == "sessions" else "p.viewer_id"
+    return f"COUNT(DISTINCT CASE WHEN {cond} THEN {column} END)"
+
+
+def tally_sessions(unit: Unit, cond: str = "1") -> str:
+    """SQL counting sessions `s` (joined to `picked p`) that meet `cond`: viewers or sessions."""
+    column = "p.viewer_id" if unit == "viewers" else "p.session_id"
+    return f"COUNT(DISTINCT CASE WHEN {cond} THEN {column} END)"

@@ -1,0 +1,199 @@
+"""Commands over recorded telemetry: export, merge, forget, prune.
+
+Each command is one library call in `branching.store`; store errors become
+click errors (exit 1) and bad dates or options usage errors (exit 2), never
+tracebacks. `--db` defaults to `$BRANCHING_DB`, else the database players
+record to in the user data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from branching.cli.main import cli
+from branching.errors import BranchingError
+
+DB_HELP = "Telemetry database (default: $BRANCHING_DB, else the user data dir)."
+KEY_HELP = "Viewer key file used when recording (default: this user's key)."
+
+
+def _db_option(func: Callable[..., None]) -> Callable[..., None]:
+    return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+                        default=None, help=DB_HELP)(func)
+
+
+def _key_option(func: Callable[..., None]) -> Callable[..., None]:
+    return click.option("--viewer-key", type=click.Path(dir_okay=False, path_type=Path),
+                        default=None, help=KEY_HELP)(func)
+
+
+def _db(path: Path | None) -> Path:
+    from branching.store import default_db_path
+
+    return path if path is not None else default_db_path()
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn store errors into click errors: bad input exits 2, everything else 1."""
+    from branching.store import InvalidInput
+
+    try:
+        yield
+    except InvalidInput as exc:
+        raise click.UsageError(str(exc)) from None
+    except BranchingError as exc:
+        raise click.ClickException(f"{exc.title}: {exc}") from None
+
+
+def _cutoff(value: str | None, option: str) -> str | None:
+    from branching.store import InvalidInput
+    from branching.store.clock import parse_cutoff
+
+    if value is None:
+        return None
+    try:
+        return parse_cutoff(value)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+@contextmanager
+def _output(path: Path | None, fmt: str) -> Iterator[TextIO]:
+    if path is None or str(path) == "-":
+        yield sys.stdout
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8", newline="" if fmt == "csv" else None) as out:
+        yield out
+
+
+@cli.command()
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True, help="JSON lines (one object per event) or CSV.")
+@click.option("--story", default=None, help="Only this story id.")
+@click.option("--since", default=None,
+              help="Only events at or after this date/time (YYYY-MM-DD[THH:MM], UTC if no offset).")
+@click.option("--until", default=None,
+              help="Only events before this date/time (YYYY-MM-DD[THH:MM], UTC if no offset).")
+@click.option("--viewer", default=None, help="Only this viewer's data (their name, as recorded).")
+@_key_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (created 0600) instead of standard output.")
+def export(db_path: Path | None, fmt: str, story: str | None, since: str | None,
+           until: str | None, viewer: str | None, viewer_key: Path | None,
+           output: Path | None) -> None:
+    """Export recorded playthroughs, one row per event, streaming.
+
+    Each row carries the event and its session: story, version, viewer id
+    (a keyed hash, never the name), outcome, terminal, locale and attributes.
+    `--viewer NAME` gives one viewer all of their own data.
+    """
+    from branching.store import Store
+    from branching.store.export import ExportFilter, count_rows, write_export
+
+    since_ts, until_ts = _cutoff(since, "--since"), _cutoff(until, "--until")
+    with _errors():
+        store = Store.open(_db(db_path), create=False, viewer_key=viewer_key, create_key=False)
+        try:
+            vid = store.viewer_id(viewer) if viewer is not None else None
+            filt = ExportFilter(story=story, since=since_ts, until=until_ts, viewer_id=vid)
+            with store.reader() as conn, _output(output, fmt) as out:
+                show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+                if not show:
+                    write_export(conn, out, fmt, filt)
+                    return
+                with _progress(count_rows(conn, filt)) as advance:
+                    write_export(conn, out, fmt, filt, progress=advance)
+        finally:
+            store.close()
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("Exporting", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+@cli.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+def merge(target: Path, sources: tuple[Path, ...]) -> None:
+    """Merge SOURCES (e.g. kiosks' databases) into TARGET, created if missing.
+
+    Idempotent: events are matched by their id, so merging the same source
+    twice adds nothing the second time. Totals are rebuilt afterwards.
+    """
+    from branching.store.merge import merge as merge_dbs
+
+    with _errors():
+        results = merge_dbs(target, list(sources))
+    for r in results:
+        click.echo(f"{r.source}: +{r.events} events, +{r.sessions} sessions, "
+                   f"+{r.stories} story versions")
+        if r.conflicts:
+            click.secho(f"{r.source}: {r.conflicts} events clash with different events of the "
+                        "same playthrough in the target; the target's were kept", err=True,
+                        fg="yellow")
+        if r.source_pruned:
+            click.secho(f"{r.source}: was pruned; counts of its pruned events are not merged",
+                        err=True, fg="yellow")
+
+
+@cli.command()
+@click.argument("viewer")
+@_db_option
+@_key_option
+def forget(viewer: str, db_path: Path | None, viewer_key: Path | None) -> None:
+    """Delete every recorded row of VIEWER (their name) and every byte of their id.
+
+    Rebuilds the totals, then compacts the file so nothing of the viewer
+    remains in the database, its log or the spool.
+    """
+    from branching.store.erase import forget as forget_viewer
+
+    with _errors():
+        result = forget_viewer(_db(db_path), viewer, viewer_key=viewer_key)
+    click.echo(f"Forgot {viewer}: {result.sessions} playthroughs, {result.events} events"
+               + (f", {result.spooled} spooled records" if result.spooled else "") + ".")
+    if not result.fully_erased:
+        raise click.ClickException(
+            "the rows are deleted, but another program has the database open so its log "
+            "still holds old pages; close it and run this command again"
+        )
+
+
+@cli.command()
+@click.option("--before", required=True,
+              help="Drop raw events older than this date/time (YYYY-MM-DD[THH:MM], UTC if no "
+                   "offset).")
+@_db_option
+def prune(before: str, db_path: Path | None) -> None:
+    """Drop raw events older than a date; the per-choice totals are kept.
+
+    Sessions stay (for sessions-per-ending and drop-off); playthroughs whose
+    events are pruned can no longer be resumed or exported event by event.
+    """
+    from branching.store.erase import prune as prune_events
+
+    cutoff = _cutoff(before, "--before")
+    assert cutoff is not None
+    with _errors():
+        result = prune_events(_db(db_path), cutoff)
+    click.echo(f"Dropped {result.events} events recorded before {result.cutoff}.")

@@ -1,0 +1,130 @@
+"""Exporting recorded playthroughs as JSON lines or CSV, streaming.
+
+One row per event, joined with its session (story, version, viewer id,
+outcome, context, attributes), in playthrough order. Rows are read from a
+cursor and written one at a time, so memory stays constant however large the
+database. Sessions that have no event left (pruned) appear once with empty
+event fields unless a time window is given, so `--viewer NAME` returns all of
+that viewer's data. Filters are bound parameters; the query text only varies
+by which fixed fragments are included.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from branching.store.errors import InvalidInput
+
+FORMATS = ("jsonl", "csv")
+COLUMNS = (
+    "event_id", "session_id", "seq", "ts", "type", "scene", "choice", "target", "decide_ms",
+    "input", "state", "story_id", "content_hash", "version_label", "viewer_id", "started_at",
+    "ended_at", "outcome", "ending_id", "ending_kind", "seed", "terminal", "term_program",
+    "term_cols", "term_rows", "platform", "locale", "utc_offset_min", "app_version", "attrs",
+)
+_JSON_COLUMNS = ("state", "attrs")
+_SELECT = """
+SELECT e.event_id, s.session_id, e.seq, e.ts, e.type, e.scene, e.choice, e.target, e.decide_ms,
+       e.input, e.state, s.story_id, s.content_hash, st.version_label, s.viewer_id, s.started_at,
+       s.ended_at, s.outcome, s.ending_id, s.ending_kind, s.seed, s.terminal, s.term_program,
+       s.term_cols, s.term_rows, s.platform, s.locale, s.utc_offset_min, s.app_version,
+       (SELECT json_group_object(a.key, a.value) FROM session_attrs a
+        WHERE a.session_id = s.session_id) AS attrs
+FROM sessions s
+LEFT JOIN events e ON e.session_id = s.session_id
+LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash"""
+_ORDER = " ORDER BY s.started_at, s.session_id, e.seq"
+_FRAGMENTS = (
+    ("story", "s.story_id = :story"),
+    ("since", "e.ts >= :since"),
+    ("until", "e.ts < :until"),
+    ("viewer_id", "s.viewer_id = :viewer_id"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFilter:
+    """Which rows to export; `since`/`until` are stored-format timestamps."""
+
+    story: str | None = None
+    since: str | None = None
+    until: str | None = None
+    viewer_id: str | None = None
+
+    def where(self) -> tuple[str, dict[str, str]]:
+        """The WHERE clause (fixed fragments) and its parameters."""
+        parts: list[str] = []
+        params: dict[str, str] = {}
+        for name, fragment in _FRAGMENTS:
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(fragment)
+                params[name] = value
+        return (" WHERE " + " AND ".join(parts) if parts else ""), params
+
+
+def count_rows(conn: sqlite3.Connection, filt: ExportFilter) -> int:
+    """How many rows `iter_rows` will yield (for a progress bar)."""
+    where, params = filt.where()
+    sql = f"""SELECT COUNT(*) FROM sessions s
+              LEFT JOIN events e ON e.session_id = s.session_id{where}"""
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+def iter_rows(
+    conn: sqlite3.Connection, filt: ExportFilter, *, decode: bool = True
+) -> Iterator[dict[str, Any]]:
+    """Export rows one at a time; `decode` turns the JSON columns into objects."""
+    where, params = filt.where()
+    cursor = conn.execute(_SELECT + where + _ORDER, params)
+    for row in cursor:
+        record = dict(zip(COLUMNS, row, strict=True))
+        if decode:
+            for name in _JSON_COLUMNS:
+                if record[name] is not None:
+                    record[name] = json.loads(record[name])
+        yield record
+
+
+def write_export(
+    conn: sqlite3.Connection,
+    out: TextIO,
+    fmt: str,
+    filt: ExportFilter,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write every matching row to `out` as `fmt`; returns the number of rows."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown export format {fmt!r}; use {' or '.join(FORMATS)}")
+    write = _csv_writer(out) if fmt == "csv" else _jsonl_writer(out)
+    count = 0
+    for record in iter_rows(conn, filt, decode=fmt == "jsonl"):
+        write(record)
+        count += 1
+        if progress is not None and count % 1000 == 0:
+            progress(1000)
+    if progress is not None:
+        progress(count % 1000)
+    return count
+
+
+def _jsonl_writer(out: TextIO) -> Callable[[dict[str, Any]], None]:
+    def write(record: dict[str, Any]) -> None:
+        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    return write
+
+
+def _csv_writer(out: TextIO) -> Callable[[dict[str, Any]], None]:
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+
+    def write(record: dict[str, Any]) -> None:
+        writer.writerow(record[c] for c in COLUMNS)
+
+    return write

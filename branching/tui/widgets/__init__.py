@@ -1,0 +1,7 @@
+"""Self-contained widgets of the player: scene text, numbered list, countdown."""
+
+from branching.tui.widgets.countdown import Countdown
+from branching.tui.widgets.numbered import Item, NumberedList
+from branching.tui.widgets.scene_text import SceneText
+
+__all__ = ["Countdown", "Item", "NumberedList", "SceneText"]
