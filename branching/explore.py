@@ -171,8 +171,10 @@ def _story_conditions(story: Story) -> Iterator[Expression]:
         yield from (r.condition for r in scene.routes if r.condition is not None)
 
 
-def _counter(node: ast.AST) -> tuple[str, str] | None:
-    """('visits', scene) / ('visited', scene) / ('turns', '') for a counting call."""
+def _observed(node: ast.AST, variables: frozenset[str]) -> tuple[str, str] | None:
+    """What a node reads: ('var', name), ('visits'|'visited', scene) or ('turns', '')."""
+    if isinstance(node, ast.Name) and node.id in variables:
+        return ("var", node.id)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         name = node.func.id
         if name == "turns":
@@ -189,45 +191,69 @@ def _number(node: ast.AST) -> float | None:
         inner = _number(node.operand)
         return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return float(node.value)
+        return float(node.value)  # type: ignore[arg-type]
     return None
 
 
+def _compared(tree: ast.AST, variables: frozenset[str]) -> dict[int, float]:
+    """id(node) -> the largest number it is compared with, for reads compared only to numbers."""
+    out: dict[int, float] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and all(type(op) not in (ast.In, ast.NotIn)
+                                                 for op in node.ops):
+            operands = [node.left, *node.comparators]
+            numbers = [_number(o) for o in operands]
+            reads = [o for o, n in zip(operands, numbers, strict=True) if n is None]
+            if len(reads) == 1 and _observed(reads[0], variables) is not None:
+                top = max(abs(n) for n in numbers if n is not None)
+                if math.isfinite(top):
+                    out[id(reads[0])] = top
+    return out
+
+
 def _caps(story: Story) -> dict[tuple[str, str], int | None]:
-    """Per counter ('visits'/'turns', scene): the cap that keeps conditions exact, None: exact."""
+    """What conditions read, each with the cap that keeps them exact (None: no cap).
+
+    A read compared only against numbers behaves the same for every value above
+    the largest of them, so a value that only grows can be capped just above it:
+    counts of visits and turns, and variables whose every `add` is positive (or,
+    capped from below, negative). Anything else is kept exact.
+    """
     caps: dict[tuple[str, str], int | None] = {}
     for expr in _story_conditions(story):
-        if not expr.uses_functions:
+        if not expr.variables and not expr.uses_functions:
             continue
         try:
             tree = ast.parse(expr.source.strip(), mode="eval")
         except (SyntaxError, ValueError, RecursionError, MemoryError):  # pragma: no cover
             continue
-        compared: dict[int, float] = {}  # id(call) -> largest number it is compared with
+        compared = _compared(tree, expr.variables)
         for node in ast.walk(tree):
-            if isinstance(node, ast.Compare):
-                operands = [node.left, *node.comparators]
-                numbers = [_number(o) for o in operands]
-                calls = [o for o in operands if _counter(o) is not None]
-                if len(calls) == 1 and all(n is not None or _counter(o) for o, n in zip(
-                        operands, numbers, strict=True)):
-                    top = max((abs(n) for n in numbers if n is not None), default=0.0)
-                    compared.update((id(c), top) for c in calls)
-        for node in ast.walk(tree):
-            found = _counter(node)
+            found = _observed(node, expr.variables)
             if found is None:
                 continue
-            kind, scene = found
-            key = ("turns", "") if kind == "turns" else ("visits", scene)
+            kind, name = found
+            key = ("visits", name) if kind == "visited" else found
             if kind == "visited" and id(node) not in compared:
                 cap: int | None = 1  # used as a truth value: "at least once"
-            elif id(node) in compared and math.isfinite(compared[id(node)]):
+            elif id(node) in compared:
                 cap = math.floor(compared[id(node)]) + 1
             else:
                 cap = None
             old = caps.get(key, 0)
             caps[key] = None if cap is None or old is None else max(old, cap)
     return caps
+
+
+def _growth(story: Story) -> dict[str, int]:
+    """Per variable changed by `add`: 1 only ever up, -1 only ever down, 0 both ways."""
+    signs: dict[str, set[bool]] = {}
+    for scene in story.scenes.values():
+        for effect in (scene.on_enter, *(c.effect for c in scene.choices)):
+            for name, amount in effect.add:
+                signs.setdefault(name, set()).add(amount > 0)
+    return {name: (1 if up == {True} else -1 if up == {False} else 0)
+            for name, up in signs.items()}
 
 
 # ---------------------------------------------------------------- the search
@@ -267,8 +293,14 @@ class _Search:
     def __init__(self, story: Story, max_states: int) -> None:
         self.story = story
         self.max_states = max_states
-        self.names = list(story.state)
         caps = _caps(story)
+        growth = _growth(story)
+        self.names = [n for n in story.state if ("var", n) in caps]  # the others never matter
+        self.var_caps: dict[str, tuple[int, int]] = {}  # name -> (direction, cap)
+        for name in self.names:
+            cap, way = caps[("var", name)], growth.get(name, 0)
+            if cap is not None and way:
+                self.var_caps[name] = (way, cap)
         self.visit_caps = {scene: cap for (kind, scene), cap in caps.items() if kind == "visits"}
         self.counted = list(self.visit_caps)
         self.count_turns = ("turns", "") in caps

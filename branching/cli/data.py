@@ -53,16 +53,19 @@ def _errors() -> Iterator[None]:
         raise click.ClickException(f"{exc.title}: {exc}") from None
 
 
-def _cutoff(value: str | None, option: str) -> str | None:
+def _cutoff(value: str, option: str) -> str:
+    """A date the user typed, as a stored timestamp; a bad one is a usage error."""
     from branching.store import InvalidInput
     from branching.store.clock import parse_cutoff
 
-    if value is None:
-        return None
     try:
         return parse_cutoff(value)
     except InvalidInput as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _maybe_cutoff(value: str | None, option: str) -> str | None:
+    return None if value is None else _cutoff(value, option)
 
 
 @contextmanager
@@ -103,7 +106,7 @@ def export(db_path: Path | None, fmt: str, story: str | None, since: str | None,
     from branching.store import Store
     from branching.store.export import ExportFilter, count_rows, write_export
 
-    since_ts, until_ts = _cutoff(since, "--since"), _cutoff(until, "--until")
+    since_ts, until_ts = _maybe_cutoff(since, "--since"), _maybe_cutoff(until, "--until")
     with _errors():
         store = Store.open(_db(db_path), create=False, viewer_key=viewer_key, create_key=False)
         try:
@@ -193,7 +196,6 @@ def prune(before: str, db_path: Path | None) -> None:
     from branching.store.erase import prune as prune_events
 
     cutoff = _cutoff(before, "--before")
-    assert cutoff is not None
     with _errors():
         result = prune_events(_db(db_path), cutoff)
     click.echo(f"Dropped {result.events} events recorded before {result.cutoff}.")

@@ -86,15 +86,16 @@ class NumberedList(OptionList):
     def by_number(self, number: int) -> Item | None:
         return next((it for it in self.items if it.number == number), None)
 
-    async def _on_click(self, event: events.Click) -> None:
-        self._input = "mouse"
-        try:
-            await super()._on_click(event)
-        finally:
-            self._input = "key"
+    def _on_click(self, event: events.Click) -> None:
+        # Runs before OptionList's own click handler (Textual calls each class's
+        # handler, subclass first), which then calls `action_select`.
+        index = event.style.meta.get("option")
+        if isinstance(index, int) and index < len(self.items) and self.items[index].locked is None:
+            self._input = "mouse"
 
     def action_select(self) -> None:
+        how, self._input = self._input, "key"
         index = self.highlighted
         if index is None or index >= len(self.items) or self.items[index].locked is not None:
             return
-        self.post_message(self.Picked(self, self.items[index], self._input))
+        self.post_message(self.Picked(self, self.items[index], how))
