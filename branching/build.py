@@ -18,7 +18,7 @@ from difflib import get_close_matches
 
 from branching import spec
 from branching.conditions import Expression, Template, Value, compile_expression, compile_template
-from branching.model import Choice, Effect, Ending, Pos, Route, Scene, TextVariant
+from branching.model import Effect, Pos, Scene
 from branching.yamlread import Map, Node, Scalar, Seq
 
 Report = Callable[..., None]

@@ -73,12 +73,14 @@ def check(story: Story, *, complete: bool = True) -> list[Problem]:
     """
     report = _Report(story)
     graph = _Graph(story)
+    unreachable: frozenset[str] = frozenset()
     if story.start in story.scenes:
-        _reachability(story, graph, report)
+        unreachable = _reachability(story, graph, report)
     _once(story, graph, report)
+    _random_routes(story, report)
     if complete:
         _variables(story, report)
-        _never_holds(story, report)
+        _never_holds(story, report, unreachable)
     report.problems.sort(key=Problem.sort_key)
     return report.problems
 
@@ -166,7 +168,8 @@ class _Graph:
         return cyclic
 
 
-def _reachability(story: Story, graph: _Graph, report: _Report) -> None:
+def _reachability(story: Story, graph: _Graph, report: _Report) -> frozenset[str]:
+    """Warn about scenes and endings out of reach; returns the unreachable scene ids."""
     seen = graph.reachable(graph.index[story.start])
     for i, scene in enumerate(story.scenes.values()):
         if not seen[i]:
@@ -176,6 +179,14 @@ def _reachability(story: Story, graph: _Graph, report: _Report) -> None:
         report.warn(story.start_pos, "the story has no ending: no scene has 'ending'")
     elif not any(seen[i] for i in endings):
         report.warn(story.start_pos, f"no ending can be reached from start '{story.start}'")
+    return frozenset(sid for i, sid in enumerate(graph.ids) if not seen[i])
+
+
+def _random_routes(story: Story, report: _Report) -> None:
+    for scene in story.scenes.values():
+        if scene.random and all(r.condition is not None for r in scene.random):
+            report.warn(scene.random[-1].pos, "every 'random' route has an 'if': when none holds "
+                        "the playthrough is stuck (add a route without 'if')")
 
 
 # ---------------------------------------------------------------- variables
@@ -367,7 +378,7 @@ class _Env:
         return self.turn
 
 
-def _never_holds(story: Story, report: _Report) -> None:
+def _never_holds(story: Story, report: _Report, unreachable: frozenset[str]) -> None:
     found = list(_conditions(story))
     if not found:
         return
@@ -376,13 +387,14 @@ def _never_holds(story: Story, report: _Report) -> None:
     verdicts: dict[str, str | None] = {}  # source -> why it never holds (None: it can)
     for expr, pos, effect in found:
         if expr.source not in verdicts:
-            verdicts[expr.source] = _why_never(expr, domains)
+            verdicts[expr.source] = _why_never(expr, domains, unreachable)
         why = verdicts[expr.source]
         if why is not None:
             report.warn(pos, f"condition '{expr.source.strip()}' can never hold{why} ({effect})")
 
 
-def _axes(expr: Expression, domains: Mapping[str, _Domain]) -> list[Axis] | None:
+def _axes(expr: Expression, domains: Mapping[str, _Domain], unreachable: frozenset[str]
+          ) -> list[Axis] | None:
     axes: list[Axis] = []
     for name in sorted(expr.variables):
         domain = domains.get(name)
@@ -391,18 +403,20 @@ def _axes(expr: Expression, domains: Mapping[str, _Domain]) -> list[Axis] | None
         axes.append(("var", name, domain.values))
     if expr.uses_functions:
         for scene, choice in dict.fromkeys((r.scene, r.choice) for r in expr.scene_refs):
+            never = scene in unreachable
             if choice is None:
-                axes.append(("visits", scene, COUNTS))
+                axes.append(("visits", scene, (0,) if never else COUNTS))
             else:
-                axes.append(("chosen", f"{scene}\0{choice}", (True, False)))
+                axes.append(("chosen", f"{scene}\0{choice}", (False,) if never else (True, False)))
         if _TURNS.search(expr.source):
             axes.append(("turns", "", COUNTS))
     return axes
 
 
-def _why_never(expr: Expression, domains: Mapping[str, _Domain]) -> str | None:
+def _why_never(expr: Expression, domains: Mapping[str, _Domain], unreachable: frozenset[str]
+               ) -> str | None:
     """None when `expr` can hold (or is too costly to tell); else the reason, for the message."""
-    axes = _axes(expr, domains)
+    axes = _axes(expr, domains, unreachable)
     if axes is None or math.prod(len(values) for _, _, values in axes) > MAX_COMBINATIONS:
         return None
     for combo in product(*(values for _, _, values in axes)):
@@ -419,4 +433,6 @@ def _why_never(expr: Expression, domains: Mapping[str, _Domain]) -> str | None:
         if expr.holds(_Env(env["var"], env["visits"], env["chosen"], turn)):  # type: ignore[arg-type]
             return None
     reasons = [domains[name].describe(name) for kind, name, _ in axes if kind == "var"]
+    scenes = dict.fromkeys(r.scene for r in expr.scene_refs if r.scene in unreachable)
+    reasons += [f"scene '{scene}' is unreachable" for scene in scenes]
     return ": " + "; ".join(reasons) if reasons else ""

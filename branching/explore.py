@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from branching.conditions import EvalError, Expression, Value
-from branching.model import Choice, Scene, Story
+from branching.model import Choice, Effect, Scene, Story
 
 DEFAULT_MAX_STATES = 200_000
-_COUNTERS = ("visits", "visited", "turns")
 
 Key = tuple[str, tuple[Value, ...], tuple[int, ...], frozenset[tuple[str, str]], int]
 Label = tuple[Any, ...] | None  # ("choice", Step) or ("draw", scene, goto)
@@ -51,7 +50,7 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Path:
+class Proof:
     """How to get somewhere: the choices to take, and the random draws needed on the way."""
 
     steps: tuple[Step, ...] = ()
@@ -83,14 +82,14 @@ class EndingFound:
     scene: str
     kind: str
     title: str
-    path: Path
+    path: Proof
 
 
 @dataclass(frozen=True, slots=True)
 class StuckState:
     scene: str
     reason: str
-    path: Path
+    path: Proof
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +99,7 @@ class ZeroDivision:
     scene: str
     where: str
     condition: str
-    path: Path
+    path: Proof
 
 
 @dataclass(frozen=True)
@@ -256,6 +255,43 @@ def _growth(story: Story) -> dict[str, int]:
             for name, up in signs.items()}
 
 
+def _live(story: Story, names: list[str]) -> dict[str, tuple[bool, ...]]:
+    """Per scene, which variables may still be read before they are next `set`.
+
+    A variable that every way on from a scene sets before reading it cannot
+    change what happens next, so states that differ only there are one state
+    (classic live-variable analysis over the scene graph, to a fixed point).
+    """
+    bit = {n: 1 << i for i, n in enumerate(names)}
+
+    def mask(found: Iterator[str]) -> int:
+        return sum({bit[n] for n in found if n in bit})
+
+    def reads(scene: Scene) -> int:
+        exprs = [v.condition for v in scene.text] + [r.condition for r in scene.routes]
+        exprs += [e for c in scene.choices for e in (c.condition, c.requires)]
+        return mask(n for e in exprs if e is not None for n in e.variables)
+
+    live = {sid: reads(scene) for sid, scene in story.scenes.items()}
+    into: dict[str, list[tuple[str, int]]] = {}  # target -> (source, variables set on the way)
+    for sid, scene in story.scenes.items():
+        ways = [(c.goto, c.effect.set) for c in scene.choices]
+        for target, sets in ways + [(r.goto, ()) for r in scene.routes]:
+            if target in story.scenes:
+                entered = story.scenes[target].on_enter.set
+                into.setdefault(target, []).append(
+                    (sid, mask(n for n, _ in (*sets, *entered))))
+    todo = list(story.scenes)
+    while todo:
+        target = todo.pop()
+        for source, killed in into.get(target, ()):
+            grown = live[source] | (live[target] & ~killed)
+            if grown != live[source]:
+                live[source] = grown
+                todo.append(source)
+    return {sid: tuple(bool(m & bit[n]) for n in names) for sid, m in live.items()}
+
+
 # ---------------------------------------------------------------- the search
 
 
@@ -301,6 +337,9 @@ class _Search:
             cap, way = caps[("var", name)], growth.get(name, 0)
             if cap is not None and way:
                 self.var_caps[name] = (way, cap)
+        self.initial = {n: story.state[n] for n in self.names}
+        self.live = _live(story, self.names)
+        self.everything = (True,) * len(self.names)
         self.visit_caps = {scene: cap for (kind, scene), cap in caps.items() if kind == "visits"}
         self.counted = list(self.visit_caps)
         self.count_turns = ("turns", "") in caps
@@ -321,7 +360,14 @@ class _Search:
     # -- states ---------------------------------------------------------------------
 
     def freeze(self, w: _Work) -> Key:
-        return (w.scene, tuple(w.vars[n] for n in self.names),
+        values = w.vars
+        for name, (way, cap) in self.var_caps.items():
+            v = values[name]
+            if (way > 0 and v > cap) or (way < 0 and v < -cap):  # type: ignore[operator]
+                values[name] = type(v)(cap if way > 0 else -cap)
+        live = self.live.get(w.scene, self.everything)
+        return (w.scene, tuple(values[n] if on else self.initial[n]
+                               for n, on in zip(self.names, live, strict=True)),
                 tuple(w.counts.get(s, 0) for s in self.counted), frozenset(w.picks),
                 w.turn)
 
@@ -338,17 +384,21 @@ class _Search:
             w.counts[target] = count if cap is None else min(count, cap)
         scene = self.story.scenes.get(target)
         if scene is not None:
-            for name, value in scene.on_enter.set:
-                w.vars[name] = value
-            for name, amount in scene.on_enter.add:
-                w.vars[name] = w.vars[name] + amount  # type: ignore[operator]
+            self.apply(w, scene.on_enter)
+
+    def apply(self, w: _Work, effect: Effect) -> None:
+        """`set` then `add`, on the variables that conditions read (the others never matter)."""
+        values = w.vars
+        for name, value in effect.set:
+            if name in values:
+                values[name] = value
+        for name, amount in effect.add:
+            if name in values:
+                values[name] = values[name] + amount  # type: ignore[operator]
 
     def take(self, key: Key, choice: Choice) -> Key:
         w = self.thaw(key)
-        for name, value in choice.effect.set:
-            w.vars[name] = value
-        for name, amount in choice.effect.add:
-            w.vars[name] = w.vars[name] + amount  # type: ignore[operator]
+        self.apply(w, choice.effect)
         if (w.scene, choice.id) in self.observed_picks:
             w.picks.add((w.scene, choice.id))
         if self.count_turns:
@@ -376,7 +426,7 @@ class _Search:
     def run(self) -> Exploration:
         story = self.story
         if story.start in story.scenes:
-            w = _Work(story.start, dict(story.state), {}, set(), 0)
+            w = _Work(story.start, {n: story.state[n] for n in self.names}, {}, set(), 0)
             self.enter(w, story.start)
             self.push(self.freeze(w), 0, None, None)
         while self.queue:
@@ -488,10 +538,19 @@ class _Search:
                     escapes.add(prev)
                     todo.append(prev)
         trapped = sorted((k for k in self.auto if k not in escapes), key=self.dist.__getitem__)
-        for k in trapped:
+        covered: set[Key] = set()
+        for k in trapped:  # one report per trap: all it leads to is trapped with it
+            if k in covered:
+                continue
             self.stuck(k, "a loop of scenes with no choice")
+            todo = [k]
+            while todo:
+                for s in self.auto.get(todo.pop(), ()):
+                    if s not in covered:
+                        covered.add(s)
+                        todo.append(s)
 
-    def path(self, key: Key) -> Path:
+    def path(self, key: Key) -> Proof:
         steps: list[Step] = []
         draws: list[tuple[str, str]] = []
         at: Key | None = key
@@ -502,4 +561,4 @@ class _Search:
             elif label is not None:
                 draws.append((label[1], label[2]))
             at = prev
-        return Path(tuple(reversed(steps)), tuple(reversed(draws)))
+        return Proof(tuple(reversed(steps)), tuple(reversed(draws)))

@@ -86,7 +86,9 @@ class _Load:
 
     # -- problems -------------------------------------------------------------
 
-    def problem(self, file: str, line: int, col: int, message: str, severity: str = "error") -> None:
+    def problem(
+        self, file: str, line: int, col: int, message: str, severity: str = "error"
+    ) -> None:
         order = self.files.index(file) if file in self.files else len(self.files)
         self.problems.append(Problem(file, line, col, severity, message, order))  # type: ignore[arg-type]
 
@@ -229,13 +231,17 @@ class _Load:
                 continue
             self.include(item, rel, here, display, chain + (here.resolve(),))
 
-    def include(self, item: Node, rel: str, here: Path, display: str, chain: tuple[Path, ...]) -> None:
+    def include(
+        self, item: Node, rel: str, here: Path, display: str, chain: tuple[Path, ...]
+    ) -> None:
         assert self.builder is not None
         target = (here.parent / rel)
         resolved = target.resolve()
         shown = os.path.normpath(os.path.join(os.path.dirname(display), rel))
         if not resolved.is_relative_to(self.folder) or os.path.isabs(rel):
-            self.problem(display, item.line, item.col, f"include '{rel}' is outside the story folder")
+            self.problem(
+                display, item.line, item.col, f"include '{rel}' is outside the story folder"
+            )
             return
         if resolved in chain:
             self.problem(display, item.line, item.col, f"include '{rel}' forms a cycle")

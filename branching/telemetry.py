@@ -20,8 +20,8 @@ class Recorder(Protocol):
     def started(self, run: Playthrough) -> None: ...
     def shown(self, run: Playthrough) -> None: ...
     def chose(self, run: Playthrough, scene: str, choice: str, target: str, *,
-              decide_ms: int | None, input: str, timeout: bool = False) -> None: ...
-    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None: ...
+              decide_ms: int | None, input: str, timeout: bool = False) -> None: ...  # noqa: A002
+    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None: ...  # noqa: A002
     def event(self, kind: str, run: Playthrough, **fields: Any) -> None: ...
     def ended(self, run: Playthrough) -> None: ...
     def quit(self, run: Playthrough) -> None: ...
@@ -40,10 +40,10 @@ class NullRecorder:
         pass
 
     def chose(self, run: Playthrough, scene: str, choice: str, target: str, *,
-              decide_ms: int | None, input: str, timeout: bool = False) -> None:
+              decide_ms: int | None, input: str, timeout: bool = False) -> None:  # noqa: A002
         pass
 
-    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:
+    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:  # noqa: A002
         pass
 
     def event(self, kind: str, run: Playthrough, **fields: Any) -> None:
@@ -88,12 +88,12 @@ class StoreRecorder:
             self._finished = True
 
     def chose(self, run: Playthrough, scene: str, choice: str, target: str, *,
-              decide_ms: int | None, input: str, timeout: bool = False) -> None:
+              decide_ms: int | None, input: str, timeout: bool = False) -> None:  # noqa: A002
         kind = "timeout_default" if timeout else "choice_made"
         self._put(kind, run, scene=scene, choice=choice, target=target,
                   decide_ms=decide_ms, input=input)
 
-    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:
+    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:  # noqa: A002
         self._finished = False
         self._put("rewind", run, scene=to_scene, input=input)
 

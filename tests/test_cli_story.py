@@ -11,8 +11,8 @@ from branching.cli import cli
 from tests.conftest import ROOT
 
 
-def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+def run(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
 
 
 def test_check_clean_story_exits_zero(breakfast: Path) -> None:
@@ -110,7 +110,7 @@ def test_play_scripted_runs_out_before_ending_exits_zero(breakfast: Path) -> Non
 
 
 def test_play_from_stdin_asks_again_after_a_bad_answer(breakfast: Path) -> None:
-    result = run("play", str(breakfast), "--plain", "--no-telemetry", input="9\nx\n2\n2\n")
+    result = run("play", str(breakfast), "--plain", "--no-telemetry", stdin="9\nx\n2\n2\n")
     assert result.exit_code == 0
     assert "there is no choice 9" in result.stdout
     assert "'x' is not a choice" in result.stdout

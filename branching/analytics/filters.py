@@ -141,7 +141,7 @@ def tally(unit: Unit, cond: str = "1") -> str:
     return f"COUNT(DISTINCT CASE WHEN {cond} THEN {column} END)"
 
 
-def tally_sessions(unit: Unit, cond: str = "1") -> str:
-    """SQL counting sessions `s` (joined to `picked p`) that meet `cond`: viewers or sessions."""
-    column = "p.viewer_id" if unit == "viewers" else "p.session_id"
+def tally_sessions(unit: Unit, cond: str = "1", alias: str = "p") -> str:
+    """SQL counting picked sessions (`alias`, with session_id and viewer_id) meeting `cond`."""
+    column = f"{alias}.viewer_id" if unit == "viewers" else f"{alias}.session_id"
     return f"COUNT(DISTINCT CASE WHEN {cond} THEN {column} END)"

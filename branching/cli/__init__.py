@@ -5,7 +5,7 @@ this package imports them all. Heavy libraries (textual, the store, analytics)
 are imported inside the commands, so `branching --help` stays fast.
 """
 
-from branching.cli.main import cli
 from branching.cli import story as _story  # noqa: F401  (registers commands)
+from branching.cli.main import cli
 
 __all__ = ["cli"]

@@ -173,13 +173,18 @@ def forget(viewer: str, db_path: Path | None, viewer_key: Path | None) -> None:
 
     with _errors():
         result = forget_viewer(_db(db_path), viewer, viewer_key=viewer_key)
-    click.echo(f"Forgot {viewer}: {result.sessions} playthroughs, {result.events} events"
-               + (f", {result.spooled} spooled records" if result.spooled else "") + ".")
+    spooled = f", {_count(result.spooled, 'spooled record')}" if result.spooled else ""
+    click.echo(f"Forgot {viewer}: {_count(result.sessions, 'playthrough')}, "
+               f"{_count(result.events, 'event')}{spooled}.")
     if not result.fully_erased:
         raise click.ClickException(
             "the rows are deleted, but another program has the database open so its log "
             "still holds old pages; close it and run this command again"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @cli.command()

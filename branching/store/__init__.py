@@ -16,7 +16,7 @@ Modules: `db` (file creation, pragmas, errors), `migrations` (schema),
 `context`, `totals`, `export`, `merge`, `erase` (forget, prune).
 """
 
-from branching.store.context import SessionContext, parse_attrs
+from branching.store.context import SessionContext, parse_attrs, session_context
 from branching.store.errors import (
     CorruptDatabase,
     DatabaseMissing,
@@ -29,7 +29,7 @@ from branching.store.errors import (
     ViewerKeyProblem,
 )
 from branching.store.paths import default_db_path
-from branching.store.records import ResumePoint, Snapshot, StoryInfo
+from branching.store.records import ResumePoint, StoryInfo
 from branching.store.session import SessionWriter
 from branching.store.store import Store
 from branching.store.viewers import default_viewer_name
@@ -44,7 +44,6 @@ __all__ = [
     "ResumePoint",
     "SessionContext",
     "SessionWriter",
-    "Snapshot",
     "Store",
     "StoreError",
     "StoryInfo",
@@ -53,4 +52,5 @@ __all__ = [
     "default_db_path",
     "default_viewer_name",
     "parse_attrs",
+    "session_context",
 ]

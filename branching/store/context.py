@@ -57,6 +57,13 @@ class SessionContext:
         )
 
 
+def session_context(cols: int | None = None, rows: int | None = None, *,
+                    terminal: str | None = None) -> SessionContext:
+    """The context of this process with the terminal size the UI knows (0 = unknown)."""
+    size = (cols, rows) if cols and rows else None
+    return SessionContext.detect(size=size, terminal=terminal)
+
+
 def _locale_name() -> str | None:
     try:
         name = locale.getlocale(locale.LC_CTYPE)[0]

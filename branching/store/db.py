@@ -111,6 +111,9 @@ def connect(
             conn.execute("PRAGMA trusted_schema = OFF")
         else:
             _writer_pragmas(conn, path)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise translate(exc, path) from None
     except BaseException:
         conn.close()
         raise

@@ -134,6 +134,13 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
             [op["story_id"], op["content_hash"], op["scene"] or "", op["choice"] or "",
              op["target"] or "", int(kind == "timeout_default")],
         )
+    elif kind == "rewind":  # going back from an ending continues the same playthrough
+        conn.execute(
+            """UPDATE sessions SET outcome = 'in_progress', ending_id = NULL,
+                                   ending_kind = NULL, ended_at = NULL
+            WHERE session_id = ? AND outcome = 'ending'""",
+            [op["session_id"]],
+        )
     elif kind == "scene_shown":
         conn.execute(
             """INSERT INTO scene_views (story_id, content_hash, scene, count) VALUES (?, ?, ?, 1)

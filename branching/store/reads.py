@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Any
 
-from branching.store.records import ResumePoint, Snapshot
+from branching.store.records import ResumePoint
 
 
 def structure_of(text: str | None) -> dict[str, Any]:
@@ -44,7 +44,8 @@ def unfinished_sessions(conn: sqlite3.Connection, story_id: str, viewer_id: str)
     return [row[0] for row in rows]
 
 
-def _choice_scenes(conn: sqlite3.Connection, story_id: str, content_hash: str) -> set[str] | None:
+def _frame_scenes(conn: sqlite3.Connection, story_id: str, content_hash: str) -> set[str] | None:
+    """Scenes where the engine stops (choice points and endings), from the structure."""
     row = conn.execute(
         "SELECT structure FROM stories WHERE story_id = ? AND content_hash = ?",
         [story_id, content_hash],
@@ -52,11 +53,22 @@ def _choice_scenes(conn: sqlite3.Connection, story_id: str, content_hash: str) -
     scenes = structure_of(row[0] if row else None).get("scenes")
     if not isinstance(scenes, list):
         return None
-    return {s.get("id") for s in scenes if isinstance(s, dict) and s.get("kind") == "choice"}
+    return {str(s.get("id")) for s in scenes
+            if isinstance(s, dict) and s.get("kind") in ("choice", "ending")}
 
 
 def resume_point(conn: sqlite3.Connection, session_id: str) -> ResumePoint | None:
-    """Where `session_id` stopped, or None if it never showed a scene."""
+    """Where `session_id` stopped, or None if it never recorded a stop with its state.
+
+    A `scene_shown` event at a choice point or ending (per the stored
+    structure; every scene if the structure does not say) with a state is a
+    frame; scenes passed through on the way are not. A choice event's state is
+    the state it leads to, so it stands in for the next frame until that
+    frame's `scene_shown` arrives: a player killed between the two commits
+    resumes after the choice, not before it. A `rewind` event to scene T (its
+    `target`, else its `scene`) keeps the frames up to the latest earlier
+    frame at T, as the engine's go-back and rewind do.
+    """
     head = conn.execute(
         "SELECT story_id, content_hash, seed, started_at FROM sessions WHERE session_id = ?",
         [session_id],
@@ -64,40 +76,57 @@ def resume_point(conn: sqlite3.Connection, session_id: str) -> ResumePoint | Non
     if head is None:
         return None
     story_id, content_hash, seed, started_at = head
-    choice_scenes = _choice_scenes(conn, story_id, content_hash)
-    scene: str | None = None
+    stops = _frame_scenes(conn, story_id, content_hash)
+    frames: list[tuple[str, dict[str, Any]]] = []
+    provisional = False  # the last frame came from a choice, not yet from its scene_shown
     state: dict[str, Any] | None = None
     last_seq = 0
-    history: list[Snapshot] = []
     rows = conn.execute(
         "SELECT seq, type, scene, target, state FROM events WHERE session_id = ? ORDER BY seq",
         [session_id],
     )
-    for seq, kind, ev_scene, target, state_text in rows:
+    for seq, kind, scene, target, state_text in rows:
         last_seq = seq
-        if state_text is not None:
-            state = _state(state_text)
-        if kind == "scene_shown" and ev_scene:
-            scene = ev_scene
-            if choice_scenes is None or ev_scene in choice_scenes:
-                history.append(Snapshot(seq, ev_scene, _state(state_text)))
-        elif kind == "rewind" and target:
-            _undo_to(history, target)
-    if scene is None:
+        if state_text is None:
+            if kind == "rewind" and (target or scene):
+                _back_to(frames, target or scene)
+                provisional = False
+            continue
+        state = _state(state_text)
+        if kind == "scene_shown" and scene and (stops is None or scene in stops):
+            if provisional:
+                frames.pop()
+            frames.append((scene, state or {}))
+            provisional = False
+        elif kind in ("choice_made", "timeout_default") and frames:
+            if provisional:
+                frames.pop()
+            frames.append((_scene_of(state, target), state or {}))
+            provisional = True
+        elif kind == "rewind" and (target or scene):
+            _back_to(frames, target or scene)
+            provisional = False
+    if not frames:
         return None
     attrs = dict(conn.execute(
         "SELECT key, value FROM session_attrs WHERE session_id = ? ORDER BY key", [session_id]
     ).fetchall())
     return ResumePoint(session_id=session_id, story_id=story_id, content_hash=content_hash,
-                       seed=seed, scene=scene, state=state, last_seq=last_seq,
-                       started_at=started_at, choice_points=tuple(history), attrs=attrs)
+                       seed=seed, scene=frames[-1][0], state=state, last_seq=last_seq,
+                       started_at=started_at, frames=tuple(f for _, f in frames), attrs=attrs)
 
 
-def _undo_to(history: list[Snapshot], target: str) -> None:
-    """Drop the latest snapshot of `target` and everything after it."""
-    for index in range(len(history) - 1, -1, -1):
-        if history[index].scene == target:
-            del history[index:]
+def _scene_of(state: dict[str, Any] | None, target: str | None) -> str:
+    """The scene a choice led to: the state's own `scene` if it names one, else the target."""
+    scene = state.get("scene") if state else None
+    return scene if isinstance(scene, str) else (target or "")
+
+
+def _back_to(frames: list[tuple[str, dict[str, Any]]], scene: str) -> None:
+    """Keep the frames up to the latest one at `scene` before the current one."""
+    for index in range(len(frames) - 2, -1, -1):
+        if frames[index][0] == scene:
+            del frames[index + 1:]
             return
 
 

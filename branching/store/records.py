@@ -28,21 +28,14 @@ class StoryInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The recorded state when a choice point was shown (for going back)."""
-
-    seq: int
-    scene: str
-    state: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
 class ResumePoint:
     """Where an unfinished playthrough stopped, with the exact recorded state.
 
-    `scene` is the last scene shown and `state` the last state recorded.
-    `choice_points` are the snapshots of the choice points shown, oldest
-    first, with everything a rewind undid removed (see `Store.unfinished_session`).
+    `frames` are the state snapshots of the stops the engine keeps (each
+    choice point or ending shown), oldest first, with whatever a go-back or a
+    rewind undid removed: `Playthrough.from_json(story, {"seed": seed,
+    "frames": list(frames)})` rebuilds the run. `scene` is the scene of the
+    last frame and `state` the last state recorded.
     """
 
     session_id: str
@@ -53,7 +46,7 @@ class ResumePoint:
     state: dict[str, Any] | None
     last_seq: int
     started_at: str
-    choice_points: tuple[Snapshot, ...] = ()
+    frames: tuple[dict[str, Any], ...] = ()
     attrs: dict[str, str] = field(default_factory=dict)
 
 

@@ -52,19 +52,14 @@ def _open_0600(path: Path, flags: int) -> IO[bytes]:
 def _open_current(path: Path, flags: int) -> Iterator[IO[bytes]]:
     """Open and lock the file that is at `path` now (not one renamed away meanwhile)."""
     while True:
-        handle = _open_0600(path, flags)
-        with _locked(handle):
+        with _open_0600(path, flags) as handle, _locked(handle):
             try:
                 same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
             except FileNotFoundError:
                 same = False
             if same:
-                try:
-                    yield handle
-                finally:
-                    handle.close()
+                yield handle
                 return
-        handle.close()
 
 
 def append(path: Path, records: list[Record]) -> None:

@@ -52,7 +52,11 @@ class Store:
         self._key: bytes | None = None
         self._busy_ms = busy_timeout_ms
         self._closed = False
-        self.spooled_in = spool.load(self.spool_path, self._apply_spooled)
+        self.spooled_in = 0
+        try:
+            self.spooled_in = spool.load(self.spool_path, self._apply_spooled)
+        except OSError as exc:  # the spool stays where it is for the next open
+            self.warnings.append(f"cannot read the telemetry spool {self.spool_path}: {exc}")
         self._writer = Writer(self._connect_writer, busy_timeout_ms=busy_timeout_ms,
                               retry_window=retry_window)
         atexit.register(_close_at_exit, weakref.ref(self))
@@ -171,12 +175,9 @@ class Store:
             conn.close()
 
     def unfinished_session(self, story_id: str, viewer: str) -> ResumePoint | None:
-        """The viewer's latest in-progress playthrough of `story_id` that showed a scene.
+        """The viewer's latest in-progress playthrough of `story_id` that can resume.
 
-        `choice_points` lists the state recorded each time a choice point was
-        shown, oldest first; a `rewind` event with target T removes the latest
-        snapshot of T and everything after it (the player then records T being
-        shown again), so the list is the viewer's history as the engine had it.
+        See `reads.resume_point` for how the frames are rebuilt from the events.
         """
         with self.reader() as conn:
             for session_id in unfinished_sessions(conn, story_id, self.viewer_id(viewer)):

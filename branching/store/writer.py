@@ -79,6 +79,7 @@ class Writer:
         self._backlog: deque[Job] = deque()
         self._failed: list[Job] = []
         self._conn: sqlite3.Connection | None = None
+        self._conn_busy_ms = busy_timeout_ms
         self._outstanding = 0
         self._idle = threading.Condition()
         self._pause = 0.25
@@ -165,7 +166,10 @@ class Writer:
         try:
             if self._conn is None:
                 self._conn = self._connect(busy_ms)
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+                self._conn_busy_ms = busy_ms
+            if busy_ms != self._conn_busy_ms:
+                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+                self._conn_busy_ms = busy_ms
             with immediate(self._conn):
                 apply_op(self._conn, job.op)
         except Exception as exc:  # every failure is kept, logged and retried or spooled
@@ -212,9 +216,11 @@ class Writer:
         self._failed.append(job)
         self._resolve(job, False)
 
-    def _retry_backlog(self, busy_ms: int = PROBE_BUSY_MS) -> None:
+    def _retry_backlog(self) -> None:
+        """Try the kept ops in order with a short busy timeout; stop at the first failure."""
         if not self._backlog:
             return
+        busy_ms = min(PROBE_BUSY_MS, self._busy_ms)
         while self._backlog:
             job = self._backlog[0]
             exc = self._attempt(job, busy_ms)
@@ -241,6 +247,5 @@ class Writer:
                 self._keep(job)
             else:
                 self._write_with_retry(job)
-        if self._backlog:
-            self._retry_backlog(self._busy_ms)
+        self._retry_backlog()
         self._drop_connection()

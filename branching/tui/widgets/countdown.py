@@ -47,7 +47,7 @@ class Countdown(Widget):
         def control(self) -> Countdown:
             return self.countdown
 
-    def __init__(self, clock: Clock | None = None, *, id: str | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.clock = clock or MonotonicClock()
         self.total = 0.0
@@ -130,7 +130,7 @@ class Countdown(Widget):
         left = self.remaining()
         label = f" {math.ceil(left - 1e-9):>3d}s "
         if self.paused:
-            label += "⏸ paused (p)"
+            label += " paused: p resumes "
         width = max(0, self.size.width - len(label))
         filled = round(width * left / self.total) if self.total else 0
         low = left <= min(5.0, self.total / 3)

@@ -21,7 +21,7 @@ from textual.widgets.option_list import Option
 from branching.tui.text import literal
 
 LOCK = "🔒"
-DEFAULT_MARK = "⏱ default"
+DEFAULT_MARK = "◀ default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class NumberedList(OptionList):
         def control(self) -> NumberedList:
             return self.numbered_list
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.items: tuple[Item, ...] = ()
         self._input = "key"

@@ -46,7 +46,7 @@ class SceneText(Widget):
             return self.scene_text
 
     def __init__(self, clock: Clock | None = None, rate: float = 400.0, *,
-                 id: str | None = None) -> None:
+                 id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.clock = clock or MonotonicClock()
         self.rate = rate  # characters per second; 0 shows everything at once

@@ -1,0 +1,181 @@
+"""`flow_graph()`: the one call behind `branching flowchart`, whatever the source.
+
+It decides where the figures come from: the running totals when nothing but a
+version is chosen and the unit is `choices` (the fast path: no raw events are
+read, so the flowchart of ten million choices takes milliseconds), raw events
+otherwise, or a CSV of counts computed elsewhere. The story graph comes from
+the YAML file when one is named, else from the structure stored in the
+database.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+
+from branching.analytics.filters import Filters, Unit, pick_sessions
+from branching.analytics.graph import (
+    Counts,
+    EdgeKey,
+    FlowGraph,
+    assemble,
+    derived_routes,
+    event_counts,
+    totals_counts,
+)
+from branching.analytics.shape import AnalyticsError, Shape
+from branching.analytics.source import (
+    Version,
+    looks_like_path,
+    open_readonly,
+    resolve_versions,
+    stored_shape,
+    yaml_shape,
+)
+
+
+def flow_graph(
+    story: str,
+    *,
+    db: str | Path | None,
+    filters: Filters | None = None,
+    unit: Unit = "choices",
+    counts_csv: str | Path | None = None,
+) -> FlowGraph:
+    """The aggregated graph of `story` (a YAML path or a story id in the database)."""
+    filters = filters or Filters()
+    shape = yaml_shape(story) if looks_like_path(story) else None
+    if counts_csv is not None:
+        if not filters.empty:
+            raise AnalyticsError("--counts draws counts computed elsewhere: filters do not apply")
+        if shape is None:
+            shape = _db_shape(db, story)
+        counts, notes = read_counts(counts_csv, shape)
+        return assemble(shape, counts, unit="choices",
+                        source=f"counts file {Path(counts_csv).name}",
+                        filters="as computed in the file", notes=notes)
+    if db is None:
+        raise AnalyticsError("name the telemetry database with --db (or set BRANCHING_DB)")
+    conn = open_readonly(db)
+    try:
+        return _from_db(conn, shape, story, filters, unit)
+    finally:
+        conn.close()
+
+
+def _db_shape(db: str | Path | None, story_id: str) -> Shape:
+    if db is None:
+        raise AnalyticsError(f"'{story_id}' is not a story file; name the database with --db")
+    conn = open_readonly(db)
+    try:
+        return stored_shape(conn, story_id, resolve_versions(conn, story_id, None))
+    finally:
+        conn.close()
+
+
+def _from_db(conn: sqlite3.Connection, shape: Shape | None, story: str, filters: Filters,
+             unit: Unit) -> FlowGraph:
+    story_id = shape.id if shape is not None else story
+    chosen = resolve_versions(conn, story_id, filters.version)
+    if shape is None:
+        shape = stored_shape(conn, story_id, chosen)
+    fast = unit == "choices" and Filters(version=filters.version) == filters
+    notes: list[str] = []
+    if fast:
+        hashes = [v.content_hash for v in chosen] if filters.version else None
+        counts = totals_counts(conn, story_id, hashes)
+        source = "running totals"
+    else:
+        pick_sessions(conn, story_id, chosen, filters)
+        counts = event_counts(conn, unit)
+        source = "raw events"
+        notes += _pruned_note(conn, story_id)
+    counts = _with_routes(conn, shape, story_id, chosen, filters, unit, counts, notes)
+    return assemble(shape, counts, unit=unit, source=source,
+                    filters=filters.describe(chosen), notes=tuple(notes))
+
+
+def _with_routes(conn: sqlite3.Connection, shape: Shape, story_id: str, chosen: list[Version],
+                 filters: Filters, unit: Unit, counts: Counts, notes: list[str]) -> Counts:
+    """Add route edges from scene views when the recorder wrote no `route_taken` events."""
+    routes = [s.id for s in shape.scenes.values() if s.kind in ("next", "random")]
+    if not routes or any(not choice for (_, choice, _) in counts.edges):
+        return counts
+    if counts.viewers is None:  # the fast path has not picked sessions yet
+        pick_sessions(conn, story_id, chosen, Filters(version=filters.version))
+    derived = derived_routes(conn, unit, routes)
+    if not derived:
+        return counts
+    notes.append("routes (next/random) counted from the scenes shown: this database "
+                 "has no route_taken events")
+    return Counts({**counts.edges, **derived}, counts.visits, counts.left,
+                  counts.sessions, counts.viewers, counts.completed)
+
+
+def _pruned_note(conn: sqlite3.Connection, story_id: str) -> list[str]:
+    row = conn.execute("SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?",
+                       [story_id]).fetchone()
+    if not row[0]:
+        return []
+    return [f"{row[0]:,} older choices were pruned from the raw events: filtered figures "
+            "cover only the events still held (the unfiltered flowchart includes them)"]
+
+
+# -- counts computed elsewhere ------------------------------------------------------
+
+COUNT_COLUMNS = ("scene", "choice", "target", "count")
+
+
+def _int(text: str, what: str, where: str) -> int:
+    try:
+        value = int(text.strip() or "0")
+    except ValueError:
+        raise AnalyticsError(f"{where}: {what} '{text}' is not a whole number") from None
+    if value < 0:
+        raise AnalyticsError(f"{where}: {what} {value} is negative")
+    return value
+
+
+def read_counts(path: str | Path, shape: Shape) -> tuple[Counts, tuple[str, ...]]:
+    """Per-choice counts from CSV: columns scene,choice,target,count[,timeouts].
+
+    A row with an empty choice is a route (`next`/`random`); a row with an empty
+    choice and an empty target is the number who stopped at that scene.
+    """
+    name = Path(path).name
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise AnalyticsError(f"cannot read the counts file {path}: {exc.strerror}") from None
+    edges: dict[EdgeKey, tuple[int, int]] = {}
+    left: dict[str, tuple[int, int]] = {}
+    unknown: set[str] = set()
+    with handle:
+        reader = csv.DictReader(handle)
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in COUNT_COLUMNS if c not in header]
+        if missing:
+            raise AnalyticsError(f"{name}: the header lacks {', '.join(missing)} "
+                                 f"(expected scene,choice,target,count[,timeouts])")
+        for row in reader:
+            where = f"{name}:{reader.line_num}"
+            clean = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            scene, choice, target = clean["scene"], clean["choice"], clean["target"]
+            if scene not in shape.scenes:
+                raise AnalyticsError(f"{where}: scene '{scene}' is not in story '{shape.id}'")
+            count = _int(clean["count"], "count", where)
+            timeouts = _int(clean.get("timeouts", ""), "timeouts", where)
+            if not target:
+                if choice:
+                    raise AnalyticsError(f"{where}: choice '{choice}' has no target")
+                left[scene] = (left.get(scene, (0, 0))[0] + count, 0)
+                continue
+            key = (scene, choice, target)
+            if key in edges:
+                raise AnalyticsError(f"{where}: {scene},{choice},{target} is given twice")
+            if choice and shape.scenes[scene].choice(choice) is None:
+                unknown.add(f"{scene}/{choice}")
+            edges[key] = (count, timeouts)
+    notes = (f"not in this version of the story: {', '.join(sorted(unknown))}",) if unknown else ()
+    return Counts(edges, {}, left), notes

@@ -1,0 +1,261 @@
+"""The aggregated story graph every flowchart format draws: `FlowGraph`.
+
+One value, three ways to fill it, so no renderer knows where the counts came
+from:
+- `from_totals`: the running totals (`traversals`, `scene_views`) and the
+  session outcomes, when the figures are in the `choices` unit and at most a
+  version is chosen; this never reads the events table, so it stays fast at
+  any size;
+- `from_events`: raw events of the sessions chosen by filters, in any unit;
+- `from_counts`: per-choice counts computed elsewhere (`--counts FILE.csv`).
+
+Shares at a scene are of its `base`: in the `choices` unit, every way the
+scene was left (each choice taken, and each session that stopped there), so
+they add up to 100%; in the `sessions`/`viewers` units, the sessions or
+viewers that reached the scene (a looping session may take two choices, so
+shares can add up to more than 100%).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from branching.analytics.filters import Unit, tally, tally_sessions
+from branching.analytics.shape import Shape, ShapeScene, with_unknown
+
+EdgeKey = tuple[str, str, str]  # (scene, choice or '' for a route, target)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEdge:
+    """A way out of a scene: a choice (or a route, with `choice` empty) and its traffic."""
+
+    choice: str
+    label: str
+    target: str
+    count: int
+    timeouts: int = 0
+    default: bool = False
+    tags: tuple[str, ...] = ()
+    retired: bool = False
+
+    @property
+    def is_route(self) -> bool:
+        return not self.choice
+
+
+@dataclass(frozen=True, slots=True)
+class FlowScene:
+    """A scene with its traffic: arrivals, ways out, and those who stopped here."""
+
+    id: str
+    title: str
+    kind: str
+    chapter: str | None
+    visits: int
+    left: int  # stopped here without an ending (quit, abandoned, stuck, or unfinished)
+    unfinished: int  # of `left`, sessions still in progress (they may resume)
+    base: int  # denominator of the shares of this scene's edges and of `left`
+    edges: tuple[FlowEdge, ...] = ()
+    tags: tuple[str, ...] = ()
+    ending_kind: str | None = None
+    ending_title: str | None = None
+    timer: float | None = None
+    retired: bool = False
+
+    def share(self, count: int) -> float | None:
+        """`count` as a fraction of this scene's base (None when nobody was here)."""
+        return count / self.base if self.base else None
+
+    @property
+    def is_ending(self) -> bool:
+        return self.kind == "ending"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowGraph:
+    """A story graph with the traffic of every scene and edge."""
+
+    story_id: str
+    title: str
+    start: str
+    chapters: tuple[str, ...]
+    scenes: Mapping[str, FlowScene]
+    unit: Unit
+    source: str  # "running totals", "raw events" or "counts file NAME"
+    filters: str
+    sessions: int | None = None
+    viewers: int | None = None
+    completed: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def max_edge(self) -> int:
+        return max((e.count for s in self.scenes.values() for e in s.edges), default=0)
+
+    def edge_count(self) -> int:
+        return sum(len(s.edges) for s in self.scenes.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Raw figures before they are laid on the story graph."""
+
+    edges: dict[EdgeKey, tuple[int, int]]  # -> (count, timeouts)
+    visits: dict[str, int]
+    left: dict[str, tuple[int, int]]  # scene -> (left, of which unfinished)
+    sessions: int | None = None
+    viewers: int | None = None
+    completed: int | None = None
+
+
+def _edges_of(scene: ShapeScene, counts: Counts) -> tuple[FlowEdge, ...]:
+    out: list[FlowEdge] = []
+    seen: set[EdgeKey] = set()
+    for c in scene.choices:
+        key = (scene.id, c.id, c.goto)
+        seen.add(key)
+        n, t = counts.edges.get(key, (0, 0))
+        out.append(FlowEdge(c.id, c.label, c.goto, n, t, c.default, c.tags, c.retired))
+    for r in scene.routes:
+        key = (scene.id, "", r.goto)
+        if key not in seen:
+            seen.add(key)
+            n, t = counts.edges.get(key, (0, 0))
+            out.append(FlowEdge("", "", r.goto, n, t))
+    for key, (n, t) in counts.edges.items():  # a choice seen going somewhere else
+        if key[0] == scene.id and key not in seen:
+            known = scene.choice(key[1])
+            label = known.label if known else key[1]
+            out.append(FlowEdge(key[1], label, key[2], n, t, retired=True))
+    return tuple(out)
+
+
+def assemble(shape: Shape, counts: Counts, *, unit: Unit, source: str, filters: str,
+             notes: tuple[str, ...] = ()) -> FlowGraph:
+    """Lay `counts` on `shape` (adding whatever the data holds that the shape lacks)."""
+    shape = with_unknown(shape, counts.edges)
+    incoming: dict[str, int] = {}
+    for (_, _, target), (n, _) in counts.edges.items():
+        incoming[target] = incoming.get(target, 0) + n
+    scenes: dict[str, FlowScene] = {}
+    for sid, sc in shape.scenes.items():
+        edges = _edges_of(sc, counts)
+        left, unfinished = counts.left.get(sid, (0, 0))
+        visits = counts.visits.get(sid)
+        if visits is None:  # counts from elsewhere: arrivals are what came in
+            visits = incoming.get(sid, 0) + (counts.sessions or 0) * (sid == shape.start)
+        out = sum(e.count for e in edges)
+        base = out + left if unit == "choices" else visits
+        scenes[sid] = FlowScene(
+            id=sid, title=sc.title, kind=sc.kind, chapter=sc.chapter, visits=visits,
+            left=left, unfinished=unfinished, base=base, edges=edges, tags=sc.tags,
+            ending_kind=sc.ending_kind, ending_title=sc.ending_title, timer=sc.timer,
+            retired=sc.retired,
+        )
+    return FlowGraph(
+        story_id=shape.id, title=shape.title, start=shape.start, chapters=shape.chapters,
+        scenes=scenes, unit=unit, source=source, filters=filters, sessions=counts.sessions,
+        viewers=counts.viewers, completed=counts.completed, notes=notes,
+    )
+
+
+# -- from the running totals ----------------------------------------------------------
+
+
+def _hash_clause(hashes: list[str] | None) -> tuple[str, list[object]]:
+    if not hashes:
+        return "", []
+    return f" AND content_hash IN ({', '.join('?' for _ in hashes)})", list(hashes)
+
+
+def totals_counts(conn: sqlite3.Connection, story_id: str, hashes: list[str] | None) -> Counts:
+    """Counts in the `choices` unit from the running totals and the sessions' outcomes."""
+    clause, extra = _hash_clause(hashes)
+    params = [story_id, *extra]
+    edges = {
+        (r[0], r[1], r[2]): (int(r[3]), int(r[4]))
+        for r in conn.execute(
+            f"""SELECT scene, choice, target, SUM(count), SUM(timeouts) FROM traversals
+            WHERE story_id = ?{clause} GROUP BY 1, 2, 3""", params)
+    }
+    visits = {
+        r[0]: int(r[1])
+        for r in conn.execute(
+            f"SELECT scene, SUM(count) FROM scene_views WHERE story_id = ?{clause} GROUP BY 1",
+            params)
+    }
+    left = {
+        r[0]: (int(r[1]), int(r[2]))
+        for r in conn.execute(
+            f"""SELECT last_scene, COUNT(*), SUM(outcome = 'in_progress') FROM sessions
+            WHERE story_id = ?{clause} AND outcome != 'ending' AND last_scene IS NOT NULL
+            GROUP BY 1""", params)
+    }
+    total, completed = conn.execute(
+        f"SELECT COUNT(*), COALESCE(SUM(outcome = 'ending'), 0) FROM sessions "
+        f"WHERE story_id = ?{clause}", params).fetchone()
+    return Counts(edges, visits, left, sessions=int(total), completed=int(completed))
+
+
+# -- from raw events ------------------------------------------------------------------
+
+_CHOICE_TYPES = "('choice_made', 'timeout_default', 'route_taken')"
+
+
+def event_counts(conn: sqlite3.Connection, unit: Unit) -> Counts:
+    """Counts in `unit` over the sessions in TEMP table `picked` (see filters.pick_sessions)."""
+    edges = {
+        (r[0], r[1], r[2]): (int(r[3]), int(r[4]))
+        for r in conn.execute(
+            f"""SELECT e.scene, COALESCE(e.choice, ''), COALESCE(e.target, ''), {tally(unit)},
+                   {tally(unit, "e.type = 'timeout_default'")}
+            FROM temp.picked p JOIN events e ON e.session_id = p.session_id
+            WHERE e.type IN {_CHOICE_TYPES} GROUP BY 1, 2, 3""")
+    }
+    visits = {
+        r[0]: int(r[1])
+        for r in conn.execute(
+            f"""SELECT e.scene, {tally(unit)} FROM temp.picked p
+            JOIN events e ON e.session_id = p.session_id
+            WHERE e.type = 'scene_shown' GROUP BY 1""")
+    }
+    left = {
+        r[0]: (int(r[1]), int(r[2]))
+        for r in conn.execute(
+            f"""SELECT s.last_scene, {tally_sessions(unit)},
+                   {tally_sessions(unit, "s.outcome = 'in_progress'")}
+            FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
+            WHERE s.outcome != 'ending' AND s.last_scene IS NOT NULL GROUP BY 1""")
+    }
+    sessions, viewers, completed = conn.execute(
+        f"""SELECT COUNT(*), COUNT(DISTINCT p.viewer_id),
+               {tally_sessions(unit, "s.outcome = 'ending'")}
+        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id""").fetchone()
+    return Counts(edges, visits, left, sessions=int(sessions), viewers=int(viewers),
+                  completed=int(completed or 0))
+
+
+def derived_routes(conn: sqlite3.Connection, unit: Unit,
+                   route_scenes: list[str]) -> dict[EdgeKey, tuple[int, int]]:
+    """Route edges from consecutive `scene_shown` events of the sessions in `picked`.
+
+    For databases recorded without `route_taken` events: the scene shown after
+    a `next`/`random` scene is where its route led.
+    """
+    if not route_scenes:
+        return {}
+    marks = ", ".join("?" for _ in route_scenes)
+    count = {"choices": "COUNT(*)", "sessions": "COUNT(DISTINCT session_id)",
+             "viewers": "COUNT(DISTINCT viewer_id)"}[unit]
+    rows = conn.execute(
+        f"""WITH shown AS (
+            SELECT e.session_id, p.viewer_id, e.scene,
+                   LEAD(e.scene) OVER (PARTITION BY e.session_id ORDER BY e.seq) AS target
+            FROM temp.picked p JOIN events e ON e.session_id = p.session_id
+            WHERE e.type = 'scene_shown')
+        SELECT scene, target, {count} FROM shown
+        WHERE scene IN ({marks}) AND target IS NOT NULL GROUP BY 1, 2""", route_scenes)
+    return {(r[0], "", r[1]): (int(r[2]), 0) for r in rows}

@@ -1,0 +1,101 @@
+"""`build_report()`: the one call behind `branching stats`, and the flags.
+
+It opens the database read-only, resolves the story and version, picks the
+sessions the filters choose and runs every query of `metrics`, `walks` and
+`segments` over them. Flags point at what a producer should look at:
+- lopsided: at a choice point with at least `flag_min` decisions, one option
+  took more than 90% of them;
+- timeouts: the clock chose more than a third of the time;
+- no-difference: two options whose branches rejoin with the same state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from branching.analytics import metrics, segments, walks
+from branching.analytics.filters import Filters, Unit, pick_sessions
+from branching.analytics.rows import ChoiceShare, Flag, Overview, Report, Timing
+from branching.analytics.shape import AnalyticsError, Shape
+from branching.analytics.source import (
+    looks_like_path,
+    open_readonly,
+    resolve_versions,
+    stored_shape,
+    yaml_shape,
+)
+
+LOPSIDED = 0.9
+TIMEOUTS = 1 / 3
+
+
+def build_report(story: str, *, db: str | Path | None, filters: Filters | None = None,
+                 unit: Unit = "sessions", top: int = 10, flag_min: int = 10) -> Report:
+    """Every figure of `branching stats` for `story` (a YAML path or a story id)."""
+    if unit not in ("sessions", "viewers"):
+        raise AnalyticsError("stats count sessions or viewers (--by sessions|viewers)")
+    if db is None:
+        raise AnalyticsError("name the telemetry database with --db (or set BRANCHING_DB)")
+    filters = filters or Filters()
+    shape = yaml_shape(story) if looks_like_path(story) else None
+    conn = open_readonly(db)
+    try:
+        story_id = shape.id if shape is not None else story
+        chosen = resolve_versions(conn, story_id, filters.version)
+        if shape is None:
+            shape = stored_shape(conn, story_id, chosen)
+        pick_sessions(conn, story_id, chosen, filters)
+        sessions, viewers, started = metrics.started(conn, unit)
+        first, last = conn.execute(
+            "SELECT MIN(s.started_at), MAX(s.started_at) FROM temp.picked p "
+            "JOIN sessions s ON s.session_id = p.session_id").fetchone()
+        pruned = conn.execute("SELECT COALESCE(SUM(count), 0) FROM pruned_traversals "
+                              "WHERE story_id = ?", [story_id]).fetchone()[0]
+        walked = walks.walk(conn, unit)
+        overview = Overview(story_id, shape.title, unit, filters.describe(chosen),
+                            tuple(v.describe() for v in chosen), sessions, viewers, started,
+                            len(walked.completed), first, last, int(pruned))
+        choices = metrics.choice_shares(conn, shape, unit)
+        timing = metrics.timing(conn, shape, unit)
+        reach = metrics.scene_reach(conn, shape, unit, started)
+        ends, kinds = metrics.endings(conn, shape, unit, started)
+        return Report(
+            overview=overview, reach=tuple(reach), choices=tuple(choices), timing=tuple(timing),
+            dropoff=tuple(metrics.dropoff(conn, shape, unit)), endings=tuple(ends),
+            ending_kinds=tuple(kinds), paths=tuple(walks.paths(walked, shape, top)),
+            interactions=tuple(metrics.interactions(conn, shape, unit)),
+            progress=tuple(walks.progress(walked)),
+            segments=tuple(segments.segments(conn, unit)),
+            tags=tuple(segments.tags(conn, shape, unit, started)),
+            flags=tuple(flags(shape, choices, timing, walked, flag_min)),
+            unreached_scenes=tuple(r.scene for r in reach if not r.reached and sessions),
+            unreached_choices=tuple((c.scene, c.choice) for c in choices
+                                    if not c.times and sessions),
+        )
+    finally:
+        conn.close()
+
+
+def flags(shape: Shape, choices: list[ChoiceShare], timing: list[Timing], walked: walks.Walks,
+          flag_min: int) -> list[Flag]:
+    """Lopsided choices, choice points that time out, choices that make no difference."""
+    out: list[Flag] = []
+    by_scene: dict[str, list[ChoiceShare]] = {}
+    for c in choices:
+        by_scene.setdefault(c.scene, []).append(c)
+    for scene, rows in by_scene.items():
+        decisions = sum(c.times for c in rows)
+        if len(rows) < 2 or decisions < flag_min:
+            continue
+        top = max(rows, key=lambda c: c.times)
+        if top.times / decisions > LOPSIDED:
+            out.append(Flag("lopsided", scene, shape.title_of(scene),
+                            f"'{top.label}' took {top.times} of {decisions} decisions",
+                            top.times / decisions))
+    for t in timing:
+        rate = t.timeout_rate
+        if t.decisions >= flag_min and rate is not None and rate > TIMEOUTS:
+            out.append(Flag("timeouts", t.scene, t.title,
+                            f"the clock chose {t.timeouts} of {t.decisions} times", rate))
+    out += walks.no_difference(walked, shape)
+    return out

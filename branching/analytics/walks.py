@@ -1,0 +1,159 @@
+"""Figures that need each session's story in order: paths, progress, "no difference".
+
+One pass over the events of the picked sessions, ordered by session and
+sequence number, replays what the engine did:
+- the path is the list of choices taken, with a rewind (or going back)
+  removing the choices it undid, so a complete path is the way the viewer
+  actually reached their ending;
+- progress is the length of that path when the session stopped;
+- for "choices that make no difference", each decision remembers the state
+  the viewer was in when choosing and every (scene, variables) stop after it
+  until the next rewind. Two choices at the same point, from the same
+  variables, make no difference when every session that took either one later
+  passed the same stop with the same variables: the branches rejoined with the
+  same state. Visit counts are left out of "state" on purpose (two branches
+  always visit different scenes); a later `chosen()` test could still tell the
+  branches apart, so this flag is a hint to look, not a verdict.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from branching.analytics.filters import Unit
+from branching.analytics.rows import Flag, PathShare, Progress
+from branching.analytics.shape import Shape
+
+Stop = tuple[str, str]  # (scene, variables as JSON text)
+_DECISIONS = ("choice_made", "timeout_default")
+
+
+@dataclass
+class _Session:
+    viewer: str
+    outcome: str
+    ending: str | None
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    stops: list[Stop] = field(default_factory=list)
+    open: list[tuple[str, str, str, int]] = field(default_factory=list)  # scene, choice, pre, i
+    last: Stop | None = None
+
+
+@dataclass
+class Walks:
+    """What the pass collects; `paths`, `progress` and `no_difference` read it."""
+
+    unit: Unit
+    paths: dict[tuple[tuple[tuple[str, str], ...], str], set[str]] = field(
+        default_factory=lambda: defaultdict(set))
+    progress: dict[tuple[int, bool], set[str]] = field(default_factory=lambda: defaultdict(set))
+    completed: set[str] = field(default_factory=set)
+    common: dict[tuple[str, str], dict[str, set[Stop]]] = field(
+        default_factory=lambda: defaultdict(dict))
+
+    def close_decisions(self, s: _Session) -> None:
+        for scene, choice, pre, index in s.open:
+            future = set(s.stops[index:])
+            group = self.common[(scene, pre)]
+            group[choice] = group[choice] & future if choice in group else future
+        s.open.clear()
+        s.stops.clear()
+
+    def finish(self, session_id: str, s: _Session) -> None:
+        self.close_decisions(s)
+        who = s.viewer if self.unit == "viewers" else session_id
+        ended = s.outcome == "ending"
+        self.progress[(len(s.steps), ended)].add(who)
+        if ended:
+            self.completed.add(who)
+            self.paths[(tuple(s.steps), s.ending or "")].add(who)
+
+
+def _rewind(s: _Session, scene: str) -> None:
+    for i in range(len(s.steps) - 1, -1, -1):
+        if s.steps[i][0] == scene:
+            del s.steps[i:]
+            break
+
+
+def _step(walks: Walks, s: _Session, kind: str, scene: str | None, choice: str | None,
+          stop: Stop | None) -> None:
+    if kind in _DECISIONS and scene and choice:
+        s.steps.append((scene, choice))
+        if s.last is not None and s.last[0] == scene:
+            s.open.append((scene, choice, s.last[1], len(s.stops)))
+    elif kind == "rewind" and scene:
+        _rewind(s, scene)
+        walks.close_decisions(s)
+    if stop is not None:
+        s.stops.append(stop)
+        s.last = stop
+
+
+def walk(conn: sqlite3.Connection, unit: Unit) -> Walks:
+    """Replay every picked session once."""
+    walks = Walks(unit)
+    sessions = {r[0]: _Session(r[1], r[2], r[3]) for r in conn.execute(
+        """SELECT p.session_id, p.viewer_id, s.outcome, s.ending_id
+        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id""")}
+    rows = conn.execute(
+        """SELECT e.session_id, e.type, e.scene, e.choice,
+               CASE WHEN json_valid(e.state) THEN json_extract(e.state, '$.scene') END,
+               CASE WHEN json_valid(e.state) THEN json_extract(e.state, '$.vars') END
+        FROM temp.picked p JOIN events e ON e.session_id = p.session_id
+        WHERE e.type IN ('choice_made', 'timeout_default', 'rewind', 'scene_shown',
+                         'ending_reached')
+        ORDER BY e.session_id, e.seq""")
+    for session_id, kind, scene, choice, at, variables in rows:
+        stop = (at, variables) if at is not None and variables is not None else None
+        _step(walks, sessions[session_id], kind, scene, choice, stop)
+    for session_id, s in sessions.items():
+        walks.finish(session_id, s)
+    return walks
+
+
+def _label(shape: Shape, scene: str, choice: str) -> str:
+    found = shape.scenes.get(scene)
+    c = found.choice(choice) if found else None
+    return c.label if c else f"{scene}/{choice}"
+
+
+def paths(walks: Walks, shape: Shape, top: int) -> list[PathShare]:
+    """The `top` most common complete paths, then one row for all the others."""
+    completed = len(walks.completed)
+    counted = Counter({key: len(who) for key, who in walks.paths.items()})
+    ranked = sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))
+    out = [PathShare(tuple(_label(shape, s, c) for s, c in steps),
+                     shape.title_of(ending) if ending else "", n, completed)
+           for (steps, ending), n in ranked[:top]]
+    rest = ranked[top:]
+    if rest:
+        who: set[str] = set().union(*(walks.paths[key] for key, _ in rest))
+        out.append(PathShare((), "", len(who), completed, other=True))
+    return out
+
+
+def progress(walks: Walks) -> list[Progress]:
+    """Units by choice points passed, split by whether they reached an ending."""
+    most = max((n for n, _ in walks.progress), default=-1)
+    return [Progress(n, len(walks.progress.get((n, True), ())),
+                     len(walks.progress.get((n, False), ())))
+            for n in range(most + 1)]
+
+
+def no_difference(walks: Walks, shape: Shape) -> list[Flag]:
+    """Pairs of choices whose branches always rejoined with the same variables."""
+    verdicts: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
+    for (scene, _pre), group in walks.common.items():
+        for a, b in combinations(sorted(group), 2):
+            verdicts[(scene, a, b)].append(bool(group[a] & group[b]))
+    flags = []
+    for (scene, a, b), seen in sorted(verdicts.items()):
+        if seen and all(seen):
+            flags.append(Flag("no-difference", scene, shape.title_of(scene),
+                              f"'{_label(shape, scene, a)}' and '{_label(shape, scene, b)}' "
+                              "always rejoin with the same state"))
+    return flags

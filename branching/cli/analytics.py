@@ -1,0 +1,253 @@
+"""`branching stats` and `branching flowchart`: what viewers chose, for producers.
+
+Thin commands (STYLE habit 14): parse the options, make one analytics call
+(`build_report` or `flow_graph`), hand the result to one renderer, write it.
+Library errors become click errors with the error's title; heavy imports
+happen inside the commands so `branching --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from branching.cli.main import cli
+from branching.errors import BranchingError
+
+F = TypeVar("F", bound=Callable[..., Any])
+FLOW_FORMATS = ("terminal", "dot", "svg", "png", "mermaid", "html", "json")
+TABLE_NAMES = ("overview", "reach", "choices", "timing", "dropoff", "endings", "paths",
+               "interactions", "progress", "segments", "tags", "flags", "unreached")
+
+
+class Percent(click.ParamType):
+    """A share typed as a percentage: `5`, `5%` or `2.5` (percent) -> 0.05."""
+
+    name = "PERCENT"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip().rstrip("%")
+        try:
+            number = float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a percentage (e.g. 5 or 5%)", param, ctx)
+        if not 0 <= number <= 100:
+            self.fail(f"{value!r} is not between 0 and 100", param, ctx)
+        return number / 100
+
+
+def selection_options(fn: F) -> F:
+    """The options every analytics command shares: database, filters, small counts."""
+    options = [
+        click.option("--db", type=click.Path(dir_okay=False), envvar="BRANCHING_DB",
+                     help="Telemetry database (default: BRANCHING_DB or the user data folder)."),
+        click.option("--version", "version", default=None, metavar="HASH|LABEL",
+                     help="Only this story version: a content hash (or its first characters) "
+                          "or the author's version label. Default: all versions."),
+        click.option("--since", default=None, metavar="DATE",
+                     help="Only sessions started on or after DATE (YYYY-MM-DD[THH:MM], UTC)."),
+        click.option("--until", default=None, metavar="DATE",
+                     help="Only sessions started before DATE; a bare date includes that day."),
+        click.option("--where", "where", multiple=True, metavar="KEY=VALUE",
+                     help="Only sessions with this viewer attribute, e.g. region=NL "
+                          "(repeat: all must hold)."),
+        click.option("--first-only", is_flag=True,
+                     help="Only the first playthrough of each viewer."),
+        click.option("--min-count", type=click.IntRange(0), default=0, show_default=True,
+                     metavar="K", help="Hide every count below K (and its percentage) in "
+                                       "the output, for sharing outside the team."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _filters(since: str | None, until: str | None, version: str | None,
+             where: tuple[str, ...], first_only: bool) -> Any:
+    from branching.analytics import make_filters
+
+    return make_filters(since=since, until=until, version=version, where=where,
+                        first_only=first_only)
+
+
+def _db(db: str | None, *, needed: bool = True) -> str | None:
+    if db:
+        return db
+    if not needed:
+        return None
+    from branching.store import default_db_path
+
+    return str(default_db_path())
+
+
+def _write(data: str | bytes, output: str | None) -> None:
+    if output is None:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            click.echo(data, nl=False)
+        return
+    try:
+        if isinstance(data, bytes):
+            Path(output).write_bytes(data)
+        else:
+            Path(output).write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+
+
+def _fail(exc: BranchingError) -> click.ClickException:
+    return click.ClickException(f"{exc.title}: {exc}")
+
+
+@cli.command()
+@click.argument("story")
+@selection_options
+@click.option("--by", "unit", type=click.Choice(["sessions", "viewers"]), default="sessions",
+              show_default=True, help="Count sessions (playthroughs) or unique viewers.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="Rich tables (plain text when piped), JSON or CSV.")
+@click.option("--table", "tables", multiple=True, type=click.Choice(TABLE_NAMES),
+              help="Show only these tables (repeatable); CSV needs exactly one "
+                   "(default: choices).")
+@click.option("--top", type=click.IntRange(1), default=10, show_default=True,
+              help="How many of the most common complete paths to list.")
+@click.option("--flag-min", type=click.IntRange(1), default=10, show_default=True,
+              help="Decisions a choice point needs before it is flagged.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of standard output.")
+def stats(story: str, db: str | None, version: str | None, since: str | None,
+          until: str | None, where: tuple[str, ...], first_only: bool, min_count: int,
+          unit: str, fmt: str, tables: tuple[str, ...], top: int, flag_min: int,
+          output: str | None) -> None:
+    """Print what viewers of STORY chose: reach, choices, timeouts, drop-off, endings...
+
+    STORY is a story file or folder, or a story id recorded in the database.
+    Every table states what it counts (sessions or unique viewers) and of what.
+    """
+    from branching.analytics import build_report
+    from branching.render.report_io import sheet_csv, sheets_json
+    from branching.render.tables import report_tables
+
+    if fmt == "csv" and len(tables) > 1:
+        raise click.UsageError("CSV holds one table: give a single --table")
+    try:
+        report = build_report(story, db=_db(db), unit=unit,  # type: ignore[arg-type]
+                              filters=_filters(since, until, version, where, first_only),
+                              top=top, flag_min=flag_min)
+    except BranchingError as exc:
+        raise _fail(exc) from None
+    if fmt == "csv":
+        sheets = report_tables(report, tables or ("choices",))
+        _write(sheet_csv(sheets[0], min_count=min_count), output)
+    elif fmt == "json":
+        sheets = report_tables(report, tables or TABLE_NAMES)
+        _write(sheets_json(report, sheets, min_count=min_count), output)
+    else:
+        _print_tables(report, tables or TABLE_NAMES, min_count, output)
+
+
+def _print_tables(report: Any, names: tuple[str, ...], min_count: int,
+                  output: str | None) -> None:
+    from rich.console import Console
+
+    from branching.render.figures import Figures
+    from branching.render.tables import report_tables, rich_table
+
+    handle = open(output, "w", encoding="utf-8") if output else None  # noqa: SIM115
+    try:
+        console = Console(file=handle, width=120 if handle else None,
+                          color_system=None if handle else "auto")
+        for sheet in report_tables(report, names):
+            console.print(rich_table(sheet, Figures(min_count),
+                                     ascii_only=console.options.ascii_only))
+            console.print()
+    finally:
+        if handle:
+            handle.close()
+
+
+@cli.command()
+@click.argument("story")
+@selection_options
+@click.option("--by", "unit", type=click.Choice(["choices", "sessions", "viewers"]),
+              default="choices", show_default=True,
+              help="Count every choice taken (fast: read from running totals), sessions, "
+                   "or unique viewers.")
+@click.option("--format", "fmt", type=click.Choice(FLOW_FORMATS), default="terminal",
+              show_default=True, help="terminal, dot, svg/png (needs Graphviz), mermaid, "
+                                      "html (one self-contained file) or json.")
+@click.option("--depth", type=click.IntRange(0), default=None,
+              help="Draw only scenes at most this many choices from the start.")
+@click.option("--min-share", type=Percent(), default=0.0,
+              help="Fold choices taken less than this percentage of the time into one row.")
+@click.option("--counts", "counts", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.csv", help="Draw per-choice counts computed elsewhere: columns "
+                                       "scene,choice,target,count[,timeouts].")
+@click.option("--ascii", "ascii_only", is_flag=True, help="Only ASCII characters.")
+@click.option("--width", type=click.IntRange(40), default=None,
+              help="Columns for the terminal flowchart (default: the terminal's width).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of standard output (needed for png on a "
+                   "terminal).")
+def flowchart(story: str, db: str | None, version: str | None, since: str | None,
+              until: str | None, where: tuple[str, ...], first_only: bool, min_count: int,
+              unit: str, fmt: str, depth: int | None, min_share: float, counts: str | None,
+              ascii_only: bool, width: int | None, output: str | None) -> None:
+    """Draw the flowchart of STORY with the share of viewers on every choice.
+
+    STORY is a story file or folder, or a story id recorded in the database
+    (its structure is stored there). Without filters and counting choices,
+    the figures come from the running totals and draw in milliseconds.
+    """
+    from branching.analytics import flow_graph
+
+    if fmt == "png" and output is None and sys.stdout.isatty():
+        raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
+    try:
+        filters = _filters(since, until, version, where, first_only)
+        graph = flow_graph(story, db=_db(db, needed=counts is None or not Path(story).exists()),
+                           filters=filters, unit=unit, counts_csv=counts)  # type: ignore[arg-type]
+        data = _render(graph, fmt, story=story, db=db, filters=filters, counts=counts, depth=depth,
+                       min_share=min_share, min_count=min_count, ascii_only=ascii_only,
+                       width=width, output=output)
+    except BranchingError as exc:
+        raise _fail(exc) from None
+    if data is not None:
+        _write(data, output)
+
+
+def _render(graph: Any, fmt: str, *, story: str, db: str | None, filters: Any,
+            counts: str | None,
+            depth: int | None, min_share: float, min_count: int, ascii_only: bool,
+            width: int | None, output: str | None) -> str | bytes | None:
+    from branching import render
+
+    shape = {"min_count": min_count, "depth": depth, "min_share": min_share}
+    if fmt == "terminal":
+        return render.terminal(graph, ascii_only=ascii_only, width=width, output=output,
+                               **shape)
+    if fmt == "json":
+        return render.to_json(graph, min_count=min_count)
+    if fmt == "mermaid":
+        return render.to_mermaid(graph, **shape)
+    dot = render.to_dot(graph, **shape)
+    if fmt == "dot":
+        return dot
+    if fmt in ("svg", "png"):
+        return render.run_dot(dot, fmt)
+    report = None
+    if counts is None:
+        from branching.analytics import build_report
+
+        unit = graph.unit if graph.unit != "choices" else "sessions"
+        report = build_report(story, db=_db(db), unit=unit, filters=filters)
+    return render.to_html(graph, report, **shape)

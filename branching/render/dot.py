@@ -1,0 +1,152 @@
+"""Graphviz DOT of the aggregated flowchart, and running Graphviz's `dot` on it.
+
+Edge width grows with the square root of the traffic (so a path taken ten
+times as often is about three times as thick, and thin paths stay visible),
+colour deepens with the share of the scene's exits, labels give the percent
+and count. Chapters are clusters; endings are octagons filled by kind; scenes
+and choices nobody reached are grey and dashed. Every string is escaped for
+DOT's quoted-string syntax, so any story title or label is safe.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import textwrap
+
+from branching.analytics.graph import FlowEdge, FlowGraph, FlowScene
+from branching.errors import BranchingError
+from branching.render.figures import UNIT_SHORT, Figures, plural, reached
+from branching.render.visible import visible
+
+FONT = "Helvetica"
+LOW, HIGH = (0xB3, 0xCD, 0xE3), (0x08, 0x30, 0x6B)  # light to dark blue
+ENDING_FILL = {"good": "#c7e9c0", "bad": "#fcbba1", "secret": "#dadaeb", "neutral": "#fdd0a2"}
+GREY = "#b0b0b0"
+
+
+class GraphvizMissing(BranchingError):
+    """Graphviz's `dot` program is needed and is not installed."""
+
+    title = "Graphviz is not installed"
+
+
+class GraphvizFailed(BranchingError):
+    """`dot` refused the input or crashed."""
+
+    title = "Graphviz failed"
+
+
+def quote(text: str) -> str:
+    """`text` as a DOT quoted string; newlines become centred line breaks."""
+    clean = "".join(ch if ch >= " " or ch == "\n" else " " for ch in text)
+    body = clean.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{body}"'
+
+
+def share_colour(share: float) -> str:
+    """A blue that deepens with `share` (0..1)."""
+    t = max(0.0, min(1.0, share)) ** 0.7
+    rgb = (round(lo + (hi - lo) * t) for lo, hi in zip(LOW, HIGH, strict=True))
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def _wrap(text: str, width: int = 24) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def _node(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
+    lines = [_wrap(scene.ending_title or scene.title, 28)]
+    attrs: dict[str, str] = {}
+    if scene.is_ending:
+        lines.append(f"{scene.ending_kind} ending")
+        lines.append(reached(figures.count(scene.visits), scene.visits, graph.unit))
+        attrs.update(shape="doubleoctagon",
+                     fillcolor=ENDING_FILL.get(scene.ending_kind or "", "#fee391"))
+    else:
+        lines.append(f"{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}")
+        if scene.left:
+            lines.append(f"{figures.count(scene.left)} left here "
+                         f"({figures.pct(scene.left, scene.base)})")
+        if scene.kind in ("next", "random"):
+            attrs.update(style="rounded,filled,dashed")
+    if scene.id == graph.start:
+        attrs.update(penwidth="2.5")
+    if not scene.visits:
+        attrs.update(color=GREY, fontcolor=GREY, fillcolor="#f4f4f4")
+    attrs["label"] = "\n".join(lines)
+    body = ", ".join(f"{k}={quote(v)}" for k, v in attrs.items())
+    return f"{quote(scene.id)} [{body}];"
+
+
+def _edge(scene: FlowScene, edge: FlowEdge, top: int, figures: Figures) -> str:
+    share = figures.share(edge.count, scene.base)
+    figure = f"{figures.pct(edge.count, scene.base)} · {figures.count(edge.count)}"
+    label = figure if edge.is_route else f"{_wrap(edge.label)}\n{figure}"
+    attrs = {"label": label}
+    if edge.count == 0:
+        attrs.update(color=GREY, fontcolor=GREY, style="dashed", penwidth="0.8")
+    else:
+        width = 0.8 + 7.2 * math.sqrt(edge.count / top) if top else 1.0
+        colour = share_colour(share) if share is not None else "#777777"
+        attrs.update(color=colour, penwidth=f"{width:.2f}")
+        if figures.hidden(edge.count):
+            attrs["penwidth"] = "1.00"
+    if edge.retired:
+        attrs["style"] = "dotted"
+    body = ", ".join(f"{k}={quote(v)}" for k, v in attrs.items())
+    return f"{quote(scene.id)} -> {quote(edge.target)} [{body}];"
+
+
+def to_dot(graph: FlowGraph, *, min_count: int = 0, depth: int | None = None,
+           min_share: float = 0.0) -> str:
+    """The flowchart as a DOT digraph."""
+    figures = Figures(min_count)
+    shown = visible(graph, depth=depth, min_share=min_share)
+    caption = [f"{graph.title}: which way viewers went",
+               UNIT_SHORT[graph.unit], f"from {graph.source} · {graph.filters}"]
+    if extra := shown.caption(min_share, depth):
+        caption.append(extra)
+    out = [f"digraph {quote(graph.story_id or 'story')} {{",
+           f"  graph [rankdir=TB, labelloc=t, fontname={quote(FONT)}, fontsize=16, "
+           f"nodesep=0.35, ranksep=0.45, label={quote(chr(10).join(caption))}];",
+           f"  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f7f7f7\", "
+           f"fontname={quote(FONT)}, fontsize=11];",
+           f"  edge [fontname={quote(FONT)}, fontsize=9, arrowsize=0.7];"]
+    by_chapter: dict[str | None, list[FlowScene]] = {}
+    for scene in shown.scenes:
+        by_chapter.setdefault(scene.chapter, []).append(scene)
+    for number, (chapter, scenes) in enumerate(by_chapter.items()):
+        nodes = [f"    {_node(s, graph, figures)}" for s in scenes]
+        if chapter is None:
+            out += [n[2:] for n in nodes]
+            continue
+        out.append(f"  subgraph {quote(f'cluster_{number}')} {{")
+        out.append(f"    label={quote(chapter)}; style=\"rounded,dashed\"; color=\"#999999\"; "
+                   f"fontcolor=\"#555555\";")
+        out += nodes
+        out.append("  }")
+    top = max((e.count for _, e in shown.edges), default=0)
+    out += [f"  {_edge(s, e, top, figures)}" for s, e in shown.edges]
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def run_dot(source: str, fmt: str) -> bytes:
+    """Render DOT `source` with Graphviz to `fmt` (svg, png); clear errors when it cannot."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise GraphvizMissing(
+            f"--format {fmt} needs Graphviz's `dot` program: install the `graphviz` package "
+            "(Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), "
+            "or use --format dot and render the file elsewhere")
+    try:
+        done = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"),
+                              capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GraphvizFailed(f"could not run {exe}: {exc}") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise GraphvizFailed(f"dot -T{fmt} failed: {message}")
+    return done.stdout

@@ -1,0 +1,278 @@
+"""The terminal flowchart: a Rich renderable of the aggregated story graph.
+
+`Flowchart(graph)` works with `console.print` and inside a Textual `Static`
+alike (STYLE habit 12). It measures itself (`__rich_measure__`) and lays
+itself out for the width it is given (`__rich_console__`, `options.max_width`):
+the bar narrows, labels are cut with an ellipsis, and the tree stops nesting
+deeper than the width allows. With `options.ascii_only` (a console that
+cannot encode Unicode) or `ascii_only=True`, guides and bars use ASCII only.
+
+Each choice is a row: its label, a share bar with eighth-cell precision,
+the percentage, the count and, when the target was drawn elsewhere, where to
+find it. Scenes show their visits; endings their kind; a "left here" row
+shows who stopped at a scene. The walk itself is in `layout.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.text import Text
+
+from branching.analytics.graph import FlowGraph
+from branching.render.figures import UNIT_SENTENCE, Figures, plural, reached
+from branching.render.layout import Layout, Row
+
+UNICODE = {"pipe": "│  ", "fork": "├─ ", "end": "└─ ", "space": "   ", "full": "█",
+           "eighths": " ▏▎▍▌▋▊▉", "scene": "■ ", "ending": "◆ ", "left": "✕ ", "more": "… ",
+           "above": "↑", "below": "↓", "rule": "─", "arrow": "→", "clock": "⏱"}
+ASCII = {"pipe": "|  ", "fork": "|- ", "end": "`- ", "space": "   ", "full": "#",
+         "eighths": "        ", "scene": "* ", "ending": "# ", "left": "x ", "more": "+ ",
+         "above": "^", "below": "v", "rule": "-", "arrow": "->", "clock": "t"}
+_TO_ASCII = str.maketrans({"·": "|", "…": "~", "—": "-", "–": "-"})
+MIN_WIDTH = 40
+PCT_WIDTH = 6
+
+
+class Flowchart:
+    """The flowchart of `graph`, pruned by `depth`/`min_share`, hiding counts < `min_count`."""
+
+    def __init__(self, graph: FlowGraph, *, depth: int | None = None, min_share: float = 0.0,
+                 min_count: int = 0, ascii_only: bool | None = None, header: bool = True) -> None:
+        self.graph = graph
+        self.depth = depth
+        self.min_share = min_share
+        self.figures = Figures(min_count)
+        self.ascii_only = ascii_only
+        self.header = header
+
+    # -- Rich protocol --------------------------------------------------------------
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        lines = self.lines(options.max_width, ascii_only=self._ascii(options), natural=True)
+        widest = max((line.cell_len for line in lines), default=MIN_WIDTH)
+        return Measurement(min(MIN_WIDTH, options.max_width), min(widest, options.max_width))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from self.lines(options.max_width, ascii_only=self._ascii(options))
+
+    def _ascii(self, options: ConsoleOptions) -> bool:
+        return options.ascii_only if self.ascii_only is None else self.ascii_only
+
+    # -- lines --------------------------------------------------------------------
+
+    def lines(self, width: int, *, ascii_only: bool = False, natural: bool = False) -> list[Text]:
+        """The flowchart as lines of at most `width` cells (`natural`: uncut labels)."""
+        width = max(width, MIN_WIDTH)
+        glyphs = ASCII if ascii_only else UNICODE
+        layout = Layout(self.graph, max_nest=max(1, (width - 44) // 5), depth=self.depth,
+                        min_share=self.min_share)
+        cw = max(3, len(self.figures.count(self.graph.max_edge)),
+                 *(len(self.figures.count(s.left)) for s in self.graph.scenes.values()))
+        bar = max(4, min(24, (width - 40) // 3))
+        painter = _Painter(self, glyphs, width, bar, cw)
+        painted = [painter.row(row) for row in layout.rows]
+        edges = [p for p in painted if isinstance(p, _EdgeLine)]
+        room = width - (edges[0].numbers.cell_len if edges else 0)
+        column = max((e.natural for e in edges), default=0)
+        column = column if natural else min(column, room)
+        out = self._header(glyphs, width) if self.header else []
+        for row, line in zip(layout.rows, painted, strict=True):
+            if row.kind == "section" and out and out[-1].plain:
+                out.append(Text(""))
+            out.append(line.fit(column) if isinstance(line, _EdgeLine) else line)
+        out += self._footer(layout, glyphs, width)
+        for line in out:
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+            if not natural:
+                line.truncate(width, overflow="ellipsis")
+            if ascii_only:  # same cell count, so the styles stay where they were
+                line.plain = line.plain.translate(_TO_ASCII)
+        return out
+
+    def _header(self, glyphs: dict[str, str], width: int) -> list[Text]:
+        g = self.graph
+        lines = [Text(f"{g.title} ({g.story_id}): which way viewers went", style="bold")]
+        lines += [Text(line, style="dim") for line in _wrap(UNIT_SENTENCE[g.unit], width)]
+        if g.sessions is not None:
+            done = self.figures.count(g.completed)
+            pct = self.figures.pct(g.completed, g.viewers if g.unit == "viewers" else g.sessions)
+            who = (f"{self.figures.count(g.viewers)} viewers"
+                   if g.unit == "viewers" else f"{self.figures.count(g.sessions)} sessions")
+            lines.append(Text(f"{who}, {done} reached an ending ({pct})."))
+        lines += [Text(line, style="dim")
+                  for line in _wrap(f"From {g.source} · {g.filters}", width)]
+        for note in g.notes:
+            lines += [Text(line, style="yellow") for line in _wrap(f"Note: {note}", width)]
+        lines.append(Text(""))
+        return lines
+
+    def _footer(self, layout: Layout, glyphs: dict[str, str], width: int) -> list[Text]:
+        out: list[Text] = []
+        pruned = layout.pruned
+        if pruned.hidden_edges:
+            out.append(Text(f"Hidden by --min-share {self.min_share * 100:g}%: "
+                            f"{pruned.hidden_edges} choices taken "
+                            f"{self.figures.count(pruned.hidden_count)} times.", style="dim"))
+        if pruned.beyond_depth:
+            out.append(Text(f"Beyond --depth {self.depth}: {len(pruned.beyond_depth)} scenes "
+                            "not drawn.", style="dim"))
+        far = [s for s in pruned.not_drawn if s.id not in pruned.beyond_depth]
+        if far:
+            names = ", ".join(f"{s.title} ({self.figures.count(s.visits)})" for s in far)
+            out += [Text(line, style="dim") for line in _wrap(
+                f"Not drawn (reached only by hidden choices, or not from the start): {names}.",
+                width)]
+        endings = [s for s in self.graph.scenes.values() if s.is_ending]
+        if endings:
+            parts = [f"{s.ending_title or s.title} ({s.ending_kind}) "
+                     f"{self.figures.count(s.visits)}" for s in endings]
+            out += [Text(line) for line in _wrap("Endings: " + " · ".join(parts), width)]
+        return ([Text("")] + out) if out else out
+
+
+def _wrap(text: str, width: int) -> Iterable[str]:
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            yield line
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        yield line
+
+
+class _Painter:
+    """Turns layout rows into Text at one width."""
+
+    def __init__(self, chart: Flowchart, glyphs: dict[str, str], width: int, bar: int,
+                 count_width: int) -> None:
+        self.chart, self.g, self.width, self.bar_width = chart, glyphs, width, bar
+        self.cw = count_width
+        self.figures = chart.figures
+        self.unit = chart.graph.unit
+
+    def row(self, row: Row) -> Text | _EdgeLine:
+        if row.kind == "section":
+            title = f"{self.g['rule'] * 2} {row.text} "
+            return Text(title + self.g["rule"] * max(0, self.width - len(title)), style="bold")
+        if row.kind == "scene":
+            return self._scene(row)
+        return self._edge(row)
+
+    def _guides(self, row: Row, *, branch: bool) -> Text:
+        text = "".join(self.g["pipe"] if more else self.g["space"] for more in row.guides)
+        if branch:
+            text += self.g["end"] if row.last else self.g["fork"]
+        return Text(text, style="dim")
+
+    def _scene(self, row: Row) -> Text:
+        scene = row.scene
+        assert scene is not None
+        line = self._guides(row, branch=False)
+        f = self.figures
+        if scene.is_ending:
+            title = scene.ending_title or scene.title
+            line.append(self.g["ending"] + title, style="bold magenta")
+            line.append(f" · {scene.ending_kind} ending · "
+                        + reached(f.count(scene.visits), scene.visits, self.unit), style="magenta")
+            return line
+        line.append(self.g["scene"] + scene.title, style="bold")
+        meta = f" · {f.count(scene.visits)} {plural(scene.visits, self.unit)}"
+        if scene.timer:
+            timeouts = sum(e.timeouts for e in scene.edges)
+            meta += f" · {self.g['clock']} {scene.timer:g} s, "
+            if self.unit == "choices":
+                taken = sum(e.count for e in scene.edges)
+                meta += f"{f.count(timeouts)} of {f.count(taken)} timed out"
+            else:
+                meta += f"the clock chose for {f.count(timeouts)} {plural(timeouts, self.unit)}"
+        if scene.retired:
+            meta += " · not in this version"
+        line.append(meta, style="dim")
+        return line
+
+    def _label(self, row: Row) -> Text:
+        edge, g = row.edge, self.g
+        if row.kind == "left":
+            scene = row.scene
+            text = Text(g["left"] + "left here", style="red")
+            if scene is not None and scene.unfinished:
+                text.append(f" ({self.figures.count(scene.unfinished)} may resume)", style="dim")
+            return text
+        if row.kind == "more":
+            return Text(f"{g['more']}{row.text} more under {self.chart.min_share * 100:g}%",
+                        style="dim")
+        assert edge is not None
+        if edge.is_route:
+            kind = "random" if row.scene is not None and row.scene.kind == "random" else "next"
+            text = Text(f"({kind})", style="italic")
+        else:
+            text = Text(edge.label)
+        if edge.timeouts:
+            text.append(f" {g['clock']}{self.figures.count(edge.timeouts)}", style="yellow")
+        if edge.retired:
+            text.append(" (not in this version)", style="dim")
+        return text
+
+    def _target(self, row: Row) -> Text | None:
+        g, target = self.g, row.target
+        edge = row.edge
+        if row.kind != "edge" or edge is None or row.ref == "":
+            return None
+        title = target.title if target is not None else edge.target
+        where = {"above": g["above"], "below": f"{g['below']} below",
+                 "chapter": f"{g['below']} {target.chapter if target else ''}",
+                 "depth": "(beyond --depth)", "missing": "(not in the story)"}[row.ref]
+        style = "magenta" if target is not None and target.is_ending else "cyan"
+        return Text.assemble((f" {g['arrow']} ", "dim"), (title, style), (f" {where}", "dim"))
+
+    def _bar(self, share: float | None, style: str) -> Text:
+        if share is None:
+            return Text(" " * self.bar_width)
+        eighths = round(max(0.0, min(1.0, share)) * self.bar_width * 8)
+        full, part = divmod(eighths, 8)
+        if self.g["full"] == "#":  # ASCII: whole cells only, at least one for any traffic
+            full = max(full + (part >= 4), 1 if share > 0 else 0)
+            part = 0
+        text = self.g["full"] * full + (self.g["eighths"][part] if part else "")
+        return Text(text.ljust(self.bar_width), style=style)
+
+    def _edge(self, row: Row) -> _EdgeLine:
+        f = self.figures
+        base = row.scene.base if row.scene is not None else None
+        share = f.share(row.count, base)
+        style = {"left": "red", "more": "dim"}.get(row.kind, "green")
+        numbers = Text.assemble(" ", self._bar(share, style), " ",
+                                (f.pct(row.count, base).rjust(PCT_WIDTH), "bold"), " ",
+                                f.count(row.count).rjust(self.cw))
+        return _EdgeLine(self._guides(row, branch=True), self._label(row), self._target(row),
+                         numbers)
+
+
+class _EdgeLine:
+    """An edge row before it is fitted to the label column."""
+
+    def __init__(self, guides: Text, label: Text, target: Text | None, numbers: Text) -> None:
+        self.guides, self.label, self.target, self.numbers = guides, label, target, numbers
+
+    @property
+    def natural(self) -> int:
+        extra = self.target.cell_len if self.target is not None else 0
+        return self.guides.cell_len + self.label.cell_len + extra + 2
+
+    def fit(self, column: int) -> Text:
+        """The row with its text cut or padded to `column` cells, then the numbers."""
+        room = max(1, column - self.guides.cell_len)
+        label, target = self.label.copy(), self.target.copy() if self.target else None
+        if target is not None:
+            target.truncate(min(target.cell_len, max(0, room - 10)), overflow="ellipsis")
+            label.truncate(max(1, min(label.cell_len, room - target.cell_len)),
+                           overflow="ellipsis")
+            label.append_text(target)
+        label.truncate(room, overflow="ellipsis", pad=True)
+        return Text.assemble(self.guides, label, self.numbers)

@@ -1,0 +1,77 @@
+"""The aggregated graph as JSON, so other tools can draw or analyse it.
+
+Format `branching-flowgraph/1`: the story, what the counts count (`unit`,
+with the denominator in words), where they came from, and every scene with
+its visits, drop-off and edges. Counts hidden by `--min-count` are `null`
+(with `hidden_below` saying so), never a made-up number.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from branching.analytics.graph import FlowEdge, FlowGraph, FlowScene
+from branching.render.figures import UNIT_SENTENCE, Figures
+
+FORMAT = "branching-flowgraph/1"
+
+
+def _edge(scene: FlowScene, edge: FlowEdge, f: Figures) -> dict[str, Any]:
+    share = f.share(edge.count, scene.base)
+    return {
+        "choice": edge.choice or None,
+        "route": edge.is_route,
+        "label": edge.label or None,
+        "target": edge.target,
+        "count": f.value(edge.count),
+        "share": None if share is None else round(share, 6),
+        "timeouts": f.value(edge.timeouts),
+        "default": edge.default,
+        "tags": list(edge.tags),
+        "in_this_version": not edge.retired,
+    }
+
+
+def _scene(scene: FlowScene, f: Figures) -> dict[str, Any]:
+    return {
+        "id": scene.id,
+        "title": scene.title,
+        "kind": scene.kind,
+        "chapter": scene.chapter,
+        "tags": list(scene.tags),
+        "ending": ({"kind": scene.ending_kind, "title": scene.ending_title}
+                   if scene.is_ending else None),
+        "timer": scene.timer,
+        "visits": f.value(scene.visits),
+        "left_here": f.value(scene.left),
+        "left_unfinished": f.value(scene.unfinished),
+        "share_base": f.value(scene.base),
+        "in_this_version": not scene.retired,
+        "edges": [_edge(scene, e, f) for e in scene.edges],
+    }
+
+
+def graph_dict(graph: FlowGraph, *, min_count: int = 0) -> dict[str, Any]:
+    """The graph as plain JSON-able data."""
+    f = Figures(min_count)
+    return {
+        "format": FORMAT,
+        "story": {"id": graph.story_id, "title": graph.title, "start": graph.start,
+                  "chapters": list(graph.chapters)},
+        "unit": graph.unit,
+        "denominator": UNIT_SENTENCE[graph.unit],
+        "source": graph.source,
+        "filters": graph.filters,
+        "sessions": f.value(graph.sessions),
+        "viewers": f.value(graph.viewers),
+        "completed": f.value(graph.completed),
+        "hidden_below": min_count or None,
+        "notes": list(graph.notes),
+        "scenes": [_scene(s, f) for s in graph.scenes.values()],
+    }
+
+
+def to_json(graph: FlowGraph, *, min_count: int = 0) -> str:
+    """The graph as indented JSON text."""
+    return json.dumps(graph_dict(graph, min_count=min_count), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,101 @@
+"""Mermaid flowchart of the aggregated graph, for Markdown docs and wikis.
+
+Nodes get short generated ids (`n0`, `n1`...) because scene ids may hold
+characters Mermaid reads as syntax; every label is quoted, with quotes, angle
+brackets, `&` and `#` written as Mermaid's numeric entity codes. Chapters are
+subgraphs, endings are stadium shapes classed by kind, untaken edges dotted,
+and each edge's stroke width grows with the square root of its traffic.
+
+Mermaid refuses a diagram with more edges than its `maxEdges` setting (500
+by default), so we stop with a clear message rather than hand over a file
+that will not render.
+"""
+
+from __future__ import annotations
+
+import math
+
+from branching.analytics.graph import FlowGraph, FlowScene
+from branching.errors import BranchingError
+from branching.render.figures import UNIT_SHORT, Figures, plural, reached
+from branching.render.visible import visible
+
+MAX_EDGES = 500
+ENTITIES = {'"': "#34;", "<": "#60;", ">": "#62;", "&": "#38;", "#": "#35;", "\n": "<br/>"}
+CLASSES = {"good": "fill:#c7e9c0,stroke:#41ab5d", "bad": "fill:#fcbba1,stroke:#cb181d",
+           "secret": "fill:#dadaeb,stroke:#6a51a3", "neutral": "fill:#fdd0a2,stroke:#d94801",
+           "ending": "fill:#fee391,stroke:#cc4c02", "unvisited": "fill:#f4f4f4,stroke:#b0b0b0,"
+           "color:#909090,stroke-dasharray:3 3"}
+
+
+class TooManyEdges(BranchingError):
+    """The diagram has more edges than Mermaid draws by default."""
+
+    title = "Too many edges for Mermaid"
+
+
+def text(value: str) -> str:
+    """`value` as a quoted Mermaid label."""
+    clean = "".join(ch if ch >= " " or ch == "\n" else " " for ch in value)
+    return '"' + "".join(ENTITIES.get(ch, ch) for ch in clean) + '"'
+
+
+def _label(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
+    if scene.is_ending:
+        return (f"{scene.ending_title or scene.title}\n{scene.ending_kind} ending · "
+                + reached(figures.count(scene.visits), scene.visits, graph.unit))
+    label = f"{scene.title}\n{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}"
+    if scene.left:
+        label += f"\n{figures.count(scene.left)} left here"
+    return label
+
+
+def to_mermaid(graph: FlowGraph, *, min_count: int = 0, depth: int | None = None,
+               min_share: float = 0.0) -> str:
+    """The flowchart as Mermaid `flowchart TD` source."""
+    figures = Figures(min_count)
+    shown = visible(graph, depth=depth, min_share=min_share)
+    if len(shown.edges) > MAX_EDGES:
+        raise TooManyEdges(
+            f"the flowchart has {len(shown.edges)} edges, more than Mermaid draws by default "
+            f"(its maxEdges setting is {MAX_EDGES}): prune it with --min-share or --depth, "
+            "raise maxEdges in your Mermaid configuration, or use --format dot or svg")
+    ids = {s.id: f"n{i}" for i, s in enumerate(shown.scenes)}
+    out = ["flowchart TD", f"    %% {graph.title}: {UNIT_SHORT[graph.unit]}",
+           f"    %% from {graph.source} · {graph.filters}"]
+    if extra := shown.caption(min_share, depth):
+        out.append(f"    %% {extra}")
+    chapters: dict[str | None, list[FlowScene]] = {}
+    for scene in shown.scenes:
+        chapters.setdefault(scene.chapter, []).append(scene)
+    for number, (chapter, scenes) in enumerate(chapters.items()):
+        nodes = []
+        for s in scenes:
+            open_, close = ("([", "])") if s.is_ending else ("[", "]")
+            nodes.append(f"{ids[s.id]}{open_}{text(_label(s, graph, figures))}{close}")
+        if chapter is None:
+            out += [f"    {n}" for n in nodes]
+        else:
+            out.append(f"    subgraph c{number}[{text(chapter)}]")
+            out += [f"        {n}" for n in nodes]
+            out.append("    end")
+    top = max((e.count for _, e in shown.edges), default=0)
+    styles = []
+    for index, (scene, edge) in enumerate(shown.edges):
+        figure = f"{figures.pct(edge.count, scene.base)} · {figures.count(edge.count)}"
+        label = figure if edge.is_route else f"{edge.label}\n{figure}"
+        arrow = "-.->" if edge.count == 0 else "-->"
+        out.append(f"    {ids[scene.id]} {arrow}|{text(label)}| {ids[edge.target]}")
+        if edge.count and top and not figures.hidden(edge.count):
+            styles.append(f"    linkStyle {index} stroke-width:"
+                          f"{1 + 7 * math.sqrt(edge.count / top):.1f}px")
+    out += styles
+    for name, style in CLASSES.items():
+        out.append(f"    classDef {name} {style}")
+    for scene in shown.scenes:
+        if scene.is_ending:
+            kind = scene.ending_kind if scene.ending_kind in CLASSES else "ending"
+            out.append(f"    class {ids[scene.id]} {kind}")
+        if not scene.visits:
+            out.append(f"    class {ids[scene.id]} unvisited")
+    return "\n".join(out) + "\n"

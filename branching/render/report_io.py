@@ -1,0 +1,54 @@
+"""`branching stats --format json|csv`: the report's sheets for other programs.
+
+JSON holds every chosen sheet: its caption (the denominator in words), its
+columns and its rows as objects, with hidden figures as `null`. CSV holds one
+sheet (a CSV file has one header), the one named by `--table`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from branching.analytics.rows import Report
+from branching.render.figures import Figures
+from branching.render.tables import Sheet
+
+FORMAT = "branching-stats/1"
+
+
+def sheets_json(report: Report, sheets: list[Sheet], *, min_count: int = 0) -> str:
+    """The chosen sheets as one JSON document."""
+    figures = Figures(min_count)
+    data: dict[str, Any] = {
+        "format": FORMAT,
+        "story": report.overview.story_id,
+        "unit": report.overview.unit,
+        "selection": report.overview.filters,
+        "hidden_below": min_count or None,
+        "tables": {
+            sheet.name: {
+                "title": sheet.title,
+                "denominator": sheet.caption,
+                "columns": [c.name for c in sheet.columns],
+                "rows": [{c.name: sheet.raw(row, i, figures) for i, c in enumerate(sheet.columns)}
+                         for row in sheet.rows],
+            }
+            for sheet in sheets
+        },
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def sheet_csv(sheet: Sheet, *, min_count: int = 0) -> str:
+    """One sheet as CSV; hidden figures are empty cells, shares are fractions."""
+    figures = Figures(min_count)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([c.name for c in sheet.columns])
+    for row in sheet.rows:
+        cells = [sheet.raw(row, i, figures) for i in range(len(sheet.columns))]
+        writer.writerow(["" if v is None else v for v in cells])
+    return out.getvalue()

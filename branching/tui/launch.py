@@ -1,0 +1,73 @@
+"""Composition root of the full-screen player: what `branching play` calls.
+
+`run_player(story, opts)` plays one story; `run_library(opts)` shows the
+library of ./stories and any `--stories DIR`. Both open the telemetry store
+(unless `--no-telemetry`) through the CLI's own helpers, so both players record
+the same way, build the app with `build_app`, run it, and close everything.
+They return the process exit status: 0, or 1 after an unexpected error, which
+is reported in one line (details in a crash file), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from branching.model import Story
+from branching.tui.app import BranchingApp, TuiOptions, build_app
+from branching.tui.services import LocalServices, Services, StoreServices
+
+
+def crash_log_path() -> Path:
+    from platformdirs import user_log_path
+
+    return user_log_path("branching") / "crash.log"
+
+
+def prepare(opts: Any) -> tuple[Services, TuiOptions]:
+    """Telemetry services and player options from `branching play`'s options."""
+    import click
+
+    from branching.cli.playing import notice_once, open_store, viewer_name
+
+    viewer = viewer_name(opts.viewer)
+    opened = open_store(opts)
+    notice = None
+    services: Services
+    if opened is None:
+        if opts.resume:
+            raise click.UsageError("--resume needs telemetry (it reads the recorded state)")
+        services = LocalServices(None, viewer)
+    else:
+        store, where = opened
+        services = StoreServices(store, where, opts, viewer)
+        notice = notice_once(where)
+    options = TuiOptions(seed=opts.seed, no_timer=opts.no_timer, resume=opts.resume,
+                         notice=notice, crash_log=crash_log_path())
+    return services, options
+
+
+def run_player(story: Story, opts: Any) -> int:
+    """Play `story` full-screen; the exit status."""
+    services, options = prepare(opts)
+    return run_app(build_app(story, None, options, services=services))
+
+
+def run_library(opts: Any) -> int:
+    """Show the library of ./stories plus `--stories` folders; the exit status."""
+    folders = [Path("stories"), *(Path(d) for d in opts.stories_dirs)]
+    services, options = prepare(opts)
+    return run_app(build_app(None, None, options, services=services, library=folders))
+
+
+def run_app(app: BranchingApp) -> int:
+    """Run `app`, then close every recorder and the store; the exit status."""
+    try:
+        app.run()
+    finally:
+        app.close_all()
+    if app.crash:
+        print(app.crash, file=sys.stderr)
+        return 1
+    return app.return_code or 0

@@ -1,0 +1,30 @@
+"""The offer to resume an unfinished playthrough, shown when a story opens.
+
+Answers True (resume where it was left, with the same state) or False (start
+a new playthrough).
+"""
+
+from __future__ import annotations
+
+from textual.content import Content
+
+from branching.tui.screens.confirm import ConfirmScreen
+from branching.tui.services import Resumable
+from branching.tui.text import literal
+
+
+def resume_question(title: str, found: Resumable) -> Content:
+    turns = found.turns
+    made = "no choices yet" if turns == 0 else f"{turns} choice{'s' if turns != 1 else ''} made"
+    return Content.assemble(
+        "You have an unfinished playthrough of ", literal(title, "bold"), f" ({made}), "
+        "last at ", literal(found.scene_title, "italic"), ".\n\nContinue where you left off?",
+    )
+
+
+class ResumeScreen(ConfirmScreen):
+    """Resume (True) or start again (False)."""
+
+    def __init__(self, title: str, found: Resumable) -> None:
+        super().__init__(resume_question(title, found), yes="Resume", no="Start again",
+                         title="Welcome back")
