@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from branching.conditions import Value
@@ -276,18 +276,19 @@ class Playthrough:
     def _view(self, frame: Frame) -> View:
         state = frame.state
         scene = self.story.scenes[state.scene]
-        base = dict(scene=scene.id, title=scene.title, chapter=scene.chapter,
-                    passages=frame.passages, turns=state.turn_count)
+        base = View(scene.id, scene.title, scene.chapter, frame.passages,
+                    turns=state.turn_count)
         if scene.ending is not None:
-            return View(**base, ending=scene.ending, offers=self._offers(scene))
+            return replace(base, ending=scene.ending, offers=self._offers(scene))
         if not scene.choices:
-            why = "a loop of scenes with no choice" if scene.routes and len(frame.passages) >= \
-                MAX_AUTO_STEPS else f"no route of '{scene.id}' holds"
-            return View(**base, stuck=why)
+            looped = scene.routes and len(frame.passages) >= MAX_AUTO_STEPS
+            why = "a loop of scenes with no choice" if looped else f"no route of '{scene.id}' holds"
+            return replace(base, stuck=why)
         choices = self._choices(scene, state)
         if not any(not c.locked for c in choices):
-            return View(**base, choices=choices, stuck=f"no choice of '{scene.id}' can be taken")
-        return View(**base, choices=choices, timer=self.story.timer_for(scene))
+            return replace(base, choices=choices,
+                           stuck=f"no choice of '{scene.id}' can be taken")
+        return replace(base, choices=choices, timer=self.story.timer_for(scene))
 
     def _choices(self, scene: Scene, state: State) -> tuple[ChoiceView, ...]:
         shown: list[tuple[Choice, bool]] = []

@@ -10,11 +10,13 @@ proof (fewest choices), and it reports the states that get stuck and the
 conditions that met a division by zero.
 
 A state is only what the story's conditions can observe, so equal futures
-share one state: every variable; visit counts only of scenes that conditions
-name (`visited()` only needs "at least once"); `turns()` only when a condition
-calls it; choices taken only when `chosen()` names them or they are `once`.
-A count compared only against numbers is capped just above the largest of
-them, which keeps loops finite; any other use keeps the exact count. Going
+share one state: variables that conditions read, and only while some way on
+may read them before setting them again (live variables); visit counts only
+of scenes that conditions name (`visited()` only needs "at least once");
+`turns()` only when a condition calls it; choices taken only when `chosen()`
+names them or they are `once`. A count, or a variable that only ever grows
+(or only shrinks), compared only against numbers is capped just beyond the
+largest of them, which keeps loops finite; any other use keeps it exact. Going
 back (`rewind`) returns to earlier states and adds none. The search stops at
 `max_states`, and then says the result is not proven.
 

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from branching import spec
 from branching.build import Builder, RawScene
@@ -173,7 +174,7 @@ class _Load:
             story = None
         return LoadResult(story, self.problems, partial)
 
-    def metadata(self, tree: Map, b: Builder) -> dict[str, object] | None:
+    def metadata(self, tree: Map, b: Builder) -> dict[str, Any] | None:
         version = tree.pairs.get("branching")
         if version is None:
             self.problem(b.file, tree.line, tree.col, "missing 'branching: 1' (the format version)")
