@@ -308,11 +308,7 @@ def _enumerate(d: _Domain, constants: set[int | float]) -> tuple[Value, ...] | N
             break
     numbers = [b for b in d.base if isinstance(b, int | float) and not isinstance(b, bool)]
     is_int = all(isinstance(x, int) for x in numbers + d.amounts)
-    extra: list[int | float] = []
-    for c in sorted(constants):
-        for v in (c - 1, c, c + 1) if is_int else (c,):
-            if (not is_int or float(v).is_integer()) and _plausible(v, numbers, d.amounts):
-                extra.append(int(v) if is_int else float(v))
+    extra = _near(sorted(constants), numbers, d.amounts, is_int)
     if any(a > 0 for a in d.amounts):
         extra.append(max(numbers) + HUGE)
     if any(a < 0 for a in d.amounts):
@@ -322,19 +318,33 @@ def _enumerate(d: _Domain, constants: set[int | float]) -> tuple[Value, ...] | N
     return tuple(dict.fromkeys(cast(v) for v in extra + found))
 
 
-def _plausible(v: int | float, base: list[int | float], amounts: list[int | float]) -> bool:
-    """Whether enough `add`s could take some base value to `v` (an over-approximation)."""
+def _near(constants: list[int | float], base: list[int | float], amounts: list[int | float],
+          is_int: bool) -> list[int | float]:
+    """Values `add`s could reach at and beside each number the conditions compare with.
+
+    Whole numbers: per starting value, the nearest reachable values at or below
+    and at or above each of c-1, c and c+1 (reachable: a multiple of the
+    amounts' gcd away, in a direction some amount goes), so any range between
+    written numbers that holds a reachable value yields one. Fractions: the
+    numbers, the midpoints between them, and one beyond each end.
+    """
     up, down = any(a > 0 for a in amounts), any(a < 0 for a in amounts)
-    step = 0
-    if all(isinstance(a, int) for a in amounts) and all(isinstance(b, int) for b in base):
+    out: list[int | float] = []
+    if is_int:
         step = math.gcd(*(int(a) for a in amounts))
-    for b in base:
-        if (v > b and not up) or (v < b and not down):
-            continue
-        if step and (v - b) % step:
-            continue
-        return True
-    return False
+        marks = {int(c) for c in constants if float(c).is_integer()}
+        marks |= {m for c in constants for m in (math.floor(c) - 1, math.ceil(c) + 1)}
+        for b in base:
+            for m in sorted(marks):
+                below = m - (m - int(b)) % step  # the nearest b + k*step <= m
+                above = below if below == m else below + step
+                out += [v for v in (below, above) if (v >= b or down) and (v <= b or up)]
+        return out
+    points = sorted(set(constants))
+    mids = [(x + y) / 2 for x, y in zip(points, points[1:], strict=False)]
+    ends = [points[0] - 1, points[-1] + 1] if points else []
+    return [v for v in points + mids + ends
+            if any((v >= b or down) and (v <= b or up) for b in base)]
 
 
 def _constants(sources: Iterable[str]) -> set[int | float]:

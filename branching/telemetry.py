@@ -77,8 +77,10 @@ class StoreRecorder:
 
     def shown(self, run: Playthrough) -> None:
         view = run.view
-        for p in view.passages[:-1]:  # scenes passed through on the way
-            self._put("scene_shown", run, scene=p.scene)
+        passages = view.passages
+        for here, there in zip(passages, passages[1:], strict=False):  # `next`/`random` steps
+            self._put("scene_shown", run, scene=here.scene)
+            self._put("route_taken", run, scene=here.scene, target=there.scene)
         self._put("scene_shown", run, scene=view.scene)
         if view.ending is not None:
             self.ended(run)

@@ -25,7 +25,8 @@ CASES = {
     "tutorial-stay-back": ("stories/tutorial", "1,1,b,2"),
     "lighthouse-wreck": ("stories/lighthouse.yaml", "2,4,1,1,2,2"),
     "lighthouse-cutter": ("stories/lighthouse.yaml", "1,2,2,1,1,2,2,3,1,1,3"),
-    "signal-first": ("stories/signal", "1,1,1,1,1,1,1,1"),
+    "signal-low-tide-secret": ("stories/signal", "1,3,2,1,2,1,2,1,1,2,1,1,1,1"),
+    "signal-wrong-song-rewind": ("stories/signal", "1,2,2,2,2,1,2,2,3,1,2,1,1,1,1,2,1,2,1"),
 }
 
 

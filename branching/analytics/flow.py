@@ -96,20 +96,54 @@ def _from_db(conn: sqlite3.Connection, shape: Shape | None, story: str, filters:
                     filters=filters.describe(chosen), notes=tuple(notes))
 
 
+def routes_from_visits(shape: Shape, counts: Counts) -> tuple[dict[EdgeKey, tuple[int, int]],
+                                                              list[str]]:
+    """Route edges worked out from visits, and the route scenes where that is not possible.
+
+    A scene with one route passes everyone who reached it on, except those who
+    got stuck there; a route whose target has no other way in carried exactly
+    the target's visitors.
+    """
+    ways_in: dict[str, list[EdgeKey]] = {}
+    for s in shape.scenes.values():
+        for c in s.choices:
+            ways_in.setdefault(c.goto, []).append((s.id, c.id, c.goto))
+        for r in s.routes:
+            ways_in.setdefault(r.goto, []).append((s.id, "", r.goto))
+    edges: dict[EdgeKey, tuple[int, int]] = {}
+    unresolved: list[str] = []
+    for s in shape.scenes.values():
+        if s.kind not in ("next", "random") or not s.routes:
+            continue
+        if len({r.goto for r in s.routes}) == 1:
+            passed = counts.visits.get(s.id, 0) - counts.left.get(s.id, (0, 0))[0]
+            edges[(s.id, "", s.routes[0].goto)] = (max(0, passed), 0)
+        elif all(ways_in.get(r.goto) == [(s.id, "", r.goto)] and r.goto != shape.start
+                 for r in s.routes):
+            edges.update({(s.id, "", r.goto): (counts.visits.get(r.goto, 0), 0)
+                          for r in s.routes})
+        else:
+            unresolved.append(s.id)
+    return edges, unresolved
+
+
 def _with_routes(conn: sqlite3.Connection, shape: Shape, story_id: str, chosen: list[Version],
                  filters: Filters, unit: Unit, counts: Counts, notes: list[str]) -> Counts:
-    """Add route edges from scene views when the recorder wrote no `route_taken` events."""
-    routes = [s.id for s in shape.scenes.values() if s.kind in ("next", "random")]
-    if not routes or any(not choice for (_, choice, _) in counts.edges):
+    """Add route edges when the recorder wrote no `route_taken` events."""
+    if any(not choice for (_, choice, _) in counts.edges):
         return counts
-    if counts.viewers is None:  # the fast path has not picked sessions yet
-        pick_sessions(conn, story_id, chosen, Filters(version=filters.version))
-    derived = derived_routes(conn, unit, routes)
-    if not derived:
+    edges, unresolved = routes_from_visits(shape, counts)
+    if not edges and not unresolved:
         return counts
-    notes.append("routes (next/random) counted from the scenes shown: this database "
-                 "has no route_taken events")
-    return Counts({**counts.edges, **derived}, counts.visits, counts.left,
+    note = ("routes (next/random) worked out from scene visits: this database has no "
+            "route_taken events")
+    if unresolved:
+        if counts.viewers is None:  # the fast path has not picked sessions yet
+            pick_sessions(conn, story_id, chosen, Filters(version=filters.version))
+        edges.update(derived_routes(conn, unit, unresolved))
+        note += f" (read from the raw events for {', '.join(unresolved)})"
+    notes.append(note)
+    return Counts({**counts.edges, **edges}, counts.visits, counts.left,
                   counts.sessions, counts.viewers, counts.completed)
 
 

@@ -144,10 +144,10 @@ def assemble(shape: Shape, counts: Counts, *, unit: Unit, source: str, filters: 
     for sid, sc in shape.scenes.items():
         edges = _edges_of(sc, counts)
         left, unfinished = counts.left.get(sid, (0, 0))
-        visits = counts.visits.get(sid)
-        if visits is None:  # counts from elsewhere: arrivals are what came in
-            visits = incoming.get(sid, 0) + (counts.sessions or 0) * (sid == shape.start)
         out = sum(e.count for e in edges)
+        visits = counts.visits.get(sid)
+        if visits is None:  # counts from elsewhere: arrivals are what came in or went out
+            visits = max(incoming.get(sid, 0), out + left)
         base = out + left if unit == "choices" else visits
         scenes[sid] = FlowScene(
             id=sid, title=sc.title, kind=sc.kind, chapter=sc.chapter, visits=visits,

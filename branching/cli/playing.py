@@ -38,13 +38,14 @@ class PlayOptions:
 
 
 def parse_attrs(attrs: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in attrs:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise click.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--attr")
-        out[key.strip()] = value.strip()
-    return out
+    """`--attr KEY=VALUE` options, validated by the store's rules."""
+    from branching.store.context import parse_attrs as store_parse_attrs
+    from branching.store.errors import StoreError
+
+    try:
+        return store_parse_attrs(attrs)
+    except StoreError as exc:
+        raise click.BadParameter(str(exc), param_hint="--attr") from None
 
 
 def viewer_name(given: str | None) -> str:

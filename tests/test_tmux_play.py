@@ -1,0 +1,202 @@
+"""End-to-end: the real `branching play` in a real terminal (tmux), driven by keys.
+
+Each test starts its own tmux server (a private socket), runs the installed
+program in a detached 100x30 session, sends keys, reads the screen with
+`capture-pane`, and checks the telemetry database afterwards. Waiting polls
+the screen with a deadline; nothing here asserts how long anything took.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTILE = ROOT / "tests" / "fixtures" / "hostile" / "story.yaml"
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+
+class Tmux:
+    """One private tmux server with one session running a command."""
+
+    def __init__(self, tmp: Path, name: str) -> None:
+        self.socket = f"branching-{os.getpid()}-{name}"
+        self.target = name
+        self.status = tmp / f"{name}.status"
+
+    def tmux(self, *args: str) -> str:
+        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout
+
+    def start(self, argv: list[str], env: dict[str, str]) -> None:
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        # COLUMNS/LINES may leak in from the test runner: the program must ask the pty.
+        command = (f"cd {shlex.quote(str(ROOT))} && env -u COLUMNS -u LINES {exports} "
+                   f"{shlex.join(argv)}; echo $? > {shlex.quote(str(self.status))}")
+        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
+                        "-s", self.target, "-x", "100", "-y", "30", command],
+                       check=True, timeout=10)
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.target)
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", self.target, *keys)
+
+    def raw(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.target, "-l", text)
+
+    def click(self, x: int, y: int) -> None:
+        """A left click at 0-based cell (x, y), as an SGR mouse report."""
+        self.raw(f"\x1b[<0;{x + 1};{y + 1}M\x1b[<0;{x + 1};{y + 1}m")
+
+    def wait_for(self, *texts: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if all(t in screen for t in texts):
+                return screen
+            time.sleep(0.05)
+        raise AssertionError(f"never saw {texts!r} on screen:\n{screen}")
+
+    def exit_status(self, timeout: float = 15.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.status.exists() and self.status.read_text().strip():
+                return int(self.status.read_text())
+            time.sleep(0.05)
+        raise AssertionError(f"the player did not exit; screen:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
+                       timeout=10)
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    sessions: list[Tmux] = []
+
+    def make(name: str) -> Tmux:
+        session = Tmux(tmp_path, name)
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        session.close()
+
+
+def env_for(tmp: Path) -> dict[str, str]:
+    return {"XDG_CONFIG_HOME": str(tmp / "config"), "XDG_DATA_HOME": str(tmp / "data"),
+            "TERM": "xterm-256color", "PYTHONPATH": str(ROOT), "LANG": "C.UTF-8"}
+
+
+def events(db: Path) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(
+            "SELECT seq, type, scene, choice, target, input FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+def test_play_the_tutorial_to_an_ending_and_find_it_recorded(tmux, tmp_path):
+    db = tmp_path / "play.db"
+    t = tmux("tutorial")
+    t.start([sys.executable, "-m", "branching", "play", "stories/tutorial", "--db", str(db),
+             "--seed", "1"], env_for(tmp_path))
+    first = t.wait_for(" 1. Take the paper lantern Tally offers you", "◀ default")
+    assert "The Lantern Market — The Market" in first.splitlines()[0]
+    assert "records your choices" in first  # the first-run notice
+    t.keys("1")
+    t.wait_for(" 1. Walk down to the river", "🔒 Climb the moth tower")
+    t.keys("4")  # locked: nothing happens but a notice
+    t.wait_for("Choice 4 is locked")
+    t.keys("1")
+    t.wait_for(" 1. Board the ferry (1 coin)", "The River")
+    t.keys("1")
+    end = t.wait_for("THE END", "Endings found: 1 of 4", " 2. ⏏ Quit")
+    assert "Home by Lantern-light" in end and "a good ending" in end
+    assert end.count("???") == 3
+    t.keys("2")
+    assert t.exit_status() == 0
+    assert [e[1:] for e in events(db)] == [
+        ("session_started", "platform", None, None, None),
+        ("scene_shown", "platform", None, None, None),
+        ("choice_made", "platform", "lantern", "market", "key"),
+        ("scene_shown", "market", None, None, None),
+        ("choice_made", "market", "walk_down_to_the_river", "pier", "key"),
+        ("scene_shown", "pier", None, None, None),
+        ("choice_made", "pier", "board", "crossing", "key"),
+        ("scene_shown", "crossing", None, None, None),
+        ("scene_shown", "home", None, None, None),
+        ("ending_reached", "home", None, None, None),
+    ]
+    conn = sqlite3.connect(db)
+    outcome = conn.execute("SELECT outcome, ending_id, ending_kind FROM sessions").fetchall()
+    state = json.loads(conn.execute("SELECT state FROM events WHERE seq = 7").fetchone()[0])
+    conn.close()
+    assert outcome == [("ending", "home", "good")]
+    assert state["vars"]["lantern"] is True and state["vars"]["coins"] == 2
+
+
+def test_a_hostile_story_cannot_touch_the_terminal(tmux, tmp_path):
+    launcher = tmp_path / "launch.py"
+    viewer = "[@click=app.quit]eve[/] \x1b]0;PWNED-VIEWER\x07"
+    launcher.write_text(
+        "import sys\nfrom branching.cli import cli\n"
+        f"sys.argv = ['branching', 'play', {str(HOSTILE)!r}, '--db', "
+        f"{str(tmp_path / 'h.db')!r}, '--no-timer', '--viewer', {viewer!r}]\ncli()\n")
+    t = tmux("hostile")
+    t.start([sys.executable, str(launcher)], env_for(tmp_path))
+    title_before = t.tmux("display", "-p", "-t", t.target, "#{pane_title}")
+    screen = t.wait_for("HOSTILE-END", " 1. [@click=app.quit]CLICK-LABEL[/]")
+    lines = screen.splitlines()
+    assert "[bold red]Hostile[/] ␛]0;PWNED-TITLE␇ story" in lines[0]  # the header, literal
+    assert "q Quit" in lines[-1]  # the footer is still in its place
+    assert "[bold]not bold[/bold] [/] [@click=app.quit]CLICK-TO-QUIT[/]" in screen
+    assert "␛[2J␛[H ␛[?1049l" in screen
+    assert t.tmux("display", "-p", "-t", t.target, "#{alternate_on}").strip() == "1"
+
+    row = next(i for i, line in enumerate(lines) if "CLICK-TO-QUIT" in line)
+    col = lines[row].index("[@click=app.quit]CLICK-TO-QUIT")
+    for dx in (1, 5, 20, 30):  # on the injected "[@click=app.quit]" and its text
+        t.click(col + dx, row)
+    time.sleep(0.3)
+    assert not t.status.exists()  # still running
+    assert "HOSTILE-START" in t.screen()
+
+    t.keys("question_mark")
+    help_screen = t.wait_for("Your choices")
+    assert "[@click=app.quit]eve[/] ␛]0;PWNED-VIEWER␇" in help_screen
+    t.keys("Escape")
+    t.wait_for("HOSTILE-END")
+
+    row = next(i for i, line in enumerate(t.screen().splitlines()) if "CLICK-LABEL" in line)
+    label_col = t.screen().splitlines()[row].index("CLICK-LABEL")
+    t.click(label_col, row)  # a real click on the option: takes the choice, nothing more
+    t.wait_for("You are in the hall. [@click=app.quit]NO-QUIT[/]")
+    assert not t.status.exists()
+    assert t.tmux("display", "-p", "-t", t.target, "#{pane_title}") == title_before
+    t.keys("q")
+    t.wait_for("Leave this story?")
+    t.keys("y")
+    assert t.exit_status() == 0
+    kinds = [(e[1], e[3], e[5]) for e in events(tmp_path / "h.db")]
+    assert ("choice_made", "quit_label", "mouse") in kinds
+    assert kinds[-1][0] == "quit"
