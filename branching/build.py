@@ -190,6 +190,11 @@ class Builder:
     def pos(self, node: Node) -> Pos:
         return Pos(self.file, node.line, node.col)
 
+    def key_pos(self, node: Map, key: str) -> Pos:
+        """Where `key` is written in a mapping (the mapping itself when absent)."""
+        pair = node.pairs.get(key)
+        return self.pos(pair[1] if pair else node)
+
     # -- expressions ---------------------------------------------------------------
 
     def _at(self, node: Scalar, offset: int) -> tuple[int, int]:

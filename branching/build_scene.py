@@ -92,7 +92,8 @@ def _texts(b: Builder, node: Node | None) -> tuple[TextVariant, ...]:
             b.warning(item, "a variant without 'if' always holds: the variants after it are "
                       "never shown (put it last)")
         if tpl is not None:
-            out.append(TextVariant(tpl, cond, b.pos(item)))
+            if_pos = b.key_pos(item, "if") if isinstance(item, Map) else b.pos(item)
+            out.append(TextVariant(tpl, cond, b.pos(item), if_pos))
     return tuple(out)
 
 
@@ -122,9 +123,9 @@ def _choices(b: Builder, node: Node | None, where: str) -> tuple[Choice, ...]:
         id_node = b.get(m, "id") or b.get(m, "label") or m
         if choice.id in ids:
             first = ids[choice.id]
-            how = "" if choice.explicit_id else " (from its label; give the choices explicit ids)"
-            b.error(id_node, f"duplicate choice id '{choice.id}' in {where}{how} "
-                    f"(first at line {first.line})")
+            how = "" if choice.explicit_id else "; it comes from the label, so give one an 'id'"
+            b.error(id_node, f"duplicate choice id '{choice.id}' in {where} "
+                    f"(first at line {first.line}){how}")
             continue
         ids[choice.id] = id_node
         if choice.default:
@@ -163,6 +164,9 @@ def _choice(b: Builder, m: Map, index: int) -> Choice | None:
         pos=b.pos(m),
         goto_pos=b.pos(goto_node),
         explicit_id=explicit is not None,
+        if_pos=b.key_pos(m, "if"),
+        requires_pos=b.key_pos(m, "requires"),
+        once_pos=b.key_pos(m, "once"),
     )
 
 
@@ -203,7 +207,7 @@ def _routes(b: Builder, node: Node, kind: str, key: str) -> tuple[Route, ...]:
             continue
         b.ref(goto_node, goto, key)
         out.append(Route(goto, cond, float(weight if weight is not None else 1.0),
-                         b.pos(m), b.pos(goto_node)))
+                         b.pos(m), b.pos(goto_node), b.key_pos(m, "if")))
     if key == "next" and out and out[-1].condition is not None:
         b.warning(node.items[-1], "the last route has an 'if': when no route holds the "
                   "playthrough is stuck (end the list with a route without 'if')")

@@ -10,15 +10,19 @@ reports"):
 - variables never read, or never changed;
 - `once` choices at scenes that can never be visited again (no cycle of moves
   through them; going back restores once-used choices, so `rewind` is no cycle);
-- conditions that can never hold given the values the story assigns.
+- conditions that can never hold given the values the story assigns;
+- a `random` list whose every route has an `if` (the loader covers `next`).
 
 The graph checks are linear. The last check is bounded: each variable's
-possible values are over-approximated once (`_Domain`), each distinct condition
-is evaluated over at most `MAX_COMBINATIONS` combinations of the values it
-reads, and a condition warns only when it is false for all of them. Because
-the domains over-approximate, a warning is never a false alarm about the
-values; a condition may still never hold for reasons of order that this check
-does not see (that is `explore`'s job). Headless core: standard library only.
+possible values are over-approximated once (`_Domain`: its initial and `set`
+values, and for `add`s small sums plus the reachable values beside every number
+the conditions are written with), each distinct condition is evaluated over at
+most `MAX_COMBINATIONS` combinations of the values it reads, and it warns only
+when the condition is false for all of them. Conditions doing arithmetic on a
+variable that `add` changes, or comparing two such variables, are not judged
+(sampling cannot settle them). A condition may also never hold for reasons of
+order that this check does not see: that is `explore`'s job. Standard library
+only (headless core).
 """
 
 from __future__ import annotations
@@ -197,15 +201,15 @@ def _conditions(story: Story) -> Iterator[tuple[Expression, Pos, str]]:
     for scene in story.scenes.values():
         for variant in scene.text:
             if variant.condition is not None:
-                yield variant.condition, variant.pos, "the text variant is never shown"
+                yield variant.condition, variant.if_pos, "the text variant is never shown"
         for choice in scene.choices:
             if choice.condition is not None:
-                yield choice.condition, choice.pos, f"choice '{choice.id}' is always hidden"
+                yield choice.condition, choice.if_pos, f"choice '{choice.id}' is always hidden"
             if choice.requires is not None:
-                yield choice.requires, choice.pos, f"choice '{choice.id}' is always locked"
+                yield choice.requires, choice.requires_pos, f"choice '{choice.id}' is always locked"
         for route in scene.routes:
             if route.condition is not None:
-                yield route.condition, route.pos, f"the route to '{route.goto}' is never taken"
+                yield route.condition, route.if_pos, f"the route to '{route.goto}' is never taken"
 
 
 def _templates(story: Story) -> Iterator[Template]:
@@ -248,7 +252,7 @@ def _once(story: Story, graph: _Graph, report: _Report) -> None:
     for i, scene in enumerate(story.scenes.values()):
         for choice in scene.choices:
             if choice.once and not cyclic[i]:
-                report.warn(choice.pos, f"'once' has no effect on choice '{choice.id}': "
+                report.warn(choice.once_pos, f"'once' has no effect on choice '{choice.id}': "
                                         f"scene '{scene.id}' can never be visited again")
 
 
@@ -363,6 +367,30 @@ def _constants(sources: Iterable[str]) -> set[int | float]:
     return found
 
 
+def _mixes(source: str, grown: frozenset[str]) -> bool:
+    """Whether the condition does arithmetic on, or compares two of, the variables `add` changes.
+
+    Their values are only sampled (small sums, values near the written numbers,
+    a huge one), which judges a comparison with a number exactly but not
+    `gold * 2 == 1008` or `gold == debt`: such conditions are not judged.
+    """
+    def reads(node: ast.AST) -> bool:
+        return any(isinstance(n, ast.Name) and n.id in grown for n in ast.walk(node))
+
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp | ast.UnaryOp) and not isinstance(node.op, ast.Not):
+            if reads(node):
+                return True
+        if isinstance(node, ast.Compare):
+            if sum(reads(o) for o in (node.left, *node.comparators)) > 1:
+                return True
+    return False
+
+
 # ---------------------------------------------------------------- never holds
 
 
@@ -394,10 +422,12 @@ def _never_holds(story: Story, report: _Report, unreachable: frozenset[str]) -> 
         return
     sources = {expr.source for expr, _, _ in found}
     domains = _domains(story, _constants(sources))
+    grown = frozenset(name for name, d in domains.items() if d.amounts)
     verdicts: dict[str, str | None] = {}  # source -> why it never holds (None: it can)
     for expr, pos, effect in found:
         if expr.source not in verdicts:
-            verdicts[expr.source] = _why_never(expr, domains, unreachable)
+            risky = bool(expr.variables & grown) and _mixes(expr.source, grown)
+            verdicts[expr.source] = None if risky else _why_never(expr, domains, unreachable)
         why = verdicts[expr.source]
         if why is not None:
             report.warn(pos, f"condition '{expr.source.strip()}' can never hold{why} ({effect})")

@@ -573,7 +573,7 @@ def _parse(text: str, pos: _Pos) -> ast.Expression | Problem:
 
 def _compile(source: str, variables: Mapping[str, Any]) -> _Compiled:
     if len(source) > MAX_LENGTH:
-        return None, (Problem(MAX_LENGTH, f"expression is longer than {MAX_LENGTH:,} "
+        return None, (Problem(0, f"expression is longer than {MAX_LENGTH:,} "
                                           f"characters ({len(source):,})"),), False
     text = source.lstrip()
     lead = len(source) - len(text)

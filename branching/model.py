@@ -50,6 +50,7 @@ class TextVariant:
     text: Template
     condition: Expression | None = None
     pos: Pos = NOWHERE
+    if_pos: Pos = NOWHERE  # where its `if` is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Route:
     weight: float = 1.0
     pos: Pos = NOWHERE
     goto_pos: Pos = NOWHERE
+    if_pos: Pos = NOWHERE
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,9 @@ class Choice:
     pos: Pos = NOWHERE
     goto_pos: Pos = NOWHERE
     explicit_id: bool = False
+    if_pos: Pos = NOWHERE
+    requires_pos: Pos = NOWHERE
+    once_pos: Pos = NOWHERE
 
 
 @dataclass(frozen=True, slots=True)

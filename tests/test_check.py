@@ -122,12 +122,12 @@ def test_rewind_is_not_a_way_to_visit_again_but_a_loop_is(tmp_path: Path) -> Non
     rewind: [a]
 """)
     assert messages(path) == [
-        "6:9: 'once' has no effect on choice 'once': scene 'a' can never be visited again",
+        "6:38: 'once' has no effect on choice 'once': scene 'a' can never be visited again",
     ]
 
 
 def test_condition_values_come_from_sets_adds_and_functions(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """state: {gold: 0, mood: calm, brave: false}
+    path = story_at(tmp_path, """state: {gold: 0, mood: calm, brave: false, level: 1}
 scenes:
   a:
     text: "{mood} {brave}"
@@ -140,14 +140,14 @@ scenes:
       - {label: Angry, goto: z, if: 'mood == "angry" and brave'}
       - {label: Calm later, goto: z, if: 'visits("a") > 2 and not chosen("a", "earn")'}
       - {label: Never, goto: z, if: gold < 0}
-      - {label: Zero, goto: z, if: gold / 0 > 1}
+      - {label: Zero, goto: z, if: level / 0 > 1, set: {level: 2}}
   z:
     ending: true
 """)
     assert messages(path) == [
-        "15:9: condition 'gold < 0' can never hold: gold starts at 0 and changes only by +1 "
+        "15:37: condition 'gold < 0' can never hold: gold starts at 0 and changes only by +1 "
         "(choice 'never' is always hidden)",
-        "16:9: condition 'gold / 0 > 1' can never hold: gold starts at 0 and changes only by +1 "
+        "16:36: condition 'level / 0 > 1' can never hold: level is only ever 1 or 2 "
         "(choice 'zero' is always hidden)",
     ]
 
@@ -163,9 +163,9 @@ def test_conditions_on_function_results_alone(tmp_path: Path) -> None:
     ending: true
 """)
     assert messages(path) == [
-        "7:9: condition 'turns() < 0 or visits(\"a\") < 0' can never hold "
+        "7:42: condition 'turns() < 0 or visits(\"a\") < 0' can never hold "
         "(choice 'less' is always locked)",
-        "8:9: condition 'not visited(\"a\") and visited(\"a\")' can never hold "
+        "8:36: condition 'not visited(\"a\") and visited(\"a\")' can never hold "
         "(choice 'seen' is always hidden)",
     ]
 
@@ -185,8 +185,9 @@ scenes:
     ending: true
 """)
     assert messages(path) == [
-        "7:9: condition 'n > 1' can never hold: n is only ever 1 (the text variant is never shown)",
-        "11:9: condition 'n == 2' can never hold: n is only ever 1 (the route to 'z' is never "
+        "7:14: condition 'n > 1' can never hold: n is only ever 1 "
+        "(the text variant is never shown)",
+        "11:23: condition 'n == 2' can never hold: n is only ever 1 (the route to 'z' is never "
         "taken)",
     ]
 
@@ -251,7 +252,7 @@ def test_conditions_on_unreachable_scenes_never_hold(tmp_path: Path) -> None:
     ending: true
 """)
     assert messages(path) == [
-        "6:9: condition 'visited(\"vault\") or chosen(\"vault\", \"open\")' can never hold: "
+        "6:37: condition 'visited(\"vault\") or chosen(\"vault\", \"open\")' can never hold: "
         "scene 'vault' is unreachable (choice 'vault' is always hidden)",
         "8:3: scene 'vault' is unreachable from start 'a'",
     ]
@@ -271,4 +272,29 @@ scenes:
     assert messages(path) == [
         "9:9: every 'random' route has an 'if': when none holds the playthrough is stuck "
         "(add a route without 'if')",
+    ]
+
+
+def test_numbers_far_beyond_small_sums_are_judged_exactly(tmp_path: Path) -> None:
+    path = story_at(tmp_path, """state: {gold: 0, debt: 1}
+scenes:
+  a:
+    text: "{gold}"
+    choices:
+      - {label: Earn, goto: a, add: {gold: 7}}
+      - {label: Borrow, goto: a, add: {debt: 5}}
+      - {label: Band, goto: z, if: gold > 500 and gold < 510}
+      - {label: Gap, goto: z, if: gold > 497 and gold < 504}
+      - {label: Far, goto: z, if: gold == 7000}
+      - {label: Odd, goto: z, if: gold == 7001}
+      - {label: Sum, goto: z, if: gold * 2 == 1008}
+      - {label: Both, goto: z, if: gold == debt}
+  z:
+    ending: true
+""")
+    assert messages(path) == [
+        "11:35: condition 'gold > 497 and gold < 504' can never hold: gold starts at 0 and "
+        "changes only by +7 (choice 'gap' is always hidden)",
+        "13:35: condition 'gold == 7001' can never hold: gold starts at 0 and changes only by +7 "
+        "(choice 'odd' is always hidden)",
     ]
