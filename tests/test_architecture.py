@@ -14,7 +14,8 @@ CORE = [
     "branching.model", "branching.conditions", "branching.loader", "branching.check",
     "branching.engine", "branching.explore", "branching.yamlread", "branching.build",
     "branching.build_scene", "branching.spec", "branching.restore", "branching.plain",
-    "branching.telemetry", "branching.schema",
+    "branching.telemetry", "branching.schema", "branching.expr_types", "branching.expr_syntax",
+    "branching.expr_build", "branching.domains", "branching.observe",
 ]
 HEAVY = ("textual", "rich", "sqlite_utils")
 

@@ -54,7 +54,9 @@ def simulate(db_path: Path, story_path: Path, sessions: int, seed: int = 7) -> N
                     session.finish("quit").result()
                     break
                 open_ = [c for c in view.choices if not c.locked]
-                weights = [1.0 / (i + 1) ** 1.3 for i in range(len(open_))]
+                seen = run.state.visit_counts  # viewers prefer what they have not seen yet
+                weights = [(0.15 if seen.get(c.target) else 1.0) / (i + 1) ** 1.2
+                           for i, c in enumerate(open_)]
                 timeout = view.timer > 0 and rng.random() < 0.15
                 pick = view.default if timeout and view.default else rng.choices(
                     open_, weights)[0]

@@ -88,7 +88,7 @@ def _from_db(conn: sqlite3.Connection, shape: Shape | None, story: str, filters:
         source = "running totals"
     else:
         pick_sessions(conn, story_id, chosen, filters)
-        counts = event_counts(conn, unit)
+        counts = event_counts(conn, unit, [s.id for s in shape.endings()])
         source = "raw events"
         notes += _pruned_note(conn, story_id)
     counts = _with_routes(conn, shape, story_id, chosen, filters, unit, counts, notes)
@@ -116,7 +116,7 @@ def routes_from_visits(shape: Shape, counts: Counts) -> tuple[dict[EdgeKey, tupl
         if s.kind not in ("next", "random") or not s.routes:
             continue
         if len({r.goto for r in s.routes}) == 1:
-            passed = counts.visits.get(s.id, 0) - counts.left.get(s.id, (0, 0))[0]
+            passed = counts.visits.get(s.id, 0) - counts.stopped.get(s.id, 0)
             edges[(s.id, "", s.routes[0].goto)] = (max(0, passed), 0)
         elif all(ways_in.get(r.goto) == [(s.id, "", r.goto)] and r.goto != shape.start
                  for r in s.routes):
@@ -143,7 +143,7 @@ def _with_routes(conn: sqlite3.Connection, shape: Shape, story_id: str, chosen: 
         edges.update(derived_routes(conn, unit, unresolved))
         note += f" (read from the raw events for {', '.join(unresolved)})"
     notes.append(note)
-    return Counts({**counts.edges, **edges}, counts.visits, counts.left,
+    return Counts({**counts.edges, **edges}, counts.visits, counts.stopped,
                   counts.sessions, counts.viewers, counts.completed)
 
 
@@ -183,7 +183,7 @@ def read_counts(path: str | Path, shape: Shape) -> tuple[Counts, tuple[str, ...]
     except OSError as exc:
         raise AnalyticsError(f"cannot read the counts file {path}: {exc.strerror}") from None
     edges: dict[EdgeKey, tuple[int, int]] = {}
-    left: dict[str, tuple[int, int]] = {}
+    left: dict[str, int] = {}
     unknown: set[str] = set()
     with handle:
         reader = csv.DictReader(handle)
@@ -203,7 +203,7 @@ def read_counts(path: str | Path, shape: Shape) -> tuple[Counts, tuple[str, ...]
             if not target:
                 if choice:
                     raise AnalyticsError(f"{where}: choice '{choice}' has no target")
-                left[scene] = (left.get(scene, (0, 0))[0] + count, 0)
+                left[scene] = left.get(scene, 0) + count
                 continue
             key = (scene, choice, target)
             if key in edges:

@@ -14,6 +14,12 @@ scene was left (each choice taken, and each session that stopped there), so
 they add up to 100%; in the `sessions`/`viewers` units, the sessions or
 viewers that reached the scene (a looping session may take two choices, so
 shares can add up to more than 100%).
+
+Where a session stopped is its last scene shown (`sessions.last_scene`): at an
+ending it completed, anywhere else it "left here" (quit, abandoned, stuck, or
+not finished yet). One covering-index scan of the sessions gives both, which
+is what keeps the fast path fast: the schema has no running total of session
+outcomes, and reading `outcome` as well would need a lookup per session.
 """
 
 from __future__ import annotations
@@ -55,8 +61,7 @@ class FlowScene:
     kind: str
     chapter: str | None
     visits: int
-    left: int  # stopped here without an ending (quit, abandoned, stuck, or unfinished)
-    unfinished: int  # of `left`, sessions still in progress (they may resume)
+    left: int  # sessions whose last scene this is, at a scene that is not an ending
     base: int  # denominator of the shares of this scene's edges and of `left`
     edges: tuple[FlowEdge, ...] = ()
     tags: tuple[str, ...] = ()
@@ -105,10 +110,10 @@ class Counts:
 
     edges: dict[EdgeKey, tuple[int, int]]  # -> (count, timeouts)
     visits: dict[str, int]
-    left: dict[str, tuple[int, int]]  # scene -> (left, of which unfinished)
+    stopped: dict[str, int]  # last scene -> sessions (or viewers) that stopped there
     sessions: int | None = None
     viewers: int | None = None
-    completed: int | None = None
+    completed: int | None = None  # when None: the sum of `stopped` at ending scenes
 
 
 def _edges_of(scene: ShapeScene, counts: Counts) -> tuple[FlowEdge, ...]:
@@ -143,7 +148,7 @@ def assemble(shape: Shape, counts: Counts, *, unit: Unit, source: str, filters: 
     scenes: dict[str, FlowScene] = {}
     for sid, sc in shape.scenes.items():
         edges = _edges_of(sc, counts)
-        left, unfinished = counts.left.get(sid, (0, 0))
+        left = 0 if sc.kind == "ending" else counts.stopped.get(sid, 0)
         out = sum(e.count for e in edges)
         visits = counts.visits.get(sid)
         if visits is None:  # counts from elsewhere: arrivals are what came in or went out
@@ -151,14 +156,19 @@ def assemble(shape: Shape, counts: Counts, *, unit: Unit, source: str, filters: 
         base = out + left if unit == "choices" else visits
         scenes[sid] = FlowScene(
             id=sid, title=sc.title, kind=sc.kind, chapter=sc.chapter, visits=visits,
-            left=left, unfinished=unfinished, base=base, edges=edges, tags=sc.tags,
+            left=left, base=base, edges=edges, tags=sc.tags,
             ending_kind=sc.ending_kind, ending_title=sc.ending_title, timer=sc.timer,
             retired=sc.retired,
         )
+    completed = counts.completed
+    if completed is None:
+        completed = sum(n for sid, n in counts.stopped.items()
+                        if sid in shape.scenes and shape.scenes[sid].kind == "ending")
     return FlowGraph(
         story_id=shape.id, title=shape.title, start=shape.start, chapters=shape.chapters,
         scenes=scenes, unit=unit, source=source, filters=filters, sessions=counts.sessions,
-        viewers=counts.viewers, completed=counts.completed, notes=notes,
+        viewers=counts.viewers, completed=completed if counts.sessions is not None else None,
+        notes=notes,
     )
 
 
@@ -187,17 +197,15 @@ def totals_counts(conn: sqlite3.Connection, story_id: str, hashes: list[str] | N
             f"SELECT scene, SUM(count) FROM scene_views WHERE story_id = ?{clause} GROUP BY 1",
             params)
     }
-    left = {
-        r[0]: (int(r[1]), int(r[2]))
-        for r in conn.execute(
-            f"""SELECT last_scene, COUNT(*), SUM(outcome = 'in_progress') FROM sessions
-            WHERE story_id = ?{clause} AND outcome != 'ending' AND last_scene IS NOT NULL
-            GROUP BY 1""", params)
-    }
-    total, completed = conn.execute(
-        f"SELECT COUNT(*), COALESCE(SUM(outcome = 'ending'), 0) FROM sessions "
-        f"WHERE story_id = ?{clause}", params).fetchone()
-    return Counts(edges, visits, left, sessions=int(total), completed=int(completed))
+    stopped: dict[str, int] = {}
+    total = 0
+    for _, last, n in conn.execute(  # grouped in index order: no sort, one covering scan
+            f"""SELECT content_hash, last_scene, COUNT(*) FROM sessions
+            WHERE story_id = ?{clause} GROUP BY 1, 2""", params):
+        total += n
+        if last is not None:
+            stopped[last] = stopped.get(last, 0) + n
+    return Counts(edges, visits, stopped, sessions=total)
 
 
 # -- from raw events ------------------------------------------------------------------
@@ -205,8 +213,11 @@ def totals_counts(conn: sqlite3.Connection, story_id: str, hashes: list[str] | N
 _CHOICE_TYPES = "('choice_made', 'timeout_default', 'route_taken')"
 
 
-def event_counts(conn: sqlite3.Connection, unit: Unit) -> Counts:
-    """Counts in `unit` over the sessions in TEMP table `picked` (see filters.pick_sessions)."""
+def event_counts(conn: sqlite3.Connection, unit: Unit, endings: list[str]) -> Counts:
+    """Counts in `unit` over the sessions in TEMP table `picked` (see filters.pick_sessions).
+
+    `endings` are the ending scenes: a session whose last scene is one completed.
+    """
     edges = {
         (r[0], r[1], r[2]): (int(r[3]), int(r[4]))
         for r in conn.execute(
@@ -222,19 +233,20 @@ def event_counts(conn: sqlite3.Connection, unit: Unit) -> Counts:
             JOIN events e ON e.session_id = p.session_id
             WHERE e.type = 'scene_shown' GROUP BY 1""")
     }
-    left = {
-        r[0]: (int(r[1]), int(r[2]))
+    stopped = {
+        r[0]: int(r[1])
         for r in conn.execute(
-            f"""SELECT s.last_scene, {tally_sessions(unit)},
-                   {tally_sessions(unit, "s.outcome = 'in_progress'")}
+            f"""SELECT s.last_scene, {tally_sessions(unit)}
             FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
-            WHERE s.outcome != 'ending' AND s.last_scene IS NOT NULL GROUP BY 1""")
+            WHERE s.last_scene IS NOT NULL GROUP BY 1""")
     }
+    marks = ", ".join("?" for _ in endings) or "NULL"
     sessions, viewers, completed = conn.execute(
         f"""SELECT COUNT(*), COUNT(DISTINCT p.viewer_id),
-               {tally_sessions(unit, "s.outcome = 'ending'")}
-        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id""").fetchone()
-    return Counts(edges, visits, left, sessions=int(sessions), viewers=int(viewers),
+               {tally_sessions(unit, f"s.last_scene IN ({marks})")}
+        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id""",
+        endings).fetchone()
+    return Counts(edges, visits, stopped, sessions=int(sessions), viewers=int(viewers),
                   completed=int(completed or 0))
 
 

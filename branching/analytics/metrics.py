@@ -83,11 +83,15 @@ def percentile(values: list[int], q: float) -> float | None:
 
 
 def timing(conn: sqlite3.Connection, shape: Shape, unit: Unit) -> list[Timing]:
-    """Timeouts and time to decide at each choice point (over decisions)."""
+    """Timeouts and time to decide at each choice point.
+
+    Timeouts count over every decision; time to decide over the choices viewers
+    made themselves (when the clock chose, nobody decided).
+    """
     ms: dict[str, list[int]] = defaultdict(list)
     for scene, value in conn.execute(
-            f"SELECT e.scene, e.decide_ms {_JOIN} WHERE {_DECISION} AND e.decide_ms IS NOT NULL "
-            "ORDER BY 1, 2"):
+            f"SELECT e.scene, e.decide_ms {_JOIN} WHERE e.type = 'choice_made' "
+            "AND e.decide_ms IS NOT NULL ORDER BY 1, 2"):
         ms[scene].append(int(value))
     counts = {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in conn.execute(
         f"""SELECT e.scene, COUNT(*), SUM(e.type = 'timeout_default'),

@@ -69,7 +69,10 @@ class ChoiceShare:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Decisions at one choice point: counted in decisions (events), not in the unit."""
+    """Decisions at one choice point: counted in decisions (events), not in the unit.
+
+    `median_ms`/`p90_ms` are over the choices viewers made (not the timeouts).
+    """
 
     scene: str
     title: str

@@ -24,7 +24,7 @@ TABLE_NAMES = ("overview", "reach", "choices", "timing", "dropoff", "endings", "
                "interactions", "progress", "segments", "tags", "flags", "unreached")
 
 
-class Percent(click.ParamType):
+class Percent(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.2
     """A share typed as a percentage: `5`, `5%` or `2.5` (percent) -> 0.05."""
 
     name = "PERCENT"
@@ -231,7 +231,7 @@ def _render(graph: Any, fmt: str, *, story: str, db: str | None, filters: Any,
             width: int | None, output: str | None) -> str | bytes | None:
     from branching import render
 
-    shape = {"min_count": min_count, "depth": depth, "min_share": min_share}
+    shape: dict[str, Any] = {"min_count": min_count, "depth": depth, "min_share": min_share}
     if fmt == "terminal":
         return render.terminal(graph, ascii_only=ascii_only, width=width, output=output,
                                **shape)
@@ -249,5 +249,6 @@ def _render(graph: Any, fmt: str, *, story: str, db: str | None, filters: Any,
         from branching.analytics import build_report
 
         unit = graph.unit if graph.unit != "choices" else "sessions"
-        report = build_report(story, db=_db(db), unit=unit, filters=filters)
+        report = build_report(story, db=_db(db), unit=unit,  # type: ignore[arg-type]
+                              filters=filters)
     return render.to_html(graph, report, **shape)

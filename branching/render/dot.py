@@ -112,8 +112,8 @@ def to_dot(graph: FlowGraph, *, min_count: int = 0, depth: int | None = None,
            f"  graph [rankdir=TB, labelloc=t, fontname={quote(FONT)}, fontsize=16, "
            f"nodesep=0.35, ranksep=0.45, label={quote(chr(10).join(caption))}];",
            f"  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f7f7f7\", "
-           f"fontname={quote(FONT)}, fontsize=11];",
-           f"  edge [fontname={quote(FONT)}, fontsize=9, arrowsize=0.7];"]
+           f"fontname={quote(FONT)}, fontsize=12];",
+           f"  edge [fontname={quote(FONT)}, fontsize=10, arrowsize=0.7];"]
     by_chapter: dict[str | None, list[FlowScene]] = {}
     for scene in shown.scenes:
         by_chapter.setdefault(scene.chapter, []).append(scene)

@@ -15,6 +15,7 @@ shows who stopped at a scene. The walk itself is in `layout.py`.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -31,7 +32,8 @@ UNICODE = {"pipe": "│  ", "fork": "├─ ", "end": "└─ ", "space": "   ",
 ASCII = {"pipe": "|  ", "fork": "|- ", "end": "`- ", "space": "   ", "full": "#",
          "eighths": "        ", "scene": "* ", "ending": "# ", "left": "x ", "more": "+ ",
          "above": "^", "below": "v", "rule": "-", "arrow": "->", "clock": "t"}
-_TO_ASCII = str.maketrans({"·": "|", "…": "~", "—": "-", "–": "-"})
+_TO_ASCII = str.maketrans({"·": "|", "…": "~", "—": "-", "–": "-", "“": '"', "”": '"',
+                           "‘": "'", "’": "'"})
 MIN_WIDTH = 40
 PCT_WIDTH = 6
 
@@ -67,33 +69,34 @@ class Flowchart:
         """The flowchart as lines of at most `width` cells (`natural`: uncut labels)."""
         width = max(width, MIN_WIDTH)
         glyphs = ASCII if ascii_only else UNICODE
-        layout = Layout(self.graph, max_nest=max(1, (width - 44) // 5), depth=self.depth,
+        layout = Layout(self.graph, max_nest=max(1, (width - 40) // 8), depth=self.depth,
                         min_share=self.min_share)
         cw = max(3, len(self.figures.count(self.graph.max_edge)),
                  *(len(self.figures.count(s.left)) for s in self.graph.scenes.values()))
         bar = max(4, min(24, (width - 40) // 3))
-        painter = _Painter(self, glyphs, width, bar, cw)
+        text_width = min(width, 80) if natural else width  # prose and rules in a measure
+        painter = _Painter(self, glyphs, text_width, bar, cw)
         painted = [painter.row(row) for row in layout.rows]
         edges = [p for p in painted if isinstance(p, _EdgeLine)]
         room = width - (edges[0].numbers.cell_len if edges else 0)
         column = max((e.natural for e in edges), default=0)
         column = column if natural else min(column, room)
-        out = self._header(glyphs, width) if self.header else []
+        out = self._header(text_width) if self.header else []
         for row, line in zip(layout.rows, painted, strict=True):
             if row.kind == "section" and out and out[-1].plain:
                 out.append(Text(""))
             out.append(line.fit(column) if isinstance(line, _EdgeLine) else line)
-        out += self._footer(layout, glyphs, width)
+        out += self._footer(layout, text_width)
         for line in out:
             line.no_wrap = True
             line.overflow = "ellipsis"
             if not natural:
                 line.truncate(width, overflow="ellipsis")
-            if ascii_only:  # same cell count, so the styles stay where they were
-                line.plain = line.plain.translate(_TO_ASCII)
+            if ascii_only:  # same length, so the styles stay where they were
+                line.plain = _asciify(line.plain)
         return out
 
-    def _header(self, glyphs: dict[str, str], width: int) -> list[Text]:
+    def _header(self, width: int) -> list[Text]:
         g = self.graph
         lines = [Text(f"{g.title} ({g.story_id}): which way viewers went", style="bold")]
         lines += [Text(line, style="dim") for line in _wrap(UNIT_SENTENCE[g.unit], width)]
@@ -110,7 +113,7 @@ class Flowchart:
         lines.append(Text(""))
         return lines
 
-    def _footer(self, layout: Layout, glyphs: dict[str, str], width: int) -> list[Text]:
+    def _footer(self, layout: Layout, width: int) -> list[Text]:
         out: list[Text] = []
         pruned = layout.pruned
         if pruned.hidden_edges:
@@ -132,6 +135,19 @@ class Flowchart:
                      f"{self.figures.count(s.visits)}" for s in endings]
             out += [Text(line) for line in _wrap("Endings: " + " · ".join(parts), width)]
         return ([Text("")] + out) if out else out
+
+
+def _asciify(text: str) -> str:
+    """`text` in ASCII, one character for one (so styled spans keep their place)."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text.translate(_TO_ASCII):
+        if not ch.isascii():
+            base = unicodedata.normalize("NFKD", ch)[:1]
+            ch = base if base.isascii() and base.isprintable() else "?"
+        out.append(ch)
+    return "".join(out)
 
 
 def _wrap(text: str, width: int) -> Iterable[str]:
@@ -199,11 +215,7 @@ class _Painter:
     def _label(self, row: Row) -> Text:
         edge, g = row.edge, self.g
         if row.kind == "left":
-            scene = row.scene
-            text = Text(g["left"] + "left here", style="red")
-            if scene is not None and scene.unfinished:
-                text.append(f" ({self.figures.count(scene.unfinished)} may resume)", style="dim")
-            return text
+            return Text(g["left"] + "left here", style="red")
         if row.kind == "more":
             return Text(f"{g['more']}{row.text} more under {self.chart.min_share * 100:g}%",
                         style="dim")
@@ -270,7 +282,7 @@ class _EdgeLine:
         room = max(1, column - self.guides.cell_len)
         label, target = self.label.copy(), self.target.copy() if self.target else None
         if target is not None:
-            target.truncate(min(target.cell_len, max(0, room - 10)), overflow="ellipsis")
+            target.truncate(min(target.cell_len, max(0, room - 8)), overflow="ellipsis")
             label.truncate(max(1, min(label.cell_len, room - target.cell_len)),
                            overflow="ellipsis")
             label.append_text(target)

@@ -45,7 +45,6 @@ def _scene(scene: FlowScene, f: Figures) -> dict[str, Any]:
         "timer": scene.timer,
         "visits": f.value(scene.visits),
         "left_here": f.value(scene.left),
-        "left_unfinished": f.value(scene.unfinished),
         "share_base": f.value(scene.base),
         "in_this_version": not scene.retired,
         "edges": [_edge(scene, e, f) for e in scene.edges],

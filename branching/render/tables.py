@@ -115,8 +115,9 @@ def _choices(r: Report, unit: str) -> Sheet:
 
 def _timing(r: Report, unit: str) -> Sheet:
     return Sheet("timing", "Time to decide and timeouts",
-                 "per decision (every choice made there); the clock 'chose' when the timer "
-                 "ran out and the default was taken",
+                 "timeouts of all decisions made there (the clock 'chose' when the timer ran "
+                 "out and the default was taken); time to decide over the choices viewers "
+                 "made themselves",
                  (C("choice point"), C("timer"), C("decisions", "count"),
                   C("timeouts", "count"), C("rate", "share", 3),
                   C(f"{unit} timed out", "count"), C("median", "ms"), C("p90", "ms")),

@@ -73,6 +73,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content("Escape, ? or q to close").stylize("$text-muted"),
                          classes="dialog-hint")
 
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()  # so arrows and Page Down scroll it
+
     def action_close(self) -> None:
         self.dismiss(None)
 

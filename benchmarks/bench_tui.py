@@ -1,0 +1,242 @@
+"""The full-screen player's speed, measured on a real pseudo-terminal.
+
+(a) Launch to first scene: from starting `python -m branching play
+    stories/tutorial` (telemetry on, to a fresh database) until the first
+    words of the start scene are written to the terminal, against starting a
+    minimal Textual app (one Static) until its text is written, in the same
+    run, alternating, median of N. Target: within 1.5x of the minimal app.
+(b) Key press to next scene: with the player running, the time from writing
+    the choice's key to the pty until the first words of the next scene are
+    written, over a loop of the tutorial (platform -> market -> pier -> an
+    ending -> play again ...). Each step is recorded to the database
+    (committed, synchronous=FULL) before the scene is shown, so this includes
+    the commit. Target: under 50 ms per step (median and p95 reported).
+
+Usage: python benchmarks/bench_tui.py [--quick]
+Writes benchmarks/results/tui.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import platform
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from branching.engine import Playthrough  # noqa: E402
+from branching.loader import load_story  # noqa: E402
+from branching.tui.text import paragraphs  # noqa: E402
+
+COLS, ROWS = 100, 30
+MINIMAL_APP = """\
+from textual.app import App
+from textual.widgets import Static
+
+
+class Minimal(App):
+    def compose(self):
+        yield Static("minimal app ready")
+
+
+Minimal().run()
+"""
+
+
+class Pty:
+    """A program running on a pseudo-terminal of COLS x ROWS.
+
+    A reader thread drains the terminal all the time (as a real terminal
+    does: a full pty buffer would block the program's writes) and keeps the
+    output with the time each chunk arrived.
+    """
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     cwd=ROOT, start_new_session=True, close_fds=True)
+        os.close(slave)
+        self.master = master
+        self.chunks: list[tuple[float, bytes]] = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                ready, _, _ = select.select([self.master], [], [], 0.05)
+                if ready:
+                    chunk = os.read(self.master, 65536)
+                    if not chunk:
+                        return
+                    with self.lock:
+                        self.chunks.append((time.perf_counter(), chunk))
+            except (OSError, ValueError):
+                return
+
+    def mark(self) -> int:
+        """A position in the output: `wait_for` looks only at what comes after it."""
+        with self.lock:
+            return len(self.chunks)
+
+    def wait_for(self, text: str, since: int = 0, timeout: float = 20.0) -> float:
+        """When `text` was first written after position `since` (perf_counter seconds)."""
+        needle = text.encode()
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            with self.lock:
+                chunks = self.chunks[since:]
+            tail = b""
+            for at, chunk in chunks:
+                tail = tail[-len(needle):] + chunk
+                if needle in tail:
+                    return at
+            time.sleep(0.002)
+        raise RuntimeError(f"never saw {text!r}")
+
+    def send(self, keys: str) -> tuple[float, int]:
+        """Write `keys`; the time they were written and the output position then."""
+        since = self.mark()
+        at = time.perf_counter()
+        os.write(self.master, keys.encode())
+        return at, since
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.reader.join(1)
+        os.close(self.master)
+
+
+def environment(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update(TERM="xterm-256color", LANG="C.UTF-8", PYTHONPATH=str(ROOT),
+               XDG_CONFIG_HOME=str(tmp / "config"), XDG_DATA_HOME=str(tmp / "data"))
+    return env
+
+
+def marker(text: str) -> str:
+    """The first few words of a passage, as the player writes them in one run."""
+    words = paragraphs(text)[0].replace("*", "").split()
+    return " ".join(words[:3])
+
+
+def player_argv(db: Path) -> list[str]:
+    return [sys.executable, "-m", "branching", "play", "stories/tutorial", "--db", str(db),
+            "--seed", "1"]
+
+
+def launch_once(argv: list[str], env: dict[str, str], text: str) -> float:
+    pty = Pty(argv, env)
+    try:
+        return pty.wait_for(text) - pty.started
+    finally:
+        pty.stop()
+
+
+def bench_launch(tmp: Path, runs: int, first: str) -> dict[str, object]:
+    env = environment(tmp)
+    minimal = tmp / "minimal.py"
+    minimal.write_text(MINIMAL_APP)
+    launch_once(player_argv(tmp / "warm.db"), env, first)  # first-run notice, viewer key, caches
+    launch_once([sys.executable, str(minimal)], env, "minimal app ready")
+    mins, players = [], []
+    for i in range(runs):
+        mins.append(launch_once([sys.executable, str(minimal)], env, "minimal app ready"))
+        players.append(launch_once(player_argv(tmp / f"launch{i}.db"), env, first))
+    m, p = statistics.median(mins), statistics.median(players)
+    return {"minimal_ms": round(m * 1000, 1), "player_ms": round(p * 1000, 1),
+            "ratio": round(p / m, 3), "target_ratio": 1.5, "runs": runs,
+            "minimal_all_ms": [round(x * 1000, 1) for x in mins],
+            "player_all_ms": [round(x * 1000, 1) for x in players]}
+
+
+def tutorial_loop(steps: int) -> list[tuple[str, str, str]]:
+    """(text showing the options are live, key to press, words the next scene starts with).
+
+    Follows the engine: choice 1 at every choice point, "play again" at endings.
+    """
+    story = load_story(ROOT / "stories" / "tutorial")
+    run = Playthrough.start(story, 1)
+    plan = []
+    while len(plan) < steps:
+        view = run.view
+        if view.finished:
+            ready, key = "Play again", str(len(view.offers) + 1)
+            run = Playthrough.start(story, 1)
+        else:
+            ready, key = view.choices[0].label, "1"
+            run.choose_number(1)
+        plan.append((ready, key, marker(run.view.passages[0].text)))
+    return plan
+
+
+def bench_steps(tmp: Path, steps: int, first: str) -> dict[str, object]:
+    env = environment(tmp)
+    pty = Pty(player_argv(tmp / "steps.db"), env)
+    times = []
+    try:
+        since = pty.mark()
+        pty.wait_for(first)
+        for ready, key, words in tutorial_loop(steps):
+            _, since = pty.send(" ")  # complete the reveal: the options appear
+            pty.wait_for(ready, since)
+            time.sleep(0.05)  # the viewer reads (and the frame settles)
+            pressed, since = pty.send(key)
+            times.append(pty.wait_for(words, since) - pressed)
+    finally:
+        pty.stop()
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"steps": len(times), "median_ms": round(statistics.median(times) * 1000, 1),
+            "p95_ms": round(p95 * 1000, 1), "max_ms": round(max(times) * 1000, 1),
+            "target_ms": 50}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs and steps")
+    args = parser.parse_args()
+    runs, steps = (3, 12) if args.quick else (9, 40)
+    story = load_story(ROOT / "stories" / "tutorial")
+    first = marker(Playthrough.start(story, 1).view.passages[0].text)
+    with tempfile.TemporaryDirectory() as tmp:
+        launch = bench_launch(Path(tmp), runs, first)
+        step = bench_steps(Path(tmp), steps, first)
+    result = {"launch": launch, "step": step, "terminal": f"{COLS}x{ROWS}",
+              "python": platform.python_version(), "platform": platform.platform(),
+              "quick": args.quick}
+    print(f"launch to first scene: player {launch['player_ms']} ms, minimal Textual app "
+          f"{launch['minimal_ms']} ms, ratio {launch['ratio']} (target <= 1.5)")
+    print(f"key press to next scene: median {step['median_ms']} ms, p95 {step['p95_ms']} ms, "
+          f"max {step['max_ms']} ms over {step['steps']} steps (target < 50 ms)")
+    out = ROOT / "benchmarks" / "results" / "tui.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
