@@ -130,8 +130,8 @@ def routes_from_visits(shape: Shape, counts: Counts) -> tuple[dict[EdgeKey, tupl
 def _with_routes(conn: sqlite3.Connection, shape: Shape, story_id: str, chosen: list[Version],
                  filters: Filters, unit: Unit, counts: Counts, notes: list[str]) -> Counts:
     """Add route edges when the recorder wrote no `route_taken` events."""
-    if any(not choice for (_, choice, _) in counts.edges):
-        return counts
+    if not counts.visits or any(not choice for (_, choice, _) in counts.edges):
+        return counts  # nothing recorded yet, or the routes are counted already
     edges, unresolved = routes_from_visits(shape, counts)
     if not edges and not unresolved:
         return counts
