@@ -38,7 +38,7 @@ class Tmux:
         self.status = tmp / f"{name}.status"
 
     def tmux(self, *args: str) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
+        out = subprocess.run(["tmux", "-u", "-L", self.socket, *args], capture_output=True,
                              text=True, timeout=10)
         return out.stdout
 
@@ -47,7 +47,7 @@ class Tmux:
         # COLUMNS/LINES may leak in from the test runner: the program must ask the pty.
         command = (f"cd {shlex.quote(str(ROOT))} && env -u COLUMNS -u LINES {exports} "
                    f"{shlex.join(argv)}; echo $? > {shlex.quote(str(self.status))}")
-        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
+        subprocess.run(["tmux", "-u", "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
                         "-s", self.target, "-x", "100", "-y", "30", command],
                        check=True, timeout=10)
 
@@ -121,15 +121,23 @@ def test_play_the_tutorial_to_an_ending_and_find_it_recorded(tmux, tmp_path):
     t.start([sys.executable, "-m", "branching", "play", "stories/tutorial", "--db", str(db),
              "--seed", "1"], env_for(tmp_path))
     # the first-run notice (a toast, over the right half of the choices)
-    first = t.wait_for(" 1. Take the paper lantern", "records your choices")
+    first = t.wait_for("The train sighs", "records your choices")
     assert "The Lantern Market — The Market" in first.splitlines()[0]
+    t.keys("Space")  # show the whole text at once
+    t.wait_for(" 1. Take the paper lantern")
     t.keys("1")
+    t.wait_for("The market fills")
+    t.keys("Space")
     t.wait_for(" 1. Walk down to the river", "🔒 Climb the moth tower")
     t.keys("4")  # locked: nothing happens but a notice
     t.wait_for("Choice 4 is locked")
     t.keys("1")
-    t.wait_for(" 1. Board the ferry (1 coin)", "The River")
+    t.wait_for("The River", "The river is wide")
+    t.keys("Space")
+    t.wait_for(" 1. Board the ferry (1 coin)")
     t.keys("1")
+    t.wait_for("The ferry noses")
+    t.keys("Space")
     end = t.wait_for("THE END", "Endings found: 1 of 4", " 2. ⏏ Quit")
     assert "Home by Lantern-light" in end and "a good ending" in end
     assert end.count("???") == 3
@@ -138,10 +146,13 @@ def test_play_the_tutorial_to_an_ending_and_find_it_recorded(tmux, tmp_path):
     assert [e[1:] for e in events(db)] == [
         ("session_started", "platform", None, None, None),
         ("scene_shown", "platform", None, None, None),
+        ("reveal_skipped", "platform", None, None, None),
         ("choice_made", "platform", "lantern", "market", "key"),
         ("scene_shown", "market", None, None, None),
+        ("reveal_skipped", "market", None, None, None),
         ("choice_made", "market", "walk_down_to_the_river", "pier", "key"),
         ("scene_shown", "pier", None, None, None),
+        ("reveal_skipped", "pier", None, None, None),
         ("choice_made", "pier", "board", "crossing", "key"),
         ("scene_shown", "crossing", None, None, None),
         ("route_taken", "crossing", None, "home", None),  # `next`: no choice of the viewer
@@ -164,11 +175,15 @@ def test_a_hostile_story_cannot_touch_the_terminal(tmux, tmp_path):
         "import sys\nfrom branching.cli import cli\n"
         f"sys.argv = ['branching', 'play', {str(HOSTILE)!r}, '--db', "
         f"{str(tmp_path / 'h.db')!r}, '--no-timer', '--viewer', {viewer!r}]\ncli()\n")
+    shown = tmp_path / "config" / "branching" / "notice-shown"  # not the first run
+    shown.parent.mkdir(parents=True)
+    shown.write_text("seen\n")
     t = tmux("hostile")
     t.start([sys.executable, str(launcher)], env_for(tmp_path))
     title_before = t.tmux("display", "-p", "-t", t.target, "#{pane_title}")
-    screen = t.wait_for("HOSTILE-END", " 1. [@click=app.quit]CLICK-LABEL[/]",
-                        timeout=20)  # after the first-run notice has gone
+    t.wait_for("HOSTILE-START")
+    t.keys("Space")
+    screen = t.wait_for("HOSTILE-END", " 1. [@click=app.quit]CLICK-LABEL[/]")
     lines = screen.splitlines()
     assert "[bold red]Hostile[/] ␛]0;PWNED-TITLE␇ story" in lines[0]  # the header, literal
     assert "q Quit" in lines[-1]  # the footer is still in its place

@@ -188,3 +188,15 @@ async def test_resume_option_skips_the_question(tutorial):
         await settle(pilot)
         assert isinstance(app.screen, PlayerScreen)
         assert app.screen.playing.run.view.scene == "pier"
+
+
+async def test_quitting_at_the_resume_question_leaves_without_recording(tutorial):
+    services = Progress(unfinished_run=half_way(tutorial))
+    app = build_app(tutorial, None, TuiOptions(seed=7), services=services, clock=ManualClock())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ResumeScreen)
+        await pilot.press("q")
+        await settle(pilot)
+    assert app.return_code == 0
+    assert services.recorder.calls == [] and services.resumed_with is None

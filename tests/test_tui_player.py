@@ -276,3 +276,35 @@ async def test_header_shows_story_and_chapter(tutorial):
         await read(pilot, clock)
         assert scene_of(app) == "pier"
         assert player(app).sub_title == "The River"
+
+
+async def test_a_choice_made_while_telemetry_opens_is_taken_once_it_is_ready(tutorial):
+    import threading
+
+    from branching.tui.services import LocalServices
+
+    class SlowToOpen(LocalServices):
+        def __init__(self, recorder):
+            super().__init__(recorder)
+            self.gate = threading.Event()
+
+        def open(self):
+            assert self.gate.wait(10)
+
+    clock = ManualClock()
+    rec = MemoryRecorder()
+    services = SlowToOpen(rec)
+    app = build_app(tutorial, None, TuiOptions(seed=7), services=services, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("space")  # the first scene is already there: show it all
+        await pilot.pause()
+        assert player(app).phase == "choosing" and not player(app).ready
+        await pilot.press("1")
+        await pilot.pause()
+        assert rec.calls == []  # nothing recorded before telemetry is open
+        services.gate.set()
+        await settle(pilot)
+        assert scene_of(app) == "market"
+        assert rec.kinds()[0] == "started"
+        assert rec.last("chose")["choice"] == "lantern"

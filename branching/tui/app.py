@@ -1,14 +1,17 @@
 """The Textual app and `build_app`, the one factory the CLI, tests and benchmarks share.
 
 The app only wires things: it holds the services (telemetry), the options and
-the clock, opens a story (offering to resume an unfinished playthrough), and
-shows the library when no story was named. Screens own their handlers.
+the clock, starts on the player screen (one story) or the library, and knows
+what leaving a story means (back to the library, or out). Screens own their
+handlers: the player screen shows the first scene at once and then, in a
+worker, opens telemetry and offers to resume an unfinished playthrough.
 
 Errors are handled in one place, `report_error`: the project's own errors
-(`BranchingError`: a story that cannot be resumed, a database problem) become
-notifications; anything else is a bug, and the app stops with a one-line
-message, the details in a crash file, and a non-zero exit status, never a
-traceback on the viewer's screen.
+(`BranchingError`: a database problem, a story that cannot be resumed) become
+notifications; telemetry that cannot be opened at all stops the app with a
+one-line message (playing on would lose what the viewer does); anything else
+is a bug, and the app stops with a one-line message, the details in a crash
+file, and a non-zero exit status, never a traceback on the viewer's screen.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
-from textual.widgets import Static
+from textual.screen import Screen
 
 from branching.errors import BranchingError
 from branching.model import Story
@@ -29,7 +32,7 @@ from branching.telemetry import Recorder
 from branching.tui.clock import Clock, MonotonicClock
 from branching.tui.jobs import Jobs
 from branching.tui.playing import Playing
-from branching.tui.services import LocalServices, Resumable, Services
+from branching.tui.services import LocalServices, Services, TelemetryUnavailable
 from branching.tui.text import clean
 
 
@@ -40,8 +43,8 @@ class TuiOptions:
     seed: int | None = None
     no_timer: bool = False
     resume: bool = False  # resume without asking when there is an unfinished playthrough
-    reveal_rate: float = 600.0  # characters per second; 0 shows the text at once
-    notice: str | None = None  # the first-run notice about recording
+    reveal_rate: float = 600.0  # cells per second; 0 shows the text at once
+    notice: str | None = None  # a notice to show at start (the CLI's comes from services)
     crash_log: Path | None = None  # where an unexpected error's details go
 
 
@@ -67,76 +70,46 @@ class BranchingApp(App[int]):
         self.library = list(library)
         self.library_mode = story is None
         self.jobs = Jobs(self)
-        self.crash: str | None = None
+        self.crash: str | None = None  # an unexpected error, in one line
+        self.fatal: str | None = None  # why the app had to stop (e.g. no telemetry)
         self.playings: list[Playing] = []  # every playthrough opened, closed at exit
+        self._noticed = False
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(id="splash")
-
-    def on_mount(self) -> None:
-        if self.options.notice:
-            self.notify(clean(self.options.notice), title="Recording", timeout=12, markup=False)
+    def get_default_screen(self) -> Screen[None]:
         if self.story is None:
             from branching.tui.screens.library import LibraryScreen
 
-            self.push_screen(LibraryScreen(self.library))
-        elif self.first_playing is not None:
-            self._play(self.first_playing)
-        else:
-            self.open_story(self.story)
+            return LibraryScreen(self.library)
+        if self.first_playing is not None:
+            return self.player(self.first_playing, check_resume=False)
+        return self.player(self._new(self.story), check_resume=True)
 
-    # -- opening stories ----------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.options.notice:
+            self.notify(clean(self.options.notice), title="Recording", timeout=10,
+                        markup=False)
 
-    def open_story(self, story: Story) -> None:
-        """Play `story`, first offering to resume the viewer's unfinished playthrough."""
+    def show_notice(self) -> None:
+        """The first-run notice about recording, once telemetry is open."""
+        if self.services.notice and not self._noticed:
+            self._noticed = True
+            self.notify(clean(self.services.notice), title="Recording", timeout=10,
+                        markup=False)
 
-        def look() -> tuple[Resumable | None, str | None]:
-            try:
-                return self.services.unfinished(story), None
-            except BranchingError as exc:  # e.g. the story changed since
-                return None, str(exc)
-
-        self.jobs.submit(look, lambda found: self._found(story, *found))
-
-    def _found(self, story: Story, found: Resumable | None, problem: str | None) -> None:
-        if problem is not None:
-            self.notify(f"Your unfinished playthrough cannot be resumed ({clean(problem)}); "
-                        "starting a new one.", severity="warning", markup=False)
-        if found is None:
-            if self.options.resume:
-                self.notify("No unfinished playthrough to resume: starting anew.",
-                            markup=False)
-            self._play(self._new(story))
-        elif self.options.resume:
-            self._resume(story, found)
-        else:
-            from branching.tui.screens.resume import ResumeScreen
-
-            self.push_screen(ResumeScreen(story.title, found),
-                             lambda yes: self._resume(story, found) if yes
-                             else self._play(self._new(story)))
+    # -- stories --------------------------------------------------------------------
 
     def _new(self, story: Story) -> Playing:
         return Playing(story, self.services, seed=self.options.seed)
 
-    def _resume(self, story: Story, found: Resumable) -> None:
-        self.jobs.submit(lambda: self.services.resume(found),
-                         lambda rec: self._play(Playing(story, self.services, run=found.run,
-                                                        recorder=rec, resumed=True)))
-
-    def _play(self, playing: Playing) -> None:
+    def player(self, playing: Playing, check_resume: bool) -> Screen[None]:
         from branching.tui.screens.player import PlayerScreen
 
         self.playings.append(playing)
-        self.push_screen(PlayerScreen(playing))
+        return PlayerScreen(playing, check_resume=check_resume)
 
-    def close_all(self) -> None:
-        """Close every recorder and the services (blocking: after the app has stopped)."""
-        try:
-            for playing in self.playings:
-                playing.close()
-        finally:
-            self.services.close()
+    def open_story(self, story: Story) -> None:
+        """Play `story` (from the library); the player offers to resume first."""
+        self.push_screen(self.player(self._new(story), check_resume=True))
 
     def story_finished(self) -> None:
         """The viewer left a story: back to the library, or out of the app."""
@@ -147,6 +120,14 @@ class BranchingApp(App[int]):
 
         while len(self.screen_stack) > 1 and not isinstance(self.screen, LibraryScreen):
             self.pop_screen()
+
+    def close_all(self) -> None:
+        """Close every recorder and the services (blocking: after the app has stopped)."""
+        try:
+            for playing in self.playings:
+                playing.close()
+        finally:
+            self.services.close()
 
     # -- chrome -----------------------------------------------------------------------
 
@@ -170,16 +151,16 @@ class BranchingApp(App[int]):
     # -- errors -------------------------------------------------------------------------
 
     def report_error(self, exc: BaseException) -> None:
-        """The one place errors are shown: a notification, or a clean stop for a bug."""
-        if isinstance(exc, BranchingError | OSError):
+        """The one place errors are shown: a notification, or a clean stop."""
+        if isinstance(exc, TelemetryUnavailable):
+            self.fatal = f"{exc.title}: {clean(str(exc))}"
+            self.exit(None, return_code=1)
+        elif isinstance(exc, BranchingError | OSError):
             title = exc.title if isinstance(exc, BranchingError) else "Problem"
             self.notify(clean(str(exc)), title=title, severity="error", timeout=10, markup=False)
-            return
-        self._stop_for(exc)
-
-    def _stop_for(self, exc: BaseException) -> None:
-        self._note_crash(exc)
-        self.exit(None, return_code=1)
+        else:
+            self._note_crash(exc)
+            self.exit(None, return_code=1)
 
     def _note_crash(self, exc: BaseException) -> None:
         where = self._write_crash(exc)
@@ -214,13 +195,13 @@ def build_app(story: Story | None, recorder: Recorder | None = None,
               library: Sequence[Path] = ()) -> BranchingApp:
     """The player app for `story` (or the library of `library` folders when None).
 
-    `recorder` records the first playthrough when no `services` are given (tests);
-    the CLI passes `services` backed by the telemetry store instead. `clock`
-    defaults to the real one; tests pass a `ManualClock`.
+    `recorder` records the playthroughs when no `services` are given (tests);
+    the CLI passes `services` backed by the telemetry store instead. `playing`
+    starts on a given playthrough (no resume offer). `clock` defaults to the
+    real one; tests pass a `ManualClock`.
     """
     if services is None:
         services = LocalServices(recorder)
     return BranchingApp(services=services, options=options or TuiOptions(),
                         clock=clock or MonotonicClock(), story=story, playing=playing,
                         library=library)
-

@@ -4,8 +4,10 @@
 library of ./stories and any `--stories DIR`. Both open the telemetry store
 (unless `--no-telemetry`) through the CLI's own helpers, so both players record
 the same way, build the app with `build_app`, run it, and close everything.
-They return the process exit status: 0, or 1 after an unexpected error, which
-is reported in one line (details in a crash file), never as a traceback.
+They return the process exit status: 0, or 1 when telemetry cannot be opened or
+after an unexpected error, either reported in one line (an unexpected error's
+details go to a crash file), never as a traceback. The store itself is opened
+by the app, in a worker, once the first scene is on screen.
 """
 
 from __future__ import annotations
@@ -32,19 +34,20 @@ def prepare(opts: Any) -> tuple[Services, TuiOptions]:
     from branching.cli.playing import notice_once, open_store, viewer_name
 
     viewer = viewer_name(opts.viewer)
-    opened = open_store(opts)
-    notice = None
     services: Services
-    if opened is None:
+    if opts.no_telemetry:
         if opts.resume:
             raise click.UsageError("--resume needs telemetry (it reads the recorded state)")
         services = LocalServices(None, viewer)
     else:
-        store, where = opened
-        services = StoreServices(store, where, opts, viewer)
-        notice = notice_once(where)
+        def opener() -> tuple[Any, str]:
+            opened = open_store(opts)
+            assert opened is not None  # only None with --no-telemetry
+            return opened
+
+        services = StoreServices(opener, opts, viewer, notice_once)
     options = TuiOptions(seed=opts.seed, no_timer=opts.no_timer, resume=opts.resume,
-                         notice=notice, crash_log=crash_log_path())
+                         crash_log=crash_log_path())
     return services, options
 
 
@@ -67,7 +70,8 @@ def run_app(app: BranchingApp) -> int:
         app.run()
     finally:
         app.close_all()
-    if app.crash:
-        print(app.crash, file=sys.stderr)
+    message = app.crash or app.fatal
+    if message:
+        print(message, file=sys.stderr)
         return 1
     return app.return_code or 0

@@ -15,9 +15,10 @@ import secrets
 from dataclasses import dataclass, field
 
 from branching.engine import ChoiceView, Playthrough, View
+from branching.errors import SaveError
 from branching.model import Story
 from branching.telemetry import Recorder
-from branching.tui.services import Services
+from branching.tui.services import Resumable, Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +46,51 @@ class Playing:
 
     # -- steps (blocking: call from a worker) ------------------------------------------
 
-    def begin(self) -> Step:
-        """Start (or continue a resumed) playthrough and record it."""
+    def prepare(self) -> Step:
+        """The playthrough's first view, without recording (pure: fine on the UI thread).
+
+        A new playthrough's first scene can be shown at once, while telemetry
+        opens; nothing the viewer did waits on it. `record_begin` records it.
+        """
         if self.run is None:
             seed = self.fixed_seed if self.fixed_seed is not None else secrets.randbelow(2**31)
             self.run = Playthrough.start(self.story, seed)
+        view = self.run.view
+        return Step(view, only_last=self.resumed, can_go_back=self.run.can_go_back)
+
+    def record_begin(self) -> None:
+        """Open the playthrough's session and record its start (unless resumed)."""
+        run = self.run
+        assert run is not None, "prepare() first"
         if self.recorder is None:
-            self.recorder = self.services.new_recorder(self.story, self.run.seed)
-        if self.resumed:
-            return self._step(only_last=True)
-        self.recorder.started(self.run)
-        return self._step()
+            self.recorder = self.services.new_recorder(self.story, run.seed)
+        if not self.resumed:
+            self.recorder.started(run)
+
+    def look(self) -> tuple[Resumable | None, str | None]:
+        """Open telemetry and find the viewer's unfinished playthrough of this story.
+
+        Returns it, or None with the reason when one exists but no longer fits
+        the story (it was recorded with an older version).
+        """
+        self.services.open()
+        try:
+            return self.services.unfinished(self.story), None
+        except SaveError as exc:
+            return None, str(exc)
+
+    def resume_from(self, found: Resumable) -> Playing:
+        """A `Playing` that continues `found` in its own recorded session."""
+        playing = Playing(self.story, self.services, run=found.run,
+                          recorder=self.services.resume(found), resumed=True)
+        playing.prepare()
+        return playing
+
+    def begin(self) -> Step:
+        """Start (or continue a resumed) playthrough and record it."""
+        self.prepare()
+        self.record_begin()
+        return self._step(only_last=self.resumed)
 
     def choose(self, choice: ChoiceView, *, scene: str, decide_ms: int | None, how: str,
                timeout: bool = False) -> Step:

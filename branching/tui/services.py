@@ -9,16 +9,31 @@ players record the same way); `LocalServices` records nothing (for
 `--no-telemetry`) or hands out a given recorder (for tests). Both remember the
 endings reached in this run of the app, so the ending screen counts them even
 with no database.
+
+`StoreServices` opens the store on first use, in whichever worker asks first:
+importing and migrating the store is the slowest part of starting, and the
+first scene does not need it (nothing has been chosen yet). A store that
+cannot be opened raises `TelemetryUnavailable`, which stops the app: playing
+on without recording would silently lose what the viewer does.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from branching.engine import Playthrough
+from branching.errors import BranchingError
 from branching.model import Story
 from branching.telemetry import NullRecorder, Recorder
+
+
+class TelemetryUnavailable(BranchingError):
+    """The telemetry database cannot be opened: the player stops rather than lose events."""
+
+    title = "Cannot record"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +58,13 @@ class Services:
 
     where: str | None = None  # where choices are recorded, for the help screen
     viewer: str = ""
+    notice: str | None = None  # the first-run notice, once telemetry is open
 
     def __init__(self) -> None:
         self._seen: dict[str, set[str]] = {}
+
+    def open(self) -> None:
+        """Get ready to record (blocking); a no-op once open."""
 
     def new_recorder(self, story: Story, seed: int) -> Recorder:
         raise NotImplementedError
@@ -89,19 +108,46 @@ class LocalServices(Services):
 
 
 class StoreServices(Services):
-    """The telemetry store, through the same helpers as the line-mode player."""
+    """The telemetry store, through the same helpers as the line-mode player.
 
-    def __init__(self, store: Any, where: str, opts: Any, viewer: str) -> None:
+    `opener` returns `(store, where)` and is called once, on first use;
+    `notify_once(where)` gives the first-run notice (or None).
+    """
+
+    def __init__(self, opener: Callable[[], tuple[Any, str]], opts: Any, viewer: str,
+                 notify_once: Callable[[str], str | None] | None = None) -> None:
         super().__init__()
-        self.store = store
-        self.where = where
+        self._opener = opener
+        self._notify_once = notify_once
+        self._lock = threading.Lock()
+        self._store: Any = None
         self.opts = opts  # branching.cli.playing.PlayOptions
         self.viewer = viewer
+
+    def open(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                return
+            try:
+                store, where = self._opener()
+            except BranchingError as exc:
+                raise TelemetryUnavailable(
+                    f"{exc} (play with --no-telemetry to record nothing)") from exc
+            self._store, self.where = store, where
+            if self._notify_once is not None:
+                self.notice = self._notify_once(where)
+
+    @property
+    def store(self) -> Any:
+        self.open()
+        return self._store
 
     def new_recorder(self, story: Story, seed: int) -> Recorder:
         from branching.cli.playing import start_recording
 
-        return start_recording(self.store, self.where, story, self.opts, seed, self.viewer)
+        store = self.store  # opens it, and so knows where it is
+        assert self.where is not None
+        return start_recording(store, self.where, story, self.opts, seed, self.viewer)
 
     def unfinished(self, story: Story) -> Resumable | None:
         from branching.cli.playing import resume_run
@@ -115,10 +161,13 @@ class StoreServices(Services):
     def resume(self, found: Resumable) -> Recorder:
         from branching.telemetry import StoreRecorder
 
-        return StoreRecorder(self.store.resume_session(found.token), self.where)
+        session = self.store.resume_session(found.token)
+        return StoreRecorder(session, self.where)
 
     def stored_endings(self, story: Story) -> set[str]:
         return set(self.store.endings_found(story.id, self.viewer))
 
     def close(self) -> None:
-        self.store.close()
+        with self._lock:
+            if self._store is not None:
+                self._store.close()

@@ -61,7 +61,7 @@ class MemoryRecorder:
     def last(self, kind: str) -> dict[str, Any]:
         for k, fields in reversed(self.calls):
             if k == kind:
-                return fields
+                return dict(fields)
         raise AssertionError(f"nothing recorded as {kind!r}; got {self.kinds()}")
 
 

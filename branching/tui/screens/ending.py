@@ -18,12 +18,13 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from branching.model import Story
 from branching.tui.playing import Step
+from branching.tui.screens.keys import CHROME_KEYS, number_bindings
 from branching.tui.text import literal, prose
-from branching.tui.widgets import Item, NumberedList, SceneText
+from branching.tui.widgets import Item, KeyBar, KeyHint, NumberedList, SceneText
 from branching.tui.widgets.numbered import LOCK
 
 KIND_STYLES = {"good": "bold $success", "bad": "bold $error", "secret": "bold $accent"}
@@ -72,8 +73,7 @@ class EndingScreen(Screen[EndingChoice]):
     """The end of a playthrough (or a stuck one)."""
 
     BINDINGS = [
-        Binding("1", "number(1)", "Choose", key_display="1-9"),
-        *[Binding(str(n), f"number({n})", show=False) for n in range(2, 10)],
+        *number_bindings(),
         Binding("b", "back", "Back"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
         Binding("q", "quit_story", "Quit"),
@@ -98,7 +98,9 @@ class EndingScreen(Screen[EndingChoice]):
                                                view.scene), id="ending-tally")
         with Vertical(id="choices-panel"):
             yield NumberedList(id="offers")
-        yield Footer()
+        yield KeyBar([KeyHint("1-9", "Choose", "1"),
+                      KeyHint("b", "Back", "b", enabled=self.step.can_go_back),
+                      KeyHint("?", "Help", "question_mark"), KeyHint("q", "Quit", "q")])
 
     def _title(self) -> Content:
         view = self.step.view
@@ -134,7 +136,7 @@ class EndingScreen(Screen[EndingChoice]):
         self.call_after_refresh(story.scroll_end, animate=False)
 
     def on_key(self, event: events.Key) -> None:
-        if not self.revealed and event.key not in {"question_mark", "q", "ctrl+q", "ctrl+c"}:
+        if not self.revealed and event.key not in CHROME_KEYS:
             event.stop()
             event.prevent_default()
             self.query_one(SceneText).complete()

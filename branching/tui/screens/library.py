@@ -17,12 +17,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from branching.tui.catalog import Entry, catalogue
 from branching.tui.jobs import Jobs
 from branching.tui.text import literal
+from branching.tui.widgets import KeyBar, KeyHint
 
 if TYPE_CHECKING:
     from branching.tui.app import BranchingApp
@@ -69,7 +70,8 @@ class LibraryScreen(Screen[None]):
             yield Static(self._intro(), id="library-intro")
             yield OptionList(id="stories")
             yield Static(id="library-details")
-        yield Footer()
+        yield KeyBar([KeyHint("Enter", "Play", "enter"), KeyHint("r", "Reload", "r"),
+                      KeyHint("?", "Help", "question_mark"), KeyHint("q", "Quit", "q")])
 
     def _intro(self) -> Content:
         where = ", ".join(str(f) for f in self.folders) or "no folder"
@@ -100,6 +102,7 @@ class LibraryScreen(Screen[None]):
         self.query_one("#stories", OptionList).loading = False
 
     def _loaded(self, entries: list[Entry]) -> None:
+        self.app.show_notice()  # telemetry is open now (the catalogue asked it)
         self.entries = entries
         stories = self.query_one("#stories", OptionList)
         stories.loading = False

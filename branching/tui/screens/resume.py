@@ -1,11 +1,12 @@
 """The offer to resume an unfinished playthrough, shown when a story opens.
 
-Answers True (resume where it was left, with the same state) or False (start
-a new playthrough).
+Answers True (resume where it was left, with the same state), False (start a
+new playthrough), or None when the viewer quits at the question.
 """
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.content import Content
 
 from branching.tui.screens.confirm import ConfirmScreen
@@ -23,8 +24,13 @@ def resume_question(title: str, found: Resumable) -> Content:
 
 
 class ResumeScreen(ConfirmScreen):
-    """Resume (True) or start again (False)."""
+    """Resume (True) or start again (False); `q` leaves (None)."""
+
+    BINDINGS = [Binding("q", "app.request_quit", "Quit", show=False)]
 
     def __init__(self, title: str, found: Resumable) -> None:
         super().__init__(resume_question(title, found), yes="Resume", no="Start again",
                          title="Welcome back")
+
+    def request_quit(self) -> None:
+        self.dismiss(None)

@@ -86,7 +86,7 @@ class NumberedList(OptionList):
     def by_number(self, number: int) -> Item | None:
         return next((it for it in self.items if it.number == number), None)
 
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:
         # Runs before OptionList's own click handler (Textual calls each class's
         # handler, subclass first), which then calls `action_select`.
         index = event.style.meta.get("option")

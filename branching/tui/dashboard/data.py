@@ -1,0 +1,166 @@
+"""What the dashboard reads and writes, as blocking calls with no UI in them.
+
+Every function here runs inside a thread worker of a dashboard screen and
+opens its own read-only connection there (STYLE habit 7): `open_readonly`
+checks the file is a branching database and connects with SQLite's `mode=ro`,
+so a producer watching a live kiosk never blocks the players recording to it.
+
+- `list_stories(db)`: every story recorded, with sessions, viewers,
+  completion and last activity, from the `sessions` table alone (it is small
+  next to the events, so the list stays quick on a big database);
+- `load_story(db, story, selection)`: the flowchart graph and the report of
+  one story for one `Selection` (filters plus how to count and draw), the two
+  analytics calls the `flowchart` and `stats` commands make;
+- `export_html(view, folder, when)`: the current view as one self-contained
+  HTML file (`render.to_html`).
+
+No textual here, so these are tested without an app.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from branching.analytics import AnalyticsError, Filters, FlowGraph, Report, Unit, make_filters
+from branching.analytics.source import open_readonly, versions
+
+UNITS: tuple[Unit, ...] = ("sessions", "viewers")
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRow:
+    """One line of the story list."""
+
+    story_id: str
+    title: str
+    versions: int
+    sessions: int
+    viewers: int
+    completed: int  # sessions that reached an ending
+    last_activity: str | None  # the latest start, finish or event, UTC ISO
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.completed / self.sessions if self.sessions else None
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which sessions to count, in what unit, and how much of the flowchart to draw.
+
+    The filter fields hold what the producer typed (checked by `filters()`);
+    `min_share` is a fraction (0.05 for 5%).
+    """
+
+    version: str | None = None
+    since: str | None = None
+    until: str | None = None
+    where: tuple[str, ...] = ()
+    first_only: bool = False
+    unit: Unit = "sessions"
+    min_share: float = 0.0
+    depth: int | None = None
+    min_count: int = 0
+
+    def filters(self) -> Filters:
+        """The analytics filters; a bad date or `where` item raises AnalyticsError."""
+        if self.unit not in UNITS:
+            raise AnalyticsError(f"count by sessions or viewers, not {self.unit!r}")
+        if not 0 <= self.min_share <= 1:
+            raise AnalyticsError("the minimum share is a percentage between 0 and 100")
+        if self.depth is not None and self.depth < 0:
+            raise AnalyticsError("the depth is a number of choices, 0 or more")
+        if self.min_count < 0:
+            raise AnalyticsError("the small-count threshold is 0 or more")
+        return make_filters(since=self.since, until=self.until, version=self.version,
+                            where=self.where, first_only=self.first_only)
+
+    def drawing(self) -> str:
+        """The flowchart's pruning and hiding in words ('' when it draws everything)."""
+        parts = []
+        if self.min_share:
+            parts.append(f"choices under {self.min_share * 100:g}% folded")
+        if self.depth is not None:
+            parts.append(f"depth {self.depth}")
+        if self.min_count:
+            parts.append(f"counts below {self.min_count} hidden")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView:
+    """Everything a story screen shows: the graph, the report, and the versions known."""
+
+    story: str  # as the producer named it: a story id, file or folder
+    selection: Selection
+    graph: FlowGraph
+    report: Report
+    versions: tuple[tuple[str, str], ...]  # (content hash, "label (hash)"), newest first
+
+    @property
+    def endings_found(self) -> tuple[int, int]:
+        """(endings reached by at least one, endings in the story)."""
+        endings = self.report.endings
+        return sum(1 for e in endings if e.count), len(endings)
+
+
+def list_stories(db: str | Path) -> list[StoryRow]:
+    """Every story in the database, newest activity first (registered but unplayed last)."""
+    conn = open_readonly(db)
+    try:
+        titles = {sid: (title, n) for sid, title, n in conn.execute(
+            """SELECT story_id, (SELECT t.title FROM stories t WHERE t.story_id = s.story_id
+                                 ORDER BY t.registered_at DESC, t.rowid DESC LIMIT 1),
+                      COUNT(*)
+               FROM stories s GROUP BY story_id""")}
+        played = {row[0]: row[1:] for row in conn.execute(
+            """SELECT s.story_id, COUNT(*), COUNT(DISTINCT s.viewer_id),
+                      SUM(s.outcome = 'ending'),
+                      MAX(COALESCE(s.ended_at,
+                                   (SELECT e.ts FROM events e WHERE e.session_id = s.session_id
+                                    ORDER BY e.seq DESC LIMIT 1),
+                                   s.started_at))
+               FROM sessions s GROUP BY s.story_id""")}
+    finally:
+        conn.close()
+    rows = [StoryRow(sid, title, n, *played.get(sid, (0, 0, 0, None)))
+            for sid, (title, n) in titles.items()]
+    return sorted(rows, key=lambda r: (r.last_activity or "", r.story_id), reverse=True)
+
+
+def load_story(db: str | Path, story: str, selection: Selection) -> StoryView:
+    """The graph and report of `story` (id, file or folder) for `selection`."""
+    from branching.analytics import build_report, flow_graph
+
+    filters = selection.filters()
+    graph = flow_graph(story, db=db, filters=filters, unit=selection.unit)
+    report = build_report(story, db=db, filters=filters, unit=selection.unit)
+    conn = open_readonly(db)
+    try:
+        known = tuple((v.content_hash, v.describe())
+                      for v in versions(conn, report.overview.story_id))
+    finally:
+        conn.close()
+    return StoryView(story, selection, graph, report, known)
+
+
+def export_html(view: StoryView, folder: Path, when: datetime) -> Path:
+    """Write the view as one self-contained HTML file in `folder`; its path."""
+    from branching.render import to_html
+
+    s = view.selection
+    page = to_html(view.graph, view.report, min_count=s.min_count, depth=s.depth,
+                   min_share=s.min_share)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", view.report.overview.story_id).strip("-.")
+    stem = f"{stem or 'story'}-dashboard-{when:%Y%m%d-%H%M%S}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{stem}.html"
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"{stem}-{n}.html"
+    target.write_text(page, encoding="utf-8")
+    return target
