@@ -40,3 +40,19 @@ def test_every_command_has_a_readme_section_and_help() -> None:
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.help, f"{name} {param.opts} has no help text"
+
+
+def test_every_registered_command_is_in_the_lazy_table() -> None:
+    import importlib
+
+    from branching.cli import COMMANDS
+
+    for module in set(COMMANDS.values()):
+        try:
+            importlib.import_module(f"branching.cli.{module}")
+        except ModuleNotFoundError:
+            continue
+    assert set(cli.commands) <= set(COMMANDS)
+    for name, module in COMMANDS.items():
+        if name in cli.commands:
+            assert cli.commands[name].callback.__module__ == f"branching.cli.{module}"

@@ -1,13 +1,11 @@
 """The command line: a thin click group, the composition root.
 
-Each submodule registers its commands on the group defined in `main`; importing
-this package imports them all. Heavy libraries (textual, the store, analytics)
-are imported inside the commands, so `branching --help` stays fast.
+`main.cli` is the group; each submodule registers its commands on it and is
+imported only when one of them runs (see `main.COMMANDS`). Heavy libraries
+(textual, the store, analytics) are imported inside the commands, so
+`branching --help` and `branching play` stay fast.
 """
 
-from branching.cli import analytics as _analytics  # noqa: F401  (registers commands)
-from branching.cli import data as _data  # noqa: F401
-from branching.cli import story as _story  # noqa: F401
-from branching.cli.main import cli
+from branching.cli.main import COMMANDS, cli
 
-__all__ = ["cli"]
+__all__ = ["COMMANDS", "cli"]

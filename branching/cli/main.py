@@ -1,13 +1,51 @@
-"""The root click group and the helpers every command shares."""
+"""The root click group and the helpers every command shares.
+
+Commands live in the submodules (`story`, `data`, `analytics`, `dashboard`),
+each registering on `cli` when imported. The group imports a submodule only
+when one of its commands is asked for, so `branching play` does not pay for
+the analytics' imports: start-up time is part of what a viewer feels.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from branching import __version__
 
+# command name -> the submodule of branching.cli that defines it
+COMMANDS: dict[str, str] = {
+    "check": "story",
+    "explore": "story",
+    "schema": "story",
+    "play": "story",
+    "export": "data",
+    "merge": "data",
+    "forget": "data",
+    "prune": "data",
+    "stats": "analytics",
+    "flowchart": "analytics",
+    "dashboard": "dashboard",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            try:
+                importlib.import_module(f"branching.cli.{COMMANDS[cmd_name]}")
+            except ModuleNotFoundError:  # a command whose module is not shipped
+                return None
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="branching")
 def cli() -> None:
     """Play choose-your-path stories in the terminal, and see what viewers chose."""

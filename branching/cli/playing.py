@@ -7,9 +7,7 @@ state) and hands them to the plain player or the Textual app.
 
 from __future__ import annotations
 
-import getpass
 import os
-import secrets
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -48,10 +46,17 @@ def parse_attrs(attrs: tuple[str, ...]) -> dict[str, str]:
         raise click.BadParameter(str(exc), param_hint="--attr") from None
 
 
+def new_seed() -> int:
+    """A fresh random seed for a playthrough (recorded, so it can be replayed)."""
+    return int.from_bytes(os.urandom(4), "big") >> 1
+
+
 def viewer_name(given: str | None) -> str:
     if given:
         return given
     try:
+        import getpass
+
         return getpass.getuser()
     except Exception:  # no login name (containers): one anonymous local viewer
         return "local-viewer"
@@ -160,13 +165,13 @@ def play_plain_cli(story: Any, opts: PlayOptions) -> int:
                     recorder = StoreRecorder(store.resume_session(point.session_id), where)
                     resumed = True
             if run is None:
-                seed = opts.seed if opts.seed is not None else secrets.randbelow(2**31)
+                seed = opts.seed if opts.seed is not None else new_seed()
                 run = Playthrough.start(story, seed)
                 recorder = start_recording(store, where, story, opts, seed, viewer)
         else:
             if opts.resume:
                 raise click.UsageError("--resume needs telemetry (it reads the recorded state)")
-            seed = opts.seed if opts.seed is not None else secrets.randbelow(2**31)
+            seed = opts.seed if opts.seed is not None else new_seed()
             run = Playthrough.start(story, seed)
         echo = not sys.stdin.isatty() and script is None and os.environ.get("TERM") != "dumb"
         result = play_plain(run, sys.stdout, script=script, stdin=sys.stdin, echo=echo,

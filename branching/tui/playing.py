@@ -11,9 +11,9 @@ stepping be read (and tested) without Textual.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 
+from branching.cli.playing import new_seed
 from branching.engine import ChoiceView, Playthrough, View
 from branching.errors import SaveError
 from branching.model import Story
@@ -53,7 +53,7 @@ class Playing:
         opens; nothing the viewer did waits on it. `record_begin` records it.
         """
         if self.run is None:
-            seed = self.fixed_seed if self.fixed_seed is not None else secrets.randbelow(2**31)
+            seed = self.fixed_seed if self.fixed_seed is not None else new_seed()
             self.run = Playthrough.start(self.story, seed)
         view = self.run.view
         return Step(view, only_last=self.resumed, can_go_back=self.run.can_go_back)

@@ -1,0 +1,149 @@
+"""The producer's dashboard app, and `build_dashboard`, the factory CLI and tests share.
+
+The app only wires things (STYLE habit 10): it holds the database path, the
+starting selection, the clocks and the export folder, starts on the story
+list (no STORY) or on one story, drives the refresh (`r`, and every
+`--refresh` seconds through a `Clock`, so tests move time by hand), and is
+the one place worker errors become notifications (`report_error`, habit 8):
+the project's own errors with their title, file and database errors in
+words, anything else as one line naming the error, never a traceback. The
+same message is not repeated while it is the latest one (a kiosk refreshing
+every few seconds against a missing file would otherwise stack them).
+Screens own their queries and handlers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from branching.errors import BranchingError
+from branching.tui.clock import Clock, MonotonicClock
+from branching.tui.dashboard.data import Selection
+from branching.tui.dashboard.screens.base import QueryScreen
+from branching.tui.text import clean
+
+Now = Callable[[], datetime]
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+class DashboardApp(App[None]):
+    """Which way viewers went: the story list, and each story's figures."""
+
+    CSS_PATH = "dashboard.tcss"
+    TITLE = "branching dashboard"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, db_path: Path, story: str | None, *, selection: Selection,
+                 refresh: float | None, clock: Clock, now: Now, export_dir: Path) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.story = story
+        self.selection = selection
+        self.refresh_every = refresh
+        self.clock = clock
+        self.now = now
+        self.export_dir = export_dir
+        self._last_error: str | None = None
+
+    def get_default_screen(self) -> Screen[None]:
+        from branching.tui.dashboard.screens.stories import StoryListScreen
+        from branching.tui.dashboard.screens.story import StoryScreen
+
+        if self.story is None:
+            return StoryListScreen()
+        return StoryScreen(self.story, self.selection)
+
+    def on_mount(self) -> None:
+        if self.refresh_every:
+            self.clock.every(self, self.refresh_every, self.action_refresh)
+
+    def stamp(self) -> str:
+        """The time the figures on screen were read, for the 'updated' line."""
+        return self.now().strftime("%H:%M:%S")
+
+    # -- navigation ------------------------------------------------------------------------
+
+    def open_story(self, story_id: str) -> None:
+        from branching.tui.dashboard.screens.story import StoryScreen
+
+        self.push_screen(StoryScreen(story_id, self.selection))
+
+    def show_stories(self) -> None:
+        """Back to the story list (started on one story: the list replaces it)."""
+        from branching.tui.dashboard.screens.stories import StoryListScreen
+
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        else:
+            self.switch_screen(StoryListScreen())
+
+    def action_refresh(self) -> None:
+        """Read again the figures of the screen on top (under any dialog)."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, QueryScreen):
+                screen.reload()
+                return
+
+    def action_help(self) -> None:
+        from branching.tui.dashboard.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(str(self.db_path), self.refresh_every))
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def report_error(self, error: BaseException) -> None:
+        """The one place a failed query or export is shown: a notification."""
+        if isinstance(error, BranchingError):
+            title, message = error.title, str(error)
+        elif isinstance(error, sqlite3.Error):
+            title, message = "Telemetry database problem", f"SQLite says: {error}"
+        elif isinstance(error, OSError):
+            title = "Cannot read or write a file"
+            message = f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")
+        else:
+            title, message = "Unexpected error", f"{type(error).__name__}: {error}"
+        text = clean(message)
+        if text == self._last_error:
+            return
+        self._last_error = text
+        self.notify(text, title=title, severity="error", timeout=10, markup=False)
+
+    def clear_error(self) -> None:
+        """A query succeeded: the next failure is news again."""
+        self._last_error = None
+
+
+def build_dashboard(db_path: str | Path, story: str | None = None, *,
+                    selection: Selection | None = None, refresh: float | None = None,
+                    clock: Clock | None = None, now: Now | None = None,
+                    export_dir: str | Path | None = None) -> DashboardApp:
+    """The dashboard over the telemetry database at `db_path`.
+
+    `story` (a story id, file or folder) opens that story; None starts on the
+    list of stories recorded. `selection` is the starting filter; `refresh`
+    reads the figures again every so many seconds (None: only on `r`).
+    `clock` drives the refresh and `now` stamps 'updated' times and export
+    names (tests pass a `ManualClock` and a fixed time); `export_dir` is where
+    `e` writes HTML (default: the current folder).
+    """
+    if refresh is not None and refresh <= 0:
+        raise ValueError("the refresh interval must be a positive number of seconds")
+    return DashboardApp(Path(db_path), story, selection=selection or Selection(),
+                        refresh=refresh, clock=clock or MonotonicClock(), now=now or local_now,
+                        export_dir=Path(export_dir) if export_dir is not None else Path.cwd())
