@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,17 +30,15 @@ from branching.model import Choice, Effect, Ending, Scene, Story
 MAX_AUTO_STEPS = 1000  # scenes entered in a row without a choice point: a loop of `next`s
 
 
-@dataclass(frozen=True, slots=True)
-class State:
-    """Everything a condition can see, at one moment. Immutable."""
+class _Env:
+    """The conditions.Env reading shared by `State` and its working copy."""
 
-    scene: str
+    __slots__ = ()
     vars: Mapping[str, Value]
     visit_counts: Mapping[str, int]
-    chosen_pairs: frozenset[tuple[str, str]]
+    chosen_pairs: AbstractSet[tuple[str, str]]
     turn_count: int
 
-    # conditions.Env
     def var(self, name: str) -> Value:
         return self.vars[name]
 
@@ -51,6 +50,17 @@ class State:
 
     def turns(self) -> int:
         return self.turn_count
+
+
+@dataclass(frozen=True, slots=True)
+class State(_Env):
+    """Everything a condition can see, at one moment. Immutable."""
+
+    scene: str
+    vars: Mapping[str, Value]
+    visit_counts: Mapping[str, int]
+    chosen_pairs: frozenset[tuple[str, str]]
+    turn_count: int
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,27 +72,17 @@ class State:
         }
 
 
-class _Mutable:
-    """A working copy of State while a step is computed (conditions.Env too)."""
+class _Mutable(_Env):
+    """A working copy of State while a step is computed."""
+
+    __slots__ = ("scene", "vars", "visit_counts", "chosen_pairs", "turn_count")
 
     def __init__(self, state: State) -> None:
         self.scene = state.scene
-        self.vars = dict(state.vars)
-        self.visit_counts = dict(state.visit_counts)
-        self.chosen_pairs = set(state.chosen_pairs)
+        self.vars: dict[str, Value] = dict(state.vars)
+        self.visit_counts: dict[str, int] = dict(state.visit_counts)
+        self.chosen_pairs: set[tuple[str, str]] = set(state.chosen_pairs)
         self.turn_count = state.turn_count
-
-    def var(self, name: str) -> Value:
-        return self.vars[name]
-
-    def visits(self, scene: str) -> int:
-        return self.visit_counts.get(scene, 0)
-
-    def chosen(self, scene: str, choice: str) -> bool:
-        return (scene, choice) in self.chosen_pairs
-
-    def turns(self) -> int:
-        return self.turn_count
 
     def apply(self, effect: Effect) -> None:
         for name, value in effect.set:
