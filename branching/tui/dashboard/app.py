@@ -41,6 +41,7 @@ class DashboardApp(App[None]):
 
     CSS_PATH = "dashboard.tcss"
     TITLE = "branching dashboard"
+    ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("r", "refresh", "Refresh"),
@@ -62,15 +63,14 @@ class DashboardApp(App[None]):
 
     def get_default_screen(self) -> Screen[None]:
         from branching.tui.dashboard.screens.stories import StoryListScreen
-        from branching.tui.dashboard.screens.story import StoryScreen
 
-        if self.story is None:
-            return StoryListScreen()
-        return StoryScreen(self.story, self.selection)
+        return StoryListScreen()
 
     def on_mount(self) -> None:
+        if self.story is not None:  # on top of the list, so Esc goes back to it
+            self.open_story(self.story)
         if self.refresh_every:
-            self.clock.every(self, self.refresh_every, self.action_refresh)
+            self.clock.every(self, self.refresh_every, self.refresh_tick)
 
     def stamp(self) -> str:
         """The time the figures on screen were read, for the 'updated' line."""
@@ -78,26 +78,35 @@ class DashboardApp(App[None]):
 
     # -- navigation ------------------------------------------------------------------------
 
-    def open_story(self, story_id: str) -> None:
+    def open_story(self, story: str) -> None:
+        """Show `story` (a story id, file or folder) over the list."""
         from branching.tui.dashboard.screens.story import StoryScreen
 
-        self.push_screen(StoryScreen(story_id, self.selection))
+        self.push_screen(StoryScreen(story, self.selection))
 
     def show_stories(self) -> None:
-        """Back to the story list (started on one story: the list replaces it)."""
-        from branching.tui.dashboard.screens.stories import StoryListScreen
-
+        """Back to the story list, which is always at the bottom of the stack."""
         if len(self.screen_stack) > 1:
             self.pop_screen()
-        else:
-            self.switch_screen(StoryListScreen())
 
-    def action_refresh(self) -> None:
-        """Read again the figures of the screen on top (under any dialog)."""
+    def _figures_screen(self) -> QueryScreen | None:
+        """The screen whose figures are on show (under any dialog)."""
         for screen in reversed(self.screen_stack):
             if isinstance(screen, QueryScreen):
-                screen.reload()
-                return
+                return screen
+        return None
+
+    def action_refresh(self) -> None:
+        """`r`: read the figures on show again now."""
+        screen = self._figures_screen()
+        if screen is not None:
+            screen.reload()
+
+    def refresh_tick(self) -> None:
+        """Every `--refresh` seconds: read again, unless the last read is still going."""
+        screen = self._figures_screen()
+        if screen is not None:
+            screen.tick()
 
     def action_help(self) -> None:
         from branching.tui.dashboard.screens.help import HelpScreen

@@ -157,10 +157,13 @@ def export_html(view: StoryView, folder: Path, when: datetime) -> Path:
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", view.report.overview.story_id).strip("-.")
     stem = f"{stem or 'story'}-dashboard-{when:%Y%m%d-%H%M%S}"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{stem}.html"
     n = 1
-    while target.exists():
-        n += 1
-        target = folder / f"{stem}-{n}.html"
-    target.write_text(page, encoding="utf-8")
-    return target
+    while True:
+        target = folder / (f"{stem}.html" if n == 1 else f"{stem}-{n}.html")
+        try:
+            with open(target, "x", encoding="utf-8") as handle:  # never overwrite
+                handle.write(page)
+        except FileExistsError:
+            n += 1
+            continue
+        return target

@@ -60,39 +60,48 @@ def totals(view: StoryView, updated: str | None) -> RenderableType:
     o = view.report.overview
     f = Figures(view.selection.min_count)
     unit = UNIT_NAME[o.unit]
+    story = Text.assemble(literal(o.title, "bold"), " ", literal(f"({o.story_id})", "dim"))
+    if o.sessions:
+        found, endings = view.endings_found
+        figures = Text.assemble(
+            (f.count(o.sessions), "bold"), _noun(o.sessions, " session"), " · ",
+            (f.count(o.viewers), "bold"), _noun(o.viewers, " viewer"), " · ",
+            (f.rate(o.completion_rate, o.completed), "bold"),
+            f" completed ({f.count(o.completed)} of {f.count(o.started)}) · ",
+            (f"{found} of {endings}", "bold"), " endings found")
+    else:
+        figures = Text("No sessions match this selection yet: press f to change it, "
+                       "r to look again.", style="yellow")
+    selection = [o.filters, f"counted in {unit}", view.selection.drawing()]
+    return Group(_sides(story, Text(f"updated {updated}", style="dim") if updated else Text()),
+                 figures,
+                 _sides(literal(" · ".join(p for p in selection if p), "dim"),
+                        Text("f filters", style="dim")))
+
+
+def _noun(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def _sides(left: Text, right: Text) -> Table:
+    """One line: `left` cut to fit, `right` against the right edge."""
     grid = Table.grid(expand=True)
     grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
     grid.add_column(justify="right", no_wrap=True)
-    grid.add_row(Text.assemble(literal(o.title, "bold"), " ", literal(f"({o.story_id})", "dim")),
-                 Text(f"updated {updated}", style="dim") if updated else "")
-    if o.sessions:
-        found, endings = view.endings_found
-        grid.add_row(Text.assemble(
-            (f.count(o.sessions), "bold"), " sessions · ", (f.count(o.viewers), "bold"),
-            " unique viewers · ", (f.rate(o.completion_rate, o.completed), "bold"),
-            f" reached an ending ({f.count(o.completed)} of {f.count(o.started)} {unit})"
-            " · ", (f"{found} of {endings}", "bold"), " endings found"), "")
-    else:
-        grid.add_row(Text("No sessions match this selection yet: press f to change it, "
-                          "r to look again.", style="yellow"), "")
-    selection = [o.filters, f"counted in {unit}", view.selection.drawing()]
-    grid.add_row(literal(" · ".join(p for p in selection if p), "dim"),
-                 Text("f filters", style="dim"))
+    grid.add_row(left, right)
     return grid
 
 
 # -- tables ------------------------------------------------------------------------------
 
 
-def _table(title: str, caption: str | None = None) -> Table:
-    return Table(title=title, caption=caption, title_justify="left", caption_justify="left",
-                 box=box.SIMPLE_HEAD, title_style="bold", caption_style="dim",
-                 show_edge=False, pad_edge=False)
+def _table() -> Table:
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
 
 
-def sheet_table(sheet: Sheet, figures: Figures) -> Table:
-    """A stats sheet as a table of literal cells, shares with a bar."""
-    table = _table(sheet.title, sheet.caption or None)
+def sheet_table(sheet: Sheet, figures: Figures) -> RenderableType:
+    """A stats sheet: its title, what it counts, then a table of literal cells."""
+    table = _table()
     for column in sheet.columns:
         right = column.kind in ("count", "ms", "number")
         table.add_column(literal(column.name), justify="right" if right else "left",
@@ -102,7 +111,10 @@ def sheet_table(sheet: Sheet, figures: Figures) -> Table:
         table.add_row(*(_cell(sheet, row, i, figures) for i in range(len(sheet.columns))))
     if not sheet.rows:
         table.add_row(Text("(none)", style="dim"), *([""] * (len(sheet.columns) - 1)))
-    return table
+    head = [literal(sheet.title, "bold")]
+    if sheet.caption:
+        head.append(literal(sheet.caption, "dim"))
+    return Group(*head, table)
 
 
 def _cell(sheet: Sheet, row: tuple[Any, ...], index: int, figures: Figures) -> Text:
@@ -153,8 +165,9 @@ def choice_points(report: Report, titles: Mapping[str, str], figures: Figures) -
         by_scene.setdefault(choice.scene, []).append(choice)
     parts: list[RenderableType] = [
         Text(f"Shares are of the {unit} that reached the choice point (a viewer who loops "
-             "back can take two choices, so a point can add up to more than 100%). Timeouts "
-             "and time to decide count every decision made there.", style="dim"), Text("")]
+             "back can take two choices, so a point can add up to more than 100%). 'Timed out': "
+             "times the clock chose that option. Timeouts and time to decide count every "
+             "decision made there.", style="dim"), Text("")]
     for scene, choices in by_scene.items():
         parts += [_point(choices, timing.get(scene), unit, titles, figures), Text("")]
     if not by_scene:
@@ -173,13 +186,13 @@ def _timing_line(t: Timing | None, figures: Figures) -> Text:
 
 def _point(choices: list[ChoiceShare], t: Timing | None, unit: str,
            titles: Mapping[str, str], figures: Figures) -> RenderableType:
-    table = _table("")
-    table.title = None
-    table.add_column("choice", overflow="fold", ratio=3)
-    table.add_column("goes to", overflow="fold", ratio=2)
+    table = _table()
+    table.expand = True  # the label columns share what the figures leave
+    table.add_column("choice", overflow="fold", ratio=2)
+    table.add_column("goes to", overflow="fold", ratio=1)
     table.add_column("share", no_wrap=True, min_width=BAR_WIDTH + 7)
     table.add_column(unit, justify="right", no_wrap=True)
-    table.add_column("by the clock", justify="right")
+    table.add_column("timed out", justify="right", no_wrap=True)
     for c in choices:
         label = literal(c.label)
         if c.retired:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 class QueryScreen(Screen[None]):
     """A dashboard screen that can be read again (`reload`) and reports failures."""
 
+    READ_GROUP = "read"  # the worker group of the screen's main read
+
     @property
     def dashboard(self) -> DashboardApp:
         return cast("DashboardApp", self.app)
@@ -30,6 +32,17 @@ class QueryScreen(Screen[None]):
     def reload(self) -> None:
         """Read the figures again (the `r` key and the auto-refresh)."""
         raise NotImplementedError
+
+    def tick(self) -> None:
+        """The auto-refresh: read again, unless the last read is still under way.
+
+        A thread cannot be stopped mid-query, so on a database where a read takes
+        longer than the refresh interval, starting over each time would cancel
+        every read before it reports and the figures would never change.
+        """
+        if not any(w.node is self and w.group == self.READ_GROUP and not w.is_finished
+                   for w in self.app.workers):
+            self.reload()
 
     def query_failed(self, group: str, error: BaseException) -> None:
         """A worker of `group` failed (already reported): show what is missing."""

@@ -103,6 +103,8 @@ class FilterScreen(ModalScreen[Selection | None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter-error").display = False
+        self.query_one(".fields").can_focus = False  # Tab goes from field to field
+        self.query_one("#version").focus()
 
     # -- reading the fields -------------------------------------------------------------
 

@@ -26,8 +26,8 @@ from branching.tui.dashboard.messages import StoriesLoaded
 from branching.tui.dashboard.screens.base import QueryScreen
 from branching.tui.dashboard.views import literal
 
-FIXED = (("id", 12), ("sessions", 8), ("viewers", 7), ("completed", 9),
-         ("last activity (UTC)", 19))
+FIXED = (("id", 10), ("sessions", 8), ("viewers", 7), ("completed", 9),
+         ("last activity", 16))
 
 
 def when(stamp: str | None) -> str:
@@ -35,10 +35,19 @@ def when(stamp: str | None) -> str:
     return stamp[:16].replace("T", " ") if stamp else "never"
 
 
+def _cut(text: Text) -> Text:
+    """A cell that ends in an ellipsis when its column is too narrow."""
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
 class StoryListScreen(QueryScreen):
     """Pick a story to see what its viewers chose."""
 
-    BINDINGS = [Binding("enter", "open", "Open", show=True)]
+    READ_GROUP = "stories"
+
+    BINDINGS = [Binding("enter", "open", "Open", priority=True)]
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,12 +62,14 @@ class StoryListScreen(QueryScreen):
     def on_mount(self) -> None:
         self.query_one("#stories").display = False
         self._title()
-        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()  # shown first, or back from a story: the figures may have moved on
 
     def reload(self) -> None:
         self._read(str(self.dashboard.db_path))
 
-    @work(thread=True, exclusive=True, group="stories", exit_on_error=False)
+    @work(thread=True, exclusive=True, group=READ_GROUP, exit_on_error=False)
     def _read(self, db: str) -> None:
         rows = tuple(list_stories(db))
         if not get_current_worker().is_cancelled:
@@ -69,9 +80,9 @@ class StoryListScreen(QueryScreen):
     def _title(self) -> None:
         updated = self.dashboard.stamp() if self.rows is not None else None
         line = Text.assemble(("Stories recorded in ", "bold"),
-                             literal(self.dashboard.db_path, "bold"))
+                             literal(self.dashboard.db_path, "bold"), (" · times in UTC", "dim"))
         if updated:
-            line.append(f"  · updated {updated}", style="dim")
+            line.append(f" · updated {updated}", style="dim")
         self.query_one("#list-title", Static).update(line)
 
     def on_stories_loaded(self, message: StoriesLoaded) -> None:
@@ -95,14 +106,14 @@ class StoryListScreen(QueryScreen):
         rows = self.rows or ()
         keep = rows[0].story_id if table.row_count == 0 else self._highlighted(table)
         table.clear(columns=True)
-        title_width = max(12, self.size.width - sum(w + 2 for _, w in FIXED) - 4)
+        title_width = max(12, min(40, self.size.width - sum(w + 2 for _, w in FIXED) - 3))
         table.add_column("story", width=title_width, key="title")
         for name, width in FIXED:
             table.add_column(name, width=width, key=name)
         figures = Figures()
         for row in rows:
             table.add_row(
-                literal(row.title), literal(row.story_id, "dim"),
+                _cut(literal(row.title)), _cut(literal(row.story_id, "dim")),
                 Text(figures.count(row.sessions), justify="right"),
                 Text(figures.count(row.viewers), justify="right"),
                 Text(figures.rate(row.completion_rate), justify="right"),

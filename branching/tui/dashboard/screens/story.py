@@ -40,6 +40,8 @@ TABS: tuple[tuple[str, str], ...] = (
 class StoryScreen(QueryScreen):
     """The figures of one story for one selection of sessions."""
 
+    READ_GROUP = "story"
+
     BINDINGS = [
         Binding("f", "filters", "Filters"),
         Binding("e", "export", "Export HTML"),
@@ -72,7 +74,7 @@ class StoryScreen(QueryScreen):
     def reload(self) -> None:
         self._read(str(self.dashboard.db_path), self.story, self.selection)
 
-    @work(thread=True, exclusive=True, group="story", exit_on_error=False)
+    @work(thread=True, exclusive=True, group=READ_GROUP, exit_on_error=False)
     def _read(self, db: str, story: str, selection: Selection) -> None:
         view = load_story(db, story, selection)
         if not get_current_worker().is_cancelled:
@@ -106,7 +108,7 @@ class StoryScreen(QueryScreen):
             self.query_one(f"#{tab}-body", Static).update(body)
 
     def query_failed(self, group: str, error: BaseException) -> None:
-        if group != "story" or self.view is not None:
+        if group != self.READ_GROUP or self.view is not None:
             return  # a failed export, or a failed refresh: the figures shown stay
         title = error.title if isinstance(error, BranchingError) else "Cannot read the figures"
         self.query_one("#story-message", Static).update(Text.assemble(
