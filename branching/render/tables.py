@@ -14,6 +14,7 @@ from typing import Any
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from branching.analytics.rows import Report
 from branching.render.figures import Figures, seconds
@@ -219,8 +220,8 @@ def rich_table(sheet: Sheet, figures: Figures, *, ascii_only: bool = False) -> T
         longest = max((len(w) for w in words), default=1)
         table.add_column(column.name, justify="right" if right else "left", overflow="fold",
                          min_width=longest if right else min(longest, 12))
-    for row_cells in cells:
-        table.add_row(*row_cells)
+    for row_cells in cells:  # Text, never markup: labels and titles come from stories
+        table.add_row(*(Text(cell) for cell in row_cells))
     if not sheet.rows:
         table.add_row(*(["(none)"] + [""] * (len(sheet.columns) - 1)))
     return table
