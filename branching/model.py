@@ -182,6 +182,11 @@ class Story:
         }
 
 
+def _display(template: str) -> str:
+    """A label's template as producers read it: `{{`/`}}` as the braces they stand for."""
+    return template.replace("{{", "{").replace("}}", "}")
+
+
 def _scene_structure(story: Story, s: Scene) -> dict[str, Any]:
     kind = (
         "ending" if s.ending else "choice" if s.choices else "random" if s.random else "next"
@@ -197,7 +202,7 @@ def _scene_structure(story: Story, s: Scene) -> dict[str, Any]:
         "choices": [
             {
                 "id": c.id,
-                "label": c.label.source,
+                "label": _display(c.label.source),
                 "goto": c.goto,
                 "tags": list(c.tags),
                 "default": c.default,
