@@ -324,12 +324,19 @@ def test_every_dashboard_option_has_help() -> None:
 def test_the_command_builds_the_app_with_the_options(db: Path, monkeypatch: Any) -> None:
     seen: list[DashboardApp] = []
     monkeypatch.setattr(DashboardApp, "run", lambda self: seen.append(self))
+    monkeypatch.setattr("branching.cli.dashboard.interactive", lambda: True)
     result = run("heist", "--db", str(db), "--where", "region=NL", "--by", "viewers",
                  "--min-share", "5", "--refresh", "10")
     assert result.exit_code == 0, result.output
     [app] = seen
     assert (app.db_path, app.story, app.refresh_every) == (db, "heist", 10.0)
     assert app.selection == Selection(where=("region=NL",), unit="viewers", min_share=0.05)
+
+
+def test_without_a_terminal_the_dashboard_points_to_text_outputs(db: Path) -> None:
+    result = run("--db", str(db))  # CliRunner's streams are not terminals
+    assert result.exit_code == 1
+    assert "needs a terminal" in result.output and "branching stats" in result.output
 
 
 @pytest.mark.parametrize(("args", "says"), [

@@ -9,6 +9,7 @@ the screen clears), finds the database, and runs the one app the factory
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -59,11 +60,19 @@ def dashboard(story: str | None, db: str | None, version: str | None, since: str
     if not path.exists():
         raise click.ClickException(f"there is no telemetry database at {path}: play a story "
                                    "first (branching play STORY) or name one with --db")
+    if not interactive():
+        raise click.ClickException("the dashboard needs a terminal; for output to a pipe or "
+                                   "file use `branching stats` or `branching flowchart`")
     app = build_dashboard(path, story, selection=selection, refresh=refresh,
                           export_dir=export_dir)
     app.run()
     if app.return_code:
         raise SystemExit(app.return_code)
+
+
+def interactive() -> bool:
+    """Both ends are a terminal (a full-screen app cannot draw into a pipe)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _db_path(db: str | None) -> Path:
