@@ -45,3 +45,24 @@ def test_cli_help_does_not_import_textual() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_program_pauses_the_collector_only_until_start_up_is_over() -> None:
+    code = (
+        "import gc, sys\n"
+        "from branching.cli import run\n"
+        "from branching.cli.main import cli\n"
+        "seen = []\n"
+        "@cli.command('probe-gc')\n"
+        "def probe() -> None:\n"
+        "    seen.append(gc.isenabled())\n"
+        "sys.argv = ['branching', 'probe-gc']\n"
+        "try:\n"
+        "    run()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(seen, gc.isenabled())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[True] True"

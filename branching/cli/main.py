@@ -36,6 +36,25 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(self.commands) | set(COMMANDS))
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the command; only `play` keeps start-up's garbage-collector pause."""
+        from branching.startup import resume_gc
+
+        name, command, rest = super().resolve_command(ctx, args)
+        if name != "play":
+            resume_gc()
+        return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> object:
+        from branching.startup import resume_gc
+
+        try:
+            return super().invoke(ctx)
+        finally:
+            resume_gc()
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             try:

@@ -142,6 +142,9 @@ def run_play(opts: PlayOptions) -> int:
 
 def play_plain_cli(story: Any, opts: PlayOptions) -> int:
     from branching.plain import play_plain
+    from branching.startup import resume_gc
+
+    resume_gc()  # line mode has no first frame to hurry
 
     script = None
     if opts.script is not None:

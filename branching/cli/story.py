@@ -146,6 +146,9 @@ def play(story: str | None, plain: bool, script: str | None, seed: int | None, r
     standard input or output is not a terminal. Every choice is recorded to the
     telemetry database unless --no-telemetry is given.
     """
+    from branching.startup import pause_gc, resume_gc
+
+    pause_gc()  # resumed by the player once its first frame is on screen
     from branching.cli.playing import PlayOptions, run_play
 
     opts = PlayOptions(
@@ -157,4 +160,6 @@ def play(story: str | None, plain: bool, script: str | None, seed: int | None, r
         status = run_play(opts)
     except BranchingError as exc:
         raise click.ClickException(f"{exc.title}: {exc}") from None
+    finally:
+        resume_gc()
     sys.exit(status)

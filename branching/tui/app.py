@@ -84,6 +84,12 @@ class BranchingApp(App[int]):
             return self.player(self.first_playing, check_resume=False)
         return self.player(self._new(self.story), check_resume=True)
 
+    def on_ready(self) -> None:
+        """The first frame is on screen: start-up is over (see `branching.startup`)."""
+        from branching.startup import resume_gc
+
+        resume_gc()
+
     def on_mount(self) -> None:
         if self.options.notice:
             self.notify(clean(self.options.notice), title="Recording", timeout=10,
