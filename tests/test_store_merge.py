@@ -14,7 +14,8 @@ from branching.store.merge import merge
 from branching.store.migrations import migrate, migration_names
 from tests.test_store_api import STRUCTURE, begin, play_through, rows, totals_consistent
 
-TABLES = ("stories", "sessions", "session_attrs", "events", "traversals", "scene_views")
+TABLES = ("stories", "sessions", "session_attrs", "events", "traversals", "scene_views",
+          "session_ends")
 
 
 def _snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:

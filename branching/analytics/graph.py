@@ -2,10 +2,10 @@
 
 One value, three ways to fill it, so no renderer knows where the counts came
 from:
-- `from_totals`: the running totals (`traversals`, `scene_views`) and the
-  session outcomes, when the figures are in the `choices` unit and at most a
-  version is chosen; this never reads the events table, so it stays fast at
-  any size;
+- `from_totals`: the running totals (`traversals`, `scene_views`,
+  `session_ends`), when the figures are in the `choices` unit and at most a
+  version is chosen; this reads neither the events nor the sessions, so it
+  stays fast at any size;
 - `from_events`: raw events of the sessions chosen by filters, in any unit;
 - `from_counts`: per-choice counts computed elsewhere (`--counts FILE.csv`).
 
@@ -17,9 +17,12 @@ shares can add up to more than 100%).
 
 Where a session stopped is its last scene shown (`sessions.last_scene`): at an
 ending it completed, anywhere else it "left here" (quit, abandoned, stuck, or
-not finished yet). One covering-index scan of the sessions gives both, which
-is what keeps the fast path fast: the schema has no running total of session
-outcomes, and reading `outcome` as well would need a lookup per session.
+not finished yet). The fast path reads that from the running total
+`session_ends` (sessions per version and last scene, kept by the store in the
+transaction that moves a session), so it never scans the sessions; only a
+database opened read-only before the store added that total (its migration
+runs when a `Store` opens the file) falls back to one covering-index scan of
+the sessions, with the same result.
 """
 
 from __future__ import annotations
@@ -199,13 +202,24 @@ def totals_counts(conn: sqlite3.Connection, story_id: str, hashes: list[str] | N
     }
     stopped: dict[str, int] = {}
     total = 0
-    for _, last, n in conn.execute(  # grouped in index order: no sort, one covering scan
-            f"""SELECT content_hash, last_scene, COUNT(*) FROM sessions
-            WHERE story_id = ?{clause} GROUP BY 1, 2""", params):
+    for last, n in _stopped_rows(conn, clause, params):
         total += n
-        if last is not None:
+        if last:  # '' (session_ends) or None (sessions): no scene shown yet
             stopped[last] = stopped.get(last, 0) + n
     return Counts(edges, visits, stopped, sessions=total)
+
+
+def _stopped_rows(conn: sqlite3.Connection, clause: str,
+                  params: list[object]) -> list[tuple[str | None, int]]:
+    """(last scene, sessions) of the story: from `session_ends`, else a scan of sessions."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                    "AND name = 'session_ends'").fetchone():
+        sql = f"""SELECT last_scene, SUM(count) FROM session_ends
+            WHERE story_id = ?{clause} GROUP BY 1"""
+    else:  # not upgraded yet: grouped in index order, no sort, one covering scan
+        sql = f"""SELECT last_scene, COUNT(*) FROM sessions
+            WHERE story_id = ?{clause} GROUP BY content_hash, last_scene"""
+    return [(r[0], int(r[1])) for r in conn.execute(sql, params)]
 
 
 # -- from raw events ------------------------------------------------------------------

