@@ -338,3 +338,10 @@ def test_routes_are_worked_out_from_visits_in_older_databases(tmp_path: Path) ->
         assert edges(graph, "hall") == {"caught": 2, "escape": 3}
         assert edges(graph, "cafe") == {"briefing": 2}
         assert any("worked out from scene visits" in note for note in graph.notes)
+
+
+def test_until_the_last_representable_day_takes_in_everything(known: tuple[Path, Path]) -> None:
+    everything = flow_graph("heist", db=known[0], unit="sessions")
+    graph = flow_graph("heist", db=known[0], unit="sessions",
+                       filters=make_filters(since="0999-01-01", until="9999-12-31"))
+    assert graph.sessions == everything.sessions == 6

@@ -160,3 +160,18 @@ def test_min_share_and_depth_prune_with_a_summary(known: tuple[Path, Path]) -> N
     out = run("flowchart", "heist", "--db", str(known[0]), "--min-share", "30%", "--depth", "1",
               "--width", "100").output
     assert "… 2 more under 30%" in out and "Beyond --depth 1: 3 scenes not drawn." in out
+
+
+def test_stats_to_an_unwritable_file_is_a_clear_error(known: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    target = tmp_path / "missing-folder" / "stats.txt"
+    result = run("stats", "heist", "--db", str(known[0]), "-o", str(target), ok=False)
+    assert result.exit_code == 1 and f"cannot write {target}" in result.output
+
+
+def test_counts_file_that_is_not_text_is_a_clear_error(known: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    counts = tmp_path / "counts.csv"
+    counts.write_bytes(b"scene,choice,target,count\n\xd0\xff\xfe,x,y,1\n")
+    result = run("flowchart", str(known[1]), "--counts", str(counts), ok=False)
+    assert result.exit_code == 1 and "not a UTF-8 CSV file" in result.output

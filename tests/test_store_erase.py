@@ -106,3 +106,24 @@ def test_prune_refuses_a_date_it_cannot_read(tmp_path: Path) -> None:
     Store.open(path).close()
     with pytest.raises(ValueError, match="not a date"):
         prune(path, "last tuesday")
+
+
+def test_prune_before_an_early_year_keeps_every_event(tmp_path: Path) -> None:
+    # a year below 1000 was stored without its leading zero ('999-...'), which sorts
+    # after every real timestamp as text, so this prune deleted every event
+    path = tmp_path / "t.db"
+    with Store.open(path) as store:
+        play_through(store, "alice")
+    before = rows(path, "SELECT COUNT(*) FROM events")
+
+    result = prune(path, "0999-01-01")
+
+    assert result.events == 0 and result.cutoff == "0999-01-01T00:00:00.000Z"
+    assert rows(path, "SELECT COUNT(*) FROM events") == before
+
+
+def test_prune_refuses_a_date_out_of_range(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    Store.open(path).close()
+    with pytest.raises(ValueError, match="not a date"):
+        prune(path, "0001-01-01T00:00+01:00")  # before year 1 once made UTC

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from branching.analytics.shape import AnalyticsError
 from branching.analytics.source import Version
-from branching.store.clock import parse_cutoff
+from branching.store.clock import format_ts, parse_cutoff
 from branching.store.errors import InvalidInput
 
 Unit = Literal["choices", "sessions", "viewers"]
@@ -75,8 +75,9 @@ def _cutoff(text: str, *, end: bool) -> str:
     except InvalidInput as exc:
         raise AnalyticsError(str(exc)) from None
     if end and len(text.strip()) == 10:  # a bare date: take in the whole day
-        day = datetime.strptime(stamp[:10], "%Y-%m-%d") + timedelta(days=1)
-        stamp = day.strftime("%Y-%m-%dT00:00:00.000Z")
+        day = datetime.fromisoformat(stamp[:10]).replace(tzinfo=UTC)
+        last = datetime.max.replace(tzinfo=UTC)  # the day after 9999-12-31 does not exist
+        stamp = format_ts(day + timedelta(days=1) if day.date() < last.date() else last)
     return stamp
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 from pathlib import Path
+from typing import TextIO
 
 from branching.analytics.filters import Filters, Unit, pick_sessions
 from branching.analytics.graph import (
@@ -182,34 +183,44 @@ def read_counts(path: str | Path, shape: Shape) -> tuple[Counts, tuple[str, ...]
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise AnalyticsError(f"cannot read the counts file {path}: {exc.strerror}") from None
+    try:
+        with handle:
+            edges, left, unknown = _read_count_rows(handle, name, shape)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise AnalyticsError(f"{name} is not a UTF-8 CSV file of counts ({exc})") from None
+    notes = (f"not in this version of the story: {', '.join(sorted(unknown))}",) if unknown else ()
+    return Counts(edges, {}, left), notes
+
+
+def _read_count_rows(handle: TextIO, name: str, shape: Shape) -> tuple[
+        dict[EdgeKey, tuple[int, int]], dict[str, int], set[str]]:
+    """The edges, the stopped counts and the unknown choices of an open counts file."""
     edges: dict[EdgeKey, tuple[int, int]] = {}
     left: dict[str, int] = {}
     unknown: set[str] = set()
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in COUNT_COLUMNS if c not in header]
-        if missing:
-            raise AnalyticsError(f"{name}: the header lacks {', '.join(missing)} "
-                                 f"(expected scene,choice,target,count[,timeouts])")
-        for row in reader:
-            where = f"{name}:{reader.line_num}"
-            clean = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            scene, choice, target = clean["scene"], clean["choice"], clean["target"]
-            if scene not in shape.scenes:
-                raise AnalyticsError(f"{where}: scene '{scene}' is not in story '{shape.id}'")
-            count = _int(clean["count"], "count", where)
-            timeouts = _int(clean.get("timeouts", ""), "timeouts", where)
-            if not target:
-                if choice:
-                    raise AnalyticsError(f"{where}: choice '{choice}' has no target")
-                left[scene] = left.get(scene, 0) + count
-                continue
-            key = (scene, choice, target)
-            if key in edges:
-                raise AnalyticsError(f"{where}: {scene},{choice},{target} is given twice")
-            if choice and shape.scenes[scene].choice(choice) is None:
-                unknown.add(f"{scene}/{choice}")
-            edges[key] = (count, timeouts)
-    notes = (f"not in this version of the story: {', '.join(sorted(unknown))}",) if unknown else ()
-    return Counts(edges, {}, left), notes
+    reader = csv.DictReader(handle)
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in COUNT_COLUMNS if c not in header]
+    if missing:
+        raise AnalyticsError(f"{name}: the header lacks {', '.join(missing)} "
+                             f"(expected scene,choice,target,count[,timeouts])")
+    for row in reader:
+        where = f"{name}:{reader.line_num}"
+        clean = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        scene, choice, target = clean["scene"], clean["choice"], clean["target"]
+        if scene not in shape.scenes:
+            raise AnalyticsError(f"{where}: scene '{scene}' is not in story '{shape.id}'")
+        count = _int(clean["count"], "count", where)
+        timeouts = _int(clean.get("timeouts", ""), "timeouts", where)
+        if not target:
+            if choice:
+                raise AnalyticsError(f"{where}: choice '{choice}' has no target")
+            left[scene] = left.get(scene, 0) + count
+            continue
+        key = (scene, choice, target)
+        if key in edges:
+            raise AnalyticsError(f"{where}: {scene},{choice},{target} is given twice")
+        if choice and shape.scenes[scene].choice(choice) is None:
+            unknown.add(f"{scene}/{choice}")
+        edges[key] = (count, timeouts)
+    return edges, left, unknown

@@ -157,22 +157,22 @@ def stats(story: str, db: str | None, version: str | None, since: str | None,
 
 def _print_tables(report: Any, names: tuple[str, ...], min_count: int,
                   output: str | None) -> None:
+    import io
+
     from rich.console import Console
 
     from branching.render.figures import Figures
     from branching.render.tables import report_tables, rich_table
 
-    handle = open(output, "w", encoding="utf-8") if output else None  # noqa: SIM115
-    try:
-        console = Console(file=handle, width=120 if handle else None,
-                          color_system=None if handle else "auto")
-        for sheet in report_tables(report, names):
-            console.print(rich_table(sheet, Figures(min_count),
-                                     ascii_only=console.options.ascii_only))
-            console.print()
-    finally:
-        if handle:
-            handle.close()
+    buffer = io.StringIO() if output else None
+    console = Console(file=buffer, width=120 if buffer else None,
+                      color_system=None if buffer else "auto")
+    for sheet in report_tables(report, names):
+        console.print(rich_table(sheet, Figures(min_count),
+                                 ascii_only=console.options.ascii_only))
+        console.print()
+    if buffer is not None:
+        _write(buffer.getvalue(), output)
 
 
 @cli.command()

@@ -12,13 +12,11 @@ from datetime import UTC, datetime
 
 from branching.store.errors import InvalidInput
 
-TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
-
 
 def format_ts(moment: datetime) -> str:
     """`moment` as stored: UTC, milliseconds, trailing Z."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.strftime(TS_FORMAT)}.{utc.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"  # the year always has 4 digits
 
 
 def now_ts() -> str:
@@ -36,11 +34,11 @@ def parse_cutoff(text: str) -> str:
         raw = raw[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(raw)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return format_ts(moment)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             f"'{text}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM] "
             "(UTC if no offset)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_ts(moment)
