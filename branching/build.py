@@ -10,6 +10,7 @@ scene ids are global to the story.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -61,7 +62,11 @@ def slug(label: str, position: int) -> str:
 
 
 def literal(node: Scalar) -> Value | None:
-    """A state/set literal: true/false, decimal int or float, else the text; None for null."""
+    """A state/set literal: true/false, decimal int or float, else the text; None for null.
+
+    Raises ValueError for a decimal number too large to hold (an int past Python's
+    digit limit, a float that would be infinite).
+    """
     v = node.value
     if not node.plain:
         return v
@@ -72,9 +77,14 @@ def literal(node: Scalar) -> Value | None:
     if v in _FALSE:
         return False
     if _INT.match(v):
-        return int(v)
+        try:
+            return int(v)
+        except ValueError:
+            raise ValueError(f"number too large: {v[:20]}... ({len(v):,} digits)") from None
     if _FLOAT.match(v):
-        return float(v)
+        if math.isinf(f := float(v)):
+            raise ValueError(f"number too large: {v if len(v) <= 40 else v[:20] + '...'}")
+        return f
     return v
 
 
@@ -127,6 +137,17 @@ class Builder:
 
     # -- scalar shapes -------------------------------------------------------------
 
+    def _literal(self, node: Node) -> tuple[bool, Value | None]:
+        """(True, `literal`) of a scalar, (True, None) of a collection; (False, None)
+        for a number too large, which is reported here."""
+        if not isinstance(node, Scalar):
+            return True, None
+        try:
+            return True, literal(node)
+        except ValueError as exc:
+            self.error(node, str(exc))
+            return False, None
+
     def text(self, node: Node | None, key: str, allow_empty: bool = False) -> str | None:
         if node is None:
             return None
@@ -147,7 +168,9 @@ class Builder:
     def number(self, node: Node | None, key: str, positive: bool = False) -> float | int | None:
         if node is None:
             return None
-        value = literal(node) if isinstance(node, Scalar) else None
+        ok, value = self._literal(node)
+        if not ok:
+            return None
         if isinstance(value, bool) or not isinstance(value, int | float) or (
             isinstance(node, Scalar) and not node.plain
         ):
@@ -260,7 +283,9 @@ class Builder:
                 self.error(key, f"'{name}' cannot be a variable name (letters, digits, _; "
                            "not a keyword or function name)")
                 continue
-            lit = literal(value) if isinstance(value, Scalar) else None
+            ok, lit = self._literal(value)
+            if not ok:
+                continue
             if lit is None:
                 what = "null" if isinstance(value, Scalar) else describe(value)
                 self.error(value, f"variable '{name}' needs an initial value of type bool, int, "
@@ -301,7 +326,9 @@ class Builder:
         return Effect(tuple(sets), tuple(adds), self.pos(node))
 
     def _set_value(self, name: str, kind: type, node: Node) -> Value | None:
-        v = literal(node) if isinstance(node, Scalar) else None
+        ok, v = self._literal(node)
+        if not ok:
+            return None
         if kind is float and type(v) is int:
             return float(v)
         if v is None or type(v) is not kind:
@@ -314,7 +341,9 @@ class Builder:
         if kind not in (int, float):
             self.error(key, f"'add' needs a number variable; '{name}' is {_TYPE_NAMES[kind]}")
             return None
-        v = literal(node) if isinstance(node, Scalar) else None
+        ok, v = self._literal(node)
+        if not ok:
+            return None
         if isinstance(v, bool) or not isinstance(v, int | float) or (
             isinstance(node, Scalar) and not node.plain
         ):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from difflib import get_close_matches
 
-from branching.build import Builder, RawScene, slug
+from branching.build import _ID, Builder, RawScene, slug
 from branching.model import Choice, Effect, Ending, Route, Scene, TextVariant
 from branching.yamlread import Map, Node, Scalar, Seq
 
@@ -18,7 +18,7 @@ _WAYS = ("choices", "next", "random", "ending")
 
 
 def build_scene(b: Builder, raw: RawScene) -> Scene | None:
-    if not _is_id(raw.id):
+    if not _ID.match(raw.id):
         b.error(raw.key, f"scene id '{raw.id}' must be letters, digits, '_', '.', '-'")
     node = raw.value
     where = f"scene '{raw.id}'"
@@ -61,12 +61,6 @@ def build_scene(b: Builder, raw: RawScene) -> Scene | None:
         rewind_pos=rewind_pos,
         pos=b.pos(raw.key),
     )
-
-
-def _is_id(value: str) -> bool:
-    from branching.build import _ID
-
-    return bool(_ID.match(value))
 
 
 def _texts(b: Builder, node: Node | None) -> tuple[TextVariant, ...]:

@@ -84,17 +84,19 @@ class _Report:
 
 
 class _Graph:
-    """Scenes as numbered nodes; `moves` leave by choices and routes, `rewinds` apart."""
+    """Scenes as numbered nodes; `moves` leave by choices and routes.
+
+    `rewind` is no edge: it only offers choice points already visited in the
+    playthrough, so it neither reaches a new scene nor makes a cycle.
+    """
 
     def __init__(self, story: Story) -> None:
         self.ids = list(story.scenes)
         self.index = index = {sid: i for i, sid in enumerate(self.ids)}
         self.moves: list[list[int]] = []
-        self.rewinds: list[list[int]] = []
         for scene in story.scenes.values():
             targets = [c.goto for c in scene.choices] + [r.goto for r in scene.routes]
             self.moves.append([index[t] for t in targets if t in index])
-            self.rewinds.append([index[t] for t in scene.rewind if t in index])
 
     def reachable(self, start: int) -> list[bool]:
         seen = [False] * len(self.ids)
@@ -102,7 +104,7 @@ class _Graph:
         todo = [start]
         while todo:
             node = todo.pop()
-            for nxt in (*self.moves[node], *self.rewinds[node]):
+            for nxt in self.moves[node]:
                 if not seen[nxt]:
                     seen[nxt] = True
                     todo.append(nxt)

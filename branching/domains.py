@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import product
@@ -140,7 +141,7 @@ def _near(constants: list[int | float], base: list[int | float], amounts: list[i
     out: list[int | float] = []
     if is_int:
         step = math.gcd(*(int(a) for a in amounts))
-        marks = {int(c) for c in constants if float(c).is_integer()}
+        marks = {int(c) for c in constants if isinstance(c, int) or c.is_integer()}
         marks |= {m for c in constants for m in (math.floor(c) - 1, math.ceil(c) + 1)}
         for b in base:
             for m in sorted(marks):
@@ -148,7 +149,7 @@ def _near(constants: list[int | float], base: list[int | float], amounts: list[i
                 above = below if below == m else below + step
                 out += [v for v in (below, above) if (v >= b or down) and (v <= b or up)]
         return out
-    points = sorted(set(constants))
+    points = sorted(c for c in constants if abs(c) <= sys.float_info.max)  # no float beyond
     mids = [(x + y) / 2 for x, y in zip(points, points[1:], strict=False)]
     ends = [points[0] - 1, points[-1] + 1] if points else []
     return [v for v in points + mids + ends
@@ -166,7 +167,7 @@ def _constants(sources: Iterable[str]) -> set[int | float]:
         for node in ast.walk(tree):
             value = node.value if isinstance(node, ast.Constant) else None
             if type(value) is int or type(value) is float:
-                if math.isfinite(value):
+                if type(value) is int or math.isfinite(value):  # ints may not fit a float
                     found.update((value, -value))
     return found
 

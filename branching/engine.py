@@ -23,7 +23,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from branching.conditions import Value
+from branching.conditions import Env, Value
 from branching.errors import EngineError, SaveError
 from branching.model import Choice, Effect, Ending, Scene, Story
 
@@ -93,6 +93,14 @@ class _Mutable(_Env):
     def freeze(self) -> State:
         return State(self.scene, dict(self.vars), dict(self.visit_counts),
                      frozenset(self.chosen_pairs), self.turn_count)
+
+
+def scene_text(scene: Scene, env: Env) -> str:
+    """The scene's text as shown in `env`: its first variant whose condition holds."""
+    for variant in scene.text:
+        if variant.condition is None or variant.condition.holds(env):
+            return variant.text.render(env)
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +254,7 @@ class Playthrough:
             work.scene = target
             work.visit_counts[target] = work.visit_counts.get(target, 0) + 1
             work.apply(scene.on_enter)
-            passages.append(Passage(target, scene.title, scene.chapter, self._text(scene, work)))
+            passages.append(Passage(target, scene.title, scene.chapter, scene_text(scene, work)))
             if scene.choices or scene.ending is not None:
                 break
             nxt = self._route(scene, work)
@@ -254,12 +262,6 @@ class Playthrough:
                 break
             target = nxt
         return Frame(work.freeze(), tuple(passages))
-
-    def _text(self, scene: Scene, env: _Mutable) -> str:
-        for variant in scene.text:
-            if variant.condition is None or variant.condition.holds(env):
-                return variant.text.render(env)
-        return ""
 
     def _route(self, scene: Scene, env: _Mutable) -> str | None:
         if scene.next:

@@ -22,7 +22,6 @@ from typing import Any
 
 from branching import spec
 from branching.build import Builder, RawScene
-from branching.conditions import Value
 from branching.errors import Problem, StoryInvalid, StoryUnreadable
 from branching.model import Pos, Scene, Story
 from branching.yamlread import MAX_BYTES, Map, Node, Scalar, Seq, YamlFatal, decode, read_tree
@@ -136,7 +135,7 @@ class _Load:
         state, state_pos = b.state(tree.pairs.get("state"))
         self.builder = b
         b.set_variables({k: type(v) for k, v in state.items()})
-        self.scenes_and_includes(tree, display, None, ())
+        self.scenes_and_includes(tree, self.root, display, None, ())
         meta = self.metadata(tree, b)
         if meta is None:
             return self.finish(None)
@@ -206,11 +205,11 @@ class _Load:
     # -- includes and scenes ------------------------------------------------------
 
     def scenes_and_includes(
-        self, tree: Map, display: str, chapter: str | None, chain: tuple[Path, ...]
+        self, tree: Map, path: Path, display: str, chapter: str | None, chain: tuple[Path, ...]
     ) -> None:
         assert self.builder is not None
         b = self.builder.for_file(display)
-        here = self.path_of(display)
+        here = path.resolve()
         scenes = tree.pairs.get("scenes")
         if scenes is not None:
             node = scenes[1]
@@ -230,7 +229,7 @@ class _Load:
             rel = b.text(item, "include")
             if rel is None:
                 continue
-            self.include(item, rel, here, display, chain + (here.resolve(),))
+            self.include(item, rel, here, display, chain + (here,))
 
     def include(
         self, item: Node, rel: str, here: Path, display: str, chain: tuple[Path, ...]
@@ -262,13 +261,7 @@ class _Load:
         b = self.builder.for_file(shown)
         b.check_keys(tree, "chapter", "a chapter file")
         chapter = b.opt_text(tree, "chapter")
-        self.scenes_and_includes(tree, shown, chapter, chain)
-
-    def path_of(self, display: str) -> Path:
-        for path, shown in self.seen.items():
-            if shown == display:
-                return path
-        return self.root.resolve()
+        self.scenes_and_includes(tree, target, shown, chapter, chain)
 
     def build_scenes(self) -> dict[str, Scene]:
         assert self.builder is not None
@@ -298,5 +291,3 @@ def _unknown_scene(name: str, scenes: dict[str, Scene]) -> str:
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown scene '{name}'{hint}"
 
-
-StateValues = dict[str, Value]

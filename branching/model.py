@@ -113,17 +113,8 @@ class Scene:
     rewind_pos: tuple[Pos, ...] = ()
 
     @property
-    def is_choice_point(self) -> bool:
-        return bool(self.choices)
-
-    @property
     def routes(self) -> tuple[Route, ...]:
         return self.next or self.random
-
-    def targets(self) -> list[str]:
-        """Every scene this one can lead to, in written order."""
-        out = [c.goto for c in self.choices] + [r.goto for r in self.routes]
-        return out + list(self.rewind)
 
     def choice(self, choice_id: str) -> Choice | None:
         for c in self.choices:

@@ -163,18 +163,18 @@ def _observed(node: ast.AST, variables: frozenset[str]) -> tuple[str, str] | Non
     return None
 
 
-def _number(node: ast.AST) -> float | None:
+def _number(node: ast.AST) -> int | float | None:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         inner = _number(node.operand)
         return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return float(node.value)  # type: ignore[arg-type]
+        return node.value  # type: ignore[return-value]  # kept an int: it may not fit a float
     return None
 
 
-def _compared(tree: ast.AST, variables: frozenset[str]) -> dict[int, float]:
+def _compared(tree: ast.AST, variables: frozenset[str]) -> dict[int, int | float]:
     """id(node) -> the largest number it is compared with, for reads compared only to numbers."""
-    out: dict[int, float] = {}
+    out: dict[int, int | float] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare) and all(type(op) not in (ast.In, ast.NotIn)
                                                  for op in node.ops):
@@ -183,7 +183,7 @@ def _compared(tree: ast.AST, variables: frozenset[str]) -> dict[int, float]:
             reads = [o for o, n in zip(operands, numbers, strict=True) if n is None]
             if len(reads) == 1 and _observed(reads[0], variables) is not None:
                 top = max(abs(n) for n in numbers if n is not None)
-                if math.isfinite(top):
+                if type(top) is int or math.isfinite(top):
                     out[id(reads[0])] = top
     return out
 

@@ -72,6 +72,7 @@ class _Plain:
     def __init__(self, run: Playthrough, out: IO[str], rec: Recorder, echo: bool) -> None:
         self.run, self.out, self.rec, self.echo = run, out, rec, echo
         self.clock = Clock()
+        self.chapter: str | None = None  # the last chapter heading printed
 
     def write(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -85,12 +86,17 @@ class _Plain:
     def show(self, view: View, only_last: bool = False) -> None:
         passages = view.passages[-1:] if only_last else view.passages
         for p in passages:
-            self.write()
-            if p.chapter and p.chapter != getattr(self, "_chapter", None):
-                self.write(f"-- {p.chapter} --")
-                self._chapter = p.chapter
             paras = [" ".join(para.split()) for para in p.text.strip().split("\n\n")]
-            self.write("\n\n".join(textwrap.fill(para, WIDTH) for para in paras if para))
+            body = "\n\n".join(textwrap.fill(para, WIDTH) for para in paras if para)
+            heading = p.chapter if p.chapter and p.chapter != self.chapter else None
+            if not body and heading is None:
+                continue  # a scene without text adds no blank lines
+            self.write()
+            if heading is not None:
+                self.write(f"-- {heading} --")
+                self.chapter = heading
+            if body:
+                self.write(body)
         self.write()
         if view.ending is not None:
             self.write(f"*** THE END: {view.ending.title} ({view.ending.kind} ending) ***")
@@ -150,7 +156,7 @@ class _Plain:
             self.write("(back)")
             self.show(run.view, only_last=True)
             return "back"
-        if not answer.isdigit():
+        if not (answer.isascii() and answer.isdigit()):
             raise ValueError(f"'{answer}' is not a choice")
         number = int(answer)
         if view.ending is not None:

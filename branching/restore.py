@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from branching.engine import Frame, Passage, State
+from branching.engine import Frame, Passage, State, scene_text
 from branching.errors import SaveError
 from branching.model import Story
 
@@ -76,10 +76,5 @@ def _frame(story: Story, index: int, data: Any) -> Frame:
             passages.append(Passage(scene_id, scene.title, scene.chapter, text))
     if not passages:  # telemetry snapshots carry no text: render the scene again
         scene = story.scenes[state.scene]
-        text = next(
-            (v.text.render(state) for v in scene.text
-             if v.condition is None or v.condition.holds(state)),
-            "",
-        )
-        passages.append(Passage(scene.id, scene.title, scene.chapter, text))
+        passages.append(Passage(scene.id, scene.title, scene.chapter, scene_text(scene, state)))
     return Frame(state, tuple(passages))

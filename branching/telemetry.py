@@ -65,7 +65,6 @@ class StoreRecorder:
     def __init__(self, session: Any, where: str | None = None) -> None:
         self.session = session
         self.where = where
-        self._finished = False
 
     def _put(self, kind: str, run: Playthrough, **fields: Any) -> None:
         state = run.state.to_dict()
@@ -87,7 +86,6 @@ class StoreRecorder:
         elif view.stuck is not None:
             self._put("stuck", run, scene=view.scene)
             self.session.finish("stuck")
-            self._finished = True
 
     def chose(self, run: Playthrough, scene: str, choice: str, target: str, *,
               decide_ms: int | None, input: str, timeout: bool = False) -> None:  # noqa: A002
@@ -96,7 +94,6 @@ class StoreRecorder:
                   decide_ms=decide_ms, input=input)
 
     def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:  # noqa: A002
-        self._finished = False
         self._put("rewind", run, scene=to_scene, input=input)
 
     def event(self, kind: str, run: Playthrough, **fields: Any) -> None:
@@ -107,7 +104,6 @@ class StoreRecorder:
         assert view.ending is not None
         self._put("ending_reached", run, scene=view.scene)
         self.session.finish("ending", ending=view.scene, ending_kind=view.ending.kind)
-        self._finished = True
 
     def quit(self, run: Playthrough) -> None:
         self._put("quit", run, scene=run.view.scene)

@@ -104,6 +104,22 @@ def test_unreachable_ending_means_no_reachable_ending(tmp_path: Path) -> None:
     ]
 
 
+def test_a_scene_only_a_rewind_names_is_unreachable(tmp_path: Path) -> None:
+    # `rewind` only offers scenes already visited, so it never leads anywhere new.
+    path = story_at(tmp_path, """scenes:
+  a:
+    choices:
+      - {label: Go, goto: z}
+  x:
+    choices:
+      - {label: Go, goto: z}
+  z:
+    ending: true
+    rewind: [a, x]
+""")
+    assert messages(path) == ["7:3: scene 'x' is unreachable from start 'a'"]
+
+
 def test_rewind_is_not_a_way_to_visit_again_but_a_loop_is(tmp_path: Path) -> None:
     path = story_at(tmp_path, """scenes:
   a:
@@ -297,4 +313,25 @@ scenes:
         "changes only by +7 (choice 'gap' is always hidden)",
         "13:35: condition 'gold == 7001' can never hold: gold starts at 0 and changes only by +7 "
         "(choice 'odd' is always hidden)",
+    ]
+
+
+def test_numbers_too_large_for_a_float_are_judged_or_left_alone(tmp_path: Path) -> None:
+    huge = "9" * 400
+    path = story_at(tmp_path, f"""state: {{gold: 0, debt: 0.5}}
+scenes:
+  a:
+    choices:
+      - {{label: Earn, goto: a, add: {{gold: 7, debt: 0.5}}}}
+      - {{label: Rich, goto: z, if: gold > {huge}}}
+      - {{label: Poor, goto: z, if: gold < -{huge}}}
+      - {{label: Owe, goto: z, if: debt > {huge}}}
+  z:
+    ending: true
+""")
+    assert messages(path) == [  # an int grows without bound; a float never gets that far
+        f"9:36: condition 'gold < -{huge}' can never hold: gold starts at 0 and changes only "
+        "by +7 (choice 'poor' is always hidden)",
+        f"10:35: condition 'debt > {huge}' can never hold: debt starts at 0.5 and changes only "
+        "by +0.5 (choice 'owe' is always hidden)",
     ]

@@ -150,3 +150,21 @@ def test_play_same_seed_same_transcript(tmp_path: Path) -> None:
     outs = {run("play", str(story), "--no-telemetry", "--seed", "5", "--choices", "").stdout
             for _ in range(3)}
     assert len(outs) == 1
+
+
+def test_play_scene_without_text_adds_no_blank_lines(tmp_path: Path) -> None:
+    story = tmp_path / "quiet.yaml"
+    story.write_text(
+        "branching: 1\nstart: a\nscenes:\n  a: {text: Hello., next: b}\n  b: {next: z}\n"
+        "  z: {ending: {kind: good, title: Done}}\n",
+        encoding="utf-8",
+    )
+    result = run("play", str(story), "--no-telemetry", "--choices", "")
+    assert result.exit_code == 0
+    assert result.stdout == "=== quiet ===\n\nHello.\n\n*** THE END: Done (good ending) ***\n"
+
+
+def test_play_a_digit_that_is_not_a_decimal_number_is_not_a_choice(breakfast: Path) -> None:
+    result = run("play", str(breakfast), "--no-telemetry", "--choices", "²")
+    assert result.exit_code == 1
+    assert result.stdout.endswith("error: '²' is not a choice\n")

@@ -194,6 +194,21 @@ def test_loops_on_counters_compared_to_numbers_stay_finite(tmp_path: Path) -> No
     assert_every_ending_replays(story, result)
 
 
+def test_numbers_too_large_for_a_float_are_counted_up_to(tmp_path: Path) -> None:
+    huge = "9" * 400
+    story = story_of(tmp_path, f"""  a:
+    choices:
+      - {{label: Again, goto: a, add: {{laps: 1}}}}
+      - {{label: Never, goto: z, if: laps > {huge}}}
+      - {{label: Now, goto: z, if: laps < {huge} and laps > 1}}
+  z:
+    ending: true
+""", head="state: {laps: 0}\n")
+    result = explore(story, max_states=500)  # reaching the huge count takes too many states
+    assert not result.complete and not result.ok
+    assert [e.path.numbers for e in result.endings] == [[1, 1, 2]]  # 'Never' is hidden
+
+
 def test_the_search_stops_at_its_bound_and_says_so(tmp_path: Path) -> None:
     story = story_of(tmp_path, """  a:
     choices:

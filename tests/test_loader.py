@@ -102,6 +102,19 @@ def test_an_invalid_date_gives_a_story_error_not_a_traceback(tmp_path: Path) -> 
 # ---------------------------------------------------------------- hostile files
 
 
+def test_numbers_too_large_give_a_story_error_not_a_traceback(tmp_path: Path) -> None:
+    huge = "9" * 5000
+    text = (f"branching: 1\nstart: a\ntimer: 1e999\nstate:\n  big: {huge}\n  f: 0.5\n  n: 1\n"
+            f"scenes:\n  a:\n    choices:\n      - label: Go\n        goto: a\n"
+            f"        set: {{f: 1e999}}\n        add: {{n: {huge}}}\n")
+    assert errors_of(tmp_path, text) == [
+        "3:8: number too large: 1e999",
+        "5:8: number too large: 99999999999999999999... (5,000 digits)",
+        "13:18: number too large: 1e999",
+        "14:18: number too large: 99999999999999999999... (5,000 digits)",
+    ]
+
+
 @pytest.mark.parametrize("unit", ["[", "- ", "{a: "], ids=["flow-lists", "block-lists", "maps"])
 def test_deep_nesting_is_refused_and_the_process_survives(tmp_path: Path, unit: str) -> None:
     path = write(tmp_path / "deep.yaml", unit * (100_000 // len(unit)) + "\n")
