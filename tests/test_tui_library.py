@@ -200,3 +200,49 @@ async def test_quitting_at_the_resume_question_leaves_without_recording(tutorial
         await settle(pilot)
     assert app.return_code == 0
     assert services.recorder.calls == [] and services.resumed_with is None
+
+
+class CannotResume(Progress):
+    """The unfinished playthrough is found, but its session cannot be reopened."""
+
+    def resume(self, found):
+        from branching.errors import SaveError
+
+        raise SaveError("the saved session is gone")
+
+
+async def test_a_resume_that_fails_says_so_and_plays_on_anew(tutorial):
+    services = CannotResume(unfinished_run=half_way(tutorial))
+    clock = ManualClock()
+    app = build_app(tutorial, None, TuiOptions(seed=7), services=services, clock=clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        clock.advance(60)
+        await settle(pilot)
+        assert any("the saved session is gone" in str(n.message)
+                   for n in app._notifications)
+        await pilot.press("1")
+        await settle(pilot)
+        assert isinstance(app.screen, PlayerScreen)
+        assert app.screen.playing.run.view.scene == "market"
+        assert services.recorder.kinds()[0] == "started"
+        assert services.recorder.last("chose")["choice"] == "lantern"
+
+
+class OutdatedSave(Progress):
+    def unfinished(self, story):
+        from branching.errors import SaveError
+
+        raise SaveError("scene \x1b]0;pwned\x07 is gone")
+
+
+async def test_a_save_that_no_longer_fits_is_reported_without_control_characters(tutorial):
+    app = build_app(tutorial, None, TuiOptions(seed=7), services=OutdatedSave(),
+                    clock=ManualClock())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        messages = [str(n.message) for n in app._notifications]
+        assert any("cannot be resumed" in m for m in messages)
+        assert not any("\x1b" in m or "\x07" in m for m in messages)

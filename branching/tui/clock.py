@@ -42,9 +42,20 @@ class MonotonicClock:
 
 
 class _ManualTicker:
-    def __init__(self, clock: ManualClock, callback: Callable[[], None]) -> None:
+    def __init__(self, clock: ManualClock, interval: float,
+                 callback: Callable[[], None]) -> None:
         self.clock = clock
+        self.interval = interval
         self.callback = callback
+        self.due = clock.time + interval
+
+    def run_if_due(self) -> None:
+        """Run once if an interval has passed (missed ticks are skipped, as Textual does)."""
+        now = self.clock.time
+        if now < self.due:
+            return
+        self.due += self.interval * (int((now - self.due) / self.interval) + 1)
+        self.callback()
 
     def stop(self) -> None:
         if self in self.clock.tickers:
@@ -63,15 +74,15 @@ class ManualClock:
 
     def every(self, owner: MessagePump, interval: float,
               callback: Callable[[], None]) -> _ManualTicker:
-        ticker = _ManualTicker(self, callback)
+        ticker = _ManualTicker(self, interval, callback)
         self.tickers.append(ticker)
         return ticker
 
     def advance(self, seconds: float) -> None:
-        """Move time on and run every ticker once (as a real interval would have)."""
+        """Move time on and run once each ticker whose interval has passed."""
         if seconds < 0:
             raise ValueError("a clock cannot go backwards")
         self.time += seconds
         for ticker in list(self.tickers):
             if ticker in self.tickers:
-                ticker.callback()
+                ticker.run_if_due()

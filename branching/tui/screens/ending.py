@@ -98,7 +98,7 @@ class EndingScreen(Screen[EndingChoice]):
                                                view.scene), id="ending-tally")
         with Vertical(id="choices-panel"):
             yield NumberedList(id="offers")
-        yield KeyBar([KeyHint("1-9", "Choose", "1"),
+        yield KeyBar([KeyHint("1-9", "Choose"),
                       KeyHint("b", "Back", "b", enabled=self.step.can_go_back),
                       KeyHint("?", "Help", "question_mark"), KeyHint("q", "Quit", "q")])
 

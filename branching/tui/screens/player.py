@@ -31,7 +31,7 @@ from branching.tui.jobs import Jobs
 from branching.tui.playing import Playing, Step
 from branching.tui.screens.keys import CHROME_KEYS, number_bindings
 from branching.tui.services import Resumable
-from branching.tui.text import literal, prose
+from branching.tui.text import clean, literal, prose
 from branching.tui.widgets import Countdown, Item, KeyBar, KeyHint, NumberedList, SceneText
 
 if TYPE_CHECKING:
@@ -88,7 +88,8 @@ class PlayerScreen(Screen[None]):
         # Telemetry opens after the first frame is painted: importing and opening
         # the store is the slowest part of starting, and the scene does not need it.
         if self.check_resume:
-            self.call_after_refresh(self.jobs.submit, self.playing.look, self._looked)
+            self.call_after_refresh(self.jobs.submit, self.playing.look, self._looked,
+                                    failed=self._start_anew)
         else:
             self.call_after_refresh(self._begin)
 
@@ -98,7 +99,7 @@ class PlayerScreen(Screen[None]):
         self.app.show_notice()
         resumable, problem = found
         if problem is not None:
-            self.notify(f"Your unfinished playthrough cannot be resumed ({problem}); "
+            self.notify(f"Your unfinished playthrough cannot be resumed ({clean(problem)}); "
                         "starting a new one.", severity="warning", markup=False)
         if resumable is None:
             if self.app.options.resume:
@@ -147,7 +148,13 @@ class PlayerScreen(Screen[None]):
             pending()
 
     def _resume(self, found: Resumable) -> None:
-        self.jobs.submit(partial(self.playing.resume_from, found), self._resumed)
+        self.jobs.submit(partial(self.playing.resume_from, found), self._resumed,
+                         failed=self._start_anew)
+
+    def _start_anew(self) -> None:
+        """Looking for or reopening a playthrough failed (reported): begin a new one."""
+        if self.app.fatal is None and self.app.crash is None:  # unless the app is stopping
+            self._begin()
 
     def _resumed(self, playing: Playing) -> None:
         self.playing = playing
@@ -322,7 +329,7 @@ class PlayerScreen(Screen[None]):
 
     def _update_footer(self) -> None:
         pause, back = self._footer_state()
-        hints = [KeyHint("1-9", "Choose", "1"), KeyHint("b", "Back", "b", enabled=back)]
+        hints = [KeyHint("1-9", "Choose"), KeyHint("b", "Back", "b", enabled=back)]
         if pause:
             paused = self.query_one(Countdown).paused
             hints.append(KeyHint("p", "Resume" if paused else "Pause", "p"))

@@ -20,11 +20,11 @@ from textual.widget import Widget
 
 @dataclass(frozen=True, slots=True)
 class KeyHint:
-    """One key and what it does; `press` is the key a click sends."""
+    """One key and what it does; `press` is the key a click sends (None: not clickable)."""
 
     key: str
     label: str
-    press: str
+    press: str | None = None
     enabled: bool = True
 
 
@@ -84,6 +84,6 @@ class KeyBar(Widget):
 
     def on_click(self, event: events.Click) -> None:
         for start, end, hint in self._spans:
-            if start <= event.x < end and hint.enabled:
+            if start <= event.x < end and hint.enabled and hint.press:
                 self.app.simulate_key(hint.press)
                 return
