@@ -53,6 +53,26 @@ def test_forget_also_strips_the_viewer_from_the_spool(tmp_path: Path) -> None:
     assert alice not in _all_bytes(path)
 
 
+def test_forget_also_scrubs_rejected_lines_and_claims_a_dead_loader_left(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.db"
+    with Store.open(path) as store:
+        play_through(store, "alice")
+        play_through(store, "bob", first="puffs", second="accept")
+    alice = viewer_id(load_key(), "alice")
+    bob = viewer_id(load_key(), "bob")
+    torn = f'{{"op":"session","viewer_id":"{alice}","sess'.encode()
+    other = f'{{"op":"session","viewer_id":"{bob}","sess'.encode()
+    path.with_name("t.db.spool.rejected").write_bytes(torn + b"\n" + other + b"\n")
+    path.with_name("t.db.spool.loading.1.x").write_bytes(torn + b"\n")
+
+    forget(path, "alice")
+
+    assert alice.encode() not in _all_bytes(path)
+    assert path.with_name("t.db.spool.rejected").read_bytes() == other + b"\n"
+
+
 def test_forget_of_an_unknown_viewer_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     with Store.open(path) as store:

@@ -53,7 +53,9 @@ def forget(path: Path, viewer: str, *, viewer_key: Path | None = None) -> Forget
         raise db.translate(exc, path) from None
     finally:
         conn.close()
-    spooled = spool.rewrite(spool_path(path), _not_of(vid, sessions))
+    keep = _not_of(vid, sessions)
+    drop = (vid.encode(), *(s.encode() for s in sessions))
+    spooled = sum(spool.rewrite(f, keep, drop) for f in spool.files(spool_path(path)))
     return ForgetResult(sessions=len(sessions), events=events, spooled=spooled,
                         fully_erased=erased)
 

@@ -91,6 +91,12 @@ def _parse(raw: bytes) -> tuple[list[Record], list[bytes]]:
     return records, bad
 
 
+def files(path: Path) -> list[Path]:
+    """Every file the spool at `path` may have left: itself, claims, rejected lines."""
+    claims = sorted(path.parent.glob(path.name + ".loading.*"))
+    return [path, *claims, path.with_name(path.name + ".rejected")]
+
+
 def _claims(path: Path) -> list[Path]:
     """Rename the spool to a private name; also pick up claims a dead loader left."""
     claims = sorted(path.parent.glob(path.name + ".loading.*"))
@@ -135,13 +141,18 @@ def load(path: Path, apply: Callable[[list[Record]], list[Record]]) -> int:
     return written
 
 
-def rewrite(path: Path, keep: Callable[[Record], bool]) -> int:
-    """Drop the records `keep` rejects from the spool, in place; returns how many."""
+def rewrite(path: Path, keep: Callable[[Record], bool], drop: tuple[bytes, ...] = ()) -> int:
+    """Drop the records `keep` rejects from a spool file, in place; returns how many.
+
+    Lines that are not records (torn writes, kept for a person to look at) are
+    dropped too when they contain any of the `drop` byte strings.
+    """
     if not path.exists():
         return 0
     with _open_current(path, os.O_RDWR) as handle:
         records, bad = _parse(handle.read())
         kept = [r for r in records if keep(r)]
+        bad = [line for line in bad if not any(needle in line for needle in drop)]
         data = b"".join(
             json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
             for r in kept
