@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from branching.cli.main import cli
+from branching.cli.main import cli, db_path
 from branching.errors import BranchingError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,13 +78,8 @@ def _filters(since: str | None, until: str | None, version: str | None,
 
 
 def _db(db: str | None, *, needed: bool = True) -> str | None:
-    if db:
-        return db
-    if not needed:
-        return None
-    from branching.store import default_db_path
-
-    return str(default_db_path())
+    """The database to read; None when it is not needed and none was named."""
+    return str(db_path(db)) if db or needed else None
 
 
 def _write(data: str | bytes, output: str | None) -> None:

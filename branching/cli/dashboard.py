@@ -10,12 +10,11 @@ the screen clears), finds the database, and runs the one app the factory
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from branching.cli.analytics import Percent, selection_options
-from branching.cli.main import cli
+from branching.cli.main import cli, db_path
 from branching.errors import BranchingError
 
 
@@ -56,7 +55,7 @@ def dashboard(story: str | None, db: str | None, version: str | None, since: str
         selection.filters()
     except BranchingError as exc:
         raise click.UsageError(str(exc)) from None
-    path = _db_path(db)
+    path = db_path(db)
     if not path.exists():
         raise click.ClickException(f"there is no telemetry database at {path}: play a story "
                                    "first (branching play STORY) or name one with --db")
@@ -75,9 +74,4 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _db_path(db: str | None) -> Path:
-    if db:
-        return Path(db).expanduser()
-    from branching.store import default_db_path
 
-    return Path(default_db_path())

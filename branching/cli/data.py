@@ -18,6 +18,7 @@ from typing import TextIO
 import click
 
 from branching.cli.main import cli
+from branching.cli.main import db_path as resolve_db  # `db_path` names the option
 from branching.errors import BranchingError
 
 DB_HELP = "Telemetry database (default: $BRANCHING_DB, else the user data dir)."
@@ -32,12 +33,6 @@ def _db_option(func: Callable[..., None]) -> Callable[..., None]:
 def _key_option(func: Callable[..., None]) -> Callable[..., None]:
     return click.option("--viewer-key", type=click.Path(dir_okay=False, path_type=Path),
                         default=None, help=KEY_HELP)(func)
-
-
-def _db(path: Path | None) -> Path:
-    from branching.store import default_db_path
-
-    return path if path is not None else default_db_path()
 
 
 @contextmanager
@@ -108,7 +103,8 @@ def export(db_path: Path | None, fmt: str, story: str | None, since: str | None,
 
     since_ts, until_ts = _maybe_cutoff(since, "--since"), _maybe_cutoff(until, "--until")
     with _errors():
-        store = Store.open(_db(db_path), create=False, viewer_key=viewer_key, create_key=False)
+        store = Store.open(resolve_db(db_path), create=False, viewer_key=viewer_key,
+                           create_key=False)
         try:
             vid = store.viewer_id(viewer) if viewer is not None else None
             filt = ExportFilter(story=story, since=since_ts, until=until_ts, viewer_id=vid)
@@ -172,7 +168,7 @@ def forget(viewer: str, db_path: Path | None, viewer_key: Path | None) -> None:
     from branching.store.erase import forget as forget_viewer
 
     with _errors():
-        result = forget_viewer(_db(db_path), viewer, viewer_key=viewer_key)
+        result = forget_viewer(resolve_db(db_path), viewer, viewer_key=viewer_key)
     spooled = f", {_count(result.spooled, 'spooled record')}" if result.spooled else ""
     click.echo(f"Forgot {viewer}: {_count(result.sessions, 'playthrough')}, "
                f"{_count(result.events, 'event')}{spooled}.")
@@ -202,5 +198,5 @@ def prune(before: str, db_path: Path | None) -> None:
 
     cutoff = _cutoff(before, "--before")
     with _errors():
-        result = prune_events(_db(db_path), cutoff)
+        result = prune_events(resolve_db(db_path), cutoff)
     click.echo(f"Dropped {result.events} events recorded before {result.cutoff}.")

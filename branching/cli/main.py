@@ -9,6 +9,7 @@ the analytics' imports: start-up time is part of what a viewer feels.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import click
 
@@ -28,6 +29,13 @@ COMMANDS: dict[str, str] = {
     "flowchart": "analytics",
     "dashboard": "dashboard",
 }
+
+
+def db_path(given: str | Path | None) -> Path:
+    """The telemetry database a command uses: `--db`, else `BRANCHING_DB`, else the default."""
+    from branching.store.paths import default_db_path
+
+    return Path(given).expanduser() if given else default_db_path()
 
 
 class LazyGroup(click.Group):

@@ -70,9 +70,10 @@ def open_store(opts: PlayOptions) -> tuple[Any, str] | None:
     """The telemetry store and its path, or None when the viewer opted out."""
     if opts.no_telemetry:
         return None
-    from branching.store import Store, default_db_path
+    from branching.cli.main import db_path
+    from branching.store import Store
 
-    path = Path(opts.db) if opts.db else default_db_path()
+    path = db_path(opts.db)
     return Store.open(path), str(path)
 
 
