@@ -18,14 +18,14 @@ The engine records nothing; the caller hands each accepted step to the store.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from branching.conditions import Env, Value
+from branching.conditions import Env, Expression, Value
 from branching.errors import EngineError, SaveError
-from branching.model import Choice, Effect, Ending, Scene, Story
+from branching.model import Choice, Effect, Ending, Route, Scene, Story
 
 MAX_AUTO_STEPS = 1000  # scenes entered in a row without a choice point: a loop of `next`s
 
@@ -93,6 +93,44 @@ class _Mutable(_Env):
     def freeze(self) -> State:
         return State(self.scene, dict(self.vars), dict(self.visit_counts),
                      frozenset(self.chosen_pairs), self.turn_count)
+
+
+# (condition, the key holding it: "if"/"requires"/"route", its choice id or route target)
+Holds = Callable[[Expression, str, str], bool]
+
+
+def _plain_holds(env: Env) -> Holds:
+    return lambda expr, _key, _owner: expr.holds(env)
+
+
+def listed_choices(scene: Scene, env: Env, holds: Holds) -> list[tuple[Choice, bool]]:
+    """The choices a player lists at `scene`, in written order, each with whether it is
+    locked: hidden ones (`if` false, `once` already taken) are left out.
+
+    `holds` judges each condition; the engine's simply evaluates it, the explorer's
+    also notes divisions by zero, so both follow exactly the same rules.
+    """
+    shown: list[tuple[Choice, bool]] = []
+    for c in scene.choices:
+        if c.condition is not None and not holds(c.condition, "if", c.id):
+            continue
+        if c.once and env.chosen(scene.id, c.id):
+            continue
+        locked = c.requires is not None and not holds(c.requires, "requires", c.id)
+        shown.append((c, locked))
+    return shown
+
+
+def open_routes(scene: Scene, holds: Holds) -> list[Route]:
+    """The routes that may be taken: the first `next` route that holds, or every
+    `random` route that holds (one of which is then drawn by weight)."""
+    out: list[Route] = []
+    for r in scene.routes:
+        if r.condition is None or holds(r.condition, "route", r.goto):
+            out.append(r)
+            if scene.next:
+                break
+    return out
 
 
 def scene_text(scene: Scene, env: Env) -> str:
@@ -264,14 +302,11 @@ class Playthrough:
         return Frame(work.freeze(), tuple(passages))
 
     def _route(self, scene: Scene, env: _Mutable) -> str | None:
-        if scene.next:
-            for r in scene.next:
-                if r.condition is None or r.condition.holds(env):
-                    return r.goto
-            return None
-        eligible = [r for r in scene.random if r.condition is None or r.condition.holds(env)]
+        eligible = open_routes(scene, _plain_holds(env))
         if not eligible:
             return None
+        if scene.next:
+            return eligible[0].goto
         rng = random.Random(f"{self.seed}/{env.turn_count}/{scene.id}/{env.visits(scene.id)}")
         return rng.choices(eligible, weights=[r.weight for r in eligible])[0].goto
 
@@ -293,14 +328,7 @@ class Playthrough:
         return replace(base, choices=choices, timer=self.story.timer_for(scene))
 
     def _choices(self, scene: Scene, state: State) -> tuple[ChoiceView, ...]:
-        shown: list[tuple[Choice, bool]] = []
-        for c in scene.choices:
-            if c.condition is not None and not c.condition.holds(state):
-                continue
-            if c.once and state.chosen(scene.id, c.id):
-                continue
-            locked = c.requires is not None and not c.requires.holds(state)
-            shown.append((c, locked))
+        shown = listed_choices(scene, state, _plain_holds(state))
         default = next((c.id for c, locked in shown if c.default and not locked), None)
         if default is None:
             default = next((c.id for c, locked in shown if not locked), None)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from branching.conditions import EvalError, Expression
+from branching.engine import Holds, listed_choices, open_routes
 from branching.model import Scene, Story
 from branching.observe import Key, StateSpace, Work
 
@@ -234,29 +235,15 @@ class _Search:
             self.expand_routes(key, dist, scene, env)
 
     def expand_choices(self, key: Key, dist: int, scene: Scene, env: Work) -> None:
-        number, available = 0, []
-        for c in scene.choices:
-            if c.condition is not None and not self.holds(c.condition, env, f"the 'if' of "
-                                                          f"choice '{c.id}'"):
-                continue
-            if c.once and (scene.id, c.id) in env.picks:
-                continue
-            number += 1
-            if c.requires is None or self.holds(c.requires, env, f"the 'requires' of "
-                                                f"choice '{c.id}'"):
-                available.append((number, c))
+        listed = listed_choices(scene, env, self.judge(env))
+        available = [(n, c) for n, (c, locked) in enumerate(listed, start=1) if not locked]
         if not available:
             self.stuck(key, f"no choice of '{scene.id}' can be taken")
         for n, c in available:
             self.push(self.space.take(key, c), dist + 1, key, ("choice", Step(scene.id, n, c.id)))
 
     def expand_routes(self, key: Key, dist: int, scene: Scene, env: Work) -> None:
-        routes = []
-        for r in scene.routes:
-            if r.condition is None or self.holds(r.condition, env, f"the route to '{r.goto}'"):
-                routes.append(r)
-                if scene.next:
-                    break
+        routes = open_routes(scene, self.judge(env))
         if not routes:
             self.stuck(key, f"no route of '{scene.id}' holds")
             return
@@ -269,17 +256,33 @@ class _Search:
             label = ("draw", scene.id, r.goto) if scene.random else None
             self.push(nxt, dist, key, label)
 
+    def judge(self, env: Work) -> Holds:
+        """`holds` bound to `env`, in the shape the engine's rules take."""
+        def holds(expr: Expression, key: str, owner: str) -> bool:
+            try:
+                return bool(expr.evaluate(env))
+            except EvalError as exc:  # only now is it worth saying where
+                where = (f"the route to '{owner}'" if key == "route"
+                         else f"the '{key}' of choice '{owner}'")
+                return self.failed(exc, expr, where)
+
+        return holds
+
     def holds(self, expr: Expression, env: Work, where: str) -> bool:
         try:
             return bool(expr.evaluate(env))
         except EvalError as exc:
-            if "division by zero" in str(exc) and self.current is not None:
-                scene = self.current[0]
-                mark = (scene, where, expr.source)
-                if mark not in self.found.zero:
-                    self.found.zero[mark] = ZeroDivision(scene, where, expr.source.strip(),
-                                                         self.path(self.current))
-            return False
+            return self.failed(exc, expr, where)
+
+    def failed(self, exc: EvalError, expr: Expression, where: str) -> bool:
+        """Note a division by zero at `where` (once per place); the condition is false."""
+        if "division by zero" in str(exc) and self.current is not None:
+            scene = self.current[0]
+            mark = (scene, where, expr.source)
+            if mark not in self.found.zero:
+                self.found.zero[mark] = ZeroDivision(scene, where, expr.source.strip(),
+                                                     self.path(self.current))
+        return False
 
     def stuck(self, key: Key, reason: str) -> None:
         mark = (key[0], reason)
