@@ -16,7 +16,6 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from branching.analytics.shape import AnalyticsError, Shape, merge_shapes, shape_from_structure
 from branching.store import db as store_db
@@ -43,7 +42,7 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     if target.stat().st_size == 0:
         raise AnalyticsError(f"the telemetry database {target} is empty: nothing recorded yet")
     try:
-        conn = sqlite3.connect(f"file:{quote(str(target.resolve()))}?mode=ro", uri=True,
+        conn = sqlite3.connect(store_db.uri(target, "ro"), uri=True,
                                isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {store_db.BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA trusted_schema = OFF")
