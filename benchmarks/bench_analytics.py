@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from branching.analytics import flow_graph  # noqa: E402
 from branching.analytics.source import open_readonly  # noqa: E402
-from branching.loader import load_story  # noqa: E402
+from branching.story.loader import load_story  # noqa: E402
 from branching.store import Store, db  # noqa: E402
 from branching.store.migrations import check_ours, migration_names  # noqa: E402
 from branching.store.totals import rebuild  # noqa: E402

@@ -8,7 +8,7 @@ import random
 import time
 from pathlib import Path
 
-from branching.conditions import _compile_cached, compile_expression, compile_template
+from branching.expr.conditions import _compile_cached, compile_expression, compile_template
 
 rng = random.Random(1)
 variables = {f"v{i}": rng.choice([int, float, str, bool]) for i in range(60)}

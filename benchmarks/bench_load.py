@@ -5,7 +5,7 @@ chapter files: prose of a few sentences per scene, two or three labelled
 choices, conditions, interpolations, `set`/`add`, text variants, routes,
 endings) under benchmarks/data/, then times, best of 3 in the same run:
 
-- `branching.loader.load` + `branching.check.check` of the story (the
+- `branching.story.loader.load` + `branching.verify.check.check` of the story (the
   expression cache is cleared before each run, so every run compiles afresh);
 - `yaml.load(..., Loader=yaml.CSafeLoader)` of the same files.
 
@@ -23,7 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from branching import check, conditions, loader
+from branching.verify import check
+from branching.expr import conditions
+from branching.story import loader
 
 HERE = Path(__file__).resolve().parent
 WORDS = ("the harbour lamp rain salt rope door quiet night boat market letter bell "

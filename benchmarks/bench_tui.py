@@ -44,10 +44,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from branching.engine import Playthrough  # noqa: E402
-from branching.loader import load_story  # noqa: E402
-from branching.tui.text import paragraphs  # noqa: E402
-from branching.tui.widgets.scene_text import LEAD  # noqa: E402
+from branching.play.engine import Playthrough  # noqa: E402
+from branching.story.loader import load_story  # noqa: E402
+from branching.tui.common.text import paragraphs  # noqa: E402
+from branching.tui.player.widgets.scene_text import LEAD  # noqa: E402
 
 COLS, ROWS = 100, 30
 MINIMAL_APP = """\
@@ -235,8 +235,8 @@ def bench_recording(tmp: Path, steps: int) -> dict[str, object]:
     """The blocking part of a step alone: engine + the store's commits, no UI."""
     from branching.cli.playing import PlayOptions
     from branching.store import Store
-    from branching.tui.playing import Playing
-    from branching.tui.services import StoreServices
+    from branching.play.stepper import Playing
+    from branching.play.services import StoreServices
 
     db = tmp / "record.db"
     services = StoreServices(lambda: (Store.open(db), str(db)), PlayOptions(db=str(db)), "bench")

@@ -295,7 +295,7 @@ def test_one_option_over_90_percent_is_flagged_lopsided(tmp_path: Path) -> None:
 
 
 def test_an_older_version_keeps_its_retired_choices(tmp_path: Path) -> None:
-    from branching.loader import load_story
+    from branching.story.loader import load_story
     from branching.store import db as store_db
     from tests.test_analytics_data import HEIST, play, register
 

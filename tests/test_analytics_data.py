@@ -37,14 +37,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from branching.engine import Playthrough
-from branching.loader import load_story
-from branching.model import Story
+from branching.play.engine import Playthrough
+from branching.story.loader import load_story
+from branching.story.model import Story
 from branching.store import Store
 from branching.store import db as store_db
 from branching.store.clock import format_ts
 from branching.store.ops import SPOOL_VERSION, apply_op, event_op, to_json
-from branching.telemetry import StoreRecorder
+from branching.play.recorder import StoreRecorder
 
 HEIST = """\
 branching: 1

@@ -11,11 +11,11 @@ import pytest
 from tests.conftest import ROOT
 
 CORE = [
-    "branching.model", "branching.conditions", "branching.loader", "branching.check",
-    "branching.engine", "branching.explore", "branching.yamlread", "branching.build",
-    "branching.build_scene", "branching.spec", "branching.restore", "branching.plain",
-    "branching.telemetry", "branching.schema", "branching.expr_types", "branching.expr_syntax",
-    "branching.expr_build", "branching.domains", "branching.observe",
+    "branching.story.model", "branching.expr.conditions", "branching.story.loader", "branching.verify.check",
+    "branching.play.engine", "branching.verify.explore", "branching.story.yamlread", "branching.story.build",
+    "branching.story.build_scene", "branching.story.spec", "branching.play.restore", "branching.play.plain",
+    "branching.play.recorder", "branching.story.schema", "branching.expr.values", "branching.expr.syntax",
+    "branching.expr.compile", "branching.verify.domains", "branching.verify.space",
 ]
 HEAVY = ("textual", "rich", "sqlite_utils")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from branching.check import check, check_path
+from branching.verify.check import check, check_path
 from branching.errors import Problem
-from branching.loader import load, load_story
+from branching.story.loader import load, load_story
 from tests.conftest import FIXTURES, STORIES
 
 BAD = FIXTURES / "bad"

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Input, Select, Static, TabbedContent
 
 from branching.cli.main import cli
 from branching.store import Store
-from branching.tui.clock import ManualClock
+from branching.tui.common.clock import ManualClock
 from branching.tui.dashboard import DashboardApp, Selection, build_dashboard
 from branching.tui.dashboard.screens.filters import FilterScreen
 from branching.tui.dashboard.screens.help import HelpScreen

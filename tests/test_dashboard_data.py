@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from branching.analytics import AnalyticsError
-from branching.loader import load_story
-from branching.model import Story
+from branching.story.loader import load_story
+from branching.story.model import Story
 from branching.store import db as store_db
 from branching.tui.dashboard.data import (
     Selection,

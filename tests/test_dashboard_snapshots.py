@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from branching.tui.clock import ManualClock
+from branching.tui.common.clock import ManualClock
 from branching.tui.dashboard import DashboardApp, build_dashboard
 from tests.test_dashboard import settle
 from tests.test_dashboard_data import copy_db, dashboard_db

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from branching.engine import Playthrough
+from branching.play.engine import Playthrough
 from branching.errors import EngineError, SaveError
-from branching.loader import load_story
-from branching.model import Story
+from branching.story.loader import load_story
+from branching.story.model import Story
 
 
 def story_from(tmp_path: Path, text: str) -> Story:

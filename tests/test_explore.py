@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from branching.engine import Playthrough
-from branching.explore import Exploration, Proof, explore
-from branching.loader import load_story
-from branching.model import Story
+from branching.play.engine import Playthrough
+from branching.verify.explore import Exploration, Proof, explore
+from branching.story.loader import load_story
+from branching.story.model import Story
 
 
 def story_of(tmp_path: Path, body: str, head: str = "") -> Story:

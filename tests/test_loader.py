@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from branching.check import check
+from branching.verify.check import check
 from branching.errors import StoryUnreadable
-from branching.explore import explore
-from branching.loader import load, load_story
-from branching.model import Story
+from branching.verify.explore import explore
+from branching.story.loader import load, load_story
+from branching.story.model import Story
 from tests.conftest import FIXTURES, ROOT
 
 ENDING = "  z:\n    ending: true\n"

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from branching.analytics import flow_graph
-from branching.engine import Playthrough
-from branching.loader import load_story
+from branching.play.engine import Playthrough
+from branching.story.loader import load_story
 from branching.render import run_dot, to_dot
 from branching.store import SessionContext, Store, StoryInfo
-from branching.telemetry import StoreRecorder
+from branching.play.recorder import StoreRecorder
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHTHOUSE = ROOT / "stories" / "lighthouse.yaml"

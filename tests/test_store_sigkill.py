@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from branching.engine import Playthrough
-from branching.loader import load_story
+from branching.play.engine import Playthrough
+from branching.story.loader import load_story
 from branching.store import Store
 from tests.conftest import ROOT
 

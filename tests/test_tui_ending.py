@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from branching.loader import load_story
-from branching.tui.app import TuiOptions, build_app
-from branching.tui.clock import ManualClock
-from branching.tui.screens.ending import EndingScreen
-from branching.tui.screens.player import PlayerScreen
-from branching.tui.services import LocalServices
-from branching.tui.testing import MemoryRecorder, settle
-from branching.tui.widgets import NumberedList
+from branching.story.loader import load_story
+from branching.tui.player.app import TuiOptions, build_app
+from branching.tui.common.clock import ManualClock
+from branching.tui.player.screens.ending import EndingScreen
+from branching.tui.player.screens.player import PlayerScreen
+from branching.play.services import LocalServices
+from branching.play.testing import MemoryRecorder, settle
+from branching.tui.player.widgets import NumberedList
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"
 

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from textual.widgets import OptionList
 
-from branching.engine import Playthrough
-from branching.loader import load_story
-from branching.tui.app import TuiOptions, build_app
-from branching.tui.catalog import find_stories
-from branching.tui.clock import ManualClock
-from branching.tui.screens.library import LibraryScreen
-from branching.tui.screens.player import PlayerScreen
-from branching.tui.screens.resume import ResumeScreen
-from branching.tui.services import LocalServices, Resumable
-from branching.tui.testing import MemoryRecorder, settle
+from branching.play.engine import Playthrough
+from branching.story.loader import load_story
+from branching.tui.player.app import TuiOptions, build_app
+from branching.tui.player.catalog import find_stories
+from branching.tui.common.clock import ManualClock
+from branching.tui.player.screens.library import LibraryScreen
+from branching.tui.player.screens.player import PlayerScreen
+from branching.tui.player.screens.resume import ResumeScreen
+from branching.play.services import LocalServices, Resumable
+from branching.play.testing import MemoryRecorder, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 STORIES = ROOT / "stories"

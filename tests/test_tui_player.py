@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from branching.loader import load_story
-from branching.tui.app import TuiOptions, build_app
-from branching.tui.clock import ManualClock
-from branching.tui.screens.confirm import ConfirmScreen
-from branching.tui.screens.help import HelpScreen
-from branching.tui.screens.player import PlayerScreen
-from branching.tui.testing import MemoryRecorder, settle
-from branching.tui.widgets import Countdown, NumberedList, SceneText
+from branching.story.loader import load_story
+from branching.tui.player.app import TuiOptions, build_app
+from branching.tui.common.clock import ManualClock
+from branching.tui.player.screens.confirm import ConfirmScreen
+from branching.tui.player.screens.help import HelpScreen
+from branching.tui.player.screens.player import PlayerScreen
+from branching.play.testing import MemoryRecorder, settle
+from branching.tui.player.widgets import Countdown, NumberedList, SceneText
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"
 
@@ -281,7 +281,7 @@ async def test_header_shows_story_and_chapter(tutorial):
 async def test_a_choice_made_while_telemetry_opens_is_taken_once_it_is_ready(tutorial):
     import threading
 
-    from branching.tui.services import LocalServices
+    from branching.play.services import LocalServices
 
     class SlowToOpen(LocalServices):
         def __init__(self, recorder):

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from branching.engine import Playthrough
-from branching.loader import load_story
+from branching.play.engine import Playthrough
+from branching.story.loader import load_story
 from branching.store.errors import StoreError
-from branching.tui.app import TuiOptions, build_app
-from branching.tui.clock import ManualClock
-from branching.tui.playing import Playing
-from branching.tui.screens.help import HelpScreen
-from branching.tui.screens.player import PlayerScreen
-from branching.tui.services import LocalServices
-from branching.tui.testing import MemoryRecorder, settle
-from branching.tui.text import clean, emphasised, literal, prose
-from branching.tui.widgets import NumberedList, SceneText
+from branching.tui.player.app import TuiOptions, build_app
+from branching.tui.common.clock import ManualClock
+from branching.play.stepper import Playing
+from branching.tui.player.screens.help import HelpScreen
+from branching.tui.player.screens.player import PlayerScreen
+from branching.play.services import LocalServices
+from branching.play.testing import MemoryRecorder, settle
+from branching.tui.common.text import clean, emphasised, literal, prose
+from branching.tui.player.widgets import NumberedList, SceneText
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ROOT / "tests" / "fixtures" / "hostile" / "story.yaml"

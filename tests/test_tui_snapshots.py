@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from branching.loader import load_story
-from branching.tui.app import TuiOptions, build_app
-from branching.tui.clock import ManualClock
-from branching.tui.services import LocalServices
-from branching.tui.testing import MemoryRecorder, settle
+from branching.story.loader import load_story
+from branching.tui.player.app import TuiOptions, build_app
+from branching.tui.common.clock import ManualClock
+from branching.play.services import LocalServices
+from branching.play.testing import MemoryRecorder, settle
 
 STORY = """\
 branching: 1

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from branching.cli.playing import PlayOptions, notice_once
-from branching.loader import load_story
+from branching.story.loader import load_story
 from branching.store import Store
-from branching.tui.app import TuiOptions, build_app
-from branching.tui.clock import ManualClock
-from branching.tui.screens.ending import EndingScreen
-from branching.tui.screens.player import PlayerScreen
-from branching.tui.screens.resume import ResumeScreen
-from branching.tui.services import StoreServices
-from branching.tui.testing import settle
+from branching.tui.player.app import TuiOptions, build_app
+from branching.tui.common.clock import ManualClock
+from branching.tui.player.screens.ending import EndingScreen
+from branching.tui.player.screens.player import PlayerScreen
+from branching.tui.player.screens.resume import ResumeScreen
+from branching.play.services import StoreServices
+from branching.play.testing import settle
 
 ROOT = Path(__file__).resolve().parent.parent
 

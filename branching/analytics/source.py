@@ -106,7 +106,7 @@ def stored_shape(conn: sqlite3.Connection, story_id: str, chosen: list[Version])
 
 def yaml_shape(path: str | Path) -> Shape:
     """The story graph of a story file or folder (problems raise the loader's errors)."""
-    from branching.loader import load_story
+    from branching.story.loader import load_story
 
     return shape_from_structure(load_story(str(path)).structure())
 

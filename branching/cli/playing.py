@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from branching.engine import Playthrough
-from branching.telemetry import NullRecorder, Recorder, StoreRecorder
+from branching.play.engine import Playthrough
+from branching.play.recorder import NullRecorder, Recorder, StoreRecorder
 
 
 @dataclass
@@ -129,20 +129,20 @@ def run_play(opts: PlayOptions) -> int:
     if opts.story is None:
         if opts.plain or opts.script or not interactive():
             raise click.UsageError("name a STORY to play in line mode")
-        from branching.tui.launch import run_library
+        from branching.tui.player.launch import run_library
 
         return run_library(opts)
     story = _load(opts.story)
     plain = opts.plain or opts.script is not None or not interactive()
     if not plain:
-        from branching.tui.launch import run_player
+        from branching.tui.player.launch import run_player
 
         return run_player(story, opts)
     return play_plain_cli(story, opts)
 
 
 def play_plain_cli(story: Any, opts: PlayOptions) -> int:
-    from branching.plain import play_plain
+    from branching.play.plain import play_plain
     from branching.startup import resume_gc
 
     resume_gc()  # line mode has no first frame to hurry

@@ -14,7 +14,7 @@ from branching.errors import BranchingError, StoryInvalid, StoryUnreadable
 
 def _load(path: str):  # type: ignore[no-untyped-def]
     """Load a story for playing or exploring; problems become click errors."""
-    from branching.loader import load_story
+    from branching.story.loader import load_story
 
     try:
         return load_story(path)
@@ -40,7 +40,7 @@ def check(stories: tuple[str, ...], fmt: str, strict: bool) -> None:
     order they appear. Exit status: 0 clean, 1 problems found, 2 a story could
     not be read at all.
     """
-    from branching.check import check_path
+    from branching.verify.check import check_path
 
     results = []
     unreadable = False
@@ -94,7 +94,7 @@ def explore(story: str, max_states: int, fmt: str) -> None:
     that reaches it. Exit status 1 when an ending is unreachable or a state is
     stuck.
     """
-    from branching.explore import explore as run_explore
+    from branching.verify.explore import explore as run_explore
 
     loaded = _load(story)
     result = run_explore(loaded, max_states=max_states)
@@ -111,7 +111,7 @@ def explore(story: str, max_states: int, fmt: str) -> None:
               help="Write the schema to this file instead of standard output.")
 def schema(output: str | None) -> None:
     """Print the JSON Schema of the story format, for editor completion."""
-    from branching.schema import schema_json
+    from branching.story.schema import schema_json
 
     text = schema_json()
     if output:

@@ -24,10 +24,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from branching.errors import BranchingError
-from branching.tui.clock import Clock, MonotonicClock
+from branching.tui.common.clock import Clock, MonotonicClock
 from branching.tui.dashboard.data import Selection
 from branching.tui.dashboard.screens.base import QueryScreen
-from branching.tui.text import clean
+from branching.tui.common.text import clean
 
 Now = Callable[[], datetime]
 

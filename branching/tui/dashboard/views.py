@@ -27,7 +27,7 @@ from branching.analytics.rows import ChoiceShare, Report, Timing
 from branching.render.figures import UNIT_SHORT, Figures, seconds
 from branching.render.tables import Column, Sheet, report_tables
 from branching.tui.dashboard.data import StoryView
-from branching.tui.text import clean
+from branching.tui.common.text import clean
 
 BAR_WIDTH = 8
 EIGHTHS = " ▏▎▍▌▋▊▉"

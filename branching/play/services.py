@@ -1,0 +1,173 @@
+"""What the player needs from telemetry, behind one small interface.
+
+The screens never touch the store: they ask `Services` for a recorder for a
+new playthrough, for the viewer's unfinished playthrough of a story, and for
+the endings the viewer has found. Every method may block on the database, so
+screens call them only from thread workers. `StoreServices` talks to the
+telemetry store (reusing the CLI's helpers, so the line-mode and full-screen
+players record the same way); `LocalServices` records nothing (for
+`--no-telemetry`) or hands out a given recorder (for tests). Both remember the
+endings reached in this run of the app, so the ending screen counts them even
+with no database.
+
+`StoreServices` opens the store on first use, in whichever worker asks first:
+importing and migrating the store is the slowest part of starting, and the
+first scene does not need it (nothing has been chosen yet). A store that
+cannot be opened raises `TelemetryUnavailable`, which stops the app: playing
+on without recording would silently lose what the viewer does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from branching.play.engine import Playthrough
+from branching.errors import BranchingError
+from branching.story.model import Story
+from branching.play.recorder import NullRecorder, Recorder
+
+
+class TelemetryUnavailable(BranchingError):
+    """The telemetry database cannot be opened: the player stops rather than lose events."""
+
+    title = "Cannot record"
+
+
+@dataclass(frozen=True, slots=True)
+class Resumable:
+    """An unfinished playthrough, rebuilt and ready to continue."""
+
+    run: Playthrough
+    token: Any  # what `Services.resume` needs (the store's session id)
+    started_at: str = ""
+
+    @property
+    def scene_title(self) -> str:
+        return self.run.view.title
+
+    @property
+    def turns(self) -> int:
+        return self.run.view.turns
+
+
+class Services:
+    """Telemetry for the player; subclasses say where it goes."""
+
+    where: str | None = None  # where choices are recorded, for the help screen
+    viewer: str = ""
+    notice: str | None = None  # the first-run notice, once telemetry is open
+
+    def __init__(self) -> None:
+        self._seen: dict[str, set[str]] = {}
+
+    def open(self) -> None:
+        """Get ready to record (blocking); a no-op once open."""
+
+    def new_recorder(self, story: Story, seed: int) -> Recorder:
+        raise NotImplementedError
+
+    def unfinished(self, story: Story) -> Resumable | None:
+        """The viewer's unfinished playthrough of `story` (SaveError if it no longer fits)."""
+        return None
+
+    def resume(self, found: Resumable) -> Recorder:
+        raise NotImplementedError
+
+    def stored_endings(self, story: Story) -> set[str]:
+        return set()
+
+    def note_ending(self, story: Story, scene: str) -> None:
+        self._seen.setdefault(story.id, set()).add(scene)
+
+    def endings_found(self, story: Story) -> set[str]:
+        """Ids of the story's ending scenes this viewer has reached."""
+        found = self.stored_endings(story) | self._seen.get(story.id, set())
+        return {s for s in found if s in story.scenes and story.scenes[s].ending is not None}
+
+    def close(self) -> None:
+        pass
+
+
+class LocalServices(Services):
+    """No database: a given recorder (tests) or none at all (`--no-telemetry`)."""
+
+    def __init__(self, recorder: Recorder | None = None, viewer: str = "") -> None:
+        super().__init__()
+        self.recorder = recorder
+        self.viewer = viewer
+        self.where = getattr(recorder, "where", None)
+
+    def new_recorder(self, story: Story, seed: int) -> Recorder:
+        return self.recorder if self.recorder is not None else NullRecorder()
+
+    def resume(self, found: Resumable) -> Recorder:
+        return self.new_recorder(found.run.story, found.run.seed)
+
+
+class StoreServices(Services):
+    """The telemetry store, through the same helpers as the line-mode player.
+
+    `opener` returns `(store, where)` and is called once, on first use;
+    `notify_once(where)` gives the first-run notice (or None).
+    """
+
+    def __init__(self, opener: Callable[[], tuple[Any, str]], opts: Any, viewer: str,
+                 notify_once: Callable[[str], str | None] | None = None) -> None:
+        super().__init__()
+        self._opener = opener
+        self._notify_once = notify_once
+        self._lock = threading.Lock()
+        self._store: Any = None
+        self.opts = opts  # branching.cli.playing.PlayOptions
+        self.viewer = viewer
+
+    def open(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                return
+            try:
+                store, where = self._opener()
+            except BranchingError as exc:
+                raise TelemetryUnavailable(
+                    f"{exc} (play with --no-telemetry to record nothing)") from exc
+            self._store, self.where = store, where
+            if self._notify_once is not None:
+                self.notice = self._notify_once(where)
+
+    @property
+    def store(self) -> Any:
+        self.open()
+        return self._store
+
+    def new_recorder(self, story: Story, seed: int) -> Recorder:
+        from branching.cli.playing import start_recording
+
+        store = self.store  # opens it, and so knows where it is
+        assert self.where is not None
+        return start_recording(store, self.where, story, self.opts, seed, self.viewer)
+
+    def unfinished(self, story: Story) -> Resumable | None:
+        from branching.cli.playing import resume_run
+
+        found = resume_run(self.store, story, self.viewer)
+        if found is None:
+            return None
+        run, point = found
+        return Resumable(run, point.session_id, str(getattr(point, "started_at", "")))
+
+    def resume(self, found: Resumable) -> Recorder:
+        from branching.play.recorder import StoreRecorder
+
+        session = self.store.resume_session(found.token)
+        return StoreRecorder(session, self.where)
+
+    def stored_endings(self, story: Story) -> set[str]:
+        return set(self.store.endings_found(story.id, self.viewer))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()

@@ -1,0 +1,77 @@
+"""Composition root of the full-screen player: what `branching play` calls.
+
+`run_player(story, opts)` plays one story; `run_library(opts)` shows the
+library of ./stories and any `--stories DIR`. Both open the telemetry store
+(unless `--no-telemetry`) through the CLI's own helpers, so both players record
+the same way, build the app with `build_app`, run it, and close everything.
+They return the process exit status: 0, or 1 when telemetry cannot be opened or
+after an unexpected error, either reported in one line (an unexpected error's
+details go to a crash file), never as a traceback. The store itself is opened
+by the app, in a worker, once the first scene is on screen.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from branching.story.model import Story
+from branching.tui.player.app import BranchingApp, TuiOptions, build_app
+from branching.play.services import LocalServices, Services, StoreServices
+
+
+def crash_log_path() -> Path:
+    from platformdirs import user_log_path
+
+    return user_log_path("branching") / "crash.log"
+
+
+def prepare(opts: Any) -> tuple[Services, TuiOptions]:
+    """Telemetry services and player options from `branching play`'s options."""
+    import click
+
+    from branching.cli.playing import notice_once, open_store, viewer_name
+
+    viewer = viewer_name(opts.viewer)
+    services: Services
+    if opts.no_telemetry:
+        if opts.resume:
+            raise click.UsageError("--resume needs telemetry (it reads the recorded state)")
+        services = LocalServices(None, viewer)
+    else:
+        def opener() -> tuple[Any, str]:
+            opened = open_store(opts)
+            assert opened is not None  # only None with --no-telemetry
+            return opened
+
+        services = StoreServices(opener, opts, viewer, notice_once)
+    options = TuiOptions(seed=opts.seed, no_timer=opts.no_timer, resume=opts.resume,
+                         crash_log=crash_log_path())
+    return services, options
+
+
+def run_player(story: Story, opts: Any) -> int:
+    """Play `story` full-screen; the exit status."""
+    services, options = prepare(opts)
+    return run_app(build_app(story, None, options, services=services))
+
+
+def run_library(opts: Any) -> int:
+    """Show the library of ./stories plus `--stories` folders; the exit status."""
+    folders = [Path("stories"), *(Path(d) for d in opts.stories_dirs)]
+    services, options = prepare(opts)
+    return run_app(build_app(None, None, options, services=services, library=folders))
+
+
+def run_app(app: BranchingApp) -> int:
+    """Run `app`, then close every recorder and the store; the exit status."""
+    try:
+        app.run()
+    finally:
+        app.close_all()
+    message = app.crash or app.fatal
+    if message:
+        print(message, file=sys.stderr)
+        return 1
+    return app.return_code or 0

@@ -1,0 +1,176 @@
+"""The ending screen: the ending's text, its title and kind, and what next.
+
+It also shows how many of the story's endings this viewer has found (from the
+database, through `Step.endings_found`) and lists the others as locked, with
+no title and no kind, so nothing is spoiled. The options are the author's
+`rewind` scenes visited in this playthrough, then "play again" and "quit".
+A stuck playthrough lands here too, with the reason instead of a title.
+The screen only decides; the player screen below records and acts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Header, Static
+
+from branching.story.model import Story
+from branching.play.stepper import Step
+from branching.tui.player.screens.keys import CHROME_KEYS, number_bindings
+from branching.tui.common.text import literal, prose
+from branching.tui.player.widgets import Item, KeyBar, KeyHint, NumberedList, SceneText
+from branching.tui.player.widgets.numbered import LOCK
+
+KIND_STYLES = {"good": "bold $success", "bad": "bold $error", "secret": "bold $accent"}
+
+
+@dataclass(frozen=True, slots=True)
+class EndingChoice:
+    action: str  # "rewind", "back", "again", "quit"
+    scene: str | None = None
+    input: str = "key"
+
+
+def ending_items(step: Step, library_mode: bool) -> list[Item]:
+    """Numbered options: rewind offers, then play again, then quit."""
+    items = [Item(o.number, f"rewind:{o.scene}", f"Go back to: {o.title}", icon="↩")
+             for o in step.view.offers]
+    n = len(items)
+    items.append(Item(n + 1, "again", "Play again", icon="↻"))
+    items.append(Item(n + 2, "quit", "Back to the library" if library_mode else "Quit",
+                      icon="⏏"))
+    return items
+
+
+def endings_tally(story: Story, found: frozenset[str], current: str) -> Content:
+    """`Endings found: 2 of 4`, then one line per ending; undiscovered ones locked."""
+    endings = story.endings()
+    got = [s for s in endings if s.id in found]
+    lines = [Content.assemble(("Endings found: ", "bold"),
+                              (f"{len(got)} of {len(endings)}", "bold $accent"))]
+    for scene in endings:
+        assert scene.ending is not None
+        if scene.id in found:
+            line = Content.assemble(
+                ("  ✓  ", "$success"), literal(scene.ending.title, "bold"),
+                literal(f"  · {scene.ending.kind}", "$text-muted"),
+            )
+            if scene.id == current:
+                line = line + Content("  ◀ this ending").stylize("$warning")
+        else:
+            line = Content.assemble(("  " + LOCK + " ", ""), ("???", "$text-muted"))
+        lines.append(line)
+    return Content("\n").join(lines)
+
+
+class EndingScreen(Screen[EndingChoice]):
+    """The end of a playthrough (or a stuck one)."""
+
+    BINDINGS = [
+        *number_bindings(),
+        Binding("b", "back", "Back"),
+        Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("q", "quit_story", "Quit"),
+    ]
+
+    def __init__(self, story: Story, step: Step, library_mode: bool) -> None:
+        super().__init__(classes="ending")
+        self.story = story
+        self.step = step
+        self.library_mode = library_mode
+        self.revealed = False
+
+    def compose(self) -> ComposeResult:
+        view = self.step.view
+        yield Header()
+        with VerticalScroll(id="story"):
+            yield SceneText(self.app.clock, self.app.options.reveal_rate, id="text")  # type: ignore[attr-defined]
+            with Vertical(id="ending-card"):
+                yield Static(self._title(), id="ending-title")
+                if view.ending is not None:
+                    yield Static(endings_tally(self.story, self.step.endings_found,
+                                               view.scene), id="ending-tally")
+        with Vertical(id="choices-panel"):
+            yield NumberedList(id="offers")
+        yield KeyBar([KeyHint("1-9", "Choose"),
+                      KeyHint("b", "Back", "b", enabled=self.step.can_go_back),
+                      KeyHint("?", "Help", "question_mark"), KeyHint("q", "Quit", "q")])
+
+    def _title(self) -> Content:
+        view = self.step.view
+        if view.ending is None:
+            return Content.assemble(("The story is stuck here", "bold $error"), "\n",
+                                    literal(f"({view.stuck}). The playthrough ends.", "italic"))
+        kind = view.ending.kind
+        return Content.assemble(
+            ("THE END", "bold"), "\n",
+            literal(view.ending.title, "bold $text"), "\n",
+            literal(f"a {kind} ending", KIND_STYLES.get(kind, "bold $text-muted")),
+        )
+
+    def on_mount(self) -> None:
+        view = self.step.view
+        self.title = self.story.title
+        self.sub_title = view.chapter or ""
+        self.query_one("#ending-card").display = False
+        self.query_one("#choices-panel").display = False
+        passages = view.passages[-1:] if self.step.only_last else view.passages
+        self.query_one(SceneText).show(prose([p.text for p in passages]))
+
+    @on(SceneText.Revealed)
+    def _revealed(self) -> None:
+        self.revealed = True
+        card = self.query_one("#ending-card")
+        card.display = True
+        offers = self.query_one(NumberedList)
+        offers.set_items(ending_items(self.step, self.library_mode))
+        self.query_one("#choices-panel").display = True
+        offers.focus()
+        story = self.query_one("#story", VerticalScroll)
+        self.call_after_refresh(story.scroll_end, animate=False)
+
+    def on_key(self, event: events.Key) -> None:
+        if not self.revealed and event.key not in CHROME_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.query_one(SceneText).complete()
+
+    def action_number(self, number: int) -> None:
+        item = self.query_one(NumberedList).by_number(number)
+        if item is None:
+            self.notify(f"There is no option {number}.", severity="warning", markup=False)
+        else:
+            self._act(item, "key")
+
+    @on(NumberedList.Picked)
+    def _picked(self, event: NumberedList.Picked) -> None:
+        self._act(event.item, event.input)
+
+    def _act(self, item: Item, how: str) -> None:
+        if item.key.startswith("rewind:"):
+            self.dismiss(EndingChoice("rewind", item.key.removeprefix("rewind:"), how))
+        else:
+            self.dismiss(EndingChoice(item.key, None, how))
+
+    def action_back(self) -> None:
+        if self.step.can_go_back:
+            self.dismiss(EndingChoice("back", None, "key"))
+        else:
+            self.notify("There is no earlier choice to go back to.", markup=False)
+
+    def action_quit_story(self) -> None:
+        self.dismiss(EndingChoice("quit"))
+
+    def request_quit(self) -> None:
+        self.dismiss(EndingChoice("quit"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return True if self.step.can_go_back else None
+        return True

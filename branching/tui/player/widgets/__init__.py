@@ -1,0 +1,8 @@
+"""Self-contained widgets of the player: scene text, numbered list, countdown, key bar."""
+
+from branching.tui.player.widgets.countdown import Countdown
+from branching.tui.player.widgets.keybar import KeyBar, KeyHint
+from branching.tui.player.widgets.numbered import Item, NumberedList
+from branching.tui.player.widgets.scene_text import SceneText
+
+__all__ = ["Countdown", "Item", "KeyBar", "KeyHint", "NumberedList", "SceneText"]

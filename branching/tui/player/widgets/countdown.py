@@ -1,0 +1,142 @@
+"""A bar that drains while a timed choice waits, and says when time is up.
+
+It reads time from the app's clock (real or manual) and ticks through the
+clock's `every`, so a test can move time by hand. Pausing freezes the bar;
+the time spent paused does not count. `Countdown.Expired` is posted once,
+when the remaining time reaches zero while running.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
+
+from branching.tui.common.clock import Clock, MonotonicClock, Ticker
+
+TICK = 1 / 15
+
+
+class Countdown(Widget):
+    """A draining bar with the seconds left."""
+
+    COMPONENT_CLASSES = {"countdown--full", "countdown--low", "countdown--empty",
+                         "countdown--label"}
+
+    DEFAULT_CSS = """
+    Countdown {
+        height: 1;
+        width: 1fr;
+        & > .countdown--full { color: $accent; }
+        & > .countdown--low { color: $error; }
+        & > .countdown--empty { color: $foreground 20%; }
+        & > .countdown--label { color: $text-muted; }
+    }
+    """
+
+    @dataclass
+    class Expired(Message):
+        """The time ran out."""
+
+        countdown: Countdown
+
+        @property
+        def control(self) -> Countdown:
+            return self.countdown
+
+    def __init__(self, clock: Clock | None = None, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.clock = clock or MonotonicClock()
+        self.total = 0.0
+        self.state = "idle"  # idle | running | paused | expired
+        self._spent = 0.0  # seconds counted before the current running stretch
+        self._since = 0.0  # when the current running stretch began
+        self._ticker: Ticker | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def paused(self) -> bool:
+        return self.state == "paused"
+
+    def elapsed(self) -> float:
+        running = self.clock.now() - self._since if self.running else 0.0
+        return self._spent + running
+
+    def remaining(self) -> float:
+        return max(0.0, self.total - self.elapsed())
+
+    def start(self, seconds: float) -> None:
+        """Start draining from full, over `seconds`."""
+        self.stop()
+        self.total = float(seconds)
+        self.state = "running"
+        self._since = self.clock.now()
+        self._ticker = self.clock.every(self, TICK, self._tick)
+        self.refresh()
+
+    def pause(self) -> bool:
+        """Freeze the bar; True if it was running."""
+        if not self.running:
+            return False
+        self._spent += self.clock.now() - self._since
+        self.state = "paused"
+        self.refresh()
+        return True
+
+    def resume(self) -> bool:
+        """Go on draining; True if it was paused."""
+        if not self.paused:
+            return False
+        self._since = self.clock.now()
+        self.state = "running"
+        self.refresh()
+        return True
+
+    def stop(self) -> None:
+        """Stop and clear the bar without expiring (a choice was made)."""
+        self._stop_ticker()
+        self.state = "idle"
+        self.total = 0.0
+        self._spent = 0.0
+        self.refresh()
+
+    def _stop_ticker(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def on_unmount(self) -> None:
+        self._stop_ticker()
+
+    def _tick(self) -> None:
+        if not self.running:
+            return
+        self.refresh()
+        if self.remaining() <= 0:
+            self._spent = self.total
+            self.state = "expired"
+            self._stop_ticker()
+            self.post_message(self.Expired(self))
+
+    def render(self) -> Content:
+        if self.state == "idle":
+            return Content("")
+        left = self.remaining()
+        label = f" {math.ceil(left - 1e-9):>3d}s "
+        if self.paused:
+            label += " paused: p resumes "
+        width = max(0, self.size.width - len(label))
+        filled = round(width * left / self.total) if self.total else 0
+        low = left <= min(5.0, self.total / 3)
+        bar_style = self.get_visual_style("countdown--low" if low else "countdown--full")
+        return Content.assemble(
+            ("━" * filled, bar_style),
+            ("━" * (width - filled), self.get_visual_style("countdown--empty")),
+            (label, self.get_visual_style("countdown--label")),
+        )
