@@ -233,10 +233,10 @@ def bench_steps(tmp: Path, steps: int, first: str) -> dict[str, object]:
 
 def bench_recording(tmp: Path, steps: int) -> dict[str, object]:
     """The blocking part of a step alone: engine + the store's commits, no UI."""
-    from branching.cli.playing import PlayOptions
+    from branching.recording import PlayOptions
     from branching.store import Store
     from branching.play.stepper import Playing
-    from branching.play.services import StoreServices
+    from branching.recording import StoreServices
 
     db = tmp / "record.db"
     services = StoreServices(lambda: (Store.open(db), str(db)), PlayOptions(db=str(db)), "bench")

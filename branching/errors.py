@@ -57,8 +57,9 @@ class StoryInvalid(BranchingError):
 
     title = "Story has errors"
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], path: str | None = None) -> None:
         self.problems = problems
+        self.path = path  # the story as the user named it, when known
         errors = [p for p in problems if p.severity == "error"]
         first = str(errors[0]) if errors else "unknown problem"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -75,3 +76,9 @@ class SaveError(BranchingError):
     """A saved playthrough that does not fit the story it is restored into."""
 
     title = "Cannot restore playthrough"
+
+
+class UsageProblem(BranchingError):
+    """Options that cannot go together, found below the CLI (the CLI shows usage help)."""
+
+    title = "Cannot do that"

@@ -44,7 +44,7 @@ from branching.store import Store
 from branching.store import db as store_db
 from branching.store.clock import format_ts
 from branching.store.ops import SPOOL_VERSION, apply_op, event_op, to_json
-from branching.play.recorder import StoreRecorder
+from branching.recording import StoreRecorder
 
 HEIST = """\
 branching: 1

@@ -137,16 +137,19 @@ def test_counts_file_needs_no_database(known: tuple[Path, Path], tmp_path: Path)
     assert row.rstrip().endswith("70.0%  70")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["flowchart", "nope"], "story 'nope' has no recordings"),
-    (["flowchart", "heist", "--version", "zzzz"], "no version 'zzzz'"),
-    (["stats", "heist", "--where", "region"], "KEY=VALUE"),
-    (["stats", "heist", "--since", "soon"], "not a date"),
+@pytest.mark.parametrize(("args", "message", "status"), [
+    (["flowchart", "nope"], "story 'nope' has no recordings", 1),
+    (["flowchart", "heist", "--version", "zzzz"], "no version 'zzzz'", 1),
+    # a value the user typed wrong is a usage error, exit 2, in every command
+    (["stats", "heist", "--where", "region"], "KEY=VALUE", 2),
+    (["stats", "heist", "--since", "soon"], "not a date", 2),
+    (["flowchart", "heist", "--since", "soon"], "not a date", 2),
 ])
 def test_bad_requests_get_a_clear_error(known: tuple[Path, Path], args: list[str],
-                                        message: str) -> None:
+                                        message: str, status: int) -> None:
     result = run(*args, "--db", str(known[0]), ok=False)
-    assert result.exit_code == 1 and message in result.output
+    assert result.exit_code == status and message in result.output
+    assert "Traceback" not in result.output
 
 
 def test_missing_database_and_bad_share(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from branching.expr import conditions
 from branching.expr.conditions import (
     EvalError,
     Expression,
-    Problem,
+    ExprProblem,
     SceneRef,
     compile_expression,
     compile_template,
@@ -61,7 +61,7 @@ def value(source: str, **env: object) -> object:
     return compiled(source).evaluate(FakeEnv(**env))
 
 
-def only_problem(source: str, variables: dict[str, type] | None = None) -> Problem:
+def only_problem(source: str, variables: dict[str, type] | None = None) -> ExprProblem:
     expr, problems = compile_expression(source, VARS if variables is None else variables)
     assert expr is None
     assert len(problems) == 1, problems
@@ -245,7 +245,7 @@ def test_given_a_forbidden_construct_when_compiled_then_it_is_an_error_at_its_po
 
 def test_given_a_typo_when_compiled_then_the_unknown_variable_gets_a_suggestion() -> None:
     problem = only_problem("trust > 1 and trsut < 5")
-    assert problem == Problem(14, "unknown variable 'trsut' (did you mean 'trust'?)")
+    assert problem == ExprProblem(14, "unknown variable 'trsut' (did you mean 'trust'?)")
     bare = only_problem("cereal == frosties")
     assert "unknown variable 'frosties'" in bare.message and '"frosties"' in bare.message
     assert bare.offset == 10

@@ -27,7 +27,7 @@ from branching.store import Store
 from branching.tui.common.clock import ManualClock
 from branching.tui.dashboard import DashboardApp, Selection, build_dashboard
 from branching.tui.dashboard.screens.filters import FilterScreen
-from branching.tui.dashboard.screens.help import HelpScreen
+from branching.tui.dashboard.screens.help import DashboardHelp
 from branching.tui.dashboard.screens.stories import StoryListScreen
 from branching.tui.dashboard.screens.story import StoryScreen
 from tests.test_dashboard_data import copy_db, dashboard_db, record_heist
@@ -301,7 +301,7 @@ async def test_help_opens_and_closes(db: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        assert isinstance(app.screen, DashboardHelp)
         await pilot.press("escape")
         assert isinstance(app.screen, StoryScreen)
 

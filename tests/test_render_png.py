@@ -24,7 +24,7 @@ from branching.play.engine import Playthrough
 from branching.story.loader import load_story
 from branching.render import run_dot, to_dot
 from branching.store import SessionContext, Store, StoryInfo
-from branching.play.recorder import StoreRecorder
+from branching.recording import StoreRecorder
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHTHOUSE = ROOT / "stories" / "lighthouse.yaml"

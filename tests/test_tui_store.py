@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from branching.cli.playing import PlayOptions, notice_once
+from branching.recording import PlayOptions, notice_once
 from branching.story.loader import load_story
 from branching.store import Store
 from branching.tui.player.app import TuiOptions, build_app
@@ -19,7 +19,7 @@ from branching.tui.common.clock import ManualClock
 from branching.tui.player.screens.ending import EndingScreen
 from branching.tui.player.screens.player import PlayerScreen
 from branching.tui.player.screens.resume import ResumeScreen
-from branching.play.services import StoreServices
+from branching.recording import StoreServices
 from branching.play.testing import settle
 
 ROOT = Path(__file__).resolve().parent.parent

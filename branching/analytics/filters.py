@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from branching.analytics.shape import AnalyticsError
+from branching.analytics.shape import FilterInvalid
 from branching.analytics.source import Version
 from branching.store.clock import format_ts, parse_cutoff
 from branching.store.errors import InvalidInput
@@ -73,7 +73,7 @@ def _cutoff(text: str, *, end: bool) -> str:
     try:
         stamp = parse_cutoff(text)
     except InvalidInput as exc:
-        raise AnalyticsError(str(exc)) from None
+        raise FilterInvalid(str(exc)) from None
     if end and len(text.strip()) == 10:  # a bare date: take in the whole day
         day = datetime.fromisoformat(stamp[:10]).replace(tzinfo=UTC)
         last = datetime.max.replace(tzinfo=UTC)  # the day after 9999-12-31 does not exist
@@ -94,12 +94,12 @@ def make_filters(
     for item in where:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise AnalyticsError(f"--where {item!r} must look like KEY=VALUE, e.g. region=NL")
+            raise FilterInvalid(f"--where {item!r} must look like KEY=VALUE, e.g. region=NL")
         pairs.append((key.strip(), value.strip()))
     lo = _cutoff(since, end=False) if since else None
     hi = _cutoff(until, end=True) if until else None
     if lo and hi and lo >= hi:
-        raise AnalyticsError(f"--since {since} is not before --until {until}")
+        raise FilterInvalid(f"--since {since} is not before --until {until}")
     return Filters(since=lo, until=hi, version=version, where=tuple(pairs),
                    first_only=first_only)
 

@@ -15,13 +15,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from branching.errors import BranchingError
+from branching.errors import BranchingError, UsageProblem
 
 
 class AnalyticsError(BranchingError):
     """A request analytics cannot answer: unknown story or version, bad filter or input."""
 
     title = "Cannot compute analytics"
+
+
+class FilterInvalid(AnalyticsError, UsageProblem):
+    """A filter the user typed that cannot be read (a bad date, a `--where` without '=')."""
+
+    title = "Bad filter"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from branching.cli.main import cli, db_path
-from branching.errors import BranchingError
+from branching.cli.main import cli
 
 F = TypeVar("F", bound=Callable[..., Any])
 FLOW_FORMATS = ("terminal", "dot", "svg", "png", "mermaid", "html", "json")
@@ -79,6 +78,8 @@ def _filters(since: str | None, until: str | None, version: str | None,
 
 def _db(db: str | None, *, needed: bool = True) -> str | None:
     """The database to read; None when it is not needed and none was named."""
+    from branching.store.paths import db_path
+
     return str(db_path(db)) if db or needed else None
 
 
@@ -97,10 +98,6 @@ def _write(data: str | bytes, output: str | None) -> None:
             Path(output).write_text(data, encoding="utf-8")
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
-
-
-def _fail(exc: BranchingError) -> click.ClickException:
-    return click.ClickException(f"{exc.title}: {exc}")
 
 
 @cli.command()
@@ -134,12 +131,9 @@ def stats(story: str, db: str | None, version: str | None, since: str | None,
 
     if fmt == "csv" and len(tables) > 1:
         raise click.UsageError("CSV holds one table: give a single --table")
-    try:
-        report = build_report(story, db=_db(db), unit=unit,  # type: ignore[arg-type]
-                              filters=_filters(since, until, version, where, first_only),
-                              top=top, flag_min=flag_min)
-    except BranchingError as exc:
-        raise _fail(exc) from None
+    report = build_report(story, db=_db(db), unit=unit,  # type: ignore[arg-type]
+                          filters=_filters(since, until, version, where, first_only),
+                          top=top, flag_min=flag_min)
     if fmt == "csv":
         sheets = report_tables(report, tables or ("choices",))
         _write(sheet_csv(sheets[0], min_count=min_count), output)
@@ -207,15 +201,12 @@ def flowchart(story: str, db: str | None, version: str | None, since: str | None
 
     if fmt == "png" and output is None and sys.stdout.isatty():
         raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
-    try:
-        filters = _filters(since, until, version, where, first_only)
-        graph = flow_graph(story, db=_db(db, needed=counts is None or not Path(story).exists()),
-                           filters=filters, unit=unit, counts_csv=counts)  # type: ignore[arg-type]
-        data = _render(graph, fmt, story=story, db=db, filters=filters, counts=counts, depth=depth,
-                       min_share=min_share, min_count=min_count, ascii_only=ascii_only,
-                       width=width, output=output)
-    except BranchingError as exc:
-        raise _fail(exc) from None
+    filters = _filters(since, until, version, where, first_only)
+    graph = flow_graph(story, db=_db(db, needed=counts is None or not Path(story).exists()),
+                       filters=filters, unit=unit, counts_csv=counts)  # type: ignore[arg-type]
+    data = _render(graph, fmt, story=story, db=db, filters=filters, counts=counts, depth=depth,
+                   min_share=min_share, min_count=min_count, ascii_only=ascii_only,
+                   width=width, output=output)
     if data is not None:
         _write(data, output)
 

@@ -14,8 +14,7 @@ import sys
 import click
 
 from branching.cli.analytics import Percent, selection_options
-from branching.cli.main import cli, db_path
-from branching.errors import BranchingError
+from branching.cli.main import cli
 
 
 @cli.command()
@@ -51,10 +50,9 @@ def dashboard(story: str | None, db: str | None, version: str | None, since: str
     selection = Selection(version=version, since=since, until=until, where=where,
                           first_only=first_only, unit=unit,  # type: ignore[arg-type]
                           min_share=min_share, depth=depth, min_count=min_count)
-    try:
-        selection.filters()
-    except BranchingError as exc:
-        raise click.UsageError(str(exc)) from None
+    selection.filters()  # bad dates or --where items stop here, as usage errors
+    from branching.store.paths import db_path
+
     path = db_path(db)
     if not path.exists():
         raise click.ClickException(f"there is no telemetry database at {path}: play a story "

@@ -2,7 +2,7 @@
 
 Each command is one library call in `branching.store`; store errors become
 click errors (exit 1) and bad dates or options usage errors (exit 2), never
-tracebacks. `--db` defaults to `$BRANCHING_DB`, else the database players
+tracebacks (see `cli.errors`). `--db` defaults to `$BRANCHING_DB`, else the database players
 record to in the user data directory.
 """
 
@@ -17,12 +17,18 @@ from typing import TextIO
 
 import click
 
+from branching.cli.errors import bad_option
 from branching.cli.main import cli
-from branching.cli.main import db_path as resolve_db  # `db_path` names the option
-from branching.errors import BranchingError
 
 DB_HELP = "Telemetry database (default: $BRANCHING_DB, else the user data dir)."
 KEY_HELP = "Viewer key file used when recording (default: this user's key)."
+
+
+def _resolve_db(given: Path | None) -> Path:
+    """`--db` (here named `db_path`), else `BRANCHING_DB`, else the default."""
+    from branching.store.paths import db_path
+
+    return db_path(given)
 
 
 def _db_option(func: Callable[..., None]) -> Callable[..., None]:
@@ -35,19 +41,6 @@ def _key_option(func: Callable[..., None]) -> Callable[..., None]:
                         default=None, help=KEY_HELP)(func)
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn store errors into click errors: bad input exits 2, everything else 1."""
-    from branching.store import InvalidInput
-
-    try:
-        yield
-    except InvalidInput as exc:
-        raise click.UsageError(str(exc)) from None
-    except BranchingError as exc:
-        raise click.ClickException(f"{exc.title}: {exc}") from None
-
-
 def _cutoff(value: str, option: str) -> str:
     """A date the user typed, as a stored timestamp; a bad one is a usage error."""
     from branching.store import InvalidInput
@@ -56,7 +49,7 @@ def _cutoff(value: str, option: str) -> str:
     try:
         return parse_cutoff(value)
     except InvalidInput as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
+        raise bad_option(exc, option) from None
 
 
 def _maybe_cutoff(value: str | None, option: str) -> str | None:
@@ -102,21 +95,20 @@ def export(db_path: Path | None, fmt: str, story: str | None, since: str | None,
     from branching.store.export import ExportFilter, count_rows, write_export
 
     since_ts, until_ts = _maybe_cutoff(since, "--since"), _maybe_cutoff(until, "--until")
-    with _errors():
-        store = Store.open(resolve_db(db_path), create=False, viewer_key=viewer_key,
-                           create_key=False)
-        try:
-            vid = store.viewer_id(viewer) if viewer is not None else None
-            filt = ExportFilter(story=story, since=since_ts, until=until_ts, viewer_id=vid)
-            with store.reader() as conn, _output(output, fmt) as out:
-                show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
-                if not show:
-                    write_export(conn, out, fmt, filt)
-                    return
-                with _progress(count_rows(conn, filt)) as advance:
-                    write_export(conn, out, fmt, filt, progress=advance)
-        finally:
-            store.close()
+    store = Store.open(_resolve_db(db_path), create=False, viewer_key=viewer_key,
+                       create_key=False)
+    try:
+        vid = store.viewer_id(viewer) if viewer is not None else None
+        filt = ExportFilter(story=story, since=since_ts, until=until_ts, viewer_id=vid)
+        with store.reader() as conn, _output(output, fmt) as out:
+            show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+            if not show:
+                write_export(conn, out, fmt, filt)
+                return
+            with _progress(count_rows(conn, filt)) as advance:
+                write_export(conn, out, fmt, filt, progress=advance)
+    finally:
+        store.close()
 
 
 @contextmanager
@@ -141,8 +133,7 @@ def merge(target: Path, sources: tuple[Path, ...]) -> None:
     """
     from branching.store.merge import merge as merge_dbs
 
-    with _errors():
-        results = merge_dbs(target, list(sources))
+    results = merge_dbs(target, list(sources))
     for r in results:
         click.echo(f"{r.source}: +{r.events} events, +{r.sessions} sessions, "
                    f"+{r.stories} story versions")
@@ -167,8 +158,7 @@ def forget(viewer: str, db_path: Path | None, viewer_key: Path | None) -> None:
     """
     from branching.store.erase import forget as forget_viewer
 
-    with _errors():
-        result = forget_viewer(resolve_db(db_path), viewer, viewer_key=viewer_key)
+    result = forget_viewer(_resolve_db(db_path), viewer, viewer_key=viewer_key)
     spooled = f", {_count(result.spooled, 'spooled record')}" if result.spooled else ""
     click.echo(f"Forgot {viewer}: {_count(result.sessions, 'playthrough')}, "
                f"{_count(result.events, 'event')}{spooled}.")
@@ -197,6 +187,5 @@ def prune(before: str, db_path: Path | None) -> None:
     from branching.store.erase import prune as prune_events
 
     cutoff = _cutoff(before, "--before")
-    with _errors():
-        result = prune_events(resolve_db(db_path), cutoff)
+    result = prune_events(_resolve_db(db_path), cutoff)
     click.echo(f"Dropped {result.events} events recorded before {result.cutoff}.")

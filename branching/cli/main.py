@@ -9,11 +9,12 @@ the analytics' imports: start-up time is part of what a viewer feels.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import click
 
 from branching import __version__
+from branching.cli.errors import no_command_module, translate
+from branching.errors import BranchingError
 
 # command name -> the submodule of branching.cli that defines it
 COMMANDS: dict[str, str] = {
@@ -29,13 +30,6 @@ COMMANDS: dict[str, str] = {
     "flowchart": "analytics",
     "dashboard": "dashboard",
 }
-
-
-def db_path(given: str | Path | None) -> Path:
-    """The telemetry database a command uses: `--db`, else `BRANCHING_DB`, else the default."""
-    from branching.store.paths import default_db_path
-
-    return Path(given).expanduser() if given else default_db_path()
 
 
 class LazyGroup(click.Group):
@@ -56,10 +50,13 @@ class LazyGroup(click.Group):
         return name, command, rest
 
     def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a `BranchingError` it raises is translated in one place."""
         from branching.startup import resume_gc
 
         try:
             return super().invoke(ctx)
+        except BranchingError as exc:
+            raise translate(exc) from None
         finally:
             resume_gc()
 
@@ -67,8 +64,8 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             try:
                 importlib.import_module(f"branching.cli.{COMMANDS[cmd_name]}")
-            except ModuleNotFoundError:  # a command whose module is not shipped
-                return None
+            except ImportError as exc:  # a broken install: say so, never "No such command"
+                raise no_command_module(cmd_name, exc) from exc
         return self.commands.get(cmd_name)
 
 

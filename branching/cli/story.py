@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from branching.cli.main import cli
-from branching.errors import BranchingError, StoryInvalid, StoryUnreadable
+from branching.errors import StoryInvalid, StoryUnreadable
 
 
 def _load(path: str):  # type: ignore[no-untyped-def]
@@ -18,14 +18,8 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 
     try:
         return load_story(path)
-    except StoryUnreadable as exc:
-        raise click.ClickException(str(exc)) from None
     except StoryInvalid as exc:
-        lines = "\n".join(str(p) for p in exc.problems[:20])
-        more = f"\n... and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else ""
-        raise click.ClickException(
-            f"the story has errors; run `branching check {path}`:\n{lines}{more}"
-        ) from None
+        raise StoryInvalid(exc.problems, path=path) from None
 
 
 @cli.command()
@@ -149,7 +143,8 @@ def play(story: str | None, plain: bool, script: str | None, seed: int | None, r
     from branching.startup import pause_gc, resume_gc
 
     pause_gc()  # resumed by the player once its first frame is on screen
-    from branching.cli.playing import PlayOptions, run_play
+    from branching.cli.playing import run_play
+    from branching.recording import PlayOptions
 
     opts = PlayOptions(
         story=story, plain=plain, script=script, seed=seed, resume=resume, db=db,
@@ -158,8 +153,6 @@ def play(story: str | None, plain: bool, script: str | None, seed: int | None, r
     )
     try:
         status = run_play(opts)
-    except BranchingError as exc:
-        raise click.ClickException(f"{exc.title}: {exc}") from None
     finally:
         resume_gc()
     sys.exit(status)

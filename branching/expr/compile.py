@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from branching.expr.syntax import EXAMPLES, FUNCTIONS, MAX_DEPTH, Pos, Problem, SceneRef
+from branching.expr.syntax import EXAMPLES, FUNCTIONS, MAX_DEPTH, ExprProblem, OffsetMap, SceneRef
 from branching.expr.values import (
     ARITH,
     BAD_BINOPS,
@@ -71,12 +71,12 @@ class _TooDeep(Exception):
     pass
 
 
-class Builder:
+class Compiler:
     """Walks a whitelisted ast tree once, collecting closures, names and problems."""
 
-    def __init__(self, variables: Mapping[str, Any], pos: Pos) -> None:
+    def __init__(self, variables: Mapping[str, Any], pos: OffsetMap) -> None:
         self.variables, self.pos = variables, pos
-        self.problems: list[Problem] = []
+        self.problems: list[ExprProblem] = []
         self.names: set[str] = set()
         self.refs: list[SceneRef] = []
         self.uses_functions = False
@@ -84,7 +84,7 @@ class Builder:
 
     def problem(self, where: Any, message: str) -> _N:
         offset = where if isinstance(where, int) else self.pos.start(where)
-        self.problems.append(Problem(offset, message))
+        self.problems.append(ExprProblem(offset, message))
         return _BAD
 
     def op_at(self, left: ast.AST, right: ast.AST, sym: str) -> int:
@@ -292,6 +292,6 @@ class Builder:
 
 
 _HANDLERS: dict[type, Callable[..., _N]] = {
-    ast.Constant: Builder.b_Constant, ast.Name: Builder.b_Name, ast.UnaryOp: Builder.b_UnaryOp,
-    ast.BinOp: Builder.b_BinOp, ast.BoolOp: Builder.b_BoolOp, ast.Compare: Builder.b_Compare,
-    ast.Call: Builder.b_Call}
+    ast.Constant: Compiler.b_Constant, ast.Name: Compiler.b_Name, ast.UnaryOp: Compiler.b_UnaryOp,
+    ast.BinOp: Compiler.b_BinOp, ast.BoolOp: Compiler.b_BoolOp, ast.Compare: Compiler.b_Compare,
+    ast.Call: Compiler.b_Call}

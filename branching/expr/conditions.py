@@ -27,13 +27,13 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Protocol
 
-from branching.expr.compile import Builder
+from branching.expr.compile import Compiler
 from branching.expr.syntax import (
     FUNCTIONS,
     MAX_DEPTH,
     MAX_LENGTH,
-    Pos,
-    Problem,
+    ExprProblem,
+    OffsetMap,
     SceneRef,
     parse,
     scan,
@@ -42,7 +42,7 @@ from branching.expr.values import TYPES, EvalError, Fn, Value
 
 __all__ = [
     "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "TYPES", "Env", "EvalError", "Expression",
-    "Problem", "SceneRef", "Template", "Value", "compile_expression", "compile_template",
+    "ExprProblem", "SceneRef", "Template", "Value", "compile_expression", "compile_template",
     "format_value",
 ]
 
@@ -120,24 +120,24 @@ def format_value(v: Value) -> str:
 
 # ---------------------------------------------------------------- compiling
 
-_Compiled = tuple[Expression | None, tuple[Problem, ...], bool]
+_Compiled = tuple[Expression | None, tuple[ExprProblem, ...], bool]
 
 
 def _compile(source: str, variables: Mapping[str, Any]) -> _Compiled:
     if len(source) > MAX_LENGTH:
-        return None, (Problem(0, f"expression is longer than {MAX_LENGTH:,} "
+        return None, (ExprProblem(0, f"expression is longer than {MAX_LENGTH:,} "
                                           f"characters ({len(source):,})"),), False
     text = source.lstrip()
     lead = len(source) - len(text)
     if not text:
-        return None, (Problem(0, "empty expression"),), False
+        return None, (ExprProblem(0, "empty expression"),), False
     if (bad := scan(text)) is not None:
-        return None, (Problem(lead + bad[0], bad[1]),), False
-    pos = Pos(source, lead)
+        return None, (ExprProblem(lead + bad[0], bad[1]),), False
+    pos = OffsetMap(source, lead)
     tree = parse(text, pos)
-    if isinstance(tree, Problem):
+    if isinstance(tree, ExprProblem):
         return None, (tree,), False
-    b = Builder(variables, pos)
+    b = Compiler(variables, pos)
     fn, result_type = b.root(tree)
     if b.problems:
         return None, tuple(sorted(b.problems, key=lambda p: p.offset)), b.needs_all_names
@@ -152,10 +152,10 @@ def _compile_cached(source: str, known: tuple[tuple[str, Any], ...]) -> _Compile
 
 
 def compile_expression(source: str, variables: Mapping[str, Any]
-                       ) -> tuple[Expression | None, list[Problem]]:
+                       ) -> tuple[Expression | None, list[ExprProblem]]:
     """Parse and check `source`; (None, problems) when it is invalid. Never raises."""
     if not isinstance(source, str):
-        return None, [Problem(0, f"an expression must be text, not {type(source).__name__}")]
+        return None, [ExprProblem(0, f"an expression must be text, not {type(source).__name__}")]
     if len(source) > MAX_LENGTH or not source.isascii():
         expr, problems, _ = _compile(source, variables)
         return expr, list(problems)
@@ -179,12 +179,12 @@ _BODY = re.compile(r"""(?:[^'"{}\r\n]|'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*
 
 
 def compile_template(source: str, variables: Mapping[str, Any]
-                     ) -> tuple[Template, list[Problem]]:
+                     ) -> tuple[Template, list[ExprProblem]]:
     """Parse text with `{expr}` parts. On problems the Template renders the raw text."""
     if "{" not in source and "}" not in source:
         return Template(source, (), True, (source,)), []
     parts: list[str | Expression] = []
-    problems: list[Problem] = []
+    problems: list[ExprProblem] = []
     text, i = "", 0  # text: literal text not yet added to parts
     while (m := _BRACE.search(source, i)) is not None:
         j = m.start()
@@ -195,19 +195,19 @@ def compile_template(source: str, variables: Mapping[str, Any]
             continue
         i = j + 1
         if source[j] == "}":
-            problems.append(Problem(j, "single '}' in text: write '}}' for a literal brace"))
+            problems.append(ExprProblem(j, "single '}' in text: write '}}' for a literal brace"))
             continue
         end = _BODY.match(source, i).end()  # type: ignore[union-attr]
         if source[end:end + 1] != "}":
-            problems.append(Problem(j, "unclosed '{' in text: close it with '}' or write '{{' "
+            problems.append(ExprProblem(j, "unclosed '{' in text: close it with '}' or write '{{' "
                                        "for a literal brace"))
             break
         if source[i:end].strip():
             expr, found = compile_expression(source[i:end], variables)
         else:
-            expr, found = None, [Problem(-1, "empty '{}' in text: put an expression inside, "
+            expr, found = None, [ExprProblem(-1, "empty '{}' in text: put an expression inside, "
                                              "or write '{{}}' for literal braces")]
-        problems.extend(Problem(p.offset + i, p.message) for p in found)
+        problems.extend(ExprProblem(p.offset + i, p.message) for p in found)
         if expr is not None and expr.scene_refs:  # refs point into the template source
             refs = tuple(SceneRef(r.scene, r.choice, r.offset + i) for r in expr.scene_refs)
             expr = replace(expr, scene_refs=refs)

@@ -6,7 +6,7 @@ would not enforce (or would crash on: comments, NUL, string prefixes, two
 strings side by side, nesting deeper than `MAX_DEPTH`), the mapping from
 ast's (line, UTF-8 byte column) positions back to character offsets, and the
 call to `ast.parse(..., mode="eval")` with its failures turned into a
-`Problem`. `Problem` and `SceneRef` live here because both are offsets into
+`ExprProblem`. `ExprProblem` and `SceneRef` live here because both are offsets into
 the source. Nothing here evaluates anything: `expr_build` walks the tree this
 module returns. Standard library only (headless core).
 """
@@ -27,7 +27,7 @@ EXAMPLES = {"visited": 'visited("kitchen")', "visits": 'visits("kitchen")',
 
 
 @dataclass(frozen=True)
-class Problem:
+class ExprProblem:
     """Something wrong in an expression or template, at a 0-based character offset."""
 
     offset: int
@@ -79,7 +79,7 @@ def scan(text: str) -> tuple[int, str] | None:
     return None
 
 
-class Pos:
+class OffsetMap:
     """Turns ast (line, UTF-8 byte column) positions into offsets into the source."""
 
     def __init__(self, source: str, lead: int) -> None:
@@ -108,7 +108,7 @@ class Pos:
         return self.source[self.start(node):self.end(node)]
 
 
-def parse(text: str, pos: Pos) -> ast.Expression | Problem:
+def parse(text: str, pos: OffsetMap) -> ast.Expression | ExprProblem:
     """The syntax tree of `text` (the source without leading blanks), or why there is none."""
     try:
         if "\\" in text:  # invalid escapes warn; make them errors instead
@@ -119,8 +119,8 @@ def parse(text: str, pos: Pos) -> ast.Expression | Problem:
     except SyntaxError as exc:
         col = exc.offset - 1 if exc.offset and exc.offset > 0 else None
         at = pos.at(exc.lineno or 1, col, chars=True) if col is not None else len(pos.source)
-        return Problem(min(at, len(pos.source)), f"syntax error: {exc.msg}")
+        return ExprProblem(min(at, len(pos.source)), f"syntax error: {exc.msg}")
     except (RecursionError, MemoryError):
-        return Problem(pos.lead, f"expression is nested deeper than {MAX_DEPTH} levels")
+        return ExprProblem(pos.lead, f"expression is nested deeper than {MAX_DEPTH} levels")
     except (ValueError, Warning) as exc:
-        return Problem(pos.lead, f"invalid expression: {exc}")
+        return ExprProblem(pos.lead, f"invalid expression: {exc}")

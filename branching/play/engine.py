@@ -17,17 +17,23 @@ The engine records nothing; the caller hands each accepted step to the store.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from branching.expr.conditions import Env, Expression, Value
 from branching.errors import EngineError, SaveError
+from branching.expr.conditions import Env, Expression, Value
 from branching.story.model import Choice, Effect, Ending, Route, Scene, Story
 
 MAX_AUTO_STEPS = 1000  # scenes entered in a row without a choice point: a loop of `next`s
+
+
+def new_seed() -> int:
+    """A fresh random seed for a playthrough (recorded, so it can be replayed)."""
+    return int.from_bytes(os.urandom(4), "big") >> 1
 
 
 class _Env:

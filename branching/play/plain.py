@@ -12,15 +12,29 @@ plain characters; the loader has already neutralised control characters.
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from branching.play.engine import Playthrough, View
 from branching.errors import EngineError
-from branching.play.recorder import Clock, NullRecorder, Recorder
+from branching.play.engine import Playthrough, View
+from branching.play.recorder import NullRecorder, Recorder
 
 WIDTH = 78
+
+
+class DecisionTimer:
+    """Milliseconds since the choices were shown: the viewer's time to decide."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def reset(self) -> None:
+        self.started = time.monotonic()
+
+    def ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
 
 
 @dataclass
@@ -71,7 +85,7 @@ def _lines(stdin: IO[str] | None) -> Iterator[str]:
 class _Plain:
     def __init__(self, run: Playthrough, out: IO[str], rec: Recorder, echo: bool) -> None:
         self.run, self.out, self.rec, self.echo = run, out, rec, echo
-        self.clock = Clock()
+        self.clock = DecisionTimer()
         self.chapter: str | None = None  # the last chapter heading printed
 
     def write(self, text: str = "") -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from branching.play.engine import Frame, Passage, State, scene_text
 from branching.errors import SaveError
+from branching.play.engine import Frame, Passage, State, scene_text
 from branching.story.model import Story
 
 

@@ -3,31 +3,25 @@
 The screens never touch the store: they ask `Services` for a recorder for a
 new playthrough, for the viewer's unfinished playthrough of a story, and for
 the endings the viewer has found. Every method may block on the database, so
-screens call them only from thread workers. `StoreServices` talks to the
-telemetry store (reusing the CLI's helpers, so the line-mode and full-screen
-players record the same way); `LocalServices` records nothing (for
-`--no-telemetry`) or hands out a given recorder (for tests). Both remember the
-endings reached in this run of the app, so the ending screen counts them even
-with no database.
+screens call them only from thread workers. `LocalServices` records nothing
+(for `--no-telemetry`) or hands out a given recorder (for tests);
+`branching.recording.StoreServices` records to the telemetry store, the same
+way the line-mode player does. Both remember the endings reached in this run of
+the app, so the ending screen counts them even with no database.
 
-`StoreServices` opens the store on first use, in whichever worker asks first:
-importing and migrating the store is the slowest part of starting, and the
-first scene does not need it (nothing has been chosen yet). A store that
-cannot be opened raises `TelemetryUnavailable`, which stops the app: playing
-on without recording would silently lose what the viewer does.
+A store that cannot be opened raises `TelemetryUnavailable`, which stops the
+app: playing on without recording would silently lose what the viewer does.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from branching.play.engine import Playthrough
 from branching.errors import BranchingError
-from branching.story.model import Story
+from branching.play.engine import Playthrough
 from branching.play.recorder import NullRecorder, Recorder
+from branching.story.model import Story
 
 
 class TelemetryUnavailable(BranchingError):
@@ -106,68 +100,3 @@ class LocalServices(Services):
     def resume(self, found: Resumable) -> Recorder:
         return self.new_recorder(found.run.story, found.run.seed)
 
-
-class StoreServices(Services):
-    """The telemetry store, through the same helpers as the line-mode player.
-
-    `opener` returns `(store, where)` and is called once, on first use;
-    `notify_once(where)` gives the first-run notice (or None).
-    """
-
-    def __init__(self, opener: Callable[[], tuple[Any, str]], opts: Any, viewer: str,
-                 notify_once: Callable[[str], str | None] | None = None) -> None:
-        super().__init__()
-        self._opener = opener
-        self._notify_once = notify_once
-        self._lock = threading.Lock()
-        self._store: Any = None
-        self.opts = opts  # branching.cli.playing.PlayOptions
-        self.viewer = viewer
-
-    def open(self) -> None:
-        with self._lock:
-            if self._store is not None:
-                return
-            try:
-                store, where = self._opener()
-            except BranchingError as exc:
-                raise TelemetryUnavailable(
-                    f"{exc} (play with --no-telemetry to record nothing)") from exc
-            self._store, self.where = store, where
-            if self._notify_once is not None:
-                self.notice = self._notify_once(where)
-
-    @property
-    def store(self) -> Any:
-        self.open()
-        return self._store
-
-    def new_recorder(self, story: Story, seed: int) -> Recorder:
-        from branching.cli.playing import start_recording
-
-        store = self.store  # opens it, and so knows where it is
-        assert self.where is not None
-        return start_recording(store, self.where, story, self.opts, seed, self.viewer)
-
-    def unfinished(self, story: Story) -> Resumable | None:
-        from branching.cli.playing import resume_run
-
-        found = resume_run(self.store, story, self.viewer)
-        if found is None:
-            return None
-        run, point = found
-        return Resumable(run, point.session_id, str(getattr(point, "started_at", "")))
-
-    def resume(self, found: Resumable) -> Recorder:
-        from branching.play.recorder import StoreRecorder
-
-        session = self.store.resume_session(found.token)
-        return StoreRecorder(session, self.where)
-
-    def stored_endings(self, story: Story) -> set[str]:
-        return set(self.store.endings_found(story.id, self.viewer))
-
-    def close(self) -> None:
-        with self._lock:
-            if self._store is not None:
-                self._store.close()

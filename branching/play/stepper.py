@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from branching.cli.playing import new_seed
-from branching.play.engine import ChoiceView, Playthrough, View
 from branching.errors import SaveError
-from branching.story.model import Story
+from branching.play.engine import ChoiceView, Playthrough, View, new_seed
 from branching.play.recorder import Recorder
 from branching.play.services import Resumable, Services
+from branching.story.model import Story
 
 
 @dataclass(frozen=True, slots=True)

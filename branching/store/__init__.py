@@ -32,7 +32,6 @@ from branching.store.paths import default_db_path
 from branching.store.records import ResumePoint, StoryInfo
 from branching.store.session import SessionWriter
 from branching.store.store import Store
-from branching.store.viewers import default_viewer_name
 
 __all__ = [
     "CorruptDatabase",
@@ -50,7 +49,6 @@ __all__ = [
     "UnknownSession",
     "ViewerKeyProblem",
     "default_db_path",
-    "default_viewer_name",
     "parse_attrs",
     "session_context",
 ]

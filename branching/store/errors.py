@@ -9,7 +9,7 @@ and retries (see `writer.py`).
 
 from __future__ import annotations
 
-from branching.errors import BranchingError
+from branching.errors import BranchingError, UsageProblem
 
 
 class StoreError(BranchingError):
@@ -48,7 +48,7 @@ class NewerSchema(StoreError):
     title = "Database from a newer version"
 
 
-class InvalidInput(StoreError, ValueError):
+class InvalidInput(StoreError, UsageProblem, ValueError):
     """A caller passed something the store cannot record (unknown event type, bad attr...)."""
 
     title = "Invalid telemetry input"

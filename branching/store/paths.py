@@ -26,6 +26,11 @@ def default_db_path() -> Path:
     return platformdirs.user_data_path(APP_NAME) / DB_FILENAME
 
 
+def db_path(given: str | Path | None) -> Path:
+    """The database a command uses: `given` (`--db`), else `BRANCHING_DB`, else the default."""
+    return Path(given).expanduser() if given else default_db_path()
+
+
 def default_config_dir() -> Path:
     """The user's config dir for branching (holds the viewer key)."""
     return platformdirs.user_config_path(APP_NAME)

@@ -13,7 +13,6 @@ hard-linked into place, so processes starting at once agree on one key.
 
 from __future__ import annotations
 
-import getpass
 import hmac
 import os
 import secrets
@@ -30,14 +29,6 @@ KEY_BYTES = 32
 def default_key_path() -> Path:
     """`viewer.key` in the user's config dir for branching."""
     return default_config_dir() / KEY_FILENAME
-
-
-def default_viewer_name() -> str:
-    """The local user's login name, used when no `--viewer` is given."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "viewer"
 
 
 def load_key(path: Path | None = None, *, create: bool = True) -> bytes:

@@ -17,9 +17,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 
+from branching.expr.conditions import (
+    Expression,
+    Template,
+    Value,
+    compile_expression,
+    compile_template,
+)
 from branching.story import spec
-from branching.expr.conditions import Expression, Template, Value, compile_expression, compile_template
-from branching.story.model import Effect, Pos, Scene
+from branching.story.model import Effect, Pos
 from branching.story.yamlread import Map, Node, Scalar, Seq
 
 Report = Callable[..., None]
@@ -353,15 +359,3 @@ class Builder:
             self.error(node, f"'{name}' is int; cannot add {v} to it")
             return None
         return float(v) if kind is float else v
-
-    # -- scenes ------------------------------------------------------------------
-
-    def scene(self, raw: RawScene) -> Scene | None:
-        from branching.story.build_scene import build_scene
-
-        return build_scene(self, raw)
-
-    def resolve_references(self, scenes: Mapping[str, Scene]) -> None:
-        from branching.story.build_scene import resolve_references
-
-        resolve_references(self, scenes)

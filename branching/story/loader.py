@@ -20,9 +20,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from branching.errors import Problem, StoryInvalid, StoryUnreadable
 from branching.story import spec
 from branching.story.build import Builder, RawScene
-from branching.errors import Problem, StoryInvalid, StoryUnreadable
+from branching.story.build_scene import build_scene, resolve_references
 from branching.story.model import Pos, Scene, Story
 from branching.story.yamlread import MAX_BYTES, Map, Node, Scalar, Seq, YamlFatal, decode, read_tree
 
@@ -152,7 +153,7 @@ class _Load:
             self.problem(display, start_pos.line, start_pos.col, _unknown_scene(start, scenes))
         if not scenes and not any(p.severity == "error" for p in self.problems):
             self.problem(display, tree.line, tree.col, "the story has no scenes")
-        b.resolve_references(scenes)
+        resolve_references(b, scenes)
         story = Story(
             start=start or "",
             scenes=MappingProxyType(scenes),
@@ -278,7 +279,7 @@ class _Load:
                 )
                 continue
             first[raw.id] = raw
-            scene = b.scene(raw)
+            scene = build_scene(b, raw)
             if scene is not None:
                 scenes[raw.id] = scene
         return scenes

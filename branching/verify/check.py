@@ -24,11 +24,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from branching.story import loader
-from branching.expr.conditions import Expression, Template
-from branching.verify.domains import never_holds, show_value
 from branching.errors import Problem
+from branching.expr.conditions import Expression, Template
+from branching.story import loader
 from branching.story.model import Pos, Story
+from branching.verify.domains import never_holds, show_value
 
 
 def check_path(path: str | os.PathLike[str]) -> list[Problem]:

@@ -200,7 +200,7 @@ def _mixes(source: str, grown: frozenset[str]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _Env:
+class _DomainEnv:
     """One combination of values: conditions.Env over plain mappings."""
 
     values: Mapping[str, Value]
@@ -259,7 +259,7 @@ def _why_never(expr: Expression, domains: Mapping[str, _Domain], unreachable: fr
                 env[kind][(scene, choice)] = value
             else:
                 env[kind][name] = value
-        if expr.holds(_Env(env["var"], env["visits"], env["chosen"], turn)):  # type: ignore[arg-type]
+        if expr.holds(_DomainEnv(env["var"], env["visits"], env["chosen"], turn)):  # type: ignore[arg-type]
             return None
     reasons = [domains[name].describe(name) for kind, name, _ in axes if kind == "var"]
     scenes = dict.fromkeys(r.scene for r in expr.scene_refs if r.scene in unreachable)

@@ -32,11 +32,11 @@ from branching.verify.space import Key, StateSpace, Work
 
 DEFAULT_MAX_STATES = 200_000
 
-Label = tuple[Any, ...] | None  # ("choice", Step) or ("draw", scene, goto)
+Label = tuple[Any, ...] | None  # ("choice", ChoiceStep) or ("draw", scene, goto)
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class ChoiceStep:
     """One choice of a proof: its number as the player lists it, and its id."""
 
     scene: str
@@ -48,7 +48,7 @@ class Step:
 class Proof:
     """How to get somewhere: the choices to take, and the random draws needed on the way."""
 
-    steps: tuple[Step, ...] = ()
+    steps: tuple[ChoiceStep, ...] = ()
     draws: tuple[tuple[str, str], ...] = ()  # (random scene, scene drawn), in order
 
     @property
@@ -240,7 +240,7 @@ class _Search:
         if not available:
             self.stuck(key, f"no choice of '{scene.id}' can be taken")
         for n, c in available:
-            self.push(self.space.take(key, c), dist + 1, key, ("choice", Step(scene.id, n, c.id)))
+            self.push(self.space.take(key, c), dist + 1, key, ("choice", ChoiceStep(scene.id, n, c.id)))
 
     def expand_routes(self, key: Key, dist: int, scene: Scene, env: Work) -> None:
         routes = open_routes(scene, self.judge(env))
@@ -319,7 +319,7 @@ class _Search:
                         todo.append(s)
 
     def path(self, key: Key) -> Proof:
-        steps: list[Step] = []
+        steps: list[ChoiceStep] = []
         draws: list[tuple[str, str]] = []
         at: Key | None = key
         while at is not None:

@@ -25,9 +25,9 @@ from textual.screen import Screen
 
 from branching.errors import BranchingError
 from branching.tui.common.clock import Clock, MonotonicClock
+from branching.tui.common.text import clean
 from branching.tui.dashboard.data import Selection
 from branching.tui.dashboard.screens.base import QueryScreen
-from branching.tui.common.text import clean
 
 Now = Callable[[], datetime]
 
@@ -109,10 +109,10 @@ class DashboardApp(App[None]):
             screen.tick()
 
     def action_help(self) -> None:
-        from branching.tui.dashboard.screens.help import HelpScreen
+        from branching.tui.dashboard.screens.help import DashboardHelp
 
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(str(self.db_path), self.refresh_every))
+        if not isinstance(self.screen, DashboardHelp):
+            self.push_screen(DashboardHelp(str(self.db_path), self.refresh_every))
 
     # -- errors ------------------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ from rich.text import Text
 from branching.analytics.rows import ChoiceShare, Report, Timing
 from branching.render.figures import UNIT_SHORT, Figures, seconds
 from branching.render.tables import Column, Sheet, report_tables
-from branching.tui.dashboard.data import StoryView
 from branching.tui.common.text import clean
+from branching.tui.dashboard.data import StoryView
 
 BAR_WIDTH = 8
 EIGHTHS = " ▏▎▍▌▋▊▉"

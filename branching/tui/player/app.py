@@ -27,13 +27,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from branching.errors import BranchingError
-from branching.story.model import Story
 from branching.play.recorder import Recorder
-from branching.tui.common.clock import Clock, MonotonicClock
-from branching.tui.player.jobs import Jobs
-from branching.play.stepper import Playing
 from branching.play.services import LocalServices, Services, TelemetryUnavailable
+from branching.play.stepper import Playing
+from branching.story.model import Story
+from branching.tui.common.clock import Clock, MonotonicClock
 from branching.tui.common.text import clean
+from branching.tui.player.jobs import Jobs
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from branching.errors import BranchingError, StoryInvalid
-from branching.story.model import Story
 from branching.play.services import Services
+from branching.story.model import Story
 
 STORY_SUFFIXES = (".yaml", ".yml")
 

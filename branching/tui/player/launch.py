@@ -2,8 +2,8 @@
 
 `run_player(story, opts)` plays one story; `run_library(opts)` shows the
 library of ./stories and any `--stories DIR`. Both open the telemetry store
-(unless `--no-telemetry`) through the CLI's own helpers, so both players record
-the same way, build the app with `build_app`, run it, and close everything.
+(unless `--no-telemetry`) through `branching.recording`, as the line player
+does, so both players record the same way, build the app with `build_app`, run it, and close everything.
 They return the process exit status: 0, or 1 when telemetry cannot be opened or
 after an unexpected error, either reported in one line (an unexpected error's
 details go to a crash file), never as a traceback. The store itself is opened
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
+from branching.play.services import Services
+from branching.recording import PlayOptions, store_services
 from branching.story.model import Story
 from branching.tui.player.app import BranchingApp, TuiOptions, build_app
-from branching.play.services import LocalServices, Services, StoreServices
 
 
 def crash_log_path() -> Path:
@@ -27,37 +27,21 @@ def crash_log_path() -> Path:
     return user_log_path("branching") / "crash.log"
 
 
-def prepare(opts: Any) -> tuple[Services, TuiOptions]:
+def prepare(opts: PlayOptions) -> tuple[Services, TuiOptions]:
     """Telemetry services and player options from `branching play`'s options."""
-    import click
-
-    from branching.cli.playing import notice_once, open_store, viewer_name
-
-    viewer = viewer_name(opts.viewer)
-    services: Services
-    if opts.no_telemetry:
-        if opts.resume:
-            raise click.UsageError("--resume needs telemetry (it reads the recorded state)")
-        services = LocalServices(None, viewer)
-    else:
-        def opener() -> tuple[Any, str]:
-            opened = open_store(opts)
-            assert opened is not None  # only None with --no-telemetry
-            return opened
-
-        services = StoreServices(opener, opts, viewer, notice_once)
+    services = store_services(opts)
     options = TuiOptions(seed=opts.seed, no_timer=opts.no_timer, resume=opts.resume,
                          crash_log=crash_log_path())
     return services, options
 
 
-def run_player(story: Story, opts: Any) -> int:
+def run_player(story: Story, opts: PlayOptions) -> int:
     """Play `story` full-screen; the exit status."""
     services, options = prepare(opts)
     return run_app(build_app(story, None, options, services=services))
 
 
-def run_library(opts: Any) -> int:
+def run_library(opts: PlayOptions) -> int:
     """Show the library of ./stories plus `--stories` folders; the exit status."""
     folders = [Path("stories"), *(Path(d) for d in opts.stories_dirs)]
     services, options = prepare(opts)

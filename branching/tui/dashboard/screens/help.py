@@ -47,7 +47,7 @@ def help_body(db: str, refresh: float | None) -> Group:
                  Text.assemble(("Database: ", "bold"), literal(db)), Text(every))
 
 
-class HelpScreen(ModalScreen[None]):
+class DashboardHelp(ModalScreen[None]):
     """Keys and explanations; Escape, ? or q closes it."""
 
     BINDINGS = [

@@ -20,10 +20,10 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from branching.story.model import Story
 from branching.play.stepper import Step
-from branching.tui.player.screens.keys import CHROME_KEYS, number_bindings
+from branching.story.model import Story
 from branching.tui.common.text import literal, prose
+from branching.tui.player.screens.keys import CHROME_KEYS, number_bindings
 from branching.tui.player.widgets import Item, KeyBar, KeyHint, NumberedList, SceneText
 from branching.tui.player.widgets.numbered import LOCK
 

@@ -20,9 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from branching.tui.common.text import literal
 from branching.tui.player.catalog import Entry, catalogue
 from branching.tui.player.jobs import Jobs
-from branching.tui.common.text import literal
 from branching.tui.player.widgets import KeyBar, KeyHint
 
 if TYPE_CHECKING:

@@ -27,11 +27,11 @@ from textual.screen import Screen
 from textual.widgets import Header
 
 from branching.play.engine import ChoiceView, View
-from branching.tui.player.jobs import Jobs
-from branching.play.stepper import Playing, Step
-from branching.tui.player.screens.keys import CHROME_KEYS, number_bindings
 from branching.play.services import Resumable
+from branching.play.stepper import Playing, Step
 from branching.tui.common.text import clean, literal, prose
+from branching.tui.player.jobs import Jobs
+from branching.tui.player.screens.keys import CHROME_KEYS, number_bindings
 from branching.tui.player.widgets import Countdown, Item, KeyBar, KeyHint, NumberedList, SceneText
 
 if TYPE_CHECKING:

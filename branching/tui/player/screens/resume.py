@@ -9,9 +9,9 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.content import Content
 
-from branching.tui.player.screens.confirm import ConfirmScreen
 from branching.play.services import Resumable
 from branching.tui.common.text import literal
+from branching.tui.player.screens.confirm import ConfirmScreen
 
 
 def resume_question(title: str, found: Resumable) -> Content:

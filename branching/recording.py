@@ -1,0 +1,295 @@
+"""What both players share about recording: the store, the viewer, the notice, seeds.
+
+The line-mode player (`cli/playing.py`) and the full-screen player
+(`tui/player/launch.py`) must record the same way, so everything they both
+need lives here, below both: opening the store (`store.paths.db_path` says
+which), the viewer's name and its one fallback, the
+one-time notice about recording, starting or resuming a recorded
+session, and `StoreRecorder`/`StoreServices`, the store-backed implementations
+of the player's `Recorder` and `Services` seams. It imports no UI library and
+no click: errors are `BranchingError`s that each edge translates.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from branching.errors import BranchingError, UsageProblem
+from branching.play.engine import Playthrough
+from branching.play.recorder import Recorder
+from branching.play.services import Resumable, Services, TelemetryUnavailable
+from branching.story.model import Story
+
+if TYPE_CHECKING:
+    from branching.store import Store
+    from branching.store.records import ResumePoint
+    from branching.store.session import SessionWriter
+
+
+@dataclass
+class PlayOptions:
+    """What `branching play` was asked for, as both players read it."""
+
+    story: str | None = None
+    plain: bool = False
+    script: str | None = None
+    seed: int | None = None
+    resume: bool = False
+    db: str | None = None
+    no_telemetry: bool = False
+    viewer: str | None = None
+    attrs: tuple[str, ...] = ()
+    no_timer: bool = False
+    stories_dirs: tuple[str, ...] = field(default_factory=tuple)
+
+
+def viewer_name(given: str | None) -> str:
+    """`--viewer`, else the login name, else one anonymous local viewer."""
+    if given:
+        return given
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (containers): one anonymous local viewer
+        return "local-viewer"
+
+
+def parse_attrs(attrs: tuple[str, ...]) -> dict[str, str]:
+    """`--attr KEY=VALUE` options, validated by the store's rules (`InvalidInput`)."""
+    from branching.store.context import parse_attrs as store_parse_attrs
+
+    return store_parse_attrs(attrs)
+
+
+def open_store(opts: PlayOptions) -> tuple[Store, str] | None:
+    """The telemetry store and its path, or None when the viewer opted out."""
+    if opts.no_telemetry:
+        return None
+    from branching.store import Store
+    from branching.store.paths import db_path
+
+    path = db_path(opts.db)
+    return Store.open(path), str(path)
+
+
+def notice_once(where: str) -> str | None:
+    """The first-run notice about recording, or None when it was shown before."""
+    from platformdirs import user_config_dir
+
+    marker = Path(user_config_dir("branching")) / "notice-shown"
+    if marker.exists():
+        return None
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(where + "\n", encoding="utf-8")
+    except OSError:
+        pass  # the notice shows again next time: better than never
+    return (
+        f"branching records your choices (pseudonymously) to {where}. "
+        "Play with --no-telemetry to record nothing; `branching forget NAME` erases "
+        "a viewer's data."
+    )
+
+
+def terminal_size() -> tuple[int, int]:
+    """Columns and rows of the viewer's terminal (0, 0 when there is none)."""
+    size = shutil.get_terminal_size((0, 0))
+    return size.columns, size.lines
+
+
+class StoreRecorder:
+    """Records a playthrough through a store `SessionWriter`, with the engine's state."""
+
+    def __init__(self, session: SessionWriter, where: str | None = None) -> None:
+        self.session = session
+        self.where = where
+
+    def _put(self, kind: str, run: Playthrough, **fields: Any) -> None:
+        state = run.state.to_dict()
+        self.session.record(kind, state=state, **fields).result()
+
+    def started(self, run: Playthrough) -> None:
+        self._put("session_started", run, scene=run.view.scene)
+        self.shown(run)
+
+    def shown(self, run: Playthrough) -> None:
+        view = run.view
+        passages = view.passages
+        for here, there in zip(passages, passages[1:], strict=False):  # `next`/`random` steps
+            self._put("scene_shown", run, scene=here.scene)
+            self._put("route_taken", run, scene=here.scene, target=there.scene)
+        self._put("scene_shown", run, scene=view.scene)
+        if view.ending is not None:
+            self.ended(run)
+        elif view.stuck is not None:
+            self._put("stuck", run, scene=view.scene)
+            self.session.finish("stuck")
+
+    def chose(
+        self,
+        run: Playthrough,
+        scene: str,
+        choice: str,
+        target: str,
+        *,
+        decide_ms: int | None,
+        input: str,  # noqa: A002
+        timeout: bool = False,
+    ) -> None:
+        kind = "timeout_default" if timeout else "choice_made"
+        self._put(
+            kind, run, scene=scene, choice=choice, target=target, decide_ms=decide_ms, input=input
+        )
+
+    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:  # noqa: A002
+        self._put("rewind", run, scene=to_scene, input=input)
+
+    def event(self, kind: str, run: Playthrough, **fields: Any) -> None:
+        self._put(kind, run, **fields)
+
+    def ended(self, run: Playthrough) -> None:
+        view = run.view
+        assert view.ending is not None
+        self._put("ending_reached", run, scene=view.scene)
+        self.session.finish("ending", ending=view.scene, ending_kind=view.ending.kind)
+
+    def quit(self, run: Playthrough) -> None:
+        self._put("quit", run, scene=run.view.scene)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def start_recording(
+    store: Store, where: str, story: Story, opts: PlayOptions, seed: int, viewer: str
+) -> StoreRecorder:
+    """Register `story` and start a recorded session of it for `viewer`."""
+    from branching.store import StoryInfo
+    from branching.store.context import session_context
+
+    store.register_story(
+        StoryInfo(
+            story.id,
+            story.title,
+            story.author,
+            story.version,
+            story.content_hash,
+            story.structure(),
+        )
+    )
+    cols, rows = terminal_size()
+    session = store.start_session(
+        story.id,
+        story.content_hash,
+        viewer,
+        attrs=parse_attrs(opts.attrs),
+        context=session_context(cols, rows),
+        seed=seed,
+    )
+    return StoreRecorder(session, where)
+
+
+def resume_run(store: Store, story: Story, viewer: str) -> tuple[Playthrough, ResumePoint] | None:
+    """The viewer's unfinished playthrough of `story`, rebuilt from its recorded frames."""
+    point = store.unfinished_session(story.id, viewer)
+    if point is None:
+        return None
+    data = {"seed": point.seed or 0, "frames": list(point.frames)}
+    return Playthrough.from_json(story, data), point
+
+
+def require_telemetry_for_resume(opts: PlayOptions) -> None:
+    """`--resume` reads the recorded state, so it cannot go with `--no-telemetry`."""
+    if opts.resume and opts.no_telemetry:
+        raise UsageProblem("--resume needs telemetry (it reads the recorded state)")
+
+
+class StoreServices(Services):
+    """The player's `Services` on the telemetry store, recording like the line player.
+
+    `opener` returns `(store, where)` and is called once, on first use (in a
+    worker: opening and migrating is the slowest part of starting, and the first
+    scene does not need it); `notify_once(where)` gives the first-run notice.
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[], tuple[Store, str]],
+        opts: PlayOptions,
+        viewer: str,
+        notify_once: Callable[[str], str | None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._opener = opener
+        self._notify_once = notify_once
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self.opts = opts
+        self.viewer = viewer
+
+    def open(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                return
+            try:
+                store, where = self._opener()
+            except BranchingError as exc:
+                raise TelemetryUnavailable(
+                    f"{exc} (play with --no-telemetry to record nothing)"
+                ) from exc
+            self._store, self.where = store, where
+            if self._notify_once is not None:
+                self.notice = self._notify_once(where)
+
+    @property
+    def store(self) -> Store:
+        self.open()
+        assert self._store is not None
+        return self._store
+
+    def new_recorder(self, story: Story, seed: int) -> Recorder:
+        store = self.store  # opens it, and so knows where it is
+        assert self.where is not None
+        return start_recording(store, self.where, story, self.opts, seed, self.viewer)
+
+    def unfinished(self, story: Story) -> Resumable | None:
+        found = resume_run(self.store, story, self.viewer)
+        if found is None:
+            return None
+        run, point = found
+        return Resumable(run, point.session_id, str(point.started_at or ""))
+
+    def resume(self, found: Resumable) -> Recorder:
+        session = self.store.resume_session(found.token)
+        return StoreRecorder(session, self.where)
+
+    def stored_endings(self, story: Story) -> set[str]:
+        return set(self.store.endings_found(story.id, self.viewer))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+
+
+def store_services(opts: PlayOptions) -> Services:
+    """The `Services` `branching play` asked for: the store, or none with `--no-telemetry`."""
+    from branching.play.services import LocalServices
+
+    require_telemetry_for_resume(opts)
+    viewer = viewer_name(opts.viewer)
+    if opts.no_telemetry:
+        return LocalServices(None, viewer)
+
+    def opener() -> tuple[Store, str]:
+        opened = open_store(opts)
+        assert opened is not None  # only None with --no-telemetry
+        return opened
+
+    return StoreServices(opener, opts, viewer, notice_once)
