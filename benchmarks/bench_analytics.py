@@ -43,10 +43,10 @@ sys.path.insert(0, str(ROOT))
 
 from branching.analytics import flow_graph  # noqa: E402
 from branching.analytics.source import open_readonly  # noqa: E402
-from branching.story.loader import load_story  # noqa: E402
 from branching.store import Store, db  # noqa: E402
 from branching.store.migrations import check_ours, migration_names  # noqa: E402
 from branching.store.totals import rebuild  # noqa: E402
+from branching.story.loader import load_story  # noqa: E402
 
 STORY = ROOT / "stories" / "signal"
 PER_SESSION = 12
@@ -61,10 +61,12 @@ RAW_NO_JOIN = """SELECT scene, choice, target, COUNT(*) FROM events
 def _edges(conn: Any) -> int:
     story = load_story(str(STORY))
     rows = [(s.id, c.id, c.goto) for s in story.scenes.values() for c in s.choices]
-    conn.execute("CREATE TEMP TABLE edges (k INTEGER PRIMARY KEY, scene TEXT, choice TEXT, "
-                 "target TEXT)")
-    conn.executemany("INSERT INTO temp.edges VALUES (?, ?, ?, ?)",
-                     [(i, *row) for i, row in enumerate(rows)])
+    conn.execute(
+        "CREATE TEMP TABLE edges (k INTEGER PRIMARY KEY, scene TEXT, choice TEXT, target TEXT)"
+    )
+    conn.executemany(
+        "INSERT INTO temp.edges VALUES (?, ?, ?, ?)", [(i, *row) for i, row in enumerate(rows)]
+    )
     return len(rows)
 
 
@@ -79,9 +81,17 @@ def generate(path: Path, events: int) -> float:
     n_edges = _edges(conn)
     endings = [s.id for s in story.scenes.values() if s.ending is not None]
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, '2025-01-01T00:00:00.000Z')",
-                 [story.id, story.content_hash, story.title, story.author, story.version,
-                  json.dumps(story.structure())])
+    conn.execute(
+        "INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, '2025-01-01T00:00:00.000Z')",
+        [
+            story.id,
+            story.content_hash,
+            story.title,
+            story.author,
+            story.version,
+            json.dumps(story.structure()),
+        ],
+    )
     sessions = events // PER_SESSION
     conn.execute(
         """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :n)
@@ -97,8 +107,15 @@ def generate(path: Path, events: int) -> float:
                (SELECT scene FROM temp.edges WHERE k = i % :edges), 'xterm-256color',
                'Linux x86_64', 60
         FROM n""",
-        {"n": sessions, "story": story.id, "hash": story.content_hash,
-         "endings": json.dumps(endings), "ne": len(endings), "edges": n_edges})
+        {
+            "n": sessions,
+            "story": story.id,
+            "hash": story.content_hash,
+            "endings": json.dumps(endings),
+            "ne": len(endings),
+            "edges": n_edges,
+        },
+    )
     conn.execute("COMMIT")
     chunk = 1_000_000 // PER_SESSION
     for first in range(1, sessions + 1, chunk):
@@ -115,14 +132,16 @@ def generate(path: Path, events: int) -> float:
                    CASE WHEN (i + j) % 9 = 0 THEN 'timeout_default' ELSE 'choice_made' END,
                    x.scene, x.choice, x.target, 500 + (i * 7919 + j * 104729) % 9000, 'key'
             FROM s, q JOIN temp.edges x ON x.k = ((i * 31 + j * 17) * (j % 3 + 1)) % ?""",
-            [first, last, PER_SESSION, n_edges])
+            [first, last, PER_SESSION, n_edges],
+        )
         conn.execute("COMMIT")
     conn.execute("BEGIN IMMEDIATE")
     rebuild(conn)
     conn.execute("DELETE FROM scene_views")
     conn.execute(
         """INSERT INTO scene_views (story_id, content_hash, scene, count)
-        SELECT story_id, content_hash, target, SUM(count) FROM traversals GROUP BY 1, 2, 3""")
+        SELECT story_id, content_hash, target, SUM(count) FROM traversals GROUP BY 1, 2, 3"""
+    )
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -152,13 +171,30 @@ def ms_runs(fn: Any, runs: int) -> list[float]:
 
 
 def end_to_end(path: Path, tmp: Path) -> tuple[float, str]:
-    code = ("import branching.cli.analytics\nfrom branching.cli import cli\n"
-            "cli(prog_name='branching')")
+    code = (
+        "import branching.cli.analytics\nfrom branching.cli import cli\ncli(prog_name='branching')"
+    )
     out = tmp / "flowchart.txt"
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, "flowchart", "signal", "--db", str(path),
-                           "-o", str(out), "--width", "100"], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "flowchart",
+            "signal",
+            "--db",
+            str(path),
+            "-o",
+            str(out),
+            "--width",
+            "100",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     elapsed = (time.perf_counter() - started) * 1000
     if done.returncode != 0:
         raise SystemExit(f"branching flowchart failed: {done.stderr}")
@@ -184,35 +220,53 @@ def main() -> int:
     upgrade_s, steps = upgrade(path)
     print(f"opened with the store in {upgrade_s:.2f} s, applying {steps or 'no migration'}")
     conn = open_readonly(path)
-    choices = conn.execute("SELECT COUNT(*) FROM events WHERE type IN "
-                           "('choice_made', 'timeout_default')").fetchone()[0]
+    choices = conn.execute(
+        "SELECT COUNT(*) FROM events WHERE type IN ('choice_made', 'timeout_default')"
+    ).fetchone()[0]
     sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
     version = conn.execute("SELECT content_hash FROM stories").fetchone()[0]
     flow_graph("signal", db=path)  # warm the page cache like any second run
     agg = ms_runs(lambda: flow_graph("signal", db=path), 15)
-    agg_version = ms_runs(lambda: flow_graph("signal", db=path,
-                                             filters=_version(version)), 5)
+    agg_version = ms_runs(lambda: flow_graph("signal", db=path, filters=_version(version)), 5)
     graph = flow_graph("signal", db=path)
-    totals_only = ms_runs(lambda: conn.execute(
-        "SELECT scene, choice, target, SUM(count), SUM(timeouts) FROM traversals "
-        "WHERE story_id = 'signal' GROUP BY 1, 2, 3").fetchall(), 15)
-    ends_only = ms_runs(lambda: conn.execute(
-        "SELECT last_scene, SUM(count) FROM session_ends WHERE story_id = 'signal' "
-        "GROUP BY 1").fetchall(), 15)
-    sessions_scan = ms_runs(lambda: conn.execute(
-        "SELECT content_hash, last_scene, COUNT(*) FROM sessions WHERE story_id = 'signal' "
-        "GROUP BY 1, 2").fetchall(), 5)
+    totals_only = ms_runs(
+        lambda: conn.execute(
+            "SELECT scene, choice, target, SUM(count), SUM(timeouts) FROM traversals "
+            "WHERE story_id = 'signal' GROUP BY 1, 2, 3"
+        ).fetchall(),
+        15,
+    )
+    ends_only = ms_runs(
+        lambda: conn.execute(
+            "SELECT last_scene, SUM(count) FROM session_ends WHERE story_id = 'signal' GROUP BY 1"
+        ).fetchall(),
+        15,
+    )
+    sessions_scan = ms_runs(
+        lambda: conn.execute(
+            "SELECT content_hash, last_scene, COUNT(*) FROM sessions WHERE story_id = 'signal' "
+            "GROUP BY 1, 2"
+        ).fetchall(),
+        5,
+    )
     raw = ms_runs(lambda: conn.execute(RAW_GROUP_BY, ["signal"]).fetchall(), 3)
     raw_no_join = ms_runs(lambda: conn.execute(RAW_NO_JOIN).fetchall(), 3)
     totals = {(s, c, t): n for s, c, t, n, _ in conn.execute(RAW_GROUP_BY, ["signal"])}
     conn.close()
-    drawn = {(s.id, e.choice, e.target): e.count for s in graph.scenes.values()
-             for e in s.edges if e.count and e.choice}
+    drawn = {
+        (s.id, e.choice, e.target): e.count
+        for s in graph.scenes.values()
+        for e in s.edges
+        if e.count and e.choice
+    }
     e2e_ms, text = end_to_end(path, tmp)
     result = {
-        "quick": args.quick, "choice_events": choices, "sessions": sessions,
+        "quick": args.quick,
+        "choice_events": choices,
+        "sessions": sessions,
         "generate_s": gen_s,
-        "store_open_s": round(upgrade_s, 3), "migrations_applied_on_open": steps,
+        "store_open_s": round(upgrade_s, 3),
+        "migrations_applied_on_open": steps,
         "db_bytes": sum(p.stat().st_size for p in tmp.glob(path.name + "*")),
         "aggregation_median_ms": round(statistics.median(agg), 2),
         "aggregation_max_ms": round(max(agg), 2),
@@ -229,12 +283,17 @@ def main() -> int:
         "source": graph.source,
         "targets": {"aggregation_ms": 100, "speedup": 10},
     }
-    result["meets_targets"] = (result["aggregation_median_ms"] < 100
-                               and result["speedup_vs_group_by"] >= 10)
+    result["meets_targets"] = (
+        result["aggregation_median_ms"] < 100 and result["speedup_vs_group_by"] >= 10
+    )
     for key, value in result.items():
         print(f"{key:40} {value}")
-    out = ROOT / "benchmarks" / "results" / (
-        "analytics-quick.json" if args.quick else "analytics.json")
+    out = (
+        ROOT
+        / "benchmarks"
+        / "results"
+        / ("analytics-quick.json" if args.quick else "analytics.json")
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out.relative_to(ROOT)}")

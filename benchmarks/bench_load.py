@@ -23,16 +23,28 @@ from pathlib import Path
 
 import yaml
 
-from branching.verify import check
 from branching.expr import conditions
 from branching.story import loader
+from branching.verify import check
 
 HERE = Path(__file__).resolve().parent
-WORDS = ("the harbour lamp rain salt rope door quiet night boat market letter bell "
-         "stranger window river smoke coin song lantern shadow bridge tide gull "
-         "map clock tower ferry voice").split()
-STATE = {"gold": 0, "trust": 0, "day": 1, "met_anna": False, "has_key": False,
-         "mood": "calm", "name": "Sam", "luck": 0.5, "debt": 10, "lies": 0}
+WORDS = (
+    "the harbour lamp rain salt rope door quiet night boat market letter bell "
+    "stranger window river smoke coin song lantern shadow bridge tide gull "
+    "map clock tower ferry voice"
+).split()
+STATE = {
+    "gold": 0,
+    "trust": 0,
+    "day": 1,
+    "met_anna": False,
+    "has_key": False,
+    "mood": "calm",
+    "name": "Sam",
+    "luck": 0.5,
+    "debt": 10,
+    "lies": 0,
+}
 
 
 def sentence(rng: random.Random) -> str:
@@ -49,10 +61,12 @@ def scene_text(rng: random.Random, i: int) -> list[str]:
     if i % 7 == 0:
         body += " Day {day}, and you have {gold} coins, {name}."
     if i % 11 == 0:
-        return ["    text:",
-                '      - if: mood == "angry"',
-                f"        text: {sentence(rng)}",
-                f"      - text: {body}"]
+        return [
+            "    text:",
+            '      - if: mood == "angry"',
+            f"        text: {sentence(rng)}",
+            f"      - text: {body}",
+        ]
     return ["    text: |", f"      {body}"]
 
 
@@ -92,12 +106,20 @@ def scene(rng: random.Random, i: int, total: int) -> list[str]:
     nxt = f"s{i + 1:05d}"
     if i % 13 == 5:
         skip = f"s{min(i + 2, total - 1):05d}"
-        lines += ["    next:", "      - if: trust > 2", f"        goto: {skip}",
-                  f"      - goto: {nxt}"]
+        lines += [
+            "    next:",
+            "      - if: trust > 2",
+            f"        goto: {skip}",
+            f"      - goto: {nxt}",
+        ]
         return lines
     if i % 29 == 3:
-        lines += ["    random:", f"      - goto: {nxt}", "        weight: 3",
-                  f"      - goto: s{min(i + 3, total - 1):05d}"]
+        lines += [
+            "    random:",
+            f"      - goto: {nxt}",
+            "        weight: 3",
+            f"      - goto: s{min(i + 3, total - 1):05d}",
+        ]
         return lines
     if i % 50 == 0:
         lines.append("    on_enter: {add: {day: 1}}")
@@ -114,10 +136,18 @@ def generate(folder: Path, total: int, chapters: int = 10) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     per = total // chapters
     files = [folder / "story.yaml"]
-    head = ["branching: 1", "id: bench", "title: The Long Harbour", "start: s00000", "timer: 10",
-            "state:", *(f"  {k}: {json.dumps(v)}" for k, v in STATE.items()),
-            "include:", *(f"  - chapters/part{c:02d}.yaml" for c in range(1, chapters)),
-            "scenes:"]
+    head = [
+        "branching: 1",
+        "id: bench",
+        "title: The Long Harbour",
+        "start: s00000",
+        "timer: 10",
+        "state:",
+        *(f"  {k}: {json.dumps(v)}" for k, v in STATE.items()),
+        "include:",
+        *(f"  - chapters/part{c:02d}.yaml" for c in range(1, chapters)),
+        "scenes:",
+    ]
     body = [line for i in range(per) for line in scene(rng, i, total)]
     files[0].write_text("\n".join(head + body) + "\n", encoding="utf-8")
     for c in range(1, chapters):

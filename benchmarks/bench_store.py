@@ -43,17 +43,42 @@ CHOICES_PER_SCENE = 3
 
 
 def structure() -> dict[str, Any]:
-    scenes = [{"id": f"s{i}", "title": f"Scene {i}", "chapter": None, "tags": [],
-               "kind": "choice", "ending": None, "timer": None, "routes": [], "rewind": [],
-               "choices": [{"id": f"c{j}", "label": f"Choice {j}", "goto": f"s{(i + 1) % SCENES}",
-                            "tags": [], "default": j == 0, "conditional": False}
-                           for j in range(CHOICES_PER_SCENE)]}
-              for i in range(SCENES)]
+    scenes = [
+        {
+            "id": f"s{i}",
+            "title": f"Scene {i}",
+            "chapter": None,
+            "tags": [],
+            "kind": "choice",
+            "ending": None,
+            "timer": None,
+            "routes": [],
+            "rewind": [],
+            "choices": [
+                {
+                    "id": f"c{j}",
+                    "label": f"Choice {j}",
+                    "goto": f"s{(i + 1) % SCENES}",
+                    "tags": [],
+                    "default": j == 0,
+                    "conditional": False,
+                }
+                for j in range(CHOICES_PER_SCENE)
+            ],
+        }
+        for i in range(SCENES)
+    ]
     return {"id": "bench", "title": "Bench", "start": "s0", "chapters": [], "scenes": scenes}
 
 
-STORY = StoryInfo(id="bench", title="Bench", author=None, version_label="1",
-                  content_hash="bench-hash", structure=structure())
+STORY = StoryInfo(
+    id="bench",
+    title="Bench",
+    author=None,
+    version_label="1",
+    content_hash="bench-hash",
+    structure=structure(),
+)
 
 
 def fresh(tmp: Path, name: str) -> Path:
@@ -73,9 +98,15 @@ def api_seconds(path: Path, n: int) -> float:
     session.record("session_started").result()
     started = time.perf_counter()
     for i in range(n):
-        ok = session.record("choice_made", scene=f"s{i % SCENES}", choice=f"c{i % 3}",
-                            target=f"s{(i + 1) % SCENES}", decide_ms=i % 5000, input="key",
-                            state={"turn": i}).result()
+        ok = session.record(
+            "choice_made",
+            scene=f"s{i % SCENES}",
+            choice=f"c{i % 3}",
+            target=f"s{(i + 1) % SCENES}",
+            decide_ms=i % 5000,
+            input="key",
+            state={"turn": i},
+        ).result()
         assert ok
     elapsed = time.perf_counter() - started
     session.close()
@@ -88,15 +119,30 @@ def raw_seconds(path: Path, n: int) -> float:
     Store.open(path, viewer_key=path.with_suffix(".key")).close()
     conn = db.connect(path)
     conn.execute("INSERT INTO stories VALUES ('bench', 'bench-hash', 'B', NULL, NULL, '{}', 'x')")
-    conn.execute("INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, "
-                 "started_at) VALUES ('raw', 'bench', 'bench-hash', 'v', 'x')")
-    sql = ("INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, target, "
-           "decide_ms, input, state) VALUES (?, 'raw', ?, ?, 'choice_made', ?, ?, ?, ?, 'key', ?)")
+    conn.execute(
+        "INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, "
+        "started_at) VALUES ('raw', 'bench', 'bench-hash', 'v', 'x')"
+    )
+    sql = (
+        "INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, target, "
+        "decide_ms, input, state) VALUES (?, 'raw', ?, ?, 'choice_made', ?, ?, ?, ?, 'key', ?)"
+    )
     started = time.perf_counter()
     for i in range(n):
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(sql, [str(uuid.uuid4()), i + 1, now_ts(), f"s{i % SCENES}", f"c{i % 3}",
-                           f"s{(i + 1) % SCENES}", i % 5000, json.dumps({"turn": i})])
+        conn.execute(
+            sql,
+            [
+                str(uuid.uuid4()),
+                i + 1,
+                now_ts(),
+                f"s{i % SCENES}",
+                f"c{i % 3}",
+                f"s{(i + 1) % SCENES}",
+                i % 5000,
+                json.dumps({"turn": i}),
+            ],
+        )
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     conn.close()
@@ -123,10 +169,14 @@ def bench_throughput(tmp: Path, n: int, rounds: int = 10) -> dict[str, Any]:
         total = per_round * rounds
         raw, api = total / sum(raw_s), total / sum(api_s)
         result[f"synchronous_{sync}"] = {
-            "choices": total, "api_per_s": round(api), "raw_per_s": round(raw),
+            "choices": total,
+            "api_per_s": round(api),
+            "raw_per_s": round(raw),
             "ratio": round(api / raw, 3),
-            "median_round_ratio": round(statistics.median(r / a for r, a in zip(
-                raw_s, api_s, strict=True)), 3)}
+            "median_round_ratio": round(
+                statistics.median(r / a for r, a in zip(raw_s, api_s, strict=True)), 3
+            ),
+        }
     result["ratio"] = result["synchronous_FULL"]["ratio"]
     result["target_ratio"] = 0.5
     return result
@@ -144,9 +194,14 @@ def kiosk(path: str, worker: int, choices: int, barrier: Any, out: Any) -> None:
         session = store.start_session("bench", "bench-hash", f"kiosk-{worker}")
         for i in range(choices):
             errors += not session.record(
-                "choice_made", scene=f"s{i % SCENES}", choice=f"c{(i + worker) % 3}",
-                target=f"s{(i + 1) % SCENES}", decide_ms=i % 5000, input="scripted",
-                state={"turn": i}).result()
+                "choice_made",
+                scene=f"s{i % SCENES}",
+                choice=f"c{(i + worker) % 3}",
+                target=f"s{(i + 1) % SCENES}",
+                decide_ms=i % 5000,
+                input="scripted",
+                state={"turn": i},
+            ).result()
         session.finish("quit")
         session.close()
         store.close()
@@ -161,8 +216,9 @@ def bench_processes(tmp: Path, procs: int, choices: int) -> dict[str, Any]:
     path = fresh(tmp, "multi.db")
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(procs + 1), ctx.Queue()
-    workers = [ctx.Process(target=kiosk, args=(str(path), n, choices, barrier, out))
-               for n in range(procs)]
+    workers = [
+        ctx.Process(target=kiosk, args=(str(path), n, choices, barrier, out)) for n in range(procs)
+    ]
     for w in workers:
         w.start()
     barrier.wait()
@@ -177,10 +233,18 @@ def bench_processes(tmp: Path, procs: int, choices: int) -> dict[str, Any]:
     matches = recount_matches(conn)
     integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
     conn.close()
-    return {"processes": procs, "choices_each": choices, "events": events,
-            "expected": procs * choices, "errors": errors + sum(w.exitcode != 0 for w in workers),
-            "totals_sum": total, "totals_equal_recount": matches, "integrity": integrity,
-            "seconds": round(elapsed, 2), "choices_per_s": round(events / elapsed)}
+    return {
+        "processes": procs,
+        "choices_each": choices,
+        "events": events,
+        "expected": procs * choices,
+        "errors": errors + sum(w.exitcode != 0 for w in workers),
+        "totals_sum": total,
+        "totals_equal_recount": matches,
+        "integrity": integrity,
+        "seconds": round(elapsed, 2),
+        "choices_per_s": round(events / elapsed),
+    }
 
 
 # -- (c) reading totals over 10M events -----------------------------------------------
@@ -194,14 +258,18 @@ def generate(path: Path, events: int, per_session: int = 100) -> float:
     conn.execute("PRAGMA cache_size = -262144")
     started = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("INSERT INTO stories VALUES (?, ?, ?, NULL, '1', ?, '2025-01-01T00:00:00.000Z')",
-                 ["bench", "bench-hash", "Bench", json.dumps(structure())])
+    conn.execute(
+        "INSERT INTO stories VALUES (?, ?, ?, NULL, '1', ?, '2025-01-01T00:00:00.000Z')",
+        ["bench", "bench-hash", "Bench", json.dumps(structure())],
+    )
     sessions = events // per_session
     conn.execute(
         """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
         INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, started_at, outcome)
         SELECT printf('%08d', i), 'bench', 'bench-hash', printf('v%06d', i % 50000),
-               '2025-01-01T00:00:00.000Z', 'quit' FROM n""", [sessions])
+               '2025-01-01T00:00:00.000Z', 'quit' FROM n""",
+        [sessions],
+    )
     conn.execute("COMMIT")
     chunk = max(1, 1_000_000 // per_session)
     for first in range(1, sessions + 1, chunk):
@@ -218,7 +286,9 @@ def generate(path: Path, events: int, per_session: int = 100) -> float:
                    's' || ((j / 2 + i) % 20),
                    CASE j % 2 WHEN 0 THEN 'c' || ((i * 7 + j) % 3) END,
                    CASE j % 2 WHEN 0 THEN 's' || ((j / 2 + i + 1) % 20) END
-            FROM s, q""", [first, last, per_session])
+            FROM s, q""",
+            [first, last, per_session],
+        )
         conn.execute("COMMIT")
     conn.execute("BEGIN IMMEDIATE")
     rebuild(conn)
@@ -248,21 +318,33 @@ def bench_read(tmp: Path, events: int) -> dict[str, Any]:
     cold_ms = (time.perf_counter() - started) * 1000
     runs = [timed(conn, PER_CHOICE, ["bench", "bench-hash"])[0] for _ in range(50)]
     view_runs = [timed(conn, SHARES, ["bench"])[0] for _ in range(20)]
-    raw_ms, _ = timed(conn, """SELECT e.scene, e.choice, COUNT(*) FROM events e
+    raw_ms, _ = timed(
+        conn,
+        """SELECT e.scene, e.choice, COUNT(*) FROM events e
         JOIN sessions s ON s.session_id = e.session_id
-        WHERE s.story_id = ? AND e.type = 'choice_made' GROUP BY 1, 2""", ["bench"])
+        WHERE s.story_id = ? AND e.type = 'choice_made' GROUP BY 1, 2""",
+        ["bench"],
+    )
     recorded = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     counted = conn.execute("SELECT SUM(count) FROM traversals").fetchone()[0]
     choices = conn.execute("SELECT COUNT(*) FROM events WHERE type = 'choice_made'").fetchone()[0]
     conn.close()
     size = sum(p.stat().st_size for p in tmp.glob("big.db*"))
-    return {"events": recorded, "choice_events": choices, "totals_sum": counted,
-            "generate_s": round(gen_s, 1), "db_bytes": size, "total_rows": rows,
-            "open_and_first_read_ms": round(cold_ms, 2), "first_read_ms": round(first_ms, 2),
-            "median_read_ms": round(statistics.median(runs), 3),
-            "max_read_ms": round(max(runs), 3),
-            "choice_shares_view_median_ms": round(statistics.median(view_runs), 3),
-            "same_counts_from_raw_events_ms": round(raw_ms, 1), "target_ms": 50}
+    return {
+        "events": recorded,
+        "choice_events": choices,
+        "totals_sum": counted,
+        "generate_s": round(gen_s, 1),
+        "db_bytes": size,
+        "total_rows": rows,
+        "open_and_first_read_ms": round(cold_ms, 2),
+        "first_read_ms": round(first_ms, 2),
+        "median_read_ms": round(statistics.median(runs), 3),
+        "max_read_ms": round(max(runs), 3),
+        "choice_shares_view_median_ms": round(statistics.median(view_runs), 3),
+        "same_counts_from_raw_events_ms": round(raw_ms, 1),
+        "target_ms": 50,
+    }
 
 
 def main() -> int:
@@ -270,9 +352,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--dir", type=Path, default=None, help="where to put the scratch files")
     args = parser.parse_args()
-    sizes = ({"throughput": 2_000, "procs": 8, "choices": 500, "events": 1_000_000}
-             if args.quick else
-             {"throughput": 20_000, "procs": 8, "choices": 5_000, "events": 10_000_000})
+    sizes = (
+        {"throughput": 2_000, "procs": 8, "choices": 500, "events": 1_000_000}
+        if args.quick
+        else {"throughput": 20_000, "procs": 8, "choices": 5_000, "events": 10_000_000}
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
     try:
         results: dict[str, Any] = {"quick": args.quick, "sqlite": sqlite3.sqlite_version}
@@ -288,10 +372,13 @@ def main() -> int:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"written to {out.relative_to(ROOT)}")
-    ok = (results["a_throughput"]["ratio"] >= 0.5 and results["b_processes"]["errors"] == 0
-          and results["b_processes"]["events"] == results["b_processes"]["expected"]
-          and results["b_processes"]["totals_equal_recount"]
-          and results["c_read_totals"]["median_read_ms"] < 50)
+    ok = (
+        results["a_throughput"]["ratio"] >= 0.5
+        and results["b_processes"]["errors"] == 0
+        and results["b_processes"]["events"] == results["b_processes"]["expected"]
+        and results["b_processes"]["totals_equal_recount"]
+        and results["c_read_totals"]["median_read_ms"] < 50
+    )
     return 0 if ok else 1
 
 

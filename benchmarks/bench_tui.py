@@ -76,8 +76,16 @@ class Pty:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     cwd=ROOT, start_new_session=True, close_fds=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            close_fds=True,
+        )
         os.close(slave)
         self.master = master
         self.chunks: list[tuple[float, bytes]] = []
@@ -112,7 +120,7 @@ class Pty:
                 chunks = self.chunks[since:]
             tail = b""
             for at, chunk in chunks:
-                tail = tail[-len(needle):] + chunk
+                tail = tail[-len(needle) :] + chunk
                 if needle in tail:
                     return at
             time.sleep(0.002)
@@ -139,8 +147,13 @@ class Pty:
 
 def environment(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    env.update(TERM="xterm-256color", LANG="C.UTF-8", PYTHONPATH=str(ROOT),
-               XDG_CONFIG_HOME=str(tmp / "config"), XDG_DATA_HOME=str(tmp / "data"))
+    env.update(
+        TERM="xterm-256color",
+        LANG="C.UTF-8",
+        PYTHONPATH=str(ROOT),
+        XDG_CONFIG_HOME=str(tmp / "config"),
+        XDG_DATA_HOME=str(tmp / "data"),
+    )
     return env
 
 
@@ -160,8 +173,17 @@ def marker(text: str) -> str:
 
 
 def player_argv(db: Path) -> list[str]:
-    return [sys.executable, "-m", "branching", "play", "stories/tutorial", "--db", str(db),
-            "--seed", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "branching",
+        "play",
+        "stories/tutorial",
+        "--db",
+        str(db),
+        "--seed",
+        "1",
+    ]
 
 
 def launch_once(argv: list[str], env: dict[str, str], text: str) -> float:
@@ -183,10 +205,15 @@ def bench_launch(tmp: Path, runs: int, first: str) -> dict[str, object]:
         mins.append(launch_once([sys.executable, str(minimal)], env, "minimal app ready"))
         players.append(launch_once(player_argv(tmp / f"launch{i}.db"), env, first))
     m, p = statistics.median(mins), statistics.median(players)
-    return {"minimal_ms": round(m * 1000, 1), "player_ms": round(p * 1000, 1),
-            "ratio": round(p / m, 3), "target_ratio": 1.5, "runs": runs,
-            "minimal_all_ms": [round(x * 1000, 1) for x in mins],
-            "player_all_ms": [round(x * 1000, 1) for x in players]}
+    return {
+        "minimal_ms": round(m * 1000, 1),
+        "player_ms": round(p * 1000, 1),
+        "ratio": round(p / m, 3),
+        "target_ratio": 1.5,
+        "runs": runs,
+        "minimal_all_ms": [round(x * 1000, 1) for x in mins],
+        "player_all_ms": [round(x * 1000, 1) for x in players],
+    }
 
 
 def tutorial_loop(steps: int) -> list[tuple[str, str, str]]:
@@ -226,17 +253,20 @@ def bench_steps(tmp: Path, steps: int, first: str) -> dict[str, object]:
         pty.stop()
     ordered = sorted(times)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return {"steps": len(times), "median_ms": round(statistics.median(times) * 1000, 1),
-            "p95_ms": round(p95 * 1000, 1), "max_ms": round(max(times) * 1000, 1),
-            "target_ms": 50}
+    return {
+        "steps": len(times),
+        "median_ms": round(statistics.median(times) * 1000, 1),
+        "p95_ms": round(p95 * 1000, 1),
+        "max_ms": round(max(times) * 1000, 1),
+        "target_ms": 50,
+    }
 
 
 def bench_recording(tmp: Path, steps: int) -> dict[str, object]:
     """The blocking part of a step alone: engine + the store's commits, no UI."""
-    from branching.recording import PlayOptions
-    from branching.store import Store
     from branching.play.stepper import Playing
-    from branching.recording import StoreServices
+    from branching.recording import PlayOptions, StoreServices
+    from branching.store import Store
 
     db = tmp / "record.db"
     services = StoreServices(lambda: (Store.open(db), str(db)), PlayOptions(db=str(db)), "bench")
@@ -259,8 +289,11 @@ def bench_recording(tmp: Path, steps: int) -> dict[str, object]:
     finally:
         playing.close()
         services.close()
-    return {"steps": len(times), "median_ms": round(statistics.median(times) * 1000, 2),
-            "max_ms": round(max(times) * 1000, 2)}
+    return {
+        "steps": len(times),
+        "median_ms": round(statistics.median(times) * 1000, 2),
+        "max_ms": round(max(times) * 1000, 2),
+    }
 
 
 def main() -> int:
@@ -274,13 +307,22 @@ def main() -> int:
         launch = bench_launch(Path(tmp), runs, first)
         step = bench_steps(Path(tmp), steps, first)
         step["recording_only"] = bench_recording(Path(tmp), steps)
-    result = {"launch": launch, "step": step, "terminal": f"{COLS}x{ROWS}",
-              "python": platform.python_version(), "platform": platform.platform(),
-              "quick": args.quick}
-    print(f"launch to first scene: player {launch['player_ms']} ms, minimal Textual app "
-          f"{launch['minimal_ms']} ms, ratio {launch['ratio']} (target <= 1.5)")
-    print(f"key press to next scene: median {step['median_ms']} ms, p95 {step['p95_ms']} ms, "
-          f"max {step['max_ms']} ms over {step['steps']} steps (target < 50 ms)")
+    result = {
+        "launch": launch,
+        "step": step,
+        "terminal": f"{COLS}x{ROWS}",
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "quick": args.quick,
+    }
+    print(
+        f"launch to first scene: player {launch['player_ms']} ms, minimal Textual app "
+        f"{launch['minimal_ms']} ms, ratio {launch['ratio']} (target <= 1.5)"
+    )
+    print(
+        f"key press to next scene: median {step['median_ms']} ms, p95 {step['p95_ms']} ms, "
+        f"max {step['max_ms']} ms over {step['steps']} steps (target < 50 ms)"
+    )
     rec = step["recording_only"]
     print(f"  of which recording (engine + store commits, no UI): median {rec['median_ms']} ms")
     out = ROOT / "benchmarks" / "results" / "tui.json"

@@ -139,7 +139,7 @@ class StoreRecorder:
         target: str,
         *,
         decide_ms: int | None,
-        input: str,  # noqa: A002
+        input: str,
         timeout: bool = False,
     ) -> None:
         kind = "timeout_default" if timeout else "choice_made"
@@ -147,7 +147,7 @@ class StoreRecorder:
             kind, run, scene=scene, choice=choice, target=target, decide_ms=decide_ms, input=input
         )
 
-    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:  # noqa: A002
+    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:
         self._put("rewind", run, scene=to_scene, input=input)
 
     def event(self, kind: str, run: Playthrough, **fields: Any) -> None:

@@ -69,9 +69,11 @@ def test_where_filter_keeps_only_matching_sessions(known: tuple[Path, Path]) -> 
 
 
 def test_date_range_is_by_session_start_and_until_takes_in_the_day(
-        known: tuple[Path, Path]) -> None:
-    graph = flow_graph("heist", db=known[0],
-                       filters=make_filters(since="2025-03-04", until="2025-03-05"))
+    known: tuple[Path, Path],
+) -> None:
+    graph = flow_graph(
+        "heist", db=known[0], filters=make_filters(since="2025-03-04", until="2025-03-05")
+    )
     assert graph.sessions == 3  # S2, S3 (4 March) and S4 (5 March, the whole day)
     assert edges(graph, "briefing") == {"quiet": 2, "loud": 1, "coffee": 1}
 
@@ -82,8 +84,7 @@ def test_first_playthrough_only_drops_repeat_sessions(known: tuple[Path, Path]) 
     assert edges(graph, "briefing") == {"quiet": 4, "loud": 1, "coffee": 1}
 
 
-def test_yaml_story_gives_the_same_graph_as_the_stored_structure(
-        known: tuple[Path, Path]) -> None:
+def test_yaml_story_gives_the_same_graph_as_the_stored_structure(known: tuple[Path, Path]) -> None:
     from_db = flow_graph("heist", db=known[0])
     from_yaml = flow_graph(str(known[1]), db=known[0])
     assert from_db.scenes == from_yaml.scenes
@@ -101,11 +102,14 @@ def test_unknown_story_names_the_recorded_ones(known: tuple[Path, Path]) -> None
         flow_graph("nope", db=known[0])
 
 
-@pytest.mark.parametrize(("kw", "message"), [
-    ({"where": ["region"]}, "KEY=VALUE"),
-    ({"since": "yesterday"}, "not a date"),
-    ({"since": "2025-03-05", "until": "2025-03-01"}, "not before"),
-])
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"where": ["region"]}, "KEY=VALUE"),
+        ({"since": "yesterday"}, "not a date"),
+        ({"since": "2025-03-05", "until": "2025-03-01"}, "not before"),
+    ],
+)
 def test_bad_filters_are_refused_clearly(kw: dict[str, object], message: str) -> None:
     with pytest.raises(AnalyticsError, match=message):
         make_filters(**kw)  # type: ignore[arg-type]
@@ -125,9 +129,11 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 
 def test_counts_csv_draws_without_a_database(known: tuple[Path, Path], tmp_path: Path) -> None:
     csv = tmp_path / "counts.csv"
-    csv.write_text("scene,choice,target,count,timeouts\nbriefing,quiet,vault,30,0\n"
-                   "briefing,loud,vault,10,4\nbriefing,,,5\nvault,left,hall,20,0\n",
-                   encoding="utf-8")
+    csv.write_text(
+        "scene,choice,target,count,timeouts\nbriefing,quiet,vault,30,0\n"
+        "briefing,loud,vault,10,4\nbriefing,,,5\nvault,left,hall,20,0\n",
+        encoding="utf-8",
+    )
     graph = flow_graph(str(known[1]), db=None, counts_csv=csv)
     assert edges(graph, "briefing") == {"quiet": 30, "loud": 10, "coffee": 0}
     assert graph.scenes["briefing"].left == 5 and graph.scenes["briefing"].base == 45
@@ -135,16 +141,22 @@ def test_counts_csv_draws_without_a_database(known: tuple[Path, Path], tmp_path:
     assert graph.source == "counts file counts.csv"
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("scene,target,count\n", "lacks choice"),
-    ("scene,choice,target,count\nlobby,x,vault,1\n", "counts.csv:2: scene 'lobby'"),
-    ("scene,choice,target,count\nbriefing,quiet,vault,many\n", "'many' is not a whole number"),
-    ("scene,choice,target,count\nbriefing,quiet,vault,-1\n", "negative"),
-    ("scene,choice,target,count\nbriefing,quiet,vault,1\nbriefing,quiet,vault,2\n",
-     "given twice"),
-])
-def test_bad_counts_csv_is_refused_with_its_line(known: tuple[Path, Path], tmp_path: Path,
-                                                 body: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("scene,target,count\n", "lacks choice"),
+        ("scene,choice,target,count\nlobby,x,vault,1\n", "counts.csv:2: scene 'lobby'"),
+        ("scene,choice,target,count\nbriefing,quiet,vault,many\n", "'many' is not a whole number"),
+        ("scene,choice,target,count\nbriefing,quiet,vault,-1\n", "negative"),
+        (
+            "scene,choice,target,count\nbriefing,quiet,vault,1\nbriefing,quiet,vault,2\n",
+            "given twice",
+        ),
+    ],
+)
+def test_bad_counts_csv_is_refused_with_its_line(
+    known: tuple[Path, Path], tmp_path: Path, body: str, message: str
+) -> None:
     csv = tmp_path / "counts.csv"
     csv.write_text(body, encoding="utf-8")
     with pytest.raises(AnalyticsError, match=message):
@@ -171,8 +183,9 @@ def test_reach_is_of_started_sessions_or_viewers(known: tuple[Path, Path]) -> No
 
 
 def test_choice_shares_are_of_those_who_reached_the_scene(known: tuple[Path, Path]) -> None:
-    shares = {(c.scene, c.choice): (c.count, c.base, c.times, c.timeouts)
-              for c in report(known).choices}
+    shares = {
+        (c.scene, c.choice): (c.count, c.base, c.times, c.timeouts) for c in report(known).choices
+    }
     assert shares[("briefing", "quiet")] == (4, 6, 4, 0)
     assert shares[("briefing", "loud")] == (2, 6, 2, 1)
     assert shares[("vault", "right")] == (2, 5, 2, 0)
@@ -196,8 +209,7 @@ def test_dropoff_per_scene(known: tuple[Path, Path]) -> None:
 def test_endings_by_ending_and_by_kind(known: tuple[Path, Path]) -> None:
     r = report(known)
     assert {e.ending: e.count for e in r.endings} == {"caught": 1, "escape": 3}
-    assert {k.kind: (k.count, k.started) for k in r.ending_kinds} == {
-        "bad": (1, 6), "good": (3, 6)}
+    assert {k.kind: (k.count, k.started) for k in r.ending_kinds} == {"bad": (1, 6), "good": (3, 6)}
 
 
 def test_paths_undo_what_a_rewind_undid(known: tuple[Path, Path]) -> None:
@@ -276,8 +288,14 @@ def _db_with(tmp: Path, plays: list[tuple[str, list[tuple[object, ...]]]]) -> tu
     try:
         register(conn, story)
         for n, (viewer, steps) in enumerate(plays):
-            play(conn, story, steps, session_id=f"X{n}", viewer=viewer,  # type: ignore[arg-type]
-                 started=f"2025-04-01T10:{n:02d}:00Z")
+            play(
+                conn,
+                story,
+                steps,
+                session_id=f"X{n}",
+                viewer=viewer,  # type: ignore[arg-type]
+                started=f"2025-04-01T10:{n:02d}:00Z",
+            )
     finally:
         conn.close()
     return path, story_path
@@ -295,22 +313,32 @@ def test_one_option_over_90_percent_is_flagged_lopsided(tmp_path: Path) -> None:
 
 
 def test_an_older_version_keeps_its_retired_choices(tmp_path: Path) -> None:
-    from branching.story.loader import load_story
     from branching.store import db as store_db
+    from branching.story.loader import load_story
     from tests.test_analytics_data import HEIST, play, register
 
     path, _ = _db_with(tmp_path, [("v1", [("choose", "quiet", 1000)])])
     old_yaml = tmp_path / "old" / "heist.yaml"
     old_yaml.parent.mkdir()
-    old_yaml.write_text(HEIST.replace('version: "2"', 'version: "1"').replace(
-        "      - id: coffee\n", "      - id: sneak\n        label: Sneak in\n"
-        "        goto: vault\n      - id: coffee\n"), encoding="utf-8")
+    old_yaml.write_text(
+        HEIST.replace('version: "2"', 'version: "1"').replace(
+            "      - id: coffee\n",
+            "      - id: sneak\n        label: Sneak in\n        goto: vault\n      - id: coffee\n",
+        ),
+        encoding="utf-8",
+    )
     old = load_story(str(old_yaml))
     conn = store_db.connect(path)
     try:
         register(conn, old, when="2024-12-01T00:00:00.000Z")
-        play(conn, old, [("choose", "sneak", 500)], session_id="OLD", viewer="v7",
-             started="2024-12-02T10:00:00Z")
+        play(
+            conn,
+            old,
+            [("choose", "sneak", 500)],
+            session_id="OLD",
+            viewer="v7",
+            started="2024-12-02T10:00:00Z",
+        )
     finally:
         conn.close()
     graph = flow_graph("heist", db=path)
@@ -342,6 +370,10 @@ def test_routes_are_worked_out_from_visits_in_older_databases(tmp_path: Path) ->
 
 def test_until_the_last_representable_day_takes_in_everything(known: tuple[Path, Path]) -> None:
     everything = flow_graph("heist", db=known[0], unit="sessions")
-    graph = flow_graph("heist", db=known[0], unit="sessions",
-                       filters=make_filters(since="0999-01-01", until="9999-12-31"))
+    graph = flow_graph(
+        "heist",
+        db=known[0],
+        unit="sessions",
+        filters=make_filters(since="0999-01-01", until="9999-12-31"),
+    )
     assert graph.sessions == everything.sessions == 6

@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from branching.play.engine import Playthrough
-from branching.story.loader import load_story
-from branching.story.model import Story
+from branching.recording import StoreRecorder
 from branching.store import Store
 from branching.store import db as store_db
 from branching.store.clock import format_ts
 from branching.store.ops import SPOOL_VERSION, apply_op, event_op, to_json
-from branching.recording import StoreRecorder
+from branching.story.loader import load_story
+from branching.story.model import Story
 
 HEIST = """\
 branching: 1
@@ -134,50 +134,102 @@ class _Session:
         done.set_result(True)
         return done
 
-    def record(self, type: str, **fields: Any) -> Future[bool]:  # noqa: A002
+    def record(self, type: str, **fields: Any) -> Future[bool]:
         self.seq += 1
         self.tick()
-        full = {k: fields.get(k) for k in ("scene", "choice", "target", "decide_ms", "input",
-                                          "state")}
+        full = {
+            k: fields.get(k) for k in ("scene", "choice", "target", "decide_ms", "input", "state")
+        }
         return self._apply(event_op(self.ids, self.seq, format_ts(self.clock), type, full))
 
-    def finish(self, outcome: str, *, ending: str | None = None,
-               ending_kind: str | None = None) -> Future[bool]:
-        return self._apply({"v": SPOOL_VERSION, "op": "finish", **self.ids, "outcome": outcome,
-                            "ending_id": ending, "ending_kind": ending_kind,
-                            "ended_at": format_ts(self.clock)})
+    def finish(
+        self, outcome: str, *, ending: str | None = None, ending_kind: str | None = None
+    ) -> Future[bool]:
+        return self._apply(
+            {
+                "v": SPOOL_VERSION,
+                "op": "finish",
+                **self.ids,
+                "outcome": outcome,
+                "ending_id": ending,
+                "ending_kind": ending_kind,
+                "ended_at": format_ts(self.clock),
+            }
+        )
 
     def close(self) -> None:
         pass
 
 
-def register(conn: sqlite3.Connection, story: Story, *, content_hash: str | None = None,
-             label: str | None = None, when: str = "2025-01-01T00:00:00.000Z") -> None:
+def register(
+    conn: sqlite3.Connection,
+    story: Story,
+    *,
+    content_hash: str | None = None,
+    label: str | None = None,
+    when: str = "2025-01-01T00:00:00.000Z",
+) -> None:
     with store_db.immediate(conn):
-        apply_op(conn, {"v": SPOOL_VERSION, "op": "story", "story_id": story.id,
-                        "content_hash": content_hash or story.content_hash,
-                        "title": story.title, "author": story.author,
-                        "version_label": label or story.version,
-                        "structure": to_json(story.structure(), "structure"),
-                        "registered_at": when})
+        apply_op(
+            conn,
+            {
+                "v": SPOOL_VERSION,
+                "op": "story",
+                "story_id": story.id,
+                "content_hash": content_hash or story.content_hash,
+                "title": story.title,
+                "author": story.author,
+                "version_label": label or story.version,
+                "structure": to_json(story.structure(), "structure"),
+                "registered_at": when,
+            },
+        )
 
 
-def play(conn: sqlite3.Connection, story: Story, steps: list[tuple[Any, ...]], *,
-         session_id: str, viewer: str, started: str, offset: int = 0,
-         attrs: dict[str, str] | None = None, terminal: str = "xterm",
-         content_hash: str | None = None) -> None:
+def play(
+    conn: sqlite3.Connection,
+    story: Story,
+    steps: list[tuple[Any, ...]],
+    *,
+    session_id: str,
+    viewer: str,
+    started: str,
+    offset: int = 0,
+    attrs: dict[str, str] | None = None,
+    terminal: str = "xterm",
+    content_hash: str | None = None,
+) -> None:
     """Record one playthrough: steps are ("choose", id, ms), ("timeout", ms), ("back",),
     ("rewind", scene), ("pause",), ("skip",), ("quit",), ("abandon",)."""
     start = datetime.fromisoformat(started.replace("Z", "+00:00")).astimezone(UTC)
-    ids = {"session_id": session_id, "story_id": story.id,
-           "content_hash": content_hash or story.content_hash}
+    ids = {
+        "session_id": session_id,
+        "story_id": story.id,
+        "content_hash": content_hash or story.content_hash,
+    }
     session = _Session(conn, ids, start)
-    context = {"terminal": terminal, "term_program": None, "term_cols": 100, "term_rows": 30,
-               "platform": "Linux x86_64", "locale": "en_GB", "utc_offset_min": offset,
-               "app_version": "test"}
-    session._apply({"v": SPOOL_VERSION, "op": "session", **ids, "viewer_id": viewer,
-                    "started_at": format_ts(start), "seed": 1, "attrs": attrs or {},
-                    "context": context})
+    context = {
+        "terminal": terminal,
+        "term_program": None,
+        "term_cols": 100,
+        "term_rows": 30,
+        "platform": "Linux x86_64",
+        "locale": "en_GB",
+        "utc_offset_min": offset,
+        "app_version": "test",
+    }
+    session._apply(
+        {
+            "v": SPOOL_VERSION,
+            "op": "session",
+            **ids,
+            "viewer_id": viewer,
+            "started_at": format_ts(start),
+            "seed": 1,
+            "attrs": attrs or {},
+            "context": context,
+        }
+    )
     run = Playthrough.start(story, seed=1)
     rec = StoreRecorder(session)
     rec.started(run)
@@ -189,8 +241,15 @@ def play(conn: sqlite3.Connection, story: Story, steps: list[tuple[Any, ...]], *
             ms = step[2] if kind == "choose" else step[1]
             target = next(c.target for c in view.choices if c.id == choice)
             run.choose(choice)
-            rec.chose(run, view.scene, choice, target, decide_ms=ms,
-                      input="key" if kind == "choose" else "timeout", timeout=kind == "timeout")
+            rec.chose(
+                run,
+                view.scene,
+                choice,
+                target,
+                decide_ms=ms,
+                input="key" if kind == "choose" else "timeout",
+                timeout=kind == "timeout",
+            )
             rec.shown(run)
         elif kind == "back":
             run.back()
@@ -220,23 +279,80 @@ def known_db(tmp: Path) -> tuple[Path, Path]:
         register(conn, story)
         nl, uk = {"region": "NL"}, {"region": "UK"}
         plays: list[tuple[str, str, str, int, dict[str, str], str, list[tuple[Any, ...]]]] = [
-            ("S1", "v1", "2025-03-03T10:00:00Z", 60, nl, "xterm",
-             [("choose", "quiet", 1000), ("choose", "left", 2000)]),
-            ("S2", "v1", "2025-03-04T20:00:00Z", 60, nl, "xterm",
-             [("timeout", 10000), ("choose", "right", 3000)]),
-            ("S3", "v2", "2025-03-04T09:00:00Z", 0, uk, "kitty",
-             [("choose", "coffee", 4000), ("choose", "quiet", 1500), ("choose", "left", 500)]),
-            ("S4", "v3", "2025-03-05T12:00:00Z", 0, uk, "kitty",
-             [("choose", "quiet", 2500), ("quit",)]),
-            ("S5", "v3", "2025-03-06T12:00:00Z", 0, {}, "xterm",
-             [("pause",), ("choose", "coffee", 6000), ("abandon",)]),
-            ("S6", "v4", "2025-03-07T12:00:00Z", 0, {}, "kitty",
-             [("skip",), ("choose", "loud", 800), ("choose", "left", 700),
-              ("rewind", "briefing"), ("choose", "quiet", 900), ("choose", "right", 1100)]),
+            (
+                "S1",
+                "v1",
+                "2025-03-03T10:00:00Z",
+                60,
+                nl,
+                "xterm",
+                [("choose", "quiet", 1000), ("choose", "left", 2000)],
+            ),
+            (
+                "S2",
+                "v1",
+                "2025-03-04T20:00:00Z",
+                60,
+                nl,
+                "xterm",
+                [("timeout", 10000), ("choose", "right", 3000)],
+            ),
+            (
+                "S3",
+                "v2",
+                "2025-03-04T09:00:00Z",
+                0,
+                uk,
+                "kitty",
+                [("choose", "coffee", 4000), ("choose", "quiet", 1500), ("choose", "left", 500)],
+            ),
+            (
+                "S4",
+                "v3",
+                "2025-03-05T12:00:00Z",
+                0,
+                uk,
+                "kitty",
+                [("choose", "quiet", 2500), ("quit",)],
+            ),
+            (
+                "S5",
+                "v3",
+                "2025-03-06T12:00:00Z",
+                0,
+                {},
+                "xterm",
+                [("pause",), ("choose", "coffee", 6000), ("abandon",)],
+            ),
+            (
+                "S6",
+                "v4",
+                "2025-03-07T12:00:00Z",
+                0,
+                {},
+                "kitty",
+                [
+                    ("skip",),
+                    ("choose", "loud", 800),
+                    ("choose", "left", 700),
+                    ("rewind", "briefing"),
+                    ("choose", "quiet", 900),
+                    ("choose", "right", 1100),
+                ],
+            ),
         ]
         for sid, viewer, started, offset, attrs, term, steps in plays:
-            play(conn, story, steps, session_id=sid, viewer=viewer, started=started,
-                 offset=offset, attrs=attrs, terminal=term)
+            play(
+                conn,
+                story,
+                steps,
+                session_id=sid,
+                viewer=viewer,
+                started=started,
+                offset=offset,
+                attrs=attrs,
+                terminal=term,
+            )
     finally:
         conn.close()
     return db_path, story_path
@@ -252,5 +368,11 @@ def test_known_db_totals_match_a_recount(tmp_path: Path) -> None:
         outcomes = dict(conn.execute("SELECT session_id, outcome FROM sessions").fetchall())
     finally:
         conn.close()
-    assert outcomes == {"S1": "ending", "S2": "ending", "S3": "ending", "S4": "quit",
-                        "S5": "abandoned", "S6": "ending"}
+    assert outcomes == {
+        "S1": "ending",
+        "S2": "ending",
+        "S3": "ending",
+        "S4": "quit",
+        "S5": "abandoned",
+        "S6": "ending",
+    }

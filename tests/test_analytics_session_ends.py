@@ -27,7 +27,8 @@ def _as_before_session_ends(path: Path) -> None:
 
 
 def test_an_older_database_draws_the_same_flowchart_before_and_after_its_upgrade(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     path, _ = known_db(tmp_path)
     old = tmp_path / "old.db"
     store_db.copy_database(path, old)
@@ -39,7 +40,8 @@ def test_an_older_database_draws_the_same_flowchart_before_and_after_its_upgrade
     assert (current.scenes["briefing"].left, current.scenes["vault"].left) == (1, 1)
     assert flow_graph("heist", db=old) == current
     assert flow_graph("heist", db=old, filters=version) == flow_graph(
-        "heist", db=path, filters=version)
+        "heist", db=path, filters=version
+    )
 
     Store.open(old).close()  # the store upgrades it: session_ends is backfilled
 

@@ -11,11 +11,25 @@ import pytest
 from tests.conftest import ROOT
 
 CORE = [
-    "branching.story.model", "branching.expr.conditions", "branching.story.loader", "branching.verify.check",
-    "branching.play.engine", "branching.verify.explore", "branching.story.yamlread", "branching.story.build",
-    "branching.story.build_scene", "branching.story.spec", "branching.play.restore", "branching.play.plain",
-    "branching.play.recorder", "branching.story.schema", "branching.expr.values", "branching.expr.syntax",
-    "branching.expr.compile", "branching.verify.domains", "branching.verify.space",
+    "branching.story.model",
+    "branching.expr.conditions",
+    "branching.story.loader",
+    "branching.verify.check",
+    "branching.play.engine",
+    "branching.verify.explore",
+    "branching.story.yamlread",
+    "branching.story.build",
+    "branching.story.build_scene",
+    "branching.story.spec",
+    "branching.play.restore",
+    "branching.play.plain",
+    "branching.play.recorder",
+    "branching.story.schema",
+    "branching.expr.values",
+    "branching.expr.syntax",
+    "branching.expr.compile",
+    "branching.verify.domains",
+    "branching.verify.space",
 ]
 HEAVY = ("textual", "rich", "sqlite_utils")
 
@@ -27,8 +41,9 @@ def test_core_module_imports_no_ui_or_storage_library(module: str) -> None:
         f"bad = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert out.stdout.strip() == "", f"{module} pulls in {out.stdout.strip()}"
 
 
@@ -42,8 +57,9 @@ def test_import_linter_contracts_hold() -> None:
 
 def test_cli_help_does_not_import_textual() -> None:
     code = "import sys\nfrom branching.cli import cli\nprint('textual' in sys.modules)\n"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -63,6 +79,7 @@ def test_the_program_pauses_the_collector_only_until_start_up_is_over() -> None:
         "    pass\n"
         "print(seen, gc.isenabled())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert out.stdout.strip() == "[True] True"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from branching.verify.check import check, check_path
 from branching.errors import Problem
 from branching.story.loader import load, load_story
+from branching.verify.check import check, check_path
 from tests.conftest import FIXTURES, STORIES
 
 BAD = FIXTURES / "bad"
@@ -91,13 +91,16 @@ def messages(path: Path) -> list[str]:
 
 
 def test_unreachable_ending_means_no_reachable_ending(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """scenes:
+    path = story_at(
+        tmp_path,
+        """scenes:
   a:
     choices:
       - {label: Loop, goto: a}
   z:
     ending: true
-""")
+""",
+    )
     assert messages(path) == [
         "2:8: no ending can be reached from start 'a'",
         "7:3: scene 'z' is unreachable from start 'a'",
@@ -106,7 +109,9 @@ def test_unreachable_ending_means_no_reachable_ending(tmp_path: Path) -> None:
 
 def test_a_scene_only_a_rewind_names_is_unreachable(tmp_path: Path) -> None:
     # `rewind` only offers scenes already visited, so it never leads anywhere new.
-    path = story_at(tmp_path, """scenes:
+    path = story_at(
+        tmp_path,
+        """scenes:
   a:
     choices:
       - {label: Go, goto: z}
@@ -116,12 +121,15 @@ def test_a_scene_only_a_rewind_names_is_unreachable(tmp_path: Path) -> None:
   z:
     ending: true
     rewind: [a, x]
-""")
+""",
+    )
     assert messages(path) == ["7:3: scene 'x' is unreachable from start 'a'"]
 
 
 def test_rewind_is_not_a_way_to_visit_again_but_a_loop_is(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """scenes:
+    path = story_at(
+        tmp_path,
+        """scenes:
   a:
     choices:
       - {label: Once, goto: b, once: true}
@@ -136,14 +144,17 @@ def test_rewind_is_not_a_way_to_visit_again_but_a_loop_is(tmp_path: Path) -> Non
   z:
     ending: true
     rewind: [a]
-""")
+""",
+    )
     assert messages(path) == [
         "6:38: 'once' has no effect on choice 'once': scene 'a' can never be visited again",
     ]
 
 
 def test_condition_values_come_from_sets_adds_and_functions(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """state: {gold: 0, mood: calm, brave: false, level: 1}
+    path = story_at(
+        tmp_path,
+        """state: {gold: 0, mood: calm, brave: false, level: 1}
 scenes:
   a:
     text: "{mood} {brave}"
@@ -159,7 +170,8 @@ scenes:
       - {label: Zero, goto: z, if: level / 0 > 1, set: {level: 2}}
   z:
     ending: true
-""")
+""",
+    )
     assert messages(path) == [
         "15:37: condition 'gold < 0' can never hold: gold starts at 0 and changes only by +1 "
         "(choice 'never' is always hidden)",
@@ -169,7 +181,9 @@ scenes:
 
 
 def test_conditions_on_function_results_alone(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """scenes:
+    path = story_at(
+        tmp_path,
+        """scenes:
   a:
     choices:
       - {label: Count, goto: a, if: visits("a") >= 0}
@@ -177,17 +191,20 @@ def test_conditions_on_function_results_alone(tmp_path: Path) -> None:
       - {label: Seen, goto: z, if: not visited("a") and visited("a")}
   z:
     ending: true
-""")
+""",
+    )
     assert messages(path) == [
         "7:42: condition 'turns() < 0 or visits(\"a\") < 0' can never hold "
         "(choice 'less' is always locked)",
-        "8:36: condition 'not visited(\"a\") and visited(\"a\")' can never hold "
+        '8:36: condition \'not visited("a") and visited("a")\' can never hold '
         "(choice 'seen' is always hidden)",
     ]
 
 
 def test_text_variant_and_route_conditions_are_checked(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """state: {n: 1}
+    path = story_at(
+        tmp_path,
+        """state: {n: 1}
 scenes:
   a:
     text:
@@ -199,7 +216,8 @@ scenes:
       - {goto: z}
   z:
     ending: true
-""")
+""",
+    )
     assert messages(path) == [
         "7:14: condition 'n > 1' can never hold: n is only ever 1 "
         "(the text variant is never shown)",
@@ -211,10 +229,15 @@ scenes:
 def test_too_many_combinations_are_not_judged(tmp_path: Path) -> None:
     names = [f"v{i}" for i in range(6)]
     state = ", ".join(f"{n}: 0" for n in names)
-    sets = "\n".join(f"      - {{label: S{n}{k}, goto: a, set: {{{n}: {k}}}}}"
-                     for n in names for k in range(1, 8))
+    sets = "\n".join(
+        f"      - {{label: S{n}{k}, goto: a, set: {{{n}: {k}}}}}"
+        for n in names
+        for k in range(1, 8)
+    )
     never = " + ".join(names) + " < 0"
-    path = story_at(tmp_path, f"""state: {{{state}}}
+    path = story_at(
+        tmp_path,
+        f"""state: {{{state}}}
 scenes:
   a:
     choices:
@@ -222,19 +245,23 @@ scenes:
       - {{label: Never, goto: z, if: {never}}}
   z:
     ending: true
-""")
+""",
+    )
     assert messages(path) == []  # 8**6 combinations: too many to judge, so no claim
 
 
 def test_variable_warnings_are_skipped_when_the_story_has_errors(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """state: {gold: 0}
+    path = story_at(
+        tmp_path,
+        """state: {gold: 0}
 scenes:
   a:
     choices:
       - {label: Go, goto: z, if: gold.real > 0}
   z:
     ending: true
-""")
+""",
+    )
     result = load(path)
     assert result.story is None and result.partial is not None
     assert messages(path) == ["7:38: attribute access ('.') is not allowed in conditions"]
@@ -245,18 +272,20 @@ scenes:
 
 def test_warnings_name_files_in_load_order(tmp_path: Path) -> None:
     (tmp_path / "story.yaml").write_text(
-        "branching: 1\nstart: a\ninclude: [two.yaml]\nscenes:\n  a: {next: z}\n", "utf-8")
+        "branching: 1\nstart: a\ninclude: [two.yaml]\nscenes:\n  a: {next: z}\n", "utf-8"
+    )
     (tmp_path / "two.yaml").write_text(
-        "scenes:\n  z: {ending: true}\n  lost: {ending: true}\n", "utf-8")
+        "scenes:\n  z: {ending: true}\n  lost: {ending: true}\n", "utf-8"
+    )
     story = load_story(tmp_path)
     problems = check(story)
-    assert [(p.file, p.line, p.order) for p in problems] == [
-        (str(tmp_path / "two.yaml"), 3, 1)
-    ]
+    assert [(p.file, p.line, p.order) for p in problems] == [(str(tmp_path / "two.yaml"), 3, 1)]
 
 
 def test_conditions_on_unreachable_scenes_never_hold(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """scenes:
+    path = story_at(
+        tmp_path,
+        """scenes:
   a:
     choices:
       - {label: Vault, goto: z, if: 'visited("vault") or chosen("vault", "open")'}
@@ -266,16 +295,19 @@ def test_conditions_on_unreachable_scenes_never_hold(tmp_path: Path) -> None:
       - {label: Open, goto: z}
   z:
     ending: true
-""")
+""",
+    )
     assert messages(path) == [
-        "6:37: condition 'visited(\"vault\") or chosen(\"vault\", \"open\")' can never hold: "
+        '6:37: condition \'visited("vault") or chosen("vault", "open")\' can never hold: '
         "scene 'vault' is unreachable (choice 'vault' is always hidden)",
         "8:3: scene 'vault' is unreachable from start 'a'",
     ]
 
 
 def test_random_routes_all_conditional_may_get_stuck(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """state: {n: 0}
+    path = story_at(
+        tmp_path,
+        """state: {n: 0}
 scenes:
   a:
     on_enter: {add: {n: 1}}
@@ -284,7 +316,8 @@ scenes:
       - {goto: a, if: n < 3}
   z:
     ending: true
-""")
+""",
+    )
     assert messages(path) == [
         "9:9: every 'random' route has an 'if': when none holds the playthrough is stuck "
         "(add a route without 'if')",
@@ -292,7 +325,9 @@ scenes:
 
 
 def test_numbers_far_beyond_small_sums_are_judged_exactly(tmp_path: Path) -> None:
-    path = story_at(tmp_path, """state: {gold: 0, debt: 1}
+    path = story_at(
+        tmp_path,
+        """state: {gold: 0, debt: 1}
 scenes:
   a:
     text: "{gold}"
@@ -307,7 +342,8 @@ scenes:
       - {label: Both, goto: z, if: gold == debt}
   z:
     ending: true
-""")
+""",
+    )
     assert messages(path) == [
         "11:35: condition 'gold > 497 and gold < 504' can never hold: gold starts at 0 and "
         "changes only by +7 (choice 'gap' is always hidden)",
@@ -318,7 +354,9 @@ scenes:
 
 def test_numbers_too_large_for_a_float_are_judged_or_left_alone(tmp_path: Path) -> None:
     huge = "9" * 400
-    path = story_at(tmp_path, f"""state: {{gold: 0, debt: 0.5}}
+    path = story_at(
+        tmp_path,
+        f"""state: {{gold: 0, debt: 0.5}}
 scenes:
   a:
     choices:
@@ -328,7 +366,8 @@ scenes:
       - {{label: Owe, goto: z, if: debt > {huge}}}
   z:
     ending: true
-""")
+""",
+    )
     assert messages(path) == [  # an int grows without bound; a float never gets that far
         f"9:36: condition 'gold < -{huge}' can never hold: gold starts at 0 and changes only "
         "by +7 (choice 'poor' is always hidden)",

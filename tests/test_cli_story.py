@@ -23,12 +23,14 @@ def test_check_clean_story_exits_zero(breakfast: Path) -> None:
 
 def test_check_reports_problems_with_position_and_exit_one(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("branching: 1\nstart: a\nscenes:\n  a:\n    txt: hi\n    next: b\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "branching: 1\nstart: a\nscenes:\n  a:\n    txt: hi\n    next: b\n", encoding="utf-8"
+    )
     result = run("check", str(bad))
     assert result.exit_code == 1
-    assert f"{bad}:5:5: error: unknown key 'txt' in scene 'a' (did you mean 'text'?)" \
-        in result.stdout
+    assert (
+        f"{bad}:5:5: error: unknown key 'txt' in scene 'a' (did you mean 'text'?)" in result.stdout
+    )
     assert f"{bad}:6:11: error: next: unknown scene 'b'" in result.stdout
 
 
@@ -39,14 +41,18 @@ def test_check_json_format(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["stories"][0]["path"] == str(bad)
     assert data["warnings"] >= 1  # no reachable ending
-    assert all({"file", "line", "column", "severity", "message"} <= p.keys()
-               for p in data["stories"][0]["problems"])
+    assert all(
+        {"file", "line", "column", "severity", "message"} <= p.keys()
+        for p in data["stories"][0]["problems"]
+    )
 
 
 def test_check_strict_fails_on_warnings(tmp_path: Path) -> None:
     story = tmp_path / "w.yaml"
-    story.write_text("branching: 1\nstart: a\nscenes:\n  a: {ending: true}\n  b: {ending: true}\n",
-                     encoding="utf-8")
+    story.write_text(
+        "branching: 1\nstart: a\nscenes:\n  a: {ending: true}\n  b: {ending: true}\n",
+        encoding="utf-8",
+    )
     assert run("check", str(story)).exit_code == 0
     result = run("check", "--strict", str(story))
     assert result.exit_code == 1
@@ -133,8 +139,7 @@ def test_play_quit(breakfast: Path) -> None:
 
 def test_play_story_with_errors_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("branching: 1\nstart: nowhere\nscenes:\n  a: {ending: true}\n",
-                   encoding="utf-8")
+    bad.write_text("branching: 1\nstart: nowhere\nscenes:\n  a: {ending: true}\n", encoding="utf-8")
     result = run("play", str(bad), "--no-telemetry", "--choices", "1")
     assert result.exit_code == 1
     assert "unknown scene 'nowhere'" in result.output
@@ -147,8 +152,10 @@ def test_play_same_seed_same_transcript(tmp_path: Path) -> None:
         "      - {goto: t}\n  h: {text: Heads., ending: true}\n  t: {text: Tails., ending: true}\n",
         encoding="utf-8",
     )
-    outs = {run("play", str(story), "--no-telemetry", "--seed", "5", "--choices", "").stdout
-            for _ in range(3)}
+    outs = {
+        run("play", str(story), "--no-telemetry", "--seed", "5", "--choices", "").stdout
+        for _ in range(3)
+    }
     assert len(outs) == 1
 
 

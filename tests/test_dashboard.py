@@ -68,8 +68,7 @@ async def settle(pilot: Pilot[Any]) -> None:
 def shown(app: DashboardApp, selector: str) -> str:
     """What a Static on the current screen shows, as plain text."""
     widget = app.screen.query_one(selector, Static)
-    console = Console(width=max(widget.size.width, 40), file=io.StringIO(),
-                      color_system=None)
+    console = Console(width=max(widget.size.width, 40), file=io.StringIO(), color_system=None)
     console.print(widget.content)
     return " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
 
@@ -80,8 +79,7 @@ def notes(app: DashboardApp) -> list[tuple[str, str, str]]:
 
 def rows(app: DashboardApp) -> dict[str, list[str]]:
     table = app.screen.query_one("#stories", DataTable)
-    return {str(key.value): [cell.plain for cell in table.get_row(key)]
-            for key in table.rows}
+    return {str(key.value): [cell.plain for cell in table.get_row(key)] for key in table.rows}
 
 
 # -- the story list -----------------------------------------------------------------------
@@ -101,8 +99,7 @@ async def test_story_list_shows_each_story_and_opens_one(db: Path) -> None:
         assert isinstance(app.screen, StoryScreen)
         totals = shown(app, "#totals")
         assert "The Heist (heist)" in totals
-        assert "6 sessions · 4 viewers · 66.7% completed (4 of 6) · 2 of 2 endings found" \
-            in totals
+        assert "6 sessions · 4 viewers · 66.7% completed (4 of 6) · 2 of 2 endings found" in totals
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, StoryListScreen)
@@ -127,8 +124,7 @@ async def test_a_missing_database_is_a_message_and_a_notification(tmp_path: Path
         assert [(t, s) for t, _, s in notes(app)] == [("No telemetry database", "error")]
 
 
-async def test_refresh_on_the_list_counts_sessions_recorded_since(db: Path,
-                                                                  tmp_path: Path) -> None:
+async def test_refresh_on_the_list_counts_sessions_recorded_since(db: Path, tmp_path: Path) -> None:
     app = make(db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -213,8 +209,7 @@ async def test_a_bad_filter_is_explained_in_the_dialog(db: Path) -> None:
         assert "6 sessions" in shown(app, "#totals")
 
 
-async def test_refresh_picks_up_sessions_recorded_after_launch(db: Path,
-                                                               tmp_path: Path) -> None:
+async def test_refresh_picks_up_sessions_recorded_after_launch(db: Path, tmp_path: Path) -> None:
     clock = ManualClock()
     app = make(db, "heist", refresh=30, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
@@ -269,8 +264,7 @@ async def test_export_writes_an_html_file_and_says_where(db: Path, tmp_path: Pat
     assert ("Exported", f"Saved {page}", "information") in notes(app)
 
 
-async def test_an_export_that_cannot_be_written_is_a_notification(db: Path,
-                                                                  tmp_path: Path) -> None:
+async def test_an_export_that_cannot_be_written_is_a_notification(db: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
     app = make(db, "heist", export_dir=blocker)
@@ -325,8 +319,19 @@ def test_the_command_builds_the_app_with_the_options(db: Path, monkeypatch: Any)
     seen: list[DashboardApp] = []
     monkeypatch.setattr(DashboardApp, "run", lambda self: seen.append(self))
     monkeypatch.setattr("branching.cli.dashboard.interactive", lambda: True)
-    result = run("heist", "--db", str(db), "--where", "region=NL", "--by", "viewers",
-                 "--min-share", "5", "--refresh", "10")
+    result = run(
+        "heist",
+        "--db",
+        str(db),
+        "--where",
+        "region=NL",
+        "--by",
+        "viewers",
+        "--min-share",
+        "5",
+        "--refresh",
+        "10",
+    )
     assert result.exit_code == 0, result.output
     [app] = seen
     assert (app.db_path, app.story, app.refresh_every) == (db, "heist", 10.0)
@@ -339,11 +344,14 @@ def test_without_a_terminal_the_dashboard_points_to_text_outputs(db: Path) -> No
     assert "needs a terminal" in result.output and "branching stats" in result.output
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--since", "soon"], "soon"),
-    (["--where", "region"], "KEY=VALUE"),
-    (["--refresh", "0"], "--refresh"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--since", "soon"], "soon"),
+        (["--where", "region"], "KEY=VALUE"),
+        (["--refresh", "0"], "--refresh"),
+    ],
+)
 def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], says: str) -> None:
     result = run("--db", str(tmp_path / "t.db"), *args)
     assert result.exit_code == 2 and says in result.output

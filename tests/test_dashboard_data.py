@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from branching.analytics import AnalyticsError
+from branching.store import db as store_db
 from branching.story.loader import load_story
 from branching.story.model import Story
-from branching.store import db as store_db
 from branching.tui.dashboard.data import (
     Selection,
     export_html,
@@ -80,10 +80,22 @@ def dashboard_db(folder: Path) -> Path:
     conn = store_db.connect(db_path)
     try:
         register(conn, ferry)
-        play(conn, ferry, [("choose", "buy", 1200)], session_id="F1", viewer="v1",
-             started="2025-03-08T09:00:00Z")
-        play(conn, ferry, [("choose", "sneak", 900)], session_id="F2", viewer="v9",
-             started="2025-03-09T08:00:00Z")
+        play(
+            conn,
+            ferry,
+            [("choose", "buy", 1200)],
+            session_id="F1",
+            viewer="v1",
+            started="2025-03-08T09:00:00Z",
+        )
+        play(
+            conn,
+            ferry,
+            [("choose", "sneak", 900)],
+            session_id="F2",
+            viewer="v9",
+            started="2025-03-09T08:00:00Z",
+        )
     finally:
         conn.close()
     return db_path
@@ -101,14 +113,19 @@ def copy_db(template: Path, folder: Path) -> Path:
     return target
 
 
-def record_heist(db_path: Path, folder: Path, session_id: str, viewer: str,
-                 started: str) -> None:
+def record_heist(db_path: Path, folder: Path, session_id: str, viewer: str, started: str) -> None:
     """One more complete playthrough of the heist (quiet, left: a clean getaway)."""
     _, story = heist_story(folder)
     conn = store_db.connect(db_path)
     try:
-        play(conn, story, [("choose", "quiet", 1000), ("choose", "left", 1000)],
-             session_id=session_id, viewer=viewer, started=started)
+        play(
+            conn,
+            story,
+            [("choose", "quiet", 1000), ("choose", "left", 1000)],
+            session_id=session_id,
+            viewer=viewer,
+            started=started,
+        )
     finally:
         conn.close()
 
@@ -126,12 +143,15 @@ def db(template: Path, tmp_path: Path) -> Path:
 def test_story_list_counts_sessions_viewers_completion_and_last_activity(db: Path) -> None:
     rows = {r.story_id: r for r in list_stories(db)}
     heist, ferry = rows["heist"], rows["ferry"]
-    assert (heist.title, heist.sessions, heist.viewers, heist.completed) == (
-        "The Heist", 6, 4, 4)
+    assert (heist.title, heist.sessions, heist.viewers, heist.completed) == ("The Heist", 6, 4, 4)
     assert heist.completion_rate == pytest.approx(4 / 6)
     assert heist.last_activity is not None and heist.last_activity.startswith("2025-03-07T12:00")
     assert (ferry.title, ferry.sessions, ferry.viewers, ferry.completed) == (
-        "The [bold]Night[/bold] Ferry", 2, 2, 1)
+        "The [bold]Night[/bold] Ferry",
+        2,
+        2,
+        1,
+    )
     # F2 has not finished: its last event is its activity, a second after it started
     assert ferry.last_activity is not None and ferry.last_activity > "2025-03-09T08:00:00"
 
@@ -152,7 +172,11 @@ def test_a_registered_story_nobody_played_is_listed_with_zeros(tmp_path: Path) -
         conn.close()
     [row] = list_stories(db_path)
     assert (row.story_id, row.sessions, row.completion_rate, row.last_activity) == (
-        "ferry", 0, None, None)
+        "ferry",
+        0,
+        None,
+        None,
+    )
 
 
 def test_story_view_holds_the_report_graph_and_versions(db: Path) -> None:
@@ -170,11 +194,16 @@ def test_selection_filters_and_unit_reach_the_figures(db: Path) -> None:
     assert (viewers.report.overview.started, viewers.graph.unit) == (4, "viewers")
 
 
-@pytest.mark.parametrize("selection", [
-    Selection(since="yesterday"), Selection(where=("region",)),
-    Selection(since="2025-03-05", until="2025-03-01"), Selection(min_share=2.0),
-    Selection(depth=-1),
-])
+@pytest.mark.parametrize(
+    "selection",
+    [
+        Selection(since="yesterday"),
+        Selection(where=("region",)),
+        Selection(since="2025-03-05", until="2025-03-01"),
+        Selection(min_share=2.0),
+        Selection(depth=-1),
+    ],
+)
 def test_a_bad_selection_is_refused_in_words(selection: Selection) -> None:
     with pytest.raises(AnalyticsError):
         selection.filters()
@@ -185,8 +214,9 @@ def test_an_unknown_story_names_the_stories_the_database_holds(db: Path) -> None
         load_view(db, "nosuchstory", Selection())
 
 
-def test_export_writes_one_self_contained_page_and_never_overwrites(db: Path,
-                                                                    tmp_path: Path) -> None:
+def test_export_writes_one_self_contained_page_and_never_overwrites(
+    db: Path, tmp_path: Path
+) -> None:
     view = load_view(db, "ferry", Selection())
     when = datetime(2025, 3, 9, 12, 30, 5, tzinfo=UTC)
     first = export_html(view, tmp_path / "out", when)

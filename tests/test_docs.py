@@ -17,8 +17,12 @@ def _shell_blocks() -> list[str]:
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
-    test_command = next(line for block in _shell_blocks() for line in block.splitlines()
-                        if line.rstrip().endswith("pytest"))
+    test_command = next(
+        line
+        for block in _shell_blocks()
+        for line in block.splitlines()
+        if line.rstrip().endswith("pytest")
+    )
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert test_command.strip() in [line.strip() for line in ci]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from branching.play.engine import Playthrough
 from branching.errors import EngineError, SaveError
+from branching.play.engine import Playthrough
 from branching.story.loader import load_story
 from branching.story.model import Story
 
@@ -45,12 +45,16 @@ def test_given_hidden_and_locked_choices_then_numbering_skips_only_hidden(breakf
     view = run.choose("frosties")
     # "Ask for the corner office" is hidden (trust < 3); the therapist is unlocked
     assert [(c.number, c.id, c.locked) for c in view.choices] == [
-        (1, "accept", False), (2, "refuse", False), (3, "call_your_therapist", False),
+        (1, "accept", False),
+        (2, "refuse", False),
+        (3, "call_your_therapist", False),
     ]
 
 
 def test_given_a_locked_choice_when_taken_then_refused(tmp_path: Path):
-    story = story_from(tmp_path, """
+    story = story_from(
+        tmp_path,
+        """
         branching: 1
         start: a
         state: {key: false}
@@ -61,7 +65,8 @@ def test_given_a_locked_choice_when_taken_then_refused(tmp_path: Path):
               - {label: Open it, goto: b, requires: key}
               - {label: Find the key, goto: a, set: {key: true}}
           b: {text: Inside., ending: true}
-    """)
+    """,
+    )
     run = Playthrough.start(story)
     door = run.view.choices[0]
     assert door.locked and door.reason == "requires key"
@@ -73,7 +78,9 @@ def test_given_a_locked_choice_when_taken_then_refused(tmp_path: Path):
 
 
 def test_given_once_choice_when_taken_then_it_disappears_and_back_restores_it(tmp_path: Path):
-    story = story_from(tmp_path, """
+    story = story_from(
+        tmp_path,
+        """
         branching: 1
         start: hub
         state: {coins: 0}
@@ -84,7 +91,8 @@ def test_given_once_choice_when_taken_then_it_disappears_and_back_restores_it(tm
               - {label: Take the coin, goto: hub, once: true, add: {coins: 1}}
               - {label: Leave, goto: out}
           out: {text: Bye., ending: {kind: good, title: Out}}
-    """)
+    """,
+    )
     run = Playthrough.start(story)
     view = run.choose("take_the_coin")
     assert [c.id for c in view.choices] == ["leave"]
@@ -107,7 +115,9 @@ def test_given_an_ending_with_rewind_when_taken_then_only_visited_offers(breakfa
 
 
 def test_given_set_then_add_when_choice_taken_then_order_is_set_first(tmp_path: Path):
-    story = story_from(tmp_path, """
+    story = story_from(
+        tmp_path,
+        """
         branching: 1
         start: a
         state: {n: 5}
@@ -115,14 +125,17 @@ def test_given_set_then_add_when_choice_taken_then_order_is_set_first(tmp_path: 
           a:
             choices: [{label: Go, goto: b, set: {n: 1}, add: {n: 2}}]
           b: {text: "n={n} visited={visited('b')} visits={visits('b')}", ending: true}
-    """)
+    """,
+    )
     run = Playthrough.start(story)
     view = run.choose("go")
     assert view.passages[-1].text == "n=3 visited=true visits=1"
 
 
 def test_given_random_routes_then_same_seed_same_path_and_weights_respected(tmp_path: Path):
-    story = story_from(tmp_path, """
+    story = story_from(
+        tmp_path,
+        """
         branching: 1
         start: coin
         scenes:
@@ -132,7 +145,8 @@ def test_given_random_routes_then_same_seed_same_path_and_weights_respected(tmp_
               - {goto: tails}
           heads: {ending: {kind: good, title: Heads}}
           tails: {ending: {kind: bad, title: Tails}}
-    """)
+    """,
+    )
     outcomes = [Playthrough.start(story, seed).view.scene for seed in range(400)]
     assert outcomes == [Playthrough.start(story, seed).view.scene for seed in range(400)]
     heads = outcomes.count("heads")
@@ -140,7 +154,9 @@ def test_given_random_routes_then_same_seed_same_path_and_weights_respected(tmp_
 
 
 def test_given_no_route_holds_then_stuck(tmp_path: Path):
-    story = story_from(tmp_path, """
+    story = story_from(
+        tmp_path,
+        """
         branching: 1
         start: a
         state: {x: 0}
@@ -149,7 +165,8 @@ def test_given_no_route_holds_then_stuck(tmp_path: Path):
             next:
               - {if: x > 0, goto: b}
           b: {ending: true, text: "{x}"}
-    """)
+    """,
+    )
     view = Playthrough.start(story).view
     assert view.stuck is not None and view.finished
 

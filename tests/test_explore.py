@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from branching.play.engine import Playthrough
-from branching.verify.explore import Exploration, Proof, explore
 from branching.story.loader import load_story
 from branching.story.model import Story
+from branching.verify.explore import Exploration, Proof, explore
 
 
 def story_of(tmp_path: Path, body: str, head: str = "") -> Story:
@@ -32,9 +32,14 @@ def replay(story: Story, proof: Proof, seeds: range = range(1)) -> Playthrough:
             shown = run.view.by_number(step.number)
             assert shown is not None and shown.id == step.choice and not shown.locked
             run.choose_number(step.number)
-        drawn = [(p.scene, q.scene) for p, q in zip(
-            [p for f in run.frames for p in f.passages],
-            [p for f in run.frames for p in f.passages][1:], strict=False)]
+        drawn = [
+            (p.scene, q.scene)
+            for p, q in zip(
+                [p for f in run.frames for p in f.passages],
+                [p for f in run.frames for p in f.passages][1:],
+                strict=False,
+            )
+        ]
         if all(d in drawn for d in proof.draws):
             return run
     raise AssertionError(f"no seed plays {proof}")
@@ -91,7 +96,9 @@ def test_every_reachable_ending_has_a_shortest_replayable_proof(tmp_path: Path) 
 
 
 def test_locked_and_hidden_choices_keep_the_players_numbering(tmp_path: Path) -> None:
-    story = story_of(tmp_path, """  a:
+    story = story_of(
+        tmp_path,
+        """  a:
     choices:
       - {label: Hidden, goto: z, if: "false"}
       - {label: Locked, goto: z, requires: "false"}
@@ -100,7 +107,8 @@ def test_locked_and_hidden_choices_keep_the_players_numbering(tmp_path: Path) ->
     ending: true
   z:
     ending: true
-""")
+""",
+    )
     result = explore(story)
     assert [(e.scene, e.path.numbers, e.path.choices) for e in result.endings] == [
         ("y", [2], ["open"])
@@ -110,7 +118,9 @@ def test_locked_and_hidden_choices_keep_the_players_numbering(tmp_path: Path) ->
 
 
 def test_stuck_states_are_found_with_the_path_to_them(tmp_path: Path) -> None:
-    story = story_of(tmp_path, """  a:
+    story = story_of(
+        tmp_path,
+        """  a:
     choices:
       - {label: Spend, goto: shop, add: {coins: -1}}
       - {label: Walk, goto: road}
@@ -127,7 +137,9 @@ def test_stuck_states_are_found_with_the_path_to_them(tmp_path: Path) -> None:
     next: spin
   z:
     ending: true
-""", head="state: {coins: 0}\n")
+""",
+        head="state: {coins: 0}\n",
+    )
     result = explore(story)
     assert result.complete and not result.ok
     assert {(s.scene, s.reason, tuple(s.path.numbers)) for s in result.stuck} == {
@@ -141,7 +153,9 @@ def test_stuck_states_are_found_with_the_path_to_them(tmp_path: Path) -> None:
 
 
 def test_random_routes_explore_every_branch(tmp_path: Path) -> None:
-    story = story_of(tmp_path, """  a:
+    story = story_of(
+        tmp_path,
+        """  a:
     choices:
       - {label: Toss, goto: coin}
   coin:
@@ -155,7 +169,8 @@ def test_random_routes_explore_every_branch(tmp_path: Path) -> None:
     ending: true
   edge:
     ending: true
-""")
+""",
+    )
     result = explore(story)
     found = {e.scene: e.path for e in result.endings}
     assert set(found) == {"heads", "tails"} and result.unreached == ("edge",)
@@ -165,13 +180,17 @@ def test_random_routes_explore_every_branch(tmp_path: Path) -> None:
 
 
 def test_division_by_zero_is_reported(tmp_path: Path) -> None:
-    story = story_of(tmp_path, """  a:
+    story = story_of(
+        tmp_path,
+        """  a:
     choices:
       - {label: Split, goto: z, if: 10 / coins > 1}
       - {label: Leave, goto: z}
   z:
     ending: true
-""", head="state: {coins: 0}\n")
+""",
+        head="state: {coins: 0}\n",
+    )
     result = explore(story)
     assert [(z.scene, z.where, z.condition, z.path.numbers) for z in result.zero_divisions] == [
         ("a", "the 'if' of choice 'split'", "10 / coins > 1", [])
@@ -180,13 +199,17 @@ def test_division_by_zero_is_reported(tmp_path: Path) -> None:
 
 
 def test_loops_on_counters_compared_to_numbers_stay_finite(tmp_path: Path) -> None:
-    story = story_of(tmp_path, """  a:
+    story = story_of(
+        tmp_path,
+        """  a:
     choices:
       - {label: Again, goto: a, add: {laps: 1}}
       - {label: Finish, goto: z, if: visits("a") >= 4 and laps > 2 and turns() > 1}
   z:
     ending: true
-""", head="state: {laps: 0}\n")
+""",
+        head="state: {laps: 0}\n",
+    )
     result = explore(story)
     assert result.complete and result.ok
     assert result.states < 20
@@ -196,21 +219,27 @@ def test_loops_on_counters_compared_to_numbers_stay_finite(tmp_path: Path) -> No
 
 def test_numbers_too_large_for_a_float_are_counted_up_to(tmp_path: Path) -> None:
     huge = "9" * 400
-    story = story_of(tmp_path, f"""  a:
+    story = story_of(
+        tmp_path,
+        f"""  a:
     choices:
       - {{label: Again, goto: a, add: {{laps: 1}}}}
       - {{label: Never, goto: z, if: laps > {huge}}}
       - {{label: Now, goto: z, if: laps < {huge} and laps > 1}}
   z:
     ending: true
-""", head="state: {laps: 0}\n")
+""",
+        head="state: {laps: 0}\n",
+    )
     result = explore(story, max_states=500)  # reaching the huge count takes too many states
     assert not result.complete and not result.ok
     assert [e.path.numbers for e in result.endings] == [[1, 1, 2]]  # 'Never' is hidden
 
 
 def test_the_search_stops_at_its_bound_and_says_so(tmp_path: Path) -> None:
-    story = story_of(tmp_path, """  a:
+    story = story_of(
+        tmp_path,
+        """  a:
     choices:
       - {label: Again, goto: a, add: {laps: 1}}
       - {label: Finish, goto: z, if: laps % 7 == 3}
@@ -218,7 +247,9 @@ def test_the_search_stops_at_its_bound_and_says_so(tmp_path: Path) -> None:
     ending: true
   never:
     ending: true
-""", head="state: {laps: 0}\n")
+""",
+        head="state: {laps: 0}\n",
+    )
     result = explore(story, max_states=50)
     assert not result.complete and not result.ok
     assert result.states == 50
@@ -250,7 +281,9 @@ def test_bundled_tutorial_endings_replay() -> None:
 
 
 def test_values_never_read_again_do_not_multiply_states(tmp_path: Path) -> None:
-    story = story_of(tmp_path, """  a:
+    story = story_of(
+        tmp_path,
+        """  a:
     choices:
       - {label: One, goto: b, set: {x: 1}}
       - {label: Two, goto: b, set: {x: 2}}
@@ -269,7 +302,9 @@ def test_values_never_read_again_do_not_multiply_states(tmp_path: Path) -> None:
       - {label: Grope, goto: z}
   z:
     ending: true
-""", head="state: {x: 0, lit: false}\n")
+""",
+        head="state: {x: 0, lit: false}\n",
+    )
     result = explore(story)
     # a 1, b 3 (x is 1, 2 or 3), c 1 (x is never read again), d 2 (lit or not), z 1
     assert result.complete and result.states == 8

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from branching.verify.check import check
 from branching.errors import StoryUnreadable
-from branching.verify.explore import explore
 from branching.story.loader import load, load_story
 from branching.story.model import Story
+from branching.verify.check import check
+from branching.verify.explore import explore
 from tests.conftest import FIXTURES, ROOT
 
 ENDING = "  z:\n    ending: true\n"
@@ -46,8 +46,23 @@ def errors_of(tmp_path: Path, text: str, name: str = "s.yaml") -> list[str]:
 # ---------------------------------------------------------------- scalars
 
 
-@pytest.mark.parametrize("word", ["No", "yes", "on", "off", "1.10", "12:30", "2001-01-01",
-                                  "2001-13-01", "0x1F", ".inf", "1e3", "-0"])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "No",
+        "yes",
+        "on",
+        "off",
+        "1.10",
+        "12:30",
+        "2001-01-01",
+        "2001-13-01",
+        "0x1F",
+        ".inf",
+        "1e3",
+        "-0",
+    ],
+)
 def test_text_scalars_stay_as_written(tmp_path: Path, word: str) -> None:
     story = one_scene(
         tmp_path,
@@ -66,23 +81,33 @@ def test_state_takes_only_plain_decimals_and_true_false(tmp_path: Path) -> None:
         tmp_path,
         "    text: '{hexa}{under}{inf}{sci}{flag}{word}{date}{neg}{half}'\n    next: z\n",
         head="state:\n  hexa: 0x1F\n  under: 1_000\n  inf: .inf\n  sci: 1e3\n  flag: true\n"
-             "  word: yes\n  date: 2001-13-01\n  neg: -7\n  half: 0.5\n",
+        "  word: yes\n  date: 2001-13-01\n  neg: -7\n  half: 0.5\n",
     )
     assert dict(story.state) == {
-        "hexa": "0x1F", "under": "1_000", "inf": ".inf", "sci": 1000.0, "flag": True,
-        "word": "yes", "date": "2001-13-01", "neg": -7, "half": 0.5,
+        "hexa": "0x1F",
+        "under": "1_000",
+        "inf": ".inf",
+        "sci": 1000.0,
+        "flag": True,
+        "word": "yes",
+        "date": "2001-13-01",
+        "neg": -7,
+        "half": 0.5,
     }
     assert type(story.state["sci"]) is float and type(story.state["neg"]) is int
 
 
-@pytest.mark.parametrize(("escape", "shown"), [
-    (r"\e[2J", "\u241b[2J"),
-    (r"\x07", "\u2407"),
-    (r"\u009b", "\ufffd"),
-    (r"\x1b]0;pwned\x07", "\u241b]0;pwned\u2407"),
-    (r"\b", "\u2408"),
-    (r"\u202e", "\ufffd"),
-])
+@pytest.mark.parametrize(
+    ("escape", "shown"),
+    [
+        (r"\e[2J", "\u241b[2J"),
+        (r"\x07", "\u2407"),
+        (r"\u009b", "\ufffd"),
+        (r"\x1b]0;pwned\x07", "\u241b]0;pwned\u2407"),
+        (r"\b", "\u2408"),
+        (r"\u202e", "\ufffd"),
+    ],
+)
 def test_control_characters_are_neutralised_in_text_and_labels(
     tmp_path: Path, escape: str, shown: str
 ) -> None:
@@ -96,8 +121,9 @@ def test_control_characters_are_neutralised_in_text_and_labels(
 
 
 def test_an_invalid_date_gives_a_story_error_not_a_traceback(tmp_path: Path) -> None:
-    assert errors_of(tmp_path, "branching: 1\nstart: a\nscenes:\n  a:\n    next: 2001-13-01\n") \
-        == ["5:11: next: unknown scene '2001-13-01'"]
+    assert errors_of(tmp_path, "branching: 1\nstart: a\nscenes:\n  a:\n    next: 2001-13-01\n") == [
+        "5:11: next: unknown scene '2001-13-01'"
+    ]
 
 
 # ---------------------------------------------------------------- hostile files
@@ -105,9 +131,11 @@ def test_an_invalid_date_gives_a_story_error_not_a_traceback(tmp_path: Path) -> 
 
 def test_numbers_too_large_give_a_story_error_not_a_traceback(tmp_path: Path) -> None:
     huge = "9" * 5000
-    text = (f"branching: 1\nstart: a\ntimer: 1e999\nstate:\n  big: {huge}\n  f: 0.5\n  n: 1\n"
-            f"scenes:\n  a:\n    choices:\n      - label: Go\n        goto: a\n"
-            f"        set: {{f: 1e999}}\n        add: {{n: {huge}}}\n")
+    text = (
+        f"branching: 1\nstart: a\ntimer: 1e999\nstate:\n  big: {huge}\n  f: 0.5\n  n: 1\n"
+        f"scenes:\n  a:\n    choices:\n      - label: Go\n        goto: a\n"
+        f"        set: {{f: 1e999}}\n        add: {{n: {huge}}}\n"
+    )
     assert errors_of(tmp_path, text) == [
         "3:8: number too large: 1e999",
         "5:8: number too large: 99999999999999999999... (5,000 digits)",
@@ -126,8 +154,13 @@ def test_deep_nesting_is_refused_and_the_process_survives(tmp_path: Path, unit: 
     traceback.
     """
     path = write(tmp_path / "deep.yaml", unit * (100_000 // len(unit)) + "\n")
-    done = subprocess.run([sys.executable, "-m", "branching", "check", str(path)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "branching", "check", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "RecursionError" not in done.stdout + done.stderr
     problems = [line for line in done.stdout.splitlines() if line.strip()]
@@ -202,22 +235,31 @@ def test_hostile_mutations_never_raise(tmp_path: Path, breakfast: Path) -> None:
 
 
 def chapter_story(folder: Path, include: str, extra: dict[str, str] | None = None) -> Path:
-    write(folder / "story.yaml",
-          f"branching: 1\nstart: a\ninclude: {include}\nscenes:\n  a: {{next: z}}\n")
+    write(
+        folder / "story.yaml",
+        f"branching: 1\nstart: a\ninclude: {include}\nscenes:\n  a: {{next: z}}\n",
+    )
     for name, text in (extra or {}).items():
         write(folder / name, text)
     return folder
 
 
 def test_folder_story_loads_story_yaml_with_chapters(tmp_path: Path) -> None:
-    folder = chapter_story(tmp_path / "tale", "[parts/one.yaml]", {
-        "parts/one.yaml": "chapter: Night\ninclude: [two.yaml]\nscenes:\n  z: {ending: true}\n",
-        "parts/two.yaml": "scenes:\n  extra: {chapter: Dawn, next: z}\n",
-    })
+    folder = chapter_story(
+        tmp_path / "tale",
+        "[parts/one.yaml]",
+        {
+            "parts/one.yaml": "chapter: Night\ninclude: [two.yaml]\nscenes:\n  z: {ending: true}\n",
+            "parts/two.yaml": "scenes:\n  extra: {chapter: Dawn, next: z}\n",
+        },
+    )
     story = load_story(folder)
     assert story.id == "tale" and story.title == "tale"
-    assert story.files == (str(folder / "story.yaml"), str(folder / "parts/one.yaml"),
-                           str(folder / "parts/two.yaml"))
+    assert story.files == (
+        str(folder / "story.yaml"),
+        str(folder / "parts/one.yaml"),
+        str(folder / "parts/two.yaml"),
+    )
     assert story.scenes["z"].chapter == "Night"
     assert story.scenes["extra"].chapter == "Dawn"
     assert story.scenes["a"].chapter is None
@@ -229,10 +271,14 @@ def test_a_folder_without_story_yaml_cannot_be_read(tmp_path: Path) -> None:
 
 
 def test_include_problems_are_reported_where_the_include_is(tmp_path: Path) -> None:
-    folder = chapter_story(tmp_path / "tale", "[one.yaml, one.yaml, missing.yaml, ../x.yaml]", {
-        "one.yaml": "scenes:\n  z: {ending: true}\n",
-        "x.yaml": "scenes: {}\n",
-    })
+    folder = chapter_story(
+        tmp_path / "tale",
+        "[one.yaml, one.yaml, missing.yaml, ../x.yaml]",
+        {
+            "one.yaml": "scenes:\n  z: {ending: true}\n",
+            "x.yaml": "scenes: {}\n",
+        },
+    )
     result = load(folder)
     assert [f"{p.line}:{p.col}: {p.message}" for p in result.problems] == [
         f"3:21: 'one.yaml' is included twice (already loaded as {folder / 'one.yaml'})",
@@ -242,9 +288,13 @@ def test_include_problems_are_reported_where_the_include_is(tmp_path: Path) -> N
 
 
 def test_a_chapter_file_has_only_chapter_keys(tmp_path: Path) -> None:
-    folder = chapter_story(tmp_path / "tale", "[one.yaml]", {
-        "one.yaml": "start: a\nscenes:\n  z: {ending: true}\n",
-    })
+    folder = chapter_story(
+        tmp_path / "tale",
+        "[one.yaml]",
+        {
+            "one.yaml": "start: a\nscenes:\n  z: {ending: true}\n",
+        },
+    )
     assert [str(p) for p in load(folder).errors] == [
         f"{folder / 'one.yaml'}:1:1: error: unknown key 'start' in a chapter file"
     ]
@@ -253,26 +303,33 @@ def test_a_chapter_file_has_only_chapter_keys(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- ids, endings, hash
 
 
-@pytest.mark.parametrize(("label", "slug"), [
-    ("Café au lait!", "cafe_au_lait"),
-    ("{name}", "choice_1"),
-    ("Say \"{name}\" twice", "say_twice"),
-    ("  --Go  North--  ", "go_north"),
-    ("Ask for {{help}}", "ask_for_help"),
-    ("Ωμέγα", "choice_1"),
-    ("ﬁnal Straße", "final_strae"),
-])
+@pytest.mark.parametrize(
+    ("label", "slug"),
+    [
+        ("Café au lait!", "cafe_au_lait"),
+        ("{name}", "choice_1"),
+        ('Say "{name}" twice', "say_twice"),
+        ("  --Go  North--  ", "go_north"),
+        ("Ask for {{help}}", "ask_for_help"),
+        ("Ωμέγα", "choice_1"),
+        ("ﬁnal Straße", "final_strae"),
+    ],
+)
 def test_default_choice_ids_are_slugs_of_labels(tmp_path: Path, label: str, slug: str) -> None:
     quoted = label.replace('"', '\\"')
-    story = one_scene(tmp_path, f'    choices:\n      - label: "{quoted}"\n        goto: z\n',
-                      head="state: {name: Ann}\n")
+    story = one_scene(
+        tmp_path,
+        f'    choices:\n      - label: "{quoted}"\n        goto: z\n',
+        head="state: {name: Ann}\n",
+    )
     choice = story.scenes["a"].choices[0]
     assert choice.id == slug and not choice.explicit_id
 
 
 def test_empty_slug_takes_the_choice_position(tmp_path: Path) -> None:
-    story = one_scene(tmp_path, "    choices:\n      - {label: Go, goto: z}\n"
-                                "      - {label: '!!!', goto: z}\n")
+    story = one_scene(
+        tmp_path, "    choices:\n      - {label: Go, goto: z}\n      - {label: '!!!', goto: z}\n"
+    )
     assert [c.id for c in story.scenes["a"].choices] == ["go", "choice_2"]
 
 
@@ -286,9 +343,13 @@ def test_ending_true_is_neutral_with_the_scene_title(tmp_path: Path) -> None:
 
 
 def test_content_hash_changes_when_any_file_changes(tmp_path: Path) -> None:
-    folder = chapter_story(tmp_path / "tale", "[one.yaml]", {
-        "one.yaml": "scenes:\n  z: {ending: true}\n",
-    })
+    folder = chapter_story(
+        tmp_path / "tale",
+        "[one.yaml]",
+        {
+            "one.yaml": "scenes:\n  z: {ending: true}\n",
+        },
+    )
     first = load_story(folder).content_hash
     assert load_story(folder).content_hash == first
     write(folder / "one.yaml", "scenes:\n  z: {ending: true, title: End}\n")

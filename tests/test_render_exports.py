@@ -35,22 +35,34 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> FlowGraph:
 
 def nasty_graph() -> FlowGraph:
     scenes = {
-        "a b": ShapeScene("a b", NASTY, "choice", chapter='Ch "1"', choices=(
-            ShapeChoice("x", NASTY, "c-d"), ShapeChoice("y", "never", "e;f"))),
-        "c-d": ShapeScene("c-d", "Route -> here", "next", chapter='Ch "1"',
-                          routes=(ShapeRoute("e;f"),)),
-        "e;f": ShapeScene("e;f", "End }", "ending", ending_kind='odd"kind',
-                          ending_title="The {End}"),
+        "a b": ShapeScene(
+            "a b",
+            NASTY,
+            "choice",
+            chapter='Ch "1"',
+            choices=(ShapeChoice("x", NASTY, "c-d"), ShapeChoice("y", "never", "e;f")),
+        ),
+        "c-d": ShapeScene(
+            "c-d", "Route -> here", "next", chapter='Ch "1"', routes=(ShapeRoute("e;f"),)
+        ),
+        "e;f": ShapeScene(
+            "e;f", "End }", "ending", ending_kind='odd"kind', ending_title="The {End}"
+        ),
     }
-    counts = Counts({("a b", "x", "c-d"): (7, 2), ("c-d", "", "e;f"): (7, 0)}, {}, {"a b": 1},
-                    sessions=8)
-    return assemble(Shape("nasty", NASTY, "a b", scenes, ('Ch "1"',)), counts, unit="choices",
-                    source="test", filters="none")
+    counts = Counts(
+        {("a b", "x", "c-d"): (7, 2), ("c-d", "", "e;f"): (7, 0)}, {}, {"a b": 1}, sessions=8
+    )
+    return assemble(
+        Shape("nasty", NASTY, "a b", scenes, ('Ch "1"',)),
+        counts,
+        unit="choices",
+        source="test",
+        filters="none",
+    )
 
 
 def dot_accepts(source: str) -> None:
-    done = subprocess.run(["dot", "-Tsvg"], input=source.encode(), capture_output=True,
-                          check=False)
+    done = subprocess.run(["dot", "-Tsvg"], input=source.encode(), capture_output=True, check=False)
     assert done.returncode == 0, done.stderr.decode()
     assert b"<svg" in done.stdout
 
@@ -65,13 +77,17 @@ def test_dot_parses_every_variant(graph: FlowGraph, options: dict[str, float]) -
 def test_dot_survives_quotes_backslashes_and_newlines() -> None:
     source = to_dot(nasty_graph())
     dot_accepts(source)
-    assert '"a b" -> "c-d"' in source and r'Say \"hi\" \\ {braces}' in source
+    assert '"a b" -> "c-d"' in source and r"Say \"hi\" \\ {braces}" in source
 
 
 def test_dot_widths_grow_with_the_square_root_of_traffic(graph: FlowGraph) -> None:
     source = to_dot(graph)
-    widths = {m[0]: float(m[1]) for m in re.findall(
-        r'label="([^"\\]+)\\n[^"]*", color="#[0-9a-f]{6}", penwidth="([\d.]+)"', source)}
+    widths = {
+        m[0]: float(m[1])
+        for m in re.findall(
+            r'label="([^"\\]+)\\n[^"]*", color="#[0-9a-f]{6}", penwidth="([\d.]+)"', source
+        )
+    }
     # quiet (4, the busiest) is 8.0; loud (2) is 0.8 + 7.2 * sqrt(2/4)
     assert widths["Go in quietly"] == pytest.approx(8.0)
     assert widths["Go in loud"] == pytest.approx(0.8 + 7.2 * (2 / 4) ** 0.5, abs=0.01)
@@ -89,7 +105,7 @@ def test_mermaid_quotes_every_label(graph: FlowGraph) -> None:
     text = to_mermaid(graph)
     assert text.startswith("flowchart TD\n")
     assert 'n0 -->|"Go in quietly<br/>44.4% · 4"| n2' in text
-    assert "subgraph c0[\"Plan\"]" in text and "class n5 good" in text
+    assert 'subgraph c0["Plan"]' in text and "class n5 good" in text
     nasty = to_mermaid(nasty_graph())
     assert "Say #34;hi#34; \\ {braces} #60;b#62;bold#60;/b#62; #38; #35;hash;" in nasty
     labels = re.findall(r'"([^"]*)"', nasty)
@@ -98,11 +114,25 @@ def test_mermaid_quotes_every_label(graph: FlowGraph) -> None:
 
 def test_mermaid_says_clearly_when_there_are_too_many_edges() -> None:
     n = 260
-    scenes = {f"s{i}": ShapeScene(f"s{i}", f"S{i}", "choice", choices=(
-        ShapeChoice("a", "A", f"s{(i + 1) % n}"), ShapeChoice("b", "B", f"s{(i + 2) % n}")))
-        for i in range(n)}
-    big = assemble(Shape("big", "Big", "s0", scenes), Counts({}, {}, {}), unit="choices",
-                   source="test", filters="none")
+    scenes = {
+        f"s{i}": ShapeScene(
+            f"s{i}",
+            f"S{i}",
+            "choice",
+            choices=(
+                ShapeChoice("a", "A", f"s{(i + 1) % n}"),
+                ShapeChoice("b", "B", f"s{(i + 2) % n}"),
+            ),
+        )
+        for i in range(n)
+    }
+    big = assemble(
+        Shape("big", "Big", "s0", scenes),
+        Counts({}, {}, {}),
+        unit="choices",
+        source="test",
+        filters="none",
+    )
     with pytest.raises(TooManyEdges, match="520 edges.*maxEdges setting is 500.*--min-share"):
         to_mermaid(big)
 
@@ -112,12 +142,18 @@ def test_json_holds_the_whole_graph_and_hides_small_counts(graph: FlowGraph) -> 
     assert data["format"] == "branching-flowgraph/1" and data["unit"] == "choices"
     briefing = next(s for s in data["scenes"] if s["id"] == "briefing")
     assert [(e["choice"], e["count"]) for e in briefing["edges"]] == [
-        ("quiet", 4), ("loud", 2), ("coffee", 2)]
+        ("quiet", 4),
+        ("loud", 2),
+        ("coffee", 2),
+    ]
     assert briefing["share_base"] == 9 and briefing["left_here"] == 1
     hidden = graph_dict(graph, min_count=3)
     edges = next(s for s in hidden["scenes"] if s["id"] == "briefing")["edges"]
-    assert [(e["count"], e["share"]) for e in edges] == [(4, pytest.approx(4 / 9)),
-                                                        (None, None), (None, None)]
+    assert [(e["count"], e["share"]) for e in edges] == [
+        (4, pytest.approx(4 / 9)),
+        (None, None),
+        (None, None),
+    ]
     assert hidden["hidden_below"] == 3
 
 
@@ -143,8 +179,9 @@ def test_html_is_self_contained_with_an_inline_svg(graph: FlowGraph) -> None:
     assert "script" not in parser.tags and "link" not in parser.tags
 
 
-def test_html_without_graphviz_embeds_the_text_flowchart(graph: FlowGraph,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_html_without_graphviz_embeds_the_text_flowchart(
+    graph: FlowGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(html_module.shutil, "which", lambda name: None)
     page = to_html(nasty_graph())
     assert "Graphviz is not installed" in page and "<pre>" in page

@@ -80,8 +80,7 @@ def test_hand_counted_rows_are_in_the_flowchart(graph: FlowGraph) -> None:
 def test_ascii_console_gets_ascii_without_being_told(graph: FlowGraph) -> None:
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="ascii", errors="strict")  # any other char: error
-    Console(color_system=None, width=80, file=stream, legacy_windows=False).print(
-        Flowchart(graph))
+    Console(color_system=None, width=80, file=stream, legacy_windows=False).print(Flowchart(graph))
     stream.flush()
     assert "|- Go in quietly -> The Vault v Job" in raw.getvalue().decode("ascii")
 
@@ -108,17 +107,27 @@ def chain(length: int) -> FlowGraph:
     scenes = {}
     for i in range(length):
         nxt = f"s{i + 1}" if i + 1 < length else "end"
-        scenes[f"s{i}"] = ShapeScene(f"s{i}", f"Scene number {i}", "choice", choices=(
-            ShapeChoice("on", f"Go on to scene {i + 1}", nxt),
-            ShapeChoice("again", "Start again", "s0")))
-    scenes["end"] = ShapeScene("end", "The End", "ending", ending_kind="good",
-                               ending_title="The End")
-    edges = {(f"s{i}", "on", f"s{i + 1}" if i + 1 < length else "end"): (100 - i, 0)
-             for i in range(length)}
+        scenes[f"s{i}"] = ShapeScene(
+            f"s{i}",
+            f"Scene number {i}",
+            "choice",
+            choices=(
+                ShapeChoice("on", f"Go on to scene {i + 1}", nxt),
+                ShapeChoice("again", "Start again", "s0"),
+            ),
+        )
+    scenes["end"] = ShapeScene(
+        "end", "The End", "ending", ending_kind="good", ending_title="The End"
+    )
+    edges = {
+        (f"s{i}", "on", f"s{i + 1}" if i + 1 < length else "end"): (100 - i, 0)
+        for i in range(length)
+    }
     edges.update({(f"s{i}", "again", "s0"): (i, 0) for i in range(length)})
     counts = Counts(edges, {}, {}, sessions=100)
-    return assemble(Shape("chain", "Chain", "s0", scenes), counts, unit="choices",
-                    source="test", filters="none")
+    return assemble(
+        Shape("chain", "Chain", "s0", scenes), counts, unit="choices", source="test", filters="none"
+    )
 
 
 def test_deep_story_continues_below_instead_of_running_off_the_edge() -> None:

@@ -21,10 +21,10 @@ import pytest
 
 from branching.analytics import flow_graph
 from branching.play.engine import Playthrough
-from branching.story.loader import load_story
+from branching.recording import StoreRecorder
 from branching.render import run_dot, to_dot
 from branching.store import SessionContext, Store, StoryInfo
-from branching.recording import StoreRecorder
+from branching.story.loader import load_story
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHTHOUSE = ROOT / "stories" / "lighthouse.yaml"
@@ -36,12 +36,25 @@ def simulate(db_path: Path, story_path: Path, sessions: int, seed: int = 7) -> N
     rng = random.Random(seed)
     context = SessionContext("xterm-256color", None, 100, 30, "Linux x86_64", "en_GB", 60, "sim")
     with Store.open(db_path, viewer_key=db_path.with_suffix(".key")) as store:
-        store.register_story(StoryInfo(story.id, story.title, story.author, story.version,
-                                       story.content_hash, story.structure())).result()
+        store.register_story(
+            StoryInfo(
+                story.id,
+                story.title,
+                story.author,
+                story.version,
+                story.content_hash,
+                story.structure(),
+            )
+        ).result()
         for n in range(sessions):
-            session = store.start_session(story.id, story.content_hash, f"viewer{n % 40}",
-                                          attrs={"region": rng.choice(["NL", "UK", "FR"])},
-                                          context=context, seed=n)
+            session = store.start_session(
+                story.id,
+                story.content_hash,
+                f"viewer{n % 40}",
+                attrs={"region": rng.choice(["NL", "UK", "FR"])},
+                context=context,
+                seed=n,
+            )
             run = Playthrough.start(story, seed=n)
             recorder = StoreRecorder(session)
             recorder.started(run)
@@ -55,15 +68,22 @@ def simulate(db_path: Path, story_path: Path, sessions: int, seed: int = 7) -> N
                     break
                 open_ = [c for c in view.choices if not c.locked]
                 seen = run.state.visit_counts  # viewers prefer what they have not seen yet
-                weights = [(0.15 if seen.get(c.target) else 1.0) / (i + 1) ** 1.2
-                           for i, c in enumerate(open_)]
+                weights = [
+                    (0.15 if seen.get(c.target) else 1.0) / (i + 1) ** 1.2
+                    for i, c in enumerate(open_)
+                ]
                 timeout = view.timer > 0 and rng.random() < 0.15
-                pick = view.default if timeout and view.default else rng.choices(
-                    open_, weights)[0]
+                pick = view.default if timeout and view.default else rng.choices(open_, weights)[0]
                 run.choose(pick.id)
-                recorder.chose(run, view.scene, pick.id, pick.target,
-                               decide_ms=rng.randint(600, 9000),
-                               input="timeout" if timeout else "key", timeout=timeout)
+                recorder.chose(
+                    run,
+                    view.scene,
+                    pick.id,
+                    pick.target,
+                    decide_ms=rng.randint(600, 9000),
+                    input="timeout" if timeout else "key",
+                    timeout=timeout,
+                )
                 recorder.shown(run)
             session.close()
 
@@ -79,14 +99,25 @@ def test_flowchart_of_simulated_playthroughs_matches_the_events(lighthouse_db: P
     graph = flow_graph("lighthouse", db=lighthouse_db)
     assert graph.source == "running totals"
     conn = sqlite3.connect(lighthouse_db)
-    expected = {(s, c, t): n for s, c, t, n in conn.execute(
-        "SELECT scene, choice, target, COUNT(*) FROM events WHERE type IN "
-        "('choice_made', 'timeout_default') GROUP BY 1, 2, 3")}
-    stopped = dict(conn.execute(
-        "SELECT last_scene, COUNT(*) FROM sessions WHERE outcome != 'ending' GROUP BY 1"))
+    expected = {
+        (s, c, t): n
+        for s, c, t, n in conn.execute(
+            "SELECT scene, choice, target, COUNT(*) FROM events WHERE type IN "
+            "('choice_made', 'timeout_default') GROUP BY 1, 2, 3"
+        )
+    }
+    stopped = dict(
+        conn.execute(
+            "SELECT last_scene, COUNT(*) FROM sessions WHERE outcome != 'ending' GROUP BY 1"
+        )
+    )
     conn.close()
-    drawn = {(s.id, e.choice, e.target): e.count for s in graph.scenes.values()
-             for e in s.edges if e.choice and e.count}
+    drawn = {
+        (s.id, e.choice, e.target): e.count
+        for s in graph.scenes.values()
+        for e in s.edges
+        if e.choice and e.count
+    }
     assert drawn == expected
     assert {s.id: s.left for s in graph.scenes.values() if s.left} == stopped
     assert graph.sessions == 60

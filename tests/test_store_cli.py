@@ -43,8 +43,9 @@ def test_export_jsonl_gives_one_object_per_event_with_its_session(recorded: Path
     assert first["type"] == "session_started" and first["story_id"] == "breakfast"
     assert first["state"] == {"cereal": "none", "trust": 0}
     assert first["version_label"] == "1.2" and first["attrs"] == {}
-    choices = [(r["scene"], r["choice"], r["decide_ms"]) for r in lines
-               if r["type"] == "choice_made"]
+    choices = [
+        (r["scene"], r["choice"], r["decide_ms"]) for r in lines if r["type"] == "choice_made"
+    ]
     assert ("kitchen", "frosties", 1500) in choices and ("office", "accept", 900) in choices
 
 
@@ -57,13 +58,16 @@ def test_export_csv_has_a_header_and_json_text_columns(recorded: Path, tmp_path:
     assert len(table) == 18
     assert json.loads(table[0]["state"]) == {"cereal": "none", "trust": 0}
     assert {row["viewer_id"] for row in table} == {
-        viewer_id(load_key(), "alice"), viewer_id(load_key(), "bob")}
+        viewer_id(load_key(), "alice"),
+        viewer_id(load_key(), "bob"),
+    }
 
 
 def test_export_filters_by_viewer_story_and_time(recorded: Path) -> None:
     alice = run("export", "--db", str(recorded), "--viewer", "alice")
     assert {json.loads(line)["viewer_id"] for line in alice.output.splitlines()} == {
-        viewer_id(load_key(), "alice")}
+        viewer_id(load_key(), "alice")
+    }
     assert len(alice.output.splitlines()) == 9
     assert run("export", "--db", str(recorded), "--story", "other").output == ""
     assert run("export", "--db", str(recorded), "--since", "2999-01-01").output == ""
@@ -72,8 +76,9 @@ def test_export_filters_by_viewer_story_and_time(recorded: Path) -> None:
     assert len(everything.output.splitlines()) == 18
 
 
-def test_export_uses_branching_db_when_no_db_is_given(recorded: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_uses_branching_db_when_no_db_is_given(
+    recorded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BRANCHING_DB", str(recorded))
     assert len(run("export").output.splitlines()) == 18
 
@@ -89,12 +94,20 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path, recorded: Path) -> N
     assert bad_date.exit_code == 2 and "not a date" in bad_date.output
     bad_format = run("export", "--db", str(recorded), "--format", "xml")
     assert bad_format.exit_code == 2
-    no_key = run("export", "--db", str(recorded), "--viewer", "alice",
-                 "--viewer-key", str(tmp_path / "absent.key"))
+    no_key = run(
+        "export",
+        "--db",
+        str(recorded),
+        "--viewer",
+        "alice",
+        "--viewer-key",
+        str(tmp_path / "absent.key"),
+    )
     assert no_key.exit_code == 1 and "no viewer key" in no_key.output
     for result in (missing, foreign, bad_date, no_key):
-        assert "Traceback" not in result.output and not isinstance(result.exception,
-                                                                   KeyError | TypeError)
+        assert "Traceback" not in result.output and not isinstance(
+            result.exception, KeyError | TypeError
+        )
 
 
 def test_forget_command_deletes_the_viewer(recorded: Path) -> None:

@@ -30,9 +30,15 @@ def record_choices(path: str, worker: int, choices: int, barrier: Any, results: 
         for step in range(min(PER_SESSION, choices - start)):
             choice = ("puffs", "frosties")[(worker + step) % 2]
             failures += not session.record("scene_shown", scene="kitchen").result()
-            failures += not session.record("choice_made", scene="kitchen", choice=choice,
-                                           target="bus", decide_ms=step, input="scripted",
-                                           state={"step": step}).result()
+            failures += not session.record(
+                "choice_made",
+                scene="kitchen",
+                choice=choice,
+                target="bus",
+                decide_ms=step,
+                input="scripted",
+                state={"step": step},
+            ).result()
         failures += not session.finish("quit").result()
         session.close()
     store.close()
@@ -44,8 +50,10 @@ def test_four_processes_record_into_one_new_file_without_loss(tmp_path: Path) ->
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(PROCESSES)
     results = ctx.Queue()
-    workers = [ctx.Process(target=record_choices, args=(str(path), n, CHOICES, barrier, results))
-               for n in range(PROCESSES)]
+    workers = [
+        ctx.Process(target=record_choices, args=(str(path), n, CHOICES, barrier, results))
+        for n in range(PROCESSES)
+    ]
     for worker in workers:
         worker.start()
     outcomes = sorted(results.get(timeout=120) for _ in workers)
@@ -54,7 +62,8 @@ def test_four_processes_record_into_one_new_file_without_loss(tmp_path: Path) ->
     assert [w.exitcode for w in workers] == [0] * PROCESSES
     assert outcomes == [(n, 0, 0) for n in range(PROCESSES)]
     assert rows(path, "SELECT COUNT(*) FROM events WHERE type = 'choice_made'") == [
-        (PROCESSES * CHOICES,)]
+        (PROCESSES * CHOICES,)
+    ]
     assert rows(path, "SELECT SUM(count) FROM traversals") == [(PROCESSES * CHOICES,)]
     assert totals_consistent(path)
     assert rows(path, "PRAGMA integrity_check") == [("ok",)]

@@ -53,8 +53,7 @@ def test_pragmas_are_set_explicitly_and_read_back(tmp_path: Path) -> None:
     assert rows(path, "PRAGMA journal_mode") == [("wal",)]  # persisted in the file
 
 
-def test_database_wal_and_shm_are_0600_whatever_the_umask(tmp_path: Path,
-                                                          wide_umask: None) -> None:
+def test_database_wal_and_shm_are_0600_whatever_the_umask(tmp_path: Path, wide_umask: None) -> None:
     path = tmp_path / "t.db"
     store = Store.open(path)
     session = play_through(store, "alice")
@@ -119,8 +118,10 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     Store.open(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-                 "VALUES ('branching.store', 'm999_from_the_future', 'now')")
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+        "VALUES ('branching.store', 'm999_from_the_future', 'now')"
+    )
     conn.commit()
     conn.close()
     with pytest.raises(NewerSchema, match="newer version"):

@@ -34,7 +34,8 @@ def test_forget_removes_every_row_and_every_byte_of_the_viewer(tmp_path: Path) -
     assert alice not in _all_bytes(path)
     assert rows(path, "SELECT COUNT(*) FROM sessions") == [(1,)]
     assert rows(path, "SELECT choice, count FROM traversals WHERE scene = 'kitchen'") == [
-        ("puffs", 1)]
+        ("puffs", 1)
+    ]
     assert totals_consistent(path)
 
 
@@ -92,7 +93,8 @@ def test_forget_and_prune_need_an_existing_database(tmp_path: Path) -> None:
 
 def _totals(path: Path) -> list[tuple[object, ...]]:
     return rows(path, "SELECT * FROM traversals ORDER BY 1, 2, 3, 4, 5") + rows(
-        path, "SELECT * FROM scene_views ORDER BY 1, 2, 3")
+        path, "SELECT * FROM scene_views ORDER BY 1, 2, 3"
+    )
 
 
 def test_prune_drops_old_raw_events_but_keeps_the_totals(tmp_path: Path) -> None:
@@ -102,8 +104,9 @@ def test_prune_drops_old_raw_events_but_keeps_the_totals(tmp_path: Path) -> None
         play_through(store, "bob", first="puffs")
     old_session = rows(path, "SELECT session_id FROM sessions ORDER BY rowid")[0][0]
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE events SET ts = '2020-01-01T00:00:00.000Z' WHERE session_id = ?",
-                 [old_session])
+    conn.execute(
+        "UPDATE events SET ts = '2020-01-01T00:00:00.000Z' WHERE session_id = ?", [old_session]
+    )
     conn.commit()
     conn.close()
     before = _totals(path)
@@ -118,7 +121,8 @@ def test_prune_drops_old_raw_events_but_keeps_the_totals(tmp_path: Path) -> None
     # a later forget rebuilds the totals without losing what was pruned
     forget(path, "bob")
     assert rows(path, "SELECT choice, count FROM traversals WHERE scene = 'kitchen'") == [
-        ("frosties", 1)]
+        ("frosties", 1)
+    ]
 
 
 def test_prune_refuses_a_date_it_cannot_read(tmp_path: Path) -> None:

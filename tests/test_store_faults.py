@@ -51,8 +51,7 @@ def _spooled(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in spool.read_text().splitlines()] if spool.exists() else []
 
 
-def test_a_lock_held_beyond_the_timeout_keeps_the_event_and_writes_it_later(
-        tmp_path: Path) -> None:
+def test_a_lock_held_beyond_the_timeout_keeps_the_event_and_writes_it_later(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     store = Store.open(path, **FAST)
     session = begin(store)
@@ -65,7 +64,9 @@ def test_a_lock_held_beyond_the_timeout_keeps_the_event_and_writes_it_later(
     session.close()
     store.close()
     assert rows(path, "SELECT seq, type FROM events ORDER BY seq") == [
-        (1, "scene_shown"), (2, "choice_made")]
+        (1, "scene_shown"),
+        (2, "choice_made"),
+    ]
     assert _spooled(path) == [] and totals_consistent(path)
 
 
@@ -89,9 +90,17 @@ def test_still_locked_at_close_goes_to_the_spool_and_loads_at_next_open(tmp_path
     store = Store.open(path, **FAST)
     with exclusive_lock(path):
         session = begin(store)
-        futures = [session.record("scene_shown", scene="kitchen", state={"n": 1}),
-                   session.record("choice_made", scene="kitchen", choice="puffs",
-                                  target="bus", decide_ms=300, input="key")]
+        futures = [
+            session.record("scene_shown", scene="kitchen", state={"n": 1}),
+            session.record(
+                "choice_made",
+                scene="kitchen",
+                choice="puffs",
+                target="bus",
+                decide_ms=300,
+                input="key",
+            ),
+        ]
         assert [f.result(timeout=10) for f in futures] == [False, False]
         session.close()
         store.close()
@@ -106,7 +115,9 @@ def test_still_locked_at_close_goes_to_the_spool_and_loads_at_next_open(tmp_path
     reopened.close()
     assert not spool.exists()
     assert rows(path, "SELECT type, decide_ms FROM events ORDER BY seq") == [
-        ("scene_shown", None), ("choice_made", 300)]
+        ("scene_shown", None),
+        ("choice_made", 300),
+    ]
     assert rows(path, "SELECT count FROM traversals") == [(1,)]
     assert totals_consistent(path)
 
@@ -131,14 +142,16 @@ def test_loading_the_same_spool_twice_counts_nothing_twice(tmp_path: Path) -> No
     assert not spool.exists()
 
 
-def test_a_read_only_database_keeps_events_and_spools_them(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_only_database_keeps_events_and_spools_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "t.db"
     Store.open(path).close()
 
     def read_only(self: Store, busy_ms: int) -> sqlite3.Connection:
-        return sqlite3.connect(uri(path, "ro"), uri=True, isolation_level=None,
-                               check_same_thread=False)
+        return sqlite3.connect(
+            uri(path, "ro"), uri=True, isolation_level=None, check_same_thread=False
+        )
 
     monkeypatch.setattr(Store, "_connect_writer", read_only)
     store = Store.open(path, **FAST)
@@ -153,8 +166,9 @@ def test_a_read_only_database_keeps_events_and_spools_them(tmp_path: Path,
     assert rows(path, "SELECT type FROM events") == [("pause",)]
 
 
-def test_a_full_disk_keeps_events_and_spools_them(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_keeps_events_and_spools_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "t.db"
     with Store.open(path) as store:
         begin(store).close()

@@ -14,8 +14,15 @@ from branching.store.merge import merge
 from branching.store.migrations import migrate, migration_names
 from tests.test_store_api import STRUCTURE, begin, play_through, rows, totals_consistent
 
-TABLES = ("stories", "sessions", "session_attrs", "events", "traversals", "scene_views",
-          "session_ends")
+TABLES = (
+    "stories",
+    "sessions",
+    "session_attrs",
+    "events",
+    "traversals",
+    "scene_views",
+    "session_ends",
+)
 
 
 def _snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -37,30 +44,34 @@ def kiosks(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_merging_the_same_sources_twice_changes_nothing_the_second_time(
-        tmp_path: Path, kiosks: tuple[Path, Path]) -> None:
+    tmp_path: Path, kiosks: tuple[Path, Path]
+) -> None:
     target = tmp_path / "all.db"
     first = merge(target, list(kiosks))
     assert [(r.events, r.sessions, r.stories) for r in first] == [(18, 2, 1), (10, 2, 0)]
     after_first = _snapshot(target)
     second = merge(target, list(kiosks))
     assert [(r.events, r.sessions, r.stories, r.conflicts) for r in second] == [
-        (0, 0, 0, 0), (0, 0, 0, 0)]
+        (0, 0, 0, 0),
+        (0, 0, 0, 0),
+    ]
     assert _snapshot(target) == after_first
-    assert rows(target, "SELECT choice, count FROM traversals WHERE scene = 'kitchen' "
-                "ORDER BY choice") == [("frosties", 1), ("puffs", 2)]
+    assert rows(
+        target, "SELECT choice, count FROM traversals WHERE scene = 'kitchen' ORDER BY choice"
+    ) == [("frosties", 1), ("puffs", 2)]
     assert totals_consistent(target)
     assert rows(target, "PRAGMA integrity_check") == [("ok",)]
 
 
 def test_a_session_finished_elsewhere_finishes_the_merged_copy(
-        tmp_path: Path, kiosks: tuple[Path, Path]) -> None:
+    tmp_path: Path, kiosks: tuple[Path, Path]
+) -> None:
     target = tmp_path / "all.db"
     _, b = kiosks
     merge(target, [b])
     assert rows(target, "SELECT COUNT(*) FROM sessions WHERE outcome = 'in_progress'") == [(1,)]
     with Store.open(b) as store:
-        (session_id,) = rows(b, "SELECT session_id FROM sessions "
-                             "WHERE outcome = 'in_progress'")[0]
+        (session_id,) = rows(b, "SELECT session_id FROM sessions WHERE outcome = 'in_progress'")[0]
         resumed = store.resume_session(session_id)
         resumed.record("quit", scene="kitchen").result()
         resumed.finish("quit").result()
@@ -68,7 +79,8 @@ def test_a_session_finished_elsewhere_finishes_the_merged_copy(
     result = merge(target, [b])[0]
     assert (result.events, result.sessions) == (1, 0)
     assert rows(target, "SELECT outcome FROM sessions WHERE session_id = ?", (session_id,)) == [
-        ("quit",)]
+        ("quit",)
+    ]
 
 
 def test_a_source_with_an_older_schema_is_upgraded_in_a_copy(tmp_path: Path) -> None:
@@ -76,23 +88,31 @@ def test_a_source_with_an_older_schema_is_upgraded_in_a_copy(tmp_path: Path) -> 
     create_file(old)
     conn = connect(old)
     migrate(conn, old, stop_before=migration_names()[1])
-    conn.execute("INSERT INTO stories VALUES ('breakfast', 'h0', 'B', NULL, NULL, ?, 'x')",
-                 [json.dumps(STRUCTURE)])
-    conn.execute("INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, "
-                 "started_at) VALUES ('s1', 'breakfast', 'h0', 'v', 'then')")
-    conn.execute("INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, "
-                 "target) VALUES ('e1', 's1', 1, 'then', 'choice_made', 'kitchen', 'puffs', "
-                 "'bus')")
+    conn.execute(
+        "INSERT INTO stories VALUES ('breakfast', 'h0', 'B', NULL, NULL, ?, 'x')",
+        [json.dumps(STRUCTURE)],
+    )
+    conn.execute(
+        "INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, "
+        "started_at) VALUES ('s1', 'breakfast', 'h0', 'v', 'then')"
+    )
+    conn.execute(
+        "INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, "
+        "target) VALUES ('e1', 's1', 1, 'then', 'choice_made', 'kitchen', 'puffs', "
+        "'bus')"
+    )
     conn.close()
     before = old.read_bytes()
     merge(tmp_path / "all.db", [old])
     assert old.read_bytes() == before  # the source is never changed
     assert rows(tmp_path / "all.db", "SELECT scene, choice, count FROM traversals") == [
-        ("kitchen", "puffs", 1)]
+        ("kitchen", "puffs", 1)
+    ]
 
 
-def test_merge_refuses_bad_sources_with_clear_errors(tmp_path: Path,
-                                                     kiosks: tuple[Path, Path]) -> None:
+def test_merge_refuses_bad_sources_with_clear_errors(
+    tmp_path: Path, kiosks: tuple[Path, Path]
+) -> None:
     a, _ = kiosks
     with pytest.raises(DatabaseMissing):
         merge(tmp_path / "all.db", [tmp_path / "absent.db"])

@@ -35,7 +35,9 @@ def _old_database(path: Path) -> None:
     ]
     conn.executemany(
         "INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, target) "
-        "VALUES (?, 's1', ?, '2024-05-01T10:00:01.000Z', ?, ?, ?, ?)", events)
+        "VALUES (?, 's1', ?, '2024-05-01T10:00:01.000Z', ?, ?, ?, ?)",
+        events,
+    )
     conn.close()
 
 
@@ -55,12 +57,18 @@ def test_opening_an_older_database_upgrades_it_in_place_with_nothing_lost(tmp_pa
     applied = [name for (name,) in rows(path, "SELECT name FROM _sqlite_migrations ORDER BY id")]
     assert applied == migration_names()
     assert rows(path, "SELECT event_id FROM events ORDER BY seq") == [
-        ("e1",), ("e2",), ("e3",), ("e4",)]
-    assert rows(path, "SELECT scene, choice, target, count, timeouts FROM traversals "
-                "ORDER BY scene") == [("kitchen", "puffs", "bus", 1, 0),
-                                      ("office", "accept", "crunch", 1, 1)]
+        ("e1",),
+        ("e2",),
+        ("e3",),
+        ("e4",),
+    ]
+    assert rows(
+        path, "SELECT scene, choice, target, count, timeouts FROM traversals ORDER BY scene"
+    ) == [("kitchen", "puffs", "bus", 1, 0), ("office", "accept", "crunch", 1, 1)]
     assert rows(path, "SELECT scene, views FROM scene_dropoff ORDER BY scene") == [
-        ("bus", 1), ("kitchen", 1)]
+        ("bus", 1),
+        ("kitchen", 1),
+    ]
     assert totals_consistent(path)
 
 
@@ -69,8 +77,9 @@ def test_the_upgraded_database_keeps_recording(tmp_path: Path) -> None:
     _old_database(path)
     with Store.open(path) as store:
         session = store.resume_session("s1")
-        assert session.record("choice_made", scene="office", choice="refuse",
-                              target="home").result()
+        assert session.record(
+            "choice_made", scene="office", choice="refuse", target="home"
+        ).result()
         session.close()
     assert rows(path, "SELECT seq FROM events WHERE event_id NOT LIKE 'e_'") == [(5,)]
     assert totals_consistent(path)

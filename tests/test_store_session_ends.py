@@ -24,16 +24,26 @@ Ends = dict[tuple[str, str, str, str], int]
 
 def ends(path: Path) -> Ends:
     """session_ends as {(version, last scene, outcome, ending): sessions}, zero rows left out."""
-    return {(h, s, o, e): n for h, s, o, e, n in rows(
-        path, "SELECT content_hash, last_scene, outcome, ending_id, count FROM session_ends "
-        "WHERE count <> 0")}
+    return {
+        (h, s, o, e): n
+        for h, s, o, e, n in rows(
+            path,
+            "SELECT content_hash, last_scene, outcome, ending_id, count FROM session_ends "
+            "WHERE count <> 0",
+        )
+    }
 
 
 def recount(path: Path) -> Ends:
     """The same figures counted afresh from the sessions."""
-    return {(h, s, o, e): n for h, s, o, e, n in rows(
-        path, "SELECT content_hash, COALESCE(last_scene, ''), outcome, COALESCE(ending_id, ''), "
-        "COUNT(*) FROM sessions GROUP BY 1, 2, 3, 4")}
+    return {
+        (h, s, o, e): n
+        for h, s, o, e, n in rows(
+            path,
+            "SELECT content_hash, COALESCE(last_scene, ''), outcome, COALESCE(ending_id, ''), "
+            "COUNT(*) FROM sessions GROUP BY 1, 2, 3, 4",
+        )
+    }
 
 
 def exact(path: Path) -> Ends:
@@ -76,9 +86,12 @@ def test_a_mixed_history_keeps_session_ends_equal_to_a_recount(tmp_path: Path) -
         other.record("scene_shown", scene="kitchen").result()
         other.close()
     assert exact(a) == {
-        ("hash-1", "home", "ending", "home"): 2, ("hash-1", "crunch", "ending", "crunch"): 1,
-        ("hash-1", "bus", "quit", ""): 1, ("hash-1", "", "in_progress", ""): 1,
-        ("hash-2", "kitchen", "in_progress", ""): 1}
+        ("hash-1", "home", "ending", "home"): 2,
+        ("hash-1", "crunch", "ending", "crunch"): 1,
+        ("hash-1", "bus", "quit", ""): 1,
+        ("hash-1", "", "in_progress", ""): 1,
+        ("hash-2", "kitchen", "in_progress", ""): 1,
+    }
 
     with Store.open(a) as store:  # resume the session that showed nothing yet
         resumed = store.resume_session(waiting.session_id)
@@ -89,8 +102,11 @@ def test_a_mixed_history_keeps_session_ends_equal_to_a_recount(tmp_path: Path) -
 
     forget(a, "alice")
     assert exact(a) == {
-        ("hash-1", "home", "ending", "home"): 1, ("hash-1", "bus", "quit", ""): 1,
-        ("hash-1", "kitchen", "in_progress", ""): 1, ("hash-2", "kitchen", "in_progress", ""): 1}
+        ("hash-1", "home", "ending", "home"): 1,
+        ("hash-1", "bus", "quit", ""): 1,
+        ("hash-1", "kitchen", "in_progress", ""): 1,
+        ("hash-2", "kitchen", "in_progress", ""): 1,
+    }
 
     b = tmp_path / "b.db"
     copy_database(a, b)
@@ -103,9 +119,12 @@ def test_a_mixed_history_keeps_session_ends_equal_to_a_recount(tmp_path: Path) -
     for _ in range(2):
         merge(a, [b])
         assert exact(a) == {
-            ("hash-1", "home", "ending", "home"): 1, ("hash-1", "bus", "quit", ""): 1,
-            ("hash-1", "bus", "abandoned", ""): 1, ("hash-1", "crunch", "ending", "crunch"): 1,
-            ("hash-2", "kitchen", "in_progress", ""): 1}
+            ("hash-1", "home", "ending", "home"): 1,
+            ("hash-1", "bus", "quit", ""): 1,
+            ("hash-1", "bus", "abandoned", ""): 1,
+            ("hash-1", "crunch", "ending", "crunch"): 1,
+            ("hash-2", "kitchen", "in_progress", ""): 1,
+        }
 
     prune(a, "2999-01-01")  # events go; where sessions stand does not change
     assert rows(a, "SELECT COUNT(*) FROM events") == [(0,)]
@@ -161,13 +180,21 @@ def test_upgrading_an_older_database_backfills_session_ends(tmp_path: Path) -> N
     conn.executemany(
         "INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, started_at, "
         "outcome, ending_id, last_scene) VALUES (?, 'breakfast', 'h0', 'v', 'then', ?, ?, ?)",
-        [("s1", "ending", "home", "home"), ("s2", "ending", "home", "home"),
-         ("s3", "quit", None, "bus"), ("s4", "in_progress", None, None)])
+        [
+            ("s1", "ending", "home", "home"),
+            ("s2", "ending", "home", "home"),
+            ("s3", "quit", None, "bus"),
+            ("s4", "in_progress", None, None),
+        ],
+    )
     conn.close()
     assert "session_ends" not in {n for (n,) in rows(path, "SELECT name FROM sqlite_master")}
 
     Store.open(path).close()
 
     assert migration_names()[-1] == "m004_session_end_totals"
-    assert exact(path) == {("h0", "home", "ending", "home"): 2, ("h0", "bus", "quit", ""): 1,
-                           ("h0", "", "in_progress", ""): 1}
+    assert exact(path) == {
+        ("h0", "home", "ending", "home"): 2,
+        ("h0", "bus", "quit", ""): 1,
+        ("h0", "", "in_progress", ""): 1,
+    }

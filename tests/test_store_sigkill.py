@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from branching.play.engine import Playthrough
-from branching.story.loader import load_story
 from branching.store import Store
+from branching.story.loader import load_story
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -69,8 +69,21 @@ SEED = 5
 
 
 def _player(story: Path, db: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "branching", "play", str(story), "--plain", "--db", str(db),
-            "--viewer", "kim", "--seed", str(SEED), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "branching",
+        "play",
+        str(story),
+        "--plain",
+        "--db",
+        str(db),
+        "--viewer",
+        "kim",
+        "--seed",
+        str(SEED),
+        *extra,
+    ]
 
 
 def _committed_choices(db: Path) -> int:
@@ -104,8 +117,13 @@ def _reference(story: Path, answers: list[str]) -> Playthrough:
 def test_sigkill_after_n_choices_then_resume(tmp_path: Path) -> None:
     story, db = tmp_path / "corridor.yaml", tmp_path / "t.db"
     story.write_text(CORRIDOR, encoding="utf-8")
-    proc = subprocess.Popen(_player(story, db), stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(
+        _player(story, db),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     assert proc.stdin is not None
     for n, answer in enumerate(BEFORE_KILL, start=1):
         proc.stdin.write(f"{answer}\n".encode())
@@ -119,7 +137,8 @@ def test_sigkill_after_n_choices_then_resume(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert conn.execute("SELECT COUNT(*) FROM events WHERE type = 'choice_made'").fetchone() == (
-        len(BEFORE_KILL),)
+        len(BEFORE_KILL),
+    )
     conn.close()
 
     reached = _reference(story, BEFORE_KILL)
@@ -129,8 +148,13 @@ def test_sigkill_after_n_choices_then_resume(tmp_path: Path) -> None:
     assert point.scene == reached.state.scene == "room3"
     assert point.frames[-1] == reached.state.to_dict()
 
-    resumed = subprocess.run(_player(story, db, "--resume", "--choices", ",".join(AFTER_RESUME)),
-                             capture_output=True, text=True, cwd=ROOT, timeout=60)
+    resumed = subprocess.run(
+        _player(story, db, "--resume", "--choices", ",".join(AFTER_RESUME)),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "room one" not in resumed.stdout and "room two" not in resumed.stdout
     assert resumed.stdout.index("room three") < resumed.stdout.index("room four")
@@ -140,12 +164,12 @@ def test_sigkill_after_n_choices_then_resume(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     sessions = conn.execute("SELECT session_id, outcome, ending_id FROM sessions").fetchall()
     seqs = [s for (s,) in conn.execute("SELECT seq FROM events ORDER BY seq")]
-    choices = conn.execute("SELECT scene, choice FROM events WHERE type = 'choice_made' "
-                           "ORDER BY seq").fetchall()
+    choices = conn.execute(
+        "SELECT scene, choice FROM events WHERE type = 'choice_made' ORDER BY seq"
+    ).fetchall()
     (last_state,) = conn.execute("SELECT state FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     conn.close()
     assert [(outcome, ending) for _, outcome, ending in sessions] == [("ending", "out")]
     assert seqs == list(range(1, len(seqs) + 1))  # one playthrough, continued without gaps
-    assert choices == [("room1", "left"), ("room2", "right"), ("room3", "left"),
-                       ("room4", "right")]
+    assert choices == [("room1", "left"), ("room2", "right"), ("room3", "left"), ("room4", "right")]
     assert json.loads(last_state) == finished.state.to_dict()

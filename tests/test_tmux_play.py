@@ -38,18 +38,39 @@ class Tmux:
         self.status = tmp / f"{name}.status"
 
     def tmux(self, *args: str) -> str:
-        out = subprocess.run(["tmux", "-u", "-L", self.socket, *args], capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(
+            ["tmux", "-u", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
         return out.stdout
 
     def start(self, argv: list[str], env: dict[str, str]) -> None:
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         # COLUMNS/LINES may leak in from the test runner: the program must ask the pty.
-        command = (f"cd {shlex.quote(str(ROOT))} && env -u COLUMNS -u LINES {exports} "
-                   f"{shlex.join(argv)}; echo $? > {shlex.quote(str(self.status))}")
-        subprocess.run(["tmux", "-u", "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
-                        "-s", self.target, "-x", "100", "-y", "30", command],
-                       check=True, timeout=10)
+        command = (
+            f"cd {shlex.quote(str(ROOT))} && env -u COLUMNS -u LINES {exports} "
+            f"{shlex.join(argv)}; echo $? > {shlex.quote(str(self.status))}"
+        )
+        subprocess.run(
+            [
+                "tmux",
+                "-u",
+                "-L",
+                self.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                self.target,
+                "-x",
+                "100",
+                "-y",
+                "30",
+                command,
+            ],
+            check=True,
+            timeout=10,
+        )
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", self.target)
@@ -83,8 +104,7 @@ class Tmux:
         raise AssertionError(f"the player did not exit; screen:\n{self.screen()}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
-                       timeout=10)
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
 
 
 @pytest.fixture
@@ -102,15 +122,21 @@ def tmux(tmp_path):
 
 
 def env_for(tmp: Path) -> dict[str, str]:
-    return {"XDG_CONFIG_HOME": str(tmp / "config"), "XDG_DATA_HOME": str(tmp / "data"),
-            "TERM": "xterm-256color", "PYTHONPATH": str(ROOT), "LANG": "C.UTF-8"}
+    return {
+        "XDG_CONFIG_HOME": str(tmp / "config"),
+        "XDG_DATA_HOME": str(tmp / "data"),
+        "TERM": "xterm-256color",
+        "PYTHONPATH": str(ROOT),
+        "LANG": "C.UTF-8",
+    }
 
 
 def events(db: Path) -> list[tuple]:
     conn = sqlite3.connect(db)
     try:
         return conn.execute(
-            "SELECT seq, type, scene, choice, target, input FROM events ORDER BY seq").fetchall()
+            "SELECT seq, type, scene, choice, target, input FROM events ORDER BY seq"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -118,8 +144,20 @@ def events(db: Path) -> list[tuple]:
 def test_play_the_tutorial_to_an_ending_and_find_it_recorded(tmux, tmp_path):
     db = tmp_path / "play.db"
     t = tmux("tutorial")
-    t.start([sys.executable, "-m", "branching", "play", "stories/tutorial", "--db", str(db),
-             "--seed", "1"], env_for(tmp_path))
+    t.start(
+        [
+            sys.executable,
+            "-m",
+            "branching",
+            "play",
+            "stories/tutorial",
+            "--db",
+            str(db),
+            "--seed",
+            "1",
+        ],
+        env_for(tmp_path),
+    )
     # the first-run notice (a toast, over the right half of the choices)
     first = t.wait_for("The train sighs", "records your choices")
     assert "The Lantern Market — The Market" in first.splitlines()[0]
@@ -161,8 +199,11 @@ def test_play_the_tutorial_to_an_ending_and_find_it_recorded(tmux, tmp_path):
     ]
     conn = sqlite3.connect(db)
     outcome = conn.execute("SELECT outcome, ending_id, ending_kind FROM sessions").fetchall()
-    state = json.loads(conn.execute(
-        "SELECT state FROM events WHERE type = 'choice_made' AND scene = 'pier'").fetchone()[0])
+    state = json.loads(
+        conn.execute(
+            "SELECT state FROM events WHERE type = 'choice_made' AND scene = 'pier'"
+        ).fetchone()[0]
+    )
     conn.close()
     assert outcome == [("ending", "home", "good")]
     assert state["vars"]["lantern"] is True and state["vars"]["coins"] == 2
@@ -174,7 +215,8 @@ def test_a_hostile_story_cannot_touch_the_terminal(tmux, tmp_path):
     launcher.write_text(
         "import sys\nfrom branching.cli import cli\n"
         f"sys.argv = ['branching', 'play', {str(HOSTILE)!r}, '--db', "
-        f"{str(tmp_path / 'h.db')!r}, '--no-timer', '--viewer', {viewer!r}]\ncli()\n")
+        f"{str(tmp_path / 'h.db')!r}, '--no-timer', '--viewer', {viewer!r}]\ncli()\n"
+    )
     shown = tmp_path / "config" / "branching" / "notice-shown"  # not the first run
     shown.parent.mkdir(parents=True)
     shown.write_text("seen\n")

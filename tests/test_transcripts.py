@@ -32,8 +32,8 @@ CASES = {
 
 def play(story: str, choices: str, seed: int = 1) -> str:
     result = CliRunner().invoke(
-        cli, ["play", str(ROOT / story), "--no-telemetry", "--seed", str(seed),
-              "--choices", choices],
+        cli,
+        ["play", str(ROOT / story), "--no-telemetry", "--seed", str(seed), "--choices", choices],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from branching.story.loader import load_story
-from branching.tui.player.app import TuiOptions, build_app
-from branching.tui.common.clock import ManualClock
-from branching.tui.player.screens.ending import EndingScreen
-from branching.tui.player.screens.player import PlayerScreen
 from branching.play.services import LocalServices
 from branching.play.testing import MemoryRecorder, settle
+from branching.story.loader import load_story
+from branching.tui.common.clock import ManualClock
+from branching.tui.player.app import TuiOptions, build_app
+from branching.tui.player.screens.ending import EndingScreen
+from branching.tui.player.screens.player import PlayerScreen
 from branching.tui.player.widgets import NumberedList
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"
@@ -42,8 +42,9 @@ class FoundBefore(LocalServices):
 def make(story, before=frozenset()):
     clock = ManualClock()
     rec = MemoryRecorder()
-    app = build_app(story, None, TuiOptions(seed=7), clock=clock,
-                    services=FoundBefore(rec, set(before)))
+    app = build_app(
+        story, None, TuiOptions(seed=7), clock=clock, services=FoundBefore(rec, set(before))
+    )
     return app, clock, rec
 
 
@@ -100,8 +101,12 @@ async def test_rewind_offers_return_to_a_visited_choice_point(tutorial):
         assert isinstance(screen, EndingScreen)
         items = screen.query_one(NumberedList).items
         assert [i.label for i in items] == [
-            "Go back to: The Pier", "Go back to: The Night Market", "Go back to: The Last Stop",
-            "Play again", "Quit"]
+            "Go back to: The Pier",
+            "Go back to: The Night Market",
+            "Go back to: The Last Stop",
+            "Play again",
+            "Quit",
+        ]
         await pilot.press("3")
         await settle(pilot)
         clock.advance(60)

@@ -13,15 +13,15 @@ import pytest
 from textual.widgets import OptionList
 
 from branching.play.engine import Playthrough
+from branching.play.services import LocalServices, Resumable
+from branching.play.testing import MemoryRecorder, settle
 from branching.story.loader import load_story
+from branching.tui.common.clock import ManualClock
 from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.player.catalog import find_stories
-from branching.tui.common.clock import ManualClock
 from branching.tui.player.screens.library import LibraryScreen
 from branching.tui.player.screens.player import PlayerScreen
 from branching.tui.player.screens.resume import ResumeScreen
-from branching.play.services import LocalServices, Resumable
-from branching.play.testing import MemoryRecorder, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 STORIES = ROOT / "stories"
@@ -35,8 +35,9 @@ def tutorial():
 class Progress(LocalServices):
     """A viewer who found `found` endings and left `unfinished_run` half-way."""
 
-    def __init__(self, found: dict[str, set[str]] | None = None,
-                 unfinished_run: Playthrough | None = None) -> None:
+    def __init__(
+        self, found: dict[str, set[str]] | None = None, unfinished_run: Playthrough | None = None
+    ) -> None:
         super().__init__(MemoryRecorder(), viewer="ana")
         self.found = found or {}
         self.unfinished_run = unfinished_run
@@ -69,8 +70,9 @@ def library_app(tmp_path: Path, services: Progress):
     shutil.copytree(STORIES / "tutorial", folder / "tutorial")
     (folder / "broken.yaml").write_text("branching: 1\nstart: nowhere\nscenes: {}\n")
     (folder / "notes.txt").write_text("not a story")
-    return build_app(None, None, TuiOptions(seed=7), services=services, clock=ManualClock(),
-                     library=[folder])
+    return build_app(
+        None, None, TuiOptions(seed=7), services=services, clock=ManualClock(), library=[folder]
+    )
 
 
 def test_find_stories_lists_story_files_and_folders(tmp_path):
@@ -91,8 +93,7 @@ async def test_library_lists_title_author_length_endings_and_resume(tmp_path, tu
         screen = app.screen
         assert isinstance(screen, LibraryScreen)
         stories = screen.query_one("#stories", OptionList)
-        prompts = [stories.get_option_at_index(i).prompt.plain
-                   for i in range(stories.option_count)]
+        prompts = [stories.get_option_at_index(i).prompt.plain for i in range(stories.option_count)]
         assert len(prompts) == 2
         broken, lantern = prompts
         assert broken.startswith("broken.yaml") and "has errors" in broken
@@ -182,8 +183,9 @@ async def test_declining_to_resume_starts_a_new_playthrough(tutorial):
 
 async def test_resume_option_skips_the_question(tutorial):
     services = Progress(unfinished_run=half_way(tutorial))
-    app = build_app(tutorial, None, TuiOptions(seed=7, resume=True), services=services,
-                    clock=ManualClock())
+    app = build_app(
+        tutorial, None, TuiOptions(seed=7, resume=True), services=services, clock=ManualClock()
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, PlayerScreen)
@@ -221,8 +223,7 @@ async def test_a_resume_that_fails_says_so_and_plays_on_anew(tutorial):
         await settle(pilot)
         clock.advance(60)
         await settle(pilot)
-        assert any("the saved session is gone" in str(n.message)
-                   for n in app._notifications)
+        assert any("the saved session is gone" in str(n.message) for n in app._notifications)
         await pilot.press("1")
         await settle(pilot)
         assert isinstance(app.screen, PlayerScreen)
@@ -239,8 +240,9 @@ class OutdatedSave(Progress):
 
 
 async def test_a_save_that_no_longer_fits_is_reported_without_control_characters(tutorial):
-    app = build_app(tutorial, None, TuiOptions(seed=7), services=OutdatedSave(),
-                    clock=ManualClock())
+    app = build_app(
+        tutorial, None, TuiOptions(seed=7), services=OutdatedSave(), clock=ManualClock()
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         messages = [str(n.message) for n in app._notifications]

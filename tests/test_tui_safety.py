@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 
 from branching.play.engine import Playthrough
-from branching.story.loader import load_story
-from branching.store.errors import StoreError
-from branching.tui.player.app import TuiOptions, build_app
-from branching.tui.common.clock import ManualClock
+from branching.play.services import LocalServices
 from branching.play.stepper import Playing
+from branching.play.testing import MemoryRecorder, settle
+from branching.store.errors import StoreError
+from branching.story.loader import load_story
+from branching.tui.common.clock import ManualClock
+from branching.tui.common.text import clean, emphasised, literal, prose
+from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.player.screens.help import HelpScreen
 from branching.tui.player.screens.player import PlayerScreen
-from branching.play.services import LocalServices
-from branching.play.testing import MemoryRecorder, settle
-from branching.tui.common.text import clean, emphasised, literal, prose
 from branching.tui.player.widgets import NumberedList, SceneText
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ def test_literal_text_never_carries_control_characters():
 def test_prose_renders_emphasis_and_keeps_stray_asterisks():
     text = prose(["One *two* **three** 2 * 3 = 6.\nSame paragraph.\n\nNext paragraph."])
     assert text.plain == "One two three 2 * 3 = 6. Same paragraph.\n\nNext paragraph."
-    styles = {(text.plain[s.start:s.end], s.style) for s in text.spans}
+    styles = {(text.plain[s.start : s.end], s.style) for s in text.spans}
     assert styles == {("two", "italic"), ("three", "bold")}
     assert emphasised("[b]*x*[/b]").plain == "[b]x[/b]"
 
@@ -96,15 +96,23 @@ async def test_clicking_injected_click_markup_does_nothing(hostile):
 
 async def test_control_characters_from_a_restored_state_are_neutralised(hostile):
     # A state restored from a database never went through the loader.
-    data = {"seed": 1, "frames": [{"scene": "gate", "vars": {
-        "name": "\x1b]0;PWNED\x07\x1b[2J", "cheer": "ok"}, "visits": {"gate": 1},
-        "chosen": [], "turns": 0}]}
+    data = {
+        "seed": 1,
+        "frames": [
+            {
+                "scene": "gate",
+                "vars": {"name": "\x1b]0;PWNED\x07\x1b[2J", "cheer": "ok"},
+                "visits": {"gate": 1},
+                "chosen": [],
+                "turns": 0,
+            }
+        ],
+    }
     run = Playthrough.from_json(hostile, data)
     clock = ManualClock()
     services = LocalServices(MemoryRecorder())
     playing = Playing(hostile, services, run=run, recorder=MemoryRecorder(), resumed=True)
-    app = build_app(hostile, None, TuiOptions(), services=services, clock=clock,
-                    playing=playing)
+    app = build_app(hostile, None, TuiOptions(), services=services, clock=clock, playing=playing)
     async with app.run_test(size=(100, 40)) as pilot:
         await read(pilot, clock)
         shown = app.screen.query_one(SceneText).content.plain
@@ -159,8 +167,7 @@ async def test_an_unexpected_error_stops_cleanly_with_a_non_zero_status(tmp_path
     story = load_story(ROOT / "stories" / "tutorial")
     clock = ManualClock()
     crash = tmp_path / "crash.log"
-    app = build_app(story, Failing(RuntimeError("boom")), TuiOptions(crash_log=crash),
-                    clock=clock)
+    app = build_app(story, Failing(RuntimeError("boom")), TuiOptions(crash_log=crash), clock=clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await read(pilot, clock)
         await pilot.press("2")

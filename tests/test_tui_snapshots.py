@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from branching.story.loader import load_story
-from branching.tui.player.app import TuiOptions, build_app
-from branching.tui.common.clock import ManualClock
 from branching.play.services import LocalServices
 from branching.play.testing import MemoryRecorder, settle
+from branching.story.loader import load_story
+from branching.tui.common.clock import ManualClock
+from branching.tui.player.app import TuiOptions, build_app
 
 STORY = """\
 branching: 1
@@ -102,8 +102,9 @@ def ferry(tmp_path, monkeypatch):
 
 def make(story):
     clock = ManualClock()
-    app = build_app(story, None, TuiOptions(seed=1), services=Found(), clock=clock,
-                    library=[Path("stories")])
+    app = build_app(
+        story, None, TuiOptions(seed=1), services=Found(), clock=clock, library=[Path("stories")]
+    )
     return app, clock
 
 
@@ -147,13 +148,15 @@ def test_ending_screen(snap_compare, ferry, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_help_screen(snap_compare, ferry, size):
     app, clock = make(ferry)
-    assert snap_compare(app, terminal_size=size, press=["question_mark"],
-                        run_before=playing_to(clock))
+    assert snap_compare(
+        app, terminal_size=size, press=["question_mark"], run_before=playing_to(clock)
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_library(snap_compare, ferry, size):
     clock = ManualClock()
-    app = build_app(None, None, TuiOptions(seed=1), services=Found(), clock=clock,
-                    library=[Path("stories")])
+    app = build_app(
+        None, None, TuiOptions(seed=1), services=Found(), clock=clock, library=[Path("stories")]
+    )
     assert snap_compare(app, terminal_size=size, run_before=playing_to(clock))

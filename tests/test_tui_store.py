@@ -11,16 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from branching.recording import PlayOptions, notice_once
-from branching.story.loader import load_story
+from branching.play.testing import settle
+from branching.recording import PlayOptions, StoreServices, notice_once
 from branching.store import Store
-from branching.tui.player.app import TuiOptions, build_app
+from branching.story.loader import load_story
 from branching.tui.common.clock import ManualClock
+from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.player.screens.ending import EndingScreen
 from branching.tui.player.screens.player import PlayerScreen
 from branching.tui.player.screens.resume import ResumeScreen
-from branching.recording import StoreServices
-from branching.play.testing import settle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +30,9 @@ def tutorial():
 
 
 def services(db: Path, viewer: str = "ana") -> StoreServices:
-    return StoreServices(lambda: (Store.open(db), str(db)), PlayOptions(db=str(db)), viewer,
-                         notice_once)
+    return StoreServices(
+        lambda: (Store.open(db), str(db)), PlayOptions(db=str(db)), viewer, notice_once
+    )
 
 
 async def read(pilot, clock) -> None:
@@ -63,7 +63,8 @@ async def play(story, svc, keys, size=(100, 30)):
 
 
 async def test_a_playthrough_is_recorded_in_order_and_quitting_keeps_it_resumable(
-        tmp_path, tutorial):
+    tmp_path, tutorial
+):
     db = tmp_path / "t.db"
     app = await play(tutorial, services(db), ["1", "p", "p", "q", "y"])
     assert app.return_code == 0
@@ -94,8 +95,10 @@ async def test_a_playthrough_is_recorded_in_order_and_quitting_keeps_it_resumabl
     sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
     conn.close()
     assert sessions == 1
-    assert events(db)[-2:] == [("choice_made", "market", "walk_down_to_the_river", "key"),
-                               ("scene_shown", "pier", None, None)]
+    assert events(db)[-2:] == [
+        ("choice_made", "market", "walk_down_to_the_river", "key"),
+        ("scene_shown", "pier", None, None),
+    ]
 
 
 async def test_timeouts_and_pauses_are_recorded(tmp_path, tutorial):
@@ -135,8 +138,7 @@ async def test_endings_found_come_from_the_database(tmp_path, tutorial):
         assert "A Stall of Your Own" in tally and "Home by Lantern-light" in tally
     app.close_all()
     # another viewer has found nothing
-    other = build_app(tutorial, None, TuiOptions(seed=1), services=services(db, "bo"),
-                      clock=clock)
+    other = build_app(tutorial, None, TuiOptions(seed=1), services=services(db, "bo"), clock=clock)
     async with other.run_test(size=(100, 40)) as pilot:
         await read(pilot, clock)
         for key in ["1", "1", "2"]:

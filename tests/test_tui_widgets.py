@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from branching.play.testing import MemoryRecorder, settle
 from branching.story.loader import load_story
-from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.common.clock import ManualClock
+from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.player.screens.help import HelpScreen
 from branching.tui.player.screens.player import PlayerScreen
-from branching.play.testing import MemoryRecorder, settle
 from branching.tui.player.widgets import KeyBar
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"
@@ -44,8 +44,9 @@ async def test_clicking_the_choose_hint_does_not_take_a_choice():
         await settle(pilot)
         assert screen.view is not None and screen.view.scene == "platform"
         assert "chose" not in rec.kinds()
-        help_at = next(start for start, _, hint in screen.query_one(KeyBar)._spans
-                       if hint.key == "?")
+        help_at = next(
+            start for start, _, hint in screen.query_one(KeyBar)._spans if hint.key == "?"
+        )
         await pilot.click(KeyBar, offset=(help_at + 1, 0))  # "? Help" presses its key
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)

@@ -23,6 +23,17 @@ from branching.analytics.rows import Report
 from branching.analytics.shape import AnalyticsError, Shape
 
 __all__ = [
-    "UNITS", "AnalyticsError", "Filters", "FlowEdge", "FlowGraph", "FlowScene", "Report",
-    "Shape", "Unit", "build_report", "flow_graph", "make_filters", "read_counts",
+    "UNITS",
+    "AnalyticsError",
+    "Filters",
+    "FlowEdge",
+    "FlowGraph",
+    "FlowScene",
+    "Report",
+    "Shape",
+    "Unit",
+    "build_report",
+    "flow_graph",
+    "make_filters",
+    "read_counts",
 ]

@@ -100,8 +100,7 @@ def make_filters(
     hi = _cutoff(until, end=True) if until else None
     if lo and hi and lo >= hi:
         raise FilterInvalid(f"--since {since} is not before --until {until}")
-    return Filters(since=lo, until=hi, version=version, where=tuple(pairs),
-                   first_only=first_only)
+    return Filters(since=lo, until=hi, version=version, where=tuple(pairs), first_only=first_only)
 
 
 def pick_sessions(
@@ -120,16 +119,19 @@ def pick_sessions(
         sql.append("AND s.started_at < ?")
         params.append(filters.until)
     for key, value in filters.where:
-        sql.append("AND EXISTS (SELECT 1 FROM session_attrs a WHERE a.session_id = s.session_id"
-                   " AND a.key = ? AND a.value = ?)")
+        sql.append(
+            "AND EXISTS (SELECT 1 FROM session_attrs a WHERE a.session_id = s.session_id"
+            " AND a.key = ? AND a.value = ?)"
+        )
         params += [key, value]
     if filters.first_only:
         sql.append("""AND s.session_id = (SELECT f.session_id FROM sessions f
                       WHERE f.viewer_id = s.viewer_id AND f.story_id = s.story_id
                       ORDER BY f.started_at, f.session_id LIMIT 1)""")
     conn.execute("DROP TABLE IF EXISTS temp.picked")
-    conn.execute("CREATE TEMP TABLE picked (session_id TEXT PRIMARY KEY, viewer_id TEXT) "
-                 "WITHOUT ROWID")
+    conn.execute(
+        "CREATE TEMP TABLE picked (session_id TEXT PRIMARY KEY, viewer_id TEXT) WITHOUT ROWID"
+    )
     conn.execute("INSERT INTO temp.picked " + " ".join(sql), params)
     return int(conn.execute("SELECT COUNT(*) FROM temp.picked").fetchone()[0])
 

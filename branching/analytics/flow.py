@@ -53,9 +53,14 @@ def flow_graph(
         if shape is None:
             shape = _db_shape(db, story)
         counts, notes = read_counts(counts_csv, shape)
-        return assemble(shape, counts, unit="choices",
-                        source=f"counts file {Path(counts_csv).name}",
-                        filters="as computed in the file", notes=notes)
+        return assemble(
+            shape,
+            counts,
+            unit="choices",
+            source=f"counts file {Path(counts_csv).name}",
+            filters="as computed in the file",
+            notes=notes,
+        )
     if db is None:
         raise AnalyticsError("name the telemetry database with --db (or set BRANCHING_DB)")
     conn = open_readonly(db)
@@ -75,8 +80,9 @@ def _db_shape(db: str | Path | None, story_id: str) -> Shape:
         conn.close()
 
 
-def _from_db(conn: sqlite3.Connection, shape: Shape | None, story: str, filters: Filters,
-             unit: Unit) -> FlowGraph:
+def _from_db(
+    conn: sqlite3.Connection, shape: Shape | None, story: str, filters: Filters, unit: Unit
+) -> FlowGraph:
     story_id = shape.id if shape is not None else story
     chosen = resolve_versions(conn, story_id, filters.version)
     if shape is None:
@@ -93,12 +99,19 @@ def _from_db(conn: sqlite3.Connection, shape: Shape | None, story: str, filters:
         source = "raw events"
         notes += _pruned_note(conn, story_id)
     counts = _with_routes(conn, shape, story_id, chosen, filters, unit, counts, notes)
-    return assemble(shape, counts, unit=unit, source=source,
-                    filters=filters.describe(chosen), notes=tuple(notes))
+    return assemble(
+        shape,
+        counts,
+        unit=unit,
+        source=source,
+        filters=filters.describe(chosen),
+        notes=tuple(notes),
+    )
 
 
-def routes_from_visits(shape: Shape, counts: Counts) -> tuple[dict[EdgeKey, tuple[int, int]],
-                                                              list[str]]:
+def routes_from_visits(
+    shape: Shape, counts: Counts
+) -> tuple[dict[EdgeKey, tuple[int, int]], list[str]]:
     """Route edges worked out from visits, and the route scenes where that is not possible.
 
     A scene with one route passes everyone who reached it on, except those who
@@ -119,42 +132,60 @@ def routes_from_visits(shape: Shape, counts: Counts) -> tuple[dict[EdgeKey, tupl
         if len({r.goto for r in s.routes}) == 1:
             passed = counts.visits.get(s.id, 0) - counts.stopped.get(s.id, 0)
             edges[(s.id, "", s.routes[0].goto)] = (max(0, passed), 0)
-        elif all(ways_in.get(r.goto) == [(s.id, "", r.goto)] and r.goto != shape.start
-                 for r in s.routes):
-            edges.update({(s.id, "", r.goto): (counts.visits.get(r.goto, 0), 0)
-                          for r in s.routes})
+        elif all(
+            ways_in.get(r.goto) == [(s.id, "", r.goto)] and r.goto != shape.start for r in s.routes
+        ):
+            edges.update({(s.id, "", r.goto): (counts.visits.get(r.goto, 0), 0) for r in s.routes})
         else:
             unresolved.append(s.id)
     return edges, unresolved
 
 
-def _with_routes(conn: sqlite3.Connection, shape: Shape, story_id: str, chosen: list[Version],
-                 filters: Filters, unit: Unit, counts: Counts, notes: list[str]) -> Counts:
+def _with_routes(
+    conn: sqlite3.Connection,
+    shape: Shape,
+    story_id: str,
+    chosen: list[Version],
+    filters: Filters,
+    unit: Unit,
+    counts: Counts,
+    notes: list[str],
+) -> Counts:
     """Add route edges when the recorder wrote no `route_taken` events."""
     if not counts.visits or any(not choice for (_, choice, _) in counts.edges):
         return counts  # nothing recorded yet, or the routes are counted already
     edges, unresolved = routes_from_visits(shape, counts)
     if not edges and not unresolved:
         return counts
-    note = ("routes (next/random) worked out from scene visits: this database has no "
-            "route_taken events")
+    note = (
+        "routes (next/random) worked out from scene visits: this database has no route_taken events"
+    )
     if unresolved:
         if counts.viewers is None:  # the fast path has not picked sessions yet
             pick_sessions(conn, story_id, chosen, Filters(version=filters.version))
         edges.update(derived_routes(conn, unit, unresolved))
         note += f" (read from the raw events for {', '.join(unresolved)})"
     notes.append(note)
-    return Counts({**counts.edges, **edges}, counts.visits, counts.stopped,
-                  counts.sessions, counts.viewers, counts.completed)
+    return Counts(
+        {**counts.edges, **edges},
+        counts.visits,
+        counts.stopped,
+        counts.sessions,
+        counts.viewers,
+        counts.completed,
+    )
 
 
 def _pruned_note(conn: sqlite3.Connection, story_id: str) -> list[str]:
-    row = conn.execute("SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?",
-                       [story_id]).fetchone()
+    row = conn.execute(
+        "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
+    ).fetchone()
     if not row[0]:
         return []
-    return [f"{row[0]:,} older choices were pruned from the raw events: filtered figures "
-            "cover only the events still held (the unfiltered flowchart includes them)"]
+    return [
+        f"{row[0]:,} older choices were pruned from the raw events: filtered figures "
+        "cover only the events still held (the unfiltered flowchart includes them)"
+    ]
 
 
 # -- counts computed elsewhere ------------------------------------------------------
@@ -192,8 +223,9 @@ def read_counts(path: str | Path, shape: Shape) -> tuple[Counts, tuple[str, ...]
     return Counts(edges, {}, left), notes
 
 
-def _read_count_rows(handle: TextIO, name: str, shape: Shape) -> tuple[
-        dict[EdgeKey, tuple[int, int]], dict[str, int], set[str]]:
+def _read_count_rows(
+    handle: TextIO, name: str, shape: Shape
+) -> tuple[dict[EdgeKey, tuple[int, int]], dict[str, int], set[str]]:
     """The edges, the stopped counts and the unknown choices of an open counts file."""
     edges: dict[EdgeKey, tuple[int, int]] = {}
     left: dict[str, int] = {}
@@ -202,8 +234,10 @@ def _read_count_rows(handle: TextIO, name: str, shape: Shape) -> tuple[
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in COUNT_COLUMNS if c not in header]
     if missing:
-        raise AnalyticsError(f"{name}: the header lacks {', '.join(missing)} "
-                             f"(expected scene,choice,target,count[,timeouts])")
+        raise AnalyticsError(
+            f"{name}: the header lacks {', '.join(missing)} "
+            f"(expected scene,choice,target,count[,timeouts])"
+        )
     for row in reader:
         where = f"{name}:{reader.line_num}"
         clean = {k.strip(): (v or "").strip() for k, v in row.items() if k}

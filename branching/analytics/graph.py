@@ -141,8 +141,15 @@ def _edges_of(scene: ShapeScene, counts: Counts) -> tuple[FlowEdge, ...]:
     return tuple(out)
 
 
-def assemble(shape: Shape, counts: Counts, *, unit: Unit, source: str, filters: str,
-             notes: tuple[str, ...] = ()) -> FlowGraph:
+def assemble(
+    shape: Shape,
+    counts: Counts,
+    *,
+    unit: Unit,
+    source: str,
+    filters: str,
+    notes: tuple[str, ...] = (),
+) -> FlowGraph:
     """Lay `counts` on `shape` (adding whatever the data holds that the shape lacks)."""
     shape = with_unknown(shape, counts.edges)
     incoming: dict[str, int] = {}
@@ -158,19 +165,39 @@ def assemble(shape: Shape, counts: Counts, *, unit: Unit, source: str, filters: 
             visits = max(incoming.get(sid, 0), out + left)
         base = out + left if unit == "choices" else visits
         scenes[sid] = FlowScene(
-            id=sid, title=sc.title, kind=sc.kind, chapter=sc.chapter, visits=visits,
-            left=left, base=base, edges=edges, tags=sc.tags,
-            ending_kind=sc.ending_kind, ending_title=sc.ending_title, timer=sc.timer,
+            id=sid,
+            title=sc.title,
+            kind=sc.kind,
+            chapter=sc.chapter,
+            visits=visits,
+            left=left,
+            base=base,
+            edges=edges,
+            tags=sc.tags,
+            ending_kind=sc.ending_kind,
+            ending_title=sc.ending_title,
+            timer=sc.timer,
             retired=sc.retired,
         )
     completed = counts.completed
     if completed is None:
-        completed = sum(n for sid, n in counts.stopped.items()
-                        if sid in shape.scenes and shape.scenes[sid].kind == "ending")
+        completed = sum(
+            n
+            for sid, n in counts.stopped.items()
+            if sid in shape.scenes and shape.scenes[sid].kind == "ending"
+        )
     return FlowGraph(
-        story_id=shape.id, title=shape.title, start=shape.start, chapters=shape.chapters,
-        scenes=scenes, unit=unit, source=source, filters=filters, sessions=counts.sessions,
-        viewers=counts.viewers, completed=completed if counts.sessions is not None else None,
+        story_id=shape.id,
+        title=shape.title,
+        start=shape.start,
+        chapters=shape.chapters,
+        scenes=scenes,
+        unit=unit,
+        source=source,
+        filters=filters,
+        sessions=counts.sessions,
+        viewers=counts.viewers,
+        completed=completed if counts.sessions is not None else None,
         notes=notes,
     )
 
@@ -192,13 +219,16 @@ def totals_counts(conn: sqlite3.Connection, story_id: str, hashes: list[str] | N
         (r[0], r[1], r[2]): (int(r[3]), int(r[4]))
         for r in conn.execute(
             f"""SELECT scene, choice, target, SUM(count), SUM(timeouts) FROM traversals
-            WHERE story_id = ?{clause} GROUP BY 1, 2, 3""", params)
+            WHERE story_id = ?{clause} GROUP BY 1, 2, 3""",
+            params,
+        )
     }
     visits = {
         r[0]: int(r[1])
         for r in conn.execute(
             f"SELECT scene, SUM(count) FROM scene_views WHERE story_id = ?{clause} GROUP BY 1",
-            params)
+            params,
+        )
     }
     stopped: dict[str, int] = {}
     total = 0
@@ -209,11 +239,13 @@ def totals_counts(conn: sqlite3.Connection, story_id: str, hashes: list[str] | N
     return Counts(edges, visits, stopped, sessions=total)
 
 
-def _stopped_rows(conn: sqlite3.Connection, clause: str,
-                  params: list[object]) -> list[tuple[str | None, int]]:
+def _stopped_rows(
+    conn: sqlite3.Connection, clause: str, params: list[object]
+) -> list[tuple[str | None, int]]:
     """(last scene, sessions) of the story: from `session_ends`, else a scan of sessions."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                    "AND name = 'session_ends'").fetchone():
+    if conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session_ends'"
+    ).fetchone():
         sql = f"""SELECT last_scene, SUM(count) FROM session_ends
             WHERE story_id = ?{clause} GROUP BY 1"""
     else:  # not upgraded yet: grouped in index order, no sort, one covering scan
@@ -238,34 +270,45 @@ def event_counts(conn: sqlite3.Connection, unit: Unit, endings: list[str]) -> Co
             f"""SELECT e.scene, COALESCE(e.choice, ''), COALESCE(e.target, ''), {tally(unit)},
                    {tally(unit, "e.type = 'timeout_default'")}
             FROM temp.picked p JOIN events e ON e.session_id = p.session_id
-            WHERE e.type IN {_CHOICE_TYPES} GROUP BY 1, 2, 3""")
+            WHERE e.type IN {_CHOICE_TYPES} GROUP BY 1, 2, 3"""
+        )
     }
     visits = {
         r[0]: int(r[1])
         for r in conn.execute(
             f"""SELECT e.scene, {tally(unit)} FROM temp.picked p
             JOIN events e ON e.session_id = p.session_id
-            WHERE e.type = 'scene_shown' GROUP BY 1""")
+            WHERE e.type = 'scene_shown' GROUP BY 1"""
+        )
     }
     stopped = {
         r[0]: int(r[1])
         for r in conn.execute(
             f"""SELECT s.last_scene, {tally_sessions(unit)}
             FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
-            WHERE s.last_scene IS NOT NULL GROUP BY 1""")
+            WHERE s.last_scene IS NOT NULL GROUP BY 1"""
+        )
     }
     marks = ", ".join("?" for _ in endings) or "NULL"
     sessions, viewers, completed = conn.execute(
         f"""SELECT COUNT(*), COUNT(DISTINCT p.viewer_id),
                {tally_sessions(unit, f"s.last_scene IN ({marks})")}
         FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id""",
-        endings).fetchone()
-    return Counts(edges, visits, stopped, sessions=int(sessions), viewers=int(viewers),
-                  completed=int(completed or 0))
+        endings,
+    ).fetchone()
+    return Counts(
+        edges,
+        visits,
+        stopped,
+        sessions=int(sessions),
+        viewers=int(viewers),
+        completed=int(completed or 0),
+    )
 
 
-def derived_routes(conn: sqlite3.Connection, unit: Unit,
-                   route_scenes: list[str]) -> dict[EdgeKey, tuple[int, int]]:
+def derived_routes(
+    conn: sqlite3.Connection, unit: Unit, route_scenes: list[str]
+) -> dict[EdgeKey, tuple[int, int]]:
     """Route edges from consecutive `scene_shown` events of the sessions in `picked`.
 
     For databases recorded without `route_taken` events: the scene shown after
@@ -274,8 +317,11 @@ def derived_routes(conn: sqlite3.Connection, unit: Unit,
     if not route_scenes:
         return {}
     marks = ", ".join("?" for _ in route_scenes)
-    count = {"choices": "COUNT(*)", "sessions": "COUNT(DISTINCT session_id)",
-             "viewers": "COUNT(DISTINCT viewer_id)"}[unit]
+    count = {
+        "choices": "COUNT(*)",
+        "sessions": "COUNT(DISTINCT session_id)",
+        "viewers": "COUNT(DISTINCT viewer_id)",
+    }[unit]
     rows = conn.execute(
         f"""WITH shown AS (
             SELECT e.session_id, p.viewer_id, e.scene,
@@ -283,5 +329,7 @@ def derived_routes(conn: sqlite3.Connection, unit: Unit,
             FROM temp.picked p JOIN events e ON e.session_id = p.session_id
             WHERE e.type = 'scene_shown')
         SELECT scene, target, {count} FROM shown
-        WHERE scene IN ({marks}) AND target IS NOT NULL GROUP BY 1, 2""", route_scenes)
+        WHERE scene IN ({marks}) AND target IS NOT NULL GROUP BY 1, 2""",
+        route_scenes,
+    )
     return {(r[0], "", r[1]): (int(r[2]), 0) for r in rows}

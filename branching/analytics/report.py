@@ -29,8 +29,15 @@ LOPSIDED = 0.9
 TIMEOUTS = 1 / 3
 
 
-def build_report(story: str, *, db: str | Path | None, filters: Filters | None = None,
-                 unit: Unit = "sessions", top: int = 10, flag_min: int = 10) -> Report:
+def build_report(
+    story: str,
+    *,
+    db: str | Path | None,
+    filters: Filters | None = None,
+    unit: Unit = "sessions",
+    top: int = 10,
+    flag_min: int = 10,
+) -> Report:
     """Every figure of `branching stats` for `story` (a YAML path or a story id)."""
     if unit not in ("sessions", "viewers"):
         raise AnalyticsError("stats count sessions or viewers (--by sessions|viewers)")
@@ -48,36 +55,60 @@ def build_report(story: str, *, db: str | Path | None, filters: Filters | None =
         sessions, viewers, started = metrics.started(conn, unit)
         first, last = conn.execute(
             "SELECT MIN(s.started_at), MAX(s.started_at) FROM temp.picked p "
-            "JOIN sessions s ON s.session_id = p.session_id").fetchone()
-        pruned = conn.execute("SELECT COALESCE(SUM(count), 0) FROM pruned_traversals "
-                              "WHERE story_id = ?", [story_id]).fetchone()[0]
+            "JOIN sessions s ON s.session_id = p.session_id"
+        ).fetchone()
+        pruned = conn.execute(
+            "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
+        ).fetchone()[0]
         walked = walks.walk(conn, unit)
-        overview = Overview(story_id, shape.title, unit, filters.describe(chosen),
-                            tuple(v.describe() for v in chosen), sessions, viewers, started,
-                            len(walked.completed), first, last, int(pruned))
+        overview = Overview(
+            story_id,
+            shape.title,
+            unit,
+            filters.describe(chosen),
+            tuple(v.describe() for v in chosen),
+            sessions,
+            viewers,
+            started,
+            len(walked.completed),
+            first,
+            last,
+            int(pruned),
+        )
         choices = metrics.choice_shares(conn, shape, unit)
         timing = metrics.timing(conn, shape, unit)
         reach = metrics.scene_reach(conn, shape, unit, started)
         ends, kinds = metrics.endings(conn, shape, unit, started)
         return Report(
-            overview=overview, reach=tuple(reach), choices=tuple(choices), timing=tuple(timing),
-            dropoff=tuple(metrics.dropoff(conn, shape, unit)), endings=tuple(ends),
-            ending_kinds=tuple(kinds), paths=tuple(walks.paths(walked, shape, top)),
+            overview=overview,
+            reach=tuple(reach),
+            choices=tuple(choices),
+            timing=tuple(timing),
+            dropoff=tuple(metrics.dropoff(conn, shape, unit)),
+            endings=tuple(ends),
+            ending_kinds=tuple(kinds),
+            paths=tuple(walks.paths(walked, shape, top)),
             interactions=tuple(metrics.interactions(conn, shape, unit)),
             progress=tuple(walks.progress(walked)),
             segments=tuple(segments.segments(conn, unit)),
             tags=tuple(segments.tags(conn, shape, unit, started)),
             flags=tuple(flags(shape, choices, timing, walked, flag_min)),
             unreached_scenes=tuple(r.scene for r in reach if not r.reached and sessions),
-            unreached_choices=tuple((c.scene, c.choice) for c in choices
-                                    if not c.times and sessions),
+            unreached_choices=tuple(
+                (c.scene, c.choice) for c in choices if not c.times and sessions
+            ),
         )
     finally:
         conn.close()
 
 
-def flags(shape: Shape, choices: list[ChoiceShare], timing: list[Timing], walked: walks.Walks,
-          flag_min: int) -> list[Flag]:
+def flags(
+    shape: Shape,
+    choices: list[ChoiceShare],
+    timing: list[Timing],
+    walked: walks.Walks,
+    flag_min: int,
+) -> list[Flag]:
     """Lopsided choices, choice points that time out, choices that make no difference."""
     out: list[Flag] = []
     by_scene: dict[str, list[ChoiceShare]] = {}
@@ -89,13 +120,26 @@ def flags(shape: Shape, choices: list[ChoiceShare], timing: list[Timing], walked
             continue
         top = max(rows, key=lambda c: c.times)
         if top.times / decisions > LOPSIDED:
-            out.append(Flag("lopsided", scene, shape.title_of(scene),
-                            f"'{top.label}' took {top.times} of {decisions} decisions",
-                            top.times / decisions))
+            out.append(
+                Flag(
+                    "lopsided",
+                    scene,
+                    shape.title_of(scene),
+                    f"'{top.label}' took {top.times} of {decisions} decisions",
+                    top.times / decisions,
+                )
+            )
     for t in timing:
         rate = t.timeout_rate
         if t.decisions >= flag_min and rate is not None and rate > TIMEOUTS:
-            out.append(Flag("timeouts", t.scene, t.title,
-                            f"the clock chose {t.timeouts} of {t.decisions} times", rate))
+            out.append(
+                Flag(
+                    "timeouts",
+                    t.scene,
+                    t.title,
+                    f"the clock chose {t.timeouts} of {t.decisions} times",
+                    rate,
+                )
+            )
     out += walks.no_difference(walked, shape)
     return out

@@ -37,8 +37,10 @@ def _prepare(conn: sqlite3.Connection) -> None:
         SELECT p.session_id, p.viewer_id, s.outcome,
                (SELECT COUNT(*) FROM events e WHERE e.session_id = p.session_id
                 AND e.type IN ('choice_made', 'timeout_default')) AS made,
-               """ + ", ".join(f"{sql} AS d{i}" for i, sql in enumerate(DIMENSIONS.values()))
-        + " FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id")
+               """
+        + ", ".join(f"{sql} AS d{i}" for i, sql in enumerate(DIMENSIONS.values()))
+        + " FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id"
+    )
 
 
 def _rows(conn: sqlite3.Connection, sql: str, name: str | None) -> list[Segment]:
@@ -47,8 +49,15 @@ def _rows(conn: sqlite3.Connection, sql: str, name: str | None) -> list[Segment]
         value = str(row[1]) if row[1] is not None else "unknown"
         if (name or row[0]) == "weekday" and value.isdigit():
             value = WEEKDAYS[int(value)]
-        out.append(Segment(name or str(row[0]), value, int(row[2]), int(row[3]),
-                           float(row[4]) if row[4] is not None else None))
+        out.append(
+            Segment(
+                name or str(row[0]),
+                value,
+                int(row[2]),
+                int(row[3]),
+                float(row[4]) if row[4] is not None else None,
+            )
+        )
     return out
 
 
@@ -57,23 +66,32 @@ def segments(conn: sqlite3.Connection, unit: Unit) -> list[Segment]:
     _prepare(conn)
     count = tally_sessions(unit, alias="seg")
     done = tally_sessions(unit, "seg.outcome = 'ending'", alias="seg")
-    out = _rows(conn,
-                f"""SELECT a.key, a.value, {count}, {done}, AVG(seg.made)
+    out = _rows(
+        conn,
+        f"""SELECT a.key, a.value, {count}, {done}, AVG(seg.made)
                 FROM temp.seg seg JOIN session_attrs a ON a.session_id = seg.session_id
-                GROUP BY 1, 2 ORDER BY 1, 2""", None)
-    out += _rows(conn,
-                 f"""SELECT k.key, '(none)', {count}, {done}, AVG(seg.made)
+                GROUP BY 1, 2 ORDER BY 1, 2""",
+        None,
+    )
+    out += _rows(
+        conn,
+        f"""SELECT k.key, '(none)', {count}, {done}, AVG(seg.made)
                  FROM (SELECT DISTINCT a.key FROM session_attrs a
                        JOIN temp.seg x ON x.session_id = a.session_id) k
                  JOIN temp.seg seg ON NOT EXISTS (SELECT 1 FROM session_attrs a
                       WHERE a.session_id = seg.session_id AND a.key = k.key)
-                 GROUP BY 1 ORDER BY 1""", None)
+                 GROUP BY 1 ORDER BY 1""",
+        None,
+    )
     out.sort(key=lambda s: (s.dimension, s.value == "(none)", s.value))
     for i, name in enumerate(DIMENSIONS):
         order = "CAST(d{0} AS INTEGER)" if name in ("local hour", "weekday") else "1"
-        out += _rows(conn,
-                     f"""SELECT '{name}', d{i}, {count}, {done}, AVG(seg.made) FROM temp.seg seg
-                     GROUP BY d{i} ORDER BY {order.format(i)}, 2""", name)
+        out += _rows(
+            conn,
+            f"""SELECT '{name}', d{i}, {count}, {done}, AVG(seg.made) FROM temp.seg seg
+                     GROUP BY d{i} ORDER BY {order.format(i)}, 2""",
+            name,
+        )
     return _weekdays_from_monday(out)
 
 
@@ -104,7 +122,8 @@ def tags(conn: sqlite3.Connection, shape: Shape, unit: Unit, started: int) -> li
             f"""SELECT {tally(unit, "e.type = 'scene_shown'")},
                    {tally(unit, f"e.type IN ('choice_made', 'timeout_default') AND ({took})")}
             FROM temp.picked p JOIN events e ON e.session_id = p.session_id WHERE {at}""",
-            [*flat, *params]).fetchone()
+            [*flat, *params],
+        ).fetchone()
         out.append(TagShare(tag, "choice", int(row[0] or 0), int(row[1] or 0)))
     scene_tags = sorted({t for s in shape.scenes.values() for t in s.tags})
     for tag in scene_tags:
@@ -112,6 +131,7 @@ def tags(conn: sqlite3.Connection, shape: Shape, unit: Unit, started: int) -> li
         row = conn.execute(
             f"""SELECT {tally(unit)} FROM temp.picked p JOIN events e
             ON e.session_id = p.session_id WHERE e.type = 'scene_shown' AND {at}""",
-            params).fetchone()
+            params,
+        ).fetchone()
         out.append(TagShare(tag, "scene", started, int(row[0] or 0)))
     return out

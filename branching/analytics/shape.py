@@ -187,13 +187,16 @@ def merge_shapes(newest_first: Iterable[Shape]) -> Shape:
     for older in shapes[1:]:
         for sid, scene in older.scenes.items():
             if sid not in scenes:
-                scenes[sid] = replace(scene, retired=True,
-                                      choices=tuple(replace(c, retired=True)
-                                                    for c in scene.choices))
+                scenes[sid] = replace(
+                    scene,
+                    retired=True,
+                    choices=tuple(replace(c, retired=True) for c in scene.choices),
+                )
                 continue
             mine = scenes[sid]
-            extra = tuple(replace(c, retired=True) for c in scene.choices
-                          if mine.choice(c.id) is None)
+            extra = tuple(
+                replace(c, retired=True) for c in scene.choices if mine.choice(c.id) is None
+            )
             if extra:
                 scenes[sid] = replace(mine, choices=mine.choices + extra)
         chapters += [c for c in older.chapters if c not in chapters]

@@ -42,8 +42,9 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     if target.stat().st_size == 0:
         raise AnalyticsError(f"the telemetry database {target} is empty: nothing recorded yet")
     try:
-        conn = sqlite3.connect(store_db.uri(target, "ro"), uri=True,
-                               isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            store_db.uri(target, "ro"), uri=True, isolation_level=None, check_same_thread=False
+        )
         conn.execute(f"PRAGMA busy_timeout = {store_db.BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA trusted_schema = OFF")
         check_ours(conn, target)

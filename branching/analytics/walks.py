@@ -48,11 +48,13 @@ class Walks:
 
     unit: Unit
     paths: dict[tuple[tuple[tuple[str, str], ...], str], set[str]] = field(
-        default_factory=lambda: defaultdict(set))
+        default_factory=lambda: defaultdict(set)
+    )
     progress: dict[tuple[int, bool], set[str]] = field(default_factory=lambda: defaultdict(set))
     completed: set[str] = field(default_factory=set)
     common: dict[tuple[str, str], dict[str, set[Stop]]] = field(
-        default_factory=lambda: defaultdict(dict))
+        default_factory=lambda: defaultdict(dict)
+    )
 
     def close_decisions(self, s: _Session) -> None:
         for scene, choice, pre, index in s.open:
@@ -79,8 +81,9 @@ def _rewind(s: _Session, scene: str) -> None:
             break
 
 
-def _step(walks: Walks, s: _Session, kind: str, scene: str | None, choice: str | None,
-          stop: Stop | None) -> None:
+def _step(
+    walks: Walks, s: _Session, kind: str, scene: str | None, choice: str | None, stop: Stop | None
+) -> None:
     if kind in _DECISIONS and scene and choice:
         s.steps.append((scene, choice))
         if s.last is not None and s.last[0] == scene:
@@ -96,9 +99,13 @@ def _step(walks: Walks, s: _Session, kind: str, scene: str | None, choice: str |
 def walk(conn: sqlite3.Connection, unit: Unit) -> Walks:
     """Replay every picked session once."""
     walks = Walks(unit)
-    sessions = {r[0]: _Session(r[1], r[2], r[3]) for r in conn.execute(
-        """SELECT p.session_id, p.viewer_id, s.outcome, s.ending_id
-        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id""")}
+    sessions = {
+        r[0]: _Session(r[1], r[2], r[3])
+        for r in conn.execute(
+            """SELECT p.session_id, p.viewer_id, s.outcome, s.ending_id
+        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id"""
+        )
+    }
     rows = conn.execute(
         """SELECT e.session_id, e.type, e.scene, e.choice,
                CASE WHEN json_valid(e.state) THEN json_extract(e.state, '$.scene') END,
@@ -106,7 +113,8 @@ def walk(conn: sqlite3.Connection, unit: Unit) -> Walks:
         FROM temp.picked p JOIN events e ON e.session_id = p.session_id
         WHERE e.type IN ('choice_made', 'timeout_default', 'rewind', 'scene_shown',
                          'ending_reached')
-        ORDER BY e.session_id, e.seq""")
+        ORDER BY e.session_id, e.seq"""
+    )
     for session_id, kind, scene, choice, at, variables in rows:
         stop = (at, variables) if at is not None and variables is not None else None
         _step(walks, sessions[session_id], kind, scene, choice, stop)
@@ -126,9 +134,15 @@ def paths(walks: Walks, shape: Shape, top: int) -> list[PathShare]:
     completed = len(walks.completed)
     counted = Counter({key: len(who) for key, who in walks.paths.items()})
     ranked = sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))
-    out = [PathShare(tuple(_label(shape, s, c) for s, c in steps),
-                     shape.title_of(ending) if ending else "", n, completed)
-           for (steps, ending), n in ranked[:top]]
+    out = [
+        PathShare(
+            tuple(_label(shape, s, c) for s, c in steps),
+            shape.title_of(ending) if ending else "",
+            n,
+            completed,
+        )
+        for (steps, ending), n in ranked[:top]
+    ]
     rest = ranked[top:]
     if rest:
         who: set[str] = set().union(*(walks.paths[key] for key, _ in rest))
@@ -139,9 +153,10 @@ def paths(walks: Walks, shape: Shape, top: int) -> list[PathShare]:
 def progress(walks: Walks) -> list[Progress]:
     """Units by choice points passed, split by whether they reached an ending."""
     most = max((n for n, _ in walks.progress), default=-1)
-    return [Progress(n, len(walks.progress.get((n, True), ())),
-                     len(walks.progress.get((n, False), ())))
-            for n in range(most + 1)]
+    return [
+        Progress(n, len(walks.progress.get((n, True), ())), len(walks.progress.get((n, False), ())))
+        for n in range(most + 1)
+    ]
 
 
 def no_difference(walks: Walks, shape: Shape) -> list[Flag]:
@@ -153,7 +168,13 @@ def no_difference(walks: Walks, shape: Shape) -> list[Flag]:
     flags = []
     for (scene, a, b), seen in sorted(verdicts.items()):
         if seen and all(seen):
-            flags.append(Flag("no-difference", scene, shape.title_of(scene),
-                              f"'{_label(shape, scene, a)}' and '{_label(shape, scene, b)}' "
-                              "always rejoin with the same state"))
+            flags.append(
+                Flag(
+                    "no-difference",
+                    scene,
+                    shape.title_of(scene),
+                    f"'{_label(shape, scene, a)}' and '{_label(shape, scene, b)}' "
+                    "always rejoin with the same state",
+                )
+            )
     return flags

@@ -19,8 +19,21 @@ from branching.cli.main import cli
 
 F = TypeVar("F", bound=Callable[..., Any])
 FLOW_FORMATS = ("terminal", "dot", "svg", "png", "mermaid", "html", "json")
-TABLE_NAMES = ("overview", "reach", "choices", "timing", "dropoff", "endings", "paths",
-               "interactions", "progress", "segments", "tags", "flags", "unreached")
+TABLE_NAMES = (
+    "overview",
+    "reach",
+    "choices",
+    "timing",
+    "dropoff",
+    "endings",
+    "paths",
+    "interactions",
+    "progress",
+    "segments",
+    "tags",
+    "flags",
+    "unreached",
+)
 
 
 class Percent(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.2
@@ -28,8 +41,9 @@ class Percent(click.ParamType):  # type: ignore[type-arg]  # generic only in cli
 
     name = "PERCENT"
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> float:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         if isinstance(value, float):
             return value
         text = str(value).strip().rstrip("%")
@@ -45,35 +59,70 @@ class Percent(click.ParamType):  # type: ignore[type-arg]  # generic only in cli
 def selection_options(fn: F) -> F:
     """The options every analytics command shares: database, filters, small counts."""
     options = [
-        click.option("--db", type=click.Path(dir_okay=False), envvar="BRANCHING_DB",
-                     help="Telemetry database (default: BRANCHING_DB or the user data folder)."),
-        click.option("--version", "version", default=None, metavar="HASH|LABEL",
-                     help="Only this story version: a content hash (or its first characters) "
-                          "or the author's version label. Default: all versions."),
-        click.option("--since", default=None, metavar="DATE",
-                     help="Only sessions started on or after DATE (YYYY-MM-DD[THH:MM], UTC)."),
-        click.option("--until", default=None, metavar="DATE",
-                     help="Only sessions started before DATE; a bare date includes that day."),
-        click.option("--where", "where", multiple=True, metavar="KEY=VALUE",
-                     help="Only sessions with this viewer attribute, e.g. region=NL "
-                          "(repeat: all must hold)."),
-        click.option("--first-only", is_flag=True,
-                     help="Only the first playthrough of each viewer."),
-        click.option("--min-count", type=click.IntRange(0), default=0, show_default=True,
-                     metavar="K", help="Hide every count below K (and its percentage) in "
-                                       "the output, for sharing outside the team."),
+        click.option(
+            "--db",
+            type=click.Path(dir_okay=False),
+            envvar="BRANCHING_DB",
+            help="Telemetry database (default: BRANCHING_DB or the user data folder).",
+        ),
+        click.option(
+            "--version",
+            "version",
+            default=None,
+            metavar="HASH|LABEL",
+            help="Only this story version: a content hash (or its first characters) "
+            "or the author's version label. Default: all versions.",
+        ),
+        click.option(
+            "--since",
+            default=None,
+            metavar="DATE",
+            help="Only sessions started on or after DATE (YYYY-MM-DD[THH:MM], UTC).",
+        ),
+        click.option(
+            "--until",
+            default=None,
+            metavar="DATE",
+            help="Only sessions started before DATE; a bare date includes that day.",
+        ),
+        click.option(
+            "--where",
+            "where",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Only sessions with this viewer attribute, e.g. region=NL "
+            "(repeat: all must hold).",
+        ),
+        click.option(
+            "--first-only", is_flag=True, help="Only the first playthrough of each viewer."
+        ),
+        click.option(
+            "--min-count",
+            type=click.IntRange(0),
+            default=0,
+            show_default=True,
+            metavar="K",
+            help="Hide every count below K (and its percentage) in "
+            "the output, for sharing outside the team.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def _filters(since: str | None, until: str | None, version: str | None,
-             where: tuple[str, ...], first_only: bool) -> Any:
+def _filters(
+    since: str | None,
+    until: str | None,
+    version: str | None,
+    where: tuple[str, ...],
+    first_only: bool,
+) -> Any:
     from branching.analytics import make_filters
 
-    return make_filters(since=since, until=until, version=version, where=where,
-                        first_only=first_only)
+    return make_filters(
+        since=since, until=until, version=version, where=where, first_only=first_only
+    )
 
 
 def _db(db: str | None, *, needed: bool = True) -> str | None:
@@ -103,23 +152,66 @@ def _write(data: str | bytes, output: str | None) -> None:
 @cli.command()
 @click.argument("story")
 @selection_options
-@click.option("--by", "unit", type=click.Choice(["sessions", "viewers"]), default="sessions",
-              show_default=True, help="Count sessions (playthroughs) or unique viewers.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="Rich tables (plain text when piped), JSON or CSV.")
-@click.option("--table", "tables", multiple=True, type=click.Choice(TABLE_NAMES),
-              help="Show only these tables (repeatable); CSV needs exactly one "
-                   "(default: choices).")
-@click.option("--top", type=click.IntRange(1), default=10, show_default=True,
-              help="How many of the most common complete paths to list.")
-@click.option("--flag-min", type=click.IntRange(1), default=10, show_default=True,
-              help="Decisions a choice point needs before it is flagged.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write to this file instead of standard output.")
-def stats(story: str, db: str | None, version: str | None, since: str | None,
-          until: str | None, where: tuple[str, ...], first_only: bool, min_count: int,
-          unit: str, fmt: str, tables: tuple[str, ...], top: int, flag_min: int,
-          output: str | None) -> None:
+@click.option(
+    "--by",
+    "unit",
+    type=click.Choice(["sessions", "viewers"]),
+    default="sessions",
+    show_default=True,
+    help="Count sessions (playthroughs) or unique viewers.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Rich tables (plain text when piped), JSON or CSV.",
+)
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    type=click.Choice(TABLE_NAMES),
+    help="Show only these tables (repeatable); CSV needs exactly one (default: choices).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="How many of the most common complete paths to list.",
+)
+@click.option(
+    "--flag-min",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Decisions a choice point needs before it is flagged.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+def stats(
+    story: str,
+    db: str | None,
+    version: str | None,
+    since: str | None,
+    until: str | None,
+    where: tuple[str, ...],
+    first_only: bool,
+    min_count: int,
+    unit: str,
+    fmt: str,
+    tables: tuple[str, ...],
+    top: int,
+    flag_min: int,
+    output: str | None,
+) -> None:
     """Print what viewers of STORY chose: reach, choices, timeouts, drop-off, endings...
 
     STORY is a story file or folder, or a story id recorded in the database.
@@ -131,9 +223,14 @@ def stats(story: str, db: str | None, version: str | None, since: str | None,
 
     if fmt == "csv" and len(tables) > 1:
         raise click.UsageError("CSV holds one table: give a single --table")
-    report = build_report(story, db=_db(db), unit=unit,  # type: ignore[arg-type]
-                          filters=_filters(since, until, version, where, first_only),
-                          top=top, flag_min=flag_min)
+    report = build_report(
+        story,
+        db=_db(db),
+        unit=unit,  # type: ignore[arg-type]
+        filters=_filters(since, until, version, where, first_only),
+        top=top,
+        flag_min=flag_min,
+    )
     if fmt == "csv":
         sheets = report_tables(report, tables or ("choices",))
         _write(sheet_csv(sheets[0], min_count=min_count), output)
@@ -144,8 +241,7 @@ def stats(story: str, db: str | None, version: str | None, since: str | None,
         _print_tables(report, tables or TABLE_NAMES, min_count, output)
 
 
-def _print_tables(report: Any, names: tuple[str, ...], min_count: int,
-                  output: str | None) -> None:
+def _print_tables(report: Any, names: tuple[str, ...], min_count: int, output: str | None) -> None:
     import io
 
     from rich.console import Console
@@ -154,11 +250,11 @@ def _print_tables(report: Any, names: tuple[str, ...], min_count: int,
     from branching.render.tables import report_tables, rich_table
 
     buffer = io.StringIO() if output else None
-    console = Console(file=buffer, width=120 if buffer else None,
-                      color_system=None if buffer else "auto")
+    console = Console(
+        file=buffer, width=120 if buffer else None, color_system=None if buffer else "auto"
+    )
     for sheet in report_tables(report, names):
-        console.print(rich_table(sheet, Figures(min_count),
-                                 ascii_only=console.options.ascii_only))
+        console.print(rich_table(sheet, Figures(min_count), ascii_only=console.options.ascii_only))
         console.print()
     if buffer is not None:
         _write(buffer.getvalue(), output)
@@ -167,30 +263,75 @@ def _print_tables(report: Any, names: tuple[str, ...], min_count: int,
 @cli.command()
 @click.argument("story")
 @selection_options
-@click.option("--by", "unit", type=click.Choice(["choices", "sessions", "viewers"]),
-              default="choices", show_default=True,
-              help="Count every choice taken (fast: read from running totals), sessions, "
-                   "or unique viewers.")
-@click.option("--format", "fmt", type=click.Choice(FLOW_FORMATS), default="terminal",
-              show_default=True, help="terminal, dot, svg/png (needs Graphviz), mermaid, "
-                                      "html (one self-contained file) or json.")
-@click.option("--depth", type=click.IntRange(0), default=None,
-              help="Draw only scenes at most this many choices from the start.")
-@click.option("--min-share", type=Percent(), default=0.0,
-              help="Fold choices taken less than this percentage of the time into one row.")
-@click.option("--counts", "counts", type=click.Path(dir_okay=False), default=None,
-              metavar="FILE.csv", help="Draw per-choice counts computed elsewhere: columns "
-                                       "scene,choice,target,count[,timeouts].")
+@click.option(
+    "--by",
+    "unit",
+    type=click.Choice(["choices", "sessions", "viewers"]),
+    default="choices",
+    show_default=True,
+    help="Count every choice taken (fast: read from running totals), sessions, or unique viewers.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FLOW_FORMATS),
+    default="terminal",
+    show_default=True,
+    help="terminal, dot, svg/png (needs Graphviz), mermaid, "
+    "html (one self-contained file) or json.",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(0),
+    default=None,
+    help="Draw only scenes at most this many choices from the start.",
+)
+@click.option(
+    "--min-share",
+    type=Percent(),
+    default=0.0,
+    help="Fold choices taken less than this percentage of the time into one row.",
+)
+@click.option(
+    "--counts",
+    "counts",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE.csv",
+    help="Draw per-choice counts computed elsewhere: columns scene,choice,target,count[,timeouts].",
+)
 @click.option("--ascii", "ascii_only", is_flag=True, help="Only ASCII characters.")
-@click.option("--width", type=click.IntRange(40), default=None,
-              help="Columns for the terminal flowchart (default: the terminal's width).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write to this file instead of standard output (needed for png on a "
-                   "terminal).")
-def flowchart(story: str, db: str | None, version: str | None, since: str | None,
-              until: str | None, where: tuple[str, ...], first_only: bool, min_count: int,
-              unit: str, fmt: str, depth: int | None, min_share: float, counts: str | None,
-              ascii_only: bool, width: int | None, output: str | None) -> None:
+@click.option(
+    "--width",
+    type=click.IntRange(40),
+    default=None,
+    help="Columns for the terminal flowchart (default: the terminal's width).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to this file instead of standard output (needed for png on a terminal).",
+)
+def flowchart(
+    story: str,
+    db: str | None,
+    version: str | None,
+    since: str | None,
+    until: str | None,
+    where: tuple[str, ...],
+    first_only: bool,
+    min_count: int,
+    unit: str,
+    fmt: str,
+    depth: int | None,
+    min_share: float,
+    counts: str | None,
+    ascii_only: bool,
+    width: int | None,
+    output: str | None,
+) -> None:
     """Draw the flowchart of STORY with the share of viewers on every choice.
 
     STORY is a story file or folder, or a story id recorded in the database
@@ -202,25 +343,51 @@ def flowchart(story: str, db: str | None, version: str | None, since: str | None
     if fmt == "png" and output is None and sys.stdout.isatty():
         raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
     filters = _filters(since, until, version, where, first_only)
-    graph = flow_graph(story, db=_db(db, needed=counts is None or not Path(story).exists()),
-                       filters=filters, unit=unit, counts_csv=counts)  # type: ignore[arg-type]
-    data = _render(graph, fmt, story=story, db=db, filters=filters, counts=counts, depth=depth,
-                   min_share=min_share, min_count=min_count, ascii_only=ascii_only,
-                   width=width, output=output)
+    graph = flow_graph(
+        story,
+        db=_db(db, needed=counts is None or not Path(story).exists()),
+        filters=filters,
+        unit=unit,
+        counts_csv=counts,
+    )  # type: ignore[arg-type]
+    data = _render(
+        graph,
+        fmt,
+        story=story,
+        db=db,
+        filters=filters,
+        counts=counts,
+        depth=depth,
+        min_share=min_share,
+        min_count=min_count,
+        ascii_only=ascii_only,
+        width=width,
+        output=output,
+    )
     if data is not None:
         _write(data, output)
 
 
-def _render(graph: Any, fmt: str, *, story: str, db: str | None, filters: Any,
-            counts: str | None,
-            depth: int | None, min_share: float, min_count: int, ascii_only: bool,
-            width: int | None, output: str | None) -> str | bytes | None:
+def _render(
+    graph: Any,
+    fmt: str,
+    *,
+    story: str,
+    db: str | None,
+    filters: Any,
+    counts: str | None,
+    depth: int | None,
+    min_share: float,
+    min_count: int,
+    ascii_only: bool,
+    width: int | None,
+    output: str | None,
+) -> str | bytes | None:
     from branching import render
 
     shape: dict[str, Any] = {"min_count": min_count, "depth": depth, "min_share": min_share}
     if fmt == "terminal":
-        return render.terminal(graph, ascii_only=ascii_only, width=width, output=output,
-                               **shape)
+        return render.terminal(graph, ascii_only=ascii_only, width=width, output=output, **shape)
     if fmt == "json":
         return render.to_json(graph, min_count=min_count)
     if fmt == "mermaid":
@@ -235,6 +402,10 @@ def _render(graph: Any, fmt: str, *, story: str, db: str | None, filters: Any,
         from branching.analytics import build_report
 
         unit = graph.unit if graph.unit != "choices" else "sessions"
-        report = build_report(story, db=_db(db), unit=unit,  # type: ignore[arg-type]
-                              filters=filters)
+        report = build_report(
+            story,
+            db=_db(db),
+            unit=unit,  # type: ignore[arg-type]
+            filters=filters,
+        )
     return render.to_html(graph, report, **shape)

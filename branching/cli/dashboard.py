@@ -20,23 +20,55 @@ from branching.cli.main import cli
 @cli.command()
 @click.argument("story", required=False)
 @selection_options
-@click.option("--by", "unit", type=click.Choice(["sessions", "viewers"]), default="sessions",
-              show_default=True, help="Count sessions (playthroughs) or unique viewers.")
-@click.option("--min-share", type=Percent(), default=0.0,
-              help="In the flowchart, fold choices taken less than this percentage of the "
-                   "time into one row.")
-@click.option("--depth", type=click.IntRange(0), default=None,
-              help="In the flowchart, draw only scenes at most this many choices from the "
-                   "start.")
-@click.option("--refresh", type=click.FloatRange(min=0, min_open=True), default=None,
-              metavar="SECONDS", help="Read the figures again every SECONDS (for a screen "
-                                      "beside a live kiosk). Default: only when you press r.")
-@click.option("--export-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder where e writes the HTML export (default: the current folder).")
-def dashboard(story: str | None, db: str | None, version: str | None, since: str | None,
-              until: str | None, where: tuple[str, ...], first_only: bool, min_count: int,
-              unit: str, min_share: float, depth: int | None, refresh: float | None,
-              export_dir: str | None) -> None:
+@click.option(
+    "--by",
+    "unit",
+    type=click.Choice(["sessions", "viewers"]),
+    default="sessions",
+    show_default=True,
+    help="Count sessions (playthroughs) or unique viewers.",
+)
+@click.option(
+    "--min-share",
+    type=Percent(),
+    default=0.0,
+    help="In the flowchart, fold choices taken less than this percentage of the time into one row.",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(0),
+    default=None,
+    help="In the flowchart, draw only scenes at most this many choices from the start.",
+)
+@click.option(
+    "--refresh",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Read the figures again every SECONDS (for a screen "
+    "beside a live kiosk). Default: only when you press r.",
+)
+@click.option(
+    "--export-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder where e writes the HTML export (default: the current folder).",
+)
+def dashboard(
+    story: str | None,
+    db: str | None,
+    version: str | None,
+    since: str | None,
+    until: str | None,
+    where: tuple[str, ...],
+    first_only: bool,
+    min_count: int,
+    unit: str,
+    min_share: float,
+    depth: int | None,
+    refresh: float | None,
+    export_dir: str | None,
+) -> None:
     """Browse what viewers chose, full-screen: totals, flowchart, choices, endings...
 
     Without STORY it lists every story recorded in the database; STORY (a story
@@ -47,21 +79,32 @@ def dashboard(story: str | None, db: str | None, version: str | None, since: str
     """
     from branching.tui.dashboard import Selection, build_dashboard
 
-    selection = Selection(version=version, since=since, until=until, where=where,
-                          first_only=first_only, unit=unit,  # type: ignore[arg-type]
-                          min_share=min_share, depth=depth, min_count=min_count)
+    selection = Selection(
+        version=version,
+        since=since,
+        until=until,
+        where=where,
+        first_only=first_only,
+        unit=unit,  # type: ignore[arg-type]
+        min_share=min_share,
+        depth=depth,
+        min_count=min_count,
+    )
     selection.filters()  # bad dates or --where items stop here, as usage errors
     from branching.store.paths import db_path
 
     path = db_path(db)
     if not path.exists():
-        raise click.ClickException(f"there is no telemetry database at {path}: play a story "
-                                   "first (branching play STORY) or name one with --db")
+        raise click.ClickException(
+            f"there is no telemetry database at {path}: play a story "
+            "first (branching play STORY) or name one with --db"
+        )
     if not interactive():
-        raise click.ClickException("the dashboard needs a terminal; for output to a pipe or "
-                                   "file use `branching stats` or `branching flowchart`")
-    app = build_dashboard(path, story, selection=selection, refresh=refresh,
-                          export_dir=export_dir)
+        raise click.ClickException(
+            "the dashboard needs a terminal; for output to a pipe or "
+            "file use `branching stats` or `branching flowchart`"
+        )
+    app = build_dashboard(path, story, selection=selection, refresh=refresh, export_dir=export_dir)
     app.run()
     if app.return_code:
         raise SystemExit(app.return_code)
@@ -70,6 +113,3 @@ def dashboard(story: str | None, db: str | None, version: str | None, since: str
 def interactive() -> bool:
     """Both ends are a terminal (a full-screen app cannot draw into a pipe)."""
     return sys.stdin.isatty() and sys.stdout.isatty()
-
-
-

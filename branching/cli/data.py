@@ -32,13 +32,19 @@ def _resolve_db(given: Path | None) -> Path:
 
 
 def _db_option(func: Callable[..., None]) -> Callable[..., None]:
-    return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-                        default=None, help=DB_HELP)(func)
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=DB_HELP,
+    )(func)
 
 
 def _key_option(func: Callable[..., None]) -> Callable[..., None]:
-    return click.option("--viewer-key", type=click.Path(dir_okay=False, path_type=Path),
-                        default=None, help=KEY_HELP)(func)
+    return click.option(
+        "--viewer-key", type=click.Path(dir_okay=False, path_type=Path), default=None, help=KEY_HELP
+    )(func)
 
 
 def _cutoff(value: str, option: str) -> str:
@@ -71,20 +77,44 @@ def _output(path: Path | None, fmt: str) -> Iterator[TextIO]:
 
 @cli.command()
 @_db_option
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
-              show_default=True, help="JSON lines (one object per event) or CSV.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON lines (one object per event) or CSV.",
+)
 @click.option("--story", default=None, help="Only this story id.")
-@click.option("--since", default=None,
-              help="Only events at or after this date/time (YYYY-MM-DD[THH:MM], UTC if no offset).")
-@click.option("--until", default=None,
-              help="Only events before this date/time (YYYY-MM-DD[THH:MM], UTC if no offset).")
+@click.option(
+    "--since",
+    default=None,
+    help="Only events at or after this date/time (YYYY-MM-DD[THH:MM], UTC if no offset).",
+)
+@click.option(
+    "--until",
+    default=None,
+    help="Only events before this date/time (YYYY-MM-DD[THH:MM], UTC if no offset).",
+)
 @click.option("--viewer", default=None, help="Only this viewer's data (their name, as recorded).")
 @_key_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file (created 0600) instead of standard output.")
-def export(db_path: Path | None, fmt: str, story: str | None, since: str | None,
-           until: str | None, viewer: str | None, viewer_key: Path | None,
-           output: Path | None) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (created 0600) instead of standard output.",
+)
+def export(
+    db_path: Path | None,
+    fmt: str,
+    story: str | None,
+    since: str | None,
+    until: str | None,
+    viewer: str | None,
+    viewer_key: Path | None,
+    output: Path | None,
+) -> None:
     """Export recorded playthroughs, one row per event, streaming.
 
     Each row carries the event and its session: story, version, viewer id
@@ -95,8 +125,7 @@ def export(db_path: Path | None, fmt: str, story: str | None, since: str | None,
     from branching.store.export import ExportFilter, count_rows, write_export
 
     since_ts, until_ts = _maybe_cutoff(since, "--since"), _maybe_cutoff(until, "--until")
-    store = Store.open(_resolve_db(db_path), create=False, viewer_key=viewer_key,
-                       create_key=False)
+    store = Store.open(_resolve_db(db_path), create=False, viewer_key=viewer_key, create_key=False)
     try:
         vid = store.viewer_id(viewer) if viewer is not None else None
         filt = ExportFilter(story=story, since=since_ts, until=until_ts, viewer_id=vid)
@@ -123,8 +152,7 @@ def _progress(total: int) -> Iterator[Callable[[int], None]]:
 
 @cli.command()
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("sources", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def merge(target: Path, sources: tuple[Path, ...]) -> None:
     """Merge SOURCES (e.g. kiosks' databases) into TARGET, created if missing.
 
@@ -135,15 +163,22 @@ def merge(target: Path, sources: tuple[Path, ...]) -> None:
 
     results = merge_dbs(target, list(sources))
     for r in results:
-        click.echo(f"{r.source}: +{r.events} events, +{r.sessions} sessions, "
-                   f"+{r.stories} story versions")
+        click.echo(
+            f"{r.source}: +{r.events} events, +{r.sessions} sessions, +{r.stories} story versions"
+        )
         if r.conflicts:
-            click.secho(f"{r.source}: {r.conflicts} events clash with different events of the "
-                        "same playthrough in the target; the target's were kept", err=True,
-                        fg="yellow")
+            click.secho(
+                f"{r.source}: {r.conflicts} events clash with different events of the "
+                "same playthrough in the target; the target's were kept",
+                err=True,
+                fg="yellow",
+            )
         if r.source_pruned:
-            click.secho(f"{r.source}: was pruned; counts of its pruned events are not merged",
-                        err=True, fg="yellow")
+            click.secho(
+                f"{r.source}: was pruned; counts of its pruned events are not merged",
+                err=True,
+                fg="yellow",
+            )
 
 
 @cli.command()
@@ -160,8 +195,10 @@ def forget(viewer: str, db_path: Path | None, viewer_key: Path | None) -> None:
 
     result = forget_viewer(_resolve_db(db_path), viewer, viewer_key=viewer_key)
     spooled = f", {_count(result.spooled, 'spooled record')}" if result.spooled else ""
-    click.echo(f"Forgot {viewer}: {_count(result.sessions, 'playthrough')}, "
-               f"{_count(result.events, 'event')}{spooled}.")
+    click.echo(
+        f"Forgot {viewer}: {_count(result.sessions, 'playthrough')}, "
+        f"{_count(result.events, 'event')}{spooled}."
+    )
     if not result.fully_erased:
         raise click.ClickException(
             "the rows are deleted, but another program has the database open so its log "
@@ -174,9 +211,11 @@ def _count(n: int, noun: str) -> str:
 
 
 @cli.command()
-@click.option("--before", required=True,
-              help="Drop raw events older than this date/time (YYYY-MM-DD[THH:MM], UTC if no "
-                   "offset).")
+@click.option(
+    "--before",
+    required=True,
+    help="Drop raw events older than this date/time (YYYY-MM-DD[THH:MM], UTC if no offset).",
+)
 @_db_option
 def prune(before: str, db_path: Path | None) -> None:
     """Drop raw events older than a date; the per-choice totals are kept.

@@ -32,6 +32,11 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# Commands that build one large, long-lived object graph and then end (or, for
+# `play`, resume the collector at the first frame): see `branching.startup`.
+KEEP_COLLECTOR_PAUSED = frozenset({"play", "check"})
+
+
 class LazyGroup(click.Group):
     """A group that imports a command's module on first use."""
 
@@ -41,11 +46,11 @@ class LazyGroup(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
-        """Find the command; only `play` keeps start-up's garbage-collector pause."""
+        """Find the command; only `play` and `check` keep start-up's collector pause."""
         from branching.startup import resume_gc
 
         name, command, rest = super().resolve_command(ctx, args)
-        if name != "play":
+        if name not in KEEP_COLLECTOR_PAUSED:
             resume_gc()
         return name, command, rest
 

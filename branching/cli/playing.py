@@ -86,8 +86,15 @@ def play_plain_cli(story: Story, opts: PlayOptions) -> int:
             seed = opts.seed if opts.seed is not None else new_seed()
             run = Playthrough.start(story, seed)
         echo = not sys.stdin.isatty() and script is None and os.environ.get("TERM") != "dumb"
-        result = play_plain(run, sys.stdout, script=script, stdin=sys.stdin, echo=echo,
-                            recorder=recorder, resumed=resumed)
+        result = play_plain(
+            run,
+            sys.stdout,
+            script=script,
+            stdin=sys.stdin,
+            echo=echo,
+            recorder=recorder,
+            resumed=resumed,
+        )
         return result.status
     finally:
         recorder.close()

@@ -24,8 +24,14 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 
 @cli.command()
 @click.argument("stories", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1).")
 def check(stories: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check STORIES (files or story folders) and report every problem.
@@ -48,24 +54,34 @@ def check(stories: tuple[str, ...], fmt: str, strict: bool) -> None:
     errors = sum(p.severity == "error" for r in results for p in r["problems"])
     warnings = sum(p.severity == "warning" for r in results for p in r["problems"])
     if fmt == "json":
-        click.echo(json.dumps({
-            "stories": [
-                {"path": r["path"], "unreadable": r["error"],
-                 "problems": [p.as_dict() for p in r["problems"]]}
-                for r in results
-            ],
-            "errors": errors,
-            "warnings": warnings,
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "stories": [
+                        {
+                            "path": r["path"],
+                            "unreadable": r["error"],
+                            "problems": [p.as_dict() for p in r["problems"]],
+                        }
+                        for r in results
+                    ],
+                    "errors": errors,
+                    "warnings": warnings,
+                },
+                indent=2,
+            )
+        )
     else:
         for r in results:
             if r["error"]:
                 click.secho(f"{r['error']}", fg="red", err=True)
             for p in r["problems"]:
                 colour = "red" if p.severity == "error" else "yellow"
-                click.echo(f"{p.file}:{p.line}:{p.col}: "
-                           + click.style(p.severity, fg=colour, bold=True)
-                           + f": {p.message}")
+                click.echo(
+                    f"{p.file}:{p.line}:{p.col}: "
+                    + click.style(p.severity, fg=colour, bold=True)
+                    + f": {p.message}"
+                )
         summary = f"{errors} error(s), {warnings} warning(s) in {len(stories)} story(ies)"
         click.secho(summary, err=True, fg="green" if not (errors or warnings) else None)
     if unreadable:
@@ -76,10 +92,20 @@ def check(stories: tuple[str, ...], fmt: str, strict: bool) -> None:
 
 @cli.command()
 @click.argument("story", type=click.Path())
-@click.option("--max-states", default=200_000, show_default=True,
-              help="Stop after exploring this many distinct states.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
+@click.option(
+    "--max-states",
+    default=200_000,
+    show_default=True,
+    help="Stop after exploring this many distinct states.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 def explore(story: str, max_states: int, fmt: str) -> None:
     """Prove which endings of STORY can be reached, and find stuck states.
 
@@ -101,8 +127,13 @@ def explore(story: str, max_states: int, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the schema to this file instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the schema to this file instead of standard output.",
+)
 def schema(output: str | None) -> None:
     """Print the JSON Schema of the story format, for editor completion."""
     from branching.story.schema import schema_json
@@ -117,23 +148,56 @@ def schema(output: str | None) -> None:
 @cli.command()
 @click.argument("story", required=False, type=click.Path())
 @click.option("--plain", is_flag=True, help="Line mode: numbered choices read from stdin.")
-@click.option("--choices", "script", default=None, metavar="1,2,b,1",
-              help="Play this sequence of choices (numbers, b = back, q = quit) and stop.")
+@click.option(
+    "--choices",
+    "script",
+    default=None,
+    metavar="1,2,b,1",
+    help="Play this sequence of choices (numbers, b = back, q = quit) and stop.",
+)
 @click.option("--seed", type=int, default=None, help="Seed for random routes (default: random).")
 @click.option("--resume", is_flag=True, help="Continue your unfinished playthrough of STORY.")
-@click.option("--db", type=click.Path(dir_okay=False), envvar="BRANCHING_DB", default=None,
-              help="Telemetry database (default: BRANCHING_DB or the user data folder).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    envvar="BRANCHING_DB",
+    default=None,
+    help="Telemetry database (default: BRANCHING_DB or the user data folder).",
+)
 @click.option("--no-telemetry", is_flag=True, help="Record nothing about this playthrough.")
-@click.option("--viewer", default=None, help="Viewer name (default: the local user); only a "
-              "keyed hash of it is stored.")
-@click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE",
-              help="Coarse viewer attribute for segment analysis, e.g. region=NL (repeatable).")
+@click.option(
+    "--viewer",
+    default=None,
+    help="Viewer name (default: the local user); only a keyed hash of it is stored.",
+)
+@click.option(
+    "--attr",
+    "attrs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Coarse viewer attribute for segment analysis, e.g. region=NL (repeatable).",
+)
 @click.option("--no-timer", is_flag=True, help="Turn every countdown off.")
-@click.option("--stories", "stories_dir", multiple=True, type=click.Path(file_okay=False),
-              help="Extra folder of stories for the library (with no STORY).")
-def play(story: str | None, plain: bool, script: str | None, seed: int | None, resume: bool,
-         db: str | None, no_telemetry: bool, viewer: str | None, attrs: tuple[str, ...],
-         no_timer: bool, stories_dir: tuple[str, ...]) -> None:
+@click.option(
+    "--stories",
+    "stories_dir",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Extra folder of stories for the library (with no STORY).",
+)
+def play(
+    story: str | None,
+    plain: bool,
+    script: str | None,
+    seed: int | None,
+    resume: bool,
+    db: str | None,
+    no_telemetry: bool,
+    viewer: str | None,
+    attrs: tuple[str, ...],
+    no_timer: bool,
+    stories_dir: tuple[str, ...],
+) -> None:
     """Play STORY (a story file or folder).
 
     Full-screen on a terminal; line mode with --plain, with --choices, or when
@@ -147,8 +211,16 @@ def play(story: str | None, plain: bool, script: str | None, seed: int | None, r
     from branching.recording import PlayOptions
 
     opts = PlayOptions(
-        story=story, plain=plain, script=script, seed=seed, resume=resume, db=db,
-        no_telemetry=no_telemetry, viewer=viewer, attrs=attrs, no_timer=no_timer,
+        story=story,
+        plain=plain,
+        script=script,
+        seed=seed,
+        resume=resume,
+        db=db,
+        no_telemetry=no_telemetry,
+        viewer=viewer,
+        attrs=attrs,
+        no_timer=no_timer,
         stories_dirs=stories_dir,
     )
     try:

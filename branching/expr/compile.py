@@ -52,8 +52,10 @@ _FORBIDDEN = {
     "JoinedStr": "f-strings are not allowed in conditions",
     "Await": "'await' is not allowed in conditions",
     "List": "a list [...] can only be used on the right of 'in' or 'not in'",
-    **dict.fromkeys(("ListComp", "SetComp", "DictComp", "GeneratorExp"),
-                    "comprehensions are not allowed in conditions"),
+    **dict.fromkeys(
+        ("ListComp", "SetComp", "DictComp", "GeneratorExp"),
+        "comprehensions are not allowed in conditions",
+    ),
 }
 
 
@@ -157,8 +159,11 @@ class Compiler:
             return self.problem(node, f"'{name}' is a function: call it, like {EXAMPLES[name]}")
         self.needs_all_names = True
         close = difflib.get_close_matches(name, list(self.variables), n=1)
-        hint = (f"did you mean '{close[0]}'?" if close
-                else f'if you meant text, put it in quotes: "{name}"')
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else f'if you meant text, put it in quotes: "{name}"'
+        )
         return self.problem(node, f"unknown variable '{name}' ({hint})")
 
     def b_UnaryOp(self, node: ast.UnaryOp, depth: int) -> _N:
@@ -221,11 +226,16 @@ class Compiler:
         left, steps, parts = first, [], [first]
         for op, right_ast in zip(node.ops, node.comparators, strict=True):
             if type(op) not in CMP:
-                return self.problem(self.op_at(left_ast, right_ast, "is"),
-                                    "'is' is not allowed in conditions: use '==' or '!='")
+                return self.problem(
+                    self.op_at(left_ast, right_ast, "is"),
+                    "'is' is not allowed in conditions: use '==' or '!='",
+                )
             sym, fn = CMP[type(op)]
-            right = (self.b_list(right_ast, depth + 1) if isinstance(right_ast, ast.List)
-                     and sym in ("in", "not in") else self.build(right_ast, depth + 1))
+            right = (
+                self.b_list(right_ast, depth + 1)
+                if isinstance(right_ast, ast.List) and sym in ("in", "not in")
+                else self.build(right_ast, depth + 1)
+            )
             if err := pair_error(sym, left.type, right.type, right.elems):
                 self.problem(self.op_at(left_ast, right_ast, sym), err)
             checked = None in (left.type, right.type) or None in right.elems
@@ -234,7 +244,7 @@ class Compiler:
             parts.append(right)
         lf = first.fn
         if len(steps) == 1:
-            (cmp, rf), = steps
+            ((cmp, rf),) = steps
             return self.fold(lambda env: cmp(lf(env), rf(env)), "bool", *parts)
 
         def chain(env: Any) -> bool:
@@ -257,26 +267,35 @@ class Compiler:
     def b_Call(self, node: ast.Call, depth: int) -> _N:
         func = node.func
         if not isinstance(func, ast.Name):
-            return self.problem(node, "only visited(), visits(), chosen() and turns() can be "
-                                      "called in conditions")
+            return self.problem(
+                node, "only visited(), visits(), chosen() and turns() can be called in conditions"
+            )
         name = func.id
         if name not in FUNCTIONS:
             close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else \
-                "conditions can call visited, visits, chosen and turns"
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else "conditions can call visited, visits, chosen and turns"
+            )
             return self.problem(func, f"unknown function '{name}' ({hint})")
         if node.keywords:
             return self.problem(node.keywords[0], "keyword arguments are not allowed in conditions")
         args, want = node.args, FUNCTIONS[name]
         if len(args) != want:
-            what = {0: "no arguments", 1: "1 argument (a scene id)",
-                    2: "2 arguments (a scene id and a choice id)"}[want]
-            return self.problem(node, f"{name}() takes {what}, got {len(args)}; "
-                                      f"write {EXAMPLES[name]}")
+            what = {
+                0: "no arguments",
+                1: "1 argument (a scene id)",
+                2: "2 arguments (a scene id and a choice id)",
+            }[want]
+            return self.problem(
+                node, f"{name}() takes {what}, got {len(args)}; write {EXAMPLES[name]}"
+            )
         for arg in args:
             if not (isinstance(arg, ast.Constant) and type(arg.value) is str):
-                return self.problem(arg, f"the arguments of {name}() must be ids in quotes, "
-                                         f"like {EXAMPLES[name]}")
+                return self.problem(
+                    arg, f"the arguments of {name}() must be ids in quotes, like {EXAMPLES[name]}"
+                )
         self.uses_functions = True
         ids = [a.value for a in args]  # type: ignore[attr-defined]
         if name == "turns":
@@ -292,6 +311,11 @@ class Compiler:
 
 
 _HANDLERS: dict[type, Callable[..., _N]] = {
-    ast.Constant: Compiler.b_Constant, ast.Name: Compiler.b_Name, ast.UnaryOp: Compiler.b_UnaryOp,
-    ast.BinOp: Compiler.b_BinOp, ast.BoolOp: Compiler.b_BoolOp, ast.Compare: Compiler.b_Compare,
-    ast.Call: Compiler.b_Call}
+    ast.Constant: Compiler.b_Constant,
+    ast.Name: Compiler.b_Name,
+    ast.UnaryOp: Compiler.b_UnaryOp,
+    ast.BinOp: Compiler.b_BinOp,
+    ast.BoolOp: Compiler.b_BoolOp,
+    ast.Compare: Compiler.b_Compare,
+    ast.Call: Compiler.b_Call,
+}

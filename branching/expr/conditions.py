@@ -41,8 +41,19 @@ from branching.expr.syntax import (
 from branching.expr.values import TYPES, EvalError, Fn, Value
 
 __all__ = [
-    "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "TYPES", "Env", "EvalError", "Expression",
-    "ExprProblem", "SceneRef", "Template", "Value", "compile_expression", "compile_template",
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "TYPES",
+    "Env",
+    "EvalError",
+    "Expression",
+    "ExprProblem",
+    "SceneRef",
+    "Template",
+    "Value",
+    "compile_expression",
+    "compile_template",
     "format_value",
 ]
 
@@ -125,8 +136,15 @@ _Compiled = tuple[Expression | None, tuple[ExprProblem, ...], bool]
 
 def _compile(source: str, variables: Mapping[str, Any]) -> _Compiled:
     if len(source) > MAX_LENGTH:
-        return None, (ExprProblem(0, f"expression is longer than {MAX_LENGTH:,} "
-                                          f"characters ({len(source):,})"),), False
+        return (
+            None,
+            (
+                ExprProblem(
+                    0, f"expression is longer than {MAX_LENGTH:,} characters ({len(source):,})"
+                ),
+            ),
+            False,
+        )
     text = source.lstrip()
     lead = len(source) - len(text)
     if not text:
@@ -141,8 +159,7 @@ def _compile(source: str, variables: Mapping[str, Any]) -> _Compiled:
     fn, result_type = b.root(tree)
     if b.problems:
         return None, tuple(sorted(b.problems, key=lambda p: p.offset)), b.needs_all_names
-    expr = Expression(source, frozenset(b.names), tuple(b.refs), b.uses_functions,
-                      result_type, fn)
+    expr = Expression(source, frozenset(b.names), tuple(b.refs), b.uses_functions, result_type, fn)
     return expr, (), False
 
 
@@ -151,8 +168,9 @@ def _compile_cached(source: str, known: tuple[tuple[str, Any], ...]) -> _Compile
     return _compile(source, dict(known))
 
 
-def compile_expression(source: str, variables: Mapping[str, Any]
-                       ) -> tuple[Expression | None, list[ExprProblem]]:
+def compile_expression(
+    source: str, variables: Mapping[str, Any]
+) -> tuple[Expression | None, list[ExprProblem]]:
     """Parse and check `source`; (None, problems) when it is invalid. Never raises."""
     if not isinstance(source, str):
         return None, [ExprProblem(0, f"an expression must be text, not {type(source).__name__}")]
@@ -178,8 +196,9 @@ _BRACE = re.compile(r"[{}]")
 _BODY = re.compile(r"""(?:[^'"{}\r\n]|'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*")*""")
 
 
-def compile_template(source: str, variables: Mapping[str, Any]
-                     ) -> tuple[Template, list[ExprProblem]]:
+def compile_template(
+    source: str, variables: Mapping[str, Any]
+) -> tuple[Template, list[ExprProblem]]:
     """Parse text with `{expr}` parts. On problems the Template renders the raw text."""
     if "{" not in source and "}" not in source:
         return Template(source, (), True, (source,)), []
@@ -198,15 +217,26 @@ def compile_template(source: str, variables: Mapping[str, Any]
             problems.append(ExprProblem(j, "single '}' in text: write '}}' for a literal brace"))
             continue
         end = _BODY.match(source, i).end()  # type: ignore[union-attr]
-        if source[end:end + 1] != "}":
-            problems.append(ExprProblem(j, "unclosed '{' in text: close it with '}' or write '{{' "
-                                       "for a literal brace"))
+        if source[end : end + 1] != "}":
+            problems.append(
+                ExprProblem(
+                    j, "unclosed '{' in text: close it with '}' or write '{{' for a literal brace"
+                )
+            )
             break
         if source[i:end].strip():
             expr, found = compile_expression(source[i:end], variables)
         else:
-            expr, found = None, [ExprProblem(-1, "empty '{}' in text: put an expression inside, "
-                                             "or write '{{}}' for literal braces")]
+            expr, found = (
+                None,
+                [
+                    ExprProblem(
+                        -1,
+                        "empty '{}' in text: put an expression inside, "
+                        "or write '{{}}' for literal braces",
+                    )
+                ],
+            )
         problems.extend(ExprProblem(p.offset + i, p.message) for p in found)
         if expr is not None and expr.scene_refs:  # refs point into the template source
             refs = tuple(SceneRef(r.scene, r.choice, r.offset + i) for r in expr.scene_refs)

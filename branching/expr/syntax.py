@@ -22,8 +22,12 @@ from typing import Any
 MAX_LENGTH = 1000
 MAX_DEPTH = 50
 FUNCTIONS: dict[str, int] = {"visited": 1, "visits": 1, "chosen": 2, "turns": 0}
-EXAMPLES = {"visited": 'visited("kitchen")', "visits": 'visits("kitchen")',
-            "chosen": 'chosen("office", "accept")', "turns": "turns()"}
+EXAMPLES = {
+    "visited": 'visited("kitchen")',
+    "visits": 'visits("kitchen")',
+    "chosen": 'chosen("office", "accept")',
+    "turns": "turns()",
+}
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,13 @@ def scan(text: str) -> tuple[int, str] | None:
         prefix = start and text[start - 1] in _WORD and _PREFIX.search(text, 0, start)
         if prefix and prefix.group().lower() in ("r", "u", "b", "f", "br", "rb", "fr", "rf"):
             p = prefix.group().lower()
-            what = ("f-strings are" if "f" in p else "bytes literals are" if "b" in p
-                    else f"string prefixes ({prefix.group()}'...') are")
+            what = (
+                "f-strings are"
+                if "f" in p
+                else "bytes literals are"
+                if "b" in p
+                else f"string prefixes ({prefix.group()}'...') are"
+            )
             return prefix.start(), f"{what} not allowed in conditions"
         if m.group(3) is None:
             return start, f"unterminated string: close it with {quote}"
@@ -105,7 +114,7 @@ class OffsetMap:
         return self.at(node.end_lineno, node.end_col_offset)
 
     def segment(self, node: Any) -> str:
-        return self.source[self.start(node):self.end(node)]
+        return self.source[self.start(node) : self.end(node)]
 
 
 def parse(text: str, pos: OffsetMap) -> ast.Expression | ExprProblem:

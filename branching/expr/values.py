@@ -76,15 +76,32 @@ def pair_error(sym: str, lt: str | None, rt: str | None, elems: tuple[Any, ...])
 
 
 ARITH: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
-    ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
-    ast.Div: ("/", operator.truediv), ast.FloorDiv: ("//", operator.floordiv),
-    ast.Mod: ("%", operator.mod)}
-BAD_BINOPS = {ast.Pow: "**", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^",
-              ast.LShift: "<<", ast.RShift: ">>", ast.MatMult: "@"}
+    ast.Add: ("+", operator.add),
+    ast.Sub: ("-", operator.sub),
+    ast.Mult: ("*", operator.mul),
+    ast.Div: ("/", operator.truediv),
+    ast.FloorDiv: ("//", operator.floordiv),
+    ast.Mod: ("%", operator.mod),
+}
+BAD_BINOPS = {
+    ast.Pow: "**",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.MatMult: "@",
+}
 CMP: dict[type, tuple[str, Callable[[Any, Any], bool]]] = {
-    ast.Eq: ("==", operator.eq), ast.NotEq: ("!=", operator.ne), ast.Lt: ("<", operator.lt),
-    ast.LtE: ("<=", operator.le), ast.Gt: (">", operator.gt), ast.GtE: (">=", operator.ge),
-    ast.In: ("in", lambda a, b: a in b), ast.NotIn: ("not in", lambda a, b: a not in b)}
+    ast.Eq: ("==", operator.eq),
+    ast.NotEq: ("!=", operator.ne),
+    ast.Lt: ("<", operator.lt),
+    ast.LtE: ("<=", operator.le),
+    ast.Gt: (">", operator.gt),
+    ast.GtE: (">=", operator.ge),
+    ast.In: ("in", lambda a, b: a in b),
+    ast.NotIn: ("not in", lambda a, b: a not in b),
+}
 
 
 def const(v: Any) -> Fn:
@@ -97,8 +114,9 @@ def never(env: Any) -> Any:
     raise EvalError("invalid expression")
 
 
-def arith_op(sym: str, op: Callable[[Any, Any], Any], seg: str, checked: bool
-             ) -> Callable[[Any, Any], Any]:
+def arith_op(
+    sym: str, op: Callable[[Any, Any], Any], seg: str, checked: bool
+) -> Callable[[Any, Any], Any]:
     """`op` with run-time failures (zero division, overflow, wrong types) as EvalError."""
 
     def apply(a: Any, b: Any) -> Any:

@@ -97,8 +97,13 @@ class _Mutable(_Env):
             self.vars[name] = self.vars[name] + amount  # type: ignore[operator]
 
     def freeze(self) -> State:
-        return State(self.scene, dict(self.vars), dict(self.visit_counts),
-                     frozenset(self.chosen_pairs), self.turn_count)
+        return State(
+            self.scene,
+            dict(self.vars),
+            dict(self.visit_counts),
+            frozenset(self.chosen_pairs),
+            self.turn_count,
+        )
 
 
 # (condition, the key holding it: "if"/"requires"/"route", its choice id or route target)
@@ -285,7 +290,7 @@ class Playthrough:
         """Return to the latest visit of an earlier choice point in this playthrough."""
         for i in range(len(self.frames) - 2, -1, -1):
             if self.frames[i].state.scene == scene_id:
-                del self.frames[i + 1:]
+                del self.frames[i + 1 :]
                 return self.view
         raise EngineError(f"'{scene_id}' was not visited as a choice point in this playthrough")
 
@@ -319,8 +324,7 @@ class Playthrough:
     def _view(self, frame: Frame) -> View:
         state = frame.state
         scene = self.story.scenes[state.scene]
-        base = View(scene.id, scene.title, scene.chapter, frame.passages,
-                    turns=state.turn_count)
+        base = View(scene.id, scene.title, scene.chapter, frame.passages, turns=state.turn_count)
         if scene.ending is not None:
             return replace(base, ending=scene.ending, offers=self._offers(scene))
         if not scene.choices:
@@ -329,8 +333,7 @@ class Playthrough:
             return replace(base, stuck=why)
         choices = self._choices(scene, state)
         if not any(not c.locked for c in choices):
-            return replace(base, choices=choices,
-                           stuck=f"no choice of '{scene.id}' can be taken")
+            return replace(base, choices=choices, stuck=f"no choice of '{scene.id}' can be taken")
         return replace(base, choices=choices, timer=self.story.timer_for(scene))
 
     def _choices(self, scene: Scene, state: State) -> tuple[ChoiceView, ...]:
@@ -355,9 +358,7 @@ class Playthrough:
     def _offers(self, scene: Scene) -> tuple[Offer, ...]:
         visited = {f.state.scene for f in self.frames[:-1]}
         offers = [s for s in scene.rewind if s in visited]
-        return tuple(
-            Offer(i, s, self.story.scenes[s].title) for i, s in enumerate(offers, start=1)
-        )
+        return tuple(Offer(i, s, self.story.scenes[s].title) for i, s in enumerate(offers, start=1))
 
     # -- saving ---------------------------------------------------------------------
 

@@ -19,9 +19,18 @@ from branching.play.engine import Playthrough
 class Recorder(Protocol):
     def started(self, run: Playthrough) -> None: ...
     def shown(self, run: Playthrough) -> None: ...
-    def chose(self, run: Playthrough, scene: str, choice: str, target: str, *,
-              decide_ms: int | None, input: str, timeout: bool = False) -> None: ...  # noqa: A002
-    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None: ...  # noqa: A002
+    def chose(
+        self,
+        run: Playthrough,
+        scene: str,
+        choice: str,
+        target: str,
+        *,
+        decide_ms: int | None,
+        input: str,
+        timeout: bool = False,
+    ) -> None: ...
+    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None: ...
     def event(self, kind: str, run: Playthrough, **fields: Any) -> None: ...
     def ended(self, run: Playthrough) -> None: ...
     def quit(self, run: Playthrough) -> None: ...
@@ -39,11 +48,20 @@ class NullRecorder:
     def shown(self, run: Playthrough) -> None:
         pass
 
-    def chose(self, run: Playthrough, scene: str, choice: str, target: str, *,
-              decide_ms: int | None, input: str, timeout: bool = False) -> None:  # noqa: A002
+    def chose(
+        self,
+        run: Playthrough,
+        scene: str,
+        choice: str,
+        target: str,
+        *,
+        decide_ms: int | None,
+        input: str,
+        timeout: bool = False,
+    ) -> None:
         pass
 
-    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:  # noqa: A002
+    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:
         pass
 
     def event(self, kind: str, run: Playthrough, **fields: Any) -> None:
@@ -57,4 +75,3 @@ class NullRecorder:
 
     def close(self) -> None:
         pass
-

@@ -99,4 +99,3 @@ class LocalServices(Services):
 
     def resume(self, found: Resumable) -> Recorder:
         return self.new_recorder(found.run.story, found.run.seed)
-

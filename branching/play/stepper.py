@@ -33,9 +33,16 @@ class Step:
 class Playing:
     """The current playthrough of `story` and the recorder it reports to."""
 
-    def __init__(self, story: Story, services: Services, *, seed: int | None = None,
-                 run: Playthrough | None = None, recorder: Recorder | None = None,
-                 resumed: bool = False) -> None:
+    def __init__(
+        self,
+        story: Story,
+        services: Services,
+        *,
+        seed: int | None = None,
+        run: Playthrough | None = None,
+        recorder: Recorder | None = None,
+        resumed: bool = False,
+    ) -> None:
         self.story = story
         self.services = services
         self.fixed_seed = seed
@@ -80,8 +87,13 @@ class Playing:
 
     def resume_from(self, found: Resumable) -> Playing:
         """A `Playing` that continues `found` in its own recorded session."""
-        playing = Playing(self.story, self.services, run=found.run,
-                          recorder=self.services.resume(found), resumed=True)
+        playing = Playing(
+            self.story,
+            self.services,
+            run=found.run,
+            recorder=self.services.resume(found),
+            resumed=True,
+        )
         playing.prepare()
         return playing
 
@@ -91,12 +103,20 @@ class Playing:
         self.record_begin()
         return self._step(only_last=self.resumed)
 
-    def choose(self, choice: ChoiceView, *, scene: str, decide_ms: int | None, how: str,
-               timeout: bool = False) -> Step:
+    def choose(
+        self,
+        choice: ChoiceView,
+        *,
+        scene: str,
+        decide_ms: int | None,
+        how: str,
+        timeout: bool = False,
+    ) -> Step:
         run, rec = self._live()
         run.choose(choice.id)
-        rec.chose(run, scene, choice.id, choice.target, decide_ms=decide_ms, input=how,
-                  timeout=timeout)
+        rec.chose(
+            run, scene, choice.id, choice.target, decide_ms=decide_ms, input=how, timeout=timeout
+        )
         rec.shown(run)
         return self._step()
 
@@ -154,5 +174,4 @@ class Playing:
         if view.ending is not None:
             self.services.note_ending(self.story, view.scene)
             found = frozenset(self.services.endings_found(self.story))
-        return Step(view, only_last=only_last, endings_found=found,
-                    can_go_back=run.can_go_back)
+        return Step(view, only_last=only_last, endings_found=found, can_go_back=run.can_go_back)

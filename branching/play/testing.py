@@ -35,12 +35,29 @@ class MemoryRecorder:
         if run.view.ending is not None:
             self.ended(run)
 
-    def chose(self, run: Playthrough, scene: str, choice: str, target: str, *,
-              decide_ms: int | None, input: str, timeout: bool = False) -> None:  # noqa: A002
-        self._add("chose", run, scene=scene, choice=choice, target=target,
-                  decide_ms=decide_ms, input=input, timeout=timeout)
+    def chose(
+        self,
+        run: Playthrough,
+        scene: str,
+        choice: str,
+        target: str,
+        *,
+        decide_ms: int | None,
+        input: str,
+        timeout: bool = False,
+    ) -> None:
+        self._add(
+            "chose",
+            run,
+            scene=scene,
+            choice=choice,
+            target=target,
+            decide_ms=decide_ms,
+            input=input,
+            timeout=timeout,
+        )
 
-    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:  # noqa: A002
+    def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:
         self._add("rewound", run, scene=to_scene, input=input)
 
     def event(self, kind: str, run: Playthrough, **fields: Any) -> None:

@@ -24,17 +24,38 @@ from branching.render.mermaid import TooManyEdges, to_mermaid
 DEFAULT_FILE_WIDTH = 100
 
 __all__ = [
-    "Flowchart", "GraphvizFailed", "GraphvizMissing", "TooManyEdges", "graph_dict", "run_dot",
-    "terminal", "to_dot", "to_html", "to_json", "to_mermaid",
+    "Flowchart",
+    "GraphvizFailed",
+    "GraphvizMissing",
+    "TooManyEdges",
+    "graph_dict",
+    "run_dot",
+    "terminal",
+    "to_dot",
+    "to_html",
+    "to_json",
+    "to_mermaid",
 ]
 
 
-def terminal(graph: FlowGraph, *, depth: int | None = None, min_share: float = 0.0,
-             min_count: int = 0, ascii_only: bool = False, width: int | None = None,
-             output: str | None = None) -> str | None:
+def terminal(
+    graph: FlowGraph,
+    *,
+    depth: int | None = None,
+    min_share: float = 0.0,
+    min_count: int = 0,
+    ascii_only: bool = False,
+    width: int | None = None,
+    output: str | None = None,
+) -> str | None:
     """Print the flowchart to the terminal (None), or return it as plain text for a file."""
-    chart = Flowchart(graph, depth=depth, min_share=min_share, min_count=min_count,
-                      ascii_only=True if ascii_only else None)
+    chart = Flowchart(
+        graph,
+        depth=depth,
+        min_share=min_share,
+        min_count=min_count,
+        ascii_only=True if ascii_only else None,
+    )
     if output is None:
         Console(width=width).print(chart)
         return None

@@ -62,13 +62,15 @@ def _node(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
     if scene.is_ending:
         lines.append(f"{scene.ending_kind} ending")
         lines.append(reached(figures.count(scene.visits), scene.visits, graph.unit))
-        attrs.update(shape="doubleoctagon",
-                     fillcolor=ENDING_FILL.get(scene.ending_kind or "", "#fee391"))
+        attrs.update(
+            shape="doubleoctagon", fillcolor=ENDING_FILL.get(scene.ending_kind or "", "#fee391")
+        )
     else:
         lines.append(f"{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}")
         if scene.left:
-            lines.append(f"{figures.count(scene.left)} left here "
-                         f"({figures.pct(scene.left, scene.base)})")
+            lines.append(
+                f"{figures.count(scene.left)} left here ({figures.pct(scene.left, scene.base)})"
+            )
         if scene.kind in ("next", "random"):
             attrs.update(style="rounded,filled,dashed")
     if scene.id == graph.start:
@@ -99,21 +101,27 @@ def _edge(scene: FlowScene, edge: FlowEdge, top: int, figures: Figures) -> str:
     return f"{quote(scene.id)} -> {quote(edge.target)} [{body}];"
 
 
-def to_dot(graph: FlowGraph, *, min_count: int = 0, depth: int | None = None,
-           min_share: float = 0.0) -> str:
+def to_dot(
+    graph: FlowGraph, *, min_count: int = 0, depth: int | None = None, min_share: float = 0.0
+) -> str:
     """The flowchart as a DOT digraph."""
     figures = Figures(min_count)
     shown = visible(graph, depth=depth, min_share=min_share)
-    caption = [f"{graph.title}: which way viewers went",
-               UNIT_SHORT[graph.unit], f"from {graph.source} · {graph.filters}"]
+    caption = [
+        f"{graph.title}: which way viewers went",
+        UNIT_SHORT[graph.unit],
+        f"from {graph.source} · {graph.filters}",
+    ]
     if extra := shown.caption(min_share, depth):
         caption.append(extra)
-    out = [f"digraph {quote(graph.story_id or 'story')} {{",
-           f"  graph [rankdir=TB, labelloc=t, fontname={quote(FONT)}, fontsize=16, "
-           f"nodesep=0.35, ranksep=0.45, label={quote(chr(10).join(caption))}];",
-           f"  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f7f7f7\", "
-           f"fontname={quote(FONT)}, fontsize=12];",
-           f"  edge [fontname={quote(FONT)}, fontsize=10, arrowsize=0.7];"]
+    out = [
+        f"digraph {quote(graph.story_id or 'story')} {{",
+        f"  graph [rankdir=TB, labelloc=t, fontname={quote(FONT)}, fontsize=16, "
+        f"nodesep=0.35, ranksep=0.45, label={quote(chr(10).join(caption))}];",
+        f'  node [shape=box, style="rounded,filled", fillcolor="#f7f7f7", '
+        f"fontname={quote(FONT)}, fontsize=12];",
+        f"  edge [fontname={quote(FONT)}, fontsize=10, arrowsize=0.7];",
+    ]
     by_chapter: dict[str | None, list[FlowScene]] = {}
     for scene in shown.scenes:
         by_chapter.setdefault(scene.chapter, []).append(scene)
@@ -123,8 +131,10 @@ def to_dot(graph: FlowGraph, *, min_count: int = 0, depth: int | None = None,
             out += [n[2:] for n in nodes]
             continue
         out.append(f"  subgraph {quote(f'cluster_{number}')} {{")
-        out.append(f"    label={quote(chapter)}; style=\"rounded,dashed\"; color=\"#999999\"; "
-                   f"fontcolor=\"#555555\";")
+        out.append(
+            f'    label={quote(chapter)}; style="rounded,dashed"; color="#999999"; '
+            f'fontcolor="#555555";'
+        )
         out += nodes
         out.append("  }")
     top = max((e.count for _, e in shown.edges), default=0)
@@ -140,10 +150,16 @@ def run_dot(source: str, fmt: str) -> bytes:
         raise GraphvizMissing(
             f"--format {fmt} needs Graphviz's `dot` program: install the `graphviz` package "
             "(Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), "
-            "or use --format dot and render the file elsewhere")
+            "or use --format dot and render the file elsewhere"
+        )
     try:
-        done = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"),
-                              capture_output=True, timeout=120, check=False)
+        done = subprocess.run(
+            [exe, f"-T{fmt}"],
+            input=source.encode("utf-8"),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GraphvizFailed(f"could not run {exe}: {exc}") from None
     if done.returncode != 0:

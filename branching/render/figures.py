@@ -15,13 +15,18 @@ from dataclasses import dataclass
 from branching.analytics.filters import Unit
 
 UNIT_SENTENCE: dict[str, str] = {
-    "choices": ("Counts are every time a choice was taken (a viewer who loops back or "
-                "rewinds counts again); percentages are of all the ways each scene was "
-                "left, by a choice or by stopping there."),
-    "sessions": ("Counts are sessions (playthroughs); percentages are of the sessions "
-                 "that reached each scene."),
-    "viewers": ("Counts are unique viewers; percentages are of the viewers who reached "
-                "each scene."),
+    "choices": (
+        "Counts are every time a choice was taken (a viewer who loops back or "
+        "rewinds counts again); percentages are of all the ways each scene was "
+        "left, by a choice or by stopping there."
+    ),
+    "sessions": (
+        "Counts are sessions (playthroughs); percentages are of the sessions "
+        "that reached each scene."
+    ),
+    "viewers": (
+        "Counts are unique viewers; percentages are of the viewers who reached each scene."
+    ),
 }
 
 UNIT_SHORT: dict[str, str] = {

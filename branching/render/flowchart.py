@@ -26,14 +26,43 @@ from branching.analytics.graph import FlowGraph
 from branching.render.figures import UNIT_SENTENCE, Figures, plural, reached
 from branching.render.layout import Layout, Row
 
-UNICODE = {"pipe": "│  ", "fork": "├─ ", "end": "└─ ", "space": "   ", "full": "█",
-           "eighths": " ▏▎▍▌▋▊▉", "scene": "■ ", "ending": "◆ ", "left": "✕ ", "more": "… ",
-           "above": "↑", "below": "↓", "rule": "─", "arrow": "→", "clock": "⏱"}
-ASCII = {"pipe": "|  ", "fork": "|- ", "end": "`- ", "space": "   ", "full": "#",
-         "eighths": "        ", "scene": "* ", "ending": "# ", "left": "x ", "more": "+ ",
-         "above": "^", "below": "v", "rule": "-", "arrow": "->", "clock": "t"}
-_TO_ASCII = str.maketrans({"·": "|", "…": "~", "—": "-", "–": "-", "“": '"', "”": '"',
-                           "‘": "'", "’": "'"})
+UNICODE = {
+    "pipe": "│  ",
+    "fork": "├─ ",
+    "end": "└─ ",
+    "space": "   ",
+    "full": "█",
+    "eighths": " ▏▎▍▌▋▊▉",
+    "scene": "■ ",
+    "ending": "◆ ",
+    "left": "✕ ",
+    "more": "… ",
+    "above": "↑",
+    "below": "↓",
+    "rule": "─",
+    "arrow": "→",
+    "clock": "⏱",
+}
+ASCII = {
+    "pipe": "|  ",
+    "fork": "|- ",
+    "end": "`- ",
+    "space": "   ",
+    "full": "#",
+    "eighths": "        ",
+    "scene": "* ",
+    "ending": "# ",
+    "left": "x ",
+    "more": "+ ",
+    "above": "^",
+    "below": "v",
+    "rule": "-",
+    "arrow": "->",
+    "clock": "t",
+}
+_TO_ASCII = str.maketrans(
+    {"·": "|", "…": "~", "—": "-", "–": "-", "“": '"', "”": '"', "‘": "'", "’": "'"}
+)
 MIN_WIDTH = 40
 PCT_WIDTH = 6
 
@@ -41,8 +70,16 @@ PCT_WIDTH = 6
 class Flowchart:
     """The flowchart of `graph`, pruned by `depth`/`min_share`, hiding counts < `min_count`."""
 
-    def __init__(self, graph: FlowGraph, *, depth: int | None = None, min_share: float = 0.0,
-                 min_count: int = 0, ascii_only: bool | None = None, header: bool = True) -> None:
+    def __init__(
+        self,
+        graph: FlowGraph,
+        *,
+        depth: int | None = None,
+        min_share: float = 0.0,
+        min_count: int = 0,
+        ascii_only: bool | None = None,
+        header: bool = True,
+    ) -> None:
         self.graph = graph
         self.depth = depth
         self.min_share = min_share
@@ -69,10 +106,17 @@ class Flowchart:
         """The flowchart as lines of at most `width` cells (`natural`: uncut labels)."""
         width = max(width, MIN_WIDTH)
         glyphs = ASCII if ascii_only else UNICODE
-        layout = Layout(self.graph, max_nest=max(1, (width - 40) // 8), depth=self.depth,
-                        min_share=self.min_share)
-        cw = max(3, len(self.figures.count(self.graph.max_edge)),
-                 *(len(self.figures.count(s.left)) for s in self.graph.scenes.values()))
+        layout = Layout(
+            self.graph,
+            max_nest=max(1, (width - 40) // 8),
+            depth=self.depth,
+            min_share=self.min_share,
+        )
+        cw = max(
+            3,
+            len(self.figures.count(self.graph.max_edge)),
+            *(len(self.figures.count(s.left)) for s in self.graph.scenes.values()),
+        )
         bar = max(4, min(24, (width - 40) // 3))
         text_width = min(width, 80) if natural else width  # prose and rules in a measure
         painter = _Painter(self, glyphs, text_width, bar, cw)
@@ -103,11 +147,15 @@ class Flowchart:
         if g.sessions is not None:
             done = self.figures.count(g.completed)
             pct = self.figures.pct(g.completed, g.viewers if g.unit == "viewers" else g.sessions)
-            who = (f"{self.figures.count(g.viewers)} viewers"
-                   if g.unit == "viewers" else f"{self.figures.count(g.sessions)} sessions")
+            who = (
+                f"{self.figures.count(g.viewers)} viewers"
+                if g.unit == "viewers"
+                else f"{self.figures.count(g.sessions)} sessions"
+            )
             lines.append(Text(f"{who}, {done} reached an ending ({pct})."))
-        lines += [Text(line, style="dim")
-                  for line in _wrap(f"From {g.source} · {g.filters}", width)]
+        lines += [
+            Text(line, style="dim") for line in _wrap(f"From {g.source} · {g.filters}", width)
+        ]
         for note in g.notes:
             lines += [Text(line, style="yellow") for line in _wrap(f"Note: {note}", width)]
         lines.append(Text(""))
@@ -117,22 +165,37 @@ class Flowchart:
         out: list[Text] = []
         pruned = layout.pruned
         if pruned.hidden_edges:
-            out.append(Text(f"Hidden by --min-share {self.min_share * 100:g}%: "
-                            f"{pruned.hidden_edges} choices taken "
-                            f"{self.figures.count(pruned.hidden_count)} times.", style="dim"))
+            out.append(
+                Text(
+                    f"Hidden by --min-share {self.min_share * 100:g}%: "
+                    f"{pruned.hidden_edges} choices taken "
+                    f"{self.figures.count(pruned.hidden_count)} times.",
+                    style="dim",
+                )
+            )
         if pruned.beyond_depth:
-            out.append(Text(f"Beyond --depth {self.depth}: {len(pruned.beyond_depth)} scenes "
-                            "not drawn.", style="dim"))
+            out.append(
+                Text(
+                    f"Beyond --depth {self.depth}: {len(pruned.beyond_depth)} scenes not drawn.",
+                    style="dim",
+                )
+            )
         far = [s for s in pruned.not_drawn if s.id not in pruned.beyond_depth]
         if far:
             names = ", ".join(f"{s.title} ({self.figures.count(s.visits)})" for s in far)
-            out += [Text(line, style="dim") for line in _wrap(
-                f"Not drawn (reached only by hidden choices, or not from the start): {names}.",
-                width)]
+            out += [
+                Text(line, style="dim")
+                for line in _wrap(
+                    f"Not drawn (reached only by hidden choices, or not from the start): {names}.",
+                    width,
+                )
+            ]
         endings = [s for s in self.graph.scenes.values() if s.is_ending]
         if endings:
-            parts = [f"{s.ending_title or s.title} ({s.ending_kind}) "
-                     f"{self.figures.count(s.visits)}" for s in endings]
+            parts = [
+                f"{s.ending_title or s.title} ({s.ending_kind}) {self.figures.count(s.visits)}"
+                for s in endings
+            ]
             out += [Text(line) for line in _wrap("Endings: " + " · ".join(parts), width)]
         return ([Text("")] + out) if out else out
 
@@ -165,8 +228,9 @@ def _wrap(text: str, width: int) -> Iterable[str]:
 class _Painter:
     """Turns layout rows into Text at one width."""
 
-    def __init__(self, chart: Flowchart, glyphs: dict[str, str], width: int, bar: int,
-                 count_width: int) -> None:
+    def __init__(
+        self, chart: Flowchart, glyphs: dict[str, str], width: int, bar: int, count_width: int
+    ) -> None:
         self.chart, self.g, self.width, self.bar_width = chart, glyphs, width, bar
         self.cw = count_width
         self.figures = chart.figures
@@ -194,8 +258,11 @@ class _Painter:
         if scene.is_ending:
             title = scene.ending_title or scene.title
             line.append(self.g["ending"] + title, style="bold magenta")
-            line.append(f" · {scene.ending_kind} ending · "
-                        + reached(f.count(scene.visits), scene.visits, self.unit), style="magenta")
+            line.append(
+                f" · {scene.ending_kind} ending · "
+                + reached(f.count(scene.visits), scene.visits, self.unit),
+                style="magenta",
+            )
             return line
         line.append(self.g["scene"] + scene.title, style="bold")
         meta = f" · {f.count(scene.visits)} {plural(scene.visits, self.unit)}"
@@ -217,8 +284,9 @@ class _Painter:
         if row.kind == "left":
             return Text(g["left"] + "left here", style="red")
         if row.kind == "more":
-            return Text(f"{g['more']}{row.text} more under {self.chart.min_share * 100:g}%",
-                        style="dim")
+            return Text(
+                f"{g['more']}{row.text} more under {self.chart.min_share * 100:g}%", style="dim"
+            )
         assert edge is not None
         if edge.is_route:
             kind = "random" if row.scene is not None and row.scene.kind == "random" else "next"
@@ -237,9 +305,13 @@ class _Painter:
         if row.kind != "edge" or edge is None or row.ref == "":
             return None
         title = target.title if target is not None else edge.target
-        where = {"above": g["above"], "below": f"{g['below']} below",
-                 "chapter": f"{g['below']} {target.chapter if target else ''}",
-                 "depth": "(beyond --depth)", "missing": "(not in the story)"}[row.ref]
+        where = {
+            "above": g["above"],
+            "below": f"{g['below']} below",
+            "chapter": f"{g['below']} {target.chapter if target else ''}",
+            "depth": "(beyond --depth)",
+            "missing": "(not in the story)",
+        }[row.ref]
         style = "magenta" if target is not None and target.is_ending else "cyan"
         return Text.assemble((f" {g['arrow']} ", "dim"), (title, style), (f" {where}", "dim"))
 
@@ -259,11 +331,17 @@ class _Painter:
         base = row.scene.base if row.scene is not None else None
         share = f.share(row.count, base)
         style = {"left": "red", "more": "dim"}.get(row.kind, "green")
-        numbers = Text.assemble(" ", self._bar(share, style), " ",
-                                (f.pct(row.count, base).rjust(PCT_WIDTH), "bold"), " ",
-                                f.count(row.count).rjust(self.cw))
-        return _EdgeLine(self._guides(row, branch=True), self._label(row), self._target(row),
-                         numbers)
+        numbers = Text.assemble(
+            " ",
+            self._bar(share, style),
+            " ",
+            (f.pct(row.count, base).rjust(PCT_WIDTH), "bold"),
+            " ",
+            f.count(row.count).rjust(self.cw),
+        )
+        return _EdgeLine(
+            self._guides(row, branch=True), self._label(row), self._target(row), numbers
+        )
 
 
 class _EdgeLine:
@@ -283,8 +361,7 @@ class _EdgeLine:
         label, target = self.label.copy(), self.target.copy() if self.target else None
         if target is not None:
             target.truncate(min(target.cell_len, max(0, room - 8)), overflow="ellipsis")
-            label.truncate(max(1, min(label.cell_len, room - target.cell_len)),
-                           overflow="ellipsis")
+            label.truncate(max(1, min(label.cell_len, room - target.cell_len)), overflow="ellipsis")
             label.append_text(target)
         label.truncate(room, overflow="ellipsis", pad=True)
         return Text.assemble(self.guides, label, self.numbers)

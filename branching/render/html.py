@@ -61,8 +61,10 @@ def _table(sheet: Sheet, figures: Figures) -> str:
     if not body:
         body.append(f'<tr><td colspan="{len(sheet.columns)}">(none)</td></tr>')
     caption = f"<caption>{html.escape(sheet.caption)}</caption>" if sheet.caption else ""
-    return (f"<h2>{html.escape(sheet.title)}</h2>\n<table>{caption}<thead><tr>{head}</tr>"
-            f"</thead><tbody>{''.join(body)}</tbody></table>")
+    return (
+        f"<h2>{html.escape(sheet.title)}</h2>\n<table>{caption}<thead><tr>{head}</tr>"
+        f"</thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def graph_sheet(graph: FlowGraph) -> Sheet:
@@ -70,45 +72,77 @@ def graph_sheet(graph: FlowGraph) -> Sheet:
     rows = []
     for scene in graph.scenes.values():
         for e in scene.edges:
-            rows.append((scene.title, e.label or "(next)", graph.scenes[e.target].title
-                         if e.target in graph.scenes else e.target, e.count,
-                         scene.share(e.count)))
+            rows.append(
+                (
+                    scene.title,
+                    e.label or "(next)",
+                    graph.scenes[e.target].title if e.target in graph.scenes else e.target,
+                    e.count,
+                    scene.share(e.count),
+                )
+            )
         if scene.left:
             rows.append((scene.title, "left here", "", scene.left, scene.share(scene.left)))
-    return Sheet("flow", "Every way out of every scene", UNIT_SENTENCE[graph.unit],
-                 (Column("scene"), Column("choice"), Column("goes to"), Column("count", "count"),
-                  Column("share", "share", 3)), tuple(rows))
+    return Sheet(
+        "flow",
+        "Every way out of every scene",
+        UNIT_SENTENCE[graph.unit],
+        (
+            Column("scene"),
+            Column("choice"),
+            Column("goes to"),
+            Column("count", "count"),
+            Column("share", "share", 3),
+        ),
+        tuple(rows),
+    )
 
 
 def _chart(graph: FlowGraph, *, min_count: int, depth: int | None, min_share: float) -> str:
     if shutil.which("dot") is not None:
-        svg = run_dot(to_dot(graph, min_count=min_count, depth=depth, min_share=min_share),
-                      "svg").decode("utf-8")
+        svg = run_dot(
+            to_dot(graph, min_count=min_count, depth=depth, min_share=min_share), "svg"
+        ).decode("utf-8")
         return f'<div class="chart">{inline_svg(svg)}</div>'
     console = Console(width=110, color_system=None, record=True, file=io.StringIO())
-    console.print(Flowchart(graph, depth=depth, min_share=min_share, min_count=min_count,
-                            header=False))
-    return ('<p class="note">Graphviz is not installed, so the flowchart is shown as text '
-            "(install the graphviz package for the drawing).</p>"
-            f"<pre>{html.escape(console.export_text())}</pre>")
+    console.print(
+        Flowchart(graph, depth=depth, min_share=min_share, min_count=min_count, header=False)
+    )
+    return (
+        '<p class="note">Graphviz is not installed, so the flowchart is shown as text '
+        "(install the graphviz package for the drawing).</p>"
+        f"<pre>{html.escape(console.export_text())}</pre>"
+    )
 
 
-def to_html(graph: FlowGraph, report: Report | None = None, *, min_count: int = 0,
-            depth: int | None = None, min_share: float = 0.0) -> str:
+def to_html(
+    graph: FlowGraph,
+    report: Report | None = None,
+    *,
+    min_count: int = 0,
+    depth: int | None = None,
+    min_share: float = 0.0,
+) -> str:
     """The whole page."""
     figures = Figures(min_count)
-    parts = [f"<h1>{html.escape(graph.title)}: which way viewers went</h1>",
-             f'<p class="meta">{html.escape(UNIT_SENTENCE[graph.unit])}</p>',
-             f'<p class="meta">From {html.escape(graph.source)} · '
-             f"{html.escape(graph.filters)}"
-             + (f" · counts below {min_count} hidden" if min_count else "") + "</p>"]
+    parts = [
+        f"<h1>{html.escape(graph.title)}: which way viewers went</h1>",
+        f'<p class="meta">{html.escape(UNIT_SENTENCE[graph.unit])}</p>',
+        f'<p class="meta">From {html.escape(graph.source)} · '
+        f"{html.escape(graph.filters)}"
+        + (f" · counts below {min_count} hidden" if min_count else "")
+        + "</p>",
+    ]
     parts += [f'<p class="note">{html.escape(note)}</p>' for note in graph.notes]
     parts.append(_chart(graph, min_count=min_count, depth=depth, min_share=min_share))
     parts.append(_table(graph_sheet(graph), figures))
     if report is not None:
         parts += [_table(sheet, figures) for sheet in report_tables(report)]
     title = html.escape(f"{graph.title}: flowchart")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{title}</title><style>{STYLE}</style></head>\n<body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{STYLE}</style></head>\n<body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )

@@ -40,8 +40,9 @@ def _scene(scene: FlowScene, f: Figures) -> dict[str, Any]:
         "kind": scene.kind,
         "chapter": scene.chapter,
         "tags": list(scene.tags),
-        "ending": ({"kind": scene.ending_kind, "title": scene.ending_title}
-                   if scene.is_ending else None),
+        "ending": (
+            {"kind": scene.ending_kind, "title": scene.ending_title} if scene.is_ending else None
+        ),
         "timer": scene.timer,
         "visits": f.value(scene.visits),
         "left_here": f.value(scene.left),
@@ -56,8 +57,12 @@ def graph_dict(graph: FlowGraph, *, min_count: int = 0) -> dict[str, Any]:
     f = Figures(min_count)
     return {
         "format": FORMAT,
-        "story": {"id": graph.story_id, "title": graph.title, "start": graph.start,
-                  "chapters": list(graph.chapters)},
+        "story": {
+            "id": graph.story_id,
+            "title": graph.title,
+            "start": graph.start,
+            "chapters": list(graph.chapters),
+        },
         "unit": graph.unit,
         "denominator": UNIT_SENTENCE[graph.unit],
         "source": graph.source,

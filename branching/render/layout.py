@@ -80,8 +80,9 @@ def distances(graph: FlowGraph) -> dict[str, int]:
 class Layout:
     """Rows of the flowchart for one width and one set of pruning options."""
 
-    def __init__(self, graph: FlowGraph, *, max_nest: int, depth: int | None = None,
-                 min_share: float = 0.0) -> None:
+    def __init__(
+        self, graph: FlowGraph, *, max_nest: int, depth: int | None = None, min_share: float = 0.0
+    ) -> None:
         self.graph = graph
         self.max_nest = max(1, max_nest)
         self.depth = depth
@@ -158,8 +159,15 @@ class Layout:
             total = sum(e.count for e in hidden)
             self.pruned.hidden_edges += len(hidden)
             self.pruned.hidden_count += total
-            rows.append(Row("more", scene=scene, count=total, share=scene.share(total),
-                            text=str(len(hidden))))
+            rows.append(
+                Row(
+                    "more",
+                    scene=scene,
+                    count=total,
+                    share=scene.share(total),
+                    text=str(len(hidden)),
+                )
+            )
         return rows
 
     def _place(self, edge: FlowEdge, nest: int) -> tuple[str, FlowScene | None]:
@@ -185,7 +193,8 @@ class Layout:
         self.drawn.add(root_id)
         self.rows.append(Row("scene", scene=root))
         stack: list[tuple[Iterator[tuple[int, Row]], tuple[bool, ...], int]] = [
-            (self._numbered(self._children(root)), (), 0)]
+            (self._numbered(self._children(root)), (), 0)
+        ]
         while stack:
             items, guides, nest = stack[-1]
             item = next(items, None)
@@ -194,12 +203,33 @@ class Layout:
                 continue
             last, row = bool(item[0]), item[1]
             if row.kind != "edge" or row.edge is None:
-                self.rows.append(Row(row.kind, guides, last, row.scene, row.edge, row.count,
-                                     row.share, text=row.text))
+                self.rows.append(
+                    Row(
+                        row.kind,
+                        guides,
+                        last,
+                        row.scene,
+                        row.edge,
+                        row.count,
+                        row.share,
+                        text=row.text,
+                    )
+                )
                 continue
             ref, target = self._place(row.edge, nest + 1)
-            self.rows.append(Row("edge", guides, last, row.scene, row.edge, row.count,
-                                 row.share, ref=ref, target=target))
+            self.rows.append(
+                Row(
+                    "edge",
+                    guides,
+                    last,
+                    row.scene,
+                    row.edge,
+                    row.count,
+                    row.share,
+                    ref=ref,
+                    target=target,
+                )
+            )
             if ref == "" and target is not None:
                 self.drawn.add(target.id)
                 inner = (*guides, not last)

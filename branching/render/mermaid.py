@@ -22,10 +22,14 @@ from branching.render.visible import visible
 
 MAX_EDGES = 500
 ENTITIES = {'"': "#34;", "<": "#60;", ">": "#62;", "&": "#38;", "#": "#35;", "\n": "<br/>"}
-CLASSES = {"good": "fill:#c7e9c0,stroke:#41ab5d", "bad": "fill:#fcbba1,stroke:#cb181d",
-           "secret": "fill:#dadaeb,stroke:#6a51a3", "neutral": "fill:#fdd0a2,stroke:#d94801",
-           "ending": "fill:#fee391,stroke:#cc4c02", "unvisited": "fill:#f4f4f4,stroke:#b0b0b0,"
-           "color:#909090,stroke-dasharray:3 3"}
+CLASSES = {
+    "good": "fill:#c7e9c0,stroke:#41ab5d",
+    "bad": "fill:#fcbba1,stroke:#cb181d",
+    "secret": "fill:#dadaeb,stroke:#6a51a3",
+    "neutral": "fill:#fdd0a2,stroke:#d94801",
+    "ending": "fill:#fee391,stroke:#cc4c02",
+    "unvisited": "fill:#f4f4f4,stroke:#b0b0b0,color:#909090,stroke-dasharray:3 3",
+}
 
 
 class TooManyEdges(BranchingError):
@@ -42,16 +46,18 @@ def text(value: str) -> str:
 
 def _label(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
     if scene.is_ending:
-        return (f"{scene.ending_title or scene.title}\n{scene.ending_kind} ending · "
-                + reached(figures.count(scene.visits), scene.visits, graph.unit))
+        return f"{scene.ending_title or scene.title}\n{scene.ending_kind} ending · " + reached(
+            figures.count(scene.visits), scene.visits, graph.unit
+        )
     label = f"{scene.title}\n{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}"
     if scene.left:
         label += f"\n{figures.count(scene.left)} left here"
     return label
 
 
-def to_mermaid(graph: FlowGraph, *, min_count: int = 0, depth: int | None = None,
-               min_share: float = 0.0) -> str:
+def to_mermaid(
+    graph: FlowGraph, *, min_count: int = 0, depth: int | None = None, min_share: float = 0.0
+) -> str:
     """The flowchart as Mermaid `flowchart TD` source."""
     figures = Figures(min_count)
     shown = visible(graph, depth=depth, min_share=min_share)
@@ -59,10 +65,14 @@ def to_mermaid(graph: FlowGraph, *, min_count: int = 0, depth: int | None = None
         raise TooManyEdges(
             f"the flowchart has {len(shown.edges)} edges, more than Mermaid draws by default "
             f"(its maxEdges setting is {MAX_EDGES}): prune it with --min-share or --depth, "
-            "raise maxEdges in your Mermaid configuration, or use --format dot or svg")
+            "raise maxEdges in your Mermaid configuration, or use --format dot or svg"
+        )
     ids = {s.id: f"n{i}" for i, s in enumerate(shown.scenes)}
-    out = ["flowchart TD", f"    %% {graph.title}: {UNIT_SHORT[graph.unit]}",
-           f"    %% from {graph.source} · {graph.filters}"]
+    out = [
+        "flowchart TD",
+        f"    %% {graph.title}: {UNIT_SHORT[graph.unit]}",
+        f"    %% from {graph.source} · {graph.filters}",
+    ]
     if extra := shown.caption(min_share, depth):
         out.append(f"    %% {extra}")
     chapters: dict[str | None, list[FlowScene]] = {}
@@ -87,8 +97,9 @@ def to_mermaid(graph: FlowGraph, *, min_count: int = 0, depth: int | None = None
         arrow = "-.->" if edge.count == 0 else "-->"
         out.append(f"    {ids[scene.id]} {arrow}|{text(label)}| {ids[edge.target]}")
         if edge.count and top and not figures.hidden(edge.count):
-            styles.append(f"    linkStyle {index} stroke-width:"
-                          f"{1 + 7 * math.sqrt(edge.count / top):.1f}px")
+            styles.append(
+                f"    linkStyle {index} stroke-width:{1 + 7 * math.sqrt(edge.count / top):.1f}px"
+            )
     out += styles
     for name, style in CLASSES.items():
         out.append(f"    classDef {name} {style}")

@@ -33,8 +33,10 @@ def sheets_json(report: Report, sheets: list[Sheet], *, min_count: int = 0) -> s
                 "title": sheet.title,
                 "denominator": sheet.caption,
                 "columns": [c.name for c in sheet.columns],
-                "rows": [{c.name: sheet.raw(row, i, figures) for i, c in enumerate(sheet.columns)}
-                         for row in sheet.rows],
+                "rows": [
+                    {c.name: sheet.raw(row, i, figures) for i, c in enumerate(sheet.columns)}
+                    for row in sheet.rows
+                ],
             }
             for sheet in sheets
         },

@@ -26,8 +26,10 @@ class Visible:
     def caption(self, min_share: float, depth: int | None) -> str:
         parts = []
         if self.hidden_edges:
-            parts.append(f"{self.hidden_edges} choices under {min_share * 100:g}% hidden "
-                         f"({self.hidden_count:,} taken)")
+            parts.append(
+                f"{self.hidden_edges} choices under {min_share * 100:g}% hidden "
+                f"({self.hidden_count:,} taken)"
+            )
         if self.beyond_depth:
             parts.append(f"{self.beyond_depth} scenes beyond depth {depth} hidden")
         return "; ".join(parts)
@@ -59,8 +61,11 @@ def visible(graph: FlowGraph, *, depth: int | None = None, min_share: float = 0.
             if target not in reached:
                 reached.add(target)
                 frontier.append(target)
-    keep = [s for s in graph.scenes.values()
-            if s.id in within and (s.id in reached or (s.visits and s.id in dist))]
+    keep = [
+        s
+        for s in graph.scenes.values()
+        if s.id in within and (s.id in reached or (s.visits and s.id in dist))
+    ]
     kept = {s.id for s in keep}
     edges = tuple((s, e) for s, e in shown if s.id in kept and e.target in kept)
     return Visible(tuple(keep), edges, hidden, hidden_count, len(graph.scenes) - len(within))

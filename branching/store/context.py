@@ -57,8 +57,9 @@ class SessionContext:
         )
 
 
-def session_context(cols: int | None = None, rows: int | None = None, *,
-                    terminal: str | None = None) -> SessionContext:
+def session_context(
+    cols: int | None = None, rows: int | None = None, *, terminal: str | None = None
+) -> SessionContext:
     """The context of this process with the terminal size the UI knows (0 = unknown)."""
     size = (cols, rows) if cols and rows else None
     return SessionContext.detect(size=size, terminal=terminal)
@@ -94,9 +95,7 @@ def check_attrs(attrs: dict[str, str]) -> dict[str, str]:
                 "digits, '_', '.' or '-' (at most 32)"
             )
         if not isinstance(value, str) or not value.strip() or len(value) > ATTR_VALUE_MAX:
-            raise InvalidInput(
-                f"attribute {key} needs a value of 1 to {ATTR_VALUE_MAX} characters"
-            )
+            raise InvalidInput(f"attribute {key} needs a value of 1 to {ATTR_VALUE_MAX} characters")
     return dict(attrs)
 
 

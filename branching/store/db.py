@@ -130,8 +130,14 @@ def _writer_pragmas(conn: sqlite3.Connection, path: Path) -> None:
 
 def read_pragmas(conn: sqlite3.Connection) -> dict[str, object]:
     """The pragmas the store relies on, as SQLite reports them."""
-    names = ("journal_mode", "synchronous", "busy_timeout", "secure_delete", "trusted_schema",
-             "foreign_keys")
+    names = (
+        "journal_mode",
+        "synchronous",
+        "busy_timeout",
+        "secure_delete",
+        "trusted_schema",
+        "foreign_keys",
+    )
     return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 
 

@@ -43,8 +43,9 @@ def forget(path: Path, viewer: str, *, viewer_key: Path | None = None) -> Forget
         with db.immediate(conn):
             mine = "SELECT session_id FROM sessions WHERE viewer_id = ?"
             sessions = {row[0] for row in conn.execute(mine, [vid])}
-            events = conn.execute(f"DELETE FROM events WHERE session_id IN ({mine})",
-                                  [vid]).rowcount
+            events = conn.execute(
+                f"DELETE FROM events WHERE session_id IN ({mine})", [vid]
+            ).rowcount
             conn.execute(f"DELETE FROM session_attrs WHERE session_id IN ({mine})", [vid])
             conn.execute("DELETE FROM sessions WHERE viewer_id = ?", [vid])
             totals.rebuild(conn)
@@ -56,8 +57,7 @@ def forget(path: Path, viewer: str, *, viewer_key: Path | None = None) -> Forget
     keep = _not_of(vid, sessions)
     drop = (vid.encode(), *(s.encode() for s in sessions))
     spooled = sum(spool.rewrite(f, keep, drop) for f in spool.files(spool_path(path)))
-    return ForgetResult(sessions=len(sessions), events=events, spooled=spooled,
-                        fully_erased=erased)
+    return ForgetResult(sessions=len(sessions), events=events, spooled=spooled, fully_erased=erased)
 
 
 def _scrub(conn: sqlite3.Connection, path: Path) -> bool:

@@ -102,10 +102,14 @@ def _count(conn: sqlite3.Connection, sql: str) -> int:
 
 
 def _copy_rows(conn: sqlite3.Connection, name: str) -> MergeResult:
-    before = {t: _count(conn, f"SELECT COUNT(*) FROM main.{t}")
-              for t in ("stories", "sessions", "events")}
-    conflicts = _count(conn, """SELECT COUNT(*) FROM src.events s JOIN main.events m
-        ON m.session_id = s.session_id AND m.seq = s.seq AND m.event_id <> s.event_id""")
+    before = {
+        t: _count(conn, f"SELECT COUNT(*) FROM main.{t}") for t in ("stories", "sessions", "events")
+    }
+    conflicts = _count(
+        conn,
+        """SELECT COUNT(*) FROM src.events s JOIN main.events m
+        ON m.session_id = s.session_id AND m.seq = s.seq AND m.event_id <> s.event_id""",
+    )
     conn.execute("""INSERT INTO main.stories
         SELECT story_id, content_hash, title, author, version_label, structure, registered_at
         FROM src.stories WHERE true ON CONFLICT DO NOTHING""")
@@ -126,9 +130,16 @@ def _copy_rows(conn: sqlite3.Connection, name: str) -> MergeResult:
     after = {t: _count(conn, f"SELECT COUNT(*) FROM main.{t}") for t in before}
     if after != before or moved:  # `moved` counts sessions added or moved on
         totals.rebuild(conn)
-    pruned = _count(conn, """SELECT EXISTS (SELECT 1 FROM src.pruned_traversals)
-                             OR EXISTS (SELECT 1 FROM src.pruned_scene_views)""")
-    return MergeResult(source=name, stories=after["stories"] - before["stories"],
-                       sessions=after["sessions"] - before["sessions"],
-                       events=after["events"] - before["events"], conflicts=conflicts,
-                       source_pruned=bool(pruned))
+    pruned = _count(
+        conn,
+        """SELECT EXISTS (SELECT 1 FROM src.pruned_traversals)
+                             OR EXISTS (SELECT 1 FROM src.pruned_scene_views)""",
+    )
+    return MergeResult(
+        source=name,
+        stories=after["stories"] - before["stories"],
+        sessions=after["sessions"] - before["sessions"],
+        events=after["events"] - before["events"],
+        conflicts=conflicts,
+        source_pruned=bool(pruned),
+    )

@@ -27,9 +27,18 @@ SPOOL_VERSION = 1
 
 EVENT_TYPES = frozenset(
     {
-        "session_started", "scene_shown", "reveal_skipped", "choice_made",
-        "timeout_default", "route_taken", "rewind", "pause", "resume",
-        "ending_reached", "stuck", "quit",
+        "session_started",
+        "scene_shown",
+        "reveal_skipped",
+        "choice_made",
+        "timeout_default",
+        "route_taken",
+        "rewind",
+        "pause",
+        "resume",
+        "ending_reached",
+        "stuck",
+        "quit",
     }
 )
 INPUTS = frozenset({"key", "mouse", "timeout", "scripted"})
@@ -46,9 +55,7 @@ def to_json(value: Any, what: str) -> str:
         raise InvalidInput(f"{what} cannot be recorded as JSON: {exc}") from None
 
 
-def event_op(
-    session: dict[str, Any], seq: int, ts: str, kind: str, fields: dict[str, Any]
-) -> Op:
+def event_op(session: dict[str, Any], seq: int, ts: str, kind: str, fields: dict[str, Any]) -> Op:
     """A validated event op for `session` (its ids) with sequence number `seq`."""
     if kind not in EVENT_TYPES:
         raise InvalidInput(f"unknown event type {kind!r}; known: {', '.join(sorted(EVENT_TYPES))}")
@@ -66,11 +73,20 @@ def event_op(
         raise InvalidInput(f"decide_ms must be whole milliseconds >= 0, not {decide_ms!r}")
     state = fields.get("state")
     return {
-        "v": SPOOL_VERSION, "op": "event", "event_id": str(uuid.uuid4()),
-        "session_id": session["session_id"], "story_id": session["story_id"],
-        "content_hash": session["content_hash"], "seq": seq, "ts": ts, "type": kind,
-        "scene": fields.get("scene"), "choice": fields.get("choice"),
-        "target": fields.get("target"), "decide_ms": decide_ms, "input": input_,
+        "v": SPOOL_VERSION,
+        "op": "event",
+        "event_id": str(uuid.uuid4()),
+        "session_id": session["session_id"],
+        "story_id": session["story_id"],
+        "content_hash": session["content_hash"],
+        "seq": seq,
+        "ts": ts,
+        "type": kind,
+        "scene": fields.get("scene"),
+        "choice": fields.get("choice"),
+        "target": fields.get("target"),
+        "decide_ms": decide_ms,
+        "input": input_,
         "state": None if state is None else to_json(state, "the state"),
     }
 
@@ -89,14 +105,29 @@ def _apply_story(conn: sqlite3.Connection, op: Op) -> bool:
         """INSERT INTO stories (story_id, content_hash, title, author, version_label,
                                 structure, registered_at)
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-        [op["story_id"], op["content_hash"], op["title"], op["author"],
-         op["version_label"], op["structure"], op["registered_at"]],
+        [
+            op["story_id"],
+            op["content_hash"],
+            op["title"],
+            op["author"],
+            op["version_label"],
+            op["structure"],
+            op["registered_at"],
+        ],
     )
     return cur.rowcount > 0
 
 
-_CONTEXT_COLUMNS = ("terminal", "term_program", "term_cols", "term_rows", "platform",
-                    "locale", "utc_offset_min", "app_version")
+_CONTEXT_COLUMNS = (
+    "terminal",
+    "term_program",
+    "term_cols",
+    "term_rows",
+    "platform",
+    "locale",
+    "utc_offset_min",
+    "app_version",
+)
 
 
 def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
@@ -106,8 +137,15 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
                                   seed, {", ".join(_CONTEXT_COLUMNS)})
         VALUES (?, ?, ?, ?, ?, ?, {", ".join("?" for _ in _CONTEXT_COLUMNS)})
         ON CONFLICT DO NOTHING""",
-        [op["session_id"], op["story_id"], op["content_hash"], op["viewer_id"],
-         op["started_at"], op.get("seed"), *(context.get(c) for c in _CONTEXT_COLUMNS)],
+        [
+            op["session_id"],
+            op["story_id"],
+            op["content_hash"],
+            op["viewer_id"],
+            op["started_at"],
+            op.get("seed"),
+            *(context.get(c) for c in _CONTEXT_COLUMNS),
+        ],
     )
     if cur.rowcount == 0:
         return False
@@ -125,8 +163,19 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
         """INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, target,
                                decide_ms, input, state)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING""",
-        [op["event_id"], op["session_id"], op["seq"], op["ts"], op["type"], op["scene"],
-         op["choice"], op["target"], op["decide_ms"], op["input"], op["state"]],
+        [
+            op["event_id"],
+            op["session_id"],
+            op["seq"],
+            op["ts"],
+            op["type"],
+            op["scene"],
+            op["choice"],
+            op["target"],
+            op["decide_ms"],
+            op["input"],
+            op["state"],
+        ],
     )
     if cur.rowcount == 0:
         return False
@@ -137,12 +186,19 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
                                        count, timeouts)
             VALUES (?, ?, ?, ?, ?, 1, ?)
             ON CONFLICT DO UPDATE SET count = count + 1, timeouts = timeouts + excluded.timeouts""",
-            [op["story_id"], op["content_hash"], op["scene"] or "", op["choice"] or "",
-             op["target"] or "", int(kind == "timeout_default")],
+            [
+                op["story_id"],
+                op["content_hash"],
+                op["scene"] or "",
+                op["choice"] or "",
+                op["target"] or "",
+                int(kind == "timeout_default"),
+            ],
         )
     elif kind == "rewind":  # going back from an ending continues the same playthrough
         session_moved(
-            conn, op["session_id"],
+            conn,
+            op["session_id"],
             """UPDATE sessions SET outcome = 'in_progress', ending_id = NULL,
                                    ending_kind = NULL, ended_at = NULL
             WHERE session_id = ? AND outcome = 'ending'""",
@@ -155,7 +211,8 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
             [op["story_id"], op["content_hash"], op["scene"]],
         )
         session_moved(
-            conn, op["session_id"],
+            conn,
+            op["session_id"],
             """UPDATE sessions SET last_scene = ?, last_scene_seq = ?
             WHERE session_id = ? AND last_scene_seq < ?""",
             [op["scene"], op["seq"], op["session_id"], op["seq"]],
@@ -165,7 +222,8 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
 
 def _apply_finish(conn: sqlite3.Connection, op: Op) -> bool:
     changed = session_moved(
-        conn, op["session_id"],
+        conn,
+        op["session_id"],
         """UPDATE sessions SET outcome = ?, ending_id = ?, ending_kind = ?, ended_at = ?
         WHERE session_id = ?""",
         [op["outcome"], op["ending_id"], op["ending_kind"], op["ended_at"], op["session_id"]],

@@ -53,8 +53,11 @@ def _frame_scenes(conn: sqlite3.Connection, story_id: str, content_hash: str) ->
     scenes = structure_of(row[0] if row else None).get("scenes")
     if not isinstance(scenes, list):
         return None
-    return {str(s.get("id")) for s in scenes
-            if isinstance(s, dict) and s.get("kind") in ("choice", "ending")}
+    return {
+        str(s.get("id"))
+        for s in scenes
+        if isinstance(s, dict) and s.get("kind") in ("choice", "ending")
+    }
 
 
 def resume_point(conn: sqlite3.Connection, session_id: str) -> ResumePoint | None:
@@ -108,12 +111,23 @@ def resume_point(conn: sqlite3.Connection, session_id: str) -> ResumePoint | Non
             provisional = False
     if not frames:
         return None
-    attrs = dict(conn.execute(
-        "SELECT key, value FROM session_attrs WHERE session_id = ? ORDER BY key", [session_id]
-    ).fetchall())
-    return ResumePoint(session_id=session_id, story_id=story_id, content_hash=content_hash,
-                       seed=seed, scene=frames[-1][0], state=state, last_seq=last_seq,
-                       started_at=started_at, frames=tuple(f for _, f in frames), attrs=attrs)
+    attrs = dict(
+        conn.execute(
+            "SELECT key, value FROM session_attrs WHERE session_id = ? ORDER BY key", [session_id]
+        ).fetchall()
+    )
+    return ResumePoint(
+        session_id=session_id,
+        story_id=story_id,
+        content_hash=content_hash,
+        seed=seed,
+        scene=frames[-1][0],
+        state=state,
+        last_seq=last_seq,
+        started_at=started_at,
+        frames=tuple(f for _, f in frames),
+        attrs=attrs,
+    )
 
 
 def _scene_of(state: dict[str, Any] | None, target: str | None) -> str:
@@ -126,7 +140,7 @@ def _back_to(frames: list[tuple[str, dict[str, Any]]], scene: str) -> None:
     """Keep the frames up to the latest one at `scene` before the current one."""
     for index in range(len(frames) - 2, -1, -1):
         if frames[index][0] == scene:
-            del frames[index + 1:]
+            del frames[index + 1 :]
             return
 
 

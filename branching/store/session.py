@@ -52,13 +52,13 @@ class SessionWriter:
 
     def record(
         self,
-        type: str,  # noqa: A002 - the API's name for the event type
+        type: str,  # the API's name for the event type
         *,
         scene: str | None = None,
         choice: str | None = None,
         target: str | None = None,
         decide_ms: int | None = None,
-        input: str | None = None,  # noqa: A002 - the API's name for the input device
+        input: str | None = None,  # the API's name for the input device
         state: dict[str, Any] | None = None,
     ) -> Future[bool]:
         """Queue one event; the future is True when committed, False when kept for later.
@@ -66,8 +66,14 @@ class SessionWriter:
         Raises InvalidInput at once for an unknown type or input, a choice
         event without its scene or choice, or a state that is not JSON-able.
         """
-        fields = {"scene": scene, "choice": choice, "target": target,
-                  "decide_ms": decide_ms, "input": input, "state": state}
+        fields = {
+            "scene": scene,
+            "choice": choice,
+            "target": target,
+            "decide_ms": decide_ms,
+            "input": input,
+            "state": state,
+        }
         with self._lock:
             self._check_open()
             op = event_op(self._ids, self._seq, now_ts(), type, fields)
@@ -85,9 +91,15 @@ class SessionWriter:
         with self._lock:
             self._check_open()
             return self._submit(
-                {"v": SPOOL_VERSION, "op": "finish", "session_id": self.session_id,
-                 "outcome": outcome, "ending_id": ending, "ending_kind": ending_kind,
-                 "ended_at": now_ts()}
+                {
+                    "v": SPOOL_VERSION,
+                    "op": "finish",
+                    "session_id": self.session_id,
+                    "outcome": outcome,
+                    "ending_id": ending,
+                    "ending_kind": ending_kind,
+                    "ended_at": now_ts(),
+                }
             )
 
     def close(self) -> None:

@@ -132,8 +132,9 @@ def load(path: Path, apply: Callable[[list[Record]], list[Record]]) -> int:
             left = apply(records)
             append(path, left)
             if bad:
-                with _open_current(path.with_name(path.name + ".rejected"), os.O_WRONLY
-                                   | os.O_APPEND) as rejected:
+                with _open_current(
+                    path.with_name(path.name + ".rejected"), os.O_WRONLY | os.O_APPEND
+                ) as rejected:
                     rejected.write(b"".join(line + b"\n" for line in bad))
                     os.fsync(rejected.fileno())
             claim.unlink(missing_ok=True)

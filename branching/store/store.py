@@ -42,8 +42,15 @@ RETRY_WINDOW = 2.0
 class Store:
     """An open telemetry database. Use `Store.open(path)`; close it (or use `with`)."""
 
-    def __init__(self, path: Path, *, viewer_key: Path | None, create_key: bool,
-                 busy_timeout_ms: int, retry_window: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        viewer_key: Path | None,
+        create_key: bool,
+        busy_timeout_ms: int,
+        retry_window: float,
+    ) -> None:
         self.path = path
         self.spool_path = spool_path(path)
         self.warnings: list[str] = []
@@ -57,8 +64,9 @@ class Store:
             self.spooled_in = spool.load(self.spool_path, self._apply_spooled)
         except OSError as exc:  # the spool stays where it is for the next open
             self.warnings.append(f"cannot read the telemetry spool {self.spool_path}: {exc}")
-        self._writer = Writer(self._connect_writer, busy_timeout_ms=busy_timeout_ms,
-                              retry_window=retry_window)
+        self._writer = Writer(
+            self._connect_writer, busy_timeout_ms=busy_timeout_ms, retry_window=retry_window
+        )
         atexit.register(_close_at_exit, weakref.ref(self))
 
     @classmethod
@@ -91,8 +99,13 @@ class Store:
             migrate(conn, target)
         finally:
             conn.close()
-        return cls(target, viewer_key=viewer_key, create_key=create_key,
-                   busy_timeout_ms=busy_timeout_ms, retry_window=retry_window)
+        return cls(
+            target,
+            viewer_key=viewer_key,
+            create_key=create_key,
+            busy_timeout_ms=busy_timeout_ms,
+            retry_window=retry_window,
+        )
 
     # -- viewers --------------------------------------------------------------------
 
@@ -108,11 +121,17 @@ class Store:
         """Record a story version (once per id and content hash) with its structure."""
         self._check_open()
         return self._writer.submit(
-            {"v": SPOOL_VERSION, "op": "story", "story_id": info.id,
-             "content_hash": info.content_hash, "title": info.title, "author": info.author,
-             "version_label": info.version_label,
-             "structure": to_json(info.structure, "the story structure"),
-             "registered_at": now_ts()}
+            {
+                "v": SPOOL_VERSION,
+                "op": "story",
+                "story_id": info.id,
+                "content_hash": info.content_hash,
+                "title": info.title,
+                "author": info.author,
+                "version_label": info.version_label,
+                "structure": to_json(info.structure, "the story structure"),
+                "registered_at": now_ts(),
+            }
         )
 
     def start_session(
@@ -127,13 +146,19 @@ class Store:
     ) -> SessionWriter:
         """Begin a playthrough of a registered story by `viewer` (stored only as its hash)."""
         self._check_open()
-        ids = {"session_id": str(uuid.uuid4()), "story_id": story_id,
-               "content_hash": content_hash}
+        ids = {"session_id": str(uuid.uuid4()), "story_id": story_id, "content_hash": content_hash}
         ctx = context or SessionContext.detect()
         self._writer.submit(
-            {"v": SPOOL_VERSION, "op": "session", **ids, "viewer_id": self.viewer_id(viewer),
-             "started_at": now_ts(), "seed": seed, "attrs": check_attrs(attrs or {}),
-             "context": dataclasses.asdict(ctx)}
+            {
+                "v": SPOOL_VERSION,
+                "op": "session",
+                **ids,
+                "viewer_id": self.viewer_id(viewer),
+                "started_at": now_ts(),
+                "seed": seed,
+                "attrs": check_attrs(attrs or {}),
+                "context": dataclasses.asdict(ctx),
+            }
         )
         return SessionWriter(self._writer.submit, self._spill, ids, next_seq=1)
 
@@ -287,4 +312,3 @@ def _close_at_exit(ref: weakref.ReferenceType[Store]) -> None:
             store.close()
         except StoreError as exc:
             log.critical("%s", exc)
-

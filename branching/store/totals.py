@@ -51,8 +51,7 @@ def count_session(conn: sqlite3.Connection, session_id: str, delta: int) -> None
     )
 
 
-def session_moved(conn: sqlite3.Connection, session_id: str, sql: str,
-                  params: list[object]) -> int:
+def session_moved(conn: sqlite3.Connection, session_id: str, sql: str, params: list[object]) -> int:
     """Run `sql` (an UPDATE of that session) keeping `session_ends` exact; its rowcount.
 
     The session is uncounted at its old standing and counted at its new one,
@@ -71,7 +70,8 @@ def rebuild_session_ends(conn: sqlite3.Connection) -> None:
         f"""INSERT INTO session_ends ({_END_KEY}, count)
         SELECT story_id, content_hash, COALESCE(last_scene, ''), outcome,
                COALESCE(ending_id, ''), 1 FROM sessions WHERE true
-        ON CONFLICT DO UPDATE SET count = count + excluded.count""")
+        ON CONFLICT DO UPDATE SET count = count + excluded.count"""
+    )
 
 
 def rebuild(conn: sqlite3.Connection) -> None:
@@ -117,8 +117,11 @@ def move_to_pruned(conn: sqlite3.Connection, cutoff: str) -> None:
 
 def recount_matches(conn: sqlite3.Connection) -> bool:
     """True when every total equals its recount (plus the pruned part, for events)."""
-    if not _same(conn, f"SELECT {_END_KEY}, count FROM ({_RAW_ENDS})",
-                 f"SELECT {_END_KEY}, count FROM session_ends WHERE count <> 0"):
+    if not _same(
+        conn,
+        f"SELECT {_END_KEY}, count FROM ({_RAW_ENDS})",
+        f"SELECT {_END_KEY}, count FROM session_ends WHERE count <> 0",
+    ):
         return False
     for table, pruned, raw, keys in (
         ("traversals", "pruned_traversals", _RAW_TRAVERSALS, "1, 2, 3, 4, 5"),

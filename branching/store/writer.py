@@ -57,8 +57,14 @@ class _Spill:
 
 def is_permanent(exc: BaseException) -> bool:
     """True for errors that retrying cannot fix (constraint violations, malformed ops)."""
-    permanent = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
-                 KeyError, TypeError, ValueError)
+    permanent = (
+        sqlite3.IntegrityError,
+        sqlite3.ProgrammingError,
+        sqlite3.InterfaceError,
+        KeyError,
+        TypeError,
+        ValueError,
+    )
     return isinstance(exc, permanent)
 
 
@@ -84,8 +90,9 @@ class Writer:
         self._idle = threading.Condition()
         self._pause = 0.25
         self.last_error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="branching-store-writer",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="branching-store-writer", daemon=True
+        )
         self._thread.start()
 
     # -- caller side ------------------------------------------------------------------

@@ -177,8 +177,10 @@ class Builder:
         ok, value = self._literal(node)
         if not ok:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-            isinstance(node, Scalar) and not node.plain
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(node, Scalar) and not node.plain)
         ):
             self.expected(node, "a number", key)
             return None
@@ -286,16 +288,22 @@ class Builder:
             return values, where
         for name, (key, value) in node.pairs.items():
             if not _VAR.match(name) or name in spec.RESERVED_NAMES:
-                self.error(key, f"'{name}' cannot be a variable name (letters, digits, _; "
-                           "not a keyword or function name)")
+                self.error(
+                    key,
+                    f"'{name}' cannot be a variable name (letters, digits, _; "
+                    "not a keyword or function name)",
+                )
                 continue
             ok, lit = self._literal(value)
             if not ok:
                 continue
             if lit is None:
                 what = "null" if isinstance(value, Scalar) else describe(value)
-                self.error(value, f"variable '{name}' needs an initial value of type bool, int, "
-                           f"float or text, not {what}")
+                self.error(
+                    value,
+                    f"variable '{name}' needs an initial value of type bool, int, "
+                    f"float or text, not {what}",
+                )
                 continue
             values[name] = lit
             where[name] = Pos(self.file, key.line, key.col)
@@ -350,8 +358,10 @@ class Builder:
         ok, v = self._literal(node)
         if not ok:
             return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or (
-            isinstance(node, Scalar) and not node.plain
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, int | float)
+            or (isinstance(node, Scalar) and not node.plain)
         ):
             self.error(node, f"'add' to '{name}' needs a number, not {describe(node)}")
             return None

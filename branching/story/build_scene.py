@@ -83,8 +83,11 @@ def _texts(b: Builder, node: Node | None) -> tuple[TextVariant, ...]:
         else:
             continue
         if cond is None and i < len(node.items) - 1:
-            b.warning(item, "a variant without 'if' always holds: the variants after it are "
-                      "never shown (put it last)")
+            b.warning(
+                item,
+                "a variant without 'if' always holds: the variants after it are "
+                "never shown (put it last)",
+            )
         if tpl is not None:
             if_pos = b.key_pos(item, "if") if isinstance(item, Map) else b.pos(item)
             out.append(TextVariant(tpl, cond, b.pos(item), if_pos))
@@ -118,19 +121,26 @@ def _choices(b: Builder, node: Node | None, where: str) -> tuple[Choice, ...]:
         if choice.id in ids:
             first = ids[choice.id]
             how = "" if choice.explicit_id else "; it comes from the label, so give one an 'id'"
-            b.error(id_node, f"duplicate choice id '{choice.id}' in {where} "
-                    f"(first at line {first.line}){how}")
+            b.error(
+                id_node,
+                f"duplicate choice id '{choice.id}' in {where} (first at line {first.line}){how}",
+            )
             continue
         ids[choice.id] = id_node
         if choice.default:
             if default_at is not None:
-                b.error(m.pairs["default"][1], f"{where} has two 'default: true' choices "
-                        f"(first at line {default_at.line})")
+                b.error(
+                    m.pairs["default"][1],
+                    f"{where} has two 'default: true' choices (first at line {default_at.line})",
+                )
             else:
                 default_at = m.pairs["default"][1]
                 if choice.condition is not None or choice.requires is not None:
-                    b.warning(default_at, "'default' on a conditional choice: when it is hidden "
-                              "or locked the first available choice is taken instead")
+                    b.warning(
+                        default_at,
+                        "'default' on a conditional choice: when it is hidden "
+                        "or locked the first available choice is taken instead",
+                    )
         out.append(choice)
     return tuple(out)
 
@@ -184,8 +194,11 @@ def _random(b: Builder, node: Node | None) -> tuple[Route, ...]:
 
 def _routes(b: Builder, node: Node, kind: str, key: str) -> tuple[Route, ...]:
     if not isinstance(node, Seq) or not node.items:
-        shape = "a scene id or a list of {if, goto} routes" if key == "next" else (
-            "a list of {goto, weight, if} routes")
+        shape = (
+            "a scene id or a list of {if, goto} routes"
+            if key == "next"
+            else ("a list of {goto, weight, if} routes")
+        )
         b.expected(node, shape, key)
         return ()
     out: list[Route] = []
@@ -200,11 +213,22 @@ def _routes(b: Builder, node: Node, kind: str, key: str) -> tuple[Route, ...]:
         if goto is None or goto_node is None:
             continue
         b.ref(goto_node, goto, key)
-        out.append(Route(goto, cond, float(weight if weight is not None else 1.0),
-                         b.pos(m), b.pos(goto_node), b.key_pos(m, "if")))
+        out.append(
+            Route(
+                goto,
+                cond,
+                float(weight if weight is not None else 1.0),
+                b.pos(m),
+                b.pos(goto_node),
+                b.key_pos(m, "if"),
+            )
+        )
     if key == "next" and out and out[-1].condition is not None:
-        b.warning(node.items[-1], "the last route has an 'if': when no route holds the "
-                  "playthrough is stuck (end the list with a route without 'if')")
+        b.warning(
+            node.items[-1],
+            "the last route has an 'if': when no route holds the "
+            "playthrough is stuck (end the list with a route without 'if')",
+        )
     return tuple(out)
 
 

@@ -12,7 +12,6 @@ in source order. Only a root file that cannot be read at all raises
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -55,15 +54,8 @@ def resolve_path(path: str | os.PathLike[str]) -> Path:
 def load(path: str | os.PathLike[str]) -> LoadResult:
     """Load a story; returns it (None when it has errors) and every problem found."""
     root = resolve_path(path)
-    # Loading allocates many small objects that all stay alive: the cyclic garbage
-    # collector would scan them again and again for nothing (about 40% of load time).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _Load(root).run()
-    finally:
-        if enabled:
-            gc.enable()
+    # The collector is the program's to pause (see `branching.startup`), never ours.
+    return _Load(root).run()
 
 
 def load_story(path: str | os.PathLike[str]) -> Story:
@@ -183,12 +175,14 @@ class _Load:
             if not (isinstance(node, Scalar) and node.plain and node.value == "1"):
                 shown = node.value if isinstance(node, Scalar) else "a collection"
                 self.problem(
-                    b.file, node.line, node.col,
+                    b.file,
+                    node.line,
+                    node.col,
                     f"unknown format version {shown!r}; this branching reads version "
                     f"{spec.FORMAT_VERSION}",
                 )
-        default_id = self.root.resolve().parent.name if self.root.name == "story.yaml" else (
-            self.root.stem
+        default_id = (
+            self.root.resolve().parent.name if self.root.name == "story.yaml" else (self.root.stem)
         )
         story_id = b.opt_id(tree, "id") or default_id
         title = b.opt_text(tree, "title") or story_id
@@ -236,7 +230,7 @@ class _Load:
         self, item: Node, rel: str, here: Path, display: str, chain: tuple[Path, ...]
     ) -> None:
         assert self.builder is not None
-        target = (here.parent / rel)
+        target = here.parent / rel
         resolved = target.resolve()
         shown = os.path.normpath(os.path.join(os.path.dirname(display), rel))
         if not resolved.is_relative_to(self.folder) or os.path.isabs(rel):
@@ -249,7 +243,9 @@ class _Load:
             return
         if resolved in self.seen:
             self.problem(
-                display, item.line, item.col,
+                display,
+                item.line,
+                item.col,
                 f"'{rel}' is included twice (already loaded as {self.seen[resolved]})",
             )
             return
@@ -273,7 +269,9 @@ class _Load:
             if raw.id in first:
                 prev = first[raw.id]
                 self.problem(
-                    raw.file, raw.key.line, raw.key.col,
+                    raw.file,
+                    raw.key.line,
+                    raw.key.col,
                     f"duplicate scene id '{raw.id}' (also at {prev.file}:{prev.key.line}:"
                     f"{prev.key.col})",
                 )
@@ -291,4 +289,3 @@ def _unknown_scene(name: str, scenes: dict[str, Scene]) -> str:
     close = get_close_matches(name, list(scenes), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown scene '{name}'{hint}"
-

@@ -179,9 +179,7 @@ def _display(template: str) -> str:
 
 
 def _scene_structure(story: Story, s: Scene) -> dict[str, Any]:
-    kind = (
-        "ending" if s.ending else "choice" if s.choices else "random" if s.random else "next"
-    )
+    kind = "ending" if s.ending else "choice" if s.choices else "random" if s.random else "next"
     return {
         "id": s.id,
         "title": s.title,

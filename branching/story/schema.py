@@ -27,27 +27,43 @@ def _shape(shape: str) -> dict[str, Any]:
         "version": {"const": spec.FORMAT_VERSION},
         "condition": {"type": "string", "maxLength": 1000},
         "template": {"type": "string"},
-        "texts": {"oneOf": [{"type": "string"},
-                            {"type": "array", "items": {"oneOf": [
-                                {"type": "string"}, {"$ref": "#/$defs/variant"}]}}]},
-        "next": {"oneOf": [{"type": "string", "pattern": spec.ID_PATTERN},
-                           {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/route"}}]},
+        "texts": {
+            "oneOf": [
+                {"type": "string"},
+                {
+                    "type": "array",
+                    "items": {"oneOf": [{"type": "string"}, {"$ref": "#/$defs/variant"}]},
+                },
+            ]
+        },
+        "next": {
+            "oneOf": [
+                {"type": "string", "pattern": spec.ID_PATTERN},
+                {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/route"}},
+            ]
+        },
         "random": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/random_route"}},
         "ending": {"oneOf": [{"type": "boolean"}, {"$ref": "#/$defs/ending"}]},
         "ids": {"type": "array", "items": {"type": "string", "pattern": spec.ID_PATTERN}},
         "tags": {"type": "array", "items": {"type": "string"}},
         "paths": {"type": "array", "items": {"type": "string"}},
-        "state": {"type": "object",
-                  "propertyNames": {"pattern": spec.VAR_PATTERN},
-                  "additionalProperties": {"type": ["boolean", "integer", "number", "string"]}},
-        "values": {"type": "object",
-                   "additionalProperties": {"type": ["boolean", "integer", "number", "string"]}},
+        "state": {
+            "type": "object",
+            "propertyNames": {"pattern": spec.VAR_PATTERN},
+            "additionalProperties": {"type": ["boolean", "integer", "number", "string"]},
+        },
+        "values": {
+            "type": "object",
+            "additionalProperties": {"type": ["boolean", "integer", "number", "string"]},
+        },
         "amounts": {"type": "object", "additionalProperties": {"type": "number"}},
         "effects": {"$ref": "#/$defs/effects"},
         "choices": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/choice"}},
-        "scenes": {"type": "object",
-                   "propertyNames": {"pattern": spec.ID_PATTERN},
-                   "additionalProperties": {"$ref": "#/$defs/scene"}},
+        "scenes": {
+            "type": "object",
+            "propertyNames": {"pattern": spec.ID_PATTERN},
+            "additionalProperties": {"$ref": "#/$defs/scene"},
+        },
     }.get(shape, ref)
 
 
@@ -67,8 +83,11 @@ def _object(keys: tuple[spec.Key, ...], title: str) -> dict[str, Any]:
 
 def story_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a story file or a chapter file."""
-    defs = {name: _object(keys, name) for name, keys in spec.OBJECTS.items()
-            if name not in ("story", "chapter")}
+    defs = {
+        name: _object(keys, name)
+        for name, keys in spec.OBJECTS.items()
+        if name not in ("story", "chapter")
+    }
     story = _object(spec.STORY, "story")
     chapter = _object(spec.CHAPTER, "chapter file")
     return {

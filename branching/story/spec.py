@@ -137,6 +137,21 @@ KEYS: dict[str, dict[str, Key]] = {
 }
 
 RESERVED_NAMES = frozenset(
-    {"true", "false", "True", "False", "and", "or", "not", "in", "is", "None", "null",
-     "visited", "visits", "chosen", "turns"}
+    {
+        "true",
+        "false",
+        "True",
+        "False",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "None",
+        "null",
+        "visited",
+        "visits",
+        "chosen",
+        "turns",
+    }
 )

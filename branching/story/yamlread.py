@@ -128,7 +128,7 @@ def read_tree(text: str) -> tuple[Node | None, list[YamlProblem]]:
 
 
 def _tag_message(tag: str) -> str:
-    shown = "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+    shown = "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
     return f"explicit YAML tags are not allowed ({shown})"
 
 
@@ -204,9 +204,7 @@ class _Composer:
                     raise YamlFatal(line, col, f"unknown or unfinished anchor '*{ev.anchor}'")
                 self.expanded += target.size
                 if self.expanded > MAX_ALIAS_NODES:
-                    raise YamlFatal(
-                        line, col, f"aliases expand beyond {MAX_ALIAS_NODES:,} nodes"
-                    )
+                    raise YamlFatal(line, col, f"aliases expand beyond {MAX_ALIAS_NODES:,} nodes")
                 node = target
             elif cls is yaml.DocumentStartEvent:
                 documents += 1

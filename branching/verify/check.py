@@ -172,8 +172,11 @@ def _reachability(story: Story, graph: _Graph, report: _Report) -> frozenset[str
 def _random_routes(story: Story, report: _Report) -> None:
     for scene in story.scenes.values():
         if scene.random and all(r.condition is not None for r in scene.random):
-            report.warn(scene.random[-1].pos, "every 'random' route has an 'if': when none holds "
-                        "the playthrough is stuck (add a route without 'if')")
+            report.warn(
+                scene.random[-1].pos,
+                "every 'random' route has an 'if': when none holds "
+                "the playthrough is stuck (add a route without 'if')",
+            )
 
 
 # ---------------------------------------------------------------- variables
@@ -235,8 +238,11 @@ def _once(story: Story, graph: _Graph, report: _Report) -> None:
     for i, scene in enumerate(story.scenes.values()):
         for choice in scene.choices:
             if choice.once and not cyclic[i]:
-                report.warn(choice.once_pos, f"'once' has no effect on choice '{choice.id}': "
-                                        f"scene '{scene.id}' can never be visited again")
+                report.warn(
+                    choice.once_pos,
+                    f"'once' has no effect on choice '{choice.id}': "
+                    f"scene '{scene.id}' can never be visited again",
+                )
 
 
 # ---------------------------------------------------------------- never holds

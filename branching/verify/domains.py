@@ -39,8 +39,9 @@ Axis = tuple[str, str, tuple[object, ...]]  # (kind, name, values): kind var/vis
 Found = tuple[Expression, Pos, str]  # a condition, where it is, what follows if it never holds
 
 
-def never_holds(story: Story, found: list[Found], unreachable: frozenset[str]
-                ) -> Iterator[tuple[Pos, str]]:
+def never_holds(
+    story: Story, found: list[Found], unreachable: frozenset[str]
+) -> Iterator[tuple[Pos, str]]:
     """(where, warning) for each condition of `found` that can never hold.
 
     `unreachable` are scene ids no path reaches: their visit counts stay 0.
@@ -127,8 +128,9 @@ def _enumerate(d: _Domain, constants: set[int | float]) -> tuple[Value, ...] | N
     return tuple(dict.fromkeys(cast(v) for v in extra + found))
 
 
-def _near(constants: list[int | float], base: list[int | float], amounts: list[int | float],
-          is_int: bool) -> list[int | float]:
+def _near(
+    constants: list[int | float], base: list[int | float], amounts: list[int | float], is_int: bool
+) -> list[int | float]:
     """Values `add`s could reach at and beside each number the conditions compare with.
 
     Whole numbers: per starting value, the nearest reachable values at or below
@@ -152,8 +154,9 @@ def _near(constants: list[int | float], base: list[int | float], amounts: list[i
     points = sorted(c for c in constants if abs(c) <= sys.float_info.max)  # no float beyond
     mids = [(x + y) / 2 for x, y in zip(points, points[1:], strict=False)]
     ends = [points[0] - 1, points[-1] + 1] if points else []
-    return [v for v in points + mids + ends
-            if any((v >= b or down) and (v <= b or up) for b in base)]
+    return [
+        v for v in points + mids + ends if any((v >= b or down) and (v <= b or up) for b in base)
+    ]
 
 
 def _constants(sources: Iterable[str]) -> set[int | float]:
@@ -179,6 +182,7 @@ def _mixes(source: str, grown: frozenset[str]) -> bool:
     a huge one), which judges a comparison with a number exactly but not
     `gold * 2 == 1008` or `gold == debt`: such conditions are not judged.
     """
+
     def reads(node: ast.AST) -> bool:
         return any(isinstance(n, ast.Name) and n.id in grown for n in ast.walk(node))
 
@@ -221,9 +225,9 @@ class _DomainEnv:
         return self.turn
 
 
-
-def _axes(expr: Expression, domains: Mapping[str, _Domain], unreachable: frozenset[str]
-          ) -> list[Axis] | None:
+def _axes(
+    expr: Expression, domains: Mapping[str, _Domain], unreachable: frozenset[str]
+) -> list[Axis] | None:
     axes: list[Axis] = []
     for name in sorted(expr.variables):
         domain = domains.get(name)
@@ -242,8 +246,9 @@ def _axes(expr: Expression, domains: Mapping[str, _Domain], unreachable: frozens
     return axes
 
 
-def _why_never(expr: Expression, domains: Mapping[str, _Domain], unreachable: frozenset[str]
-               ) -> str | None:
+def _why_never(
+    expr: Expression, domains: Mapping[str, _Domain], unreachable: frozenset[str]
+) -> str | None:
     """None when `expr` can hold (or is too costly to tell); else the reason, for the message."""
     axes = _axes(expr, domains, unreachable)
     if axes is None or math.prod(len(values) for _, _, values in axes) > MAX_COMBINATIONS:

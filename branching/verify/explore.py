@@ -60,16 +60,22 @@ class Proof:
         return [s.choice for s in self.steps]
 
     def __str__(self) -> str:
-        text = ("choices " + ",".join(map(str, self.numbers)) + f" ({', '.join(self.choices)})"
-                if self.steps else "at the start, no choice needed")
+        text = (
+            "choices " + ",".join(map(str, self.numbers)) + f" ({', '.join(self.choices)})"
+            if self.steps
+            else "at the start, no choice needed"
+        )
         if self.draws:
             text += "; random draws " + ", ".join(f"{s} -> {g}" for s, g in self.draws)
         return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {"numbers": self.numbers, "choices": self.choices,
-                "scenes": [s.scene for s in self.steps],
-                "draws": [list(d) for d in self.draws]}
+        return {
+            "numbers": self.numbers,
+            "choices": self.choices,
+            "scenes": [s.scene for s in self.steps],
+            "draws": [list(d) for d in self.draws],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,31 +127,48 @@ class Exploration:
             "states": self.states,
             "complete": self.complete,
             "max_states": self.max_states,
-            "endings": [{"scene": e.scene, "kind": e.kind, "title": e.title,
-                         "path": e.path.as_dict()} for e in self.endings],
+            "endings": [
+                {"scene": e.scene, "kind": e.kind, "title": e.title, "path": e.path.as_dict()}
+                for e in self.endings
+            ],
             "unreached": list(self.unreached),
-            "stuck": [{"scene": s.scene, "reason": s.reason, "path": s.path.as_dict()}
-                      for s in self.stuck],
-            "zero_divisions": [{"scene": z.scene, "where": z.where, "condition": z.condition,
-                                "path": z.path.as_dict()} for z in self.zero_divisions],
+            "stuck": [
+                {"scene": s.scene, "reason": s.reason, "path": s.path.as_dict()} for s in self.stuck
+            ],
+            "zero_divisions": [
+                {
+                    "scene": z.scene,
+                    "where": z.where,
+                    "condition": z.condition,
+                    "path": z.path.as_dict(),
+                }
+                for z in self.zero_divisions
+            ],
         }
 
     def report(self) -> str:
         """The findings in plain words, one per line."""
-        lines = [f"Explored {self.states:,} state(s)"
-                 + ("; the search is complete." if self.complete else
-                    f"; stopped at the limit of {self.max_states:,}: the search is not complete, "
-                    "so nothing below is proven absent.")]
-        lines.append(f"Endings reached: {len(self.endings)} of "
-                     f"{len(self.endings) + len(self.unreached)}")
+        lines = [
+            f"Explored {self.states:,} state(s)"
+            + (
+                "; the search is complete."
+                if self.complete
+                else f"; stopped at the limit of {self.max_states:,}: the search is not complete, "
+                "so nothing below is proven absent."
+            )
+        ]
+        lines.append(
+            f"Endings reached: {len(self.endings)} of {len(self.endings) + len(self.unreached)}"
+        )
         lines += [f"  {e.scene} ({e.kind}: {e.title}): {e.path}" for e in self.endings]
         if self.unreached:
             lines.append("Endings never reached: " + ", ".join(self.unreached))
         for s in self.stuck:
             lines.append(f"Stuck at {s.scene}: {s.reason}; reached by {s.path}")
         for z in self.zero_divisions:
-            lines.append(f"Division by zero at {z.scene} in {z.where} '{z.condition}'; "
-                         f"reached by {z.path}")
+            lines.append(
+                f"Division by zero at {z.scene} in {z.where} '{z.condition}'; reached by {z.path}"
+            )
         return "\n".join(lines)
 
 
@@ -228,7 +251,8 @@ class _Search:
         if scene.ending is not None:
             if scene.id not in self.found.endings:
                 self.found.endings[scene.id] = EndingFound(
-                    scene.id, scene.ending.kind, scene.ending.title, self.path(key))
+                    scene.id, scene.ending.kind, scene.ending.title, self.path(key)
+                )
         elif scene.choices:
             self.expand_choices(key, dist, scene, env)
         else:
@@ -240,7 +264,9 @@ class _Search:
         if not available:
             self.stuck(key, f"no choice of '{scene.id}' can be taken")
         for n, c in available:
-            self.push(self.space.take(key, c), dist + 1, key, ("choice", ChoiceStep(scene.id, n, c.id)))
+            self.push(
+                self.space.take(key, c), dist + 1, key, ("choice", ChoiceStep(scene.id, n, c.id))
+            )
 
     def expand_routes(self, key: Key, dist: int, scene: Scene, env: Work) -> None:
         routes = open_routes(scene, self.judge(env))
@@ -258,12 +284,16 @@ class _Search:
 
     def judge(self, env: Work) -> Holds:
         """`holds` bound to `env`, in the shape the engine's rules take."""
+
         def holds(expr: Expression, key: str, owner: str) -> bool:
             try:
                 return bool(expr.evaluate(env))
             except EvalError as exc:  # only now is it worth saying where
-                where = (f"the route to '{owner}'" if key == "route"
-                         else f"the '{key}' of choice '{owner}'")
+                where = (
+                    f"the route to '{owner}'"
+                    if key == "route"
+                    else f"the '{key}' of choice '{owner}'"
+                )
                 return self.failed(exc, expr, where)
 
         return holds
@@ -280,8 +310,9 @@ class _Search:
             scene = self.current[0]
             mark = (scene, where, expr.source)
             if mark not in self.found.zero:
-                self.found.zero[mark] = ZeroDivision(scene, where, expr.source.strip(),
-                                                     self.path(self.current))
+                self.found.zero[mark] = ZeroDivision(
+                    scene, where, expr.source.strip(), self.path(self.current)
+                )
         return False
 
     def stuck(self, key: Key, reason: str) -> None:
@@ -291,8 +322,11 @@ class _Search:
 
     def stuck_loops(self) -> None:
         """Scenes without choices whose routes only ever lead back among themselves."""
-        escapes = {k for k, succ in self.auto.items()
-                   if any(s not in self.auto or s not in self.dist for s in succ)}
+        escapes = {
+            k
+            for k, succ in self.auto.items()
+            if any(s not in self.auto or s not in self.dist for s in succ)
+        }
         if len(escapes) == len(self.auto):
             return
         into: dict[Key, list[Key]] = {}

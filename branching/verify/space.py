@@ -33,10 +33,21 @@ class Work:
 
     __slots__ = ("scene", "vars", "counts", "picks", "turn")
 
-    def __init__(self, scene: str, variables: dict[str, Value], counts: dict[str, int],
-                 picks: set[tuple[str, str]], turn: int) -> None:
+    def __init__(
+        self,
+        scene: str,
+        variables: dict[str, Value],
+        counts: dict[str, int],
+        picks: set[tuple[str, str]],
+        turn: int,
+    ) -> None:
         self.scene, self.vars, self.counts, self.picks, self.turn = (
-            scene, variables, counts, picks, turn)
+            scene,
+            variables,
+            counts,
+            picks,
+            turn,
+        )
 
     def var(self, name: str) -> Value:
         return self.vars[name]
@@ -71,11 +82,13 @@ class StateSpace:
         self.counted = list(self.visit_caps)
         self.count_turns = ("turns", "") in caps
         self.turns_cap = caps.get(("turns", ""))
-        self.observed_picks = {(s.id, c.id) for s in story.scenes.values()
-                               for c in s.choices if c.once}
+        self.observed_picks = {
+            (s.id, c.id) for s in story.scenes.values() for c in s.choices if c.once
+        }
         for expr in _story_conditions(story):
-            self.observed_picks.update((r.scene, r.choice) for r in expr.scene_refs
-                                       if r.choice is not None)
+            self.observed_picks.update(
+                (r.scene, r.choice) for r in expr.scene_refs if r.choice is not None
+            )
 
     def start(self) -> Key:
         """The state at the start: the start scene entered (it must exist)."""
@@ -92,16 +105,26 @@ class StateSpace:
             if (way > 0 and v > cap) or (way < 0 and v < -cap):  # type: ignore[operator]
                 values[name] = type(v)(cap if way > 0 else -cap)
         live = self.live.get(w.scene, self.everything)
-        return (w.scene, tuple(values[n] if on else self.initial[n]
-                               for n, on in zip(self.names, live, strict=True)),
-                tuple(w.counts.get(s, 0) for s in self.counted), frozenset(w.picks),
-                w.turn)
+        return (
+            w.scene,
+            tuple(
+                values[n] if on else self.initial[n] for n, on in zip(self.names, live, strict=True)
+            ),
+            tuple(w.counts.get(s, 0) for s in self.counted),
+            frozenset(w.picks),
+            w.turn,
+        )
 
     def thaw(self, key: Key) -> Work:
         """A fresh working copy of a state."""
         scene, values, counts, picks, turn = key
-        return Work(scene, dict(zip(self.names, values, strict=True)),
-                    dict(zip(self.counted, counts, strict=True)), set(picks), turn)
+        return Work(
+            scene,
+            dict(zip(self.names, values, strict=True)),
+            dict(zip(self.counted, counts, strict=True)),
+            set(picks),
+            turn,
+        )
 
     def enter(self, w: Work, target: str) -> None:
         """Move `w` into scene `target`: count the visit, then its `on_enter`."""
@@ -176,8 +199,9 @@ def _compared(tree: ast.AST, variables: frozenset[str]) -> dict[int, int | float
     """id(node) -> the largest number it is compared with, for reads compared only to numbers."""
     out: dict[int, int | float] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Compare) and all(type(op) not in (ast.In, ast.NotIn)
-                                                 for op in node.ops):
+        if isinstance(node, ast.Compare) and all(
+            type(op) not in (ast.In, ast.NotIn) for op in node.ops
+        ):
             operands = [node.left, *node.comparators]
             numbers = [_number(o) for o in operands]
             reads = [o for o, n in zip(operands, numbers, strict=True) if n is None]
@@ -229,8 +253,7 @@ def _growth(story: Story) -> dict[str, int]:
         for effect in (scene.on_enter, *(c.effect for c in scene.choices)):
             for name, amount in effect.add:
                 signs.setdefault(name, set()).add(amount > 0)
-    return {name: (1 if up == {True} else -1 if up == {False} else 0)
-            for name, up in signs.items()}
+    return {name: (1 if up == {True} else -1 if up == {False} else 0) for name, up in signs.items()}
 
 
 def _live(story: Story, names: list[str]) -> dict[str, tuple[bool, ...]]:
@@ -257,8 +280,7 @@ def _live(story: Story, names: list[str]) -> dict[str, tuple[bool, ...]]:
         for target, sets in ways + [(r.goto, ()) for r in scene.routes]:
             if target in story.scenes:
                 entered = story.scenes[target].on_enter.set
-                into.setdefault(target, []).append(
-                    (sid, mask(n for n, _ in (*sets, *entered))))
+                into.setdefault(target, []).append((sid, mask(n for n, _ in (*sets, *entered))))
     todo = list(story.scenes)
     while todo:
         target = todo.pop()

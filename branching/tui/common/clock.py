@@ -42,8 +42,7 @@ class MonotonicClock:
 
 
 class _ManualTicker:
-    def __init__(self, clock: ManualClock, interval: float,
-                 callback: Callable[[], None]) -> None:
+    def __init__(self, clock: ManualClock, interval: float, callback: Callable[[], None]) -> None:
         self.clock = clock
         self.interval = interval
         self.callback = callback
@@ -72,8 +71,9 @@ class ManualClock:
     def now(self) -> float:
         return self.time
 
-    def every(self, owner: MessagePump, interval: float,
-              callback: Callable[[], None]) -> _ManualTicker:
+    def every(
+        self, owner: MessagePump, interval: float, callback: Callable[[], None]
+    ) -> _ManualTicker:
         ticker = _ManualTicker(self, interval, callback)
         self.tickers.append(ticker)
         return ticker

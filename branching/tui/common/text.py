@@ -72,7 +72,7 @@ def _mark(text: str, out: list[str], spans: list[Span]) -> None:
     """Append `text` to `out` without its markers, recording styled spans."""
     last = 0
     for m in _MARKED.finditer(text):
-        out.append(text[last:m.start()])
+        out.append(text[last : m.start()])
         start = sum(map(len, out))
         if m.group("strong") is not None:
             _mark(m.group("strong"), out, spans)  # emphasis inside strong

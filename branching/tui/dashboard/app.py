@@ -49,8 +49,17 @@ class DashboardApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, db_path: Path, story: str | None, *, selection: Selection,
-                 refresh: float | None, clock: Clock, now: Now, export_dir: Path) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        story: str | None,
+        *,
+        selection: Selection,
+        refresh: float | None,
+        clock: Clock,
+        now: Now,
+        export_dir: Path,
+    ) -> None:
         super().__init__()
         self.db_path = db_path
         self.story = story
@@ -138,10 +147,16 @@ class DashboardApp(App[None]):
         self._last_error = None
 
 
-def build_dashboard(db_path: str | Path, story: str | None = None, *,
-                    selection: Selection | None = None, refresh: float | None = None,
-                    clock: Clock | None = None, now: Now | None = None,
-                    export_dir: str | Path | None = None) -> DashboardApp:
+def build_dashboard(
+    db_path: str | Path,
+    story: str | None = None,
+    *,
+    selection: Selection | None = None,
+    refresh: float | None = None,
+    clock: Clock | None = None,
+    now: Now | None = None,
+    export_dir: str | Path | None = None,
+) -> DashboardApp:
     """The dashboard over the telemetry database at `db_path`.
 
     `story` (a story id, file or folder) opens that story; None starts on the
@@ -153,6 +168,12 @@ def build_dashboard(db_path: str | Path, story: str | None = None, *,
     """
     if refresh is not None and refresh <= 0:
         raise ValueError("the refresh interval must be a positive number of seconds")
-    return DashboardApp(Path(db_path), story, selection=selection or Selection(),
-                        refresh=refresh, clock=clock or MonotonicClock(), now=now or local_now,
-                        export_dir=Path(export_dir) if export_dir is not None else Path.cwd())
+    return DashboardApp(
+        Path(db_path),
+        story,
+        selection=selection or Selection(),
+        refresh=refresh,
+        clock=clock or MonotonicClock(),
+        now=now or local_now,
+        export_dir=Path(export_dir) if export_dir is not None else Path.cwd(),
+    )

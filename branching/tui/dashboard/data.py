@@ -75,8 +75,13 @@ class Selection:
             raise AnalyticsError("the depth is a number of choices, 0 or more")
         if self.min_count < 0:
             raise AnalyticsError("the small-count threshold is 0 or more")
-        return make_filters(since=self.since, until=self.until, version=self.version,
-                            where=self.where, first_only=self.first_only)
+        return make_filters(
+            since=self.since,
+            until=self.until,
+            version=self.version,
+            where=self.where,
+            first_only=self.first_only,
+        )
 
     def drawing(self) -> str:
         """The flowchart's pruning and hiding in words ('' when it draws everything)."""
@@ -111,23 +116,33 @@ def list_stories(db: str | Path) -> list[StoryRow]:
     """Every story in the database, newest activity first (registered but unplayed last)."""
     conn = open_readonly(db)
     try:
-        titles = {sid: (title, n) for sid, title, n in conn.execute(
-            """SELECT story_id, (SELECT t.title FROM stories t WHERE t.story_id = s.story_id
+        titles = {
+            sid: (title, n)
+            for sid, title, n in conn.execute(
+                """SELECT story_id, (SELECT t.title FROM stories t WHERE t.story_id = s.story_id
                                  ORDER BY t.registered_at DESC, t.rowid DESC LIMIT 1),
                       COUNT(*)
-               FROM stories s GROUP BY story_id""")}
-        played = {row[0]: row[1:] for row in conn.execute(
-            """SELECT s.story_id, COUNT(*), COUNT(DISTINCT s.viewer_id),
+               FROM stories s GROUP BY story_id"""
+            )
+        }
+        played = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                """SELECT s.story_id, COUNT(*), COUNT(DISTINCT s.viewer_id),
                       SUM(s.outcome = 'ending'),
                       MAX(COALESCE(s.ended_at,
                                    (SELECT e.ts FROM events e WHERE e.session_id = s.session_id
                                     ORDER BY e.seq DESC LIMIT 1),
                                    s.started_at))
-               FROM sessions s GROUP BY s.story_id""")}
+               FROM sessions s GROUP BY s.story_id"""
+            )
+        }
     finally:
         conn.close()
-    rows = [StoryRow(sid, title, n, *played.get(sid, (0, 0, 0, None)))
-            for sid, (title, n) in titles.items()]
+    rows = [
+        StoryRow(sid, title, n, *played.get(sid, (0, 0, 0, None)))
+        for sid, (title, n) in titles.items()
+    ]
     return sorted(rows, key=lambda r: (r.last_activity or "", r.story_id), reverse=True)
 
 
@@ -140,8 +155,9 @@ def load_story(db: str | Path, story: str, selection: Selection) -> StoryView:
     report = build_report(story, db=db, filters=filters, unit=selection.unit)
     conn = open_readonly(db)
     try:
-        known = tuple((v.content_hash, v.describe())
-                      for v in versions(conn, report.overview.story_id))
+        known = tuple(
+            (v.content_hash, v.describe()) for v in versions(conn, report.overview.story_id)
+        )
     finally:
         conn.close()
     return StoryView(story, selection, graph, report, known)
@@ -152,8 +168,9 @@ def export_html(view: StoryView, folder: Path, when: datetime) -> Path:
     from branching.render import to_html
 
     s = view.selection
-    page = to_html(view.graph, view.report, min_count=s.min_count, depth=s.depth,
-                   min_share=s.min_share)
+    page = to_html(
+        view.graph, view.report, min_count=s.min_count, depth=s.depth, min_share=s.min_share
+    )
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", view.report.overview.story_id).strip("-.")
     stem = f"{stem or 'story'}-dashboard-{when:%Y%m%d-%H%M%S}"
     folder.mkdir(parents=True, exist_ok=True)

@@ -64,19 +64,30 @@ def totals(view: StoryView, updated: str | None) -> RenderableType:
     if o.sessions:
         found, endings = view.endings_found
         figures = Text.assemble(
-            (f.count(o.sessions), "bold"), _noun(o.sessions, " session"), " · ",
-            (f.count(o.viewers), "bold"), _noun(o.viewers, " viewer"), " · ",
+            (f.count(o.sessions), "bold"),
+            _noun(o.sessions, " session"),
+            " · ",
+            (f.count(o.viewers), "bold"),
+            _noun(o.viewers, " viewer"),
+            " · ",
             (f.rate(o.completion_rate, o.completed), "bold"),
             f" completed ({f.count(o.completed)} of {f.count(o.started)}) · ",
-            (f"{found} of {endings}", "bold"), " endings found")
+            (f"{found} of {endings}", "bold"),
+            " endings found",
+        )
     else:
-        figures = Text("No sessions match this selection yet: press f to change it, "
-                       "r to look again.", style="yellow")
+        figures = Text(
+            "No sessions match this selection yet: press f to change it, r to look again.",
+            style="yellow",
+        )
     selection = [o.filters, f"counted in {unit}", view.selection.drawing()]
-    return Group(_sides(story, Text(f"updated {updated}", style="dim") if updated else Text()),
-                 figures,
-                 _sides(literal(" · ".join(p for p in selection if p), "dim"),
-                        Text("f filters", style="dim")))
+    return Group(
+        _sides(story, Text(f"updated {updated}", style="dim") if updated else Text()),
+        figures,
+        _sides(
+            literal(" · ".join(p for p in selection if p), "dim"), Text("f filters", style="dim")
+        ),
+    )
 
 
 def _noun(n: int, word: str) -> str:
@@ -104,9 +115,13 @@ def sheet_table(sheet: Sheet, figures: Figures) -> RenderableType:
     table = _table()
     for column in sheet.columns:
         right = column.kind in ("count", "ms", "number")
-        table.add_column(literal(column.name), justify="right" if right else "left",
-                         overflow="fold", no_wrap=column.kind == "share",
-                         min_width=BAR_WIDTH + 7 if column.kind == "share" else None)
+        table.add_column(
+            literal(column.name),
+            justify="right" if right else "left",
+            overflow="fold",
+            no_wrap=column.kind == "share",
+            min_width=BAR_WIDTH + 7 if column.kind == "share" else None,
+        )
     for row in sheet.rows:
         table.add_row(*(_cell(sheet, row, i, figures) for i in range(len(sheet.columns))))
     if not sheet.rows:
@@ -138,8 +153,9 @@ def segments(report: Report, figures: Figures) -> Group:
     sheet = report_tables(report, ("segments",))[0]
     parts: list[RenderableType] = [Text(sheet.caption, style="dim"), Text("")]
     dimensions = list(dict.fromkeys(row[0] for row in sheet.rows))
-    columns = tuple(Column(c.name, c.kind, None if c.of is None else c.of - 1)
-                    for c in sheet.columns[1:])
+    columns = tuple(
+        Column(c.name, c.kind, None if c.of is None else c.of - 1) for c in sheet.columns[1:]
+    )
     for dimension in dimensions:
         rows = tuple(row[1:] for row in sheet.rows if row[0] == dimension)
         part = Sheet("segments", f"By {clean(str(dimension))}", "", columns, rows)
@@ -164,10 +180,15 @@ def choice_points(report: Report, titles: Mapping[str, str], figures: Figures) -
     for choice in report.choices:
         by_scene.setdefault(choice.scene, []).append(choice)
     parts: list[RenderableType] = [
-        Text(f"Shares are of the {unit} that reached the choice point (a viewer who loops "
-             "back can take two choices, so a point can add up to more than 100%). 'Timed out': "
-             "times the clock chose that option. Timeouts and time to decide count every "
-             "decision made there.", style="dim"), Text("")]
+        Text(
+            f"Shares are of the {unit} that reached the choice point (a viewer who loops "
+            "back can take two choices, so a point can add up to more than 100%). 'Timed out': "
+            "times the clock chose that option. Timeouts and time to decide count every "
+            "decision made there.",
+            style="dim",
+        ),
+        Text(""),
+    ]
     for scene, choices in by_scene.items():
         parts += [_point(choices, timing.get(scene), unit, titles, figures), Text("")]
     if not by_scene:
@@ -179,13 +200,21 @@ def _timing_line(t: Timing | None, figures: Figures) -> Text:
     if t is None:
         return Text("")
     timer = f"timer {t.timer:g} s" if t.timer else "no timer"
-    return Text(f"{timer} · {figures.count(t.decisions)} decisions · clock chose "
-                f"{figures.count(t.timeouts)} ({figures.rate(t.timeout_rate, t.timeouts)}) · "
-                f"median {seconds(t.median_ms)} · p90 {seconds(t.p90_ms)}", style="dim")
+    return Text(
+        f"{timer} · {figures.count(t.decisions)} decisions · clock chose "
+        f"{figures.count(t.timeouts)} ({figures.rate(t.timeout_rate, t.timeouts)}) · "
+        f"median {seconds(t.median_ms)} · p90 {seconds(t.p90_ms)}",
+        style="dim",
+    )
 
 
-def _point(choices: list[ChoiceShare], t: Timing | None, unit: str,
-           titles: Mapping[str, str], figures: Figures) -> RenderableType:
+def _point(
+    choices: list[ChoiceShare],
+    t: Timing | None,
+    unit: str,
+    titles: Mapping[str, str],
+    figures: Figures,
+) -> RenderableType:
     table = _table()
     table.expand = True  # the label columns share what the figures leave
     table.add_column("choice", overflow="fold", ratio=2)
@@ -197,10 +226,13 @@ def _point(choices: list[ChoiceShare], t: Timing | None, unit: str,
         label = literal(c.label)
         if c.retired:
             label.append(" (not in this version)", style="dim")
-        table.add_row(label, literal(titles.get(c.target, c.target), "cyan"),
-                      share_cell(c.share, figures.rate(c.share, c.count)),
-                      Text(figures.count(c.count)),
-                      Text(figures.count(c.timeouts) if c.timeouts else ""))
+        table.add_row(
+            label,
+            literal(titles.get(c.target, c.target), "cyan"),
+            share_cell(c.share, figures.rate(c.share, c.count)),
+            Text(figures.count(c.count)),
+            Text(figures.count(c.timeouts) if c.timeouts else ""),
+        )
     return Group(literal(choices[0].scene_title, "bold"), _timing_line(t, figures), table)
 
 

@@ -58,9 +58,16 @@ class BranchingApp(App[int]):
         Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, *, services: Services, options: TuiOptions, clock: Clock,
-                 story: Story | None = None, playing: Playing | None = None,
-                 library: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        services: Services,
+        options: TuiOptions,
+        clock: Clock,
+        story: Story | None = None,
+        playing: Playing | None = None,
+        library: Sequence[Path] = (),
+    ) -> None:
         super().__init__()
         self.services = services
         self.options = options
@@ -92,15 +99,13 @@ class BranchingApp(App[int]):
 
     def on_mount(self) -> None:
         if self.options.notice:
-            self.notify(clean(self.options.notice), title="Recording", timeout=10,
-                        markup=False)
+            self.notify(clean(self.options.notice), title="Recording", timeout=10, markup=False)
 
     def show_notice(self) -> None:
         """The first-run notice about recording, once telemetry is open."""
         if self.services.notice and not self._noticed:
             self._noticed = True
-            self.notify(clean(self.services.notice), title="Recording", timeout=10,
-                        markup=False)
+            self.notify(clean(self.services.notice), title="Recording", timeout=10, markup=False)
 
     # -- stories --------------------------------------------------------------------
 
@@ -170,8 +175,10 @@ class BranchingApp(App[int]):
 
     def _note_crash(self, exc: BaseException) -> None:
         where = self._write_crash(exc)
-        self.crash = (f"branching stopped after an unexpected error: {type(exc).__name__}: "
-                      f"{clean(str(exc))}" + (f" (details in {where})" if where else ""))
+        self.crash = (
+            f"branching stopped after an unexpected error: {type(exc).__name__}: "
+            f"{clean(str(exc))}" + (f" (details in {where})" if where else "")
+        )
 
     def _write_crash(self, exc: BaseException) -> str | None:
         target = self.options.crash_log
@@ -195,10 +202,16 @@ class BranchingApp(App[int]):
         self._close_messages_no_wait()
 
 
-def build_app(story: Story | None, recorder: Recorder | None = None,
-              options: TuiOptions | None = None, *, services: Services | None = None,
-              clock: Clock | None = None, playing: Playing | None = None,
-              library: Sequence[Path] = ()) -> BranchingApp:
+def build_app(
+    story: Story | None,
+    recorder: Recorder | None = None,
+    options: TuiOptions | None = None,
+    *,
+    services: Services | None = None,
+    clock: Clock | None = None,
+    playing: Playing | None = None,
+    library: Sequence[Path] = (),
+) -> BranchingApp:
     """The player app for `story` (or the library of `library` folders when None).
 
     `recorder` records the playthroughs when no `services` are given (tests);
@@ -208,6 +221,11 @@ def build_app(story: Story | None, recorder: Recorder | None = None,
     """
     if services is None:
         services = LocalServices(recorder)
-    return BranchingApp(services=services, options=options or TuiOptions(),
-                        clock=clock or MonotonicClock(), story=story, playing=playing,
-                        library=library)
+    return BranchingApp(
+        services=services,
+        options=options or TuiOptions(),
+        clock=clock or MonotonicClock(),
+        story=story,
+        playing=playing,
+        library=library,
+    )

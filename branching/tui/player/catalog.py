@@ -55,7 +55,8 @@ def find_stories(folders: Iterable[Path]) -> list[Path]:
             if child.name.startswith("."):
                 continue
             is_story = (child.is_file() and child.suffix.lower() in STORY_SUFFIXES) or (
-                child.is_dir() and (child / "story.yaml").is_file())
+                child.is_dir() and (child / "story.yaml").is_file()
+            )
             key = child.resolve()
             if is_story and key not in seen:
                 seen.add(key)
@@ -78,8 +79,9 @@ def load_entry(path: Path, services: Services) -> Entry:
         unfinished = services.unfinished(story)
     except BranchingError:
         unfinished = None  # a playthrough of an older version that no longer fits
-    return Entry(path, story, None, found,
-                 unfinished.scene_title if unfinished is not None else None)
+    return Entry(
+        path, story, None, found, unfinished.scene_title if unfinished is not None else None
+    )
 
 
 def catalogue(folders: Iterable[Path], services: Services) -> list[Entry]:

@@ -33,8 +33,13 @@ class Jobs:
     def busy(self) -> bool:
         return self._running or bool(self._queue)
 
-    def submit(self, call: Callable[[], Any], then: Then | None = None, *,
-               failed: Callable[[], None] | None = None) -> None:
+    def submit(
+        self,
+        call: Callable[[], Any],
+        then: Then | None = None,
+        *,
+        failed: Callable[[], None] | None = None,
+    ) -> None:
         """Run `call` in a worker after the jobs before it; `then(result)` on the UI thread.
 
         On an exception the app reports it, and `failed()` runs on the UI thread.
@@ -49,11 +54,17 @@ class Jobs:
             return
         self._running = True
         call, then, failed = self._queue.popleft()
-        self.node.run_worker(lambda: self._work(call, then, failed), thread=True,
-                             exit_on_error=False, group="jobs", name=getattr(call, "__name__", ""))
+        self.node.run_worker(
+            lambda: self._work(call, then, failed),
+            thread=True,
+            exit_on_error=False,
+            group="jobs",
+            name=getattr(call, "__name__", ""),
+        )
 
-    def _work(self, call: Callable[[], Any], then: Then | None,
-              failed: Callable[[], None] | None) -> None:
+    def _work(
+        self, call: Callable[[], Any], then: Then | None, failed: Callable[[], None] | None
+    ) -> None:
         app = self.node.app
         try:
             result = call()

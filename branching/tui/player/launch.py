@@ -3,11 +3,12 @@
 `run_player(story, opts)` plays one story; `run_library(opts)` shows the
 library of ./stories and any `--stories DIR`. Both open the telemetry store
 (unless `--no-telemetry`) through `branching.recording`, as the line player
-does, so both players record the same way, build the app with `build_app`, run it, and close everything.
-They return the process exit status: 0, or 1 when telemetry cannot be opened or
-after an unexpected error, either reported in one line (an unexpected error's
-details go to a crash file), never as a traceback. The store itself is opened
-by the app, in a worker, once the first scene is on screen.
+does, so both players record the same way; build the app with `build_app`;
+run it; and close everything. They return the process exit status: 0, or 1
+when telemetry cannot be opened or after an unexpected error, either reported
+in one line (an unexpected error's details go to a crash file), never as a
+traceback. The store itself is opened by the app, in a worker, once the first
+scene is on screen.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def crash_log_path() -> Path:
 def prepare(opts: PlayOptions) -> tuple[Services, TuiOptions]:
     """Telemetry services and player options from `branching play`'s options."""
     services = store_services(opts)
-    options = TuiOptions(seed=opts.seed, no_timer=opts.no_timer, resume=opts.resume,
-                         crash_log=crash_log_path())
+    options = TuiOptions(
+        seed=opts.seed, no_timer=opts.no_timer, resume=opts.resume, crash_log=crash_log_path()
+    )
     return services, options
 
 

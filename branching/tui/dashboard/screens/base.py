@@ -40,8 +40,10 @@ class QueryScreen(Screen[None]):
         longer than the refresh interval, starting over each time would cancel
         every read before it reports and the figures would never change.
         """
-        if not any(w.node is self and w.group == self.READ_GROUP and not w.is_finished
-                   for w in self.app.workers):
+        if not any(
+            w.node is self and w.group == self.READ_GROUP and not w.is_finished
+            for w in self.app.workers
+        ):
             self.reload()
 
     def query_failed(self, group: str, error: BaseException) -> None:

@@ -60,35 +60,95 @@ class FilterScreen(ModalScreen[Selection | None]):
         with Vertical(classes="dialog filters"):
             yield Static(Text("Filters", style="bold"), classes="dialog-title")
             with VerticalScroll(classes="fields"):
-                yield from self._field("Version", Select(
-                    self._version_options(), value=s.version or ALL, allow_blank=False,
-                    compact=True, id="version"))
-                yield from self._field("Since", Input(
-                    s.since or "", placeholder="YYYY-MM-DD[THH:MM] (UTC)", compact=True,
-                    id="since"))
-                yield from self._field("Until", Input(
-                    s.until or "", placeholder="YYYY-MM-DD: that whole day included",
-                    compact=True, id="until"))
-                yield from self._field("Where", Input(
-                    ", ".join(s.where), placeholder="region=NL, device=kiosk", compact=True,
-                    id="where"))
-                yield from self._field("Viewers", Checkbox(
-                    "first playthrough of each only", s.first_only, compact=True,
-                    id="first-only"))
-                yield from self._field("Count", Select(
-                    [(Text("sessions (playthroughs)"), "sessions"),
-                     (Text("unique viewers"), "viewers")], value=s.unit, allow_blank=False,
-                    compact=True, id="unit"))
-                yield from self._field("Min share %", Input(
-                    f"{s.min_share * 100:g}" if s.min_share else "", type="number",
-                    placeholder="fold smaller choices in the flowchart", compact=True,
-                    id="min-share"))
-                yield from self._field("Depth", Input(
-                    "" if s.depth is None else str(s.depth), type="integer",
-                    placeholder="the whole story", compact=True, id="depth"))
-                yield from self._field("Hide below", Input(
-                    str(s.min_count) if s.min_count else "", type="integer",
-                    placeholder="show every count", compact=True, id="min-count"))
+                yield from self._field(
+                    "Version",
+                    Select(
+                        self._version_options(),
+                        value=s.version or ALL,
+                        allow_blank=False,
+                        compact=True,
+                        id="version",
+                    ),
+                )
+                yield from self._field(
+                    "Since",
+                    Input(
+                        s.since or "",
+                        placeholder="YYYY-MM-DD[THH:MM] (UTC)",
+                        compact=True,
+                        id="since",
+                    ),
+                )
+                yield from self._field(
+                    "Until",
+                    Input(
+                        s.until or "",
+                        placeholder="YYYY-MM-DD: that whole day included",
+                        compact=True,
+                        id="until",
+                    ),
+                )
+                yield from self._field(
+                    "Where",
+                    Input(
+                        ", ".join(s.where),
+                        placeholder="region=NL, device=kiosk",
+                        compact=True,
+                        id="where",
+                    ),
+                )
+                yield from self._field(
+                    "Viewers",
+                    Checkbox(
+                        "first playthrough of each only",
+                        s.first_only,
+                        compact=True,
+                        id="first-only",
+                    ),
+                )
+                yield from self._field(
+                    "Count",
+                    Select(
+                        [
+                            (Text("sessions (playthroughs)"), "sessions"),
+                            (Text("unique viewers"), "viewers"),
+                        ],
+                        value=s.unit,
+                        allow_blank=False,
+                        compact=True,
+                        id="unit",
+                    ),
+                )
+                yield from self._field(
+                    "Min share %",
+                    Input(
+                        f"{s.min_share * 100:g}" if s.min_share else "",
+                        type="number",
+                        placeholder="fold smaller choices in the flowchart",
+                        compact=True,
+                        id="min-share",
+                    ),
+                )
+                yield from self._field(
+                    "Depth",
+                    Input(
+                        "" if s.depth is None else str(s.depth),
+                        type="integer",
+                        placeholder="the whole story",
+                        compact=True,
+                        id="depth",
+                    ),
+                )
+                yield from self._field(
+                    "Hide below",
+                    Input(
+                        str(s.min_count) if s.min_count else "",
+                        type="integer",
+                        placeholder="show every count",
+                        compact=True,
+                        id="min-count",
+                    ),
+                )
             yield Static(id="filter-error")
             with Horizontal(classes="buttons"):
                 yield Button("Apply", variant="primary", compact=True, id="apply")
@@ -120,7 +180,8 @@ class FilterScreen(ModalScreen[Selection | None]):
         min_count = _number(self._text("min-count"), "the small-count threshold", whole=True)
         selection = Selection(
             version=str(version) if version and version is not Select.NULL else None,
-            since=self._text("since") or None, until=self._text("until") or None,
+            since=self._text("since") or None,
+            until=self._text("until") or None,
             where=tuple(p.strip() for p in self._text("where").split(",") if p.strip()),
             first_only=self.query_one("#first-only", Checkbox).value,
             unit="viewers" if unit == "viewers" else "sessions",

@@ -40,11 +40,21 @@ def help_body(db: str, refresh: float | None) -> Group:
     keys.add_column()
     for key, what in KEYS:
         keys.add_row(key, what)
-    every = (f"The figures are read again every {refresh:g} s." if refresh
-             else "Press r to read the figures again (or start with --refresh SECONDS).")
-    return Group(Text("Keys", style="bold"), keys, Text(""),
-                 Text("What the figures mean", style="bold"), Text(ABOUT), Text(""),
-                 Text.assemble(("Database: ", "bold"), literal(db)), Text(every))
+    every = (
+        f"The figures are read again every {refresh:g} s."
+        if refresh
+        else "Press r to read the figures again (or start with --refresh SECONDS)."
+    )
+    return Group(
+        Text("Keys", style="bold"),
+        keys,
+        Text(""),
+        Text("What the figures mean", style="bold"),
+        Text(ABOUT),
+        Text(""),
+        Text.assemble(("Database: ", "bold"), literal(db)),
+        Text(every),
+    )
 
 
 class DashboardHelp(ModalScreen[None]):

@@ -26,8 +26,7 @@ from branching.tui.dashboard.messages import StoriesLoaded
 from branching.tui.dashboard.screens.base import QueryScreen
 from branching.tui.dashboard.views import literal
 
-FIXED = (("id", 10), ("sessions", 8), ("viewers", 7), ("completed", 9),
-         ("last activity", 16))
+FIXED = (("id", 10), ("sessions", 8), ("viewers", 7), ("completed", 9), ("last activity", 16))
 
 
 def when(stamp: str | None) -> str:
@@ -79,8 +78,11 @@ class StoryListScreen(QueryScreen):
 
     def _title(self) -> None:
         updated = self.dashboard.stamp() if self.rows is not None else None
-        line = Text.assemble(("Stories recorded in ", "bold"),
-                             literal(self.dashboard.db_path, "bold"), (" · times in UTC", "dim"))
+        line = Text.assemble(
+            ("Stories recorded in ", "bold"),
+            literal(self.dashboard.db_path, "bold"),
+            (" · times in UTC", "dim"),
+        )
         if updated:
             line.append(f" · updated {updated}", style="dim")
         self.query_one("#list-title", Static).update(line)
@@ -93,11 +95,15 @@ class StoryListScreen(QueryScreen):
         table.display = bool(self.rows)
         note.display = not self.rows
         if not self.rows:
-            note.update(Text.assemble(
-                ("Nothing recorded yet. ", "bold"),
-                "No story has been played with this database: viewers' choices appear here "
-                "once someone plays one (", ("branching play STORY", "bold"),
-                "). Press r to look again."))
+            note.update(
+                Text.assemble(
+                    ("Nothing recorded yet. ", "bold"),
+                    "No story has been played with this database: viewers' choices appear here "
+                    "once someone plays one (",
+                    ("branching play STORY", "bold"),
+                    "). Press r to look again.",
+                )
+            )
             return
         self._fill(table)
 
@@ -113,11 +119,14 @@ class StoryListScreen(QueryScreen):
         figures = Figures()
         for row in rows:
             table.add_row(
-                _cut(literal(row.title)), _cut(literal(row.story_id, "dim")),
+                _cut(literal(row.title)),
+                _cut(literal(row.story_id, "dim")),
                 Text(figures.count(row.sessions), justify="right"),
                 Text(figures.count(row.viewers), justify="right"),
                 Text(figures.rate(row.completion_rate), justify="right"),
-                Text(when(row.last_activity)), key=row.story_id)
+                Text(when(row.last_activity)),
+                key=row.story_id,
+            )
         ids = [row.story_id for row in rows]
         table.move_cursor(row=ids.index(keep) if keep in ids else 0, animate=False)
 
@@ -137,8 +146,11 @@ class StoryListScreen(QueryScreen):
         if self.rows:
             return  # keep the last figures; the notification says the refresh failed
         title = error.title if isinstance(error, BranchingError) else "Cannot read the database"
-        self.query_one("#list-message", Static).update(Text.assemble(
-            (f"{title}: ", "bold red"), literal(error), "\nPress r to try again, q to quit."))
+        self.query_one("#list-message", Static).update(
+            Text.assemble(
+                (f"{title}: ", "bold red"), literal(error), "\nPress r to try again, q to quit."
+            )
+        )
 
     # -- opening ----------------------------------------------------------------------------
 

@@ -32,8 +32,13 @@ from branching.tui.dashboard.screens.base import QueryScreen
 from branching.tui.dashboard.views import literal
 
 TABS: tuple[tuple[str, str], ...] = (
-    ("flowchart", "Flowchart"), ("choices", "Choices"), ("endings", "Endings"),
-    ("dropoff", "Drop-off"), ("paths", "Paths"), ("segments", "Segments"), ("flags", "Flags"),
+    ("flowchart", "Flowchart"),
+    ("choices", "Choices"),
+    ("endings", "Endings"),
+    ("dropoff", "Drop-off"),
+    ("paths", "Paths"),
+    ("segments", "Segments"),
+    ("flags", "Flags"),
 )
 
 
@@ -46,8 +51,10 @@ class StoryScreen(QueryScreen):
         Binding("f", "filters", "Filters"),
         Binding("e", "export", "Export HTML"),
         Binding("escape", "back", "Stories"),
-        *(Binding(str(n), f"tab('{tab}')", name, show=False)
-          for n, (tab, name) in enumerate(TABS, start=1)),
+        *(
+            Binding(str(n), f"tab('{tab}')", name, show=False)
+            for n, (tab, name) in enumerate(TABS, start=1)
+        ),
     ]
 
     def __init__(self, story: str, selection: Selection) -> None:
@@ -58,8 +65,10 @@ class StoryScreen(QueryScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="totals")
-        yield Static(Text.assemble(("Reading ", "dim"), literal(self.story, "bold"),
-                                   ("…", "dim")), id="story-message")
+        yield Static(
+            Text.assemble(("Reading ", "dim"), literal(self.story, "bold"), ("…", "dim")),
+            id="story-message",
+        )
         with TabbedContent(id="tabs"):
             for tab, name in TABS:
                 with TabPane(name, id=tab), VerticalScroll(classes="tab-body"):
@@ -92,8 +101,9 @@ class StoryScreen(QueryScreen):
         self.query_one("#totals", Static).update(views.totals(view, self.dashboard.stamp()))
         report, figures = view.report, Figures(view.selection.min_count)
         s = view.selection
-        chart = Flowchart(view.graph, depth=s.depth, min_share=s.min_share,
-                          min_count=s.min_count, header=False)
+        chart = Flowchart(
+            view.graph, depth=s.depth, min_share=s.min_share, min_count=s.min_count, header=False
+        )
         titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
         bodies = {
             "flowchart": Group(views.flow_caption(view), Text(""), chart),
@@ -111,9 +121,13 @@ class StoryScreen(QueryScreen):
         if group != self.READ_GROUP or self.view is not None:
             return  # a failed export, or a failed refresh: the figures shown stay
         title = error.title if isinstance(error, BranchingError) else "Cannot read the figures"
-        self.query_one("#story-message", Static).update(Text.assemble(
-            (f"{title}: ", "bold red"), literal(error),
-            "\nPress Esc for the stories recorded, r to try again, q to quit."))
+        self.query_one("#story-message", Static).update(
+            Text.assemble(
+                (f"{title}: ", "bold red"),
+                literal(error),
+                "\nPress Esc for the stories recorded, r to try again, q to quit.",
+            )
+        )
 
     # -- actions -----------------------------------------------------------------------------
 

@@ -25,8 +25,9 @@ class ConfirmScreen(ModalScreen[bool | None]):
         Binding("escape", "answer(False)", "Cancel"),
     ]
 
-    def __init__(self, question: Content, *, yes: str = "Yes", no: str = "No",
-                 title: str = "") -> None:
+    def __init__(
+        self, question: Content, *, yes: str = "Yes", no: str = "No", title: str = ""
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.question = question
         self.yes = yes

@@ -39,12 +39,13 @@ class EndingChoice:
 
 def ending_items(step: Step, library_mode: bool) -> list[Item]:
     """Numbered options: rewind offers, then play again, then quit."""
-    items = [Item(o.number, f"rewind:{o.scene}", f"Go back to: {o.title}", icon="↩")
-             for o in step.view.offers]
+    items = [
+        Item(o.number, f"rewind:{o.scene}", f"Go back to: {o.title}", icon="↩")
+        for o in step.view.offers
+    ]
     n = len(items)
     items.append(Item(n + 1, "again", "Play again", icon="↻"))
-    items.append(Item(n + 2, "quit", "Back to the library" if library_mode else "Quit",
-                      icon="⏏"))
+    items.append(Item(n + 2, "quit", "Back to the library" if library_mode else "Quit", icon="⏏"))
     return items
 
 
@@ -52,13 +53,17 @@ def endings_tally(story: Story, found: frozenset[str], current: str) -> Content:
     """`Endings found: 2 of 4`, then one line per ending; undiscovered ones locked."""
     endings = story.endings()
     got = [s for s in endings if s.id in found]
-    lines = [Content.assemble(("Endings found: ", "bold"),
-                              (f"{len(got)} of {len(endings)}", "bold $accent"))]
+    lines = [
+        Content.assemble(
+            ("Endings found: ", "bold"), (f"{len(got)} of {len(endings)}", "bold $accent")
+        )
+    ]
     for scene in endings:
         assert scene.ending is not None
         if scene.id in found:
             line = Content.assemble(
-                ("  ✓  ", "$success"), literal(scene.ending.title, "bold"),
+                ("  ✓  ", "$success"),
+                literal(scene.ending.title, "bold"),
                 literal(f"  · {scene.ending.kind}", "$text-muted"),
             )
             if scene.id == current:
@@ -94,23 +99,35 @@ class EndingScreen(Screen[EndingChoice]):
             with Vertical(id="ending-card"):
                 yield Static(self._title(), id="ending-title")
                 if view.ending is not None:
-                    yield Static(endings_tally(self.story, self.step.endings_found,
-                                               view.scene), id="ending-tally")
+                    yield Static(
+                        endings_tally(self.story, self.step.endings_found, view.scene),
+                        id="ending-tally",
+                    )
         with Vertical(id="choices-panel"):
             yield NumberedList(id="offers")
-        yield KeyBar([KeyHint("1-9", "Choose"),
-                      KeyHint("b", "Back", "b", enabled=self.step.can_go_back),
-                      KeyHint("?", "Help", "question_mark"), KeyHint("q", "Quit", "q")])
+        yield KeyBar(
+            [
+                KeyHint("1-9", "Choose"),
+                KeyHint("b", "Back", "b", enabled=self.step.can_go_back),
+                KeyHint("?", "Help", "question_mark"),
+                KeyHint("q", "Quit", "q"),
+            ]
+        )
 
     def _title(self) -> Content:
         view = self.step.view
         if view.ending is None:
-            return Content.assemble(("The story is stuck here", "bold $error"), "\n",
-                                    literal(f"({view.stuck}). The playthrough ends.", "italic"))
+            return Content.assemble(
+                ("The story is stuck here", "bold $error"),
+                "\n",
+                literal(f"({view.stuck}). The playthrough ends.", "italic"),
+            )
         kind = view.ending.kind
         return Content.assemble(
-            ("THE END", "bold"), "\n",
-            literal(view.ending.title, "bold $text"), "\n",
+            ("THE END", "bold"),
+            "\n",
+            literal(view.ending.title, "bold $text"),
+            "\n",
             literal(f"a {kind} ending", KIND_STYLES.get(kind, "bold $text-muted")),
         )
 

@@ -38,14 +38,25 @@ def help_text(where: str | None, viewer: str) -> Content:
     lines: list[Content] = [Content("Keys").stylize("bold $accent")]
     for key, what in KEYS:
         lines.append(Content.assemble((f"  {key:<12}", "bold"), what))
-    lines += [Content(""), Content("How it works").stylize("bold $accent"), Content(ABOUT),
-              Content(""), Content("Your choices").stylize("bold $accent")]
+    lines += [
+        Content(""),
+        Content("How it works").stylize("bold $accent"),
+        Content(ABOUT),
+        Content(""),
+        Content("Your choices").stylize("bold $accent"),
+    ]
     if where:
         who = literal(viewer, "bold") if viewer else Content("you")
-        lines.append(Content.assemble(
-            "Every choice is recorded, under a keyed hash of ", who, " (never the name), to ",
-            literal(where, "italic"), ". Play with --no-telemetry to record nothing; "
-            "`branching forget NAME` erases a viewer's data."))
+        lines.append(
+            Content.assemble(
+                "Every choice is recorded, under a keyed hash of ",
+                who,
+                " (never the name), to ",
+                literal(where, "italic"),
+                ". Play with --no-telemetry to record nothing; "
+                "`branching forget NAME` erases a viewer's data.",
+            )
+        )
     else:
         lines.append(Content("Nothing is recorded in this session (--no-telemetry)."))
     return Content("\n").join(lines)
@@ -70,8 +81,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content("Help").stylize("bold"), classes="dialog-title")
             with VerticalScroll():
                 yield Static(help_text(self.where, self.viewer))
-            yield Static(Content("Escape, ? or q to close").stylize("$text-muted"),
-                         classes="dialog-hint")
+            yield Static(
+                Content("Escape, ? or q to close").stylize("$text-muted"), classes="dialog-hint"
+            )
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()  # so arrows and Page Down scroll it

@@ -41,8 +41,9 @@ def entry_prompt(entry: Entry) -> Content:
     facts.append(Content(f"endings {entry.endings_found}/{entry.endings_total} found"))
     line = Content("  ") + Content(" · ").join(facts).stylize("$text-muted")
     if entry.resume_at is not None:
-        line = line + Content.assemble("  ", ("▶ resume at ", "$warning"),
-                                       literal(entry.resume_at, "$warning italic"))
+        line = line + Content.assemble(
+            "  ", ("▶ resume at ", "$warning"), literal(entry.resume_at, "$warning italic")
+        )
     return Content.assemble(title, "\n", line)
 
 
@@ -70,14 +71,22 @@ class LibraryScreen(Screen[None]):
             yield Static(self._intro(), id="library-intro")
             yield OptionList(id="stories")
             yield Static(id="library-details")
-        yield KeyBar([KeyHint("Enter", "Play", "enter"), KeyHint("r", "Reload", "r"),
-                      KeyHint("?", "Help", "question_mark"), KeyHint("q", "Quit", "q")])
+        yield KeyBar(
+            [
+                KeyHint("Enter", "Play", "enter"),
+                KeyHint("r", "Reload", "r"),
+                KeyHint("?", "Help", "question_mark"),
+                KeyHint("q", "Quit", "q"),
+            ]
+        )
 
     def _intro(self) -> Content:
         where = ", ".join(str(f) for f in self.folders) or "no folder"
         viewer = self.app.services.viewer
-        parts = [Content("Choose a story").stylize("bold"),
-                 Content(" with ↑ ↓ and Enter, or a click").stylize("dim")]
+        parts = [
+            Content("Choose a story").stylize("bold"),
+            Content(" with ↑ ↓ and Enter, or a click").stylize("dim"),
+        ]
         if viewer:
             parts += [Content(" · playing as ").stylize("dim"), literal(viewer, "bold")]
         parts += [Content("\n"), literal(f"Stories from {where}", "dim")]
@@ -95,8 +104,9 @@ class LibraryScreen(Screen[None]):
     def action_reload(self) -> None:
         self.query_one("#stories", OptionList).loading = True
         folders, services = list(self.folders), self.app.services
-        self.jobs.submit(lambda: catalogue(folders, services), self._loaded,
-                         failed=self._load_failed)
+        self.jobs.submit(
+            lambda: catalogue(folders, services), self._loaded, failed=self._load_failed
+        )
 
     def _load_failed(self) -> None:
         self.query_one("#stories", OptionList).loading = False
@@ -111,9 +121,12 @@ class LibraryScreen(Screen[None]):
         if entries:
             stories.highlighted = keep if keep is not None and keep < len(entries) else 0
         else:
-            self.query_one("#library-details", Static).update(Content(
-                "No stories here. Put story files or folders in ./stories, "
-                "or name a folder with --stories DIR."))
+            self.query_one("#library-details", Static).update(
+                Content(
+                    "No stories here. Put story files or folders in ./stories, "
+                    "or name a folder with --stories DIR."
+                )
+            )
         stories.focus()
 
     @on(OptionList.OptionHighlighted, "#stories")
@@ -143,7 +156,11 @@ class LibraryScreen(Screen[None]):
         if entry is None:
             return
         if entry.story is None:
-            self.notify(literal(entry.error or "cannot be played").plain,
-                        title=literal(entry.title).plain, severity="error", markup=False)
+            self.notify(
+                literal(entry.error or "cannot be played").plain,
+                title=literal(entry.title).plain,
+                severity="error",
+                markup=False,
+            )
             return
         self.app.open_story(entry.story)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from branching.tui.player.app import BranchingApp
     from branching.tui.player.screens.ending import EndingChoice
 
+
 class PlayerScreen(Screen[None]):
     """Plays one story."""
 
@@ -88,8 +89,9 @@ class PlayerScreen(Screen[None]):
         # Telemetry opens after the first frame is painted: importing and opening
         # the store is the slowest part of starting, and the scene does not need it.
         if self.check_resume:
-            self.call_after_refresh(self.jobs.submit, self.playing.look, self._looked,
-                                    failed=self._start_anew)
+            self.call_after_refresh(
+                self.jobs.submit, self.playing.look, self._looked, failed=self._start_anew
+            )
         else:
             self.call_after_refresh(self._begin)
 
@@ -99,20 +101,25 @@ class PlayerScreen(Screen[None]):
         self.app.show_notice()
         resumable, problem = found
         if problem is not None:
-            self.notify(f"Your unfinished playthrough cannot be resumed ({clean(problem)}); "
-                        "starting a new one.", severity="warning", markup=False)
+            self.notify(
+                f"Your unfinished playthrough cannot be resumed ({clean(problem)}); "
+                "starting a new one.",
+                severity="warning",
+                markup=False,
+            )
         if resumable is None:
             if self.app.options.resume:
-                self.notify("No unfinished playthrough to resume: starting anew.",
-                            markup=False)
+                self.notify("No unfinished playthrough to resume: starting anew.", markup=False)
             self._begin()
         elif self.app.options.resume:
             self._resume(resumable)
         else:
             from branching.tui.player.screens.resume import ResumeScreen
 
-            self.app.push_screen(ResumeScreen(self.playing.story.title, resumable),
-                                 partial(self._answered, resumable))
+            self.app.push_screen(
+                ResumeScreen(self.playing.story.title, resumable),
+                partial(self._answered, resumable),
+            )
 
     def _answered(self, found: Resumable, answer: bool | None) -> None:
         if answer:
@@ -148,8 +155,9 @@ class PlayerScreen(Screen[None]):
             pending()
 
     def _resume(self, found: Resumable) -> None:
-        self.jobs.submit(partial(self.playing.resume_from, found), self._resumed,
-                         failed=self._start_anew)
+        self.jobs.submit(
+            partial(self.playing.resume_from, found), self._resumed, failed=self._start_anew
+        )
 
     def _start_anew(self) -> None:
         """Looking for or reopening a playthrough failed (reported): begin a new one."""
@@ -187,8 +195,9 @@ class PlayerScreen(Screen[None]):
 
             self.phase = "ended"
             self._update_footer()
-            self.app.push_screen(EndingScreen(self.playing.story, step, self.app.library_mode),
-                                 self._after_ending)
+            self.app.push_screen(
+                EndingScreen(self.playing.story, step, self.app.library_mode), self._after_ending
+            )
             return
         passages = view.passages[-1:] if step.only_last else view.passages
         self.phase = "reading"
@@ -212,11 +221,19 @@ class PlayerScreen(Screen[None]):
     def _show_choices(self, view: View) -> None:
         timed = self._timed(view)
         choices = self.query_one(NumberedList)
-        choices.set_items([
-            Item(c.number, c.id, c.label, locked=(c.reason or "locked") if c.locked else None,
-                 default=c.default)
-            for c in view.choices
-        ], mark_default=timed)
+        choices.set_items(
+            [
+                Item(
+                    c.number,
+                    c.id,
+                    c.label,
+                    locked=(c.reason or "locked") if c.locked else None,
+                    default=c.default,
+                )
+                for c in view.choices
+            ],
+            mark_default=timed,
+        )
         panel = self.query_one("#choices-panel")
         panel.display = True
         countdown = self.query_one(Countdown)
@@ -247,8 +264,12 @@ class PlayerScreen(Screen[None]):
         if shown is None:
             self.notify(f"There is no choice {number}.", severity="warning", markup=False)
         elif shown.locked:
-            self.notify(literal(f"Choice {number} is locked: {shown.reason}").plain,
-                        title="Locked", severity="warning", markup=False)
+            self.notify(
+                literal(f"Choice {number} is locked: {shown.reason}").plain,
+                title="Locked",
+                severity="warning",
+                markup=False,
+            )
         else:
             self._take(shown, "key")
 
@@ -278,9 +299,17 @@ class PlayerScreen(Screen[None]):
         self.phase = "loading"
         self._update_footer()
         self.jobs.submit(
-            partial(self.playing.choose, choice, scene=view.scene,
-                    decide_ms=max(0, int(elapsed * 1000)), how=how, timeout=timeout),
-            self.show_step, failed=self._step_failed)
+            partial(
+                self.playing.choose,
+                choice,
+                scene=view.scene,
+                decide_ms=max(0, int(elapsed * 1000)),
+                how=how,
+                timeout=timeout,
+            ),
+            self.show_step,
+            failed=self._step_failed,
+        )
 
     def _step_failed(self) -> None:
         """A step could not be taken: show the same choices again."""
@@ -297,8 +326,9 @@ class PlayerScreen(Screen[None]):
         self.query_one(Countdown).stop()
         self.phase = "loading"
         self._update_footer()
-        self.jobs.submit(partial(self.playing.back, "key"), self.show_step,
-                         failed=self._step_failed)
+        self.jobs.submit(
+            partial(self.playing.back, "key"), self.show_step, failed=self._step_failed
+        )
 
     def action_pause(self) -> None:
         view = self.view
@@ -351,8 +381,11 @@ class PlayerScreen(Screen[None]):
 
     def _after_ending(self, choice: EndingChoice | None) -> None:
         if choice is None or choice.action == "quit":
-            self.jobs.submit(self.playing.close, lambda _: self.app.story_finished(),
-                             failed=self.app.story_finished)
+            self.jobs.submit(
+                self.playing.close,
+                lambda _: self.app.story_finished(),
+                failed=self.app.story_finished,
+            )
             return
         if choice.action == "again":
             step: Callable[[], Step] = self.playing.again
@@ -364,8 +397,11 @@ class PlayerScreen(Screen[None]):
             return
         self.phase = "loading"
         ended = self.step
-        self.jobs.submit(step, self.show_step,  # on failure: back to the ending screen
-                         failed=(lambda: self.show_step(ended)) if ended else None)
+        self.jobs.submit(
+            step,
+            self.show_step,  # on failure: back to the ending screen
+            failed=(lambda: self.show_step(ended)) if ended else None,
+        )
 
     def request_quit(self) -> None:
         """`q`: leave, after a confirmation when the story is under way."""
@@ -375,13 +411,18 @@ class PlayerScreen(Screen[None]):
             self.jobs.submit(self.playing.close, lambda _: self.app.story_finished())
             return
         if self.playing.services.where is not None:
-            question = literal("Leave this story? Your place is kept: you can resume it "
-                               "where you left off next time.")
+            question = literal(
+                "Leave this story? Your place is kept: you can resume it "
+                "where you left off next time."
+            )
         else:
-            question = literal("Leave this story? Nothing is being recorded "
-                               "(--no-telemetry), so it cannot be resumed later.")
-        self.app.push_screen(ConfirmScreen(question, yes="Leave", no="Keep playing"),
-                             self._confirmed_quit)
+            question = literal(
+                "Leave this story? Nothing is being recorded "
+                "(--no-telemetry), so it cannot be resumed later."
+            )
+        self.app.push_screen(
+            ConfirmScreen(question, yes="Leave", no="Keep playing"), self._confirmed_quit
+        )
 
     def _confirmed_quit(self, leave: bool | None) -> None:
         if not leave:
@@ -393,5 +434,6 @@ class PlayerScreen(Screen[None]):
             self.playing.quit()
             self.playing.close()
 
-        self.jobs.submit(record_and_close, lambda _: self.app.story_finished(),
-                         failed=self.app.story_finished)
+        self.jobs.submit(
+            record_and_close, lambda _: self.app.story_finished(), failed=self.app.story_finished
+        )

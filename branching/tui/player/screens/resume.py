@@ -18,8 +18,11 @@ def resume_question(title: str, found: Resumable) -> Content:
     turns = found.turns
     made = "no choices yet" if turns == 0 else f"{turns} choice{'s' if turns != 1 else ''} made"
     return Content.assemble(
-        "You have an unfinished playthrough of ", literal(title, "bold"), f" ({made}), "
-        "last at ", literal(found.scene_title, "italic"), ".\n\nContinue where you left off?",
+        "You have an unfinished playthrough of ",
+        literal(title, "bold"),
+        f" ({made}), last at ",
+        literal(found.scene_title, "italic"),
+        ".\n\nContinue where you left off?",
     )
 
 
@@ -29,8 +32,9 @@ class ResumeScreen(ConfirmScreen):
     BINDINGS = [Binding("q", "app.request_quit", "Quit", show=False)]
 
     def __init__(self, title: str, found: Resumable) -> None:
-        super().__init__(resume_question(title, found), yes="Resume", no="Start again",
-                         title="Welcome back")
+        super().__init__(
+            resume_question(title, found), yes="Resume", no="Start again", title="Welcome back"
+        )
 
     def request_quit(self) -> None:
         self.dismiss(None)

@@ -23,8 +23,12 @@ TICK = 1 / 15
 class Countdown(Widget):
     """A draining bar with the seconds left."""
 
-    COMPONENT_CLASSES = {"countdown--full", "countdown--low", "countdown--empty",
-                         "countdown--label"}
+    COMPONENT_CLASSES = {
+        "countdown--full",
+        "countdown--low",
+        "countdown--empty",
+        "countdown--label",
+    }
 
     DEFAULT_CSS = """
     Countdown {
@@ -47,7 +51,7 @@ class Countdown(Widget):
         def control(self) -> Countdown:
             return self.countdown
 
-    def __init__(self, clock: Clock | None = None, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, clock: Clock | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.clock = clock or MonotonicClock()
         self.total = 0.0

@@ -55,7 +55,7 @@ class KeyBar(Widget):
     }
     """
 
-    def __init__(self, hints: Sequence[KeyHint] = (), *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, hints: Sequence[KeyHint] = (), *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.hints: tuple[KeyHint, ...] = tuple(hints)
         self._spans: list[tuple[int, int, KeyHint]] = []
@@ -72,10 +72,10 @@ class KeyBar(Widget):
         self._spans = []
         x = 0
         for hint in self.hints:
-            key_style = self.get_visual_style(
-                "keybar--key" if hint.enabled else "keybar--disabled")
+            key_style = self.get_visual_style("keybar--key" if hint.enabled else "keybar--disabled")
             label_style = self.get_visual_style(
-                "keybar--label" if hint.enabled else "keybar--disabled")
+                "keybar--label" if hint.enabled else "keybar--disabled"
+            )
             piece = Content.assemble((f" {hint.key} ", key_style), (f"{hint.label} ", label_style))
             self._spans.append((x, x + piece.cell_length, hint))
             x += piece.cell_length

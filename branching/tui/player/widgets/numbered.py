@@ -68,7 +68,7 @@ class NumberedList(OptionList):
         def control(self) -> NumberedList:
             return self.numbered_list
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: tuple[Item, ...] = ()
         self._input = "key"

@@ -50,8 +50,9 @@ class SceneText(Widget):
         def control(self) -> SceneText:
             return self.scene_text
 
-    def __init__(self, clock: Clock | None = None, rate: float = 600.0, *,
-                 id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self, clock: Clock | None = None, rate: float = 600.0, *, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.clock = clock or MonotonicClock()
         self.rate = rate  # cells per second; 0 shows everything at once
@@ -148,5 +149,6 @@ class SceneText(Widget):
         if self.shown <= before:
             return blank
         cut = self.shown - before
-        return Strip.join([line.crop(0, cut), Strip.blank(width - cut,
-                                                          self.visual_style.rich_style)])
+        return Strip.join(
+            [line.crop(0, cut), Strip.blank(width - cut, self.visual_style.rich_style)]
+        )
