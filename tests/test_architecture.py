@@ -2,36 +2,44 @@
 
 from __future__ import annotations
 
+import os
+import pkgutil
 import shutil
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 
-CORE = [
-    "branching.story.model",
-    "branching.expr.conditions",
-    "branching.story.loader",
-    "branching.verify.check",
-    "branching.play.engine",
-    "branching.verify.explore",
-    "branching.story.yamlread",
-    "branching.story.build",
-    "branching.story.build_scene",
-    "branching.story.spec",
-    "branching.play.restore",
-    "branching.play.plain",
-    "branching.play.recorder",
-    "branching.story.schema",
-    "branching.expr.values",
-    "branching.expr.syntax",
-    "branching.expr.compile",
-    "branching.verify.domains",
-    "branching.verify.space",
-]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+CONTRACTS = {c["id"]: c for c in PYPROJECT["tool"]["importlinter"]["contracts"]}
+# The one definition of the core: the import-linter contract's source packages.
+CORE_PACKAGES: list[str] = CONTRACTS["core"]["source_modules"]
+
+
+def _modules(package: str) -> list[str]:
+    folder = ROOT / package.replace(".", "/")
+    found = [package]
+    for info in pkgutil.walk_packages([str(folder)], prefix=package + "."):
+        found.append(info.name)
+    return sorted(found)
+
+
+CORE = [m for package in CORE_PACKAGES for m in _modules(package)]
 HEAVY = ("textual", "rich", "sqlite_utils")
+
+
+def test_the_core_is_the_four_packages_the_docs_name() -> None:
+    assert CORE_PACKAGES == [
+        "branching.story",
+        "branching.expr",
+        "branching.verify",
+        "branching.play",
+    ]
+    assert len(CORE) > 20  # every module of them, found on disk
 
 
 @pytest.mark.parametrize("module", CORE)
@@ -47,12 +55,41 @@ def test_core_module_imports_no_ui_or_storage_library(module: str) -> None:
     assert out.stdout.strip() == "", f"{module} pulls in {out.stdout.strip()}"
 
 
-def test_import_linter_contracts_hold() -> None:
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("lint-imports")
-    if exe is None:
-        pytest.skip("import-linter is not installed")
-    out = subprocess.run([exe], capture_output=True, text=True, cwd=ROOT)
+    assert exe is not None, "import-linter is part of the test extra"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([exe, "--no-cache"], capture_output=True, text=True, cwd=root, env=env)
+
+
+def test_import_linter_contracts_hold() -> None:
+    out = _lint_imports(ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        ("store/reads.py", "import branching.tui.player.app", "Layers point one way"),
+        ("tui/player/launch.py", "import branching.cli.main", "Layers point one way"),
+        ("play/engine.py", "import rich", "The core is headless"),
+        ("analytics/report.py", "import textual", "Only the tui package imports textual"),
+    ],
+)
+def test_a_wrong_way_import_breaks_the_contracts(
+    tmp_path: Path, module: str, line: str, broken: str
+) -> None:
+    shutil.copytree(
+        ROOT / "branching", tmp_path / "branching", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "branching" / module
+    target.write_text(
+        target.read_text(encoding="utf-8") + f"\n{line}  # wrong way\n", encoding="utf-8"
+    )
+    out = _lint_imports(tmp_path)
+    assert out.returncode != 0
+    assert f"{broken}" in out.stdout and "BROKEN" in out.stdout
 
 
 def test_cli_help_does_not_import_textual() -> None:

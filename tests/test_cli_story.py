@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -175,3 +177,23 @@ def test_play_a_digit_that_is_not_a_decimal_number_is_not_a_choice(breakfast: Pa
     result = run("play", str(breakfast), "--no-telemetry", "--choices", "²")
     assert result.exit_code == 1
     assert result.stdout.endswith("error: '²' is not a choice\n")
+
+
+def test_a_command_that_cannot_import_says_so_never_no_such_command() -> None:
+    """A broken install (a module or library missing) is named, with exit status 1."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'branching.cli.analytics':\n"
+        "            raise ModuleNotFoundError(\"No module named 'rich'\", name='rich')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "sys.argv = ['branching', 'stats', 'anything']\n"
+        "from branching.cli import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1
+    assert "No such command" not in done.stderr
+    assert "'stats' command cannot start" in done.stderr and "rich" in done.stderr
+    assert "Traceback" not in done.stderr

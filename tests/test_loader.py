@@ -358,3 +358,14 @@ def test_content_hash_changes_when_any_file_changes(tmp_path: Path) -> None:
     root = (folder / "story.yaml").read_text(encoding="utf-8")
     write(folder / "story.yaml", root + "# a comment counts too\n")
     assert load_story(folder).content_hash not in (first, second)
+
+
+def test_loading_leaves_the_garbage_collector_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector is the program's to pause (branching.startup), never the library's."""
+    import gc
+
+    touched: list[str] = []
+    monkeypatch.setattr(gc, "disable", lambda: touched.append("disable"))
+    monkeypatch.setattr(gc, "enable", lambda: touched.append("enable"))
+    load_story(ROOT / "stories" / "signal")
+    assert touched == []

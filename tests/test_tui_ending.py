@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from branching.play.services import LocalServices
-from branching.play.testing import MemoryRecorder, settle
+from branching.play.testing import MemoryRecorder
 from branching.story.loader import load_story
 from branching.tui.common.clock import ManualClock
 from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.player.screens.ending import EndingScreen
 from branching.tui.player.screens.player import PlayerScreen
+from branching.tui.player.testing import settle
 from branching.tui.player.widgets import NumberedList
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"

@@ -14,7 +14,7 @@ from textual.widgets import OptionList
 
 from branching.play.engine import Playthrough
 from branching.play.services import LocalServices, Resumable
-from branching.play.testing import MemoryRecorder, settle
+from branching.play.testing import MemoryRecorder
 from branching.story.loader import load_story
 from branching.tui.common.clock import ManualClock
 from branching.tui.player.app import TuiOptions, build_app
@@ -22,6 +22,7 @@ from branching.tui.player.catalog import find_stories
 from branching.tui.player.screens.library import LibraryScreen
 from branching.tui.player.screens.player import PlayerScreen
 from branching.tui.player.screens.resume import ResumeScreen
+from branching.tui.player.testing import settle
 
 ROOT = Path(__file__).resolve().parent.parent
 STORIES = ROOT / "stories"

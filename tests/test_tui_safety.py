@@ -16,7 +16,7 @@ import pytest
 from branching.play.engine import Playthrough
 from branching.play.services import LocalServices
 from branching.play.stepper import Playing
-from branching.play.testing import MemoryRecorder, settle
+from branching.play.testing import MemoryRecorder
 from branching.store.errors import StoreError
 from branching.story.loader import load_story
 from branching.tui.common.clock import ManualClock
@@ -24,6 +24,7 @@ from branching.tui.common.text import clean, emphasised, literal, prose
 from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.player.screens.help import HelpScreen
 from branching.tui.player.screens.player import PlayerScreen
+from branching.tui.player.testing import settle
 from branching.tui.player.widgets import NumberedList, SceneText
 
 ROOT = Path(__file__).resolve().parent.parent

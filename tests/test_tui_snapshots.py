@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from branching.play.services import LocalServices
-from branching.play.testing import MemoryRecorder, settle
+from branching.play.testing import MemoryRecorder
 from branching.story.loader import load_story
 from branching.tui.common.clock import ManualClock
 from branching.tui.player.app import TuiOptions, build_app
+from branching.tui.player.testing import settle
 
 STORY = """\
 branching: 1

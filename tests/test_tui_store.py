@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from branching.play.testing import settle
 from branching.recording import PlayOptions, StoreServices, notice_once
 from branching.store import Store
 from branching.story.loader import load_story
@@ -20,6 +19,7 @@ from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.player.screens.ending import EndingScreen
 from branching.tui.player.screens.player import PlayerScreen
 from branching.tui.player.screens.resume import ResumeScreen
+from branching.tui.player.testing import settle
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from branching.play.testing import MemoryRecorder, settle
+from branching.play.testing import MemoryRecorder
 from branching.story.loader import load_story
 from branching.tui.common.clock import ManualClock
 from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.player.screens.help import HelpScreen
 from branching.tui.player.screens.player import PlayerScreen
+from branching.tui.player.testing import settle
 from branching.tui.player.widgets import KeyBar
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"

@@ -11,11 +11,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from branching.cli.main import cli
+
+if TYPE_CHECKING:
+    from branching.analytics.filters import Unit
 
 F = TypeVar("F", bound=Callable[..., Any])
 FLOW_FORMATS = ("terminal", "dot", "svg", "png", "mermaid", "html", "json")
@@ -36,7 +39,7 @@ TABLE_NAMES = (
 )
 
 
-class Percent(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.2
+class Percent(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.4, its parameters differ by release
     """A share typed as a percentage: `5`, `5%` or `2.5` (percent) -> 0.05."""
 
     name = "PERCENT"
@@ -226,7 +229,7 @@ def stats(
     report = build_report(
         story,
         db=_db(db),
-        unit=unit,  # type: ignore[arg-type]
+        unit=cast(Unit, unit),
         filters=_filters(since, until, version, where, first_only),
         top=top,
         flag_min=flag_min,
@@ -347,9 +350,9 @@ def flowchart(
         story,
         db=_db(db, needed=counts is None or not Path(story).exists()),
         filters=filters,
-        unit=unit,
+        unit=cast(Unit, unit),
         counts_csv=counts,
-    )  # type: ignore[arg-type]
+    )
     data = _render(
         graph,
         fmt,
@@ -405,7 +408,7 @@ def _render(
         report = build_report(
             story,
             db=_db(db),
-            unit=unit,  # type: ignore[arg-type]
+            unit=cast(Unit, unit),
             filters=filters,
         )
     return render.to_html(graph, report, **shape)

@@ -10,11 +10,15 @@ the screen clears), finds the database, and runs the one app the factory
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from branching.cli.analytics import Percent, selection_options
 from branching.cli.main import cli
+
+if TYPE_CHECKING:
+    from branching.analytics.filters import Unit
 
 
 @cli.command()
@@ -85,7 +89,7 @@ def dashboard(
         until=until,
         where=where,
         first_only=first_only,
-        unit=unit,  # type: ignore[arg-type]
+        unit=cast("Unit", unit),
         min_share=min_share,
         depth=depth,
         min_count=min_count,

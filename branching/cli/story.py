@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from branching.cli.main import cli
-from branching.errors import StoryInvalid, StoryUnreadable
+from branching.errors import Problem, StoryInvalid, StoryUnreadable
+
+if TYPE_CHECKING:
+    from branching.story.model import Story
 
 
-def _load(path: str):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """One story named to `check`: its problems, or why it could not be read."""
+
+    path: str
+    problems: list[Problem]
+    error: str | None = None
+
+
+def _load(path: str) -> Story:
     """Load a story for playing or exploring; problems become click errors."""
     from branching.story.loader import load_story
 
@@ -42,26 +56,24 @@ def check(stories: tuple[str, ...], fmt: str, strict: bool) -> None:
     """
     from branching.verify.check import check_path
 
-    results = []
-    unreadable = False
+    results: list[_Checked] = []
     for path in stories:
         try:
-            problems = check_path(path)
-            results.append({"path": path, "problems": problems, "error": None})
+            results.append(_Checked(path, check_path(path)))
         except StoryUnreadable as exc:
-            unreadable = True
-            results.append({"path": path, "problems": [], "error": str(exc)})
-    errors = sum(p.severity == "error" for r in results for p in r["problems"])
-    warnings = sum(p.severity == "warning" for r in results for p in r["problems"])
+            results.append(_Checked(path, [], str(exc)))
+    unreadable = any(r.error is not None for r in results)
+    errors = sum(p.severity == "error" for r in results for p in r.problems)
+    warnings = sum(p.severity == "warning" for r in results for p in r.problems)
     if fmt == "json":
         click.echo(
             json.dumps(
                 {
                     "stories": [
                         {
-                            "path": r["path"],
-                            "unreadable": r["error"],
-                            "problems": [p.as_dict() for p in r["problems"]],
+                            "path": r.path,
+                            "unreadable": r.error,
+                            "problems": [p.as_dict() for p in r.problems],
                         }
                         for r in results
                     ],
@@ -73,9 +85,9 @@ def check(stories: tuple[str, ...], fmt: str, strict: bool) -> None:
         )
     else:
         for r in results:
-            if r["error"]:
-                click.secho(f"{r['error']}", fg="red", err=True)
-            for p in r["problems"]:
+            if r.error:
+                click.secho(r.error, fg="red", err=True)
+            for p in r.problems:
                 colour = "red" if p.severity == "error" else "yellow"
                 click.echo(
                     f"{p.file}:{p.line}:{p.col}: "

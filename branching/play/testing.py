@@ -1,16 +1,12 @@
-"""Helpers for driving the player in tests and benchmarks (no Textual test deps).
+"""A recorder for tests and benchmarks: what a player would have recorded, in memory.
 
 `MemoryRecorder` keeps every call a player makes, as `(kind, fields)` tuples,
 so a test can assert what would have been recorded without a database.
-`settle` waits until the app has finished the steps it started (the workers
-that record, and the messages they post back), without sleeping.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from textual.pilot import Pilot
 
 from branching.play.engine import Playthrough
 
@@ -80,21 +76,3 @@ class MemoryRecorder:
             if k == kind:
                 return dict(fields)
         raise AssertionError(f"nothing recorded as {kind!r}; got {self.kinds()}")
-
-
-async def settle(pilot: Pilot[Any], rounds: int = 50) -> None:
-    """Wait for every worker and the messages they post back, without sleeping."""
-    app = pilot.app
-    for _ in range(rounds):
-        await pilot.pause()
-        if not _busy(app):
-            return
-        await app.workers.wait_for_complete()
-    raise AssertionError("the app is still busy after settling")
-
-
-def _busy(app: Any) -> bool:
-    if any(not w.is_finished for w in app.workers):
-        return True
-    jobs = [getattr(s, "jobs", None) for s in (app, *app.screen_stack)]
-    return any(j is not None and j.busy for j in jobs)

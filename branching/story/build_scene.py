@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from difflib import get_close_matches
 
 from branching.story.build import _ID, Builder, RawScene, slug
-from branching.story.model import Choice, Effect, Ending, Route, Scene, TextVariant
+from branching.story.model import Choice, Effect, Ending, Pos, Route, Scene, TextVariant
 from branching.story.yamlread import Map, Node, Scalar, Seq
 
 _WAYS = ("choices", "next", "random", "ending")
@@ -243,11 +243,12 @@ def _ending(b: Builder, node: Node | None, title: str) -> Ending | None:
     return Ending(b.opt_text(m, "kind") or "neutral", b.opt_text(m, "title") or title)
 
 
-def _rewind(b: Builder, node: Node | None) -> tuple[tuple[str, ...], tuple]:
+def _rewind(b: Builder, node: Node | None) -> tuple[tuple[str, ...], tuple[Pos, ...]]:
     if node is None:
         return (), ()
     items = node.items if isinstance(node, Seq) else [node]
-    ids, where = [], []
+    ids: list[str] = []
+    where: list[Pos] = []
     for item in items:
         sid = b.ident(item, "rewind")
         if sid is not None:

@@ -17,8 +17,8 @@ _SCALAR_TEXT = {"type": ["string", "number", "boolean"]}  # YAML 1.1 readers may
 
 
 def _shape(shape: str) -> dict[str, Any]:
-    ref = {"$ref": f"#/$defs/{shape}"}
-    return {
+    ref: dict[str, Any] = {"$ref": f"#/$defs/{shape}"}
+    shapes: dict[str, dict[str, Any]] = {
         "text": {"type": "string"},
         "id": {"type": "string", "pattern": spec.ID_PATTERN},
         "number": {"type": "number", "minimum": 0},
@@ -64,7 +64,8 @@ def _shape(shape: str) -> dict[str, Any]:
             "propertyNames": {"pattern": spec.ID_PATTERN},
             "additionalProperties": {"$ref": "#/$defs/scene"},
         },
-    }.get(shape, ref)
+    }
+    return shapes.get(shape, ref)
 
 
 def _object(keys: tuple[spec.Key, ...], title: str) -> dict[str, Any]:

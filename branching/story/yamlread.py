@@ -23,14 +23,15 @@ a terminal.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
-try:  # libyaml's parser when PyYAML was built with it
-    from yaml.cyaml import CParser as _Parser
-except ImportError:  # pragma: no cover - pure-Python fallback
-    from yaml.loader import SafeLoader as _Parser  # type: ignore[assignment]
+_Parser: Any = getattr(yaml, "CParser", None)  # libyaml's parser when PyYAML was built with it
+if _Parser is None:  # pragma: no cover - pure-Python fallback
+    from yaml.loader import SafeLoader as _Parser
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
@@ -162,7 +163,7 @@ class _Composer:
                 dispose()
 
     def _compose(self) -> Node | None:
-        get = self.parser.get_event
+        get: Callable[[], Any] = self.parser.get_event  # events, typed by class below
         stack: list[Node] = []
         keys: list[Scalar | None] = []  # pending key per open mapping
         root: Node | None = None
@@ -231,6 +232,7 @@ class _Composer:
                 keys[-1] = node
                 continue
             keys[-1] = None
+            assert isinstance(parent, Map)  # only sequences and mappings are ever open
             self._put(parent, pending_key, node)
 
     def _put(self, parent: Map, key: Scalar, value: Node) -> None:
