@@ -44,3 +44,17 @@ def test_the_whole_package_is_type_clean_under_mypy_strict() -> None:
     out = _run(sys.executable, "-m", "mypy")  # files and strictness come from pyproject.toml
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues found" in out.stdout
+
+
+def test_no_tracked_file_is_a_binary_blob_over_a_megabyte() -> None:
+    """Binaries (wheels, databases, build output) stay out of the repository."""
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    listed = _run(git, "ls-files", "-z").stdout.split("\0")
+    big = [
+        name
+        for name in listed
+        if name and (ROOT / name).is_file() and (ROOT / name).stat().st_size > 1_000_000
+    ]
+    assert big == []
