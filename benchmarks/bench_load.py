@@ -1,33 +1,48 @@
-"""Time loading + checking a 10,000-scene story against a bare C-loader `yaml.load`.
+"""`branching check` of a 10,000-scene story against a bare C-loader `yaml.load`.
 
-Generates a realistic story (about 2.5 MB of YAML over a story.yaml and ten
-chapter files: prose of a few sentences per scene, two or three labelled
-choices, conditions, interpolations, `set`/`add`, text variants, routes,
-endings) under benchmarks/data/, then times, best of 3 in the same run:
+Whole process against whole process, as a user meets them. Generates a
+realistic story (about 3 MB of YAML over a story.yaml and nine chapter files:
+prose of a few sentences per scene, two or three labelled choices, conditions,
+interpolations, `set`/`add`, text variants, routes, endings) under
+benchmarks/data/, then runs in paired rounds (alternating which goes first),
+each command in a fresh process from the same interpreter and environment:
 
-- `branching.story.loader.load` + `branching.verify.check.check` of the story (the
-  expression cache is cleared before each run, so every run compiles afresh);
-- `yaml.load(..., Loader=yaml.CSafeLoader)` of the same files.
+- A: `python -c "import yaml; yaml.load(open(f), Loader=yaml.CSafeLoader)"`
+  over every file of the story (the default garbage collector, as a user
+  would run it);
+- B: `python -m branching check STORY` (load, build, check, print the report).
 
-Prints both and their ratio (target: at most 1.5) and writes them to
-benchmarks/results/load.json. `--quick` uses 2,000 scenes.
+Prints the median of the per-round ratios B/A with min and max (wall clock;
+CPU time for information) and judges it: target at most 1.5. Exit status 1
+when the target is missed. Writes benchmarks/results/load.json
+(load-quick.json with --quick: the same story, 5 rounds instead of 21).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import statistics
+import subprocess
 import sys
-import time
 from pathlib import Path
 
-import yaml
-
-from branching.expr import conditions
-from branching.story import loader
-from branching.verify import check
+from _pairs import (
+    ROOT,
+    Timed,
+    Verdicts,
+    child_env,
+    fmt_ratio,
+    paired,
+    python,
+    ratio_summary,
+    run_process,
+    write_results,
+)
 
 HERE = Path(__file__).resolve().parent
+TARGET = 1.5
 WORDS = (
     "the harbour lamp rain salt rope door quiet night boat market letter bell "
     "stranger window river smoke coin song lantern shadow bridge tide gull "
@@ -160,57 +175,94 @@ def generate(folder: Path, total: int, chapters: int = 10) -> list[Path]:
     return files
 
 
-def time_best(fn: object, runs: int = 3) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        conditions._compile_cached.cache_clear()
-        started = time.perf_counter()
-        fn()  # type: ignore[operator]
-        best = min(best, time.perf_counter() - started)
-    return best
+def bare_argv(files: list[Path]) -> list[str]:
+    code = (
+        "import sys, yaml\n"
+        "for f in sys.argv[1:]:\n"
+        "    with open(f, encoding='utf-8') as fh:\n"
+        "        yaml.load(fh, Loader=yaml.CSafeLoader)\n"
+    )
+    return [python(), "-c", code, *map(str, files)]
+
+
+def check_argv(folder: Path) -> list[str]:
+    return [python(), "-m", "branching", "check", str(folder)]
 
 
 def main() -> int:
-    total = 2_000 if "--quick" in sys.argv else 10_000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 rounds instead of 21")
+    parser.add_argument("--scenes", type=int, default=10_000, help="story size (default 10,000)")
+    parser.add_argument("--rounds", type=int, default=None, help="paired rounds (default 21)")
+    args = parser.parse_args()
+    total = args.scenes
+    rounds = args.rounds or (5 if args.quick else 21)
     folder = HERE / "data" / f"load_{total}"
     files = generate(folder, total)
     size = sum(f.stat().st_size for f in files)
-    result = loader.load(folder)
-    if result.story is None:
-        for p in result.errors[:10]:
-            print(p)
+    env = child_env()
+
+    # Warm up both sides (page cache, bytecode caches) and make sure the check
+    # really checks: it must read the whole story and find no error.
+    done = subprocess.run(
+        check_argv(folder), cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    summary = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    if done.returncode != 0 or not summary.startswith("0 error(s)"):
+        print(done.stdout[-2000:], done.stderr[-2000:], sep="\n")
+        print("FAIL: the generated story does not check cleanly")
         return 1
-    warnings = check.check(result.story)
+    if run_process(bare_argv(files), env).code != 0:
+        print("FAIL: the bare yaml.load baseline does not run")
+        return 1
+    floor = [run_process([python(), "-c", "pass"], env).wall_s for _ in range(5)]
 
-    def ours() -> None:
-        loaded = loader.load(folder)
-        assert loaded.story is not None
-        check.check(loaded.story)
+    bare: list[Timed] = []
+    ours: list[Timed] = []
 
-    def bare() -> None:
-        for f in files:
-            yaml.load(f.read_bytes(), Loader=yaml.CSafeLoader)
+    def run_bare() -> float:
+        bare.append(run_process(bare_argv(files), env))
+        return bare[-1].wall_s
 
-    t_bare = time_best(bare)
-    t_ours = time_best(ours)
+    def run_ours() -> float:
+        ours.append(run_process(check_argv(folder), env))
+        return ours[-1].wall_s
+
+    paired(run_bare, run_ours, rounds)
+    if any(t.code for t in bare) or any(t.code for t in ours):
+        print("FAIL: a run exited with an error")
+        return 1
+    wall = ratio_summary([o.wall_s / b.wall_s for b, o in zip(bare, ours, strict=True)])
+    cpu = ratio_summary([o.cpu_s / b.cpu_s for b, o in zip(bare, ours, strict=True)])
     figures = {
-        "scenes": len(result.story.scenes),
+        "scenes": total,
         "files": len(files),
         "bytes": size,
-        "warnings": len(warnings),
-        "bare_yaml_load_s": round(t_bare, 4),
-        "load_and_check_s": round(t_ours, 4),
-        "ratio": round(t_ours / t_bare, 3),
-        "target_ratio": 1.5,
+        "check_summary": summary,
+        "bare_yaml_load_median_s": round(statistics.median(t.wall_s for t in bare), 4),
+        "branching_check_median_s": round(statistics.median(t.wall_s for t in ours), 4),
+        "python_startup_median_s": round(statistics.median(floor), 4),
+        "ratio_wall": wall,
+        "ratio_cpu_for_information": cpu,
+        "target_ratio": TARGET,
     }
-    print(f"story: {figures['scenes']:,} scenes in {len(files)} files, {size / 1e6:.2f} MB")
-    print(f"bare yaml.load (CSafeLoader): {t_bare:.3f} s")
-    print(f"branching load + check:       {t_ours:.3f} s")
-    print(f"ratio: {figures['ratio']:.2f} (target <= 1.5)")
-    out = HERE / "results" / "load.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    return 0
+    print(f"story: {total:,} scenes in {len(files)} files, {size / 1e6:.2f} MB ({summary})")
+    for what, key in (
+        ("bare yaml.load (CSafeLoader)", "bare_yaml_load_median_s"),
+        ("branching check", "branching_check_median_s"),
+        ("python -c pass (the interpreter alone)", "python_startup_median_s"),
+    ):
+        print(f"{what + ', whole process:':48} median {figures[key]:.3f} s")
+    print(f"ratio check / bare, wall clock: {fmt_ratio(wall)}")
+    print(f"ratio check / bare, CPU time (information): {fmt_ratio(cpu)}")
+    verdicts = Verdicts()
+    verdicts.judge(
+        "check vs bare yaml.load, whole processes",
+        wall["median"] <= TARGET,
+        f"median paired ratio {fmt_ratio(wall)}, target <= {TARGET}",
+    )
+    write_results("load", args.quick, figures, verdicts)
+    return verdicts.exit_code()
 
 
 if __name__ == "__main__":

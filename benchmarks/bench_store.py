@@ -1,16 +1,23 @@
 """Telemetry store throughput and read speed.
 
-(a) Choices per second through the real store API (validation, the writer
-    thread, event + running totals in one BEGIN IMMEDIATE transaction each,
-    WAL, synchronous=FULL), awaiting every commit as a player does, against
-    raw sqlite3 single-row inserts into the same events table (one
-    transaction each, same pragmas) in the same run. Target: ratio >= 0.5.
-    For information, the same pair with synchronous=NORMAL shows the CPU
-    overhead once fsync no longer dominates.
-(b) 8 processes x 5,000 choices into one new file at once: events, errors
-    surfaced, totals equal to a recount.
+(a) Choices recorded per second through the real store API (validation, the
+    writer thread, event + running totals in one BEGIN IMMEDIATE transaction
+    each, WAL, synchronous=FULL), awaiting every commit as a player does,
+    against raw sqlite3 single-row inserts, one transaction each, into an
+    equally indexed events table (the store's own schema, created the same
+    way: primary key, UNIQUE (session_id, seq), the index on ts, the foreign
+    key) with the same pragmas. Paired rounds: each round runs both sides on
+    fresh files back to back, alternating which goes first; the ratio of a
+    round is API rate / raw rate. Target: median of the paired ratios >= 0.5
+    (min and max printed). For information, the same pairs with
+    synchronous=NORMAL show the CPU overhead once fsync no longer dominates.
+(b) 8 processes x 5,000 choices into one new file at once: every event kept,
+    no error surfaced, totals equal to a recount, integrity ok.
 (c) Reading the per-choice totals of a story with 10 million recorded events
-    (generated with set-based SQL, not through the API). Target: < 50 ms.
+    (generated with set-based SQL, not through the API). Target: p95 < 50 ms
+    (median printed beside it).
+
+Every target prints a PASS/FAIL line; the exit status is 1 when any is missed.
 
 Usage: python benchmarks/bench_store.py [--quick]
 Writes benchmarks/results/store.json (store-quick.json with --quick).
@@ -33,6 +40,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _pairs import (  # noqa: E402
+    Verdicts,
+    fmt_ratio,
+    latency_summary,
+    paired,
+    ratio_summary,
+    write_results,
+)
 
 from branching.store import Store, StoryInfo, db  # noqa: E402
 from branching.store.clock import now_ts  # noqa: E402
@@ -149,35 +165,44 @@ def raw_seconds(path: Path, n: int) -> float:
     return elapsed
 
 
-def bench_throughput(tmp: Path, n: int, rounds: int = 10) -> dict[str, Any]:
-    """Alternate raw and API rounds (and which goes first) so disk noise hits both alike."""
-    result: dict[str, Any] = {}
-    per_round = n // rounds
+def event_indexes(path: Path) -> list[tuple[str, str | None]]:
+    """The indexes (and their SQL) of the events table in `path`."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
+            "ORDER BY name"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(name, sql) for name, sql in rows]
+
+
+def bench_throughput(tmp: Path, per_round: int, rounds: int) -> dict[str, Any]:
+    """Paired rounds of API and raw inserts; the median of the per-round ratios."""
+    result: dict[str, Any] = {"choices_per_round": per_round}
     for sync in ("FULL", "NORMAL"):
         saved = db.WRITER_PRAGMAS
         if sync != "FULL":
             db.WRITER_PRAGMAS = tuple((k, sync if k == "synchronous" else v) for k, v in saved)
-        raw_s: list[float] = []
-        api_s: list[float] = []
         try:
-            for r in range(rounds):
-                pair = [(raw_s, raw_seconds, "raw"), (api_s, api_seconds, "api")]
-                for times, run, name in pair if r % 2 == 0 else reversed(pair):
-                    times.append(run(fresh(tmp, f"{name}-{sync}.db"), per_round))
+            raw_path, api_path = tmp / f"raw-{sync}.db", tmp / f"api-{sync}.db"
+            raw_s, api_s = paired(
+                lambda raw_path=raw_path: raw_seconds(fresh(tmp, raw_path.name), per_round),
+                lambda api_path=api_path: api_seconds(fresh(tmp, api_path.name), per_round),
+                rounds,
+            )
+            same_indexes = event_indexes(raw_path) == event_indexes(api_path)
         finally:
             db.WRITER_PRAGMAS = saved
-        total = per_round * rounds
-        raw, api = total / sum(raw_s), total / sum(api_s)
+        ratios = ratio_summary([r / a for r, a in zip(raw_s, api_s, strict=True)])
         result[f"synchronous_{sync}"] = {
-            "choices": total,
-            "api_per_s": round(api),
-            "raw_per_s": round(raw),
-            "ratio": round(api / raw, 3),
-            "median_round_ratio": round(
-                statistics.median(r / a for r, a in zip(raw_s, api_s, strict=True)), 3
-            ),
+            "api_per_s_median": round(per_round / statistics.median(api_s)),
+            "raw_per_s_median": round(per_round / statistics.median(raw_s)),
+            "ratio_api_over_raw": ratios,
+            "raw_table_indexed_like_api": same_indexes,
         }
-    result["ratio"] = result["synchronous_FULL"]["ratio"]
+    result["indexes"] = [name for name, _ in event_indexes(tmp / "api-FULL.db")]
     result["target_ratio"] = 0.5
     return result
 
@@ -316,7 +341,7 @@ def bench_read(tmp: Path, events: int) -> dict[str, Any]:
     conn = db.connect(path, readonly=True)
     first_ms, rows = timed(conn, PER_CHOICE, ["bench", "bench-hash"])
     cold_ms = (time.perf_counter() - started) * 1000
-    runs = [timed(conn, PER_CHOICE, ["bench", "bench-hash"])[0] for _ in range(50)]
+    runs = [timed(conn, PER_CHOICE, ["bench", "bench-hash"])[0] for _ in range(100)]
     view_runs = [timed(conn, SHARES, ["bench"])[0] for _ in range(20)]
     raw_ms, _ = timed(
         conn,
@@ -339,8 +364,7 @@ def bench_read(tmp: Path, events: int) -> dict[str, Any]:
         "total_rows": rows,
         "open_and_first_read_ms": round(cold_ms, 2),
         "first_read_ms": round(first_ms, 2),
-        "median_read_ms": round(statistics.median(runs), 3),
-        "max_read_ms": round(max(runs), 3),
+        "read": latency_summary(runs),
         "choice_shares_view_median_ms": round(statistics.median(view_runs), 3),
         "same_counts_from_raw_events_ms": round(raw_ms, 1),
         "target_ms": 50,
@@ -353,33 +377,59 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None, help="where to put the scratch files")
     args = parser.parse_args()
     sizes = (
-        {"throughput": 2_000, "procs": 8, "choices": 500, "events": 1_000_000}
+        {"per_round": 200, "rounds": 6, "procs": 8, "choices": 500, "events": 1_000_000}
         if args.quick
-        else {"throughput": 20_000, "procs": 8, "choices": 5_000, "events": 10_000_000}
+        else {"per_round": 1_000, "rounds": 16, "procs": 8, "choices": 5_000, "events": 10_000_000}
     )
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
+    verdicts = Verdicts()
+    results: dict[str, Any] = {"sqlite": sqlite3.sqlite_version}
     try:
-        results: dict[str, Any] = {"quick": args.quick, "sqlite": sqlite3.sqlite_version}
-        results["a_throughput"] = bench_throughput(tmp, sizes["throughput"])
-        print("(a)", json.dumps(results["a_throughput"]), flush=True)
-        results["b_processes"] = bench_processes(tmp, sizes["procs"], sizes["choices"])
-        print("(b)", json.dumps(results["b_processes"]), flush=True)
-        results["c_read_totals"] = bench_read(tmp, sizes["events"])
-        print("(c)", json.dumps(results["c_read_totals"]), flush=True)
+        a = results["a_throughput"] = bench_throughput(tmp, sizes["per_round"], sizes["rounds"])
+        for sync in ("FULL", "NORMAL"):
+            row = a[f"synchronous_{sync}"]
+            print(
+                f"(a) synchronous={sync}: API {row['api_per_s_median']:,}/s, raw "
+                f"{row['raw_per_s_median']:,}/s (medians of rounds); paired ratio API/raw "
+                f"{fmt_ratio(row['ratio_api_over_raw'])}",
+                flush=True,
+            )
+        full = a["synchronous_FULL"]
+        verdicts.judge(
+            "raw side equally indexed",
+            full["raw_table_indexed_like_api"]
+            and a["synchronous_NORMAL"]["raw_table_indexed_like_api"],
+            f"both sides' events tables have the indexes {a['indexes']}",
+        )
+        verdicts.judge(
+            "store API vs raw inserts (synchronous=FULL)",
+            full["ratio_api_over_raw"]["median"] >= 0.5,
+            f"median paired ratio {fmt_ratio(full['ratio_api_over_raw'])}, target >= 0.5",
+        )
+        b = results["b_processes"] = bench_processes(tmp, sizes["procs"], sizes["choices"])
+        print("(b)", json.dumps(b), flush=True)
+        verdicts.judge(
+            f"{b['processes']} processes at once",
+            b["errors"] == 0
+            and b["events"] == b["expected"]
+            and b["totals_equal_recount"]
+            and b["integrity"] == "ok",
+            f"{b['events']:,} of {b['expected']:,} events kept, {b['errors']} errors, totals "
+            f"{'equal' if b['totals_equal_recount'] else 'NOT equal'} to a recount, "
+            f"integrity {b['integrity']}, {b['choices_per_s']:,} choices/s",
+        )
+        c = results["c_read_totals"] = bench_read(tmp, sizes["events"])
+        print("(c)", json.dumps(c), flush=True)
+        verdicts.judge(
+            f"read per-choice totals over {c['events']:,} events",
+            c["read"]["p95_ms"] < 50,
+            f"p95 {c['read']['p95_ms']} ms (median {c['read']['median_ms']} ms, "
+            f"{c['read']['samples']} reads), target p95 < 50 ms",
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out = ROOT / "benchmarks" / "results" / ("store-quick.json" if args.quick else "store.json")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"written to {out.relative_to(ROOT)}")
-    ok = (
-        results["a_throughput"]["ratio"] >= 0.5
-        and results["b_processes"]["errors"] == 0
-        and results["b_processes"]["events"] == results["b_processes"]["expected"]
-        and results["b_processes"]["totals_equal_recount"]
-        and results["c_read_totals"]["median_read_ms"] < 50
-    )
-    return 0 if ok else 1
+    write_results("store", args.quick, results, verdicts)
+    return verdicts.exit_code()
 
 
 if __name__ == "__main__":

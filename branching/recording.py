@@ -269,6 +269,13 @@ class StoreServices(Services):
         session = self.store.resume_session(found.token)
         return StoreRecorder(session, self.where)
 
+    def abandon(self, found: Resumable) -> None:
+        session = self.store.resume_session(found.token)
+        try:
+            session.finish("abandoned")
+        finally:
+            session.close()
+
     def stored_endings(self, story: Story) -> set[str]:
         return set(self.store.endings_found(story.id, self.viewer))
 

@@ -224,7 +224,7 @@ async def test_a_resume_that_fails_says_so_and_plays_on_anew(tutorial):
         await settle(pilot)
         clock.advance(60)
         await settle(pilot)
-        assert any("the saved session is gone" in str(n.message) for n in app._notifications)
+        assert any("the saved session is gone" in text for _, text, _ in app.told)
         await pilot.press("1")
         await settle(pilot)
         assert isinstance(app.screen, PlayerScreen)
@@ -246,6 +246,6 @@ async def test_a_save_that_no_longer_fits_is_reported_without_control_characters
     )
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        messages = [str(n.message) for n in app._notifications]
+        messages = [text for _, text, _ in app.told]
         assert any("cannot be resumed" in m for m in messages)
         assert not any("\x1b" in m or "\x07" in m for m in messages)

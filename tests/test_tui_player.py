@@ -19,7 +19,7 @@ from branching.tui.player.screens.confirm import ConfirmScreen
 from branching.tui.player.screens.help import HelpScreen
 from branching.tui.player.screens.player import PlayerScreen
 from branching.tui.player.testing import settle
-from branching.tui.player.widgets import Countdown, NumberedList, SceneText
+from branching.tui.player.widgets import Countdown, NoticeBar, NumberedList, SceneText
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"
 
@@ -119,7 +119,7 @@ async def test_a_locked_choice_is_shown_with_its_reason_and_cannot_be_taken(tuto
         await settle(pilot)
         assert scene_of(app) == "market"
         assert len(rec.calls) == before  # nothing taken, nothing recorded
-        assert any("locked" in n.message for n in app._notifications)
+        assert any("locked" in text for _, text, _ in app.told)
         choices.highlighted = 2
         await pilot.press("down")  # the cursor skips the locked option
         assert choices.highlighted != 3
@@ -256,13 +256,19 @@ async def test_help_screen_opens_and_closes(tutorial):
         assert isinstance(app.screen, PlayerScreen)
 
 
-async def test_first_run_notice_is_a_notification(tutorial):
+async def test_first_run_notice_shows_where_it_covers_no_choice(tutorial):
     clock = ManualClock()
     note = "branching records your choices to /tmp/x.db. Play with --no-telemetry."
     app = build_app(tutorial, MemoryRecorder(), TuiOptions(notice=note), clock=clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        assert [n.message for n in app._notifications] == [note]
+        await read(pilot, clock)
+        assert app.told == [("Recording", note, "information")]
+        screen = player(app)
+        bar = screen.query_one(NoticeBar)
+        assert note in bar.showing
+        panel = screen.query_one("#choices-panel").region
+        assert panel.height > 0 and not bar.region.overlaps(panel)
+        assert not app._notifications  # no toast floating over the choices
 
 
 async def test_header_shows_story_and_chapter(tutorial):

@@ -159,8 +159,8 @@ async def test_a_known_error_is_a_notification_and_play_goes_on(tmp_path):
         await pilot.press("2")
         await settle(pilot)
         assert app.is_running
-        errors = [n for n in app._notifications if n.severity == "error"]
-        assert errors and "the disk is full" in errors[0].message
+        errors = [text for _, text, severity in app.told if severity == "error"]
+        assert errors and "the disk is full" in errors[0]
         assert app.screen.phase == "choosing"  # the same choices, to try again
 
 

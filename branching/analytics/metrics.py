@@ -9,6 +9,7 @@ function returns rows in the story's written order.
 from __future__ import annotations
 
 import sqlite3
+import statistics
 from collections import defaultdict
 
 from branching.analytics.filters import Unit, tally, tally_sessions
@@ -109,14 +110,14 @@ def choice_shares(conn: sqlite3.Connection, shape: Shape, unit: Unit) -> list[Ch
     return out
 
 
-def percentile(values: list[int], q: float) -> float | None:
-    """The q-th quantile (0..1) of sorted `values`, by linear interpolation."""
+def median_p90(values: list[int]) -> tuple[float | None, float | None]:
+    """The median and 90th percentile of `values`, interpolating between neighbours."""
     if not values:
-        return None
-    pos = (len(values) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+        return None, None
+    if len(values) == 1:  # `quantiles` wants two before Python 3.13
+        return float(values[0]), float(values[0])
+    p90 = statistics.quantiles(values, n=10, method="inclusive")[8]
+    return float(statistics.median(values)), p90
 
 
 def timing(conn: sqlite3.Connection, shape: Shape, unit: Unit) -> list[Timing]:
@@ -145,8 +146,7 @@ def timing(conn: sqlite3.Connection, shape: Shape, unit: Unit) -> list[Timing]:
             s.title,
             s.timer,
             *counts.get(s.id, (0, 0, 0)),
-            percentile(ms[s.id], 0.5),
-            percentile(ms[s.id], 0.9),
+            *median_p90(ms[s.id]),
         )
         for s in shape.choice_points()
     ]

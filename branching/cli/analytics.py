@@ -229,7 +229,7 @@ def stats(
     report = build_report(
         story,
         db=_db(db),
-        unit=cast(Unit, unit),
+        unit=cast("Unit", unit),
         filters=_filters(since, until, version, where, first_only),
         top=top,
         flag_min=flag_min,
@@ -350,7 +350,7 @@ def flowchart(
         story,
         db=_db(db, needed=counts is None or not Path(story).exists()),
         filters=filters,
-        unit=cast(Unit, unit),
+        unit=cast("Unit", unit),
         counts_csv=counts,
     )
     data = _render(
@@ -408,7 +408,7 @@ def _render(
         report = build_report(
             story,
             db=_db(db),
-            unit=cast(Unit, unit),
+            unit=cast("Unit", unit),
             filters=filters,
         )
     return render.to_html(graph, report, **shape)

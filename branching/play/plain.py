@@ -7,21 +7,94 @@ mistakes in it are errors (exit 1), while interactively the viewer is asked
 again. Timers are not run in line mode (a pipe has no clock to race): the
 default choice is marked so a transcript still shows it. Text is printed as
 plain characters; the loader has already neutralised control characters.
+
+Emphasis (`*emphasis*`, `**strong**`, as `branching.story.markup` reads it) is
+shown as terminal italic and bold when the output is a terminal, and otherwise
+(a pipe, a file, `NO_COLOR`, `TERM=dumb`) printed without its markers, so a
+transcript reads as prose. These escapes are the player's own; a story's text
+can never emit one. Lines are wrapped on the text as the viewer sees it.
 """
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO
 
 from branching.errors import EngineError
 from branching.play.engine import Playthrough, View
 from branching.play.recorder import NullRecorder, Recorder
+from branching.story.markup import Span, unmark
 
 WIDTH = 78
+
+# Select Graphic Rendition codes: what each style turns on; 0 turns everything off.
+_SGR = {"bold": "1", "italic": "3"}
+_RESET = "\x1b[0m"
+
+
+def wants_emphasis(out: IO[str], environ: Mapping[str, str] | None = None) -> bool:
+    """Show emphasis with terminal escapes: `out` is a terminal that takes them.
+
+    Not on a pipe or a file, not with `NO_COLOR` set to anything
+    (https://no-color.org), not on a `TERM=dumb` terminal.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def paragraph(text: str, styled: bool, width: int = WIDTH) -> str:
+    """One paragraph of story text wrapped to `width`, its emphasis shown or dropped.
+
+    `text` is folded onto one line. The markers are removed before wrapping, so
+    the lines are as long as what the viewer reads; with `styled`, each line
+    opens and closes its own escapes, so a line never leaves the terminal styled.
+    """
+    plain, spans = unmark(text)
+    wrapped = textwrap.fill(plain, width)
+    if not styled or not spans:
+        return wrapped
+    return _styled(plain, wrapped, spans) or wrapped
+
+
+def _styled(plain: str, wrapped: str, spans: list[Span]) -> str | None:
+    """`wrapped` (a wrapping of `plain`) with `spans` drawn as escapes; None if they drift."""
+    styles: list[frozenset[str]] = [frozenset()] * len(plain)
+    for span in spans:
+        for i in range(span.start, span.end):
+            styles[i] = styles[i] | {span.style}
+    out: list[str] = []
+    on: frozenset[str] = frozenset()
+    i = 0  # the character of `plain` that the next character of `wrapped` shows
+    for ch in wrapped:
+        if ch == "\n":
+            if on:
+                out.append(_RESET)
+                on = frozenset()
+            out.append(ch)
+            if i < len(plain) and plain[i] == " ":
+                i += 1  # the space the line break replaced
+            continue
+        if i >= len(plain) or plain[i] != ch:
+            return None  # wrapping changed the text in a way not foreseen: show it unstyled
+        want = styles[i]
+        if want != on:
+            if on:
+                out.append(_RESET)
+            if want:
+                out.append("\x1b[" + ";".join(_SGR[s] for s in sorted(want)) + "m")
+            on = want
+        out.append(ch)
+        i += 1
+    if on:
+        out.append(_RESET)
+    return "".join(out)
 
 
 class DecisionTimer:
@@ -57,10 +130,19 @@ def play_plain(
     echo: bool = False,
     recorder: Recorder | None = None,
     resumed: bool = False,
+    emphasis: bool | None = None,
+    resume_with: str | None = None,
 ) -> PlainResult:
-    """Play `run` to an ending, a quit, or the end of the input."""
+    """Play `run` to an ending, a quit, or the end of the input.
+
+    `emphasis`: show emphasis with terminal escapes (default: when `out` is a
+    terminal, see `wants_emphasis`). `resume_with`: the command that resumes
+    this playthrough, told after a quit mid-story; None when nothing is kept
+    (telemetry is off).
+    """
     rec = recorder or NullRecorder()
-    player = _Plain(run, out, rec, echo)
+    styled = wants_emphasis(out) if emphasis is None else emphasis
+    player = _Plain(run, out, rec, echo, styled, resume_with)
     if resumed:
         out.write(f"(resuming {run.story.title} where you left it)\n")
     else:
@@ -83,8 +165,17 @@ def _lines(stdin: IO[str] | None) -> Iterator[str]:
 
 
 class _Plain:
-    def __init__(self, run: Playthrough, out: IO[str], rec: Recorder, echo: bool) -> None:
+    def __init__(
+        self,
+        run: Playthrough,
+        out: IO[str],
+        rec: Recorder,
+        echo: bool,
+        styled: bool = False,
+        resume_with: str | None = None,
+    ) -> None:
         self.run, self.out, self.rec, self.echo = run, out, rec, echo
+        self.styled, self.resume_with = styled, resume_with
         self.clock = DecisionTimer()
         self.chapter: str | None = None  # the last chapter heading printed
 
@@ -101,7 +192,7 @@ class _Plain:
         passages = view.passages[-1:] if only_last else view.passages
         for p in passages:
             paras = [" ".join(para.split()) for para in p.text.strip().split("\n\n")]
-            body = "\n\n".join(textwrap.fill(para, WIDTH) for para in paras if para)
+            body = "\n\n".join(paragraph(para, self.styled) for para in paras if para)
             heading = p.chapter if p.chapter and p.chapter != self.chapter else None
             if not body and heading is None:
                 continue  # a scene without text adds no blank lines
@@ -152,12 +243,23 @@ class _Plain:
             try:
                 if self.step(view, answer.strip().lower(), scripted) == "quit":
                     self.rec.quit(run)
-                    self.write("(quit: the playthrough can be resumed with --resume)")
+                    self.write(self.farewell(run.view))
                     return PlainResult(0, run.view, "quit")
             except (EngineError, ValueError) as exc:
                 if scripted:
                     raise _ScriptError(str(exc)) from None
                 self.write(f"{exc}. Type a number, b (back) or q (quit).")
+
+    def farewell(self, view: View) -> str:
+        """What a quit leaves behind: a place to resume, or nothing."""
+        if view.ending is not None:
+            return "(quit) This playthrough reached an ending: there is nothing to resume."
+        if self.resume_with is None:
+            return (
+                "(quit) Nothing was kept: telemetry is off, so next time the story "
+                "starts from the beginning."
+            )
+        return f"(quit) Your place is kept: resume with `{self.resume_with}`"
 
     def step(self, view: View, answer: str, scripted: bool) -> str:
         run = self.run

@@ -70,6 +70,9 @@ class Services:
     def resume(self, found: Resumable) -> Recorder:
         raise NotImplementedError
 
+    def abandon(self, found: Resumable) -> None:
+        """Close `found` for good: the viewer chose to start again instead of resuming."""
+
     def stored_endings(self, story: Story) -> set[str]:
         return set()
 

@@ -15,14 +15,15 @@ shows who stopped at a scene. The walk itself is in `layout.py`.
 
 from __future__ import annotations
 
+import textwrap
 import unicodedata
-from collections.abc import Iterable
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 
 from branching.analytics.graph import FlowGraph
+from branching.render.bars import share_cell
 from branching.render.figures import UNIT_SENTENCE, Figures, plural, reached
 from branching.render.layout import Layout, Row
 
@@ -31,8 +32,6 @@ UNICODE = {
     "fork": "├─ ",
     "end": "└─ ",
     "space": "   ",
-    "full": "█",
-    "eighths": " ▏▎▍▌▋▊▉",
     "scene": "■ ",
     "ending": "◆ ",
     "left": "✕ ",
@@ -48,8 +47,6 @@ ASCII = {
     "fork": "|- ",
     "end": "`- ",
     "space": "   ",
-    "full": "#",
-    "eighths": "        ",
     "scene": "* ",
     "ending": "# ",
     "left": "x ",
@@ -64,7 +61,6 @@ _TO_ASCII = str.maketrans(
     {"·": "|", "…": "~", "—": "-", "–": "-", "“": '"', "”": '"', "‘": "'", "’": "'"}
 )
 MIN_WIDTH = 40
-PCT_WIDTH = 6
 
 
 class Flowchart:
@@ -213,16 +209,10 @@ def _asciify(text: str) -> str:
     return "".join(out)
 
 
-def _wrap(text: str, width: int) -> Iterable[str]:
-    line = ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            yield line
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    if line:
-        yield line
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` (a longer word gets a line of its own)."""
+    words = " ".join(text.split())  # any run of whitespace is one space, as the words flow
+    return textwrap.wrap(words, width, break_long_words=False, break_on_hyphens=False)
 
 
 class _Painter:
@@ -315,30 +305,19 @@ class _Painter:
         style = "magenta" if target is not None and target.is_ending else "cyan"
         return Text.assemble((f" {g['arrow']} ", "dim"), (title, style), (f" {where}", "dim"))
 
-    def _bar(self, share: float | None, style: str) -> Text:
-        if share is None:
-            return Text(" " * self.bar_width)
-        eighths = round(max(0.0, min(1.0, share)) * self.bar_width * 8)
-        full, part = divmod(eighths, 8)
-        if self.g["full"] == "#":  # ASCII: whole cells only, at least one for any traffic
-            full = max(full + (part >= 4), 1 if share > 0 else 0)
-            part = 0
-        text = self.g["full"] * full + (self.g["eighths"][part] if part else "")
-        return Text(text.ljust(self.bar_width), style=style)
-
     def _edge(self, row: Row) -> _EdgeLine:
         f = self.figures
         base = row.scene.base if row.scene is not None else None
         share = f.share(row.count, base)
         style = {"left": "red", "more": "dim"}.get(row.kind, "green")
-        numbers = Text.assemble(
-            " ",
-            self._bar(share, style),
-            " ",
-            (f.pct(row.count, base).rjust(PCT_WIDTH), "bold"),
-            " ",
-            f.count(row.count).rjust(self.cw),
+        cell = share_cell(
+            share,
+            f.pct(row.count, base),  # '-' exactly when `share` is None
+            self.bar_width,
+            style=style,
+            ascii_only=self.g is ASCII,
         )
+        numbers = Text.assemble(" ", cell, " ", f.count(row.count).rjust(self.cw))
         return _EdgeLine(
             self._guides(row, branch=True), self._label(row), self._target(row), numbers
         )

@@ -9,14 +9,17 @@ names the count column it was computed from, so it is hidden with it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from rich import box
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from branching.analytics.rows import Report
+from branching.render.bars import SHARE_WIDTH, share_cell
 from branching.render.figures import Figures, seconds
 
 UNIT_NAME = {"sessions": "sessions", "viewers": "unique viewers"}
@@ -342,30 +345,69 @@ def _unreached(r: Report, unit: str) -> Sheet:
     )
 
 
-def rich_table(sheet: Sheet, figures: Figures, *, ascii_only: bool = False) -> Table:
-    """A Rich table of `sheet` (the caption states the denominator)."""
-    table = Table(
-        title=sheet.title,
-        caption=sheet.caption or None,
-        title_justify="left",
-        caption_justify="left",
-        box=box.ASCII if ascii_only else box.SIMPLE_HEAD,
-        title_style="bold",
-        caption_style="dim",
-    )
-    cells = [[sheet.cell(row, i, figures) for i in range(len(sheet.columns))] for row in sheet.rows]
+def rich_table(
+    sheet: Sheet,
+    figures: Figures,
+    *,
+    ascii_only: bool = False,
+    panel: bool = False,
+    clean: Callable[[str], str] = str,
+) -> RenderableType:
+    """`sheet` as a Rich table, its caption stating the denominator.
+
+    As `branching stats` prints it: the title and caption frame the table,
+    shares are percentages, and no column is narrower than its longest word.
+    With `panel` (the dashboard's tabs): the title and caption are lines above
+    a table without edges, and each share gets a bar beside its percentage.
+    Every cell is a `Text`, never markup (labels and titles come from stories);
+    `clean` is applied to each string shown (the dashboard makes control
+    characters visible with it).
+    """
+    cells = [
+        [clean(sheet.cell(row, i, figures)) for i in range(len(sheet.columns))]
+        for row in sheet.rows
+    ]
+    frame = box.ASCII if ascii_only else box.SIMPLE_HEAD
+    if panel:
+        table = Table(box=frame, show_edge=False, pad_edge=False)
+    else:
+        table = Table(
+            title=sheet.title,
+            caption=sheet.caption or None,
+            title_justify="left",
+            caption_justify="left",
+            box=frame,
+            title_style="bold",
+            caption_style="dim",
+        )
     for i, column in enumerate(sheet.columns):
-        right = column.kind in ("count", "share", "ms", "number")
-        words = [w for text in [column.name, *(r[i] for r in cells)] for w in text.split()]
-        longest = max((len(w) for w in words), default=1)
+        bars = panel and column.kind == "share"
+        right = column.kind in ("count", "ms", "number") or (column.kind == "share" and not bars)
+        min_width: int | None = SHARE_WIDTH if bars else None
+        if not panel:
+            words = [w for text in [column.name, *(r[i] for r in cells)] for w in text.split()]
+            longest = max((len(w) for w in words), default=1)
+            min_width = longest if right else min(longest, 12)
         table.add_column(
-            column.name,
+            Text(clean(column.name)) if panel else column.name,
             justify="right" if right else "left",
             overflow="fold",
-            min_width=longest if right else min(longest, 12),
+            no_wrap=bars,
+            min_width=min_width,
         )
-    for row_cells in cells:  # Text, never markup: labels and titles come from stories
-        table.add_row(*(Text(cell) for cell in row_cells))
+    for row, row_cells in zip(sheet.rows, cells, strict=True):
+        table.add_row(
+            *(
+                share_cell(row[i], text) if panel and column.kind == "share" else Text(text)
+                for i, (column, text) in enumerate(zip(sheet.columns, row_cells, strict=True))
+            )
+        )
     if not sheet.rows:
-        table.add_row(*(["(none)"] + [""] * (len(sheet.columns) - 1)))
-    return table
+        none: RenderableType = Text("(none)", style="dim") if panel else "(none)"
+        table.add_row(none, *([""] * (len(sheet.columns) - 1)))
+    if not panel:
+        return table
+    head = [Text(clean(sheet.title), style="bold")]
+    if sheet.caption:
+        head.append(Text(clean(sheet.caption), style="dim"))
+    return Group(*head, table)

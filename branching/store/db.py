@@ -26,11 +26,18 @@ different defaults:
 Every write transaction starts with `BEGIN IMMEDIATE` (`immediate()` here): a
 deferred transaction that reads and then writes fails at once with "database
 is locked" under contention, whatever the busy timeout.
+
+Errors are told apart by `classify()`, from SQLite's result code
+(`sqlite_errorcode`), never from the message text: messages change between
+SQLite versions and quote names and values from the query ("no such column:
+locked", "malformed JSON"). A `KeyError`, `TypeError` or misuse of the sqlite3
+API is a bug in the program, never a database or data problem.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -40,6 +47,7 @@ from urllib.parse import quote
 from branching.store.errors import (
     CorruptDatabase,
     DatabaseMissing,
+    InvalidInput,
     NotADatabase,
     StoreError,
 )
@@ -159,18 +167,78 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
 
 
+class Fault(enum.Enum):
+    """What a failed database operation says: about the file, the record, or the program."""
+
+    BUSY = "busy"  # another connection holds the lock: wait, on the same connection
+    READONLY = "readonly"  # the file or its folder cannot be written
+    FULL = "full"  # the disk, or the page limit, is full
+    IO = "io"  # the operating system failed a read or write, or the file cannot be opened
+    CORRUPT = "corrupt"  # SQLite finds the file damaged
+    NOT_A_DATABASE = "not a database"  # the file is not an SQLite database
+    BAD_RECORD = "bad record"  # this record can never be written (a constraint, its size)
+    OTHER = "other"  # any other database error (SQLITE_ERROR, SCHEMA, ABORT...)
+    BUG = "bug"  # not a database problem: an error in the program itself
+
+
+_FAULTS: dict[int, Fault] = {
+    sqlite3.SQLITE_BUSY: Fault.BUSY,
+    sqlite3.SQLITE_LOCKED: Fault.BUSY,
+    sqlite3.SQLITE_READONLY: Fault.READONLY,
+    sqlite3.SQLITE_PERM: Fault.READONLY,
+    sqlite3.SQLITE_FULL: Fault.FULL,
+    sqlite3.SQLITE_IOERR: Fault.IO,
+    sqlite3.SQLITE_CANTOPEN: Fault.IO,
+    sqlite3.SQLITE_PROTOCOL: Fault.IO,
+    sqlite3.SQLITE_NOLFS: Fault.IO,
+    sqlite3.SQLITE_CORRUPT: Fault.CORRUPT,
+    sqlite3.SQLITE_NOTADB: Fault.NOT_A_DATABASE,
+    sqlite3.SQLITE_CONSTRAINT: Fault.BAD_RECORD,
+    sqlite3.SQLITE_MISMATCH: Fault.BAD_RECORD,
+    sqlite3.SQLITE_TOOBIG: Fault.BAD_RECORD,
+    sqlite3.SQLITE_MISUSE: Fault.BUG,
+    sqlite3.SQLITE_RANGE: Fault.BUG,
+}
+
+
+def classify(exc: BaseException) -> Fault:
+    """What `exc` says, from SQLite's result code, never from the message text.
+
+    Extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_WRITE, ...) count as their
+    primary code. An sqlite3 error without a code was raised by the sqlite3
+    module itself for a misuse of its API (wrong bindings, a closed
+    connection): a bug, like any exception that is not about the database.
+    Only SQLite's own verdict on a record, or `InvalidInput`, makes a bad record.
+    """
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if not isinstance(code, int):
+            return Fault.BUG
+        return _FAULTS.get(code & 0xFF, Fault.OTHER)
+    if isinstance(exc, InvalidInput):
+        return Fault.BAD_RECORD
+    if isinstance(exc, StoreError):  # the store's own report of a file it cannot use
+        return Fault.OTHER
+    if isinstance(exc, OSError):
+        return Fault.IO
+    if isinstance(exc, MemoryError):  # how the sqlite3 module reports SQLITE_NOMEM
+        return Fault.OTHER
+    return Fault.BUG
+
+
 def translate(exc: sqlite3.Error, path: Path) -> StoreError:
     """A StoreError with a human message for an SQLite error met while opening `path`."""
     text = str(exc)
-    if "file is not a database" in text:
+    fault = classify(exc)
+    if fault is Fault.NOT_A_DATABASE:
         return NotADatabase(f"{path} is not a telemetry database: SQLite cannot read it")
-    if "malformed" in text or "corrupt" in text:
+    if fault is Fault.CORRUPT:
         return CorruptDatabase(
             f"{path} is damaged ({text}); restore a backup, or move it aside to start afresh"
         )
-    if "locked" in text or "busy" in text:
+    if fault is Fault.BUSY:
         return StoreError(f"{path} is busy: another program holds it locked ({text})")
-    if "readonly" in text or "read-only" in text:
+    if fault is Fault.READONLY:
         return StoreError(f"{path} cannot be written ({text})")
     return StoreError(f"cannot use the telemetry database {path}: {text}")
 

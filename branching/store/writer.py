@@ -3,19 +3,31 @@
 Players call `submit(op)` from any thread and get a `Future[bool]`: True once
 the op is committed, False once the store has given up for now and kept the
 op for later (it is retried in the background, and spooled at close if still
-unwritten). The future never raises, so a failing disk never crashes a player,
-and the UI thread never waits on SQLite: under contention one commit can take
-seconds.
+unwritten). A database fault never makes the future raise, so a failing disk
+never crashes a player, and the UI thread never waits on SQLite: under
+contention one commit can take seconds.
 
-Faults. A write that fails with a transient error (locked beyond the busy
-timeout, disk full, read-only file, I/O error) is retried with backoff for
+Faults, told apart by `db.classify` (SQLite's result code, not the message).
+A write that fails with a transient error (locked beyond the busy timeout,
+disk full, read-only file, I/O error) is retried with backoff for
 `retry_window` seconds. If it still fails, the op and every op after it go to
 an in-memory backlog, in order (so a session's events stay in sequence); their
 futures resolve False at once, and the backlog is retried with growing pauses
-and a short busy timeout. An op that can never succeed (a constraint error) is
-set aside at once. `close()` makes a last attempt and returns what is left,
-which the store appends to the spool. Nothing is silently dropped: every
-failure is logged on the `branching.store` logger and counted in `pending`.
+and a short busy timeout. An op that can never succeed (SQLite refuses the
+record: a constraint, its size; or `InvalidInput`) is set aside at once.
+`close()` makes a last attempt and returns what is left, which the store
+appends to the spool. Nothing is silently dropped: every failure is logged on
+the `branching.store` logger and counted in `pending`.
+
+Bugs. An exception that is not about the database (`KeyError`, `TypeError`,
+`AttributeError`, a misuse of the sqlite3 API...) is a bug in the program,
+not bad data, so it is never set aside as a refused record: the op's
+transaction is rolled back, the exception is logged with its traceback and
+set on the op's future, so the caller's `result()` raises it, and the thread
+carries on with the next op. Everything committed or kept before is
+untouched. An op whose future already said "kept" (False) when the bug
+struck is kept as promised and spooled; the error is still logged and
+remembered in `bug`.
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from branching.store.db import immediate
+from branching.store.db import Fault, classify, immediate
 from branching.store.ops import Op, apply_op
 
 log = logging.getLogger("branching.store")
@@ -56,16 +68,12 @@ class _Spill:
 
 
 def is_permanent(exc: BaseException) -> bool:
-    """True for errors that retrying cannot fix (constraint violations, malformed ops)."""
-    permanent = (
-        sqlite3.IntegrityError,
-        sqlite3.ProgrammingError,
-        sqlite3.InterfaceError,
-        KeyError,
-        TypeError,
-        ValueError,
-    )
-    return isinstance(exc, permanent)
+    """True when the record itself can never be written: SQLite refused it, or InvalidInput.
+
+    Never true for a bug in the program (`KeyError`, `TypeError`, a misuse of
+    the sqlite3 API): that is not a reason to set the record aside.
+    """
+    return classify(exc) is Fault.BAD_RECORD
 
 
 class Writer:
@@ -90,6 +98,7 @@ class Writer:
         self._idle = threading.Condition()
         self._pause = 0.25
         self.last_error: str | None = None
+        self.bug: BaseException | None = None  # the last program error met, see the docstring
         self._thread = threading.Thread(
             target=self._run, name="branching-store-writer", daemon=True
         )
@@ -106,10 +115,18 @@ class Writer:
         return job.future
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every submitted op is committed or kept; True if nothing is kept."""
+        """Wait until every submitted op is committed or kept; True if all were committed.
+
+        False when ops are kept, and once a bug has lost an op (see `bug`).
+        """
         with self._idle:
             self._idle.wait_for(lambda: self._outstanding == 0, timeout)
-            return self._outstanding == 0 and not self._backlog and not self._failed
+            return (
+                self._outstanding == 0
+                and not self._backlog
+                and not self._failed
+                and self.bug is None
+            )
 
     @property
     def pending(self) -> int:
@@ -139,12 +156,16 @@ class Writer:
 
     # -- writer thread ----------------------------------------------------------------
 
-    def _resolve(self, job: Job, committed: bool) -> None:
+    def _resolve(self, job: Job, committed: bool, error: BaseException | None = None) -> None:
         if job.resolved:
             return
         job.resolved = True
-        if not job.future.done():  # a caller may have cancelled it; the op is written anyway
+        if job.future.done():  # a caller may have cancelled it; the op is written anyway
+            pass
+        elif error is None:
             job.future.set_result(committed)
+        else:
+            job.future.set_exception(error)  # a bug: the caller's result() raises it
         with self._idle:
             self._outstanding -= 1
             self._idle.notify_all()
@@ -179,11 +200,10 @@ class Writer:
                 self._conn_busy_ms = busy_ms
             with immediate(self._conn):
                 apply_op(self._conn, job.op)
-        except Exception as exc:  # every failure is kept, logged and retried or spooled
+        except Exception as exc:  # the caller decides by classify(): retry, set aside, report
             self.last_error = f"{type(exc).__name__}: {exc}"
-            text = str(exc)
-            if not is_permanent(exc) and "locked" not in text and "busy" not in text:
-                self._drop_connection()  # read-only, I/O, full: reopen on the next attempt
+            if classify(exc) not in (Fault.BUSY, Fault.BAD_RECORD):
+                self._drop_connection()  # read-only, I/O, full, a bug: reopen on the next attempt
             return exc
         return None
 
@@ -203,7 +223,11 @@ class Writer:
             if exc is None:
                 self._resolve(job, True)
                 return
-            if is_permanent(exc):
+            fault = classify(exc)
+            if fault is Fault.BUG:
+                self._report_bug(job, exc)
+                return
+            if fault is Fault.BAD_RECORD:
                 self._set_aside(job, exc)
                 return
             if time.monotonic() - start + delay > self._retry_window:
@@ -223,6 +247,19 @@ class Writer:
         self._failed.append(job)
         self._resolve(job, False)
 
+    def _report_bug(self, job: Job, exc: BaseException) -> None:
+        """A program error, not bad data: hand it to the caller; never set it aside as refused."""
+        self.bug = exc
+        if job.resolved:  # its future already said "kept": keep the promise, spool it at close
+            log.error(
+                "telemetry write failed with a program error; the kept op will be spooled",
+                exc_info=exc,
+            )
+            self._failed.append(job)
+            return
+        log.error("telemetry write failed with a program error; not recorded", exc_info=exc)
+        self._resolve(job, False, error=exc)
+
     def _retry_backlog(self) -> None:
         """Try the kept ops in order with a short busy timeout; stop at the first failure."""
         if not self._backlog:
@@ -231,11 +268,14 @@ class Writer:
         while self._backlog:
             job = self._backlog[0]
             exc = self._attempt(job, busy_ms)
-            if exc is not None and not is_permanent(exc):
+            fault = None if exc is None else classify(exc)
+            if exc is not None and fault not in (Fault.BAD_RECORD, Fault.BUG):
                 self._pause = min(self._pause * 2, BACKLOG_PAUSE_MAX)
                 return
             self._backlog.popleft()
-            if exc is not None:
+            if exc is not None and fault is Fault.BUG:
+                self._report_bug(job, exc)
+            elif exc is not None:
                 self._set_aside(job, exc)
         self._pause = 0.25
         log.info("telemetry writes recovered")

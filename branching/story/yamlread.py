@@ -29,7 +29,9 @@ from typing import Any
 
 import yaml
 
-_Parser: Any = getattr(yaml, "CParser", None)  # libyaml's parser when PyYAML was built with it
+# libyaml's parser when PyYAML was built with it. `CParser` is not re-exported by
+# `yaml` itself (only the C loaders are), so look it up in `yaml.cyaml`.
+_Parser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)
 if _Parser is None:  # pragma: no cover - pure-Python fallback
     from yaml.loader import SafeLoader as _Parser
 

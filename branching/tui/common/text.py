@@ -10,7 +10,8 @@ restored from a database, or a `--viewer` name, never went through the loader).
 
 `prose` renders the story format's text rules: a blank line starts a new
 paragraph (other line breaks and runs of spaces fold into one space, as in the
-plain player), and `*emphasis*` / `**strong**` become italic / bold spans.
+plain player), and `*emphasis*` / `**strong**` become italic / bold spans
+(`branching.story.markup` says what counts as emphasis, for both players).
 Asterisks that do not pair up are shown as they are.
 """
 
@@ -20,11 +21,9 @@ import re
 
 from textual.content import Content, Span
 
+from branching.story.markup import unmark
+
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_MARKED = re.compile(
-    r"\*\*(?P<strong>(?=\S).+?(?<=\S))\*\*"
-    r"|(?<![*\w])\*(?P<em>(?=[^\s*]).+?(?<=[^\s*]))\*(?![*\w])"
-)
 
 
 def _visible(ch: str) -> str:
@@ -62,27 +61,8 @@ def paragraphs(text: str) -> list[str]:
 
 def emphasised(line: str) -> Content:
     """One paragraph with `**strong**` and `*emphasis*` as spans (markers removed)."""
-    out: list[str] = []
-    spans: list[Span] = []
-    _mark(clean(line), out, spans)
-    return Content("".join(out), spans=spans)
-
-
-def _mark(text: str, out: list[str], spans: list[Span]) -> None:
-    """Append `text` to `out` without its markers, recording styled spans."""
-    last = 0
-    for m in _MARKED.finditer(text):
-        out.append(text[last : m.start()])
-        start = sum(map(len, out))
-        if m.group("strong") is not None:
-            _mark(m.group("strong"), out, spans)  # emphasis inside strong
-            style = "bold"
-        else:
-            out.append(m.group("em"))
-            style = "italic"
-        spans.append(Span(start, sum(map(len, out)), style))
-        last = m.end()
-    out.append(text[last:])
+    text, marks = unmark(clean(line))
+    return Content(text, spans=[Span(m.start, m.end, m.style) for m in marks])
 
 
 def prose(passages: list[str], separator: str = "·  ·  ·") -> Content:

@@ -1,22 +1,22 @@
 """The dashboard's figures as Rich renderables: the totals header and each tab's tables.
 
-Tables come from the same `Sheet`s `branching stats` prints (`render.tables`),
-so the dashboard, the terminal tables and the mailed HTML state the same
-denominators in the same words. They are drawn here rather than with
-`render.tables.rich_table` because every cell must be a Rich `Text` (a plain
-string cell is parsed as console markup, and a story label like `[red]` would
-be lost or break the table); anything from a story or the database goes
-through `tui.text.clean` so control characters are shown, never sent.
+Tables come from the same `Sheet`s `branching stats` prints, drawn by the same
+`render.tables.rich_table` (as a `panel`), so the dashboard, the terminal
+tables and the mailed HTML state the same denominators in the same words.
+Every cell is a Rich `Text` (a plain string cell is parsed as console markup,
+and a story label like `[red]` would be lost or break the table); anything
+from a story or the database goes through `tui.common.text.clean` so control
+characters are shown, never sent.
 
-Shares get a small bar beside the percentage, so a producer sees at a glance
-which way viewers went. No textual here: these are plain Rich objects that a
-`Static` displays at whatever width it has.
+Shares get a small bar beside the percentage (`render.bars`, as in the
+flowchart), so a producer sees at a glance which way viewers went. No textual
+here: these are plain Rich objects that a `Static` displays at whatever width
+it has.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -24,32 +24,18 @@ from rich.table import Table
 from rich.text import Text
 
 from branching.analytics.rows import ChoiceShare, Report, Timing
+from branching.render.bars import SHARE_WIDTH, share_cell
 from branching.render.figures import UNIT_SHORT, Figures, seconds
-from branching.render.tables import Column, Sheet, report_tables
+from branching.render.tables import Column, Sheet, report_tables, rich_table
 from branching.tui.common.text import clean
 from branching.tui.dashboard.data import StoryView
 
-BAR_WIDTH = 8
-EIGHTHS = " ▏▎▍▌▋▊▉"
 UNIT_NAME = {"sessions": "sessions", "viewers": "unique viewers"}
 
 
 def literal(text: object, style: str = "") -> Text:
     """A story or database string, shown exactly as written (never markup)."""
     return Text(clean("" if text is None else str(text)), style=style)
-
-
-def bar(share: float | None, width: int = BAR_WIDTH) -> Text:
-    """A share as a bar of `width` cells, in eighths of a cell."""
-    if share is None:
-        return Text(" " * width)
-    full, part = divmod(round(max(0.0, min(1.0, share)) * width * 8), 8)
-    return Text(("█" * full + (EIGHTHS[part] if part else "")).ljust(width), style="green")
-
-
-def share_cell(share: float | None, text: str) -> Text:
-    """Bar and percentage ('-' when hidden or without a base)."""
-    return Text.assemble(bar(share if text != "-" else None), " ", (text.rjust(6), "bold"))
 
 
 # -- the header ------------------------------------------------------------------------
@@ -106,45 +92,11 @@ def _sides(left: Text, right: Text) -> Table:
 # -- tables ------------------------------------------------------------------------------
 
 
-def _table() -> Table:
-    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-
-
-def sheet_table(sheet: Sheet, figures: Figures) -> RenderableType:
-    """A stats sheet: its title, what it counts, then a table of literal cells."""
-    table = _table()
-    for column in sheet.columns:
-        right = column.kind in ("count", "ms", "number")
-        table.add_column(
-            literal(column.name),
-            justify="right" if right else "left",
-            overflow="fold",
-            no_wrap=column.kind == "share",
-            min_width=BAR_WIDTH + 7 if column.kind == "share" else None,
-        )
-    for row in sheet.rows:
-        table.add_row(*(_cell(sheet, row, i, figures) for i in range(len(sheet.columns))))
-    if not sheet.rows:
-        table.add_row(Text("(none)", style="dim"), *([""] * (len(sheet.columns) - 1)))
-    head = [literal(sheet.title, "bold")]
-    if sheet.caption:
-        head.append(literal(sheet.caption, "dim"))
-    return Group(*head, table)
-
-
-def _cell(sheet: Sheet, row: tuple[Any, ...], index: int, figures: Figures) -> Text:
-    column = sheet.columns[index]
-    text = sheet.cell(row, index, figures)
-    if column.kind == "share":
-        return share_cell(row[index], text)
-    return literal(text)
-
-
 def sheets(report: Report, names: Iterable[str], figures: Figures) -> Group:
     """The named stats sheets, one table each, a blank line apart."""
     parts: list[RenderableType] = []
     for sheet in report_tables(report, tuple(names)):
-        parts += [sheet_table(sheet, figures), Text("")]
+        parts += [rich_table(sheet, figures, panel=True, clean=clean), Text("")]
     return Group(*parts)
 
 
@@ -159,7 +111,7 @@ def segments(report: Report, figures: Figures) -> Group:
     for dimension in dimensions:
         rows = tuple(row[1:] for row in sheet.rows if row[0] == dimension)
         part = Sheet("segments", f"By {clean(str(dimension))}", "", columns, rows)
-        parts += [sheet_table(part, figures), Text("")]
+        parts += [rich_table(part, figures, panel=True, clean=clean), Text("")]
     if not dimensions:
         parts += [Text("(no sessions in this selection)", style="dim"), Text("")]
     parts.append(sheets(report, ("tags",), figures))
@@ -215,11 +167,11 @@ def _point(
     titles: Mapping[str, str],
     figures: Figures,
 ) -> RenderableType:
-    table = _table()
-    table.expand = True  # the label columns share what the figures leave
+    # the label columns share what the figures leave
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
     table.add_column("choice", overflow="fold", ratio=2)
     table.add_column("goes to", overflow="fold", ratio=1)
-    table.add_column("share", no_wrap=True, min_width=BAR_WIDTH + 7)
+    table.add_column("share", no_wrap=True, min_width=SHARE_WIDTH)
     table.add_column(unit, justify="right", no_wrap=True)
     table.add_column("timed out", justify="right", no_wrap=True)
     for c in choices:

@@ -34,6 +34,7 @@ from branching.story.model import Story
 from branching.tui.common.clock import Clock, MonotonicClock
 from branching.tui.common.text import clean
 from branching.tui.player.jobs import Jobs
+from branching.tui.player.widgets.notice import NoticeBar, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class BranchingApp(App[int]):
         self.fatal: str | None = None  # why the app had to stop (e.g. no telemetry)
         self.playings: list[Playing] = []  # every playthrough opened, closed at exit
         self._noticed = False
+        self.told: list[tuple[str, str, str]] = []  # every message `say` gave, oldest first
 
     def get_default_screen(self) -> Screen[None]:
         if self.story is None:
@@ -99,13 +101,39 @@ class BranchingApp(App[int]):
 
     def on_mount(self) -> None:
         if self.options.notice:
-            self.notify(clean(self.options.notice), title="Recording", timeout=10, markup=False)
+            notice = self.options.notice
+            self.call_after_refresh(lambda: self.say(notice, title="Recording", seconds=15))
 
     def show_notice(self) -> None:
         """The first-run notice about recording, once telemetry is open."""
         if self.services.notice and not self._noticed:
             self._noticed = True
-            self.notify(clean(self.services.notice), title="Recording", timeout=10, markup=False)
+            self.say(self.services.notice, title="Recording", seconds=15)
+
+    def say(
+        self,
+        text: str,
+        *,
+        title: str | None = None,
+        severity: Severity = "information",
+        seconds: float = 6.0,
+    ) -> None:
+        """Tell the viewer something where it covers nothing: the story screen's notice bar.
+
+        The message goes to the topmost screen that has a notice bar (the player
+        or ending screen under a dialog keeps it for when the dialog closes);
+        only a screen stack with none (the library) gets a toast. `told` keeps
+        every message of the session, oldest first, as (title, text, severity).
+        """
+        self.told.append((title or "", clean(text), severity))
+        for screen in reversed(self.screen_stack):
+            bars = screen.query(NoticeBar)
+            if bars:
+                bars.first().say(clean(text), title=title, severity=severity, seconds=seconds)
+                return
+        self.notify(
+            clean(text), title=title or "", severity=severity, timeout=seconds, markup=False
+        )
 
     # -- stories --------------------------------------------------------------------
 
@@ -168,7 +196,7 @@ class BranchingApp(App[int]):
             self.exit(None, return_code=1)
         elif isinstance(exc, BranchingError | OSError):
             title = exc.title if isinstance(exc, BranchingError) else "Problem"
-            self.notify(clean(str(exc)), title=title, severity="error", timeout=10, markup=False)
+            self.say(str(exc), title=title, severity="error", seconds=10)
         else:
             self._note_crash(exc)
             self.exit(None, return_code=1)

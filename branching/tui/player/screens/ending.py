@@ -6,26 +6,36 @@ no title and no kind, so nothing is spoiled. The options are the author's
 `rewind` scenes visited in this playthrough, then "play again" and "quit".
 A stuck playthrough lands here too, with the reason instead of a title.
 The screen only decides; the player screen below records and acts.
+
+The ending's text always comes first: the column opens at the start of the
+text, with the card after it, and PageUp/PageDown/Home/End (or the wheel)
+scroll to the card while the options keep the focus. The key bar says when
+there is more below.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
-from textual.widgets import Header, Static
+from textual.widgets import Static
 
 from branching.play.stepper import Step
 from branching.story.model import Story
+from branching.tui.common.chrome import branching_header
 from branching.tui.common.text import literal, prose
-from branching.tui.player.screens.keys import CHROME_KEYS, number_bindings
-from branching.tui.player.widgets import Item, KeyBar, KeyHint, NumberedList, SceneText
+from branching.tui.player.screens.keys import CHROME_KEYS, number_bindings, scroll_bindings
+from branching.tui.player.screens.story_scroll import StoryScrolling
+from branching.tui.player.widgets import Item, KeyBar, KeyHint, NoticeBar, NumberedList, SceneText
 from branching.tui.player.widgets.numbered import LOCK
+
+if TYPE_CHECKING:
+    from branching.tui.player.app import BranchingApp
 
 KIND_STYLES = {"good": "bold $success", "bad": "bold $error", "secret": "bold $accent"}
 
@@ -49,8 +59,14 @@ def ending_items(step: Step, library_mode: bool) -> list[Item]:
     return items
 
 
-def endings_tally(story: Story, found: frozenset[str], current: str) -> Content:
-    """`Endings found: 2 of 4`, then one line per ending; undiscovered ones locked."""
+def endings_tally(
+    story: Story, found: frozenset[str], current: str, recorded: bool = True
+) -> Content:
+    """`Endings found: 2 of 4`, then one line per ending; undiscovered ones locked.
+
+    Without telemetry nothing is kept between sessions (that is what the viewer
+    asked for), so the tally says it counts this session only.
+    """
     endings = story.endings()
     got = [s for s in endings if s.id in found]
     lines = [
@@ -71,18 +87,28 @@ def endings_tally(story: Story, found: frozenset[str], current: str) -> Content:
         else:
             line = Content.assemble(("  " + LOCK + " ", ""), ("???", "$text-muted"))
         lines.append(line)
+    if not recorded:
+        lines.append(
+            Content(
+                "Counted for this session only: with --no-telemetry nothing is kept, "
+                "not even the endings you found."
+            ).stylize("italic $text-muted")
+        )
     return Content("\n").join(lines)
 
 
-class EndingScreen(Screen[EndingChoice]):
+class EndingScreen(StoryScrolling[EndingChoice]):
     """The end of a playthrough (or a stuck one)."""
 
     BINDINGS = [
         *number_bindings(),
+        *scroll_bindings(),
         Binding("b", "back", "Back"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
         Binding("q", "quit_story", "Quit"),
     ]
+
+    app: BranchingApp
 
     def __init__(self, story: Story, step: Step, library_mode: bool) -> None:
         super().__init__(classes="ending")
@@ -93,26 +119,33 @@ class EndingScreen(Screen[EndingChoice]):
 
     def compose(self) -> ComposeResult:
         view = self.step.view
-        yield Header()
+        yield branching_header()
         with VerticalScroll(id="story"):
-            yield SceneText(self.app.clock, self.app.options.reveal_rate, id="text")  # type: ignore[attr-defined]
+            yield SceneText(self.app.clock, self.app.options.reveal_rate, id="text")
             with Vertical(id="ending-card"):
                 yield Static(self._title(), id="ending-title")
                 if view.ending is not None:
+                    recorded = self.app.services.where is not None
                     yield Static(
-                        endings_tally(self.story, self.step.endings_found, view.scene),
+                        endings_tally(self.story, self.step.endings_found, view.scene, recorded),
                         id="ending-tally",
                     )
+        yield NoticeBar(id="notice")
         with Vertical(id="choices-panel"):
             yield NumberedList(id="offers")
-        yield KeyBar(
-            [
-                KeyHint("1-9", "Choose"),
-                KeyHint("b", "Back", "b", enabled=self.step.can_go_back),
-                KeyHint("?", "Help", "question_mark"),
-                KeyHint("q", "Quit", "q"),
-            ]
-        )
+        yield KeyBar(self._hints())
+
+    def _hints(self) -> list[KeyHint]:
+        return [
+            KeyHint("1-9", "Choose"),
+            KeyHint("b", "Back", "b", enabled=self.step.can_go_back),
+            *(self.scroll_hint() if self.is_mounted else []),
+            KeyHint("?", "Help", "question_mark"),
+            KeyHint("q", "Quit", "q"),
+        ]
+
+    def _update_hints(self) -> None:
+        self.query_one(KeyBar).set_hints(self._hints())
 
     def _title(self) -> Content:
         view = self.step.view
@@ -139,6 +172,7 @@ class EndingScreen(Screen[EndingChoice]):
         self.query_one("#choices-panel").display = False
         passages = view.passages[-1:] if self.step.only_last else view.passages
         self.query_one(SceneText).show(prose([p.text for p in passages]))
+        self.set_interval(0.1, self._update_hints)
 
     @on(SceneText.Revealed)
     def _revealed(self) -> None:
@@ -149,8 +183,9 @@ class EndingScreen(Screen[EndingChoice]):
         offers.set_items(ending_items(self.step, self.library_mode))
         self.query_one("#choices-panel").display = True
         offers.focus()
-        story = self.query_one("#story", VerticalScroll)
-        self.call_after_refresh(story.scroll_end, animate=False)
+        # the ending's text first: the card follows it, a PageDown away if need be
+        self.story_column().scroll_home(animate=False)
+        self.call_after_refresh(self._update_hints)
 
     def on_key(self, event: events.Key) -> None:
         if not self.revealed and event.key not in CHROME_KEYS:
@@ -161,7 +196,7 @@ class EndingScreen(Screen[EndingChoice]):
     def action_number(self, number: int) -> None:
         item = self.query_one(NumberedList).by_number(number)
         if item is None:
-            self.notify(f"There is no option {number}.", severity="warning", markup=False)
+            self.app.say(f"There is no option {number}.", severity="warning")
         else:
             self._act(item, "key")
 
@@ -179,7 +214,7 @@ class EndingScreen(Screen[EndingChoice]):
         if self.step.can_go_back:
             self.dismiss(EndingChoice("back", None, "key"))
         else:
-            self.notify("There is no earlier choice to go back to.", markup=False)
+            self.app.say("There is no earlier choice to go back to.")
 
     def action_quit_story(self) -> None:
         self.dismiss(EndingChoice("quit"))

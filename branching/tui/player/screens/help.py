@@ -19,6 +19,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("1-9", "take the choice with that number"),
     ("↑ ↓  Enter", "move through the choices and take one"),
     ("mouse", "click a choice to take it"),
+    ("PgUp PgDn", "scroll the story a page (the mouse wheel too)"),
+    ("Home End", "the top or the end of the story"),
     ("any key", "show the rest of the text at once"),
     ("p", "pause or resume the countdown"),
     ("b", "go back to the previous choice"),
@@ -28,7 +30,9 @@ KEYS: tuple[tuple[str, str], ...] = (
 
 ABOUT = (
     "A timed choice shows a draining bar: when it runs out, the choice marked "
-    "◀ default is taken for you. Play with --no-timer to turn every countdown off. "
+    "◀ default is taken for you. The bar waits while there is text above the "
+    "choices you have not scrolled to yet, and while a dialog is open. "
+    "Play with --no-timer to turn every countdown off. "
     "Choices marked 🔒 are locked: the reason says what would open them. "
     "Endings offer to take you back to earlier choices, or to play again."
 )

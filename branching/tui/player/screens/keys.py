@@ -1,8 +1,10 @@
 """Key bindings shared by the player's screens.
 
-The number keys choose on the player and ending screens alike. While text is
-being revealed, any key completes it, except the keys of the chrome (help and
-quit), which keep working.
+The number keys choose on the player and ending screens alike. The paging
+keys scroll the story above the choices without moving the focus off them
+(they are priority bindings, so the choice list never takes them). While text
+is being revealed, any key completes it, except the keys of the chrome (help
+and quit), which keep working.
 """
 
 from __future__ import annotations
@@ -10,6 +12,22 @@ from __future__ import annotations
 from textual.binding import Binding
 
 CHROME_KEYS = frozenset({"question_mark", "q", "ctrl+q", "ctrl+c"})
+
+
+SCROLL_KEYS = {
+    "pageup": "page_up",
+    "pagedown": "page_down",
+    "home": "home",
+    "end": "end",
+}
+
+
+def scroll_bindings() -> list[Binding]:
+    """PageUp/PageDown/Home/End scroll the story (the action `scroll_story(where)`)."""
+    return [
+        Binding(key, f"scroll_story('{where}')", "Scroll", show=False, priority=True)
+        for key, where in SCROLL_KEYS.items()
+    ]
 
 
 def number_bindings() -> list[Binding]:

@@ -17,9 +17,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Header, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from branching.tui.common.chrome import branching_header
 from branching.tui.common.text import literal
 from branching.tui.player.catalog import Entry, catalogue
 from branching.tui.player.jobs import Jobs
@@ -66,7 +67,7 @@ class LibraryScreen(Screen[None]):
         self.jobs = Jobs(self)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield branching_header()
         with Vertical(id="library"):
             yield Static(self._intro(), id="library-intro")
             yield OptionList(id="stories")

@@ -6,6 +6,14 @@ choices are listed and, on a timed choice point, the countdown runs), and
 `ended` (the ending screen is on top). Every step goes through `Playing` in a
 `Jobs` worker, and the next scene is shown only when the step is recorded.
 
+Every word stays reachable: a new step shows the start of its text at the top
+of the story column, which PageUp/PageDown/Home/End and the mouse wheel scroll
+while the choices keep the focus. A timed choice's clock counts only while
+the viewer can act on it: it waits (and says so) until the end of the text has
+been on screen, while a dialog is on top, and until the playthrough is
+settled. Messages go to the notice bar, which takes its own rows and covers
+nothing.
+
 Opening: the first scene is shown at once (the engine is pure and fast),
 while a worker opens telemetry and looks for an unfinished playthrough of the
 story. If there is one, the resume offer appears over the first scene; the
@@ -23,27 +31,42 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Header
 
 from branching.play.engine import ChoiceView, View
 from branching.play.services import Resumable
 from branching.play.stepper import Playing, Step
+from branching.tui.common.chrome import branching_header
 from branching.tui.common.text import clean, literal, prose
 from branching.tui.player.jobs import Jobs
-from branching.tui.player.screens.keys import CHROME_KEYS, number_bindings
-from branching.tui.player.widgets import Countdown, Item, KeyBar, KeyHint, NumberedList, SceneText
+from branching.tui.player.screens.keys import CHROME_KEYS, number_bindings, scroll_bindings
+from branching.tui.player.screens.story_scroll import StoryScrolling
+from branching.tui.player.widgets import (
+    Countdown,
+    Item,
+    KeyBar,
+    KeyHint,
+    NoticeBar,
+    NumberedList,
+    SceneText,
+)
 
 if TYPE_CHECKING:
     from branching.tui.player.app import BranchingApp
     from branching.tui.player.screens.ending import EndingChoice
 
 
-class PlayerScreen(Screen[None]):
+HOLD_READING = "until you reach the end of the text (PgDn)"
+HOLD_DIALOG = "while the dialog is open"
+HOLD_OPENING = "while your playthrough opens"
+POLL = 0.1  # seconds between looks at what the viewer can see
+
+
+class PlayerScreen(StoryScrolling[None]):
     """Plays one story."""
 
     BINDINGS = [
         *number_bindings(),
+        *scroll_bindings(),
         Binding("b", "back", "Back"),
         Binding("p", "pause", "Pause"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
@@ -63,15 +86,17 @@ class PlayerScreen(Screen[None]):
         self._held: list[Callable[[], None]] = []  # events to record once it is
         self.step: Step | None = None
         self._shown_at = 0.0
-        self._auto_paused = False
+        self._read_to_end = False  # the end of this step's text has been on screen
+        self._looking = False  # the layout may not yet show the choices just listed
 
     # -- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         clock = self.app.clock
-        yield Header()
+        yield branching_header()
         with VerticalScroll(id="story"):
             yield SceneText(clock, self.app.options.reveal_rate, id="text")
+        yield NoticeBar(id="notice")
         with Vertical(id="choices-panel"):
             yield Countdown(clock, id="countdown")
             yield NumberedList(id="choices")
@@ -81,6 +106,7 @@ class PlayerScreen(Screen[None]):
         self.title = self.playing.story.title
         self.query_one("#choices-panel").display = False
         self._update_footer()
+        self.set_interval(POLL, self._watch_view)
         first = self.playing.prepare()
         if first.view.finished:  # an ending needs the endings found: record first
             self.jobs.submit(self.playing.begin, self._settled)
@@ -101,15 +127,14 @@ class PlayerScreen(Screen[None]):
         self.app.show_notice()
         resumable, problem = found
         if problem is not None:
-            self.notify(
+            self.app.say(
                 f"Your unfinished playthrough cannot be resumed ({clean(problem)}); "
                 "starting a new one.",
                 severity="warning",
-                markup=False,
             )
         if resumable is None:
             if self.app.options.resume:
-                self.notify("No unfinished playthrough to resume: starting anew.", markup=False)
+                self.app.say("No unfinished playthrough to resume: starting anew.")
             self._begin()
         elif self.app.options.resume:
             self._resume(resumable)
@@ -124,13 +149,15 @@ class PlayerScreen(Screen[None]):
     def _answered(self, found: Resumable, answer: bool | None) -> None:
         if answer:
             self._resume(found)
-        elif answer is False:
+        elif answer is False:  # start again: the old playthrough is closed, not kept
+            self.jobs.submit(partial(self.playing.services.abandon, found))
             self._begin()
         else:  # the viewer quit at the question: nothing to record
             self.app.story_finished()
 
     def _begin(self) -> None:
         self.ready = True
+        self._sync_clock()
         self.jobs.submit(self.playing.record_begin, lambda _: self.app.show_notice())
         held, self._held = self._held, []
         for call in held:
@@ -171,9 +198,11 @@ class PlayerScreen(Screen[None]):
         self._held = []
         self.ready = True
         self.show_step(playing.prepare())
+        self._sync_clock()
 
     def _settled(self, step: Step) -> None:
         self.ready = True
+        self._sync_clock()
         self.app.show_notice()
         self.show_step(step)
 
@@ -201,8 +230,9 @@ class PlayerScreen(Screen[None]):
             return
         passages = view.passages[-1:] if step.only_last else view.passages
         self.phase = "reading"
+        self._read_to_end = False
         self._update_footer()
-        self.query_one("#story", VerticalScroll).scroll_home(animate=False)
+        self.story_column().scroll_home(animate=False)  # the new text starts at the top
         self.query_one(SceneText).show(prose([p.text for p in passages]))
 
     @on(SceneText.Revealed)
@@ -240,10 +270,48 @@ class PlayerScreen(Screen[None]):
         countdown.display = timed
         self.phase = "choosing"
         self._shown_at = self.app.clock.now()
-        if timed:
-            countdown.start(view.timer)
+        if timed:  # full and waiting until the viewer can see everything (`_sync_clock`)
+            countdown.arm(view.timer, HOLD_READING)
         choices.focus()
         self._update_footer()
+        self._looking = True
+        self.call_after_refresh(self._laid_out)
+
+    def _laid_out(self) -> None:
+        """The choices are on screen now: look at what the viewer can see."""
+        self._looking = False
+        self._watch_view()
+
+    # -- what the viewer can see, and the clock -----------------------------------
+
+    def _watch_view(self) -> None:
+        """Note whether the end of the text has been on screen; keep clock and keys true."""
+        if self.phase == "choosing" and not self._looking and not self._read_to_end:
+            if self.story_end_seen():
+                self._read_to_end = True
+        self._sync_clock()
+        self._update_footer()
+
+    def _hold_reason(self) -> str | None:
+        """Why the countdown may not run now, or None when it may."""
+        if not self.ready:
+            return HOLD_OPENING
+        if self.app.screen is not self:
+            return HOLD_DIALOG
+        if not self._read_to_end:
+            return HOLD_READING
+        return None
+
+    def _sync_clock(self) -> None:
+        """Run the countdown exactly when the viewer can act on it (a viewer's pause stays)."""
+        countdown = self.query_one(Countdown)
+        if self.phase != "choosing" or countdown.state not in ("running", "held"):
+            return
+        reason = self._hold_reason()
+        if reason is None:
+            countdown.release()
+        else:
+            countdown.hold(reason)
 
     def _timed(self, view: View) -> bool:
         return view.timer > 0 and not self.app.options.no_timer
@@ -262,13 +330,12 @@ class PlayerScreen(Screen[None]):
             return
         shown = view.by_number(number)
         if shown is None:
-            self.notify(f"There is no choice {number}.", severity="warning", markup=False)
+            self.app.say(f"There is no choice {number}.", severity="warning")
         elif shown.locked:
-            self.notify(
+            self.app.say(
                 literal(f"Choice {number} is locked: {shown.reason}").plain,
                 title="Locked",
                 severity="warning",
-                markup=False,
             )
         else:
             self._take(shown, "key")
@@ -294,6 +361,8 @@ class PlayerScreen(Screen[None]):
         assert view is not None
         countdown = self.query_one(Countdown)
         timed = countdown.state != "idle"
+        # time to decide: the clock's own count (it excludes pauses, dialogs and
+        # reading), or for an untimed choice the time since the choices appeared
         elapsed = countdown.elapsed() if timed else self.app.clock.now() - self._shown_at
         countdown.stop()
         self.phase = "loading"
@@ -321,7 +390,7 @@ class PlayerScreen(Screen[None]):
         if self.phase != "choosing" or self.step is None or self._later(self.action_back):
             return
         if not self.step.can_go_back:
-            self.notify("There is no earlier choice to go back to.", markup=False)
+            self.app.say("There is no earlier choice to go back to.")
             return
         self.query_one(Countdown).stop()
         self.phase = "loading"
@@ -335,12 +404,15 @@ class PlayerScreen(Screen[None]):
         countdown = self.query_one(Countdown)
         if self.phase != "choosing" or view is None or self._later(self.action_pause):
             return
+        if countdown.held:  # waiting for the viewer already: `p` pauses it for good
+            countdown.release()
         if countdown.pause():
             self.jobs.submit(partial(self.playing.event, "pause", view.scene))
         elif countdown.resume():
             self.jobs.submit(partial(self.playing.event, "resume", view.scene))
+            self._sync_clock()
         else:
-            self.notify("This choice has no timer.", markup=False)
+            self.app.say("This choice has no timer.")
         self._update_footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -363,18 +435,17 @@ class PlayerScreen(Screen[None]):
         if pause:
             paused = self.query_one(Countdown).paused
             hints.append(KeyHint("p", "Resume" if paused else "Pause", "p"))
+        hints += self.scroll_hint()
         hints += [KeyHint("?", "Help", "question_mark"), KeyHint("q", "Quit", "q")]
         self.query_one(KeyBar).set_hints(hints)
 
     # -- the countdown waits while another screen is on top ---------------------------
 
     def on_screen_suspend(self) -> None:
-        self._auto_paused = self.query_one(Countdown).pause()
+        self._sync_clock()  # held, and saying so, while the dialog is open
 
     def on_screen_resume(self) -> None:
-        if self._auto_paused:
-            self._auto_paused = False
-            self.query_one(Countdown).resume()
+        self._sync_clock()
         self._update_footer()
 
     # -- endings and leaving ----------------------------------------------------------

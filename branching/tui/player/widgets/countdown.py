@@ -1,9 +1,16 @@
 """A bar that drains while a timed choice waits, and says when time is up.
 
 It reads time from the app's clock (real or manual) and ticks through the
-clock's `every`, so a test can move time by hand. Pausing freezes the bar;
-the time spent paused does not count. `Countdown.Expired` is posted once,
-when the remaining time reaches zero while running.
+clock's `every`, so a test can move time by hand. `Countdown.Expired` is
+posted once, when the remaining time reaches zero while running.
+
+Time counts only while the viewer can act on it. Besides the viewer's own
+pause (`pause`/`resume`, the `p` key), the player *holds* the bar (`hold`,
+with the reason shown beside it) while something else has the viewer's
+attention: text above the choices not yet read, a dialog on top, the
+playthrough not yet settled. A bar can be armed held (`arm`), full and
+waiting, and starts draining on `release`. Time spent paused or held does
+not count.
 """
 
 from __future__ import annotations
@@ -55,7 +62,8 @@ class Countdown(Widget):
         super().__init__(id=id)
         self.clock = clock or MonotonicClock()
         self.total = 0.0
-        self.state = "idle"  # idle | running | paused | expired
+        self.state = "idle"  # idle | running | paused | held | expired
+        self.reason = ""  # why the bar is held, shown beside it
         self._spent = 0.0  # seconds counted before the current running stretch
         self._since = 0.0  # when the current running stretch began
         self._ticker: Ticker | None = None
@@ -75,14 +83,48 @@ class Countdown(Widget):
     def remaining(self) -> float:
         return max(0.0, self.total - self.elapsed())
 
+    @property
+    def held(self) -> bool:
+        return self.state == "held"
+
     def start(self, seconds: float) -> None:
         """Start draining from full, over `seconds`."""
+        self.arm(seconds, "")
+        self.release()
+
+    def arm(self, seconds: float, reason: str) -> None:
+        """Show a full bar of `seconds` that waits (held, saying `reason`) until `release`."""
         self.stop()
         self.total = float(seconds)
-        self.state = "running"
-        self._since = self.clock.now()
+        self.state = "held"
+        self.reason = reason
         self._ticker = self.clock.every(self, TICK, self._tick)
         self.refresh()
+
+    def hold(self, reason: str) -> bool:
+        """Stop the clock for a reason outside the viewer's control; True if it was running."""
+        if self.state not in ("running", "held"):
+            return False
+        was_running = self.running
+        if was_running:
+            self._spent += self.clock.now() - self._since
+        self.state = "held"
+        if reason != self.reason or was_running:
+            self.reason = reason
+            self.refresh()
+        return was_running
+
+    def release(self) -> bool:
+        """Let a held bar drain again; True if it was held."""
+        if not self.held:
+            return False
+        self._since = self.clock.now()
+        self.state = "running"
+        self.reason = ""
+        if self._ticker is None:
+            self._ticker = self.clock.every(self, TICK, self._tick)
+        self.refresh()
+        return True
 
     def pause(self) -> bool:
         """Freeze the bar; True if it was running."""
@@ -106,6 +148,7 @@ class Countdown(Widget):
         """Stop and clear the bar without expiring (a choice was made)."""
         self._stop_ticker()
         self.state = "idle"
+        self.reason = ""
         self.total = 0.0
         self._spent = 0.0
         self.refresh()
@@ -135,6 +178,8 @@ class Countdown(Widget):
         label = f" {math.ceil(left - 1e-9):>3d}s "
         if self.paused:
             label += " paused: p resumes "
+        elif self.held:
+            label += f" waits {self.reason} " if self.reason else " waits "
         width = max(0, self.size.width - len(label))
         filled = round(width * left / self.total) if self.total else 0
         low = left <= min(5.0, self.total / 3)
