@@ -10,6 +10,7 @@ what the widgets display, rendered as plain text.
 from __future__ import annotations
 
 import io
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,10 @@ import click
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
+from textual import events
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Select, Static, TabbedContent
 
 from branching.cli.main import cli
@@ -73,6 +77,12 @@ def shown(app: DashboardApp, selector: str) -> str:
     return " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
 
 
+def said(app: DashboardApp) -> str:
+    """The status line above the keys, as one string ('' when hidden)."""
+    line = app.screen.query_one("#status", Static)
+    return str(line.content) if line.display else ""
+
+
 def notes(app: DashboardApp) -> list[tuple[str, str, str]]:
     return [(n.title, n.message, n.severity) for n in app._notifications]
 
@@ -105,6 +115,17 @@ async def test_story_list_shows_each_story_and_opens_one(db: Path) -> None:
         assert isinstance(app.screen, StoryListScreen)
 
 
+async def test_keys_typed_fast_reach_the_story_list_in_order(db: Path) -> None:
+    app = make(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#stories", DataTable)
+        for key, char in (("down", None), ("enter", "\r")):  # one burst, as a paste sends
+            app.post_message(events.Key(key, char))
+        await settle(pilot)
+        assert isinstance(app.screen, StoryScreen) and app.screen.story == "heist"
+
+
 async def test_an_empty_database_says_nothing_is_recorded_yet(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     Store.open(empty).close()
@@ -116,12 +137,14 @@ async def test_an_empty_database_says_nothing_is_recorded_yet(tmp_path: Path) ->
         assert not app.screen.query_one("#stories").display
 
 
-async def test_a_missing_database_is_a_message_and_a_notification(tmp_path: Path) -> None:
+async def test_a_missing_database_is_said_once_in_the_body(tmp_path: Path) -> None:
     app = make(tmp_path / "nowhere.db")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        assert "No telemetry database: " in shown(app, "#list-message")
         assert "no telemetry database" in shown(app, "#list-message")
-        assert [(t, s) for t, _, s in notes(app)] == [("No telemetry database", "error")]
+        assert said(app) == ""  # not said twice
+        assert notes(app) == []  # nothing pops up over the screen
 
 
 async def test_refresh_on_the_list_counts_sessions_recorded_since(db: Path, tmp_path: Path) -> None:
@@ -258,10 +281,12 @@ async def test_export_writes_an_html_file_and_says_where(db: Path, tmp_path: Pat
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)
+        status = said(app)
     [page] = out.glob("*.html")
     assert page.name == "heist-dashboard-20250310-093000.html"
     assert "The Heist" in page.read_text(encoding="utf-8")
-    assert ("Exported", f"Saved {page}", "information") in notes(app)
+    assert status == f"Exported {page} · 09:30:00"
+    assert notes(app) == []
 
 
 async def test_an_export_that_cannot_be_written_is_a_notification(db: Path, tmp_path: Path) -> None:
@@ -273,7 +298,9 @@ async def test_an_export_that_cannot_be_written_is_a_notification(db: Path, tmp_
         await pilot.press("e")
         await settle(pilot)
         assert app.is_running and isinstance(app.screen, StoryScreen)
-    assert [(t, s) for t, _, s in notes(app)] == [("Cannot read or write a file", "error")]
+        assert said(app).startswith("Cannot read or write a file: ")
+        assert "6 sessions" in shown(app, "#totals")  # the figures stay
+    assert notes(app) == []
 
 
 async def test_an_unknown_story_says_which_stories_there_are(db: Path) -> None:
@@ -284,10 +311,14 @@ async def test_an_unknown_story_says_which_stories_there_are(db: Path) -> None:
         assert "story 'nosuchstory' has no recordings" in message
         assert "ferry, heist" in message and "Esc" in message
         assert not app.screen.query_one("#tabs").display
-        assert [(t, s) for t, _, s in notes(app)] == [("Cannot compute analytics", "error")]
+        assert message.startswith("Cannot compute analytics: ")
+        assert said(app) == "" and notes(app) == []
+        bindings = app.screen.active_bindings
+        assert "left" not in bindings and "1" not in bindings  # no tabs to switch to
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, StoryListScreen)
+        assert app.focused is app.screen.query_one("#stories", DataTable)
 
 
 async def test_help_opens_and_closes(db: Path) -> None:
@@ -298,6 +329,148 @@ async def test_help_opens_and_closes(db: Path) -> None:
         assert isinstance(app.screen, DashboardHelp)
         await pilot.press("escape")
         assert isinstance(app.screen, StoryScreen)
+        assert app.focused is flowchart(app)  # back where the producer was
+        await pilot.press("f", "escape")
+        assert app.focused is flowchart(app)
+
+
+# -- keys and focus: the keys act on what is shown, at once ---------------------------------
+
+SMALL = (80, 24)  # the heist flowchart is taller than its tab here
+
+
+def flowchart(app: DashboardApp) -> Widget:
+    """The scrolling container of the flowchart tab."""
+    body = app.screen.query_one("#flowchart-body").parent
+    assert isinstance(body, Widget)
+    return body
+
+
+@pytest.mark.parametrize("key", ["down", "pagedown", "end"])
+async def test_the_scroll_keys_move_the_flowchart_as_soon_as_it_shows(db: Path, key: str) -> None:
+    app = make(db, "heist")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        body = flowchart(app)
+        assert body.max_scroll_y > 0 and body.scroll_y == 0
+        await pilot.press(key)
+        assert body.scroll_y == (1 if key == "down" else body.max_scroll_y)
+        assert app.focused is body
+        await pilot.press("home")
+        assert body.scroll_y == 0
+
+
+async def test_a_story_opened_from_the_list_scrolls_at_once(db: Path) -> None:
+    app = make(db)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#stories", DataTable)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, StoryScreen)
+        await pilot.press("pagedown")
+        assert flowchart(app).scroll_y == flowchart(app).max_scroll_y > 0
+        await pilot.press("escape")
+        await settle(pilot)
+        table = app.screen.query_one("#stories", DataTable)
+        assert app.focused is table and table.cursor_row == 1  # still on the heist
+
+
+async def test_arrows_numbers_and_clicks_switch_tabs_and_the_focus_follows(db: Path) -> None:
+    app = make(db, "heist")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tabs = app.screen.query_one(TabbedContent)
+
+        def focused_tab() -> str | None:
+            return app.focused.id if app.focused is not None else None
+
+        await pilot.press("right")
+        assert tabs.active == "choices" and focused_tab() == "choices-scroll"
+        await pilot.press("down")  # scrolls the choices, does not leave the tab
+        assert tabs.active == "choices"
+        await pilot.press("left", "left")  # round the start
+        assert tabs.active == "flags" and focused_tab() == "flags-scroll"
+        await pilot.press("3")
+        assert tabs.active == "endings" and focused_tab() == "endings-scroll"
+        await pilot.click("#--content-tab-paths")
+        await pilot.pause()
+        assert tabs.active == "paths" and focused_tab() == "paths-scroll"
+        await pilot.press("tab")  # the tab bar never takes the focus away from the figures
+        assert focused_tab() == "paths-scroll"
+
+
+async def test_the_key_bar_says_how_to_scroll_and_switch_tabs(db: Path) -> None:
+    app = make(db, "heist")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        shown_keys = {
+            (b.binding.group.description if b.binding.group else b.binding.description)
+            for b in app.screen.active_bindings.values()
+            if b.binding.show
+        }
+        assert {"Scroll", "Tabs", "Filters", "Export", "Stories", "Help"} <= shown_keys
+
+
+# -- the status line: news that covers nothing ----------------------------------------------
+
+
+def covering(app: DashboardApp, region: Region) -> set[Widget]:
+    """The topmost widget at each cell of `region` on the screen shown."""
+    return {
+        app.screen.get_widget_at(x, y)[0]
+        for y in range(region.y, region.bottom)
+        for x in range(region.x, region.right)
+    }
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_an_export_never_covers_the_help(
+    db: Path, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = make(db, "heist", export_dir=tmp_path / "out")
+    async with app.run_test(size=size, notifications=True) as pilot:  # toasts would show
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardHelp)
+        dialog = app.screen.query_one(".dialog")
+        assert all(dialog in w.ancestors_with_self for w in covering(app, dialog.region))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert said(app).startswith("Exported ")
+        status = app.screen.query_one("#status")
+        assert covering(app, status.region) == {status}  # nothing sits on the status either
+    assert notes(app) == []
+
+
+async def test_a_failed_refresh_keeps_the_figures_until_a_read_succeeds(
+    db: Path, monkeypatch: Any
+) -> None:
+    from branching.tui.dashboard.screens import story as story_module
+
+    real = story_module.load_story
+
+    def locked(*args: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    app = make(db, "heist")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(story_module, "load_story", locked)
+        await pilot.press("r")
+        await settle(pilot)
+        assert said(app) == (
+            "Telemetry database problem: SQLite says: database is locked · 09:30:00"
+        )
+        assert "6 sessions" in shown(app, "#totals")
+        monkeypatch.setattr(story_module, "load_story", real)
+        await pilot.press("r")
+        await settle(pilot)
+        assert said(app) == ""
+    assert notes(app) == []
 
 
 # -- the command --------------------------------------------------------------------------

@@ -43,7 +43,9 @@ class Tmux:
         )
         return out.stdout
 
-    def start(self, argv: list[str], env: dict[str, str]) -> None:
+    def start(
+        self, argv: list[str], env: dict[str, str], size: tuple[int, int] = (100, 30)
+    ) -> None:
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         # COLUMNS/LINES may leak in from the test runner: the program must ask the pty.
         command = (
@@ -63,9 +65,9 @@ class Tmux:
                 "-s",
                 self.target,
                 "-x",
-                "100",
+                str(size[0]),
                 "-y",
-                "30",
+                str(size[1]),
                 command,
             ],
             check=True,
@@ -259,3 +261,45 @@ def test_a_hostile_story_cannot_touch_the_terminal(tmux, tmp_path):
     kinds = [(e[1], e[3], e[5]) for e in events(tmp_path / "h.db")]
     assert ("choice_made", "quit_label", "mouse") in kinds
     assert kinds[-1][0] == "quit"
+
+
+def test_a_three_screen_ending_can_be_read_line_by_line_with_the_keyboard(tmux, tmp_path):
+    """At 80x24, every line of a long ending comes on screen with PageDown alone."""
+    lines = [f"Closing line {n:02d} of the very long ending." for n in range(1, 61)]
+    body = "\n\n".join("      " + line for line in lines)
+    story = tmp_path / "long.yaml"
+    story.write_text(
+        "branching: 1\nid: long\ntitle: Long Goodbye\nauthor: Tests\nstart: door\n"
+        "scenes:\n  door:\n    text: A door.\n    choices:\n"
+        "      - {label: Open it, goto: end}\n"
+        f"  end:\n    title: The End\n    text: |\n{body}\n"
+        "    ending: {kind: good, title: Long Goodbye}\n",
+        encoding="utf-8",
+    )
+    t = tmux("long")
+    t.start(
+        [sys.executable, "-m", "branching", "play", str(story), "--no-telemetry"],
+        {"HOME": str(tmp_path), "TERM": "xterm-256color"},
+        size=(80, 24),
+    )
+    t.wait_for("A door.", "Open it")
+    t.keys("1")
+    seen: set[str] = set()
+    screen = t.wait_for("Closing line 01")
+    t.keys("Space")  # the rest of the text at once
+    screen = t.wait_for("Play again")
+    for _ in range(40):
+        seen |= {line for line in lines if line in screen}
+        if "THE END" in screen and len(seen) == len(lines):
+            break
+        t.keys("PageDown")
+        deadline = time.monotonic() + 10
+        before = screen
+        while screen == before and time.monotonic() < deadline:  # one page at a time
+            time.sleep(0.05)
+            screen = t.screen()
+    assert seen == set(lines), sorted(set(lines) - seen)[:5]
+    assert "THE END" in screen and "Long Goodbye" in screen
+    assert "Play again" in screen  # the options stayed on screen all along
+    t.keys("q")
+    assert t.exit_status() == 0

@@ -6,6 +6,7 @@ viewer found and which playthrough is unfinished, and hands out recorders.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from branching.tui.player.screens.library import LibraryScreen
 from branching.tui.player.screens.player import PlayerScreen
 from branching.tui.player.screens.resume import ResumeScreen
 from branching.tui.player.testing import settle
+from branching.tui.player.widgets import NoticeBar
 
 ROOT = Path(__file__).resolve().parent.parent
 STORIES = ROOT / "stories"
@@ -96,11 +98,12 @@ async def test_library_lists_title_author_length_endings_and_resume(tmp_path, tu
         stories = screen.query_one("#stories", OptionList)
         prompts = [stories.get_option_at_index(i).prompt.plain for i in range(stories.option_count)]
         assert len(prompts) == 2
-        broken, lantern = prompts
+        lantern, broken = prompts  # the tutorial comes first
         assert broken.startswith("broken.yaml") and "has errors" in broken
         assert lantern.splitlines()[0] == "The Lantern Market"
-        assert "by The branching team" in lantern
-        assert f"{len(tutorial.scenes)} scenes" in lantern
+        assert lantern.count("by The branching team") == 1
+        assert re.search(r" · about \d+ min · ", lantern)
+        assert "scenes" not in lantern
         assert "endings 2/4 found" in lantern
         assert "resume at The Pier" in lantern
 
@@ -110,7 +113,7 @@ async def test_choosing_a_story_in_the_library_plays_it(tmp_path, tutorial):
     app = library_app(tmp_path, services)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("down", "enter")
+        await pilot.press("enter")  # the tutorial is first
         await settle(pilot)
         assert isinstance(app.screen, PlayerScreen)
         assert app.screen.playing.story.id == "tutorial"
@@ -120,17 +123,20 @@ async def test_a_story_with_errors_says_why_and_stays_in_the_library(tmp_path):
     app = library_app(tmp_path, Progress())
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("enter")  # broken.yaml is first
+        await pilot.press("down", "enter")  # broken.yaml, after the tutorial
         await settle(pilot)
         assert isinstance(app.screen, LibraryScreen)
-        assert any(n.severity == "error" for n in app._notifications)
+        assert any(severity == "error" for _, _, severity in app.told)
+        notice = app.screen.query_one(NoticeBar)
+        assert notice.display and "has errors" in str(notice.render())
+        assert not app._notifications  # in the notice bar, not a toast over the list
 
 
 async def test_quitting_a_story_returns_to_the_library(tmp_path):
     app = library_app(tmp_path, Progress())
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("down", "enter")
+        await pilot.press("enter")
         await settle(pilot)
         await pilot.press("q")
         await settle(pilot)

@@ -161,3 +161,89 @@ def test_library(snap_compare, ferry, size):
         None, None, TuiOptions(seed=1), services=Found(), clock=clock, library=[Path("stories")]
     )
     assert snap_compare(app, terminal_size=size, run_before=playing_to(clock))
+
+
+LONG_STORY = """\
+branching: 1
+id: lamp
+title: The Long Watch
+author: Snapshot Tests
+start: watch
+scenes:
+  watch:
+    title: The Watch
+    chapter: Night
+    timer: 10
+    text: |
+{watch}
+    choices:
+      - label: Keep watching
+        goto: dawn
+        default: true
+      - label: Sleep at the desk
+        goto: dawn
+  dawn:
+    title: Dawn
+    chapter: Morning
+    text: |
+{dawn}
+    ending: {{kind: good, title: Morning Comes}}
+"""
+
+
+def _block(lines: list[str]) -> str:
+    return "\n\n".join("      " + line for line in lines)
+
+
+@pytest.fixture
+def lamp(tmp_path):
+    watch = [
+        f"Hour {n} of the watch. The lamp turns, the sea answers, and you write the "
+        f"weather in the log: wind backing west, glass falling, line {n}."
+        for n in range(1, 13)
+    ]
+    dawn = [
+        f"Dawn, line {n}: the tide goes out over the reef and takes the night with it."
+        for n in range(1, 25)
+    ]
+    path = tmp_path / "lamp.yaml"
+    path.write_text(LONG_STORY.format(watch=_block(watch), dawn=_block(dawn)), encoding="utf-8")
+    return load_story(path)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_long_scene_waits_for_reading(snap_compare, lamp, size):
+    """The start of the text at the top; the countdown full and saying why it waits."""
+    app, clock = make(lamp)
+    assert snap_compare(app, terminal_size=size, run_before=playing_to(clock, then=30))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_ending_with_long_text_shows_the_text_first(snap_compare, lamp, size):
+    app, clock = make(lamp)
+    assert snap_compare(app, terminal_size=size, run_before=playing_to(clock, "end", "1"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_quit_confirmation(snap_compare, ferry, size):
+    app, clock = make(ferry)
+    assert snap_compare(app, terminal_size=size, press=["q"], run_before=playing_to(clock, then=2))
+
+
+class Unfinished(Found):
+    """A viewer with an unfinished playthrough of the ferry, one choice in."""
+
+    def unfinished(self, story):
+        from branching.play.engine import Playthrough
+        from branching.play.services import Resumable
+
+        run = Playthrough.start(story, 1)
+        run.choose(run.view.choices[0].id)
+        return Resumable(run, "session-1", "2026-12-01T20:00:00.000Z")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_resume_dialog(snap_compare, ferry, size):
+    clock = ManualClock()
+    app = build_app(ferry, None, TuiOptions(seed=1), services=Unfinished(), clock=clock)
+    assert snap_compare(app, terminal_size=size, run_before=playing_to(clock, then=5))

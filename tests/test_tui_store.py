@@ -158,3 +158,30 @@ async def test_a_database_that_cannot_be_opened_stops_the_player(tmp_path, tutor
     assert app.return_code == 1
     assert app.fatal is not None and "not a telemetry database" in app.fatal
     assert "--no-telemetry" in app.fatal
+
+
+async def test_starting_again_closes_the_old_playthrough_as_abandoned(tmp_path, tutorial):
+    """Resume dialog, `n`: the old playthrough is not offered again, nor left in progress."""
+    db = tmp_path / "t.db"
+    await play(tutorial, services(db), ["1", "q", "y"])  # quit mid-story: resumable
+    clock = ManualClock()
+    app = build_app(tutorial, None, TuiOptions(seed=1), services=services(db), clock=clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await read(pilot, clock)
+        assert isinstance(app.screen, ResumeScreen)
+        countdown = app.screen_stack[-2].query_one("Countdown")
+        assert countdown.state in ("idle", "held")  # nothing drains behind the question
+        await pilot.press("n")
+        await read(pilot, clock)
+        assert isinstance(app.screen, PlayerScreen)
+    app.close_all()
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT session_id, outcome FROM sessions ORDER BY started_at").fetchall()
+    conn.close()
+    assert [outcome for _, outcome in rows] == ["abandoned", "in_progress"]
+    store = Store.open(db)
+    try:
+        point = store.unfinished_session(tutorial.id, "ana")
+        assert point is not None and point.session_id == rows[1][0]  # only the new one
+    finally:
+        store.close()

@@ -8,6 +8,7 @@ state) and hands them to the plain player or the Textual app.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 import click
@@ -41,13 +42,38 @@ def run_play(opts: PlayOptions) -> int:
         from branching.tui.player.launch import run_library
 
         return run_library(opts)
-    story = _load(opts.story)
+    story = _load(story_path(opts.story))
     plain = opts.plain or opts.script is not None or not interactive()
     if not plain:
         from branching.tui.player.launch import run_player
 
         return run_player(story, opts)
     return play_plain_cli(story, opts)
+
+
+def resume_command(opts: PlayOptions) -> str:
+    """The command that resumes this playthrough: the story as the viewer typed it,
+    and the options that say where it was recorded and for whom."""
+    argv = ["branching", "play", opts.story or "STORY"]
+    if opts.plain:
+        argv.append("--plain")
+    if opts.db:
+        argv += ["--db", opts.db]
+    if opts.viewer:
+        argv += ["--viewer", opts.viewer]
+    return shlex.join([*argv, "--resume"])
+
+
+def story_path(given: str) -> str:
+    """STORY as typed, or the bundled story of that name when no such path exists."""
+    from pathlib import Path
+
+    from branching.story.bundled import bundled_story
+
+    if Path(given).exists():
+        return given
+    found = bundled_story(given)
+    return str(found) if found is not None else given
 
 
 def play_plain_cli(story: Story, opts: PlayOptions) -> int:
@@ -94,6 +120,7 @@ def play_plain_cli(story: Story, opts: PlayOptions) -> int:
             echo=echo,
             recorder=recorder,
             resumed=resumed,
+            resume_with=resume_command(opts) if opened is not None else None,
         )
         return result.status
     finally:

@@ -210,11 +210,12 @@ def play(
     no_timer: bool,
     stories_dir: tuple[str, ...],
 ) -> None:
-    """Play STORY (a story file or folder).
+    """Play STORY (a story file or folder, or a bundled story's name: tutorial).
 
     Full-screen on a terminal; line mode with --plain, with --choices, or when
-    standard input or output is not a terminal. Every choice is recorded to the
-    telemetry database unless --no-telemetry is given.
+    standard input or output is not a terminal. Without STORY, the library: the
+    bundled stories, ./stories and any --stories DIR. Every choice is recorded
+    to the telemetry database unless --no-telemetry is given.
     """
     from branching.startup import pause_gc, resume_gc
 

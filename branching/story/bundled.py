@@ -8,6 +8,9 @@ repository, where there is no `_stories`: there the repository's `stories/`
 beside the package is the bundled folder. That fallback is taken only when
 the package sits in a source checkout (a `pyproject.toml` beside it), never
 for a `stories` folder that merely happens to be next to an installed package.
+
+`bundled_story(name)` finds one of them by name, so `branching play tutorial`
+works in any folder.
 """
 
 from __future__ import annotations
@@ -27,3 +30,19 @@ def bundled_stories() -> Path | None:
     if (checkout / "pyproject.toml").is_file() and repository.is_dir():
         return repository
     return None
+
+
+def bundled_story(name: str) -> Path | None:
+    """The bundled story called `name` (`tutorial`, `lighthouse`), or None.
+
+    A name is a story folder's name or a story file's stem; anything with a
+    path separator is a path, never a name.
+    """
+    folder = bundled_stories()
+    if folder is None or not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    candidates = [folder / name / "story.yaml", folder / f"{name}.yaml", folder / f"{name}.yml"]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        return None
+    return found.parent if found.name == "story.yaml" else found

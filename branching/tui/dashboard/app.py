@@ -2,19 +2,15 @@
 
 The app only wires things (STYLE habit 10): it holds the database path, the
 starting selection, the clocks and the export folder, starts on the story
-list (no STORY) or on one story, drives the refresh (`r`, and every
-`--refresh` seconds through a `Clock`, so tests move time by hand), and is
-the one place worker errors become notifications (`report_error`, habit 8):
-the project's own errors with their title, file and database errors in
-words, anything else as one line naming the error, never a traceback. The
-same message is not repeated while it is the latest one (a kiosk refreshing
-every few seconds against a missing file would otherwise stack them).
-Screens own their queries and handlers.
+list (no STORY) or on one story, and drives the refresh (`r`, and every
+`--refresh` seconds through a `Clock`, so tests move time by hand). Screens
+own their queries, their handlers and where a failure is shown
+(`screens.base.QueryScreen`: in the body, or on the status line above the
+keys, never a toast over the figures or a dialog).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from branching.errors import BranchingError
 from branching.tui.common.clock import Clock, MonotonicClock
-from branching.tui.common.text import clean
 from branching.tui.dashboard.data import Selection
 from branching.tui.dashboard.screens.base import QueryScreen
 
@@ -68,7 +62,6 @@ class DashboardApp(App[None]):
         self.clock = clock
         self.now = now
         self.export_dir = export_dir
-        self._last_error: str | None = None
 
     def get_default_screen(self) -> Screen[None]:
         from branching.tui.dashboard.screens.stories import StoryListScreen
@@ -122,29 +115,6 @@ class DashboardApp(App[None]):
 
         if not isinstance(self.screen, DashboardHelp):
             self.push_screen(DashboardHelp(str(self.db_path), self.refresh_every))
-
-    # -- errors ------------------------------------------------------------------------------
-
-    def report_error(self, error: BaseException) -> None:
-        """The one place a failed query or export is shown: a notification."""
-        if isinstance(error, BranchingError):
-            title, message = error.title, str(error)
-        elif isinstance(error, sqlite3.Error):
-            title, message = "Telemetry database problem", f"SQLite says: {error}"
-        elif isinstance(error, OSError):
-            title = "Cannot read or write a file"
-            message = f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")
-        else:
-            title, message = "Unexpected error", f"{type(error).__name__}: {error}"
-        text = clean(message)
-        if text == self._last_error:
-            return
-        self._last_error = text
-        self.notify(text, title=title, severity="error", timeout=10, markup=False)
-
-    def clear_error(self) -> None:
-        """A query succeeded: the next failure is news again."""
-        self._last_error = None
 
 
 def build_dashboard(

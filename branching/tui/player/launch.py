@@ -1,7 +1,7 @@
 """Composition root of the full-screen player: what `branching play` calls.
 
 `run_player(story, opts)` plays one story; `run_library(opts)` shows the
-library of ./stories and any `--stories DIR`. Both open the telemetry store
+library: the bundled stories, ./stories and any `--stories DIR`. Both open the telemetry store
 (unless `--no-telemetry`) through `branching.recording`, as the line player
 does, so both players record the same way; build the app with `build_app`;
 run it; and close everything. They return the process exit status: 0, or 1
@@ -44,8 +44,10 @@ def run_player(story: Story, opts: PlayOptions) -> int:
 
 
 def run_library(opts: PlayOptions) -> int:
-    """Show the library of ./stories plus `--stories` folders; the exit status."""
-    folders = [Path("stories"), *(Path(d) for d in opts.stories_dirs)]
+    """Show the library (bundled stories, ./stories, `--stories` folders); the exit status."""
+    from branching.tui.player.catalog import library_folders
+
+    folders = library_folders(opts.stories_dirs)
     services, options = prepare(opts)
     return run_app(build_app(None, None, options, services=services, library=folders))
 

@@ -3,21 +3,68 @@
 Each screen starts its own workers (`@work(thread=True, exclusive=True)`,
 `exit_on_error=False`) and handles the messages they post. When a worker
 fails, Textual tells only the screen that started it (`Worker.StateChanged`
-does not bubble), so this base class passes every failure on to the app's
-`report_error`, the one place errors become notifications (STYLE habit 8),
-and then lets the screen say in its own body what is missing
-(`query_failed`).
+does not bubble), so this base class is the one place a failure is shown
+(STYLE habit 8): `describe_error` puts it into words (the project's own
+errors with their title, file and database errors in words, anything else as
+one line naming the error, never a traceback), and the screen either says in
+its body what is missing (`query_failed`, when there is nothing to show yet)
+or keeps its figures and says it on its `StatusLine`.
+
+The status line is a line of the layout above the key bar, not a toast: it
+never covers a figure or a dialog (a toast sits on top of whatever screen is
+showing, the help included), it is hidden while there is nothing to say, and
+a read that succeeds clears a failure it shows.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, cast
 
+from rich.text import Text
 from textual.screen import Screen
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
+
+from branching.errors import BranchingError
+from branching.tui.common.text import clean
+from branching.tui.dashboard.views import literal
 
 if TYPE_CHECKING:
     from branching.tui.dashboard.app import DashboardApp
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """A failed query or export as (title, message), in words, never a traceback."""
+    if isinstance(error, BranchingError):
+        return error.title, clean(str(error))
+    if isinstance(error, sqlite3.Error):
+        return "Telemetry database problem", clean(f"SQLite says: {error}")
+    if isinstance(error, OSError):
+        where = f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")
+        return "Cannot read or write a file", clean(where)
+    return "Unexpected error", clean(f"{type(error).__name__}: {error}")
+
+
+class StatusLine(Static):
+    """What just happened (an export's path, a failed read), in the layout above the keys."""
+
+    def __init__(self) -> None:
+        super().__init__(id="status", markup=False)
+        self.is_error = False
+        self.display = False
+
+    def say(self, text: Text, *, error: bool = False) -> None:
+        self.update(text)
+        self.is_error = error
+        self.display = True
+
+    def clear_error(self) -> None:
+        """A read succeeded: a failure on show is no longer news."""
+        if self.is_error:
+            self.update("")
+            self.is_error = False
+            self.display = False
 
 
 class QueryScreen(Screen[None]):
@@ -28,6 +75,19 @@ class QueryScreen(Screen[None]):
     @property
     def dashboard(self) -> DashboardApp:
         return cast("DashboardApp", self.app)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    def say(self, text: Text) -> None:
+        """Put a line of news on the status line, with the time it happened."""
+        self.status.say(Text.assemble(text, (f" · {self.dashboard.stamp()}", "dim")))
+
+    def show_error(self, error: BaseException) -> None:
+        title, message = describe_error(error)
+        line = Text.assemble((f"{title}: ", "bold red"), literal(message))
+        self.status.say(line.append(f" · {self.dashboard.stamp()}", style="dim"), error=True)
 
     def reload(self) -> None:
         """Read the figures again (the `r` key and the auto-refresh)."""
@@ -46,13 +106,17 @@ class QueryScreen(Screen[None]):
         ):
             self.reload()
 
-    def query_failed(self, group: str, error: BaseException) -> None:
-        """A worker of `group` failed (already reported): show what is missing."""
+    def query_failed(self, group: str, error: BaseException) -> bool:
+        """A worker of `group` failed: True when the body now says so (nothing to show yet).
+
+        Otherwise the figures on show stay and the status line says what failed.
+        """
+        return False
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if event.state == WorkerState.ERROR and worker.error is not None:
-            self.dashboard.report_error(worker.error)
-            self.query_failed(worker.group, worker.error)
-        elif event.state == WorkerState.SUCCESS:
-            self.dashboard.clear_error()
+            if not self.query_failed(worker.group, worker.error):
+                self.show_error(worker.error)
+        elif event.state == WorkerState.SUCCESS and worker.group == self.READ_GROUP:
+            self.status.clear_error()

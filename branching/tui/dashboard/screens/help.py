@@ -15,7 +15,9 @@ from branching.tui.dashboard.views import literal
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "open the highlighted story (story list)"),
+    ("← →", "the previous or next tab"),
     ("1-7", "Flowchart, Choices, Endings, Drop-off, Paths, Segments, Flags"),
+    ("↑ ↓", "scroll the tab; PgUp PgDn by a page, Home End to the top or end"),
     ("f", "filters: version, dates, viewer attributes, first playthrough, count by"),
     ("r", "read the figures again"),
     ("e", "export this story's view as one HTML file to mail"),
@@ -30,7 +32,8 @@ ABOUT = (
     "take two choices at one point, so a choice point can add up to more than 100%. "
     "'Left here' is where sessions stopped without an ending (some may still resume). "
     "Nothing here writes to the database: it is read on connections of its own, so "
-    "players can record while you watch."
+    "players can record while you watch. The line above the keys says where an export "
+    "went, or what failed when a refresh could not read the figures."
 )
 
 
@@ -76,7 +79,9 @@ class DashboardHelp(ModalScreen[None]):
             yield Static(Text("Dashboard help", style="bold"), classes="dialog-title")
             with VerticalScroll():
                 yield Static(help_body(self.db, self.refresh_every))
-            yield Static(Text("Escape, ? or q to close", style="dim"), classes="dialog-hint")
+            yield Static(
+                Text("↑/↓ to scroll · Escape, ? or q to close", style="dim"), classes="dialog-hint"
+            )
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()

@@ -2,10 +2,11 @@
 
 One row per story: its title and id, sessions, unique viewers, the share
 that reached an ending, and the last activity (the latest start, finish or
-event of any of its sessions, UTC). Enter (or a click) opens the story. The
-rows are read in a thread worker on a connection of its own; an empty
-database, or one that cannot be read, shows a sentence saying so instead of
-an empty table.
+event of any of its sessions, UTC). The table has the focus, so ↑/↓ move
+through it at once; Enter (or a click) opens the story. The rows are read in
+a thread worker on a connection of its own; an empty database, or one that
+cannot be read, shows a sentence saying so instead of an empty table (a
+failed refresh keeps the rows and says so on the status line).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from branching.errors import BranchingError
 from branching.render.figures import Figures
 from branching.tui.dashboard.data import StoryRow, list_stories
 from branching.tui.dashboard.messages import StoriesLoaded
-from branching.tui.dashboard.screens.base import QueryScreen
+from branching.tui.dashboard.screens.base import QueryScreen, StatusLine
 from branching.tui.dashboard.views import literal
 
 FIXED = (("id", 10), ("sessions", 8), ("viewers", 7), ("completed", 9), ("last activity", 16))
@@ -41,12 +42,20 @@ def _cut(text: Text) -> Text:
     return text
 
 
+class StoryTable(DataTable[Text]):
+    """The stories, a row each; Enter opens the highlighted one, and the key bar says so.
+
+    Enter is the table's own key (not a priority key of the screen), so keys
+    typed fast reach it in order: ↓ ↓ Enter opens the third story, not the first.
+    """
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+
+
 class StoryListScreen(QueryScreen):
     """Pick a story to see what its viewers chose."""
 
     READ_GROUP = "stories"
-
-    BINDINGS = [Binding("enter", "open", "Open", priority=True)]
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,7 +64,8 @@ class StoryListScreen(QueryScreen):
     def compose(self) -> ComposeResult:
         yield Static(id="list-title")
         yield Static(Text("Reading the database…", style="dim"), id="list-message")
-        yield DataTable(id="stories", cursor_type="row", zebra_stripes=True)
+        yield StoryTable(id="stories", cursor_type="row", zebra_stripes=True)
+        yield StatusLine()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,6 +116,8 @@ class StoryListScreen(QueryScreen):
             )
             return
         self._fill(table)
+        if self.focused is None:  # the table was hidden until now: nothing had the focus
+            table.focus()
 
     def _fill(self, table: DataTable[Text]) -> None:
         """(Re)build the table for the current width, keeping the highlighted story."""
@@ -142,24 +154,19 @@ class StoryListScreen(QueryScreen):
         if self.rows:
             self._fill(self.query_one("#stories", DataTable))
 
-    def query_failed(self, group: str, error: BaseException) -> None:
+    def query_failed(self, group: str, error: BaseException) -> bool:
         if self.rows:
-            return  # keep the last figures; the notification says the refresh failed
+            return False  # keep the last figures; the status line says the refresh failed
         title = error.title if isinstance(error, BranchingError) else "Cannot read the database"
         self.query_one("#list-message", Static).update(
             Text.assemble(
                 (f"{title}: ", "bold red"), literal(error), "\nPress r to try again, q to quit."
             )
         )
+        return True
 
     # -- opening ----------------------------------------------------------------------------
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
             self.dashboard.open_story(event.row_key.value)
-
-    def action_open(self) -> None:
-        table = self.query_one("#stories", DataTable)
-        story = self._highlighted(table) if table.display and table.row_count else None
-        if story is not None:
-            self.dashboard.open_story(story)

@@ -15,6 +15,7 @@ there is more below.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -110,12 +111,20 @@ class EndingScreen(StoryScrolling[EndingChoice]):
 
     app: BranchingApp
 
-    def __init__(self, story: Story, step: Step, library_mode: bool) -> None:
+    def __init__(
+        self,
+        story: Story,
+        step: Step,
+        library_mode: bool,
+        take: Callable[[EndingChoice], None] | None = None,
+    ) -> None:
         super().__init__(classes="ending")
         self.story = story
         self.step = step
         self.library_mode = library_mode
         self.revealed = False
+        self.take = take
+        self.taking = False  # a step is being taken: this screen waits to be replaced
 
     def compose(self) -> ComposeResult:
         view = self.step.view
@@ -206,18 +215,33 @@ class EndingScreen(StoryScrolling[EndingChoice]):
 
     def _act(self, item: Item, how: str) -> None:
         if item.key.startswith("rewind:"):
-            self.dismiss(EndingChoice("rewind", item.key.removeprefix("rewind:"), how))
+            self._choose(EndingChoice("rewind", item.key.removeprefix("rewind:"), how))
         else:
-            self.dismiss(EndingChoice(item.key, None, how))
+            self._choose(EndingChoice(item.key, None, how))
+
+    def _choose(self, choice: EndingChoice) -> None:
+        """Leave with `choice`; a step (again, back, rewind) goes to `take` when given.
+
+        Then this screen stays up while the step is recorded, and the player shows
+        the step's scene in its place in one frame, instead of uncovering the
+        scene below first and drawing the new one a frame later.
+        """
+        if self.taking:  # one step at a time
+            return
+        if self.take is None or choice.action == "quit":
+            self.dismiss(choice)
+        else:
+            self.taking = True
+            self.take(choice)
 
     def action_back(self) -> None:
         if self.step.can_go_back:
-            self.dismiss(EndingChoice("back", None, "key"))
+            self._choose(EndingChoice("back", None, "key"))
         else:
             self.app.say("There is no earlier choice to go back to.")
 
     def action_quit_story(self) -> None:
-        self.dismiss(EndingChoice("quit"))
+        self._choose(EndingChoice("quit"))
 
     def request_quit(self) -> None:
         self.dismiss(EndingChoice("quit"))

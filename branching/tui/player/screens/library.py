@@ -1,9 +1,14 @@
-"""The library: the stories in ./stories (and `--stories DIR`), and what to play.
+"""The library: the bundled stories, ./stories and `--stories DIR`, and what to play.
 
-Each story shows its title, author, length, the endings this viewer has found
-and, when there is one, the scene an unfinished playthrough stopped at.
-Choosing a story plays it (the app offers to resume first). The catalogue is
-read in a worker, because it loads every story and asks the database.
+Each story shows its title, its author (once), how long an average playthrough
+takes ("about 12 min"), the endings this viewer has found and, when there is
+one, the scene an unfinished playthrough stopped at. When the stories come
+from more than one shelf (folder), each shelf has a heading; the line under
+the intro says how many stories each shelf holds. Choosing a story plays it
+(the app offers to resume first). Messages (the first-run notice about
+recording, why a story will not open) go to a notice bar under the list,
+never over it. The catalogue is read in a worker, because it loads every
+story and asks the database.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from branching.play.reading import about
 from branching.tui.common.chrome import branching_header
 from branching.tui.common.text import literal
-from branching.tui.player.catalog import Entry, catalogue
+from branching.tui.player.catalog import BUNDLED, Entry, catalogue, shelf_label
 from branching.tui.player.jobs import Jobs
-from branching.tui.player.widgets import KeyBar, KeyHint
+from branching.tui.player.widgets import KeyBar, KeyHint, NoticeBar
 
 if TYPE_CHECKING:
     from branching.tui.player.app import BranchingApp
@@ -38,7 +44,8 @@ def entry_prompt(entry: Entry) -> Content:
     facts: list[Content] = []
     if entry.story.author:
         facts.append(literal(f"by {entry.story.author}"))
-    facts.append(Content(f"{entry.scenes} scenes"))
+    if entry.minutes is not None:
+        facts.append(Content(about(entry.minutes)))
     facts.append(Content(f"endings {entry.endings_found}/{entry.endings_total} found"))
     line = Content("  ") + Content(" · ").join(facts).stylize("$text-muted")
     if entry.resume_at is not None:
@@ -46,6 +53,30 @@ def entry_prompt(entry: Entry) -> Content:
             "  ", ("▶ resume at ", "$warning"), literal(entry.resume_at, "$warning italic")
         )
     return Content.assemble(title, "\n", line)
+
+
+def shelf_heading(label: str) -> Content:
+    """The heading over one shelf's stories."""
+    return literal(label, "bold $accent")
+
+
+def shelves_summary(entries: list[Entry], folders: list[Path]) -> str:
+    """What the library holds, shelf by shelf.
+
+    For example "3 stories bundled with branching · 1 in ./stories".
+    """
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.shelf] = counts.get(entry.shelf, 0) + 1
+    if not counts:
+        looked = ", ".join(shelf_label(f) for f in folders) or "no folder"
+        return f"No stories found (looked in {looked})"
+    parts: list[str] = []
+    for shelf, n in counts.items():
+        stories = "story" if n == 1 else "stories"
+        where = "bundled with branching" if shelf == BUNDLED else f"in {shelf}"
+        parts.append(f"{n} {stories} {where}" if not parts else f"{n} {where}")
+    return " · ".join(parts)
 
 
 class LibraryScreen(Screen[None]):
@@ -71,6 +102,7 @@ class LibraryScreen(Screen[None]):
         with Vertical(id="library"):
             yield Static(self._intro(), id="library-intro")
             yield OptionList(id="stories")
+            yield NoticeBar(id="notice")  # messages take their own rows, over nothing
             yield Static(id="library-details")
         yield KeyBar(
             [
@@ -81,8 +113,7 @@ class LibraryScreen(Screen[None]):
             ]
         )
 
-    def _intro(self) -> Content:
-        where = ", ".join(str(f) for f in self.folders) or "no folder"
+    def _intro(self, summary: str = "Looking for stories…") -> Content:
         viewer = self.app.services.viewer
         parts = [
             Content("Choose a story").stylize("bold"),
@@ -90,7 +121,7 @@ class LibraryScreen(Screen[None]):
         ]
         if viewer:
             parts += [Content(" · playing as ").stylize("dim"), literal(viewer, "bold")]
-        parts += [Content("\n"), literal(f"Stories from {where}", "dim")]
+        parts += [Content("\n"), literal(summary, "dim")]
         return Content.assemble(*parts)
 
     def on_mount(self) -> None:
@@ -115,12 +146,16 @@ class LibraryScreen(Screen[None]):
     def _loaded(self, entries: list[Entry]) -> None:
         self.app.show_notice()  # telemetry is open now (the catalogue asked it)
         self.entries = entries
+        self.query_one("#library-intro", Static).update(
+            self._intro(shelves_summary(entries, self.folders))
+        )
         stories = self.query_one("#stories", OptionList)
         stories.loading = False
         keep = stories.highlighted
-        stories.set_options(Option(entry_prompt(e), id=str(i)) for i, e in enumerate(entries))
-        if entries:
-            stories.highlighted = keep if keep is not None and keep < len(entries) else 0
+        stories.set_options(self._options(entries))
+        playable = [i for i, o in enumerate(stories.options) if not o.disabled]
+        if playable:
+            stories.highlighted = keep if keep in playable else playable[0]
         else:
             self.query_one("#library-details", Static).update(
                 Content(
@@ -130,9 +165,23 @@ class LibraryScreen(Screen[None]):
             )
         stories.focus()
 
+    @staticmethod
+    def _options(entries: list[Entry]) -> list[Option]:
+        """One option per story (its id: the entry's index), under shelf headings
+        when the stories come from more than one shelf."""
+        headed = len({e.shelf for e in entries}) > 1
+        options: list[Option] = []
+        shelf: str | None = None
+        for i, entry in enumerate(entries):
+            if headed and entry.shelf != shelf:
+                shelf = entry.shelf
+                options.append(Option(shelf_heading(shelf), disabled=True))
+            options.append(Option(entry_prompt(entry), id=str(i)))
+        return options
+
     @on(OptionList.OptionHighlighted, "#stories")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        entry = self._entry(event.option_index)
+        entry = self._entry(event.option.id)
         details = self.query_one("#library-details", Static)
         if entry is None:
             details.update("")
@@ -143,25 +192,23 @@ class LibraryScreen(Screen[None]):
 
     @on(OptionList.OptionSelected, "#stories")
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self._play(self._entry(event.option_index))
+        self._play(self._entry(event.option.id))
 
     def action_play(self) -> None:
-        self._play(self._entry(self.query_one("#stories", OptionList).highlighted))
+        stories = self.query_one("#stories", OptionList)
+        if stories.highlighted is not None:
+            self._play(self._entry(stories.get_option_at_index(stories.highlighted).id))
 
-    def _entry(self, index: int | None) -> Entry | None:
-        if index is None or not 0 <= index < len(self.entries):
+    def _entry(self, option_id: str | None) -> Entry | None:
+        """The story an option stands for (None for a heading)."""
+        if option_id is None or not option_id.isdigit() or int(option_id) >= len(self.entries):
             return None
-        return self.entries[index]
+        return self.entries[int(option_id)]
 
     def _play(self, entry: Entry | None) -> None:
         if entry is None:
             return
         if entry.story is None:
-            self.notify(
-                literal(entry.error or "cannot be played").plain,
-                title=literal(entry.title).plain,
-                severity="error",
-                markup=False,
-            )
+            self.app.say(entry.error or "cannot be played", title=entry.title, severity="error")
             return
         self.app.open_story(entry.story)

@@ -9,10 +9,10 @@ choices are listed and, on a timed choice point, the countdown runs), and
 Every word stays reachable: a new step shows the start of its text at the top
 of the story column, which PageUp/PageDown/Home/End and the mouse wheel scroll
 while the choices keep the focus. A timed choice's clock counts only while
-the viewer can act on it: it waits (and says so) until the end of the text has
-been on screen, while a dialog is on top, and until the playthrough is
-settled. Messages go to the notice bar, which takes its own rows and covers
-nothing.
+the viewer can act on it: it waits (and says so) while the end of the text is
+off screen, until the viewer has scrolled down to it once; while a dialog is
+on top; and until the playthrough is settled. Messages go to the notice bar,
+which takes its own rows and covers nothing.
 
 Opening: the first scene is shown at once (the engine is pure and fast),
 while a worker opens telemetry and looks for an unfinished playthrough of the
@@ -86,7 +86,8 @@ class PlayerScreen(StoryScrolling[None]):
         self._held: list[Callable[[], None]] = []  # events to record once it is
         self.step: Step | None = None
         self._shown_at = 0.0
-        self._read_to_end = False  # the end of this step's text has been on screen
+        self._read_to_end = False  # the viewer scrolled down to the end of this step's text
+        self._end_visible = False  # the end of the text is on screen now
         self._looking = False  # the layout may not yet show the choices just listed
 
     # -- layout -----------------------------------------------------------------------
@@ -225,12 +226,15 @@ class PlayerScreen(StoryScrolling[None]):
             self.phase = "ended"
             self._update_footer()
             self.app.push_screen(
-                EndingScreen(self.playing.story, step, self.app.library_mode), self._after_ending
+                EndingScreen(
+                    self.playing.story, step, self.app.library_mode, take=self._from_ending
+                ),
+                self._after_ending,
             )
             return
         passages = view.passages[-1:] if step.only_last else view.passages
         self.phase = "reading"
-        self._read_to_end = False
+        self._read_to_end = self._end_visible = False
         self._update_footer()
         self.story_column().scroll_home(animate=False)  # the new text starts at the top
         self.query_one(SceneText).show(prose([p.text for p in passages]))
@@ -278,7 +282,11 @@ class PlayerScreen(StoryScrolling[None]):
         self.call_after_refresh(self._laid_out)
 
     def _laid_out(self) -> None:
-        """The choices are on screen now: look at what the viewer can see."""
+        """Once the choices take their room, look at what the viewer can see."""
+        panel = self.query_one("#choices-panel")
+        if self.phase == "choosing" and panel.display and panel.region.height == 0:
+            self.set_timer(POLL / 5, self._laid_out)  # not laid out yet: look again soon
+            return
         self._looking = False
         self._watch_view()
 
@@ -286,19 +294,20 @@ class PlayerScreen(StoryScrolling[None]):
 
     def _watch_view(self) -> None:
         """Note whether the end of the text has been on screen; keep clock and keys true."""
-        if self.phase == "choosing" and not self._looking and not self._read_to_end:
-            if self.story_end_seen():
-                self._read_to_end = True
+        if self.phase == "choosing" and not self._looking:
+            self._end_visible = self.story_end_seen()
+            if self._end_visible and self.story_column().scroll_y > 0:
+                self._read_to_end = True  # scrolled down to it: read, whatever moves later
         self._sync_clock()
         self._update_footer()
 
     def _hold_reason(self) -> str | None:
         """Why the countdown may not run now, or None when it may."""
-        if not self.ready:
-            return HOLD_OPENING
         if self.app.screen is not self:
             return HOLD_DIALOG
-        if not self._read_to_end:
+        if not self.ready:
+            return HOLD_OPENING
+        if not (self._read_to_end or self._end_visible):
             return HOLD_READING
         return None
 
@@ -364,9 +373,12 @@ class PlayerScreen(StoryScrolling[None]):
         # time to decide: the clock's own count (it excludes pauses, dialogs and
         # reading), or for an untimed choice the time since the choices appeared
         elapsed = countdown.elapsed() if timed else self.app.clock.now() - self._shown_at
-        countdown.stop()
+        # Nothing is redrawn for the key press itself: the step usually lands within
+        # a frame, and a frame now would hold the next scene back to the frame after
+        # it (Textual draws at most 60 a second). The bar stops, frozen; the keys
+        # follow the phase at the next look (`_watch_view`) if the step takes longer.
+        countdown.stop(repaint=False)
         self.phase = "loading"
-        self._update_footer()
         self.jobs.submit(
             partial(
                 self.playing.choose,
@@ -458,13 +470,8 @@ class PlayerScreen(StoryScrolling[None]):
                 failed=self.app.story_finished,
             )
             return
-        if choice.action == "again":
-            step: Callable[[], Step] = self.playing.again
-        elif choice.action == "back":
-            step = partial(self.playing.back, choice.input)
-        elif choice.action == "rewind" and choice.scene is not None:
-            step = partial(self.playing.rewind, choice.scene, choice.input)
-        else:
+        step = self._ending_step(choice)
+        if step is None:
             return
         self.phase = "loading"
         ended = self.step
@@ -473,6 +480,40 @@ class PlayerScreen(StoryScrolling[None]):
             self.show_step,  # on failure: back to the ending screen
             failed=(lambda: self.show_step(ended)) if ended else None,
         )
+
+    def _ending_step(self, choice: EndingChoice) -> Callable[[], Step] | None:
+        if choice.action == "again":
+            return self.playing.again
+        if choice.action == "back":
+            return partial(self.playing.back, choice.input)
+        if choice.action == "rewind" and choice.scene is not None:
+            return partial(self.playing.rewind, choice.scene, choice.input)
+        return None
+
+    def _from_ending(self, choice: EndingChoice) -> None:
+        """A step taken on the ending screen: recorded first, then shown in its place.
+
+        The ending stays up until the step is recorded; then it is popped and the
+        step shown in the same turn, so the next frame is the new scene (popping
+        first would draw the scene under the ending, and the new one a frame later).
+        """
+        from branching.tui.player.screens.ending import EndingScreen
+
+        ending = self.app.screen
+        step = self._ending_step(choice)
+        if step is None or not isinstance(ending, EndingScreen):
+            return
+
+        def replace(result: Step) -> None:
+            if self.app.screen is ending:
+                self.app.pop_screen()
+            self.show_step(result)
+
+        def stay() -> None:  # reported by the jobs; the viewer can choose again
+            ending.taking = False
+
+        self.phase = "loading"
+        self.jobs.submit(step, replace, failed=stay)
 
     def request_quit(self) -> None:
         """`q`: leave, after a confirmation when the story is under way."""

@@ -144,14 +144,21 @@ class Countdown(Widget):
         self.refresh()
         return True
 
-    def stop(self) -> None:
-        """Stop and clear the bar without expiring (a choice was made)."""
+    def stop(self, *, repaint: bool = True) -> None:
+        """Stop and clear the bar without expiring (a choice was made).
+
+        With `repaint=False` the bar stops at once but stays drawn, frozen, until
+        the next frame that repaints it: the player takes a choice this way, so
+        that the key press itself causes no frame and the next scene, usually
+        ready within milliseconds, is not held back to the frame after it.
+        """
         self._stop_ticker()
         self.state = "idle"
         self.reason = ""
         self.total = 0.0
         self._spent = 0.0
-        self.refresh()
+        if repaint:
+            self.refresh()
 
     def _stop_ticker(self) -> None:
         if self._ticker is not None:
