@@ -176,12 +176,14 @@ class Pty:
 
 
 def environment(tmp: Path) -> dict[str, str]:
-    """Both programs' environment: a clean terminal, config and data in `tmp`."""
+    """Both programs' environment: a clean terminal; config, data, state and cache in `tmp`."""
     env = child_env(
         TERM="xterm-256color",
         LANG="C.UTF-8",
         XDG_CONFIG_HOME=str(tmp / "config"),
         XDG_DATA_HOME=str(tmp / "data"),
+        XDG_STATE_HOME=str(tmp / "state"),  # a crash log, if any, stays in tmp too
+        XDG_CACHE_HOME=str(tmp / "cache"),
     )
     for name in ("COLUMNS", "LINES", "TEXTUAL_FPS", "BRANCHING_DB"):
         env.pop(name, None)

@@ -12,9 +12,11 @@ no click: errors are `BranchingError`s that each edge translates.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,7 @@ class PlayOptions:
     seed: int | None = None
     resume: bool = False
     db: str | None = None
+    viewer_key: str | None = None
     no_telemetry: bool = False
     viewer: str | None = None
     attrs: tuple[str, ...] = ()
@@ -75,18 +78,60 @@ def open_store(opts: PlayOptions) -> tuple[Store, str] | None:
     from branching.store.paths import db_path
 
     path = db_path(opts.db)
-    return Store.open(path), str(path)
+    key = Path(opts.viewer_key).expanduser() if opts.viewer_key else None
+    store = Store.open(path, viewer_key=key)
+    try:
+        store.load_viewer_key()  # a lost or different key is an error now, not new ids later
+    except BaseException:
+        store.close()
+        raise
+    return store, str(path)
+
+
+@contextlib.contextmanager
+def exit_on_signals() -> Iterator[None]:
+    """While inside, SIGTERM (a service stop) and SIGHUP (the terminal closed) end the
+    program as ctrl+c does: `SystemExit(128 + signal)` is raised in the main thread, so
+    every `finally` runs and the store is closed (its writes finished or spooled).
+
+    Only the first signal is acted on: a second one cannot cut the closing short.
+    Outside the main thread (where handlers cannot be set) this does nothing.
+    """
+    fired = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise SystemExit(128 + signum)
+
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            previous[number] = signal.signal(number, stop)
+        except ValueError:  # not the main thread
+            break
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def notice_once(where: str) -> str | None:
     """The first-run notice about recording, or None when it was shown before."""
     from platformdirs import user_config_dir
 
+    from branching.store.paths import private_dir
+
     marker = Path(user_config_dir("branching")) / "notice-shown"
     if marker.exists():
         return None
     try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(marker.parent)  # the config folder holds the viewer key: 0700
         marker.write_text(where + "\n", encoding="utf-8")
     except OSError:
         pass  # the notice shows again next time: better than never
@@ -232,6 +277,9 @@ class StoreServices(Services):
         self._store: Store | None = None
         self.opts = opts
         self.viewer = viewer
+        # told (message, severity) on the store's writer thread when choices start or stop
+        # being kept beside the database; the player shows them (see tui/player/launch.py)
+        self.on_notice: Callable[[str, str], None] | None = None
 
     def open(self) -> None:
         with self._lock:
@@ -244,8 +292,13 @@ class StoreServices(Services):
                     f"{exc} (play with --no-telemetry to record nothing)"
                 ) from exc
             self._store, self.where = store, where
+            store.notify = self._pass_notice
             if self._notify_once is not None:
                 self.notice = self._notify_once(where)
+
+    def _pass_notice(self, message: str, severity: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(message, severity)
 
     @property
     def store(self) -> Store:

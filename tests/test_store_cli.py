@@ -113,7 +113,8 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path, recorded: Path) -> N
 def test_forget_command_deletes_the_viewer(recorded: Path) -> None:
     result = run("forget", "alice", "--db", str(recorded))
     assert result.exit_code == 0, result.output
-    assert "Forgot alice: 1 playthrough, 9 events." in result.output
+    assert "Forgot alice: 1 playthrough, 9 events deleted from" in result.output
+    assert "totals rebuilt and the file compacted" in result.output
     assert rows(recorded, "SELECT COUNT(*) FROM events") == [(9,)]
 
 

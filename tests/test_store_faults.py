@@ -72,7 +72,8 @@ def test_a_lock_held_beyond_the_timeout_keeps_the_event_and_writes_it_later(tmp_
 
 def test_a_short_lock_is_waited_out_within_the_busy_timeout(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
-    store = Store.open(path, busy_timeout_ms=5000, retry_window=0.3)
+    # the wait for a lock is the retry window (the busy timeout is cut to fit it)
+    store = Store.open(path, busy_timeout_ms=5000, retry_window=2.0)
     session = begin(store)
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")

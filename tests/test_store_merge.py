@@ -88,18 +88,21 @@ def test_a_source_with_an_older_schema_is_upgraded_in_a_copy(tmp_path: Path) -> 
     create_file(old)
     conn = connect(old)
     migrate(conn, old, stop_before=migration_names()[1])
+    then = "2025-01-31T18:04:05.123Z"  # timestamps as the store writes them (merge checks)
     conn.execute(
-        "INSERT INTO stories VALUES ('breakfast', 'h0', 'B', NULL, NULL, ?, 'x')",
-        [json.dumps(STRUCTURE)],
+        "INSERT INTO stories VALUES ('breakfast', 'h0', 'B', NULL, NULL, ?, ?)",
+        [json.dumps(STRUCTURE), then],
     )
     conn.execute(
         "INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, "
-        "started_at) VALUES ('s1', 'breakfast', 'h0', 'v', 'then')"
+        "started_at) VALUES ('s1', 'breakfast', 'h0', 'v', ?)",
+        [then],
     )
     conn.execute(
         "INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, "
-        "target) VALUES ('e1', 's1', 1, 'then', 'choice_made', 'kitchen', 'puffs', "
-        "'bus')"
+        "target) VALUES ('e1', 's1', 1, ?, 'choice_made', 'kitchen', 'puffs', "
+        "'bus')",
+        [then],
     )
     conn.close()
     before = old.read_bytes()

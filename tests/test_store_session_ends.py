@@ -192,7 +192,7 @@ def test_upgrading_an_older_database_backfills_session_ends(tmp_path: Path) -> N
 
     Store.open(path).close()
 
-    assert migration_names()[-1] == "m004_session_end_totals"
+    assert "m004_session_end_totals" in migration_names()
     assert exact(path) == {
         ("h0", "home", "ending", "home"): 2,
         ("h0", "bus", "quit", ""): 1,

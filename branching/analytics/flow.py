@@ -11,6 +11,7 @@ database.
 from __future__ import annotations
 
 import csv
+import io
 import sqlite3
 from pathlib import Path
 from typing import TextIO
@@ -191,6 +192,7 @@ def _pruned_note(conn: sqlite3.Connection, story_id: str) -> list[str]:
 # -- counts computed elsewhere ------------------------------------------------------
 
 COUNT_COLUMNS = ("scene", "choice", "target", "count")
+COUNTS_MAX_BYTES = 10 * 1024 * 1024  # read no further (`--counts /dev/zero` is endless)
 
 
 def _int(text: str, what: str, where: str) -> int:
@@ -211,12 +213,15 @@ def read_counts(path: str | Path, shape: Shape) -> tuple[Counts, tuple[str, ...]
     """
     name = Path(path).name
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        with open(path, "rb") as raw:
+            data = raw.read(COUNTS_MAX_BYTES + 1)
     except OSError as exc:
         raise AnalyticsError(f"cannot read the counts file {path}: {exc.strerror}") from None
+    if len(data) > COUNTS_MAX_BYTES:
+        raise AnalyticsError(f"{name} is over the limit of {COUNTS_MAX_BYTES:,} bytes")
     try:
-        with handle:
-            edges, left, unknown = _read_count_rows(handle, name, shape)
+        handle = io.StringIO(data.decode("utf-8-sig"), newline="")
+        edges, left, unknown = _read_count_rows(handle, name, shape)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise AnalyticsError(f"{name} is not a UTF-8 CSV file of counts ({exc})") from None
     notes = (f"not in this version of the story: {', '.join(sorted(unknown))}",) if unknown else ()

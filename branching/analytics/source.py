@@ -19,6 +19,7 @@ from pathlib import Path
 
 from branching.analytics.shape import AnalyticsError, Shape, merge_shapes, shape_from_structure
 from branching.store import db as store_db
+from branching.store import notices
 from branching.store.migrations import check_ours
 
 
@@ -39,6 +40,7 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to the telemetry database at `path` (checked to be ours)."""
     target = Path(path).expanduser()
     store_db.check_header(target)
+    notices.note_spool(target)  # what waits in the spool is not in these figures
     if target.stat().st_size == 0:
         raise AnalyticsError(f"the telemetry database {target} is empty: nothing recorded yet")
     try:

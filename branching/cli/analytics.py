@@ -143,11 +143,11 @@ def _write(data: str | bytes, output: str | None) -> None:
         else:
             click.echo(data, nl=False)
         return
+    from branching.store.paths import private_output
+
     try:
-        if isinstance(data, bytes):
-            Path(output).write_bytes(data)
-        else:
-            Path(output).write_text(data, encoding="utf-8")
+        with private_output(output) as out:  # viewer data: 0600, never a symlink
+            out.write(data if isinstance(data, bytes) else data.encode("utf-8"))
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
 

@@ -4,11 +4,15 @@ Each command is one library call in `branching.store`; store errors become
 click errors (exit 1) and bad dates or options usage errors (exit 2), never
 tracebacks (see `cli.errors`). `--db` defaults to `$BRANCHING_DB`, else the database players
 record to in the user data directory.
+
+`export` only reads: it opens the file query-only (`db.reader`), so it works
+on a database in a read-only folder and never creates, migrates or changes
+one (nor the viewer key). Files it writes are private (`paths.private_output`).
 """
 
 from __future__ import annotations
 
-import os
+import io
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,14 +68,16 @@ def _maybe_cutoff(value: str | None, option: str) -> str | None:
 
 @contextmanager
 def _output(path: Path | None, fmt: str) -> Iterator[TextIO]:
+    from branching.store.paths import private_output
+
     if path is None or str(path) == "-":
         yield sys.stdout
         return
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        raw = private_output(path)
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "w", encoding="utf-8", newline="" if fmt == "csv" else None) as out:
+    with io.TextIOWrapper(raw, encoding="utf-8", newline="" if fmt == "csv" else None) as out:
         yield out
 
 
@@ -121,15 +127,18 @@ def export(
     (a keyed hash, never the name), outcome, terminal, locale and attributes.
     `--viewer NAME` gives one viewer all of their own data.
     """
-    from branching.store import Store
+    from branching.store import db
     from branching.store.export import ExportFilter, count_rows, write_export
+    from branching.store.viewers import lookup_id
 
     since_ts, until_ts = _maybe_cutoff(since, "--since"), _maybe_cutoff(until, "--until")
-    store = Store.open(_resolve_db(db_path), create=False, viewer_key=viewer_key, create_key=False)
+    path = _resolve_db(db_path)
+    conn = db.reader(path)
     try:
-        vid = store.viewer_id(viewer) if viewer is not None else None
+        vid = lookup_id(conn, path, viewer, viewer_key) if viewer is not None else None
         filt = ExportFilter(story=story, since=since_ts, until=until_ts, viewer_id=vid)
-        with store.reader() as conn, _output(output, fmt) as out:
+        _warn_spooled(path)
+        with _output(output, fmt) as out:
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
             if not show:
                 write_export(conn, out, fmt, filt)
@@ -137,7 +146,22 @@ def export(
             with _progress(count_rows(conn, filt)) as advance:
                 write_export(conn, out, fmt, filt, progress=advance)
     finally:
-        store.close()
+        conn.close()
+
+
+def _warn_spooled(path: Path) -> None:
+    """Say so when records wait in the spool: reading commands do not load it."""
+    from branching.store import spool
+    from branching.store.paths import spool_path
+
+    waiting = [f for f in spool.files(spool_path(path))[:-1] if f.exists() and f.stat().st_size]
+    if waiting:
+        click.secho(
+            f"{waiting[0]} holds records not yet in the database, so not in this export; "
+            "the next `branching play` (or `forget`, `prune`) loads them",
+            err=True,
+            fg="yellow",
+        )
 
 
 @contextmanager
@@ -179,6 +203,15 @@ def merge(target: Path, sources: tuple[Path, ...]) -> None:
                 err=True,
                 fg="yellow",
             )
+        for refused in r.refused:  # rows that broke the schema's rules (see store.vetting)
+            plural = "" if refused.count == 1 else "s"
+            events = f" ({_count(refused.events, 'event')})" if refused.events else ""
+            click.secho(
+                f"{r.source}: refused {refused.count} {refused.what}{plural}{events}: "
+                f"{refused.reason}",
+                err=True,
+                fg="yellow",
+            )
 
 
 @cli.command()
@@ -193,12 +226,24 @@ def forget(viewer: str, db_path: Path | None, viewer_key: Path | None) -> None:
     """
     from branching.store.erase import forget as forget_viewer
 
-    result = forget_viewer(_resolve_db(db_path), viewer, viewer_key=viewer_key)
-    spooled = f", {_count(result.spooled, 'spooled record')}" if result.spooled else ""
-    click.echo(
-        f"Forgot {viewer}: {_count(result.sessions, 'playthrough')}, "
-        f"{_count(result.events, 'event')}{spooled}."
-    )
+    path = _resolve_db(db_path)
+    result = forget_viewer(path, viewer, viewer_key=viewer_key)
+    if not (result.sessions or result.spooled):
+        click.echo(f"Nothing of {viewer} is recorded in {path}; nothing was deleted.")
+    else:
+        spooled = f", {_count(result.spooled, 'spooled record')}" if result.spooled else ""
+        click.echo(
+            f"Forgot {viewer}: {_count(result.sessions, 'playthrough')}, "
+            f"{_count(result.events, 'event')}{spooled} deleted from {path}; "
+            "totals rebuilt and the file compacted."
+        )
+    if result.unfinished:
+        click.echo(
+            f"{_count(result.unfinished, 'playthrough')} of {viewer} "
+            f"{'was' if result.unfinished == 1 else 'were'} still in progress: "
+            f"anything a player still open sends for {'it' if result.unfinished == 1 else 'them'} "
+            "is dropped."
+        )
     if not result.fully_erased:
         raise click.ClickException(
             "the rows are deleted, but another program has the database open so its log "

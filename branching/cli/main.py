@@ -9,12 +9,14 @@ the analytics' imports: start-up time is part of what a viewer feels.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
 from branching import __version__
 from branching.cli.errors import no_command_module, translate
 from branching.errors import BranchingError
+from branching.escape import terminal
 
 # command name -> the submodule of branching.cli that defines it
 COMMANDS: dict[str, str] = {
@@ -58,12 +60,14 @@ class LazyGroup(click.Group):
         """Run the command; a `BranchingError` it raises is translated in one place."""
         from branching.startup import resume_gc
 
+        store_notices()  # none of them is this command's yet
         try:
             return super().invoke(ctx)
         except BranchingError as exc:
             raise translate(exc) from None
         finally:
             resume_gc()
+            show_store_notices()
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
@@ -72,6 +76,22 @@ class LazyGroup(click.Group):
             except ImportError as exc:  # a broken install: say so, never "No such command"
                 raise no_command_module(cmd_name, exc) from exc
         return self.commands.get(cmd_name)
+
+
+def store_notices() -> list[str]:
+    """What the telemetry store asked to tell the user (none if it was never imported)."""
+    notices = sys.modules.get("branching.store.notices")
+    return notices.take() if notices is not None else []
+
+
+def show_store_notices() -> None:
+    """Print the store's warnings to stderr once the command is done (also after a
+    full-screen app has closed); a terminal that is gone (SIGHUP) is not an error."""
+    for message in store_notices():
+        try:
+            click.secho(f"warning: {terminal(message)}", err=True, fg="yellow")
+        except OSError:
+            return
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

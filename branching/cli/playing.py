@@ -13,11 +13,13 @@ import sys
 
 import click
 
+from branching.escape import terminal_line
 from branching.play.engine import Playthrough, new_seed
 from branching.play.recorder import NullRecorder, Recorder
 from branching.recording import (
     PlayOptions,
     StoreRecorder,
+    exit_on_signals,
     notice_once,
     open_store,
     require_telemetry_for_resume,
@@ -61,6 +63,8 @@ def resume_command(opts: PlayOptions) -> str:
         argv += ["--db", opts.db]
     if opts.viewer:
         argv += ["--viewer", opts.viewer]
+    if opts.viewer_key:
+        argv += ["--viewer-key", opts.viewer_key]
     return shlex.join([*argv, "--resume"])
 
 
@@ -77,7 +81,6 @@ def story_path(given: str) -> str:
 
 
 def play_plain_cli(story: Story, opts: PlayOptions) -> int:
-    from branching.play.plain import play_plain
     from branching.startup import resume_gc
 
     resume_gc()  # line mode has no first frame to hurry
@@ -86,6 +89,21 @@ def play_plain_cli(story: Story, opts: PlayOptions) -> int:
     if opts.script is not None:
         script = [s.strip() for s in opts.script.split(",") if s.strip()]
     require_telemetry_for_resume(opts)
+    with exit_on_signals():  # SIGTERM, SIGHUP: close the store as after ctrl+c
+        return _play_recorded(story, opts, script)
+
+
+def tell_viewer(message: str, severity: str = "warning") -> None:
+    """A notice from the store while playing in line mode (on the store's writer thread)."""
+    try:
+        click.echo(f"({terminal_line(message)})", err=True)
+    except OSError:  # the terminal is gone
+        pass
+
+
+def _play_recorded(story: Story, opts: PlayOptions, script: list[str] | None) -> int:
+    from branching.play.plain import play_plain
+
     opened = open_store(opts)
     recorder: Recorder = NullRecorder()
     viewer = viewer_name(opts.viewer)
@@ -94,6 +112,7 @@ def play_plain_cli(story: Story, opts: PlayOptions) -> int:
     try:
         if opened is not None:
             store, where = opened
+            store.notify = tell_viewer  # choices kept beside a locked database, and back
             if (note := notice_once(where)) is not None:
                 click.echo(note, err=True)
             if opts.resume:

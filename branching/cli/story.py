@@ -167,7 +167,12 @@ def schema(output: str | None) -> None:
     metavar="1,2,b,1",
     help="Play this sequence of choices (numbers, b = back, q = quit) and stop.",
 )
-@click.option("--seed", type=int, default=None, help="Seed for random routes (default: random).")
+@click.option(
+    "--seed",
+    type=click.IntRange(-(2**63), 2**63 - 1),  # what the telemetry database can record
+    default=None,
+    help="Seed for random routes (default: random).",
+)
 @click.option("--resume", is_flag=True, help="Continue your unfinished playthrough of STORY.")
 @click.option(
     "--db",
@@ -181,6 +186,12 @@ def schema(output: str | None) -> None:
     "--viewer",
     default=None,
     help="Viewer name (default: the local user); only a keyed hash of it is stored.",
+)
+@click.option(
+    "--viewer-key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Viewer key file that hashes viewer names (default: this user's).",
 )
 @click.option(
     "--attr",
@@ -206,6 +217,7 @@ def play(
     db: str | None,
     no_telemetry: bool,
     viewer: str | None,
+    viewer_key: str | None,
     attrs: tuple[str, ...],
     no_timer: bool,
     stories_dir: tuple[str, ...],
@@ -232,6 +244,7 @@ def play(
         db=db,
         no_telemetry=no_telemetry,
         viewer=viewer,
+        viewer_key=viewer_key,
         attrs=attrs,
         no_timer=no_timer,
         stories_dirs=stories_dir,

@@ -273,12 +273,14 @@ class _Plain:
             self.show(run.view, only_last=True)
             return "back"
         if not (answer.isascii() and answer.isdigit()):
-            raise ValueError(f"'{answer}' is not a choice")
-        number = int(answer)
+            raise ValueError(f"'{_abridged(answer)}' is not a choice")
+        # no choice is numbered past 9 digits: a longer number is no choice, never int() of it
+        digits = answer.lstrip("0") or "0"
+        number = int(digits) if len(digits) <= 9 else -1
         if view.ending is not None:
             offer = next((o for o in view.offers if o.number == number), None)
             if offer is None:
-                raise ValueError(f"there is no option {number}")
+                raise ValueError(f"there is no option {_abridged(answer)}")
             run.rewind_to(offer.scene)
             self.rec.rewound(run, offer.scene, input=input_kind)
             self.write(f"(back to {offer.title})")
@@ -286,7 +288,9 @@ class _Plain:
             return "rewind"
         shown = view.by_number(number)
         if shown is None:
-            raise ValueError(f"there is no choice {number} (choose 1-{len(view.choices)})")
+            raise ValueError(
+                f"there is no choice {_abridged(answer)} (choose 1-{len(view.choices)})"
+            )
         if shown.locked:
             raise ValueError(f"choice {number} is locked ({shown.reason})")
         ms = self.clock.ms()
@@ -295,3 +299,8 @@ class _Plain:
         self.rec.shown(run)
         self.show(run.view)
         return "choice"
+
+
+def _abridged(answer: str, most: int = 20) -> str:
+    """What the viewer typed, cut short when it is long (a 5,000-digit number)."""
+    return answer if len(answer) <= most else f"{answer[:most]}... ({len(answer):,} characters)"

@@ -5,8 +5,9 @@ Players (plain and Textual) talk to a `Recorder`;
 the engine's state snapshot, and `NullRecorder` records nothing
 (`--no-telemetry`). Keeping this seam here means the engine
 never knows about telemetry and the store never knows about the engine.
-Each call returns once the event is committed (or safely queued for retry by
-the store), so a player shows the next scene only after the last step is kept.
+Each call returns once the event is committed (or, while the database cannot
+be written, appended and fsynced to the store's spool), so a player shows the
+next scene only after the last step is on disk.
 """
 
 from __future__ import annotations

@@ -4,8 +4,12 @@ Edge width grows with the square root of the traffic (so a path taken ten
 times as often is about three times as thick, and thin paths stay visible),
 colour deepens with the share of the scene's exits, labels give the percent
 and count. Chapters are clusters; endings are octagons filled by kind; scenes
-and choices nobody reached are grey and dashed. Every string is escaped for
-DOT's quoted-string syntax, so any story title or label is safe.
+and choices nobody reached are grey and dashed. Every string is a DOT quoted
+string made by `branching.escape.dot_string` (never an HTML-like `<...>`
+label), so no story title, label or recorded value can add a statement or an
+attribute; it also writes `&` as `&amp;`, so Graphviz, which reads entities in
+labels and copies them into SVG, draws the text as written and the SVG stays
+valid XML.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import textwrap
 
 from branching.analytics.graph import FlowEdge, FlowGraph, FlowScene
 from branching.errors import BranchingError
+from branching.escape import dot_string as quote
 from branching.render.figures import UNIT_SHORT, Figures, plural, reached
 from branching.render.visible import visible
 
@@ -36,13 +41,6 @@ class GraphvizFailed(BranchingError):
     """`dot` refused the input or crashed."""
 
     title = "Graphviz failed"
-
-
-def quote(text: str) -> str:
-    """`text` as a DOT quoted string; newlines become centred line breaks."""
-    clean = "".join(ch if ch >= " " or ch == "\n" else " " for ch in text)
-    body = clean.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{body}"'
 
 
 def share_colour(share: float) -> str:

@@ -11,6 +11,11 @@ Each choice is a row: its label, a share bar with eighth-cell precision,
 the percentage, the count and, when the target was drawn elsewhere, where to
 find it. Scenes show their visits; endings their kind; a "left here" row
 shows who stopped at a scene. The walk itself is in `layout.py`.
+
+Every string from the story or the database (titles, labels, ending kinds,
+chapters, where the figures came from) enters a line through `_t`
+(`branching.escape.terminal_line`): control characters become visible
+symbols and line breaks spaces, so nothing recorded can drive the terminal.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from rich.measure import Measurement
 from rich.text import Text
 
 from branching.analytics.graph import FlowGraph
+from branching.escape import terminal_line as _t
 from branching.render.bars import share_cell
 from branching.render.figures import UNIT_SENTENCE, Figures, plural, reached
 from branching.render.layout import Layout, Row
@@ -138,7 +144,7 @@ class Flowchart:
 
     def _header(self, width: int) -> list[Text]:
         g = self.graph
-        lines = [Text(f"{g.title} ({g.story_id}): which way viewers went", style="bold")]
+        lines = [Text(f"{_t(g.title)} ({_t(g.story_id)}): which way viewers went", style="bold")]
         lines += [Text(line, style="dim") for line in _wrap(UNIT_SENTENCE[g.unit], width)]
         if g.sessions is not None:
             done = self.figures.count(g.completed)
@@ -150,10 +156,11 @@ class Flowchart:
             )
             lines.append(Text(f"{who}, {done} reached an ending ({pct})."))
         lines += [
-            Text(line, style="dim") for line in _wrap(f"From {g.source} · {g.filters}", width)
+            Text(line, style="dim")
+            for line in _wrap(f"From {_t(g.source)} · {_t(g.filters)}", width)
         ]
         for note in g.notes:
-            lines += [Text(line, style="yellow") for line in _wrap(f"Note: {note}", width)]
+            lines += [Text(line, style="yellow") for line in _wrap(f"Note: {_t(note)}", width)]
         lines.append(Text(""))
         return lines
 
@@ -178,7 +185,7 @@ class Flowchart:
             )
         far = [s for s in pruned.not_drawn if s.id not in pruned.beyond_depth]
         if far:
-            names = ", ".join(f"{s.title} ({self.figures.count(s.visits)})" for s in far)
+            names = ", ".join(f"{_t(s.title)} ({self.figures.count(s.visits)})" for s in far)
             out += [
                 Text(line, style="dim")
                 for line in _wrap(
@@ -189,7 +196,8 @@ class Flowchart:
         endings = [s for s in self.graph.scenes.values() if s.is_ending]
         if endings:
             parts = [
-                f"{s.ending_title or s.title} ({s.ending_kind}) {self.figures.count(s.visits)}"
+                f"{_t(s.ending_title or s.title)} ({_t(str(s.ending_kind))}) "
+                f"{self.figures.count(s.visits)}"
                 for s in endings
             ]
             out += [Text(line) for line in _wrap("Endings: " + " · ".join(parts), width)]
@@ -228,7 +236,7 @@ class _Painter:
 
     def row(self, row: Row) -> Text | _EdgeLine:
         if row.kind == "section":
-            title = f"{self.g['rule'] * 2} {row.text} "
+            title = f"{self.g['rule'] * 2} {_t(row.text)} "
             return Text(title + self.g["rule"] * max(0, self.width - len(title)), style="bold")
         if row.kind == "scene":
             return self._scene(row)
@@ -246,15 +254,15 @@ class _Painter:
         line = self._guides(row, branch=False)
         f = self.figures
         if scene.is_ending:
-            title = scene.ending_title or scene.title
+            title = _t(scene.ending_title or scene.title)
             line.append(self.g["ending"] + title, style="bold magenta")
             line.append(
-                f" · {scene.ending_kind} ending · "
+                f" · {_t(str(scene.ending_kind))} ending · "
                 + reached(f.count(scene.visits), scene.visits, self.unit),
                 style="magenta",
             )
             return line
-        line.append(self.g["scene"] + scene.title, style="bold")
+        line.append(self.g["scene"] + _t(scene.title), style="bold")
         meta = f" · {f.count(scene.visits)} {plural(scene.visits, self.unit)}"
         if scene.timer:
             timeouts = sum(e.timeouts for e in scene.edges)
@@ -282,7 +290,7 @@ class _Painter:
             kind = "random" if row.scene is not None and row.scene.kind == "random" else "next"
             text = Text(f"({kind})", style="italic")
         else:
-            text = Text(edge.label)
+            text = Text(_t(edge.label))
         if edge.timeouts:
             text.append(f" {g['clock']}{self.figures.count(edge.timeouts)}", style="yellow")
         if edge.retired:
@@ -294,11 +302,11 @@ class _Painter:
         edge = row.edge
         if row.kind != "edge" or edge is None or row.ref == "":
             return None
-        title = target.title if target is not None else edge.target
+        title = _t(target.title if target is not None else edge.target)
         where = {
             "above": g["above"],
             "below": f"{g['below']} below",
-            "chapter": f"{g['below']} {target.chapter if target else ''}",
+            "chapter": f"{g['below']} {_t(str(target.chapter)) if target else ''}",
             "depth": "(beyond --depth)",
             "missing": "(not in the story)",
         }[row.ref]

@@ -5,12 +5,15 @@ drawn by Graphviz (its XML prolog, DOCTYPE and namespace attributes, which
 name w3.org addresses, are removed: HTML5 does not need them), and there are
 no scripts, fonts or images from elsewhere. Without Graphviz the terminal
 flowchart is embedded as text instead, with a note saying how to get the
-drawing. Every story string is HTML-escaped.
+drawing. Every string from a story or the database is escaped by
+`branching.escape.html_text` (control characters made visible, then
+`html.escape`); the SVG's text was escaped for DOT (`dot_string`) and then by
+Graphviz as XML, so nothing in the data can add an element, an attribute or a
+script to the page.
 """
 
 from __future__ import annotations
 
-import html
 import io
 import re
 import shutil
@@ -19,6 +22,7 @@ from rich.console import Console
 
 from branching.analytics.graph import FlowGraph
 from branching.analytics.rows import Report
+from branching.escape import html_text
 from branching.render.dot import run_dot, to_dot
 from branching.render.figures import UNIT_SENTENCE, Figures
 from branching.render.flowchart import Flowchart
@@ -50,19 +54,19 @@ def inline_svg(svg: str) -> str:
 
 
 def _table(sheet: Sheet, figures: Figures) -> str:
-    head = "".join(f"<th>{html.escape(c.name)}</th>" for c in sheet.columns)
+    head = "".join(f"<th>{html_text(c.name)}</th>" for c in sheet.columns)
     body = []
     for row in sheet.rows:
         cells = []
         for i, column in enumerate(sheet.columns):
             cls = ' class="n"' if column.kind != "text" else ""
-            cells.append(f"<td{cls}>{html.escape(sheet.cell(row, i, figures))}</td>")
+            cells.append(f"<td{cls}>{html_text(sheet.cell(row, i, figures))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(sheet.columns)}">(none)</td></tr>')
-    caption = f"<caption>{html.escape(sheet.caption)}</caption>" if sheet.caption else ""
+    caption = f"<caption>{html_text(sheet.caption)}</caption>" if sheet.caption else ""
     return (
-        f"<h2>{html.escape(sheet.title)}</h2>\n<table>{caption}<thead><tr>{head}</tr>"
+        f"<h2>{html_text(sheet.title)}</h2>\n<table>{caption}<thead><tr>{head}</tr>"
         f"</thead><tbody>{''.join(body)}</tbody></table>"
     )
 
@@ -111,7 +115,7 @@ def _chart(graph: FlowGraph, *, min_count: int, depth: int | None, min_share: fl
     return (
         '<p class="note">Graphviz is not installed, so the flowchart is shown as text '
         "(install the graphviz package for the drawing).</p>"
-        f"<pre>{html.escape(console.export_text())}</pre>"
+        f"<pre>{html_text(console.export_text())}</pre>"
     )
 
 
@@ -126,19 +130,19 @@ def to_html(
     """The whole page."""
     figures = Figures(min_count)
     parts = [
-        f"<h1>{html.escape(graph.title)}: which way viewers went</h1>",
-        f'<p class="meta">{html.escape(UNIT_SENTENCE[graph.unit])}</p>',
-        f'<p class="meta">From {html.escape(graph.source)} · '
-        f"{html.escape(graph.filters)}"
+        f"<h1>{html_text(graph.title)}: which way viewers went</h1>",
+        f'<p class="meta">{html_text(UNIT_SENTENCE[graph.unit])}</p>',
+        f'<p class="meta">From {html_text(graph.source)} · '
+        f"{html_text(graph.filters)}"
         + (f" · counts below {min_count} hidden" if min_count else "")
         + "</p>",
     ]
-    parts += [f'<p class="note">{html.escape(note)}</p>' for note in graph.notes]
+    parts += [f'<p class="note">{html_text(note)}</p>' for note in graph.notes]
     parts.append(_chart(graph, min_count=min_count, depth=depth, min_share=min_share))
     parts.append(_table(graph_sheet(graph), figures))
     if report is not None:
         parts += [_table(sheet, figures) for sheet in report_tables(report)]
-    title = html.escape(f"{graph.title}: flowchart")
+    title = html_text(f"{graph.title}: flowchart")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -3,15 +3,17 @@
 Format `branching-flowgraph/1`: the story, what the counts count (`unit`,
 with the denominator in words), where they came from, and every scene with
 its visits, drop-off and edges. Counts hidden by `--min-count` are `null`
-(with `hidden_below` saying so), never a made-up number.
+(with `hidden_below` saying so), never a made-up number. Strings are exactly
+as recorded; `branching.escape.json_text` writes the characters that could
+drive a terminal as `\\uXXXX`, so the file is also safe to print.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from branching.analytics.graph import FlowEdge, FlowGraph, FlowScene
+from branching.escape import json_text
 from branching.render.figures import UNIT_SENTENCE, Figures
 
 FORMAT = "branching-flowgraph/1"
@@ -78,4 +80,4 @@ def graph_dict(graph: FlowGraph, *, min_count: int = 0) -> dict[str, Any]:
 
 def to_json(graph: FlowGraph, *, min_count: int = 0) -> str:
     """The graph as indented JSON text."""
-    return json.dumps(graph_dict(graph, min_count=min_count), indent=2, ensure_ascii=False) + "\n"
+    return json_text(graph_dict(graph, min_count=min_count), indent=2) + "\n"

@@ -1,8 +1,11 @@
 """Mermaid flowchart of the aggregated graph, for Markdown docs and wikis.
 
 Nodes get short generated ids (`n0`, `n1`...) because scene ids may hold
-characters Mermaid reads as syntax; every label is quoted, with quotes, angle
-brackets, `&` and `#` written as Mermaid's numeric entity codes. Chapters are
+characters Mermaid reads as syntax; every label is quoted and escaped by
+`branching.escape.mermaid_label` (quotes, angle brackets, `&`, `#`, `|`,
+backticks and `%%` as Mermaid's numeric entity codes, newlines as `<br/>`),
+and the comment lines by `mermaid_comment` (one line each), so no title or
+label can add a statement (`click ... href`) or a directive. Chapters are
 subgraphs, endings are stadium shapes classed by kind, untaken edges dotted,
 and each edge's stroke width grows with the square root of its traffic.
 
@@ -17,11 +20,11 @@ import math
 
 from branching.analytics.graph import FlowGraph, FlowScene
 from branching.errors import BranchingError
+from branching.escape import mermaid_comment, mermaid_label
 from branching.render.figures import UNIT_SHORT, Figures, plural, reached
 from branching.render.visible import visible
 
 MAX_EDGES = 500
-ENTITIES = {'"': "#34;", "<": "#60;", ">": "#62;", "&": "#38;", "#": "#35;", "\n": "<br/>"}
 CLASSES = {
     "good": "fill:#c7e9c0,stroke:#41ab5d",
     "bad": "fill:#fcbba1,stroke:#cb181d",
@@ -36,12 +39,6 @@ class TooManyEdges(BranchingError):
     """The diagram has more edges than Mermaid draws by default."""
 
     title = "Too many edges for Mermaid"
-
-
-def text(value: str) -> str:
-    """`value` as a quoted Mermaid label."""
-    clean = "".join(ch if ch >= " " or ch == "\n" else " " for ch in value)
-    return '"' + "".join(ENTITIES.get(ch, ch) for ch in clean) + '"'
 
 
 def _label(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
@@ -70,11 +67,11 @@ def to_mermaid(
     ids = {s.id: f"n{i}" for i, s in enumerate(shown.scenes)}
     out = [
         "flowchart TD",
-        f"    %% {graph.title}: {UNIT_SHORT[graph.unit]}",
-        f"    %% from {graph.source} · {graph.filters}",
+        f"    %% {mermaid_comment(graph.title)}: {UNIT_SHORT[graph.unit]}",
+        f"    %% from {mermaid_comment(f'{graph.source} · {graph.filters}')}",
     ]
     if extra := shown.caption(min_share, depth):
-        out.append(f"    %% {extra}")
+        out.append(f"    %% {mermaid_comment(extra)}")
     chapters: dict[str | None, list[FlowScene]] = {}
     for scene in shown.scenes:
         chapters.setdefault(scene.chapter, []).append(scene)
@@ -82,11 +79,11 @@ def to_mermaid(
         nodes = []
         for s in scenes:
             open_, close = ("([", "])") if s.is_ending else ("[", "]")
-            nodes.append(f"{ids[s.id]}{open_}{text(_label(s, graph, figures))}{close}")
+            nodes.append(f"{ids[s.id]}{open_}{mermaid_label(_label(s, graph, figures))}{close}")
         if chapter is None:
             out += [f"    {n}" for n in nodes]
         else:
-            out.append(f"    subgraph c{number}[{text(chapter)}]")
+            out.append(f"    subgraph c{number}[{mermaid_label(chapter)}]")
             out += [f"        {n}" for n in nodes]
             out.append("    end")
     top = max((e.count for _, e in shown.edges), default=0)
@@ -95,7 +92,7 @@ def to_mermaid(
         figure = f"{figures.pct(edge.count, scene.base)} · {figures.count(edge.count)}"
         label = figure if edge.is_route else f"{edge.label}\n{figure}"
         arrow = "-.->" if edge.count == 0 else "-->"
-        out.append(f"    {ids[scene.id]} {arrow}|{text(label)}| {ids[edge.target]}")
+        out.append(f"    {ids[scene.id]} {arrow}|{mermaid_label(label)}| {ids[edge.target]}")
         if edge.count and top and not figures.hidden(edge.count):
             styles.append(
                 f"    linkStyle {index} stroke-width:{1 + 7 * math.sqrt(edge.count / top):.1f}px"

@@ -3,16 +3,22 @@
 JSON holds every chosen sheet: its caption (the denominator in words), its
 columns and its rows as objects, with hidden figures as `null`. CSV holds one
 sheet (a CSV file has one header), the one named by `--table`.
+
+JSON keeps every string exactly (`branching.escape.json_text` only writes the
+characters that drive a terminal as `\\uXXXX`). CSV is for spreadsheets: each
+text cell goes through `branching.escape.csv_cell`, so control characters are
+visible symbols and a cell that would start a formula (`=`, `+`, `-`, `@`, tab,
+CR...) begins with `'`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from branching.analytics.rows import Report
+from branching.escape import csv_cell, json_text
 from branching.render.figures import Figures
 from branching.render.tables import Sheet
 
@@ -41,7 +47,7 @@ def sheets_json(report: Report, sheets: list[Sheet], *, min_count: int = 0) -> s
             for sheet in sheets
         },
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(data, indent=2) + "\n"
 
 
 def sheet_csv(sheet: Sheet, *, min_count: int = 0) -> str:
@@ -49,8 +55,7 @@ def sheet_csv(sheet: Sheet, *, min_count: int = 0) -> str:
     figures = Figures(min_count)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([c.name for c in sheet.columns])
+    writer.writerow([csv_cell(c.name) for c in sheet.columns])
     for row in sheet.rows:
-        cells = [sheet.raw(row, i, figures) for i in range(len(sheet.columns))]
-        writer.writerow(["" if v is None else v for v in cells])
+        writer.writerow([csv_cell(sheet.raw(row, i, figures)) for i in range(len(sheet.columns))])
     return out.getvalue()

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from branching.analytics.rows import Report
+from branching.escape import terminal_line
 from branching.render.bars import SHARE_WIDTH, share_cell
 from branching.render.figures import Figures, seconds
 
@@ -351,7 +352,7 @@ def rich_table(
     *,
     ascii_only: bool = False,
     panel: bool = False,
-    clean: Callable[[str], str] = str,
+    clean: Callable[[str], str] = terminal_line,
 ) -> RenderableType:
     """`sheet` as a Rich table, its caption stating the denominator.
 
@@ -359,9 +360,10 @@ def rich_table(
     shares are percentages, and no column is narrower than its longest word.
     With `panel` (the dashboard's tabs): the title and caption are lines above
     a table without edges, and each share gets a bar beside its percentage.
-    Every cell is a `Text`, never markup (labels and titles come from stories);
-    `clean` is applied to each string shown (the dashboard makes control
-    characters visible with it).
+    Every cell is a `Text`, never markup (labels and titles come from stories,
+    attribute values and terminal names from viewers); `clean` is applied to
+    each string shown: by default `branching.escape.terminal_line`, which makes
+    control characters visible and keeps each value on its line.
     """
     cells = [
         [clean(sheet.cell(row, i, figures)) for i in range(len(sheet.columns))]
@@ -372,13 +374,11 @@ def rich_table(
         table = Table(box=frame, show_edge=False, pad_edge=False)
     else:
         table = Table(
-            title=sheet.title,
-            caption=sheet.caption or None,
+            title=Text(clean(sheet.title), style="bold"),
+            caption=Text(clean(sheet.caption), style="dim") if sheet.caption else None,
             title_justify="left",
             caption_justify="left",
             box=frame,
-            title_style="bold",
-            caption_style="dim",
         )
     for i, column in enumerate(sheet.columns):
         bars = panel and column.kind == "share"
@@ -389,7 +389,7 @@ def rich_table(
             longest = max((len(w) for w in words), default=1)
             min_width = longest if right else min(longest, 12)
         table.add_column(
-            Text(clean(column.name)) if panel else column.name,
+            Text(clean(column.name)),
             justify="right" if right else "left",
             overflow="fold",
             no_wrap=bars,

@@ -12,8 +12,10 @@ The public API players use:
 
 Modules: `db` (file creation, pragmas, errors), `migrations` (schema),
 `ops` (the four writes), `writer` (background thread, retry), `spool`
-(unwritable events), `session`, `store`, `reads`, `viewers` (HMAC ids),
-`context`, `totals`, `export`, `merge`, `erase` (forget, prune).
+(unwritable events, kept on disk), `replay` (loading the spool back),
+`notices` (warnings every command prints), `session`, `store`, `reads`,
+`viewers` (HMAC ids), `context`, `totals`, `export`, `merge`, `erase`
+(forget, prune).
 """
 
 from branching.store.context import SessionContext, parse_attrs, session_context

@@ -27,6 +27,19 @@ Every write transaction starts with `BEGIN IMMEDIATE` (`immediate()` here): a
 deferred transaction that reads and then writes fails at once with "database
 is locked" under contention, whatever the busy timeout.
 
+Reading never writes: `reader()` (export) and every `mode=ro` connection
+open an existing, non-empty file only (a 0-byte file is refused, never given
+a schema). SQLite reads a WAL database through its `-shm` file, which it must
+create when absent; in a folder this user cannot write, with no log waiting
+to be read (no `-wal`, or an empty one), nobody can be writing to the file, so
+`uri()` opens it `immutable=1` and SQLite reads the file alone.
+
+Opening for writing keeps the files private: a database, `-wal`, `-shm` or
+spool this user owns that group or others can read (an older version, a
+copy made with `cp`) is made 0600 (`keep_private`). When SQLite cannot write,
+`translate()` names the file that stops it (the database, its `-wal`, a stale
+`-shm` left by another user, or the folder), not just "the database".
+
 Errors are told apart by `classify()`, from SQLite's result code
 (`sqlite_errorcode`), never from the message text: messages change between
 SQLite versions and quote names and values from the query ("no such column:
@@ -38,8 +51,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -51,6 +66,9 @@ from branching.store.errors import (
     NotADatabase,
     StoreError,
 )
+from branching.store.paths import sidecar_paths, spool_path
+
+log = logging.getLogger("branching.store")
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -94,9 +112,59 @@ def check_header(path: Path) -> None:
         )
 
 
+def require_recorded(path: Path) -> None:
+    """Refuse, before anything opens it, a path with no database or an empty file.
+
+    What reading commands (and `forget`, `prune`) check first: they must never
+    create a database, nor give a 0-byte file a schema.
+    """
+    check_header(path)
+    if path.stat().st_size == 0:
+        raise DatabaseMissing(f"{path} is an empty file: nothing has been recorded to it yet")
+
+
 def uri(path: Path, mode: str) -> str:
-    """The `file:` URI SQLite opens `path` with, in `mode` (ro, rw)."""
-    return f"file:{quote(str(path.resolve()))}?mode={mode}"
+    """The `file:` URI SQLite opens `path` with, in `mode` (ro, rw).
+
+    Read-only, in a folder this user cannot write and with no log to read,
+    the file is opened `immutable=1` (see the module docstring).
+    """
+    target = path.resolve()
+    extra = "&immutable=1" if mode == "ro" and _frozen(target) else ""
+    return f"file:{quote(str(target))}?mode={mode}{extra}"
+
+
+def _frozen(path: Path) -> bool:
+    """Nobody can be writing `path`: its folder is not writable and it has no log to read."""
+    if os.access(path.parent, os.W_OK):
+        return False
+    try:
+        return sidecar_paths(path)[0].stat().st_size == 0
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def reader(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """A query-only connection to the existing branching database at `path`.
+
+    Never creates, migrates or changes anything, so it works on a database in
+    a read-only folder; refuses a missing, empty, foreign or newer file.
+    """
+    from branching.store.migrations import check_ours  # sqlite-utils only when reading
+
+    require_recorded(path)
+    conn = connect(path, readonly=True, busy_timeout_ms=busy_timeout_ms)
+    try:
+        check_ours(conn, path)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise translate(exc, path) from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def connect(
@@ -119,6 +187,7 @@ def connect(
             conn.execute("PRAGMA trusted_schema = OFF")
         else:
             _writer_pragmas(conn, path)
+            keep_private(path)
     except sqlite3.Error as exc:
         conn.close()
         raise translate(exc, path) from None
@@ -134,6 +203,48 @@ def _writer_pragmas(conn: sqlite3.Connection, path: Path) -> None:
         raise StoreError(f"cannot switch {path} to write-ahead logging (journal mode {mode})")
     for name, value in WRITER_PRAGMAS:
         conn.execute(f"PRAGMA {name} = {value}")
+
+
+_TOLD: set[Path] = set()
+
+
+def keep_private(path: Path) -> list[Path]:
+    """Make the database, its -wal, -shm and spool 0600 if group or others can read them.
+
+    Only files this user owns are changed (SQLite gives new -wal and -shm
+    files the database's mode, so they follow); any other is logged. Returns
+    the files made private.
+    """
+    spooled = spool_path(path)
+    changed: list[Path] = []
+    for file in (
+        path,
+        *sidecar_paths(path),
+        spooled,
+        spooled.with_name(spooled.name + ".rejected"),
+    ):
+        try:
+            info = file.stat()
+            mode = stat.S_IMODE(info.st_mode)
+            if not stat.S_ISREG(info.st_mode) or not mode & 0o077:
+                continue
+            if info.st_uid != os.geteuid():
+                if file not in _TOLD:  # once per process: a writer reconnects after faults
+                    _TOLD.add(file)
+                    log.warning(
+                        "%s holds viewer data, and others can read it (mode %04o); it belongs "
+                        "to another user, so only they can make it private",
+                        file,
+                        mode,
+                    )
+                continue
+            os.chmod(file, mode & 0o600)
+            changed.append(file)
+        except OSError:
+            continue  # gone meanwhile, or not ours to change
+    if changed:
+        log.info("made private (0600): %s", ", ".join(str(f) for f in changed))
+    return changed
 
 
 def read_pragmas(conn: sqlite3.Connection) -> dict[str, object]:
@@ -238,9 +349,82 @@ def translate(exc: sqlite3.Error, path: Path) -> StoreError:
         )
     if fault is Fault.BUSY:
         return StoreError(f"{path} is busy: another program holds it locked ({text})")
+    code = getattr(exc, "sqlite_errorcode", 0)
+    if fault is Fault.READONLY or (
+        isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_CANTOPEN
+    ):
+        blocked = what_blocks(path)
+        if blocked is not None:
+            return StoreError(blocked)
     if fault is Fault.READONLY:
         return StoreError(f"{path} cannot be written ({text})")
     return StoreError(f"cannot use the telemetry database {path}: {text}")
+
+
+_ADVICE = (
+    ("the database", "make it writable for this user"),
+    ("its write-ahead log", "make it writable for this user; never delete it: it holds records"),
+    (
+        "its shared-memory index, left by another program",
+        "when no program has the database open, delete it (SQLite makes a new one), "
+        "or make it writable for this user",
+    ),
+)
+
+
+def what_blocks(path: Path) -> str | None:
+    """Which file keeps SQLite from using `path`, in words; None when none seems to.
+
+    SQLite's own message ("attempt to write a readonly database") blames the
+    database even when the culprit is a stale `-shm` another user left, or
+    the folder in which it must create the `-wal` and `-shm`.
+    """
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"{path} is on a read-only file system"
+    except OSError:
+        pass
+    files = (path, *sidecar_paths(path))
+    for file, (what, advice) in zip(files, _ADVICE, strict=True):
+        if file.exists() and not os.access(file, os.W_OK):
+            return (
+                f"{file} ({what}; {_owner(file)}) cannot be written by this user"
+                f"{_flagged(file)}: {advice}"
+            )
+    missing = [file.name for file in files[1:] if not file.exists()]
+    if missing and not os.access(folder, os.W_OK):
+        return (
+            f"the folder {folder} cannot be written by this user, and SQLite needs to "
+            f"create {' and '.join(missing)} there to use {path.name}: make the folder "
+            "writable, or move the database"
+        )
+    return None
+
+
+def _flagged(file: Path) -> str:
+    """A hint when the mode allows writing but the system still refuses (`chattr +i`)."""
+    try:
+        info = file.stat()
+    except OSError:
+        return ""
+    if info.st_uid == os.geteuid() and info.st_mode & stat.S_IWUSR:
+        return " although its mode allows it (is it immutable? see `lsattr`)"
+    return ""
+
+
+def _owner(file: Path) -> str:
+    try:
+        info = file.stat()
+    except OSError:
+        return "gone meanwhile"
+    try:
+        import pwd
+
+        name = pwd.getpwuid(info.st_uid).pw_name
+    except (ImportError, KeyError):
+        name = f"uid {info.st_uid}"
+    return f"owned by {name}, mode {stat.S_IMODE(info.st_mode):04o}"
 
 
 def integrity_check(conn: sqlite3.Connection) -> list[str]:

@@ -9,6 +9,21 @@ database open, the checkpoint cannot truncate the log: the result says so and
 running `forget` again later finishes the job. Counts of events that were
 pruned before are anonymous and stay in the totals.
 
+A playthrough still in progress when its viewer is forgotten has a player
+that carries on sending events. `forget` lists every playthrough it deletes
+in `forgotten_sessions` (their random ids, never the viewer's), in the same
+transaction, and every op for a listed playthrough is dropped when it arrives
+from its player or a spool (`ops.apply_op`), and skipped by `merge`: nothing
+it sends later is recorded, and nothing is left failing in the spool. The
+result says how many were still in progress. A playthrough whose start had not
+reached the database at all while `forget` ran (it sat in a player's memory
+behind a lock) is not known to it: run `forget` again once that player stops.
+
+The viewer is found with `viewers.lookup_id`: a name that matches nothing
+under a key that recorded none of the database's viewers is an error.
+
+Both refuse a missing or empty (0-byte) file rather than create a schema.
+
 `prune` moves the counts of the events it deletes into the pruned part of the
 totals in the same transaction, so totals never change.
 """
@@ -20,29 +35,38 @@ from pathlib import Path
 from typing import Any
 
 from branching.store import db, spool, totals
-from branching.store.clock import parse_cutoff
+from branching.store.clock import now_ts, parse_cutoff
 from branching.store.paths import sidecar_paths, spool_path
 from branching.store.records import ForgetResult, PruneResult
 from branching.store.store import Store
+from branching.store.viewers import lookup_id
 
 
-def _prepare(path: Path, viewer_key: Path | None = None) -> Store:
-    """Open (migrate, load the spool) without creating anything."""
-    return Store.open(path, create=False, viewer_key=viewer_key, create_key=False)
+def _prepare(path: Path) -> None:
+    """Migrate and load the spool of an existing, non-empty database; create nothing."""
+    db.require_recorded(path)
+    Store.open(path, create=False, create_key=False).close()
 
 
 def forget(path: Path, viewer: str, *, viewer_key: Path | None = None) -> ForgetResult:
     """Delete every row of `viewer` and make sure none of its bytes remain in the files."""
-    store = _prepare(path, viewer_key)
-    try:
-        vid = store.viewer_id(viewer)
-    finally:
-        store.close()
+    _prepare(path)
     conn = db.connect(path)
     try:
+        vid = lookup_id(conn, path, viewer, viewer_key)
         with db.immediate(conn):
             mine = "SELECT session_id FROM sessions WHERE viewer_id = ?"
-            sessions = {row[0] for row in conn.execute(mine, [vid])}
+            outcomes: dict[str, str] = dict(
+                conn.execute(
+                    "SELECT session_id, outcome FROM sessions WHERE viewer_id = ?", [vid]
+                ).fetchall()
+            )
+            sessions = set(outcomes)
+            conn.executemany(
+                "INSERT INTO forgotten_sessions (session_id, forgotten_at) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
+                [(session_id, now_ts()) for session_id in sorted(sessions)],
+            )
             events = conn.execute(
                 f"DELETE FROM events WHERE session_id IN ({mine})", [vid]
             ).rowcount
@@ -57,7 +81,14 @@ def forget(path: Path, viewer: str, *, viewer_key: Path | None = None) -> Forget
     keep = _not_of(vid, sessions)
     drop = (vid.encode(), *(s.encode() for s in sessions))
     spooled = sum(spool.rewrite(f, keep, drop) for f in spool.files(spool_path(path)))
-    return ForgetResult(sessions=len(sessions), events=events, spooled=spooled, fully_erased=erased)
+    unfinished = sum(outcome == "in_progress" for outcome in outcomes.values())
+    return ForgetResult(
+        sessions=len(sessions),
+        events=events,
+        spooled=spooled,
+        fully_erased=erased,
+        unfinished=unfinished,
+    )
 
 
 def _scrub(conn: sqlite3.Connection, path: Path) -> bool:
@@ -83,7 +114,7 @@ def _not_of(vid: str, sessions: set[str]) -> Any:
 def prune(path: Path, before: str) -> PruneResult:
     """Drop raw events older than `before` (a date or date-time, UTC if naive); keep totals."""
     cutoff = parse_cutoff(before)
-    _prepare(path).close()
+    _prepare(path)
     conn = db.connect(path)
     try:
         with db.immediate(conn):

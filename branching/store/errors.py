@@ -64,3 +64,9 @@ class ViewerKeyProblem(StoreError):
     """The viewer key file is missing (when it must exist) or damaged."""
 
     title = "Viewer key problem"
+
+
+class UnsafeFile(StoreError):
+    """A file the store writes beside the database is a link, not a plain file, or not ours."""
+
+    title = "Unsafe telemetry file"

@@ -7,6 +7,14 @@ database. Sessions that have no event left (pruned) appear once with empty
 event fields unless a time window is given, so `--viewer NAME` returns all of
 that viewer's data. Filters are bound parameters; the query text only varies
 by which fixed fragments are included.
+
+Everything here was recorded from someone else (attributes, `TERM`, story
+titles, and whatever `merge` copied in), so each format writes it through
+`branching.escape`: JSON lines keep every value exactly, with the characters
+that could drive a terminal written as `\\uXXXX` (`json_text`); CSV is for
+spreadsheets, so each text cell has its control characters made visible and,
+when it would start a formula (`=`, `+`, `-`, `@`, tab, CR...), a leading `'`
+(`csv_cell`, OWASP's advice).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from branching.escape import csv_cell, json_text
 from branching.store.errors import InvalidInput
 
 FORMATS = ("jsonl", "csv")
@@ -141,7 +150,7 @@ def write_export(
 
 def _jsonl_writer(out: TextIO) -> Callable[[dict[str, Any]], None]:
     def write(record: dict[str, Any]) -> None:
-        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(json_text(record, compact=True) + "\n")
 
     return write
 
@@ -151,6 +160,6 @@ def _csv_writer(out: TextIO) -> Callable[[dict[str, Any]], None]:
     writer.writerow(COLUMNS)
 
     def write(record: dict[str, Any]) -> None:
-        writer.writerow(record[c] for c in COLUMNS)
+        writer.writerow(csv_cell(record[c]) for c in COLUMNS)
 
     return write

@@ -13,7 +13,15 @@ to a private temporary file and upgraded there, never changed in place. Two
 different events with the same session and sequence number (the same session
 continued on two copies of a database) are counted as conflicts and the
 target's event is kept. Counts a source had pruned are not carried over: the
-result flags such sources.
+result flags such sources. Playthroughs `forget` deleted from the target are
+not brought back by a source that still holds them, and the fingerprints of
+the sources' viewer keys are copied with their viewers (see `viewers.py`).
+
+Nothing is copied unvetted (see `vetting`): a source whose tables are not
+exactly branching's (a view named `events`, other columns, triggers) is
+refused whole, and every row is checked against the schema's types and
+limits in the merge's own transaction; a playthrough or story version that
+breaks a rule is left out, and the result says what and why.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from branching.store import db, totals
+from branching.store import db, totals, vetting
 from branching.store.errors import DatabaseMissing, StoreError
 from branching.store.migrations import check_ours, migrate, migration_names
 from branching.store.records import MergeResult
@@ -41,6 +49,8 @@ _EVENT_COLUMNS = (
 )
 _FINISHED = "sessions.outcome = 'in_progress' AND excluded.outcome <> 'in_progress'"
 _FURTHER = "excluded.last_scene_seq > sessions.last_scene_seq"
+# playthroughs `forget` deleted from the target stay deleted; the keys' fingerprints come along
+_NOT_FORGOTTEN = "session_id NOT IN (SELECT session_id FROM main.forgotten_sessions)"
 
 
 def merge(target: Path, sources: list[Path]) -> list[MergeResult]:
@@ -52,20 +62,29 @@ def merge(target: Path, sources: list[Path]) -> list[MergeResult]:
     for source in sources:
         if os.path.samefile(source, target):
             raise StoreError(f"{source} is the target itself; name it only once")
+    for source in sources:  # a foreign, damaged or hostile source stops the merge before it starts
+        _check_source(source)
     return [_merge_one(target, source) for source in sources]
+
+
+def _check_source(source: Path) -> list[str]:
+    """The schema steps `source` has; refuses one that is not wholly ours (see `vetting`)."""
+    db.check_header(source)
+    conn = db.connect(source, readonly=True)
+    try:
+        applied = check_ours(conn, source)
+        vetting.check_tables(conn, source, schema="main", applied=applied)
+    except sqlite3.Error as exc:
+        raise db.translate(exc, source) from None
+    finally:
+        conn.close()
+    return applied
 
 
 @contextlib.contextmanager
 def _current(source: Path) -> Iterator[Path]:
     """`source` itself if its schema is current, else an upgraded private copy."""
-    db.check_header(source)
-    conn = db.connect(source, readonly=True)
-    try:
-        applied = check_ours(conn, source)
-    except sqlite3.Error as exc:
-        raise db.translate(exc, source) from None
-    finally:
-        conn.close()
+    applied = _check_source(source)
     if applied == migration_names():
         yield source
         return
@@ -86,6 +105,7 @@ def _merge_one(target: Path, source: Path) -> MergeResult:
         try:
             conn.execute("ATTACH DATABASE ? AS src", [db.uri(readable, "ro")])
             try:
+                vetting.check_tables(conn, source)
                 with db.immediate(conn):
                     result = _copy_rows(conn, str(source))
             finally:
@@ -102,19 +122,26 @@ def _count(conn: sqlite3.Connection, sql: str) -> int:
 
 
 def _copy_rows(conn: sqlite3.Connection, name: str) -> MergeResult:
+    vetting.refuse(conn)
+    refused = vetting.refused(conn)
+    kept = vetting.SESSION_KEPT.format(alias="s")
+    in_target = vetting.IN_TARGET.format(alias="s")
     before = {
         t: _count(conn, f"SELECT COUNT(*) FROM main.{t}") for t in ("stories", "sessions", "events")
     }
     conflicts = _count(
         conn,
-        """SELECT COUNT(*) FROM src.events s JOIN main.events m
-        ON m.session_id = s.session_id AND m.seq = s.seq AND m.event_id <> s.event_id""",
+        f"""SELECT COUNT(*) FROM src.events s JOIN main.events m
+        ON m.session_id = s.session_id AND m.seq = s.seq AND m.event_id <> s.event_id
+        WHERE {kept}""",
     )
-    conn.execute("""INSERT INTO main.stories
+    conn.execute(f"""INSERT INTO main.stories
         SELECT story_id, content_hash, title, author, version_label, structure, registered_at
-        FROM src.stories WHERE true ON CONFLICT DO NOTHING""")
+        FROM src.stories WHERE {vetting.STORY_KEPT} ON CONFLICT DO NOTHING""")
+    conn.execute(f"""INSERT INTO main.viewer_keys SELECT fingerprint, first_used
+        FROM src.viewer_keys WHERE {vetting.KEY_KEPT} ON CONFLICT DO NOTHING""")
     moved = conn.execute(f"""INSERT INTO main.sessions ({_SESSION_COLUMNS})
-        SELECT {_SESSION_COLUMNS} FROM src.sessions WHERE true
+        SELECT {_SESSION_COLUMNS} FROM src.sessions s WHERE {_NOT_FORGOTTEN} AND {kept}
         ON CONFLICT (session_id) DO UPDATE SET
           outcome = CASE WHEN {_FINISHED} THEN excluded.outcome ELSE outcome END,
           ending_id = CASE WHEN {_FINISHED} THEN excluded.ending_id ELSE ending_id END,
@@ -123,10 +150,12 @@ def _copy_rows(conn: sqlite3.Connection, name: str) -> MergeResult:
           last_scene = CASE WHEN {_FURTHER} THEN excluded.last_scene ELSE last_scene END,
           last_scene_seq = MAX(last_scene_seq, excluded.last_scene_seq)
         WHERE {_FINISHED} OR {_FURTHER}""").rowcount
-    conn.execute("""INSERT INTO main.session_attrs SELECT session_id, key, value
-        FROM src.session_attrs WHERE true ON CONFLICT DO NOTHING""")
+    conn.execute(f"""INSERT INTO main.session_attrs SELECT session_id, key, value
+        FROM src.session_attrs s WHERE {_NOT_FORGOTTEN} AND {kept} AND {in_target}
+        ON CONFLICT DO NOTHING""")
     conn.execute(f"""INSERT INTO main.events ({_EVENT_COLUMNS})
-        SELECT {_EVENT_COLUMNS} FROM src.events WHERE true ON CONFLICT DO NOTHING""")
+        SELECT {_EVENT_COLUMNS} FROM src.events s WHERE {_NOT_FORGOTTEN} AND {kept} AND {in_target}
+        ON CONFLICT DO NOTHING""")
     after = {t: _count(conn, f"SELECT COUNT(*) FROM main.{t}") for t in before}
     if after != before or moved:  # `moved` counts sessions added or moved on
         totals.rebuild(conn)
@@ -142,4 +171,5 @@ def _copy_rows(conn: sqlite3.Connection, name: str) -> MergeResult:
         events=after["events"] - before["events"],
         conflicts=conflicts,
         source_pruned=bool(pruned),
+        refused=refused,
     )

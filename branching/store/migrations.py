@@ -21,10 +21,15 @@ Tables:
 - `session_ends`: sessions per (story, version, last scene, outcome, ending),
   kept in the transaction that changes a session, so where sessions stand is
   read without scanning them (`''` stands for no last scene / no ending).
+- `viewer_keys`: fingerprints of the viewer keys that recorded the viewers
+  (see `viewers.py`), so a lost or different key is an error, not new ids.
+- `forgotten_sessions`: ids of playthroughs `forget` deleted (random UUIDs,
+  no viewer id): ops that arrive for them later are dropped (see `ops.py`).
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +37,7 @@ from pathlib import Path
 from sqlite_utils import Database, Migrations
 
 from branching.store.db import immediate, translate
-from branching.store.errors import ForeignDatabase, NewerSchema
+from branching.store.errors import CorruptDatabase, ForeignDatabase, NewerSchema
 
 MIGRATION_SET = "branching.store"
 migrations = Migrations(MIGRATION_SET)
@@ -221,12 +226,93 @@ def m004_session_end_totals(db: Database) -> None:
     )
 
 
-def _user_tables(conn: sqlite3.Connection) -> set[str]:
+@_step
+def m005_viewer_keys(db: Database) -> None:
+    """Fingerprints of the viewer keys that recorded the viewers (never the keys)."""
+    db.execute(
+        """CREATE TABLE viewer_keys (
+            fingerprint TEXT PRIMARY KEY NOT NULL,
+            first_used TEXT NOT NULL
+        ) WITHOUT ROWID"""
+    )
+
+
+@_step
+def m006_forgotten_sessions(db: Database) -> None:
+    """Playthroughs `forget` deleted: what their players send later is dropped."""
+    db.execute(
+        """CREATE TABLE forgotten_sessions (
+            session_id TEXT PRIMARY KEY NOT NULL,
+            forgotten_at TEXT NOT NULL
+        ) WITHOUT ROWID"""
+    )
+
+
+def _user_tables(conn: sqlite3.Connection, schema: str = "main") -> dict[str, str]:
+    """Every table and view of `schema`: name -> 'table' or 'view'."""
     rows = conn.execute(
-        "SELECT name FROM sqlite_master "
+        f"SELECT name, type FROM {schema}.sqlite_master "
         "WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
     )
-    return {row[0] for row in rows}
+    return {row[0]: row[1] for row in rows}
+
+
+@functools.cache
+def _schema_after_each_step() -> dict[str, dict[str, tuple[str, str]]]:
+    """step -> {name: (type, SQL)} of every table and view once that step is applied.
+
+    Learned once per process by applying the steps one by one to an in-memory
+    database (a few milliseconds), so it never disagrees with the steps.
+    """
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db = Database(conn, execute_plugins=False)
+        after: dict[str, dict[str, tuple[str, str]]] = {}
+        for name, following in zip(_NAMES, [*_NAMES[1:], None], strict=True):
+            migrations.apply(db, stop_before=following)
+            rows = conn.execute(
+                "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%' AND name <> '_sqlite_migrations'"
+            )
+            after[name] = {row[0]: (row[1], row[2]) for row in rows}
+        return after
+    finally:
+        conn.close()
+
+
+def expected_schema(applied: list[str] | None = None) -> dict[str, tuple[str, str]]:
+    """{name: (type, SQL)} of the tables and views `applied` steps leave (default: all).
+
+    Each applied step adds what it creates (or changes) and takes away what it
+    drops, in the steps' order, so a set with a gap (a test's file, a step
+    recorded out of order) expects only what its own steps made.
+    """
+    wanted = set(applied if applied is not None else _NAMES)
+    after = _schema_after_each_step()
+    schema: dict[str, tuple[str, str]] = {}
+    before: dict[str, tuple[str, str]] = {}
+    for name in _NAMES:
+        now = after[name]
+        if name in wanted:
+            for gone in set(before) - set(now):
+                schema.pop(gone, None)
+            schema.update({k: v for k, v in now.items() if before.get(k) != v})
+        before = now
+    return schema
+
+
+def _check_complete(tables: dict[str, str], applied: list[str], path: Path) -> None:
+    """Refuse a file whose record of steps names one whose tables or views are not there."""
+    for name, (kind, _sql) in expected_schema(applied).items():
+        found = tables.get(name)
+        if found == kind:
+            continue
+        what = "missing" if found is None else f"a {found}, not a {kind}"
+        raise CorruptDatabase(
+            f"{path} is damaged: its schema records {len(applied)} steps, but the {kind} "
+            f"'{name}' they create is {what}; restore a backup, or move it aside to "
+            "start afresh"
+        )
 
 
 def _applied_names(conn: sqlite3.Connection) -> list[str]:
@@ -255,12 +341,14 @@ def check_ours(conn: sqlite3.Connection, path: Path) -> list[str]:
             f"{path} was written by a newer version of branching "
             f"(schema step {unknown[0]} is unknown here); upgrade branching to use it"
         )
+    _check_complete(tables, applied, path)
     return applied
 
 
 def migrate(conn: sqlite3.Connection, path: Path, *, stop_before: str | None = None) -> None:
     """Check the file is ours and apply pending migrations, all in one BEGIN IMMEDIATE."""
     db = Database(conn, execute_plugins=False)
+    _schema_after_each_step()  # learned before the write lock is taken, not while holding it
     try:
         with immediate(conn):
             check_ours(conn, path)

@@ -10,6 +10,10 @@ twice. Each op is applied inside the caller's `BEGIN IMMEDIATE` transaction.
 Every change to a session row (created, its last scene, finished, reopened by
 a rewind from an ending) also moves its count in `session_ends`, in the same
 transaction (`totals.session_moved`).
+
+An op for a playthrough that `forget` deleted (listed in `forgotten_sessions`)
+is dropped and counts as done: a player still open when its viewer was
+forgotten carries on, and nothing it sends afterwards is kept or spooled.
 """
 
 from __future__ import annotations
@@ -97,7 +101,18 @@ def apply_op(conn: sqlite3.Connection, op: Op) -> bool:
     handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
     if handler is None:
         raise InvalidInput(f"unknown store operation {kind!r}")
+    if kind != "story" and _forgotten(conn, op.get("session_id")):
+        return False  # `forget` deleted this playthrough: what its player sends later is dropped
     return handler(conn, op)
+
+
+def _forgotten(conn: sqlite3.Connection, session_id: object) -> bool:
+    if not isinstance(session_id, str):
+        return False  # the handler reports a malformed op
+    row = conn.execute(
+        "SELECT 1 FROM forgotten_sessions WHERE session_id = ?", [session_id]
+    ).fetchone()
+    return row is not None
 
 
 def _apply_story(conn: sqlite3.Connection, op: Op) -> bool:

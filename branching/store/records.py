@@ -58,6 +58,7 @@ class ForgetResult:
     events: int
     spooled: int
     fully_erased: bool
+    unfinished: int = 0  # of `sessions`, still in progress: their players' later ops are dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +70,18 @@ class PruneResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """Rows of a merge source left out, all for the same reason (the first rule broken)."""
+
+    what: str  # "story version", "playthrough", "event" or "attribute"
+    count: int
+    reason: str
+    events: int = 0  # for playthroughs: the source's events left out with them
+
+
+@dataclass(frozen=True, slots=True)
 class MergeResult:
-    """What one source added to the target of a merge."""
+    """What one source added to the target of a merge, and what it left out."""
 
     source: str
     stories: int
@@ -78,3 +89,4 @@ class MergeResult:
     events: int
     conflicts: int
     source_pruned: bool
+    refused: tuple[Refused, ...] = ()

@@ -3,9 +3,10 @@
 A `SessionWriter` is cheap and never touches SQLite itself: `record()`
 validates the event, stamps it (UUID, sequence number, UTC time with
 milliseconds) on the caller's thread, and queues it; the future it returns
-resolves True once the event is committed (False if the store had to keep it
-for later, see `writer.py`). Players wait on that future in a worker before
-showing the next scene, never on the UI thread.
+resolves True once the event is committed, False once it is kept on disk in
+the spool beside the database because the database cannot be written now
+(see `writer.py`): either way it is on disk. Players wait on that future in a
+worker before showing the next scene, never on the UI thread.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class SessionWriter:
         input: str | None = None,  # the API's name for the input device
         state: dict[str, Any] | None = None,
     ) -> Future[bool]:
-        """Queue one event; the future is True when committed, False when kept for later.
+        """Queue one event; the future is True when committed, False when spooled.
 
         Raises InvalidInput at once for an unknown type or input, a choice
         event without its scene or choice, or a state that is not JSON-able.
@@ -103,7 +104,7 @@ class SessionWriter:
             )
 
     def close(self) -> None:
-        """Wait for this session's events; whatever cannot be written goes to the spool."""
+        """Wait until this session's events are committed or spooled (on disk either way)."""
         with self._lock:
             if self._closed:
                 return

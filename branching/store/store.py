@@ -6,6 +6,12 @@ first event, never lazily. Writes go through the writer (one `BEGIN IMMEDIATE`
 transaction per event, totals updated in the same transaction); reads open
 their own read-only connection on the calling thread (STYLE: one writer
 connection, readers on their own).
+
+What the user should know (records kept in the spool, records that could not
+be loaded, refused files) is collected in `warnings` and also handed to
+`notices`, from which every command prints it when it ends. `notify`, when a
+player sets it, hears at once when the writer starts or stops keeping events
+beside the database (called on the writer thread).
 """
 
 from __future__ import annotations
@@ -20,23 +26,24 @@ import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
-from branching.store import db, spool
+from branching.store import db, notices, spool
 from branching.store.clock import now_ts
 from branching.store.context import SessionContext, check_attrs
-from branching.store.errors import DatabaseMissing, StoreError, UnknownSession
-from branching.store.ops import SPOOL_VERSION, Op, apply_op, to_json
+from branching.store.errors import DatabaseMissing, InvalidInput, StoreError, UnknownSession
+from branching.store.ops import SPOOL_VERSION, Op, to_json
 from branching.store.paths import spool_path
 from branching.store.reads import endings_found, resume_point, unfinished_sessions
 from branching.store.records import ResumePoint, StoryInfo
+from branching.store.replay import apply_batch, probe
 from branching.store.session import SessionWriter
-from branching.store.viewers import load_key, viewer_id
-from branching.store.writer import Writer, is_permanent
+from branching.store.viewers import load_key, recording_key, viewer_id
+from branching.store.writer import Mode, Notify, Writer, spool_warnings
 
 log = logging.getLogger("branching.store")
 
-RETRY_WINDOW = 2.0
+RETRY_WINDOW = 1.0  # seconds a write may wait for the database before it is spooled
+SQLITE_INT = (-(2**63), 2**63 - 1)  # what an SQLite INTEGER holds
 
 
 class Store:
@@ -54,18 +61,23 @@ class Store:
         self.path = path
         self.spool_path = spool_path(path)
         self.warnings: list[str] = []
+        self.notify: Notify | None = None  # see the module docstring
         self._key_path = viewer_key
         self._create_key = create_key
         self._key: bytes | None = None
         self._busy_ms = busy_timeout_ms
         self._closed = False
         self.spooled_in = 0
-        try:
-            self.spooled_in = spool.load(self.spool_path, self._apply_spooled)
-        except OSError as exc:  # the spool stays where it is for the next open
-            self.warnings.append(f"cannot read the telemetry spool {self.spool_path}: {exc}")
+        waiting = self._load_spool(min(busy_timeout_ms, max(1, int(retry_window * 1000))))
         self._writer = Writer(
-            self._connect_writer, busy_timeout_ms=busy_timeout_ms, retry_window=retry_window
+            self._connect_writer,
+            busy_timeout_ms=busy_timeout_ms,
+            retry_window=retry_window,
+            spool_path=self.spool_path,
+            db_path=path,
+            notify=self._tell,
+            warn=self._warn,
+            spooling=waiting,  # what waits in the spool goes in before anything newer
         )
         atexit.register(_close_at_exit, weakref.ref(self))
 
@@ -92,11 +104,16 @@ class Store:
         elif not target.exists():
             raise DatabaseMissing(f"there is no telemetry database at {target}")
         db.check_header(target)
-        from branching.store.migrations import migrate  # sqlite-utils only when opening
+        from branching.store.migrations import check_ours, migrate, migration_names
 
         conn = db.connect(target, busy_timeout_ms=busy_timeout_ms)
         try:
-            migrate(conn, target)
+            try:  # up to date: no write lock needed, so a locked database opens at once
+                current = check_ours(conn, target) == migration_names()
+            except sqlite3.Error as exc:
+                raise db.translate(exc, target) from None
+            if not current:
+                migrate(conn, target)
         finally:
             conn.close()
         return cls(
@@ -111,9 +128,21 @@ class Store:
 
     def viewer_id(self, name: str) -> str:
         """The keyed hash stored for viewer `name`."""
+        return viewer_id(self.load_viewer_key(), name)
+
+    def load_viewer_key(self) -> bytes:
+        """The viewer key, loaded once; a recording store checks it against the database.
+
+        With `create_key` (players) this is `viewers.recording_key`: a missing
+        or different key for a database that holds viewers is a
+        `ViewerKeyProblem`, so players call it right after opening.
+        """
         if self._key is None:
-            self._key = load_key(self._key_path, create=self._create_key)
-        return viewer_id(self._key, name)
+            if self._create_key:
+                self._key = recording_key(self.path, self._key_path, busy_timeout_ms=self._busy_ms)
+            else:
+                self._key = load_key(self._key_path, create=False)
+        return self._key
 
     # -- writing --------------------------------------------------------------------
 
@@ -146,6 +175,13 @@ class Store:
     ) -> SessionWriter:
         """Begin a playthrough of a registered story by `viewer` (stored only as its hash)."""
         self._check_open()
+        if seed is not None and (
+            type(seed) is not int or not SQLITE_INT[0] <= seed <= SQLITE_INT[1]
+        ):
+            raise InvalidInput(
+                f"the seed {seed!r} cannot be recorded: it must be a whole number from "
+                f"{SQLITE_INT[0]} to {SQLITE_INT[1]}"
+            )
         ids = {"session_id": str(uuid.uuid4()), "story_id": story_id, "content_hash": content_hash}
         ctx = context or SessionContext.detect()
         self._writer.submit(
@@ -185,8 +221,15 @@ class Store:
 
     @property
     def pending(self) -> int:
-        """Events and records kept in memory because they could not be written yet."""
+        """Events and records kept (in the spool or in memory) because they could not be
+        written yet."""
         return self._writer.pending
+
+    @property
+    def keeping(self) -> bool:
+        """True while events go to the spool (or memory) because the database cannot be
+        written."""
+        return self._writer.mode is not Mode.DIRECT
 
     # -- reading --------------------------------------------------------------------
 
@@ -229,7 +272,10 @@ class Store:
             return
         self._closed = True
         left = self._writer.close()
-        self._spool(left)
+        try:
+            self._spool(left)
+        finally:
+            self._summarize()
 
     def __enter__(self) -> Store:
         return self
@@ -248,61 +294,80 @@ class Store:
 
     def _spill(self) -> None:
         if not self._closed:
-            self._spool(self._writer.spill())
+            self._writer.spill()  # a barrier: kept events are already in the spool
 
     def _spool(self, ops: list[Op]) -> None:
+        """Append ops the writer held in memory to the spool, at close."""
         if not ops:
             return
         try:
             spool.append(self.spool_path, ops)
-        except OSError as exc:
+        except (OSError, StoreError) as exc:
+            text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             log.critical("cannot write the telemetry spool %s: %s", self.spool_path, exc)
             raise StoreError(
                 f"{len(ops)} telemetry events could not be written to {self.path} "
-                f"nor to {self.spool_path} ({exc.strerror})"
+                f"nor to {self.spool_path} ({text})"
             ) from None
-        message = f"{len(ops)} telemetry records kept in {self.spool_path} for the next run"
-        self.warnings.append(message)
-        log.warning(message)
+        self._warn(f"{len(ops)} telemetry records kept in {self.spool_path} for the next run")
 
-    def _apply_spooled(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Write spooled records in one transaction; return those that failed."""
-        if not records:
-            return []
-        left: list[dict[str, Any]] = []
+    def _summarize(self) -> None:
+        """At close: say what is still kept in the spool, and why (loaded back: nothing)."""
+        writer = self._writer
+        if writer.reason is None or not writer.pending:
+            return  # nothing kept, all loaded back, or only refused records (said already)
+        self._warn(
+            f"the telemetry database could not be written ({writer.reason}): "
+            f"{writer.pending} record(s) are kept in {self.spool_path} and are loaded "
+            "the next time the database is opened"
+        )
+
+    def _warn(self, message: str) -> None:
+        """Tell the user `message` (once): in `warnings`, and when the command ends."""
+        if message in self.warnings:
+            return
+        self.warnings.append(message)
+        notices.tell(message)
+        log.info("%s", message)  # printed by the command when it ends (see `notices`)
+
+    def _tell(self, message: str, severity: str) -> None:
+        """Pass a writer's news to the player that asked for it (on the writer thread)."""
+        if self.notify is None:
+            return
         try:
-            conn = db.connect(self.path, busy_timeout_ms=self._busy_ms)
-        except StoreError:
-            return records
+            self.notify(message, severity)
+        except Exception:  # a player's callback must never stop the writer
+            log.exception("telemetry notice callback failed")
+
+    def _load_spool(self, busy_ms: int) -> str | None:
+        """Load what earlier runs spooled, record by record; why the rest waits, or None."""
+        if not spool.exists(self.spool_path):
+            return None
         try:
-            with db.immediate(conn):
-                for record in records:
-                    left.extend(_apply_one(conn, record))
-        except Exception as exc:  # the database is unwritable now: keep the spool for later
-            self.warnings.append(f"spooled telemetry not loaded yet: {exc}")
-            return records
+            conn = db.connect(self.path, busy_timeout_ms=busy_ms)
+        except StoreError as exc:
+            self._warn(f"spooled telemetry not loaded yet ({exc}); it stays in {self.spool_path}")
+            return str(exc)
+        try:
+            result = spool.load(
+                self.spool_path,
+                lambda records: apply_batch(conn, records),
+                ready=lambda: probe(conn),
+            )
+        except (OSError, StoreError) as exc:  # the spool stays where it is for the next open
+            self._warn(f"cannot read the telemetry spool {self.spool_path}: {exc}")
+            return None
         finally:
             conn.close()
-        if left:
-            self.warnings.append(f"{len(left)} spooled telemetry records could not be loaded")
-        return left
-
-
-def _apply_one(conn: sqlite3.Connection, record: dict[str, Any]) -> list[dict[str, Any]]:
-    if record.get("v", SPOOL_VERSION) > SPOOL_VERSION:
-        return [record]  # written by a newer branching: keep it for that version
-    conn.execute("SAVEPOINT spooled")
-    try:
-        apply_op(conn, record)
-    except Exception as exc:
-        conn.execute("ROLLBACK TO spooled")
-        conn.execute("RELEASE spooled")
-        if not is_permanent(exc):
-            raise
-        log.error("spooled telemetry record refused: %s", exc)
-        return [record]
-    conn.execute("RELEASE spooled")
-    return []
+        self.spooled_in = result.written
+        for message in spool_warnings(self.spool_path, result):
+            self._warn(message)
+        if result.blocked is not None:
+            self._warn(
+                f"spooled telemetry not loaded yet ({result.blocked}); it stays in "
+                f"{self.spool_path} and is loaded as soon as the database can be written"
+            )
+        return result.blocked
 
 
 def _close_at_exit(ref: weakref.ReferenceType[Store]) -> None:

@@ -96,7 +96,11 @@ class _Load:
             if size > MAX_BYTES:
                 self.problem(display, 1, 1, f"file is {size:,} bytes; the limit is {MAX_BYTES:,}")
                 return None
-            data = path.read_bytes()
+            with path.open("rb") as handle:  # the cap holds for what stat cannot size too
+                data = handle.read(MAX_BYTES + 1)  # (/dev/zero, a pipe): never read past it
+            if len(data) > MAX_BYTES:
+                self.problem(display, 1, 1, f"file is over the limit of {MAX_BYTES:,} bytes")
+                return None
         except OSError as exc:
             if not self.problems and display == self.files[0]:
                 raise StoryUnreadable(f"{display}: {exc.strerror or exc}") from None

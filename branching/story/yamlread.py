@@ -22,12 +22,13 @@ a terminal.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from branching.escape import terminal
 
 # libyaml's parser when PyYAML was built with it. `CParser` is not re-exported by
 # `yaml` itself (only the C loaders are), so look it up in `yaml.cyaml`.
@@ -39,23 +40,8 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIAS_NODES = 100_000
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _visible(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x20:
-        return chr(0x2400 + code)  # control pictures: ␛ for ESC, ␇ for BEL
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return "\ufffd"  # C1 codes and bidi overrides
-
-
-def neutralise(text: str) -> str:
-    """Replace terminal control characters with visible symbols."""
-    if _CONTROL.search(text) is None:
-        return text
-    return _CONTROL.sub(lambda m: _visible(m.group()), text)
+# Control characters become visible symbols (the rules: `branching.escape`).
+neutralise = terminal
 
 
 class Scalar:

@@ -21,26 +21,13 @@ import re
 
 from textual.content import Content, Span
 
+from branching.escape import terminal
 from branching.story.markup import unmark
-
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _visible(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x20:
-        return chr(0x2400 + code)  # control pictures: ␛ for ESC, ␇ for BEL
-    if code == 0x7F:
-        return "\u2421"
-    return "\ufffd"  # C1 controls and bidi overrides
 
 
 def clean(text: str) -> str:
     """`text` with every terminal control character (bar newline) made visible."""
-    text = text.replace("\t", "    ")
-    if _CONTROL.search(text) is None:
-        return text
-    return _CONTROL.sub(lambda m: _visible(m.group()), text)
+    return terminal(text.replace("\t", "    "))
 
 
 def literal(text: str, style: str = "") -> Content:

@@ -12,7 +12,8 @@ so a producer watching a live kiosk never blocks the players recording to it.
   one story for one `Selection` (filters plus how to count and draw), the two
   analytics calls the `flowchart` and `stats` commands make;
 - `export_html(view, folder, when)`: the current view as one self-contained
-  HTML file (`render.to_html`).
+  HTML file (`render.to_html`), created 0600 (`store.paths.private_output`):
+  it holds what viewers did.
 
 No textual here, so these are tested without an app.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from branching.analytics import AnalyticsError, Filters, FlowGraph, Report, Unit, make_filters
 from branching.analytics.source import open_readonly, versions
+from branching.store.paths import private_output
 
 UNITS: tuple[Unit, ...] = ("sessions", "viewers")
 
@@ -178,8 +180,8 @@ def export_html(view: StoryView, folder: Path, when: datetime) -> Path:
     while True:
         target = folder / (f"{stem}.html" if n == 1 else f"{stem}-{n}.html")
         try:
-            with open(target, "x", encoding="utf-8") as handle:  # never overwrite
-                handle.write(page)
+            with private_output(target, exclusive=True) as handle:  # 0600, never overwrite
+                handle.write(page.encode("utf-8"))
         except FileExistsError:
             n += 1
             continue

@@ -16,6 +16,9 @@ file, and a non-zero exit status, never a traceback on the viewer's screen.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -30,6 +33,7 @@ from branching.errors import BranchingError
 from branching.play.recorder import Recorder
 from branching.play.services import LocalServices, Services, TelemetryUnavailable
 from branching.play.stepper import Playing
+from branching.recording import StoreServices
 from branching.story.model import Story
 from branching.tui.common.clock import Clock, MonotonicClock
 from branching.tui.common.text import clean
@@ -47,6 +51,7 @@ class TuiOptions:
     reveal_rate: float = 600.0  # cells per second; 0 shows the text at once
     notice: str | None = None  # a notice to show at start (the CLI's comes from services)
     crash_log: Path | None = None  # where an unexpected error's details go
+    exit_on_signals: bool = False  # SIGTERM/SIGHUP leave the app as ctrl+q does (the CLI)
 
 
 class BranchingApp(App[int]):
@@ -83,6 +88,8 @@ class BranchingApp(App[int]):
         self.playings: list[Playing] = []  # every playthrough opened, closed at exit
         self._noticed = False
         self.told: list[tuple[str, str, str]] = []  # every message `say` gave, oldest first
+        if isinstance(services, StoreServices):  # choices kept beside a locked database
+            services.on_notice = self.say_from_thread
 
     def get_default_screen(self) -> Screen[None]:
         if self.story is None:
@@ -103,6 +110,24 @@ class BranchingApp(App[int]):
         if self.options.notice:
             notice = self.options.notice
             self.call_after_refresh(lambda: self.say(notice, title="Recording", seconds=15))
+        if self.options.exit_on_signals:
+            self._exit_on_signals()
+
+    def _exit_on_signals(self) -> None:
+        """SIGTERM (a service stop) and SIGHUP (the terminal closed) leave the app like
+        ctrl+c in line mode: `run_app` then closes every recorder and the store."""
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            try:
+                loop.add_signal_handler(number, self._stop_for_signal, int(number))
+            except (NotImplementedError, RuntimeError, ValueError):
+                return  # not the main thread, or no signals here (Windows)
+
+    def _stop_for_signal(self, number: int) -> None:
+        self.exit(None, return_code=128 + number)
 
     def show_notice(self) -> None:
         """The first-run notice about recording, once telemetry is open."""
@@ -134,6 +159,24 @@ class BranchingApp(App[int]):
         self.notify(
             clean(text), title=title or "", severity=severity, timeout=seconds, markup=False
         )
+
+    def say_from_thread(self, text: str, severity: str = "warning") -> None:
+        """`say` from any thread, without waiting on the app (the store's writer tells
+        the viewer this way when choices start or stop being kept beside the database)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        level: Severity = "warning"
+        if severity == "information":
+            level = "information"
+        elif severity == "error":
+            level = "error"
+        seconds = 8.0 if level == "information" else 30.0
+        say = functools.partial(self.say, text, title="Recording", severity=level, seconds=seconds)
+        try:
+            loop.call_soon_threadsafe(say)
+        except RuntimeError:  # the app has just stopped
+            pass
 
     # -- stories --------------------------------------------------------------------
 
