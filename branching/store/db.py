@@ -97,14 +97,28 @@ def create_file(path: Path) -> bool:
 def check_header(path: Path) -> None:
     """Refuse a file that is neither empty nor an SQLite database."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(SQLITE_MAGIC))
+        # O_NONBLOCK: a FIFO (or another special file) given as the database must be
+        # refused, not waited on until some other program writes to it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise DatabaseMissing(f"there is no telemetry database at {path}") from None
     except IsADirectoryError:
         raise NotADatabase(f"{path} is a folder, not a telemetry database") from None
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise NotADatabase(f"{path} is a folder, not a telemetry database")
+        if not stat.S_ISREG(mode):
+            raise NotADatabase(
+                f"{path} is not a telemetry database: it is a special file, not a regular one"
+            )
+        head = os.read(fd, len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     if head and head != SQLITE_MAGIC:
         raise NotADatabase(
             f"{path} is not a telemetry database: it is not an SQLite file "

@@ -665,7 +665,9 @@ def test_html_and_svg_run_no_script_in_a_real_browser(
 def test_dashboard_shows_hostile_data_inertly(worlds: dict[str, World], figure: Any) -> None:
     """The full-screen dashboard, on a real pseudo-terminal, through all seven tabs."""
     world = worlds["hostile"]
-    keys = [(4.0 + 0.6 * n, str(n).encode()) for n in range(1, 8)] + [(9.5, b"q"), (11.0, b"q")]
+    keys = [(4.0 + 0.6 * n, str(n).encode()) for n in range(1, 8)] + [
+        (t, b"q") for t in (9.5, 11.0, 14.0, 18.0, 24.0, 30.0)
+    ]
     problems = []
     for sid in ("tale", "kiosk"):
         run = run_in_pty("dashboard", sid, "--db", world.db, env=world.env, keys=keys, timeout=45)
