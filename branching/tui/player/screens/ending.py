@@ -127,22 +127,26 @@ class EndingScreen(StoryScrolling[EndingChoice]):
         self.taking = False  # a step is being taken: this screen waits to be replaced
 
     def compose(self) -> ComposeResult:
-        view = self.step.view
+        # Only what the first frame shows: the card and the options are mounted when
+        # the text is revealed, so the key press that ends a story paints sooner.
         yield branching_header()
         with VerticalScroll(id="story"):
             yield SceneText(self.app.clock, self.app.options.reveal_rate, id="text")
-            with Vertical(id="ending-card"):
-                yield Static(self._title(), id="ending-title")
-                if view.ending is not None:
-                    recorded = self.app.services.where is not None
-                    yield Static(
-                        endings_tally(self.story, self.step.endings_found, view.scene, recorded),
-                        id="ending-tally",
-                    )
         yield NoticeBar(id="notice")
-        with Vertical(id="choices-panel"):
-            yield NumberedList(id="offers")
         yield KeyBar(self._hints())
+
+    def _card(self) -> Vertical:
+        view = self.step.view
+        parts: list[Static] = [Static(self._title(), id="ending-title")]
+        if view.ending is not None:
+            recorded = self.app.services.where is not None
+            parts.append(
+                Static(
+                    endings_tally(self.story, self.step.endings_found, view.scene, recorded),
+                    id="ending-tally",
+                )
+            )
+        return Vertical(*parts, id="ending-card")
 
     def _hints(self) -> list[KeyHint]:
         return [
@@ -177,8 +181,6 @@ class EndingScreen(StoryScrolling[EndingChoice]):
         view = self.step.view
         self.title = self.story.title
         self.sub_title = view.chapter or ""
-        self.query_one("#ending-card").display = False
-        self.query_one("#choices-panel").display = False
         passages = view.passages[-1:] if self.step.only_last else view.passages
         self.query_one(SceneText).show(prose([p.text for p in passages]))
         self.set_interval(0.1, self._update_hints)
@@ -186,11 +188,10 @@ class EndingScreen(StoryScrolling[EndingChoice]):
     @on(SceneText.Revealed)
     def _revealed(self) -> None:
         self.revealed = True
-        card = self.query_one("#ending-card")
-        card.display = True
-        offers = self.query_one(NumberedList)
+        self.story_column().mount(self._card())
+        offers = NumberedList(id="offers")
+        self.mount(Vertical(offers, id="choices-panel"), before=self.query_one(KeyBar))
         offers.set_items(ending_items(self.step, self.library_mode))
-        self.query_one("#choices-panel").display = True
         offers.focus()
         # the ending's text first: the card follows it, a PageDown away if need be
         self.story_column().scroll_home(animate=False)
