@@ -120,3 +120,18 @@ def test_the_program_pauses_the_collector_only_until_start_up_is_over() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert out.stdout.strip() == "[True] True"
+
+
+def test_no_two_classes_in_the_package_share_a_name() -> None:
+    """A newcomer finds a class by its name alone (issue: two Builders, two Problems...)."""
+    import ast
+
+    seen: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "branching").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                seen.setdefault(node.name, []).append(where)
+    shared = {name: places for name, places in seen.items() if len(places) > 1}
+    assert shared == {}

@@ -60,7 +60,7 @@ BATCH_RECORDS = 256  # records handed to `apply` at once
 BATCH_BYTES = 4 << 20  # ...or fewer, when they add up to this many bytes
 MAX_LINE = 32 << 20  # a longer line is not parsed: it is moved to .rejected as it is
 CHUNK = 1 << 20
-REASONS_KEPT = 3  # reasons remembered in a LoadResult for the warning
+REASONS_KEPT = 3  # reasons remembered in a SpoolLoad for the warning
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # so a planted FIFO cannot hang us at open
@@ -80,7 +80,7 @@ class Applied:
 
 
 @dataclass
-class LoadResult:
+class SpoolLoad:
     """What one `load` did."""
 
     written: int = 0
@@ -299,7 +299,7 @@ def files(path: Path) -> list[Path]:
     return [path, *claims(path), rejected_path(path)]
 
 
-def _take(path: Path, result: LoadResult) -> Path | None:
+def _take(path: Path, result: SpoolLoad) -> Path | None:
     """Rename the spool to a new claim; None when there is none (or it is refused)."""
     try:
         info = os.lstat(path)
@@ -324,7 +324,7 @@ def load(
     apply: Callable[[list[Record]], Applied],
     should_stop: Callable[[], bool] | None = None,
     ready: Callable[[], str | None] | None = None,
-) -> LoadResult:
+) -> SpoolLoad:
     """Replay the spool at `path` (and claims left before) through `apply`, streaming.
 
     See the module docstring. `ready()`, asked first when there is anything to
@@ -332,7 +332,7 @@ def load(
     claimed) or None. Returns what was written, rejected, kept, and whether
     (and why) loading stopped before the end.
     """
-    result = LoadResult()
+    result = SpoolLoad()
     if not exists(path):
         return result
     if ready is not None and (reason := ready()) is not None:
@@ -373,7 +373,7 @@ class _Loader:
         spool: Path,
         handle: IO[bytes],
         apply: Callable[[list[Record]], Applied],
-        result: LoadResult,
+        result: SpoolLoad,
     ) -> None:
         self.claim = claim
         self.spool = spool

@@ -487,7 +487,7 @@ class Writer:
                 "information",
             )
 
-    def _load(self, should_stop: Callable[[], bool]) -> spool.LoadResult | None:
+    def _load(self, should_stop: Callable[[], bool]) -> spool.SpoolLoad | None:
         """Load the spool back with a short busy timeout; None if nothing could be tried."""
         try:
             conn = self._connection(PROBE_BUSY_MS)
@@ -534,7 +534,7 @@ class Writer:
         self._drop_connection()
 
 
-def spool_warnings(path: Path, result: spool.LoadResult) -> list[str]:
+def spool_warnings(path: Path, result: spool.SpoolLoad) -> list[str]:
     """What a load of the spool at `path` should tell the user (nothing when all went in)."""
     notes = list(result.refused)
     if result.rejected:
