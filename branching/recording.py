@@ -63,13 +63,6 @@ def viewer_name(given: str | None) -> str:
         return "local-viewer"
 
 
-def parse_attrs(attrs: tuple[str, ...]) -> dict[str, str]:
-    """`--attr KEY=VALUE` options, validated by the store's rules (`InvalidInput`)."""
-    from branching.store.context import parse_attrs as store_parse_attrs
-
-    return store_parse_attrs(attrs)
-
-
 def open_store(opts: PlayOptions) -> tuple[Store, str] | None:
     """The telemetry store and its path, or None when the viewer opted out."""
     if opts.no_telemetry:
@@ -123,11 +116,9 @@ def exit_on_signals() -> Iterator[None]:
 
 def notice_once(where: str) -> str | None:
     """The first-run notice about recording, or None when it was shown before."""
-    from platformdirs import user_config_dir
+    from branching.store.paths import default_config_dir, private_dir
 
-    from branching.store.paths import private_dir
-
-    marker = Path(user_config_dir("branching")) / "notice-shown"
+    marker = default_config_dir() / "notice-shown"
     if marker.exists():
         return None
     try:
@@ -216,7 +207,7 @@ def start_recording(
 ) -> StoreRecorder:
     """Register `story` and start a recorded session of it for `viewer`."""
     from branching.store import StoryInfo
-    from branching.store.context import session_context
+    from branching.store.context import parse_attrs, session_context
 
     store.register_story(
         StoryInfo(

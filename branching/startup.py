@@ -42,8 +42,3 @@ def resume_gc() -> None:
             _paused = False
             gc.freeze()
             gc.enable()
-
-
-def is_paused() -> bool:
-    """Whether `pause_gc` is in force (for tests and the start-up benchmark)."""
-    return _paused

@@ -257,3 +257,10 @@ def test_counts_file_that_is_not_text_is_a_clear_error(
     counts.write_bytes(b"scene,choice,target,count\n\xd0\xff\xfe,x,y,1\n")
     result = run("flowchart", str(known[1]), "--counts", str(counts), ok=False)
     assert result.exit_code == 1 and "not a UTF-8 CSV file" in result.output
+
+
+def test_the_stats_command_offers_exactly_the_tables_it_can_print() -> None:
+    from branching.cli.analytics import TABLE_NAMES
+    from branching.render.tables import TABLES
+
+    assert TABLE_NAMES == TABLES  # click needs the names before render is imported

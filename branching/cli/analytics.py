@@ -38,6 +38,16 @@ TABLE_NAMES = (
     "unreached",
 )
 
+# `--by`: what every producer figure counts (stats and the dashboard share it)
+by_unit = click.option(
+    "--by",
+    "unit",
+    type=click.Choice(["sessions", "viewers"]),
+    default="sessions",
+    show_default=True,
+    help="Count sessions (playthroughs) or unique viewers.",
+)
+
 
 class Percent(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.4, its parameters differ by release
     """A share typed as a percentage: `5`, `5%` or `2.5` (percent) -> 0.05."""
@@ -155,14 +165,7 @@ def _write(data: str | bytes, output: str | None) -> None:
 @cli.command()
 @click.argument("story")
 @selection_options
-@click.option(
-    "--by",
-    "unit",
-    type=click.Choice(["sessions", "viewers"]),
-    default="sessions",
-    show_default=True,
-    help="Count sessions (playthroughs) or unique viewers.",
-)
+@by_unit
 @click.option(
     "--format",
     "fmt",

@@ -9,13 +9,12 @@ the screen clears), finds the database, and runs the one app the factory
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, cast
 
 import click
 
-from branching.cli.analytics import Percent, selection_options
-from branching.cli.main import cli
+from branching.cli.analytics import Percent, by_unit, selection_options
+from branching.cli.main import cli, interactive
 
 if TYPE_CHECKING:
     from branching.analytics.filters import Unit
@@ -24,14 +23,7 @@ if TYPE_CHECKING:
 @cli.command()
 @click.argument("story", required=False)
 @selection_options
-@click.option(
-    "--by",
-    "unit",
-    type=click.Choice(["sessions", "viewers"]),
-    default="sessions",
-    show_default=True,
-    help="Count sessions (playthroughs) or unique viewers.",
-)
+@by_unit
 @click.option(
     "--min-share",
     type=Percent(),
@@ -112,8 +104,3 @@ def dashboard(
     app.run()
     if app.return_code:
         raise SystemExit(app.return_code)
-
-
-def interactive() -> bool:
-    """Both ends are a terminal (a full-screen app cannot draw into a pipe)."""
-    return sys.stdin.isatty() and sys.stdout.isatty()

@@ -39,6 +39,11 @@ COMMANDS: dict[str, str] = {
 KEEP_COLLECTOR_PAUSED = frozenset({"play", "check"})
 
 
+def interactive() -> bool:
+    """Both ends are a terminal: a full-screen app can run (it cannot draw into a pipe)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 class LazyGroup(click.Group):
     """A group that imports a command's module on first use."""
 

@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from branching.cli.main import interactive
 from branching.escape import terminal_line
 from branching.play.engine import Playthrough, new_seed
 from branching.play.recorder import NullRecorder, Recorder
@@ -28,11 +29,6 @@ from branching.recording import (
     viewer_name,
 )
 from branching.story.model import Story
-
-
-def interactive() -> bool:
-    """Both ends are a terminal: the full-screen player can run."""
-    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def run_play(opts: PlayOptions) -> int:

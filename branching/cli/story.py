@@ -229,7 +229,7 @@ def play(
     bundled stories, ./stories and any --stories DIR. Every choice is recorded
     to the telemetry database unless --no-telemetry is given.
     """
-    from branching.startup import pause_gc, resume_gc
+    from branching.startup import pause_gc
 
     pause_gc()  # resumed by the player once its first frame is on screen
     from branching.cli.playing import run_play
@@ -249,8 +249,4 @@ def play(
         no_timer=no_timer,
         stories_dirs=stories_dir,
     )
-    try:
-        status = run_play(opts)
-    finally:
-        resume_gc()
-    sys.exit(status)
+    sys.exit(run_play(opts))  # the group's `invoke` resumes the collector on the way out

@@ -157,10 +157,6 @@ class Playing:
 
     # -- helpers ----------------------------------------------------------------------
 
-    @property
-    def finished(self) -> bool:
-        return self.run is not None and self.run.view.finished
-
     def _live(self) -> tuple[Playthrough, Recorder]:
         if self.run is None or self.recorder is None:
             raise RuntimeError("the playthrough has not begun")

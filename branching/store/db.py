@@ -67,6 +67,7 @@ from branching.store.errors import (
     StoreError,
 )
 from branching.store.paths import sidecar_paths, spool_path
+from branching.store.spool import rejected_path
 
 log = logging.getLogger("branching.store")
 
@@ -235,7 +236,7 @@ def keep_private(path: Path) -> list[Path]:
         path,
         *sidecar_paths(path),
         spooled,
-        spooled.with_name(spooled.name + ".rejected"),
+        rejected_path(spooled),
     ):
         try:
             info = file.stat()

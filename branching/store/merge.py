@@ -62,9 +62,9 @@ def merge(target: Path, sources: list[Path]) -> list[MergeResult]:
     for source in sources:
         if os.path.samefile(source, target):
             raise StoreError(f"{source} is the target itself; name it only once")
-    for source in sources:  # a foreign, damaged or hostile source stops the merge before it starts
-        _check_source(source)
-    return [_merge_one(target, source) for source in sources]
+    # a foreign, damaged or hostile source stops the merge before it starts
+    applied = {source: _check_source(source) for source in sources}
+    return [_merge_one(target, source, applied[source]) for source in sources]
 
 
 def _check_source(source: Path) -> list[str]:
@@ -82,9 +82,8 @@ def _check_source(source: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def _current(source: Path) -> Iterator[Path]:
-    """`source` itself if its schema is current, else an upgraded private copy."""
-    applied = _check_source(source)
+def _current(source: Path, applied: list[str]) -> Iterator[Path]:
+    """`source` itself if its schema (`applied`, as checked) is current, else an upgraded copy."""
     if applied == migration_names():
         yield source
         return
@@ -99,8 +98,8 @@ def _current(source: Path) -> Iterator[Path]:
         yield copy
 
 
-def _merge_one(target: Path, source: Path) -> MergeResult:
-    with _current(source) as readable:
+def _merge_one(target: Path, source: Path, applied: list[str]) -> MergeResult:
+    with _current(source, applied) as readable:
         conn = db.connect(target)
         try:
             conn.execute("ATTACH DATABASE ? AS src", [db.uri(readable, "ro")])

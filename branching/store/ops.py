@@ -252,9 +252,3 @@ _HANDLERS = {
     "event": _apply_event,
     "finish": _apply_finish,
 }
-
-
-def op_session_id(op: Op) -> str | None:
-    """The session an op belongs to (None for a story op)."""
-    value = op.get("session_id")
-    return value if isinstance(value, str) else None

@@ -39,6 +39,8 @@ from typing import Any
 
 import pytest
 
+from branching.render.tables import TABLES
+
 from ._support import (
     Run,
     assert_handled,
@@ -227,21 +229,7 @@ class World:
     attrs_run: Run | None = None
 
 
-STATS_TABLES = [
-    "overview",
-    "reach",
-    "choices",
-    "timing",
-    "dropoff",
-    "endings",
-    "paths",
-    "interactions",
-    "progress",
-    "segments",
-    "tags",
-    "flags",
-    "unreached",
-]
+STATS_TABLES = list(TABLES)  # every table `stats` can print
 FLOW_FORMATS = ["terminal", "dot", "svg", "mermaid", "html", "json"]
 
 

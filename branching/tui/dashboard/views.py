@@ -26,11 +26,9 @@ from rich.text import Text
 from branching.analytics.rows import ChoiceShare, Report, Timing
 from branching.render.bars import SHARE_WIDTH, share_cell
 from branching.render.figures import UNIT_SHORT, Figures, seconds
-from branching.render.tables import Column, Sheet, report_tables, rich_table
+from branching.render.tables import UNIT_NAME, Column, Sheet, report_tables, rich_table
 from branching.tui.common.text import clean
 from branching.tui.dashboard.data import StoryView
-
-UNIT_NAME = {"sessions": "sessions", "viewers": "unique viewers"}
 
 
 def literal(text: object, style: str = "") -> Text:

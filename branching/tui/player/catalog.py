@@ -157,6 +157,9 @@ def catalogue(folders: Iterable[Path], services: Services) -> list[Entry]:
     Blocking (it loads every story and asks the database): call it in a worker.
     """
     by_shelf: dict[Path, list[Entry]] = {}
+    labels: dict[Path, str] = {}
     for folder, path in _shelved(folders):
-        by_shelf.setdefault(folder, []).append(load_entry(path, services, shelf_label(folder)))
+        if folder not in labels:
+            labels[folder] = shelf_label(folder)
+        by_shelf.setdefault(folder, []).append(load_entry(path, services, labels[folder]))
     return [entry for entries in by_shelf.values() for entry in sorted(entries, key=order_key)]

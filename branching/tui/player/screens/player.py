@@ -276,6 +276,7 @@ class PlayerScreen(StoryScrolling[None]):
         self._shown_at = self.app.clock.now()
         if timed:  # full and waiting until the viewer can see everything (`_sync_clock`)
             countdown.arm(view.timer, HOLD_READING)
+            self._sync_clock()  # a dialog may be up already: say so at once
         choices.focus()
         self._update_footer()
         self._looking = True
@@ -294,6 +295,8 @@ class PlayerScreen(StoryScrolling[None]):
 
     def _watch_view(self) -> None:
         """Note whether the end of the text has been on screen; keep clock and keys true."""
+        if self.app.screen is not self:
+            return  # under a dialog or the ending: suspend and resume keep the clock
         if self.phase == "choosing" and not self._looking:
             self._end_visible = self.story_end_seen()
             if self._end_visible and self.story_column().scroll_y > 0:

@@ -87,19 +87,13 @@ class Countdown(Widget):
     def held(self) -> bool:
         return self.state == "held"
 
-    def start(self, seconds: float) -> None:
-        """Start draining from full, over `seconds`."""
-        self.arm(seconds, "")
-        self.release()
-
     def arm(self, seconds: float, reason: str) -> None:
         """Show a full bar of `seconds` that waits (held, saying `reason`) until `release`."""
         self.stop()
         self.total = float(seconds)
         self.state = "held"
         self.reason = reason
-        self._ticker = self.clock.every(self, TICK, self._tick)
-        self.refresh()
+        self.refresh()  # no ticker until `release`: a held bar has nothing to count
 
     def hold(self, reason: str) -> bool:
         """Stop the clock for a reason outside the viewer's control; True if it was running."""
