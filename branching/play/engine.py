@@ -21,7 +21,7 @@ import os
 import random
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from branching.errors import EngineError, SaveError
@@ -223,6 +223,9 @@ class Playthrough:
     story: Story
     seed: int = 0
     frames: list[Frame] = field(default_factory=list)
+    # the view of the last frame shown, by identity: a frame never changes, and
+    # the frames before it (an ending's offers) change only with it
+    _shown: tuple[Frame, View] | None = field(default=None, repr=False, compare=False)
 
     # -- starting and stepping ----------------------------------------------------
 
@@ -246,7 +249,13 @@ class Playthrough:
 
     @property
     def view(self) -> View:
-        return self._view(self.frames[-1])
+        frame = self.frames[-1]
+        shown = self._shown
+        if shown is not None and shown[0] is frame:
+            return shown[1]
+        view = self._view(frame)
+        self._shown = (frame, view)
+        return view
 
     @property
     def can_go_back(self) -> bool:
@@ -255,7 +264,7 @@ class Playthrough:
     def choose(self, choice_id: str) -> View:
         """Take an available choice by id."""
         frame = self.frames[-1]
-        view = self._view(frame)
+        view = self.view
         if view.finished:
             raise EngineError("the playthrough has ended; go back or rewind first")
         shown = next((c for c in view.choices if c.id == choice_id), None)
@@ -324,17 +333,19 @@ class Playthrough:
     def _view(self, frame: Frame) -> View:
         state = frame.state
         scene = self.story.scenes[state.scene]
-        base = View(scene.id, scene.title, scene.chapter, frame.passages, turns=state.turn_count)
+        head = (scene.id, scene.title, scene.chapter, frame.passages)
+        turns = state.turn_count
         if scene.ending is not None:
-            return replace(base, ending=scene.ending, offers=self._offers(scene))
+            return View(*head, ending=scene.ending, offers=self._offers(scene), turns=turns)
         if not scene.choices:
             looped = scene.routes and len(frame.passages) >= MAX_AUTO_STEPS
             why = "a loop of scenes with no choice" if looped else f"no route of '{scene.id}' holds"
-            return replace(base, stuck=why)
+            return View(*head, stuck=why, turns=turns)
         choices = self._choices(scene, state)
         if not any(not c.locked for c in choices):
-            return replace(base, choices=choices, stuck=f"no choice of '{scene.id}' can be taken")
-        return replace(base, choices=choices, timer=self.story.timer_for(scene))
+            why = f"no choice of '{scene.id}' can be taken"
+            return View(*head, choices=choices, stuck=why, turns=turns)
+        return View(*head, choices=choices, timer=self.story.timer_for(scene), turns=turns)
 
     def _choices(self, scene: Scene, state: State) -> tuple[ChoiceView, ...]:
         shown = listed_choices(scene, state, _plain_holds(state))
