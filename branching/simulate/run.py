@@ -1,0 +1,246 @@
+"""The simulation loop: viewers arrive, play through the real engine, and their steps become ops.
+
+`simulate(story, audience)` yields, session by session, the store ops a player
+would have sent (the story's registration first), in time order within each
+session. Everything random is drawn from one generator seeded by
+`audience.seed`, in a fixed order, so a seed gives the same ops byte for byte.
+
+A session: its viewer arrives at a time drawn over the date range with the
+daily rhythm; at every choice point the viewer may pause, go back one choice,
+give up (quit, or just close the terminal), let the clock choose, or choose
+after a time drawn from a log-normal distribution (median
+`audience.decide_median_ms`). At an ending, some viewers rewind to an offered
+choice and carry on. A viewer who gave up and comes back declines to resume,
+as the player then records: the old session is marked abandoned.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from branching.play.engine import Playthrough
+from branching.recording import StoreRecorder
+from branching.simulate.audience import DAILY_RHYTHM, Audience
+from branching.simulate.personas import Persona
+from branching.simulate.pick import pick
+from branching.simulate.sessions import SimClock, SimSession, simulated_viewer_id
+from branching.store.clock import now_ts
+from branching.store.ops import SPOOL_VERSION, Op, to_json
+from branching.story.model import Story
+
+MAX_STEPS = 400  # choices in one session before the simulated viewer gives up
+CONTEXT = {
+    "terminal": "xterm-256color",
+    "term_program": None,
+    "term_cols": 100,
+    "term_rows": 30,
+    "platform": "simulated",
+    "locale": None,
+    "utc_offset_min": 0,
+    "app_version": "simulate",
+}
+
+
+@dataclass
+class _Viewer:
+    number: int
+    viewer_id: str
+    persona: Persona | None
+    attrs: dict[str, str]
+    taken: set[tuple[str, str]] = field(default_factory=set)
+    unfinished: SimSession | None = None
+    sessions: int = 0
+
+
+def story_op(story: Story) -> Op:
+    """The op that registers `story` (as `Store.register_story` sends it)."""
+    return {
+        "v": SPOOL_VERSION,
+        "op": "story",
+        "story_id": story.id,
+        "content_hash": story.content_hash,
+        "title": story.title,
+        "author": story.author,
+        "version_label": story.version,
+        "structure": to_json(story.structure(), "the story structure"),
+        "registered_at": now_ts(),
+    }
+
+
+def simulate(story: Story, audience: Audience) -> Iterator[list[Op]]:
+    """The ops of each simulated session in turn, the story's registration first."""
+    yield [story_op(story)]
+    yield from _Simulation(story, audience).sessions()
+
+
+class _Simulation:
+    def __init__(self, story: Story, audience: Audience) -> None:
+        self.story = story
+        self.audience = audience
+        self.rng = random.Random(audience.seed)
+        self.used: Counter[tuple[str, str]] = Counter()
+        self.viewers: list[_Viewer] = []
+        self.returning: list[_Viewer] = []
+        days = (audience.end - audience.start).days + 1
+        self.first_day = datetime(
+            audience.start.year, audience.start.month, audience.start.day, tzinfo=UTC
+        )
+        self.days = days
+        # sessions are spread in time order: each one starts a little after the last
+        self.gap_ms = days * 86_400_000 / max(1, audience.sessions)
+
+    def sessions(self) -> Iterator[list[Op]]:
+        a = self.audience
+        for n in range(a.sessions):
+            viewer = self._viewer(a.sessions - n)
+            clock = SimClock(self._start_time(n))
+            yield self._play(viewer, clock)
+
+    # -- who and when ----------------------------------------------------------------
+
+    def _viewer(self, left: int) -> _Viewer:
+        """A new viewer, or one coming back (as many new ones as the pool allows)."""
+        a, rng = self.audience, self.rng
+        unseen = a.viewers - len(self.viewers)
+        if unseen > 0 and (not self.returning or rng.random() < unseen / left):
+            return self._new_viewer()
+        pool = self.returning or self.viewers
+        return pool[rng.randrange(len(pool))]
+
+    def _new_viewer(self) -> _Viewer:
+        a, rng = self.audience, self.rng
+        number = len(self.viewers)
+        persona = None
+        if a.personas:
+            persona = rng.choices(a.personas, weights=[p.share for p in a.personas])[0]
+        attrs = {
+            key: rng.choices(list(shares), weights=list(shares.values()))[0]
+            for key, shares in sorted(a.attrs.items())
+        }
+        viewer = _Viewer(number, simulated_viewer_id(a.seed, number), persona, attrs)
+        self.viewers.append(viewer)
+        return viewer
+
+    def _start_time(self, n: int) -> datetime:
+        """Session `n`'s start: in order over the range, its hour drawn from the daily rhythm."""
+        rng = self.rng
+        day = min(self.days - 1, int(n * self.gap_ms // 86_400_000))
+        hour = rng.choices(range(24), weights=DAILY_RHYTHM)[0]
+        return self.first_day + timedelta(
+            days=day, hours=hour, milliseconds=rng.randrange(3_600_000)
+        )
+
+    # -- one session -------------------------------------------------------------------
+
+    def _play(self, viewer: _Viewer, clock: SimClock) -> list[Op]:
+        a, rng, story = self.audience, self.rng, self.story
+        ops: list[Op] = []
+        if viewer.unfinished is not None:  # came back, declined to resume the old one
+            old, viewer.unfinished = viewer.unfinished, None
+            old.clock = clock
+            old.ops = ops
+            old.writer.finish("abandoned")
+            old.writer.close()
+        seed = rng.getrandbits(31)
+        session = SimSession(
+            rng,
+            clock,
+            story_id=story.id,
+            content_hash=story.content_hash,
+            viewer_id=viewer.viewer_id,
+            seed=seed,
+            attrs=viewer.attrs,
+            context=CONTEXT,
+        )
+        session.ops = ops + session.ops
+        ops = session.ops
+        viewer.sessions += 1
+        strategy = viewer.persona.strategy if viewer.persona else a.strategy
+        run = Playthrough.start(story, seed)
+        rec = StoreRecorder(session.writer)
+        rec.started(run)
+        for _ in range(MAX_STEPS):
+            view = run.view
+            if view.stuck is not None:
+                break
+            if view.ending is not None:
+                if view.offers and rng.random() < a.rewind:
+                    clock.advance(self._think())
+                    offer = view.offers[rng.randrange(len(view.offers))]
+                    run.rewind_to(offer.scene)
+                    rec.rewound(run, offer.scene, input="key")
+                    continue
+                if rng.random() < a.replay:
+                    self.returning.append(viewer)
+                break
+            clock.advance(self._reading(view))
+            if rng.random() < a.abandon:
+                if rng.random() < 0.7:
+                    rec.quit(run)
+                viewer.unfinished = session
+                break
+            if rng.random() < a.pause:
+                rec.event("pause", run, scene=view.scene)
+                clock.advance(rng.randrange(5_000, 300_000))
+                rec.event("resume", run, scene=view.scene)
+            if run.can_go_back and rng.random() < a.back:
+                clock.advance(self._think())
+                run.back()
+                rec.rewound(run, run.view.scene, input="key")
+                continue
+            open_ = [c for c in view.choices if not c.locked]
+            timer_ms = int(view.timer * 1000)
+            timeout = strategy == "default" or (timer_ms > 0 and rng.random() < a.timeouts)
+            if timeout and timer_ms > 0:
+                choice = view.default or open_[0]
+                decide_ms, how = timer_ms, "timeout"
+            else:
+                scene = story.scenes[view.scene]
+                choice = pick(
+                    rng,
+                    strategy,
+                    scene,
+                    open_,
+                    persona=viewer.persona,
+                    used=self.used,
+                    taken_before=viewer.taken,
+                )
+                decide_ms = self._think()
+                if timer_ms > 0:
+                    decide_ms = min(decide_ms, timer_ms - 1)
+                how = "mouse" if rng.random() < 0.15 else "key"
+                timeout = False
+            clock.advance(decide_ms)
+            key = (view.scene, choice.id)
+            self.used[key] += 1
+            viewer.taken.add(key)
+            run.choose(choice.id)
+            rec.chose(
+                run,
+                view.scene,
+                choice.id,
+                choice.target,
+                decide_ms=decide_ms,
+                input=how,
+                timeout=timeout,
+            )
+            rec.shown(run)
+        else:
+            viewer.unfinished = session  # wandered too long: gave up
+        if viewer.unfinished is not session:
+            session.writer.close()
+        return ops
+
+    def _think(self) -> int:
+        """Milliseconds to decide: log-normal around the audience's median."""
+        median = self.audience.decide_median_ms
+        return int(median * math.exp(self.rng.gauss(0.0, 0.6)))
+
+    def _reading(self, view: object) -> int:
+        """Milliseconds spent reading what was shown before the choice point."""
+        return 2_000 + self.rng.randrange(8_000)

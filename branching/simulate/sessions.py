@@ -1,0 +1,116 @@
+"""The simulated clock, seeded ids, and the session handle that collects a session's ops.
+
+A simulated session is recorded by the real `StoreRecorder` through a real
+store `SessionWriter`; only what the writer is handed differs: instead of the
+writer thread, a `collect` callback that re-stamps each op with the simulated
+clock's time (the session id is drawn from the audience's seeded generator), appends it
+to the session's list of ops and resolves at once. So the events are exactly
+those a player records (types, order, fields, state), and the same seed gives
+the same ids and times, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import uuid
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from branching.store.clock import format_ts
+from branching.store.ops import SPOOL_VERSION, Op
+from branching.store.session import SessionWriter
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class SimClock:
+    """Simulated UTC time in milliseconds, moved on by the simulator."""
+
+    __slots__ = ("ms",)
+
+    def __init__(self, moment: datetime) -> None:
+        self.ms = int((moment - _EPOCH).total_seconds() * 1000)
+
+    def advance(self, ms: int) -> None:
+        self.ms += max(0, int(ms))
+
+    def ts(self) -> str:
+        return format_ts(_EPOCH + timedelta(milliseconds=self.ms))
+
+
+def seeded_uuid(rng: random.Random) -> str:
+    """A version-4 UUID drawn from `rng` (so a seed gives the same ids)."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def simulated_viewer_id(seed: int, number: int) -> str:
+    """A stable pseudonymous id for simulated viewer `number` of an audience seeded `seed`.
+
+    Real viewer ids are keyed hashes under the database's viewer key; simulated
+    viewers are nobody, so their key is derived from the seed instead: the same
+    seed gives the same ids in any database.
+    """
+    key = hashlib.sha256(f"branching-simulate/{seed}".encode()).digest()
+    return hmac.new(key, f"viewer-{number}".encode(), hashlib.sha256).hexdigest()
+
+
+_DONE: Future[bool] = Future()
+_DONE.set_result(True)
+
+
+class SimSession:
+    """Collects one simulated session's ops, stamped by the clock and the seeded ids."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        clock: SimClock,
+        *,
+        story_id: str,
+        content_hash: str,
+        viewer_id: str,
+        seed: int,
+        attrs: dict[str, str],
+        context: dict[str, Any],
+    ) -> None:
+        self.rng = rng
+        self.clock = clock
+        self.ops: list[Op] = []
+        ids = {
+            "session_id": seeded_uuid(rng),
+            "story_id": story_id,
+            "content_hash": content_hash,
+        }
+        self.ops.append(
+            {
+                "v": SPOOL_VERSION,
+                "op": "session",
+                **ids,
+                "viewer_id": viewer_id,
+                "started_at": clock.ts(),
+                "seed": seed,
+                "attrs": dict(attrs),
+                "context": dict(context),
+                "simulated": True,
+            }
+        )
+        self.writer = SessionWriter(self._collect, _nothing, ids, next_seq=1)
+
+    @property
+    def session_id(self) -> str:
+        return self.writer.session_id
+
+    def _collect(self, op: Op) -> Future[bool]:
+        if op.get("op") == "event":
+            op["ts"] = self.clock.ts()
+        elif op.get("op") == "finish":
+            op["ended_at"] = self.clock.ts()
+        self.ops.append(op)
+        return _DONE
+
+
+def _nothing() -> None:
+    """Nothing to flush: ops are collected, not queued."""

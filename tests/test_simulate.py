@@ -1,0 +1,176 @@
+"""`branching simulate`: seeded synthetic audiences through the real engine and store."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from branching.cli import cli
+from branching.simulate.audience import Audience, parse_share_option
+from branching.simulate.personas import load_personas
+from branching.simulate.run import simulate
+from branching.store.bulk import BulkWriter
+from branching.store.ops import apply_op
+from branching.store.store import Store
+from branching.story.loader import load_story
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNAL = ROOT / "stories" / "signal"
+TUTORIAL = ROOT / "stories" / "tutorial"
+DATES = ["--from", "2026-11-01", "--to", "2026-11-30"]
+TABLES = ("stories", "sessions", "session_attrs", "events", "traversals", "scene_views")
+
+
+def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the tables a simulation writes (registration time aside)."""
+    conn = sqlite3.connect(path)
+    try:
+        out = {}
+        for table in (*TABLES, "session_ends"):
+            rows = conn.execute(f"SELECT * FROM {table}").fetchall()
+            if table == "stories":  # registered now: the only clock a simulation does not own
+                rows = [r[:-1] for r in rows]
+            if table == "session_ends":  # a standing left empty is no sessions either way
+                rows = [r for r in rows if r[-1]]
+            out[table] = sorted(rows, key=repr)
+        return out
+    finally:
+        conn.close()
+
+
+def run_cli(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_same_seed_gives_the_same_rows(tmp_path: Path) -> None:
+    for name in ("a.db", "b.db"):
+        run_cli("simulate", str(SIGNAL), "--sessions", "150", "--seed", "11",
+                "--db", str(tmp_path / name), *DATES)  # fmt: skip
+    first, second = dump(tmp_path / "a.db"), dump(tmp_path / "b.db")
+    assert first["events"] and first == second
+    run_cli("simulate", str(SIGNAL), "--sessions", "150", "--seed", "12",
+            "--db", str(tmp_path / "c.db"), *DATES)  # fmt: skip
+    assert dump(tmp_path / "c.db")["events"] != first["events"]
+
+
+def test_bulk_rows_equal_the_live_path_op_by_op(tmp_path: Path) -> None:
+    """The bulk writer's rows and running totals are those of committing each op alone."""
+    story = load_story(SIGNAL)
+    audience = Audience(sessions=60, viewers=25, seed=3, start=date(2026, 1, 1), end=date(2026, 1, 9))
+    batches = list(simulate(story, audience))
+    with BulkWriter(tmp_path / "bulk.db", batch=97) as writer:
+        for ops in batches:
+            writer.add(ops)
+    Store.open(tmp_path / "live.db", create_key=False).close()
+    conn = sqlite3.connect(tmp_path / "live.db", isolation_level=None)
+    for ops in batches:
+        for op in ops:
+            conn.execute("BEGIN IMMEDIATE")
+            apply_op(conn, op)
+            conn.execute("COMMIT")
+    conn.close()
+    assert dump(tmp_path / "bulk.db") == dump(tmp_path / "live.db")
+
+
+def test_a_simulation_looks_like_an_audience(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    out = run_cli("simulate", str(SIGNAL), "--sessions", "400", "--viewers", "150",
+                  "--seed", "2", "--db", str(db), *DATES)  # fmt: skip
+    assert "400 session(s)" in out and "simulated" in out
+    conn = sqlite3.connect(db)
+    outcomes = dict(conn.execute("SELECT outcome, COUNT(*) FROM sessions GROUP BY 1").fetchall())
+    assert outcomes.get("ending", 0) > 100  # most finish ...
+    assert outcomes.get("abandoned", 0) + outcomes.get("in_progress", 0) > 10  # ... not all
+    viewers = conn.execute("SELECT COUNT(DISTINCT viewer_id) FROM sessions").fetchone()[0]
+    assert viewers == 150  # the pool: the other 250 sessions are viewers coming back
+    kinds = dict(conn.execute("SELECT type, COUNT(*) FROM events GROUP BY 1").fetchall())
+    for kind in ("choice_made", "timeout_default", "scene_shown", "rewind", "pause", "quit"):
+        assert kinds.get(kind, 0) > 0, kind
+    share = kinds["timeout_default"] / (kinds["timeout_default"] + kinds["choice_made"])
+    assert 0.05 < share < 0.16  # --timeouts 0.1 of the timed decisions (most are timed)
+    first, last = conn.execute("SELECT MIN(started_at), MAX(started_at) FROM sessions").fetchone()
+    assert first >= "2026-11-01" and last < "2026-12-01"
+    hours = Counter(int(ts[11:13]) for (ts,) in conn.execute("SELECT started_at FROM sessions"))
+    assert sum(hours[h] for h in range(17, 22)) > sum(hours[h] for h in range(0, 5)) * 3
+    regions = {v for (v,) in conn.execute("SELECT value FROM session_attrs WHERE key='region'")}
+    assert regions <= {"NL", "UK", "DE", "FR", "US"} and len(regions) >= 3
+    conn.close()
+
+
+PERSONAS = """
+personas:
+  - name: believer
+    share: 100
+    weights:
+      {scene}.{heavy}: 7
+      {scene}.{light}: 3
+"""
+
+
+def test_persona_weights_are_honoured(tmp_path: Path) -> None:
+    """10,000 sessions: a 7:3 persona takes the heavy choice 70% of the time, give or take."""
+    story = load_story(TUTORIAL)
+    scene = story.scenes[story.start]
+    assert len(scene.choices) >= 2
+    heavy, light = scene.choices[0].id, scene.choices[1].id
+    others = [c.id for c in scene.choices[2:]]
+    text = PERSONAS.format(scene=scene.id, heavy=heavy, light=light)
+    text += "".join(f"      {scene.id}.{o}: 0\n" for o in others)
+    (tmp_path / "p.yaml").write_text(text)
+    personas = load_personas(tmp_path / "p.yaml", story)
+    audience = Audience(
+        sessions=10_000, viewers=10_000, seed=9, personas=personas, abandon=0.0,
+        timeouts=0.0, back=0.0, pause=0.0, start=date(2026, 1, 1), end=date(2026, 1, 2),
+    )  # fmt: skip
+    taken: Counter[str] = Counter()
+    for ops in simulate(story, audience):
+        for op in ops:
+            if op.get("type") == "choice_made" and op["scene"] == scene.id:
+                taken[op["choice"]] += 1
+                break
+    total = taken[heavy] + taken[light]
+    assert total == sum(taken.values()) >= 9_000
+    assert abs(taken[heavy] / total - 0.7) < 0.02  # 4.6 standard deviations at n = 10,000
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("personas: []", "empty"),
+        ("personas:\n  - weights: {nowhere.none: 2}", "nowhere.none"),
+        ("personas:\n  - weights: {tag:nope: 2}", "tag 'nope'"),
+        ("personas:\n  - share: -1", "negative"),
+        ("personas:\n  - strategy: psychic", "strategy"),
+        ("personas: [", "not valid YAML"),
+    ],
+)
+def test_a_bad_persona_file_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "p.yaml").write_text(text)
+    result = CliRunner().invoke(
+        cli,
+        ["simulate", str(TUTORIAL), "--persona", str(tmp_path / "p.yaml"),
+         "--db", str(tmp_path / "x.db")],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x.db").exists() or not dump(tmp_path / "x.db")["events"]
+
+
+def test_attribute_shares_are_parsed_and_checked() -> None:
+    assert parse_share_option("region=NL:3,UK:1") == ("region", {"NL": 0.75, "UK": 0.25})
+    for bad in ("region", "region=NL:x", "region=NL:1,NL:2", "region=NL:0"):
+        with pytest.raises(Exception, match="attr-share"):
+            parse_share_option(bad)
+
+
+def test_nothing_but_the_summary_on_a_pipe(tmp_path: Path) -> None:
+    out = run_cli("simulate", "tutorial", "--sessions", "20", "--seed", "1",
+                  "--db", str(tmp_path / "t.db"))  # fmt: skip
+    assert out.count("\n") <= 3 and "\r" not in out and "sessions/s" not in out
