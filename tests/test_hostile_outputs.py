@@ -8,7 +8,7 @@ merge` brings it in (`merged`). Every output of `stats`, `flowchart` and
 `export` is checked: no control character
 reaches a terminal, no CSV cell starts a formula, no Mermaid or DOT statement
 is added, the SVG is valid XML with nothing but Graphviz's own elements, the
-HTML page runs no script (loaded in headless Chromium when it is installed),
+HTML page runs no script but its own (loaded in headless Chromium when it is installed),
 and JSON keeps every value exactly.
 """
 
@@ -31,6 +31,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from branching.cli import cli
+from branching.render.mermaid import LEGEND as MERMAID_LEGEND
 from tests.conftest import FIXTURES
 
 HOSTILE = FIXTURES / "hostile"
@@ -365,7 +366,8 @@ def test_mermaid_holds_only_the_statements_we_write(hostile_db: Path) -> None:
         assert MERMAID_LINE.fullmatch(line), f"unexpected Mermaid line: {line!r}"
         assert not line.lstrip().startswith(("click", "%%{"))
     assert "%%{" not in text and "}%%" not in text
-    assert text.count("\n    %% ") == 2  # the two comment lines, each still one line
+    # the two comment lines, each still one line, and the fixed legend
+    assert text.count("\n    %% ") == 2 + len(MERMAID_LEGEND)
     labels = re.findall(r'"([^"]*)"', text)
     assert all("<" not in label.replace("<br/>", "") for label in labels)
     assert "click n0 href" in text  # as words in a comment and a label, never a statement
@@ -388,7 +390,7 @@ def test_dot_adds_no_statement_and_its_svg_is_plain_graphviz(hostile_db: Path) -
     attributes = {k for el in root.iter() for k in el.attrib}
     assert not [k for k in attributes if k.startswith("on") or "href" in k]
     groups = [el.get("class") for el in root.iter() if el.get("class")]
-    assert groups.count("node") == 3 and groups.count("edge") == 4
+    assert groups.count("node") == 3 + 1 and groups.count("edge") == 4  # + the legend
     assert groups.count("cluster") == 1
     titles = {el.text for el in root.iter() if el.tag.endswith("title")}
     assert not [t for t in titles if t and "injected" in t]
@@ -399,10 +401,12 @@ def test_dot_adds_no_statement_and_its_svg_is_plain_graphviz(hostile_db: Path) -
             ["dot", "-Tjson"], input=dot.encode(), capture_output=True, check=True
         ).stdout
     )
-    names = {o["name"] for o in parsed["objects"] if "nodes" not in o}
+    names = {o["name"] for o in parsed["objects"] if "nodes" not in o} - {"legend:"}
     assert names == {"gate", "hall", END_ID.replace("&", "&amp;").replace("\x1b", "\u241b")}
     keys = {k for item in parsed["objects"] + parsed["edges"] for k in item}
-    assert not keys & {"URL", "href", "tooltip", "id"}
+    assert not keys & {"URL", "href", "tooltip"}
+    ids = {o.get("id") for o in parsed["objects"] + parsed["edges"]} - {None}
+    assert all(re.fullmatch(r"s\d+|legend", i) for i in ids), ids  # only our own node ids
 
 
 @needs_dot
@@ -420,6 +424,7 @@ def test_png_of_hostile_data_renders(hostile_db: Path, tmp_path: Path) -> None:
 HTML_TAGS = {
     "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "div", "pre",
     "table", "caption", "thead", "tbody", "tr", "th", "td",
+    "script", "input", "datalist", "option", "button", "span", "aside", "ul", "li", "i",
 } | SVG_TAGS  # fmt: skip
 
 
@@ -474,7 +479,8 @@ def test_html_page_runs_no_script_in_a_browser(page: Path, tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr[-2000:]
     body = re.search(r"<body[^>]*>", done.stdout)
     assert body is not None and "data-pwned" not in body.group()
-    assert "<img" not in done.stdout and "<script" not in done.stdout
+    assert "<img" not in done.stdout
+    assert done.stdout.count("<script") == 2  # our two: the figures as JSON, and our code
 
 
 # -- counts computed elsewhere ------------------------------------------------------------

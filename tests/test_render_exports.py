@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from branching.analytics.graph import Counts, FlowGraph, assemble
 from branching.analytics.shape import Shape, ShapeChoice, ShapeRoute, ShapeScene
 from branching.render import TooManyEdges, graph_dict, to_dot, to_html, to_json, to_mermaid
 from branching.render import html as html_module
+from branching.render.html_assets import SCRIPT
 from tests.test_analytics_data import known_db
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
@@ -176,7 +178,25 @@ def test_html_is_self_contained_with_an_inline_svg(graph: FlowGraph) -> None:
     assert "svg" in parser.tags and "table" in parser.tags
     assert not [r for r in parser.refs if not r.startswith("#")]
     assert "http://" not in page and "https://" not in page and "url(" not in page
-    assert "script" not in parser.tags and "link" not in parser.tags
+    assert "link" not in parser.tags
+    # two scripts, both ours and inline: the figures as JSON, and the pan/zoom/search code
+    assert page.count("<script") == 2
+    assert '<script type="application/json" id="flow-data">' in page
+    assert f"<script>{SCRIPT}</script>" in page
+
+
+@needs_dot
+def test_html_data_block_cannot_be_closed_by_a_title() -> None:
+    graph = nasty_graph()
+    title = "</script><script>alert(1)</script>"
+    scenes = {k: replace(v, title=title) for k, v in graph.scenes.items()}
+    page = to_html(replace(graph, scenes=scenes))
+    assert "<script>alert(1)" not in page
+    assert page.count("<script") == 2
+    data = page.split('id="flow-data">', 1)[1].split("</script>", 1)[0]
+    shown = json.loads(data)["scenes"]
+    plain = [v for v in shown.values() if not scenes[v["id"]].is_ending]
+    assert plain and all(v["title"] == title for v in plain)
 
 
 def test_html_without_graphviz_embeds_the_text_flowchart(

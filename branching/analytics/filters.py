@@ -13,6 +13,12 @@ session of the story in any version, then the other filters apply).
 - `sessions`: distinct playthroughs;
 - `viewers`: distinct viewers (keyed hashes), however often they played.
 
+Simulated sessions (`branching simulate`) are an audience of their own:
+`audience` is `auto` (real viewers only wherever the story has any, else the
+simulated ones), `real`, `simulated` or `all`. `settle_audience` resolves it
+against the database and words it, and every output's header carries the
+words, so a producer never mistakes a rehearsal for real viewers.
+
 The chosen sessions are put in one TEMP table, `picked`, that every raw-event
 query joins; all values go in as parameters.
 """
@@ -20,7 +26,7 @@ query joins; all values go in as parameters.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -30,6 +36,7 @@ from branching.store.clock import format_ts, parse_cutoff
 from branching.store.errors import InvalidInput
 
 Unit = Literal["choices", "sessions", "viewers"]
+AUDIENCES = ("auto", "real", "simulated", "all")
 UNITS: tuple[Unit, ...] = ("choices", "sessions", "viewers")
 UNIT_TEXT: dict[str, str] = {
     "choices": "times (a viewer who loops back or rewinds counts again)",
@@ -47,10 +54,14 @@ class Filters:
     version: str | None = None
     where: tuple[tuple[str, str], ...] = ()
     first_only: bool = False
+    audience: str = "auto"  # resolved by `settle_audience` to real, simulated or all
+    audience_note: str = ""
 
     @property
     def empty(self) -> bool:
-        return not (self.since or self.until or self.version or self.where or self.first_only)
+        return self.audience in ("auto", "all") and not (
+            self.since or self.until or self.version or self.where or self.first_only
+        )
 
     def describe(self, chosen: list[Version] | None = None) -> str:
         """The filters in words, for the header of every output."""
@@ -66,6 +77,8 @@ class Filters:
         parts += [f"{k}={v}" for k, v in self.where]
         if self.first_only:
             parts.append("first playthrough of each viewer only")
+        if self.audience_note:
+            parts.append(self.audience_note)
         return " · ".join(parts)
 
 
@@ -88,8 +101,11 @@ def make_filters(
     version: str | None = None,
     where: tuple[str, ...] | list[str] = (),
     first_only: bool = False,
+    audience: str = "auto",
 ) -> Filters:
     """Filters from what a user typed; bad dates or `--where` items raise AnalyticsError."""
+    if audience not in AUDIENCES:
+        raise FilterInvalid(f"--audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     pairs: list[tuple[str, str]] = []
     for item in where:
         key, sep, value = item.partition("=")
@@ -100,7 +116,51 @@ def make_filters(
     hi = _cutoff(until, end=True) if until else None
     if lo and hi and lo >= hi:
         raise FilterInvalid(f"--since {since} is not before --until {until}")
-    return Filters(since=lo, until=hi, version=version, where=tuple(pairs), first_only=first_only)
+    return Filters(
+        since=lo,
+        until=hi,
+        version=version,
+        where=tuple(pairs),
+        first_only=first_only,
+        audience=audience,
+    )
+
+
+def audience_counts(conn: sqlite3.Connection, story_id: str) -> tuple[int, int]:
+    """Sessions of `story_id`: (real, simulated)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+    real = simulated = 0
+    if "simulated" not in columns:  # a database read before its migration: all real
+        sql = "SELECT 0, COUNT(*) FROM sessions WHERE story_id = ?"
+    else:
+        sql = "SELECT simulated, COUNT(*) FROM sessions WHERE story_id = ? GROUP BY 1"
+    for flag, count in conn.execute(sql, [story_id]):
+        if flag:
+            simulated += count
+        else:
+            real += count
+    return real, simulated
+
+
+def settle_audience(conn: sqlite3.Connection, story_id: str, filters: Filters) -> Filters:
+    """`filters` with its audience resolved (real, simulated or all) and put in words."""
+    real, simulated = audience_counts(conn, story_id)
+    asked = filters.audience
+    if asked == "auto":
+        asked = "real" if real and simulated else "all"
+    if asked == "real" and not simulated or asked == "simulated" and not real:
+        asked = "all"  # the database holds only that audience: nothing to leave out
+    if asked == "real":
+        note = f"real viewers only ({simulated:,} simulated sessions left out)"
+    elif asked == "simulated":
+        note = f"simulated sessions only ({real:,} real ones left out)"
+    elif simulated and real:
+        note = f"real and simulated sessions ({simulated:,} simulated)"
+    elif simulated:
+        note = "a simulated audience: every session here is simulated"
+    else:
+        note = ""
+    return replace(filters, audience=asked, audience_note=note)
 
 
 def pick_sessions(
@@ -124,6 +184,8 @@ def pick_sessions(
             " AND a.key = ? AND a.value = ?)"
         )
         params += [key, value]
+    if filters.audience in ("real", "simulated"):
+        sql.append(f"AND s.simulated = {int(filters.audience == 'simulated')}")
     if filters.first_only:
         sql.append("""AND s.session_id = (SELECT f.session_id FROM sessions f
                       WHERE f.viewer_id = s.viewer_id AND f.story_id = s.story_id

@@ -13,10 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from branching.analytics.filters import Filters, Unit, pick_sessions
+from branching.analytics.filters import Filters, Unit, pick_sessions, settle_audience
 from branching.analytics.graph import (
     Counts,
     EdgeKey,
@@ -88,7 +89,8 @@ def _from_db(
     chosen = resolve_versions(conn, story_id, filters.version)
     if shape is None:
         shape = stored_shape(conn, story_id, chosen)
-    fast = unit == "choices" and Filters(version=filters.version) == filters
+    filters = settle_audience(conn, story_id, filters)
+    fast = unit == "choices" and replace(filters, version=None, audience_note="").empty
     notes: list[str] = []
     if fast:
         hashes = [v.content_hash for v in chosen] if filters.version else None

@@ -35,6 +35,8 @@ from branching.analytics.filters import Unit, tally, tally_sessions
 from branching.analytics.shape import Shape, ShapeScene, with_unknown
 
 EdgeKey = tuple[str, str, str]  # (scene, choice or '' for a route, target)
+# kinds of the boxes `analytics.overview` draws in place of scenes
+BOX_KINDS = frozenset({"chapter", "chain", "folded", "entry", "exit"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class FlowScene:
     ending_title: str | None = None
     timer: float | None = None
     retired: bool = False
+    members: tuple[str, ...] = ()  # a box of a reduced picture: the scenes it stands for
 
     def share(self, count: int) -> float | None:
         """`count` as a fraction of this scene's base (None when nobody was here)."""
@@ -80,6 +83,11 @@ class FlowScene:
     @property
     def is_ending(self) -> bool:
         return self.kind == "ending"
+
+    @property
+    def is_box(self) -> bool:
+        """A box of a reduced picture (chapter, chain, folded scenes, way in or out)."""
+        return self.kind in BOX_KINDS
 
 
 @dataclass(frozen=True, slots=True)

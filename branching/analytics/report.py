@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from branching.analytics import metrics, segments, walks
-from branching.analytics.filters import Filters, Unit, pick_sessions
+from branching.analytics.filters import Filters, Unit, pick_sessions, settle_audience
 from branching.analytics.rows import ChoiceShare, Flag, Overview, Report, Timing
 from branching.analytics.shape import AnalyticsError, Shape
 from branching.analytics.source import (
@@ -51,6 +51,7 @@ def build_report(
         chosen = resolve_versions(conn, story_id, filters.version)
         if shape is None:
             shape = stored_shape(conn, story_id, chosen)
+        filters = settle_audience(conn, story_id, filters)
         pick_sessions(conn, story_id, chosen, filters)
         sessions, viewers, started = metrics.started(conn, unit)
         first, last = conn.execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from branching.analytics.filters import Unit
 
 F = TypeVar("F", bound=Callable[..., Any])
+# an HTML flowchart drawn from the running totals adds the stats tables (read from
+# the raw events) only up to this many scene views, so it stays a few seconds
+HTML_REPORT_VIEWS = 200_000
 FLOW_FORMATS = ("terminal", "dot", "svg", "png", "mermaid", "html", "json")
 TABLE_NAMES = (
     "overview",
@@ -287,16 +291,47 @@ def _print_tables(report: Any, names: tuple[str, ...], min_count: int, output: s
     "html (one self-contained file) or json.",
 )
 @click.option(
+    "--overview/--full",
+    "view",
+    default=None,
+    help="One box per chapter, or every scene. Default: the overview when the drawing "
+    "would hold more than 60 boxes (svg, png, html, dot, mermaid); every scene in the "
+    "terminal and JSON.",
+)
+@click.option(
+    "--chapter",
+    default=None,
+    metavar="NAME",
+    help="Draw one chapter in full (a name, or its start), with boxes for the ways in and out.",
+)
+@click.option(
+    "--around",
+    "around_scene",
+    default=None,
+    metavar="SCENE",
+    help="Draw the scenes at most --depth steps (default 2) before or after SCENE (id or title).",
+)
+@click.option(
     "--depth",
     type=click.IntRange(0),
     default=None,
-    help="Draw only scenes at most this many choices from the start.",
+    help="Draw only scenes at most this many choices from the start "
+    "(with --around: steps either way).",
 )
 @click.option(
     "--min-share",
     type=Percent(),
     default=0.0,
-    help="Fold choices taken less than this percentage of the time into one row.",
+    help="Fold choices taken, and scenes visited, less than this percentage of the time "
+    "(scenes: one 'rarely visited' box per chapter in the drawn formats).",
+)
+@click.option(
+    "--layout-timeout",
+    type=click.FloatRange(0.5),
+    default=20.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time Graphviz may take to lay out svg/png/html before simpler layouts are tried.",
 )
 @click.option(
     "--counts",
@@ -331,8 +366,12 @@ def flowchart(
     min_count: int,
     unit: str,
     fmt: str,
+    view: bool | None,
+    chapter: str | None,
+    around_scene: str | None,
     depth: int | None,
     min_share: float,
+    layout_timeout: float,
     counts: str | None,
     ascii_only: bool,
     width: int | None,
@@ -342,12 +381,16 @@ def flowchart(
 
     STORY is a story file or folder, or a story id recorded in the database
     (its structure is stored there). Without filters and counting choices,
-    the figures come from the running totals and draw in milliseconds.
+    the figures come from the running totals and draw in milliseconds. A big
+    story is drawn as a chapter overview; --chapter and --around zoom in.
     """
     from branching.analytics import flow_graph
+    from branching.analytics.overview import pick_view
 
     if fmt == "png" and output is None and sys.stdout.isatty():
         raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
+    if chapter is not None and around_scene is not None:
+        raise click.UsageError("give --chapter or --around, not both")
     filters = _filters(since, until, version, where, first_only)
     graph = flow_graph(
         story,
@@ -356,8 +399,21 @@ def flowchart(
         unit=cast("Unit", unit),
         counts_csv=counts,
     )
-    data = _render(
+    drawn = fmt not in ("terminal", "json")
+    chosen = {True: "overview", False: "full", None: "auto" if drawn else "full"}[view]
+    picture = pick_view(
         graph,
+        view=chosen,
+        chapter=chapter,
+        around_scene=around_scene,
+        depth=depth if depth is not None else 2,
+        min_share=min_share if drawn else 0.0,
+        collapse=drawn,
+    )
+    if around_scene is not None:
+        depth = None  # spent on the neighbourhood
+    data = _render(
+        picture,
         fmt,
         story=story,
         db=db,
@@ -369,6 +425,8 @@ def flowchart(
         ascii_only=ascii_only,
         width=width,
         output=output,
+        layout_timeout=layout_timeout,
+        whole=graph,
     )
     if data is not None:
         _write(data, output)
@@ -388,8 +446,11 @@ def _render(
     ascii_only: bool,
     width: int | None,
     output: str | None,
+    layout_timeout: float,
+    whole: Any,
 ) -> str | bytes | None:
     from branching import render
+    from branching.analytics.overview import chapter_overview
 
     shape: dict[str, Any] = {"min_count": min_count, "depth": depth, "min_share": min_share}
     if fmt == "terminal":
@@ -397,14 +458,25 @@ def _render(
     if fmt == "json":
         return render.to_json(graph, min_count=min_count)
     if fmt == "mermaid":
-        return render.to_mermaid(graph, **shape)
-    dot = render.to_dot(graph, **shape)
+        try:
+            return render.to_mermaid(graph, **shape)
+        except render.TooManyEdges:  # never a diagram Mermaid refuses
+            overview = chapter_overview(whole)
+            note = "more edges than Mermaid draws (500): this is the chapter overview"
+            return render.to_mermaid(replace(overview, notes=(*overview.notes, note)), **shape)
     if fmt == "dot":
-        return dot
+        return render.to_dot(graph, **shape)
     if fmt in ("svg", "png"):
-        return render.run_dot(dot, fmt)
+        return render.draw(graph, fmt, timeout=layout_timeout, **shape)
     report = None
-    if counts is None:
+    views = sum(s.visits for s in whole.scenes.values())
+    if counts is None and whole.source == "running totals" and views > HTML_REPORT_VIEWS:
+        note = (
+            f"the stats tables are left out: {views:,} scene views would take long to read "
+            "from the raw events (branching stats prints them; filters put them back)"
+        )
+        graph = replace(graph, notes=(*graph.notes, note))
+    elif counts is None:
         from branching.analytics import build_report
 
         unit = graph.unit if graph.unit != "choices" else "sessions"
@@ -414,4 +486,4 @@ def _render(
             unit=cast("Unit", unit),
             filters=filters,
         )
-    return render.to_html(graph, report, **shape)
+    return render.to_html(graph, report, layout_timeout=layout_timeout, **shape)

@@ -31,6 +31,9 @@ COMMANDS: dict[str, str] = {
     "stats": "analytics",
     "flowchart": "analytics",
     "dashboard": "dashboard",
+    "simulate": "simulate",
+    "demo": "simulate",
+    "coverage": "coverage",
 }
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from branching.analytics.graph import FlowGraph
 from branching.render.dot import GraphvizFailed, GraphvizMissing, run_dot, to_dot
 from branching.render.flowchart import Flowchart
+from branching.render.graphviz import DEFAULT_TIMEOUT, draw
 from branching.render.html import to_html
 from branching.render.json import graph_dict, to_json
 from branching.render.mermaid import TooManyEdges, to_mermaid
@@ -27,7 +28,9 @@ __all__ = [
     "Flowchart",
     "GraphvizFailed",
     "GraphvizMissing",
+    "DEFAULT_TIMEOUT",
     "TooManyEdges",
+    "draw",
     "graph_dict",
     "run_dot",
     "terminal",

@@ -18,6 +18,7 @@ import math
 import shutil
 import subprocess
 import textwrap
+from collections.abc import Mapping
 
 from branching.analytics.graph import FlowEdge, FlowGraph, FlowScene
 from branching.errors import BranchingError
@@ -54,15 +55,45 @@ def _wrap(text: str, width: int = 24) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
-def _node(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
+def box_note(scene: FlowScene) -> str:
+    """What a box of a reduced picture holds, in words ('' for a plain scene)."""
+    n = len(scene.members)
+    return {
+        "chain": f"{n} scenes in a row",
+        "chapter": f"chapter of {n} {'scene' if n == 1 else 'scenes'}",
+        "folded": f"{n} scenes folded",
+    }.get(scene.kind, "")
+
+
+BOX_STYLE: dict[str, dict[str, str]] = {
+    "chapter": {"shape": "box3d", "style": "filled", "fillcolor": "#fff3cc", "fontsize": "14"},
+    "chain": {"peripheries": "2"},
+    "folded": {"style": "rounded,filled,dotted", "fillcolor": "#ececec"},
+    "entry": {"shape": "cds", "style": "filled", "fillcolor": "#ffffff", "fontcolor": "#555555"},
+    "exit": {"shape": "cds", "style": "filled", "fillcolor": "#ffffff", "fontcolor": "#555555"},
+}
+
+
+def _node(scene: FlowScene, graph: FlowGraph, figures: Figures, number: int) -> str:
     lines = [_wrap(scene.ending_title or scene.title, 28)]
-    attrs: dict[str, str] = {}
-    if scene.is_ending:
+    attrs: dict[str, str] = {"id": f"s{number}"}
+    if note := box_note(scene):
+        lines.append(note)
+    if scene.kind == "chapter":  # the overview: two lines a box, so it fits a screen
+        n = len(scene.members)
+        lines = [f"{_wrap(scene.title, 34)} · {n} {'scene' if n == 1 else 'scenes'}"]
+        figure = f"{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}"
+        if scene.left:
+            figure += f" · {figures.count(scene.left)} left ({figures.pct(scene.left, scene.base)})"
+        lines.append(figure)
+    elif scene.is_ending:
         lines.append(f"{scene.ending_kind} ending")
         lines.append(reached(figures.count(scene.visits), scene.visits, graph.unit))
         attrs.update(
             shape="doubleoctagon", fillcolor=ENDING_FILL.get(scene.ending_kind or "", "#fee391")
         )
+    elif scene.kind in ("entry", "exit"):
+        lines.append(f"{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}")
     else:
         lines.append(f"{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}")
         if scene.left:
@@ -71,6 +102,7 @@ def _node(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
             )
         if scene.kind in ("next", "random"):
             attrs.update(style="rounded,filled,dashed")
+    attrs.update(BOX_STYLE.get(scene.kind, {}))
     if scene.id == graph.start:
         attrs.update(penwidth="2.5")
     if not scene.visits:
@@ -78,6 +110,25 @@ def _node(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
     attrs["label"] = "\n".join(lines)
     body = ", ".join(f"{k}={quote(v)}" for k, v in attrs.items())
     return f"{quote(scene.id)} [{body}];"
+
+
+LEGEND = (
+    "How to read it",
+    "line width: how often a way was taken · darker blue: a larger share of the exits",
+    "on a line: share · count · bold box: the start · grey dashed: nobody went",
+    "dashed box: no choice here · double box: scenes in a row, one box",
+    "3-D box: a chapter · arrow box: a way in or out · dotted grey: rarely visited",
+    "octagon: an ending (green good, red bad, purple secret, orange neutral)",
+)
+
+
+def legend_node() -> str:
+    """The legend as one note-shaped node, so it survives every layout."""
+    label = "\\l".join(LEGEND) + "\\l"
+    return (
+        f'"legend:" [id="legend", shape=note, style=filled, fillcolor="#fafafa", '
+        f'color="#bbbbbb", fontsize=11, label="{label}"];'
+    )
 
 
 def _edge(scene: FlowScene, edge: FlowEdge, top: int, figures: Figures) -> str:
@@ -100,9 +151,22 @@ def _edge(scene: FlowScene, edge: FlowEdge, top: int, figures: Figures) -> str:
 
 
 def to_dot(
-    graph: FlowGraph, *, min_count: int = 0, depth: int | None = None, min_share: float = 0.0
+    graph: FlowGraph,
+    *,
+    min_count: int = 0,
+    depth: int | None = None,
+    min_share: float = 0.0,
+    clusters: bool = True,
+    newrank: bool = False,
+    positions: Mapping[str, tuple[float, float]] | None = None,
+    legend: bool = True,
 ) -> str:
-    """The flowchart as a DOT digraph."""
+    """The flowchart as a DOT digraph.
+
+    `clusters=False` draws chapters without boxes around them, `newrank` asks
+    dot for its other ranking, and `positions` (points, by scene id) fixes
+    every node where we put it, for `neato -n2` (see `render.graphviz`).
+    """
     figures = Figures(min_count)
     shown = visible(graph, depth=depth, min_share=min_share)
     caption = [
@@ -112,29 +176,51 @@ def to_dot(
     ]
     if extra := shown.caption(min_share, depth):
         caption.append(extra)
+    caption += [_wrap(note, 110) for note in graph.notes]
+    extra_attrs = ", newrank=true" if newrank else ""
+    if any(s.kind == "chapter" for s in shown.scenes):
+        extra_attrs += ", ranksep=0.2"
+    if positions is not None:
+        extra_attrs += ", splines=false, overlap=true"  # routing around nodes can take minutes
     out = [
         f"digraph {quote(graph.story_id or 'story')} {{",
-        f"  graph [rankdir=TB, labelloc=t, fontname={quote(FONT)}, fontsize=16, "
-        f"nodesep=0.35, ranksep=0.45, label={quote(chr(10).join(caption))}];",
+        f"  graph [rankdir=TB, ranksep=0.45, labelloc=t, fontname={quote(FONT)}, fontsize=16, "
+        f"nodesep=0.35, label={quote(chr(10).join(caption))}{extra_attrs}];",
         f'  node [shape=box, style="rounded,filled", fillcolor="#f7f7f7", '
         f"fontname={quote(FONT)}, fontsize=12];",
         f"  edge [fontname={quote(FONT)}, fontsize=10, arrowsize=0.7];",
     ]
+    if legend:
+        node = legend_node()
+        if positions is not None and "legend:" in positions:
+            x, y = positions["legend:"]
+            node = node[:-2] + f", pos={quote(f'{x:.1f},{y:.1f}!')}];"
+        out.append("  " + node)
     by_chapter: dict[str | None, list[FlowScene]] = {}
     for scene in shown.scenes:
-        by_chapter.setdefault(scene.chapter, []).append(scene)
-    for number, (chapter, scenes) in enumerate(by_chapter.items()):
-        nodes = [f"    {_node(s, graph, figures)}" for s in scenes]
+        by_chapter.setdefault(scene.chapter if clusters else None, []).append(scene)
+    index = {s.id: i for i, s in enumerate(shown.scenes)}  # SVG ids: s0, s1... (html.py)
+    for cluster, (chapter, scenes) in enumerate(by_chapter.items()):
+        nodes = []
+        for s in scenes:
+            node = _node(s, graph, figures, index[s.id])
+            if positions is not None and s.id in positions:
+                x, y = positions[s.id]
+                node = node[:-2] + f", pos={quote(f'{x:.1f},{y:.1f}!')}];"
+            nodes.append(f"    {node}")
         if chapter is None:
             out += [n[2:] for n in nodes]
             continue
-        out.append(f"  subgraph {quote(f'cluster_{number}')} {{")
+        out.append(f"  subgraph {quote(f'cluster_{cluster}')} {{")
         out.append(
             f'    label={quote(chapter)}; style="rounded,dashed"; color="#999999"; '
             f'fontcolor="#555555";'
         )
         out += nodes
         out.append("  }")
+    if legend and positions is None and graph.start in {s.id for s in shown.scenes}:
+        if not clusters or graph.scenes[graph.start].chapter is None:  # beside, not above
+            out.append(f'  {{rank=same; "legend:"; {quote(graph.start)}}}')
     top = max((e.count for _, e in shown.edges), default=0)
     out += [f"  {_edge(s, e, top, figures)}" for s, e in shown.edges]
     out.append("}")

@@ -30,6 +30,7 @@ from rich.text import Text
 from branching.analytics.graph import FlowGraph
 from branching.escape import terminal_line as _t
 from branching.render.bars import share_cell
+from branching.render.dot import box_note
 from branching.render.figures import UNIT_SENTENCE, Figures, plural, reached
 from branching.render.layout import Layout, Row
 
@@ -263,7 +264,8 @@ class _Painter:
             )
             return line
         line.append(self.g["scene"] + _t(scene.title), style="bold")
-        meta = f" · {f.count(scene.visits)} {plural(scene.visits, self.unit)}"
+        meta = f" · {note}" if (note := box_note(scene)) else ""
+        meta += f" · {f.count(scene.visits)} {plural(scene.visits, self.unit)}"
         if scene.timer:
             timeouts = sum(e.timeouts for e in scene.edges)
             meta += f" · {self.g['clock']} {scene.timer:g} s, "
@@ -286,7 +288,9 @@ class _Painter:
                 f"{g['more']}{row.text} more under {self.chart.min_share * 100:g}%", style="dim"
             )
         assert edge is not None
-        if edge.is_route:
+        if edge.is_route and row.scene is not None and row.scene.is_box:
+            text = Text("(way out)" if row.scene.kind != "entry" else "(way in)", style="italic")
+        elif edge.is_route:
             kind = "random" if row.scene is not None and row.scene.kind == "random" else "next"
             text = Text(f"({kind})", style="italic")
         else:

@@ -1,15 +1,21 @@
-"""One self-contained HTML file a producer can mail: the flowchart plus the tables.
+"""One self-contained HTML file a producer can mail: the interactive flowchart and the tables.
 
-Nothing in it is fetched: the CSS is inline, the flowchart is an inline SVG
-drawn by Graphviz (its XML prolog, DOCTYPE and namespace attributes, which
-name w3.org addresses, are removed: HTML5 does not need them), and there are
-no scripts, fonts or images from elsewhere. Without Graphviz the terminal
-flowchart is embedded as text instead, with a note saying how to get the
-drawing. Every string from a story or the database is escaped by
-`branching.escape.html_text` (control characters made visible, then
-`html.escape`); the SVG's text was escaped for DOT (`dot_string`) and then by
-Graphviz as XML, so nothing in the data can add an element, an attribute or a
-script to the page.
+Nothing in it is fetched: the CSS and our one script are inline
+(`html_assets.py`), the flowchart is an inline SVG drawn by Graphviz (its XML
+prolog, DOCTYPE and namespace attributes, which name w3.org addresses, are
+removed: HTML5 does not need them), and there are no fonts or images from
+elsewhere. The page pans, zooms, finds a scene by name and shows a scene's
+numbers when it is clicked; the tables below hold every figure as text.
+Without Graphviz the terminal flowchart is embedded as text instead, with a
+note saying how to get the drawing.
+
+Every string from a story or the database is escaped: in the page's HTML by
+`branching.escape.html_text`; in the SVG, as DOT text (`dot_string`) which
+Graphviz writes as XML; in the figures the script reads, as JSON
+(`json_text`) with `<`, `>` and `&` written as `\\u003c`... so no text can
+close the data block, and the script parses it with `JSON.parse` and shows it
+with `textContent` only. Nothing in the data can add an element, an attribute
+or a script to the page.
 """
 
 from __future__ import annotations
@@ -20,28 +26,17 @@ import shutil
 
 from rich.console import Console
 
-from branching.analytics.graph import FlowGraph
-from branching.analytics.rows import Report
-from branching.escape import html_text
-from branching.render.dot import run_dot, to_dot
-from branching.render.figures import UNIT_SENTENCE, Figures
+from branching.analytics.graph import FlowGraph, FlowScene
+from branching.analytics.rows import Report, Timing
+from branching.escape import html_text, json_text
+from branching.render.dot import box_note
+from branching.render.figures import UNIT_SENTENCE, Figures, plural, seconds
 from branching.render.flowchart import Flowchart
+from branching.render.graphviz import DEFAULT_TIMEOUT, draw
+from branching.render.html_assets import SCRIPT, STYLE
 from branching.render.tables import Column, Sheet, report_tables
+from branching.render.visible import visible
 
-STYLE = """
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
-       margin: 2em auto; max-width: 72em; padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top: 2em; }
-p.meta, caption { color: #555; } p.note { color: #8a5a00; }
-.chart { overflow-x: auto; border: 1px solid #ddd; border-radius: 6px; padding: .5em; }
-.chart svg { max-width: 100%; height: auto; }
-pre { font: 13px/1.3 ui-monospace, Menlo, Consolas, monospace; overflow-x: auto; }
-table { border-collapse: collapse; margin: .5em 0 1.5em; }
-caption { caption-side: bottom; text-align: left; font-size: .9em; padding-top: .3em; }
-th, td { padding: .25em .7em; border-bottom: 1px solid #e4e4e4; vertical-align: top; }
-th { text-align: left; background: #f4f6f8; } td.n { text-align: right;
-font-variant-numeric: tabular-nums; }
-"""
 _SVG_JUNK = [re.compile(p, re.S) for p in (r"<\?xml.*?\?>", r"<!DOCTYPE.*?>", r"<!--.*?-->")]
 _SVG_NS = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
 
@@ -102,15 +97,126 @@ def graph_sheet(graph: FlowGraph) -> Sheet:
     )
 
 
-def _chart(graph: FlowGraph, *, min_count: int, depth: int | None, min_share: float) -> str:
+LEGEND = (
+    ("thin", "a way taken rarely"),
+    ("thick", "a way taken often (line width: traffic)"),
+    ("start", "where the story starts"),
+    ("dashed", "no choice: the story moves on"),
+    ("double", "scenes in a row, one box"),
+    ("chapter", "a chapter (overview)"),
+    ("dotted", "rarely visited scenes, folded"),
+    ("good", "good ending"),
+    ("bad", "bad ending"),
+    ("secret", "secret ending"),
+    ("neutral", "neutral ending"),
+    ("none", "nobody went there"),
+)
+
+
+def _legend() -> str:
+    items = "".join(f'<li><i class="{cls}"></i>{html_text(text)}</li>' for cls, text in LEGEND)
+    return f'<ul class="legend">{items}</ul>'
+
+
+def _facts(
+    scene: FlowScene, graph: FlowGraph, figures: Figures, timing: dict[str, Timing]
+) -> list[list[str]]:
+    unit = graph.unit
+    facts = [["kind", f"{scene.ending_kind} ending" if scene.is_ending else scene.kind]]
+    if scene.chapter:
+        facts.append(["chapter", scene.chapter])
+    if note := box_note(scene):
+        facts.append(["holds", note])
+    facts.append([plural(2, unit), figures.count(scene.visits)])
+    if not scene.is_ending and scene.kind not in ("entry", "exit"):
+        facts.append(
+            ["left here", f"{figures.count(scene.left)} ({figures.pct(scene.left, scene.base)})"]
+        )
+    if scene.timer:
+        timeouts = sum(e.timeouts for e in scene.edges)
+        facts.append(
+            ["timer", f"{scene.timer:g} s; the clock chose {figures.count(timeouts)} times"]
+        )
+    if (t := timing.get(scene.id)) is not None and t.decisions:
+        facts.append(
+            [
+                "time to decide",
+                f"median {seconds(t.median_ms)}, 90th percentile {seconds(t.p90_ms)}",
+            ]
+        )
+    return facts
+
+
+def scene_data(
+    graph: FlowGraph, report: Report | None, figures: Figures, **shape: object
+) -> dict[str, object]:
+    """What the page's script shows for each drawn box, keyed by its SVG id (`s0`, `s1`...)."""
+    shown = visible(graph, depth=shape.get("depth"), min_share=float(shape.get("min_share") or 0.0))  # type: ignore[arg-type]
+    timing = {t.scene: t for t in report.timing} if report is not None else {}
+    scenes: dict[str, object] = {}
+    for number, scene in enumerate(shown.scenes):
+        ways = []
+        for e in scene.edges:
+            target = graph.scenes.get(e.target)
+            name = (target.ending_title or target.title) if target is not None else e.target
+            label = e.label or ("(random)" if scene.kind == "random" else "(next)")
+            figure = f"{figures.pct(e.count, scene.base)} · {figures.count(e.count)}"
+            if e.timeouts:
+                figure += f" · the clock chose {figures.count(e.timeouts)}"
+            ways.append([label, name, figure])
+        scenes[f"s{number}"] = {
+            "id": scene.id,
+            "title": scene.ending_title or scene.title,
+            "facts": _facts(scene, graph, figures, timing),
+            "ways": ways,
+        }
+    return {"scenes": scenes}
+
+
+def _data_block(data: dict[str, object]) -> str:
+    text = json_text(data, compact=True)
+    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(ch, code)  # only ever inside JSON strings, where it means the same
+    return f'<script type="application/json" id="flow-data">{text}</script>'
+
+
+def _chart(
+    graph: FlowGraph,
+    report: Report | None,
+    figures: Figures,
+    timeout: float,
+    *,
+    depth: int | None,
+    min_share: float,
+) -> str:
+    shape = {"min_count": figures.min_count, "depth": depth, "min_share": min_share}
     if shutil.which("dot") is not None:
-        svg = run_dot(
-            to_dot(graph, min_count=min_count, depth=depth, min_share=min_share), "svg"
-        ).decode("utf-8")
-        return f'<div class="chart">{inline_svg(svg)}</div>'
+        svg = draw(graph, "svg", timeout=timeout, legend=False, **shape).decode("utf-8")
+        shown = visible(graph, depth=depth, min_share=min_share).scenes
+        names = sorted({(s.ending_title or s.title) for s in shown})
+        options = "".join(f'<option value="{html_text(n)}"></option>' for n in names)
+        return (
+            '<div class="tools"><input id="find" type="search" list="scene-names" '
+            'placeholder="Find a scene by name" aria-label="Find a scene">'
+            f'<datalist id="scene-names">{options}</datalist>'
+            '<button id="go" type="button">Find</button>'
+            '<button id="zoom-in" type="button" title="Zoom in">+</button>'
+            '<button id="zoom-out" type="button" title="Zoom out">\u2212</button>'
+            '<button id="fit" type="button">Fit</button><span id="found"></span></div>'
+            + _legend()
+            + '<div class="split"><div class="chart" id="chart"><div id="canvas">'
+            + inline_svg(svg)
+            + '</div></div><aside class="panel" id="panel"><p>Click a scene to see its '
+            "numbers, or find one by name. Drag to move, scroll or use + and \u2212 to "
+            "zoom.</p></aside></div>"
+            + _data_block(scene_data(graph, report, figures, depth=depth, min_share=min_share))
+            + f"<script>{SCRIPT}</script>"
+        )
     console = Console(width=110, color_system=None, record=True, file=io.StringIO())
     console.print(
-        Flowchart(graph, depth=depth, min_share=min_share, min_count=min_count, header=False)
+        Flowchart(
+            graph, depth=depth, min_share=min_share, min_count=figures.min_count, header=False
+        )
     )
     return (
         '<p class="note">Graphviz is not installed, so the flowchart is shown as text '
@@ -126,6 +232,7 @@ def to_html(
     min_count: int = 0,
     depth: int | None = None,
     min_share: float = 0.0,
+    layout_timeout: float = DEFAULT_TIMEOUT,
 ) -> str:
     """The whole page."""
     figures = Figures(min_count)
@@ -138,7 +245,16 @@ def to_html(
         + "</p>",
     ]
     parts += [f'<p class="note">{html_text(note)}</p>' for note in graph.notes]
-    parts.append(_chart(graph, min_count=min_count, depth=depth, min_share=min_share))
+    parts.append(
+        _chart(
+            graph,
+            report,
+            figures,
+            layout_timeout,
+            depth=depth,
+            min_share=min_share,
+        )
+    )
     parts.append(_table(graph_sheet(graph), figures))
     if report is not None:
         parts += [_table(sheet, figures) for sheet in report_tables(report)]

@@ -16,11 +16,11 @@ The layout is plain data (`Row`s); `flowchart.py` turns it into text.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from branching.analytics.graph import FlowEdge, FlowGraph, FlowScene
+from branching.analytics.overview import distances, roots
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,26 +57,6 @@ class Pruned:
     not_drawn: list[FlowScene] = field(default_factory=list)
 
 
-def distances(graph: FlowGraph) -> dict[str, int]:
-    """Choices from the start to each scene by the shortest way (routes cost nothing)."""
-    dist = {graph.start: 0}
-    queue: deque[str] = deque([graph.start])
-    while queue:
-        sid = queue.popleft()
-        scene = graph.scenes.get(sid)
-        if scene is None:
-            continue
-        for edge in scene.edges:
-            step = 0 if edge.is_route else 1
-            if edge.target in graph.scenes and dist[sid] + step < dist.get(edge.target, 1 << 30):
-                dist[edge.target] = dist[sid] + step
-                if step:
-                    queue.append(edge.target)
-                else:
-                    queue.appendleft(edge.target)
-    return dist
-
-
 class Layout:
     """Rows of the flowchart for one width and one set of pruning options."""
 
@@ -87,7 +67,7 @@ class Layout:
         self.max_nest = max(1, max_nest)
         self.depth = depth
         self.min_share = min_share
-        self.dist = distances(graph)
+        self.dist = distances(graph, roots(graph))
         self.drawn: set[str] = set()
         self.pruned = Pruned()
         self.rows: list[Row] = []
@@ -111,10 +91,8 @@ class Layout:
             queue.append(scene_id)
 
     def _walk_all(self) -> None:
-        start = self.graph.scenes.get(self.graph.start)
-        if start is None:
-            return
-        self._queue(start.chapter, start.id)
+        for root in roots(self.graph):  # the start, and the ways in of a drill-down
+            self._queue(self.graph.scenes[root].chapter, root)
         order = self._chapter_order()
         while any(self._pending.values()):
             chapter = next(c for c in order if self._pending.get(c))

@@ -21,6 +21,7 @@ import math
 from branching.analytics.graph import FlowGraph, FlowScene
 from branching.errors import BranchingError
 from branching.escape import mermaid_comment, mermaid_label
+from branching.render.dot import box_note
 from branching.render.figures import UNIT_SHORT, Figures, plural, reached
 from branching.render.visible import visible
 
@@ -32,7 +33,19 @@ CLASSES = {
     "neutral": "fill:#fdd0a2,stroke:#d94801",
     "ending": "fill:#fee391,stroke:#cc4c02",
     "unvisited": "fill:#f4f4f4,stroke:#b0b0b0,color:#909090,stroke-dasharray:3 3",
+    "chapter": "fill:#fff3cc,stroke:#8c6d1f,stroke-width:2px",
+    "chain": "fill:#f7f7f7,stroke:#555555,stroke-width:3px",
+    "folded": "fill:#ececec,stroke:#888888,stroke-dasharray:2 2",
+    "entry": "fill:#ffffff,stroke:#999999,color:#555555",
+    "exit": "fill:#ffffff,stroke:#999999,color:#555555",
 }
+LEGEND = (
+    "legend: line width = how often a way was taken; labels = share of the scene's exits · count",
+    "legend: rounded = ending (green good, red bad, purple secret, orange neutral); "
+    "dotted grey = nobody went there",
+    "legend: yellow = a chapter; thick border = scenes in a row; "
+    "dashed grey = rarely visited scenes, folded; white = a way in or out",
+)
 
 
 class TooManyEdges(BranchingError):
@@ -46,7 +59,8 @@ def _label(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
         return f"{scene.ending_title or scene.title}\n{scene.ending_kind} ending · " + reached(
             figures.count(scene.visits), scene.visits, graph.unit
         )
-    label = f"{scene.title}\n{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}"
+    note = f"\n{box_note(scene)}" if box_note(scene) else ""
+    label = f"{scene.title}{note}\n{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}"
     if scene.left:
         label += f"\n{figures.count(scene.left)} left here"
     return label
@@ -72,6 +86,8 @@ def to_mermaid(
     ]
     if extra := shown.caption(min_share, depth):
         out.append(f"    %% {mermaid_comment(extra)}")
+    out += [f"    %% {mermaid_comment(note)}" for note in graph.notes]
+    out += [f"    %% {line}" for line in LEGEND]
     chapters: dict[str | None, list[FlowScene]] = {}
     for scene in shown.scenes:
         chapters.setdefault(scene.chapter, []).append(scene)
@@ -104,6 +120,8 @@ def to_mermaid(
         if scene.is_ending:
             kind = scene.ending_kind if scene.ending_kind in CLASSES else "ending"
             out.append(f"    class {ids[scene.id]} {kind}")
+        elif scene.is_box:
+            out.append(f"    class {ids[scene.id]} {scene.kind}")
         if not scene.visits:
             out.append(f"    class {ids[scene.id]} unvisited")
     return "\n".join(out) + "\n"

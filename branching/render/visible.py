@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from branching.analytics.graph import FlowEdge, FlowGraph, FlowScene
-from branching.render.layout import distances
+from branching.analytics.overview import distances, roots
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ class Visible:
 
 def visible(graph: FlowGraph, *, depth: int | None = None, min_share: float = 0.0) -> Visible:
     """The scenes and edges to draw."""
-    dist = distances(graph)
+    dist = distances(graph, roots(graph))
     within = {sid for sid in graph.scenes if depth is None or dist.get(sid, 0) <= depth}
     shown: list[tuple[FlowScene, FlowEdge]] = []
     hidden = hidden_count = 0
@@ -51,8 +51,8 @@ def visible(graph: FlowGraph, *, depth: int | None = None, min_share: float = 0.
                 hidden_count += edge.count
             elif edge.target in within:
                 shown.append((scene, edge))
-    reached = {graph.start}
-    frontier = [graph.start]
+    reached = set(roots(graph))
+    frontier = list(reached)
     out_of: dict[str, list[str]] = {}
     for scene, edge in shown:
         out_of.setdefault(scene.id, []).append(edge.target)

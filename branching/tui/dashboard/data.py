@@ -66,6 +66,7 @@ class Selection:
     min_share: float = 0.0
     depth: int | None = None
     min_count: int = 0
+    audience: str = "auto"  # real viewers where there are any, else the simulated ones
 
     def filters(self) -> Filters:
         """The analytics filters; a bad date or `where` item raises AnalyticsError."""
@@ -83,6 +84,7 @@ class Selection:
             version=self.version,
             where=self.where,
             first_only=self.first_only,
+            audience=self.audience,
         )
 
     def drawing(self) -> str:

@@ -1,0 +1,121 @@
+"""Synthetic audience throughput: `branching simulate` end to end against a raw executemany insert.
+
+Side A: the whole `branching simulate signal --sessions N --seed S` process
+into a fresh database (engine, recorder, event ops, bulk writer with running
+totals, WAL, synchronous=FULL commits per batch).
+Side B, in the same run: the very rows A wrote (sessions, attributes, events,
+read back from A's file beforehand) inserted with `executemany` into a fresh
+database with the same schema and pragmas, in one transaction, no totals: the
+raw insert rate of the same rows.
+
+Rounds alternate which side goes first. Targets (issue 12): A under 15 s for
+100,000 sessions, and A within 3x of B (median of the per-round ratios).
+
+Usage: python benchmarks/bench_simulate.py [--quick] [--sessions N] [--rounds R]
+Writes benchmarks/results/simulate.json (simulate-quick.json with --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _pairs import Verdicts, child_env, fmt_ratio, ratio_summary, run_process, write_results  # noqa: E402
+
+from branching.store import Store  # noqa: E402
+
+TABLES = ("sessions", "session_attrs", "events")
+
+
+def simulate(db: Path, sessions: int, seed: int) -> float:
+    argv = [sys.executable, "-m", "branching", "simulate", "signal", "--sessions", str(sessions),
+            "--seed", str(seed), "--db", str(db), "--from", "2026-01-01", "--to", "2026-03-31"]  # fmt: skip
+    timed = run_process(argv, env=child_env())
+    if timed.code != 0:
+        raise SystemExit(f"simulate failed (exit {timed.code}): run {' '.join(argv)}")
+    return timed.wall_s
+
+
+def read_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    conn = sqlite3.connect(db)
+    try:
+        return {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in TABLES}
+    finally:
+        conn.close()
+
+
+def raw_insert(db: Path, rows: dict[str, list[tuple[object, ...]]]) -> float:
+    Store.open(db, create_key=False).close()  # the same schema and pragmas
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    started = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO stories SELECT * FROM stories WHERE 0")  # nothing: warm only
+    for table in TABLES:
+        if rows[table]:
+            marks = ", ".join("?" for _ in rows[table][0])
+            conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table])
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--sessions", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    sessions = args.sessions or (5_000 if args.quick else 100_000)
+    rounds = args.rounds or (2 if args.quick else 2)
+    verdicts = Verdicts()
+    ratios: list[float] = []
+    times: list[float] = []
+    events = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        reference = base / "reference.db"
+        simulate(reference, sessions, 1)
+        conn = sqlite3.connect(reference)
+        conn.execute("PRAGMA foreign_keys = OFF")
+        rows = read_rows(reference)
+        events = len(rows["events"])
+        conn.close()
+        size = reference.stat().st_size
+        for r in range(rounds):
+            a_db, b_db = base / f"a{r}.db", base / f"b{r}.db"
+            if r % 2 == 0:
+                a = simulate(a_db, sessions, 1)
+                b = raw_insert(b_db, rows)
+            else:
+                b = raw_insert(b_db, rows)
+                a = simulate(a_db, sessions, 1)
+            times.append(a)
+            ratios.append(a / b)
+            print(f"round {r + 1}: simulate {a:.1f} s, raw executemany {b:.1f} s, ratio {a / b:.2f}")
+            a_db.unlink()
+            b_db.unlink()
+    summary = ratio_summary(ratios)
+    worst = max(times)
+    print(f"{sessions:,} sessions, {events:,} events, {size / 1e6:.0f} MB; "
+          f"{sessions / worst:,.0f} sessions/s, {events / worst:,.0f} events/s (slowest round)")  # fmt: skip
+    print(f"simulate / raw insert: {fmt_ratio(summary)}")
+    limit = 15.0 * sessions / 100_000
+    verdicts.judge(f"simulate {sessions:,} sessions under {limit:.1f} s", worst < limit, f"{worst:.1f} s")
+    verdicts.judge("simulate within 3x of the raw insert", summary["median"] <= 3.0, fmt_ratio(summary))
+    data = {"sessions": sessions, "events": events, "bytes": size, "seconds": times, "ratio": summary}
+    write_results("simulate", args.quick, data, verdicts)
+    return verdicts.exit_code()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
