@@ -174,3 +174,32 @@ def test_nothing_but_the_summary_on_a_pipe(tmp_path: Path) -> None:
     out = run_cli("simulate", "tutorial", "--sessions", "20", "--seed", "1",
                   "--db", str(tmp_path / "t.db"))  # fmt: skip
     assert out.count("\n") <= 3 and "\r" not in out and "sessions/s" not in out
+
+
+def overview(*args: str) -> tuple[str, dict[str, str]]:
+    """`stats --table overview` as (selection, {what: value})."""
+    import json
+
+    data = json.loads(run_cli("stats", *args, "--table", "overview", "--format", "json"))
+    rows = data["tables"]["overview"]["rows"]
+    return data["selection"], {r["what"]: r["value"] for r in rows}
+
+
+def test_analytics_leave_simulated_sessions_out_where_real_viewers_exist(tmp_path: Path) -> None:
+    from tests.test_coverage import record_path
+
+    db = tmp_path / "mixed.db"
+    run_cli("simulate", "tutorial", "--sessions", "40", "--seed", "3", "--db", str(db))
+    selection, figures = overview("tutorial", "--db", str(db))
+    assert "every session here is simulated" in selection and figures["sessions"] == "40"
+    record_path(db, [1, 1, 2], sessions=3)  # three real viewers arrive
+    selection, figures = overview("tutorial", "--db", str(db))
+    assert "real viewers only (40 simulated sessions left out)" in selection
+    assert figures["sessions"] == "3"
+    selection, figures = overview("tutorial", "--db", str(db), "--audience", "all")
+    assert figures["sessions"] == "43" and "40 simulated" in selection
+    out = run_cli("flowchart", "tutorial", "--db", str(db), "--format", "json")
+    assert "real viewers only" in out
+    out = run_cli("flowchart", "tutorial", "--db", str(db), "--format", "json",
+                  "--audience", "simulated", "--by", "sessions")  # fmt: skip
+    assert "simulated sessions only (3 real ones left out)" in out

@@ -114,6 +114,14 @@ def selection_options(fn: F) -> F:
             "--first-only", is_flag=True, help="Only the first playthrough of each viewer."
         ),
         click.option(
+            "--audience",
+            type=click.Choice(["auto", "real", "simulated", "all"]),
+            default="auto",
+            show_default=True,
+            help="Real viewers, simulated sessions (branching simulate) or all; auto: "
+            "real viewers wherever the story has any, else the simulated ones.",
+        ),
+        click.option(
             "--min-count",
             type=click.IntRange(0),
             default=0,
@@ -134,11 +142,17 @@ def _filters(
     version: str | None,
     where: tuple[str, ...],
     first_only: bool,
+    audience: str = "auto",
 ) -> Any:
     from branching.analytics import make_filters
 
     return make_filters(
-        since=since, until=until, version=version, where=where, first_only=first_only
+        since=since,
+        until=until,
+        version=version,
+        where=where,
+        first_only=first_only,
+        audience=audience,
     )
 
 
@@ -214,6 +228,7 @@ def stats(
     until: str | None,
     where: tuple[str, ...],
     first_only: bool,
+    audience: str,
     min_count: int,
     unit: str,
     fmt: str,
@@ -237,7 +252,7 @@ def stats(
         story,
         db=_db(db),
         unit=cast("Unit", unit),
-        filters=_filters(since, until, version, where, first_only),
+        filters=_filters(since, until, version, where, first_only, audience),
         top=top,
         flag_min=flag_min,
     )
@@ -363,6 +378,7 @@ def flowchart(
     until: str | None,
     where: tuple[str, ...],
     first_only: bool,
+    audience: str,
     min_count: int,
     unit: str,
     fmt: str,
@@ -391,7 +407,7 @@ def flowchart(
         raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
     if chapter is not None and around_scene is not None:
         raise click.UsageError("give --chapter or --around, not both")
-    filters = _filters(since, until, version, where, first_only)
+    filters = _filters(since, until, version, where, first_only, audience)
     graph = flow_graph(
         story,
         db=_db(db, needed=counts is None or not Path(story).exists()),

@@ -67,9 +67,9 @@ share = click.FloatRange(0.0, 1.0)
 @click.option("--db", type=click.Path(dir_okay=False), envvar="BRANCHING_DB", default=None,
               help="Telemetry database to add them to (default: BRANCHING_DB or the user data folder).")  # fmt: skip
 @click.option(
-    "--from", "start", default=None, metavar="DATE", help="First day (default: 30 days ago)."
+    "--from", "start", default=None, metavar="DATE", help="First day (default: 30 days ago, UTC)."
 )
-@click.option("--to", "end", default=None, metavar="DATE", help="Last day (default: today, UTC).")
+@click.option("--to", "end", default=None, metavar="DATE", help="Last day (default: yesterday, UTC).")
 @click.option(
     "--abandon",
     type=share,

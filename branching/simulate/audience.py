@@ -43,8 +43,9 @@ class Audience:
     pause: float = 0.01  # chance, at each choice point, of pausing before choosing
     replay: float = 0.5  # chance that a viewer who reached an ending plays again
     rewind: float = 0.15  # chance that a viewer at an ending goes back to an offered choice
+    # the last 30 whole days (UTC), so no session starts in the future
     start: date = field(default_factory=lambda: datetime.now(UTC).date() - timedelta(days=30))
-    end: date = field(default_factory=lambda: datetime.now(UTC).date())
+    end: date = field(default_factory=lambda: datetime.now(UTC).date() - timedelta(days=1))
     attrs: dict[str, dict[str, float]] = field(default_factory=lambda: dict(DEFAULT_ATTRS))
     decide_median_ms: int = 3500
 

@@ -135,7 +135,9 @@ def _known(conn: sqlite3.Connection) -> tuple[set[str], bool]:
         if has_table
         else set()
     )
-    sessions = conn.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+    real = "WHERE simulated = 0" if "simulated" in columns else ""  # simulated viewers: no key
+    sessions = conn.execute(f"SELECT EXISTS (SELECT 1 FROM sessions {real})").fetchone()[0]
     return known, bool(known) or bool(sessions)
 
 
