@@ -35,8 +35,23 @@ TABLES = ("sessions", "session_attrs", "events")
 
 
 def simulate(db: Path, sessions: int, seed: int) -> float:
-    argv = [sys.executable, "-m", "branching", "simulate", "signal", "--sessions", str(sessions),
-            "--seed", str(seed), "--db", str(db), "--from", "2026-01-01", "--to", "2026-03-31"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "branching",
+        "simulate",
+        "signal",
+        "--sessions",
+        str(sessions),
+        "--seed",
+        str(seed),
+        "--db",
+        str(db),
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-03-31",
+    ]
     timed = run_process(argv, env=child_env())
     if timed.code != 0:
         raise SystemExit(f"simulate failed (exit {timed.code}): run {' '.join(argv)}")
@@ -101,18 +116,32 @@ def main() -> int:
                 a = simulate(a_db, sessions, 1)
             times.append(a)
             ratios.append(a / b)
-            print(f"round {r + 1}: simulate {a:.1f} s, raw executemany {b:.1f} s, ratio {a / b:.2f}")
+            print(
+                f"round {r + 1}: simulate {a:.1f} s, raw executemany {b:.1f} s, ratio {a / b:.2f}"
+            )
             a_db.unlink()
             b_db.unlink()
     summary = ratio_summary(ratios)
     worst = max(times)
-    print(f"{sessions:,} sessions, {events:,} events, {size / 1e6:.0f} MB; "
-          f"{sessions / worst:,.0f} sessions/s, {events / worst:,.0f} events/s (slowest round)")  # fmt: skip
+    print(
+        f"{sessions:,} sessions, {events:,} events, {size / 1e6:.0f} MB; "
+        f"{sessions / worst:,.0f} sessions/s, {events / worst:,.0f} events/s (slowest round)"
+    )
     print(f"simulate / raw insert: {fmt_ratio(summary)}")
     limit = 15.0 * sessions / 100_000
-    verdicts.judge(f"simulate {sessions:,} sessions under {limit:.1f} s", worst < limit, f"{worst:.1f} s")
-    verdicts.judge("simulate within 3x of the raw insert", summary["median"] <= 3.0, fmt_ratio(summary))
-    data = {"sessions": sessions, "events": events, "bytes": size, "seconds": times, "ratio": summary}
+    verdicts.judge(
+        f"simulate {sessions:,} sessions under {limit:.1f} s", worst < limit, f"{worst:.1f} s"
+    )
+    verdicts.judge(
+        "simulate within 3x of the raw insert", summary["median"] <= 3.0, fmt_ratio(summary)
+    )
+    data = {
+        "sessions": sessions,
+        "events": events,
+        "bytes": size,
+        "seconds": times,
+        "ratio": summary,
+    }
     write_results("simulate", args.quick, data, verdicts)
     return verdicts.exit_code()
 

@@ -83,8 +83,18 @@ def test_rare_needs_few_runs_to_get_there(tmp_path: Path) -> None:
     assert rows[("hall", "rare")]["simulated_runs"] == 10
     _, out = invoke("coverage", str(story), "--format", "json", "--runs", "30", "--rare", "40")
     assert rows_of(out)[("nook", None)]["verdict"] == "rare"  # 10 of 30 < 40%
-    code, _ = invoke("coverage", str(story), "--runs", "30", "--rare", "40",
-                     "--fail-on", "rare", "--format", "csv")  # fmt: skip
+    code, _ = invoke(
+        "coverage",
+        str(story),
+        "--runs",
+        "30",
+        "--rare",
+        "40",
+        "--fail-on",
+        "rare",
+        "--format",
+        "csv",
+    )
     assert code == 1
 
 

@@ -51,19 +51,39 @@ def run_cli(*args: str) -> str:
 
 def test_the_same_seed_gives_the_same_rows(tmp_path: Path) -> None:
     for name in ("a.db", "b.db"):
-        run_cli("simulate", str(SIGNAL), "--sessions", "150", "--seed", "11",
-                "--db", str(tmp_path / name), *DATES)  # fmt: skip
+        run_cli(
+            "simulate",
+            str(SIGNAL),
+            "--sessions",
+            "150",
+            "--seed",
+            "11",
+            "--db",
+            str(tmp_path / name),
+            *DATES,
+        )
     first, second = dump(tmp_path / "a.db"), dump(tmp_path / "b.db")
     assert first["events"] and first == second
-    run_cli("simulate", str(SIGNAL), "--sessions", "150", "--seed", "12",
-            "--db", str(tmp_path / "c.db"), *DATES)  # fmt: skip
+    run_cli(
+        "simulate",
+        str(SIGNAL),
+        "--sessions",
+        "150",
+        "--seed",
+        "12",
+        "--db",
+        str(tmp_path / "c.db"),
+        *DATES,
+    )
     assert dump(tmp_path / "c.db")["events"] != first["events"]
 
 
 def test_bulk_rows_equal_the_live_path_op_by_op(tmp_path: Path) -> None:
     """The bulk writer's rows and running totals are those of committing each op alone."""
     story = load_story(SIGNAL)
-    audience = Audience(sessions=60, viewers=25, seed=3, start=date(2026, 1, 1), end=date(2026, 1, 9))
+    audience = Audience(
+        sessions=60, viewers=25, seed=3, start=date(2026, 1, 1), end=date(2026, 1, 9)
+    )
     batches = list(simulate(story, audience))
     with BulkWriter(tmp_path / "bulk.db", batch=97) as writer:
         for ops in batches:
@@ -81,8 +101,19 @@ def test_bulk_rows_equal_the_live_path_op_by_op(tmp_path: Path) -> None:
 
 def test_a_simulation_looks_like_an_audience(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
-    out = run_cli("simulate", str(SIGNAL), "--sessions", "400", "--viewers", "150",
-                  "--seed", "2", "--db", str(db), *DATES)  # fmt: skip
+    out = run_cli(
+        "simulate",
+        str(SIGNAL),
+        "--sessions",
+        "400",
+        "--viewers",
+        "150",
+        "--seed",
+        "2",
+        "--db",
+        str(db),
+        *DATES,
+    )
     assert "400 session(s)" in out and "simulated" in out
     conn = sqlite3.connect(db)
     outcomes = dict(conn.execute("SELECT outcome, COUNT(*) FROM sessions GROUP BY 1").fetchall())
@@ -126,9 +157,17 @@ def test_persona_weights_are_honoured(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(text)
     personas = load_personas(tmp_path / "p.yaml", story)
     audience = Audience(
-        sessions=10_000, viewers=10_000, seed=9, personas=personas, abandon=0.0,
-        timeouts=0.0, back=0.0, pause=0.0, start=date(2026, 1, 1), end=date(2026, 1, 2),
-    )  # fmt: skip
+        sessions=10_000,
+        viewers=10_000,
+        seed=9,
+        personas=personas,
+        abandon=0.0,
+        timeouts=0.0,
+        back=0.0,
+        pause=0.0,
+        start=date(2026, 1, 1),
+        end=date(2026, 1, 2),
+    )
     taken: Counter[str] = Counter()
     for ops in simulate(story, audience):
         for op in ops:
@@ -155,9 +194,15 @@ def test_a_bad_persona_file_is_one_clear_error(tmp_path: Path, text: str, messag
     (tmp_path / "p.yaml").write_text(text)
     result = CliRunner().invoke(
         cli,
-        ["simulate", str(TUTORIAL), "--persona", str(tmp_path / "p.yaml"),
-         "--db", str(tmp_path / "x.db")],
-    )  # fmt: skip
+        [
+            "simulate",
+            str(TUTORIAL),
+            "--persona",
+            str(tmp_path / "p.yaml"),
+            "--db",
+            str(tmp_path / "x.db"),
+        ],
+    )
     assert result.exit_code != 0
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "x.db").exists() or not dump(tmp_path / "x.db")["events"]
@@ -171,8 +216,9 @@ def test_attribute_shares_are_parsed_and_checked() -> None:
 
 
 def test_nothing_but_the_summary_on_a_pipe(tmp_path: Path) -> None:
-    out = run_cli("simulate", "tutorial", "--sessions", "20", "--seed", "1",
-                  "--db", str(tmp_path / "t.db"))  # fmt: skip
+    out = run_cli(
+        "simulate", "tutorial", "--sessions", "20", "--seed", "1", "--db", str(tmp_path / "t.db")
+    )
     assert out.count("\n") <= 3 and "\r" not in out and "sessions/s" not in out
 
 
@@ -200,6 +246,16 @@ def test_analytics_leave_simulated_sessions_out_where_real_viewers_exist(tmp_pat
     assert figures["sessions"] == "43" and "40 simulated" in selection
     out = run_cli("flowchart", "tutorial", "--db", str(db), "--format", "json")
     assert "real viewers only" in out
-    out = run_cli("flowchart", "tutorial", "--db", str(db), "--format", "json",
-                  "--audience", "simulated", "--by", "sessions")  # fmt: skip
+    out = run_cli(
+        "flowchart",
+        "tutorial",
+        "--db",
+        str(db),
+        "--format",
+        "json",
+        "--audience",
+        "simulated",
+        "--by",
+        "sessions",
+    )
     assert "simulated sessions only (3 real ones left out)" in out

@@ -20,15 +20,35 @@ VERDICTS = ("unreachable", "never seen", "rare")
 
 @cli.command()
 @click.argument("story", type=click.Path())
-@click.option("--db", type=click.Path(dir_okay=False), envvar="BRANCHING_DB", default=None,
-              help="Telemetry database for the real-viewer column (default: none).")  # fmt: skip
-@click.option("--runs", type=click.IntRange(1), default=200, show_default=True,
-              help="Seeded simulated runs (least-used strategy).")  # fmt: skip
-@click.option("--rare", type=click.FloatRange(0, 100), default=5.0, show_default=True,
-              metavar="PERCENT", help="Reached by fewer than this share of the runs: rare.")  # fmt: skip
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    envvar="BRANCHING_DB",
+    default=None,
+    help="Telemetry database for the real-viewer column (default: none).",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Seeded simulated runs (least-used strategy).",
+)
+@click.option(
+    "--rare",
+    type=click.FloatRange(0, 100),
+    default=5.0,
+    show_default=True,
+    metavar="PERCENT",
+    help="Reached by fewer than this share of the runs: rare.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated runs.")
-@click.option("--max-states", type=click.IntRange(1), default=None,
-              help="Stop the exploration after this many states (default: the explorer's).")  # fmt: skip
+@click.option(
+    "--max-states",
+    type=click.IntRange(1),
+    default=None,
+    help="Stop the exploration after this many states (default: the explorer's).",
+)
 @click.option(
     "--fail-on",
     default="unreachable",
@@ -37,8 +57,14 @@ VERDICTS = ("unreachable", "never seen", "rare")
     help="Comma-separated verdicts that make the exit status 1: unreachable, "
     "'never seen', rare (or none).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
-              show_default=True, help="Plain text, JSON or CSV.")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+    help="Plain text, JSON or CSV.",
+)
 @click.option("--all", "show_all", is_flag=True, help="In text, list the rows that are ok too.")
 def coverage(
     story: str,
@@ -98,8 +124,17 @@ def _csv(table: object) -> str:
     assert isinstance(table, Coverage)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    columns = ["kind", "scene", "choice", "title", "chapter", "static", "simulated_runs",
-               "real_viewers", "verdict"]  # fmt: skip
+    columns = [
+        "kind",
+        "scene",
+        "choice",
+        "title",
+        "chapter",
+        "static",
+        "simulated_runs",
+        "real_viewers",
+        "verdict",
+    ]
     writer.writerow(columns)
     for row in table.rows:
         data = row.as_dict()

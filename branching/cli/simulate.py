@@ -1,4 +1,4 @@
-"""`branching simulate` and `branching demo`: synthetic audiences, and the producer's side in seconds.
+"""`branching simulate` and `branching demo`: synthetic audiences, the producer's side in seconds.
 
 Thin commands: parse the options into an `Audience`, run the simulation into
 the store's bulk writer with a Rich progress bar when stderr is a terminal
@@ -31,7 +31,9 @@ def _date(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD", param_hint=option)
+        raise click.BadParameter(
+            f"{value!r} is not a date: use YYYY-MM-DD", param_hint=option
+        ) from None
 
 
 share = click.FloatRange(0.0, 1.0)
@@ -39,8 +41,13 @@ share = click.FloatRange(0.0, 1.0)
 
 @cli.command()
 @click.argument("story", type=click.Path())
-@click.option("--sessions", type=click.IntRange(1), default=1000, show_default=True,
-              help="Playthroughs to simulate.")  # fmt: skip
+@click.option(
+    "--sessions",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Playthroughs to simulate.",
+)
 @click.option(
     "--viewers",
     type=click.IntRange(1),
@@ -64,12 +71,19 @@ share = click.FloatRange(0.0, 1.0)
     help="YAML file of personas: weights by choice id or tag, mixed by share.",
 )
 @click.option("--seed", type=int, default=None, help="Same seed, same rows (default: random).")
-@click.option("--db", type=click.Path(dir_okay=False), envvar="BRANCHING_DB", default=None,
-              help="Telemetry database to add them to (default: BRANCHING_DB or the user data folder).")  # fmt: skip
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    envvar="BRANCHING_DB",
+    default=None,
+    help="Telemetry database to add them to (default: BRANCHING_DB or the user data folder).",
+)
 @click.option(
     "--from", "start", default=None, metavar="DATE", help="First day (default: 30 days ago, UTC)."
 )
-@click.option("--to", "end", default=None, metavar="DATE", help="Last day (default: yesterday, UTC).")
+@click.option(
+    "--to", "end", default=None, metavar="DATE", help="Last day (default: yesterday, UTC)."
+)
 @click.option(
     "--abandon",
     type=share,
@@ -239,8 +253,13 @@ def run_simulation(story: Story, audience: Audience, target: Path) -> BulkCounts
 
 
 @cli.command()
-@click.option("--sessions", type=click.IntRange(1), default=2000, show_default=True,
-              help="Playthroughs to simulate.")  # fmt: skip
+@click.option(
+    "--sessions",
+    type=click.IntRange(1),
+    default=2000,
+    show_default=True,
+    help="Playthroughs to simulate.",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the audience.")
 @click.option(
     "--keep",

@@ -32,11 +32,28 @@ from branching.store.ops import COUNTED, Op, apply_op
 
 BATCH_OPS = 20_000
 SESSION_COLUMNS = (
-    "session_id", "story_id", "content_hash", "viewer_id", "started_at", "ended_at", "outcome",
-    "ending_id", "ending_kind", "seed", "last_scene", "last_scene_seq", "terminal",
-    "term_program", "term_cols", "term_rows", "platform", "locale", "utc_offset_min",
-    "app_version", "simulated",
-)  # fmt: skip
+    "session_id",
+    "story_id",
+    "content_hash",
+    "viewer_id",
+    "started_at",
+    "ended_at",
+    "outcome",
+    "ending_id",
+    "ending_kind",
+    "seed",
+    "last_scene",
+    "last_scene_seq",
+    "terminal",
+    "term_program",
+    "term_cols",
+    "term_rows",
+    "platform",
+    "locale",
+    "utc_offset_min",
+    "app_version",
+    "simulated",
+)
 
 
 @dataclass
@@ -107,9 +124,19 @@ class BulkWriter:
             elif kind == "event":
                 row = rows[sid]
                 events.append(
-                    (sid, op["seq"], op["ts"], op["type"], op["scene"], op["choice"],
-                     op["target"], op["decide_ms"], op["input"], op["state"])
-                )  # fmt: skip
+                    (
+                        sid,
+                        op["seq"],
+                        op["ts"],
+                        op["type"],
+                        op["scene"],
+                        op["choice"],
+                        op["target"],
+                        op["decide_ms"],
+                        op["input"],
+                        op["state"],
+                    )
+                )
                 counts.events += 1
                 story = (row["story_id"], row["content_hash"])
                 t = op["type"]
@@ -224,7 +251,13 @@ def _insert(
         [(*key, n) for key, n in views.items()],
     )
     ends: Counter[tuple[str, str, str, str, str]] = Counter(
-        (r["story_id"], r["content_hash"], r["last_scene"] or "", r["outcome"], r["ending_id"] or "")
+        (
+            r["story_id"],
+            r["content_hash"],
+            r["last_scene"] or "",
+            r["outcome"],
+            r["ending_id"] or "",
+        )
         for r in rows.values()
     )
     conn.executemany(
