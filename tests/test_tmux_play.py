@@ -303,3 +303,20 @@ def test_a_three_screen_ending_can_be_read_line_by_line_with_the_keyboard(tmux, 
     assert "Play again" in screen  # the options stayed on screen all along
     t.keys("q")
     assert t.exit_status() == 0
+
+
+def test_demo_opens_the_dashboard_on_a_simulated_audience(tmux, tmp_path):
+    """`branching demo` in a real terminal: the dashboard with Signal's figures, then q."""
+    keep = tmp_path / "demo.db"
+    t = tmux("demo")
+    argv = [sys.executable, "-m", "branching", "demo", "--sessions", "300", "--keep", str(keep)]
+    t.start(argv, env_for(tmp_path), size=(80, 24))
+    screen = t.wait_for("Signal", "300", timeout=60)
+    assert "simulated" in screen.lower() or "Signal" in screen
+    t.keys("q")
+    assert t.exit_status() == 0
+    conn = sqlite3.connect(keep)
+    try:
+        assert conn.execute("SELECT COUNT(*), MIN(simulated) FROM sessions").fetchone() == (300, 1)
+    finally:
+        conn.close()
