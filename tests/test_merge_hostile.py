@@ -58,14 +58,14 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "INSERT INTO sessions SELECT session_id || ?, story_id, content_hash, viewer_id, "
                 "started_at, ended_at, outcome, ending_id, ending_kind, seed, last_scene, "
                 "last_scene_seq, terminal, term_program, term_cols, term_rows, platform, locale, "
-                "utc_offset_min, app_version FROM sessions WHERE rowid = 1",
+                "utc_offset_min, app_version, simulated FROM sessions WHERE rowid = 1",
                 [f"-{i}"],
             )
             conn.execute(
-                "INSERT INTO events SELECT e.event_id || ?, e.session_id || ?, seq, ts, type, "
+                "INSERT INTO events SELECT e.session_id || ?, seq, ts, type, "
                 "scene, choice, target, decide_ms, input, state FROM events e "
                 "WHERE e.session_id = (SELECT session_id FROM sessions WHERE rowid = 1)",
-                [f"-{i}", f"-{i}"],
+                [f"-{i}"],
             )
         conn.execute(
             "INSERT INTO session_attrs SELECT session_id, 'region', 'NL' FROM sessions "
@@ -378,7 +378,7 @@ def test_json_depth_counts_brackets_outside_strings_without_recursion() -> None:
 
 RECURSIVE_EVENTS = """CREATE VIEW events AS
     WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3000000)
-    SELECT printf('e%d', n) AS event_id, (SELECT session_id FROM sessions LIMIT 1) AS session_id,
+    SELECT (SELECT session_id FROM sessions LIMIT 1) AS session_id,
            n AS seq, '2025-01-31T18:04:05.123Z' AS ts, 'pause' AS type, NULL AS scene,
            NULL AS choice, NULL AS target, NULL AS decide_ms, NULL AS input, NULL AS state
     FROM r"""
@@ -388,7 +388,7 @@ def _view_source(base: Path, folder: Path) -> Path:
     return _hostile(
         base,
         folder,
-        [("DROP INDEX events_by_ts", []), ("DROP TABLE events", []), (RECURSIVE_EVENTS, [])],
+        [("DROP TABLE events", []), (RECURSIVE_EVENTS, [])],
     )
 
 
@@ -421,9 +421,8 @@ def test_an_old_source_whose_events_are_a_view_is_refused_before_its_upgrade(
     [
         (
             [
-                "DROP INDEX events_by_ts",
                 "ALTER TABLE events RENAME TO old_events",
-                "CREATE TABLE events (event_id TEXT, session_id TEXT, seq INTEGER, ts TEXT, "
+                "CREATE TABLE events (session_id TEXT, seq INTEGER, ts TEXT, "
                 "type TEXT, scene TEXT, choice TEXT, target TEXT, decide_ms INTEGER, "
                 "input TEXT, state TEXT)",
             ],
@@ -508,7 +507,7 @@ def test_stats_flowchart_and_export_run_cleanly_after_merging_hostile_sources(
         [
             ("UPDATE stories SET content_hash = 'hash-2', structure = ?", [DEEP]),
             ("UPDATE sessions SET content_hash = 'hash-2', session_id = session_id || 'd'", []),
-            ("UPDATE events SET session_id = session_id || 'd', event_id = event_id || 'd'", []),
+            ("UPDATE events SET session_id = session_id || 'd'", []),
             ("UPDATE session_attrs SET session_id = session_id || 'd'", []),
         ],
         name="deep.db",

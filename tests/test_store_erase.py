@@ -78,9 +78,9 @@ def test_forget_of_an_unknown_viewer_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     with Store.open(path) as store:
         play_through(store, "bob")
-    before = rows(path, "SELECT * FROM events ORDER BY event_id")
+    before = rows(path, "SELECT * FROM events ORDER BY session_id, seq")
     assert forget(path, "nobody").sessions == 0
-    assert rows(path, "SELECT * FROM events ORDER BY event_id") == before
+    assert rows(path, "SELECT * FROM events ORDER BY session_id, seq") == before
 
 
 def test_forget_and_prune_need_an_existing_database(tmp_path: Path) -> None:

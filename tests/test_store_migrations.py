@@ -56,11 +56,11 @@ def test_opening_an_older_database_upgrades_it_in_place_with_nothing_lost(tmp_pa
         pass
     applied = [name for (name,) in rows(path, "SELECT name FROM _sqlite_migrations ORDER BY id")]
     assert applied == migration_names()
-    assert rows(path, "SELECT event_id FROM events ORDER BY seq") == [
-        ("e1",),
-        ("e2",),
-        ("e3",),
-        ("e4",),
+    assert rows(path, "SELECT seq, type, scene FROM events ORDER BY seq") == [
+        (1, "scene_shown", "kitchen"),
+        (2, "choice_made", "kitchen"),
+        (3, "scene_shown", "bus"),
+        (4, "timeout_default", "office"),
     ]
     assert rows(
         path, "SELECT scene, choice, target, count, timeouts FROM traversals ORDER BY scene"
@@ -81,7 +81,7 @@ def test_the_upgraded_database_keeps_recording(tmp_path: Path) -> None:
             "choice_made", scene="office", choice="refuse", target="home"
         ).result()
         session.close()
-    assert rows(path, "SELECT seq FROM events WHERE event_id NOT LIKE 'e_'") == [(5,)]
+    assert rows(path, "SELECT seq, choice FROM events WHERE seq > 4") == [(5, "refuse")]
     assert totals_consistent(path)
 
 

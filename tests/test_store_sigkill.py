@@ -9,7 +9,6 @@ state an uninterrupted run of the engine has there.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -22,6 +21,7 @@ import pytest
 
 from branching.play.engine import Playthrough
 from branching.store import Store
+from branching.store.states import replay
 from branching.story.loader import load_story
 from tests.conftest import ROOT
 
@@ -167,9 +167,9 @@ def test_sigkill_after_n_choices_then_resume(tmp_path: Path) -> None:
     choices = conn.execute(
         "SELECT scene, choice FROM events WHERE type = 'choice_made' ORDER BY seq"
     ).fetchall()
-    (last_state,) = conn.execute("SELECT state FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    stored = conn.execute("SELECT seq, state FROM events ORDER BY seq").fetchall()
     conn.close()
     assert [(outcome, ending) for _, outcome, ending in sessions] == [("ending", "out")]
     assert seqs == list(range(1, len(seqs) + 1))  # one playthrough, continued without gaps
     assert choices == [("room1", "left"), ("room2", "right"), ("room3", "left"), ("room4", "right")]
-    assert json.loads(last_state) == finished.state.to_dict()
+    assert replay(stored)[-1] == finished.state.to_dict()  # snapshots and patches rebuilt

@@ -14,21 +14,37 @@ sequence number, replays what the engine did:
   same state. Visit counts are left out of "state" on purpose (two branches
   always visit different scenes); a later `chosen()` test could still tell the
   branches apart, so this flag is a hint to look, not a verdict.
+  Events store the state as snapshots and patches, so the pass reads every
+  event of a session and rebuilds the state as it goes (`store.states`).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 from branching.analytics.filters import Unit
 from branching.analytics.rows import Flag, PathShare, Progress
 from branching.analytics.shape import Shape
+from branching.store.states import StateReader, dumps
 
 Stop = tuple[str, str]  # (scene, variables as JSON text)
 _DECISIONS = ("choice_made", "timeout_default")
+_WALKED = frozenset({*_DECISIONS, "rewind", "scene_shown", "ending_reached"})
+
+
+def _stop(state: dict[str, Any] | None) -> Stop | None:
+    """(scene, variables) of a recorded state, or None when it has neither."""
+    if state is None:
+        return None
+    scene, variables = state.get("scene"), state.get("vars")
+    if scene is None or variables is None:
+        return None
+    return (scene if isinstance(scene, str) else dumps(scene)), dumps(variables)
 
 
 @dataclass
@@ -107,17 +123,18 @@ def walk(conn: sqlite3.Connection, unit: Unit) -> Walks:
         )
     }
     rows = conn.execute(
-        """SELECT e.session_id, e.type, e.scene, e.choice,
-               CASE WHEN json_valid(e.state) THEN json_extract(e.state, '$.scene') END,
-               CASE WHEN json_valid(e.state) THEN json_extract(e.state, '$.vars') END
+        """SELECT e.session_id, e.seq, e.type, e.scene, e.choice, e.state
         FROM temp.picked p JOIN events e ON e.session_id = p.session_id
-        WHERE e.type IN ('choice_made', 'timeout_default', 'rewind', 'scene_shown',
-                         'ending_reached')
         ORDER BY e.session_id, e.seq"""
     )
-    for session_id, kind, scene, choice, at, variables in rows:
-        stop = (at, variables) if at is not None and variables is not None else None
-        _step(walks, sessions[session_id], kind, scene, choice, stop)
+    reader, current = StateReader(), None
+    for session_id, seq, kind, scene, choice, stored in rows:
+        if session_id != current:
+            reader, current = StateReader(), session_id
+        state = reader.read_text(seq, stored)  # every event: each patches the one before
+        if kind not in _WALKED:
+            continue
+        _step(walks, sessions[session_id], kind, scene, choice, _stop(state))
     for session_id, s in sessions.items():
         walks.finish(session_id, s)
     return walks
@@ -150,12 +167,42 @@ def paths(walks: Walks, shape: Shape, top: int) -> list[PathShare]:
     return out
 
 
+# up to this many choices, "how far sessions got" has a row per depth; deeper
+# stories get buckets whose last depths run 0, 2, 5, 10, 20, 50, 100, 200...
+EXACT_DEPTHS = 10
+
+
+def depth_buckets(most: int) -> list[tuple[int, int]]:
+    """(first, last) depth of each row needed to cover depths 0..`most`."""
+    if most <= EXACT_DEPTHS:
+        return [(n, n) for n in range(most + 1)]
+    out, first, scale = [(0, 0)], 1, 1
+    while first <= most:
+        for step in (2, 5, 10):
+            if first <= most:
+                out.append((first, step * scale))
+                first = step * scale + 1
+        scale *= 10
+    return out
+
+
 def progress(walks: Walks) -> list[Progress]:
-    """Units by choice points passed, split by whether they reached an ending."""
+    """Units by choice points passed, split by whether they reached an ending.
+
+    A row per depth for short stories; 1-2-5 buckets (0, 1-2, 3-5, 6-10, 11-20,
+    21-50...) once a session passed more than `EXACT_DEPTHS` choice points. A
+    bucket counts the distinct units in it, so a viewer whose sessions stopped
+    at depths 3 and 4 counts once in 3-5.
+    """
     most = max((n for n, _ in walks.progress), default=-1)
+    buckets = depth_buckets(most)
+    firsts = [first for first, _ in buckets]
+    who: dict[tuple[int, bool], set[str]] = defaultdict(set)
+    for (n, ended), units in walks.progress.items():
+        who[(bisect_right(firsts, n) - 1, ended)] |= units
     return [
-        Progress(n, len(walks.progress.get((n, True), ())), len(walks.progress.get((n, False), ())))
-        for n in range(most + 1)
+        Progress(first, len(who[(i, True)]), len(who[(i, False)]), None if first == last else last)
+        for i, (first, last) in enumerate(buckets)
     ]
 
 

@@ -25,7 +25,10 @@ under a key that recorded none of the database's viewers is an error.
 Both refuse a missing or empty (0-byte) file rather than create a schema.
 
 `prune` moves the counts of the events it deletes into the pruned part of the
-totals in the same transaction, so totals never change.
+totals in the same transaction, so totals never change. An event kept right
+after one it deletes gets its whole state as a snapshot (the stored state is
+a patch against the event before, `states.py`), so every state left can
+still be exported.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from branching.store import db, spool, totals
+from branching.store import db, spool, states, totals
 from branching.store.clock import now_ts, parse_cutoff
 from branching.store.paths import sidecar_paths, spool_path
 from branching.store.records import ForgetResult, PruneResult
@@ -119,13 +122,48 @@ def prune(path: Path, before: str) -> PruneResult:
     try:
         with db.immediate(conn):
             totals.move_to_pruned(conn, cutoff)
+            anchors = _anchors_after_prune(conn, cutoff)
             count = conn.execute("DELETE FROM events WHERE ts < ?", [cutoff]).rowcount
+            conn.executemany(
+                "UPDATE events SET state = ? WHERE session_id = ? AND seq = ?", anchors
+            )
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.Error as exc:
         raise db.translate(exc, path) from None
     finally:
         conn.close()
     return PruneResult(events=count, cutoff=cutoff)
+
+
+def _anchors_after_prune(conn: sqlite3.Connection, cutoff: str) -> list[tuple[str, str, int]]:
+    """Snapshots for the kept events whose event before is pruned (`states.py`).
+
+    An event stores its state as a patch against the event before it; where
+    that one goes, the kept event gets its whole state, so export and resume
+    still read every state that is left.
+    """
+    sessions = [
+        row[0]
+        for row in conn.execute(
+            """SELECT DISTINCT session_id FROM events WHERE ts < ?
+            INTERSECT SELECT DISTINCT session_id FROM events WHERE ts >= ?""",
+            [cutoff, cutoff],
+        )
+    ]
+    out: list[tuple[str, str, int]] = []
+    for session_id in sessions:
+        reader = states.StateReader()
+        dropped_before = False
+        rows = conn.execute(
+            "SELECT seq, ts, state FROM events WHERE session_id = ? ORDER BY seq", [session_id]
+        )
+        for seq, ts, stored in rows:
+            state = reader.read_text(seq, stored)
+            dropped = ts < cutoff
+            if dropped_before and not dropped and state is not None:
+                out.append((states.dumps(states.snapshot(state)), session_id, seq))
+            dropped_before = dropped
+    return out
 
 
 def wal_size(path: Path) -> int:

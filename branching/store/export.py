@@ -8,6 +8,13 @@ event fields unless a time window is given, so `--viewer NAME` returns all of
 that viewer's data. Filters are bound parameters; the query text only varies
 by which fixed fragments are included.
 
+Events store the engine state as snapshots and patches (`states.py`); the
+`state` column gives the whole state at each event, rebuilt while streaming,
+one session at a time (the rows come in session and sequence order). So a
+time window still reads each matching session from its first event, and
+writes only the events inside the window. `event_id` is `SESSION_ID:SEQ`,
+the key events are stored under (unique, and the same in every merged copy).
+
 Everything here was recorded from someone else (attributes, `TERM`, story
 titles, and whatever `merge` copied in), so each format writes it through
 `branching.escape`: JSON lines keep every value exactly, with the characters
@@ -28,6 +35,7 @@ from typing import Any, TextIO
 
 from branching.escape import csv_cell, json_text
 from branching.store.errors import InvalidInput
+from branching.store.states import StateReader, dumps
 
 FORMATS = ("jsonl", "csv")
 COLUMNS = (
@@ -62,14 +70,14 @@ COLUMNS = (
     "app_version",
     "attrs",
 )
-_JSON_COLUMNS = ("state", "attrs")
 _SELECT = """
-SELECT e.event_id, s.session_id, e.seq, e.ts, e.type, e.scene, e.choice, e.target, e.decide_ms,
+SELECT s.session_id, e.seq, e.ts, e.type, e.scene, e.choice, e.target, e.decide_ms,
        e.input, e.state, s.story_id, s.content_hash, st.version_label, s.viewer_id, s.started_at,
        s.ended_at, s.outcome, s.ending_id, s.ending_kind, s.seed, s.terminal, s.term_program,
        s.term_cols, s.term_rows, s.platform, s.locale, s.utc_offset_min, s.app_version,
        (SELECT json_group_object(a.key, a.value) FROM session_attrs a
-        WHERE a.session_id = s.session_id) AS attrs
+        WHERE a.session_id = s.session_id) AS attrs,
+       {inside} AS inside
 FROM sessions s
 LEFT JOIN events e ON e.session_id = s.session_id
 LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash"""
@@ -80,6 +88,7 @@ _FRAGMENTS = (
     ("until", "e.ts < :until"),
     ("viewer_id", "s.viewer_id = :viewer_id"),
 )
+_WINDOW = ("since", "until")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,31 @@ class ExportFilter:
                 params[name] = value
         return (" WHERE " + " AND ".join(parts) if parts else ""), params
 
+    def sessions(self) -> tuple[str, str, dict[str, str]]:
+        """(WHERE picking whole sessions, the test of an event inside the window, params).
+
+        The state at an event is rebuilt from the session's earlier events, so
+        every event of a session with one in the window is read; `inside` says
+        which are written.
+        """
+        parts: list[str] = []
+        window: list[str] = []
+        params: dict[str, str] = {}
+        for name, fragment in _FRAGMENTS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            params[name] = value
+            (window if name in _WINDOW else parts).append(fragment)
+        inside = " AND ".join(window) if window else "1"
+        if window:
+            parts.append(
+                "EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.session_id AND "
+                + inside
+                + ")"
+            )
+        return (" WHERE " + " AND ".join(parts) if parts else ""), inside, params
+
 
 def count_rows(conn: sqlite3.Connection, filt: ExportFilter) -> int:
     """How many rows `iter_rows` will yield (for a progress bar)."""
@@ -114,15 +148,36 @@ def count_rows(conn: sqlite3.Connection, filt: ExportFilter) -> int:
 def iter_rows(
     conn: sqlite3.Connection, filt: ExportFilter, *, decode: bool = True
 ) -> Iterator[dict[str, Any]]:
-    """Export rows one at a time; `decode` turns the JSON columns into objects."""
-    where, params = filt.where()
-    cursor = conn.execute(_SELECT + where + _ORDER, params)
+    """Export rows one at a time; `decode` turns the JSON columns into objects.
+
+    Without `decode` they are compact JSON text (as CSV writes them).
+    """
+    where, inside, params = filt.sessions()
+    windowed = inside != "1"
+    cursor = conn.execute(_SELECT.format(inside=inside) + where + _ORDER, params)
+    reader = StateReader()
+    session: str | None = None
     for row in cursor:
-        record = dict(zip(COLUMNS, row, strict=True))
-        if decode:
-            for name in _JSON_COLUMNS:
-                if record[name] is not None:
-                    record[name] = json.loads(record[name])
+        session_id, seq = row[0], row[1]
+        if session_id != session:
+            session, reader = session_id, StateReader()
+        state = None if seq is None else reader.read_text(seq, row[9])
+        if windowed and not row[-1]:
+            continue  # before or after the window: read for the state, not written
+        attrs = row[-2]
+        record = dict(
+            zip(
+                COLUMNS,
+                (
+                    None if seq is None else f"{session_id}:{seq}",
+                    *row[:9],
+                    state if decode or state is None else dumps(state),
+                    *row[10:-2],
+                    json.loads(attrs) if decode and attrs is not None else attrs,
+                ),
+                strict=True,
+            )
+        )
         yield record
 
 

@@ -1,4 +1,4 @@
-"""Merging kiosks' databases into one, idempotently by event id.
+"""Merging kiosks' databases into one, idempotently by (session, sequence number).
 
 Each source is attached read-only to the target's connection and copied in
 one `BEGIN IMMEDIATE` transaction: stories and attributes once, sessions once
@@ -12,7 +12,11 @@ A source written by an older schema is first copied with SQLite's backup API
 to a private temporary file and upgraded there, never changed in place. Two
 different events with the same session and sequence number (the same session
 continued on two copies of a database) are counted as conflicts and the
-target's event is kept. Counts a source had pruned are not carried over: the
+target's event is kept (two events are the same when their time, type,
+scene, choice and target agree). Events store the state as patches against
+the event before (`states.py`), so a source event copied right after a clash
+is given the whole state it had in the source as a snapshot (`_anchor`): a
+patch never applies to another copy's state. Counts a source had pruned are not carried over: the
 result flags such sources. Playthroughs `forget` deleted from the target are
 not brought back by a source that still holds them, and the fingerprints of
 the sources' viewer keys are copied with their viewers (see `viewers.py`).
@@ -33,7 +37,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from branching.store import db, totals, vetting
+from branching.store import db, states, totals, vetting
 from branching.store.errors import DatabaseMissing, StoreError
 from branching.store.migrations import check_ours, migrate, migration_names
 from branching.store.records import MergeResult
@@ -42,10 +46,12 @@ from branching.store.store import Store
 _SESSION_COLUMNS = (
     "session_id, story_id, content_hash, viewer_id, started_at, ended_at, outcome, ending_id, "
     "ending_kind, seed, last_scene, last_scene_seq, terminal, term_program, term_cols, "
-    "term_rows, platform, locale, utc_offset_min, app_version"
+    "term_rows, platform, locale, utc_offset_min, app_version, simulated"
 )
-_EVENT_COLUMNS = (
-    "event_id, session_id, seq, ts, type, scene, choice, target, decide_ms, input, state"
+_EVENT_COLUMNS = "session_id, seq, ts, type, scene, choice, target, decide_ms, input, state"
+_SAME_EVENT = (
+    "m.ts IS s.ts AND m.type IS s.type AND m.scene IS s.scene AND m.choice IS s.choice "
+    "AND m.target IS s.target"
 )
 _FINISHED = "sessions.outcome = 'in_progress' AND excluded.outcome <> 'in_progress'"
 _FURTHER = "excluded.last_scene_seq > sessions.last_scene_seq"
@@ -131,9 +137,22 @@ def _copy_rows(conn: sqlite3.Connection, name: str) -> MergeResult:
     conflicts = _count(
         conn,
         f"""SELECT COUNT(*) FROM src.events s JOIN main.events m
-        ON m.session_id = s.session_id AND m.seq = s.seq AND m.event_id <> s.event_id
+        ON m.session_id = s.session_id AND m.seq = s.seq AND NOT ({_SAME_EVENT})
         WHERE {kept}""",
     )
+    before_copy = {
+        session_id: {
+            row[0]
+            for row in conn.execute(
+                "SELECT seq FROM main.events WHERE session_id = ?", [session_id]
+            )
+        }
+        for (session_id,) in conn.execute(
+            f"""SELECT DISTINCT s.session_id FROM src.events s JOIN main.events m
+            ON m.session_id = s.session_id AND m.seq = s.seq AND NOT ({_SAME_EVENT})
+            WHERE {kept}"""
+        ).fetchall()
+    }
     conn.execute(f"""INSERT INTO main.stories
         SELECT story_id, content_hash, title, author, version_label, structure, registered_at
         FROM src.stories WHERE {vetting.STORY_KEPT} ON CONFLICT DO NOTHING""")
@@ -155,6 +174,7 @@ def _copy_rows(conn: sqlite3.Connection, name: str) -> MergeResult:
     conn.execute(f"""INSERT INTO main.events ({_EVENT_COLUMNS})
         SELECT {_EVENT_COLUMNS} FROM src.events s WHERE {_NOT_FORGOTTEN} AND {kept} AND {in_target}
         ON CONFLICT DO NOTHING""")
+    _anchor(conn, before_copy)
     after = {t: _count(conn, f"SELECT COUNT(*) FROM main.{t}") for t in before}
     if after != before or moved:  # `moved` counts sessions added or moved on
         totals.rebuild(conn)
@@ -172,3 +192,25 @@ def _copy_rows(conn: sqlite3.Connection, name: str) -> MergeResult:
         source_pruned=bool(pruned),
         refused=refused,
     )
+
+
+def _anchor(conn: sqlite3.Connection, before: dict[str, set[int]]) -> None:
+    """Give the whole source state to each copied event that follows a clash.
+
+    A copied event's stored state is a patch (or NULL: no change) against the
+    event before it in the source. In the target that event is the same one
+    (copied too, or already there and equal), except in a session that clashed
+    (`before`: its seqs in the target before the copy): there each copied
+    event whose event before was not copied gets a snapshot of its state.
+    """
+    fixes: list[tuple[str | None, str, int]] = []
+    for session_id, had in sorted(before.items()):
+        reader = states.StateReader()
+        rows = conn.execute(
+            "SELECT seq, state FROM src.events WHERE session_id = ? ORDER BY seq", [session_id]
+        )
+        for seq, stored in rows:
+            state = reader.read_text(seq, stored)
+            if seq not in had and seq - 1 in had:
+                fixes.append((states.dumps(states.snapshot(state)), session_id, seq))
+    conn.executemany("UPDATE main.events SET state = ? WHERE session_id = ? AND seq = ?", fixes)

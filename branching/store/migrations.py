@@ -14,7 +14,10 @@ Tables:
 - `stories`: one row per (story id, content hash) with the structure as JSON.
 - `sessions`: one playthrough, its viewer (keyed hash), context and outcome.
 - `session_attrs`: coarse viewer attributes given with `--attr KEY=VALUE`.
-- `events`: append-only, `event_id` UUID for de-duplication on merge.
+- `events`: append-only, keyed by (session, sequence number): since m007 a
+  `WITHOUT ROWID` table clustered on that key (no UUID, no other index), its
+  `state` a snapshot, a patch against the event before, or NULL for no
+  change (see `states.py`).
 - `traversals`, `scene_views`: running totals kept in the event's transaction.
 - `pruned_traversals`, `pruned_scene_views`: the part of the totals whose raw
   events were pruned, so totals = pruned part + recount of the raw events.
@@ -23,6 +26,8 @@ Tables:
   read without scanning them (`''` stands for no last scene / no ending).
 - `viewer_keys`: fingerprints of the viewer keys that recorded the viewers
   (see `viewers.py`), so a lost or different key is an error, not new ids.
+- `sessions.simulated` (m008): 1 for a playthrough `branching simulate`
+  played, so every figure can leave synthetic audiences out.
 - `forgotten_sessions`: ids of playthroughs `forget` deleted (random UUIDs,
   no viewer id): ops that arrive for them later are dropped (see `ops.py`).
 """
@@ -30,9 +35,11 @@ Tables:
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database, Migrations
 
@@ -246,6 +253,155 @@ def m006_forgotten_sessions(db: Database) -> None:
             forgotten_at TEXT NOT NULL
         ) WITHOUT ROWID"""
     )
+
+
+@_step
+def m007_small_events(db: Database) -> None:
+    """Events without UUIDs, clustered on (session, seq), with patches for the state.
+
+    The rows are rewritten in one pass, session by session in sequence order:
+    a state equal to the one before becomes NULL, a changed one a patch (or a
+    snapshot at a session's first state, every 500 events, and where a patch
+    would be no smaller), exactly as `states.StateChain` records them today;
+    the encoder below is this step's own frozen copy. The UUIDs go: the key
+    is (session_id, seq), which export shows as `session_id:seq`.
+    """
+    conn = db.conn
+    conn.execute("ALTER TABLE events RENAME TO events_m006")
+    conn.execute(_M007_EVENTS)
+    rows = conn.execute(
+        """SELECT session_id, seq, ts, type, scene, choice, target, decide_ms, input, state
+        FROM events_m006 ORDER BY session_id, seq"""
+    )
+    insert = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    batch: list[tuple[Any, ...]] = []
+    for row in _m007_rows(rows):
+        batch.append(row)
+        if len(batch) >= 10_000:
+            conn.executemany(insert, batch)
+            batch.clear()
+    conn.executemany(insert, batch)
+    conn.execute("DROP TABLE events_m006")
+
+
+_M007_EVENTS = """CREATE TABLE events (
+        session_id TEXT NOT NULL REFERENCES sessions (session_id),
+        seq INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        type TEXT NOT NULL,
+        scene TEXT,
+        choice TEXT,
+        target TEXT,
+        decide_ms INTEGER,
+        input TEXT,
+        state TEXT,
+        PRIMARY KEY (session_id, seq)
+    ) WITHOUT ROWID"""
+
+
+def _m007_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """m006 rows (full state each) as m007 rows (snapshot, patch or NULL), in order."""
+    session: object = None
+    text: str | None = None  # the previous row's state text
+    last: Any = None  # ... and its value
+    since = 0
+    for *head, state in rows:
+        if head[0] != session:
+            session, text, last, since = head[0], None, None, 0
+        if state is None:
+            stored, last = (None if last is None else '{"=":null}'), None
+        elif state == text:
+            stored = None
+        else:
+            value = _m007_value(state)
+            patch = None if last is None else _m007_diff(last, value)
+            whole = _m007_dump({"=": value})
+            if last is not None and patch is None:
+                stored = None  # the same value written differently
+            else:
+                since += 1
+                if patch is None or since >= 500 or len(_m007_dump(patch)) >= len(whole):
+                    stored, since = whole, 0
+                else:
+                    stored = _m007_dump(patch)
+            last = value
+        text = state
+        yield (*head, stored)
+
+
+def _m007_value(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return {"value": text}  # unreadable: kept as it was, under one key
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _m007_dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _m007_same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_m007_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_m007_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _m007_set(values: list[Any]) -> list[Any] | None:
+    keys: list[Any] = []
+    for v in values:
+        if type(v) is str:
+            keys.append(v)
+        elif type(v) is list and all(type(x) is str for x in v):
+            keys.append(tuple(v))
+        else:
+            return None
+    if len({type(k) for k in keys}) > 1 or any(
+        a >= b for a, b in zip(keys, keys[1:], strict=False)
+    ):
+        return None
+    return keys
+
+
+def _m007_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    changed: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    added: dict[str, Any] = {}
+    dropped: dict[str, Any] = {}
+    for key, value in new.items():
+        before = old.get(key, _m007_diff)
+        if before is _m007_diff:
+            changed[key] = value
+        elif _m007_same(before, value):
+            continue
+        elif type(before) is dict and type(value) is dict:
+            nested[key] = _m007_diff(before, value)
+        elif type(before) is list and type(value) is list:
+            a, b = _m007_set(before), _m007_set(value)
+            if a is None or b is None or (a and b and type(a[0]) is not type(b[0])):
+                changed[key] = value
+                continue
+            plus, minus = set(b) - set(a), set(a) - set(b)
+            if plus:
+                added[key] = [k if isinstance(k, str) else list(k) for k in sorted(plus)]
+            if minus:
+                dropped[key] = [k if isinstance(k, str) else list(k) for k in sorted(minus)]
+        else:
+            changed[key] = value
+    removed = [key for key in old if key not in new]
+    parts = (("~", changed), ("-", removed), (">", nested), ("+", added), ("<", dropped))
+    return {mark: part for mark, part in parts if part} or None
+
+
+@_step
+def m008_simulated_sessions(db: Database) -> None:
+    """Sessions `branching simulate` played are marked, so analytics can leave them out."""
+    db.execute("ALTER TABLE sessions ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX sessions_by_audience ON sessions (story_id, simulated)")
 
 
 def _user_tables(conn: sqlite3.Connection, schema: str = "main") -> dict[str, str]:

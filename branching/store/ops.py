@@ -3,9 +3,18 @@
 An op is what the writer thread commits, what the spool file holds (one JSON
 line per op) and what a spool load replays, so all three share this code.
 Every op is idempotent: stories and sessions are inserted once, events are
-keyed by their UUID and only a newly inserted event adds to the running
-totals, so replaying a spool that was partly written already counts nothing
-twice. Each op is applied inside the caller's `BEGIN IMMEDIATE` transaction.
+keyed by (session, sequence number) and only a newly inserted event adds to
+the running totals, so replaying a spool that was partly written already
+counts nothing twice. A different event at a (session, seq) already taken is
+refused (`InvalidInput`: a spool sets it aside). Each op is applied inside the
+caller's `BEGIN IMMEDIATE` transaction.
+
+An event op (version 2) is `{"v": 2, "op": "event", "session_id", "story_id",
+"content_hash", "seq", "ts", "type", "scene", "choice", "target",
+"decide_ms", "input", "state"}`, where `state` is the JSON text of the stored
+form (`states.py`: a snapshot, a patch against event `seq - 1`, or None for
+no change) or None. Version 1 ops (older spool files) carried an `event_id`
+UUID, now ignored, and the whole state, which is stored as a snapshot.
 
 Every change to a session row (created, its last scene, finished, reopened by
 a rewind from an ending) also moves its count in `session_ends`, in the same
@@ -20,14 +29,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from typing import Any
 
 from branching.store.errors import InvalidInput
+from branching.store.states import StateChain, snapshot
 from branching.store.totals import count_session, session_moved
 
 Op = dict[str, Any]
-SPOOL_VERSION = 1
+SPOOL_VERSION = 2  # 2: events keyed by (session, seq), state as snapshot/patch (m007)
 
 EVENT_TYPES = frozenset(
     {
@@ -59,8 +68,21 @@ def to_json(value: Any, what: str) -> str:
         raise InvalidInput(f"{what} cannot be recorded as JSON: {exc}") from None
 
 
-def event_op(session: dict[str, Any], seq: int, ts: str, kind: str, fields: dict[str, Any]) -> Op:
-    """A validated event op for `session` (its ids) with sequence number `seq`."""
+def event_op(
+    session: dict[str, Any],
+    seq: int,
+    ts: str,
+    kind: str,
+    fields: dict[str, Any],
+    chain: StateChain | None = None,
+) -> Op:
+    """A validated event op for `session` (its ids) with sequence number `seq`.
+
+    `fields["state"]` is the whole engine state after the event (a JSON-able
+    dict) or None. With `chain` (one per session, fed in `seq` order) it is
+    stored as a patch against the previous event's state, or nothing when
+    unchanged; without, as a snapshot (None stays None: no change).
+    """
     if kind not in EVENT_TYPES:
         raise InvalidInput(f"unknown event type {kind!r}; known: {', '.join(sorted(EVENT_TYPES))}")
     input_ = fields.get("input")
@@ -76,10 +98,20 @@ def event_op(session: dict[str, Any], seq: int, ts: str, kind: str, fields: dict
     if decide_ms is not None and (type(decide_ms) is not int or decide_ms < 0):
         raise InvalidInput(f"decide_ms must be whole milliseconds >= 0, not {decide_ms!r}")
     state = fields.get("state")
+    if state is not None and not isinstance(state, dict):
+        raise InvalidInput(f"the state must be a JSON object, not {type(state).__name__}")
+    if chain is not None:
+        stored = chain.encode(state)
+        try:
+            text = None if stored is None else to_json(stored, "the state")
+        except InvalidInput:
+            chain.restart()  # nothing of it is stored: the next state is a snapshot
+            raise
+    else:
+        text = None if state is None else to_json(snapshot(state), "the state")
     return {
         "v": SPOOL_VERSION,
         "op": "event",
-        "event_id": str(uuid.uuid4()),
         "session_id": session["session_id"],
         "story_id": session["story_id"],
         "content_hash": session["content_hash"],
@@ -91,7 +123,7 @@ def event_op(session: dict[str, Any], seq: int, ts: str, kind: str, fields: dict
         "target": fields.get("target"),
         "decide_ms": decide_ms,
         "input": input_,
-        "state": None if state is None else to_json(state, "the state"),
+        "state": text,
     }
 
 
@@ -149,8 +181,8 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
     context = op.get("context") or {}
     cur = conn.execute(
         f"""INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, started_at,
-                                  seed, {", ".join(_CONTEXT_COLUMNS)})
-        VALUES (?, ?, ?, ?, ?, ?, {", ".join("?" for _ in _CONTEXT_COLUMNS)})
+                                  seed, simulated, {", ".join(_CONTEXT_COLUMNS)})
+        VALUES (?, ?, ?, ?, ?, ?, ?, {", ".join("?" for _ in _CONTEXT_COLUMNS)})
         ON CONFLICT DO NOTHING""",
         [
             op["session_id"],
@@ -159,6 +191,7 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
             op["viewer_id"],
             op["started_at"],
             op.get("seed"),
+            int(op.get("simulated") is True),  # only `branching simulate` marks its sessions
             *(context.get(c) for c in _CONTEXT_COLUMNS),
         ],
     )
@@ -174,25 +207,30 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
 
 
 def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
+    state = op["state"]
+    if op.get("v", SPOOL_VERSION) < 2 and "event_id" in op:
+        # a version 1 op (an older spool) carries the whole state, or none at all
+        state = '{"=":null}' if state is None else '{"=":' + state + "}"
+    row = [
+        op["session_id"],
+        op["seq"],
+        op["ts"],
+        op["type"],
+        op["scene"],
+        op["choice"],
+        op["target"],
+        op["decide_ms"],
+        op["input"],
+        state,
+    ]
     cur = conn.execute(
-        """INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, target,
+        """INSERT INTO events (session_id, seq, ts, type, scene, choice, target,
                                decide_ms, input, state)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING""",
-        [
-            op["event_id"],
-            op["session_id"],
-            op["seq"],
-            op["ts"],
-            op["type"],
-            op["scene"],
-            op["choice"],
-            op["target"],
-            op["decide_ms"],
-            op["input"],
-            op["state"],
-        ],
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING""",
+        row,
     )
     if cur.rowcount == 0:
+        _check_same_event(conn, row)
         return False
     kind = op["type"]
     if kind in COUNTED:
@@ -233,6 +271,18 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
             [op["scene"], op["seq"], op["session_id"], op["seq"]],
         )
     return True
+
+
+def _check_same_event(conn: sqlite3.Connection, row: list[Any]) -> None:
+    """An event already stored at this (session, seq) must be this one (a replay)."""
+    found = conn.execute(
+        "SELECT ts, type, scene, choice, target FROM events WHERE session_id = ? AND seq = ?",
+        row[:2],
+    ).fetchone()
+    if found is not None and list(found) != [row[2], row[3], row[4], row[5], row[6]]:
+        raise InvalidInput(
+            f"event {row[1]} of playthrough {row[0]} is already recorded as a different event"
+        )
 
 
 def _apply_finish(conn: sqlite3.Connection, op: Op) -> bool:

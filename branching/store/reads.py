@@ -12,6 +12,7 @@ import sqlite3
 from typing import Any
 
 from branching.store.records import ResumePoint
+from branching.store.states import StateReader
 
 
 def structure_of(text: str | None) -> dict[str, Any]:
@@ -23,13 +24,6 @@ def structure_of(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _state(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {"value": value}
 
 
 def unfinished_sessions(conn: sqlite3.Connection, story_id: str, viewer_id: str) -> list[str]:
@@ -63,9 +57,10 @@ def _frame_scenes(conn: sqlite3.Connection, story_id: str, content_hash: str) ->
 def resume_point(conn: sqlite3.Connection, session_id: str) -> ResumePoint | None:
     """Where `session_id` stopped, or None if it never recorded a stop with its state.
 
-    A `scene_shown` event at a choice point or ending (per the stored
-    structure; every scene if the structure does not say) with a state is a
-    frame; scenes passed through on the way are not. A choice event's state is
+    The state at each event is rebuilt from the stored snapshots and patches
+    (`states.StateReader`). A `scene_shown` event at a choice point or ending
+    (per the stored structure; every scene if the structure does not say) with
+    a state is a frame; scenes passed through on the way are not. A choice event's state is
     the state it leads to, so it stands in for the next frame until that
     frame's `scene_shown` arrives: a player killed between the two commits
     resumes after the choice, not before it. A `rewind` event to scene T (its
@@ -84,27 +79,28 @@ def resume_point(conn: sqlite3.Connection, session_id: str) -> ResumePoint | Non
     provisional = False  # the last frame came from a choice, not yet from its scene_shown
     state: dict[str, Any] | None = None
     last_seq = 0
+    reader = StateReader()
     rows = conn.execute(
         "SELECT seq, type, scene, target, state FROM events WHERE session_id = ? ORDER BY seq",
         [session_id],
     )
-    for seq, kind, scene, target, state_text in rows:
+    for seq, kind, scene, target, stored in rows:
         last_seq = seq
-        if state_text is None:
+        state = reader.read_text(seq, stored)
+        if state is None:
             if kind == "rewind" and (target or scene):
                 _back_to(frames, target or scene)
                 provisional = False
             continue
-        state = _state(state_text)
         if kind == "scene_shown" and scene and (stops is None or scene in stops):
             if provisional:
                 frames.pop()
-            frames.append((scene, state or {}))
+            frames.append((scene, state))
             provisional = False
         elif kind in ("choice_made", "timeout_default") and frames:
             if provisional:
                 frames.pop()
-            frames.append((_scene_of(state, target), state or {}))
+            frames.append((_scene_of(state, target), state))
             provisional = True
         elif kind == "rewind" and (target or scene):
             _back_to(frames, target or scene)

@@ -5,7 +5,11 @@ validates the event, stamps it (UUID, sequence number, UTC time with
 milliseconds) on the caller's thread, and queues it; the future it returns
 resolves True once the event is committed, False once it is kept on disk in
 the spool beside the database because the database cannot be written now
-(see `writer.py`): either way it is on disk. Players wait on that future in a
+(see `writer.py`): either way it is on disk.
+
+The state given with each event is stored small (`states.py`): the writer
+keeps the last one and hands on only what changed, so a session's first
+event (and a resumed session's first event) holds a snapshot. Players wait on that future in a
 worker before showing the next scene, never on the UI thread.
 """
 
@@ -19,6 +23,7 @@ from typing import Any
 from branching.store.clock import now_ts
 from branching.store.errors import InvalidInput, StoreError
 from branching.store.ops import OUTCOMES, SPOOL_VERSION, Op, event_op
+from branching.store.states import StateChain
 
 Submit = Callable[[Op], "Future[bool]"]
 
@@ -35,6 +40,7 @@ class SessionWriter:
         self._seq = next_seq
         self._lock = threading.Lock()
         self._closed = False
+        self._chain = StateChain()
 
     @property
     def session_id(self) -> str:
@@ -64,8 +70,11 @@ class SessionWriter:
     ) -> Future[bool]:
         """Queue one event; the future is True when committed, False when spooled.
 
-        Raises InvalidInput at once for an unknown type or input, a choice
-        event without its scene or choice, or a state that is not JSON-able.
+        `state` is the whole state after the event (the engine's
+        `State.to_dict()`, or any JSON object); only what changed since the
+        previous event is stored. Raises InvalidInput at once for an unknown
+        type or input, a choice event without its scene or choice, or a state
+        that is not a JSON object.
         """
         fields = {
             "scene": scene,
@@ -77,7 +86,7 @@ class SessionWriter:
         }
         with self._lock:
             self._check_open()
-            op = event_op(self._ids, self._seq, now_ts(), type, fields)
+            op = event_op(self._ids, self._seq, now_ts(), type, fields, self._chain)
             self._seq += 1
             return self._submit(op)
 

@@ -18,7 +18,8 @@ reported, never copied:
   (`ops.event_op`, `Session.finish`, `context.check_attrs`): SQLite types,
   lengths, timestamps in the stored form, known event types, inputs and
   outcomes, the scene, choice or target an event needs, and JSON that
-  Python reads back (`state`, `structure`) at most `MAX_JSON_DEPTH` deep.
+  Python reads back (`state`, `structure`) at most `MAX_JSON_DEPTH` deep
+  (an event's `state` is a JSON object: a snapshot or a patch, `states.py`).
   What a text says is not judged (an attribute name with an escape code is
   merged): every output escapes recorded text (`branching.escape`).
   The cheap checks are SQL; one Python function per row checks that its text
@@ -156,6 +157,7 @@ SESSION_RULES: tuple[Rule, ...] = (
     _text("playthrough", "locale", MAX_TEXT, null=True, empty=True),
     _whole("playthrough", "utc_offset_min", -1440, 1440, null=True),
     _text("playthrough", "app_version", MAX_TEXT, null=True, empty=True),
+    _whole("playthrough", "simulated", 0, 1),
 )
 SESSION_TEXTS = (
     "session_id",
@@ -188,7 +190,6 @@ ATTR_RULES: tuple[Rule, ...] = (
 ATTR_TEXTS = ("session_id", "key", "value")
 
 EVENT_RULES: tuple[Rule, ...] = (
-    _text("event", "event_id"),
     _text("event", "session_id"),
     _whole("event", "seq"),
     _stamp("event", "ts"),
@@ -213,7 +214,7 @@ EVENT_RULES: tuple[Rule, ...] = (
         "event of type route_taken without its target",
     ),
 )
-EVENT_TEXTS = ("event_id", "session_id", "ts", "type", "scene", "choice", "target", "input")
+EVENT_TEXTS = ("session_id", "ts", "type", "scene", "choice", "target", "input")
 
 KEY_RULES: tuple[Rule, ...] = (
     (

@@ -36,7 +36,7 @@ def _play(db: Path, viewer: str = "ana", *extra: str):
 
 def _events(db: Path, *, immutable: bool = False) -> list[tuple[object, ...]]:
     return sqlite_rows(
-        db, "SELECT event_id, session_id, seq, type FROM events ORDER BY rowid", immutable=immutable
+        db, "SELECT session_id, seq, type FROM events ORDER BY session_id, seq", immutable=immutable
     )
 
 

@@ -1,0 +1,236 @@
+"""The engine state in events, stored small: a snapshot now and then, a patch in between.
+
+Every event used to carry the whole engine state as JSON (about 1 KB on the
+bundled stories, 2.3 KB with 60 variables), though one choice changes a few
+of its values. So an event's `state` column now holds, in the session's
+sequence order (`seq`):
+
+- `NULL`: the state did not change since the event before (`seq - 1`); most
+  events (the `scene_shown`, `route_taken`, `pause`... after a choice);
+- `{"=": STATE}`: a snapshot, the whole state (`{"=": null}`: no state from
+  here on, as recorded); the first state of every
+  recorded stretch (a session's start, a resumed session's first event), every
+  `CHECKPOINT_EVENTS` changes, and whenever a patch would be no smaller;
+- otherwise a patch against the state before, with up to five keys:
+  `"~"` {key: new value} (changed or new keys), `"-"` [removed keys],
+  `">"` {key: patch} (a nested object changed, patched the same way),
+  `"+"` {key: [items]} and `"<"` {key: [items]}: items added to or removed
+  from a sorted list of unique strings or lists of strings (the engine's
+  `chosen` pairs), which is rebuilt sorted.
+
+A patch is exact: values compare by JSON type too (`1`, `1.0` and `true` are
+different values), key order is kept, so the rebuilt state is the very
+object that was recorded. What was recorded as no state at all stays `None`.
+
+Why patches and not replaying the choices through the engine (which would
+need no state at all): the state is then read from the database alone. Export,
+`stats` ("choices that make no difference" compares variables) and resume of
+a session recorded under an older version of the story (the same check as
+before, `play.restore`) work without the story file, from merged kiosk
+databases, and exactly as recorded even where the story's conditions changed
+since. A patch costs about 100 bytes per choice, spread over the three or four
+events each choice records (see docs/decisions.md).
+
+Reading (`StateReader`) follows a session's events in order; where one is
+missing (a spooled record that was rejected) the state is unknown (`None`)
+until the next snapshot, never guessed. `prune` and `merge` write a snapshot
+where they leave a patch without the event before it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+SNAPSHOT = "="
+CHECKPOINT_EVENTS = 500  # changes between snapshots at most, so a lost event costs little
+
+Json = Any
+State = dict[str, Any]
+
+
+def dumps(value: Json) -> str:
+    """Compact JSON text, as the store writes it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def same(a: Json, b: Json) -> bool:
+    """Equal as JSON values, types included (`1`, `1.0` and `True` differ)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _item(value: Json) -> str | tuple[str, ...] | None:
+    """A sorted-set item as a hashable key (strings, lists of strings), else None."""
+    if type(value) is str:
+        return value
+    if type(value) is list and all(type(x) is str for x in value):
+        return tuple(value)
+    return None
+
+
+def _set_keys(values: list[Json]) -> list[Any] | None:
+    """The keys of a list that is a sorted set of strings or string lists, else None."""
+    keys: list[Any] = []
+    for value in values:
+        key = _item(value)
+        if key is None:
+            return None
+        keys.append(key)
+    if len({type(k) for k in keys}) > 1 or any(
+        a >= b for a, b in zip(keys, keys[1:], strict=False)
+    ):
+        return None
+    return keys
+
+
+def _as_value(key: str | tuple[str, ...]) -> Json:
+    return key if isinstance(key, str) else list(key)
+
+
+def diff(old: State, new: State) -> dict[str, Any] | None:
+    """The patch turning `old` into `new` (None when they are the same)."""
+    changed: dict[str, Json] = {}
+    nested: dict[str, Json] = {}
+    added: dict[str, Json] = {}
+    dropped: dict[str, Json] = {}
+    for key, value in new.items():
+        if key not in old:
+            changed[key] = value
+            continue
+        before = old[key]
+        if same(before, value):
+            continue
+        if type(before) is dict and type(value) is dict:
+            nested[key] = diff(before, value)
+            continue
+        if type(before) is list and type(value) is list:
+            a, b = _set_keys(before), _set_keys(value)
+            if a is not None and b is not None and (not a or not b or type(a[0]) is type(b[0])):
+                plus, minus = set(b) - set(a), set(a) - set(b)
+                if plus:
+                    added[key] = [_as_value(k) for k in sorted(plus)]
+                if minus:
+                    dropped[key] = [_as_value(k) for k in sorted(minus)]
+                continue
+        changed[key] = value
+    removed = [key for key in old if key not in new]
+    patch: dict[str, Any] = {}
+    for mark, part in (("~", changed), ("-", removed), (">", nested), ("+", added), ("<", dropped)):
+        if part:
+            patch[mark] = part
+    return patch or None
+
+
+def apply(old: State, patch: dict[str, Any]) -> State:
+    """The state `patch` makes of `old` (a new object; `old` is not changed)."""
+    new = dict(old)
+    for key in patch.get("-", ()):
+        new.pop(key, None)
+    for key, value in patch.get("~", {}).items():
+        new[key] = value
+    for key, sub in patch.get(">", {}).items():
+        base = new.get(key)
+        new[key] = apply(base if isinstance(base, dict) else {}, sub)
+    plus, minus = patch.get("+", {}), patch.get("<", {})
+    for key in {*plus, *minus}:
+        base = new.get(key)
+        keys: set[Any] = {_item(v) for v in (base if isinstance(base, list) else [])}
+        keys |= {_item(v) for v in plus.get(key, ())}
+        keys -= {_item(v) for v in minus.get(key, ())}
+        keys.discard(None)
+        new[key] = [_as_value(k) for k in sorted(keys)]
+    return new
+
+
+def is_snapshot(stored: Json) -> bool:
+    """True for a stored state that is a whole snapshot (`{"=": {...}}`)."""
+    return isinstance(stored, dict) and len(stored) == 1 and SNAPSHOT in stored
+
+
+def snapshot(state: State | None) -> dict[str, Any]:
+    """The stored form of a whole state."""
+    return {SNAPSHOT: state}
+
+
+class StateChain:
+    """The writer's side: turns each event's whole state into what is stored.
+
+    One per recorded stretch of a session (a `SessionWriter`), fed in `seq`
+    order. The first state is a snapshot; after that a patch against the
+    previous event's state, `None` when unchanged, and a snapshot every
+    `CHECKPOINT_EVENTS` changes or when the patch would not be smaller.
+    """
+
+    def __init__(self, checkpoint: int = CHECKPOINT_EVENTS) -> None:
+        self._last: State | None = None
+        self._since = 0
+        self._checkpoint = checkpoint
+
+    def restart(self) -> None:
+        """Forget the last state (it was not stored): the next one is a snapshot."""
+        self._last = None
+
+    def encode(self, state: State | None) -> dict[str, Any] | None:
+        """The stored form of the next event's state (None: no state, or unchanged)."""
+        if state is None:
+            had, self._last = self._last, None
+            return None if had is None else snapshot(None)
+        last, self._last = self._last, state
+        if last is None:
+            self._since = 0
+            return snapshot(state)
+        patch = diff(last, state)
+        if patch is None:
+            return None
+        self._since += 1
+        whole = snapshot(state)
+        if self._since >= self._checkpoint or len(dumps(patch)) >= len(dumps(whole)):
+            self._since = 0
+            return whole
+        return patch
+
+
+class StateReader:
+    """The reader's side: the whole state at each event of one session, in `seq` order."""
+
+    def __init__(self) -> None:
+        self.state: State | None = None
+        self._seq: int | None = None
+
+    def read(self, seq: int, stored: Json) -> State | None:
+        """The state at event `seq` from its stored form (parsed JSON, or None)."""
+        follows = self._seq is not None and seq == self._seq + 1
+        self._seq = seq
+        if is_snapshot(stored):
+            whole = stored[SNAPSHOT]
+            self.state = whole if isinstance(whole, dict) else None
+        elif not follows:
+            self.state = None  # the event before is missing: unknown until a snapshot
+        elif isinstance(stored, dict) and self.state is not None:
+            try:
+                self.state = apply(self.state, stored)
+            except (TypeError, AttributeError, ValueError):
+                self.state = None  # not a patch (a hand-edited row): unknown, never a crash
+        elif stored is not None:
+            self.state = None  # a patch with nothing to patch
+        return self.state
+
+    def read_text(self, seq: int, text: str | None) -> State | None:
+        """`read` from the column's JSON text."""
+        try:
+            stored = None if text is None else json.loads(text)
+        except (TypeError, ValueError, RecursionError):
+            stored = {}  # unreadable: the state here is unknown
+        return self.read(seq, stored)
+
+
+def replay(rows: list[tuple[int, str | None]]) -> list[State | None]:
+    """The whole state at each of one session's `(seq, stored text)` rows."""
+    reader = StateReader()
+    return [reader.read_text(seq, text) for seq, text in rows]
