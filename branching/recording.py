@@ -145,10 +145,23 @@ class StoreRecorder:
     def __init__(self, session: SessionWriter, where: str | None = None) -> None:
         self.session = session
         self.where = where
+        self._state: tuple[object, dict[str, Any]] | None = None
 
     def _put(self, kind: str, run: Playthrough, **fields: Any) -> None:
-        state = run.state.to_dict()
-        self.session.record(kind, state=state, **fields).result()
+        self.session.record(kind, state=self._state_of(run), **fields).result()
+
+    def _state_of(self, run: Playthrough) -> dict[str, Any]:
+        """The engine's state as a dict: the very same dict while the state is the same object.
+
+        A step records several events (a choice, each scene shown, each route)
+        with one engine state; handing the store the same dict lets it see "no
+        change" without comparing (`states.StateChain`). States are immutable,
+        so the identity of the engine's `State` is a safe key.
+        """
+        current = run.state
+        if self._state is None or self._state[0] is not current:
+            self._state = (current, current.to_dict())
+        return self._state[1]
 
     def started(self, run: Playthrough) -> None:
         self._put("session_started", run, scene=run.view.scene)

@@ -1,10 +1,10 @@
 """The simulated clock, seeded ids, and the session handle that collects a session's ops.
 
 A simulated session is recorded by the real `StoreRecorder` through a real
-store `SessionWriter`; only what the writer is handed differs: instead of the
-writer thread, a `collect` callback that re-stamps each op with the simulated
-clock's time (the session id is drawn from the audience's seeded generator), appends it
-to the session's list of ops and resolves at once. So the events are exactly
+store `SessionWriter`; only what the writer is handed differs: the simulated
+clock stamps its records, and instead of the writer thread a `collect`
+callback appends each op to the session's list and resolves at once. The
+session id is drawn from the audience's seeded generator. So the events are exactly
 those a player records (types, order, fields, state), and the same seed gives
 the same ids and times, byte for byte.
 """
@@ -97,17 +97,16 @@ class SimSession:
                 "simulated": True,
             }
         )
-        self.writer = SessionWriter(self._collect, _nothing, ids, next_seq=1)
+        self.writer = SessionWriter(self._collect, _nothing, ids, next_seq=1, clock=self._now)
 
     @property
     def session_id(self) -> str:
         return self.writer.session_id
 
+    def _now(self) -> str:
+        return self.clock.ts()
+
     def _collect(self, op: Op) -> Future[bool]:
-        if op.get("op") == "event":
-            op["ts"] = self.clock.ts()
-        elif op.get("op") == "finish":
-            op["ended_at"] = self.clock.ts()
         self.ops.append(op)
         return _DONE
 

@@ -32,9 +32,16 @@ class SessionWriter:
     """Appends the events of one session, in order."""
 
     def __init__(
-        self, submit: Submit, spill: Callable[[], None], ids: dict[str, Any], next_seq: int
+        self,
+        submit: Submit,
+        spill: Callable[[], None],
+        ids: dict[str, Any],
+        next_seq: int,
+        clock: Callable[[], str] = now_ts,
     ) -> None:
+        """`clock` stamps each record (a simulator passes its simulated clock)."""
         self._submit = submit
+        self._clock = clock
         self._spill = spill
         self._ids = ids
         self._seq = next_seq
@@ -86,7 +93,7 @@ class SessionWriter:
         }
         with self._lock:
             self._check_open()
-            op = event_op(self._ids, self._seq, now_ts(), type, fields, self._chain)
+            op = event_op(self._ids, self._seq, self._clock(), type, fields, self._chain)
             self._seq += 1
             return self._submit(op)
 
@@ -108,7 +115,7 @@ class SessionWriter:
                     "outcome": outcome,
                     "ending_id": ending,
                     "ending_kind": ending_kind,
-                    "ended_at": now_ts(),
+                    "ended_at": self._clock(),
                 }
             )
 

@@ -56,12 +56,23 @@ def dumps(value: Json) -> str:
 
 def same(a: Json, b: Json) -> bool:
     """Equal as JSON values, types included (`1`, `1.0` and `True` differ)."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or a != b:  # Python's own comparison runs at C speed
+        return False
+    if isinstance(a, dict | list):  # equal, but `1 == 1.0 == True`: the types decide
+        return _exact(a, b)
+    return True
+
+
+def _exact(a: Json, b: Json) -> bool:
+    """`a == b` holds; are their types equal all the way down?"""
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
+        return a.keys() == b.keys() and all(_exact(v, b[k]) for k, v in a.items())
     if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(_exact(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 
@@ -185,6 +196,8 @@ class StateChain:
         if last is None:
             self._since = 0
             return snapshot(state)
+        if state is last:  # the recorder hands the same object on while nothing changed
+            return None
         patch = diff(last, state)
         if patch is None:
             return None
