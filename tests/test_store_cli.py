@@ -119,12 +119,27 @@ def test_forget_command_deletes_the_viewer(recorded: Path) -> None:
 
 
 def test_prune_command_drops_events_before_the_date(recorded: Path) -> None:
+    from branching.store.clock import now_ts
+
     kept = run("prune", "--before", "2000-01-01", "--db", str(recorded))
-    assert kept.exit_code == 0 and "Dropped 0 events" in kept.output
-    dropped = run("prune", "--before", "2999-01-01", "--db", str(recorded))
+    assert kept.exit_code == 0 and "Nothing to drop" in kept.output
+    now = now_ts()
+    looked = run("prune", "--before", now, "--dry-run", "--db", str(recorded))
+    assert looked.exit_code == 0 and "Would drop 18 events of 2 playthroughs" in looked.output
+    assert rows(recorded, "SELECT COUNT(*) FROM events") == [(18,)]  # nothing changed
+    unasked = run("prune", "--before", now, "--db", str(recorded))  # not a terminal
+    assert unasked.exit_code == 1 and "--yes" in unasked.output
+    assert rows(recorded, "SELECT COUNT(*) FROM events") == [(18,)]
+    dropped = run("prune", "--before", now, "--yes", "--db", str(recorded))
     assert dropped.exit_code == 0 and "Dropped 18 events" in dropped.output
     assert rows(recorded, "SELECT SUM(count) FROM traversals") == [(6,)]
     assert run("prune", "--db", str(recorded)).exit_code == 2  # --before is required
+
+
+def test_prune_refuses_a_date_in_the_future(recorded: Path) -> None:
+    result = run("prune", "--before", "2999-01-01", "--yes", "--db", str(recorded))
+    assert result.exit_code == 2 and "in the future" in result.output
+    assert rows(recorded, "SELECT COUNT(*) FROM events") == [(18,)]
 
 
 def test_merge_command_reports_what_each_source_added(recorded: Path, tmp_path: Path) -> None:

@@ -259,17 +259,49 @@ def _count(n: int, noun: str) -> str:
 @click.option(
     "--before",
     required=True,
-    help="Drop raw events older than this date/time (YYYY-MM-DD[THH:MM], UTC if no offset).",
+    help="Drop raw events older than this past date/time (YYYY-MM-DD[THH:MM], UTC if no offset).",
 )
+@click.option("--dry-run", is_flag=True, help="Show what would be dropped; change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed when not on a terminal).")
 @_db_option
-def prune(before: str, db_path: Path | None) -> None:
+def prune(before: str, dry_run: bool, yes: bool, db_path: Path | None) -> None:
     """Drop raw events older than a date; the per-choice totals are kept.
 
     Sessions stay (for sessions-per-ending and drop-off); playthroughs whose
     events are pruned can no longer be resumed or exported event by event.
+    Shows what would go and asks first on a terminal (--yes for scripts,
+    --dry-run to only look); a date in the future is refused.
     """
+    from branching.store.clock import now_ts
     from branching.store.erase import prune as prune_events
+    from branching.store.erase import prune_plan
 
     cutoff = _cutoff(before, "--before")
-    result = prune_events(_resolve_db(db_path), cutoff)
+    if cutoff > now_ts():
+        raise click.BadParameter(
+            f"{before} is in the future: prune drops events recorded before a past date",
+            param_hint="--before",
+        )
+    path = _resolve_db(db_path)
+    plan = prune_plan(path, cutoff)
+    if plan.events == 0:
+        click.echo(f"Nothing to drop: no event in {path} was recorded before {plan.cutoff}.")
+        return
+    what = (
+        f"{plan.events:,} events of {_count(plan.sessions, 'playthrough')} recorded "
+        f"from {plan.first} to {plan.last} (before {plan.cutoff}); {plan.kept:,} later "
+        "events stay"
+    )
+    if plan.unfinished:
+        what += f"; {_count(plan.unfinished, 'unfinished playthrough')} could no longer be resumed"
+    if dry_run:
+        click.echo(f"Would drop {what}. Nothing was changed (--dry-run).")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                f"prune would drop {what}: pass --yes to confirm (or --dry-run to look first)"
+            )
+        click.confirm(f"Drop {what}?", abort=True)
+    result = prune_events(path, cutoff)
     click.echo(f"Dropped {result.events} events recorded before {result.cutoff}.")

@@ -40,7 +40,7 @@ from typing import Any
 from branching.store import db, spool, states, totals
 from branching.store.clock import now_ts, parse_cutoff
 from branching.store.paths import sidecar_paths, spool_path
-from branching.store.records import ForgetResult, PruneResult
+from branching.store.records import ForgetResult, PrunePlan, PruneResult
 from branching.store.store import Store
 from branching.store.viewers import lookup_id
 
@@ -112,6 +112,30 @@ def _not_of(vid: str, sessions: set[str]) -> Any:
         return record.get("session_id") not in theirs
 
     return keep
+
+
+def prune_plan(path: Path, before: str) -> PrunePlan:
+    """What `prune(path, before)` would drop, read without changing anything."""
+    cutoff = parse_cutoff(before)
+    _prepare(path)
+    conn = db.reader(path)
+    try:
+        events, sessions, first, last = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT session_id), MIN(ts), MAX(ts) FROM events "
+            "WHERE ts < ?",
+            [cutoff],
+        ).fetchone()
+        kept = conn.execute("SELECT COUNT(*) FROM events WHERE ts >= ?", [cutoff]).fetchone()[0]
+        unfinished = conn.execute(
+            """SELECT COUNT(*) FROM sessions s WHERE s.outcome = 'in_progress'
+            AND EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.session_id AND e.ts < ?)""",
+            [cutoff],
+        ).fetchone()[0]
+    except sqlite3.Error as exc:
+        raise db.translate(exc, path) from None
+    finally:
+        conn.close()
+    return PrunePlan(cutoff, events, sessions, unfinished, first, last, kept)
 
 
 def prune(path: Path, before: str) -> PruneResult:

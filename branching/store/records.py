@@ -62,6 +62,19 @@ class ForgetResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PrunePlan:
+    """What `prune` would drop: events before `cutoff`, the playthroughs they belong to."""
+
+    cutoff: str
+    events: int
+    sessions: int
+    unfinished: int  # of `sessions`, still in progress: they could no longer be resumed
+    first: str | None
+    last: str | None
+    kept: int  # events recorded on or after the cutoff
+
+
+@dataclass(frozen=True, slots=True)
 class PruneResult:
     """How many raw events `prune` removed (their counts stay in the totals)."""
 
