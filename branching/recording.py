@@ -190,10 +190,19 @@ class StoreRecorder:
         decide_ms: int | None,
         input: str,
         timeout: bool = False,
+        label: str | None = None,
     ) -> None:
         kind = "timeout_default" if timeout else "choice_made"
+        seen = label if label is not None and label != _template(run, scene, choice) else None
         self._put(
-            kind, run, scene=scene, choice=choice, target=target, decide_ms=decide_ms, input=input
+            kind,
+            run,
+            scene=scene,
+            choice=choice,
+            target=target,
+            decide_ms=decide_ms,
+            input=input,
+            label=seen,
         )
 
     def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:
@@ -213,6 +222,13 @@ class StoreRecorder:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _template(run: Playthrough, scene: str, choice: str) -> str | None:
+    """The label of `choice` as written in the story (None for a choice it does not have)."""
+    found = run.story.scenes.get(scene)
+    written = found.choice(choice) if found is not None else None
+    return written.label.source if written is not None else None
 
 
 def start_recording(

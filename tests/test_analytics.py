@@ -232,6 +232,28 @@ def test_progress_counts_choices_net_of_rewinds(known: tuple[Path, Path]) -> Non
     assert progress == {0: (0, 0), 1: (0, 2), 2: (3, 0), 3: (1, 0)}
 
 
+def test_deep_progress_is_bucketed_and_a_viewer_counts_once_per_bucket() -> None:
+    from branching.analytics.walks import Walks, depth_buckets, progress
+
+    assert depth_buckets(10) == [(n, n) for n in range(11)]  # short stories: every depth
+    assert depth_buckets(57) == [(0, 0), (1, 2), (3, 5), (6, 10), (11, 20), (21, 50), (51, 100)]
+    walked = Walks("viewers")
+    walked.progress[(3, False)] = {"ann"}
+    walked.progress[(4, False)] = {"ann", "bob"}  # ann stopped at 3 and at 4: one viewer
+    walked.progress[(12, True)] = {"cy"}
+    walked.progress[(57, True)] = {"cy", "dee"}
+    rows = {(p.choices, p.upto): (p.ended, p.left) for p in progress(walked)}
+    assert rows == {
+        (0, None): (0, 0),
+        (1, 2): (0, 0),
+        (3, 5): (0, 2),
+        (6, 10): (0, 0),
+        (11, 20): (1, 0),
+        (21, 50): (0, 0),
+        (51, 100): (2, 0),
+    }
+
+
 def test_rewinds_pauses_and_skips_per_scene(known: tuple[Path, Path]) -> None:
     rows = {i.scene: (i.rewinds, i.pauses, i.skips) for i in report(known).interactions}
     assert rows["briefing"] == (1, 1, 1) and rows["vault"] == (0, 0, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -87,6 +88,7 @@ def test_stats_csv_is_one_table(known: tuple[Path, Path]) -> None:
         "kind": "bad",
         "sessions": "1",
         "share": str(round(1 / 6, 6)),
+        "ending id": "caught",  # programs get the id beside the title
     }
     two = run(
         "stats",
@@ -264,3 +266,111 @@ def test_the_stats_command_offers_exactly_the_tables_it_can_print() -> None:
     from branching.render.tables import TABLES
 
     assert TABLE_NAMES == TABLES  # click needs the names before render is imported
+
+
+# -- piped output carries every value; the story list ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Simulated audiences of two bundled stories: long labels, loops, timeouts, abandonment."""
+    db = tmp_path_factory.mktemp("rehearsal") / "rehearsal.db"
+    for story, seed in (("tutorial", 5), ("lighthouse", 6)):
+        run(
+            "simulate", story, "--sessions", "40", "--seed", str(seed), "--db", str(db),
+            "--viewers", "15", "--abandon", "0.1", "--back", "0.2", "--timeouts", "0.2",
+        )  # fmt: skip
+    return db
+
+
+def people_rows(db: Path, story: str, unit: str) -> dict[str, list[list[str]]]:
+    """Every table's cells as `stats` shows them to people, worked out without the CLI."""
+    from branching.analytics import build_report
+    from branching.escape import terminal_line
+    from branching.render.figures import Figures
+    from branching.render.tables import report_tables
+
+    report = build_report(story, db=db, unit=unit)  # type: ignore[arg-type]
+    return {
+        sheet.name: [
+            [terminal_line(sheet.cell(row, i, Figures())) for i in range(len(sheet.columns))]
+            for row in sheet.rows
+        ]
+        for sheet in report_tables(report)
+    }
+
+
+@pytest.mark.parametrize(("story", "unit"), [("tutorial", "sessions"), ("lighthouse", "viewers")])
+def test_piped_stats_carry_every_value_of_every_table(
+    rehearsal: Path, story: str, unit: str
+) -> None:
+    out = run("stats", story, "--db", str(rehearsal), "--by", unit).output
+    lines = [line.strip() for line in out.splitlines()]
+    tables = people_rows(rehearsal, story, unit)
+    assert sum(1 for rows in tables.values() if rows) >= 10
+    for name, rows in tables.items():
+        for cells in rows:  # one line per row: every cell whole, in order, 2+ spaces apart
+            pattern = r"\s{2,}".join(re.escape(c) for c in cells if c)
+            assert any(re.fullmatch(pattern, line) for line in lines), (name, cells)
+    assert "by the clock" in out  # the header that was cropped to "by th / cloc"
+
+
+def test_stats_text_format_and_file_are_plain_and_whole(rehearsal: Path, tmp_path: Path) -> None:
+    text = run("stats", "tutorial", "--db", str(rehearsal), "--format", "text").output
+    target = tmp_path / "stats.txt"
+    run("stats", "tutorial", "--db", str(rehearsal), "-o", str(target))
+    assert target.read_text(encoding="utf-8") == text
+    assert "\x1b[" not in text and "────" not in text
+
+
+def test_stats_lists_titles_where_people_read_and_ids_for_programs(
+    known: tuple[Path, Path],
+) -> None:
+    out = run("stats", "heist", "--db", str(known[0]), "--table", "choices").output
+    quietly = next(line for line in out.splitlines() if "Go in quietly" in line)
+    assert "The Vault" in quietly and " vault " not in quietly
+    data = json.loads(
+        run(
+            "stats", "heist", "--db", str(known[0]), "--format", "json", "--table", "choices"
+        ).output
+    )
+    row = data["tables"]["choices"]["rows"][0]
+    assert (row["goes to"], row["goes to id"]) == ("The Vault", "vault")
+    assert (row["scene id"], row["choice id"]) == ("briefing", "quiet")
+
+
+def test_drop_off_is_worst_first(rehearsal: Path) -> None:
+    data = json.loads(
+        run(
+            "stats", "lighthouse", "--db", str(rehearsal), "--format", "json", "--table", "dropoff"
+        ).output  # fmt: skip
+    )
+    rates = [r["drop-off"] for r in data["tables"]["dropoff"]["rows"]]
+    reached = [r for r in rates if r is not None]
+    assert rates[: len(reached)] == reached and reached == sorted(reached, reverse=True)
+    assert reached[0] > 0
+
+
+def test_how_far_sessions_got_is_bucketed_for_a_long_story(rehearsal: Path) -> None:
+    data = json.loads(
+        run(
+            "stats", "lighthouse", "--db", str(rehearsal), "--format", "json", "--table", "progress"
+        ).output  # fmt: skip
+    )
+    rows = data["tables"]["progress"]["rows"]
+    assert [r["choices made"] for r in rows[:4]] == ["0", "1-2", "3-5", "6-10"]
+    assert all(r["from"] <= r["to"] for r in rows) and rows[-1]["to"] > 10
+    total = sum(r["reached an ending"] + r["stopped"] for r in rows)
+    assert total == 40  # every session once (sessions: no one counts twice)
+
+
+def test_stats_without_a_story_lists_the_database(rehearsal: Path) -> None:
+    out = run("stats", "--db", str(rehearsal)).output
+    assert "The Lantern Market" in out and "The Keeper of Skerrow Light" in out
+    data = json.loads(run("stats", "--db", str(rehearsal), "--format", "json").output)
+    rows = {r["story"]: r for r in data["tables"]["stories"]["rows"]}
+    assert rows["tutorial"]["simulated sessions"] == 40
+    assert rows["lighthouse"]["real sessions"] == 0 and rows["lighthouse"]["versions"] == 1
+    assert rows["tutorial"]["last activity"] is not None
+    filtered = run("stats", "--db", str(rehearsal), "--since", "2025-01-01", ok=False)
+    assert filtered.exit_code == 2 and "need a STORY" in filtered.output

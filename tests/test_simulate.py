@@ -259,3 +259,35 @@ def test_analytics_leave_simulated_sessions_out_where_real_viewers_exist(tmp_pat
         "sessions",
     )
     assert "simulated sessions only (3 real ones left out)" in out
+
+
+def test_one_seed_for_two_stories_in_one_database(tmp_path: Path) -> None:
+    db = tmp_path / "two.db"
+    for story in ("tutorial", "signal"):
+        out = run_cli("simulate", story, "--sessions", "20", "--seed", "4", "--db", str(db))
+        assert "20 session(s)" in out
+    again = run_cli("simulate", "tutorial", "--sessions", "20", "--seed", "4", "--db", str(db))
+    assert "already there" in again  # the same audience again adds nothing
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone() == (40,)
+    conn.close()
+
+
+def test_labels_are_recorded_as_viewers_saw_them(tmp_path: Path) -> None:
+    """A label with interpolation is kept as rendered; a plain label costs nothing."""
+    db = tmp_path / "labels.db"
+    run_cli("simulate", "signal", "--sessions", "300", "--seed", "8", "--db", str(db))
+    story = load_story(SIGNAL)
+    templated = {
+        (s.id, c.id) for s in story.scenes.values() for c in s.choices if "{" in c.label.source
+    }
+    assert templated
+    conn = sqlite3.connect(db)
+    labelled = conn.execute(
+        "SELECT scene, choice, label FROM events WHERE label IS NOT NULL"
+    ).fetchall()
+    assert labelled and {(s, c) for s, c, _ in labelled} <= templated
+    assert all("{" not in label for _, _, label in labelled)
+    totals = conn.execute("SELECT SUM(count) FROM choice_labels").fetchone()[0]
+    assert totals == len(labelled)  # the running totals count every one
+    conn.close()

@@ -142,11 +142,16 @@ class Interaction:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """Sessions by the number of choice points they passed (net of rewinds)."""
+    """Sessions by the number of choice points they passed (net of rewinds).
+
+    One row is one depth (`upto` is None) or a bucket of depths `choices..upto`
+    (see `walks.progress`); a viewer counts once per row.
+    """
 
     choices: int
     ended: int  # units whose sessions with this many choices reached an ending
     left: int  # ... or stopped (quit, abandoned, stuck, unfinished)
+    upto: int | None = None  # the bucket's last depth; None: the row is one depth
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,16 +181,17 @@ def _write(data: str | bytes, output: str | None) -> None:
 
 
 @cli.command()
-@click.argument("story")
+@click.argument("story", required=False)
 @selection_options
 @by_unit
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "text", "json", "csv"]),
     default="table",
     show_default=True,
-    help="Rich tables (plain text when piped), JSON or CSV.",
+    help="table: Rich tables on a terminal, plain aligned text when piped or "
+    "written to a file; text: always plain text; json; csv (one table).",
 )
 @click.option(
     "--table",
@@ -221,7 +222,7 @@ def _write(data: str | bytes, output: str | None) -> None:
     help="Write to this file instead of standard output.",
 )
 def stats(
-    story: str,
+    story: str | None,
     db: str | None,
     version: str | None,
     since: str | None,
@@ -239,8 +240,10 @@ def stats(
 ) -> None:
     """Print what viewers of STORY chose: reach, choices, timeouts, drop-off, endings...
 
-    STORY is a story file or folder, or a story id recorded in the database.
-    Every table states what it counts (sessions or unique viewers) and of what.
+    STORY is a story file or folder, or a story id recorded in the database;
+    without it, the stories in the database are listed. Every table states
+    what it counts (sessions or unique viewers) and of what. Piped or written
+    to a file, tables are plain text as wide as their content: every value.
     """
     from branching.analytics import build_report
     from branching.render.report_io import sheet_csv, sheets_json
@@ -248,6 +251,11 @@ def stats(
 
     if fmt == "csv" and len(tables) > 1:
         raise click.UsageError("CSV holds one table: give a single --table")
+    if story is None:
+        _list_stories(
+            db, fmt, min_count, output, picked=(version, since, until, where, first_only, tables)
+        )
+        return
     report = build_report(
         story,
         db=_db(db),
@@ -257,32 +265,57 @@ def stats(
         flag_min=flag_min,
     )
     if fmt == "csv":
-        sheets = report_tables(report, tables or ("choices",))
+        sheets = report_tables(report, tables or ("choices",), ids=True)
         _write(sheet_csv(sheets[0], min_count=min_count), output)
     elif fmt == "json":
-        sheets = report_tables(report, tables or TABLE_NAMES)
+        sheets = report_tables(report, tables or TABLE_NAMES, ids=True)
         _write(sheets_json(report, sheets, min_count=min_count), output)
     else:
-        _print_tables(report, tables or TABLE_NAMES, min_count, output)
+        _print_sheets(report_tables(report, tables or TABLE_NAMES), fmt, min_count, output)
 
 
-def _print_tables(report: Any, names: tuple[str, ...], min_count: int, output: str | None) -> None:
-    import io
+def _list_stories(
+    db: str | None, fmt: str, min_count: int, output: str | None, *, picked: tuple[Any, ...]
+) -> None:
+    """`branching stats` without a STORY: the stories the database holds."""
+    from branching.analytics.stories import recorded_stories
+    from branching.render.report_io import sheet_csv, stories_json
+    from branching.render.tables import stories_sheet
 
+    if any(picked):
+        raise click.UsageError(
+            "--version, --since, --until, --where, --first-only and --table need a STORY "
+            "(without one, stats lists the stories in the database)"
+        )
+    path = str(_db(db))
+    sheet = stories_sheet(recorded_stories(path), path)
+    if fmt == "csv":
+        _write(sheet_csv(sheet, min_count=min_count), output)
+    elif fmt == "json":
+        _write(stories_json(sheet, min_count=min_count), output)
+    else:
+        _print_sheets([sheet.for_people()], fmt, min_count, output)
+
+
+def _print_sheets(sheets: list[Any], fmt: str, min_count: int, output: str | None) -> None:
+    """Rich tables on a terminal; plain aligned text otherwise (or with --format text)."""
     from rich.console import Console
+    from rich.text import Text
 
     from branching.render.figures import Figures
-    from branching.render.tables import report_tables, rich_table
+    from branching.render.tables import plain_text, rich_table
 
-    buffer = io.StringIO() if output else None
-    console = Console(
-        file=buffer, width=120 if buffer else None, color_system=None if buffer else "auto"
-    )
-    for sheet in report_tables(report, names):
-        console.print(rich_table(sheet, Figures(min_count), ascii_only=console.options.ascii_only))
+    figures = Figures(min_count)
+    if output is not None or fmt == "text" or not sys.stdout.isatty():
+        _write("\n".join(plain_text(sheet, figures) for sheet in sheets), output)
+        return
+    console = Console()
+    for sheet in sheets:
+        drawn = rich_table(
+            sheet, figures, ascii_only=console.options.ascii_only, width=console.width
+        )
+        console.print(drawn, soft_wrap=isinstance(drawn, Text))  # plain: the terminal wraps
         console.print()
-    if buffer is not None:
-        _write(buffer.getvalue(), output)
 
 
 @cli.command()
@@ -356,6 +389,13 @@ def _print_tables(report: Any, names: tuple[str, ...], min_count: int, output: s
     metavar="FILE.csv",
     help="Draw per-choice counts computed elsewhere: columns scene,choice,target,count[,timeouts].",
 )
+@click.option(
+    "--map",
+    "story_map",
+    is_flag=True,
+    help="Draw the story map: scenes, choices with their conditions, endings and chapters, "
+    "no counts (drawn anyway when there is no database or no recording of the story).",
+)
 @click.option("--ascii", "ascii_only", is_flag=True, help="Only ASCII characters.")
 @click.option(
     "--width",
@@ -389,16 +429,19 @@ def flowchart(
     min_share: float,
     layout_timeout: float,
     counts: str | None,
+    story_map: bool,
     ascii_only: bool,
     width: int | None,
     output: str | None,
 ) -> None:
     """Draw the flowchart of STORY with the share of viewers on every choice.
 
-    STORY is a story file or folder, or a story id recorded in the database
-    (its structure is stored there). Without filters and counting choices,
-    the figures come from the running totals and draw in milliseconds. A big
-    story is drawn as a chapter overview; --chapter and --around zoom in.
+    STORY is a story file or folder, a bundled story's name, or a story id
+    recorded in the database (its structure is stored there). Without filters
+    and counting choices, the figures come from the running totals and draw in
+    milliseconds. With no database (or --map) it is the story map: the
+    structure alone. A big story is drawn as a chapter overview; --chapter and
+    --around zoom in.
     """
     from branching.analytics import flow_graph
     from branching.analytics.overview import pick_view
@@ -407,13 +450,19 @@ def flowchart(
         raise click.UsageError("PNG is binary: write it to a file with -o FILE.png")
     if chapter is not None and around_scene is not None:
         raise click.UsageError("give --chapter or --around, not both")
+    if story_map and counts is not None:
+        raise click.UsageError("give --map or --counts, not both")
     filters = _filters(since, until, version, where, first_only, audience)
+    source = _flow_db(db, story, counts)
+    if min_share and (story_map or (source is None and counts is None)):
+        raise click.UsageError("--min-share folds by traffic: the story map has none")
     graph = flow_graph(
         story,
-        db=_db(db, needed=counts is None or not Path(story).exists()),
+        db=source,
         filters=filters,
         unit=cast("Unit", unit),
         counts_csv=counts,
+        story_map=story_map,
     )
     drawn = fmt not in ("terminal", "json")
     chosen = {True: "overview", False: "full", None: "auto" if drawn else "full"}[view]
@@ -446,6 +495,22 @@ def flowchart(
     )
     if data is not None:
         _write(data, output)
+
+
+def _flow_db(db: str | None, story: str, counts: str | None) -> str | None:
+    """The database the flowchart reads; None draws the story map (or the counts file).
+
+    A database that is named (--db, BRANCHING_DB) must exist; the default one
+    may be absent: then there is nothing recorded, and the story map is drawn.
+    """
+    from branching.store.paths import db_path
+
+    if db:
+        return str(db_path(db))
+    if counts is not None and Path(story).exists():
+        return None
+    default = db_path(None)
+    return str(default) if default.exists() else None
 
 
 def _render(
@@ -492,7 +557,7 @@ def _render(
             "from the raw events (branching stats prints them; filters put them back)"
         )
         graph = replace(graph, notes=(*graph.notes, note))
-    elif counts is None:
+    elif counts is None and whole.telemetry:
         from branching.analytics import build_report
 
         unit = graph.unit if graph.unit != "choices" else "sessions"

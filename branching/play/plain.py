@@ -295,7 +295,15 @@ class _Plain:
             raise ValueError(f"choice {number} is locked ({shown.reason})")
         ms = self.clock.ms()
         run.choose(shown.id)
-        self.rec.chose(run, view.scene, shown.id, shown.target, decide_ms=ms, input=input_kind)
+        self.rec.chose(
+            run,
+            view.scene,
+            shown.id,
+            shown.target,
+            decide_ms=ms,
+            input=input_kind,
+            label=shown.label,
+        )
         self.rec.shown(run)
         self.show(run.view)
         return "choice"

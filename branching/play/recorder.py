@@ -5,9 +5,11 @@ Players (plain and Textual) talk to a `Recorder`;
 the engine's state snapshot, and `NullRecorder` records nothing
 (`--no-telemetry`). Keeping this seam here means the engine
 never knows about telemetry and the store never knows about the engine.
-Each call returns once the event is committed (or, while the database cannot
-be written, appended and fsynced to the store's spool), so a player shows the
-next scene only after the last step is on disk.
+`chose` is given the label as the viewer saw it (`label`, rendered), so a
+label with interpolation is recorded the way it read. Each call returns once
+the event is committed (or, while the database cannot be written, appended
+and fsynced to the store's spool), so a player shows the next scene only
+after the last step is on disk.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Recorder(Protocol):
         decide_ms: int | None,
         input: str,
         timeout: bool = False,
+        label: str | None = None,
     ) -> None: ...
     def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None: ...
     def event(self, kind: str, run: Playthrough, **fields: Any) -> None: ...
@@ -59,6 +62,7 @@ class NullRecorder:
         decide_ms: int | None,
         input: str,
         timeout: bool = False,
+        label: str | None = None,
     ) -> None:
         pass
 

@@ -115,7 +115,14 @@ class Playing:
         run, rec = self._live()
         run.choose(choice.id)
         rec.chose(
-            run, scene, choice.id, choice.target, decide_ms=decide_ms, input=how, timeout=timeout
+            run,
+            scene,
+            choice.id,
+            choice.target,
+            decide_ms=decide_ms,
+            input=how,
+            timeout=timeout,
+            label=choice.label,
         )
         rec.shown(run)
         return self._step()

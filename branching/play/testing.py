@@ -41,6 +41,7 @@ class MemoryRecorder:
         decide_ms: int | None,
         input: str,
         timeout: bool = False,
+        label: str | None = None,  # what the store keeps of it is tested with the store
     ) -> None:
         self._add(
             "chose",

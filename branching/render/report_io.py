@@ -2,7 +2,9 @@
 
 JSON holds every chosen sheet: its caption (the denominator in words), its
 columns and its rows as objects, with hidden figures as `null`. CSV holds one
-sheet (a CSV file has one header), the one named by `--table`.
+sheet (a CSV file has one header), the one named by `--table`. Both carry the
+sheets' `id` columns (scene, choice and ending ids beside the titles people
+read), so a program can join them with the story or the exports.
 
 JSON keeps every string exactly (`branching.escape.json_text` only writes the
 characters that drive a terminal as `\\uXXXX`). CSV is for spreadsheets: each
@@ -22,30 +24,44 @@ from branching.escape import csv_cell, json_text
 from branching.render.figures import Figures
 from branching.render.tables import Sheet
 
-FORMAT = "branching-stats/1"
+FORMAT = "branching-stats/2"  # 2: "goes to" holds the title; ids in "... id" columns
+
+
+def _tables(sheets: list[Sheet], figures: Figures) -> dict[str, Any]:
+    return {
+        sheet.name: {
+            "title": sheet.title,
+            "denominator": sheet.caption,
+            "columns": [c.name for c in sheet.columns],
+            "rows": [
+                {c.name: sheet.raw(row, i, figures) for i, c in enumerate(sheet.columns)}
+                for row in sheet.rows
+            ],
+        }
+        for sheet in sheets
+    }
 
 
 def sheets_json(report: Report, sheets: list[Sheet], *, min_count: int = 0) -> str:
     """The chosen sheets as one JSON document."""
-    figures = Figures(min_count)
     data: dict[str, Any] = {
         "format": FORMAT,
         "story": report.overview.story_id,
         "unit": report.overview.unit,
         "selection": report.overview.filters,
         "hidden_below": min_count or None,
-        "tables": {
-            sheet.name: {
-                "title": sheet.title,
-                "denominator": sheet.caption,
-                "columns": [c.name for c in sheet.columns],
-                "rows": [
-                    {c.name: sheet.raw(row, i, figures) for i, c in enumerate(sheet.columns)}
-                    for row in sheet.rows
-                ],
-            }
-            for sheet in sheets
-        },
+        "tables": _tables(sheets, Figures(min_count)),
+    }
+    return json_text(data, indent=2) + "\n"
+
+
+def stories_json(sheet: Sheet, *, min_count: int = 0) -> str:
+    """The story list (`branching stats` without a STORY) as JSON: one table, `stories`."""
+    data: dict[str, Any] = {
+        "format": FORMAT,
+        "story": None,
+        "hidden_below": min_count or None,
+        "tables": _tables([sheet], Figures(min_count)),
     }
     return json_text(data, indent=2) + "\n"
 

@@ -1,69 +1,43 @@
 """`branching stats` as tables: one neutral description, drawn as Rich, CSV, JSON or HTML.
 
-`report_tables(report)` turns a `Report` into `Sheet`s (title, a caption that
-states the denominator, typed columns, raw rows). Every output format reads
-the same sheets, so the terminal, the CSV and the mailed HTML never disagree.
+`report_tables(report)` turns a `Report` into `Sheet`s (`render.sheet`: title,
+a caption that states the denominator, typed columns, raw rows). Every output
+format reads the same sheets (Rich and plain text: `render.sheet_text`; CSV
+and JSON: `render.report_io`), so the terminal, the CSV and the mailed HTML
+never disagree.
 Columns are typed: a `count` is hidden below `--min-count`, and a `share`
-names the count column it was computed from, so it is hidden with it.
+names the count column it was computed from, so it is hidden with it. An `id`
+column (scene and choice ids, depth bounds) is for programs: JSON and CSV ask
+for it with `ids=True`; people read titles, with the id added only where two
+scenes share a title.
+
+Rows come in the story's order, except drop-off (worst first) and "how far
+sessions got" (one row per depth, or buckets of depths for long stories).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from rich import box
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-
 from branching.analytics.rows import Report
-from branching.escape import terminal_line
-from branching.render.bars import SHARE_WIDTH, share_cell
-from branching.render.figures import Figures, seconds
+from branching.analytics.stories import RecordedStory
+from branching.render.sheet import Column, Sheet
+from branching.render.sheet_text import plain_text, rich_table
+
+__all__ = [
+    "TABLES",
+    "UNIT_NAME",
+    "Column",
+    "Sheet",
+    "plain_text",
+    "report_tables",
+    "rich_table",
+    "scene_names",
+    "stories_sheet",
+]
 
 UNIT_NAME = {"sessions": "sessions", "viewers": "unique viewers"}
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    name: str
-    kind: str = "text"  # text, count, share, ms, number
-    of: int | None = None  # for a share: the index of the count column it comes from
-
-
-@dataclass(frozen=True, slots=True)
-class Sheet:
-    name: str  # the --table name
-    title: str
-    caption: str  # what the figures count, and of what
-    columns: tuple[Column, ...]
-    rows: tuple[tuple[Any, ...], ...]
-
-    def cell(self, row: tuple[Any, ...], index: int, figures: Figures) -> str:
-        """A cell as text for people (hidden figures as '<K' or '-')."""
-        column, value = self.columns[index], row[index]
-        if column.kind == "count":
-            return figures.count(value)
-        if column.kind == "share":
-            guard = row[column.of] if column.of is not None else None
-            return figures.rate(value, guard)
-        if column.kind == "ms":
-            return seconds(value)
-        if column.kind == "number":
-            return "-" if value is None else f"{value:.1f}"
-        return "" if value is None else str(value)
-
-    def raw(self, row: tuple[Any, ...], index: int, figures: Figures) -> Any:
-        """A cell for machines: None when hidden, shares as fractions."""
-        column, value = self.columns[index], row[index]
-        if column.kind == "count":
-            return figures.value(value)
-        if column.kind == "share":
-            guard = row[column.of] if column.of is not None else None
-            return None if value is None or figures.hidden(guard) else round(value, 6)
-        return value
 
 
 C = Column
@@ -84,11 +58,27 @@ TABLES = (
 )
 
 
-def report_tables(report: Report, names: tuple[str, ...] = TABLES) -> list[Sheet]:
-    """The sheets named (all by default), in the order of TABLES."""
+def report_tables(
+    report: Report, names: tuple[str, ...] = TABLES, *, ids: bool = False
+) -> list[Sheet]:
+    """The sheets named (all by default), in the order of TABLES; with `ids`, id columns too."""
     unit = UNIT_NAME[report.overview.unit]
     builders = {name: globals()[f"_{name}"] for name in TABLES}
-    return [builders[name](report, unit) for name in TABLES if name in names]
+    sheets = [builders[name](report, unit) for name in TABLES if name in names]
+    return sheets if ids else [sheet.for_people() for sheet in sheets]
+
+
+def scene_names(report: Report) -> dict[str, str]:
+    """Scene id -> the title people read; "Title (id)" where two scenes share a title."""
+    titles = {r.scene: r.title for r in report.reach}
+    seen: dict[str, int] = {}
+    for title in titles.values():
+        seen[title] = seen.get(title, 0) + 1
+    return {sid: f"{t} ({sid})" if seen[t] > 1 else t for sid, t in titles.items()}
+
+
+def _name(names: dict[str, str], scene: str) -> str:
+    return names.get(scene, scene)
 
 
 def _overview(r: Report, unit: str) -> Sheet:
@@ -124,6 +114,7 @@ def _overview(r: Report, unit: str) -> Sheet:
 
 
 def _reach(r: Report, unit: str) -> Sheet:
+    names = scene_names(r)
     return Sheet(
         "reach",
         "Reach of each scene",
@@ -135,12 +126,17 @@ def _reach(r: Report, unit: str) -> Sheet:
             C(unit, "count"),
             C("reach", "share", 3),
             C("visits (every time)", "count"),
+            C("scene id", "id"),
         ),
-        tuple((x.title, x.chapter or "", x.kind, x.reached, x.share, x.visits) for x in r.reach),
+        tuple(
+            (names[x.scene], x.chapter or "", x.kind, x.reached, x.share, x.visits, x.scene)
+            for x in r.reach
+        ),
     )
 
 
 def _choices(r: Report, unit: str) -> Sheet:
+    names = scene_names(r)
     return Sheet(
         "choices",
         "Choices at each choice point",
@@ -154,16 +150,22 @@ def _choices(r: Report, unit: str) -> Sheet:
             C("share", "share", 3),
             C("times taken", "count"),
             C("by the clock", "count"),
+            C("scene id", "id"),
+            C("choice id", "id"),
+            C("goes to id", "id"),
         ),
         tuple(
             (
-                x.scene_title,
+                _name(names, x.scene),
                 x.label + (" (retired)" if x.retired else ""),
-                x.target,
+                _name(names, x.target),
                 x.count,
                 x.share,
                 x.times,
                 x.timeouts,
+                x.scene,
+                x.choice,
+                x.target,
             )
             for x in r.choices
         ),
@@ -171,6 +173,7 @@ def _choices(r: Report, unit: str) -> Sheet:
 
 
 def _timing(r: Report, unit: str) -> Sheet:
+    names = scene_names(r)
     return Sheet(
         "timing",
         "Time to decide and timeouts",
@@ -186,10 +189,11 @@ def _timing(r: Report, unit: str) -> Sheet:
             C(f"{unit} timed out", "count"),
             C("median", "ms"),
             C("p90", "ms"),
+            C("scene id", "id"),
         ),
         tuple(
             (
-                t.title,
+                _name(names, t.scene),
                 f"{t.timer:g} s" if t.timer else "none",
                 t.decisions,
                 t.timeouts,
@@ -197,6 +201,7 @@ def _timing(r: Report, unit: str) -> Sheet:
                 t.timed_out,
                 t.median_ms,
                 t.p90_ms,
+                t.scene,
             )
             for t in r.timing
         ),
@@ -204,31 +209,37 @@ def _timing(r: Report, unit: str) -> Sheet:
 
 
 def _dropoff(r: Report, unit: str) -> Sheet:
+    names = scene_names(r)
+    # worst first: the highest drop-off, then the most who left; unreached scenes last
+    worst = sorted(r.dropoff, key=lambda d: (d.rate is None, -(d.rate or 0.0), -d.left))
     return Sheet(
         "dropoff",
         "Where viewers stopped",
         f"{unit} whose last scene was this one without an ending, of the {unit} "
-        "that reached it (unfinished sessions may still resume)",
+        "that reached it (unfinished sessions may still resume); worst first",
         (
             C("scene"),
             C(f"{unit} reached", "count"),
             C("left here", "count"),
             C("drop-off", "share", 2),
             C("of which unfinished", "count"),
+            C("scene id", "id"),
         ),
-        tuple((d.title, d.reached, d.left, d.rate, d.unfinished) for d in r.dropoff),
+        tuple(
+            (_name(names, d.scene), d.reached, d.left, d.rate, d.unfinished, d.scene) for d in worst
+        ),
     )
 
 
 def _endings(r: Report, unit: str) -> Sheet:
-    rows = [(e.title, e.kind, e.count, e.share) for e in r.endings]
-    rows += [(f"all {k.kind} endings", k.kind, k.count, k.share) for k in r.ending_kinds]
+    rows: list[tuple[Any, ...]] = [(e.title, e.kind, e.count, e.share, e.ending) for e in r.endings]
+    rows += [(f"all {k.kind} endings", k.kind, k.count, k.share, None) for k in r.ending_kinds]
     return Sheet(
         "endings",
         "Endings",
         f"{unit} whose playthrough ended there, of the {r.overview.started:,} {unit} "
         "that started (the last ending reached counts)",
-        (C("ending"), C("kind"), C(unit, "count"), C("share", "share", 2)),
+        (C("ending"), C("kind"), C(unit, "count"), C("share", "share", 2), C("ending id", "id")),
         tuple(rows),
     )
 
@@ -249,6 +260,7 @@ def _paths(r: Report, unit: str) -> Sheet:
 
 
 def _interactions(r: Report, unit: str) -> Sheet:
+    names = scene_names(r)
     return Sheet(
         "interactions",
         "Going back, pauses and skipped text",
@@ -259,19 +271,40 @@ def _interactions(r: Report, unit: str) -> Sheet:
             C("went back here", "count"),
             C("paused", "count"),
             C("skipped text", "count"),
+            C("scene id", "id"),
         ),
-        tuple((i.title, i.reached, i.rewinds, i.pauses, i.skips) for i in r.interactions),
+        tuple(
+            (_name(names, i.scene), i.reached, i.rewinds, i.pauses, i.skips, i.scene)
+            for i in r.interactions
+        ),
     )
 
 
 def _progress(r: Report, unit: str) -> Sheet:
+    bucketed = any(p.upto is not None for p in r.progress)
     return Sheet(
         "progress",
         "How far sessions got",
         f"{unit} by the number of choices made (net of going back) before the "
-        "playthrough ended or stopped",
-        (C("choices made"), C("reached an ending", "count"), C("stopped", "count")),
-        tuple((p.choices, p.ended, p.left) for p in r.progress),
+        "playthrough ended or stopped"
+        + ("; deeper sessions in buckets (1-2, 3-5, 6-10, 11-20...)" if bucketed else ""),
+        (
+            C("choices made"),
+            C("reached an ending", "count"),
+            C("stopped", "count"),
+            C("from", "id"),
+            C("to", "id"),
+        ),
+        tuple(
+            (
+                str(p.choices) if p.upto is None else f"{p.choices}-{p.upto}",
+                p.ended,
+                p.left,
+                p.choices,
+                p.choices if p.upto is None else p.upto,
+            )
+            for p in r.progress
+        ),
     )
 
 
@@ -324,90 +357,51 @@ def _tags(r: Report, unit: str) -> Sheet:
 
 
 def _flags(r: Report, unit: str) -> Sheet:
+    names = scene_names(r)
     return Sheet(
         "flags",
         "Worth a look",
         "lopsided: one option over 90% of decisions; timeouts: the clock chose over "
         "a third of the time; no-difference: the branches rejoin with the same state",
-        (C("flag"), C("scene"), C("why")),
-        tuple((f.kind, f.title, f.detail) for f in r.flags),
+        (C("flag"), C("scene"), C("why"), C("scene id", "id")),
+        tuple((f.kind, _name(names, f.scene), f.detail, f.scene) for f in r.flags),
     )
 
 
 def _unreached(r: Report, unit: str) -> Sheet:
-    rows = [("scene", s, "") for s in r.unreached_scenes]
-    rows += [("choice", s, c) for s, c in r.unreached_choices]
+    names = scene_names(r)
+    labels = {(c.scene, c.choice): c.label for c in r.choices}
+    rows: list[tuple[Any, ...]] = [
+        ("scene", _name(names, s), "", s, None) for s in r.unreached_scenes
+    ]
+    rows += [
+        ("choice", _name(names, s), labels.get((s, c), c), s, c) for s, c in r.unreached_choices
+    ]
     return Sheet(
         "unreached",
         "Never reached",
         "scenes no selected session entered, and choices nobody took",
-        (C("what"), C("scene"), C("choice")),
+        (C("what"), C("scene"), C("choice"), C("scene id", "id"), C("choice id", "id")),
         tuple(rows),
     )
 
 
-def rich_table(
-    sheet: Sheet,
-    figures: Figures,
-    *,
-    ascii_only: bool = False,
-    panel: bool = False,
-    clean: Callable[[str], str] = terminal_line,
-) -> RenderableType:
-    """`sheet` as a Rich table, its caption stating the denominator.
-
-    As `branching stats` prints it: the title and caption frame the table,
-    shares are percentages, and no column is narrower than its longest word.
-    With `panel` (the dashboard's tabs): the title and caption are lines above
-    a table without edges, and each share gets a bar beside its percentage.
-    Every cell is a `Text`, never markup (labels and titles come from stories,
-    attribute values and terminal names from viewers); `clean` is applied to
-    each string shown: by default `branching.escape.terminal_line`, which makes
-    control characters visible and keeps each value on its line.
-    """
-    cells = [
-        [clean(sheet.cell(row, i, figures)) for i in range(len(sheet.columns))]
-        for row in sheet.rows
-    ]
-    frame = box.ASCII if ascii_only else box.SIMPLE_HEAD
-    if panel:
-        table = Table(box=frame, show_edge=False, pad_edge=False)
-    else:
-        table = Table(
-            title=Text(clean(sheet.title), style="bold"),
-            caption=Text(clean(sheet.caption), style="dim") if sheet.caption else None,
-            title_justify="left",
-            caption_justify="left",
-            box=frame,
-        )
-    for i, column in enumerate(sheet.columns):
-        bars = panel and column.kind == "share"
-        right = column.kind in ("count", "ms", "number") or (column.kind == "share" and not bars)
-        min_width: int | None = SHARE_WIDTH if bars else None
-        if not panel:
-            words = [w for text in [column.name, *(r[i] for r in cells)] for w in text.split()]
-            longest = max((len(w) for w in words), default=1)
-            min_width = longest if right else min(longest, 12)
-        table.add_column(
-            Text(clean(column.name)),
-            justify="right" if right else "left",
-            overflow="fold",
-            no_wrap=bars,
-            min_width=min_width,
-        )
-    for row, row_cells in zip(sheet.rows, cells, strict=True):
-        table.add_row(
-            *(
-                share_cell(row[i], text) if panel and column.kind == "share" else Text(text)
-                for i, (column, text) in enumerate(zip(sheet.columns, row_cells, strict=True))
-            )
-        )
-    if not sheet.rows:
-        none: RenderableType = Text("(none)", style="dim") if panel else "(none)"
-        table.add_row(none, *([""] * (len(sheet.columns) - 1)))
-    if not panel:
-        return table
-    head = [Text(clean(sheet.title), style="bold")]
-    if sheet.caption:
-        head.append(Text(clean(sheet.caption), style="dim"))
-    return Group(*head, table)
+def stories_sheet(stories: Sequence[RecordedStory], db: str) -> Sheet:
+    """The stories a database holds (`branching stats` without a STORY)."""
+    return Sheet(
+        "stories",
+        f"Stories in {db}",
+        "sessions recorded for each story, by real viewers and by branching simulate; "
+        "last activity in UTC; branching stats STORY shows one story's figures",
+        (
+            C("story"),
+            C("title"),
+            C("versions", "integer"),
+            C("real sessions", "count"),
+            C("simulated sessions", "count"),
+            C("last activity", "when"),
+        ),
+        tuple(
+            (s.story_id, s.title, s.versions, s.real, s.simulated, s.last_activity) for s in stories
+        ),
+    )

@@ -82,7 +82,8 @@ class _Simulation:
     def __init__(self, story: Story, audience: Audience) -> None:
         self.story = story
         self.audience = audience
-        self.rng = random.Random(audience.seed)
+        # the story is part of the seed: one audience seed for two stories gives two audiences
+        self.rng = random.Random(f"{audience.seed}/{story.id}/{story.content_hash}")
         self.used: Counter[tuple[str, str]] = Counter()
         self.viewers: list[_Viewer] = []
         self.returning: list[_Viewer] = []
@@ -228,6 +229,7 @@ class _Simulation:
                 decide_ms=decide_ms,
                 input=how,
                 timeout=timeout,
+                label=choice.label,
             )
             rec.shown(run)
         else:

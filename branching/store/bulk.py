@@ -104,6 +104,7 @@ class BulkWriter:
         walked: Counter[tuple[str, str, str, str, str]] = Counter()
         timeouts: Counter[tuple[str, str, str, str, str]] = Counter()
         views: Counter[tuple[str, str, str]] = Counter()
+        labels: Counter[tuple[str, str, str, str, str]] = Counter()
         for op in pending:
             sid = op.get("session_id")
             kind = op.get("op")
@@ -135,10 +136,13 @@ class BulkWriter:
                         op["decide_ms"],
                         op["input"],
                         op["state"],
+                        op.get("label"),
                     )
                 )
                 counts.events += 1
                 story = (row["story_id"], row["content_hash"])
+                if op.get("label") is not None:
+                    labels[(*story, op["scene"], op["choice"], op["label"])] += 1
                 t = op["type"]
                 if t in COUNTED:
                     key = (*story, op["scene"] or "", op["choice"] or "", op["target"] or "")
@@ -161,6 +165,11 @@ class BulkWriter:
             else:
                 raise ValueError(f"unknown store operation {kind!r}")
         _insert(conn, rows, attrs, events, walked, timeouts, views)
+        conn.executemany(
+            """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
+            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count""",
+            [(*key, n) for key, n in labels.items()],
+        )
 
     def close(self) -> None:
         try:
@@ -234,8 +243,8 @@ def _insert(
     conn.executemany("INSERT INTO session_attrs (session_id, key, value) VALUES (?, ?, ?)", attrs)
     conn.executemany(
         """INSERT INTO events (session_id, seq, ts, type, scene, choice, target,
-                               decide_ms, input, state)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                               decide_ms, input, state, label)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         events,
     )
     conn.executemany(

@@ -69,6 +69,7 @@ COLUMNS = (
     "utc_offset_min",
     "app_version",
     "attrs",
+    "label",  # the choice's label as the viewer saw it, where it differs from the template
 )
 _SELECT = """
 SELECT s.session_id, e.seq, e.ts, e.type, e.scene, e.choice, e.target, e.decide_ms,
@@ -77,7 +78,7 @@ SELECT s.session_id, e.seq, e.ts, e.type, e.scene, e.choice, e.target, e.decide_
        s.term_cols, s.term_rows, s.platform, s.locale, s.utc_offset_min, s.app_version,
        (SELECT json_group_object(a.key, a.value) FROM session_attrs a
         WHERE a.session_id = s.session_id) AS attrs,
-       {inside} AS inside
+       {label} AS label, {inside} AS inside
 FROM sessions s
 LEFT JOIN events e ON e.session_id = s.session_id
 LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash"""
@@ -154,7 +155,9 @@ def iter_rows(
     """
     where, inside, params = filt.sessions()
     windowed = inside != "1"
-    cursor = conn.execute(_SELECT.format(inside=inside) + where + _ORDER, params)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    label = "e.label" if "label" in columns else "NULL"  # read as it is: an older file has none
+    cursor = conn.execute(_SELECT.format(inside=inside, label=label) + where + _ORDER, params)
     reader = StateReader()
     session: str | None = None
     for row in cursor:
@@ -164,7 +167,7 @@ def iter_rows(
         state = None if seq is None else reader.read_text(seq, row[9])
         if windowed and not row[-1]:
             continue  # before or after the window: read for the state, not written
-        attrs = row[-2]
+        attrs = row[-3]
         record = dict(
             zip(
                 COLUMNS,
@@ -172,8 +175,9 @@ def iter_rows(
                     None if seq is None else f"{session_id}:{seq}",
                     *row[:9],
                     state if decode or state is None else dumps(state),
-                    *row[10:-2],
+                    *row[10:-3],
                     json.loads(attrs) if decode and attrs is not None else attrs,
+                    row[-2],
                 ),
                 strict=True,
             )

@@ -48,7 +48,7 @@ _SESSION_COLUMNS = (
     "ending_kind, seed, last_scene, last_scene_seq, terminal, term_program, term_cols, "
     "term_rows, platform, locale, utc_offset_min, app_version, simulated"
 )
-_EVENT_COLUMNS = "session_id, seq, ts, type, scene, choice, target, decide_ms, input, state"
+_EVENT_COLUMNS = "session_id, seq, ts, type, scene, choice, target, decide_ms, input, state, label"
 _SAME_EVENT = (
     "m.ts IS s.ts AND m.type IS s.type AND m.scene IS s.scene AND m.choice IS s.choice "
     "AND m.target IS s.target"

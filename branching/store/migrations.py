@@ -28,6 +28,10 @@ Tables:
   (see `viewers.py`), so a lost or different key is an error, not new ids.
 - `sessions.simulated` (m008): 1 for a playthrough `branching simulate`
   played, so every figure can leave synthetic audiences out.
+- `events.label`, `choice_labels` (m009): the label of a choice as the viewer
+  saw it, kept only where interpolation made it differ from the template
+  (`Play "{song}"` seen as `Play "Wonderwall"`), and how often each rendering
+  was taken, so every output can show labels as viewers saw them.
 - `forgotten_sessions`: ids of playthroughs `forget` deleted (random UUIDs,
   no viewer id): ops that arrive for them later are dropped (see `ops.py`).
 """
@@ -402,6 +406,23 @@ def m008_simulated_sessions(db: Database) -> None:
     """Sessions `branching simulate` played are marked, so analytics can leave them out."""
     db.execute("ALTER TABLE sessions ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0")
     db.execute("CREATE INDEX sessions_by_audience ON sessions (story_id, simulated)")
+
+
+@_step
+def m009_rendered_labels(db: Database) -> None:
+    """The label a viewer saw where it differs from the template, and its running totals."""
+    db.execute("ALTER TABLE events ADD COLUMN label TEXT")
+    db.execute(
+        """CREATE TABLE choice_labels (
+            story_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            scene TEXT NOT NULL,
+            choice TEXT NOT NULL,
+            label TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (story_id, content_hash, scene, choice, label)
+        ) WITHOUT ROWID"""
+    )
 
 
 def _user_tables(conn: sqlite3.Connection, schema: str = "main") -> dict[str, str]:

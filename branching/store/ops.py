@@ -11,10 +11,12 @@ caller's `BEGIN IMMEDIATE` transaction.
 
 An event op (version 2) is `{"v": 2, "op": "event", "session_id", "story_id",
 "content_hash", "seq", "ts", "type", "scene", "choice", "target",
-"decide_ms", "input", "state"}`, where `state` is the JSON text of the stored
-form (`states.py`: a snapshot, a patch against event `seq - 1`, or None for
-no change) or None. Version 1 ops (older spool files) carried an `event_id`
-UUID, now ignored, and the whole state, which is stored as a snapshot.
+"decide_ms", "input", "state", "label"}`, where `state` is the JSON text
+of the stored form (`states.py`: a snapshot, a patch against event `seq - 1`,
+or None for no change) or None, and `label` the choice's label as the viewer
+saw it, only where it differs from the template (else None; older ops have no
+`label`). Version 1 ops (older spool files) carried an `event_id` UUID, now
+ignored, and the whole state, which is stored as a snapshot.
 
 Every change to a session row (created, its last scene, finished, reopened by
 a rewind from an ending) also moves its count in `session_ends`, in the same
@@ -58,6 +60,7 @@ INPUTS = frozenset({"key", "mouse", "timeout", "scripted"})
 OUTCOMES = frozenset({"ending", "abandoned", "stuck", "quit"})
 COUNTED = frozenset({"choice_made", "timeout_default", "route_taken"})
 NEEDS_SCENE = COUNTED | {"scene_shown", "ending_reached"}
+MAX_LABEL = 1000  # characters of a rendered choice label
 
 
 def to_json(value: Any, what: str) -> str:
@@ -97,6 +100,13 @@ def event_op(
     decide_ms = fields.get("decide_ms")
     if decide_ms is not None and (type(decide_ms) is not int or decide_ms < 0):
         raise InvalidInput(f"decide_ms must be whole milliseconds >= 0, not {decide_ms!r}")
+    label = fields.get("label")
+    if label is not None and (
+        kind not in ("choice_made", "timeout_default")
+        or not isinstance(label, str)
+        or not 0 < len(label) <= MAX_LABEL
+    ):
+        raise InvalidInput(f"a label (1 to {MAX_LABEL} characters) goes only with a choice event")
     state = fields.get("state")
     if state is not None and not isinstance(state, dict):
         raise InvalidInput(f"the state must be a JSON object, not {type(state).__name__}")
@@ -123,6 +133,7 @@ def event_op(
         "target": fields.get("target"),
         "decide_ms": decide_ms,
         "input": input_,
+        "label": label,
         "state": text,
     }
 
@@ -222,17 +233,24 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
         op["decide_ms"],
         op["input"],
         state,
+        op.get("label"),  # ops before labels were recorded have none
     ]
     cur = conn.execute(
         """INSERT INTO events (session_id, seq, ts, type, scene, choice, target,
-                               decide_ms, input, state)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING""",
+                               decide_ms, input, state, label)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING""",
         row,
     )
     if cur.rowcount == 0:
         _check_same_event(conn, row)
         return False
     kind = op["type"]
+    if op.get("label") is not None:
+        conn.execute(
+            """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
+            VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1""",
+            [op["story_id"], op["content_hash"], op["scene"], op["choice"], op["label"]],
+        )
     if kind in COUNTED:
         conn.execute(
             """INSERT INTO traversals (story_id, content_hash, scene, choice, target,

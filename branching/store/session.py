@@ -74,6 +74,7 @@ class SessionWriter:
         decide_ms: int | None = None,
         input: str | None = None,  # the API's name for the input device
         state: dict[str, Any] | None = None,
+        label: str | None = None,  # a choice's label as seen, where it differs from the story's
     ) -> Future[bool]:
         """Queue one event; the future is True when committed, False when spooled.
 
@@ -90,6 +91,7 @@ class SessionWriter:
             "decide_ms": decide_ms,
             "input": input,
             "state": state,
+            "label": label,
         }
         with self._lock:
             self._check_open()

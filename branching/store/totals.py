@@ -86,6 +86,13 @@ def rebuild(conn: sqlite3.Connection) -> None:
               UNION ALL {_RAW_TRAVERSALS.format(where="")})
         GROUP BY 1, 2, 3, 4, 5"""
     )
+    conn.execute("DELETE FROM choice_labels")  # labels of pruned events are not kept apart
+    conn.execute(
+        """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
+        SELECT s.story_id, s.content_hash, e.scene, e.choice, e.label, COUNT(*)
+        FROM events e JOIN sessions s ON s.session_id = e.session_id
+        WHERE e.label IS NOT NULL GROUP BY 1, 2, 3, 4, 5"""
+    )
     conn.execute("DELETE FROM scene_views")
     conn.execute(
         f"""INSERT INTO scene_views (story_id, content_hash, scene, count)

@@ -48,7 +48,7 @@ from typing import Any
 from branching.store.context import ATTR_VALUE_MAX, ATTRS_MAX
 from branching.store.errors import ForeignDatabase
 from branching.store.migrations import expected_schema
-from branching.store.ops import EVENT_TYPES, INPUTS, NEEDS_SCENE, OUTCOMES
+from branching.store.ops import EVENT_TYPES, INPUTS, MAX_LABEL, NEEDS_SCENE, OUTCOMES
 from branching.store.records import Refused
 
 MAX_ID = 1_000  # characters: ids, hashes, scene and choice names
@@ -213,8 +213,13 @@ EVENT_RULES: tuple[Rule, ...] = (
         "(type <> 'route_taken' OR length(target) > 0)",
         "event of type route_taken without its target",
     ),
+    _text("event", "label", MAX_LABEL, null=True),
+    (
+        "(label IS NULL OR type IN ('choice_made', 'timeout_default'))",
+        "event label on an event that is not a choice",
+    ),
 )
-EVENT_TEXTS = ("session_id", "ts", "type", "scene", "choice", "target", "input")
+EVENT_TEXTS = ("session_id", "ts", "type", "scene", "choice", "target", "input", "label")
 
 KEY_RULES: tuple[Rule, ...] = (
     (
