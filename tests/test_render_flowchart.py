@@ -73,8 +73,10 @@ def test_hand_counted_rows_are_in_the_flowchart(graph: FlowGraph) -> None:
     assert row.rstrip().endswith("44.4%   4")  # 4 of the 9 ways out of the briefing
     left = next(line for line in text.splitlines() if "left here" in line)
     assert left.rstrip().endswith("11.1%   1")
-    assert "Right door → The Hall ↑" in text  # drawn once, then a reference
+    # The Hall hangs under the Vault (its way in), drawn once after both doors
+    assert "Left door → The Hall  " in text and "Right door → The Hall  " in text
     assert text.count("■ The Hall") == 1
+    assert text.index("Right door") < text.index("■ The Hall")  # the choices stay together
 
 
 def test_ascii_console_gets_ascii_without_being_told(graph: FlowGraph) -> None:

@@ -6,6 +6,13 @@ read, so the flowchart of ten million choices takes milliseconds), raw events
 otherwise, or a CSV of counts computed elsewhere. The story graph comes from
 the YAML file when one is named, else from the structure stored in the
 database.
+
+With no database, or one that holds no recordings of the story, or when asked
+(`story_map=True`), it is the **story map**: the structure alone (scenes,
+choices with their conditions, endings, chapters), a `FlowGraph` with
+`telemetry=False` whose counts are absent, not zero, so no renderer claims
+"0 visits". The conditions come from the story file (the stored structure only
+says that a choice has one).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import io
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from branching.analytics.filters import Filters, Unit, pick_sessions, settle_audience
 from branching.analytics.graph import (
@@ -27,15 +34,19 @@ from branching.analytics.graph import (
     event_counts,
     totals_counts,
 )
-from branching.analytics.shape import AnalyticsError, Shape
+from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure
 from branching.analytics.source import (
     Version,
     looks_like_path,
     open_readonly,
     resolve_versions,
     stored_shape,
+    versions,
     yaml_shape,
 )
+
+if TYPE_CHECKING:
+    from branching.story.model import Story
 
 
 def flow_graph(
@@ -45,9 +56,21 @@ def flow_graph(
     filters: Filters | None = None,
     unit: Unit = "choices",
     counts_csv: str | Path | None = None,
+    story_map: bool = False,
 ) -> FlowGraph:
-    """The aggregated graph of `story` (a YAML path or a story id in the database)."""
+    """The aggregated graph of `story` (a YAML path or a story id in the database).
+
+    With `db=None` (and no `counts_csv`), or `story_map=True`, the story map.
+    """
     filters = filters or Filters()
+    if story_map or (db is None and counts_csv is None):
+        if not filters.empty:
+            raise AnalyticsError(
+                "the story map has no recorded sessions to filter: drop --since, --until, "
+                "--where, --first-only, --version and --audience"
+                + ("" if story_map else ", or name the telemetry database with --db")
+            )
+        return story_map_graph(story, db=db)
     shape = yaml_shape(story) if looks_like_path(story) else None
     if counts_csv is not None:
         if not filters.empty:
@@ -67,9 +90,93 @@ def flow_graph(
         raise AnalyticsError("name the telemetry database with --db (or set BRANCHING_DB)")
     conn = open_readonly(db)
     try:
+        story_id = shape.id if shape is not None else story
+        if not versions(conn, story_id) and (loaded := _load(story)) is not None:
+            note = f"{Path(db).name} holds no recordings of {story_id}: this is the story map"
+            return _map_of(loaded, notes=(note,))
         return _from_db(conn, shape, story, filters, unit)
     finally:
         conn.close()
+
+
+# -- the story map --------------------------------------------------------------------
+
+
+def story_map_graph(story: str, *, db: str | Path | None = None) -> FlowGraph:
+    """The structure of `story` with no counts: a file or folder, a bundled story's name,
+    or (with `db`) a story id whose structure the database holds."""
+    loaded = _load(story)
+    if loaded is not None:
+        return _map_of(loaded)
+    if db is None:
+        raise AnalyticsError(
+            f"'{story}' is not a story file or folder, nor a bundled story "
+            "(name a telemetry database with --db to draw a recorded story by its id)"
+        )
+    conn = open_readonly(db)
+    try:
+        shape = stored_shape(conn, story, resolve_versions(conn, story, None))
+    finally:
+        conn.close()
+    note = "conditions are not stored in the database: draw the story file to see them"
+    return _mapped(shape, {}, (note,), source="the structure stored in the database")
+
+
+def _load(story: str) -> Story | None:
+    """The story `story` names (a path, or a bundled story's name), or None."""
+    from branching.story.bundled import bundled_story
+    from branching.story.loader import load_story
+
+    if looks_like_path(story):
+        return load_story(story)
+    found = bundled_story(story)
+    return load_story(str(found)) if found is not None else None
+
+
+def _map_of(story: Story, notes: tuple[str, ...] = ()) -> FlowGraph:
+    conditions: dict[EdgeKey, str] = {}
+    for scene in story.scenes.values():
+        for c in scene.choices:
+            words = [f"if {c.condition.source}"] if c.condition is not None else []
+            words += [f"requires {c.requires.source}"] if c.requires is not None else []
+            words += ["once"] if c.once else []
+            conditions[(scene.id, c.id, c.goto)] = "; ".join(words)
+        for r in scene.routes:
+            if r.condition is not None:
+                key = (scene.id, "", r.goto)
+                old = conditions.get(key)
+                conditions[key] = (
+                    f"{old} or {r.condition.source}" if old else f"if {r.condition.source}"
+                )
+    return _mapped(shape_from_structure(story.structure()), conditions, notes)
+
+
+def _mapped(
+    shape: Shape,
+    conditions: dict[EdgeKey, str],
+    notes: tuple[str, ...],
+    *,
+    source: str = "the story file",
+) -> FlowGraph:
+    graph = assemble(
+        shape,
+        Counts({}, {}, {}),
+        unit="choices",
+        source=source,
+        filters="no telemetry",
+        notes=notes,
+    )
+    scenes = {
+        sid: replace(
+            scene,
+            edges=tuple(
+                replace(e, condition=conditions.get((sid, e.choice, e.target), ""))
+                for e in scene.edges
+            ),
+        )
+        for sid, scene in graph.scenes.items()
+    }
+    return replace(graph, scenes=scenes, telemetry=False)
 
 
 def _db_shape(db: str | Path | None, story_id: str) -> Shape:

@@ -51,6 +51,7 @@ class FlowEdge:
     default: bool = False
     tags: tuple[str, ...] = ()
     retired: bool = False
+    condition: str = ""  # the story map: when it is offered ("if ...", "requires ...")
 
     @property
     def is_route(self) -> bool:
@@ -106,6 +107,7 @@ class FlowGraph:
     viewers: int | None = None
     completed: int | None = None
     notes: tuple[str, ...] = field(default=())
+    telemetry: bool = True  # False: the story map, counts absent (not zero)
 
     @property
     def max_edge(self) -> int:

@@ -79,6 +79,8 @@ def _node(scene: FlowScene, graph: FlowGraph, figures: Figures, number: int) -> 
     attrs: dict[str, str] = {"id": f"s{number}"}
     if note := box_note(scene):
         lines.append(note)
+    if not graph.telemetry:  # the story map: what the scene is, never a count
+        return _map_node(scene, graph, lines, attrs)
     if scene.kind == "chapter":  # the overview: two lines a box, so it fits a screen
         n = len(scene.members)
         lines = [f"{_wrap(scene.title, 34)} · {n} {'scene' if n == 1 else 'scenes'}"]
@@ -112,6 +114,45 @@ def _node(scene: FlowScene, graph: FlowGraph, figures: Figures, number: int) -> 
     return f"{quote(scene.id)} [{body}];"
 
 
+def _map_node(scene: FlowScene, graph: FlowGraph, lines: list[str], attrs: dict[str, str]) -> str:
+    if scene.is_ending:
+        lines.append(f"{scene.ending_kind} ending")
+        attrs.update(
+            shape="doubleoctagon", fillcolor=ENDING_FILL.get(scene.ending_kind or "", "#fee391")
+        )
+    elif scene.timer:
+        lines.append(f"timer {scene.timer:g} s")
+    if scene.kind in ("next", "random"):
+        attrs.update(style="rounded,filled,dashed")
+    attrs.update(BOX_STYLE.get(scene.kind, {}))
+    if scene.id == graph.start:
+        attrs.update(penwidth="2.5")
+    attrs["label"] = "\n".join(lines)
+    body = ", ".join(f"{k}={quote(v)}" for k, v in attrs.items())
+    return f"{quote(scene.id)} [{body}];"
+
+
+def _map_edge(scene: FlowScene, edge: FlowEdge) -> str:
+    label = "" if edge.is_route else _wrap(edge.label)
+    if edge.condition:
+        label += ("\n" if label else "") + _wrap(f"[{edge.condition}]", 30)
+    attrs = {"label": label, "color": "#4d4d4d", "penwidth": "1.2"}
+    if edge.condition:
+        attrs.update(style="dashed", fontcolor="#7a4f00")
+    body = ", ".join(f"{k}={quote(v)}" for k, v in attrs.items())
+    return f"{quote(scene.id)} -> {quote(edge.target)} [{body}];"
+
+
+MAP_LEGEND = (
+    "How to read it",
+    "the story map: no telemetry, so no counts",
+    "arrow: a choice (its label) or the story moving on · bold box: the start",
+    "dashed arrow: offered only sometimes: [if ...], [requires ...], [once]",
+    "dashed box: no choice here · double box: scenes in a row, one box",
+    "3-D box: a chapter · arrow box: a way in or out",
+    "octagon: an ending (green good, red bad, purple secret, orange neutral)",
+)
+
 LEGEND = (
     "How to read it",
     "line width: how often a way was taken · darker blue: a larger share of the exits",
@@ -122,9 +163,9 @@ LEGEND = (
 )
 
 
-def legend_node() -> str:
+def legend_node(story_map: bool = False) -> str:
     """The legend as one note-shaped node, so it survives every layout."""
-    label = "\\l".join(LEGEND) + "\\l"
+    label = "\\l".join(MAP_LEGEND if story_map else LEGEND) + "\\l"
     return (
         f'"legend:" [id="legend", shape=note, style=filled, fillcolor="#fafafa", '
         f'color="#bbbbbb", fontsize=11, label="{label}"];'
@@ -174,6 +215,8 @@ def to_dot(
         UNIT_SHORT[graph.unit],
         f"from {graph.source} · {graph.filters}",
     ]
+    if not graph.telemetry:
+        caption = [f"{graph.title}: the story map", "no telemetry: scenes, choices and endings"]
     if extra := shown.caption(min_share, depth):
         caption.append(extra)
     caption += [_wrap(note, 110) for note in graph.notes]
@@ -191,7 +234,7 @@ def to_dot(
         f"  edge [fontname={quote(FONT)}, fontsize=10, arrowsize=0.7];",
     ]
     if legend:
-        node = legend_node()
+        node = legend_node(not graph.telemetry)
         if positions is not None and "legend:" in positions:
             x, y = positions["legend:"]
             node = node[:-2] + f", pos={quote(f'{x:.1f},{y:.1f}!')}];"
@@ -222,7 +265,10 @@ def to_dot(
         if not clusters or graph.scenes[graph.start].chapter is None:  # beside, not above
             out.append(f'  {{rank=same; "legend:"; {quote(graph.start)}}}')
     top = max((e.count for _, e in shown.edges), default=0)
-    out += [f"  {_edge(s, e, top, figures)}" for s, e in shown.edges]
+    if graph.telemetry:
+        out += [f"  {_edge(s, e, top, figures)}" for s, e in shown.edges]
+    else:
+        out += [f"  {_map_edge(s, e)}" for s, e in shown.edges]
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -8,9 +8,13 @@ deeper than the width allows. With `options.ascii_only` (a console that
 cannot encode Unicode) or `ascii_only=True`, guides and bars use ASCII only.
 
 Each choice is a row: its label, a share bar with eighth-cell precision,
-the percentage, the count and, when the target was drawn elsewhere, where to
-find it. Scenes show their visits; endings their kind; a "left here" row
-shows who stopped at a scene. The walk itself is in `layout.py`.
+the percentage, the count and the scene it leads to, with where to find it
+when it hangs elsewhere. Scenes show their visits; endings their kind; a
+"left here" row shows who stopped at a scene; "↑ also from" rows name the
+other ways into a scene (with their counts, never cut: a long label is cut
+first). The walk itself is in `layout.py`, where each scene hangs in
+`parents.py`. The story map (`graph.telemetry` False) draws the same tree with
+no figures at all, and each choice's condition beside its label.
 
 Every string from the story or the database (titles, labels, ending kinds,
 chapters, where the figures came from) enters a line through `_t`
@@ -68,6 +72,11 @@ _TO_ASCII = str.maketrans(
     {"·": "|", "…": "~", "—": "-", "–": "-", "“": '"', "”": '"', "‘": "'", "’": "'"}
 )
 MIN_WIDTH = 40
+MAP_SENTENCE = (
+    "The story map, with no telemetry: every scene, choice and ending as written, "
+    "each scene under the first way a reader meets it; [if ...] and [requires ...] "
+    "say when a choice or route is offered. Nothing was recorded, so there are no counts."
+)
 
 
 class Flowchart:
@@ -145,6 +154,12 @@ class Flowchart:
 
     def _header(self, width: int) -> list[Text]:
         g = self.graph
+        if not g.telemetry:
+            lines = [Text(f"{_t(g.title)} ({_t(g.story_id)}): the story map", style="bold")]
+            lines += [Text(line, style="dim") for line in _wrap(MAP_SENTENCE, width)]
+            for note in g.notes:
+                lines += [Text(line, style="yellow") for line in _wrap(f"Note: {_t(note)}", width)]
+            return [*lines, Text("")]
         lines = [Text(f"{_t(g.title)} ({_t(g.story_id)}): which way viewers went", style="bold")]
         lines += [Text(line, style="dim") for line in _wrap(UNIT_SENTENCE[g.unit], width)]
         if g.sessions is not None:
@@ -197,8 +212,8 @@ class Flowchart:
         endings = [s for s in self.graph.scenes.values() if s.is_ending]
         if endings:
             parts = [
-                f"{_t(s.ending_title or s.title)} ({_t(str(s.ending_kind))}) "
-                f"{self.figures.count(s.visits)}"
+                f"{_t(s.ending_title or s.title)} ({_t(str(s.ending_kind))})"
+                + (f" {self.figures.count(s.visits)}" if self.graph.telemetry else "")
                 for s in endings
             ]
             out += [Text(line) for line in _wrap("Endings: " + " · ".join(parts), width)]
@@ -241,7 +256,39 @@ class _Painter:
             return Text(title + self.g["rule"] * max(0, self.width - len(title)), style="bold")
         if row.kind == "scene":
             return self._scene(row)
+        if row.kind == "from":
+            return self._from(row)
         return self._edge(row)
+
+    def _from(self, row: Row) -> Text:
+        """'↑ also from The Boatman via Let him go · 47': another way into the scene above."""
+        line = self._guides(row, branch=False)
+        line.append(self.g["space"] if row.last else self.g["pipe"], style="dim")
+        arrow = self.g["above"] if row.ref == "above" else self.g["below"]
+        words = "also from" if row.also else "from"
+        via = ""
+        if row.target is None:
+            text = f"{self.g['more']}{words} {row.text} more ways in"
+        else:
+            source = row.target
+            if row.edge is None:
+                via = f" via {row.text} choices"
+            elif source.is_box:  # a chapter, a run of scenes, a way in: no one choice
+                via = ""
+            elif row.edge.is_route:
+                via = " via (random)" if source.kind == "random" else " via (next)"
+            else:
+                via = f" via {_t(row.edge.label)}"
+            name = source.title
+            if source.kind == "entry" and name.startswith("from "):
+                name = name.removeprefix("from ")  # "from elsewhere in The Booth"
+            text = f"{arrow} {words} {_t(name)}"
+        count = f" · {self.figures.count(row.count)}" if self.chart.graph.telemetry else ""
+        room = self.width - line.cell_len - len(text) - len(count)
+        if len(via) > room:  # cut the label, never the count
+            via = via[: max(0, room - 1)].rstrip() + "…" if room > 4 else ""
+        line.append(text + via + count, style="dim cyan")
+        return line
 
     def _guides(self, row: Row, *, branch: bool) -> Text:
         text = "".join(self.g["pipe"] if more else self.g["space"] for more in row.guides)
@@ -252,19 +299,24 @@ class _Painter:
     def _scene(self, row: Row) -> Text:
         scene = row.scene
         assert scene is not None
-        line = self._guides(row, branch=False)
+        line = self._guides(row, branch=row.nested)
         f = self.figures
+        counted = self.chart.graph.telemetry
         if scene.is_ending:
             title = _t(scene.ending_title or scene.title)
             line.append(self.g["ending"] + title, style="bold magenta")
-            line.append(
-                f" · {_t(str(scene.ending_kind))} ending · "
-                + reached(f.count(scene.visits), scene.visits, self.unit),
-                style="magenta",
-            )
+            kind = f" · {_t(str(scene.ending_kind))} ending"
+            if counted:
+                kind += " · " + reached(f.count(scene.visits), scene.visits, self.unit)
+            line.append(kind, style="magenta")
             return line
         line.append(self.g["scene"] + _t(scene.title), style="bold")
         meta = f" · {note}" if (note := box_note(scene)) else ""
+        if not counted:
+            if scene.timer:
+                meta += f" · {self.g['clock']} {scene.timer:g} s"
+            line.append(meta, style="dim")
+            return line
         meta += f" · {f.count(scene.visits)} {plural(scene.visits, self.unit)}"
         if scene.timer:
             timeouts = sum(e.timeouts for e in scene.edges)
@@ -295,6 +347,8 @@ class _Painter:
             text = Text(f"({kind})", style="italic")
         else:
             text = Text(_t(edge.label))
+        if edge.condition:
+            text.append(f" [{_t(edge.condition)}]", style="yellow")
         if edge.timeouts:
             text.append(f" {g['clock']}{self.figures.count(edge.timeouts)}", style="yellow")
         if edge.retired:
@@ -304,10 +358,12 @@ class _Painter:
     def _target(self, row: Row) -> Text | None:
         g, target = self.g, row.target
         edge = row.edge
-        if row.kind != "edge" or edge is None or row.ref == "":
+        if row.kind != "edge" or edge is None:
             return None
         title = _t(target.title if target is not None else edge.target)
         where = {
+            "": "",
+            "here": "",
             "above": g["above"],
             "below": f"{g['below']} below",
             "chapter": f"{g['below']} {_t(str(target.chapter)) if target else ''}",
@@ -315,10 +371,15 @@ class _Painter:
             "missing": "(not in the story)",
         }[row.ref]
         style = "magenta" if target is not None and target.is_ending else "cyan"
-        return Text.assemble((f" {g['arrow']} ", "dim"), (title, style), (f" {where}", "dim"))
+        where = f" {where}" if where else ""
+        return Text.assemble((f" {g['arrow']} ", "dim"), (title, style), (where, "dim"))
 
     def _edge(self, row: Row) -> _EdgeLine:
         f = self.figures
+        if not self.chart.graph.telemetry:  # the story map: no figures at all
+            return _EdgeLine(
+                self._guides(row, branch=True), self._label(row), self._target(row), Text("")
+            )
         base = row.scene.base if row.scene is not None else None
         share = f.share(row.count, base)
         style = {"left": "red", "more": "dim"}.get(row.kind, "green")
@@ -354,5 +415,5 @@ class _EdgeLine:
             target.truncate(min(target.cell_len, max(0, room - 8)), overflow="ellipsis")
             label.truncate(max(1, min(label.cell_len, room - target.cell_len)), overflow="ellipsis")
             label.append_text(target)
-        label.truncate(room, overflow="ellipsis", pad=True)
+        label.truncate(room, overflow="ellipsis", pad=bool(self.numbers))
         return Text.assemble(self.guides, label, self.numbers)

@@ -31,7 +31,7 @@ from branching.analytics.rows import Report, Timing
 from branching.escape import html_text, json_text
 from branching.render.dot import box_note
 from branching.render.figures import UNIT_SENTENCE, Figures, plural, seconds
-from branching.render.flowchart import Flowchart
+from branching.render.flowchart import MAP_SENTENCE, Flowchart
 from branching.render.graphviz import DEFAULT_TIMEOUT, draw
 from branching.render.html_assets import SCRIPT, STYLE
 from branching.render.tables import Column, Sheet, report_tables
@@ -66,8 +66,33 @@ def _table(sheet: Sheet, figures: Figures) -> str:
     )
 
 
+def map_sheet(graph: FlowGraph) -> Sheet:
+    """The story map as a table: every way out of every scene, with when it is offered."""
+    rows = []
+    for scene in graph.scenes.values():
+        for e in scene.edges:
+            target = graph.scenes.get(e.target)
+            rows.append(
+                (
+                    scene.title,
+                    e.label or ("(random)" if scene.kind == "random" else "(next)"),
+                    target.title if target is not None else e.target,
+                    e.condition or "always",
+                )
+            )
+    return Sheet(
+        "map",
+        "Every way out of every scene",
+        "The story map: no telemetry, so no counts.",
+        (Column("scene"), Column("choice"), Column("goes to"), Column("offered")),
+        tuple(rows),
+    )
+
+
 def graph_sheet(graph: FlowGraph) -> Sheet:
     """The flowchart's own figures as a table: every edge with its count and share."""
+    if not graph.telemetry:
+        return map_sheet(graph)
     rows = []
     for scene in graph.scenes.values():
         for e in scene.edges:
@@ -113,8 +138,22 @@ LEGEND = (
 )
 
 
-def _legend() -> str:
-    items = "".join(f'<li><i class="{cls}"></i>{html_text(text)}</li>' for cls, text in LEGEND)
+MAP_LEGEND = (
+    ("thin", "a choice, or the story moving on"),
+    ("start", "where the story starts"),
+    ("dashed", "no choice here; a dashed arrow: offered only [if ...], [requires ...], [once]"),
+    ("double", "scenes in a row, one box"),
+    ("chapter", "a chapter (overview)"),
+    ("good", "good ending"),
+    ("bad", "bad ending"),
+    ("secret", "secret ending"),
+    ("neutral", "neutral ending"),
+)
+
+
+def _legend(story_map: bool = False) -> str:
+    pairs = MAP_LEGEND if story_map else LEGEND
+    items = "".join(f'<li><i class="{cls}"></i>{html_text(text)}</li>' for cls, text in pairs)
     return f'<ul class="legend">{items}</ul>'
 
 
@@ -127,6 +166,8 @@ def _facts(
         facts.append(["chapter", scene.chapter])
     if note := box_note(scene):
         facts.append(["holds", note])
+    if not graph.telemetry:  # the story map: no figures
+        return facts + ([["timer", f"{scene.timer:g} s"]] if scene.timer else [])
     facts.append([plural(2, unit), figures.count(scene.visits)])
     if not scene.is_ending and scene.kind not in ("entry", "exit"):
         facts.append(
@@ -163,6 +204,8 @@ def scene_data(
             figure = f"{figures.pct(e.count, scene.base)} · {figures.count(e.count)}"
             if e.timeouts:
                 figure += f" · the clock chose {figures.count(e.timeouts)}"
+            if not graph.telemetry:
+                figure = e.condition or "always offered"
             ways.append([label, name, figure])
         scenes[f"s{number}"] = {
             "id": scene.id,
@@ -194,7 +237,8 @@ def _chart(
         svg = draw(graph, "svg", timeout=timeout, legend=False, **shape).decode("utf-8")
         shown = visible(graph, depth=depth, min_share=min_share).scenes
         names = sorted({(s.ending_title or s.title) for s in shown})
-        options = "".join(f'<option value="{html_text(n)}"></option>' for n in names)
+        # the name as the option's text (its value by default), never in an attribute
+        options = "".join(f"<option>{html_text(n)}</option>" for n in names)
         return (
             '<div class="tools"><input id="find" type="search" list="scene-names" '
             'placeholder="Find a scene by name" aria-label="Find a scene">'
@@ -203,7 +247,7 @@ def _chart(
             '<button id="zoom-in" type="button" title="Zoom in">+</button>'
             '<button id="zoom-out" type="button" title="Zoom out">\u2212</button>'
             '<button id="fit" type="button">Fit</button><span id="found"></span></div>'
-            + _legend()
+            + _legend(not graph.telemetry)
             + '<div class="split"><div class="chart" id="chart"><div id="canvas">'
             + inline_svg(svg)
             + '</div></div><aside class="panel" id="panel"><p>Click a scene to see its '
@@ -236,9 +280,11 @@ def to_html(
 ) -> str:
     """The whole page."""
     figures = Figures(min_count)
+    about = "which way viewers went" if graph.telemetry else "the story map"
+    sentence = UNIT_SENTENCE[graph.unit] if graph.telemetry else MAP_SENTENCE
     parts = [
-        f"<h1>{html_text(graph.title)}: which way viewers went</h1>",
-        f'<p class="meta">{html_text(UNIT_SENTENCE[graph.unit])}</p>',
+        f"<h1>{html_text(graph.title)}: {html_text(about)}</h1>",
+        f'<p class="meta">{html_text(sentence)}</p>',
         f'<p class="meta">From {html_text(graph.source)} · '
         f"{html_text(graph.filters)}"
         + (f" · counts below {min_count} hidden" if min_count else "")

@@ -3,7 +3,9 @@
 Format `branching-flowgraph/1`: the story, what the counts count (`unit`,
 with the denominator in words), where they came from, and every scene with
 its visits, drop-off and edges. Counts hidden by `--min-count` are `null`
-(with `hidden_below` saying so), never a made-up number. Strings are exactly
+(with `hidden_below` saying so), never a made-up number. The story map
+(`"telemetry": false`) has every count `null`, and each edge's `condition`
+("if ...", "requires ...", "once") says when it is offered. Strings are exactly
 as recorded; `branching.escape.json_text` writes the characters that could
 drive a terminal as `\\uXXXX`, so the file is also safe to print.
 """
@@ -32,6 +34,7 @@ def _edge(scene: FlowScene, edge: FlowEdge, f: Figures) -> dict[str, Any]:
         "default": edge.default,
         "tags": list(edge.tags),
         "in_this_version": not edge.retired,
+        "condition": edge.condition or None,
     }
 
 
@@ -56,7 +59,7 @@ def _scene(scene: FlowScene, f: Figures) -> dict[str, Any]:
 
 def graph_dict(graph: FlowGraph, *, min_count: int = 0) -> dict[str, Any]:
     """The graph as plain JSON-able data."""
-    f = Figures(min_count)
+    f = Figures(min_count) if graph.telemetry else _Absent()
     return {
         "format": FORMAT,
         "story": {
@@ -65,8 +68,9 @@ def graph_dict(graph: FlowGraph, *, min_count: int = 0) -> dict[str, Any]:
             "start": graph.start,
             "chapters": list(graph.chapters),
         },
-        "unit": graph.unit,
-        "denominator": UNIT_SENTENCE[graph.unit],
+        "telemetry": graph.telemetry,
+        "unit": graph.unit if graph.telemetry else None,
+        "denominator": UNIT_SENTENCE[graph.unit] if graph.telemetry else None,
         "source": graph.source,
         "filters": graph.filters,
         "sessions": f.value(graph.sessions),
@@ -76,6 +80,16 @@ def graph_dict(graph: FlowGraph, *, min_count: int = 0) -> dict[str, Any]:
         "notes": list(graph.notes),
         "scenes": [_scene(s, f) for s in graph.scenes.values()],
     }
+
+
+class _Absent(Figures):
+    """The story map's figures: there are none, so every count is null."""
+
+    def value(self, n: int | None) -> int | None:
+        return None
+
+    def share(self, n: int | None, base: int | None) -> float | None:
+        return None
 
 
 def to_json(graph: FlowGraph, *, min_count: int = 0) -> str:

@@ -1,13 +1,20 @@
 """The walk behind the terminal flowchart: which rows, in which order, how deep.
 
 The story is a graph (it loops, scenes are reached from many places), the
-flowchart is a tree: we walk from the start scene with an explicit stack (no
-recursion, so a story of any depth is safe), draw each scene once, and show
-every later arrival at it as a reference. Chapters are sections: a choice that
-leads into another chapter is a reference, and that scene opens the walk of
-its chapter's section. When the tree nests deeper than the width allows, the
-scene is drawn as a new root further down instead (a "continued below"
-reference), so the flowchart stays readable at 80 columns.
+flowchart is a tree. `parents.py` decides where each scene hangs: under the
+way in that brought the most traffic (in the story map, the first way in from
+the start). Here we draw that tree with an explicit stack (no recursion, so a
+story of any depth is safe). A scene's block is its row, then the other ways
+into it ("↑ also from ..." rows, at most `MAX_FROM`), then all of its choices
+as consecutive rows, then the scenes that hang under it, each a block of its
+own. A choice whose target hangs elsewhere names it with where to look: above,
+below, or in its chapter's section.
+
+Chapters are sections: a scene whose parent is in another chapter opens the
+walk of its own chapter's section, with the way it came from as its first
+row. When the tree nests deeper than the width allows, the scene is drawn as
+a new root further down instead (a "continued below" reference), so the
+flowchart stays readable at 80 columns.
 
 `--depth` (choices from the start, by the shortest way) and `--min-share`
 prune what is drawn; what was pruned is summarised, never silently dropped.
@@ -16,35 +23,41 @@ The layout is plain data (`Row`s); `flowchart.py` turns it into text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from branching.analytics.graph import FlowEdge, FlowGraph, FlowScene
 from branching.analytics.overview import distances, roots
+from branching.render.parents import Way, build_tree
+
+MAX_FROM = 5  # "from" rows under one scene; more are summed up in the last one
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
     """One line of the flowchart.
 
-    kind: "section" (a chapter), "scene" (a scene drawn here), "edge" (a choice
-    or route), "left" (stopped here), "more" (choices hidden by --min-share).
-    ref: for an edge, how its target is shown: "" (drawn right below),
-    "above" (already drawn), "below" (drawn later in this section),
-    "chapter" (drawn in the target's chapter section), "depth" (beyond
-    --depth), "missing" (not in the story).
+    kind: "section" (a chapter), "scene" (a scene drawn here), "from" (another
+    way into the scene above it), "edge" (a choice or route), "left" (stopped
+    here), "more" (choices hidden by --min-share).
+    ref: for an edge, how its target is shown: "here" (it hangs under this
+    scene, drawn after its choices), "above" (already drawn), "below" (drawn
+    later in this section), "chapter" (drawn in the target's chapter
+    section), "depth" (beyond --depth), "missing" (not in the story); for a
+    "from" row, where its source is drawn ("above" or "below").
     """
 
     kind: str
     guides: tuple[bool, ...] = ()  # per level: does a sibling follow (draw a line)?
-    last: bool = False  # the last row among its siblings
+    last: bool = False  # the last row among its siblings ("from": no choice follows)
     scene: FlowScene | None = None
-    edge: FlowEdge | None = None
+    edge: FlowEdge | None = None  # "from": the one way in, None when it sums several
     count: int = 0
     share: float | None = None
     ref: str = ""
-    target: FlowScene | None = None
-    text: str = ""  # section title, or the count of hidden choices for "more"
+    target: FlowScene | None = None  # "from": the scene the way comes from
+    text: str = ""  # section title; hidden choices ("more"); ways summed up ("from")
+    nested: bool = False  # a scene drawn under its parent, with a branch glyph
+    also: bool = False  # "also from"; False: the way a scene drawn as a root hangs under
 
 
 @dataclass
@@ -57,6 +70,9 @@ class Pruned:
     not_drawn: list[FlowScene] = field(default_factory=list)
 
 
+_Item = tuple[bool, "Row | FlowScene"]
+
+
 class Layout:
     """Rows of the flowchart for one width and one set of pruning options."""
 
@@ -66,15 +82,35 @@ class Layout:
         self.graph = graph
         self.max_nest = max(1, max_nest)
         self.depth = depth
-        self.min_share = min_share
+        self.min_share = min_share if graph.telemetry else 0.0  # the map has no shares
         self.dist = distances(graph, roots(graph))
+        self.tree = build_tree(graph, roots(graph), self._usable)
+        self.placed = set(self.tree.reached)
+        self.children: dict[str, list[str]] = {}
+        for sid, way in sorted(self.tree.parent.items(), key=lambda item: item[1].index):
+            self.children.setdefault(way.source, []).append(sid)
         self.drawn: set[str] = set()
         self.pruned = Pruned()
         self.rows: list[Row] = []
         self._pending: dict[str | None, list[str]] = {}
         self._sections_shown: set[str | None] = set()
         self._section: str | None = None
+        self._section_of: dict[str, str | None] = {}
         self._walk_all()
+        self._resolve()
+
+    # -- what may be drawn ------------------------------------------------------------
+
+    def _within(self, scene_id: str) -> bool:
+        return self.depth is None or self.dist.get(scene_id, 0) <= self.depth
+
+    def _hidden(self, scene: FlowScene, edge: FlowEdge) -> bool:
+        return bool(self.min_share) and (scene.share(edge.count) or 0.0) < self.min_share
+
+    def _usable(self, scene: FlowScene, edge: FlowEdge) -> bool:
+        return (
+            not self._hidden(scene, edge) and self._within(scene.id) and self._within(edge.target)
+        )
 
     # -- sections -------------------------------------------------------------------
 
@@ -115,106 +151,148 @@ class Layout:
         for scene in self.graph.scenes.values():
             if scene.id in self.drawn:
                 continue
-            if self.depth is not None and self.dist.get(scene.id, 0) > self.depth:
+            if not self._within(scene.id):
                 self.pruned.beyond_depth.add(scene.id)
             if scene.id in reachable or scene.visits:
                 self.pruned.not_drawn.append(scene)
 
     # -- the tree walk ----------------------------------------------------------------
 
-    def _children(self, scene: FlowScene) -> list[Row]:
-        rows: list[Row] = []
+    def _walk(self, root_id: str) -> None:
+        root = self.graph.scenes[root_id]
+        self._draw(Row("scene", scene=root))
+        stack: list[tuple[list[_Item], int, tuple[bool, ...], int]] = [
+            (self._items(root, 0, nested=False), 0, (), 0)
+        ]
+        while stack:
+            items, at, guides, nest = stack.pop()
+            if at == len(items):
+                continue
+            stack.append((items, at + 1, guides, nest))
+            last, item = items[at]
+            if isinstance(item, Row):
+                self.rows.append(replace(item, guides=guides, last=last))
+                continue
+            self._draw(Row("scene", guides, last, item, nested=True))
+            inner = (*guides, not last)
+            stack.append((self._items(item, nest + 1, nested=True), 0, inner, nest + 1))
+
+    def _draw(self, row: Row) -> None:
+        assert row.scene is not None
+        self.drawn.add(row.scene.id)
+        self._section_of[row.scene.id] = self._section
+        self.rows.append(row)
+
+    def _items(self, scene: FlowScene, nest: int, *, nested: bool) -> list[_Item]:
+        """What follows a scene's row: ways in, choices, those who left, the scenes below it."""
+        inline: list[FlowScene] = []
+        for sid in self.children.get(scene.id, []):
+            child = self.graph.scenes[sid]
+            if child.chapter is not None and child.chapter != self._section:
+                self._queue(child.chapter, sid)
+            elif nest + 1 >= self.max_nest:
+                self._queue(self._section, sid)
+            else:
+                inline.append(child)
+        here = {c.id for c in inline}
+        rows: list[Row | FlowScene] = []
         hidden: list[FlowEdge] = []
         for edge in scene.edges:
-            share = scene.share(edge.count)
-            if self.min_share and (share or 0.0) < self.min_share:
+            if self._hidden(scene, edge):
                 hidden.append(edge)
                 continue
-            rows.append(Row("edge", scene=scene, edge=edge, count=edge.count, share=share))
+            target = self.graph.scenes.get(edge.target)
+            ref = ""  # resolved once every scene has its place
+            if target is None:
+                ref = "missing"
+            elif not self._within(target.id):
+                self.pruned.beyond_depth.add(target.id)
+                ref = "depth"
+            elif target.id in here:
+                ref = "here"
+            share = scene.share(edge.count)
+            rows.append(
+                Row(
+                    "edge",
+                    scene=scene,
+                    edge=edge,
+                    count=edge.count,
+                    share=share,
+                    ref=ref,
+                    target=target,
+                )
+            )
         if scene.left:
             rows.append(Row("left", scene=scene, count=scene.left, share=scene.share(scene.left)))
         if hidden:
             total = sum(e.count for e in hidden)
             self.pruned.hidden_edges += len(hidden)
             self.pruned.hidden_count += total
-            rows.append(
-                Row(
-                    "more",
-                    scene=scene,
-                    count=total,
-                    share=scene.share(total),
-                    text=str(len(hidden)),
-                )
-            )
-        return rows
+            more = Row("more", scene=scene, count=total, share=scene.share(total))
+            rows.append(replace(more, text=str(len(hidden))))
+        rows += inline
+        ways: list[_Item] = [(not rows, r) for r in self._ways_in(scene, nested=nested)]
+        return ways + [(i == len(rows) - 1, r) for i, r in enumerate(rows)]
 
-    def _place(self, edge: FlowEdge, nest: int) -> tuple[str, FlowScene | None]:
-        """How an edge's target is shown, and the scene to draw below it (if any)."""
-        target = self.graph.scenes.get(edge.target)
-        if target is None:
-            return "missing", None
-        if target.id in self.drawn:
-            return "above", target
-        if self.depth is not None and self.dist.get(target.id, 0) > self.depth:
-            self.pruned.beyond_depth.add(target.id)
-            return "depth", target
-        if target.chapter is not None and target.chapter != self._section:
-            self._queue(target.chapter, target.id)
-            return "chapter", target
-        if nest >= self.max_nest:
-            self._queue(self._section, target.id)
-            return "below", target
-        return "", target
+    def _ways_in(self, scene: FlowScene, *, nested: bool) -> list[Row]:
+        """'from' rows: the other ways into `scene`, by traffic, one row per scene they leave.
 
-    def _walk(self, root_id: str) -> None:
-        root = self.graph.scenes[root_id]
-        self.drawn.add(root_id)
-        self.rows.append(Row("scene", scene=root))
-        stack: list[tuple[Iterator[tuple[int, Row]], tuple[bool, ...], int]] = [
-            (self._numbered(self._children(root)), (), 0)
-        ]
-        while stack:
-            items, guides, nest = stack[-1]
-            item = next(items, None)
-            if item is None:
-                stack.pop()
-                continue
-            last, row = bool(item[0]), item[1]
-            if row.kind != "edge" or row.edge is None:
-                self.rows.append(
-                    Row(
-                        row.kind,
-                        guides,
-                        last,
-                        row.scene,
-                        row.edge,
-                        row.count,
-                        row.share,
-                        text=row.text,
-                    )
-                )
-                continue
-            ref, target = self._place(row.edge, nest + 1)
-            self.rows.append(
-                Row(
-                    "edge",
-                    guides,
-                    last,
-                    row.scene,
-                    row.edge,
-                    row.count,
-                    row.share,
-                    ref=ref,
-                    target=target,
-                )
-            )
-            if ref == "" and target is not None:
-                self.drawn.add(target.id)
-                inner = (*guides, not last)
-                self.rows.append(Row("scene", inner, last, target))
-                stack.append((self._numbered(self._children(target)), inner, nest + 1))
+        A scene drawn under its parent leaves out the parent's choices (they
+        are the rows just above); a scene drawn as a root (the first of its
+        chapter, or continued below) names the scene it hangs under first.
+        """
+        parent = self.tree.parent.get(scene.id)
+        groups: dict[str, list[Way]] = {}
+        for way in self.tree.ways_in.get(scene.id, []):
+            if way.source != scene.id and way.source in self.placed:
+                groups.setdefault(way.source, []).append(way)
+        first = groups.pop(parent.source, []) if parent is not None else []
+        out = [self._from(first, also=False)] if first and not nested else []
+        ranked = sorted(
+            groups.values(), key=lambda g: (-sum(w.edge.count for w in g), min(w.order for w in g))
+        )
+        if len(out) + len(ranked) <= MAX_FROM:
+            return out + [self._from(g, also=True) for g in ranked]
+        keep = MAX_FROM - len(out) - 1
+        rest = [w for g in ranked[keep:] for w in g]
+        out += [self._from(g, also=True) for g in ranked[:keep]]
+        total = sum(w.edge.count for w in rest)
+        out.append(Row("from", scene=scene, count=total, text=str(len(rest)), also=True))
+        return out
 
-    @staticmethod
-    def _numbered(rows: list[Row]) -> Iterator[tuple[int, Row]]:
-        for i, row in enumerate(rows):
-            yield (1 if i == len(rows) - 1 else 0), row
+    def _from(self, ways: list[Way], *, also: bool) -> Row:
+        source = self.graph.scenes[ways[0].source]
+        return Row(
+            "from",
+            scene=self.graph.scenes[ways[0].target],
+            edge=ways[0].edge if len(ways) == 1 else None,
+            count=sum(w.edge.count for w in ways),
+            target=source,
+            text=str(len(ways)),
+            also=also,
+        )
+
+    # -- where everything ended up ------------------------------------------------------
+
+    def _resolve(self) -> None:
+        """Fill in "above"/"below"/"chapter" now that every scene has its row."""
+        at = {
+            row.scene.id: i for i, row in enumerate(self.rows) if row.kind == "scene" and row.scene
+        }
+        for i, row in enumerate(self.rows):
+            if row.kind == "edge" and row.ref == "" and row.target is not None:
+                where = at.get(row.target.id)
+                if where is None:
+                    continue
+                if where < i:
+                    ref = "above"
+                elif row.scene and self._section_of.get(row.target.id) != self._section_of.get(
+                    row.scene.id
+                ):
+                    ref = "chapter"
+                else:
+                    ref = "below"
+                self.rows[i] = replace(row, ref=ref)
+            elif row.kind == "from" and row.target is not None:
+                where = at.get(row.target.id, i)
+                self.rows[i] = replace(row, ref="above" if where < i else "below")

@@ -54,7 +54,19 @@ class TooManyEdges(BranchingError):
     title = "Too many edges for Mermaid"
 
 
+MAP_LEGEND = (
+    "legend: the story map, no telemetry: no counts; dotted = offered only [if ...], "
+    "[requires ...] or [once]",
+    "legend: rounded = ending (green good, red bad, purple secret, orange neutral)",
+)
+
+
 def _label(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
+    if not graph.telemetry:  # the story map: what it is, never a count
+        note = f"\n{box_note(scene)}" if box_note(scene) else ""
+        if scene.is_ending:
+            return f"{scene.ending_title or scene.title}\n{scene.ending_kind} ending"
+        return f"{scene.title}{note}"
     if scene.is_ending:
         return f"{scene.ending_title or scene.title}\n{scene.ending_kind} ending · " + reached(
             figures.count(scene.visits), scene.visits, graph.unit
@@ -79,15 +91,16 @@ def to_mermaid(
             "raise maxEdges in your Mermaid configuration, or use --format dot or svg"
         )
     ids = {s.id: f"n{i}" for i, s in enumerate(shown.scenes)}
+    about = UNIT_SHORT[graph.unit] if graph.telemetry else "the story map (no telemetry)"
     out = [
         "flowchart TD",
-        f"    %% {mermaid_comment(graph.title)}: {UNIT_SHORT[graph.unit]}",
+        f"    %% {mermaid_comment(graph.title)}: {about}",
         f"    %% from {mermaid_comment(f'{graph.source} · {graph.filters}')}",
     ]
     if extra := shown.caption(min_share, depth):
         out.append(f"    %% {mermaid_comment(extra)}")
     out += [f"    %% {mermaid_comment(note)}" for note in graph.notes]
-    out += [f"    %% {line}" for line in LEGEND]
+    out += [f"    %% {line}" for line in (LEGEND if graph.telemetry else MAP_LEGEND)]
     chapters: dict[str | None, list[FlowScene]] = {}
     for scene in shown.scenes:
         chapters.setdefault(scene.chapter, []).append(scene)
@@ -105,6 +118,12 @@ def to_mermaid(
     top = max((e.count for _, e in shown.edges), default=0)
     styles = []
     for index, (scene, edge) in enumerate(shown.edges):
+        if not graph.telemetry:
+            words = [w for w in (edge.label, f"[{edge.condition}]" if edge.condition else "") if w]
+            arrow = "-.->" if edge.condition else "-->"
+            label = f"|{mermaid_label(chr(10).join(words))}|" if words else ""
+            out.append(f"    {ids[scene.id]} {arrow}{label} {ids[edge.target]}")
+            continue
         figure = f"{figures.pct(edge.count, scene.base)} · {figures.count(edge.count)}"
         label = figure if edge.is_route else f"{edge.label}\n{figure}"
         arrow = "-.->" if edge.count == 0 else "-->"
@@ -122,6 +141,6 @@ def to_mermaid(
             out.append(f"    class {ids[scene.id]} {kind}")
         elif scene.is_box:
             out.append(f"    class {ids[scene.id]} {scene.kind}")
-        if not scene.visits:
+        if not scene.visits and graph.telemetry:
             out.append(f"    class {ids[scene.id]} unvisited")
     return "\n".join(out) + "\n"

@@ -36,7 +36,8 @@ class Visible:
 
 
 def visible(graph: FlowGraph, *, depth: int | None = None, min_share: float = 0.0) -> Visible:
-    """The scenes and edges to draw."""
+    """The scenes and edges to draw (the story map has no shares: `min_share` is moot)."""
+    min_share = min_share if graph.telemetry else 0.0
     dist = distances(graph, roots(graph))
     within = {sid for sid in graph.scenes if depth is None or dist.get(sid, 0) <= depth}
     shown: list[tuple[FlowScene, FlowEdge]] = []
