@@ -291,3 +291,29 @@ def test_labels_are_recorded_as_viewers_saw_them(tmp_path: Path) -> None:
     totals = conn.execute("SELECT SUM(count) FROM choice_labels").fetchone()[0]
     assert totals == len(labelled)  # the running totals count every one
     conn.close()
+
+
+def test_every_output_names_a_templated_choice_as_viewers_saw_it(tmp_path: Path) -> None:
+    import json
+
+    db = tmp_path / "seen.db"
+    run_cli("simulate", "signal", "--sessions", "200", "--seed", "2", "--db", str(db))
+    conn = sqlite3.connect(db)
+    (seen,) = conn.execute(
+        "SELECT label FROM choice_labels WHERE choice = 'play_first' ORDER BY count DESC LIMIT 1"
+    ).fetchone()
+    conn.close()
+    assert seen.startswith('Play "') and "{" not in seen
+    for args in (
+        ("stats", "signal", "--table", "choices"),
+        ("stats", "signal", "--table", "paths"),
+        ("flowchart", "signal"),
+        ("flowchart", "signal", "--format", "mermaid"),
+        ("flowchart", "signal", "--format", "dot"),
+    ):
+        out = run_cli(*args, "--db", str(db))
+        assert "{song}" not in out, args
+    assert seen in run_cli("stats", "signal", "--table", "choices", "--db", str(db))
+    graph = json.loads(run_cli("flowchart", "signal", "--format", "json", "--db", str(db)))
+    edges = [e for s in graph["scenes"] for e in s["edges"] if e.get("template")]
+    assert any(e["label"] == seen and e["template"] == 'Play "{song}"' for e in edges)

@@ -34,7 +34,7 @@ from branching.analytics.graph import (
     event_counts,
     totals_counts,
 )
-from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure
+from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure, with_seen_labels
 from branching.analytics.source import (
     Version,
     looks_like_path,
@@ -196,6 +196,7 @@ def _from_db(
     chosen = resolve_versions(conn, story_id, filters.version)
     if shape is None:
         shape = stored_shape(conn, story_id, chosen)
+    shape = with_seen_labels(conn, shape, [v.content_hash for v in chosen])
     filters = settle_audience(conn, story_id, filters)
     fast = unit == "choices" and replace(filters, version=None, audience_note="").empty
     notes: list[str] = []

@@ -52,6 +52,7 @@ class FlowEdge:
     tags: tuple[str, ...] = ()
     retired: bool = False
     condition: str = ""  # the story map: when it is offered ("if ...", "requires ...")
+    template: str | None = None  # the label as written, where `label` is how viewers saw it
 
     @property
     def is_route(self) -> bool:
@@ -136,7 +137,9 @@ def _edges_of(scene: ShapeScene, counts: Counts) -> tuple[FlowEdge, ...]:
         key = (scene.id, c.id, c.goto)
         seen.add(key)
         n, t = counts.edges.get(key, (0, 0))
-        out.append(FlowEdge(c.id, c.label, c.goto, n, t, c.default, c.tags, c.retired))
+        out.append(
+            FlowEdge(c.id, c.label, c.goto, n, t, c.default, c.tags, c.retired, template=c.template)
+        )
     for r in scene.routes:
         key = (scene.id, "", r.goto)
         if key not in seen:

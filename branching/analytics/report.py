@@ -16,7 +16,7 @@ from pathlib import Path
 from branching.analytics import metrics, segments, walks
 from branching.analytics.filters import Filters, Unit, pick_sessions, settle_audience
 from branching.analytics.rows import ChoiceShare, Flag, Overview, Report, Timing
-from branching.analytics.shape import AnalyticsError, Shape
+from branching.analytics.shape import AnalyticsError, Shape, with_seen_labels
 from branching.analytics.source import (
     looks_like_path,
     open_readonly,
@@ -51,6 +51,7 @@ def build_report(
         chosen = resolve_versions(conn, story_id, filters.version)
         if shape is None:
             shape = stored_shape(conn, story_id, chosen)
+        shape = with_seen_labels(conn, shape, [v.content_hash for v in chosen])
         filters = settle_audience(conn, story_id, filters)
         pick_sessions(conn, story_id, chosen, filters)
         sessions, viewers, started = metrics.started(conn, unit)

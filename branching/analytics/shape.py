@@ -11,6 +11,7 @@ never silently dropped.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,6 +42,7 @@ class ShapeChoice:
     default: bool = False
     conditional: bool = False
     retired: bool = False  # only in an older version than the one drawn
+    template: str | None = None  # the label as written, when `label` is how viewers saw it
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,4 +218,37 @@ def with_unknown(shape: Shape, edges: Iterable[tuple[str, str, str]]) -> Shape:
             scenes[scene_id] = replace(scene, choices=scene.choices + (extra,))
         elif not choice_id and target not in [r.goto for r in scene.routes]:
             scenes[scene_id] = replace(scene, routes=scene.routes + (ShapeRoute(target),))
+    return replace(shape, scenes=scenes)
+
+
+def with_seen_labels(conn: sqlite3.Connection, shape: Shape, hashes: list[str]) -> Shape:
+    """`shape` with each templated label as viewers most often saw it (the template kept).
+
+    A label with interpolation (`Play "{song}"`) is recorded as rendered
+    (`events.label`, totals in `choice_labels`); every figure names a choice
+    the way its viewers read it. Ties go to the rendering first in text order.
+    """
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "choice_labels" not in tables or not hashes:
+        return shape
+    marks = ", ".join("?" for _ in hashes)
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
+    for scene, choice, label, count in conn.execute(
+        f"""SELECT scene, choice, label, SUM(count) FROM choice_labels
+        WHERE story_id = ? AND content_hash IN ({marks})
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        [shape.id, *hashes],
+    ):
+        best = seen.get((scene, choice))
+        if best is None or count > best[0]:
+            seen[(scene, choice)] = (count, label)
+    if not seen:
+        return shape
+    scenes = {}
+    for sid, scene in shape.scenes.items():
+        choices = tuple(
+            replace(c, label=seen[(sid, c.id)][1], template=c.label) if (sid, c.id) in seen else c
+            for c in scene.choices
+        )
+        scenes[sid] = replace(scene, choices=choices) if choices != scene.choices else scene
     return replace(shape, scenes=scenes)

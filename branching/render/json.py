@@ -27,6 +27,7 @@ def _edge(scene: FlowScene, edge: FlowEdge, f: Figures) -> dict[str, Any]:
         "choice": edge.choice or None,
         "route": edge.is_route,
         "label": edge.label or None,
+        "template": edge.template,  # the label as written, when `label` is as viewers saw it
         "target": edge.target,
         "count": f.value(edge.count),
         "share": None if share is None else round(share, 6),
