@@ -256,7 +256,7 @@ def run_simulation(story: Story, audience: Audience, target: Path) -> BulkCounts
 @click.option(
     "--sessions",
     type=click.IntRange(1),
-    default=2000,
+    default=1000,
     show_default=True,
     help="Playthroughs to simulate.",
 )
