@@ -33,7 +33,7 @@ def report(known: tuple[Path, Path], **kw: object) -> Report:
 
 
 def test_unfiltered_flowchart_reads_the_running_totals(known: tuple[Path, Path]) -> None:
-    graph = flow_graph("heist", db=known[0])
+    graph = flow_graph("heist", db=known[0], unit="times")
     assert graph.source == "running totals"
     assert edges(graph, "briefing") == {"quiet": 4, "loud": 2, "coffee": 2}
     assert edges(graph, "vault") == {"left": 3, "right": 2}
@@ -91,7 +91,7 @@ def test_yaml_story_gives_the_same_graph_as_the_stored_structure(known: tuple[Pa
 
 
 def test_version_filter_by_label_keeps_the_fast_path(known: tuple[Path, Path]) -> None:
-    graph = flow_graph("heist", db=known[0], filters=make_filters(version="2"))
+    graph = flow_graph("heist", db=known[0], filters=make_filters(version="2"), unit="times")
     assert graph.source == "running totals" and edges(graph, "vault")["left"] == 3
     with pytest.raises(AnalyticsError, match="no version 'nine'.*recorded: 2"):
         flow_graph("heist", db=known[0], filters=make_filters(version="nine"))

@@ -127,8 +127,12 @@ def test_stats_filters_apply(known: tuple[Path, Path]) -> None:
 
 def test_flowchart_in_the_terminal(known: tuple[Path, Path]) -> None:
     out = run("flowchart", "heist", "--db", str(known[0]), "--width", "100").output
-    assert "From running totals · all versions" in out
+    assert "Counts are sessions" in out and "6 sessions by 4 viewers" in out  # the default
+    assert "From raw events · all versions" in out
     assert "Go in quietly → The Vault ↓ Job" in out
+    for unit in ("times", "choices"):  # `choices`: the old name of `times`, still accepted
+        times = run("flowchart", "heist", "--db", str(known[0]), "--by", unit).output
+        assert "Counts are times taken" in times and "From running totals" in times
     ascii_out = run("flowchart", "heist", "--db", str(known[0]), "--ascii").output
     assert ascii_out.isascii()
 
@@ -240,6 +244,8 @@ def test_min_share_and_depth_prune_with_a_summary(known: tuple[Path, Path]) -> N
         "1",
         "--width",
         "100",
+        "--by",
+        "times",
     ).output
     assert "… 2 more under 30%" in out and "Beyond --depth 1: 3 scenes not drawn." in out
 

@@ -46,7 +46,7 @@ def story(scenes: list[ShapeScene], edges: dict[tuple[str, str, str], int] | Non
     """A story of `scenes` (the first is the start); `edges` None: the story map."""
     shape = Shape("t", "Test", scenes[0].id, {s.id: s for s in scenes})
     counts = Counts({k: (n, 0) for k, n in (edges or {}).items()}, {}, {})
-    graph = assemble(shape, counts, unit="choices", source="test", filters="none")
+    graph = assemble(shape, counts, unit="times", source="test", filters="none")
     if edges is None:
         return replace(graph, telemetry=False)
     return graph

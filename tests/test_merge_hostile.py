@@ -63,7 +63,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
             conn.execute(
                 "INSERT INTO events SELECT e.session_id || ?, seq, ts, type, "
-                "scene, choice, target, decide_ms, input, state FROM events e "
+                "scene, choice, target, decide_ms, input, state, label FROM events e "
                 "WHERE e.session_id = (SELECT session_id FROM sessions WHERE rowid = 1)",
                 [f"-{i}"],
             )

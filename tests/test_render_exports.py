@@ -32,7 +32,7 @@ NASTY = 'Say "hi" \\ {braces} <b>bold</b> & #hash; ünïcode\nnew line'
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory) -> FlowGraph:
     db, _ = known_db(tmp_path_factory.mktemp("exports"))
-    return flow_graph("heist", db=db)
+    return flow_graph("heist", db=db, unit="times")  # the hand counts are times taken
 
 
 def nasty_graph() -> FlowGraph:
@@ -57,7 +57,7 @@ def nasty_graph() -> FlowGraph:
     return assemble(
         Shape("nasty", NASTY, "a b", scenes, ('Ch "1"',)),
         counts,
-        unit="choices",
+        unit="times",
         source="test",
         filters="none",
     )
@@ -131,7 +131,7 @@ def test_mermaid_says_clearly_when_there_are_too_many_edges() -> None:
     big = assemble(
         Shape("big", "Big", "s0", scenes),
         Counts({}, {}, {}),
-        unit="choices",
+        unit="times",
         source="test",
         filters="none",
     )
@@ -141,7 +141,7 @@ def test_mermaid_says_clearly_when_there_are_too_many_edges() -> None:
 
 def test_json_holds_the_whole_graph_and_hides_small_counts(graph: FlowGraph) -> None:
     data = json.loads(to_json(graph))
-    assert data["format"] == "branching-flowgraph/1" and data["unit"] == "choices"
+    assert data["format"] == "branching-flowgraph/1" and data["unit"] == "times"
     briefing = next(s for s in data["scenes"] if s["id"] == "briefing")
     assert [(e["choice"], e["count"]) for e in briefing["edges"]] == [
         ("quiet", 4),

@@ -29,7 +29,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory) -> FlowGraph:
     db, _ = known_db(tmp_path_factory.mktemp("golden"))
-    return flow_graph("heist", db=db)
+    return flow_graph("heist", db=db, unit="times")  # the hand counts are times taken
 
 
 def render(chart: object, width: int) -> str:
@@ -71,7 +71,7 @@ def test_hand_counted_rows_are_in_the_flowchart(graph: FlowGraph) -> None:
     assert "■ Briefing · 8 visits · ⏱ 10 s, 1 of 8 timed out" in text
     row = next(line for line in text.splitlines() if "Go in quietly" in line)
     assert row.rstrip().endswith("44.4%   4")  # 4 of the 9 ways out of the briefing
-    left = next(line for line in text.splitlines() if "left here" in line)
+    left = next(line for line in text.splitlines() if "✕ left here" in line)
     assert left.rstrip().endswith("11.1%   1")
     # The Hall hangs under the Vault (its way in), drawn once after both doors
     assert "Left door → The Hall  " in text and "Right door → The Hall  " in text
@@ -128,7 +128,7 @@ def chain(length: int) -> FlowGraph:
     edges.update({(f"s{i}", "again", "s0"): (i, 0) for i in range(length)})
     counts = Counts(edges, {}, {}, sessions=100)
     return assemble(
-        Shape("chain", "Chain", "s0", scenes), counts, unit="choices", source="test", filters="none"
+        Shape("chain", "Chain", "s0", scenes), counts, unit="times", source="test", filters="none"
     )
 
 

@@ -96,7 +96,7 @@ def lighthouse_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_flowchart_of_simulated_playthroughs_matches_the_events(lighthouse_db: Path) -> None:
-    graph = flow_graph("lighthouse", db=lighthouse_db)
+    graph = flow_graph("lighthouse", db=lighthouse_db, unit="times")
     assert graph.source == "running totals"
     conn = sqlite3.connect(lighthouse_db)
     expected = {

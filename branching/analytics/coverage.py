@@ -241,7 +241,7 @@ def _telemetry(
     if not real:
         return {}, {}, "no real viewer has played this story yet"
     graph = flow_graph(
-        story.path or story.id, db=db, filters=Filters(audience="real"), unit="choices"
+        story.path or story.id, db=db, filters=Filters(audience="real"), unit="times"
     )
     scenes = {s.id: s.visits for s in graph.scenes.values() if not s.is_box}
     choices = {

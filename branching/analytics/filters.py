@@ -6,12 +6,14 @@ in that whole day), a version, viewer attributes (`--where region=NL`, all
 must hold) and "first playthrough of each viewer only" (the viewer's earliest
 session of the story in any version, then the other filters apply).
 
-`Unit` says what a count counts, always stated beside the figure:
-- `choices`: every time (a viewer who loops back or rewinds counts again);
-  this is what the running totals hold, so the unfiltered flowchart in this
-  unit never reads raw events;
-- `sessions`: distinct playthroughs;
-- `viewers`: distinct viewers (keyed hashes), however often they played.
+`Unit` says what a count counts, always stated beside the figure (the
+vocabulary of the README's "What the numbers count"):
+- `sessions` (the default everywhere): distinct playthroughs;
+- `viewers`: distinct viewers (keyed hashes), however often they played;
+- `times`: times taken, every pass (a viewer who loops back or rewinds counts
+  again); this is what the running totals hold, so the unfiltered flowchart in
+  this unit never reads raw events. `choices`, its old name, is still accepted
+  where a user types a unit (`unit_named`).
 
 Simulated sessions (`branching simulate`) are an audience of their own:
 `audience` is `auto` (real viewers only wherever the story has any, else the
@@ -35,14 +37,24 @@ from branching.analytics.source import Version
 from branching.store.clock import format_ts, parse_cutoff
 from branching.store.errors import InvalidInput
 
-Unit = Literal["choices", "sessions", "viewers"]
+Unit = Literal["sessions", "viewers", "times"]
 AUDIENCES = ("auto", "real", "simulated", "all")
-UNITS: tuple[Unit, ...] = ("choices", "sessions", "viewers")
+UNITS: tuple[Unit, ...] = ("sessions", "viewers", "times")
+UNIT_ALIASES: dict[str, Unit] = {"choices": "times"}  # the old name of `times`
 UNIT_TEXT: dict[str, str] = {
-    "choices": "times (a viewer who loops back or rewinds counts again)",
     "sessions": "sessions (playthroughs)",
     "viewers": "unique viewers",
+    "times": "times taken (a viewer who loops back or rewinds counts again)",
 }
+
+
+def unit_named(text: str) -> Unit:
+    """The unit a user typed (`choices` is the old name of `times`)."""
+    name = UNIT_ALIASES.get(text, text)
+    for unit in UNITS:
+        if unit == name:
+            return unit
+    raise FilterInvalid(f"count by {', '.join(UNITS)}, not {text!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +212,7 @@ def pick_sessions(
 
 def tally(unit: Unit, cond: str = "1") -> str:
     """SQL counting events `e` (joined to `picked p`) that meet `cond`, in `unit`."""
-    if unit == "choices":
+    if unit == "times":
         return "COUNT(*)" if cond == "1" else f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
     column = "e.session_id" if unit == "sessions" else "p.viewer_id"
     return f"COUNT(DISTINCT CASE WHEN {cond} THEN {column} END)"

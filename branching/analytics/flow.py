@@ -1,11 +1,11 @@
 """`flow_graph()`: the one call behind `branching flowchart`, whatever the source.
 
 It decides where the figures come from: the running totals when nothing but a
-version is chosen and the unit is `choices` (the fast path: no raw events are
+version is chosen and the unit is `times` (the fast path: no raw events are
 read, so the flowchart of ten million choices takes milliseconds), raw events
-otherwise, or a CSV of counts computed elsewhere. The story graph comes from
-the YAML file when one is named, else from the structure stored in the
-database.
+otherwise (the default unit, sessions, reads them), or a CSV of counts
+computed elsewhere. The story graph comes from the YAML file when one is
+named, else from the structure stored in the database.
 
 With no database, or one that holds no recordings of the story, or when asked
 (`story_map=True`), it is the **story map**: the structure alone (scenes,
@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from branching.analytics.filters import Filters, Unit, pick_sessions, settle_audience
+from branching.analytics.filters import Filters, Unit, pick_sessions, settle_audience, unit_named
 from branching.analytics.graph import (
     Counts,
     EdgeKey,
@@ -54,15 +54,18 @@ def flow_graph(
     *,
     db: str | Path | None,
     filters: Filters | None = None,
-    unit: Unit = "choices",
+    unit: Unit | str = "sessions",
     counts_csv: str | Path | None = None,
     story_map: bool = False,
 ) -> FlowGraph:
     """The aggregated graph of `story` (a YAML path or a story id in the database).
 
-    With `db=None` (and no `counts_csv`), or `story_map=True`, the story map.
+    `unit` is sessions (the default), viewers or times (`choices`, its old name,
+    is accepted). With `db=None` (and no `counts_csv`), or `story_map=True`, the
+    story map.
     """
     filters = filters or Filters()
+    unit = unit_named(unit)
     if story_map or (db is None and counts_csv is None):
         if not filters.empty:
             raise AnalyticsError(
@@ -81,7 +84,7 @@ def flow_graph(
         return assemble(
             shape,
             counts,
-            unit="choices",
+            unit="times",
             source=f"counts file {Path(counts_csv).name}",
             filters="as computed in the file",
             notes=notes,
@@ -161,7 +164,7 @@ def _mapped(
     graph = assemble(
         shape,
         Counts({}, {}, {}),
-        unit="choices",
+        unit="sessions",
         source=source,
         filters="no telemetry",
         notes=notes,
@@ -198,7 +201,7 @@ def _from_db(
         shape = stored_shape(conn, story_id, chosen)
     shape = with_seen_labels(conn, shape, [v.content_hash for v in chosen])
     filters = settle_audience(conn, story_id, filters)
-    fast = unit == "choices" and replace(filters, version=None, audience_note="").empty
+    fast = unit == "times" and replace(filters, version=None, audience_note="").empty
     notes: list[str] = []
     if fast:
         hashes = [v.content_hash for v in chosen] if filters.version else None
@@ -206,7 +209,7 @@ def _from_db(
         source = "running totals"
     else:
         pick_sessions(conn, story_id, chosen, filters)
-        counts = event_counts(conn, unit, [s.id for s in shape.endings()])
+        counts = event_counts(conn, unit)
         source = "raw events"
         notes += _pruned_note(conn, story_id)
     counts = _with_routes(conn, shape, story_id, chosen, filters, unit, counts, notes)
@@ -277,14 +280,7 @@ def _with_routes(
         edges.update(derived_routes(conn, unit, unresolved))
         note += f" (read from the raw events for {', '.join(unresolved)})"
     notes.append(note)
-    return Counts(
-        {**counts.edges, **edges},
-        counts.visits,
-        counts.stopped,
-        counts.sessions,
-        counts.viewers,
-        counts.completed,
-    )
+    return replace(counts, edges={**counts.edges, **edges})
 
 
 def _pruned_note(conn: sqlite3.Connection, story_id: str) -> list[str]:
@@ -319,7 +315,8 @@ def read_counts(path: str | Path, shape: Shape) -> tuple[Counts, tuple[str, ...]
     """Per-choice counts from CSV: columns scene,choice,target,count[,timeouts].
 
     A row with an empty choice is a route (`next`/`random`); a row with an empty
-    choice and an empty target is the number who stopped at that scene.
+    choice and an empty target is the number who stopped at that scene (at an
+    ending: who ended there).
     """
     name = Path(path).name
     try:
@@ -335,7 +332,9 @@ def read_counts(path: str | Path, shape: Shape) -> tuple[Counts, tuple[str, ...]
     except (UnicodeDecodeError, csv.Error) as exc:
         raise AnalyticsError(f"{name} is not a UTF-8 CSV file of counts ({exc})") from None
     notes = (f"not in this version of the story: {', '.join(sorted(unknown))}",) if unknown else ()
-    return Counts(edges, {}, left), notes
+    ended = {sid: n for sid, n in left.items() if shape.scenes[sid].kind == "ending"}
+    stopped = {sid: n for sid, n in left.items() if sid not in ended}
+    return Counts(edges, {}, stopped, ended=ended), notes
 
 
 def _read_count_rows(

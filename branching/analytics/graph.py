@@ -3,21 +3,27 @@
 One value, three ways to fill it, so no renderer knows where the counts came
 from:
 - `from_totals`: the running totals (`traversals`, `scene_views`,
-  `session_ends`), when the figures are in the `choices` unit and at most a
+  `session_ends`), when the figures are in the `times` unit and at most a
   version is chosen; this reads neither the events nor the sessions, so it
   stays fast at any size;
 - `from_events`: raw events of the sessions chosen by filters, in any unit;
 - `from_counts`: per-choice counts computed elsewhere (`--counts FILE.csv`).
 
-Shares at a scene are of its `base`: in the `choices` unit, every way the
+Shares at a scene are of its `base`: in the `times` unit, every way the
 scene was left (each choice taken, and each session that stopped there), so
 they add up to 100%; in the `sessions`/`viewers` units, the sessions or
 viewers that reached the scene (a looping session may take two choices, so
 shares can add up to more than 100%).
 
-Where a session stopped is its last scene shown (`sessions.last_scene`): at an
-ending it completed, anywhere else it "left here" (quit, abandoned, stuck, or
-not finished yet). The fast path reads that from the running total
+A session **completed** when it reached an ending: its outcome is `ending` as
+the store keeps it (going back from an ending undoes that), the one definition
+`stats`, the dashboard and the SQL views share. Each ending counts the
+sessions that ended there (`ended`), which can be fewer than those shown it
+(`visits`: some went back). A session that did not complete "left here" at its
+last scene shown (`sessions.last_scene`): quit, abandoned, stuck, not finished
+yet, or gone back from an ending and stopped (then the ending scene is the
+last one shown). So every session is counted once: completed, or left at one
+scene (or never shown a scene). The fast path reads that from the running total
 `session_ends` (sessions per version and last scene, kept by the store in the
 transaction that moves a session), so it never scans the sessions; only a
 database opened read-only before the store added that total (its migration
@@ -67,8 +73,8 @@ class FlowScene:
     title: str
     kind: str
     chapter: str | None
-    visits: int
-    left: int  # sessions whose last scene this is, at a scene that is not an ending
+    visits: int  # reached it: in the unit (`times`: every time it was shown)
+    left: int  # did not complete and stopped here (sessions, or viewers in that unit)
     base: int  # denominator of the shares of this scene's edges and of `left`
     edges: tuple[FlowEdge, ...] = ()
     tags: tuple[str, ...] = ()
@@ -77,6 +83,9 @@ class FlowScene:
     timer: float | None = None
     retired: bool = False
     members: tuple[str, ...] = ()  # a box of a reduced picture: the scenes it stands for
+    ended: int | None = None  # an ending: completed here (sessions; viewers in that unit);
+    # None where the counts do not say (a counts file without the row)
+    timed_out: int = 0  # the clock chose here for this many (`times`: this many times)
 
     def share(self, count: int) -> float | None:
         """`count` as a fraction of this scene's base (None when nobody was here)."""
@@ -106,9 +115,10 @@ class FlowGraph:
     filters: str
     sessions: int | None = None
     viewers: int | None = None
-    completed: int | None = None
+    completed: int | None = None  # sessions (viewers in that unit) that reached an ending
     notes: tuple[str, ...] = field(default=())
     telemetry: bool = True  # False: the story map, counts absent (not zero)
+    views: int | None = None  # every time a scene was shown in the selection (raw events)
 
     @property
     def max_edge(self) -> int:
@@ -124,10 +134,13 @@ class Counts:
 
     edges: dict[EdgeKey, tuple[int, int]]  # -> (count, timeouts)
     visits: dict[str, int]
-    stopped: dict[str, int]  # last scene -> sessions (or viewers) that stopped there
+    stopped: dict[str, int]  # last scene -> sessions (or viewers) that did not complete
     sessions: int | None = None
     viewers: int | None = None
-    completed: int | None = None  # when None: the sum of `stopped` at ending scenes
+    completed: int | None = None  # sessions (or viewers) whose outcome is an ending
+    ended: dict[str, int] = field(default_factory=dict)  # ending -> completed there
+    timed_out: dict[str, int] = field(default_factory=dict)  # scene -> the clock chose
+    views: int | None = None  # every time a scene was shown
 
 
 def _edges_of(scene: ShapeScene, counts: Counts) -> tuple[FlowEdge, ...]:
@@ -154,6 +167,14 @@ def _edges_of(scene: ShapeScene, counts: Counts) -> tuple[FlowEdge, ...]:
     return tuple(out)
 
 
+def _ended(sid: str, kind: str, counts: Counts) -> int | None:
+    if kind != "ending":
+        return None
+    if sid in counts.ended or counts.sessions is not None:
+        return counts.ended.get(sid, 0)
+    return None
+
+
 def assemble(
     shape: Shape,
     counts: Counts,
@@ -171,12 +192,15 @@ def assemble(
     scenes: dict[str, FlowScene] = {}
     for sid, sc in shape.scenes.items():
         edges = _edges_of(sc, counts)
-        left = 0 if sc.kind == "ending" else counts.stopped.get(sid, 0)
+        left = counts.stopped.get(sid, 0)
         out = sum(e.count for e in edges)
         visits = counts.visits.get(sid)
         if visits is None:  # counts from elsewhere: arrivals are what came in or went out
             visits = max(incoming.get(sid, 0), out + left)
-        base = out + left if unit == "choices" else visits
+        base = out + left if unit == "times" else visits
+        timed_out = counts.timed_out.get(sid)
+        if timed_out is None:  # counts from elsewhere: every time the clock chose
+            timed_out = sum(e.timeouts for e in edges)
         scenes[sid] = FlowScene(
             id=sid,
             title=sc.title,
@@ -191,14 +215,12 @@ def assemble(
             ending_title=sc.ending_title,
             timer=sc.timer,
             retired=sc.retired,
+            ended=_ended(sid, sc.kind, counts),
+            timed_out=timed_out,
         )
     completed = counts.completed
     if completed is None:
-        completed = sum(
-            n
-            for sid, n in counts.stopped.items()
-            if sid in shape.scenes and shape.scenes[sid].kind == "ending"
-        )
+        completed = sum(counts.ended.values())
     return FlowGraph(
         story_id=shape.id,
         title=shape.title,
@@ -212,6 +234,7 @@ def assemble(
         viewers=counts.viewers,
         completed=completed if counts.sessions is not None else None,
         notes=notes,
+        views=counts.views,
     )
 
 
@@ -225,7 +248,7 @@ def _hash_clause(hashes: list[str] | None) -> tuple[str, list[object]]:
 
 
 def totals_counts(conn: sqlite3.Connection, story_id: str, hashes: list[str] | None) -> Counts:
-    """Counts in the `choices` unit from the running totals and the sessions' outcomes."""
+    """Counts in the `times` unit from the running totals and the sessions' outcomes."""
     clause, extra = _hash_clause(hashes)
     params = [story_id, *extra]
     edges = {
@@ -244,27 +267,43 @@ def totals_counts(conn: sqlite3.Connection, story_id: str, hashes: list[str] | N
         )
     }
     stopped: dict[str, int] = {}
+    ended: dict[str, int] = {}
     total = 0
-    for last, n in _stopped_rows(conn, clause, params):
+    for last, outcome, ending, n in _stopped_rows(conn, clause, params):
         total += n
-        if last:  # '' (session_ends) or None (sessions): no scene shown yet
+        if outcome == "ending":
+            ended[ending or ""] = ended.get(ending or "", 0) + n
+        elif last:  # '' (session_ends) or None (sessions): no scene shown yet
             stopped[last] = stopped.get(last, 0) + n
-    return Counts(edges, visits, stopped, sessions=total)
+    timed_out: dict[str, int] = {}
+    for (scene, _, _), (_, t) in edges.items():
+        timed_out[scene] = timed_out.get(scene, 0) + t
+    return Counts(
+        edges,
+        visits,
+        stopped,
+        sessions=total,
+        completed=sum(ended.values()),
+        ended=ended,
+        timed_out=timed_out,
+        views=sum(visits.values()),
+    )
 
 
 def _stopped_rows(
     conn: sqlite3.Connection, clause: str, params: list[object]
-) -> list[tuple[str | None, int]]:
-    """(last scene, sessions) of the story: from `session_ends`, else a scan of sessions."""
+) -> list[tuple[str | None, str, str | None, int]]:
+    """(last scene, outcome, ending, sessions) of the story: from `session_ends`, else a
+    scan of the sessions."""
     if conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session_ends'"
     ).fetchone():
-        sql = f"""SELECT last_scene, SUM(count) FROM session_ends
-            WHERE story_id = ?{clause} GROUP BY 1"""
-    else:  # not upgraded yet: grouped in index order, no sort, one covering scan
-        sql = f"""SELECT last_scene, COUNT(*) FROM sessions
-            WHERE story_id = ?{clause} GROUP BY content_hash, last_scene"""
-    return [(r[0], int(r[1])) for r in conn.execute(sql, params)]
+        sql = f"""SELECT last_scene, outcome, ending_id, SUM(count) FROM session_ends
+            WHERE story_id = ?{clause} GROUP BY 1, 2, 3"""
+    else:  # not upgraded yet: one scan of the sessions
+        sql = f"""SELECT last_scene, outcome, ending_id, COUNT(*) FROM sessions
+            WHERE story_id = ?{clause} GROUP BY 1, 2, 3"""
+    return [(r[0], str(r[1]), r[2], int(r[3])) for r in conn.execute(sql, params)]
 
 
 # -- from raw events ------------------------------------------------------------------
@@ -272,10 +311,11 @@ def _stopped_rows(
 _CHOICE_TYPES = "('choice_made', 'timeout_default', 'route_taken')"
 
 
-def event_counts(conn: sqlite3.Connection, unit: Unit, endings: list[str]) -> Counts:
+def event_counts(conn: sqlite3.Connection, unit: Unit) -> Counts:
     """Counts in `unit` over the sessions in TEMP table `picked` (see filters.pick_sessions).
 
-    `endings` are the ending scenes: a session whose last scene is one completed.
+    A session completed when its outcome is `ending`; one that did not "left"
+    at its last scene shown.
     """
     edges = {
         (r[0], r[1], r[2]): (int(r[3]), int(r[4]))
@@ -286,12 +326,21 @@ def event_counts(conn: sqlite3.Connection, unit: Unit, endings: list[str]) -> Co
             WHERE e.type IN {_CHOICE_TYPES} GROUP BY 1, 2, 3"""
         )
     }
-    visits = {
+    visits: dict[str, int] = {}
+    views = 0
+    for scene, n, shown in conn.execute(
+        f"""SELECT e.scene, {tally(unit)}, COUNT(*) FROM temp.picked p
+        JOIN events e ON e.session_id = p.session_id
+        WHERE e.type = 'scene_shown' GROUP BY 1"""
+    ):
+        visits[scene] = int(n)
+        views += int(shown)
+    timed_out = {
         r[0]: int(r[1])
         for r in conn.execute(
-            f"""SELECT e.scene, {tally(unit)} FROM temp.picked p
-            JOIN events e ON e.session_id = p.session_id
-            WHERE e.type = 'scene_shown' GROUP BY 1"""
+            f"""SELECT e.scene, {tally(unit, "e.type = 'timeout_default'")}
+            FROM temp.picked p JOIN events e ON e.session_id = p.session_id
+            WHERE e.type IN ('choice_made', 'timeout_default') GROUP BY 1"""
         )
     }
     stopped = {
@@ -299,15 +348,21 @@ def event_counts(conn: sqlite3.Connection, unit: Unit, endings: list[str]) -> Co
         for r in conn.execute(
             f"""SELECT s.last_scene, {tally_sessions(unit)}
             FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
-            WHERE s.last_scene IS NOT NULL GROUP BY 1"""
+            WHERE s.outcome != 'ending' AND s.last_scene IS NOT NULL GROUP BY 1"""
         )
     }
-    marks = ", ".join("?" for _ in endings) or "NULL"
+    ended = {
+        str(r[0]): int(r[1])
+        for r in conn.execute(
+            f"""SELECT s.ending_id, {tally_sessions(unit)}
+            FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
+            WHERE s.outcome = 'ending' GROUP BY 1"""
+        )
+    }
     sessions, viewers, completed = conn.execute(
         f"""SELECT COUNT(*), COUNT(DISTINCT p.viewer_id),
-               {tally_sessions(unit, f"s.last_scene IN ({marks})")}
-        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id""",
-        endings,
+               {tally_sessions(unit, "s.outcome = 'ending'")}
+        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id"""
     ).fetchone()
     return Counts(
         edges,
@@ -316,6 +371,9 @@ def event_counts(conn: sqlite3.Connection, unit: Unit, endings: list[str]) -> Co
         sessions=int(sessions),
         viewers=int(viewers),
         completed=int(completed or 0),
+        ended=ended,
+        timed_out=timed_out,
+        views=views,
     )
 
 
@@ -331,7 +389,7 @@ def derived_routes(
         return {}
     marks = ", ".join("?" for _ in route_scenes)
     count = {
-        "choices": "COUNT(*)",
+        "times": "COUNT(*)",
         "sessions": "COUNT(DISTINCT session_id)",
         "viewers": "COUNT(DISTINCT viewer_id)",
     }[unit]

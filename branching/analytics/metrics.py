@@ -153,7 +153,11 @@ def timing(conn: sqlite3.Connection, shape: Shape, unit: Unit) -> list[Timing]:
 
 
 def dropoff(conn: sqlite3.Connection, shape: Shape, unit: Unit) -> list[DropOff]:
-    """Who stopped at each scene without an ending, of those who reached it."""
+    """Who stopped at each scene without completing, of those who reached it.
+
+    Every scene that is not an ending has a row; an ending has one only when
+    someone went back from it and stopped there without completing.
+    """
     reached = _reached(conn, unit)
     left = {
         r[0]: (int(r[1]), int(r[2]))
@@ -167,7 +171,7 @@ def dropoff(conn: sqlite3.Connection, shape: Shape, unit: Unit) -> list[DropOff]
     return [
         DropOff(s.id, s.title, reached.get(s.id, 0), *left.get(s.id, (0, 0)))
         for s in shape.scenes.values()
-        if s.kind != "ending"
+        if s.kind != "ending" or left.get(s.id, (0, 0))[0]
     ]
 
 

@@ -139,7 +139,7 @@ def _box_scene(
         chapter=box.chapter,
         visits=visits,
         left=left,
-        base=out + left if graph.unit == "choices" else visits,
+        base=out + left if graph.unit == "times" else visits,
         edges=edges,
         timer=None,
         members=tuple(m for s in inside for m in (s.members or (s.id,))),

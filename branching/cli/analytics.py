@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from branching.analytics.filters import Unit
 
 F = TypeVar("F", bound=Callable[..., Any])
-# an HTML flowchart drawn from the running totals adds the stats tables (read from
-# the raw events) only up to this many scene views, so it stays a few seconds
+# an HTML flowchart adds the stats tables (read from the raw events, a pass over
+# every event of the chosen sessions) only up to this many scene views in the
+# selection, whatever the figures come from, so the page stays a few seconds
 HTML_REPORT_VIEWS = 200_000
 FLOW_FORMATS = ("terminal", "dot", "svg", "png", "mermaid", "html", "json")
 TABLE_NAMES = (
@@ -324,10 +325,12 @@ def _print_sheets(sheets: list[Any], fmt: str, min_count: int, output: str | Non
 @click.option(
     "--by",
     "unit",
-    type=click.Choice(["choices", "sessions", "viewers"]),
-    default="choices",
+    type=click.Choice(["sessions", "viewers", "times", "choices"]),
+    default="sessions",
     show_default=True,
-    help="Count every choice taken (fast: read from running totals), sessions, or unique viewers.",
+    help="Count sessions (playthroughs), unique viewers, or times taken: every pass "
+    "through a choice, loops and rewinds included (fast: read from the running totals; "
+    "'choices' is its old name).",
 )
 @click.option(
     "--format",
@@ -434,11 +437,12 @@ def flowchart(
     width: int | None,
     output: str | None,
 ) -> None:
-    """Draw the flowchart of STORY with the share of viewers on every choice.
+    """Draw the flowchart of STORY with the share of sessions on every choice.
 
     STORY is a story file or folder, a bundled story's name, or a story id
-    recorded in the database (its structure is stored there). Without filters
-    and counting choices, the figures come from the running totals and draw in
+    recorded in the database (its structure is stored there). Counts are
+    sessions unless --by says otherwise; without filters and counting times
+    taken (--by times), the figures come from the running totals and draw in
     milliseconds. With no database (or --map) it is the story map: the
     structure alone. A big story is drawn as a chapter overview; --chapter and
     --around zoom in.
@@ -550,17 +554,17 @@ def _render(
     if fmt in ("svg", "png"):
         return render.draw(graph, fmt, timeout=layout_timeout, **shape)
     report = None
-    views = sum(s.visits for s in whole.scenes.values())
-    if counts is None and whole.source == "running totals" and views > HTML_REPORT_VIEWS:
+    views = whole.views or 0
+    if counts is None and whole.telemetry and views > HTML_REPORT_VIEWS:
         note = (
             f"the stats tables are left out: {views:,} scene views would take long to read "
-            "from the raw events (branching stats prints them; filters put them back)"
+            "from the raw events (branching stats prints them; narrower filters put them back)"
         )
         graph = replace(graph, notes=(*graph.notes, note))
     elif counts is None and whole.telemetry:
         from branching.analytics import build_report
 
-        unit = graph.unit if graph.unit != "choices" else "sessions"
+        unit = graph.unit if graph.unit != "times" else "sessions"
         report = build_report(
             story,
             db=_db(db),

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from branching.analytics.graph import FlowEdge, FlowGraph, FlowScene
 from branching.errors import BranchingError
 from branching.escape import dot_string as quote
-from branching.render.figures import UNIT_SHORT, Figures, plural, reached
+from branching.render.figures import UNIT_SHORT, Figures, ended_here, plural
 from branching.render.visible import visible
 
 FONT = "Helvetica"
@@ -90,7 +90,7 @@ def _node(scene: FlowScene, graph: FlowGraph, figures: Figures, number: int) -> 
         lines.append(figure)
     elif scene.is_ending:
         lines.append(f"{scene.ending_kind} ending")
-        lines.append(reached(figures.count(scene.visits), scene.visits, graph.unit))
+        lines.append(ended_here(scene, graph.unit, figures))
         attrs.update(
             shape="doubleoctagon", fillcolor=ENDING_FILL.get(scene.ending_kind or "", "#fee391")
         )

@@ -13,32 +13,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from branching.analytics.filters import Unit
+from branching.analytics.graph import FlowScene
 
+# the vocabulary of the README's "What the numbers count", one sentence a unit
 UNIT_SENTENCE: dict[str, str] = {
-    "choices": (
-        "Counts are every time a choice was taken (a viewer who loops back or "
-        "rewinds counts again); percentages are of all the ways each scene was "
-        "left, by a choice or by stopping there."
-    ),
     "sessions": (
         "Counts are sessions (playthroughs); percentages are of the sessions "
-        "that reached each scene."
+        "that reached each scene. Completed: the session reached an ending."
     ),
     "viewers": (
-        "Counts are unique viewers; percentages are of the viewers who reached each scene."
+        "Counts are unique viewers; percentages are of the viewers who reached "
+        "each scene. Completed: at least one of the viewer's sessions reached an ending."
+    ),
+    "times": (
+        "Counts are times taken: every pass through a choice (a viewer who loops "
+        "back or rewinds counts again); percentages are of all the ways each "
+        "scene was left, by a choice or by stopping there. Endings and 'left "
+        "here' count sessions."
     ),
 }
 
 UNIT_SHORT: dict[str, str] = {
-    "choices": "counts: every time a choice was taken; shares of each scene's exits",
     "sessions": "counts: sessions; shares of the sessions reaching each scene",
     "viewers": "counts: unique viewers; shares of the viewers reaching each scene",
+    "times": "counts: times taken (loops and rewinds count again); shares of each scene's exits",
 }
 
 VISITS: dict[str, tuple[str, str]] = {
-    "choices": ("visit", "visits"),
     "sessions": ("session", "sessions"),
     "viewers": ("viewer", "viewers"),
+    "times": ("visit", "visits"),
 }
 
 
@@ -90,6 +94,34 @@ def seconds(ms: float | None) -> str:
 
 def reached(text: str, n: int, unit: Unit) -> str:
     """'reached 3 times' / 'reached by 3 sessions' (text: the count, maybe hidden)."""
-    if unit == "choices":
+    if unit == "times":
         return f"reached {text} {'time' if n == 1 else 'times'}"
     return f"reached by {text} {plural(n, unit)}"
+
+
+def ended_here(scene: FlowScene, unit: Unit, figures: Figures) -> str:
+    """An ending's figure: '9 sessions ended here', and who else reached it.
+
+    Ended: completed there (the same count as the endings of `branching
+    stats`); reached: shown the ending, some of whom went back from it.
+    """
+    if scene.ended is None:  # counts from elsewhere that do not say who ended where
+        return reached(figures.count(scene.visits), scene.visits, unit)
+    who = "sessions" if unit == "times" else unit  # endings count sessions in `times`
+    text = f"{figures.count(scene.ended)} {plural(scene.ended, who)} ended here"
+    if unit == "times":
+        return f"{text}, shown {figures.count(scene.visits)} times"
+    if scene.visits != scene.ended:
+        text += f" (reached by {figures.count(scene.visits)}"
+        if scene.left:
+            text += f"; {figures.count(scene.left)} went back and stopped here"
+        text += ")"
+    return text
+
+
+def timed_out(scene: FlowScene, unit: Unit, figures: Figures) -> str:
+    """'the clock chose for 3 sessions' / '3 of 40 timed out' (the `times` unit)."""
+    if unit == "times":
+        taken = sum(e.count for e in scene.edges)
+        return f"{figures.count(scene.timed_out)} of {figures.count(taken)} timed out"
+    return f"the clock chose for {figures.count(scene.timed_out)} {plural(scene.timed_out, unit)}"

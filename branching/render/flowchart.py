@@ -31,11 +31,11 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 
-from branching.analytics.graph import FlowGraph
+from branching.analytics.graph import FlowGraph, FlowScene
 from branching.escape import terminal_line as _t
 from branching.render.bars import share_cell
 from branching.render.dot import box_note
-from branching.render.figures import UNIT_SENTENCE, Figures, plural, reached
+from branching.render.figures import UNIT_SENTENCE, Figures, ended_here, plural, timed_out
 from branching.render.layout import Layout, Row
 
 UNICODE = {
@@ -165,12 +165,15 @@ class Flowchart:
         if g.sessions is not None:
             done = self.figures.count(g.completed)
             pct = self.figures.pct(g.completed, g.viewers if g.unit == "viewers" else g.sessions)
-            who = (
-                f"{self.figures.count(g.viewers)} viewers"
-                if g.unit == "viewers"
-                else f"{self.figures.count(g.sessions)} sessions"
-            )
-            lines.append(Text(f"{who}, {done} reached an ending ({pct})."))
+            sessions, viewers = self.figures.count(g.sessions), self.figures.count(g.viewers)
+            who = f"{sessions} sessions"
+            if g.viewers is not None:
+                who = (
+                    f"{viewers} viewers ({sessions} sessions)"
+                    if g.unit == "viewers"
+                    else f"{sessions} sessions by {viewers} viewers"
+                )
+            lines.append(Text(f"{who}, {done} completed (reached an ending): {pct}."))
         lines += [
             Text(line, style="dim")
             for line in _wrap(f"From {_t(g.source)} · {_t(g.filters)}", width)
@@ -213,11 +216,23 @@ class Flowchart:
         if endings:
             parts = [
                 f"{_t(s.ending_title or s.title)} ({_t(str(s.ending_kind))})"
-                + (f" {self.figures.count(s.visits)}" if self.graph.telemetry else "")
+                + (f" {self.figures.count(_ending_count(s))}" if self.graph.telemetry else "")
                 for s in endings
             ]
-            out += [Text(line) for line in _wrap("Endings: " + " · ".join(parts), width)]
+            about = f"Endings ({_ended_unit(self.graph.unit)} that ended there): "
+            if not self.graph.telemetry or any(s.ended is None for s in endings):
+                about = "Endings: "
+            out += [Text(line) for line in _wrap(about + " · ".join(parts), width)]
         return ([Text("")] + out) if out else out
+
+
+def _ended_unit(unit: str) -> str:
+    return "viewers" if unit == "viewers" else "sessions"
+
+
+def _ending_count(scene: FlowScene) -> int:
+    """Who ended at `scene`; where the counts do not say, how often it was reached."""
+    return scene.visits if scene.ended is None else scene.ended
 
 
 def _asciify(text: str) -> str:
@@ -307,7 +322,7 @@ class _Painter:
             line.append(self.g["ending"] + title, style="bold magenta")
             kind = f" · {_t(str(scene.ending_kind))} ending"
             if counted:
-                kind += " · " + reached(f.count(scene.visits), scene.visits, self.unit)
+                kind += " · " + ended_here(scene, self.unit, f)
             line.append(kind, style="magenta")
             return line
         line.append(self.g["scene"] + _t(scene.title), style="bold")
@@ -319,13 +334,7 @@ class _Painter:
             return line
         meta += f" · {f.count(scene.visits)} {plural(scene.visits, self.unit)}"
         if scene.timer:
-            timeouts = sum(e.timeouts for e in scene.edges)
-            meta += f" · {self.g['clock']} {scene.timer:g} s, "
-            if self.unit == "choices":
-                taken = sum(e.count for e in scene.edges)
-                meta += f"{f.count(timeouts)} of {f.count(taken)} timed out"
-            else:
-                meta += f"the clock chose for {f.count(timeouts)} {plural(timeouts, self.unit)}"
+            meta += f" · {self.g['clock']} {scene.timer:g} s, " + timed_out(scene, self.unit, f)
         if scene.retired:
             meta += " · not in this version"
         line.append(meta, style="dim")

@@ -30,7 +30,7 @@ from branching.analytics.graph import FlowGraph, FlowScene
 from branching.analytics.rows import Report, Timing
 from branching.escape import html_text, json_text
 from branching.render.dot import box_note
-from branching.render.figures import UNIT_SENTENCE, Figures, plural, seconds
+from branching.render.figures import UNIT_SENTENCE, Figures, ended_here, plural, seconds, timed_out
 from branching.render.flowchart import MAP_SENTENCE, Flowchart
 from branching.render.graphviz import DEFAULT_TIMEOUT, draw
 from branching.render.html_assets import SCRIPT, STYLE
@@ -169,15 +169,14 @@ def _facts(
     if not graph.telemetry:  # the story map: no figures
         return facts + ([["timer", f"{scene.timer:g} s"]] if scene.timer else [])
     facts.append([plural(2, unit), figures.count(scene.visits)])
-    if not scene.is_ending and scene.kind not in ("entry", "exit"):
+    if scene.is_ending:
+        facts.append(["ended here", ended_here(scene, unit, figures)])
+    elif scene.kind not in ("entry", "exit"):
         facts.append(
             ["left here", f"{figures.count(scene.left)} ({figures.pct(scene.left, scene.base)})"]
         )
     if scene.timer:
-        timeouts = sum(e.timeouts for e in scene.edges)
-        facts.append(
-            ["timer", f"{scene.timer:g} s; the clock chose {figures.count(timeouts)} times"]
-        )
+        facts.append(["timer", f"{scene.timer:g} s; " + timed_out(scene, unit, figures)])
     if (t := timing.get(scene.id)) is not None and t.decisions:
         facts.append(
             [
@@ -212,8 +211,28 @@ def scene_data(
             "title": scene.ending_title or scene.title,
             "facts": _facts(scene, graph, figures, timing),
             "ways": ways,
+            "counts": _counts(scene, figures) if graph.telemetry else None,
         }
-    return {"scenes": scenes}
+    summary = {
+        "unit": graph.unit if graph.telemetry else None,
+        "sessions": figures.value(graph.sessions),
+        "viewers": figures.value(graph.viewers),
+        "completed": figures.value(graph.completed),
+    }
+    return {"scenes": scenes, "summary": summary if graph.telemetry else None}
+
+
+def _counts(scene: FlowScene, figures: Figures) -> dict[str, object]:
+    """The box's figures as numbers (the same as `--format json`), for other tools."""
+    return {
+        "visits": figures.value(scene.visits),
+        "left_here": figures.value(scene.left),
+        "ended_here": figures.value(scene.ended),
+        "edges": [
+            {"choice": e.choice or None, "target": e.target, "count": figures.value(e.count)}
+            for e in scene.edges
+        ],
+    }
 
 
 def _data_block(data: dict[str, object]) -> str:

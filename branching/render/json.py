@@ -1,7 +1,8 @@
 """The aggregated graph as JSON, so other tools can draw or analyse it.
 
 Format `branching-flowgraph/1`: the story, what the counts count (`unit`,
-with the denominator in words), where they came from, and every scene with
+with the denominator in words, and `counts`: each figure's meaning), where
+they came from, and every scene with
 its visits, drop-off and edges. Counts hidden by `--min-count` are `null`
 (with `hidden_below` saying so), never a made-up number. The story map
 (`"telemetry": false`) has every count `null`, and each edge's `condition`
@@ -19,6 +20,18 @@ from branching.escape import json_text
 from branching.render.figures import UNIT_SENTENCE, Figures
 
 FORMAT = "branching-flowgraph/1"
+# what each figure counts, in the README's vocabulary (`unit`: sessions, viewers or times)
+COUNTS = {
+    "sessions": "playthroughs chosen by the filters, whatever the unit",
+    "viewers": "unique viewers of those sessions, whatever the unit",
+    "completed": "reached an ending (outcome 'ending'), in the unit (sessions in `times`)",
+    "visits": "reached the scene, in the unit (`times`: every time it was shown)",
+    "edges.count": "took the choice, in the unit (`times`: every pass)",
+    "edges.timeouts": "the clock took the choice, in the unit (`times`: every time)",
+    "left_here": "did not complete and this was their last scene (sessions in `times`)",
+    "ended_here": "completed at this ending, in the unit (sessions in `times`)",
+    "timed_out": "the clock chose here, in the unit (`times`: every time)",
+}
 
 
 def _edge(scene: FlowScene, edge: FlowEdge, f: Figures) -> dict[str, Any]:
@@ -52,6 +65,8 @@ def _scene(scene: FlowScene, f: Figures) -> dict[str, Any]:
         "timer": scene.timer,
         "visits": f.value(scene.visits),
         "left_here": f.value(scene.left),
+        "ended_here": f.value(scene.ended) if scene.is_ending else None,
+        "timed_out": f.value(scene.timed_out) if scene.timer else None,
         "share_base": f.value(scene.base),
         "in_this_version": not scene.retired,
         "edges": [_edge(scene, e, f) for e in scene.edges],
@@ -72,6 +87,7 @@ def graph_dict(graph: FlowGraph, *, min_count: int = 0) -> dict[str, Any]:
         "telemetry": graph.telemetry,
         "unit": graph.unit if graph.telemetry else None,
         "denominator": UNIT_SENTENCE[graph.unit] if graph.telemetry else None,
+        "counts": COUNTS if graph.telemetry else None,
         "source": graph.source,
         "filters": graph.filters,
         "sessions": f.value(graph.sessions),

@@ -22,7 +22,7 @@ from branching.analytics.graph import FlowGraph, FlowScene
 from branching.errors import BranchingError
 from branching.escape import mermaid_comment, mermaid_label
 from branching.render.dot import box_note
-from branching.render.figures import UNIT_SHORT, Figures, plural, reached
+from branching.render.figures import UNIT_SHORT, Figures, ended_here, plural
 from branching.render.visible import visible
 
 MAX_EDGES = 500
@@ -68,8 +68,8 @@ def _label(scene: FlowScene, graph: FlowGraph, figures: Figures) -> str:
             return f"{scene.ending_title or scene.title}\n{scene.ending_kind} ending"
         return f"{scene.title}{note}"
     if scene.is_ending:
-        return f"{scene.ending_title or scene.title}\n{scene.ending_kind} ending · " + reached(
-            figures.count(scene.visits), scene.visits, graph.unit
+        return f"{scene.ending_title or scene.title}\n{scene.ending_kind} ending · " + ended_here(
+            scene, graph.unit, figures
         )
     note = f"\n{box_note(scene)}" if box_note(scene) else ""
     label = f"{scene.title}{note}\n{figures.count(scene.visits)} {plural(scene.visits, graph.unit)}"

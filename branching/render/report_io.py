@@ -50,9 +50,23 @@ def sheets_json(report: Report, sheets: list[Sheet], *, min_count: int = 0) -> s
         "unit": report.overview.unit,
         "selection": report.overview.filters,
         "hidden_below": min_count or None,
+        "summary": _summary(report, Figures(min_count)),
         "tables": _tables(sheets, Figures(min_count)),
     }
     return json_text(data, indent=2) + "\n"
+
+
+def _summary(report: Report, figures: Figures) -> dict[str, Any]:
+    """The overview as numbers: sessions and viewers, and the completed in the unit."""
+    o = report.overview
+    rate = figures.share(o.completed, o.started)
+    return {
+        "sessions": figures.value(o.sessions),
+        "viewers": figures.value(o.viewers),
+        "started": figures.value(o.started),
+        "completed": figures.value(o.completed),
+        "completion_rate": None if rate is None else round(rate, 6),
+    }
 
 
 def stories_json(sheet: Sheet, *, min_count: int = 0) -> str:

@@ -32,6 +32,10 @@ Tables:
   saw it, kept only where interpolation made it differ from the template
   (`Play "{song}"` seen as `Play "Wonderwall"`), and how often each rendering
   was taken, so every output can show labels as viewers saw them.
+- the views (m003, changed by m010): `choice_shares` (times taken, shares of
+  every way a scene was left), `choice_sessions` (sessions, shares of those
+  shown the scene), `sessions_per_ending`, `scene_dropoff`; completed means
+  outcome `ending` in every one, as in every output.
 - `forgotten_sessions`: ids of playthroughs `forget` deleted (random UUIDs,
   no viewer id): ops that arrive for them later are dropped (see `ops.py`).
 """
@@ -422,6 +426,91 @@ def m009_rendered_labels(db: Database) -> None:
             count INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (story_id, content_hash, scene, choice, label)
         ) WITHOUT ROWID"""
+    )
+
+
+@_step
+def m010_one_unit_views(db: Database) -> None:
+    """Views in the units every output uses, with one meaning of completed.
+
+    A session completed when its outcome is `ending`; one that did not left at
+    its last scene shown (whatever its outcome, an ending scene included when
+    it went back from there and stopped).
+    - `choice_shares`: times taken (`traversals`, from the running totals); the
+      share is of every way the scene was left (the choices and routes taken
+      and the sessions that stopped there), as `flowchart --by times` shows;
+    - `choice_sessions` (new): sessions that took each choice, of the sessions
+      shown its scene, as `stats` and the flowchart show (reads raw events);
+    - `scene_dropoff`: adds `sessions_reached` (sessions shown the scene, from
+      raw events); `dropoff_rate` is of those sessions, no longer of views.
+    """
+    db.execute("DROP VIEW IF EXISTS choice_shares")
+    db.execute(
+        """CREATE VIEW choice_shares AS
+        WITH stopped AS (
+            SELECT story_id, content_hash, last_scene AS scene, SUM(count) AS sessions
+            FROM session_ends WHERE outcome <> 'ending' AND last_scene <> ''
+            GROUP BY 1, 2, 3
+        ), ways AS (
+            SELECT story_id, content_hash, scene, SUM(count) AS taken
+            FROM traversals GROUP BY 1, 2, 3
+        )
+        SELECT t.story_id, t.content_hash, st.version_label, t.scene, t.choice, t.target,
+               t.count AS traversals, t.timeouts,
+               CAST(t.count AS REAL) / (w.taken + COALESCE(p.sessions, 0)) AS share
+        FROM traversals t
+        JOIN ways w ON w.story_id = t.story_id AND w.content_hash = t.content_hash
+          AND w.scene = t.scene
+        LEFT JOIN stopped p ON p.story_id = t.story_id AND p.content_hash = t.content_hash
+          AND p.scene = t.scene
+        LEFT JOIN stories st ON st.story_id = t.story_id AND st.content_hash = t.content_hash"""
+    )
+    db.execute(
+        """CREATE VIEW choice_sessions AS
+        WITH reached AS (
+            SELECT s.story_id, s.content_hash, e.scene, COUNT(DISTINCT e.session_id) AS sessions
+            FROM events e JOIN sessions s ON s.session_id = e.session_id
+            WHERE e.type = 'scene_shown' GROUP BY 1, 2, 3
+        ), took AS (
+            SELECT s.story_id, s.content_hash, e.scene, COALESCE(e.choice, '') AS choice,
+                   COALESCE(e.target, '') AS target, COUNT(DISTINCT e.session_id) AS sessions,
+                   COUNT(DISTINCT CASE WHEN e.type = 'timeout_default'
+                                       THEN e.session_id END) AS sessions_timed_out
+            FROM events e JOIN sessions s ON s.session_id = e.session_id
+            WHERE e.type IN ('choice_made', 'timeout_default', 'route_taken')
+            GROUP BY 1, 2, 3, 4, 5
+        )
+        SELECT t.story_id, t.content_hash, t.scene, t.choice, t.target, t.sessions,
+               t.sessions_timed_out, COALESCE(r.sessions, 0) AS sessions_reached,
+               CAST(t.sessions AS REAL) / r.sessions AS share
+        FROM took t LEFT JOIN reached r ON r.story_id = t.story_id
+          AND r.content_hash = t.content_hash AND r.scene = t.scene"""
+    )
+    db.execute("DROP VIEW IF EXISTS scene_dropoff")
+    db.execute(
+        """CREATE VIEW scene_dropoff AS
+        WITH stopped AS (
+            SELECT story_id, content_hash, last_scene AS scene,
+                   SUM(outcome NOT IN ('ending', 'in_progress')) AS sessions_left,
+                   SUM(outcome = 'in_progress') AS sessions_unfinished
+            FROM sessions WHERE last_scene IS NOT NULL
+            GROUP BY story_id, content_hash, last_scene
+        ), reached AS (
+            SELECT s.story_id, s.content_hash, e.scene, COUNT(DISTINCT e.session_id) AS sessions
+            FROM events e JOIN sessions s ON s.session_id = e.session_id
+            WHERE e.type = 'scene_shown' GROUP BY 1, 2, 3
+        )
+        SELECT v.story_id, v.content_hash, v.scene, v.count AS views,
+               COALESCE(r.sessions, 0) AS sessions_reached,
+               COALESCE(p.sessions_left, 0) AS sessions_left,
+               COALESCE(p.sessions_unfinished, 0) AS sessions_unfinished,
+               CAST(COALESCE(p.sessions_left, 0) + COALESCE(p.sessions_unfinished, 0) AS REAL)
+                 / r.sessions AS dropoff_rate
+        FROM scene_views v
+        LEFT JOIN stopped p
+          ON p.story_id = v.story_id AND p.content_hash = v.content_hash AND p.scene = v.scene
+        LEFT JOIN reached r
+          ON r.story_id = v.story_id AND r.content_hash = v.content_hash AND r.scene = v.scene"""
     )
 
 
