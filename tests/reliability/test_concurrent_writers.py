@@ -105,11 +105,9 @@ def test_four_writers_ten_thousand_choices_each_lose_and_double_nothing(
             "GROUP BY session_id, seq",
         )
     }
-    by_content = sqlite_rows(
-        db,
-        "SELECT json_extract(state, '$.writer'), json_extract(state, '$.n'), COUNT(*) "
-        "FROM events WHERE type = 'choice_made' GROUP BY 1, 2 HAVING COUNT(*) > 1",
-    )
+    by_content = [
+        (writer, n, count) for (writer, n), count in _written(db).items() if count > 1
+    ]
     lost = sum(1 for s, q, _, _ in acks if (s, q) not in stored)
     duplicated = sum(n - 1 for n in stored.values()) + sum(int(r[2]) - 1 for r in by_content)
     (total,) = sqlite_rows(db, "SELECT COUNT(*) FROM events WHERE type = 'choice_made'")[0]
@@ -133,3 +131,26 @@ def test_four_writers_ten_thousand_choices_each_lose_and_double_nothing(
     assert total == WRITERS * EVENTS
     assert counted == WRITERS * EVENTS, "the running totals disagree with the events"
     assert sqlite_rows(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def _written(db: Path) -> dict[tuple[object, object], int]:
+    """How often each (writer, n) the writers put in the state was stored as a choice.
+
+    The state is stored as a snapshot then patches (`states.py`), so it is read
+    back the way export reads it: session by session, in sequence order.
+    """
+    from collections import Counter
+
+    from branching.store.states import StateReader
+
+    seen: Counter[tuple[object, object]] = Counter()
+    session, reader = None, StateReader()
+    for sid, seq, kind, text in sqlite_rows(
+        db, "SELECT session_id, seq, type, state FROM events ORDER BY session_id, seq"
+    ):
+        if sid != session:
+            session, reader = sid, StateReader()
+        state = reader.read_text(seq, text)
+        if kind == "choice_made":
+            seen[(state or {}).get("writer"), (state or {}).get("n")] += 1
+    return dict(seen)
