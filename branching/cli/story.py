@@ -102,13 +102,47 @@ def check(stories: tuple[str, ...], fmt: str, strict: bool) -> None:
         sys.exit(1)
 
 
+EXPLORE_INCOMPLETE = 3  # exit status: stopped early (a limit or Ctrl-C), nothing proven absent
+
+
+def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    from branching.verify.limits import default_max_memory, parse_size
+
+    if value is None:
+        return default_max_memory()
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.argument("story", type=click.Path())
 @click.option(
     "--max-states",
-    default=200_000,
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many distinct (merged) states (default: no bound).",
+)
+@click.option(
+    "--max-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds (default: no time limit).",
+)
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    default=None,
+    callback=_size,
+    help="Stop when the process uses this much memory, e.g. 500M or 2G "
+    "(default: half the machine's memory, at most 8G).",
+)
+@click.option(
+    "--raw/--no-raw",
+    default=True,
     show_default=True,
-    help="Stop after exploring this many distinct states.",
+    help="Also count the full states, every variable kept (the merged count is always given).",
 )
 @click.option(
     "--format",
@@ -118,24 +152,46 @@ def check(stories: tuple[str, ...], fmt: str, strict: bool) -> None:
     show_default=True,
     help="Output format.",
 )
-def explore(story: str, max_states: int, fmt: str) -> None:
-    """Prove which endings of STORY can be reached, and find stuck states.
+def explore(
+    story: str,
+    max_states: int | None,
+    max_seconds: float | None,
+    max_memory: int | None,
+    raw: bool,
+    fmt: str,
+) -> None:
+    """Prove which endings, scenes and choices of STORY can be reached; find stuck states.
 
-    Searches every (scene, state) the story can be in, and prints for each
-    ending the shortest sequence of choices (as the plain player numbers them)
-    that reaches it. Exit status 1 when an ending is unreachable or a state is
-    stuck.
+    Searches every (scene, state) the story can be in and prints, for each
+    ending, the shortest sequence of choices (as the plain player numbers
+    them) that reaches it; the scenes and choices never reached; states that
+    get stuck or from which no ending can be reached any more; and the
+    deepest state. On a limit or Ctrl-C it stops cleanly and prints what it
+    found so far, marked INCOMPLETE. Exit status: 0 all proven, 1 a problem
+    found (stuck or doomed state, unreachable ending), 3 incomplete.
     """
     from branching.verify.explore import explore as run_explore
 
     loaded = _load(story)
-    result = run_explore(loaded, max_states=max_states)
+    result = run_explore(
+        loaded,
+        max_states=max_states,
+        max_seconds=max_seconds,
+        max_memory=max_memory,
+        raw=raw,
+        interruptible=True,
+        started=lambda: click.echo(
+            f"Exploring {story}: Ctrl-C stops early and prints what was found.", err=True
+        ),
+    )
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         click.echo(result.report())
-    if not result.ok:
+    if result.problems:
         sys.exit(1)
+    if not result.complete or (raw and not result.raw_complete):
+        sys.exit(EXPLORE_INCOMPLETE)
 
 
 @cli.command()

@@ -9,6 +9,10 @@ names them or they are `once`. A count, or a variable that only ever grows
 (or only shrinks), compared only against numbers is capped just beyond the
 largest of them, which keeps loops finite; any other use keeps it exact.
 
+With `raw=True` a state keeps every variable of the story instead, read or
+not and never merged (the caps stay: without them a loop never ends): that is
+the full count `explore` reports beside the merged one.
+
 This module owns that analysis of the story's conditions (done once, over
 their syntax trees), the frozen state (`Key`) and its working copy (`Work`),
 and the engine's rules for a step on them (`set` then `add`, visits counted on
@@ -65,19 +69,22 @@ class Work:
 class StateSpace:
     """Which parts of a playthrough a state keeps, and the steps between states."""
 
-    def __init__(self, story: Story) -> None:
+    def __init__(self, story: Story, raw: bool = False) -> None:
+        """`raw`: keep every variable of the story, read or not, and never merge by liveness
+        (the full state a viewer is in); otherwise only what can still matter."""
         self.story = story
+        self.raw = raw
         caps = _caps(story)
         growth = _growth(story)
-        self.names = [n for n in story.state if ("var", n) in caps]  # the others never matter
+        self.names = [n for n in story.state if raw or ("var", n) in caps]
         self.var_caps: dict[str, tuple[int, int]] = {}  # name -> (direction, cap)
         for name in self.names:
-            cap, way = caps[("var", name)], growth.get(name, 0)
+            cap, way = caps.get(("var", name)), growth.get(name, 0)
             if cap is not None and way:
                 self.var_caps[name] = (way, cap)
         self.initial = {n: story.state[n] for n in self.names}
-        self.live = _live(story, self.names)
         self.everything = (True,) * len(self.names)
+        self.live = {} if raw else _live(story, self.names)
         self.visit_caps = {scene: cap for (kind, scene), cap in caps.items() if kind == "visits"}
         self.counted = list(self.visit_caps)
         self.count_turns = ("turns", "") in caps
@@ -136,6 +143,19 @@ class StateSpace:
         scene = self.story.scenes.get(target)
         if scene is not None:
             self.apply(w, scene.on_enter)
+
+    def reads(self, expr: Expression) -> set[tuple[str, str]]:
+        """The parts of a state `expr` may read: ('var', name), ('visits', scene),
+        ('pick', scene + NUL + choice) or ('turns', ''); a superset is safe."""
+        found: set[tuple[str, str]] = {("var", n) for n in expr.variables}
+        for ref in expr.scene_refs:
+            if ref.choice is None:
+                found.add(("visits", ref.scene))
+            else:
+                found.add(("pick", f"{ref.scene}\0{ref.choice}"))
+        if expr.uses_functions and "turns" in expr.source:
+            found.add(("turns", ""))
+        return found
 
     def apply(self, w: Work, effect: Effect) -> None:
         """`set` then `add`, on the variables that conditions read (the others never matter)."""

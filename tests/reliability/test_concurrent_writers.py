@@ -105,9 +105,7 @@ def test_four_writers_ten_thousand_choices_each_lose_and_double_nothing(
             "GROUP BY session_id, seq",
         )
     }
-    by_content = [
-        (writer, n, count) for (writer, n), count in _written(db).items() if count > 1
-    ]
+    by_content = [(writer, n, count) for (writer, n), count in _written(db).items() if count > 1]
     lost = sum(1 for s, q, _, _ in acks if (s, q) not in stored)
     duplicated = sum(n - 1 for n in stored.values()) + sum(int(r[2]) - 1 for r in by_content)
     (total,) = sqlite_rows(db, "SELECT COUNT(*) FROM events WHERE type = 'choice_made'")[0]

@@ -1,0 +1,374 @@
+"""The two sweeps of `explore` over packed states, scene by scene in topological order.
+
+Both visit the strongly connected components of the scene graph in
+topological order (Tarjan's algorithm): once a component is done, no state
+can ever enter it again, so each scene's states are finished before any later
+scene's are looked at.
+
+- `Reduced` keeps the states with liveness merging (`space`), one dict per
+  scene from packed state to an int holding its shortest distance in choices,
+  the label of the step that got there and its parent: that gives every proof
+  and finding. Inside a component with a loop it runs a bucket queue by
+  distance (steps through `next`/`random` cost 0, choices 1); elsewhere one
+  pass suffices. Then a backward pass in reverse order finds the states from
+  which no ending can be reached any more.
+- `count_raw` counts the full states (every variable, no merging) with no
+  parents at all: it holds only the sets of scenes reached and not yet
+  processed, and frees each scene's set once it is processed, so its memory
+  is bounded by the widest cut of the film, not by the total.
+
+This order was chosen over one breadth-first search because film-like
+stories are nearly acyclic: the raw count never needs a global visited set,
+and shortest distances are settled scene by scene. Standard library only.
+"""
+
+from __future__ import annotations
+
+from branching.expr.conditions import Expression
+from branching.verify.limits import Watch
+from branching.verify.packed import Moves, PackOverflow
+
+DIST_BITS = 24
+DIST_MASK = (1 << DIST_BITS) - 1
+
+
+def components(moves: Moves, start: int) -> list[tuple[list[int], bool]]:
+    """Scene components reachable from `start`, in topological order; True: it loops."""
+    n = len(moves.scenes)
+    succ = [
+        sorted({moves.index[c.goto] for c in s.choices} | {moves.index[r.goto] for r in s.routes})
+        for s in moves.scenes
+    ]
+    index = [-1] * n
+    low = [0] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    out: list[tuple[list[int], bool]] = []
+    counter = 0
+    work: list[tuple[int, int]] = [(start, 0)]
+    while work:
+        v, i = work.pop()
+        if i == 0:
+            index[v] = low[v] = counter
+            counter += 1
+            stack.append(v)
+            on_stack[v] = True
+        recursed = False
+        while i < len(succ[v]):
+            w = succ[v][i]
+            i += 1
+            if index[w] == -1:
+                work.append((v, i))
+                work.append((w, 0))
+                recursed = True
+                break
+            if on_stack[w]:
+                low[v] = min(low[v], index[w])
+        if recursed:
+            continue
+        if low[v] == index[v]:
+            comp: list[int] = []
+            while True:
+                w = stack.pop()
+                on_stack[w] = False
+                comp.append(w)
+                if w == v:
+                    break
+            comp.sort()
+            out.append((comp, len(comp) > 1 or v in succ[v]))
+        if work:
+            parent = work[-1][0]
+            low[parent] = min(low[parent], low[v])
+    out.reverse()
+    return out
+
+
+class Reduced:
+    """The merged states, each with its shortest distance and the step that got there."""
+
+    def __init__(self, moves: Moves, watch: Watch, max_states: int | None) -> None:
+        self.moves = moves
+        self.watch = watch
+        self.max_states = max_states
+        n = len(moves.scenes)
+        self.scene_bits = max(1, n.bit_length())
+        bound = sum(
+            len(s.choices) * (len(s.choices) + 1) // 2 + len(s.routes) for s in moves.scenes
+        )
+        self.label_bits = max(1, (bound + 2).bit_length())
+        self.info: list[dict[int, int]] = [{} for _ in range(n)]
+        self.states = 0
+        self.full = False  # max_states reached: known states are still expanded
+        self.stuck: dict[tuple[int, str], int] = {}  # (scene, reason) -> state
+        self.zero: dict[tuple[int, str, str], int] = {}  # (scene, where, source) -> state
+        self.done: list[int] = []  # scenes whose states were all expanded
+        self.order: list[tuple[list[int], bool]] = []
+        moves.on_zero = self._zero
+
+    def _zero(self, si: int, s: int, where: str, expr: Expression) -> None:
+        self.zero.setdefault((si, where, expr.source), s)
+
+    def encode(self, dist: int, label: int, parent_scene: int, parent: int) -> int:
+        return (
+            (((parent << self.scene_bits) | parent_scene) << self.label_bits | (label + 1))
+            << DIST_BITS
+        ) | dist
+
+    def parent(self, info: int) -> tuple[int, int, int] | None:
+        """(label, parent scene, parent state), or None at the start."""
+        rest = info >> DIST_BITS
+        label = (rest & ((1 << self.label_bits) - 1)) - 1
+        rest >>= self.label_bits
+        ps = rest & ((1 << self.scene_bits) - 1)
+        if ps == len(self.moves.scenes):
+            return None
+        return label, ps, rest >> self.scene_bits
+
+    def add(self, t: int, ns: int, nd: int, label: int, si: int, s: int) -> bool:
+        """Record a step into (t, ns) at distance nd; True when it is new or shorter."""
+        td = self.info[t]
+        old = td.get(ns)
+        if old is None:
+            if self.max_states is not None and self.states >= self.max_states:
+                self.full = True
+                return False
+            self.states += 1
+            self.watch.tick()
+        elif (old & DIST_MASK) <= nd:
+            return False
+        td[ns] = self.encode(nd, label, si, s)
+        return True
+
+    def run(self) -> None:
+        moves, watch = self.moves, self.watch
+        si0, s0 = moves.start()
+        self.info[si0][s0] = self.encode(0, -1, len(moves.scenes), 0)
+        self.states = 1
+        self.order = components(moves, si0)
+        for comp, loops in self.order:
+            if watch.stopped is not None:
+                return
+            if loops:
+                self._loop(comp)
+            else:
+                self._once(comp[0])
+            if watch.stopped is None:
+                self.done.extend(comp)
+
+    def _expand(self, si: int, s: int, dist: int) -> tuple[tuple[int, int, int, int, int], ...]:
+        steps = self.moves.steps(si, s)
+        if not steps and self.moves.scenes[si].ending is None:
+            reason = self.moves.stuck.get((si, s & self.moves.read[si]), "stuck")
+            self.stuck.setdefault((si, reason), s)
+        return steps
+
+    def _once(self, si: int) -> None:
+        if self.moves.scenes[si].ending is not None:
+            for s in self.info[si]:
+                self._expand(si, s, 0)  # text variants only: a division by zero is noted
+            return
+        add, watch = self.add, self.watch
+        for s, inf in self.info[si].items():
+            if watch.stopped is not None:
+                return
+            d = inf & DIST_MASK
+            for clear, bits, t, label, cost in self._expand(si, s, d):
+                add(t, (s & clear) | bits, d + cost, label, si, s)
+
+    def _loop(self, comp: list[int]) -> None:
+        inside = set(comp)
+        buckets: dict[int, list[tuple[int, int]]] = {}
+        for si in comp:
+            for s, inf in self.info[si].items():
+                buckets.setdefault(inf & DIST_MASK, []).append((si, s))
+        add, info, watch = self.add, self.info, self.watch
+        while buckets:
+            d = min(buckets)
+            todo = buckets.pop(d)
+            i = 0
+            while i < len(todo):
+                if watch.stopped is not None:
+                    return
+                si, s = todo[i]
+                i += 1
+                if info[si][s] & DIST_MASK != d:
+                    continue  # reached again by a shorter path
+                for clear, bits, t, label, cost in self._expand(si, s, d):
+                    ns = (s & clear) | bits
+                    if add(t, ns, d + cost, label, si, s) and t in inside:
+                        (todo if cost == 0 else buckets.setdefault(d + cost, [])).append((t, ns))
+
+    # ------------------------------------------------------------ after the search
+
+    def doomed(self) -> dict[int, list[int]]:
+        """Per scene, the states from which no ending can be reached (all states expanded)."""
+        moves, info = self.moves, self.info
+        bad: dict[int, set[int]] = {}
+        for comp, loops in reversed(self.order):
+            alive: dict[int, set[int]] = {si: set() for si in comp}
+            changed = True
+            while changed:
+                changed = False
+                for si in reversed(comp):
+                    if moves.scenes[si].ending is not None:
+                        if len(alive[si]) != len(info[si]):
+                            alive[si] = set(info[si])
+                        continue
+                    here = alive[si]
+                    for s in info[si]:
+                        if s in here:
+                            continue
+                        for clear, bits, t, _label, _cost in moves.steps(si, s):
+                            ns = (s & clear) | bits
+                            if (ns in alive[t]) if t in alive else (ns not in bad.get(t, ())):
+                                here.add(s)
+                                changed = loops
+                                break
+            for si in comp:
+                dead = set(info[si]) - alive[si]
+                if dead:
+                    bad[si] = dead
+        return {si: sorted(v, key=lambda s: info[si][s] & DIST_MASK) for si, v in bad.items()}
+
+    def trapped(self) -> list[tuple[int, int]]:
+        """States in loops of scenes with no choice that never lead out of the loop."""
+        moves = self.moves
+        out: list[tuple[int, int]] = []
+        for comp, loops in self.order:
+            if not loops or any(moves.scenes[si].choices for si in comp):
+                continue
+            if any(moves.scenes[si].ending is not None for si in comp):
+                continue
+            inside = set(comp)
+            escapes: set[tuple[int, int]] = set()
+            into: dict[tuple[int, int], list[tuple[int, int]]] = {}
+            for si in comp:
+                for s in self.info[si]:
+                    for clear, bits, t, _label, _cost in moves.steps(si, s):
+                        if t not in inside:
+                            escapes.add((si, s))
+                        else:
+                            into.setdefault((t, (s & clear) | bits), []).append((si, s))
+            todo = list(escapes)
+            while todo:
+                for prev in into.get(todo.pop(), ()):
+                    if prev not in escapes:
+                        escapes.add(prev)
+                        todo.append(prev)
+            stuck = [(si, s) for si in comp for s in self.info[si] if (si, s) not in escapes]
+            if stuck:
+                out.append(min(stuck, key=lambda p: self.info[p[0]][p[1]] & DIST_MASK))
+        return out
+
+    def dist(self, si: int, s: int) -> int:
+        return self.info[si][s] & DIST_MASK
+
+    def path(self, si: int, s: int) -> list[int]:
+        """The labels of the steps from the start to (si, s), in order (-1: a plain `next`)."""
+        labels: list[int] = []
+        at: tuple[int, int] | None = (si, s)
+        while at is not None:
+            up = self.parent(self.info[at[0]][at[1]])
+            if up is None:
+                break
+            labels.append(up[0])
+            at = (up[1], up[2])
+        labels.reverse()
+        return labels
+
+
+def count_raw(moves: Moves, watch: Watch) -> tuple[int, bool]:
+    """How many full (scene, state) pairs can be reached; False when it stopped early."""
+    si0, s0 = moves.start()
+    n = len(moves.scenes)
+    pending: list[set[int]] = [set() for _ in range(n)]
+    pending[si0].add(s0)
+    total = 0
+    try:
+        for comp, loops in components(moves, si0):
+            if loops:
+                total += _raw_loop(moves, comp, pending, watch, total)
+            else:
+                si = comp[0]
+                here, pending[si] = pending[si], set()
+                total += len(here)
+                if moves.scenes[si].ending is None:
+                    for t, states in _raw_step(moves, si, here):
+                        pending[t] |= states
+                    watch.tick(len(here))
+                _over(watch, total)
+            if watch.stopped is not None:
+                return total, False
+    except PackOverflow:
+        watch.stopped = "a value range too large to pack"
+        return total, False
+    except MemoryError:
+        pending.clear()
+        watch.out_of_memory()
+        return total, False
+    return total, True
+
+
+def _raw_step(moves: Moves, si: int, here: set[int]) -> list[tuple[int, set[int]]]:
+    """The successors of the states `here` of scene `si`, as (target, states) batches.
+
+    States are grouped by the bits the scene reads, and each group goes through
+    each of its steps in one set comprehension: the per-state work stays in C.
+    """
+    if not here:
+        return []
+    read = moves.read[si]
+    groups: dict[int, list[int]] = {}
+    if read:
+        for s in here:
+            k = s & read
+            g = groups.get(k)
+            if g is None:
+                groups[k] = [s]
+            else:
+                g.append(s)
+    out: list[tuple[int, set[int]]] = []
+    for k, states in groups.items() if read else [(0, here)]:
+        steps = moves.cache[si].get(k)
+        if steps is None:
+            steps = moves.steps(si, next(iter(states)))
+        for clear, bits, t, _label, _cost in steps:
+            out.append((t, {(s & clear) | bits for s in states}))
+    return out
+
+
+def _over(watch: Watch, total: int) -> bool:
+    """Stop the count at `max_states` full states (its only bound besides time and memory)."""
+    cap = watch.limits.max_states
+    if cap is not None and total > cap and watch.stopped is None:
+        watch.stopped = f"the limit of {cap:,} full states"
+    return watch.stopped is not None
+
+
+def _raw_loop(
+    moves: Moves, comp: list[int], pending: list[set[int]], watch: Watch, before: int
+) -> int:
+    """A component with loops: rounds over its scenes until no new state appears."""
+    inside = set(comp)
+    seen = {si: pending[si] for si in comp}
+    fresh = {si: set(pending[si]) for si in comp}
+    held = sum(len(v) for v in seen.values())
+    while any(fresh.values()):
+        for si in comp:
+            here, fresh[si] = fresh[si], set()
+            if not here or moves.scenes[si].ending is not None:
+                continue
+            for t, states in _raw_step(moves, si, here):
+                if t in inside:
+                    states -= seen[t]
+                    seen[t] |= states
+                    fresh[t] |= states
+                    held += len(states)
+                else:
+                    pending[t] |= states
+            if watch.tick(len(here)) or _over(watch, before + held):
+                return sum(len(v) for v in seen.values())
+    total = sum(len(v) for v in seen.values())
+    for si in comp:
+        pending[si] = set()
+    return total
