@@ -103,7 +103,8 @@ def coverage(
     max_states: int | None = None,
 ) -> Coverage:
     """The coverage table of `story` (loaded without errors)."""
-    found = explore(story) if max_states is None else explore(story, max_states=max_states)
+    # no bound on states by default (the explorer's memory limit protects), as `explore` does
+    found = explore(story, max_states=max_states, interruptible=True)
     scenes_seen, choices_seen = _reached(found, story)
     complete = found.complete
     sim_scenes, sim_choices = _simulated(story, runs, seed)

@@ -47,7 +47,8 @@ VERDICTS = ("unreachable", "never seen", "rare")
     "--max-states",
     type=click.IntRange(1),
     default=None,
-    help="Stop the exploration after this many states (default: the explorer's).",
+    help="Stop the exploration after this many states (default: no bound; the "
+    "explorer stops at half the machine's memory).",
 )
 @click.option(
     "--fail-on",
