@@ -6,24 +6,33 @@ sessions the filters choose and runs every query of `metrics`, `walks` and
 - lopsided: at a choice point with at least `flag_min` decisions, one option
   took more than 90% of them;
 - timeouts: the clock chose more than a third of the time;
-- no-difference: two options whose branches rejoin with the same state.
+- no-difference: two options after which everything that can happen is the
+  same. Said only where the explorer proved it on the story file
+  (`verify.choices`, within `CHECK_LIMITS`); pairs it proved different are
+  never flagged; pairs the sessions always rejoined on that it could not
+  decide (or a story named by id, whose conditions are not stored) are worded
+  as what was seen, with proof "observed".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from branching.analytics import metrics, segments, walks
 from branching.analytics.filters import Filters, Unit, pick_sessions, settle_audience
 from branching.analytics.rows import ChoiceShare, Flag, Overview, Report, Timing
-from branching.analytics.shape import AnalyticsError, Shape, with_seen_labels
+from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure, with_seen_labels
 from branching.analytics.source import (
     looks_like_path,
     open_readonly,
     resolve_versions,
     stored_shape,
-    yaml_shape,
 )
+from branching.story.loader import load_story
+from branching.story.model import Story
+from branching.verify import choices as verify_choices
+from branching.verify.choices import ChoicePairVerdict, compare_choices
 
 LOPSIDED = 0.9
 TIMEOUTS = 1 / 3
@@ -44,7 +53,8 @@ def build_report(
     if db is None:
         raise AnalyticsError("name the telemetry database with --db (or set BRANCHING_DB)")
     filters = filters or Filters()
-    shape = yaml_shape(story) if looks_like_path(story) else None
+    loaded = load_story(story) if looks_like_path(story) else None
+    shape = shape_from_structure(loaded.structure()) if loaded is not None else None
     conn = open_readonly(db)
     try:
         story_id = shape.id if shape is not None else story
@@ -94,7 +104,7 @@ def build_report(
             progress=tuple(walks.progress(walked)),
             segments=tuple(segments.segments(conn, unit)),
             tags=tuple(segments.tags(conn, shape, unit, started)),
-            flags=tuple(flags(shape, choices, timing, walked, flag_min)),
+            flags=tuple(flags(shape, choices, timing, walked, flag_min, _verdicts(loaded))),
             unreached_scenes=tuple(r.scene for r in reach if not r.reached and sessions),
             unreached_choices=tuple(
                 (c.scene, c.choice) for c in choices if not c.times and sessions
@@ -110,6 +120,7 @@ def flags(
     timing: list[Timing],
     walked: walks.Walks,
     flag_min: int,
+    verdicts: Mapping[tuple[str, str, str], ChoicePairVerdict] | None = None,
 ) -> list[Flag]:
     """Lopsided choices, choice points that time out, choices that make no difference."""
     out: list[Flag] = []
@@ -143,5 +154,14 @@ def flags(
                     rate,
                 )
             )
-    out += walks.no_difference(walked, shape)
+    out += walks.no_difference(walked, shape, verdicts)
     return out
+
+
+def _verdicts(story: Story | None) -> dict[tuple[str, str, str], ChoicePairVerdict] | None:
+    """The explorer's verdict on every pair of choices of `story` (None: no story file)."""
+    if story is None:
+        return None
+    return {
+        (v.scene, v.a, v.b): v for v in compare_choices(story, limits=verify_choices.CHECK_LIMITS)
+    }

@@ -186,6 +186,7 @@ class Flag:
     title: str
     detail: str
     value: float | None = None
+    proof: str = ""  # no-difference: "explorer" (proven on the story) or "observed" (sessions only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,10 @@ sequence number, replays what the engine did:
   passed the same stop with the same variables: the branches rejoined with the
   same state. Visit counts are left out of "state" on purpose (two branches
   always visit different scenes); a later `chosen()` test could still tell the
-  branches apart, so this flag is a hint to look, not a verdict.
+  branches apart, so this is only a candidate: `no_difference` says "no
+  difference" only where the explorer proved it on the story
+  (`verify.choices`), drops the pairs it proved different, and words the rest
+  for what they are (seen in N sessions, not proven).
   Events store the state as snapshots and patches, so the pass reads every
   event of a session and rebuilds the state as it goes (`store.states`).
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import sqlite3
 from bisect import bisect_right
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -31,6 +35,7 @@ from branching.analytics.filters import Unit
 from branching.analytics.rows import Flag, PathShare, Progress
 from branching.analytics.shape import Shape
 from branching.store.states import StateReader, dumps
+from branching.verify.choices import ChoicePairVerdict
 
 Stop = tuple[str, str]  # (scene, variables as JSON text)
 _DECISIONS = ("choice_made", "timeout_default")
@@ -71,12 +76,14 @@ class Walks:
     common: dict[tuple[str, str], dict[str, set[Stop]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    decided: Counter[tuple[str, str]] = field(default_factory=Counter)  # (scene, choice) passes
 
     def close_decisions(self, s: _Session) -> None:
         for scene, choice, pre, index in s.open:
             future = set(s.stops[index:])
             group = self.common[(scene, pre)]
             group[choice] = group[choice] & future if choice in group else future
+            self.decided[(scene, choice)] += 1
         s.open.clear()
         s.stops.clear()
 
@@ -206,22 +213,72 @@ def progress(walks: Walks) -> list[Progress]:
     ]
 
 
-def no_difference(walks: Walks, shape: Shape) -> list[Flag]:
-    """Pairs of choices whose branches always rejoined with the same variables."""
-    verdicts: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
+def observed_rejoins(walks: Walks) -> dict[tuple[str, str, str], Stop]:
+    """(scene, a, b) -> a stop where their sessions met again with the same variables,
+    for the pairs whose sessions always did (from every starting state seen)."""
+    meets: dict[tuple[str, str, str], list[Stop | None]] = defaultdict(list)
     for (scene, _pre), group in walks.common.items():
         for a, b in combinations(sorted(group), 2):
-            verdicts[(scene, a, b)].append(bool(group[a] & group[b]))
-    flags = []
-    for (scene, a, b), seen in sorted(verdicts.items()):
-        if seen and all(seen):
-            flags.append(
-                Flag(
-                    "no-difference",
-                    scene,
-                    shape.title_of(scene),
-                    f"'{_label(shape, scene, a)}' and '{_label(shape, scene, b)}' "
-                    "always rejoin with the same state",
-                )
+            both = group[a] & group[b]
+            meets[(scene, a, b)].append(min(both) if both else None)
+    return {
+        pair: min(m for m in seen if m is not None)
+        for pair, seen in sorted(meets.items())
+        if seen and all(m is not None for m in seen)
+    }
+
+
+def no_difference(
+    walks: Walks,
+    shape: Shape,
+    verdicts: Mapping[tuple[str, str, str], ChoicePairVerdict] | None = None,
+) -> list[Flag]:
+    """Pairs of choices that make no difference, worded by how sure we are.
+
+    With `verdicts` (the explorer's, on the story file): a pair proven `same`
+    is flagged "no difference" (proof "explorer") whether or not sessions took
+    it; a pair proven `differs` is never flagged; a pair the sessions always
+    rejoined on but the explorer could not decide is flagged with what was seen
+    (proof "observed") and why it is not proven. Without `verdicts` (the story
+    was named by id: only its stored structure is known, not its conditions),
+    every pair the sessions rejoined on is worded as seen, never as "always".
+    """
+    seen = observed_rejoins(walks)
+    flags: dict[tuple[str, str, str], Flag] = {}
+    for (scene, a, b), stop in seen.items():
+        verdict = None
+        if verdicts is not None:
+            verdict = verdicts.get((scene, a, b)) or verdicts.get((scene, b, a))
+        if verdict is not None and verdict.verdict == "differs":
+            continue
+        if verdict is not None and verdict.verdict == "same":
+            continue  # flagged below, with the proof
+        if verdicts is None:
+            why = "the story was named by id: its stored structure has no conditions"
+        elif verdict is None:
+            why = "the story file has no such choices"
+        else:
+            why = verdict.why
+        n = walks.decided[(scene, a)] + walks.decided[(scene, b)]
+        flags[(scene, a, b)] = Flag(
+            "no-difference",
+            scene,
+            shape.title_of(scene),
+            f"all {n} times they were taken, viewers who took '{_label(shape, scene, a)}' or "
+            f"'{_label(shape, scene, b)}' met again at '{shape.title_of(stop[0])}' with the "
+            f"same variables (not proven: {why})",
+            proof="observed",
+        )
+    for (scene, a, b), verdict in (verdicts or {}).items():
+        if verdict.verdict == "same":
+            flags[(scene, a, b)] = Flag(
+                "no-difference",
+                scene,
+                shape.title_of(scene),
+                f"'{_label(shape, scene, a)}' and '{_label(shape, scene, b)}' make no "
+                "difference: whichever is taken, the story comes back to the same scenes in "
+                f"the same state (proven over {verdict.states} "
+                f"state{'s' if verdict.states != 1 else ''})",
+                proof="explorer",
             )
-    return flags
+    return [flags[k] for k in sorted(flags)]

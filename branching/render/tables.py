@@ -362,9 +362,10 @@ def _flags(r: Report, unit: str) -> Sheet:
         "flags",
         "Worth a look",
         "lopsided: one option over 90% of decisions; timeouts: the clock chose over "
-        "a third of the time; no-difference: the branches rejoin with the same state",
-        (C("flag"), C("scene"), C("why"), C("scene id", "id")),
-        tuple((f.kind, _name(names, f.scene), f.detail, f.scene) for f in r.flags),
+        "a third of the time; no-difference: proof explorer, everything after either option "
+        "is the same (proven on the story file); proof observed, the sessions seen met again",
+        (C("flag"), C("scene"), C("why"), C("proof"), C("scene id", "id")),
+        tuple((f.kind, _name(names, f.scene), f.detail, f.proof, f.scene) for f in r.flags),
     )
 
 
