@@ -8,7 +8,6 @@ the screen with a deadline; nothing here asserts how long anything took.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -201,13 +200,18 @@ def test_play_the_tutorial_to_an_ending_and_find_it_recorded(tmux, tmp_path):
     ]
     conn = sqlite3.connect(db)
     outcome = conn.execute("SELECT outcome, ending_id, ending_kind FROM sessions").fetchall()
-    state = json.loads(
-        conn.execute(
-            "SELECT state FROM events WHERE type = 'choice_made' AND scene = 'pier'"
-        ).fetchone()[0]
-    )
+    from branching.store.states import StateReader
+
+    reader, state = StateReader(), None  # stored as a snapshot, then patches: read in order
+    for seq, kind, scene, text in conn.execute(
+        "SELECT seq, type, scene, state FROM events ORDER BY seq"
+    ).fetchall():
+        now = reader.read_text(seq, text)
+        if kind == "choice_made" and scene == "pier":
+            state = now
     conn.close()
     assert outcome == [("ending", "home", "good")]
+    assert state is not None
     assert state["vars"]["lantern"] is True and state["vars"]["coins"] == 2
 
 

@@ -62,16 +62,18 @@ def test_full_disk_says_so_keeps_rows_and_writing_resumes(tmp_path: Path, figure
         # Reading the log needs room for the -shm file; the main file can be read as it is.
         main_file = sqlite_rows(db, "PRAGMA integrity_check", immutable=True)
         assert main_file == [("ok",)], "the database file was damaged by the full disk"
-        assert _events(db, immutable=True)[:per_run] == before, "rows changed when the disk filled"
+        assert set(before) <= set(_events(db, immutable=True)), "rows changed when the disk filled"
 
         filler.unlink()  # space is back
         assert sqlite_rows(db, "PRAGMA integrity_check") == [("ok",)]
-        assert _events(db)[:per_run] == before, "rows written before the disk filled changed"
+        assert set(before) <= set(_events(db)), "rows written before the disk filled changed"
         figure("rows intact after the disk filled", "yes")
         again = _play(db)
         assert_handled(again, statuses=(0,))
         after = _events(db)
-        assert after[:per_run] == before
+        assert set(before) <= set(
+            after
+        )  # every earlier row is still there (new ones sort anywhere)
         resumed = len(after) - per_run
         figure("events written once space was back", resumed)
         assert resumed >= per_run, f"only {resumed} new events after space came back"
@@ -106,7 +108,10 @@ def test_a_running_store_writes_again_once_space_is_back(tmp_path: Path, figure:
                     target="bus",
                     decide_ms=n,
                     input="scripted",
-                    state={"n": n, "pad": "x" * 2000},
+                    state={
+                        "n": n,
+                        "pad": f"{n:04d}" * 500,
+                    },  # a new 2 KB each time: patches stay big
                 ).result(timeout=60)
                 for n in range(20)
             ]
@@ -145,7 +150,7 @@ def test_read_only_database_file_says_so_keeps_rows_and_resumes(
     again = _play(db)
     assert_handled(again, statuses=(0,))
     after = _events(db)
-    assert after[:per_run] == before
+    assert set(before) <= set(after)  # every earlier row is still there (new ones sort anywhere)
     figure("events of the read-only run loaded later", len(after) - 2 * per_run)
     assert len(after) == 3 * per_run, (
         f"{len(after)} events, expected {3 * per_run}: the read-only run's events were lost"

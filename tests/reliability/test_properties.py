@@ -423,7 +423,8 @@ def _mutations_are_handled(which: Path, pick: int, ops: list[tuple[str, int, int
                 f"{type(result.exception).__name__}: {result.exception}"
             )
             assert "Traceback" not in result.output, result.output[-2000:]
-            assert result.exit_code in (0, 1, 2), (args, result.exit_code, result.output[-500:])
+            # 3: `explore` stopped at its limit (documented), still a clean answer
+            assert result.exit_code in (0, 1, 2, 3), (args, result.exit_code, result.output[-500:])
     COUNTS["mutations"] = COUNTS.get("mutations", 0) + 1
 
 
