@@ -28,32 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from branching.store import db
-from branching.store.ops import COUNTED, Op, apply_op
+from branching.store.ops import CONTEXT_COLUMNS, COUNTED, Op, apply_op
 
 BATCH_OPS = 20_000
 SESSION_COLUMNS = (
-    "session_id",
-    "story_id",
-    "content_hash",
-    "viewer_id",
-    "started_at",
-    "ended_at",
-    "outcome",
-    "ending_id",
-    "ending_kind",
-    "seed",
-    "last_scene",
-    "last_scene_seq",
-    "terminal",
-    "term_program",
-    "term_cols",
-    "term_rows",
-    "platform",
-    "locale",
-    "utc_offset_min",
-    "app_version",
-    "simulated",
-)
+    "session_id", "story_id", "content_hash", "viewer_id", "started_at", "ended_at", "outcome",
+    "ending_id", "ending_kind", "seed", "last_scene", "last_scene_seq",
+    *CONTEXT_COLUMNS, "simulated",
+)  # fmt: skip
 
 
 @dataclass

@@ -176,7 +176,7 @@ def _apply_story(conn: sqlite3.Connection, op: Op) -> bool:
     return cur.rowcount > 0
 
 
-_CONTEXT_COLUMNS = (
+CONTEXT_COLUMNS = (
     "terminal",
     "term_program",
     "term_cols",
@@ -192,8 +192,8 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
     context = op.get("context") or {}
     cur = conn.execute(
         f"""INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, started_at,
-                                  seed, simulated, {", ".join(_CONTEXT_COLUMNS)})
-        VALUES (?, ?, ?, ?, ?, ?, ?, {", ".join("?" for _ in _CONTEXT_COLUMNS)})
+                                  seed, simulated, {", ".join(CONTEXT_COLUMNS)})
+        VALUES (?, ?, ?, ?, ?, ?, ?, {", ".join("?" for _ in CONTEXT_COLUMNS)})
         ON CONFLICT DO NOTHING""",
         [
             op["session_id"],
@@ -203,7 +203,7 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
             op["started_at"],
             op.get("seed"),
             int(op.get("simulated") is True),  # only `branching simulate` marks its sessions
-            *(context.get(c) for c in _CONTEXT_COLUMNS),
+            *(context.get(c) for c in CONTEXT_COLUMNS),
         ],
     )
     if cur.rowcount == 0:
