@@ -27,14 +27,12 @@ TABLES = ("stories", "sessions", "session_attrs", "events", "traversals", "scene
 
 
 def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of the tables a simulation writes (registration time aside)."""
+    """Every row of the tables a simulation writes."""
     conn = sqlite3.connect(path)
     try:
         out = {}
         for table in (*TABLES, "session_ends"):
             rows = conn.execute(f"SELECT * FROM {table}").fetchall()
-            if table == "stories":  # registered now: the only clock a simulation does not own
-                rows = [r[:-1] for r in rows]
             if table == "session_ends":  # a standing left empty is no sessions either way
                 rows = [r for r in rows if r[-1]]
             out[table] = sorted(rows, key=repr)

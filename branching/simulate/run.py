@@ -29,7 +29,6 @@ from branching.simulate.audience import DAILY_RHYTHM, Audience
 from branching.simulate.personas import Persona
 from branching.simulate.pick import pick
 from branching.simulate.sessions import SimClock, SimSession, simulated_viewer_id
-from branching.store.clock import now_ts
 from branching.store.ops import SPOOL_VERSION, Op, to_json
 from branching.story.model import Story
 
@@ -57,8 +56,12 @@ class _Viewer:
     sessions: int = 0
 
 
-def story_op(story: Story) -> Op:
-    """The op that registers `story` (as `Store.register_story` sends it)."""
+def story_op(story: Story, registered_at: str) -> Op:
+    """The op that registers `story` (as `Store.register_story` sends it).
+
+    A simulation stamps it with the first simulated day, so a seed gives the
+    same rows byte for byte; a story already registered keeps its first stamp.
+    """
     return {
         "v": SPOOL_VERSION,
         "op": "story",
@@ -68,13 +71,14 @@ def story_op(story: Story) -> Op:
         "author": story.author,
         "version_label": story.version,
         "structure": to_json(story.structure(), "the story structure"),
-        "registered_at": now_ts(),
+        "registered_at": registered_at,
     }
 
 
 def simulate(story: Story, audience: Audience) -> Iterator[list[Op]]:
     """The ops of each simulated session in turn, the story's registration first."""
-    yield [story_op(story)]
+    first = datetime(audience.start.year, audience.start.month, audience.start.day, tzinfo=UTC)
+    yield [story_op(story, SimClock(first).ts())]
     yield from _Simulation(story, audience).sessions()
 
 

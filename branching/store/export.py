@@ -70,6 +70,7 @@ COLUMNS = (
     "app_version",
     "attrs",
     "label",  # the choice's label as the viewer saw it, where it differs from the template
+    "simulated",  # 1 for a session `branching simulate` played
 )
 _SELECT = """
 SELECT s.session_id, e.seq, e.ts, e.type, e.scene, e.choice, e.target, e.decide_ms,
@@ -78,7 +79,7 @@ SELECT s.session_id, e.seq, e.ts, e.type, e.scene, e.choice, e.target, e.decide_
        s.term_cols, s.term_rows, s.platform, s.locale, s.utc_offset_min, s.app_version,
        (SELECT json_group_object(a.key, a.value) FROM session_attrs a
         WHERE a.session_id = s.session_id) AS attrs,
-       {label} AS label, {inside} AS inside
+       {label} AS label, {simulated} AS simulated, {inside} AS inside
 FROM sessions s
 LEFT JOIN events e ON e.session_id = s.session_id
 LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash"""
@@ -157,7 +158,10 @@ def iter_rows(
     windowed = inside != "1"
     columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
     label = "e.label" if "label" in columns else "NULL"  # read as it is: an older file has none
-    cursor = conn.execute(_SELECT.format(inside=inside, label=label) + where + _ORDER, params)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+    simulated = "s.simulated" if "simulated" in columns else "0"
+    sql = _SELECT.format(inside=inside, label=label, simulated=simulated) + where + _ORDER
+    cursor = conn.execute(sql, params)
     reader = StateReader()
     session: str | None = None
     for row in cursor:
@@ -167,7 +171,7 @@ def iter_rows(
         state = None if seq is None else reader.read_text(seq, row[9])
         if windowed and not row[-1]:
             continue  # before or after the window: read for the state, not written
-        attrs = row[-3]
+        attrs = row[-4]
         record = dict(
             zip(
                 COLUMNS,
@@ -175,8 +179,9 @@ def iter_rows(
                     None if seq is None else f"{session_id}:{seq}",
                     *row[:9],
                     state if decode or state is None else dumps(state),
-                    *row[10:-3],
+                    *row[10:-4],
                     json.loads(attrs) if decode and attrs is not None else attrs,
+                    row[-3],
                     row[-2],
                 ),
                 strict=True,
