@@ -5,7 +5,11 @@ it holds about `--events` events, then times `flowchart --format svg|png|html`
 (and the terminal, dot, mermaid and json formats, the overview and a chapter
 drill-down) as a user runs them, one process each. Prints a table and JSON.
 
-    python benchmarks/bench_flowchart.py [--events 1000000] [--db PATH] [--keep]
+    python benchmarks/bench_flowchart.py [--quick] [--events 1000000] [--db PATH] [--out DIR]
+
+Target (issue 11): svg, png and html each in under 5 s at a million events;
+one PASS/FAIL line each, exit 1 when one is missed. `--quick`: 100,000 events.
+Writes benchmarks/results/flowchart.json (flowchart-quick.json with --quick).
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ def timed(args: list[str]) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 events")
+    parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="folder for the pictures")
     args = parser.parse_args()
@@ -64,7 +69,7 @@ def main() -> None:
     out = args.out or folder
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    fill(db, args.events)
+    fill(db, args.events or (100_000 if args.quick else 1_000_000))
     n = events(db)
     print(f"database: {db} ({n:,} events, filled in {time.perf_counter() - start:.0f} s)")
     chapter = _first_chapter()
@@ -90,6 +95,15 @@ def main() -> None:
         results[name] = {"seconds": round(seconds, 3), "bytes": target.stat().st_size}
         print(f"{name:<22} {seconds:>8.2f} {target.stat().st_size:>11,}")
     print(json.dumps({"events": n, "results": results, "pictures": str(out)}))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _pairs import Verdicts, write_results
+
+    verdicts = Verdicts()
+    for name in ("svg", "png", "html"):
+        took = results[name]["seconds"]
+        verdicts.judge(f"flowchart --format {name} under 5 s", took < 5.0, f"{took:.2f} s")
+    write_results("flowchart", args.quick, {"events": n, "results": results}, verdicts)
+    raise SystemExit(verdicts.exit_code())
 
 
 def _first_chapter() -> str:
