@@ -315,3 +315,28 @@ def test_every_output_names_a_templated_choice_as_viewers_saw_it(tmp_path: Path)
     graph = json.loads(run_cli("flowchart", "signal", "--format", "json", "--db", str(db)))
     edges = [e for s in graph["scenes"] for e in s["edges"] if e.get("template")]
     assert any(e["label"] == seen and e["template"] == 'Play "{song}"' for e in edges)
+
+
+def test_a_rehearsal_can_be_deleted_and_real_viewers_stay(tmp_path: Path) -> None:
+    from tests.test_coverage import record_path
+
+    db = tmp_path / "rehearsal.db"
+    run_cli("simulate", "tutorial", "--sessions", "30", "--seed", "1", "--db", str(db))
+    run_cli("simulate", "signal", "--sessions", "10", "--seed", "1", "--db", str(db))
+    record_path(db, [1, 1, 2], sessions=2)
+    out = run_cli("forget", "--simulated", "--story", "tutorial", "--db", str(db))
+    assert "Deleted 30 simulated sessions of tutorial" in out
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT simulated, COUNT(*) FROM sessions GROUP BY 1").fetchall() == [
+        (0, 2),
+        (1, 10),
+    ]
+    recount = conn.execute(
+        "SELECT COUNT(*) FROM events e JOIN sessions s USING (session_id) "
+        "WHERE e.type IN ('choice_made', 'timeout_default', 'route_taken')"
+    ).fetchone()[0]
+    assert conn.execute("SELECT SUM(count) FROM traversals").fetchone()[0] == recount
+    conn.close()
+    assert "Deleted 10 simulated" in run_cli("forget", "--simulated", "--db", str(db))
+    both = CliRunner().invoke(cli, ["forget", "alice", "--simulated", "--db", str(db)])
+    assert both.exit_code == 2

@@ -215,18 +215,46 @@ def merge(target: Path, sources: tuple[Path, ...]) -> None:
 
 
 @cli.command()
-@click.argument("viewer")
+@click.argument("viewer", required=False)
+@click.option(
+    "--simulated",
+    is_flag=True,
+    help="Instead of a viewer: delete the sessions `branching simulate` played.",
+)
+@click.option("--story", default=None, help="With --simulated: only this story's sessions.")
 @_db_option
 @_key_option
-def forget(viewer: str, db_path: Path | None, viewer_key: Path | None) -> None:
+def forget(
+    viewer: str | None,
+    simulated: bool,
+    story: str | None,
+    db_path: Path | None,
+    viewer_key: Path | None,
+) -> None:
     """Delete every recorded row of VIEWER (their name) and every byte of their id.
 
     Rebuilds the totals, then compacts the file so nothing of the viewer
-    remains in the database, its log or the spool.
+    remains in the database, its log or the spool. `--simulated` (no VIEWER)
+    deletes a synthetic audience instead, of one `--story` or all.
     """
     from branching.store.erase import forget as forget_viewer
 
+    if simulated == (viewer is not None):
+        raise click.UsageError("name a VIEWER to forget, or give --simulated (not both)")
+    if story is not None and not simulated:
+        raise click.UsageError("--story goes with --simulated")
     path = _resolve_db(db_path)
+    if simulated:
+        from branching.store.erase import forget_simulated
+
+        sessions, events = forget_simulated(path, story)
+        which = f" of {story}" if story else ""
+        click.echo(
+            f"Deleted {_count(sessions, 'simulated session')}{which} "
+            f"({_count(events, 'event')}) from {path}; totals rebuilt and the file compacted."
+        )
+        return
+    assert viewer is not None
     result = forget_viewer(path, viewer, viewer_key=viewer_key)
     if not (result.sessions or result.spooled):
         click.echo(f"Nothing of {viewer} is recorded in {path}; nothing was deleted.")

@@ -94,6 +94,39 @@ def forget(path: Path, viewer: str, *, viewer_key: Path | None = None) -> Forget
     )
 
 
+def forget_simulated(path: Path, story: str | None = None) -> tuple[int, int]:
+    """Delete the sessions `branching simulate` played (of `story`, or all); (sessions, events).
+
+    A rehearsal goes as it came: its sessions, attributes and events in one
+    transaction, the totals rebuilt (pruned part + recount), the file compacted.
+    They are not listed in `forgotten_sessions`: nobody is behind them, and the
+    same audience may be simulated again.
+    """
+    _prepare(path)
+    conn = db.connect(path)
+    try:
+        picked = "SELECT session_id FROM sessions WHERE simulated = 1"
+        params: list[str] = []
+        if story is not None:
+            picked += " AND story_id = ?"
+            params.append(story)
+        with db.immediate(conn):
+            events = conn.execute(
+                f"DELETE FROM events WHERE session_id IN ({picked})", params
+            ).rowcount
+            conn.execute(f"DELETE FROM session_attrs WHERE session_id IN ({picked})", params)
+            sessions = conn.execute(
+                f"DELETE FROM sessions WHERE session_id IN ({picked})", params
+            ).rowcount
+            totals.rebuild(conn)
+        _scrub(conn, path)
+    except sqlite3.Error as exc:
+        raise db.translate(exc, path) from None
+    finally:
+        conn.close()
+    return sessions, events
+
+
 def _scrub(conn: sqlite3.Connection, path: Path) -> bool:
     """VACUUM and truncate the WAL; True when the log is empty afterwards."""
     conn.execute("VACUUM")
