@@ -72,7 +72,7 @@ def test_ctrl_c_stops_cleanly_with_the_partial_report() -> None:
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 3, err
-    assert "interrupted (Ctrl-C)" in out and "INCOMPLETE" in out
+    assert "stopped at a Ctrl-C" in out and "INCOMPLETE" in out
     assert "Explored" in out and "Traceback" not in err
 
 

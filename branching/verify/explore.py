@@ -106,7 +106,7 @@ def _explore(story: Story, watch: Watch, raw: bool) -> Exploration:
     except MemoryError:
         watch.out_of_memory()
     except KeyboardInterrupt:
-        watch.stopped = "interrupted (Ctrl-C)"
+        watch.stopped = "a Ctrl-C"
     seconds = watch.elapsed()
     complete = watch.stopped is None and not search.full
     found = _findings(story, search, complete, watch, seconds)
@@ -121,7 +121,7 @@ def _explore(story: Story, watch: Watch, raw: bool) -> Exploration:
         raw_states, raw_complete = count_raw(Moves(StateSpace(story, raw=True)), watch)
     except KeyboardInterrupt:
         raw_states, raw_complete = 0, False
-        watch.stopped = "interrupted (Ctrl-C)"
+        watch.stopped = "a Ctrl-C"
     return replace(
         found,
         raw_states=raw_states,

@@ -104,7 +104,7 @@ class Watch:
             return True
         limits = self.limits
         if self.interrupted:
-            self.stopped = "interrupted (Ctrl-C)"
+            self.stopped = "a Ctrl-C"
         elif limits.max_seconds is not None and self.elapsed() > limits.max_seconds:
             self.stopped = f"the time limit of {limits.max_seconds:g} s"
         elif limits.max_memory is not None:
