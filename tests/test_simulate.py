@@ -208,7 +208,16 @@ def test_a_bad_persona_file_is_one_clear_error(tmp_path: Path, text: str, messag
 
 def test_attribute_shares_are_parsed_and_checked() -> None:
     assert parse_share_option("region=NL:3,UK:1") == ("region", {"NL": 0.75, "UK": 0.25})
-    for bad in ("region", "region=NL:x", "region=NL:1,NL:2", "region=NL:0"):
+    long = "x" * 65
+    for bad in (
+        "region",
+        "region=NL:x",
+        "region=NL:1,NL:2",
+        "region=NL:0",
+        f"region={long}:1",
+        "bad key=NL:1",
+        "region=\x1b[2J:1,UK:1" + "y" * 70,
+    ):
         with pytest.raises(Exception, match="attr-share"):
             parse_share_option(bad)
 

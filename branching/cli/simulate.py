@@ -152,6 +152,7 @@ def simulate(
     """
     from branching.simulate.audience import DEFAULT_ATTRS, Audience, parse_share_option
     from branching.simulate.personas import load_personas
+    from branching.store.context import ATTRS_MAX
     from branching.store.paths import db_path
 
     loaded = load_named(story)
@@ -163,6 +164,8 @@ def simulate(
                 continue
             key, shares = parse_share_option(item)
             attrs[key] = shares
+        if len(attrs) > ATTRS_MAX:
+            raise click.UsageError(f"at most {ATTRS_MAX} attributes are recorded per session")
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") >> 1
     fields: dict[str, Any] = {}

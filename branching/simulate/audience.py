@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from branching.errors import UsageProblem
 from branching.simulate.personas import Persona
+from branching.store.context import check_attrs
+from branching.store.errors import InvalidInput
 
 STRATEGIES = ("random", "least-used", "default")
 
@@ -86,4 +88,9 @@ def parse_share_option(text: str) -> tuple[str, dict[str, float]]:
     total = sum(shares.values())
     if total <= 0:
         raise UsageProblem(f"--attr-share {key}: the shares add up to 0")
+    for value in shares:  # the same rules as a player's --attr KEY=VALUE
+        try:
+            check_attrs({key: value})
+        except InvalidInput as exc:
+            raise UsageProblem(f"--attr-share {key}: {exc}") from None
     return key, {v: s / total for v, s in shares.items()}
