@@ -389,7 +389,8 @@ def around(graph: FlowGraph, name: str, depth: int) -> FlowGraph:
             frontier = {n for s in frontier for n in step.get(s, set()) if n in graph.scenes} - keep
             keep |= frontier
     title = graph.scenes[centre].title
-    return _focus(graph, keep, centre, f"{depth} steps around {title}")
+    steps = "1 step" if depth == 1 else f"{depth} steps"
+    return _focus(graph, keep, centre, f"{steps} around {title}")
 
 
 def pick_view(

@@ -124,4 +124,6 @@ def timed_out(scene: FlowScene, unit: Unit, figures: Figures) -> str:
     if unit == "times":
         taken = sum(e.count for e in scene.edges)
         return f"{figures.count(scene.timed_out)} of {figures.count(taken)} timed out"
+    if scene.timed_out == 0:
+        return "the clock never chose"
     return f"the clock chose for {figures.count(scene.timed_out)} {plural(scene.timed_out, unit)}"
