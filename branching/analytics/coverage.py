@@ -105,7 +105,7 @@ def coverage(
     """The coverage table of `story` (loaded without errors)."""
     # no bound on states by default (the explorer's memory limit protects), as `explore` does
     found = explore(story, max_states=max_states, interruptible=True)
-    scenes_seen, choices_seen = _reached(found, story)
+    scenes_seen, choices_seen = set(found.reached_scenes), set(found.reached_choices)
     complete = found.complete
     sim_scenes, sim_choices = _simulated(story, runs, seed)
     real_scenes: dict[str, int] | None = None
@@ -186,11 +186,6 @@ def _row(
     else:
         verdict = "ok"
     return CoverageRow(scene, choice, title, chapter, static, runs_reached, real, verdict)
-
-
-def _reached(found: Any, story: Story) -> tuple[set[str], set[tuple[str, str]]]:
-    """Scenes and choices the exploration reached."""
-    return set(found.reached_scenes), {tuple(p) for p in found.reached_choices}
 
 
 def _simulated(story: Story, runs: int, seed: int) -> tuple[Counter[str], Counter[tuple[str, str]]]:

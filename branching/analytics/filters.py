@@ -35,6 +35,7 @@ from typing import Literal
 from branching.analytics.shape import FilterInvalid
 from branching.analytics.source import Version
 from branching.store.clock import format_ts, parse_cutoff
+from branching.store.db import columns
 from branching.store.errors import InvalidInput
 
 Unit = Literal["sessions", "viewers", "times"]
@@ -140,9 +141,10 @@ def make_filters(
 
 def audience_counts(conn: sqlite3.Connection, story_id: str) -> tuple[int, int]:
     """Sessions of `story_id`: (real, simulated)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
     real = simulated = 0
-    if "simulated" not in columns:  # a database read before its migration: all real
+    if "simulated" not in columns(
+        conn, "sessions"
+    ):  # a database read before its migration: all real
         sql = "SELECT 0, COUNT(*) FROM sessions WHERE story_id = ?"
     else:
         sql = "SELECT simulated, COUNT(*) FROM sessions WHERE story_id = ? GROUP BY 1"

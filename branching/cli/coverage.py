@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
 import click
 
 from branching.cli.main import cli
+
+if TYPE_CHECKING:
+    from branching.analytics.coverage import Coverage
 
 VERDICTS = ("unreachable", "never seen", "rare")
 
@@ -118,11 +122,9 @@ def coverage(
         raise SystemExit(3)
 
 
-def _csv(table: object) -> str:
-    from branching.analytics.coverage import Coverage
+def _csv(table: Coverage) -> str:
     from branching.escape import csv_cell
 
-    assert isinstance(table, Coverage)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     columns = [

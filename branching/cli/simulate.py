@@ -204,17 +204,11 @@ def simulate(
 
 
 def load_named(path: str) -> Story:
-    """The story at `path` (or the bundled story of that name); its errors are usage errors."""
-    from branching.errors import StoryInvalid
-    from branching.story.bundled import bundled_story
-    from branching.story.loader import load_story
+    """The story at `path` (or the bundled story of that name), as `play` loads it."""
+    from branching.cli.playing import story_path
+    from branching.cli.story import _load
 
-    if not Path(path).exists() and (found := bundled_story(path)) is not None:
-        path = str(found)
-    try:
-        return load_story(path)
-    except StoryInvalid as exc:
-        raise StoryInvalid(exc.problems, path=path) from None
+    return _load(story_path(path))
 
 
 def run_simulation(story: Story, audience: Audience, target: Path) -> BulkCounts:

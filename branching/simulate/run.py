@@ -183,7 +183,7 @@ class _Simulation:
                 if rng.random() < a.replay:
                     self.returning.append(viewer)
                 break
-            clock.advance(self._reading(view))
+            clock.advance(self._reading())
             if rng.random() < a.abandon:
                 if rng.random() < 0.7:
                     rec.quit(run)
@@ -247,6 +247,6 @@ class _Simulation:
         median = self.audience.decide_median_ms
         return int(median * math.exp(self.rng.gauss(0.0, 0.6)))
 
-    def _reading(self, view: object) -> int:
+    def _reading(self) -> int:
         """Milliseconds spent reading what was shown before the choice point."""
         return 2_000 + self.rng.randrange(8_000)

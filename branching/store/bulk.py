@@ -202,7 +202,7 @@ def _session_row(op: Op) -> dict[str, Any]:
         seed=op.get("seed"),
         last_scene_seq=0,
         simulated=int(op.get("simulated") is True),
-        **{k: context.get(k) for k in SESSION_COLUMNS if k in context},
+        **{k: context.get(k) for k in CONTEXT_COLUMNS},
     )
     return row
 

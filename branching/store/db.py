@@ -182,6 +182,11 @@ def reader(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Con
     return conn
 
 
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The columns `table` has: a reader may open a file an older branching wrote."""
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
 def connect(
     path: Path, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
 ) -> sqlite3.Connection:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from branching.escape import csv_cell, json_text
+from branching.store import db
 from branching.store.errors import InvalidInput
 from branching.store.states import StateReader, dumps
 
@@ -156,10 +157,9 @@ def iter_rows(
     """
     where, inside, params = filt.sessions()
     windowed = inside != "1"
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
-    label = "e.label" if "label" in columns else "NULL"  # read as it is: an older file has none
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
-    simulated = "s.simulated" if "simulated" in columns else "0"
+    # read as it is: an older file has neither column
+    label = "e.label" if "label" in db.columns(conn, "events") else "NULL"
+    simulated = "s.simulated" if "simulated" in db.columns(conn, "sessions") else "0"
     sql = _SELECT.format(inside=inside, label=label, simulated=simulated) + where + _ORDER
     cursor = conn.execute(sql, params)
     reader = StateReader()

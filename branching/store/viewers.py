@@ -135,8 +135,8 @@ def _known(conn: sqlite3.Connection) -> tuple[set[str], bool]:
         if has_table
         else set()
     )
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
-    real = "WHERE simulated = 0" if "simulated" in columns else ""  # simulated viewers: no key
+    simulated = "simulated" in db.columns(conn, "sessions")
+    real = "WHERE simulated = 0" if simulated else ""  # simulated viewers need no key
     sessions = conn.execute(f"SELECT EXISTS (SELECT 1 FROM sessions {real})").fetchone()[0]
     return known, bool(known) or bool(sessions)
 
