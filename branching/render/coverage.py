@@ -1,7 +1,8 @@
 """The coverage table as plain text: a summary, then the rows that need the author's eye.
 
-Plain aligned columns at the width of the content (it is read in CI logs and
-pipes as often as on a terminal), every story string through
+Plain aligned columns at the width of the content, laid out as `stats` lays
+out piped tables (`sheet_text.plain_lines`; it is read in CI logs and pipes as
+often as on a terminal), every story string through
 `escape.terminal_line`. Rows that are `ok` are listed only with `show_all`.
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from branching.analytics.coverage import Coverage, CoverageRow
 from branching.escape import terminal_line
+from branching.render.sheet_text import plain_lines
 
 HEADERS = ("verdict", "kind", "where", "title", "static", "sim runs", "real")
+KINDS = ("text", "text", "text", "text", "text", "count", "count")
 
 
 def coverage_text(table: Coverage, *, show_all: bool = False) -> str:
@@ -34,12 +37,9 @@ def coverage_text(table: Coverage, *, show_all: bool = False) -> str:
     if not shown:
         lines.append("Every scene and choice is reachable and reached.")
         return "\n".join(lines)
-    cells = [HEADERS] + [_cells(r, table.runs) for r in shown]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADERS))]
-    lines.append("")
-    for row in cells:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+    rows = [_cells(r, table.runs) for r in shown]
+    table_text = plain_lines("", "", HEADERS, KINDS, rows).strip("\n")
+    return "\n".join(lines) + "\n\n" + table_text
 
 
 def _cells(row: CoverageRow, runs: int) -> tuple[str, ...]:

@@ -77,9 +77,9 @@ def story_op(story: Story, registered_at: str) -> Op:
 
 def simulate(story: Story, audience: Audience) -> Iterator[list[Op]]:
     """The ops of each simulated session in turn, the story's registration first."""
-    first = datetime(audience.start.year, audience.start.month, audience.start.day, tzinfo=UTC)
-    yield [story_op(story, SimClock(first).ts())]
-    yield from _Simulation(story, audience).sessions()
+    simulation = _Simulation(story, audience)
+    yield [story_op(story, SimClock(simulation.first_day).ts())]
+    yield from simulation.sessions()
 
 
 class _Simulation:
