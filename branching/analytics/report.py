@@ -158,10 +158,24 @@ def flags(
     return out
 
 
+_VERDICTS: dict[tuple[str, str, object], dict[tuple[str, str, str], ChoicePairVerdict]] = {}
+
+
 def _verdicts(story: Story | None) -> dict[tuple[str, str, str], ChoicePairVerdict] | None:
-    """The explorer's verdict on every pair of choices of `story` (None: no story file)."""
+    """The explorer's verdict on every pair of choices of `story` (None: no story file).
+
+    Decided verdicts depend only on the story's content and the budget, so a
+    process that reads the figures again (the dashboard's refresh) explores
+    each version once.
+    """
     if story is None:
         return None
-    return {
-        (v.scene, v.a, v.b): v for v in compare_choices(story, limits=verify_choices.CHECK_LIMITS)
-    }
+    key = (story.id, story.content_hash, verify_choices.CHECK_LIMITS)
+    known = _VERDICTS.get(key)
+    if known is not None:
+        return known
+    found = compare_choices(story, limits=verify_choices.CHECK_LIMITS)
+    verdicts = {(v.scene, v.a, v.b): v for v in found}
+    if all(v.verdict != "unknown" for v in found):  # a check cut short may finish next time
+        _VERDICTS[key] = verdicts
+    return verdicts
