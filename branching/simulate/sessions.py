@@ -99,10 +99,6 @@ class SimSession:
         )
         self.writer = SessionWriter(self._collect, _nothing, ids, next_seq=1, clock=self._now)
 
-    @property
-    def session_id(self) -> str:
-        return self.writer.session_id
-
     def _now(self) -> str:
         return self.clock.ts()
 
