@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from branching.play.engine import Playthrough
+from branching.play.engine import ChoiceView, Playthrough, View
 from branching.recording import StoreRecorder
 from branching.simulate.audience import DAILY_RHYTHM, Audience
 from branching.simulate.personas import Persona
@@ -198,28 +198,8 @@ class _Simulation:
                 run.back()
                 rec.rewound(run, run.view.scene, input="key")
                 continue
-            open_ = [c for c in view.choices if not c.locked]
-            timer_ms = int(view.timer * 1000)
-            timeout = strategy == "default" or (timer_ms > 0 and rng.random() < a.timeouts)
-            if timeout and timer_ms > 0:
-                choice = view.default or open_[0]
-                decide_ms, how = timer_ms, "timeout"
-            else:
-                scene = story.scenes[view.scene]
-                choice = pick(
-                    rng,
-                    strategy,
-                    scene,
-                    open_,
-                    persona=viewer.persona,
-                    used=self.used,
-                    taken_before=viewer.taken,
-                )
-                decide_ms = self._think()
-                if timer_ms > 0:
-                    decide_ms = min(decide_ms, timer_ms - 1)
-                how = "mouse" if rng.random() < 0.15 else "key"
-                timeout = False
+            choice, decide_ms, how = self._decide(view, viewer, strategy)
+            timeout = how == "timeout"
             clock.advance(decide_ms)
             key = (view.scene, choice.id)
             self.used[key] += 1
@@ -241,6 +221,29 @@ class _Simulation:
         if viewer.unfinished is not session:
             session.writer.close()
         return ops
+
+    def _decide(self, view: View, viewer: _Viewer, strategy: str) -> tuple[ChoiceView, int, str]:
+        """What the viewer takes at `view`, after how many ms, and how (`timeout`: the clock)."""
+        rng = self.rng
+        open_ = [c for c in view.choices if not c.locked]
+        timer_ms = int(view.timer * 1000)
+        by_clock = strategy == "default" or (timer_ms > 0 and rng.random() < self.audience.timeouts)
+        if by_clock and timer_ms > 0:
+            return view.default or open_[0], timer_ms, "timeout"
+        scene = self.story.scenes[view.scene]
+        choice = pick(
+            rng,
+            strategy,
+            scene,
+            open_,
+            persona=viewer.persona,
+            used=self.used,
+            taken_before=viewer.taken,
+        )
+        decide_ms = self._think()
+        if timer_ms > 0:
+            decide_ms = min(decide_ms, timer_ms - 1)
+        return choice, decide_ms, "mouse" if rng.random() < 0.15 else "key"
 
     def _think(self) -> int:
         """Milliseconds to decide: log-normal around the audience's median."""
