@@ -157,20 +157,35 @@ def audience_counts(conn: sqlite3.Connection, story_id: str) -> tuple[int, int]:
 
 
 def settle_audience(conn: sqlite3.Connection, story_id: str, filters: Filters) -> Filters:
-    """`filters` with its audience resolved (real, simulated or all) and put in words."""
-    real, simulated = audience_counts(conn, story_id)
+    """`filters` with its audience resolved (real, simulated or all) and put in words.
+
+    Two index probes decide it; sessions are counted (for the words) only for
+    an audience that is there, so the unfiltered flowchart of a story with no
+    simulated sessions stays a read of the running totals.
+    """
+    marked = "simulated" in columns(conn, "sessions")
+
+    def count(flag: int, *, probe: bool = False) -> int:
+        if not marked:
+            return 0 if flag else int(probe)  # read before m008: every session is real
+        sql = "SELECT COUNT(*) FROM sessions WHERE story_id = ? AND simulated = ?"
+        if probe:
+            sql = f"SELECT EXISTS ({sql.replace('COUNT(*)', '1')})"
+        return int(conn.execute(sql, [story_id, flag]).fetchone()[0])
+
+    has_real, has_simulated = count(0, probe=True), count(1, probe=True)
     asked = filters.audience
     if asked == "auto":
-        asked = "real" if real and simulated else "all"
-    if asked == "real" and not simulated or asked == "simulated" and not real:
+        asked = "real" if has_real and has_simulated else "all"
+    if asked == "real" and not has_simulated or asked == "simulated" and not has_real:
         asked = "all"  # the database holds only that audience: nothing to leave out
     if asked == "real":
-        note = f"real viewers only ({simulated:,} simulated sessions left out)"
+        note = f"real viewers only ({count(1):,} simulated sessions left out)"
     elif asked == "simulated":
-        note = f"simulated sessions only ({real:,} real ones left out)"
-    elif simulated and real:
-        note = f"real and simulated sessions ({simulated:,} simulated)"
-    elif simulated:
+        note = f"simulated sessions only ({count(0):,} real ones left out)"
+    elif has_simulated and has_real:
+        note = f"real and simulated sessions ({count(1):,} simulated)"
+    elif has_simulated:
         note = "a simulated audience: every session here is simulated"
     else:
         note = ""
