@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from branching.errors import BranchingError, UsageProblem
-from branching.play.engine import Playthrough
+from branching.play.engine import Playthrough, Steps
 from branching.play.recorder import Recorder
 from branching.play.services import Resumable, Services, TelemetryUnavailable
 from branching.story.model import Story
@@ -142,9 +142,13 @@ def terminal_size() -> tuple[int, int]:
 class StoreRecorder:
     """Records a playthrough through a store `SessionWriter`, with the engine's state."""
 
-    def __init__(self, session: SessionWriter, where: str | None = None) -> None:
+    def __init__(
+        self, session: SessionWriter, where: str | None = None, steps: Steps | None = None
+    ) -> None:
+        """`steps` (a simulation's) gives every session the same dict for the same state."""
         self.session = session
         self.where = where
+        self._steps = steps
         self._state: tuple[object, dict[str, Any]] | None = None
 
     def _put(self, kind: str, run: Playthrough, **fields: Any) -> None:
@@ -159,6 +163,8 @@ class StoreRecorder:
         so the identity of the engine's `State` is a safe key.
         """
         current = run.state
+        if self._steps is not None:
+            return self._steps.as_dict(current)
         if self._state is None or self._state[0] is not current:
             self._state = (current, current.to_dict())
         return self._state[1]

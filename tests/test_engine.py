@@ -206,3 +206,43 @@ def test_given_an_ended_playthrough_when_choosing_then_refused(breakfast: Path):
     run.choose("refuse")
     with pytest.raises(EngineError, match="ended"):
         run.choose("accept")
+
+
+@pytest.mark.parametrize("name", ["signal", "lighthouse.yaml", "tutorial"])
+def test_shared_steps_give_every_playthrough_exactly_what_the_engine_computes(name: str) -> None:
+    """A simulation's step memo (`Steps`) is invisible: the same views, states and texts."""
+    import random
+
+    from branching.play.engine import Steps
+    from branching.store.states import Patches, StateChain
+
+    story = load_story(Path(__file__).resolve().parent.parent / "stories" / name)
+    steps, patches = Steps(), Patches()
+    shared_hits = 0
+    for seed in range(60):
+        rng = random.Random(seed)
+        plain, shared = Playthrough.start(story, seed), Playthrough.start(story, seed, steps)
+        chain, shared_chain = StateChain(), StateChain(patches=patches)
+        for _ in range(40):
+            assert shared.view == plain.view
+            assert shared.state == plain.state
+            text = chain.encode_text(plain.state.to_dict())
+            assert shared_chain.encode_text(steps.as_dict(shared.state)) == text
+            view = plain.view
+            if view.ending is not None or view.stuck is not None:
+                if not view.offers:
+                    break
+                offer = view.offers[rng.randrange(len(view.offers))].scene
+                plain.rewind_to(offer)
+                shared.rewind_to(offer)
+                continue
+            if plain.can_go_back and rng.random() < 0.1:
+                plain.back()
+                shared.back()
+                continue
+            choice = rng.choice([c for c in view.choices if not c.locked]).id
+            before = len(steps._steps)
+            plain.choose(choice)
+            shared.choose(choice)
+            shared_hits += len(steps._steps) == before
+    assert shared_hits > 0  # the memo was used, not just filled

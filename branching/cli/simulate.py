@@ -126,6 +126,13 @@ share = click.FloatRange(0.0, 1.0)
     help="Viewer attribute shares, e.g. region=NL:0.5,UK:0.5 (repeat; replaces the "
     "default region and device shares; --attr-share none records no attributes).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1),
+    default=None,
+    help="Processes that play the audience (default: one per core, at most 2). "
+    "The rows are the same for any number.",
+)
 def simulate(
     story: str,
     sessions: int,
@@ -142,6 +149,7 @@ def simulate(
     pause: float,
     replay: float,
     attr_share: tuple[str, ...],
+    jobs: int | None,
 ) -> None:
     """Record SESSIONS simulated playthroughs of STORY, marked as simulated.
 
@@ -189,7 +197,7 @@ def simulate(
         **fields,
     )
     target = db_path(Path(db) if db else None)
-    counts = run_simulation(loaded, audience, target)
+    counts = run_simulation(loaded, audience, target, jobs=jobs)
     click.echo(
         f"Simulated {counts.sessions:,} session(s) of '{loaded.title}' by "
         f"{min(audience.viewers, sessions):,} viewer(s) (seed {seed}): "
@@ -211,13 +219,22 @@ def load_named(path: str) -> Story:
     return _load(story_path(path))
 
 
-def run_simulation(story: Story, audience: Audience, target: Path) -> BulkCounts:
-    """Simulate `audience` into `target`, with a progress bar on a terminal."""
-    from branching.simulate.run import simulate as sessions_of
+def run_simulation(
+    story: Story, audience: Audience, target: Path, jobs: int | None = None
+) -> BulkCounts:
+    """Simulate `audience` into `target`, with a progress bar on a terminal.
+
+    `jobs` processes play the audience's streams (default: one per core, up
+    to the streams there are); the rows are the same for any number.
+    """
+    from branching.simulate.parallel import simulate_parallel
+    from branching.simulate.run import SHARDS
     from branching.store.bulk import BulkWriter
 
+    if jobs is None:
+        jobs = min(SHARDS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     with BulkWriter(target) as writer:
-        batches = sessions_of(story, audience)
+        batches = simulate_parallel(story, audience, jobs)
         if not sys.stderr.isatty():
             for ops in batches:
                 writer.add(ops)

@@ -218,11 +218,66 @@ class Frame:
     passages: tuple[Passage, ...]
 
 
+class Steps:
+    """A memo of the engine's steps, shared by many playthroughs of one story.
+
+    A step (a frame and a choice id, or the start) always leads to the same
+    next frame unless a `random` route was drawn on the way (the draw depends
+    on the playthrough's seed): so a simulation of many viewers computes each
+    step once and hands every later playthrough the very same immutable frame,
+    and the view of a frame that is not an ending (an ending's offers depend on
+    the frames before it) is computed once too. Steps that drew at random are
+    never kept. Entries hold their frame, so an id is never reused while it is
+    a key; at `limit` entries nothing more is kept (a bounded memory, the same
+    results). The dict form of each state is kept the same way, so the store
+    sees "the same state" by identity too. A player never uses one: it is for
+    `branching simulate`.
+    """
+
+    __slots__ = ("_steps", "_views", "_dicts", "limit")
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._steps: dict[tuple[int, str], tuple[Frame | None, Frame]] = {}
+        self._views: dict[int, tuple[Frame, View]] = {}
+        self._dicts: dict[int, tuple[State, dict[str, Any]]] = {}
+        self.limit = limit
+
+    def as_dict(self, state: State) -> dict[str, Any]:
+        """`state.to_dict()`, the very same dict for the same state (never change it)."""
+        hit = self._dicts.get(id(state))
+        if hit is not None and hit[0] is state:
+            return hit[1]
+        data = state.to_dict()
+        if len(self._dicts) < self.limit:
+            self._dicts[id(state)] = (state, data)
+        return data
+
+    def step(self, frame: Frame | None, choice: str) -> Frame | None:
+        hit = self._steps.get((id(frame), choice))
+        return hit[1] if hit is not None and hit[0] is frame else None
+
+    def keep(self, frame: Frame | None, choice: str, new: Frame) -> None:
+        if len(self._steps) < self.limit:
+            self._steps[(id(frame), choice)] = (frame, new)
+
+    def view(self, frame: Frame) -> View | None:
+        hit = self._views.get(id(frame))
+        return hit[1] if hit is not None and hit[0] is frame else None
+
+    def keep_view(self, frame: Frame, view: View) -> None:
+        if view.ending is None and len(self._views) < self.limit:
+            self._views[id(frame)] = (frame, view)
+
+
 @dataclass
 class Playthrough:
     story: Story
     seed: int = 0
     frames: list[Frame] = field(default_factory=list)
+    # shared step memo of a simulation (see `Steps`); None for a player
+    steps: Steps | None = field(default=None, repr=False, compare=False)
+    # set while a step is computed when a `random` route is drawn
+    _drew: bool = field(default=False, repr=False, compare=False)
     # the view of the last frame shown, by identity: a frame never changes, and
     # the frames before it (an ending's offers) change only with it
     _shown: tuple[Frame, View] | None = field(default=None, repr=False, compare=False)
@@ -230,13 +285,22 @@ class Playthrough:
     # -- starting and stepping ----------------------------------------------------
 
     @classmethod
-    def start(cls, story: Story, seed: int = 0) -> Playthrough:
-        """Enter the start scene and go on until a choice point or an ending."""
+    def start(cls, story: Story, seed: int = 0, steps: Steps | None = None) -> Playthrough:
+        """Enter the start scene and go on until a choice point or an ending.
+
+        `steps` (a simulation's) shares computed steps between playthroughs.
+        """
         if story.start not in story.scenes:
             raise EngineError(f"the story has no start scene '{story.start}'")
-        empty = State(story.start, dict(story.state), {}, frozenset(), 0)
-        run = cls(story, seed)
-        run.frames.append(run._advance(_Mutable(empty), story.start))
+        run = cls(story, seed, steps=steps)
+        first = steps.step(None, "") if steps is not None else None
+        if first is None:
+            empty = State(story.start, dict(story.state), {}, frozenset(), 0)
+            run._drew = False
+            first = run._advance(_Mutable(empty), story.start)
+            if steps is not None and not run._drew:
+                steps.keep(None, "", first)
+        run.frames.append(first)
         return run
 
     @property
@@ -253,7 +317,12 @@ class Playthrough:
         shown = self._shown
         if shown is not None and shown[0] is frame:
             return shown[1]
-        view = self._view(frame)
+        steps = self.steps
+        view = steps.view(frame) if steps is not None else None
+        if view is None:
+            view = self._view(frame)
+            if steps is not None:
+                steps.keep_view(frame, view)
         self._shown = (frame, view)
         return view
 
@@ -272,13 +341,20 @@ class Playthrough:
             raise EngineError(f"no choice '{choice_id}' is available in '{view.scene}'")
         if shown.locked:
             raise EngineError(f"'{shown.label}' is locked: {shown.reason}")
-        choice = self.scene.choice(choice_id)
-        assert choice is not None
-        work = _Mutable(frame.state)
-        work.apply(choice.effect)
-        work.chosen_pairs.add((frame.state.scene, choice.id))
-        work.turn_count += 1
-        self.frames.append(self._advance(work, choice.goto))
+        steps = self.steps
+        new = steps.step(frame, choice_id) if steps is not None else None
+        if new is None:
+            choice = self.scene.choice(choice_id)
+            assert choice is not None
+            work = _Mutable(frame.state)
+            work.apply(choice.effect)
+            work.chosen_pairs.add((frame.state.scene, choice.id))
+            work.turn_count += 1
+            self._drew = False
+            new = self._advance(work, choice.goto)
+            if steps is not None and not self._drew:
+                steps.keep(frame, choice_id, new)
+        self.frames.append(new)
         return self.view
 
     def choose_number(self, number: int) -> View:
@@ -327,6 +403,7 @@ class Playthrough:
             return None
         if scene.next:
             return eligible[0].goto
+        self._drew = True
         rng = random.Random(f"{self.seed}/{env.turn_count}/{scene.id}/{env.visits(scene.id)}")
         return rng.choices(eligible, weights=[r.weight for r in eligible])[0].goto
 

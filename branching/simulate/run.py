@@ -2,8 +2,10 @@
 
 `simulate(story, audience)` yields, session by session, the store ops a player
 would have sent (the story's registration first), in time order within each
-session. Everything random is drawn from one generator seeded by
-`audience.seed`, in a fixed order, so a seed gives the same ops byte for byte.
+session. The audience is played as a fixed number of independent streams
+(`Shard`), each drawing from its own generator seeded by `audience.seed`, in
+a fixed order, so a seed gives the same ops byte for byte, and the streams
+can run in parallel processes (`parallel.py`) without changing a byte.
 
 A session: its viewer arrives at a time drawn over the date range with the
 daily rhythm; at every choice point the viewer may pause, go back one choice,
@@ -23,16 +25,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from branching.play.engine import ChoiceView, Playthrough, View
+from branching.play.engine import ChoiceView, Playthrough, Steps, View
 from branching.recording import StoreRecorder
 from branching.simulate.audience import DAILY_RHYTHM, Audience
 from branching.simulate.personas import Persona
 from branching.simulate.pick import pick
 from branching.simulate.sessions import SimClock, SimSession, simulated_viewer_id
 from branching.store.ops import SPOOL_VERSION, Op, to_json
+from branching.store.states import Patches
 from branching.story.model import Story
 
 MAX_STEPS = 400  # choices in one session before the simulated viewer gives up
+SHARDS = 2  # independent streams of sessions (fixed: the same rows on every machine)
+CHUNK = 64  # sessions taken from one stream before the next
 CONTEXT = {
     "terminal": "xterm-256color",
     "term_program": None,
@@ -75,43 +80,107 @@ def story_op(story: Story, registered_at: str) -> Op:
     }
 
 
-def simulate(story: Story, audience: Audience) -> Iterator[list[Op]]:
-    """The ops of each simulated session in turn, the story's registration first."""
-    simulation = _Simulation(story, audience)
-    yield [story_op(story, SimClock(simulation.first_day).ts())]
-    yield from simulation.sessions()
+def simulate(story: Story, audience: Audience, shards: int = SHARDS) -> Iterator[list[Op]]:
+    """The ops of each simulated session in turn, the story's registration first.
+
+    The audience is played as `shards` independent streams (see `Shard`),
+    interleaved `CHUNK` sessions at a time; `parallel.simulate_parallel` runs
+    the same streams in worker processes and yields exactly the same ops.
+    """
+    shards = shard_count(audience, shards)
+    streams = [Shard(story, audience, n, shards) for n in range(shards)]
+    yield [registration(story, audience)]
+    yield from interleave([chunks(stream.sessions()) for stream in streams])
 
 
-class _Simulation:
-    def __init__(self, story: Story, audience: Audience) -> None:
+def shard_count(audience: Audience, shards: int = SHARDS) -> int:
+    """The streams an audience is played as: `shards`, fewer for a tiny audience
+    (every stream needs a viewer of its own); decided by the audience alone."""
+    return max(1, min(shards, audience.viewers, audience.sessions))
+
+
+def registration(story: Story, audience: Audience) -> Op:
+    """The story's registration, stamped with the first simulated day."""
+    return story_op(story, SimClock(first_day(audience)).ts())
+
+
+def first_day(audience: Audience) -> datetime:
+    start = audience.start
+    return datetime(start.year, start.month, start.day, tzinfo=UTC)
+
+
+def chunks(sessions: Iterator[list[Op]]) -> Iterator[list[list[Op]]]:
+    """Sessions in lists of `CHUNK`."""
+    chunk: list[list[Op]] = []
+    for ops in sessions:
+        chunk.append(ops)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def interleave(streams: list[Iterator[list[list[Op]]]]) -> Iterator[list[Op]]:
+    """One chunk from each stream in turn (a fixed order), session by session."""
+    live = list(streams)
+    while live:
+        for stream in list(live):
+            chunk = next(stream, None)
+            if chunk is None:
+                live.remove(stream)
+                continue
+            yield from chunk
+
+
+class Shard:
+    """One of the audience's independent streams of sessions.
+
+    Session `n` of the audience (in time order) belongs to shard `n % shards`;
+    so do its viewers (viewer `v` to shard `v % shards`): a returning viewer
+    comes back within the shard, and `least-used` counts the options its shard
+    took. Each shard draws from its own generator, seeded by the audience
+    seed, the story and the shard, so the shards can be played in any order,
+    or at once in several processes, and give the same sessions. The shard
+    count is fixed (`SHARDS`), never the machine's core count, so a seed gives
+    the same rows on every machine.
+    """
+
+    def __init__(self, story: Story, audience: Audience, shard: int, shards: int) -> None:
         self.story = story
         self.audience = audience
+        self.shard = shard
+        self.shards = shards
+        self.count = len(range(shard, audience.sessions, shards))  # its sessions
+        self.viewer_count = len(range(shard, audience.viewers, shards))
         # the story is part of the seed: one audience seed for two stories gives two audiences
-        self.rng = random.Random(f"{audience.seed}/{story.id}/{story.content_hash}")
+        label = f"{audience.seed}/{story.id}/{story.content_hash}"
+        self.rng = random.Random(label if shards == 1 else f"{label}/{shard}/{shards}")
         self.used: Counter[tuple[str, str]] = Counter()
+        # every step, view, state dict and state text is worked out once for all viewers
+        self.steps = Steps()
+        self.patches = Patches()
         self.viewers: list[_Viewer] = []
         self.returning: list[_Viewer] = []
         days = (audience.end - audience.start).days + 1
-        self.first_day = datetime(
-            audience.start.year, audience.start.month, audience.start.day, tzinfo=UTC
-        )
+        self.first_day = first_day(audience)
         self.days = days
         # sessions are spread in time order: each one starts a little after the last
         self.gap_ms = days * 86_400_000 / max(1, audience.sessions)
 
     def sessions(self) -> Iterator[list[Op]]:
-        a = self.audience
-        for n in range(a.sessions):
-            viewer = self._viewer(a.sessions - n)
-            clock = SimClock(self._start_time(n))
+        """The ops of this shard's sessions, in time order."""
+        for i in range(self.count):
+            viewer = self._viewer(self.count - i)
+            clock = SimClock(self._start_time(i * self.shards + self.shard))
             yield self._play(viewer, clock)
 
     # -- who and when ----------------------------------------------------------------
 
     def _viewer(self, left: int) -> _Viewer:
         """A new viewer, or one coming back (as many new ones as the pool allows)."""
-        a, rng = self.audience, self.rng
-        unseen = a.viewers - len(self.viewers)
+        rng = self.rng
+        unseen = self.viewer_count - len(self.viewers)
         if unseen > 0 and (not self.returning or rng.random() < unseen / left):
             return self._new_viewer()
         pool = self.returning or self.viewers
@@ -119,7 +188,7 @@ class _Simulation:
 
     def _new_viewer(self) -> _Viewer:
         a, rng = self.audience, self.rng
-        number = len(self.viewers)
+        number = len(self.viewers) * self.shards + self.shard
         persona = None
         if a.personas:
             persona = rng.choices(a.personas, weights=[p.share for p in a.personas])[0]
@@ -161,13 +230,14 @@ class _Simulation:
             seed=seed,
             attrs=viewer.attrs,
             context=CONTEXT,
+            patches=self.patches,
         )
         session.ops = ops + session.ops
         ops = session.ops
         viewer.sessions += 1
         strategy = viewer.persona.strategy if viewer.persona else a.strategy
-        run = Playthrough.start(story, seed)
-        rec = StoreRecorder(session.writer)
+        run = Playthrough.start(story, seed, self.steps)
+        rec = StoreRecorder(session.writer, steps=self.steps)
         rec.started(run)
         for _ in range(MAX_STEPS):
             view = run.view

@@ -22,8 +22,12 @@ from typing import Any
 from branching.store.clock import format_ts
 from branching.store.ops import SPOOL_VERSION, Op
 from branching.store.session import SessionWriter
+from branching.store.states import Patches
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+_DAYS: dict[int, str] = {}  # day number since 1970 -> "YYYY-MM-DD" (a simulation spans few days)
 
 
 class SimClock:
@@ -38,7 +42,17 @@ class SimClock:
         self.ms += max(0, int(ms))
 
     def ts(self) -> str:
-        return format_ts(_EPOCH + timedelta(milliseconds=self.ms))
+        """The time as the store writes it (`format_ts`), without a datetime per call."""
+        day, ms = divmod(self.ms, 86_400_000)
+        date = _DAYS.get(day)
+        if date is None:
+            date = format_ts(_EPOCH + timedelta(days=day))[:10]
+            if day >= 0 and date[0] != "-" and len(_DAYS) < 100_000:
+                _DAYS[day] = date
+        seconds, milli = divmod(ms, 1000)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        return f"{date}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
 def seeded_uuid(rng: random.Random) -> str:
@@ -57,7 +71,18 @@ def simulated_viewer_id(seed: int, number: int) -> str:
     return hmac.new(key, f"viewer-{number}".encode(), hashlib.sha256).hexdigest()
 
 
-_DONE: Future[bool] = Future()
+class _Collected(Future[bool]):
+    """A future that is done from the start: a collected op waits for nothing
+    (without the lock a real future takes on every `result()`)."""
+
+    def result(self, timeout: float | None = None) -> bool:
+        return True
+
+    def done(self) -> bool:
+        return True
+
+
+_DONE: Future[bool] = _Collected()
 _DONE.set_result(True)
 
 
@@ -75,6 +100,7 @@ class SimSession:
         seed: int,
         attrs: dict[str, str],
         context: dict[str, Any],
+        patches: Patches | None = None,
     ) -> None:
         self.rng = rng
         self.clock = clock
@@ -97,7 +123,9 @@ class SimSession:
                 "simulated": True,
             }
         )
-        self.writer = SessionWriter(self._collect, _nothing, ids, next_seq=1, clock=self._now)
+        self.writer = SessionWriter(
+            self._collect, _nothing, ids, next_seq=1, clock=self._now, patches=patches
+        )
 
     def _now(self) -> str:
         return self.clock.ts()

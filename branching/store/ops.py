@@ -111,12 +111,11 @@ def event_op(
     if state is not None and not isinstance(state, dict):
         raise InvalidInput(f"the state must be a JSON object, not {type(state).__name__}")
     if chain is not None:
-        stored = chain.encode(state)
         try:
-            text = None if stored is None else to_json(stored, "the state")
-        except InvalidInput:
+            text = chain.encode_text(state)
+        except (TypeError, ValueError, RecursionError) as exc:
             chain.restart()  # nothing of it is stored: the next state is a snapshot
-            raise
+            raise InvalidInput(f"the state cannot be recorded as JSON: {exc}") from None
     else:
         text = None if state is None else to_json(snapshot(state), "the state")
     return {

@@ -23,7 +23,7 @@ from typing import Any
 from branching.store.clock import now_ts
 from branching.store.errors import InvalidInput, StoreError
 from branching.store.ops import OUTCOMES, SPOOL_VERSION, Op, event_op
-from branching.store.states import StateChain
+from branching.store.states import Patches, StateChain
 
 Submit = Callable[[Op], "Future[bool]"]
 
@@ -38,8 +38,10 @@ class SessionWriter:
         ids: dict[str, Any],
         next_seq: int,
         clock: Callable[[], str] = now_ts,
+        patches: Patches | None = None,
     ) -> None:
-        """`clock` stamps each record (a simulator passes its simulated clock)."""
+        """`clock` stamps each record (a simulator passes its simulated clock, and
+        `patches` to share state texts between its sessions)."""
         self._submit = submit
         self._clock = clock
         self._spill = spill
@@ -47,7 +49,7 @@ class SessionWriter:
         self._seq = next_seq
         self._lock = threading.Lock()
         self._closed = False
-        self._chain = StateChain()
+        self._chain = StateChain(patches=patches)
 
     @property
     def session_id(self) -> str:

@@ -10,7 +10,8 @@ sequence order (`seq`):
 - `{"=": STATE}`: a snapshot, the whole state (`{"=": null}`: no state from
   here on, as recorded); the first state of every
   recorded stretch (a session's start, a resumed session's first event), every
-  `CHECKPOINT_EVENTS` changes, and whenever a patch would be no smaller;
+  `CHECKPOINT_EVENTS` changes, and whenever a patch would be no smaller than
+  the stretch's last snapshot;
 - otherwise a patch against the state before, with up to five keys:
   `"~"` {key: new value} (changed or new keys), `"-"` [removed keys],
   `">"` {key: patch} (a nested object changed, patched the same way),
@@ -67,12 +68,30 @@ def same(a: Json, b: Json) -> bool:
 
 def _exact(a: Json, b: Json) -> bool:
     """`a == b` holds; are their types equal all the way down?"""
-    if type(a) is not type(b):
+    kind = type(a)
+    if kind is not type(b):
         return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_exact(v, b[k]) for k, v in a.items())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_exact(x, y) for x, y in zip(a, b, strict=True))
+    if kind is dict:
+        if a.keys() != b.keys():
+            return False
+        for key, x in a.items():
+            y = b[key]
+            if x is y:  # the same object (most values of a copied dict)
+                continue
+            inner = type(x)
+            if inner is not type(y) or ((inner is dict or inner is list) and not _exact(x, y)):
+                return False
+        return True
+    if kind is list:
+        if len(a) != len(b):
+            return False
+        for x, y in zip(a, b, strict=True):
+            if x is y:
+                continue
+            inner = type(x)
+            if inner is not type(y) or ((inner is dict or inner is list) and not _exact(x, y)):
+                return False
+        return True
     return bool(a == b)
 
 
@@ -87,21 +106,49 @@ def _item(value: Json) -> str | tuple[str, ...] | None:
 
 def _set_keys(values: list[Json]) -> list[Any] | None:
     """The keys of a list that is a sorted set of strings or string lists, else None."""
-    keys: list[Any] = []
-    for value in values:
-        key = _item(value)
-        if key is None:
-            return None
-        keys.append(key)
-    if len({type(k) for k in keys}) > 1 or any(
-        a >= b for a, b in zip(keys, keys[1:], strict=False)
-    ):
+    if not values:
+        return []
+    kind = type(values[0])
+    keys: list[Any]
+    if kind is str:
+        for value in values:
+            if type(value) is not str:
+                return None
+        keys = values
+    elif kind is list:
+        keys = []
+        for value in values:
+            if type(value) is not list:
+                return None
+            for part in value:
+                if type(part) is not str:
+                    return None
+            keys.append(tuple(value))
+    else:
         return None
+    return keys if keys == sorted(set(keys)) else None  # sorted, no repeats
+
+
+# The keys of the list last worked out: the next patch starts from that very list
+# (the state before is the state after of the one before), so each is read once.
+_LAST_KEYS: tuple[object, list[Any] | None] = (None, None)
+
+
+def _set_keys_of(values: list[Json]) -> list[Any] | None:
+    global _LAST_KEYS
+    last = _LAST_KEYS  # one read: another thread may replace it meanwhile
+    if last[0] is values:
+        return last[1]
+    keys = _set_keys(values)
+    _LAST_KEYS = (values, keys)
     return keys
 
 
 def _as_value(key: str | tuple[str, ...]) -> Json:
     return key if isinstance(key, str) else list(key)
+
+
+_MISSING = object()
 
 
 def diff(old: State, new: State) -> dict[str, Any] | None:
@@ -111,23 +158,31 @@ def diff(old: State, new: State) -> dict[str, Any] | None:
     added: dict[str, Json] = {}
     dropped: dict[str, Json] = {}
     for key, value in new.items():
-        if key not in old:
+        before = old.get(key, _MISSING)
+        if before is value:
+            continue
+        if before is _MISSING:
             changed[key] = value
             continue
-        before = old[key]
-        if same(before, value):
-            continue
-        if type(before) is dict and type(value) is dict:
-            nested[key] = diff(before, value)
-            continue
-        if type(before) is list and type(value) is list:
-            a, b = _set_keys(before), _set_keys(value)
-            if a is not None and b is not None and (not a or not b or type(a[0]) is type(b[0])):
-                plus, minus = set(b) - set(a), set(a) - set(b)
-                if plus:
-                    added[key] = [_as_value(k) for k in sorted(plus)]
-                if minus:
-                    dropped[key] = [_as_value(k) for k in sorted(minus)]
+        kind = type(value)
+        if kind is type(before):
+            if kind is dict:
+                if before == value and _exact(before, value):
+                    continue
+                nested[key] = diff(before, value)
+                continue
+            if kind is list:
+                if before == value and _exact(before, value):
+                    continue
+                a, b = _set_keys_of(before), _set_keys_of(value)
+                if a is not None and b is not None and (not a or not b or type(a[0]) is type(b[0])):
+                    plus, minus = set(b) - set(a), set(a) - set(b)
+                    if plus:
+                        added[key] = [_as_value(k) for k in sorted(plus)]
+                    if minus:
+                        dropped[key] = [_as_value(k) for k in sorted(minus)]
+                    continue
+            elif before == value:
                 continue
         changed[key] = value
     removed = [key for key in old if key not in new]
@@ -169,19 +224,66 @@ def snapshot(state: State | None) -> dict[str, Any]:
     return {SNAPSHOT: state}
 
 
+def _patch_text(last: State, state: State) -> str | None:
+    """The JSON text of the patch from `last` to `state` (None when nothing changed)."""
+    patch = diff(last, state)
+    return None if patch is None else dumps(patch)
+
+
+class Patches:
+    """Stored state texts shared by the chains of many sessions (a simulation's).
+
+    A simulation hands every session the very same state dicts for the same
+    engine states (`play.engine.Steps`), so the patch between two states, and a
+    state's snapshot, is worked out once and reused by identity. Entries hold
+    their states, so an id is never reused while it is a key; at `limit`
+    entries nothing more is kept (bounded memory, the same texts).
+    """
+
+    __slots__ = ("_pairs", "_wholes", "limit")
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._pairs: dict[tuple[int, int], tuple[State, State, str | None]] = {}
+        self._wholes: dict[int, tuple[State, str]] = {}
+        self.limit = limit
+
+    def patch(self, last: State, state: State) -> str | None:
+        hit = self._pairs.get((id(last), id(state)))
+        if hit is not None and hit[0] is last and hit[1] is state:
+            return hit[2]
+        text = _patch_text(last, state)
+        if len(self._pairs) < self.limit:
+            self._pairs[(id(last), id(state))] = (last, state, text)
+        return text
+
+    def whole(self, state: State) -> str:
+        hit = self._wholes.get(id(state))
+        if hit is not None and hit[0] is state:
+            return hit[1]
+        text = dumps(snapshot(state))
+        if len(self._wholes) < self.limit:
+            self._wholes[id(state)] = (state, text)
+        return text
+
+
 class StateChain:
     """The writer's side: turns each event's whole state into what is stored.
 
     One per recorded stretch of a session (a `SessionWriter`), fed in `seq`
     order. The first state is a snapshot; after that a patch against the
     previous event's state, `None` when unchanged, and a snapshot every
-    `CHECKPOINT_EVENTS` changes or when the patch would not be smaller.
+    `CHECKPOINT_EVENTS` changes or when the patch would be no smaller than the
+    chain's last snapshot (states grow slowly, so that is the size a snapshot
+    now would have, give or take, without writing one out to measure it).
+    `patches` (a simulation's) shares the work between sessions.
     """
 
-    def __init__(self, checkpoint: int = CHECKPOINT_EVENTS) -> None:
+    def __init__(self, checkpoint: int = CHECKPOINT_EVENTS, patches: Patches | None = None) -> None:
         self._last: State | None = None
         self._since = 0
         self._checkpoint = checkpoint
+        self._patches = patches
+        self._whole_size = 0  # characters of the last snapshot
 
     def restart(self) -> None:
         """Forget the last state (it was not stored): the next one is a snapshot."""
@@ -189,24 +291,38 @@ class StateChain:
 
     def encode(self, state: State | None) -> dict[str, Any] | None:
         """The stored form of the next event's state (None: no state, or unchanged)."""
+        text = self.encode_text(state)
+        return None if text is None else json.loads(text)
+
+    def encode_text(self, state: State | None) -> str | None:
+        """The stored JSON text of the next event's state (None: no state, or unchanged).
+
+        Raises TypeError or ValueError for a state that is not JSON; the
+        caller then calls `restart`.
+        """
         if state is None:
             had, self._last = self._last, None
-            return None if had is None else snapshot(None)
+            return None if had is None else dumps(snapshot(None))
         last, self._last = self._last, state
         if last is None:
-            self._since = 0
-            return snapshot(state)
+            return self._snapshot(state)
         if state is last:  # the recorder hands the same object on while nothing changed
             return None
-        patch = diff(last, state)
-        if patch is None:
+        patches = self._patches
+        text = patches.patch(last, state) if patches is not None else _patch_text(last, state)
+        if text is None:
             return None
         self._since += 1
-        whole = snapshot(state)
-        if self._since >= self._checkpoint or len(dumps(patch)) >= len(dumps(whole)):
-            self._since = 0
-            return whole
-        return patch
+        if self._since >= self._checkpoint or len(text) >= self._whole_size:
+            return self._snapshot(state)
+        return text
+
+    def _snapshot(self, state: State) -> str:
+        patches = self._patches
+        text = patches.whole(state) if patches is not None else dumps(snapshot(state))
+        self._since = 0
+        self._whole_size = len(text)
+        return text
 
 
 class StateReader:

@@ -1,0 +1,75 @@
+"""The audience's streams played in worker processes, merged in the fixed order.
+
+`simulate_parallel(story, audience, jobs)` yields exactly what `run.simulate`
+yields (the same ops in the same order), with each of the audience's shards
+played in a worker process of its own: a simulation spends most of its time
+in the engine and the recorder, which one Python process runs on one core,
+while the parent process writes to SQLite. The parent takes one chunk from
+each worker in turn, as `run.interleave` does, so the rows never depend on
+which worker ran faster. Workers are forked (they inherit the loaded story,
+which cannot be pickled), each behind a bounded queue, so memory stays
+bounded however far ahead a worker runs. Where `fork` is not available, or
+one job is asked for, everything runs in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+from branching.errors import BranchingError
+from branching.simulate.audience import Audience
+from branching.simulate.run import SHARDS, Shard, chunks, registration, shard_count, simulate
+from branching.store.ops import Op
+from branching.story.model import Story
+
+QUEUED_CHUNKS = 8  # chunks a worker may run ahead of the parent
+
+
+class SimulationFailed(BranchingError):
+    """A worker process stopped with an error."""
+
+
+def simulate_parallel(story: Story, audience: Audience, jobs: int) -> Iterator[list[Op]]:
+    """`run.simulate(story, audience)`, its shards played in up to `jobs` processes."""
+    shards = shard_count(audience, SHARDS)
+    if jobs < 2 or shards < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from simulate(story, audience)
+        return
+    context = multiprocessing.get_context("fork")
+    queues: list[Any] = [context.Queue(QUEUED_CHUNKS) for _ in range(shards)]
+    workers = [
+        context.Process(target=_work, args=(story, audience, n, shards, queues[n]), daemon=True)
+        for n in range(shards)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        yield [registration(story, audience)]
+        live = list(range(shards))
+        while live:
+            for n in list(live):
+                kind, payload = queues[n].get()
+                if kind == "done":
+                    live.remove(n)
+                elif kind == "error":
+                    raise SimulationFailed(f"a simulation worker failed:\n{payload}")
+                else:
+                    yield from payload
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+
+
+def _work(story: Story, audience: Audience, shard: int, shards: int, queue: Any) -> None:
+    """A worker: play one shard, putting its sessions on `queue` a chunk at a time."""
+    try:
+        for chunk in chunks(Shard(story, audience, shard, shards).sessions()):
+            queue.put(("chunk", chunk))
+        queue.put(("done", None))
+    except BaseException:  # noqa: BLE001 - whatever it was, the parent must hear of it
+        queue.put(("error", traceback.format_exc(limit=8)))
