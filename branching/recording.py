@@ -17,6 +17,7 @@ import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,16 +144,47 @@ class StoreRecorder:
     """Records a playthrough through a store `SessionWriter`, with the engine's state."""
 
     def __init__(
-        self, session: SessionWriter, where: str | None = None, steps: Steps | None = None
+        self,
+        session: SessionWriter,
+        where: str | None = None,
+        steps: Steps | None = None,
+        *,
+        group: bool = True,
     ) -> None:
-        """`steps` (a simulation's) gives every session the same dict for the same state."""
+        """`steps` (a simulation's) gives every session the same dict for the same state;
+        `group` commits each key press in one transaction (a simulation, whose
+        ops are collected and never committed one by one, has nothing to save)."""
         self.session = session
         self.where = where
         self._steps = steps
         self._state: tuple[object, dict[str, Any]] | None = None
+        self._group = group
+        self._open = False  # a key press is being recorded (`_begin` .. `_end`)
+        self._last: Future[bool] | None = None
 
     def _put(self, kind: str, run: Playthrough, **fields: Any) -> None:
-        self.session.record(kind, state=self._state_of(run), **fields).result()
+        """Record one event: waited on at once, or (in a key press) with the rest of it."""
+        future = self.session.record(kind, state=self._state_of(run), **fields)
+        if self._open:
+            self._last = future
+        else:
+            future.result()
+
+    def _begin(self) -> None:
+        """Start a key press: what follows is committed together, in one transaction."""
+        if self._group and not self._open:
+            self.session.begin_group()
+            self._open = True
+
+    def _end(self) -> None:
+        """Commit the key press, and wait until it is on disk."""
+        if not self._open:
+            return
+        self._open = False
+        self.session.end_group()
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()  # ops resolve in order: the last one on disk means all are
 
     def _state_of(self, run: Playthrough) -> dict[str, Any]:
         """The engine's state as a dict: the very same dict while the state is the same object.
@@ -170,10 +202,14 @@ class StoreRecorder:
         return self._state[1]
 
     def started(self, run: Playthrough) -> None:
+        self._end()
+        self._begin()
         self._put("session_started", run, scene=run.view.scene)
         self.shown(run)
 
     def shown(self, run: Playthrough) -> None:
+        """The scenes a step shows (and its ending): they end the key press `chose` began."""
+        self._begin()
         view = run.view
         passages = view.passages
         for here, there in zip(passages, passages[1:], strict=False):  # `next`/`random` steps
@@ -184,7 +220,13 @@ class StoreRecorder:
             self.ended(run)
         elif view.stuck is not None:
             self._put("stuck", run, scene=view.scene)
-            self.session.finish("stuck")
+            self._finish("stuck")
+        self._end()
+
+    def _finish(self, outcome: str, **fields: Any) -> None:
+        future = self.session.finish(outcome, **fields)
+        if self._open:
+            self._last = future
 
     def chose(
         self,
@@ -200,6 +242,8 @@ class StoreRecorder:
     ) -> None:
         kind = "timeout_default" if timeout else "choice_made"
         seen = label if label is not None and label != _template(run, scene, choice) else None
+        self._end()
+        self._begin()  # the choice and what it shows (`shown`) are one commit
         self._put(
             kind,
             run,
@@ -212,21 +256,25 @@ class StoreRecorder:
         )
 
     def rewound(self, run: Playthrough, to_scene: str, *, input: str) -> None:
+        self._end()
         self._put("rewind", run, scene=to_scene, input=input)
 
     def event(self, kind: str, run: Playthrough, **fields: Any) -> None:
+        self._end()
         self._put(kind, run, **fields)
 
     def ended(self, run: Playthrough) -> None:
         view = run.view
         assert view.ending is not None
         self._put("ending_reached", run, scene=view.scene)
-        self.session.finish("ending", ending=view.scene, ending_kind=view.ending.kind)
+        self._finish("ending", ending=view.scene, ending_kind=view.ending.kind)
 
     def quit(self, run: Playthrough) -> None:
+        self._end()
         self._put("quit", run, scene=run.view.scene)
 
     def close(self) -> None:
+        self._end()
         self.session.close()
 
 

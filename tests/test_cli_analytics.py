@@ -128,7 +128,7 @@ def test_stats_filters_apply(known: tuple[Path, Path]) -> None:
 def test_flowchart_in_the_terminal(known: tuple[Path, Path]) -> None:
     out = run("flowchart", "heist", "--db", str(known[0]), "--width", "100").output
     assert "Counts are sessions" in out and "6 sessions by 4 viewers" in out  # the default
-    assert "From raw events · all versions" in out
+    assert "From aggregates · all versions" in out
     assert "Go in quietly → The Vault ↓ Job" in out
     for unit in ("times", "choices"):  # `choices`: the old name of `times`, still accepted
         times = run("flowchart", "heist", "--db", str(known[0]), "--by", unit).output

@@ -12,7 +12,9 @@ vocabulary of the README's "What the numbers count"):
 - `viewers`: distinct viewers (keyed hashes), however often they played;
 - `times`: times taken, every pass (a viewer who loops back or rewinds counts
   again); this is what the running totals hold, so the unfiltered flowchart in
-  this unit never reads raw events. `choices`, its old name, is still accepted
+  this unit never reads raw events. The aggregates (`rollup.py`) hold
+  `sessions` and `times` split by everything `Filters` selects on, so most
+  filtered flowcharts do not read them either. `choices`, its old name, is still accepted
   where a user types a unit (`unit_named`).
 
 Simulated sessions (`branching simulate`) are an audience of their own:
@@ -192,38 +194,49 @@ def settle_audience(conn: sqlite3.Connection, story_id: str, filters: Filters) -
     return replace(filters, audience=asked, audience_note=note)
 
 
-def pick_sessions(
-    conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters
-) -> int:
-    """Fill TEMP table `picked(session_id, viewer_id)`; return how many sessions it holds."""
-    sql = ["SELECT s.session_id, s.viewer_id FROM sessions s WHERE s.story_id = ?"]
+def session_conditions(
+    story_id: str, chosen: list[Version], filters: Filters
+) -> tuple[str, list[object]]:
+    """SQL over `sessions s` choosing the sessions of `filters`, and its parameters."""
+    sql = ["s.story_id = ?"]
     params: list[object] = [story_id]
     if filters.version:
-        sql.append(f"AND s.content_hash IN ({', '.join('?' for _ in chosen)})")
+        sql.append(f"s.content_hash IN ({', '.join('?' for _ in chosen)})")
         params += [v.content_hash for v in chosen]
     if filters.since:
-        sql.append("AND s.started_at >= ?")
+        sql.append("s.started_at >= ?")
         params.append(filters.since)
     if filters.until:
-        sql.append("AND s.started_at < ?")
+        sql.append("s.started_at < ?")
         params.append(filters.until)
     for key, value in filters.where:
         sql.append(
-            "AND EXISTS (SELECT 1 FROM session_attrs a WHERE a.session_id = s.session_id"
+            "EXISTS (SELECT 1 FROM session_attrs a WHERE a.session_id = s.session_id"
             " AND a.key = ? AND a.value = ?)"
         )
         params += [key, value]
     if filters.audience in ("real", "simulated"):
-        sql.append(f"AND s.simulated = {int(filters.audience == 'simulated')}")
+        sql.append(f"s.simulated = {int(filters.audience == 'simulated')}")
     if filters.first_only:
-        sql.append("""AND s.session_id = (SELECT f.session_id FROM sessions f
+        sql.append("""s.session_id = (SELECT f.session_id FROM sessions f
                       WHERE f.viewer_id = s.viewer_id AND f.story_id = s.story_id
                       ORDER BY f.started_at, f.session_id LIMIT 1)""")
+    return " AND ".join(sql), params
+
+
+def pick_sessions(
+    conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters
+) -> int:
+    """Fill TEMP table `picked(session_id, viewer_id)`; return how many sessions it holds."""
+    cond, params = session_conditions(story_id, chosen, filters)
     conn.execute("DROP TABLE IF EXISTS temp.picked")
     conn.execute(
         "CREATE TEMP TABLE picked (session_id TEXT PRIMARY KEY, viewer_id TEXT) WITHOUT ROWID"
     )
-    conn.execute("INSERT INTO temp.picked " + " ".join(sql), params)
+    conn.execute(
+        f"INSERT INTO temp.picked SELECT s.session_id, s.viewer_id FROM sessions s WHERE {cond}",
+        params,
+    )
     return int(conn.execute("SELECT COUNT(*) FROM temp.picked").fetchone()[0])
 
 

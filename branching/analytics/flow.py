@@ -2,10 +2,14 @@
 
 It decides where the figures come from: the running totals when nothing but a
 version is chosen and the unit is `times` (the fast path: no raw events are
-read, so the flowchart of ten million choices takes milliseconds), raw events
-otherwise (the default unit, sessions, reads them), or a CSV of counts
-computed elsewhere. The story graph comes from the YAML file when one is
-named, else from the structure stored in the database.
+read, so the flowchart of ten million choices takes milliseconds); else the
+aggregates (`rollup.py`: per version, day, first playthrough, audience,
+outcome and attribute value, in sessions or times) whenever the filters and
+unit are ones they are split by; raw events otherwise (`viewers`, a cut-off
+with a time of day, several `--where`, an attribute with too many values: a
+note says why), or a CSV of counts computed elsewhere. The story graph comes
+from the YAML file when one is named, else from the structure stored in the
+database.
 
 With no database, or one that holds no recordings of the story, or when asked
 (`story_map=True`), it is the **story map**: the structure alone (scenes,
@@ -34,6 +38,7 @@ from branching.analytics.graph import (
     event_counts,
     totals_counts,
 )
+from branching.analytics.rollup import rollup_counts
 from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure, with_seen_labels
 from branching.analytics.source import (
     Version,
@@ -47,6 +52,8 @@ from branching.analytics.source import (
 
 if TYPE_CHECKING:
     from branching.story.model import Story
+
+USE_AGGREGATES = True  # False: filtered figures always scan the events (benchmarks compare)
 
 
 def flow_graph(
@@ -203,16 +210,23 @@ def _from_db(
     filters = settle_audience(conn, story_id, filters)
     fast = unit == "times" and replace(filters, version=None, audience_note="").empty
     notes: list[str] = []
+    picked = False
     if fast:
         hashes = [v.content_hash for v in chosen] if filters.version else None
         counts = totals_counts(conn, story_id, hashes)
         source = "running totals"
     else:
-        pick_sessions(conn, story_id, chosen, filters)
-        counts = event_counts(conn, unit)
-        source = "raw events"
+        rolled, why = (
+            rollup_counts(conn, story_id, chosen, filters, unit) if USE_AGGREGATES else (None, "")
+        )
+        if rolled is not None:
+            counts, source = rolled, "aggregates"
+        else:
+            pick_sessions(conn, story_id, chosen, filters)
+            counts, source, picked = event_counts(conn, unit), "raw events", True
+            notes += [why] if why else []
         notes += _pruned_note(conn, story_id)
-    counts = _with_routes(conn, shape, story_id, chosen, filters, unit, counts, notes)
+    counts = _with_routes(conn, shape, story_id, chosen, filters, unit, counts, notes, picked)
     return assemble(
         shape,
         counts,
@@ -264,6 +278,7 @@ def _with_routes(
     unit: Unit,
     counts: Counts,
     notes: list[str],
+    picked: bool,
 ) -> Counts:
     """Add route edges when the recorder wrote no `route_taken` events."""
     if not counts.visits or any(not choice for (_, choice, _) in counts.edges):
@@ -277,6 +292,8 @@ def _with_routes(
     if unresolved:
         if counts.viewers is None:  # the fast path has not picked sessions yet
             pick_sessions(conn, story_id, chosen, Filters(version=filters.version))
+        elif not picked:  # the aggregates answered: pick the same sessions for the routes
+            pick_sessions(conn, story_id, chosen, filters)
         edges.update(derived_routes(conn, unit, unresolved))
         note += f" (read from the raw events for {', '.join(unresolved)})"
     notes.append(note)

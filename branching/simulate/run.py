@@ -237,7 +237,7 @@ class Shard:
         viewer.sessions += 1
         strategy = viewer.persona.strategy if viewer.persona else a.strategy
         run = Playthrough.start(story, seed, self.steps)
-        rec = StoreRecorder(session.writer, steps=self.steps)
+        rec = StoreRecorder(session.writer, steps=self.steps, group=False)
         rec.started(run)
         for _ in range(MAX_STEPS):
             view = run.view

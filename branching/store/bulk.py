@@ -8,7 +8,9 @@ database does not hold yet (nor `forget` deleted) is written the fast way:
 its row is worked out in memory from all its ops (last scene, outcome, a
 rewind reopening an ending, exactly as `ops.py` moves it), then sessions,
 attributes and events go in with `executemany` and the running totals
-(`traversals`, `scene_views`, `session_ends`) with one upsert per key.
+(`traversals`, `scene_views`, `session_ends`) with one upsert per key; the
+aggregates (`aggregates.py`) of those sessions are then added with the same
+set-based SQL the migration's backfill uses, in the same transaction.
 Everything else (the story's registration, ops for sessions committed
 earlier) goes through `ops.apply_op`, the live path. A test commits the same
 ops both ways and compares every table. A batch that fails rolls back whole
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from branching.store import db
+from branching.store import aggregates, db
 from branching.store.ops import CONTEXT_COLUMNS, COUNTED, Op, apply_op
 
 BATCH_OPS = 20_000
@@ -147,6 +149,7 @@ class BulkWriter:
             else:
                 raise ValueError(f"unknown store operation {kind!r}")
         _insert(conn, rows, attrs, events, walked, timeouts, views)
+        aggregates.add_sessions(conn, list(rows))  # set-based, from the rows just written
         conn.executemany(
             """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count""",

@@ -38,6 +38,10 @@ Tables:
   outcome `ending` in every one, as in every output.
 - `forgotten_sessions`: ids of playthroughs `forget` deleted (random UUIDs,
   no viewer id): ops that arrive for them later are dropped (see `ops.py`).
+- `agg_edges`, `agg_scenes`, `agg_sessions`, `agg_firsts`, `agg_attr_keys`,
+  `agg_attr_values`, `story_activity` (m011): the aggregates behind filtered
+  figures, per story, version, day, first playthrough, audience, outcome and
+  attribute value, kept in each op's transaction (see `aggregates.py`).
 """
 
 from __future__ import annotations
@@ -270,7 +274,7 @@ def m007_small_events(db: Database) -> None:
     The rows are rewritten in one pass, session by session in sequence order:
     a state equal to the one before becomes NULL, a changed one a patch (or a
     snapshot at a session's first state, every 500 events, and where a patch
-    would be no smaller), exactly as `states.StateChain` records them today;
+    would be no smaller), exactly as `states.StateChain` recorded them then;
     the encoder below is this step's own frozen copy. The UUIDs go: the key
     is (session_id, seq), which export shows as `session_id:seq`.
     """
@@ -512,6 +516,56 @@ def m010_one_unit_views(db: Database) -> None:
         LEFT JOIN reached r
           ON r.story_id = v.story_id AND r.content_hash = v.content_hash AND r.scene = v.scene"""
     )
+
+
+@_step
+def m011_aggregates(db: Database) -> None:
+    """Aggregates for filtered figures (see `aggregates.py`), backfilled in one pass.
+
+    Rows are keyed by the session's class (story, version, UTC day of its
+    start, first playthrough, simulated, outcome) and a slice ('' '' for every
+    session, or one attribute key and value). The backfill is the module's
+    `rebuild`: set-based SQL over the events in their stored order. (This step
+    calls that code rather than carrying a frozen copy: a later change to what
+    the tables hold must come with a step of its own that rebuilds them.)
+    """
+    klass = """story_id TEXT NOT NULL, attr_key TEXT NOT NULL, attr_value TEXT NOT NULL,
+        content_hash TEXT NOT NULL, day TEXT NOT NULL, first_play INTEGER NOT NULL,
+        simulated INTEGER NOT NULL, outcome TEXT NOT NULL"""
+    key = "story_id, attr_key, attr_value, content_hash, day, first_play, simulated, outcome"
+    for sql in (
+        f"""CREATE TABLE agg_edges ({klass}, scene TEXT NOT NULL, choice TEXT NOT NULL,
+            target TEXT NOT NULL, times INTEGER NOT NULL DEFAULT 0,
+            timeouts INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0,
+            sessions_timed_out INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY ({key}, scene, choice, target)) WITHOUT ROWID""",
+        f"""CREATE TABLE agg_scenes ({klass}, scene TEXT NOT NULL,
+            views INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0,
+            sessions_timed_out INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY ({key}, scene)) WITHOUT ROWID""",
+        f"""CREATE TABLE agg_sessions ({klass}, last_scene TEXT NOT NULL,
+            ending_id TEXT NOT NULL, sessions INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY ({key}, last_scene, ending_id)) WITHOUT ROWID""",
+        """CREATE TABLE agg_firsts (
+            story_id TEXT NOT NULL, viewer_id TEXT NOT NULL, session_id TEXT NOT NULL,
+            started_at TEXT NOT NULL, PRIMARY KEY (story_id, viewer_id)) WITHOUT ROWID""",
+        """CREATE TABLE agg_attr_keys (
+            story_id TEXT NOT NULL, key TEXT NOT NULL, kept INTEGER NOT NULL,
+            PRIMARY KEY (story_id, key)) WITHOUT ROWID""",
+        """CREATE TABLE agg_attr_values (
+            story_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (story_id, key, value)) WITHOUT ROWID""",
+        """CREATE TABLE story_activity (
+            story_id TEXT PRIMARY KEY NOT NULL,
+            real_sessions INTEGER NOT NULL DEFAULT 0,
+            simulated_sessions INTEGER NOT NULL DEFAULT 0,
+            viewers INTEGER NOT NULL DEFAULT 0,
+            last_activity TEXT) WITHOUT ROWID""",
+    ):
+        db.execute(sql)
+    from branching.store import aggregates
+
+    aggregates.rebuild(db.conn)
 
 
 def _user_tables(conn: sqlite3.Connection, schema: str = "main") -> dict[str, str]:

@@ -35,7 +35,7 @@ from typing import Any
 
 from branching.store.errors import InvalidInput
 from branching.store.states import StateChain, snapshot
-from branching.store.totals import count_session, session_moved
+from branching.store.totals import count_session, event_added, session_added, session_moved
 
 Op = dict[str, Any]
 SPOOL_VERSION = 2  # 2: events keyed by (session, seq), state as snapshot/patch (m007)
@@ -213,6 +213,7 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
         "ON CONFLICT DO NOTHING",
         [(op["session_id"], key, value) for key, value in sorted(op.get("attrs", {}).items())],
     )
+    session_added(conn, op["session_id"])
     return True
 
 
@@ -244,6 +245,7 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
         _check_same_event(conn, row)
         return False
     kind = op["type"]
+    event_added(conn, op)
     if op.get("label") is not None:
         conn.execute(
             """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)

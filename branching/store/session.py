@@ -26,6 +26,7 @@ from branching.store.ops import OUTCOMES, SPOOL_VERSION, Op, event_op
 from branching.store.states import Patches, StateChain
 
 Submit = Callable[[Op], "Future[bool]"]
+SubmitGroup = Callable[[list[tuple[Op, "Future[bool]"]]], None]
 
 
 class SessionWriter:
@@ -39,10 +40,14 @@ class SessionWriter:
         next_seq: int,
         clock: Callable[[], str] = now_ts,
         patches: Patches | None = None,
+        submit_group: SubmitGroup | None = None,
     ) -> None:
         """`clock` stamps each record (a simulator passes its simulated clock, and
-        `patches` to share state texts between its sessions)."""
+        `patches` to share state texts between its sessions); `submit_group`
+        commits a group of ops in one transaction (without it, one by one)."""
         self._submit = submit
+        self._submit_group = submit_group
+        self._group: list[tuple[Op, Future[bool]]] | None = None
         self._clock = clock
         self._spill = spill
         self._ids = ids
@@ -99,7 +104,36 @@ class SessionWriter:
             self._check_open()
             op = event_op(self._ids, self._seq, self._clock(), type, fields, self._chain)
             self._seq += 1
+            return self._queue(op)
+
+    def begin_group(self) -> None:
+        """Hold the records from here to `end_group` and commit them in one transaction.
+
+        Their futures resolve only after `end_group`: never wait on one before.
+        """
+        with self._lock:
+            self._check_open()
+            if self._group is None:
+                self._group = []
+
+    def end_group(self) -> None:
+        """Queue the held records together (nothing when no group is open)."""
+        with self._lock:  # queued under the lock: nothing of this session can come between
+            group, self._group = self._group, None
+            if not group:
+                return
+            if self._submit_group is not None:
+                self._submit_group(group)
+                return
+            for op, future in group:  # no group commit here: one by one, each future follows
+                _follow(self._submit(op), future)
+
+    def _queue(self, op: Op) -> Future[bool]:
+        if self._group is None:
             return self._submit(op)
+        future: Future[bool] = Future()
+        self._group.append((op, future))
+        return future
 
     def finish(
         self, outcome: str, *, ending: str | None = None, ending_kind: str | None = None
@@ -111,7 +145,7 @@ class SessionWriter:
             raise InvalidInput("an 'ending' outcome needs the ending's scene id")
         with self._lock:
             self._check_open()
-            return self._submit(
+            return self._queue(
                 {
                     "v": SPOOL_VERSION,
                     "op": "finish",
@@ -125,6 +159,7 @@ class SessionWriter:
 
     def close(self) -> None:
         """Wait until this session's events are committed or spooled (on disk either way)."""
+        self.end_group()
         with self._lock:
             if self._closed:
                 return
@@ -140,3 +175,16 @@ class SessionWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _follow(source: Future[bool], target: Future[bool]) -> None:
+    """Resolve `target` as `source` resolves."""
+
+    def done(f: Future[bool]) -> None:
+        error = f.exception()
+        if error is not None:
+            target.set_exception(error)
+        else:
+            target.set_result(f.result())
+
+    source.add_done_callback(done)

@@ -196,7 +196,13 @@ class Store:
                 "context": dataclasses.asdict(ctx),
             }
         )
-        return SessionWriter(self._writer.submit, self._spill, ids, next_seq=1)
+        return SessionWriter(
+            self._writer.submit,
+            self._spill,
+            ids,
+            next_seq=1,
+            submit_group=self._writer.submit_group,
+        )
 
     def resume_session(self, session_id: str) -> SessionWriter:
         """Continue recording an unfinished session; sequence numbers carry on."""
@@ -213,7 +219,13 @@ class Store:
         if row[2] != "in_progress":
             raise StoreError(f"playthrough {session_id} is finished ({row[2]}); start a new one")
         ids = {"session_id": session_id, "story_id": row[0], "content_hash": row[1]}
-        return SessionWriter(self._writer.submit, self._spill, ids, next_seq=row[3] + 1)
+        return SessionWriter(
+            self._writer.submit,
+            self._spill,
+            ids,
+            next_seq=row[3] + 1,
+            submit_group=self._writer.submit_group,
+        )
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait for queued writes; True when everything so far is committed."""

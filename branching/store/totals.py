@@ -12,11 +12,18 @@ scene, outcome, ending). Its source is the `sessions` table itself, which
 prune never touches, so it has no pruned part: every op that changes a
 session moves the session's count from its old key to its new one
 (`session_moved`), and a rebuild recounts the sessions.
+
+The aggregates behind filtered figures (`aggregates.py`) follow the same
+ops: `session_added`, `event_added` and `session_moved` keep them in the
+op's transaction, and `rebuild` recounts them too.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
+
+from branching.store import aggregates
 
 _RAW_TRAVERSALS = """
     SELECT s.story_id, s.content_hash, COALESCE(e.scene, '') AS scene,
@@ -58,9 +65,24 @@ def session_moved(conn: sqlite3.Connection, session_id: str, sql: str, params: l
     so the pair cancels out when the update changed nothing that is counted.
     """
     count_session(conn, session_id, -1)
+    old = aggregates.standing(conn, session_id)
     changed = int(conn.execute(sql, params).rowcount)
     count_session(conn, session_id, 1)
+    if changed and old is not None:
+        new = aggregates.standing(conn, session_id)
+        if new is not None and new != old:
+            aggregates.standing_moved(conn, session_id, old, new)
     return changed
+
+
+def session_added(conn: sqlite3.Connection, session_id: str) -> None:
+    """Count a session just inserted (with its attributes) into the aggregates."""
+    aggregates.add_sessions(conn, [session_id])
+
+
+def event_added(conn: sqlite3.Connection, op: dict[str, Any]) -> None:
+    """Count an event just inserted into the aggregates (the running totals are `ops.py`'s)."""
+    aggregates.event_added(conn, op)
 
 
 def rebuild_session_ends(conn: sqlite3.Connection) -> None:
@@ -75,8 +97,9 @@ def rebuild_session_ends(conn: sqlite3.Connection) -> None:
 
 
 def rebuild(conn: sqlite3.Connection) -> None:
-    """Recompute every totals table (call inside a write transaction)."""
+    """Recompute every totals table and the aggregates (call inside a write transaction)."""
     rebuild_session_ends(conn)
+    aggregates.rebuild(conn)
     conn.execute("DELETE FROM traversals")
     conn.execute(
         f"""INSERT INTO traversals (story_id, content_hash, scene, choice, target, count, timeouts)

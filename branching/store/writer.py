@@ -8,7 +8,10 @@ player, and the UI thread never waits on SQLite. A player waits on the future
 (in a worker) before it shows the next scene, so whatever the viewer has moved
 past is on disk: in the database or in the spool.
 
-Modes. Normally (`Mode.DIRECT`) each op is committed in its own transaction.
+Modes. Normally (`Mode.DIRECT`) each op is committed in its own transaction,
+or a group of ops (`submit_group`: one key press) in one; a group whose
+transaction fails in any way is rolled back whole and its ops go one by one
+through the path below, so grouping changes only the number of commits.
 A write that fails with a fault of the file (locked, disk full, read-only
 file, I/O error, as `db.classify` tells from SQLite's result code) is retried
 until the database has stalled for `retry_window` seconds (1 s by default):
@@ -94,6 +97,13 @@ class Job:
     resolved: bool = False
 
 
+@dataclass(eq=False)
+class _Group:
+    """Ops queued together, to be committed in one transaction (one key press)."""
+
+    jobs: list[Job]
+
+
 class _Spill:
     """A request, queued behind every op, to hand over what is held in memory."""
 
@@ -161,7 +171,7 @@ class Writer:
         self._db_path = db_path  # only to name what blocks it, in messages
         self._notify = notify or _ignore
         self._warn = warn or (lambda message: None)
-        self._queue: queue.SimpleQueue[Job | _Spill | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Job | _Group | _Spill | None] = queue.SimpleQueue()
         # `spooling`: why earlier records wait in the spool; new ones must follow them
         self._mode = Mode.SPOOLING if spooling is not None else Mode.DIRECT
         self._backlog: deque[Job] = deque()  # Mode.MEMORY: ops neither written nor spooled
@@ -193,6 +203,22 @@ class Writer:
             self._outstanding += 1
         self._queue.put(job)
         return job.future
+
+    def submit_group(self, ops: list[tuple[Op, Future[bool]]]) -> None:
+        """Queue `ops` (each with the future its caller holds) to commit in one transaction.
+
+        One commit for what belongs together (a key press: the choice, the
+        scenes it shows, the ending): on disk together, at the cost of one.
+        Should that transaction fail in any way, each op goes through the
+        usual one-op path (retry, spool, set aside), so a group never changes
+        what is kept, only how fast.
+        """
+        if not ops:
+            return
+        jobs = [Job(op, future) for op, future in ops]
+        with self._idle:
+            self._outstanding += len(jobs)
+        self._queue.put(_Group(jobs))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every submitted op is committed or kept; True if all were committed.
@@ -264,12 +290,19 @@ class Writer:
             if item is None:
                 self._finish()
                 return
-            if isinstance(item, _Spill):
-                item.future.set_result([])
-            else:
-                self._handle(item)
+            self._take(item)
             if self._mode is not Mode.DIRECT and time.monotonic() >= self._next_try:
                 self._recover(lambda: not self._queue.empty())
+
+    def _take(self, item: Job | _Group | _Spill) -> None:
+        if isinstance(item, _Spill):
+            item.future.set_result([])
+        elif isinstance(item, _Group):
+            if self._mode is not Mode.DIRECT or not self._write_group(item.jobs):
+                for job in item.jobs:
+                    self._handle(job)
+        else:
+            self._handle(item)
 
     def _handle(self, job: Job) -> None:
         if self._mode is Mode.DIRECT:
@@ -300,6 +333,22 @@ class Writer:
                 self._drop_connection()  # read-only, I/O, full, a bug: reopen on the next attempt
             return exc
         return None
+
+    def _write_group(self, jobs: list[Job]) -> bool:
+        """Commit `jobs` in one transaction, at the first attempt; False (and nothing
+        committed) when that fails for any reason: the caller then writes them one by one."""
+        try:
+            conn = self._connection(min(self._first_busy_ms, PROBE_BUSY_MS))
+            with immediate(conn):
+                for job in jobs:
+                    apply_op(conn, job.op)
+        except Exception as exc:  # rolled back whole; the one-op path sorts it out
+            if classify(exc) not in (Fault.BUSY, Fault.BAD_RECORD):
+                self._drop_connection()
+            return False
+        for job in jobs:
+            self._resolve(job, True)
+        return True
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
@@ -521,10 +570,8 @@ class Writer:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(item, _Spill):
-                item.future.set_result([])
-            elif item is not None:
-                self._handle(item)
+            if item is not None:
+                self._take(item)
         deadline = time.monotonic() + CLOSE_BUDGET
         while self._mode is not Mode.DIRECT:  # a last chance to load the spool back
             self._recover(lambda: time.monotonic() > deadline)

@@ -1,0 +1,133 @@
+"""Recording one key press durably against raw single-row commits.
+
+Side A: a viewer's key presses on the bundled Signal story through the real
+player path: the engine steps (`Playthrough.choose`), then the real
+`StoreRecorder` records the choice and what it shows (`chose` + `shown`: the
+choice, each scene passed and shown, at an ending the ending and the outcome)
+through the real `Store` (validation, state patches, the writer thread,
+events + running totals and aggregates), waiting until it is on disk, as the
+player does before it shows the next scene. A new session starts at each
+ending. WAL, synchronous=FULL.
+Side B, in the same run: raw single-row commits (`BEGIN IMMEDIATE`, one
+INSERT, `COMMIT`) into a minimal table with the same pragmas.
+For information, side A again with each record committed on its own (the
+recorder before key presses were grouped: two to five commits per press).
+
+Paired rounds alternate which side goes first; a round's ratio is
+(key presses per second) / (raw commits per second). Target (issue 14): the
+median ratio at least 0.5.
+
+Usage: python benchmarks/bench_keypress.py [--quick]
+Writes benchmarks/results/keypress.json (keypress-quick.json with --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _pairs import Verdicts, fmt_ratio, paired, ratio_summary, write_results  # noqa: E402
+
+from branching.play.engine import Playthrough  # noqa: E402
+from branching.recording import StoreRecorder  # noqa: E402
+from branching.store import Store, StoryInfo  # noqa: E402
+from branching.story.loader import load_story  # noqa: E402
+
+STORY = load_story(ROOT / "stories" / "signal")
+
+
+def fresh(tmp: Path, name: str) -> Path:
+    for p in tmp.glob(name + "*"):
+        p.unlink()
+    return tmp / name
+
+
+def presses_per_second(path: Path, presses: int, group: bool) -> float:
+    store = Store.open(path, viewer_key=path.with_suffix(".key"))
+    s = STORY
+    store.register_story(
+        StoryInfo(s.id, s.title, s.author, s.version, s.content_hash, s.structure())
+    ).result()
+    done = 0
+    seed = 0
+    elapsed = 0.0
+    while done < presses:
+        seed += 1
+        session = store.start_session(s.id, s.content_hash, "viewer", seed=seed)
+        rec = StoreRecorder(session, group=group)
+        run = Playthrough.start(s, seed)
+        rec.started(run)
+        while done < presses and not run.view.finished:
+            view = run.view
+            choice = [c for c in view.choices if not c.locked][
+                done % 2 if len(view.choices) > 1 else 0
+            ]
+            started = time.perf_counter()
+            run.choose(choice.id)
+            rec.chose(run, view.scene, choice.id, choice.target, decide_ms=1200, input="key")
+            rec.shown(run)
+            elapsed += time.perf_counter() - started
+            done += 1
+        rec.close()
+    store.close()
+    return presses / elapsed
+
+
+def raw_per_second(path: Path, commits: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    started = time.perf_counter()
+    for i in range(commits):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (v) VALUES (?)", (f"row {i}",))
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return commits / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n = 150 if args.quick else 600
+    rounds = 2 if args.quick else 5
+    verdicts = Verdicts()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        a, b = paired(
+            lambda: presses_per_second(fresh(base, "a.db"), n, group=True),
+            lambda: raw_per_second(fresh(base, "b.db"), n),
+            rounds,
+        )
+        ungrouped, raw2 = paired(
+            lambda: presses_per_second(fresh(base, "c.db"), n, group=False),
+            lambda: raw_per_second(fresh(base, "d.db"), n),
+            max(2, rounds // 2),
+        )
+    ratios = [x / y for x, y in zip(a, b, strict=True)]
+    before = [x / y for x, y in zip(ungrouped, raw2, strict=True)]
+    summary, old = ratio_summary(ratios), ratio_summary(before)
+    for r, (x, y) in enumerate(zip(a, b, strict=True), start=1):
+        print(f"round {r}: {x:,.0f} key presses/s, raw {y:,.0f} commits/s, ratio {x / y:.2f}")
+    print(f"key press (one commit) / raw single-row commit: {fmt_ratio(summary)}")
+    print(f"for information, each record its own commit / raw: {fmt_ratio(old)}")
+    verdicts.judge(
+        "a key press at least 0.5x raw commits", summary["median"] >= 0.5, fmt_ratio(summary)
+    )
+    data = {"presses": n, "ratio": summary, "ungrouped_ratio": old, "rates": a, "raw": b}
+    write_results("keypress", args.quick, data, verdicts)
+    return verdicts.exit_code()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

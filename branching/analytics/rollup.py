@@ -1,0 +1,159 @@
+"""Flowchart figures from the aggregates (`store/aggregates.py`) instead of the events.
+
+`rollup_counts` answers what `graph.event_counts` scans for, with the same
+figures, whenever the selection is one the aggregates are split by:
+- the unit is `sessions` or `times` (`viewers` needs distinct viewer ids per
+  edge: it keeps reading the events);
+- `--since`/`--until` fall on whole UTC days (the aggregates hold the day a
+  session started; a time of day needs the exact start: the events are read,
+  and a note says so);
+- at most one `--where`, on an attribute kept in the aggregates (a key with
+  more than `aggregates.ATTR_LIMIT` distinct values is not: the events are read, and a
+  note says so; two or more `--where` are read from the events too);
+- any version, `--first-only` and audience.
+
+It returns the counts, or None with the note that explains the fallback
+(empty when there is nothing worth saying). The distinct viewers of the
+selection (a header figure) come from the sessions table, never the events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from branching.analytics.filters import Filters, Unit, session_conditions
+from branching.analytics.graph import Counts
+from branching.analytics.source import Version
+from branching.store import aggregates
+
+_MIDNIGHT = "T00:00:00.000Z"
+
+
+def rollup_counts(
+    conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters, unit: Unit
+) -> tuple[Counts | None, str]:
+    """Counts from the aggregates, or (None, why not) when they cannot answer."""
+    if unit == "viewers" or not _has_aggregates(conn):
+        return None, ""
+    for name, stamp in (("--since", filters.since), ("--until", filters.until)):
+        if stamp and not stamp.endswith(_MIDNIGHT):
+            return None, (
+                f"{name} has a time of day: read from the raw events "
+                "(the aggregates hold whole UTC days)"
+            )
+    if len(filters.where) > 1:
+        return None, "several --where: read from the raw events (the aggregates hold one)"
+    key, value = filters.where[0] if filters.where else ("", "")
+    if key:
+        row = conn.execute(
+            "SELECT kept FROM agg_attr_keys WHERE story_id = ? AND key = ?", [story_id, key]
+        ).fetchone()
+        if row is not None and not row[0]:
+            return None, (
+                f"--where {key}: more than {aggregates.ATTR_LIMIT} distinct values, so not in the "
+                "aggregates: read from the raw events"
+            )
+    where, params = _where(story_id, chosen, filters, key, value)
+    return _counts(conn, where, params, unit, _viewers(conn, story_id, chosen, filters)), ""
+
+
+def _has_aggregates(conn: sqlite3.Connection) -> bool:
+    """False for a database read before its upgrade (m011 runs when a Store opens it)."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agg_sessions'"
+    ).fetchone()
+    return row is not None
+
+
+def _where(
+    story_id: str, chosen: list[Version], filters: Filters, key: str, value: str
+) -> tuple[str, list[object]]:
+    sql = ["story_id = ? AND attr_key = ? AND attr_value = ?"]
+    params: list[object] = [story_id, key, value]
+    if filters.version:
+        sql.append(f"content_hash IN ({', '.join('?' for _ in chosen)})")
+        params += [v.content_hash for v in chosen]
+    if filters.since:
+        sql.append("day >= ?")
+        params.append(filters.since[:10])
+    if filters.until:
+        sql.append("day < ?")
+        params.append(filters.until[:10])
+    if filters.first_only:
+        sql.append("first_play = 1")
+    if filters.audience in ("real", "simulated"):
+        sql.append(f"simulated = {int(filters.audience == 'simulated')}")
+    return " AND ".join(sql), params
+
+
+def _counts(
+    conn: sqlite3.Connection, where: str, params: list[object], unit: Unit, viewers: int
+) -> Counts:
+    n, t = ("times", "timeouts") if unit == "times" else ("sessions", "sessions_timed_out")
+    edges = {
+        (r[0], r[1], r[2]): (int(r[3]), int(r[4]))
+        for r in conn.execute(
+            f"""SELECT scene, choice, target, SUM({n}), SUM({t}) FROM agg_edges
+            WHERE {where} GROUP BY 1, 2, 3 HAVING SUM(times) > 0""",
+            params,
+        )
+    }
+    visits: dict[str, int] = {}
+    timed_out: dict[str, int] = {}
+    views = 0
+    for scene, shown, reached, clock in conn.execute(
+        f"""SELECT scene, SUM(views), SUM(sessions), SUM(sessions_timed_out) FROM agg_scenes
+        WHERE {where} GROUP BY 1""",
+        params,
+    ):
+        if shown:
+            visits[scene] = int(shown if unit == "times" else reached)
+            views += int(shown)
+        if unit == "sessions":
+            timed_out[scene] = int(clock)
+    if unit == "times":  # every time the clock chose at a scene: its edges' timeouts
+        for (scene, choice, _), (_, clock) in edges.items():
+            if choice:
+                timed_out[scene] = timed_out.get(scene, 0) + clock
+    stopped: dict[str, int] = {}
+    ended: dict[str, int] = {}
+    sessions = completed = 0
+    for last, outcome, ending, count in conn.execute(
+        f"""SELECT last_scene, outcome, ending_id, SUM(sessions) FROM agg_sessions
+        WHERE {where} GROUP BY 1, 2, 3 HAVING SUM(sessions) > 0""",
+        params,
+    ):
+        sessions += int(count)
+        if outcome == "ending":
+            completed += int(count)
+            ended[ending] = ended.get(ending, 0) + int(count)
+        elif last:
+            stopped[last] = stopped.get(last, 0) + int(count)
+    return Counts(
+        edges,
+        visits,
+        stopped,
+        sessions=sessions,
+        viewers=viewers,
+        completed=completed,
+        ended=ended,
+        timed_out=timed_out,
+        views=views,
+    )
+
+
+def _viewers(
+    conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters
+) -> int:
+    """Distinct viewers of the selection, from the sessions (each has one first session)."""
+    if filters.first_only:
+        where, params = _where(story_id, chosen, filters, *(filters.where or [("", "")])[0])
+        row = conn.execute(
+            f"SELECT COALESCE(SUM(sessions), 0) FROM agg_sessions WHERE {where}", params
+        ).fetchone()
+        return int(row[0])
+    cond, params = session_conditions(story_id, chosen, filters)
+    row = conn.execute(
+        f"SELECT COUNT(DISTINCT s.viewer_id) FROM sessions s WHERE {cond}", params
+    ).fetchone()
+    return int(row[0])

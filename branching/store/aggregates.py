@@ -1,0 +1,463 @@
+"""The aggregates behind every filtered flowchart figure, kept in the event's transaction.
+
+The running totals (`totals.py`) answer the unfiltered flowchart in times
+taken. Any filter, or counting distinct playthroughs, used to rescan the
+events. These tables hold the same figures split by everything a filter
+selects on, so a filtered flowchart in sessions or times sums a few rows:
+
+- `agg_edges`: per edge (scene, choice or '' for a route, target): times
+  taken, times the clock chose, sessions that took it, sessions the clock
+  chose it for;
+- `agg_scenes`: per scene: times shown, sessions shown it, sessions the clock
+  chose for there (a scene with choices but no view can have a row of 0 views);
+- `agg_sessions`: sessions per last scene shown and ending id (`''` for none),
+  which gives left-here, ended-here, sessions and completed.
+
+Every row is keyed by the session's *class*: story, version (content hash),
+day (UTC date of the session's start, `started_at[:10]`), first playthrough
+of its viewer for the story (1/0), simulated (1/0) and outcome
+(`in_progress` while open), and by a *slice*: `('', '')` for every session,
+or one recorded attribute `(key, value)`. A session adds to the rows of its
+class in its base slice and in one slice per attribute it has whose key is
+kept: a key with more than `ATTR_LIMIT` distinct values in a story is dropped
+(`agg_attr_keys.kept = 0`, its rows deleted) and stays out until a rebuild;
+a filter on it reads the events.
+
+The invariant: every row = the sum, over the sessions of its class and
+slice, of what the session's events *still held* contribute (so a prune
+takes the pruned events out, as the scan would; the pruned part stays in the
+running totals only). A session counts once per edge, scene and ending in
+the `sessions` columns: an event adds to them only when no other event of
+its session on that edge (scene) is stored, a lookup into the session's own
+events (they are clustered by session).
+
+When a session changes class (it finishes or is reopened: outcome; an
+earlier session of its viewer arrives: first playthrough), its contributions
+move: subtracted under the old class, recomputed from its events and added
+under the new one, O(that session's rows). Rows left at zero by a move are
+deleted; the per-op paths leave zero rows in `agg_sessions` (as
+`session_ends` does), so readers sum and drop zeros.
+
+Also kept here: `agg_firsts` (each viewer's first session of a story, by
+start then id, as `--first-only` defines it), `agg_attr_keys` and
+`agg_attr_values` (the distinct values seen), and `story_activity` (per
+story: real and simulated sessions, viewers, last activity = the latest
+start, event or finish of its sessions) for the story list.
+
+Set-based SQL (`add_sessions`, `rebuild`, `prune_out`/`prune_in`) serves the
+migration's backfill, the bulk writer, prune, forget and merge; the per-op
+functions (`event_added`, `standing_moved`) serve the live path. A test
+commits the same ops both ways and compares every row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any
+
+ATTR_LIMIT = 64  # distinct values of one attribute key in a story kept in the aggregates
+CLASS = "story_id, attr_key, attr_value, content_hash, day, first_play, simulated, outcome"
+TABLES = ("agg_edges", "agg_scenes", "agg_sessions")
+_COUNTED = "('choice_made', 'timeout_default', 'route_taken')"
+_FIRST = """EXISTS (SELECT 1 FROM agg_firsts f WHERE f.story_id = s.story_id
+              AND f.viewer_id = s.viewer_id AND f.session_id = s.session_id)"""
+
+
+def _slices(where: str, outcome: str = "s.outcome") -> str:
+    """session_id and the class columns of each slice of the sessions `s` meeting `where`."""
+    head = f"""s.session_id, s.story_id AS story_id, {{key}} AS attr_key,
+        {{value}} AS attr_value, s.content_hash AS content_hash,
+        substr(s.started_at, 1, 10) AS day, {_FIRST} AS first_play, s.simulated AS simulated,
+        {outcome} AS outcome"""
+    return f"""SELECT {head.format(key="''", value="''")} FROM sessions s WHERE {where}
+        UNION ALL
+        SELECT {head.format(key="a.key", value="a.value")} FROM sessions s
+        JOIN session_attrs a ON a.session_id = s.session_id
+        JOIN agg_attr_keys k ON k.story_id = s.story_id AND k.key = a.key AND k.kept = 1
+        WHERE {where}"""
+
+
+# -- set-based: contributions of many sessions at once -------------------------------
+
+
+def _fill(conn: sqlite3.Connection, where: str, params: Any = ()) -> None:
+    """TEMP `agg_cls`: the classes and slices of the sessions `s` meeting `where`."""
+    conn.execute(
+        f"""CREATE TEMP TABLE IF NOT EXISTS agg_cls (
+            session_id TEXT, {CLASS}, PRIMARY KEY (session_id, attr_key)) WITHOUT ROWID"""
+    )
+    conn.execute("DELETE FROM temp.agg_cls")
+    conn.execute(f"INSERT INTO temp.agg_cls {_slices(where)}", params)
+
+
+def _apply(conn: sqlite3.Connection, sign: int, *, sessions: bool = True) -> None:
+    """Add `sign` times the contributions of the sessions in `agg_cls` (without the
+    session counts when `sessions` is False: those move with the standing)."""
+    cls = ", ".join(f"c.{c.strip()}" for c in CLASS.split(","))
+    upd = "ON CONFLICT DO UPDATE SET {}".format
+    conn.execute(
+        f"""INSERT INTO agg_edges ({CLASS}, scene, choice, target,
+                                   times, timeouts, sessions, sessions_timed_out)
+        SELECT {cls}, p.scene, p.choice, p.target, {sign} * p.n, {sign} * p.t, {sign},
+               {sign} * (p.t > 0)
+        FROM (SELECT session_id, COALESCE(scene, '') AS scene, COALESCE(choice, '') AS choice,
+                     COALESCE(target, '') AS target, COUNT(*) AS n,
+                     SUM(type = 'timeout_default') AS t
+              FROM events WHERE type IN {_COUNTED}
+                AND session_id IN (SELECT session_id FROM temp.agg_cls)
+              GROUP BY 1, 2, 3, 4) p
+        JOIN temp.agg_cls c ON c.session_id = p.session_id WHERE true
+        {
+            upd(
+                "times = times + excluded.times, timeouts = timeouts + excluded.timeouts, "
+                "sessions = sessions + excluded.sessions, "
+                "sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out"
+            )
+        }"""
+    )
+    conn.execute(
+        f"""INSERT INTO agg_scenes ({CLASS}, scene, views, sessions, sessions_timed_out)
+        SELECT {cls}, p.scene, {sign} * p.v, {sign} * (p.v > 0), {sign} * (p.t > 0)
+        FROM (SELECT session_id, scene, SUM(type = 'scene_shown') AS v,
+                     SUM(type = 'timeout_default') AS t
+              FROM events WHERE type IN ('scene_shown', 'timeout_default')
+                AND scene IS NOT NULL
+                AND session_id IN (SELECT session_id FROM temp.agg_cls)
+              GROUP BY 1, 2) p
+        JOIN temp.agg_cls c ON c.session_id = p.session_id WHERE true
+        {
+            upd(
+                "views = views + excluded.views, sessions = sessions + excluded.sessions, "
+                "sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out"
+            )
+        }"""
+    )
+    if not sessions:
+        return
+    conn.execute(
+        f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id, sessions)
+        SELECT {cls}, COALESCE(s.last_scene, ''), COALESCE(s.ending_id, ''), {sign}
+        FROM temp.agg_cls c JOIN sessions s ON s.session_id = c.session_id WHERE true
+        {upd("sessions = sessions + excluded.sessions")}"""
+    )
+
+
+def _drop_zeros(conn: sqlite3.Connection, where: str = "") -> None:
+    """Delete rows left at zero (of the classes in `agg_cls` when `where` says so)."""
+    for table, zero in (
+        ("agg_edges", "times = 0 AND sessions = 0"),
+        ("agg_scenes", "views = 0 AND sessions = 0 AND sessions_timed_out = 0"),
+        ("agg_sessions", "sessions = 0"),
+    ):
+        conn.execute(f"DELETE FROM {table} WHERE {zero} {where}")
+
+
+_IN_CLASSES = f"AND ({CLASS}) IN (SELECT {CLASS} FROM temp.agg_cls)"
+
+
+def _move(conn: sqlite3.Connection, ids: Iterable[str], change: Callable[[], None]) -> None:
+    """Take the contributions of sessions `ids` out, run `change`, put them back."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS agg_set (session_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.agg_set")
+    conn.executemany("INSERT OR IGNORE INTO temp.agg_set VALUES (?)", [(i,) for i in ids])
+    where = "s.session_id IN (SELECT session_id FROM temp.agg_set)"
+    _fill(conn, where)
+    _apply(conn, -1)
+    _drop_zeros(conn, _IN_CLASSES)
+    change()
+    _fill(conn, where)
+    _apply(conn, 1)
+
+
+def _register_attrs(conn: sqlite3.Connection, where: str, params: Any = ()) -> None:
+    """Note the attribute values of the sessions `s` meeting `where`; drop keys over the limit."""
+    conn.execute(
+        f"""INSERT INTO agg_attr_keys (story_id, key, kept)
+        SELECT DISTINCT s.story_id, a.key, 1 FROM sessions s
+        JOIN session_attrs a ON a.session_id = s.session_id WHERE {where}
+        ON CONFLICT DO NOTHING""",
+        params,
+    )
+    touched = conn.execute(
+        f"""INSERT INTO agg_attr_values (story_id, key, value)
+        SELECT DISTINCT s.story_id, a.key, a.value FROM sessions s
+        JOIN session_attrs a ON a.session_id = s.session_id
+        JOIN agg_attr_keys k ON k.story_id = s.story_id AND k.key = a.key AND k.kept = 1
+        WHERE {where} ON CONFLICT DO NOTHING""",
+        params,
+    ).rowcount
+    if touched:
+        _drop_wide_keys(conn)
+
+
+def _drop_wide_keys(conn: sqlite3.Connection) -> None:
+    wide = conn.execute(
+        """SELECT story_id, key FROM agg_attr_values GROUP BY 1, 2 HAVING COUNT(*) > ?""",
+        [ATTR_LIMIT],
+    ).fetchall()
+    for story_id, key in wide:
+        conn.execute(
+            "UPDATE agg_attr_keys SET kept = 0 WHERE story_id = ? AND key = ?", [story_id, key]
+        )
+        conn.execute("DELETE FROM agg_attr_values WHERE story_id = ? AND key = ?", [story_id, key])
+        for table in TABLES:
+            conn.execute(
+                f"DELETE FROM {table} WHERE story_id = ? AND attr_key = ?", [story_id, key]
+            )
+
+
+def add_sessions(conn: sqlite3.Connection, ids: list[str]) -> None:
+    """Count sessions new to the database (with whatever events they already have)."""
+    if not ids:
+        return
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS agg_new (session_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.agg_new")
+    conn.executemany("INSERT OR IGNORE INTO temp.agg_new VALUES (?)", [(i,) for i in ids])
+    where = "s.session_id IN (SELECT session_id FROM temp.agg_new)"
+    _register_attrs(conn, where)
+    _settle_firsts(conn, where)
+    _fill(conn, where)
+    _apply(conn, 1)
+    conn.execute(
+        f"""INSERT INTO story_activity (story_id, real_sessions, simulated_sessions, viewers,
+                                        last_activity)
+        SELECT s.story_id, SUM(s.simulated = 0), SUM(s.simulated <> 0), 0,
+               MAX(MAX(s.started_at, COALESCE(s.ended_at, ''),
+                       COALESCE((SELECT MAX(e.ts) FROM events e
+                                 WHERE e.session_id = s.session_id), '')))
+        FROM sessions s WHERE {where} GROUP BY 1
+        ON CONFLICT DO UPDATE SET
+          real_sessions = real_sessions + excluded.real_sessions,
+          simulated_sessions = simulated_sessions + excluded.simulated_sessions,
+          last_activity = MAX(COALESCE(last_activity, ''), excluded.last_activity)"""
+    )
+
+
+def _settle_firsts(conn: sqlite3.Connection, where: str) -> None:
+    """Make `agg_firsts` name each viewer's earliest session, moving a displaced one."""
+    best: dict[tuple[str, str], tuple[str, str]] = {}
+    for story, viewer, started, sid in conn.execute(
+        f"SELECT s.story_id, s.viewer_id, s.started_at, s.session_id FROM sessions s WHERE {where}"
+    ):
+        key = (story, viewer)
+        best[key] = min(best.get(key, (started, sid)), (started, sid))
+    fresh: list[tuple[str, str, str, str]] = []
+    displaced: list[str] = []
+    for (story, viewer), (started, sid) in best.items():
+        cur = conn.execute(
+            "SELECT started_at, session_id FROM agg_firsts WHERE story_id = ? AND viewer_id = ?",
+            [story, viewer],
+        ).fetchone()
+        if cur is None or (started, sid) < (cur[0], cur[1]):
+            fresh.append((story, viewer, sid, started))
+        if cur is not None and (started, sid) < (cur[0], cur[1]):
+            displaced.append(cur[1])
+    new_viewers: dict[str, int] = {}
+    for story, viewer, _sid, _started in fresh:
+        known = conn.execute(
+            "SELECT 1 FROM agg_firsts WHERE story_id = ? AND viewer_id = ?", [story, viewer]
+        ).fetchone()
+        new_viewers[story] = new_viewers.get(story, 0) + (known is None)
+
+    def change() -> None:
+        conn.executemany(
+            """INSERT INTO agg_firsts (story_id, viewer_id, session_id, started_at)
+            VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET session_id = excluded.session_id,
+                                                          started_at = excluded.started_at""",
+            fresh,
+        )
+
+    if displaced:
+        _move(conn, displaced, change)
+    else:
+        change()
+    conn.executemany(
+        """INSERT INTO story_activity (story_id, real_sessions, simulated_sessions, viewers)
+        VALUES (?, 0, 0, ?) ON CONFLICT DO UPDATE SET viewers = viewers + excluded.viewers""",
+        [(story, n) for story, n in new_viewers.items() if n],
+    )
+
+
+def rebuild(conn: sqlite3.Connection) -> None:
+    """Recount every aggregate from the sessions and the events held (in a transaction)."""
+    for table in (*TABLES, "agg_firsts", "agg_attr_keys", "agg_attr_values", "story_activity"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.execute(
+        """INSERT INTO agg_attr_keys (story_id, key, kept)
+        SELECT s.story_id, a.key, COUNT(DISTINCT a.value) <= ? FROM sessions s
+        JOIN session_attrs a ON a.session_id = s.session_id GROUP BY 1, 2""",
+        [ATTR_LIMIT],
+    )
+    conn.execute(
+        """INSERT INTO agg_attr_values (story_id, key, value)
+        SELECT DISTINCT s.story_id, a.key, a.value FROM sessions s
+        JOIN session_attrs a ON a.session_id = s.session_id
+        JOIN agg_attr_keys k ON k.story_id = s.story_id AND k.key = a.key AND k.kept = 1"""
+    )
+    conn.execute(
+        """INSERT INTO agg_firsts (story_id, viewer_id, session_id, started_at)
+        SELECT story_id, viewer_id, session_id, started_at FROM (
+            SELECT story_id, viewer_id, session_id, started_at,
+                   ROW_NUMBER() OVER (PARTITION BY story_id, viewer_id
+                                      ORDER BY started_at, session_id) AS n
+            FROM sessions) WHERE n = 1"""
+    )
+    _fill(conn, "true")
+    _apply(conn, 1)
+    conn.execute(
+        """INSERT INTO story_activity (story_id, real_sessions, simulated_sessions, viewers,
+                                       last_activity)
+        SELECT s.story_id, SUM(s.simulated = 0), SUM(s.simulated <> 0),
+               (SELECT COUNT(*) FROM agg_firsts f WHERE f.story_id = s.story_id),
+               MAX(MAX(s.started_at, COALESCE(s.ended_at, ''), COALESCE(l.ts, '')))
+        FROM sessions s LEFT JOIN (SELECT session_id, MAX(ts) AS ts FROM events GROUP BY 1) l
+          ON l.session_id = s.session_id
+        GROUP BY 1"""
+    )
+    conn.execute("DELETE FROM temp.agg_cls")
+
+
+# -- prune: the events before a cut-off leave the aggregates ---------------------------
+
+
+def prune_out(conn: sqlite3.Connection, cutoff: str) -> None:
+    """Before `prune` deletes the events older than `cutoff`: uncount their sessions."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS agg_set (session_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.agg_set")
+    conn.execute(
+        "INSERT INTO temp.agg_set SELECT DISTINCT session_id FROM events WHERE ts < ?", [cutoff]
+    )
+    _fill(conn, "s.session_id IN (SELECT session_id FROM temp.agg_set)")
+    _apply(conn, -1)
+
+
+def prune_in(conn: sqlite3.Connection) -> None:
+    """After the delete: count those sessions again with the events they keep."""
+    _fill(conn, "s.session_id IN (SELECT session_id FROM temp.agg_set)")
+    _apply(conn, 1)
+    _drop_zeros(conn, _IN_CLASSES)
+
+
+# -- the live path: one op at a time ---------------------------------------------------
+
+_UPSERT_EDGE = f"""INSERT INTO agg_edges ({CLASS}, scene, choice, target,
+                                 times, timeouts, sessions, sessions_timed_out)
+    SELECT story_id, attr_key, attr_value, content_hash, day, first_play, simulated, outcome,
+           :scene, :choice, :target, 1, :timeout, :new, :new_timeout
+    FROM ({_slices("s.session_id = :sid")}) WHERE true
+    ON CONFLICT DO UPDATE SET times = times + 1, timeouts = timeouts + excluded.timeouts,
+        sessions = sessions + excluded.sessions,
+        sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out"""
+
+_UPSERT_SCENE = f"""INSERT INTO agg_scenes ({CLASS}, scene, views, sessions, sessions_timed_out)
+    SELECT story_id, attr_key, attr_value, content_hash, day, first_play, simulated, outcome,
+           :scene, :views, :new, :new_timeout
+    FROM ({_slices("s.session_id = :sid")}) WHERE true
+    ON CONFLICT DO UPDATE SET views = views + excluded.views,
+        sessions = sessions + excluded.sessions,
+        sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out"""
+
+_UPSERT_STANDING = f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id, sessions)
+    SELECT story_id, attr_key, attr_value, content_hash, day, first_play, simulated, outcome,
+           :last, :ending, :delta
+    FROM ({_slices("s.session_id = :sid", outcome=":outcome")}) WHERE true
+    ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions"""
+
+
+def event_added(conn: sqlite3.Connection, op: dict[str, Any]) -> None:
+    """Count one event just inserted (op as in `ops.py`) into the aggregates."""
+    kind = op["type"]
+    sid, seq, scene = op["session_id"], op["seq"], op["scene"]
+    if kind in ("choice_made", "timeout_default", "route_taken"):
+        choice, target = op["choice"] or "", op["target"] or ""
+        timeout = kind == "timeout_default"
+        edge, edge_timeouts, scene_timeouts = conn.execute(
+            f"""SELECT COALESCE(SUM(COALESCE(choice, '') = :choice
+                                    AND COALESCE(target, '') = :target), 0),
+                   COALESCE(SUM(COALESCE(choice, '') = :choice AND COALESCE(target, '') = :target
+                                AND type = 'timeout_default'), 0),
+                   COALESCE(SUM(type = 'timeout_default'), 0)
+            FROM events WHERE session_id = :sid AND seq <> :seq AND type IN {_COUNTED}
+              AND COALESCE(scene, '') = :scene""",
+            {"sid": sid, "seq": seq, "scene": scene or "", "choice": choice, "target": target},
+        ).fetchone()
+        conn.execute(
+            _UPSERT_EDGE,
+            {
+                "sid": sid,
+                "scene": scene or "",
+                "choice": choice,
+                "target": target,
+                "timeout": int(timeout),
+                "new": int(edge == 0),
+                "new_timeout": int(timeout and edge_timeouts == 0),
+            },
+        )
+        if timeout and scene and scene_timeouts == 0:
+            conn.execute(
+                _UPSERT_SCENE, {"sid": sid, "scene": scene, "views": 0, "new": 0, "new_timeout": 1}
+            )
+    elif kind == "scene_shown" and scene is not None:
+        seen = conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM events WHERE session_id = ? AND seq <> ?
+                              AND type = 'scene_shown' AND scene = ?)""",
+            [sid, seq, scene],
+        ).fetchone()[0]
+        conn.execute(
+            _UPSERT_SCENE,
+            {"sid": sid, "scene": scene, "views": 1, "new": int(not seen), "new_timeout": 0},
+        )
+    conn.execute(
+        """UPDATE story_activity SET last_activity = MAX(COALESCE(last_activity, ''), ?)
+        WHERE story_id = ?""",
+        [op["ts"], op["story_id"]],
+    )
+
+
+Standing = tuple[str | None, str, str | None, str | None]  # last scene, outcome, ending, ended
+
+
+def standing(conn: sqlite3.Connection, session_id: str) -> Standing | None:
+    """Where a session stands: (last scene, outcome, ending id, ended at)."""
+    row = conn.execute(
+        "SELECT last_scene, outcome, ending_id, ended_at FROM sessions WHERE session_id = ?",
+        [session_id],
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def standing_moved(conn: sqlite3.Connection, session_id: str, old: Standing, new: Standing) -> None:
+    """A session moved from standing `old` to `new`: move its counts (and its class)."""
+    for (last, outcome, ending, _), delta in ((old, -1), (new, 1)):
+        conn.execute(
+            _UPSERT_STANDING,
+            {
+                "sid": session_id,
+                "last": last or "",
+                "outcome": outcome,
+                "ending": ending or "",
+                "delta": delta,
+            },
+        )
+    if old[1] != new[1]:  # another outcome is another class: move what its events add
+        where = "s.session_id = ?"
+        conn.execute(
+            f"""CREATE TEMP TABLE IF NOT EXISTS agg_cls (
+                session_id TEXT, {CLASS}, PRIMARY KEY (session_id, attr_key)) WITHOUT ROWID"""
+        )
+        conn.execute("DELETE FROM temp.agg_cls")
+        conn.execute(
+            f"INSERT INTO temp.agg_cls {_slices(where, outcome='?')}",
+            [old[1], session_id, old[1], session_id],
+        )
+        _apply(conn, -1, sessions=False)
+        _drop_zeros(conn, _IN_CLASSES)
+        _fill(conn, where, [session_id, session_id])
+        _apply(conn, 1, sessions=False)
+    if new[3]:
+        conn.execute(
+            """UPDATE story_activity SET last_activity = MAX(COALESCE(last_activity, ''), ?)
+            WHERE story_id = (SELECT story_id FROM sessions WHERE session_id = ?)""",
+            [new[3], session_id],
+        )
