@@ -9,8 +9,10 @@ its row is worked out in memory from all its ops (last scene, outcome, a
 rewind reopening an ending, exactly as `ops.py` moves it), then sessions,
 attributes and events go in with `executemany` and the running totals
 (`traversals`, `scene_views`, `session_ends`) with one upsert per key; the
-aggregates (`aggregates.py`) of those sessions are then added with the same
-set-based SQL the migration's backfill uses, in the same transaction.
+aggregates (`aggregates.py`) of those sessions are counted in memory too
+(`aggregates.Tally`) and summed over each class, in the same transaction;
+`aggregates.add_sessions`, the set-based SQL of the migration's backfill,
+gives the same rows.
 Everything else (the story's registration, ops for sessions committed
 earlier) goes through `ops.apply_op`, the live path. A test commits the same
 ops both ways and compares every table. A batch that fails rolls back whole
@@ -89,6 +91,7 @@ class BulkWriter:
         timeouts: Counter[tuple[str, str, str, str, str]] = Counter()
         views: Counter[tuple[str, str, str]] = Counter()
         labels: Counter[tuple[str, str, str, str, str]] = Counter()
+        tallies: dict[str, aggregates.Tally] = {}
         for op in pending:
             sid = op.get("session_id")
             kind = op.get("op")
@@ -104,6 +107,7 @@ class BulkWriter:
                     counts.skipped += 1
                     continue
                 rows[sid] = _session_row(op)
+                tallies[sid] = aggregates.Tally()
                 attrs += [(sid, k, v) for k, v in sorted(op.get("attrs", {}).items())]
                 counts.sessions += 1
             elif kind == "event":
@@ -124,6 +128,10 @@ class BulkWriter:
                     )
                 )
                 counts.events += 1
+                tally = tallies[sid]
+                tally.add(op["type"], op["scene"], op["choice"], op["target"])
+                if op["ts"] > tally.last_ts:
+                    tally.last_ts = op["ts"]
                 story = (row["story_id"], row["content_hash"])
                 if op.get("label") is not None:
                     labels[(*story, op["scene"], op["choice"], op["label"])] += 1
@@ -149,7 +157,7 @@ class BulkWriter:
             else:
                 raise ValueError(f"unknown store operation {kind!r}")
         _insert(conn, rows, attrs, events, walked, timeouts, views)
-        aggregates.add_sessions(conn, list(rows))  # set-based, from the rows just written
+        aggregates.add_tallied(conn, rows, attrs, tallies)  # summed in memory, as add_sessions
         conn.executemany(
             """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count""",
