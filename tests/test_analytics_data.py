@@ -127,6 +127,12 @@ class _Session:
     def tick(self, seconds: float = 1.0) -> None:
         self.clock += timedelta(seconds=seconds)
 
+    def begin_group(self) -> None:
+        """Each op is committed at once here: a key press needs no grouping."""
+
+    def end_group(self) -> None:
+        """Nothing held."""
+
     def _apply(self, op: dict[str, Any]) -> Future[bool]:
         with store_db.immediate(self.conn):
             apply_op(self.conn, op)

@@ -86,12 +86,13 @@ def _output(path: Path | None, fmt: str) -> Iterator[TextIO]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "csv"]),
+    type=click.Choice(["jsonl", "csv", "parquet"]),
     default="jsonl",
     show_default=True,
-    help="JSON lines (one object per event) or CSV.",
+    help="JSON lines (one object per event), CSV, or Parquet datasets in the folder OUT "
+    "(needs pip install 'branching[parquet]').",
 )
-@click.option("--story", default=None, help="Only this story id.")
+@click.option("--story", default=None, help="Only this story id (jsonl, csv).")
 @click.option(
     "--since",
     default=None,
@@ -111,6 +112,7 @@ def _output(path: Path | None, fmt: str) -> Iterator[TextIO]:
     default=None,
     help="Write to this file (created 0600) instead of standard output.",
 )
+@click.argument("out_dir", metavar="[OUT]", required=False, type=click.Path(path_type=Path))
 def export(
     db_path: Path | None,
     fmt: str,
@@ -120,13 +122,23 @@ def export(
     viewer: str | None,
     viewer_key: Path | None,
     output: Path | None,
+    out_dir: Path | None,
 ) -> None:
     """Export recorded playthroughs, one row per event, streaming.
 
     Each row carries the event and its session: story, version, viewer id
     (a keyed hash, never the name), outcome, terminal, locale and attributes.
     `--viewer NAME` gives one viewer all of their own data.
+
+    `--format parquet OUT` writes Parquet datasets into the folder OUT
+    (events partitioned by story and day, sessions, attributes, stories) and,
+    run again, adds only the events recorded since.
     """
+    if fmt == "parquet":
+        _export_parquet(db_path, out_dir, output, (story, since, until, viewer))
+        return
+    if out_dir is not None:
+        raise click.UsageError(f"OUT is for --format parquet; write {fmt} with -o FILE")
     from branching.store import db
     from branching.store.export import ExportFilter, count_rows, write_export
     from branching.store.viewers import lookup_id
@@ -147,6 +159,61 @@ def export(
                 write_export(conn, out, fmt, filt, progress=advance)
     finally:
         conn.close()
+
+
+class _NeedsExtra(click.ClickException):
+    """An optional dependency is missing: one line, exit status 2."""
+
+    exit_code = 2
+
+
+def _export_parquet(
+    db_path: Path | None,
+    out_dir: Path | None,
+    output: Path | None,
+    filters: tuple[str | None, ...],
+) -> None:
+    """`export --format parquet OUT`: the whole database, adding only what is new."""
+    from branching.store import db
+    from branching.store.parquet import available, export_parquet, missing_pyarrow
+
+    if out_dir is None or output is not None:
+        raise click.UsageError(
+            "--format parquet writes into a folder: branching export --format parquet OUT (not -o)"
+        )
+    if any(f is not None for f in filters):
+        raise click.UsageError(
+            "--format parquet exports everything, so that it can add only what is new; "
+            "--story, --since, --until and --viewer are for jsonl and csv (filter in your "
+            "query engine instead)"
+        )
+    if not available():
+        raise _NeedsExtra(missing_pyarrow())
+    path = _resolve_db(db_path)
+    conn = db.reader(path)
+    try:
+        _warn_spooled(path)
+        if sys.stderr.isatty():
+            total = int(conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+            with _progress(total) as advance:
+                result = export_parquet(conn, out_dir, str(path), progress=advance)
+        else:
+            result = export_parquet(conn, out_dir, str(path))
+    finally:
+        conn.close()
+    click.echo(
+        f"{out_dir}: +{result.events} events ({result.sessions_with_new_events} sessions) "
+        f"in {result.files} new files; {result.total_events} events in all, "
+        f"{result.sessions} sessions (run {result.run})"
+    )
+    if result.gone:
+        click.secho(
+            f"{result.gone} sessions exported earlier are no longer in the database "
+            f"(forgotten or erased); their events are still in {out_dir}/events: export "
+            "into a new folder to leave them out",
+            err=True,
+            fg="yellow",
+        )
 
 
 def _warn_spooled(path: Path) -> None:

@@ -30,13 +30,15 @@ import csv
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from branching.escape import csv_cell, json_text
 from branching.store import db
 from branching.store.errors import InvalidInput
-from branching.store.states import StateReader, dumps
+from branching.store.states import State, StateReader, dumps, snapshot
 
 FORMATS = ("jsonl", "csv")
 COLUMNS = (
@@ -73,18 +75,32 @@ COLUMNS = (
     "label",  # the choice's label as the viewer saw it, where it differs from the template
     "simulated",  # 1 for a session `branching simulate` played
 )
-_SELECT = """
+_SESSIONS = """
+SELECT s.session_id, s.story_id, s.content_hash, st.version_label, s.viewer_id, s.started_at,
+       s.ended_at, s.outcome, s.ending_id, s.ending_kind, s.seed, s.terminal, s.term_program,
+       s.term_cols, s.term_rows, s.platform, s.locale, s.utc_offset_min, s.app_version,
+       (SELECT json_group_object(a.key, a.value) FROM session_attrs a
+        WHERE a.session_id = s.session_id) AS attrs,
+       {simulated} AS simulated
+FROM sessions s
+LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash
+{where} ORDER BY s.started_at, s.session_id"""
+_EVENTS = """
+SELECT e.seq, e.ts, e.type, e.scene, e.choice, e.target, e.decide_ms, e.input, e.state,
+       {label} AS label, {inside} AS inside
+FROM events e WHERE e.session_id = :session ORDER BY e.seq"""
+# The same rows as one statement, for the `sqlite3` command line (benchmarks/bench_export.py)
+ONE_QUERY = """
 SELECT s.session_id, e.seq, e.ts, e.type, e.scene, e.choice, e.target, e.decide_ms,
        e.input, e.state, s.story_id, s.content_hash, st.version_label, s.viewer_id, s.started_at,
        s.ended_at, s.outcome, s.ending_id, s.ending_kind, s.seed, s.terminal, s.term_program,
        s.term_cols, s.term_rows, s.platform, s.locale, s.utc_offset_min, s.app_version,
        (SELECT json_group_object(a.key, a.value) FROM session_attrs a
-        WHERE a.session_id = s.session_id) AS attrs,
-       {label} AS label, {simulated} AS simulated, {inside} AS inside
+        WHERE a.session_id = s.session_id) AS attrs, e.label, s.simulated
 FROM sessions s
 LEFT JOIN events e ON e.session_id = s.session_id
-LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash"""
-_ORDER = " ORDER BY s.started_at, s.session_id, e.seq"
+LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash
+ORDER BY s.started_at, s.session_id, e.seq"""
 _FRAGMENTS = (
     ("story", "s.story_id = :story"),
     ("since", "e.ts >= :since"),
@@ -148,46 +164,82 @@ def count_rows(conn: sqlite3.Connection, filt: ExportFilter) -> int:
     return int(conn.execute(sql, params).fetchone()[0])
 
 
+SessionRow = tuple[Any, ...]  # _SESSIONS' columns
+EventRow = tuple[Any, ...]  # _EVENTS' columns
+
+
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: every per-session query sees the same database."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
+def _sessions(
+    conn: sqlite3.Connection, filt: ExportFilter
+) -> Iterator[tuple[SessionRow, list[EventRow], bool]]:
+    """Each matching session in export order, with its events in `seq` order.
+
+    The third value says whether a time window applies (`inside`, the last
+    column of an event row, then says which events are written). One query
+    per session keeps the rows narrow: the session's columns are read once,
+    not once per event.
+    """
+    where, inside, params = filt.sessions()
+    # read as it is: an older file has neither column
+    label = "e.label" if "label" in db.columns(conn, "events") else "NULL"
+    simulated = "s.simulated" if "simulated" in db.columns(conn, "sessions") else "0"
+    sessions_sql = _SESSIONS.format(where=where, simulated=simulated)
+    events_sql = _EVENTS.format(label=label, inside=inside)
+    windowed = inside != "1"
+    with read_snapshot(conn):
+        for session in conn.execute(sessions_sql, params):
+            events = conn.execute(events_sql, {**params, "session": session[0]}).fetchall()
+            yield session, events, windowed
+
+
 def iter_rows(
     conn: sqlite3.Connection, filt: ExportFilter, *, decode: bool = True
 ) -> Iterator[dict[str, Any]]:
     """Export rows one at a time; `decode` turns the JSON columns into objects.
 
-    Without `decode` they are compact JSON text (as CSV writes them).
+    Without `decode` they are compact JSON text (as CSV writes them). A
+    session with no event left (pruned) is one row with empty event fields,
+    unless a time window is given.
     """
-    where, inside, params = filt.sessions()
-    windowed = inside != "1"
-    # read as it is: an older file has neither column
-    label = "e.label" if "label" in db.columns(conn, "events") else "NULL"
-    simulated = "s.simulated" if "simulated" in db.columns(conn, "sessions") else "0"
-    sql = _SELECT.format(inside=inside, label=label, simulated=simulated) + where + _ORDER
-    cursor = conn.execute(sql, params)
-    reader = StateReader()
-    session: str | None = None
-    for row in cursor:
-        session_id, seq = row[0], row[1]
-        if session_id != session:
-            session, reader = session_id, StateReader()
-        state = None if seq is None else reader.read_text(seq, row[9])
-        if windowed and not row[-1]:
-            continue  # before or after the window: read for the state, not written
-        attrs = row[-4]
-        record = dict(
-            zip(
-                COLUMNS,
-                (
-                    None if seq is None else f"{session_id}:{seq}",
-                    *row[:9],
-                    state if decode or state is None else dumps(state),
-                    *row[10:-4],
-                    json.loads(attrs) if decode and attrs is not None else attrs,
-                    row[-3],
-                    row[-2],
-                ),
-                strict=True,
+    for session, events, windowed in _sessions(conn, filt):
+        session_id, attrs = session[0], session[-2]
+        attrs_value = json.loads(attrs) if decode and attrs is not None else attrs
+        heads = (*session[1:-2], attrs_value)
+        if not events and not windowed:
+            events = [(None,) * 10 + (1,)]
+        reader = StateReader()
+        for seq, *event, stored, label, inside in events:
+            state = None if seq is None else reader.read_text(seq, stored)
+            if not inside:
+                continue  # before or after the window: read for the state, not written
+            yield dict(
+                zip(
+                    COLUMNS,
+                    (
+                        None if seq is None else f"{session_id}:{seq}",
+                        session_id,
+                        seq,
+                        *event,
+                        state if decode or state is None else dumps(state),
+                        *heads,
+                        label,
+                        session[-1],
+                    ),
+                    strict=True,
+                )
             )
-        )
-        yield record
 
 
 def write_export(
@@ -200,9 +252,11 @@ def write_export(
     """Write every matching row to `out` as `fmt`; returns the number of rows."""
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown export format {fmt!r}; use {' or '.join(FORMATS)}")
-    write = _csv_writer(out) if fmt == "csv" else _jsonl_writer(out)
+    if fmt == "jsonl":
+        return _write_jsonl(conn, out, filt, progress)
+    write = _csv_writer(out)
     count = 0
-    for record in iter_rows(conn, filt, decode=fmt == "jsonl"):
+    for record in iter_rows(conn, filt, decode=False):
         write(record)
         count += 1
         if progress is not None and count % 1000 == 0:
@@ -212,11 +266,160 @@ def write_export(
     return count
 
 
-def _jsonl_writer(out: TextIO) -> Callable[[dict[str, Any]], None]:
-    def write(record: dict[str, Any]) -> None:
-        out.write(json_text(record, compact=True) + "\n")
+# -- JSON lines, fast ----------------------------------------------------------------------
+#
+# Each line is exactly `json_text(record, compact=True)` of the record `iter_rows` yields,
+# built from pieces instead: the session's columns are encoded once per session, the state
+# once per change (the reader hands the same object on while it does not change, which is
+# most events), the few distinct values of `type`, `scene`, `choice`... once each, and the
+# lines are written in chunks. Every piece is what `json_text` makes of the value, so the
+# bytes are the same (tests/test_export_jsonl.py compares them on hostile values).
 
-    return write
+_SESSION_COLUMNS = COLUMNS[COLUMNS.index("story_id") : COLUMNS.index("attrs") + 1]
+_NO_EVENT = (
+    ',"seq":null,"ts":null,"type":null,"scene":null,"choice":null,"target":null,'
+    '"decide_ms":null,"input":null,"state":null'
+)
+_CHUNK = 4000  # lines per write
+_CACHE_LIMIT = 50_000  # distinct short values remembered, so memory stays bounded
+_MEMO_LIMIT = 2048  # patch outcomes remembered (a few KB each)
+
+
+def value_json(value: Any) -> str:
+    """`json_text(value, compact=True)`, faster for the values a column holds."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        if value.isascii() and "\x7f" not in value:  # nothing `json_text` escapes on top
+            return encode_basestring(value)
+        return json_text(value, compact=True)
+    if kind is int:
+        return int.__repr__(value)
+    return json_text(value, compact=True)
+
+
+class _Texts(dict[Any, str]):
+    """JSON text of short, repeating strings (scene ids, event types), remembered.
+
+    Only `str` keys are stored (and None): `1`, `1.0` and `True` are equal
+    dict keys but different JSON.
+    """
+
+    def __missing__(self, value: Any) -> str:
+        if type(value) is not str:
+            return value_json(value)
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+            self[None] = "null"
+        text = self[value] = value_json(value)
+        return text
+
+
+class StateTexts:
+    """The whole state at each event as compact JSON text, one session after another.
+
+    `StateReader` rebuilds the state; its JSON text is made once per change
+    (most events change nothing, and the reader hands the same object on).
+    Viewers of one story walk the same paths, so the same patch meets the same
+    state again and again: the outcome of a patch that follows its event
+    before is remembered by (the state before as JSON, the stored text), a
+    pure function of the two, in a bounded memo. The reader is then told the
+    outcome as a snapshot, so it goes on from the right state.
+    """
+
+    def __init__(self, limit: int = _MEMO_LIMIT) -> None:
+        self._memo: dict[tuple[str, Any], tuple[State | None, str]] = {}
+        self._older = self._memo
+        self._limit = limit
+        self.start()
+
+    def start(self) -> None:
+        """A new session begins."""
+        self._reader = StateReader()
+        self._state: State | None = None
+        self._json = "null"
+        self._seq: Any = None
+
+    def read(self, seq: Any, stored: str | None) -> str:
+        """The state at event `seq` (stored as `stored`) as JSON text."""
+        before, self._seq = self._seq, seq
+        follows = type(seq) is int and type(before) is int and seq == before + 1
+        if stored is None or not follows:
+            now = self._reader.read_text(seq, stored)
+            if now is not self._state:  # most events leave the state as it was: same object
+                self._state, self._json = now, _state_json(now)
+            return self._json
+        key = (self._json, stored)
+        known = self._memo.get(key) or self._older.get(key)
+        if known is None:
+            now = self._reader.read_text(seq, stored)
+            known = (now, _state_json(now))
+        else:
+            self._reader.read(seq, snapshot(known[0]))
+        if len(self._memo) >= self._limit:  # two generations: the outcomes in use stay
+            self._older, self._memo = self._memo, {}
+        self._memo[key] = known
+        self._state, self._json = known
+        return self._json
+
+
+def _state_json(state: State | None) -> str:
+    return "null" if state is None else json_text(state, compact=True)
+
+
+def _session_json(session: SessionRow) -> str:
+    """The session's columns of a line, `story_id` to `attrs`, without the braces."""
+    attrs = session[-2]
+    values = (*session[1:-2], None if attrs is None else json.loads(attrs))
+    return json_text(dict(zip(_SESSION_COLUMNS, values, strict=True)), compact=True)[1:-1]
+
+
+def _write_jsonl(
+    conn: sqlite3.Connection,
+    out: TextIO,
+    filt: ExportFilter,
+    progress: Callable[[int], None] | None,
+) -> int:
+    text = _Texts({None: "null"})
+    states = StateTexts()
+    chunk: list[str] = []
+    count = 0
+    for session, events, windowed in _sessions(conn, filt):
+        sid = value_json(session[0])
+        id_start = sid[:-1] + ":"  # JSON escapes character by character: "SESSION + ":SEQ"
+        head = ',"session_id":' + sid
+        tail = "," + _session_json(session) + ',"label":'
+        end = ',"simulated":' + value_json(session[-1]) + "}\n"
+        if not events and not windowed:
+            chunk.append('{"event_id":null' + head + _NO_EVENT + tail + "null" + end)
+        states.start()
+        for seq, ts, kind, scene, choice, target, decide, how, stored, label, inside in events:
+            state_json = states.read(seq, stored)
+            if not inside:
+                continue  # before or after the window: read for the state, not written
+            if type(seq) is int:
+                number = int.__repr__(seq)
+                event_id = id_start + number + '"'
+            else:
+                number, event_id = value_json(seq), value_json(f"{session[0]}:{seq}")
+            chunk.append(
+                f'{{"event_id":{event_id}{head},"seq":{number},"ts":{value_json(ts)},'
+                f'"type":{text[kind]},"scene":{text[scene]},"choice":{text[choice]},'
+                f'"target":{text[target]},"decide_ms":{value_json(decide)},'
+                f'"input":{text[how]},"state":{state_json}{tail}{text[label]}{end}'
+            )
+        if len(chunk) >= _CHUNK:
+            out.write("".join(chunk))
+            count += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+            chunk.clear()
+    out.write("".join(chunk))
+    count += len(chunk)
+    if progress is not None:
+        progress(len(chunk))
+    return count
 
 
 def _csv_writer(out: TextIO) -> Callable[[dict[str, Any]], None]:

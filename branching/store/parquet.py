@@ -1,0 +1,444 @@
+"""Exporting to Parquet for analysts: events by story and day, incrementally, streaming.
+
+`branching export --format parquet OUT/` writes four datasets that DuckDB,
+Spark, pandas or pyarrow read as they are (the schema is in the README):
+
+- `events/story_id=STORY/day=YYYY-MM-DD/part-RUN-N.parquet`: one row per
+  event, Hive-partitioned by the story and the UTC day of the event. The
+  columns match the JSON-lines export's (`event_id` is `SESSION_ID:SEQ`,
+  `state` the whole engine state after the event as the same compact JSON
+  text, `label`, `simulated`), with timestamps as UTC timestamps;
+- `sessions/sessions.parquet`, `session_attrs/session_attrs.parquet`,
+  `stories/stories.parquet`: the sessions (outcome, context...), their
+  attributes and the story versions (with their structure), rewritten whole by
+  every run, since a session's outcome changes when it ends.
+
+Running it again adds only the events recorded since: each session's last
+exported `seq` is kept (`parquet_files`), and a session that got more events
+(resumed, or merged in later) gets them in new files, its state rebuilt from
+its start. Nothing already written is rewritten, and a failed run leaves
+nothing counted (`parquet_files.Commit`).
+
+Memory stays constant in the number of events: sessions are read one at a
+time in (started_at, session_id) order from the database and, alongside, from
+the last run's high-water file; events are written through a few open
+`ParquetWriter`s (the partitions of the days being read: sessions come in
+start order, so days come one after another), each flushing a row group every
+few megabytes. pyarrow is an optional extra: it is imported here, inside
+functions, and `missing_pyarrow()` says how to install it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from branching.store import db
+from branching.store.clock import now_ts
+from branching.store.errors import InvalidInput
+from branching.store.export import StateTexts, read_snapshot
+from branching.store.parquet_files import (
+    Commit,
+    Manifest,
+    database_identity,
+    folder_errors,
+    part_name,
+    prepare,
+    seqs_path,
+)
+
+INSTALL_HINT = "pip install 'branching[parquet]'"
+OPEN_PARTITIONS = 12  # event files open at once (the most recent partitions)
+GROUP_ROWS = 65_536  # events per row group at most
+TABLE_ROWS = 8192  # sessions, attributes, stories per row group
+GROUP_BYTES = 8 << 20  # ... or about this much text (all open event files together)
+
+# name, type: "str", "int" (int64), "flag" (int8), "time" (timestamp[ms, UTC])
+EVENT_COLUMNS = (
+    ("event_id", "str"),
+    ("session_id", "str"),
+    ("seq", "int"),
+    ("ts", "time"),
+    ("type", "str"),
+    ("scene", "str"),
+    ("choice", "str"),
+    ("target", "str"),
+    ("decide_ms", "int"),
+    ("input", "str"),
+    ("state", "str"),
+    ("label", "str"),
+    ("content_hash", "str"),
+    ("simulated", "flag"),
+)
+SESSION_COLUMNS = (
+    ("session_id", "str"),
+    ("story_id", "str"),
+    ("content_hash", "str"),
+    ("version_label", "str"),
+    ("viewer_id", "str"),
+    ("started_at", "time"),
+    ("ended_at", "time"),
+    ("outcome", "str"),
+    ("ending_id", "str"),
+    ("ending_kind", "str"),
+    ("last_scene", "str"),
+    ("seed", "int"),
+    ("terminal", "str"),
+    ("term_program", "str"),
+    ("term_cols", "int"),
+    ("term_rows", "int"),
+    ("platform", "str"),
+    ("locale", "str"),
+    ("utc_offset_min", "int"),
+    ("app_version", "str"),
+    ("simulated", "flag"),
+)
+ATTR_COLUMNS = (("session_id", "str"), ("key", "str"), ("value", "str"))
+STORY_COLUMNS = (
+    ("story_id", "str"),
+    ("content_hash", "str"),
+    ("title", "str"),
+    ("author", "str"),
+    ("version_label", "str"),
+    ("structure", "str"),
+    ("registered_at", "time"),
+)
+SEQ_COLUMNS = (("started_at", "str"), ("session_id", "str"), ("seq", "int"))
+
+_SESSIONS = """
+SELECT s.session_id, s.story_id, s.content_hash, st.version_label, s.viewer_id, s.started_at,
+       s.ended_at, s.outcome, s.ending_id, s.ending_kind, s.last_scene, s.seed, s.terminal,
+       s.term_program, s.term_cols, s.term_rows, s.platform, s.locale, s.utc_offset_min,
+       s.app_version, {simulated} AS simulated,
+       (SELECT MAX(e.seq) FROM events e WHERE e.session_id = s.session_id) AS last_seq
+FROM sessions s
+LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash
+ORDER BY s.started_at, s.session_id"""
+_EVENTS = """
+SELECT seq, ts, type, scene, choice, target, decide_ms, input, state, {label}
+FROM events WHERE session_id = ? ORDER BY seq"""
+_ATTRS = "SELECT session_id, key, value FROM session_attrs ORDER BY session_id, key"
+_STORIES = """SELECT story_id, content_hash, title, author, version_label, structure,
+       registered_at FROM stories ORDER BY story_id, registered_at, content_hash"""
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetExport:
+    """What one run did."""
+
+    out: Path
+    run: int
+    events: int  # events added by this run
+    sessions: int  # sessions in the database (the sessions dataset)
+    sessions_with_new_events: int
+    files: int  # event files added
+    total_events: int  # events in OUT/ after the run
+    gone: int  # sessions exported earlier that the database no longer has
+
+
+def available() -> bool:
+    """True when pyarrow is installed."""
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+def missing_pyarrow() -> str:
+    """The one line a user without pyarrow is told."""
+    return f"--format parquet needs pyarrow, which is not installed: {INSTALL_HINT}"
+
+
+def export_parquet(
+    conn: sqlite3.Connection,
+    out: Path,
+    database: str,
+    progress: Callable[[int], None] | None = None,
+) -> ParquetExport:
+    """Add the events recorded since the last run to the Parquet export in `out`."""
+    if not available():
+        raise InvalidInput(missing_pyarrow())
+    identity = database_identity(conn)
+    manifest = prepare(out, identity, database)
+    before = manifest.run if manifest else 0
+    run = before + 1
+    commit = Commit(out)
+    try:
+        with read_snapshot(conn), folder_errors(out):
+            counts = _Run(conn, out, run, commit, progress).write(
+                seqs_path(out, before) if manifest else None
+            )
+            total = (manifest.events if manifest else 0) + counts.events
+            commit.finish(
+                Manifest(database, identity, run, total, counts.sessions, now_ts()),
+                seqs_path(out, before) if manifest else None,
+            )
+    except BaseException:
+        commit.abort()
+        raise
+    return ParquetExport(
+        out,
+        run,
+        counts.events,
+        counts.sessions,
+        counts.changed,
+        counts.files,
+        total,
+        counts.gone,
+    )
+
+
+def _schema(columns: tuple[tuple[str, str], ...]) -> Any:
+    import pyarrow as pa
+
+    types = {
+        "str": pa.string(),
+        "int": pa.int64(),
+        "flag": pa.int8(),
+        "time": pa.timestamp("ms", tz="UTC"),
+    }
+    return pa.schema([pa.field(name, types[kind]) for name, kind in columns])
+
+
+def _table(schema: Any, rows: list[tuple[Any, ...]]) -> Any:
+    """A pyarrow table of `rows` (tuples in the schema's column order)."""
+    import pyarrow as pa
+
+    arrays = []
+    for field, values in zip(schema, zip(*rows, strict=True), strict=True):
+        try:
+            if pa.types.is_timestamp(field.type):
+                arrays.append(pa.array(values, pa.string()).cast(field.type))
+            else:
+                arrays.append(pa.array(values, field.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise InvalidInput(
+                f"column {field.name} holds a value Parquet cannot store as "
+                f"{field.type}: {str(exc).splitlines()[0]}"
+            ) from None
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class _Buffered:
+    """One Parquet file written a row group at a time."""
+
+    def __init__(self, path: Path, schema: Any, group_rows: int = GROUP_ROWS) -> None:
+        import pyarrow.parquet as pq
+
+        self.schema = schema
+        self.group_rows = group_rows
+        self.rows: list[tuple[Any, ...]] = []
+        self.size = 0
+        self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+
+    def add(self, row: tuple[Any, ...], size: int = 64) -> None:
+        self.rows.append(row)
+        self.size += size
+        if len(self.rows) >= self.group_rows or self.size >= GROUP_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self._writer.write_table(_table(self.schema, self.rows))
+            self.rows, self.size = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+
+
+class _Partitions:
+    """The event files of one run, a few open at a time (the least recently used closes).
+
+    The rows waiting in all of them together stay under `GROUP_BYTES`: past
+    it, the partition holding the most is written out as a row group.
+    """
+
+    def __init__(self, out: Path, run: int, commit: Commit) -> None:
+        self._out, self._run, self._commit = out, run, commit
+        self._schema = _schema(EVENT_COLUMNS)
+        self._open: OrderedDict[tuple[str, str], _Buffered] = OrderedDict()
+        self.files = 0
+
+    def add(self, story: str, day: str, row: tuple[Any, ...], size: int) -> None:
+        key = (story, day)
+        part = self._open.get(key)
+        if part is None:
+            part = self._start(key)
+        elif part is not next(reversed(self._open.values())):
+            self._open.move_to_end(key)
+        part.add(row, size)  # flushes itself at GROUP_BYTES
+        if part.size and sum(p.size for p in self._open.values()) >= GROUP_BYTES:
+            max(self._open.values(), key=lambda p: p.size).flush()
+
+    def _start(self, key: tuple[str, str]) -> _Buffered:
+        if len(self._open) >= OPEN_PARTITIONS:
+            self._open.popitem(last=False)[1].close()
+        self.files += 1
+        story, day = key
+        folder = self._out / "events" / f"story_id={_segment(story)}" / f"day={_segment(day)}"
+        path = self._commit.temp(folder / part_name(self._run, self.files))
+        part = self._open[key] = _Buffered(path, self._schema)
+        return part
+
+    def close(self) -> None:
+        while self._open:
+            self._open.popitem(last=False)[1].close()
+
+
+def _segment(value: str) -> str:
+    """A partition value as a path segment (story ids are `[A-Za-z0-9_.-]+`: unchanged)."""
+    return quote(value, safe="") or "%00"
+
+
+@dataclass
+class _Counts:
+    events: int = 0
+    sessions: int = 0
+    changed: int = 0
+    files: int = 0
+    gone: int = 0
+
+
+class _Run:
+    """One run: the new events, then the sessions, attributes and stories whole."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        out: Path,
+        run: int,
+        commit: Commit,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.conn, self.out, self.run, self.commit = conn, out, run, commit
+        self.progress = progress
+        self.counts = _Counts()
+
+    def _dataset(self, name: str, columns: tuple[tuple[str, str], ...]) -> _Buffered:
+        path = self.commit.temp(self.out / name / f"{name}.parquet")
+        return _Buffered(path, _schema(columns), TABLE_ROWS)
+
+    def write(self, last_seqs: Path | None) -> _Counts:
+        simulated = "s.simulated" if "simulated" in db.columns(self.conn, "sessions") else "0"
+        label = "label" if "label" in db.columns(self.conn, "events") else "NULL"
+        events_sql = _EVENTS.format(label=label)
+        parts = _Partitions(self.out, self.run, self.commit)
+        sessions = self._dataset("sessions", SESSION_COLUMNS)
+        seqs = _Buffered(self.commit.temp(seqs_path(self.out, self.run)), _schema(SEQ_COLUMNS))
+        states = StateTexts()
+        exported = _Marks(last_seqs)
+        for row in self.conn.execute(_SESSIONS.format(simulated=simulated)):
+            *session, last = row
+            sessions.add(tuple(session))
+            self.counts.sessions += 1
+            started, session_id = session[5], session[0]
+            done = exported.seq(started, session_id)
+            if last is not None and (done is None or last > done):
+                events = self.conn.execute(events_sql, (session_id,)).fetchall()
+                self._events(parts, states, session, events, done)
+                self.counts.changed += 1
+                done = last
+            if done is not None:
+                seqs.add((started, session_id, done))
+            if self.progress is not None:
+                self.progress(1)
+        self.counts.gone = exported.rest()
+        parts.close()
+        self.counts.files = parts.files
+        for closing in (sessions, seqs):
+            closing.close()
+        self._copy("session_attrs", ATTR_COLUMNS, _ATTRS)
+        self._copy("stories", STORY_COLUMNS, _STORIES)
+        return self.counts
+
+    def _events(
+        self,
+        parts: _Partitions,
+        states: StateTexts,
+        session: list[Any],
+        events: list[tuple[Any, ...]],
+        done: int | None,
+    ) -> None:
+        session_id, story, version, simulated = session[0], session[1], session[2], session[-1]
+        states.start()
+        for seq, ts, kind, scene, choice, target, decide, how, stored, label in events:
+            state = states.read(seq, stored)
+            if done is not None and seq <= done:
+                continue  # exported by an earlier run: read for the state only
+            row = (
+                f"{session_id}:{seq}",
+                session_id,
+                seq,
+                ts,
+                kind,
+                scene,
+                choice,
+                target,
+                decide,
+                how,
+                None if state == "null" else state,
+                label,
+                version,
+                simulated,
+            )
+            parts.add(story, str(ts)[:10], row, 160 + len(state))
+            self.counts.events += 1
+
+    def _copy(self, name: str, columns: tuple[tuple[str, str], ...], sql: str) -> None:
+        table = self._dataset(name, columns)
+        for row in self.conn.execute(sql):
+            table.add(tuple(row), sum(len(v) for v in row if type(v) is str))
+        table.close()
+
+
+class _Marks:
+    """The last run's high-water marks, read in export order alongside the database."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._rows = _read_marks(path) if path is not None else iter(())
+        self._next = next(self._rows, None)
+        self._gone = 0
+
+    def seq(self, started: Any, session_id: Any) -> int | None:
+        """The last exported seq of this session (None: none yet)."""
+        key = _key(started, session_id)
+        while self._next is not None and _key(self._next[0], self._next[1]) < key:
+            self._next = next(self._rows, None)  # a session the database no longer has
+            self._gone += 1
+        if self._next is not None and _key(self._next[0], self._next[1]) == key:
+            seq = int(self._next[2])
+            self._next = next(self._rows, None)
+            return seq
+        return None
+
+    def rest(self) -> int:
+        """How many marked sessions the database no longer has."""
+        while self._next is not None:
+            self._gone += 1
+            self._next = next(self._rows, None)
+        return self._gone
+
+
+def _key(started: Any, session_id: Any) -> tuple[str, str]:
+    if type(started) is not str or type(session_id) is not str:
+        raise InvalidInput(
+            f"session {session_id!r} has a start time that is not text ({started!r}); "
+            "the Parquet export needs the stored form"
+        )
+    return started, session_id
+
+
+def _read_marks(path: Path) -> Iterator[tuple[Any, ...]]:
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(path)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}; export into a new folder") from None
+    for batch in source.iter_batches(batch_size=GROUP_ROWS):
+        columns = batch.to_pydict()
+        yield from zip(columns["started_at"], columns["session_id"], columns["seq"], strict=True)
