@@ -23,8 +23,11 @@ simulated ones), `real`, `simulated` or `all`. `settle_audience` resolves it
 against the database and words it, and every output's header carries the
 words, so a producer never mistakes a rehearsal for real viewers.
 
-The chosen sessions are put in one TEMP table, `picked`, that every raw-event
-query joins; all values go in as parameters.
+`session_conditions` chooses the sessions in portable SQL (no correlated
+subquery with LIMIT, no SQLite-only function), so the same text runs on
+SQLite, DuckDB and Spark (`scan.py` puts it in a `picked` CTE). On SQLite,
+`stats` still puts the chosen sessions in one TEMP table, `picked`
+(`pick_sessions`). All values go in as parameters.
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from branching.analytics.engines import Queryable, columns_of, query
 from branching.analytics.shape import FilterInvalid
 from branching.analytics.source import Version
 from branching.store.clock import format_ts, parse_cutoff
-from branching.store.db import columns
 from branching.store.errors import InvalidInput
 
 Unit = Literal["sessions", "viewers", "times"]
@@ -141,16 +144,14 @@ def make_filters(
     )
 
 
-def audience_counts(conn: sqlite3.Connection, story_id: str) -> tuple[int, int]:
+def audience_counts(conn: Queryable, story_id: str) -> tuple[int, int]:
     """Sessions of `story_id`: (real, simulated)."""
     real = simulated = 0
-    if "simulated" not in columns(
-        conn, "sessions"
-    ):  # a database read before its migration: all real
+    if "simulated" not in columns_of(conn, "sessions"):  # read before its migration: all real
         sql = "SELECT 0, COUNT(*) FROM sessions WHERE story_id = ?"
     else:
         sql = "SELECT simulated, COUNT(*) FROM sessions WHERE story_id = ? GROUP BY 1"
-    for flag, count in conn.execute(sql, [story_id]):
+    for flag, count in query(conn, sql, [story_id]):
         if flag:
             simulated += count
         else:
@@ -158,22 +159,23 @@ def audience_counts(conn: sqlite3.Connection, story_id: str) -> tuple[int, int]:
     return real, simulated
 
 
-def settle_audience(conn: sqlite3.Connection, story_id: str, filters: Filters) -> Filters:
+def settle_audience(conn: Queryable, story_id: str, filters: Filters) -> Filters:
     """`filters` with its audience resolved (real, simulated or all) and put in words.
 
     Two index probes decide it; sessions are counted (for the words) only for
     an audience that is there, so the unfiltered flowchart of a story with no
     simulated sessions stays a read of the running totals.
     """
-    marked = "simulated" in columns(conn, "sessions")
+    marked = "simulated" in columns_of(conn, "sessions")
 
     def count(flag: int, *, probe: bool = False) -> int:
         if not marked:
             return 0 if flag else int(probe)  # read before m008: every session is real
+        if probe:  # one index probe (EXISTS as a value is not portable: Spark refuses it)
+            sql = "SELECT 1 FROM sessions WHERE story_id = ? AND simulated = ? LIMIT 1"
+            return len(query(conn, sql, [story_id, flag]))
         sql = "SELECT COUNT(*) FROM sessions WHERE story_id = ? AND simulated = ?"
-        if probe:
-            sql = f"SELECT EXISTS ({sql.replace('COUNT(*)', '1')})"
-        return int(conn.execute(sql, [story_id, flag]).fetchone()[0])
+        return int(query(conn, sql, [story_id, flag])[0][0])
 
     has_real, has_simulated = count(0, probe=True), count(1, probe=True)
     asked = filters.audience
@@ -197,7 +199,12 @@ def settle_audience(conn: sqlite3.Connection, story_id: str, filters: Filters) -
 def session_conditions(
     story_id: str, chosen: list[Version], filters: Filters
 ) -> tuple[str, list[object]]:
-    """SQL over `sessions s` choosing the sessions of `filters`, and its parameters."""
+    """Portable SQL over `sessions s` choosing the sessions of `filters`, and its parameters.
+
+    `--where` is an uncorrelated IN over the attributes; `--first-only` takes
+    each viewer's earliest session of the story (in any version) by
+    ROW_NUMBER, then the other conditions apply.
+    """
     sql = ["s.story_id = ?"]
     params: list[object] = [story_id]
     if filters.version:
@@ -211,16 +218,18 @@ def session_conditions(
         params.append(filters.until)
     for key, value in filters.where:
         sql.append(
-            "EXISTS (SELECT 1 FROM session_attrs a WHERE a.session_id = s.session_id"
-            " AND a.key = ? AND a.value = ?)"
+            "s.session_id IN (SELECT a.session_id FROM session_attrs a"
+            " WHERE a.key = ? AND a.value = ?)"
         )
         params += [key, value]
     if filters.audience in ("real", "simulated"):
         sql.append(f"s.simulated = {int(filters.audience == 'simulated')}")
     if filters.first_only:
-        sql.append("""s.session_id = (SELECT f.session_id FROM sessions f
-                      WHERE f.viewer_id = s.viewer_id AND f.story_id = s.story_id
-                      ORDER BY f.started_at, f.session_id LIMIT 1)""")
+        sql.append("""s.session_id IN (SELECT f.session_id FROM (
+                      SELECT session_id, ROW_NUMBER() OVER (
+                        PARTITION BY viewer_id ORDER BY started_at, session_id) AS nth
+                      FROM sessions WHERE story_id = ?) f WHERE f.nth = 1)""")
+        params.append(story_id)
     return " AND ".join(sql), params
 
 
@@ -245,10 +254,14 @@ def tally(unit: Unit, cond: str = "1") -> str:
     if unit == "times":
         return "COUNT(*)" if cond == "1" else f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
     column = "e.session_id" if unit == "sessions" else "p.viewer_id"
+    if cond == "1":  # `CASE WHEN 1` is not portable (Spark wants a boolean)
+        return f"COUNT(DISTINCT {column})"
     return f"COUNT(DISTINCT CASE WHEN {cond} THEN {column} END)"
 
 
 def tally_sessions(unit: Unit, cond: str = "1", alias: str = "p") -> str:
     """SQL counting picked sessions (`alias`, with session_id and viewer_id) meeting `cond`."""
     column = f"{alias}.viewer_id" if unit == "viewers" else f"{alias}.session_id"
+    if cond == "1":
+        return f"COUNT(DISTINCT {column})"
     return f"COUNT(DISTINCT CASE WHEN {cond} THEN {column} END)"

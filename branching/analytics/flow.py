@@ -11,6 +11,13 @@ note says why), or a CSV of counts computed elsewhere. The story graph comes
 from the YAML file when one is named, else from the structure stored in the
 database.
 
+`source` picks the engine (`engines.py`): SQLite at `db` (the default), or
+the Parquet export through DuckDB (`parquet:OUT/`) or Spark (`spark:OUT/`).
+The raw-event queries are one portable definition (`scan.py`) on every
+engine; the running totals and the aggregates are SQLite's own accelerators,
+so the Parquet engines answer every figure from the events, with the same
+numbers.
+
 With no database, or one that holds no recordings of the story, or when asked
 (`story_map=True`), it is the **story map**: the structure alone (scenes,
 choices with their conditions, endings, chapters), a `FlowGraph` with
@@ -23,27 +30,19 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from branching.analytics.filters import Filters, Unit, pick_sessions, settle_audience, unit_named
-from branching.analytics.graph import (
-    Counts,
-    EdgeKey,
-    FlowGraph,
-    assemble,
-    derived_routes,
-    event_counts,
-    totals_counts,
-)
+from branching.analytics import scan
+from branching.analytics.engines import Engine, open_engine
+from branching.analytics.filters import Filters, Unit, settle_audience, unit_named
+from branching.analytics.graph import Counts, EdgeKey, FlowGraph, assemble, totals_counts
 from branching.analytics.rollup import rollup_counts
-from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure, with_seen_labels
+from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure
 from branching.analytics.source import (
     Version,
     looks_like_path,
-    open_readonly,
     resolve_versions,
     stored_shape,
     versions,
@@ -64,23 +63,27 @@ def flow_graph(
     unit: Unit | str = "sessions",
     counts_csv: str | Path | None = None,
     story_map: bool = False,
+    source: str | None = None,
 ) -> FlowGraph:
     """The aggregated graph of `story` (a YAML path or a story id in the database).
 
     `unit` is sessions (the default), viewers or times (`choices`, its old name,
-    is accepted). With `db=None` (and no `counts_csv`), or `story_map=True`, the
-    story map.
+    is accepted). With `db=None` (and no `counts_csv` nor `source`), or
+    `story_map=True`, the story map. `source` (`parquet:OUT/`, `spark:OUT/`)
+    reads a Parquet export instead of the database.
     """
     filters = filters or Filters()
     unit = unit_named(unit)
-    if story_map or (db is None and counts_csv is None):
+    if source and counts_csv is not None:
+        raise AnalyticsError("--counts draws counts computed elsewhere: give it or --source")
+    if story_map or (db is None and counts_csv is None and not source):
         if not filters.empty:
             raise AnalyticsError(
                 "the story map has no recorded sessions to filter: drop --since, --until, "
                 "--where, --first-only, --version and --audience"
                 + ("" if story_map else ", or name the telemetry database with --db")
             )
-        return story_map_graph(story, db=db)
+        return story_map_graph(story, db=db, source=source)
     shape = yaml_shape(story) if looks_like_path(story) else None
     if counts_csv is not None:
         if not filters.empty:
@@ -96,38 +99,39 @@ def flow_graph(
             filters="as computed in the file",
             notes=notes,
         )
-    if db is None:
-        raise AnalyticsError("name the telemetry database with --db (or set BRANCHING_DB)")
-    conn = open_readonly(db)
+    engine = open_engine(db, source)
     try:
         story_id = shape.id if shape is not None else story
-        if not versions(conn, story_id) and (loaded := _load(story)) is not None:
-            note = f"{Path(db).name} holds no recordings of {story_id}: this is the story map"
+        if not versions(engine, story_id) and (loaded := _load(story)) is not None:
+            where = Path(db).name if not source and db is not None else source
+            note = f"{where} holds no recordings of {story_id}: this is the story map"
             return _map_of(loaded, notes=(note,))
-        return _from_db(conn, shape, story, filters, unit)
+        return _from_db(engine, shape, story, filters, unit)
     finally:
-        conn.close()
+        engine.close()
 
 
 # -- the story map --------------------------------------------------------------------
 
 
-def story_map_graph(story: str, *, db: str | Path | None = None) -> FlowGraph:
+def story_map_graph(
+    story: str, *, db: str | Path | None = None, source: str | None = None
+) -> FlowGraph:
     """The structure of `story` with no counts: a file or folder, a bundled story's name,
-    or (with `db`) a story id whose structure the database holds."""
+    or (with `db` or `source`) a story id whose structure the database holds."""
     loaded = _load(story)
     if loaded is not None:
         return _map_of(loaded)
-    if db is None:
+    if db is None and not source:
         raise AnalyticsError(
             f"'{story}' is not a story file or folder, nor a bundled story "
             "(name a telemetry database with --db to draw a recorded story by its id)"
         )
-    conn = open_readonly(db)
+    engine = open_engine(db, source)
     try:
-        shape = stored_shape(conn, story, resolve_versions(conn, story, None))
+        shape = stored_shape(engine, story, resolve_versions(engine, story, None))
     finally:
-        conn.close()
+        engine.close()
     note = "conditions are not stored in the database: draw the story file to see them"
     return _mapped(shape, {}, (note,), source="the structure stored in the database")
 
@@ -192,41 +196,44 @@ def _mapped(
 def _db_shape(db: str | Path | None, story_id: str) -> Shape:
     if db is None:
         raise AnalyticsError(f"'{story_id}' is not a story file; name the database with --db")
-    conn = open_readonly(db)
+    engine = open_engine(db, None)
     try:
-        return stored_shape(conn, story_id, resolve_versions(conn, story_id, None))
+        return stored_shape(engine, story_id, resolve_versions(engine, story_id, None))
     finally:
-        conn.close()
+        engine.close()
 
 
 def _from_db(
-    conn: sqlite3.Connection, shape: Shape | None, story: str, filters: Filters, unit: Unit
+    engine: Engine, shape: Shape | None, story: str, filters: Filters, unit: Unit
 ) -> FlowGraph:
     story_id = shape.id if shape is not None else story
-    chosen = resolve_versions(conn, story_id, filters.version)
+    chosen = resolve_versions(engine, story_id, filters.version)
     if shape is None:
-        shape = stored_shape(conn, story_id, chosen)
-    shape = with_seen_labels(conn, shape, [v.content_hash for v in chosen])
-    filters = settle_audience(conn, story_id, filters)
+        shape = stored_shape(engine, story_id, chosen)
+    shape = scan.seen_labels(engine, engine.tables(), shape, [v.content_hash for v in chosen])
+    filters = settle_audience(engine, story_id, filters)
     fast = unit == "times" and replace(filters, version=None, audience_note="").empty
     notes: list[str] = []
-    picked = False
-    if fast:
+    conn = engine.sqlite  # the accelerators are SQLite's: other engines read the events
+    if fast and conn is not None:
         hashes = [v.content_hash for v in chosen] if filters.version else None
         counts = totals_counts(conn, story_id, hashes)
         source = "running totals"
     else:
         rolled, why = (
-            rollup_counts(conn, story_id, chosen, filters, unit) if USE_AGGREGATES else (None, "")
+            rollup_counts(conn, story_id, chosen, filters, unit)
+            if USE_AGGREGATES and conn is not None
+            else (None, "")
         )
         if rolled is not None:
             counts, source = rolled, "aggregates"
         else:
-            pick_sessions(conn, story_id, chosen, filters)
-            counts, source, picked = event_counts(conn, unit), "raw events", True
+            counts = scan.event_counts(engine, scan.picked(story_id, chosen, filters), unit)
+            source = "raw events" if conn is not None else engine.label
             notes += [why] if why else []
-        notes += _pruned_note(conn, story_id)
-    counts = _with_routes(conn, shape, story_id, chosen, filters, unit, counts, notes, picked)
+        if not fast:
+            notes += _pruned_note(engine, story_id)
+    counts = _with_routes(engine, shape, story_id, chosen, filters, unit, counts, notes)
     return assemble(
         shape,
         counts,
@@ -270,7 +277,7 @@ def routes_from_visits(
 
 
 def _with_routes(
-    conn: sqlite3.Connection,
+    engine: Engine,
     shape: Shape,
     story_id: str,
     chosen: list[Version],
@@ -278,7 +285,6 @@ def _with_routes(
     unit: Unit,
     counts: Counts,
     notes: list[str],
-    picked: bool,
 ) -> Counts:
     """Add route edges when the recorder wrote no `route_taken` events."""
     if not counts.visits or any(not choice for (_, choice, _) in counts.edges):
@@ -290,20 +296,19 @@ def _with_routes(
         "routes (next/random) worked out from scene visits: this database has no route_taken events"
     )
     if unresolved:
-        if counts.viewers is None:  # the fast path has not picked sessions yet
-            pick_sessions(conn, story_id, chosen, Filters(version=filters.version))
-        elif not picked:  # the aggregates answered: pick the same sessions for the routes
-            pick_sessions(conn, story_id, chosen, filters)
-        edges.update(derived_routes(conn, unit, unresolved))
+        chosen_sessions = scan.picked(story_id, chosen, filters)
+        edges.update(scan.derived_routes(engine, chosen_sessions, unit, unresolved))
         note += f" (read from the raw events for {', '.join(unresolved)})"
     notes.append(note)
     return replace(counts, edges={**counts.edges, **edges})
 
 
-def _pruned_note(conn: sqlite3.Connection, story_id: str) -> list[str]:
-    row = conn.execute(
+def _pruned_note(engine: Engine, story_id: str) -> list[str]:
+    if "pruned_traversals" not in engine.tables():  # an export holds the events still held
+        return []
+    row = engine.rows(
         "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
-    ).fetchone()
+    )[0]
     if not row[0]:
         return []
     return [

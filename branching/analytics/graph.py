@@ -6,7 +6,8 @@ from:
   `session_ends`), when the figures are in the `times` unit and at most a
   version is chosen; this reads neither the events nor the sessions, so it
   stays fast at any size;
-- `from_events`: raw events of the sessions chosen by filters, in any unit;
+- `scan.event_counts`: raw events of the sessions chosen by filters, in any
+  unit, in portable SQL (SQLite, DuckDB or Spark);
 - `from_counts`: per-choice counts computed elsewhere (`--counts FILE.csv`).
 
 Shares at a scene are of its `base`: in the `times` unit, every way the
@@ -37,7 +38,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from branching.analytics.filters import Unit, tally, tally_sessions
+from branching.analytics.filters import Unit
 from branching.analytics.shape import Shape, ShapeScene, with_unknown
 
 EdgeKey = tuple[str, str, str]  # (scene, choice or '' for a route, target)
@@ -304,103 +305,3 @@ def _stopped_rows(
         sql = f"""SELECT last_scene, outcome, ending_id, COUNT(*) FROM sessions
             WHERE story_id = ?{clause} GROUP BY 1, 2, 3"""
     return [(r[0], str(r[1]), r[2], int(r[3])) for r in conn.execute(sql, params)]
-
-
-# -- from raw events ------------------------------------------------------------------
-
-_CHOICE_TYPES = "('choice_made', 'timeout_default', 'route_taken')"
-
-
-def event_counts(conn: sqlite3.Connection, unit: Unit) -> Counts:
-    """Counts in `unit` over the sessions in TEMP table `picked` (see filters.pick_sessions).
-
-    A session completed when its outcome is `ending`; one that did not "left"
-    at its last scene shown.
-    """
-    edges = {
-        (r[0], r[1], r[2]): (int(r[3]), int(r[4]))
-        for r in conn.execute(
-            f"""SELECT e.scene, COALESCE(e.choice, ''), COALESCE(e.target, ''), {tally(unit)},
-                   {tally(unit, "e.type = 'timeout_default'")}
-            FROM temp.picked p JOIN events e ON e.session_id = p.session_id
-            WHERE e.type IN {_CHOICE_TYPES} GROUP BY 1, 2, 3"""
-        )
-    }
-    visits: dict[str, int] = {}
-    views = 0
-    for scene, n, shown in conn.execute(
-        f"""SELECT e.scene, {tally(unit)}, COUNT(*) FROM temp.picked p
-        JOIN events e ON e.session_id = p.session_id
-        WHERE e.type = 'scene_shown' GROUP BY 1"""
-    ):
-        visits[scene] = int(n)
-        views += int(shown)
-    timed_out = {
-        r[0]: int(r[1])
-        for r in conn.execute(
-            f"""SELECT e.scene, {tally(unit, "e.type = 'timeout_default'")}
-            FROM temp.picked p JOIN events e ON e.session_id = p.session_id
-            WHERE e.type IN ('choice_made', 'timeout_default') GROUP BY 1"""
-        )
-    }
-    stopped = {
-        r[0]: int(r[1])
-        for r in conn.execute(
-            f"""SELECT s.last_scene, {tally_sessions(unit)}
-            FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
-            WHERE s.outcome != 'ending' AND s.last_scene IS NOT NULL GROUP BY 1"""
-        )
-    }
-    ended = {
-        str(r[0]): int(r[1])
-        for r in conn.execute(
-            f"""SELECT s.ending_id, {tally_sessions(unit)}
-            FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
-            WHERE s.outcome = 'ending' GROUP BY 1"""
-        )
-    }
-    sessions, viewers, completed = conn.execute(
-        f"""SELECT COUNT(*), COUNT(DISTINCT p.viewer_id),
-               {tally_sessions(unit, "s.outcome = 'ending'")}
-        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id"""
-    ).fetchone()
-    return Counts(
-        edges,
-        visits,
-        stopped,
-        sessions=int(sessions),
-        viewers=int(viewers),
-        completed=int(completed or 0),
-        ended=ended,
-        timed_out=timed_out,
-        views=views,
-    )
-
-
-def derived_routes(
-    conn: sqlite3.Connection, unit: Unit, route_scenes: list[str]
-) -> dict[EdgeKey, tuple[int, int]]:
-    """Route edges from consecutive `scene_shown` events of the sessions in `picked`.
-
-    For databases recorded without `route_taken` events: the scene shown after
-    a `next`/`random` scene is where its route led.
-    """
-    if not route_scenes:
-        return {}
-    marks = ", ".join("?" for _ in route_scenes)
-    count = {
-        "times": "COUNT(*)",
-        "sessions": "COUNT(DISTINCT session_id)",
-        "viewers": "COUNT(DISTINCT viewer_id)",
-    }[unit]
-    rows = conn.execute(
-        f"""WITH shown AS (
-            SELECT e.session_id, p.viewer_id, e.scene,
-                   LEAD(e.scene) OVER (PARTITION BY e.session_id ORDER BY e.seq) AS target
-            FROM temp.picked p JOIN events e ON e.session_id = p.session_id
-            WHERE e.type = 'scene_shown')
-        SELECT scene, target, {count} FROM shown
-        WHERE scene IN ({marks}) AND target IS NOT NULL GROUP BY 1, 2""",
-        route_scenes,
-    )
-    return {(r[0], "", r[1]): (int(r[2]), 0) for r in rows}

@@ -221,6 +221,12 @@ def with_unknown(shape: Shape, edges: Iterable[tuple[str, str, str]]) -> Shape:
     return replace(shape, scenes=scenes)
 
 
+# the labels viewers saw, per choice (portable SQL: `scan.seen_labels` runs it on every engine)
+SEEN_LABELS = """SELECT scene, choice, label, SUM(count) FROM choice_labels
+WHERE story_id = ? AND content_hash IN ({marks})
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+
+
 def with_seen_labels(conn: sqlite3.Connection, shape: Shape, hashes: list[str]) -> Shape:
     """`shape` with each templated label as viewers most often saw it (the template kept).
 
@@ -232,16 +238,22 @@ def with_seen_labels(conn: sqlite3.Connection, shape: Shape, hashes: list[str]) 
     if "choice_labels" not in tables or not hashes:
         return shape
     marks = ", ".join("?" for _ in hashes)
-    seen: dict[tuple[str, str], tuple[int, str]] = {}
+    rows: list[tuple[str, str, str, int]] = []
     for scene, choice, label, count in conn.execute(
-        f"""SELECT scene, choice, label, SUM(count) FROM choice_labels
-        WHERE story_id = ? AND content_hash IN ({marks})
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
-        [shape.id, *hashes],
+        SEEN_LABELS.format(marks=marks), [shape.id, *hashes]
     ):
-        best = seen.get((scene, choice))
+        rows.append((scene, choice, label, count))
+    return apply_seen_labels(shape, rows)
+
+
+def apply_seen_labels(shape: Shape, rows: list[tuple[str, str, str, int]]) -> Shape:
+    """`shape` with the label seen most often of each choice in `rows` (scene, choice,
+    label, count; in text order, so ties go to the rendering first)."""
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
+    for at, choice, label, count in rows:
+        best = seen.get((at, choice))
         if best is None or count > best[0]:
-            seen[(scene, choice)] = (count, label)
+            seen[(at, choice)] = (count, label)
     if not seen:
         return shape
     scenes = {}

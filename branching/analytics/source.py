@@ -2,12 +2,14 @@
 
 The database is opened with SQLite's `mode=ro` on a connection of our own
 (never the writer's): a producer's report can run while players record. It is
-not `query_only`, because the filtered queries build one TEMP table of the
-chosen sessions, and TEMP tables live outside the file. Before reading we
-check the file is a branching database (same checks as the store).
+not `query_only`, because `stats` builds TEMP tables of the chosen sessions,
+and TEMP tables live outside the file. Before reading we check the file is a
+branching database (same checks as the store).
 
 A story is named either by a YAML path (the structure comes from the file) or
-by its id in the database (the structure comes from the `stories` table).
+by its id in the database (the structure comes from the `stories` table, or
+the export's `stories` dataset). The version queries are portable SQL: they
+take a SQLite connection or any `engines.Engine` (DuckDB, Spark over Parquet).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from branching.analytics.engines import Queryable, query
 from branching.analytics.shape import AnalyticsError, Shape, merge_shapes, shape_from_structure
 from branching.store import db as store_db
 from branching.store import notices
@@ -55,14 +58,15 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def story_ids(conn: sqlite3.Connection) -> list[str]:
+def story_ids(conn: Queryable) -> list[str]:
     """Every story recorded in the database."""
-    return [r[0] for r in conn.execute("SELECT DISTINCT story_id FROM stories ORDER BY 1")]
+    return [r[0] for r in query(conn, "SELECT DISTINCT story_id FROM stories ORDER BY 1")]
 
 
-def versions(conn: sqlite3.Connection, story_id: str) -> list[Version]:
-    """Recorded versions of `story_id`, newest first."""
-    rows = conn.execute(
+def versions(conn: Queryable, story_id: str) -> list[Version]:
+    """Recorded versions of `story_id`, newest first (`rowid`: the order registered in)."""
+    rows = query(
+        conn,
         """SELECT content_hash, version_label, registered_at FROM stories
         WHERE story_id = ? ORDER BY registered_at DESC, rowid DESC""",
         [story_id],
@@ -70,7 +74,7 @@ def versions(conn: sqlite3.Connection, story_id: str) -> list[Version]:
     return [Version(*row) for row in rows]
 
 
-def resolve_versions(conn: sqlite3.Connection, story_id: str, wanted: str | None) -> list[Version]:
+def resolve_versions(conn: Queryable, story_id: str, wanted: str | None) -> list[Version]:
     """The versions a `--version` names: a content hash (or its prefix) or a version label."""
     known = versions(conn, story_id)
     if not known:
@@ -89,16 +93,17 @@ def resolve_versions(conn: sqlite3.Connection, story_id: str, wanted: str | None
     return picked
 
 
-def stored_shape(conn: sqlite3.Connection, story_id: str, chosen: list[Version]) -> Shape:
+def stored_shape(conn: Queryable, story_id: str, chosen: list[Version]) -> Shape:
     """The story graph from the database: the newest chosen version over the older ones."""
     shapes = []
     for version in chosen:
-        row = conn.execute(
+        found = query(
+            conn,
             "SELECT structure FROM stories WHERE story_id = ? AND content_hash = ?",
             [story_id, version.content_hash],
-        ).fetchone()
+        )
         try:
-            data = json.loads(row[0]) if row else None
+            data = json.loads(found[0][0]) if found else None
         except ValueError:
             raise AnalyticsError(
                 f"the stored structure of {story_id} {version.describe()} is not valid JSON"

@@ -74,6 +74,36 @@ class Percent(click.ParamType):  # type: ignore[type-arg]  # generic from click 
         return number / 100
 
 
+def source_option(fn: F) -> F:
+    """`--source`: read a Parquet export through DuckDB or Spark instead of the database."""
+    return click.option(
+        "--source",
+        default=None,
+        metavar="KIND:PATH",
+        help="Where the figures come from: parquet:OUT/ (DuckDB over the folder "
+        "`export --format parquet` wrote), spark:OUT/ (Spark SQL over it), or "
+        "sqlite:FILE. Default: the database (--db).",
+    )(fn)
+
+
+def _checked_source(source: str | None) -> str | None:
+    """`source` once its engine is known to be installed (else one line, exit status 2)."""
+    if source:
+        from branching.analytics.engines import MissingExtra, check_source
+
+        try:
+            check_source(source)
+        except MissingExtra as exc:
+            raise _NeedsEngine(str(exc)) from None
+    return source
+
+
+class _NeedsEngine(click.ClickException):
+    """The engine a `--source` names is not installed: one line, exit status 2."""
+
+    exit_code = 2
+
+
 def selection_options(fn: F) -> F:
     """The options every analytics command shares: database, filters, small counts."""
     options = [
@@ -322,6 +352,7 @@ def _print_sheets(sheets: list[Any], fmt: str, min_count: int, output: str | Non
 @cli.command()
 @click.argument("story")
 @selection_options
+@source_option
 @click.option(
     "--by",
     "unit",
@@ -423,6 +454,7 @@ def flowchart(
     first_only: bool,
     audience: str,
     min_count: int,
+    source: str | None,
     unit: str,
     fmt: str,
     view: bool | None,
@@ -457,16 +489,18 @@ def flowchart(
     if story_map and counts is not None:
         raise click.UsageError("give --map or --counts, not both")
     filters = _filters(since, until, version, where, first_only, audience)
-    source = _flow_db(db, story, counts)
-    if min_share and (story_map or (source is None and counts is None)):
+    source = _checked_source(source)
+    database = None if source else _flow_db(db, story, counts)
+    if min_share and (story_map or (database is None and counts is None and not source)):
         raise click.UsageError("--min-share folds by traffic: the story map has none")
     graph = flow_graph(
         story,
-        db=source,
+        db=database,
         filters=filters,
         unit=cast("Unit", unit),
         counts_csv=counts,
         story_map=story_map,
+        source=source,
     )
     drawn = fmt not in ("terminal", "json")
     chosen = {True: "overview", False: "full", None: "auto" if drawn else "full"}[view]
@@ -496,6 +530,7 @@ def flowchart(
         output=output,
         layout_timeout=layout_timeout,
         whole=graph,
+        source=source,
     )
     if data is not None:
         _write(data, output)
@@ -533,6 +568,7 @@ def _render(
     output: str | None,
     layout_timeout: float,
     whole: Any,
+    source: str | None = None,
 ) -> str | bytes | None:
     from branching import render
     from branching.analytics.overview import chapter_overview
@@ -555,7 +591,10 @@ def _render(
         return render.draw(graph, fmt, timeout=layout_timeout, **shape)
     report = None
     views = whole.views or 0
-    if counts is None and whole.telemetry and views > HTML_REPORT_VIEWS:
+    if counts is None and whole.telemetry and source:
+        note = "the stats tables are left out: they are read from the SQLite database (--db)"
+        graph = replace(graph, notes=(*graph.notes, note))
+    elif counts is None and whole.telemetry and views > HTML_REPORT_VIEWS:
         note = (
             f"the stats tables are left out: {views:,} scene views would take long to read "
             "from the raw events (branching stats prints them; narrower filters put them back)"

@@ -1,0 +1,252 @@
+"""The flowchart from every source side by side: SQLite (aggregates, scan), DuckDB, Spark.
+
+The database is a simulated audience (scene shown and choice events,
+attributes, replays), built once and reused (or given with --db, then copied,
+never changed):
+
+    branching simulate signal --sessions 40000 --seed 1 --db DB \\
+        --from 2026-01-01 --to 2026-03-31          # ~2.2M events, a few minutes
+
+It is exported once with `branching export --format parquet` (timed, for
+information). Then for each selection (unfiltered, --since, --where,
+--first-only) and unit (sessions, times), `flow_graph` runs in a fresh
+process per source, so each has its own peak memory (the process's maximum
+resident size, Python and the engine included):
+- `sqlite`: the default, the running totals or the aggregates where they answer;
+- `sqlite-scan`: the same database with the aggregates off (the portable
+  scan of the events, `analytics/scan.py`);
+- `duckdb`: `--source parquet:OUT/`, the same SQL over the export;
+- `spark` (with --spark, for information): `--source spark:OUT/` in local mode,
+  one process for every case (its start-up is in the warm-up round).
+Each process runs the case once to warm up, then `--rounds` times; the figures
+must be the same from every source. Target (issue 14): DuckDB under 1 s p95
+and 200 MB for every case.
+
+Usage: python benchmarks/bench_sources.py [--db DB] [--quick] [--spark]
+(without --db: the audience above, simulated once into benchmarks/data; 4,000
+sessions with --quick)
+Writes benchmarks/results/sources.json (sources-quick.json with --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _pairs import Verdicts, child_env, latency_summary, p95, write_results  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("unfiltered", {}),
+    ("--since 2026-02-01", {"since": "2026-02-01"}),
+    ("--where region=NL", {"where": ["region=NL"]}),
+    ("--first-only", {"first_only": True}),
+]
+UNITS = ("sessions", "times")
+SOURCES = ("sqlite", "sqlite-scan", "duckdb")
+
+
+def digest(graph: Any) -> str:
+    """The figures of a graph, whatever source drew them (viewers only where known)."""
+    same = dataclasses.replace(graph, source="", notes=(), viewers=None)
+    return hashlib.sha256(repr(same).encode()).hexdigest()[:16]
+
+
+def worker(
+    source: str, db: str, out: str, jobs: list[tuple[str, dict[str, Any], str]], rounds: int
+) -> None:
+    """In a child process: time each job `rounds` times after a warm-up; print JSON lines."""
+    from branching.analytics import flow
+    from branching.analytics.filters import make_filters
+
+    flow.USE_AGGREGATES = source != "sqlite-scan"
+    where = {"duckdb": f"parquet:{out}", "spark": f"spark:{out}"}.get(source)
+    for name, kw, unit in jobs:
+        ms: list[float] = []
+        graph = None
+        for i in range(rounds + 1):
+            began = time.perf_counter()
+            graph = flow.flow_graph(
+                "signal",
+                db=None if where else db,
+                source=where,
+                filters=make_filters(**kw),
+                unit=unit,
+            )
+            if i:  # the first is the warm-up (for Spark: with its start-up)
+                ms.append((time.perf_counter() - began) * 1000)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            json.dumps(
+                {
+                    "case": name,
+                    "unit": unit,
+                    "ms": ms,
+                    "peak_mb": round(peak, 1),
+                    "source": graph.source if graph else "",
+                    "figures": digest(graph),
+                }
+            ),
+            flush=True,
+        )
+
+
+def run_worker(
+    source: str, db: Path, out: Path, jobs: list[Any], rounds: int
+) -> list[dict[str, Any]]:
+    argv = [
+        sys.executable,
+        __file__,
+        "--worker",
+        source,
+        str(db),
+        str(out),
+        json.dumps(jobs),
+        str(rounds),
+    ]
+    done = subprocess.run(argv, cwd=ROOT, env=child_env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{source} worker failed:\n{done.stderr[-2000:]}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def built(sessions: int) -> Path:
+    db = DATA / f"aggregates-{sessions}.db"  # the same file bench_aggregates builds
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        print(f"simulating {sessions:,} sessions into {db} (once)...", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "branching",
+                "simulate",
+                "signal",
+                "--sessions",
+                str(sessions),
+                "--seed",
+                "1",
+                "--db",
+                str(db),
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-03-31",
+            ],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+    return db
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", type=Path, help="copied, never changed; default: benchmarks/data")
+    parser.add_argument("--quick", action="store_true", help="4,000 sessions, 2 rounds")
+    parser.add_argument("--spark", action="store_true", help="Spark too (pyspark and Java)")
+    parser.add_argument("--rounds", type=int, default=0)
+    args = parser.parse_args()
+    rounds = args.rounds or (2 if args.quick else 5)
+    source_db = args.db or built(4000 if args.quick else 40000)
+    work = DATA / f"sources-{source_db.stem}"
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "copy.db"
+    if not db.exists() or db.stat().st_size != source_db.stat().st_size:
+        shutil.copy(source_db, db)
+        from branching.store.store import Store
+
+        Store.open(db, create_key=False).close()  # upgraded (aggregates) before any timing
+    conn = sqlite3.connect(db)
+    events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    conn.close()
+    out = work / "parquet"
+    data: dict[str, Any] = {"db": str(source_db), "events": events, "rounds": rounds}
+    if not (out / "_branching_export.json").exists():
+        began = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "branching",
+                "export",
+                "--db",
+                str(db),
+                "--format",
+                "parquet",
+                str(out),
+            ],
+            cwd=ROOT,
+            env=child_env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        data["export_s"] = round(time.perf_counter() - began, 1)
+        print(f"exported to Parquet in {data['export_s']} s")
+    size = sum(p.stat().st_size for p in out.rglob("*.parquet"))
+    data["parquet_mb"] = round(size / 1e6, 1)
+    print(f"{events:,} events; Parquet export {size / 1e6:.0f} MB; {rounds} rounds per case")
+    jobs = [(name, kw, unit) for name, kw in CASES for unit in UNITS]
+    sources = [*SOURCES, *(["spark"] if args.spark else [])]
+    results = {s: run_worker(s, db, out, jobs, rounds) for s in sources}
+    verdicts = Verdicts()
+    data["cases"] = []
+    heads = "".join(f"{s + ' ms':>16}{'MB':>6}" for s in sources)
+    print(f"{'selection':22} {'unit':9}{heads}   sqlite answers from")
+    for i, (name, _, unit) in enumerate(jobs):
+        rows = {s: results[s][i] for s in sources}
+        same = len({r["figures"] for r in rows.values()}) == 1
+        cells = "".join(
+            f"{statistics.median(rows[s]['ms']):16.1f}{rows[s]['peak_mb']:6.0f}" for s in sources
+        )
+        print(
+            f"{name:22} {unit:9}{cells}   {rows['sqlite']['source']}"
+            f"{'' if same else '  FIGURES DIFFER'}"
+        )
+        data["cases"].append(
+            {
+                "selection": name,
+                "unit": unit,
+                "same_figures": same,
+                **{
+                    s: {
+                        **latency_summary(rows[s]["ms"]),
+                        "peak_rss_mb": rows[s]["peak_mb"],
+                        "source": rows[s]["source"],
+                    }
+                    for s in sources
+                },
+            }
+        )
+        duck = rows["duckdb"]
+        verdicts.judge(
+            f"{name} by {unit} on DuckDB",
+            same and p95(duck["ms"]) < 1000 and duck["peak_mb"] < 200,
+            f"p95 {p95(duck['ms']):.0f} ms, peak {duck['peak_mb']:.0f} MB; same figures as "
+            f"SQLite: {same}",
+        )
+    write_results("sources", args.quick, data, verdicts)
+    return verdicts.exit_code()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        _, _, src, path, folder, jobs_json, n = sys.argv
+        worker(src, path, folder, [tuple(j) for j in json.loads(jobs_json)], int(n))  # type: ignore[misc]
+        raise SystemExit(0)
+    raise SystemExit(main())

@@ -1,0 +1,417 @@
+"""Where the figures' rows come from: SQLite, DuckDB over Parquet, or Spark over Parquet.
+
+Every query the flowchart needs is written once, in portable SQL (`scan.py`:
+plain SELECTs, CTEs, `?` parameters, no SQLite-only function, no TEMP
+table), and an `Engine` runs it unchanged:
+- `SqliteEngine`: the telemetry database opened read-only (the default). It
+  also hands out its connection (`sqlite`) to the SQLite-only accelerators:
+  the running totals and the aggregates (`graph.totals_counts`, `rollup.py`);
+- `DuckDbEngine` (`--source parquet:OUT/`): an in-memory DuckDB whose views
+  are named like the SQLite tables and read the Parquet export in OUT/
+  (`branching export --format parquet`), events with Hive partitioning;
+- `SparkEngine` (`--source spark:OUT/`): the same views as Spark temporary
+  views over the same files, in local mode here, the same code on a cluster.
+
+The views are the contract between the export's layout and the queries: they
+expose the columns the queries read, with SQLite's types (timestamps as the
+stored text, flags as integers), so the SQL never knows which engine runs it.
+`choice_labels`, a running total in SQLite, is a view over the events on the
+Parquet engines. Values always go in as parameters; a path goes to the
+engines' own readers, never into SQL text.
+
+DuckDB and pyspark are optional extras (`pip install 'branching[duckdb]'`,
+`'branching[spark]'`): without them the source says in one line which to install.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from branching.analytics.shape import AnalyticsError
+
+Row = tuple[Any, ...]
+SOURCE_KINDS = ("sqlite", "parquet", "spark")
+_LOG4J = "spark-log4j2.properties"  # errors only: Spark is chatty by default
+
+
+class MissingExtra(AnalyticsError):
+    """An optional engine is asked for but not installed (the CLI exits 2)."""
+
+
+class Engine(Protocol):
+    """Runs portable SQL over tables named like the telemetry database's."""
+
+    label: str  # where the figures came from, in words ("DuckDB over Parquet in OUT")
+
+    @property
+    def sqlite(self) -> sqlite3.Connection | None:
+        """The SQLite connection for the accelerators (totals, aggregates); None elsewhere."""
+        ...
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Every row of `sql` with `params` bound to its `?` marks."""
+        ...
+
+    def tables(self) -> frozenset[str]:
+        """The tables (or views) this source holds."""
+        ...
+
+    def columns(self, table: str) -> frozenset[str]:
+        """The columns of `table` (a file an older branching wrote may lack some)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+Queryable = sqlite3.Connection | Engine
+
+
+def query(src: Queryable, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    """Rows of `sql` from a SQLite connection or any engine (the callers take both)."""
+    if isinstance(src, sqlite3.Connection):
+        return src.execute(sql, list(params)).fetchall()
+    return src.rows(sql, params)
+
+
+def columns_of(src: Queryable, table: str) -> frozenset[str]:
+    """The columns `table` has, on a SQLite connection or any engine."""
+    if isinstance(src, sqlite3.Connection):
+        return frozenset(row[1] for row in src.execute(f"PRAGMA table_info({table})"))
+    return src.columns(table)
+
+
+class SqliteEngine:
+    """The telemetry database, opened read-only by `source.open_readonly`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str | Path) -> None:
+        self._conn = conn
+        self.label = f"SQLite {Path(path).name}"
+
+    @property
+    def sqlite(self) -> sqlite3.Connection | None:
+        return self._conn
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return self._conn.execute(sql, list(params)).fetchall()
+
+    def tables(self) -> frozenset[str]:
+        found = self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return frozenset(r[0] for r in found)
+
+    def columns(self, table: str) -> frozenset[str]:
+        return columns_of(self._conn, table)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+# -- the Parquet export, as views named like the SQLite tables ----------------------------
+
+# dataset folder in OUT -> (view, columns the queries read: name -> SQL type)
+DATASETS: dict[str, tuple[str, dict[str, str]]] = {
+    "events": (
+        "events",
+        {
+            "session_id": "VARCHAR",
+            "seq": "BIGINT",
+            "ts": "VARCHAR",
+            "type": "VARCHAR",
+            "scene": "VARCHAR",
+            "choice": "VARCHAR",
+            "target": "VARCHAR",
+            "decide_ms": "BIGINT",
+            "input": "VARCHAR",
+            "label": "VARCHAR",
+        },
+    ),
+    "sessions": (
+        "sessions",
+        {
+            "session_id": "VARCHAR",
+            "story_id": "VARCHAR",
+            "content_hash": "VARCHAR",
+            "viewer_id": "VARCHAR",
+            "started_at": "VARCHAR",
+            "ended_at": "VARCHAR",
+            "outcome": "VARCHAR",
+            "ending_id": "VARCHAR",
+            "ending_kind": "VARCHAR",
+            "last_scene": "VARCHAR",
+            "simulated": "INTEGER",
+        },
+    ),
+    "session_attrs": (
+        "session_attrs",
+        {"session_id": "VARCHAR", "key": "VARCHAR", "value": "VARCHAR"},
+    ),
+    "stories": (
+        "stories",
+        {
+            "story_id": "VARCHAR",
+            "content_hash": "VARCHAR",
+            "title": "VARCHAR",
+            "version_label": "VARCHAR",
+            "structure": "VARCHAR",
+            "registered_at": "VARCHAR",
+        },
+    ),
+}
+# what the running total `choice_labels` holds, counted from the events
+CHOICE_LABELS = """
+SELECT s.story_id, s.content_hash, e.scene, e.choice, e.label, COUNT(*) AS count
+FROM events e JOIN sessions s ON s.session_id = e.session_id
+WHERE e.label IS NOT NULL AND e.choice IS NOT NULL
+  AND e.type IN ('choice_made', 'timeout_default')
+GROUP BY s.story_id, s.content_hash, e.scene, e.choice, e.label"""
+
+
+def parquet_folder(text: str) -> Path:
+    """The export folder a `--source` names, checked to hold the datasets the views read."""
+    folder = Path(text).expanduser()
+    if not folder.is_dir():
+        raise AnalyticsError(
+            f"{folder} is not a folder: name the one `branching export --format parquet` wrote"
+        )
+    missing = [name for name in DATASETS if not any((folder / name).glob("**/*.parquet"))]
+    if "events" in missing or "sessions" in missing or "stories" in missing:
+        raise AnalyticsError(
+            f"{folder} holds no Parquet export of branching (no {', '.join(missing)} dataset): "
+            "write one with `branching export --format parquet`"
+        )
+    return folder
+
+
+# how each engine writes a UTC timestamp as the database stores it: 2026-01-31T09:05:00.123Z
+_STAMP = {
+    "duckdb": "strftime({col}, '%Y-%m-%dT%H:%M:%S.%gZ')",
+    "spark": "date_format({col}, \"yyyy-MM-dd'T'HH:mm:ss.SSS'Z'\")",
+}
+_TYPES = {"spark": {"VARCHAR": "STRING", "INTEGER": "INT"}}
+
+
+def _view_select(raw: str, have: dict[str, str], wanted: dict[str, str], dialect: str) -> str:
+    """SELECT over the raw dataset `raw` giving each wanted column with SQLite's type.
+
+    `have` maps the file's columns to their types: a timestamp becomes the
+    text SQLite stores (so cut-offs compare as they do there), a boolean flag
+    an integer; a column the file lacks is NULL.
+    """
+    parts = []
+    for name, kind in wanted.items():
+        typed = _TYPES.get(dialect, {}).get(kind, kind)
+        found = have.get(name)
+        if found is None:
+            parts.append(f"CAST(NULL AS {typed}) AS {name}")
+        elif "timestamp" in found.lower():
+            parts.append(_STAMP[dialect].format(col=name) + f" AS {name}")
+        elif name == "simulated":  # a boolean or an integer in the file: 1 or 0 here
+            parts.append(f"CAST(CAST({name} AS INT) AS {typed}) AS {name}")
+        else:
+            parts.append(f"CAST({name} AS {typed}) AS {name}")
+    return f"SELECT {', '.join(parts)} FROM {raw}"
+
+
+# `sessions.last_scene` worked out from the events, for an export without the column
+_LAST_SCENE = """(SELECT session_id AS ls_session, scene AS ls_scene FROM (
+    SELECT session_id, scene, ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY seq DESC) AS n
+    FROM events WHERE type = 'scene_shown') last_shown WHERE n = 1) ls"""
+
+
+def _dataset_view(name: str, raw: str, have: dict[str, str], dialect: str) -> tuple[str, str]:
+    """(view name, its SELECT) of dataset `name` read as `raw` with the columns `have`."""
+    view, wanted = DATASETS[name]
+    select = _view_select(raw, have, wanted, dialect)
+    if name == "stories":  # rowid: the order the versions are in the file
+        select = select.replace(" FROM ", ", file_row_number AS rowid FROM ", 1)
+    if name == "sessions" and "last_scene" not in have:
+        typed = _TYPES.get(dialect, {}).get("VARCHAR", "VARCHAR")
+        select = select.replace(f"CAST(NULL AS {typed}) AS last_scene", "ls_scene AS last_scene")
+        select += f" LEFT JOIN {_LAST_SCENE} ON ls_session = session_id"
+    return view, select
+
+
+_VIEW_COLUMNS = {
+    **{view: frozenset(wanted) for view, wanted in DATASETS.values()},
+    "stories": frozenset(DATASETS["stories"][1]) | {"rowid"},
+    "choice_labels": frozenset({"story_id", "content_hash", "scene", "choice", "label", "count"}),
+}
+
+
+class DuckDbEngine:
+    """An in-memory DuckDB over the Parquet export in `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            import duckdb
+        except ImportError:
+            raise MissingExtra(
+                "--source parquet: needs DuckDB: pip install 'branching[duckdb]'"
+            ) from None
+        self.label = f"DuckDB over the Parquet export {folder.name}/"
+        self._con = duckdb.connect(":memory:")
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._views: set[str] = set()
+        for name in DATASETS:
+            files = sorted(str(p) for p in (folder / name).glob("**/*.parquet"))
+            if not files:
+                continue
+            raw = self._con.read_parquet(
+                files, hive_partitioning=name == "events", file_row_number=name == "stories"
+            )
+            raw.create_view(f"raw_{name}")
+            have = {col: str(kind) for col, kind in zip(raw.columns, raw.types, strict=True)}
+            view, select = _dataset_view(name, f"raw_{name}", have, "duckdb")
+            self._con.execute(f"CREATE VIEW {view} AS {select}")
+            self._views.add(view)
+        self._con.execute(f"CREATE VIEW choice_labels AS {CHOICE_LABELS}")
+        self._views.add("choice_labels")
+        threads = os.environ.get("BRANCHING_DUCKDB_THREADS")
+        if threads:
+            self._con.execute("SET threads = ?", [int(threads)])
+
+    @property
+    def sqlite(self) -> sqlite3.Connection | None:
+        return None
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return self._con.execute(sql, list(params)).fetchall()
+
+    def tables(self) -> frozenset[str]:
+        return frozenset(self._views)
+
+    def columns(self, table: str) -> frozenset[str]:
+        return _VIEW_COLUMNS[table] if table in self._views else frozenset()
+
+    def close(self) -> None:
+        self._con.close()
+
+
+# folder -> (its files' stamp, the session, the views made there): Spark takes seconds to
+# list and read the schema of an export, so a process that reads it again (the tests,
+# the benchmark) makes the views once
+_SPARK_VIEWS: dict[str, tuple[tuple[int, float], Any, set[str]]] = {}
+
+
+def _export_stamp(folder: Path) -> tuple[int, float]:
+    """How many Parquet files the export holds and the newest change among them."""
+    files = list(folder.glob("*/**/*.parquet"))
+    return len(files), max((f.stat().st_mtime for f in files), default=0.0)
+
+
+class SparkEngine:
+    """Spark SQL over the Parquet export in `folder` (local mode unless told otherwise).
+
+    The session comes from `SparkSession.builder.getOrCreate()`: on a cluster,
+    `spark-submit` sets the master; here `BRANCHING_SPARK_MASTER` (default
+    `local[2]`). Spark's own logging is kept to errors.
+    """
+
+    def __init__(self, folder: Path, session: Any = None) -> None:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise MissingExtra(
+                "--source spark: needs pyspark (and Java 17+): pip install 'branching[spark]'"
+            ) from None
+        self.label = f"Spark over the Parquet export {folder.name}/"
+        if session is None:
+            logging.getLogger("py4j").setLevel(logging.ERROR)
+            master = os.environ.get("BRANCHING_SPARK_MASTER", "local[2]")
+            quiet = f"-Dlog4j2.configurationFile={Path(__file__).with_name(_LOG4J)}"
+            try:
+                session = (
+                    SparkSession.builder.master(master)
+                    .appName("branching")
+                    .config("spark.ui.enabled", "false")
+                    .config("spark.ui.showConsoleProgress", "false")
+                    .config("spark.sql.shuffle.partitions", "4")
+                    .config("spark.driver.extraJavaOptions", quiet)
+                    .getOrCreate()
+                )
+            except Exception as exc:  # no Java, a bad master: one line, not a JVM trace
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise AnalyticsError(f"Spark did not start: {first}") from None
+        self._spark = session
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+        stamp = _export_stamp(folder)
+        self._views: set[str]
+        known = _SPARK_VIEWS.get(str(folder))
+        if known is not None and known[0] == stamp and known[1] is session:
+            self._views = known[2]  # the same export, read again in this process
+            return
+        self._views = set()
+        for name in DATASETS:
+            root = folder / name
+            if not any(root.glob("**/*.parquet")):
+                continue
+            raw = session.read.option("basePath", str(root)).parquet(str(root))
+            if name == "stories":  # the order the versions are in (one file, read in order)
+                from pyspark.sql.functions import monotonically_increasing_id
+
+                raw = raw.withColumn("file_row_number", monotonically_increasing_id())
+            raw.createOrReplaceTempView(f"raw_{name}")
+            view, select = _dataset_view(name, f"raw_{name}", dict(raw.dtypes), "spark")
+            session.sql(f"CREATE OR REPLACE TEMP VIEW {view} AS {select}")
+            self._views.add(view)
+        session.sql(f"CREATE OR REPLACE TEMP VIEW choice_labels AS {CHOICE_LABELS}")
+        self._views.add("choice_labels")
+        _SPARK_VIEWS.clear()  # the views are the session's: one export's at a time
+        _SPARK_VIEWS[str(folder)] = (stamp, session, self._views)
+
+    @property
+    def sqlite(self) -> sqlite3.Connection | None:
+        return None
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return [tuple(r) for r in self._spark.sql(sql, args=list(params)).collect()]
+
+    def tables(self) -> frozenset[str]:
+        return frozenset(self._views)
+
+    def columns(self, table: str) -> frozenset[str]:
+        return _VIEW_COLUMNS[table] if table in self._views else frozenset()
+
+    def close(self) -> None:
+        """The session stays (starting Spark takes seconds; the process ends it)."""
+
+
+def check_source(source: str) -> tuple[str, str]:
+    """(kind, where) of a `--source`; MissingExtra when its engine is not installed."""
+    kind, sep, where = source.partition(":")
+    kind = kind.strip().lower()
+    if not sep or kind not in SOURCE_KINDS or not where.strip():
+        raise AnalyticsError(
+            f"--source {source!r}: give parquet:OUT/ or spark:OUT/ "
+            "(a folder `branching export --format parquet` wrote), or sqlite:FILE"
+        )
+    module, extra = {"parquet": ("duckdb", "duckdb"), "spark": ("pyspark", "spark")}.get(
+        kind, ("", "")
+    )
+    if module and importlib.util.find_spec(module) is None:
+        raise MissingExtra(
+            f"--source {kind}: needs {module}: pip install 'branching[{extra}]'"
+            + (" (and Java 17 or later)" if kind == "spark" else "")
+        )
+    return kind, where.strip()
+
+
+def open_engine(db: str | Path | None, source: str | None) -> Engine:
+    """The engine a `--source` names (`parquet:OUT/`, `spark:OUT/`), else SQLite at `db`."""
+    if source:
+        kind, where = check_source(source)
+        if kind == "parquet":
+            return DuckDbEngine(parquet_folder(where))
+        if kind == "spark":
+            return SparkEngine(parquet_folder(where))
+        db = where
+    if db is None:
+        raise AnalyticsError("name the telemetry database with --db (or set BRANCHING_DB)")
+    from branching.analytics.source import open_readonly
+
+    return SqliteEngine(open_readonly(db), db)

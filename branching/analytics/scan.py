@@ -1,0 +1,150 @@
+"""The flowchart's figures read from the raw events, in portable SQL: one definition.
+
+These queries run unchanged on SQLite, on DuckDB over the Parquet export and
+on Spark SQL (`engines.py`), so a figure cannot differ by engine. What keeps
+them portable: plain SELECTs; the chosen sessions as a CTE, `picked`, put in
+front of every query (never a TEMP table); `?` parameters for every value;
+only functions the three share (COUNT, SUM, COALESCE, CASE, LEAD,
+ROW_NUMBER); GROUP BY by position.
+
+On SQLite they are the scan path: the figures the running totals and the
+aggregates (`graph.totals_counts`, `rollup.py`) cannot answer. On the Parquet
+engines they answer every flowchart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from branching.analytics.engines import Queryable, Row, query
+from branching.analytics.filters import Filters, Unit, session_conditions, tally, tally_sessions
+from branching.analytics.graph import Counts, EdgeKey
+from branching.analytics.shape import SEEN_LABELS, Shape, apply_seen_labels
+from branching.analytics.source import Version
+
+_CHOICE_TYPES = "('choice_made', 'timeout_default', 'route_taken')"
+_JOIN_EVENTS = "FROM picked p JOIN events e ON e.session_id = p.session_id"
+_JOIN_SESSIONS = "FROM picked p JOIN sessions s ON s.session_id = p.session_id"
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenSessions:
+    """The chosen sessions as a CTE (`picked(session_id, viewer_id)`) and its parameters."""
+
+    sql: str
+    params: tuple[object, ...]
+
+    def query(self, src: Queryable, body: str, params: tuple[object, ...] = ()) -> list[Row]:
+        """Rows of `body` (which reads `picked`) with the CTE in front."""
+        return query(src, f"WITH {self.sql}\n{body}", (*self.params, *params))
+
+
+def picked(story_id: str, chosen: list[Version], filters: Filters) -> ChosenSessions:
+    """The sessions of `story_id` that `filters` choose."""
+    cond, params = session_conditions(story_id, chosen, filters)
+    sql = f"picked AS (SELECT s.session_id, s.viewer_id FROM sessions s WHERE {cond})"
+    return ChosenSessions(sql, tuple(params))
+
+
+def event_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
+    """Counts in `unit` over the chosen sessions' events.
+
+    A session completed when its outcome is `ending`; one that did not "left"
+    at its last scene shown.
+    """
+    edges = {
+        (str(r[0]), str(r[1]), str(r[2])): (int(r[3]), int(r[4]))
+        for r in chosen.query(
+            src,
+            f"""SELECT e.scene, COALESCE(e.choice, ''), COALESCE(e.target, ''), {tally(unit)},
+                   {tally(unit, "e.type = 'timeout_default'")}
+            {_JOIN_EVENTS} WHERE e.type IN {_CHOICE_TYPES} GROUP BY 1, 2, 3""",
+        )
+    }
+    visits: dict[str, int] = {}
+    views = 0
+    for scene, n, shown in chosen.query(
+        src,
+        f"""SELECT e.scene, {tally(unit)}, COUNT(*) {_JOIN_EVENTS}
+        WHERE e.type = 'scene_shown' GROUP BY 1""",
+    ):
+        visits[scene] = int(n)
+        views += int(shown)
+    timed_out = {
+        r[0]: int(r[1])
+        for r in chosen.query(
+            src,
+            f"""SELECT e.scene, {tally(unit, "e.type = 'timeout_default'")} {_JOIN_EVENTS}
+            WHERE e.type IN ('choice_made', 'timeout_default') GROUP BY 1""",
+        )
+    }
+    stopped = {
+        r[0]: int(r[1])
+        for r in chosen.query(
+            src,
+            f"""SELECT s.last_scene, {tally_sessions(unit)} {_JOIN_SESSIONS}
+            WHERE s.outcome <> 'ending' AND s.last_scene IS NOT NULL GROUP BY 1""",
+        )
+    }
+    ended = {
+        str(r[0]): int(r[1])
+        for r in chosen.query(
+            src,
+            f"""SELECT s.ending_id, {tally_sessions(unit)} {_JOIN_SESSIONS}
+            WHERE s.outcome = 'ending' GROUP BY 1""",
+        )
+    }
+    sessions, viewers, completed = chosen.query(
+        src,
+        f"""SELECT COUNT(*), COUNT(DISTINCT p.viewer_id),
+               {tally_sessions(unit, "s.outcome = 'ending'")} {_JOIN_SESSIONS}""",
+    )[0]
+    return Counts(
+        edges,
+        visits,
+        stopped,
+        sessions=int(sessions),
+        viewers=int(viewers),
+        completed=int(completed or 0),
+        ended=ended,
+        timed_out=timed_out,
+        views=views,
+    )
+
+
+def derived_routes(
+    src: Queryable, chosen: ChosenSessions, unit: Unit, route_scenes: list[str]
+) -> dict[EdgeKey, tuple[int, int]]:
+    """Route edges from consecutive `scene_shown` events of the chosen sessions.
+
+    For databases recorded without `route_taken` events: the scene shown after
+    a `next`/`random` scene is where its route led.
+    """
+    if not route_scenes:
+        return {}
+    marks = ", ".join("?" for _ in route_scenes)
+    count = {
+        "times": "COUNT(*)",
+        "sessions": "COUNT(DISTINCT session_id)",
+        "viewers": "COUNT(DISTINCT viewer_id)",
+    }[unit]
+    rows = chosen.query(
+        src,
+        f""", shown AS (
+            SELECT e.session_id, p.viewer_id, e.scene,
+                   LEAD(e.scene) OVER (PARTITION BY e.session_id ORDER BY e.seq) AS target
+            {_JOIN_EVENTS} WHERE e.type = 'scene_shown')
+        SELECT scene, target, {count} FROM shown
+        WHERE scene IN ({marks}) AND target IS NOT NULL GROUP BY 1, 2""",
+        tuple(route_scenes),
+    )
+    return {(r[0], "", r[1]): (int(r[2]), 0) for r in rows}
+
+
+def seen_labels(src: Queryable, tables: frozenset[str], shape: Shape, hashes: list[str]) -> Shape:
+    """`shape` with each templated label as its viewers most often saw it (`choice_labels`)."""
+    if "choice_labels" not in tables or not hashes:
+        return shape
+    marks = ", ".join("?" for _ in hashes)
+    rows = query(src, SEEN_LABELS.format(marks=marks), [shape.id, *hashes])
+    return apply_seen_labels(shape, [(r[0], r[1], r[2], int(r[3])) for r in rows])

@@ -1,0 +1,193 @@
+"""The flowchart's figures are the same from every source: SQLite, DuckDB and Spark.
+
+A seeded audience (`branching simulate`, with loops, going back, abandonment,
+pauses and timeouts) of the three bundled stories, two versions of the
+lighthouse and a few real playthroughs of the tutorial (so `--audience`
+matters) is recorded in SQLite and exported with `branching export --format
+parquet`. Then `branching flowchart --format json` reads it from the database
+(running totals, aggregates or raw events, whichever answers) and from the
+export (`--source parquet:OUT/`, DuckDB; `--source spark:OUT/`, Spark), and
+every figure must be equal: scenes, edges, shares, timeouts, endings, left
+here, sessions, viewers, completed. Only the words saying where the figures
+came from (and the notes about SQLite's own accelerators) may differ.
+
+The Spark case is one test marked slow: one local Spark session for every
+case; it skips unless pyspark and Java are installed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from test_consistency import LIGHTHOUSE, SIGNAL, TUTORIAL, record_real, simulate
+
+from branching.cli import cli
+
+pytest.importorskip("duckdb")
+pytest.importorskip("pyarrow")
+
+UNITS = ("sessions", "viewers", "times")
+# (story as typed, filters): by path and by id (the structure from the stories dataset)
+CASES: list[tuple[str, tuple[str, ...]]] = [
+    ("tutorial", ()),
+    ("tutorial", ("--audience", "all")),
+    ("tutorial", ("--audience", "simulated", "--where", "region=NL")),
+    ("tutorial", ("--audience", "all", "--since", "2025-01-15")),
+    ("tutorial", ("--audience", "simulated", "--until", "2025-01-20T12:00")),
+    ("tutorial", ("--audience", "all", "--first-only")),
+    (str(SIGNAL), ()),
+    (str(SIGNAL), ("--where", "region=UK", "--since", "2025-01-10")),
+    (str(SIGNAL), ("--where", "region=UK", "--where", "device=ssh")),
+    ("lighthouse", ()),
+    ("lighthouse", ("--version", "1.1")),
+    ("lighthouse", ("--version", "1.2", "--first-only", "--until", "2025-01-25")),
+]
+SPARK_CASES = [CASES[2], CASES[5], CASES[7], CASES[11]]  # each filter kind, both story names
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the SQLite database, its Parquet export)."""
+    folder = tmp_path_factory.mktemp("sources")
+    db = folder / "audience.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(folder / "config"))
+        mp.setenv("XDG_DATA_HOME", str(folder / "data"))
+        simulate(db, TUTORIAL, 60, 20, seed=1)
+        simulate(db, SIGNAL, 50, 20, seed=2)
+        simulate(db, LIGHTHOUSE, 40, 15, seed=3)
+        second = folder / "lighthouse-1.2.yaml"
+        text = LIGHTHOUSE.read_text(encoding="utf-8")
+        second.write_text(text.replace('version: "1.1"', 'version: "1.2"'), encoding="utf-8")
+        simulate(db, second, 40, 15, seed=4)
+        record_real(db)
+    out = folder / "export"
+    run("export", "--db", str(db), "--format", "parquet", str(out))
+    return db, out
+
+
+def figures(output: str) -> dict[str, Any]:
+    """`flowchart --format json` without the words on where the figures came from."""
+    data: dict[str, Any] = json.loads(output)
+    data.pop("source")
+    data.pop("notes")
+    return data
+
+
+def same_figures(sqlite: dict[str, Any], other: dict[str, Any], unit: str) -> None:
+    if sqlite["viewers"] is None:  # the running totals do not know viewers; events do
+        assert unit == "times" and other["viewers"] > 0
+        other = {**other, "viewers": None}
+    assert other == sqlite
+
+
+def flowchart(story: str, source: tuple[str, ...], unit: str, args: tuple[str, ...]) -> str:
+    return run("flowchart", story, *source, "--format", "json", "--by", unit, *args)
+
+
+@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize(
+    ("story", "args"), CASES, ids=[f"{s[-8:]}-{'_'.join(a)}" for s, a in CASES]
+)
+def test_duckdb_over_parquet_draws_the_same_figures_as_sqlite(
+    recorded: tuple[Path, Path], story: str, args: tuple[str, ...], unit: str
+) -> None:
+    db, out = recorded
+    sqlite = figures(flowchart(story, ("--db", str(db)), unit, args))
+    assert sqlite["sessions"], "a case that chooses no session proves nothing"
+    duck = figures(flowchart(story, ("--source", f"parquet:{out}"), unit, args))
+    same_figures(sqlite, duck, unit)
+
+
+@pytest.mark.parametrize("fmt", ["terminal", "dot", "mermaid"])
+def test_every_drawn_format_differs_only_in_where_the_figures_came_from(
+    recorded: tuple[Path, Path], fmt: str
+) -> None:
+    db, out = recorded
+    args = ("signal", "--format", fmt, "--by", "viewers", "--width", "200", "--where", "region=UK")
+    sqlite = run("flowchart", *args, "--db", str(db))
+    duck = run("flowchart", *args, "--source", f"parquet:{out}")
+    assert "raw events" in sqlite and "DuckDB over the Parquet export export/" in duck
+    assert duck.replace("DuckDB over the Parquet export export/", "raw events") == sqlite
+
+
+def test_the_html_flowchart_from_parquet_says_its_stats_tables_are_sqlites(
+    recorded: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, out = recorded
+    page = tmp_path / "flow.html"
+    run("flowchart", "signal", "--source", f"parquet:{out}", "--format", "html", "-o", str(page))
+    assert "stats tables are left out" in page.read_text(encoding="utf-8")
+
+
+def test_a_source_that_is_not_an_export_is_one_line(
+    recorded: tuple[Path, Path], tmp_path: Path
+) -> None:
+    db, _ = recorded
+    for source, words in [
+        (f"parquet:{tmp_path / 'absent'}", "is not a folder"),
+        (f"parquet:{tmp_path}", "no Parquet export of branching"),
+        ("duckdb:x", "give parquet:OUT/ or spark:OUT/"),
+        ("parquet:", "give parquet:OUT/ or spark:OUT/"),
+    ]:
+        result = CliRunner().invoke(cli, ["flowchart", "signal", "--source", source])
+        assert result.exit_code != 0 and words in result.output, result.output
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    result = CliRunner().invoke(cli, ["flowchart", "nothere", "--source", f"sqlite:{db}"])
+    assert result.exit_code == 1 and "no recordings" in result.output
+
+
+def test_a_missing_engine_names_the_extra_to_install(
+    recorded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out = recorded
+    import importlib.util
+
+    real = importlib.util.find_spec
+    hidden = {"duckdb", "pyspark"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a)
+    )
+    for kind, extra in (("parquet", "duckdb"), ("spark", "spark")):
+        result = CliRunner().invoke(cli, ["flowchart", "signal", "--source", f"{kind}:{out}"])
+        assert result.exit_code == 2
+        assert f"pip install 'branching[{extra}]'" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def _spark_ready() -> str | None:
+    """Why Spark cannot run here, or None."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'branching[spark]')"
+    java = shutil.which("java")
+    if java is None:
+        return "no Java on PATH"
+    done = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    return None if done.returncode == 0 else "java -version failed"
+
+
+@pytest.mark.slow
+def test_spark_over_parquet_draws_the_same_figures_as_sqlite(recorded: tuple[Path, Path]) -> None:
+    why = _spark_ready()
+    if why:
+        pytest.skip(why)
+    db, out = recorded
+    for story, args in SPARK_CASES:
+        for unit in UNITS:
+            sqlite = figures(flowchart(story, ("--db", str(db)), unit, args))
+            spark = figures(flowchart(story, ("--source", f"spark:{out}"), unit, args))
+            same_figures(sqlite, spark, unit)
