@@ -29,9 +29,12 @@ import importlib.util
 import logging
 import os
 import sqlite3
+import tempfile
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote, unquote
 
 from branching.analytics.shape import AnalyticsError
 
@@ -48,6 +51,7 @@ class Engine(Protocol):
     """Runs portable SQL over tables named like the telemetry database's."""
 
     label: str  # where the figures came from, in words ("DuckDB over Parquet in OUT")
+    dialect: str  # "sqlite", "duckdb" or "spark": which SQL beyond the portable it takes
 
     @property
     def sqlite(self) -> sqlite3.Connection | None:
@@ -64,6 +68,13 @@ class Engine(Protocol):
 
     def columns(self, table: str) -> frozenset[str]:
         """The columns of `table` (a file an older branching wrote may lack some)."""
+        ...
+
+    def scope(self, story_id: str, since: str | None = None) -> None:
+        """From now on, `events` may hold only `story_id`'s events, from the UTC day of
+        `since` on (a cut-off as `Filters` holds it): what a reader of the Parquet
+        export need not open. Every query must still say what it wants; SQLite's
+        indexes do this already, so it does nothing there."""
         ...
 
     def close(self) -> None: ...
@@ -92,6 +103,7 @@ class SqliteEngine:
     def __init__(self, conn: sqlite3.Connection, path: str | Path) -> None:
         self._conn = conn
         self.label = f"SQLite {Path(path).name}"
+        self.dialect = "sqlite"
 
     @property
     def sqlite(self) -> sqlite3.Connection | None:
@@ -106,6 +118,9 @@ class SqliteEngine:
 
     def columns(self, table: str) -> frozenset[str]:
         return columns_of(self._conn, table)
+
+    def scope(self, story_id: str, since: str | None = None) -> None:
+        """Nothing to do: the indexes on story and session read only what a query asks."""
 
     def close(self) -> None:
         self._conn.close()
@@ -243,8 +258,54 @@ _VIEW_COLUMNS = {
 }
 
 
+def partition_value(value: str) -> str:
+    """A Hive partition value as the export writes it in a folder name (`story_id=...`).
+
+    The same quoting as `store.parquet` (percent-escaping everything but
+    letters, digits and `_.-~`), so a hostile story id is one plain folder name
+    and never a path or a pattern.
+    """
+    return quote(value, safe="") or "%00"
+
+
+def partition_files(events: Path, story_id: str, since: str | None) -> list[Path]:
+    """The event files of `story_id`'s partition, from the UTC day of `since` on.
+
+    A session that started on or after `since` has every event on that day or
+    later (an event's day is the UTC day of its timestamp), so earlier days
+    hold none of its events. A folder whose day does not read as a date is kept.
+    """
+    first = since[:10] if since else ""
+    found = []
+    for day in sorted((events / f"story_id={partition_value(story_id)}").glob("*")):
+        name, sep, value = day.name.partition("=")
+        when = unquote(value)
+        if first and sep and name == "day" and _is_day(when) and when < first:
+            continue
+        found += sorted(day.glob("**/*.parquet") if day.is_dir() else [])
+    return found
+
+
+def _is_day(text: str) -> bool:
+    try:
+        return len(text) == 10 and bool(date.fromisoformat(text))
+    except ValueError:
+        return False
+
+
+DUCKDB_MEMORY = "160MB"  # DuckDB's own buffers; the process (Python too) stays under 200 MB
+DUCKDB_THREADS = 2  # at most: more threads hold more buffers each
+
+
 class DuckDbEngine:
-    """An in-memory DuckDB over the Parquet export in `folder`."""
+    """An in-memory DuckDB over the Parquet export in `folder`.
+
+    Threads: `BRANCHING_DUCKDB_THREADS`, else the cores up to two; memory:
+    `BRANCHING_DUCKDB_MEMORY` (a DuckDB size such as 500MB), else 160 MB,
+    beyond which it spills to a private temporary folder removed on `close`.
+    No query relies on the order rows are read in (every order is an ORDER
+    BY), so DuckDB need not keep it.
+    """
 
     def __init__(self, folder: Path) -> None:
         try:
@@ -254,26 +315,56 @@ class DuckDbEngine:
                 "--source parquet: needs DuckDB: pip install 'branching[duckdb]'"
             ) from None
         self.label = f"DuckDB over the Parquet export {folder.name}/"
-        self._con = duckdb.connect(":memory:")
+        self.dialect = "duckdb"
+        self._folder = folder
+        self._spill = tempfile.TemporaryDirectory(prefix="branching-duckdb-")
+        threads = os.environ.get("BRANCHING_DUCKDB_THREADS", "")
+        memory = os.environ.get("BRANCHING_DUCKDB_MEMORY", "") or DUCKDB_MEMORY
+        try:
+            self._con = duckdb.connect(
+                ":memory:",
+                config={
+                    "threads": int(threads)
+                    if threads
+                    else min(os.cpu_count() or 1, DUCKDB_THREADS),
+                    "memory_limit": memory,
+                    "preserve_insertion_order": False,
+                    "temp_directory": self._spill.name,
+                },
+            )
+        except (ValueError, duckdb.Error) as exc:
+            self._spill.cleanup()
+            raise AnalyticsError(
+                f"BRANCHING_DUCKDB_THREADS={threads!r} / BRANCHING_DUCKDB_MEMORY={memory!r}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'not accepted'}"
+            ) from None
         self._con.execute("SET TimeZone = 'UTC'")
         self._views: set[str] = set()
+        self._events: dict[str, str] = {}  # the events files' columns -> types
         for name in DATASETS:
             files = sorted(str(p) for p in (folder / name).glob("**/*.parquet"))
             if not files:
                 continue
-            raw = self._con.read_parquet(
-                files, hive_partitioning=name == "events", file_row_number=name == "stories"
-            )
-            raw.create_view(f"raw_{name}")
-            have = {col: str(kind) for col, kind in zip(raw.columns, raw.types, strict=True)}
-            view, select = _dataset_view(name, f"raw_{name}", have, "duckdb")
-            self._con.execute(f"CREATE VIEW {view} AS {select}")
-            self._views.add(view)
+            self._read(name, files)
         self._con.execute(f"CREATE VIEW choice_labels AS {CHOICE_LABELS}")
         self._views.add("choice_labels")
-        threads = os.environ.get("BRANCHING_DUCKDB_THREADS")
-        if threads:
-            self._con.execute("SET threads = ?", [int(threads)])
+
+    def _read(self, name: str, files: list[str]) -> None:
+        """(Re)make the view of dataset `name` over `files` (none: an empty events view)."""
+        if files:
+            raw = self._con.read_parquet(
+                files, hive_partitioning=False, file_row_number=name == "stories"
+            )
+            raw.create_view(f"raw_{name}", replace=True)
+            have = {col: str(kind) for col, kind in zip(raw.columns, raw.types, strict=True)}
+            if name == "events":
+                self._events = have
+            view, select = _dataset_view(name, f"raw_{name}", have, "duckdb")
+        else:  # the story has no events there (or none from that day): no file to read
+            view, wanted = DATASETS[name]
+            select = _view_select("raw", {}, wanted, "duckdb").replace(" FROM raw", " WHERE 1 = 0")
+        self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
+        self._views.add(view)
 
     @property
     def sqlite(self) -> sqlite3.Connection | None:
@@ -288,8 +379,19 @@ class DuckDbEngine:
     def columns(self, table: str) -> frozenset[str]:
         return _VIEW_COLUMNS[table] if table in self._views else frozenset()
 
+    def scope(self, story_id: str, since: str | None = None) -> None:
+        """`events` over the files of `story_id`'s partition only, from `since`'s day on.
+
+        The files are listed here and handed to DuckDB's reader as paths: the
+        story id never enters SQL text.
+        """
+        if "events" in self._views:
+            files = partition_files(self._folder / "events", story_id, since)
+            self._read("events", [str(f) for f in files])
+
     def close(self) -> None:
         self._con.close()
+        self._spill.cleanup()
 
 
 # folder -> (its files' stamp, the session, the views made there): Spark takes seconds to
@@ -320,6 +422,7 @@ class SparkEngine:
                 "--source spark: needs pyspark (and Java 17+): pip install 'branching[spark]'"
             ) from None
         self.label = f"Spark over the Parquet export {folder.name}/"
+        self.dialect = "spark"
         if session is None:
             logging.getLogger("py4j").setLevel(logging.ERROR)
             master = os.environ.get("BRANCHING_SPARK_MASTER", "local[2]")
@@ -376,6 +479,10 @@ class SparkEngine:
 
     def columns(self, table: str) -> frozenset[str]:
         return _VIEW_COLUMNS[table] if table in self._views else frozenset()
+
+    def scope(self, story_id: str, since: str | None = None) -> None:
+        """Nothing yet: the views are made once per process and export (`_SPARK_VIEWS`),
+        so Spark lists every story's partitions (the queries still choose the story's)."""
 
     def close(self) -> None:
         """The session stays (starting Spark takes seconds; the process ends it)."""

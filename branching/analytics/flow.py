@@ -210,8 +210,10 @@ def _from_db(
     chosen = resolve_versions(engine, story_id, filters.version)
     if shape is None:
         shape = stored_shape(engine, story_id, chosen)
+    engine.scope(story_id)  # a Parquet engine reads the story's partition only
     shape = scan.seen_labels(engine, engine.tables(), shape, [v.content_hash for v in chosen])
     filters = settle_audience(engine, story_id, filters)
+    engine.scope(story_id, filters.since)  # the labels are read: only the chosen days now
     fast = unit == "times" and replace(filters, version=None, audience_note="").empty
     notes: list[str] = []
     conn = engine.sqlite  # the accelerators are SQLite's: other engines read the events

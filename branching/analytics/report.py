@@ -72,7 +72,12 @@ def build_report(
         pruned = conn.execute(
             "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
         ).fetchone()[0]
-        walked = walks.walk(conn, unit)
+        counts = metrics.scene_counts(conn, unit)
+        reached = metrics.reached_of(counts)
+        choices = metrics.choice_shares(conn, shape, unit, reached)
+        verdicts = _verdicts(loaded)
+        taken = ((c.scene, c.choice) for c in choices if c.times)
+        walked = walks.walk(conn, unit, observe=walks.needs_observing(taken, verdicts))
         overview = Overview(
             story_id,
             shape.title,
@@ -82,29 +87,28 @@ def build_report(
             sessions,
             viewers,
             started,
-            len(walked.completed),
+            walked.completed,
             first,
             last,
             int(pruned),
         )
-        choices = metrics.choice_shares(conn, shape, unit)
         timing = metrics.timing(conn, shape, unit)
-        reach = metrics.scene_reach(conn, shape, unit, started)
+        reach = metrics.scene_reach(conn, shape, unit, started, counts)
         ends, kinds = metrics.endings(conn, shape, unit, started)
         return Report(
             overview=overview,
             reach=tuple(reach),
             choices=tuple(choices),
             timing=tuple(timing),
-            dropoff=tuple(metrics.dropoff(conn, shape, unit)),
+            dropoff=tuple(metrics.dropoff(conn, shape, unit, reached)),
             endings=tuple(ends),
             ending_kinds=tuple(kinds),
             paths=tuple(walks.paths(walked, shape, top)),
-            interactions=tuple(metrics.interactions(conn, shape, unit)),
+            interactions=tuple(metrics.interactions(conn, shape, unit, reached)),
             progress=tuple(walks.progress(walked)),
             segments=tuple(segments.segments(conn, unit)),
             tags=tuple(segments.tags(conn, shape, unit, started)),
-            flags=tuple(flags(shape, choices, timing, walked, flag_min, _verdicts(loaded))),
+            flags=tuple(flags(shape, choices, timing, walked, flag_min, verdicts)),
             unreached_scenes=tuple(r.scene for r in reach if not r.reached and sessions),
             unreached_choices=tuple(
                 (c.scene, c.choice) for c in choices if not c.times and sessions

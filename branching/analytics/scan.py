@@ -14,7 +14,7 @@ engines they answer every flowchart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from branching.analytics.engines import Queryable, Row, query
 from branching.analytics.filters import Filters, Unit, session_conditions, tally, tally_sessions
@@ -50,8 +50,11 @@ def event_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
     """Counts in `unit` over the chosen sessions' events.
 
     A session completed when its outcome is `ending`; one that did not "left"
-    at its last scene shown.
+    at its last scene shown. On DuckDB the events are read in one pass
+    (`_one_pass`); elsewhere by the portable queries below, figure by figure.
     """
+    if getattr(src, "dialect", "sqlite") == "duckdb":
+        return _one_pass(src, chosen, unit)
     edges = {
         (str(r[0]), str(r[1]), str(r[2])): (int(r[3]), int(r[4]))
         for r in chosen.query(
@@ -78,6 +81,14 @@ def event_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
             WHERE e.type IN ('choice_made', 'timeout_default') GROUP BY 1""",
         )
     }
+    return _with_sessions(
+        src, chosen, unit, Counts(edges, visits, {}, timed_out=timed_out, views=views)
+    )
+
+
+def _with_sessions(src: Queryable, chosen: ChosenSessions, unit: Unit, counts: Counts) -> Counts:
+    """`counts` with the figures of the chosen sessions themselves: where they stopped
+    or ended, how many there are, how many viewers, how many completed."""
     stopped = {
         r[0]: int(r[1])
         for r in chosen.query(
@@ -99,17 +110,77 @@ def event_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
         f"""SELECT COUNT(*), COUNT(DISTINCT p.viewer_id),
                {tally_sessions(unit, "s.outcome = 'ending'")} {_JOIN_SESSIONS}""",
     )[0]
-    return Counts(
-        edges,
-        visits,
-        stopped,
+    return replace(
+        counts,
+        stopped=stopped,
         sessions=int(sessions),
         viewers=int(viewers),
         completed=int(completed or 0),
         ended=ended,
-        timed_out=timed_out,
-        views=views,
     )
+
+
+# what a distinct chosen session (or viewer) is numbered by, 1 to the sessions chosen
+_NUMBERED = {
+    "sessions": "DENSE_RANK() OVER (ORDER BY session_id)",
+    "viewers": "CASE WHEN viewer_id IS NOT NULL THEN DENSE_RANK() OVER (ORDER BY viewer_id) END",
+    "times": "CAST(NULL AS BIGINT)",
+}
+# DuckDB: every event figure in one pass. Each cell (scene shown, or edge) counts its
+# events and keeps a bitmap of the sessions (viewers) it saw: the distinct count is the
+# bitmap's bits, and a scene's sessions that timed out are its edges' bitmaps OR-ed
+# together, so nothing holds a row per session and event (COUNT DISTINCT over ten
+# million events would, and take seconds).
+_ONE_PASS = """, numbered AS (SELECT session_id, {who} AS who FROM picked),
+cells AS MATERIALIZED (
+    SELECT e.type = 'scene_shown' AS shown, e.scene AS scene,
+           COALESCE(e.choice, '') AS choice, COALESCE(e.target, '') AS target,
+           COUNT(*) AS times,
+           SUM(CASE WHEN e.type = 'timeout_default' THEN 1 ELSE 0 END) AS timeouts,
+           SUM(CASE WHEN e.type IN ('choice_made', 'timeout_default') THEN 1 ELSE 0 END)
+             AS decided,
+           {bits} AS who,
+           {late} AS late
+    FROM numbered p JOIN events e ON e.session_id = p.session_id
+    WHERE e.type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown')
+    GROUP BY 1, 2, 3, 4)
+SELECT shown, scene, choice, target, times, timeouts, decided,
+       bit_count(who), bit_count(late) FROM cells
+UNION ALL
+SELECT NULL, scene, NULL, NULL, 0, SUM(timeouts), SUM(decided), 0, bit_count(bit_or(late))
+FROM cells WHERE NOT shown GROUP BY scene"""
+
+
+def _one_pass(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
+    """`event_counts` on DuckDB: the same figures, the events read once."""
+    counts = _with_sessions(src, chosen, unit, Counts({}, {}, {}, views=0))
+    if not counts.sessions:
+        return counts
+    if unit == "times":
+        bits = late = "CAST(NULL AS BIT)"
+        params: tuple[object, ...] = ()
+    else:
+        bits = "bitstring_agg(p.who, 1, ?)"
+        late = "bitstring_agg(CASE WHEN e.type = 'timeout_default' THEN p.who END, 1, ?)"
+        params = (counts.sessions, counts.sessions)
+    sql = _ONE_PASS.format(who=_NUMBERED[unit], bits=bits, late=late)
+    edges: dict[EdgeKey, tuple[int, int]] = {}
+    visits: dict[str, int] = {}
+    timed_out: dict[str, int] = {}
+    views = 0
+    for shown, scene, choice, target, times, timeouts, decided, who, late_ in chosen.query(
+        src, sql, params
+    ):
+        n, t = (int(times), int(timeouts)) if unit == "times" else (int(who or 0), int(late_ or 0))
+        if shown is None:  # a scene's choices: who timed out there
+            if decided:
+                timed_out[scene] = t
+        elif shown:
+            visits[scene] = n
+            views += int(times)
+        else:
+            edges[(str(scene), str(choice), str(target))] = (n, t)
+    return replace(counts, edges=edges, visits=visits, timed_out=timed_out, views=views)
 
 
 def derived_routes(

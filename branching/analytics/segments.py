@@ -109,29 +109,46 @@ def _any(column: str, values: list[str]) -> tuple[str, list[object]]:
 
 
 def tags(conn: sqlite3.Connection, shape: Shape, unit: Unit, started: int) -> list[TagShare]:
-    """Per choice tag: taken when offered; per scene tag: reached of started."""
-    out = []
+    """Per choice tag: taken when offered; per scene tag: reached of started.
+
+    Every tag is one column of the same query: one pass over the events.
+    """
+    columns: list[str] = []
+    params: list[object] = []
+    out: list[tuple[str, str, int | None]] = []  # tag, kind, started (None: the first column)
     choice_tags = sorted({t for s in shape.scenes.values() for c in s.choices for t in c.tags})
     for tag in choice_tags:
         scenes = [s.id for s in shape.scenes.values() if any(tag in c.tags for c in s.choices)]
         pairs = [(s.id, c.id) for s in shape.scenes.values() for c in s.choices if tag in c.tags]
-        at, params = _any("e.scene", scenes)
+        at, at_params = _any("e.scene", scenes)
         took = " OR ".join("(e.scene = ? AND e.choice = ?)" for _ in pairs)
-        flat = [v for pair in pairs for v in pair]
-        row = conn.execute(
-            f"""SELECT {tally(unit, "e.type = 'scene_shown'")},
-                   {tally(unit, f"e.type IN ('choice_made', 'timeout_default') AND ({took})")}
-            FROM temp.picked p JOIN events e ON e.session_id = p.session_id WHERE {at}""",
-            [*flat, *params],
-        ).fetchone()
-        out.append(TagShare(tag, "choice", int(row[0] or 0), int(row[1] or 0)))
+        columns.append(tally(unit, f"e.type = 'scene_shown' AND {at}"))
+        columns.append(tally(unit, f"e.type IN ('choice_made', 'timeout_default') AND ({took})"))
+        params += [*at_params, *(v for pair in pairs for v in pair)]
+        out.append((tag, "choice", None))
     scene_tags = sorted({t for s in shape.scenes.values() for t in s.tags})
     for tag in scene_tags:
-        at, params = _any("e.scene", [s.id for s in shape.scenes.values() if tag in s.tags])
-        row = conn.execute(
-            f"""SELECT {tally(unit)} FROM temp.picked p JOIN events e
-            ON e.session_id = p.session_id WHERE e.type = 'scene_shown' AND {at}""",
-            params,
-        ).fetchone()
-        out.append(TagShare(tag, "scene", started, int(row[0] or 0)))
-    return out
+        at, at_params = _any("e.scene", [s.id for s in shape.scenes.values() if tag in s.tags])
+        columns.append(tally(unit, f"e.type = 'scene_shown' AND {at}"))
+        params += at_params
+        out.append((tag, "scene", started))
+    if not columns:
+        return []
+    tagged = sorted(
+        {s.id for s in shape.scenes.values() if s.tags or any(c.tags for c in s.choices)}
+    )
+    at, at_params = _any("e.scene", tagged)
+    row = conn.execute(
+        f"""SELECT {", ".join(columns)} FROM temp.picked p CROSS JOIN events e
+        ON e.session_id = p.session_id
+        WHERE e.type IN ('scene_shown', 'choice_made', 'timeout_default') AND {at}""",
+        [*params, *at_params],
+    ).fetchone()
+    values = iter(int(v or 0) for v in row)
+    shares = []
+    for tag, kind, base in out:
+        if base is None:
+            shares.append(TagShare(tag, kind, next(values), next(values)))
+        else:
+            shares.append(TagShare(tag, kind, base, next(values)))
+    return shares

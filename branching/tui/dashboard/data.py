@@ -5,9 +5,10 @@ opens its own read-only connection there (STYLE habit 7): `open_readonly`
 checks the file is a branching database and connects with SQLite's `mode=ro`,
 so a producer watching a live kiosk never blocks the players recording to it.
 
-- `list_stories(db)`: every story recorded, with sessions, viewers,
-  completion and last activity, from the `sessions` table alone (it is small
-  next to the events, so the list stays quick on a big database);
+- `list_stories(db)`: every story recorded, with sessions (real and
+  simulated), viewers, completion and last activity: the same answer as
+  `branching stats` without a story (`analytics.stories.recorded_stories`),
+  from indexes and running totals, so it is instant on a big database;
 - `load_story(db, story, selection)`: the flowchart graph and the report of
   one story for one `Selection` (filters plus how to count and draw), the two
   analytics calls the `flowchart` and `stats` commands make;
@@ -27,26 +28,13 @@ from pathlib import Path
 
 from branching.analytics import AnalyticsError, Filters, FlowGraph, Report, Unit, make_filters
 from branching.analytics.source import open_readonly, versions
+from branching.analytics.stories import RecordedStory, recorded_stories
 from branching.store.paths import private_output
 
 UNITS: tuple[Unit, ...] = ("sessions", "viewers")
 
 
-@dataclass(frozen=True, slots=True)
-class StoryRow:
-    """One line of the story list."""
-
-    story_id: str
-    title: str
-    versions: int
-    sessions: int
-    viewers: int
-    completed: int  # sessions that reached an ending
-    last_activity: str | None  # the latest start, finish or event, UTC ISO
-
-    @property
-    def completion_rate(self) -> float | None:
-        return self.completed / self.sessions if self.sessions else None
+StoryRow = RecordedStory  # one line of the story list: `analytics.stories` answers it
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,37 +105,12 @@ class StoryView:
 
 
 def list_stories(db: str | Path) -> list[StoryRow]:
-    """Every story in the database, newest activity first (registered but unplayed last)."""
-    conn = open_readonly(db)
-    try:
-        titles = {
-            sid: (title, n)
-            for sid, title, n in conn.execute(
-                """SELECT story_id, (SELECT t.title FROM stories t WHERE t.story_id = s.story_id
-                                 ORDER BY t.registered_at DESC, t.rowid DESC LIMIT 1),
-                      COUNT(*)
-               FROM stories s GROUP BY story_id"""
-            )
-        }
-        played = {
-            row[0]: row[1:]
-            for row in conn.execute(
-                """SELECT s.story_id, COUNT(*), COUNT(DISTINCT s.viewer_id),
-                      SUM(s.outcome = 'ending'),
-                      MAX(COALESCE(s.ended_at,
-                                   (SELECT e.ts FROM events e WHERE e.session_id = s.session_id
-                                    ORDER BY e.seq DESC LIMIT 1),
-                                   s.started_at))
-               FROM sessions s GROUP BY s.story_id"""
-            )
-        }
-    finally:
-        conn.close()
-    rows = [
-        StoryRow(sid, title, n, *played.get(sid, (0, 0, 0, None)))
-        for sid, (title, n) in titles.items()
-    ]
-    return sorted(rows, key=lambda r: (r.last_activity or "", r.story_id), reverse=True)
+    """Every story in the database, newest activity first (registered but unplayed last).
+
+    The answer `branching stats` lists too (`analytics.stories`): counts from
+    the sessions' indexes and the running totals, never a read of the events.
+    """
+    return recorded_stories(db)
 
 
 def load_story(db: str | Path, story: str, selection: Selection) -> StoryView:
