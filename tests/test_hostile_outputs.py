@@ -32,6 +32,7 @@ from click.testing import CliRunner, Result
 
 from branching.cli import cli
 from branching.render.mermaid import LEGEND as MERMAID_LEGEND
+from branching.store import aggregates
 from tests.conftest import FIXTURES
 
 HOSTILE = FIXTURES / "hostile"
@@ -110,6 +111,7 @@ def _tamper(db: Path) -> None:
     conn.executemany(
         "INSERT INTO session_attrs VALUES (?, ?, ?)", [(session, k, v) for k, v in ATTRS.items()]
     )
+    aggregates.rebuild(conn)  # the split figures follow the edited rows, as after `merge`
     conn.commit()
     conn.close()
 
