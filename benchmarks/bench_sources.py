@@ -1,31 +1,38 @@
 """The flowchart from every source side by side: SQLite (aggregates, scan), DuckDB, Spark.
 
 The database is a simulated audience (scene shown and choice events,
-attributes, replays), built once and reused (or given with --db, then copied,
-never changed):
+attributes, replays), built once and reused:
 
     branching simulate signal --sessions 40000 --seed 1 --db DB \\
         --from 2026-01-01 --to 2026-03-31          # ~2.2M events, a few minutes
 
-It is exported once with `branching export --format parquet` (timed, for
-information). Then for each selection (unfiltered, --since, --where,
---first-only) and unit (sessions, times), `flow_graph` runs in a fresh
-process per source, so each has its own peak memory (the process's maximum
-resident size, Python and the engine included):
+A database built here is copied and upgraded before timing; one given with
+--db is read in place, read-only (the flowchart opens it so), never copied
+(a 10-million-event file is 2 GB). It is exported once with `branching
+export --format parquet` (timed, for information) unless --export names an
+export of it already written, which is read as it is. Then for each
+selection (unfiltered, --since, --where, --first-only) and unit (sessions,
+times), `flow_graph` runs in a fresh process per source, so each has its own
+peak memory (the process's maximum resident size, Python and the engine
+included):
 - `sqlite`: the default, the running totals or the aggregates where they answer;
 - `sqlite-scan`: the same database with the aggregates off (the portable
-  scan of the events, `analytics/scan.py`);
-- `duckdb`: `--source parquet:OUT/`, the same SQL over the export;
+  scan of the events, `analytics/scan.py`; minutes per case at 10 million
+  events: leave it out with --sources);
+- `duckdb`: `--source parquet:OUT/`, over the export;
 - `spark` (with --spark, for information): `--source spark:OUT/` in local mode,
   one process for every case (its start-up is in the warm-up round).
 Each process runs the case once to warm up, then `--rounds` times; the figures
-must be the same from every source. Target (issue 14): DuckDB under 1 s p95
+must be the same from every source. Target (issue 14): DuckDB under 1 s (p95)
 and 200 MB for every case.
 
-Usage: python benchmarks/bench_sources.py [--db DB] [--quick] [--spark]
+Usage: python benchmarks/bench_sources.py [--db DB [--export OUT]] [--quick]
+       [--sources sqlite,duckdb] [--spark] [--rounds N] [--name NAME]
+e.g.   python benchmarks/bench_sources.py --db /tmp/big/10m.db \\
+           --export /tmp/big/export10m --sources sqlite,duckdb --name sources-10m
 (without --db: the audience above, simulated once into benchmarks/data; 4,000
 sessions with --quick)
-Writes benchmarks/results/sources.json (sources-quick.json with --quick).
+Writes benchmarks/results/NAME.json (default sources, sources-quick with --quick).
 """
 
 from __future__ import annotations
@@ -157,27 +164,45 @@ def built(sessions: int) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--db", type=Path, help="copied, never changed; default: benchmarks/data")
+    parser.add_argument(
+        "--db", type=Path, help="read in place, read-only; default: benchmarks/data"
+    )
+    parser.add_argument("--export", type=Path, help="an export of --db already written, reused")
     parser.add_argument("--quick", action="store_true", help="4,000 sessions, 2 rounds")
     parser.add_argument("--spark", action="store_true", help="Spark too (pyspark and Java)")
+    parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated")
     parser.add_argument("--rounds", type=int, default=0)
+    parser.add_argument("--name", default="sources", help="results/NAME.json")
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 5)
-    source_db = args.db or built(4000 if args.quick else 40000)
-    work = DATA / f"sources-{source_db.stem}"
-    work.mkdir(parents=True, exist_ok=True)
-    db = work / "copy.db"
-    if not db.exists() or db.stat().st_size != source_db.stat().st_size:
-        shutil.copy(source_db, db)
-        from branching.store.store import Store
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    sources += ["spark"] if args.spark and "spark" not in sources else []
+    unknown = [s for s in sources if s not in (*SOURCES, "spark")]
+    if unknown or "sqlite" not in sources or "duckdb" not in sources:
+        parser.error(f"--sources: sqlite and duckdb, and any of sqlite-scan, spark ({unknown})")
+    if args.export and not args.db:
+        parser.error("--export is the export of a --db")
+    if args.db:
+        db = args.db  # read in place: the flowchart opens it read-only
+        work = DATA / f"sources-{db.stem}"
+    else:
+        source_db = built(4000 if args.quick else 40000)
+        work = DATA / f"sources-{source_db.stem}"
+        work.mkdir(parents=True, exist_ok=True)
+        db = work / "copy.db"
+        if not db.exists() or db.stat().st_size != source_db.stat().st_size:
+            shutil.copy(source_db, db)
+            from branching.store.store import Store
 
-        Store.open(db, create_key=False).close()  # upgraded (aggregates) before any timing
-    conn = sqlite3.connect(db)
+            Store.open(db, create_key=False).close()  # upgraded (aggregates) before any timing
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     conn.close()
-    out = work / "parquet"
-    data: dict[str, Any] = {"db": str(source_db), "events": events, "rounds": rounds}
+    out = args.export or work / "parquet"
+    data: dict[str, Any] = {"db": str(db), "events": events, "rounds": rounds, "export": str(out)}
     if not (out / "_branching_export.json").exists():
+        if args.export:
+            parser.error(f"{out} holds no export: write it with branching export --format parquet")
         began = time.perf_counter()
         subprocess.run(
             [
@@ -202,7 +227,6 @@ def main() -> int:
     data["parquet_mb"] = round(size / 1e6, 1)
     print(f"{events:,} events; Parquet export {size / 1e6:.0f} MB; {rounds} rounds per case")
     jobs = [(name, kw, unit) for name, kw in CASES for unit in UNITS]
-    sources = [*SOURCES, *(["spark"] if args.spark else [])]
     results = {s: run_worker(s, db, out, jobs, rounds) for s in sources}
     verdicts = Verdicts()
     data["cases"] = []
@@ -237,10 +261,10 @@ def main() -> int:
         verdicts.judge(
             f"{name} by {unit} on DuckDB",
             same and p95(duck["ms"]) < 1000 and duck["peak_mb"] < 200,
-            f"p95 {p95(duck['ms']):.0f} ms, peak {duck['peak_mb']:.0f} MB; same figures as "
-            f"SQLite: {same}",
+            f"median {statistics.median(duck['ms']):.0f} ms, p95 {p95(duck['ms']):.0f} ms, "
+            f"peak {duck['peak_mb']:.0f} MB; same figures as SQLite: {same}",
         )
-    write_results("sources", args.quick, data, verdicts)
+    write_results(args.name, args.quick, data, verdicts)
     return verdicts.exit_code()
 
 

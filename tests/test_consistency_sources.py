@@ -191,3 +191,56 @@ def test_spark_over_parquet_draws_the_same_figures_as_sqlite(recorded: tuple[Pat
             sqlite = figures(flowchart(story, ("--db", str(db)), unit, args))
             spark = figures(flowchart(story, ("--source", f"spark:{out}"), unit, args))
             same_figures(sqlite, spark, unit)
+
+
+def test_a_story_reads_only_its_own_partition_from_the_day_of_since(tmp_path: Path) -> None:
+    """The files DuckDB is handed: one story's folder, its days from --since on; a
+    story id that looks like a path or a pattern is one folder name, never a path."""
+    from branching.analytics.engines import partition_files, partition_value
+
+    events = tmp_path / "events"
+    layout = {
+        "signal": ["2026-01-31", "2026-02-01", "2026-02-02"],
+        "007": ["2026-02-01"],
+        "../signal": ["2026-02-01"],
+        "sig*": ["2026-02-01"],
+    }
+    for story, days in layout.items():
+        for day in days:
+            folder = events / f"story_id={partition_value(story)}" / f"day={day}"
+            folder.mkdir(parents=True)
+            (folder / "part-000001-00001.parquet").write_bytes(b"")
+
+    def days(story: str, since: str | None = None) -> list[str]:
+        return [f.parent.name for f in partition_files(events, story, since)]
+
+    assert days("signal") == ["day=2026-01-31", "day=2026-02-01", "day=2026-02-02"]
+    # a session started on 1 February at 23:59 has no event before that day
+    assert days("signal", "2026-02-01T23:59:00.000Z") == ["day=2026-02-01", "day=2026-02-02"]
+    assert days("007") == days("../signal") == days("sig*") == ["day=2026-02-01"]
+    assert [f.parent.parent.name for f in partition_files(events, "sig*", None)] == [
+        f"story_id={partition_value('sig*')}"
+    ]
+    assert days("absent") == [] and days("signal", "2026-03-01") == []
+    assert len(list(events.iterdir())) == 4  # nothing outside the partitions was read or made
+
+
+def test_a_since_after_every_recorded_day_is_an_empty_flowchart(
+    recorded: tuple[Path, Path],
+) -> None:
+    db, out = recorded
+    args = ("--audience", "all", "--since", "2030-01-01")
+    sqlite = figures(flowchart("tutorial", ("--db", str(db)), "sessions", args))
+    duck = figures(flowchart("tutorial", ("--source", f"parquet:{out}"), "sessions", args))
+    assert duck["sessions"] == 0
+    same_figures(sqlite, duck, "sessions")
+
+
+def test_duckdb_settings_that_are_not_accepted_are_one_line(
+    recorded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out = recorded
+    monkeypatch.setenv("BRANCHING_DUCKDB_MEMORY", "lots")
+    result = CliRunner().invoke(cli, ["flowchart", "signal", "--source", f"parquet:{out}"])
+    assert result.exit_code != 0 and "BRANCHING_DUCKDB_MEMORY" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1

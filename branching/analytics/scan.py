@@ -42,8 +42,15 @@ class ChosenSessions:
 def picked(story_id: str, chosen: list[Version], filters: Filters) -> ChosenSessions:
     """The sessions of `story_id` that `filters` choose."""
     cond, params = session_conditions(story_id, chosen, filters)
-    sql = f"picked AS (SELECT s.session_id, s.viewer_id FROM sessions s WHERE {cond})"
-    return ChosenSessions(sql, tuple(params))
+    return ChosenSessions(f"picked AS ({_picking(cond)})", tuple(params))
+
+
+def _picking(cond: str) -> str:
+    return f"SELECT s.session_id, s.viewer_id FROM sessions s WHERE {cond}"
+
+
+# DuckDB keeps the chosen sessions in a table of the connection for the queries that follow
+_KEPT = "CREATE OR REPLACE TEMP TABLE chosen_sessions AS "
 
 
 def event_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
@@ -152,7 +159,10 @@ FROM cells WHERE NOT shown GROUP BY scene"""
 
 
 def _one_pass(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
-    """`event_counts` on DuckDB: the same figures, the events read once."""
+    """`event_counts` on DuckDB: the same figures, the events read once, the sessions
+    chosen once (a `--where` or `--first-only` is worked out a single time)."""
+    query(src, f"{_KEPT}WITH {chosen.sql} SELECT session_id, viewer_id FROM picked", chosen.params)
+    chosen = ChosenSessions("picked AS (SELECT session_id, viewer_id FROM chosen_sessions)", ())
     counts = _with_sessions(src, chosen, unit, Counts({}, {}, {}, views=0))
     if not counts.sessions:
         return counts
