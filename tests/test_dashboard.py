@@ -102,7 +102,7 @@ async def test_story_list_shows_each_story_and_opens_one(db: Path) -> None:
         assert isinstance(app.screen, StoryListScreen)
         listed = rows(app)
         assert list(listed) == ["ferry", "heist"]  # latest activity first
-        assert listed["heist"] == ["The Heist", "heist", "6", "4", "66.7%", "2025-03-07 12:00"]
+        assert listed["heist"] == ["The Heist", "heist", "6 real", "4", "66.7%", "2025-03-07 12:00"]
         assert listed["ferry"][0] == "The [bold]Night[/bold] Ferry"  # literally
         await pilot.press("down", "enter")
         await settle(pilot)
@@ -155,7 +155,7 @@ async def test_refresh_on_the_list_counts_sessions_recorded_since(db: Path, tmp_
         await pilot.press("r")
         await settle(pilot)
         assert list(rows(app)) == ["heist", "ferry"]
-        assert rows(app)["heist"][2:5] == ["7", "5", "71.4%"]
+        assert rows(app)["heist"][2:5] == ["7 real", "5", "71.4%"]
 
 
 # -- one story ------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ async def test_the_auto_refresh_lets_a_slow_read_finish(db: Path, monkeypatch: A
     from branching.tui.dashboard.screens import story as story_module
 
     release, calls = threading.Event(), []
-    real = story_module.load_story
+    real = story_module.load_figures
 
     def slow(*args: Any) -> Any:
         calls.append(args)
@@ -263,7 +263,7 @@ async def test_the_auto_refresh_lets_a_slow_read_finish(db: Path, monkeypatch: A
     app = make(db, "heist", refresh=5, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        monkeypatch.setattr(story_module, "load_story", slow)
+        monkeypatch.setattr(story_module, "load_figures", slow)
         clock.advance(5)  # starts a read that does not finish...
         await pilot.pause()
         clock.advance(5)  # ...so this tick leaves it alone instead of starting over
@@ -451,7 +451,7 @@ async def test_a_failed_refresh_keeps_the_figures_until_a_read_succeeds(
 ) -> None:
     from branching.tui.dashboard.screens import story as story_module
 
-    real = story_module.load_story
+    real = story_module.load_figures
 
     def locked(*args: Any) -> Any:
         raise sqlite3.OperationalError("database is locked")
@@ -459,14 +459,14 @@ async def test_a_failed_refresh_keeps_the_figures_until_a_read_succeeds(
     app = make(db, "heist")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        monkeypatch.setattr(story_module, "load_story", locked)
+        monkeypatch.setattr(story_module, "load_figures", locked)
         await pilot.press("r")
         await settle(pilot)
         assert said(app) == (
             "Telemetry database problem: SQLite says: database is locked · 09:30:00"
         )
         assert "6 sessions" in shown(app, "#totals")
-        monkeypatch.setattr(story_module, "load_story", real)
+        monkeypatch.setattr(story_module, "load_figures", real)
         await pilot.press("r")
         await settle(pilot)
         assert said(app) == ""

@@ -61,6 +61,7 @@ _DECISIONS = frozenset({"choice_made", "timeout_default"})
 _WALKED = frozenset({*_DECISIONS, "rewind", "scene_shown", "ending_reached"})
 _KEYS = ("scene", "vars")  # what a stop reads of the engine state
 _BATCH = 2000  # `walked` rows written at a time
+PROGRESS_EVERY = 200  # sessions walked between two calls of `walk`'s `progress`
 
 
 class _StopReader:
@@ -376,11 +377,20 @@ def needs_observing(
     return False
 
 
-def walk(conn: sqlite3.Connection, unit: Unit, *, observe: bool = True) -> Walks:
+def walk(
+    conn: sqlite3.Connection,
+    unit: Unit,
+    *,
+    observe: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> Walks:
     """Replay every picked session once, one at a time, in the events' order.
 
     `observe=False` when no pair of choices needs what sessions saw (the
     explorer decided every pair taken): the states are then not read at all.
+    `progress(n)` hears every `PROGRESS_EVERY` sessions how many were walked
+    (the caller stops the walk through SQLite's progress handler, see
+    `report.build_report`).
     """
     walks = Walks(unit, conn)
     sessions = conn.execute(
@@ -396,7 +406,11 @@ def walk(conn: sqlite3.Connection, unit: Unit, *, observe: bool = True) -> Walks
         ORDER BY {first}.session_id, e.seq"""
     )
     pending = iter(sessions)
+    walked = 0
     for session_id, rows in groupby(events, key=itemgetter(0)):
+        walked += 1
+        if progress is not None and walked % PROGRESS_EVERY == 0:
+            progress(walked)
         for known in pending:  # the sessions before this one have no events
             s = _Session(*known)
             if known[0] == session_id:

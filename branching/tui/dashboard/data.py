@@ -9,9 +9,19 @@ so a producer watching a live kiosk never blocks the players recording to it.
   simulated), viewers, completion and last activity: the same answer as
   `branching stats` without a story (`analytics.stories.recorded_stories`),
   from indexes and running totals, so it is instant on a big database;
-- `load_story(db, story, selection)`: the flowchart graph and the report of
-  one story for one `Selection` (filters plus how to count and draw), the two
-  analytics calls the `flowchart` and `stats` commands make;
+- `load_figures(db, story, selection)`: stage 1, the flowchart graph of one
+  story for one `Selection` (filters plus how to count and draw), and
+  `quick_report(graph)`, the parts of the stats report the graph answers
+  (totals, choice shares and counts, endings, who stopped where): the graph
+  comes from the running totals or the aggregates, so this takes well under a
+  second at ten million events (counting by viewers reads the events);
+- `read_report(db, story, selection, progress)`: stage 2, the whole report
+  (`analytics.build_report`), which reads every event of the selection for
+  paths, "choices that make no difference", time to decide and segments:
+  `progress(done, total)` hears how far it is and stops it by returning False
+  (`ReportStopped`); the figures it shares with stage 1 are the same;
+- `load_story(db, story, selection)`: both at once (the view `e` exports, and
+  the consistency suite);
 - `export_html(view, folder, when)`: the current view as one self-contained
   HTML file (`render.to_html`), created 0600 (`store.paths.private_output`):
   it holds what viewers did.
@@ -22,11 +32,13 @@ No textual here, so these are tested without an app.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from branching.analytics import AnalyticsError, Filters, FlowGraph, Report, Unit, make_filters
+from branching.analytics.report import Progress
+from branching.analytics.rows import ChoiceShare, DropOff, EndingShare, Overview, SceneReach
 from branching.analytics.source import open_readonly, versions
 from branching.analytics.stories import RecordedStory, recorded_stories
 from branching.store.paths import private_output
@@ -89,13 +101,18 @@ class Selection:
 
 @dataclass(frozen=True, slots=True)
 class StoryView:
-    """Everything a story screen shows: the graph, the report, and the versions known."""
+    """Everything a story screen shows: the graph, the report, and the versions known.
+
+    `complete` is False for stage 1: `report` is then `quick_report(graph)`,
+    which leaves out what only a read of every event can say.
+    """
 
     story: str  # as the producer named it: a story id, file or folder
     selection: Selection
     graph: FlowGraph
     report: Report
     versions: tuple[tuple[str, str], ...]  # (content hash, "label (hash)"), newest first
+    complete: bool = True
 
     @property
     def endings_found(self) -> tuple[int, int]:
@@ -113,21 +130,117 @@ def list_stories(db: str | Path) -> list[StoryRow]:
     return recorded_stories(db)
 
 
-def load_story(db: str | Path, story: str, selection: Selection) -> StoryView:
-    """The graph and report of `story` (id, file or folder) for `selection`."""
-    from branching.analytics import build_report, flow_graph
+def load_figures(db: str | Path, story: str, selection: Selection) -> StoryView:
+    """Stage 1: the graph of `story` (id, file or folder) for `selection`, and what
+    of the report it answers (`complete` False)."""
+    from branching.analytics import flow_graph
 
-    filters = selection.filters()
-    graph = flow_graph(story, db=db, filters=filters, unit=selection.unit)
-    report = build_report(story, db=db, filters=filters, unit=selection.unit)
+    graph = flow_graph(story, db=db, filters=selection.filters(), unit=selection.unit)
+    if not graph.telemetry:  # nothing recorded: say so as `stats` does (it fails at once)
+        read_report(db, story, selection)
     conn = open_readonly(db)
     try:
-        known = tuple(
-            (v.content_hash, v.describe()) for v in versions(conn, report.overview.story_id)
-        )
+        known = tuple((v.content_hash, v.describe()) for v in versions(conn, graph.story_id))
     finally:
         conn.close()
-    return StoryView(story, selection, graph, report, known)
+    return StoryView(story, selection, graph, quick_report(graph), known, complete=False)
+
+
+def read_report(
+    db: str | Path, story: str, selection: Selection, progress: Progress | None = None
+) -> Report:
+    """Stage 2: the whole report, reading every event of the selection."""
+    from branching.analytics import build_report
+
+    filters = selection.filters()
+    return build_report(story, db=db, filters=filters, unit=selection.unit, progress=progress)
+
+
+def load_story(db: str | Path, story: str, selection: Selection) -> StoryView:
+    """The graph and the whole report of `story` for `selection` (both stages)."""
+    view = load_figures(db, story, selection)
+    return replace(view, report=read_report(db, story, selection), complete=True)
+
+
+def quick_report(graph: FlowGraph) -> Report:
+    """The figures of the stats report that the graph holds, in the report's rows.
+
+    The totals, each choice's takers and share (not how many times it was
+    taken, nor timeouts: those count events), the endings, and who stopped
+    where (not which of them may still resume). The rest stays empty.
+    """
+    unit: Unit = "viewers" if graph.unit == "viewers" else "sessions"
+    sessions, viewers = graph.sessions or 0, graph.viewers or 0
+    started = viewers if unit == "viewers" else sessions
+    overview = Overview(
+        graph.story_id,
+        graph.title,
+        unit,
+        graph.filters,
+        (),
+        sessions,
+        viewers,
+        started,
+        graph.completed or 0,
+        None,
+        None,
+        0,
+    )
+    scenes = [s for s in graph.scenes.values() if not s.is_box]
+    choices = tuple(
+        ChoiceShare(
+            s.id, s.title, e.choice, e.label, e.target, e.count, s.visits, 0, 0, e.tags, e.retired
+        )
+        for s in scenes
+        for e in s.edges
+        if not e.is_route
+    )
+    endings = tuple(
+        EndingShare(
+            s.id, s.ending_title or s.title, s.ending_kind or "neutral", s.ended or 0, started
+        )
+        for s in scenes
+        if s.is_ending
+    )
+    reach = tuple(  # the scene titles the tables name rows by (`visits` is not known here)
+        SceneReach(s.id, s.title, s.chapter, s.kind, s.visits, started, 0) for s in scenes
+    )
+    kinds: dict[str, int] = {}
+    for e in endings:
+        kinds[e.kind] = kinds.get(e.kind, 0) + e.count
+    return Report(
+        overview=overview,
+        reach=reach,
+        choices=choices,
+        endings=endings,
+        ending_kinds=tuple(EndingShare(k, k, k, n, started) for k, n in sorted(kinds.items())),
+        dropoff=tuple(
+            DropOff(s.id, s.title, s.visits, s.left, 0) for s in scenes if not s.is_ending or s.left
+        ),
+    )
+
+
+def merged(quick: Report, full: Report) -> Report:
+    """Stage 1's figures (`quick`, newer) with what only the last whole read had (`full`).
+
+    Times taken and timeouts of each choice, time to decide, who may still
+    resume, paths, progress, segments, tags and flags come from `full`.
+    """
+    taken = {(c.scene, c.choice, c.target): c for c in full.choices}
+    unfinished = {d.scene: d.unfinished for d in full.dropoff}
+    return replace(
+        full,
+        overview=quick.overview,
+        choices=tuple(
+            replace(c, times=t.times, timeouts=t.timeouts)
+            if (t := taken.get((c.scene, c.choice, c.target)))
+            else c
+            for c in quick.choices
+        ),
+        endings=quick.endings,
+        ending_kinds=quick.ending_kinds,
+        dropoff=tuple(replace(d, unfinished=unfinished.get(d.scene, 0)) for d in quick.dropoff),
+    )
 
 
 def export_html(view: StoryView, folder: Path, when: datetime) -> Path:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from textual.message import Message
 
-from branching.tui.dashboard.data import StoryRow, StoryView
+from branching.analytics.rows import Report
+from branching.tui.dashboard.data import Selection, StoryRow, StoryView
 
 
 @dataclass
@@ -26,9 +27,29 @@ class StoriesLoaded(Message):
 
 @dataclass
 class StoryLoaded(Message):
-    """One story's figures for one selection."""
+    """Stage 1: one story's graph and the figures it answers, for one selection."""
 
     view: StoryView
+    read: int  # which read of the screen this answers
+    scan: bool  # start reading every event (stage 2) too
+
+
+@dataclass
+class ScanProgress(Message):
+    """Stage 2 under way: `done` of `total` (session reads, see `build_report`)."""
+
+    read: int
+    done: int
+    total: int
+
+
+@dataclass
+class ReportRead(Message):
+    """Stage 2 done: the whole report of the selection."""
+
+    read: int
+    selection: Selection
+    report: Report
 
 
 @dataclass

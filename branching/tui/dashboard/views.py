@@ -39,14 +39,26 @@ def literal(text: object, style: str = "") -> Text:
 # -- the header ------------------------------------------------------------------------
 
 
-def totals(view: StoryView, updated: str | None) -> RenderableType:
-    """Three lines: the story, its totals, and the selection they cover."""
-    o = view.report.overview
+def totals(
+    view: StoryView,
+    updated: str | None,
+    *,
+    report: Report | None = None,
+    pending: Text | None = None,
+) -> RenderableType:
+    """Three lines: the story, its totals, and the selection they cover; then
+    `pending`, what is still being read (`reading_note`), if anything.
+
+    `report` is the one on show when it is not `view.report`.
+    """
+    report = report or view.report
+    o = report.overview
     f = Figures(view.selection.min_count)
     unit = UNIT_NAME[o.unit]
     story = Text.assemble(literal(o.title, "bold"), " ", literal(f"({o.story_id})", "dim"))
     if o.sessions:
-        found, endings = view.endings_found
+        found = sum(1 for e in report.endings if e.count)
+        endings = len(report.endings)
         figures = Text.assemble(
             (f.count(o.sessions), "bold"),
             _noun(o.sessions, " session"),
@@ -65,13 +77,85 @@ def totals(view: StoryView, updated: str | None) -> RenderableType:
             style="yellow",
         )
     selection = [o.filters, f"counted in {unit}", view.selection.drawing()]
-    return Group(
+    lines: list[RenderableType] = [
         _sides(story, Text(f"updated {updated}", style="dim") if updated else Text()),
         figures,
         _sides(
             literal(" · ".join(p for p in selection if p), "dim"), Text("f filters", style="dim")
         ),
+    ]
+    if pending is not None:
+        lines.append(pending)
+    return Group(*lines)
+
+
+SCANNED = "paths, flags, time to decide, segments"  # what only a read of every event says
+
+
+def _percent(done: float) -> str:
+    return f"{int(done * 100)}%"
+
+
+def reading_note(reading: float | None, as_of: str | None) -> Text | None:
+    """The header's line on the figures that need every event read (None: all are in).
+
+    `reading`: how far the read under way is (None: none is); `as_of`: when
+    the figures on show of that kind were read, if they are older than the rest.
+    """
+    if reading is None and as_of is None:
+        return None
+    if as_of is None:
+        return Text.assemble(
+            ("Still reading every event for ", "yellow"),
+            (SCANNED, "yellow"),
+            (f": {_percent(reading or 0.0)}", "bold yellow"),
+        )
+    text = Text(f"{SCANNED[0].upper()}{SCANNED[1:]} as of {as_of}", style="dim")
+    if reading is not None:
+        text.append(f"; reading again: {_percent(reading)}", style="dim")
+    return text
+
+
+def waiting(reading: float | None, sessions: int) -> Text:
+    """A tab that needs every event read, while it is not (or the read failed)."""
+    figures = Figures()
+    if reading is None:
+        return Text(
+            "These figures need every event read, and the last read did not finish: "
+            "press r to read again.",
+            style="yellow",
+        )
+    filled = int(reading * 20)
+    return Text.assemble(
+        (
+            f"Reading every event of {figures.count(sessions)} "
+            f"{'session' if sessions == 1 else 'sessions'}… ",
+            "bold",
+        ),
+        (_percent(reading), "bold"),
+        "\n",
+        ("█" * filled + "░" * (20 - filled), "cyan"),
+        "\n\n",
+        (
+            "The other tabs are ready. f changes the selection and r reads again: either "
+            "stops this read at once.",
+            "dim",
+        ),
     )
+
+
+def dropoff_only(report: Report, figures: Figures) -> RenderableType:
+    """The drop-off table without 'of which unfinished' (only a read of the events says)."""
+    sheet = report_tables(report, ("dropoff",))[0]
+    keep = [i for i, c in enumerate(sheet.columns) if c.name != "of which unfinished"]
+    part = Sheet(
+        sheet.name,
+        sheet.title,
+        sheet.caption.replace(" (unfinished sessions may still resume)", ""),
+        tuple(sheet.columns[i] for i in keep),
+        tuple(tuple(row[i] for i in keep) for row in sheet.rows),
+    )
+    return Group(rich_table(part, figures, panel=True, clean=clean), Text(""))
 
 
 def _noun(n: int, word: str) -> str:
@@ -119,10 +203,14 @@ def segments(report: Report, figures: Figures) -> Group:
 # -- the choices tab ------------------------------------------------------------------------
 
 
-def choice_points(report: Report, titles: Mapping[str, str], figures: Figures) -> Group:
+def choice_points(
+    report: Report, titles: Mapping[str, str], figures: Figures, *, timed: bool = True
+) -> Group:
     """Each choice point: its timing line, then every choice with its share and count.
 
-    `titles` names the scenes a choice goes to (scene id -> title).
+    `titles` names the scenes a choice goes to (scene id -> title). With
+    `timed` False (the events are still being read) the timing lines and the
+    'timed out' column say so instead of showing figures.
     """
     unit = UNIT_NAME[report.overview.unit]
     timing = {t.scene: t for t in report.timing}
@@ -140,7 +228,7 @@ def choice_points(report: Report, titles: Mapping[str, str], figures: Figures) -
         Text(""),
     ]
     for scene, choices in by_scene.items():
-        parts += [_point(choices, timing.get(scene), unit, titles, figures), Text("")]
+        parts += [_point(choices, timing.get(scene), unit, titles, figures, timed), Text("")]
     if not by_scene:
         parts.append(Text("This story has no choice points.", style="dim"))
     return Group(*parts)
@@ -164,6 +252,7 @@ def _point(
     unit: str,
     titles: Mapping[str, str],
     figures: Figures,
+    timed: bool = True,
 ) -> RenderableType:
     # the label columns share what the figures leave
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
@@ -181,9 +270,14 @@ def _point(
             literal(titles.get(c.target, c.target), "cyan"),
             share_cell(c.share, figures.rate(c.share, c.count)),
             Text(figures.count(c.count)),
-            Text(figures.count(c.timeouts) if c.timeouts else ""),
+            Text(figures.count(c.timeouts) if c.timeouts else "" if timed else "…"),
         )
-    return Group(literal(choices[0].scene_title, "bold"), _timing_line(t, figures), table)
+    line = (
+        _timing_line(t, figures)
+        if timed
+        else Text("timeouts and time to decide: reading every event…", style="dim")
+    )
+    return Group(literal(choices[0].scene_title, "bold"), line, table)
 
 
 def flow_caption(view: StoryView) -> Text:

@@ -1,6 +1,7 @@
 """The story list: every story recorded in the database, the first screen without STORY.
 
-One row per story: its title and id, sessions, unique viewers, the share
+One row per story: its title and id, sessions (real viewers' and simulated
+ones apart: "1,234 real · 180,000 simulated"), unique viewers, the share
 that reached an ending, and the last activity (the latest start, finish or
 event of any of its sessions, UTC). The table has the focus, so ↑/↓ move
 through it at once; Enter (or a click) opens the story. The rows are read in
@@ -28,6 +29,16 @@ from branching.tui.dashboard.screens.base import QueryScreen, StatusLine
 from branching.tui.dashboard.views import literal
 
 FIXED = (("id", 10), ("sessions", 8), ("viewers", 7), ("completed", 9), ("last activity", 16))
+
+
+def sessions_cell(row: StoryRow, figures: Figures) -> str:
+    """Real and simulated sessions apart ('0' when there are none)."""
+    parts = [
+        f"{figures.count(n)} {what}"
+        for n, what in ((row.real, "real"), (row.simulated, "simulated"))
+        if n
+    ]
+    return " · ".join(parts) or "0"
 
 
 def when(stamp: str | None) -> str:
@@ -124,16 +135,19 @@ class StoryListScreen(QueryScreen):
         rows = self.rows or ()
         keep = rows[0].story_id if table.row_count == 0 else self._highlighted(table)
         table.clear(columns=True)
-        title_width = max(12, min(40, self.size.width - sum(w + 2 for _, w in FIXED) - 3))
-        table.add_column("story", width=title_width, key="title")
-        for name, width in FIXED:
-            table.add_column(name, width=width, key=name)
         figures = Figures()
-        for row in rows:
+        split = [sessions_cell(row, figures) for row in rows]
+        widths = dict(FIXED)
+        widths["sessions"] = max(8, min(30, max((len(c) for c in split), default=0)))
+        title_width = max(12, min(40, self.size.width - sum(w + 2 for w in widths.values()) - 3))
+        table.add_column("story", width=title_width, key="title")
+        for name, width in widths.items():
+            table.add_column(name, width=width, key=name)
+        for row, cell in zip(rows, split, strict=True):
             table.add_row(
                 _cut(literal(row.title)),
                 _cut(literal(row.story_id, "dim")),
-                Text(figures.count(row.sessions), justify="right"),
+                _cut(Text(cell, justify="right")),
                 Text(figures.count(row.viewers), justify="right"),
                 Text(figures.rate(row.completion_rate), justify="right"),
                 Text(when(row.last_activity)),

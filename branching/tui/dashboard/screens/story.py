@@ -2,14 +2,35 @@
 
 Tabs: Flowchart (the terminal flowchart, `render.Flowchart`, laid out for the
 width it gets), Choices (share of each choice with counts, timeouts, time to
-decide), Endings, Drop-off, Paths, Segments and Flags. The figures come from
-one thread worker (`load_story`: the graph and the report, each on its own
-read-only connection) that posts `StoryLoaded` back; `r`, the auto-refresh
-and a changed filter all start it again, and a newer read cancels an older
-one. Until the first read succeeds the tabs are hidden behind a sentence
+decide), Endings, Drop-off, Paths, Segments and Flags.
+
+The figures come in two stages, each from a thread worker on its own
+read-only connection (the UI thread only draws):
+1. `load_figures` (group "story"): the flowchart graph from the running totals
+   or the aggregates, and what of the report it answers: the totals, the
+   Flowchart, choice shares and counts, Endings, and who stopped where. Well
+   under a second at ten million events; it posts `StoryLoaded`.
+2. `read_report` (group "scan"), started when stage 1 is drawn: the whole
+   report, which reads every event (paths, flags, time to decide and
+   timeouts, segments, how far sessions got, who may still resume). It posts
+   `ScanProgress` a few times a second, shown on the tabs that wait for it
+   and in the header, and `ReportRead` when done. Until then those tabs say
+   how far the read is; the other tabs work as usual.
+
+When a read starts again: a changed filter and `r` start both stages and stop
+a scan under way at once (its progress hook returns False: SQLite is
+interrupted within milliseconds); so does leaving the screen. The
+auto-refresh reads stage 1 every tick (unless one is still under way) but
+never stops a scan: it starts one only when the last one has finished, so on
+a big database the stage-2 figures are as new as the last whole read, and the
+header says from when ("as of 12:00:03; reading again: 40%"), while the
+totals, shares and endings stay a tick old at most.
+
+Until the first stage 1 succeeds the tabs are hidden behind a sentence
 ("Reading…", or why it failed, e.g. an unknown story); a failed refresh
 keeps the figures already shown and says so on the status line, where an
-export says where it wrote.
+export says where it wrote. `e` exports once the whole report is as new as
+the figures on show.
 
 The focus is always on the shown tab's figures (a `TabBody`), so ↑/↓,
 PageUp/PageDown and Home/End scroll them at once; ←/→, the number keys or a
@@ -19,7 +40,10 @@ the focus: there is nothing to do there that these keys do not.
 
 from __future__ import annotations
 
-from rich.console import Group
+import time
+from dataclasses import dataclass, replace
+
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -28,12 +52,21 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static, TabbedContent, TabPane, Tabs
 from textual.worker import get_current_worker
 
+from branching.analytics.report import ReportStopped
+from branching.analytics.rows import Report
 from branching.errors import BranchingError
 from branching.render.figures import Figures
 from branching.render.flowchart import Flowchart
 from branching.tui.dashboard import views
-from branching.tui.dashboard.data import Selection, StoryView, export_html, load_story
-from branching.tui.dashboard.messages import Exported, StoryLoaded
+from branching.tui.dashboard.data import (
+    Selection,
+    StoryView,
+    export_html,
+    load_figures,
+    merged,
+    read_report,
+)
+from branching.tui.dashboard.messages import Exported, ReportRead, ScanProgress, StoryLoaded
 from branching.tui.dashboard.screens.base import QueryScreen, StatusLine
 from branching.tui.dashboard.views import literal
 
@@ -48,6 +81,10 @@ TABS: tuple[tuple[str, str], ...] = (
 )
 TAB_IDS = tuple(tab for tab, _ in TABS)
 
+SCAN_TABS = ("paths", "segments", "flags")  # nothing to show before the scan is done
+SCAN_GROUP = "scan"
+PROGRESS_EVERY = 0.2  # seconds between two progress messages of a scan
+
 SCROLL = Binding.Group("Scroll", compact=True)
 SWITCH = Binding.Group("Tabs", compact=True)
 
@@ -59,6 +96,15 @@ class TabBody(VerticalScroll):
         Binding("up", "scroll_up", "Scroll up", group=SCROLL),
         Binding("down", "scroll_down", "Scroll down", group=SCROLL),
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class WholeRead:
+    """The last whole report of the selection on show, and which read started it."""
+
+    read: int
+    report: Report
+    stamp: str
 
 
 class StoryScreen(QueryScreen):
@@ -85,6 +131,12 @@ class StoryScreen(QueryScreen):
         self.story = story
         self.selection = selection
         self.view: StoryView | None = None
+        self.stage1_stamp = ""  # when the figures on show were read
+        self.reads = 0  # reads started (stage 1); the one on show is `shown_read`
+        self.shown_read = 0
+        self.whole: WholeRead | None = None
+        self.scanning: int | None = None  # the read whose scan is under way
+        self.scanned = 0.0  # how far it is, 0..1
 
     def compose(self) -> ComposeResult:
         yield Static(id="totals")
@@ -105,46 +157,139 @@ class StoryScreen(QueryScreen):
         self.query_one(Tabs).can_focus = False  # the keys work from the figures
         self.reload()
 
-    def reload(self) -> None:
-        self._read(str(self.dashboard.db_path), self.story, self.selection)
+    def reload(self, scan: bool = True) -> None:
+        """Read stage 1 again; with `scan`, stop any scan and read stage 2 after it."""
+        if scan:
+            self._stop_scan()
+        self.reads += 1
+        self._read(str(self.dashboard.db_path), self.story, self.selection, self.reads, scan)
+
+    def tick(self) -> None:
+        """The auto-refresh: stage 1 again, unless one is under way; a scan runs on."""
+        if not self._busy(self.READ_GROUP):
+            self.reload(scan=False)
+
+    def _busy(self, group: str) -> bool:
+        return any(
+            w.node is self and w.group == group and not w.is_finished for w in self.app.workers
+        )
+
+    def _stop_scan(self) -> None:
+        self.workers.cancel_group(self, SCAN_GROUP)
+        self.scanning = None
+
+    def on_unmount(self) -> None:
+        self._stop_scan()  # leaving the screen: no reading for nobody
 
     @work(thread=True, exclusive=True, group=READ_GROUP, exit_on_error=False)
-    def _read(self, db: str, story: str, selection: Selection) -> None:
-        view = load_story(db, story, selection)
+    def _read(self, db: str, story: str, selection: Selection, read: int, scan: bool) -> None:
+        view = load_figures(db, story, selection)
         if not get_current_worker().is_cancelled:
-            self.post_message(StoryLoaded(view))
+            self.post_message(StoryLoaded(view, read, scan))
+
+    @work(thread=True, exclusive=True, group=SCAN_GROUP, exit_on_error=False)
+    def _scan(self, db: str, story: str, selection: Selection, read: int) -> None:
+        worker = get_current_worker()
+        last = time.monotonic()
+
+        def progress(done: int, total: int) -> bool:
+            nonlocal last
+            if worker.is_cancelled:
+                return False
+            if time.monotonic() - last >= PROGRESS_EVERY:
+                last = time.monotonic()
+                self.post_message(ScanProgress(read, done, total))
+            return True
+
+        try:
+            report = read_report(db, story, selection, progress)
+        except ReportStopped:
+            return  # a newer read, or the producer left: nobody wants these figures
+        if not worker.is_cancelled:
+            self.post_message(ReportRead(read, selection, report))
 
     # -- showing ---------------------------------------------------------------------------
 
     def on_story_loaded(self, message: StoryLoaded) -> None:
-        if message.view.selection != self.selection:
+        if message.view.selection != self.selection or message.read < self.shown_read:
             return  # read for a selection the producer has since changed
         first = self.view is None
-        view = self.view = message.view
+        self.view, self.shown_read = message.view, message.read
+        if message.scan or (self.scanning is None and not self._busy(SCAN_GROUP)):
+            self.scanning, self.scanned = message.read, 0.0
+            db = str(self.dashboard.db_path)
+            self._scan(db, self.story, self.selection, message.read)
         self.query_one("#story-message").display = False
         self.query_one("#tabs").display = True
         self.query_one("#totals").display = True
-        self.query_one("#totals", Static).update(views.totals(view, self.dashboard.stamp()))
-        report, figures = view.report, Figures(view.selection.min_count)
-        s = view.selection
-        chart = Flowchart(
-            view.graph, depth=s.depth, min_share=s.min_share, min_count=s.min_count, header=False
-        )
-        titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
-        bodies = {
-            "flowchart": Group(views.flow_caption(view), Text(""), chart),
-            "choices": views.choice_points(report, titles, figures),
-            "endings": views.sheets(report, ("endings",), figures),
-            "dropoff": views.sheets(report, ("dropoff", "progress"), figures),
-            "paths": views.sheets(report, ("paths",), figures),
-            "segments": views.segments(report, figures),
-            "flags": views.sheets(report, ("flags", "unreached"), figures),
-        }
-        for tab, body in bodies.items():
-            self.query_one(f"#{tab}-body", Static).update(body)
+        self.stage1_stamp = self.dashboard.stamp()
+        self._draw()
         if first:  # the tabs were hidden: nothing had the focus, no tab keys were shown
             self._focus_body()
             self.refresh_bindings()
+
+    def on_scan_progress(self, message: ScanProgress) -> None:
+        if message.read == self.scanning and message.total:
+            self.scanned = min(1.0, message.done / message.total)
+            self._draw(scan_only=True)
+
+    def on_report_read(self, message: ReportRead) -> None:
+        if message.selection != self.selection or message.read != self.scanning:
+            return
+        self.whole = WholeRead(message.read, message.report, self.dashboard.stamp())
+        self.scanning = None
+        self._draw()
+
+    def _report(self) -> tuple[Report, bool]:
+        """The report to show, and whether the stage-2 figures in it are as new as the rest."""
+        assert self.view is not None
+        whole = self.whole
+        if whole is None or whole.report.overview.unit != self.view.report.overview.unit:
+            return self.view.report, False
+        if whole.read >= self.shown_read:
+            return whole.report, True
+        return merged(self.view.report, whole.report), False
+
+    def _draw(self, *, scan_only: bool = False) -> None:
+        """Draw the figures on show: the header, and every tab (or just what waits on the scan)."""
+        view = self.view
+        if view is None:
+            return
+        report, fresh = self._report()
+        have = self.whole is not None and report is not view.report
+        reading = None if self.scanning is None else self.scanned
+        stale = self.whole.stamp if have and not fresh and self.whole else None
+        pending = views.reading_note(reading, stale)
+        self.query_one("#totals", Static).update(
+            views.totals(view, self.stage1_stamp, report=report, pending=pending)
+        )
+        figures = Figures(view.selection.min_count)
+        sessions = view.report.overview.sessions
+        waiting = views.waiting(reading, sessions)
+        bodies: dict[str, RenderableType] = {}
+        if not have:  # the tabs that wait for the scan: how far it is
+            bodies["dropoff"] = Group(views.dropoff_only(report, figures), waiting)
+            bodies.update((tab, waiting) for tab in SCAN_TABS)
+        if not scan_only:
+            titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
+            bodies["choices"] = views.choice_points(report, titles, figures, timed=have)
+            bodies["endings"] = views.sheets(report, ("endings",), figures)
+            if have:
+                bodies["dropoff"] = views.sheets(report, ("dropoff", "progress"), figures)
+                bodies["paths"] = views.sheets(report, ("paths",), figures)
+                bodies["segments"] = views.segments(report, figures)
+                bodies["flags"] = views.sheets(report, ("flags", "unreached"), figures)
+            s = view.selection
+            chart = Flowchart(
+                view.graph,
+                depth=s.depth,
+                min_share=s.min_share,
+                min_count=s.min_count,
+                header=False,
+            )
+            bodies["flowchart"] = Group(views.flow_caption(view), Text(""), chart)
+        for tab, body in bodies.items():
+            self.query_one(f"#{tab}-body", Static).update(body)
 
     def _focus_body(self) -> None:
         """Give the focus to the shown tab's figures, so the scroll keys work at once."""
@@ -157,6 +302,9 @@ class StoryScreen(QueryScreen):
             self._focus_body()
 
     def query_failed(self, group: str, error: BaseException) -> bool:
+        if group == SCAN_GROUP:  # the tabs that waited for it say it on the status line
+            self.scanning = None
+            self._draw()
         if group != self.READ_GROUP or self.view is not None:
             return False  # a failed export, or a failed refresh: the figures shown stay
         title = error.title if isinstance(error, BranchingError) else "Cannot read the figures"
@@ -202,7 +350,11 @@ class StoryScreen(QueryScreen):
         if self.view is None:
             self.say(Text("Nothing to export yet: the figures are not read."))
             return
-        self._export(self.view)
+        report, fresh = self._report()
+        if not fresh:
+            self.say(Text("Nothing to export yet: every event is still being read (see the top)."))
+            return
+        self._export(replace(self.view, report=report, complete=True))
 
     @work(thread=True, group="export", exit_on_error=False)
     def _export(self, view: StoryView) -> None:

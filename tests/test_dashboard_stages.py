@@ -1,0 +1,220 @@
+"""The dashboard draws in two stages: what the graph answers at once, the rest as it is read.
+
+Stage 2 (the read of every event) is made slow on purpose: `read_report` is
+wrapped so its progress hook waits on an Event the test releases, so "stage 1
+shows before stage 2 finishes", "progress is shown" and "a new selection stops
+the old read" are checked without any timing. The story list's real and
+simulated sessions come from `branching simulate` on a copy of the hand-checked
+database of `tests/test_dashboard_data.py`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from branching.analytics import build_report, make_filters
+from branching.cli.main import cli
+from branching.tui.dashboard.data import Selection, load_figures
+from branching.tui.dashboard.screens import story as story_module
+from tests.test_dashboard import SIZE, make, rows, settle, shown
+from tests.test_dashboard_data import copy_db, dashboard_db
+
+SIGNAL = Path(__file__).parent.parent / "stories" / "signal"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = dashboard_db(tmp_path_factory.mktemp("stages"))
+    result = CliRunner().invoke(
+        cli, ["simulate", str(SIGNAL), "--sessions", "40", "--seed", "3", "--db", str(db)]
+    )
+    assert result.exit_code == 0, result.output
+    return db
+
+
+@pytest.fixture
+def db(template: Path, tmp_path: Path) -> Path:
+    return copy_db(template, tmp_path)
+
+
+class Held:
+    """`read_report` whose reads wait at their first progress call until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.waiting = threading.Event()  # a read is held
+        self.calls: list[Selection] = []
+        self.stopped: list[Selection] = []
+        self.real = story_module.read_report
+
+    def __call__(self, db: str, story: str, selection: Selection, progress: Any) -> Any:
+        self.calls.append(selection)
+
+        def held(done: int, total: int) -> bool:
+            self.waiting.set()
+            while not self.release.wait(0.01):
+                if not progress(done, total):  # asked to stop while held
+                    self.stopped.append(selection)
+                    return False
+            return bool(progress(done, total))
+
+        return self.real(db, story, selection, held)
+
+
+async def wait_for(pilot: Any, condition: Any) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the dashboard never got there")
+
+
+async def test_stage_one_shows_while_the_scan_is_held_then_the_scan_fills_in(
+    db: Path, monkeypatch: Any
+) -> None:
+    held = Held()
+    monkeypatch.setattr(story_module, "read_report", held)
+    app = make(db, "heist")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, held.waiting.is_set)
+        await wait_for(pilot, lambda: app.screen.query_one("#totals").display)
+        totals = shown(app, "#totals")
+        assert "6 sessions · 4 viewers" in totals
+        assert "Still reading every event" in totals
+        await pilot.press("2")
+        assert "%" in shown(app, "#choices-body")  # shares and counts are there already
+        assert "reading every event" in shown(app, "#choices-body")
+        await pilot.press("5")
+        assert "Reading every event of 6 sessions" in shown(app, "#paths-body")
+        held.release.set()
+        await settle(pilot)
+        assert "Still reading" not in shown(app, "#totals")
+        assert "Most common complete paths" in shown(app, "#paths-body")
+
+
+async def test_the_progress_of_the_scan_is_shown_as_it_goes(db: Path, monkeypatch: Any) -> None:
+    """Each progress call waits for the test, which checks the screen says that much."""
+    told: queue.Queue[int] = queue.Queue()
+    go = threading.Semaphore(0)
+    real = story_module.read_report
+    monkeypatch.setattr(story_module, "PROGRESS_EVERY", 0.0)  # every call reaches the screen
+
+    def stepped(db: str, story: str, selection: Selection, progress: Any) -> Any:
+        def step(done: int, total: int) -> bool:
+            going = bool(progress(done, total))
+            told.put(done * 100 // total if total else 0)
+            go.acquire(timeout=10)
+            return going
+
+        return real(db, story, selection, step)
+
+    monkeypatch.setattr(story_module, "read_report", stepped)
+    app = make(db, "signal")
+    async with app.run_test(size=SIZE) as pilot:
+        shown_at: list[int] = []
+        for _ in range(3):
+            while told.empty():
+                await pilot.pause(0.01)
+            percent = told.get()
+            await wait_for(pilot, lambda p=percent: f"… {p}%" in shown(app, "#paths-body"))
+            shown_at.append(percent)
+            go.release()
+        for _ in range(10_000):
+            go.release()  # let the rest through
+        await settle(pilot)
+        assert "Most common complete paths" in shown(app, "#paths-body")
+    assert shown_at == sorted(shown_at)
+
+
+async def test_a_filter_change_stops_the_old_scan_and_shows_the_new_selection(
+    db: Path, monkeypatch: Any
+) -> None:
+    held = Held()
+    monkeypatch.setattr(story_module, "read_report", held)
+    app = make(db, "heist")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, held.waiting.is_set)
+        screen = app.screen
+        assert isinstance(screen, story_module.StoryScreen)
+        held.waiting.clear()
+        screen._filtered(Selection(first_only=True))  # what the filter dialog's Apply does
+        await wait_for(pilot, lambda: held.stopped == [Selection()])  # the old read stopped
+        await wait_for(pilot, held.waiting.is_set)  # the new one is under way
+        await wait_for(pilot, lambda: "4 sessions" in shown(app, "#totals"))  # first plays only
+        held.release.set()
+        await settle(pilot)
+        assert held.calls == [Selection(), Selection(first_only=True)]
+        assert "4 sessions · 4 viewers" in shown(app, "#totals")
+        assert "first playthrough" in shown(app, "#totals")
+        assert "Still reading" not in shown(app, "#totals")
+
+
+async def test_leaving_the_story_stops_its_scan(db: Path, monkeypatch: Any) -> None:
+    held = Held()
+    monkeypatch.setattr(story_module, "read_report", held)
+    app = make(db, "heist")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, held.waiting.is_set)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: held.stopped == [Selection()])
+        await settle(pilot)
+
+
+async def test_the_story_list_shows_real_and_simulated_sessions_apart(db: Path) -> None:
+    app = make(db)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        listed = rows(app)
+        assert listed["signal"][2] == "40 simulated"
+        assert listed["heist"][2] == "6 real"
+
+
+@pytest.mark.parametrize(
+    "selection", [Selection(), Selection(first_only=True), Selection(audience="all")]
+)
+def test_stage_one_figures_are_the_whole_reports(db: Path, selection: Selection) -> None:
+    """What stage 1 shows of the report is what stage 2 says, for every tab it fills."""
+    for story in ("heist", "signal"):
+        quick = load_figures(db, story, selection).report
+        whole = build_report(story, db=db, filters=selection.filters(), unit=selection.unit)
+        o, w = quick.overview, whole.overview
+        assert (o.sessions, o.viewers, o.started, o.completed) == (
+            w.sessions,
+            w.viewers,
+            w.started,
+            w.completed,
+        )
+        assert [(c.scene, c.choice, c.count, c.base) for c in quick.choices] == [
+            (c.scene, c.choice, c.count, c.base) for c in whole.choices
+        ]
+        assert [(e.ending, e.count) for e in quick.endings] == [
+            (e.ending, e.count) for e in whole.endings
+        ]
+        assert quick.ending_kinds == whole.ending_kinds
+        assert [(d.scene, d.reached, d.left) for d in quick.dropoff] == [
+            (d.scene, d.reached, d.left) for d in whole.dropoff
+        ]
+
+
+def test_a_report_told_to_stop_stops_and_one_left_alone_is_unchanged(db: Path) -> None:
+    from branching.analytics.report import ReportStopped
+
+    calls: list[tuple[int, int]] = []
+
+    def watch(done: int, total: int) -> bool:
+        calls.append((done, total))
+        return True
+
+    filters = make_filters()
+    assert build_report("signal", db=db, filters=filters, progress=watch) == build_report(
+        "signal", db=db, filters=filters
+    )
+    assert calls and all(0 <= d <= t for d, t in calls)
+    with pytest.raises(ReportStopped):
+        build_report("signal", db=db, filters=filters, progress=lambda d, t: False)
