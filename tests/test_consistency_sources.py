@@ -244,3 +244,74 @@ def test_duckdb_settings_that_are_not_accepted_are_one_line(
     result = CliRunner().invoke(cli, ["flowchart", "signal", "--source", f"parquet:{out}"])
     assert result.exit_code != 0 and "BRANCHING_DUCKDB_MEMORY" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_an_export_written_before_session_keys_reads_with_the_same_figures(
+    recorded: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Events and sessions without `session_key` (the first layout): DuckDB joins them
+    on the session id, and every figure, labels seen included, is the same."""
+    import pyarrow.parquet as pq
+
+    db, out = recorded
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    for name in ("events", "sessions"):
+        for part in (old / name).rglob("*.parquet"):
+            pq.write_table(pq.read_table(part).drop_columns(["session_key"]), part)
+    assert "session_key" not in pq.read_schema(next((old / "events").rglob("*.parquet"))).names
+    for story, args in (CASES[7], (str(SIGNAL), ("--where", "region=UK"))):
+        sqlite = figures(flowchart(story, ("--db", str(db)), "sessions", args))
+        duck = figures(flowchart(story, ("--source", f"parquet:{old}"), "sessions", args))
+        same_figures(sqlite, duck, "sessions")
+
+
+def test_the_labels_viewers_saw_come_from_every_session_of_the_version(
+    recorded: tuple[Path, Path],
+) -> None:
+    """With a filter and no --since, DuckDB counts the labels in the figures' one pass:
+    still over every session of the versions, as SQLite's running total does, not over
+    the chosen few."""
+    import sqlite3
+
+    from branching.analytics import scan
+    from branching.analytics.engines import DuckDbEngine
+    from branching.analytics.filters import make_filters, settle_audience
+    from branching.analytics.shape import SEEN_LABELS
+    from branching.analytics.source import resolve_versions
+
+    db, out = recorded
+    conn = sqlite3.connect(db)
+    hashes = [
+        r[0] for r in conn.execute("SELECT content_hash FROM stories WHERE story_id = 'signal'")
+    ]
+    marks = ", ".join("?" for _ in hashes)
+    everyone = [
+        tuple(r) for r in conn.execute(SEEN_LABELS.format(marks=marks), ["signal", *hashes])
+    ]
+    conn.close()
+    assert everyone
+    engine = DuckDbEngine(out)
+    try:
+        engine.scope("signal")
+        chosen = resolve_versions(engine, "signal", None)
+        filters = settle_audience(engine, "signal", make_filters(where=["region=UK"]))
+        picked = scan.picked("signal", chosen, filters)
+        counts, labels = scan.counts_and_labels(engine, picked, "sessions", hashes)
+    finally:
+        engine.close()
+    assert 0 < counts.sessions < 50  # a few of the story's sessions chosen...
+    assert labels == everyone  # ...the labels of all of them
+
+
+def test_the_labels_folded_into_duckdbs_pass_draw_the_same_flowchart(
+    recorded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from branching.analytics import flow
+
+    db, out = recorded
+    monkeypatch.setattr(flow, "FOLD_LABELS", True)
+    for unit, args in (("sessions", ("--where", "region=UK")), ("times", ("--first-only",))):
+        sqlite = figures(flowchart(str(SIGNAL), ("--db", str(db)), unit, args))
+        duck = figures(flowchart(str(SIGNAL), ("--source", f"parquet:{out}"), unit, args))
+        same_figures(sqlite, duck, unit)

@@ -248,3 +248,83 @@ def test_parquet_takes_a_folder_and_no_filters(simulated: Path, tmp_path: Path) 
     for result in (no_folder, filtered, folder_for_jsonl):
         assert result.exit_code == 2, result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_every_session_keeps_one_integer_key_run_after_run(tmp_path: Path) -> None:
+    path, out = tmp_path / "t.db", tmp_path / "out"
+    with Store.open(path) as store:
+        play_through(store, "alice")
+        open_session = begin(store, "bob")
+        assert open_session.record("scene_shown", scene="kitchen", state={"n": 1}).result()
+        open_session.close()
+    assert run("export", "--db", str(path), "--format", "parquet", str(out)).exit_code == 0
+    first = {s["session_id"]: s["session_key"] for s in table(out, "sessions")}
+    assert sorted(first.values()) == [1, 2]
+
+    bob = open_session.session_id
+    with Store.open(path) as store:
+        resumed = store.resume_session(bob)
+        assert resumed.record("choice_made", scene="kitchen", choice="frosties", target="bus",
+                              decide_ms=700, input="key", state={"n": 2}).result()  # fmt: skip
+        resumed.close()
+        play_through(store, "carol")
+    assert run("export", "--db", str(path), "--format", "parquet", str(out)).exit_code == 0
+    second = {s["session_id"]: s["session_key"] for s in table(out, "sessions")}
+    assert {k: second[k] for k in first} == first  # the same key in every run
+    assert sorted(second.values()) == [1, 2, 3]  # the new session gets a new one
+    for event in events(out):  # bob's events from both runs carry his one key
+        assert event["session_key"] == second[event["session_id"]]
+    assert {e["session_id"] for e in events(out)} == set(second)
+
+
+def test_row_groups_are_whole_in_every_partition(
+    simulated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row group holds GROUP_ROWS events (the last of a file the rest), however
+    many partitions are open: the byte budget is each file's, not theirs together."""
+    import branching.store.parquet as parquet
+
+    monkeypatch.setattr(parquet, "GROUP_ROWS", 100)
+    monkeypatch.setattr(parquet, "CHUNK_ROWS", 30)
+    out = tmp_path / "out"
+    assert run("export", "--db", str(simulated), "--format", "parquet", str(out)).exit_code == 0
+    files = list(out.glob("events/*/*/*.parquet"))
+    assert len(files) > 1
+    sizes = []
+    for part in files:
+        meta = pq.ParquetFile(part).metadata
+        rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        assert all(n == 100 for n in rows[:-1]) and 0 < rows[-1] <= 100, rows
+        sizes += rows
+    assert sum(sizes) == len(jsonl_rows(simulated))
+
+
+def test_a_row_group_of_long_states_is_written_at_the_byte_budget(
+    simulated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import branching.store.parquet as parquet
+
+    monkeypatch.setattr(parquet, "GROUP_BYTES", 20_000)
+    monkeypatch.setattr(parquet, "CHUNK_ROWS", 16)
+    out = tmp_path / "out"
+    assert run("export", "--db", str(simulated), "--format", "parquet", str(out)).exit_code == 0
+    for part in out.glob("events/*/*/*.parquet"):
+        meta = pq.ParquetFile(part).metadata
+        assert meta.num_row_groups > 1  # each day holds more than 20 kB of events
+        assert all(meta.row_group(i).num_rows < 200 for i in range(meta.num_row_groups))
+    assert len(events(out)) == len(jsonl_rows(simulated))
+
+
+def test_a_folder_of_the_layout_without_session_keys_says_to_export_again(
+    simulated: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert run("export", "--db", str(simulated), "--format", "parquet", str(out)).exit_code == 0
+    manifest = out / "_branching_export.json"
+    data = json.loads(manifest.read_text())
+    del data["session_keys"]
+    manifest.write_text(json.dumps({**data, "layout": 1}))
+    result = run("export", "--db", str(simulated), "--format", "parquet", str(out))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "layout 1" in result.output and "export again into a new folder" in result.output

@@ -134,6 +134,7 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
         "events",
         {
             "session_id": "VARCHAR",
+            "session_key": "BIGINT",
             "seq": "BIGINT",
             "ts": "VARCHAR",
             "type": "VARCHAR",
@@ -143,12 +144,14 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "decide_ms": "BIGINT",
             "input": "VARCHAR",
             "label": "VARCHAR",
+            "content_hash": "VARCHAR",
         },
     ),
     "sessions": (
         "sessions",
         {
             "session_id": "VARCHAR",
+            "session_key": "BIGINT",
             "story_id": "VARCHAR",
             "content_hash": "VARCHAR",
             "viewer_id": "VARCHAR",
@@ -341,6 +344,7 @@ class DuckDbEngine:
         self._con.execute("SET TimeZone = 'UTC'")
         self._views: set[str] = set()
         self._events: dict[str, str] = {}  # the events files' columns -> types
+        self._keyed: dict[str, bool] = {}  # dataset -> its files have `session_key`
         for name in DATASETS:
             files = sorted(str(p) for p in (folder / name).glob("**/*.parquet"))
             if not files:
@@ -357,6 +361,7 @@ class DuckDbEngine:
             )
             raw.create_view(f"raw_{name}", replace=True)
             have = {col: str(kind) for col, kind in zip(raw.columns, raw.types, strict=True)}
+            self._keyed[name] = "session_key" in have
             if name == "events":
                 self._events = have
             view, select = _dataset_view(name, f"raw_{name}", have, "duckdb")
@@ -369,6 +374,12 @@ class DuckDbEngine:
     @property
     def sqlite(self) -> sqlite3.Connection | None:
         return None
+
+    @property
+    def keyed(self) -> bool:
+        """True when events and sessions carry the integer `session_key` (an export
+        written before it had none: the queries join on `session_id` there)."""
+        return self._keyed.get("events", True) and self._keyed.get("sessions", False)
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         return self._con.execute(sql, list(params)).fetchall()

@@ -39,7 +39,12 @@ from branching.analytics.engines import Engine, open_engine
 from branching.analytics.filters import Filters, Unit, settle_audience, unit_named
 from branching.analytics.graph import Counts, EdgeKey, FlowGraph, assemble, totals_counts
 from branching.analytics.rollup import rollup_counts
-from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure
+from branching.analytics.shape import (
+    AnalyticsError,
+    Shape,
+    apply_seen_labels,
+    shape_from_structure,
+)
 from branching.analytics.source import (
     Version,
     looks_like_path,
@@ -53,6 +58,9 @@ if TYPE_CHECKING:
     from branching.story.model import Story
 
 USE_AGGREGATES = True  # False: filtered figures always scan the events (benchmarks compare)
+# True: DuckDB counts the labels seen in the figures' pass (without --since); measured
+# slower at 10M events than their own pass (docs/decisions.md), so off unless asked
+FOLD_LABELS = False
 
 
 def flow_graph(
@@ -211,15 +219,20 @@ def _from_db(
     if shape is None:
         shape = stored_shape(engine, story_id, chosen)
     engine.scope(story_id)  # a Parquet engine reads the story's partition only
-    shape = scan.seen_labels(engine, engine.tables(), shape, [v.content_hash for v in chosen])
     filters = settle_audience(engine, story_id, filters)
+    hashes = [v.content_hash for v in chosen]
+    conn = engine.sqlite  # the accelerators are SQLite's: other engines read the events
+    # the labels seen are read before the days are narrowed (or, with FOLD_LABELS, in
+    # DuckDB's pass over the figures when that pass reads every day of the story)
+    fold = FOLD_LABELS and engine.dialect == "duckdb" and not filters.since
+    fold = fold and "choice_labels" in engine.tables()
+    if not fold:
+        shape = scan.seen_labels(engine, engine.tables(), shape, hashes)
     engine.scope(story_id, filters.since)  # the labels are read: only the chosen days now
     fast = unit == "times" and replace(filters, version=None, audience_note="").empty
     notes: list[str] = []
-    conn = engine.sqlite  # the accelerators are SQLite's: other engines read the events
     if fast and conn is not None:
-        hashes = [v.content_hash for v in chosen] if filters.version else None
-        counts = totals_counts(conn, story_id, hashes)
+        counts = totals_counts(conn, story_id, hashes if filters.version else None)
         source = "running totals"
     else:
         rolled, why = (
@@ -229,6 +242,11 @@ def _from_db(
         )
         if rolled is not None:
             counts, source = rolled, "aggregates"
+        elif fold:
+            picked = scan.picked(story_id, chosen, filters)
+            counts, labels = scan.counts_and_labels(engine, picked, unit, hashes)
+            shape = apply_seen_labels(shape, labels) if hashes else shape
+            source = engine.label
         else:
             counts = scan.event_counts(engine, scan.picked(story_id, chosen, filters), unit)
             source = "raw events" if conn is not None else engine.label

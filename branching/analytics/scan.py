@@ -33,6 +33,7 @@ class ChosenSessions:
 
     sql: str
     params: tuple[object, ...]
+    cond: str = ""  # the condition over `sessions s` it holds (see `picked`), if any
 
     def query(self, src: Queryable, body: str, params: tuple[object, ...] = ()) -> list[Row]:
         """Rows of `body` (which reads `picked`) with the CTE in front."""
@@ -42,7 +43,7 @@ class ChosenSessions:
 def picked(story_id: str, chosen: list[Version], filters: Filters) -> ChosenSessions:
     """The sessions of `story_id` that `filters` choose."""
     cond, params = session_conditions(story_id, chosen, filters)
-    return ChosenSessions(f"picked AS ({_picking(cond)})", tuple(params))
+    return ChosenSessions(f"picked AS ({_picking(cond)})", tuple(params), cond)
 
 
 def _picking(cond: str) -> str:
@@ -51,6 +52,7 @@ def _picking(cond: str) -> str:
 
 # DuckDB keeps the chosen sessions in a table of the connection for the queries that follow
 _KEPT = "CREATE OR REPLACE TEMP TABLE chosen_sessions AS "
+Labels = list[tuple[str, str, str, int]]  # scene, choice, label, count: `apply_seen_labels`
 
 
 def event_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
@@ -61,7 +63,7 @@ def event_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
     (`_one_pass`); elsewhere by the portable queries below, figure by figure.
     """
     if getattr(src, "dialect", "sqlite") == "duckdb":
-        return _one_pass(src, chosen, unit)
+        return _one_pass(src, chosen, unit, None)[0]
     edges = {
         (str(r[0]), str(r[1]), str(r[2])): (int(r[3]), int(r[4]))
         for r in chosen.query(
@@ -91,6 +93,20 @@ def event_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
     return _with_sessions(
         src, chosen, unit, Counts(edges, visits, {}, timed_out=timed_out, views=views)
     )
+
+
+def counts_and_labels(
+    src: Queryable, chosen: ChosenSessions, unit: Unit, hashes: list[str]
+) -> tuple[Counts, Labels]:
+    """`event_counts` and the labels viewers saw (`seen_labels`' rows) in one pass over
+    the events, on DuckDB. The labels count every session of the versions `hashes`, so
+    the events the engine reads must be all the story's (no `--since` day scope)."""
+    counts, labels = _one_pass(src, chosen, unit, hashes)
+    if labels is None:  # no session chosen: nothing was read
+        marks = ", ".join("?" for _ in hashes)
+        found = query(src, _LABELS.format(marks=marks), hashes) if hashes else []
+        labels = [(r[0], r[1], r[2], int(r[3])) for r in found]
+    return counts, labels
 
 
 def _with_sessions(src: Queryable, chosen: ChosenSessions, unit: Unit, counts: Counts) -> Counts:
@@ -129,60 +145,112 @@ def _with_sessions(src: Queryable, chosen: ChosenSessions, unit: Unit, counts: C
 
 # what a distinct chosen session (or viewer) is numbered by, 1 to the sessions chosen
 _NUMBERED = {
-    "sessions": "DENSE_RANK() OVER (ORDER BY session_id)",
+    "sessions": "DENSE_RANK() OVER (ORDER BY {key})",
     "viewers": "CASE WHEN viewer_id IS NOT NULL THEN DENSE_RANK() OVER (ORDER BY viewer_id) END",
     "times": "CAST(NULL AS BIGINT)",
 }
+# the labels of the choices viewers made, as the running total `choice_labels` counts them
+_LABEL = """CASE WHEN e.label IS NOT NULL AND e.choice IS NOT NULL
+    AND e.type IN ('choice_made', 'timeout_default') AND e.content_hash IN ({marks})
+    THEN e.label END"""
+_LABELS = f"""SELECT scene, choice, label, COUNT(*) FROM (
+    SELECT e.scene AS scene, e.choice AS choice, {_LABEL} AS label FROM events e) labelled
+WHERE label IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
 # DuckDB: every event figure in one pass. Each cell (scene shown, or edge) counts its
 # events and keeps a bitmap of the sessions (viewers) it saw: the distinct count is the
 # bitmap's bits, and a scene's sessions that timed out are its edges' bitmaps OR-ed
 # together, so nothing holds a row per session and event (COUNT DISTINCT over ten
-# million events would, and take seconds).
-_ONE_PASS = """, numbered AS (SELECT session_id, {who} AS who FROM picked),
-cells AS MATERIALIZED (
-    SELECT e.type = 'scene_shown' AS shown, e.scene AS scene,
+# million events would, and take seconds). The sessions join on their integer key.
+# With the labels (`{label}` not NULL), every event of the story is read (the chosen
+# sessions' have `p.k`) and grouped a second way, by the label seen.
+_ONE_PASS = """, numbered AS (SELECT {key} AS k, {who} AS who FROM chosen_sessions),
+seen AS (
+    SELECT e.type AS type, e.type = 'scene_shown' AS shown, e.scene AS scene,
            COALESCE(e.choice, '') AS choice, COALESCE(e.target, '') AS target,
-           COUNT(*) AS times,
-           SUM(CASE WHEN e.type = 'timeout_default' THEN 1 ELSE 0 END) AS timeouts,
-           SUM(CASE WHEN e.type IN ('choice_made', 'timeout_default') THEN 1 ELSE 0 END)
+           {label} AS label, p.k IS NOT NULL AS picked, p.who AS who
+    FROM events e {join} numbered p ON e.{key} = p.k
+    WHERE e.type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown')),
+cells AS MATERIALIZED (
+    SELECT {cell} AS cell, shown, scene, choice, target, {label_column} AS label,
+           COUNT(*) FILTER (WHERE picked) AS times,
+           COUNT(*) FILTER (WHERE picked AND type = 'timeout_default') AS timeouts,
+           COUNT(*) FILTER (WHERE picked AND type IN ('choice_made', 'timeout_default'))
              AS decided,
            {bits} AS who,
-           {late} AS late
-    FROM numbered p JOIN events e ON e.session_id = p.session_id
-    WHERE e.type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown')
-    GROUP BY 1, 2, 3, 4)
+           {late} AS late,
+           COUNT(*) AS seen_times
+    FROM seen GROUP BY {groups})
 SELECT shown, scene, choice, target, times, timeouts, decided,
-       bit_count(who), bit_count(late) FROM cells
+       bit_count(who), bit_count(late), NULL FROM cells WHERE cell = 1 AND times > 0
 UNION ALL
-SELECT NULL, scene, NULL, NULL, 0, SUM(timeouts), SUM(decided), 0, bit_count(bit_or(late))
-FROM cells WHERE NOT shown GROUP BY scene"""
+SELECT NULL, scene, NULL, NULL, 0, SUM(timeouts), SUM(decided), 0, bit_count(bit_or(late)), NULL
+FROM cells WHERE cell = 1 AND times > 0 AND NOT shown GROUP BY scene
+UNION ALL
+SELECT NULL, scene, choice, NULL, seen_times, 0, 0, 0, 0, label FROM cells
+WHERE cell = 0 AND label IS NOT NULL"""
 
 
-def _one_pass(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
+def _one_pass(
+    src: Queryable, chosen: ChosenSessions, unit: Unit, hashes: list[str] | None
+) -> tuple[Counts, Labels | None]:
     """`event_counts` on DuckDB: the same figures, the events read once, the sessions
-    chosen once (a `--where` or `--first-only` is worked out a single time)."""
-    query(src, f"{_KEPT}WITH {chosen.sql} SELECT session_id, viewer_id FROM picked", chosen.params)
-    chosen = ChosenSessions("picked AS (SELECT session_id, viewer_id FROM chosen_sessions)", ())
-    counts = _with_sessions(src, chosen, unit, Counts({}, {}, {}, views=0))
+    chosen once (a `--where` or `--first-only` is worked out a single time); with
+    `hashes`, the labels seen in those versions too (None: no session was chosen)."""
+    keyed = bool(getattr(src, "keyed", False)) and bool(chosen.cond)
+    key = "session_key" if keyed else "session_id"
+    if keyed:
+        query(
+            src,
+            f"{_KEPT}SELECT s.session_id, s.viewer_id, s.session_key FROM sessions s "
+            f"WHERE {chosen.cond}",
+            chosen.params,
+        )
+    else:
+        query(
+            src, f"{_KEPT}WITH {chosen.sql} SELECT session_id, viewer_id FROM picked", chosen.params
+        )
+    kept = ChosenSessions("picked AS (SELECT session_id, viewer_id FROM chosen_sessions)", ())
+    counts = _with_sessions(src, kept, unit, Counts({}, {}, {}, views=0))
     if not counts.sessions:
-        return counts
+        return counts, None
     if unit == "times":
         bits = late = "CAST(NULL AS BIT)"
         params: tuple[object, ...] = ()
     else:
-        bits = "bitstring_agg(p.who, 1, ?)"
-        late = "bitstring_agg(CASE WHEN e.type = 'timeout_default' THEN p.who END, 1, ?)"
+        bits = "bitstring_agg(who, 1, ?)"
+        late = "bitstring_agg(CASE WHEN type = 'timeout_default' THEN who END, 1, ?)"
         params = (counts.sessions, counts.sessions)
-    sql = _ONE_PASS.format(who=_NUMBERED[unit], bits=bits, late=late)
+    if hashes:
+        label = _LABEL.format(marks=", ".join("?" for _ in hashes))
+        cell, label_column, join = "GROUPING(label)", "label", "LEFT JOIN"
+        groups = "GROUPING SETS ((shown, scene, choice, target), (scene, choice, label))"
+        params = (*hashes, *params)
+    else:
+        label = label_column = "CAST(NULL AS VARCHAR)"
+        cell, join, groups = "1", "JOIN", "shown, scene, choice, target"
+    sql = _ONE_PASS.format(
+        key=key,
+        who=_NUMBERED[unit].format(key=key),
+        bits=bits,
+        late=late,
+        label=label,
+        cell=cell,
+        label_column=label_column,
+        groups=groups,
+        join=join,
+    )
     edges: dict[EdgeKey, tuple[int, int]] = {}
     visits: dict[str, int] = {}
     timed_out: dict[str, int] = {}
+    labels: Labels = []
     views = 0
-    for shown, scene, choice, target, times, timeouts, decided, who, late_ in chosen.query(
+    for shown, scene, choice, target, times, timeouts, decided, who, late_, seen in kept.query(
         src, sql, params
     ):
         n, t = (int(times), int(timeouts)) if unit == "times" else (int(who or 0), int(late_ or 0))
-        if shown is None:  # a scene's choices: who timed out there
+        if seen is not None:  # a label viewers saw
+            labels.append((str(scene), str(choice), str(seen), int(times)))
+        elif shown is None:  # a scene's choices: who timed out there
             if decided:
                 timed_out[scene] = t
         elif shown:
@@ -190,7 +258,8 @@ def _one_pass(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Counts:
             views += int(times)
         else:
             edges[(str(scene), str(choice), str(target))] = (n, t)
-    return replace(counts, edges=edges, visits=visits, timed_out=timed_out, views=views)
+    counts = replace(counts, edges=edges, visits=visits, timed_out=timed_out, views=views)
+    return counts, sorted(labels) if hashes else None
 
 
 def derived_routes(

@@ -7,14 +7,16 @@ Spark, pandas or pyarrow read as they are (the schema is in the README):
   event, Hive-partitioned by the story and the UTC day of the event. The
   columns match the JSON-lines export's (`event_id` is `SESSION_ID:SEQ`,
   `state` the whole engine state after the event as the same compact JSON
-  text, `label`, `simulated`), with timestamps as UTC timestamps;
+  text, `label`, `simulated`), with timestamps as UTC timestamps, and
+  `session_key`, the session as an integer (engines join on it);
 - `sessions/sessions.parquet`, `session_attrs/session_attrs.parquet`,
   `stories/stories.parquet`: the sessions (outcome, context...), their
   attributes and the story versions (with their structure), rewritten whole by
   every run, since a session's outcome changes when it ends.
 
-Running it again adds only the events recorded since: each session's last
-exported `seq` is kept (`parquet_files`), and a session that got more events
+Running it again adds only the events recorded since: each session's key and
+last exported `seq` are kept (`parquet_files`; a key is given once, at the
+session's first export, and never changes), and a session that got more events
 (resumed, or merged in later) gets them in new files, its state rebuilt from
 its start. Nothing already written is rewritten, and a failed run leaves
 nothing counted (`parquet_files.Commit`).
@@ -23,9 +25,11 @@ Memory stays constant in the number of events: sessions are read one at a
 time in (started_at, session_id) order from the database and, alongside, from
 the last run's high-water file; events are written through a few open
 `ParquetWriter`s (the partitions of the days being read: sessions come in
-start order, so days come one after another), each flushing a row group every
-few megabytes. pyarrow is an optional extra: it is imported here, inside
-functions, and `missing_pyarrow()` says how to install it.
+start order, so days come one after another), each writing its own row groups
+of `GROUP_ROWS` events (or `GROUP_BYTES` of long states), its waiting rows
+kept as Arrow columns, all of them together near `BUFFER_BYTES`. pyarrow is
+an optional extra: it is imported here, inside functions, and
+`missing_pyarrow()` says how to install it.
 """
 
 from __future__ import annotations
@@ -55,14 +59,17 @@ from branching.store.parquet_files import (
 
 INSTALL_HINT = "pip install 'branching[parquet]'"
 OPEN_PARTITIONS = 12  # event files open at once (the most recent partitions)
-GROUP_ROWS = 65_536  # events per row group at most
+GROUP_ROWS = 131_072  # events per row group at most
+GROUP_BYTES = 32 << 20  # ... or about this much data (one partition's row group)
+BUFFER_BYTES = 32 << 20  # rows waiting in all open event files together, at most
+CHUNK_ROWS = 4096  # rows held as Python tuples before they become compact Arrow columns
 TABLE_ROWS = 8192  # sessions, attributes, stories per row group
-GROUP_BYTES = 8 << 20  # ... or about this much text (all open event files together)
 
 # name, type: "str", "int" (int64), "flag" (int8), "time" (timestamp[ms, UTC])
 EVENT_COLUMNS = (
     ("event_id", "str"),
     ("session_id", "str"),
+    ("session_key", "int"),
     ("seq", "int"),
     ("ts", "time"),
     ("type", "str"),
@@ -78,6 +85,7 @@ EVENT_COLUMNS = (
 )
 SESSION_COLUMNS = (
     ("session_id", "str"),
+    ("session_key", "int"),
     ("story_id", "str"),
     ("content_hash", "str"),
     ("version_label", "str"),
@@ -109,7 +117,12 @@ STORY_COLUMNS = (
     ("structure", "str"),
     ("registered_at", "time"),
 )
-SEQ_COLUMNS = (("started_at", "str"), ("session_id", "str"), ("seq", "int"))
+SEQ_COLUMNS = (
+    ("started_at", "str"),
+    ("session_id", "str"),
+    ("session_key", "int"),
+    ("seq", "int"),
+)
 
 _SESSIONS = """
 SELECT s.session_id, s.story_id, s.content_hash, st.version_label, s.viewer_id, s.started_at,
@@ -161,6 +174,7 @@ def export_parquet(
     """Add the events recorded since the last run to the Parquet export in `out`."""
     if not available():
         raise InvalidInput(missing_pyarrow())
+    _quiet_memory_pool()
     identity = database_identity(conn)
     manifest = prepare(out, identity, database)
     before = manifest.run if manifest else 0
@@ -168,12 +182,13 @@ def export_parquet(
     commit = Commit(out)
     try:
         with read_snapshot(conn), folder_errors(out):
-            counts = _Run(conn, out, run, commit, progress).write(
+            keys = manifest.session_keys if manifest else 0
+            counts = _Run(conn, out, run, commit, progress, keys).write(
                 seqs_path(out, before) if manifest else None
             )
             total = (manifest.events if manifest else 0) + counts.events
             commit.finish(
-                Manifest(database, identity, run, total, counts.sessions, now_ts()),
+                Manifest(database, identity, run, total, counts.sessions, now_ts(), counts.keys),
                 seqs_path(out, before) if manifest else None,
             )
     except BaseException:
@@ -189,6 +204,17 @@ def export_parquet(
         total,
         counts.gone,
     )
+
+
+def _quiet_memory_pool() -> None:
+    """Arrow's jemalloc pool where this pyarrow has it: it gives freed row groups back
+    to the system, where the default (mimalloc) keeps tens of megabytes more."""
+    import pyarrow as pa
+
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except (NotImplementedError, pa.ArrowException):
+        pass
 
 
 def _schema(columns: tuple[tuple[str, str], ...]) -> Any:
@@ -223,27 +249,61 @@ def _table(schema: Any, rows: list[tuple[Any, ...]]) -> Any:
 
 
 class _Buffered:
-    """One Parquet file written a row group at a time."""
+    """One Parquet file written a row group at a time.
 
-    def __init__(self, path: Path, schema: Any, group_rows: int = GROUP_ROWS) -> None:
+    Rows wait as Python tuples only `CHUNK_ROWS` at a time: then they become
+    Arrow columns (a few hundred bytes a row, where the tuples take a few
+    kilobytes), so a row group of `group_rows` rows costs its data, not its
+    objects. It is written when it has `group_rows` rows or about
+    `group_bytes` bytes, whichever comes first.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        schema: Any,
+        group_rows: int | None = None,  # None: GROUP_ROWS
+        group_bytes: int | None = None,  # None: GROUP_BYTES
+    ) -> None:
         import pyarrow.parquet as pq
 
         self.schema = schema
-        self.group_rows = group_rows
-        self.rows: list[tuple[Any, ...]] = []
-        self.size = 0
+        self.group_rows = group_rows or GROUP_ROWS
+        self.group_bytes = group_bytes or GROUP_BYTES
+        self.rows: list[tuple[Any, ...]] = []  # not yet Arrow columns
+        self.chunks: list[Any] = []  # Arrow tables of this row group
+        self.count = 0  # rows waiting, both kinds
+        self.size = 0  # their bytes: the chunks' own, the tuples' estimated
+        self._estimated = 0
         self._writer = pq.ParquetWriter(path, schema, compression="zstd")
 
     def add(self, row: tuple[Any, ...], size: int = 64) -> None:
         self.rows.append(row)
+        self.count += 1
         self.size += size
-        if len(self.rows) >= self.group_rows or self.size >= GROUP_BYTES:
+        self._estimated += size
+        if len(self.rows) >= CHUNK_ROWS:
+            self._compact()
+        if self.count >= self.group_rows or self.size >= self.group_bytes:
             self.flush()
 
+    def _compact(self) -> None:
+        chunk = _table(self.schema, self.rows)
+        self.chunks.append(chunk)
+        self.size += chunk.nbytes - self._estimated
+        self.rows, self._estimated = [], 0
+
     def flush(self) -> None:
+        """Write what waits as one row group."""
+        if not self.count:
+            return
+        import pyarrow as pa
+
         if self.rows:
-            self._writer.write_table(_table(self.schema, self.rows))
-            self.rows, self.size = [], 0
+            self._compact()
+        group = pa.concat_tables(self.chunks)
+        self._writer.write_table(group, row_group_size=group.num_rows)
+        self.chunks, self.count, self.size = [], 0, 0
 
     def close(self) -> None:
         self.flush()
@@ -253,26 +313,34 @@ class _Buffered:
 class _Partitions:
     """The event files of one run, a few open at a time (the least recently used closes).
 
-    The rows waiting in all of them together stay under `GROUP_BYTES`: past
-    it, the partition holding the most is written out as a row group.
+    Each file writes its own row groups (`GROUP_ROWS` rows, or `GROUP_BYTES`
+    when the states are long); the rows waiting in all of them together stay
+    near `BUFFER_BYTES`: past it, the least recently used file holding rows
+    writes them out (sessions come in start order, so that is a day the
+    export has moved past, whose rows are its last).
     """
 
     def __init__(self, out: Path, run: int, commit: Commit) -> None:
         self._out, self._run, self._commit = out, run, commit
         self._schema = _schema(EVENT_COLUMNS)
         self._open: OrderedDict[tuple[str, str], _Buffered] = OrderedDict()
+        self._last: _Buffered | None = None
+        self._added = 0
         self.files = 0
 
     def add(self, story: str, day: str, row: tuple[Any, ...], size: int) -> None:
-        key = (story, day)
-        part = self._open.get(key)
-        if part is None:
-            part = self._start(key)
-        elif part is not next(reversed(self._open.values())):
-            self._open.move_to_end(key)
-        part.add(row, size)  # flushes itself at GROUP_BYTES
-        if part.size and sum(p.size for p in self._open.values()) >= GROUP_BYTES:
-            max(self._open.values(), key=lambda p: p.size).flush()
+        part = self._last
+        if part is None or self._open.get((story, day)) is not part:
+            part = self._open.get((story, day))
+            if part is None:
+                part = self._start((story, day))
+            else:
+                self._open.move_to_end((story, day))
+            self._last = part
+        part.add(row, size)  # writes its own row group at GROUP_ROWS or GROUP_BYTES
+        self._added += 1
+        if self._added % 1024 == 0 and sum(p.size for p in self._open.values()) >= BUFFER_BYTES:
+            next(p for p in self._open.values() if p.count).flush()
 
     def _start(self, key: tuple[str, str]) -> _Buffered:
         if len(self._open) >= OPEN_PARTITIONS:
@@ -301,6 +369,7 @@ class _Counts:
     changed: int = 0
     files: int = 0
     gone: int = 0
+    keys: int = 0  # session keys given out, all runs together
 
 
 class _Run:
@@ -313,10 +382,11 @@ class _Run:
         run: int,
         commit: Commit,
         progress: Callable[[int], None] | None,
+        keys: int = 0,
     ) -> None:
         self.conn, self.out, self.run, self.commit = conn, out, run, commit
         self.progress = progress
-        self.counts = _Counts()
+        self.counts = _Counts(keys=keys)
 
     def _dataset(self, name: str, columns: tuple[tuple[str, str], ...]) -> _Buffered:
         path = self.commit.temp(self.out / name / f"{name}.parquet")
@@ -333,17 +403,21 @@ class _Run:
         exported = _Marks(last_seqs)
         for row in self.conn.execute(_SESSIONS.format(simulated=simulated)):
             *session, last = row
-            sessions.add(tuple(session))
-            self.counts.sessions += 1
             started, session_id = session[5], session[0]
-            done = exported.seq(started, session_id)
+            mark = exported.seq(started, session_id)
+            if mark is None:  # a session new to the export: the next key
+                self.counts.keys += 1
+                key, done = self.counts.keys, None
+            else:
+                key, done = mark
+            sessions.add((session_id, key, *session[1:]))
+            self.counts.sessions += 1
             if last is not None and (done is None or last > done):
                 events = self.conn.execute(events_sql, (session_id,)).fetchall()
-                self._events(parts, states, session, events, done)
+                self._events(parts, states, session, key, events, done)
                 self.counts.changed += 1
                 done = last
-            if done is not None:
-                seqs.add((started, session_id, done))
+            seqs.add((started, session_id, key, done))
             if self.progress is not None:
                 self.progress(1)
         self.counts.gone = exported.rest()
@@ -360,6 +434,7 @@ class _Run:
         parts: _Partitions,
         states: StateTexts,
         session: list[Any],
+        key: int,
         events: list[tuple[Any, ...]],
         done: int | None,
     ) -> None:
@@ -372,6 +447,7 @@ class _Run:
             row = (
                 f"{session_id}:{seq}",
                 session_id,
+                key,
                 seq,
                 ts,
                 kind,
@@ -403,16 +479,16 @@ class _Marks:
         self._next = next(self._rows, None)
         self._gone = 0
 
-    def seq(self, started: Any, session_id: Any) -> int | None:
-        """The last exported seq of this session (None: none yet)."""
-        key = _key(started, session_id)
-        while self._next is not None and _key(self._next[0], self._next[1]) < key:
+    def seq(self, started: Any, session_id: Any) -> tuple[int, int | None] | None:
+        """This session's key and last exported seq (None: a session new to the export)."""
+        wanted = _key(started, session_id)
+        while self._next is not None and _key(self._next[0], self._next[1]) < wanted:
             self._next = next(self._rows, None)  # a session the database no longer has
             self._gone += 1
-        if self._next is not None and _key(self._next[0], self._next[1]) == key:
-            seq = int(self._next[2])
+        if self._next is not None and _key(self._next[0], self._next[1]) == wanted:
+            key, seq = int(self._next[2]), self._next[3]
             self._next = next(self._rows, None)
-            return seq
+            return key, None if seq is None else int(seq)
         return None
 
     def rest(self) -> int:
@@ -441,4 +517,10 @@ def _read_marks(path: Path) -> Iterator[tuple[Any, ...]]:
         raise InvalidInput(f"cannot read {path}: {exc}; export into a new folder") from None
     for batch in source.iter_batches(batch_size=GROUP_ROWS):
         columns = batch.to_pydict()
-        yield from zip(columns["started_at"], columns["session_id"], columns["seq"], strict=True)
+        yield from zip(
+            columns["started_at"],
+            columns["session_id"],
+            columns["session_key"],
+            columns["seq"],
+            strict=True,
+        )

@@ -15,9 +15,11 @@ half-way (a full disk, Ctrl-C, a killed process):
   high-water files of other runs. So an event file is counted once or not at
   all.
 - How far each session has been exported is a high-water file per run
-  (`_branching_export/seqs-RUN.parquet`: started_at, session_id, last seq),
-  in export order, so the next run reads it alongside the database in
-  constant memory.
+  (`_branching_export/seqs-RUN.parquet`: started_at, session_id, its
+  session_key, last seq, one row per session), in export order, so the next
+  run reads it alongside the database in constant memory. A session keeps the
+  integer `session_key` it was first given (the manifest counts the keys given
+  out), so events written by different runs join on it.
 - The manifest records which database the folder exports (the moment its
   schema was created, from its first migration: a copy of the file is the same
   database, a merge target is another); a folder holding another database's
@@ -40,7 +42,7 @@ from branching.store.errors import StoreError
 MANIFEST = "_branching_export.json"
 BOOKS = "_branching_export"  # the high-water files; `_` keeps query engines out
 KIND = "branching-parquet-export"
-LAYOUT = 1
+LAYOUT = 2  # 2: session_key in events, sessions and the high-water files
 DATASETS = ("events", "sessions", "session_attrs", "stories")
 _PART = re.compile(r"part-(\d+)-\d+\.parquet")
 _SEQS = re.compile(r"seqs-(\d+)\.parquet")
@@ -62,6 +64,7 @@ class Manifest:
     events: int  # events exported, all runs together
     sessions: int  # sessions in the database at the last run
     exported_at: str
+    session_keys: int = 0  # session keys given out so far: the next session gets one more
     kind: str = KIND
     layout: int = LAYOUT
 
@@ -100,8 +103,8 @@ def read_manifest(out: Path) -> Manifest | None:
             raise ValueError("not ours")
         if data.get("layout") != LAYOUT:
             raise ExportFolderError(
-                f"{path} is from another version of branching (layout {data.get('layout')}); "
-                "export into a new folder"
+                f"{path} is from another version of branching (layout {data.get('layout')}, "
+                f"this one writes {LAYOUT}): export again into a new folder"
             )
         manifest = Manifest(**data)
         if type(manifest.run) is not int or manifest.run < 1:
