@@ -10,10 +10,14 @@ player does before it shows the next scene. A new session starts at each
 ending. WAL, synchronous=FULL.
 Side B, in the same run: raw single-row commits (`BEGIN IMMEDIATE`, one
 INSERT, `COMMIT`) into a minimal table with the same pragmas.
-For information, side A again with each record committed on its own (the
-recorder before key presses were grouped: two to five commits per press).
+In the same rounds, side A with the group's ops applied one by one (`apply_op`
+each: the writer's group path before `apply_ops`), for the gain. For
+information, side A with each record committed on its own (the recorder
+before key presses were grouped: two to five commits per press). The writer
+thread's CPU time applying a key press's ops (before the COMMIT) is printed
+for both ways of applying.
 
-Paired rounds alternate which side goes first; a round's ratio is
+Paired rounds rotate which side goes first; a round's ratio is
 (key presses per second) / (raw commits per second). Target (issue 14): the
 median ratio at least 0.5.
 
@@ -25,10 +29,13 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,6 +45,8 @@ from _pairs import Verdicts, fmt_ratio, paired, ratio_summary, write_results  # 
 from branching.play.engine import Playthrough  # noqa: E402
 from branching.recording import StoreRecorder  # noqa: E402
 from branching.store import Store, StoryInfo  # noqa: E402
+from branching.store import writer as writer_module  # noqa: E402
+from branching.store.ops import apply_op, apply_ops  # noqa: E402
 from branching.story.loader import load_story  # noqa: E402
 
 STORY = load_story(ROOT / "stories" / "signal")
@@ -49,7 +58,41 @@ def fresh(tmp: Path, name: str) -> Path:
     return tmp / name
 
 
-def presses_per_second(path: Path, presses: int, group: bool) -> float:
+def op_by_op(conn: sqlite3.Connection, ops: list[dict[str, Any]]) -> list[bool]:
+    """The writer's group path before `apply_ops`: each op on its own, in one transaction."""
+    return [apply_op(conn, op) for op in ops]
+
+
+def timing(apply: Callable[..., list[bool]], spent: list[float]) -> Callable[..., list[bool]]:
+    """`apply`, noting the writer thread's CPU time applying each group (not wall time:
+    what another process does meanwhile does not count)."""
+
+    def timed(conn: sqlite3.Connection, ops: list[dict[str, Any]]) -> list[bool]:
+        started = time.thread_time()
+        try:
+            return apply(conn, ops)
+        finally:
+            spent.append(time.thread_time() - started)
+
+    return timed
+
+
+def presses_per_second(
+    path: Path,
+    presses: int,
+    group: bool,
+    apply: Callable[..., list[bool]] = apply_ops,
+    spent: list[float] | None = None,
+) -> float:
+    """Key presses per second; `apply` applies a group in the writer (its time into `spent`)."""
+    writer_module.apply_ops = timing(apply, spent if spent is not None else [])  # type: ignore[attr-defined]
+    try:
+        return _presses_per_second(path, presses, group)
+    finally:
+        writer_module.apply_ops = apply_ops  # type: ignore[attr-defined]
+
+
+def _presses_per_second(path: Path, presses: int, group: bool) -> float:
     store = Store.open(path, viewer_key=path.with_suffix(".key"))
     s = STORY
     store.register_story(
@@ -102,29 +145,63 @@ def main() -> int:
     n = 150 if args.quick else 600
     rounds = 2 if args.quick else 5
     verdicts = Verdicts()
+    fast_spent: list[float] = []
+    slow_spent: list[float] = []
+    a: list[float] = []
+    b: list[float] = []
+    slow: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        a, b = paired(
-            lambda: presses_per_second(fresh(base, "a.db"), n, group=True),
-            lambda: raw_per_second(fresh(base, "b.db"), n),
-            rounds,
-        )
+        sides: list[tuple[list[float], Callable[[], float]]] = [
+            (a, lambda: presses_per_second(fresh(base, "a.db"), n, True, apply_ops, fast_spent)),
+            (b, lambda: raw_per_second(fresh(base, "b.db"), n)),
+            (slow, lambda: presses_per_second(fresh(base, "e.db"), n, True, op_by_op, slow_spent)),
+        ]
+        for r in range(rounds):  # the three sides in each round, which goes first rotating
+            for out, run in sides[r % 3 :] + sides[: r % 3]:
+                out.append(run())
         ungrouped, raw2 = paired(
             lambda: presses_per_second(fresh(base, "c.db"), n, group=False),
             lambda: raw_per_second(fresh(base, "d.db"), n),
             max(2, rounds // 2),
         )
-    ratios = [x / y for x, y in zip(a, b, strict=True)]
-    before = [x / y for x, y in zip(ungrouped, raw2, strict=True)]
-    summary, old = ratio_summary(ratios), ratio_summary(before)
-    for r, (x, y) in enumerate(zip(a, b, strict=True), start=1):
-        print(f"round {r}: {x:,.0f} key presses/s, raw {y:,.0f} commits/s, ratio {x / y:.2f}")
+    summary = ratio_summary([x / y for x, y in zip(a, b, strict=True)])
+    one_by_one = ratio_summary([x / y for x, y in zip(slow, b, strict=True)])
+    gain = ratio_summary([x / y for x, y in zip(a, slow, strict=True)])
+    old = ratio_summary([x / y for x, y in zip(ungrouped, raw2, strict=True)])
+    for r, (x, y, z) in enumerate(zip(a, b, slow, strict=True), start=1):
+        print(
+            f"round {r}: {x:,.0f} key presses/s, raw {y:,.0f} commits/s, ratio {x / y:.2f}; "
+            f"applied one by one {z:,.0f} key presses/s, ratio {z / y:.2f}"
+        )
     print(f"key press (one commit) / raw single-row commit: {fmt_ratio(summary)}")
+    print(f"for information, the group's ops applied one by one / raw: {fmt_ratio(one_by_one)}")
+    print(f"key presses/s, apply_ops / applied one by one: {fmt_ratio(gain)}")
     print(f"for information, each record its own commit / raw: {fmt_ratio(old)}")
+    applying = {
+        "apply_ops_cpu_us": round(statistics.median(fast_spent) * 1e6),
+        "op_by_op_cpu_us": round(statistics.median(slow_spent) * 1e6),
+        "apply_ops_cpu_mean_us": round(statistics.mean(fast_spent) * 1e6),
+        "op_by_op_cpu_mean_us": round(statistics.mean(slow_spent) * 1e6),
+    }
+    print(
+        "writer thread CPU applying a key press's ops (median / mean): "
+        f"apply_ops {applying['apply_ops_cpu_us']} / {applying['apply_ops_cpu_mean_us']} us, "
+        f"one by one {applying['op_by_op_cpu_us']} / {applying['op_by_op_cpu_mean_us']} us"
+    )
     verdicts.judge(
         "a key press at least 0.5x raw commits", summary["median"] >= 0.5, fmt_ratio(summary)
     )
-    data = {"presses": n, "ratio": summary, "ungrouped_ratio": old, "rates": a, "raw": b}
+    data = {
+        "presses": n,
+        "ratio": summary,
+        "one_by_one_ratio": one_by_one,
+        "apply_ops_gain": gain,
+        "ungrouped_ratio": old,
+        "applying": applying,
+        "rates": a,
+        "raw": b,
+    }
     write_results("keypress", args.quick, data, verdicts)
     return verdicts.exit_code()
 

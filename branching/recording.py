@@ -184,7 +184,7 @@ class StoreRecorder:
         self.session.end_group()
         last, self._last = self._last, None
         if last is not None:
-            last.result()  # ops resolve in order: the last one on disk means all are
+            last.result()  # the group's one future: all of the key press is on disk
 
     def _state_of(self, run: Playthrough) -> dict[str, Any]:
         """The engine's state as a dict: the very same dict while the state is the same object.

@@ -124,3 +124,68 @@ def test_a_key_press_on_a_locked_database_is_kept_and_loaded_back_whole(
     seqs = [seq for seq, _ in recorded]
     assert seqs == list(range(1, len(seqs) + 1))  # nothing lost, nothing twice
     assert sum(kind == "choice_made" or kind == "timeout_default" for _, kind in recorded) == 2
+
+
+def test_a_key_press_says_whether_it_was_committed_or_kept(tmp_path: Path) -> None:
+    """Every record of a key press answers for the whole press: True once committed,
+    False once kept in the spool (the database locked), and the kept press loads back."""
+    db = tmp_path / "t.db"
+    with Store.open(db, retry_window=0.2) as store:
+        store.register_story(StoryInfo("s", "S", None, None, "h", "{}"))
+        session = store.start_session("s", "h", "ana", seed=1)
+        session.begin_group()
+        press = [
+            session.record("choice_made", scene="a", choice="go", target="b", input="key"),
+            session.record("scene_shown", scene="b"),
+        ]
+        session.end_group()
+        assert [f.result() for f in press] == [True, True]
+        assert [kind for _, kind in events(db)] == ["choice_made", "scene_shown"]
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            session.begin_group()
+            press = [
+                session.record("choice_made", scene="b", choice="on", target="c", input="key"),
+                session.record("scene_shown", scene="c"),
+                session.finish("ending", ending="c", ending_kind="good"),
+            ]
+            session.end_group()
+            assert [f.result() for f in press] == [False, False, False]
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        session.close()
+    with Store.open(db):
+        pass  # loads what the spool kept
+    assert [seq for seq, _ in events(db)] == [1, 2, 3, 4]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT outcome, last_scene FROM sessions").fetchall() == [("ending", "c")]
+    conn.close()
+
+
+def test_a_bug_met_by_one_record_of_a_key_press_is_raised_to_the_player(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from branching.store import writer as writer_module
+    from branching.store.ops import apply_op
+
+    def broken(conn: sqlite3.Connection, op: dict[str, object]) -> bool:
+        if op.get("type") == "scene_shown":
+            raise TypeError("a bug")
+        return apply_op(conn, op)
+
+    monkeypatch.setattr(writer_module, "apply_ops", lambda c, ops: [broken(c, o) for o in ops])
+    monkeypatch.setattr(writer_module, "apply_op", broken)
+    db = tmp_path / "t.db"
+    with Store.open(db) as store:
+        store.register_story(StoryInfo("s", "S", None, None, "h", "{}"))
+        session = store.start_session("s", "h", "ana", seed=1)
+        session.begin_group()
+        choice = session.record("choice_made", scene="a", choice="go", target="b", input="key")
+        session.record("scene_shown", scene="b")
+        session.end_group()
+        with pytest.raises(TypeError):
+            choice.result()
+        session.close()
+    assert [kind for _, kind in events(db)] == ["choice_made"]  # the rest is committed

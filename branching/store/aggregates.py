@@ -52,6 +52,7 @@ commits the same ops both ways and compares every row.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -604,3 +605,198 @@ def standing_moved(conn: sqlite3.Connection, session_id: str, old: Standing, new
             WHERE story_id = (SELECT story_id FROM sessions WHERE session_id = ?)""",
             [new[3], session_id],
         )
+
+
+# -- the live path, a group of ops at a time (`ops.apply_ops`) --------------------------
+
+_SESSION_CLASS = """SELECT EXISTS (SELECT 1 FROM forgotten_sessions WHERE session_id = ?1),
+       s.story_id, s.content_hash, substr(s.started_at, 1, 10),
+       EXISTS (SELECT 1 FROM agg_firsts f WHERE f.story_id = s.story_id
+               AND f.viewer_id = s.viewer_id AND f.session_id = ?1), s.simulated,
+       s.outcome, s.last_scene, s.last_scene_seq, s.ending_id, s.ended_at,
+       (SELECT json_group_array(json_array(a.key, a.value)) FROM session_attrs a
+        JOIN agg_attr_keys k ON k.story_id = s.story_id AND k.key = a.key AND k.kept = 1
+        WHERE a.session_id = ?1)
+FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ?1"""
+
+_SESSION_EVENTS = """
+UNION ALL SELECT NULL, type, scene, choice, target, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM events WHERE session_id = ?1
+    AND type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown')
+    AND COALESCE(scene, '') IN ({})"""  # a literal list: faster than json_each; no DISTINCT
+
+
+def _session_query(scenes: int) -> str:
+    """The session's row, then its events in `scenes` scenes (one round trip)."""
+    if not scenes:
+        return _SESSION_CLASS
+    return _SESSION_CLASS + _SESSION_EVENTS.format(", ".join("?" * scenes))
+
+
+@dataclass(slots=True)
+class LiveSession:
+    """A session as a group of ops sees it, read once (`read_session`) and kept in memory.
+
+    `slices`: its class in each slice (the key columns of its aggregate rows,
+    `CLASS` order); `standing`: (last scene, outcome, ending id, ended at);
+    `edges`, `edge_timeouts`, `scene_timeouts`, `shown`: what its events
+    stored so far hold, for the "first time in this session" columns, as
+    `event_added`'s lookups would find them.
+    """
+
+    session_id: str
+    story_id: str
+    content_hash: str
+    slices: list[tuple[Any, ...]]
+    standing: Standing
+    last_seq: int
+    edges: set[tuple[str, str, str]]
+    edge_timeouts: set[tuple[str, str, str]]
+    scene_timeouts: set[str]
+    shown: set[str]
+
+
+def read_session(
+    conn: sqlite3.Connection, session_id: str, scenes: list[str]
+) -> LiveSession | bool:
+    """The session for a group: False when `forget` deleted it, True when it is not stored.
+
+    What its stored events hold is read for `scenes` (`''` for none) only: the
+    scenes the group's events are in.
+    """
+    rows = conn.execute(_session_query(len(scenes)), [session_id, *scenes]).fetchall()
+    row = next(r for r in rows if r[0] is not None)  # the session's (its events have NULL)
+    if row[0]:
+        return False
+    if row[1] is None:
+        return True
+    story, content_hash, day, first, simulated, outcome = row[1:7]
+    base = (content_hash, day, first, simulated, outcome)
+    slices = [(story, "", "", *base)]
+    slices.extend((story, key, value, *base) for key, value in json.loads(row[11]))
+    edges: set[tuple[str, str, str]] = set()
+    edge_timeouts: set[tuple[str, str, str]] = set()
+    scene_timeouts: set[str] = set()
+    shown: set[str] = set()
+    stored = (event[1:5] for event in rows if event[0] is None)
+    for kind, scene, choice, target in stored:
+        if kind == "scene_shown":
+            if scene is not None:
+                shown.add(scene)
+            continue
+        edge = (scene or "", choice or "", target or "")
+        edges.add(edge)
+        if kind == "timeout_default":
+            edge_timeouts.add(edge)
+            scene_timeouts.add(scene or "")
+    return LiveSession(
+        session_id, story, content_hash, slices, (row[7], outcome, row[9], row[10]), row[8],
+        edges, edge_timeouts, scene_timeouts, shown,
+    )  # fmt: skip
+
+
+_ADD_EDGE = f"""INSERT INTO agg_edges ({CLASS}, scene, choice, target,
+                                 times, timeouts, sessions, sessions_timed_out)
+    VALUES ({", ".join("?" * 15)})
+    ON CONFLICT DO UPDATE SET times = times + excluded.times,
+        timeouts = timeouts + excluded.timeouts, sessions = sessions + excluded.sessions,
+        sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out"""
+
+_ADD_SCENE = f"""INSERT INTO agg_scenes ({CLASS}, scene, views, sessions, sessions_timed_out)
+    VALUES ({", ".join("?" * 12)})
+    ON CONFLICT DO UPDATE SET views = views + excluded.views,
+        sessions = sessions + excluded.sessions,
+        sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out"""
+
+_ADD_STANDING = f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id, sessions)
+    VALUES ({", ".join("?" * 11)})
+    ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions"""
+
+_LAST_ACTIVITY = """UPDATE story_activity SET last_activity = MAX(COALESCE(last_activity, ''), ?)
+    WHERE story_id = ?"""
+
+
+@dataclass(slots=True)
+class LiveCounts:
+    """What a group of ops adds to the aggregates, summed per row before one upsert each.
+
+    Keys are a session's class (one of its `slices`) and the row's own columns;
+    an addition of zero still creates the row, as the op-by-op upserts would.
+    """
+
+    edges: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
+    scenes: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
+    standings: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    activity: dict[str, str] = field(default_factory=dict)
+
+    def edge(self, session: LiveSession, key: tuple[str, str, str], counts: list[int]) -> None:
+        """Add [times, timeouts, sessions, sessions timed out] to an edge of `session`."""
+        for klass in session.slices:
+            total = self.edges.setdefault((*klass, *key), [0, 0, 0, 0])
+            for i, n in enumerate(counts):
+                total[i] += n
+
+    def scene(self, session: LiveSession, scene: str, counts: list[int]) -> None:
+        """Add [views, sessions, sessions timed out] to a scene of `session`."""
+        for klass in session.slices:
+            total = self.scenes.setdefault((*klass, scene), [0, 0, 0])
+            for i, n in enumerate(counts):
+                total[i] += n
+
+    def standing(self, session: LiveSession, outcome: str, key: tuple[str, str], n: int) -> None:
+        """Add `n` sessions at (last scene, ending id) under `outcome` for `session`."""
+        for klass in session.slices:
+            row = (*klass[:7], outcome, *key)
+            self.standings[row] = self.standings.get(row, 0) + n
+
+    def active(self, story_id: str, ts: str) -> None:
+        """The story saw activity at `ts`."""
+        if ts > self.activity.get(story_id, ""):
+            self.activity[story_id] = ts
+        else:
+            self.activity.setdefault(story_id, ts)
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        """Upsert every summed row (plain VALUES, one statement per table)."""
+        if self.edges:
+            conn.executemany(_ADD_EDGE, [(*k, *v) for k, v in self.edges.items()])
+        if self.scenes:
+            conn.executemany(_ADD_SCENE, [(*k, *v) for k, v in self.scenes.items()])
+        if self.standings:
+            conn.executemany(_ADD_STANDING, [(*k, v) for k, v in self.standings.items()])
+        if self.activity:
+            conn.executemany(_LAST_ACTIVITY, [(ts, s) for s, ts in self.activity.items()])
+
+
+_SESSION_ALL_EVENTS = """SELECT type, scene, choice, target FROM events WHERE session_id = ?
+    AND type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown')"""
+
+
+def class_moved(conn: sqlite3.Connection, session: LiveSession, outcome: str) -> None:
+    """The session's outcome became `outcome`: what its events add moves to that class.
+
+    `standing_moved`'s move, computed in memory: its events tallied once,
+    subtracted under its old class, the old class's rows left at zero deleted,
+    added under the new one (`session.slices` still hold the old class).
+    """
+    tally = Tally()
+    for kind, scene, choice, target in conn.execute(_SESSION_ALL_EVENTS, [session.session_id]):
+        tally.add(kind, scene, choice, target)
+    old = session.slices
+    new = [(*klass[:7], outcome) for klass in old]
+    edges: list[tuple[Any, ...]] = []
+    scenes: list[tuple[Any, ...]] = []
+    for slices, sign in ((old, -1), (new, 1)):
+        for klass in slices:
+            for edge, (n, t) in tally.edges.items():
+                edges.append((*klass, *edge, sign * n, sign * t, sign, sign * (t > 0)))
+            for scene, (v, t) in tally.scenes.items():
+                scenes.append((*klass, scene, sign * v, sign * (v > 0), sign * (t > 0)))
+    if edges:
+        conn.executemany(_ADD_EDGE, edges)
+    if scenes:
+        conn.executemany(_ADD_SCENE, scenes)
+    match = " AND ".join(f"{c.strip()} = ?" for c in CLASS.split(","))
+    classes = list(dict.fromkeys(old))  # the new class has other rows: only the old is swept
+    for table, zero in _ZERO:
+        conn.executemany(f"DELETE FROM {table} WHERE {match} AND {zero}", classes)

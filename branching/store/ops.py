@@ -25,6 +25,14 @@ transaction (`totals.session_moved`).
 An op for a playthrough that `forget` deleted (listed in `forgotten_sessions`)
 is dropped and counts as done: a player still open when its viewer was
 forgotten carries on, and nothing it sends afterwards is kept or spooled.
+
+The writer commits a key press (a group of ops) through `apply_ops`, which
+leaves every row exactly as `apply_op` one op at a time does (a test compares
+every table on a simulated audience) with about half the statements run (13
+calls into SQLite for a key press of 3.5 events instead of 32): each session
+read once, what its events add summed in memory and upserted once per row.
+`apply_op` stays the reference, and the path every op takes when a group's
+transaction fails, a spool loads, or the bulk writer replays.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import json
 import sqlite3
 from typing import Any
 
+from branching.store.aggregates import LiveCounts, LiveSession, class_moved, read_session
 from branching.store.errors import InvalidInput
 from branching.store.states import StateChain, snapshot
 from branching.store.totals import count_session, event_added, session_added, session_moved
@@ -235,12 +244,7 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
         state,
         op.get("label"),  # ops before labels were recorded have none
     ]
-    cur = conn.execute(
-        """INSERT INTO events (session_id, seq, ts, type, scene, choice, target,
-                               decide_ms, input, state, label)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING""",
-        row,
-    )
+    cur = conn.execute(_INSERT_EVENT, row)
     if cur.rowcount == 0:
         _check_same_event(conn, row)
         return False
@@ -248,22 +252,19 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
     event_added(conn, op)
     if op.get("label") is not None:
         conn.execute(
-            """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
-            VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1""",
-            [op["story_id"], op["content_hash"], op["scene"], op["choice"], op["label"]],
+            _ADD_LABEL,
+            [op["story_id"], op["content_hash"], op["scene"], op["choice"], op["label"], 1],
         )
     if kind in COUNTED:
         conn.execute(
-            """INSERT INTO traversals (story_id, content_hash, scene, choice, target,
-                                       count, timeouts)
-            VALUES (?, ?, ?, ?, ?, 1, ?)
-            ON CONFLICT DO UPDATE SET count = count + 1, timeouts = timeouts + excluded.timeouts""",
+            _ADD_TRAVERSAL,
             [
                 op["story_id"],
                 op["content_hash"],
                 op["scene"] or "",
                 op["choice"] or "",
                 op["target"] or "",
+                1,
                 int(kind == "timeout_default"),
             ],
         )
@@ -277,11 +278,7 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
             [op["session_id"]],
         )
     elif kind == "scene_shown":
-        conn.execute(
-            """INSERT INTO scene_views (story_id, content_hash, scene, count) VALUES (?, ?, ?, 1)
-            ON CONFLICT DO UPDATE SET count = count + 1""",
-            [op["story_id"], op["content_hash"], op["scene"]],
-        )
+        conn.execute(_ADD_VIEW, [op["story_id"], op["content_hash"], op["scene"], 1])
         session_moved(
             conn,
             op["session_id"],
@@ -290,6 +287,23 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
             [op["scene"], op["seq"], op["session_id"], op["seq"]],
         )
     return True
+
+
+_INSERT_EVENT = """INSERT INTO events (session_id, seq, ts, type, scene, choice, target,
+                               decide_ms, input, state, label)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING"""
+_ADD_LABEL = """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
+    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count"""
+_ADD_TRAVERSAL = """INSERT INTO traversals (story_id, content_hash, scene, choice, target,
+                               count, timeouts)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO UPDATE SET count = count + excluded.count,
+                              timeouts = timeouts + excluded.timeouts"""
+_ADD_VIEW = """INSERT INTO scene_views (story_id, content_hash, scene, count) VALUES (?, ?, ?, ?)
+    ON CONFLICT DO UPDATE SET count = count + excluded.count"""
+_ADD_ENDS = """INSERT INTO session_ends (story_id, content_hash, last_scene, outcome, ending_id,
+                                  count)
+    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count"""
 
 
 def _check_same_event(conn: sqlite3.Connection, row: list[Any]) -> None:
@@ -321,3 +335,243 @@ _HANDLERS = {
     "event": _apply_event,
     "finish": _apply_finish,
 }
+
+
+# -- a group of ops in one transaction (one key press) ----------------------------------
+
+
+def apply_ops(conn: sqlite3.Connection, ops: list[Op]) -> list[bool]:
+    """Apply `ops` in order inside the caller's transaction; what `apply_op` says of each.
+
+    Every table is left exactly as applying the ops one by one leaves it (a
+    test compares every row), with a fraction of the statements: each session
+    is read once (forgotten?, its class, standing and what its events hold,
+    `aggregates.read_session`), each event is inserted at once, and what the
+    events add to the totals and aggregates is summed in memory and upserted
+    once per row; the session's standing moves once, from where it stood to
+    where it ends, through every standing it passed (so a row it only passed
+    through is created at zero, as op by op). Ops that change a session's
+    class or attributes (a session, a finish, a rewind; and anything unusual)
+    go through `apply_op`, after what was summed so far is written.
+    """
+    group = _GroupSums(conn)
+    for op in ops:
+        if _summable(op):
+            group.scenes.setdefault(op["session_id"], set()).add(op.get("scene") or "")
+    done: list[bool] = []
+    for op in ops:
+        if _summable(op):
+            done.append(group.event(op))
+        elif _finishing(op):
+            done.append(group.finish(op))
+        else:
+            group.write()
+            done.append(apply_op(conn, op))
+    group.write()
+    return done
+
+
+def _summable(op: Op) -> bool:
+    """An event op that moves no session's class (version 2, not a rewind), its fields
+    of the types a player sends (so Python's `or ""` and SQL's COALESCE agree)."""
+    return (
+        op.get("op") == "event"
+        and op.get("type") != "rewind"
+        and op.get("v", SPOOL_VERSION) >= 2
+        and isinstance(op.get("session_id"), str)
+        and isinstance(op.get("ts"), str)
+        and type(op.get("seq")) is int
+        and all(_text(op.get(f)) for f in ("scene", "choice", "target", "label"))
+    )
+
+
+def _finishing(op: Op) -> bool:
+    """A finish op with the field types a player sends."""
+    return (
+        op.get("op") == "finish"
+        and isinstance(op.get("session_id"), str)
+        and isinstance(op.get("outcome"), str)
+        and all(_text(op.get(f)) for f in ("ending_id", "ending_kind", "ended_at"))
+    )
+
+
+def _text(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+class _Moves:
+    """A session's standings, from the first to the latest, in a group (see `apply_ops`)."""
+
+    __slots__ = ("ends", "standings")
+
+    def __init__(self, first: tuple[str, str]) -> None:
+        self.ends = [first]  # every standing `session_ends` passes (-1/+1 even unmoved)
+        self.standings = [first]  # the standings the aggregates move through
+
+
+class _GroupSums:
+    """What a run of summable ops has read and added so far; `write` stores it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.scenes: dict[str, set[str]] = {}  # per session, the scenes of the group's events
+        self._reset()
+
+    def _reset(self) -> None:
+        self.sessions: dict[str, LiveSession | bool] = {}
+        self.moves: dict[str, _Moves] = {}
+        self.counts = LiveCounts()
+        self.labels: dict[tuple[Any, ...], int] = {}
+        self.traversals: dict[tuple[Any, ...], list[int]] = {}
+        self.views: dict[tuple[Any, ...], int] = {}
+
+    def event(self, op: Op) -> bool:
+        sid = op["session_id"]
+        session = self.sessions.get(sid)
+        if session is None:
+            scenes = sorted(self.scenes.get(sid) or {op.get("scene") or ""})
+            session = self.sessions[sid] = read_session(self.conn, sid, scenes)
+        if session is False:
+            return False  # `forget` deleted this playthrough
+        if session is True:  # not stored: the one-op path says what happens
+            self.write()
+            return apply_op(self.conn, op)
+        assert isinstance(session, LiveSession)
+        row = [
+            sid,
+            op["seq"],
+            op["ts"],
+            op["type"],
+            op["scene"],
+            op["choice"],
+            op["target"],
+            op["decide_ms"],
+            op["input"],
+            op["state"],
+            op.get("label"),
+        ]
+        if self.conn.execute(_INSERT_EVENT, row).rowcount == 0:
+            _check_same_event(self.conn, row)
+            return False
+        self._count(session, op)
+        return True
+
+    def _count(self, session: LiveSession, op: Op) -> None:
+        """What `_apply_event` (with `aggregates.event_added`) adds, added up in memory."""
+        kind, scene, counts = op["type"], op["scene"], self.counts
+        story, version = op["story_id"], op["content_hash"]
+        if op.get("label") is not None:
+            key = (story, version, scene, op["choice"], op["label"])
+            self.labels[key] = self.labels.get(key, 0) + 1
+        if kind in COUNTED:
+            timeout = kind == "timeout_default"
+            edge = (scene or "", op["choice"] or "", op["target"] or "")
+            total = self.traversals.setdefault((story, version, *edge), [0, 0])
+            total[0] += 1
+            total[1] += timeout
+            new_timeout = timeout and edge not in session.edge_timeouts
+            counts.edge(session, edge, [1, timeout, edge not in session.edges, new_timeout])
+            session.edges.add(edge)
+            if timeout:
+                session.edge_timeouts.add(edge)
+                if scene and edge[0] not in session.scene_timeouts:
+                    counts.scene(session, scene, [0, 0, 1])
+                session.scene_timeouts.add(edge[0])
+        elif kind == "scene_shown":
+            view = (story, version, scene)
+            self.views[view] = self.views.get(view, 0) + 1
+            if scene is not None:
+                counts.scene(session, scene, [1, scene not in session.shown, 0])
+                session.shown.add(scene)
+            self._moved(session, op)
+        counts.active(story, op["ts"])
+
+    def _moved(self, session: LiveSession, op: Op) -> None:
+        """A scene shown: the session's last scene, as `session_moved` moves it."""
+        last, outcome, ending, ended = session.standing
+        moves = self.moves.get(op["session_id"])
+        if moves is None:
+            moves = self.moves[op["session_id"]] = _Moves((last or "", ending or ""))
+        if op["seq"] <= session.last_seq:
+            return  # the UPDATE changes nothing
+        session.last_seq = op["seq"]
+        session.standing = (op["scene"], outcome, ending, ended)
+        here = (op["scene"] or "", ending or "")
+        moves.ends.append(here)
+        if op["scene"] != last:  # the standing differs: the aggregates move
+            moves.standings.append(here)
+
+    def finish(self, op: Op) -> bool:
+        """`_apply_finish`, with the session read once and its class moved in memory."""
+        self.write()
+        conn, sid = self.conn, op["session_id"]
+        session = read_session(conn, sid, [])
+        if session is False:
+            return False  # `forget` deleted this playthrough
+        if session is True:  # not stored: the one-op path says what happens
+            return apply_op(conn, op)
+        assert isinstance(session, LiveSession)
+        last, outcome, ending, _ended = old = session.standing
+        new = (last, op["outcome"], op["ending_id"], op["ended_at"])
+        changed = conn.execute(
+            """UPDATE sessions SET outcome = ?, ending_id = ?, ending_kind = ?, ended_at = ?
+            WHERE session_id = ?""",
+            [op["outcome"], op["ending_id"], op["ending_kind"], op["ended_at"], sid],
+        ).rowcount
+        story, version = session.story_id, session.content_hash
+        conn.executemany(  # uncounted where it stood, counted where it stands
+            _ADD_ENDS,
+            [
+                (story, version, last or "", outcome, ending or "", -1),
+                (story, version, last or "", new[1], new[2] or "", 1),
+            ],
+        )
+        if changed and new != old:
+            counts = LiveCounts()
+            counts.standing(session, outcome, (last or "", ending or ""), -1)
+            counts.standing(session, new[1], (last or "", new[2] or ""), 1)
+            if new[3]:
+                counts.active(story, new[3])
+            counts.write(conn)
+            if outcome != new[1]:
+                class_moved(conn, session, new[1])
+        return changed > 0
+
+    def write(self) -> None:
+        """Store what was added up, and forget what was read (the next op may change it)."""
+        conn = self.conn
+        ends: dict[tuple[Any, ...], int] = {}
+        counts = self.counts
+        for sid, moves in self.moves.items():
+            session = self.sessions[sid]
+            assert isinstance(session, LiveSession)
+            last, outcome, _ending, ended = session.standing
+            if len(moves.ends) > 1:  # a later scene was shown
+                conn.execute(
+                    "UPDATE sessions SET last_scene = ?, last_scene_seq = ? WHERE session_id = ?",
+                    [last, session.last_seq, sid],
+                )
+            for key in moves.ends:
+                ends.setdefault((session.story_id, session.content_hash, outcome, *key), 0)
+            first = (session.story_id, session.content_hash, outcome, *moves.ends[0])
+            ends[first] -= 1
+            ends[(session.story_id, session.content_hash, outcome, *moves.ends[-1])] += 1
+            if len(moves.standings) > 1:
+                for key in moves.standings:
+                    counts.standing(session, outcome, key, 0)
+                counts.standing(session, outcome, moves.standings[0], -1)
+                counts.standing(session, outcome, moves.standings[-1], 1)
+                if ended:
+                    counts.active(session.story_id, ended)
+        if ends:
+            conn.executemany(
+                _ADD_ENDS, [(s, h, last, o, e, n) for (s, h, o, last, e), n in ends.items()]
+            )
+        counts.write(conn)
+        if self.labels:
+            conn.executemany(_ADD_LABEL, [(*k, n) for k, n in self.labels.items()])
+        if self.traversals:
+            conn.executemany(_ADD_TRAVERSAL, [(*k, *n) for k, n in self.traversals.items()])
+        if self.views:
+            conn.executemany(_ADD_VIEW, [(*k, n) for k, n in self.views.items()])
+        self._reset()

@@ -5,7 +5,9 @@ validates the event, stamps it (UUID, sequence number, UTC time with
 milliseconds) on the caller's thread, and queues it; the future it returns
 resolves True once the event is committed, False once it is kept on disk in
 the spool beside the database because the database cannot be written now
-(see `writer.py`): either way it is on disk.
+(see `writer.py`): either way it is on disk. Records held in a group
+(`begin_group` .. `end_group`: one key press) are committed in one
+transaction and share one future, resolved once all of them are on disk.
 
 The state given with each event is stored small (`states.py`): the writer
 keeps the last one and hands on only what changed, so a session's first
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from branching.store.clock import now_ts
@@ -26,7 +28,7 @@ from branching.store.ops import OUTCOMES, SPOOL_VERSION, Op, event_op
 from branching.store.states import Patches, StateChain
 
 Submit = Callable[[Op], "Future[bool]"]
-SubmitGroup = Callable[[list[tuple[Op, "Future[bool]"]]], None]
+SubmitGroup = Callable[[list[Op], "Future[bool]"], None]
 
 
 class SessionWriter:
@@ -47,7 +49,8 @@ class SessionWriter:
         commits a group of ops in one transaction (without it, one by one)."""
         self._submit = submit
         self._submit_group = submit_group
-        self._group: list[tuple[Op, Future[bool]]] | None = None
+        self._group: list[Op] | None = None  # the records held, in a group
+        self._group_done: Future[bool] = Future()  # what every record of the group returns
         self._clock = clock
         self._spill = spill
         self._ids = ids
@@ -109,12 +112,17 @@ class SessionWriter:
     def begin_group(self) -> None:
         """Hold the records from here to `end_group` and commit them in one transaction.
 
-        Their futures resolve only after `end_group`: never wait on one before.
+        Every record of the group returns the group's one future, which
+        resolves only after `end_group`, once all of them are on disk: True
+        when all were committed, False when any was kept in the spool instead
+        (the group's transaction failed and they went one by one), raising
+        when a bug met any of them. Never wait on it before `end_group`.
         """
         with self._lock:
             self._check_open()
             if self._group is None:
                 self._group = []
+                self._group_done = Future()
 
     def end_group(self) -> None:
         """Queue the held records together (nothing when no group is open)."""
@@ -123,17 +131,16 @@ class SessionWriter:
             if not group:
                 return
             if self._submit_group is not None:
-                self._submit_group(group)
+                self._submit_group(group, self._group_done)
                 return
-            for op, future in group:  # no group commit here: one by one, each future follows
-                _follow(self._submit(op), future)
+            futures = [self._submit(op) for op in group]  # no group commit: one by one
+            all_of(futures, self._group_done)
 
     def _queue(self, op: Op) -> Future[bool]:
         if self._group is None:
             return self._submit(op)
-        future: Future[bool] = Future()
-        self._group.append((op, future))
-        return future
+        self._group.append(op)
+        return self._group_done
 
     def finish(
         self, outcome: str, *, ending: str | None = None, ending_kind: str | None = None
@@ -177,14 +184,34 @@ class SessionWriter:
         self.close()
 
 
-def _follow(source: Future[bool], target: Future[bool]) -> None:
-    """Resolve `target` as `source` resolves."""
+def all_of(futures: list[Future[bool]], target: Future[bool]) -> None:
+    """Resolve `target` once every one of `futures` has: the first error met, else
+    True when all are True (committed), else False (some kept on disk instead)."""
+    if not futures:
+        settle(target, True)
+        return
+    left = [len(futures)]
+    lock = threading.Lock()
 
-    def done(f: Future[bool]) -> None:
-        error = f.exception()
-        if error is not None:
-            target.set_exception(error)
+    def done(_: Future[bool]) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        errors = [e for e in (f.exception() for f in futures) if e is not None]
+        settle(target, errors[0] if errors else all(f.result() for f in futures))
+
+    for future in futures:
+        future.add_done_callback(done)
+
+
+def settle(future: Future[bool], outcome: bool | BaseException) -> None:
+    """Resolve `future` with `outcome` (an exception is raised by its `result()`),
+    unless its caller cancelled it."""
+    try:
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
         else:
-            target.set_result(f.result())
-
-    source.add_done_callback(done)
+            future.set_result(outcome)
+    except InvalidStateError:
+        pass  # cancelled: the records are written all the same

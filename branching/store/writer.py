@@ -9,9 +9,10 @@ player, and the UI thread never waits on SQLite. A player waits on the future
 past is on disk: in the database or in the spool.
 
 Modes. Normally (`Mode.DIRECT`) each op is committed in its own transaction,
-or a group of ops (`submit_group`: one key press) in one; a group whose
-transaction fails in any way is rolled back whole and its ops go one by one
-through the path below, so grouping changes only the number of commits.
+or a group of ops (`submit_group`: one key press, one future) in one, applied
+by `ops.apply_ops`; a group whose transaction fails in any way is rolled back
+whole and its ops go one by one through the path below (`apply_op`), so
+grouping changes only the number of commits and statements.
 A write that fails with a fault of the file (locked, disk full, read-only
 file, I/O error, as `db.classify` tells from SQLite's result code) is retried
 until the database has stalled for `retry_window` seconds (1 s by default):
@@ -67,8 +68,9 @@ from pathlib import Path
 from branching.store import spool
 from branching.store.db import Fault, classify, immediate, what_blocks
 from branching.store.errors import StoreError
-from branching.store.ops import Op, apply_op
+from branching.store.ops import Op, apply_op, apply_ops
 from branching.store.replay import apply_batch, describe, probe
+from branching.store.session import all_of, settle
 
 log = logging.getLogger("branching.store")
 
@@ -99,9 +101,11 @@ class Job:
 
 @dataclass(eq=False)
 class _Group:
-    """Ops queued together, to be committed in one transaction (one key press)."""
+    """Ops queued together, to be committed in one transaction (one key press), with
+    the one future their caller holds."""
 
-    jobs: list[Job]
+    ops: list[Op]
+    future: Future[bool]
 
 
 class _Spill:
@@ -204,21 +208,23 @@ class Writer:
         self._queue.put(job)
         return job.future
 
-    def submit_group(self, ops: list[tuple[Op, Future[bool]]]) -> None:
-        """Queue `ops` (each with the future its caller holds) to commit in one transaction.
+    def submit_group(self, ops: list[Op], future: Future[bool]) -> None:
+        """Queue `ops` to commit in one transaction; `future` resolves once all are on disk.
 
         One commit for what belongs together (a key press: the choice, the
         scenes it shows, the ending): on disk together, at the cost of one.
         Should that transaction fail in any way, each op goes through the
         usual one-op path (retry, spool, set aside), so a group never changes
-        what is kept, only how fast.
+        what is kept, only how fast; `future` then says True only when every
+        op was committed, False when any was kept instead, and raises the
+        error of a bug that met any of them.
         """
         if not ops:
+            settle(future, True)
             return
-        jobs = [Job(op, future) for op, future in ops]
         with self._idle:
-            self._outstanding += len(jobs)
-        self._queue.put(_Group(jobs))
+            self._outstanding += len(ops)
+        self._queue.put(_Group(ops, future))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every submitted op is committed or kept; True if all were committed.
@@ -298,9 +304,11 @@ class Writer:
         if isinstance(item, _Spill):
             item.future.set_result([])
         elif isinstance(item, _Group):
-            if self._mode is not Mode.DIRECT or not self._write_group(item.jobs):
-                for job in item.jobs:
-                    self._handle(job)
+            if self._mode is not Mode.DIRECT or not self._write_group(item.ops):
+                self._one_by_one(item)
+                return
+            settle(item.future, True)
+            self._settled(len(item.ops))
         else:
             self._handle(item)
 
@@ -334,21 +342,33 @@ class Writer:
             return exc
         return None
 
-    def _write_group(self, jobs: list[Job]) -> bool:
-        """Commit `jobs` in one transaction, at the first attempt; False (and nothing
+    def _write_group(self, ops: list[Op]) -> bool:
+        """Commit `ops` in one transaction, at the first attempt; False (and nothing
         committed) when that fails for any reason: the caller then writes them one by one."""
         try:
             conn = self._connection(min(self._first_busy_ms, PROBE_BUSY_MS))
             with immediate(conn):
-                for job in jobs:
-                    apply_op(conn, job.op)
+                apply_ops(conn, ops)  # as one by one, with fewer statements
         except Exception as exc:  # rolled back whole; the one-op path sorts it out
             if classify(exc) not in (Fault.BUSY, Fault.BAD_RECORD):
                 self._drop_connection()
             return False
-        for job in jobs:
-            self._resolve(job, True)
         return True
+
+    def _one_by_one(self, group: _Group) -> None:
+        """Each op of `group` through the one-op path; then its future says how they went."""
+        jobs = [Job(op) for op in group.ops]  # each accounted for in `_outstanding` already
+        with self._idle:
+            self._outstanding += 1  # the group itself, until its future is resolved
+        for job in jobs:
+            self._handle(job)
+        all_of([job.future for job in jobs], group.future)  # all resolved by now
+        self._settled(1)
+
+    def _settled(self, n: int) -> None:
+        with self._idle:
+            self._outstanding -= n
+            self._idle.notify_all()
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
