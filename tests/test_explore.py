@@ -152,6 +152,31 @@ def test_stuck_states_are_found_with_the_path_to_them(tmp_path: Path) -> None:
         assert run.view.stuck is not None
 
 
+def test_a_route_loop_inside_a_loop_through_choices_is_found_stuck(tmp_path: Path) -> None:
+    """`next` back to itself until a flag that nothing sets: the engine goes round
+    without a choice (and reports it stuck), though the scene is also part of a
+    larger loop through a choice. Found by the property test of random stories."""
+    story = story_of(
+        tmp_path,
+        """  a:
+    next:
+      - {if: flag, goto: b}
+      - {goto: a}
+  b:
+    choices:
+      - {label: Again, goto: a}
+  z:
+    ending: true
+""",
+        head="state: {flag: false}\n",
+    )
+    result = explore(story)
+    assert result.complete and not result.ok
+    assert [(s.scene, s.reason) for s in result.stuck] == [("a", "a loop of scenes with no choice")]
+    run = replay(story, result.stuck[0].path)
+    assert run.view.stuck is not None
+
+
 def test_random_routes_explore_every_branch(tmp_path: Path) -> None:
     story = story_of(
         tmp_path,

@@ -34,11 +34,40 @@ DIST_MASK = (1 << DIST_BITS) - 1
 
 def components(moves: Moves, start: int) -> list[tuple[list[int], bool]]:
     """Scene components reachable from `start`, in topological order; True: it loops."""
-    n = len(moves.scenes)
     succ = [
         sorted({moves.index[c.goto] for c in s.choices} | {moves.index[r.goto] for r in s.routes})
         for s in moves.scenes
     ]
+    return _tarjan(succ, start)
+
+
+def route_loops(moves: Moves) -> list[list[int]]:
+    """The loops of scenes with no choice and no ending, joined by their routes alone:
+    the only way the engine can go round forever without stopping at a choice."""
+    auto = [not s.choices and s.ending is None for s in moves.scenes]
+    succ = [
+        sorted({moves.index[r.goto] for r in s.routes if auto[moves.index[r.goto]]})
+        if auto[si]
+        else []
+        for si, s in enumerate(moves.scenes)
+    ]
+    out: list[list[int]] = []
+    seen: set[int] = set()
+    for si in range(len(succ)):
+        if auto[si] and si not in seen:
+            for comp, loops in _tarjan(succ, si):
+                if comp[0] in seen:
+                    continue
+                seen.update(comp)
+                if loops:
+                    out.append(comp)
+    return out
+
+
+def _tarjan(succ: list[list[int]], start: int) -> list[tuple[list[int], bool]]:
+    """Tarjan's strongly connected components of the graph `succ` reachable from
+    `start`, in topological order; True where a component loops."""
+    n = len(succ)
     index = [-1] * n
     low = [0] * n
     on_stack = [False] * n
@@ -234,11 +263,9 @@ class Reduced:
         """States in loops of scenes with no choice that never lead out of the loop."""
         moves = self.moves
         out: list[tuple[int, int]] = []
-        for comp, loops in self.order:
-            if not loops or any(moves.scenes[si].choices for si in comp):
-                continue
-            if any(moves.scenes[si].ending is not None for si in comp):
-                continue
+        # loops of route-only scenes, even inside a larger loop through choices (a
+        # `next` back to itself until a flag that nothing here sets)
+        for comp in route_loops(moves):
             inside = set(comp)
             escapes: set[tuple[int, int]] = set()
             into: dict[tuple[int, int], list[tuple[int, int]]] = {}
