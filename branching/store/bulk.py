@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from branching.store import aggregates, db
-from branching.store.ops import CONTEXT_COLUMNS, COUNTED, Op, apply_op
+from branching.store.ops import CONTEXT_COLUMNS, COUNTED, Op, apply_op, event_row
 
 BATCH_OPS = 20_000
 SESSION_COLUMNS = (
@@ -86,7 +86,7 @@ class BulkWriter:
         fresh = _fresh_sessions(conn, pending)
         rows: dict[str, dict[str, Any]] = {}
         attrs: list[tuple[str, str, str]] = []
-        events: list[tuple[Any, ...]] = []
+        events: list[list[Any]] = []
         walked: Counter[tuple[str, str, str, str, str]] = Counter()
         timeouts: Counter[tuple[str, str, str, str, str]] = Counter()
         views: Counter[tuple[str, str, str]] = Counter()
@@ -112,21 +112,7 @@ class BulkWriter:
                 counts.sessions += 1
             elif kind == "event":
                 row = rows[sid]
-                events.append(
-                    (
-                        sid,
-                        op["seq"],
-                        op["ts"],
-                        op["type"],
-                        op["scene"],
-                        op["choice"],
-                        op["target"],
-                        op["decide_ms"],
-                        op["input"],
-                        op["state"],
-                        op.get("label"),
-                    )
-                )
+                events.append(event_row(op))
                 counts.events += 1
                 tally = tallies[sid]
                 tally.add(op["type"], op["scene"], op["choice"], op["target"])
@@ -222,7 +208,7 @@ def _insert(
     conn: sqlite3.Connection,
     rows: dict[str, dict[str, Any]],
     attrs: list[tuple[str, str, str]],
-    events: list[tuple[Any, ...]],
+    events: list[list[Any]],
     walked: Counter[tuple[str, str, str, str, str]],
     timeouts: Counter[tuple[str, str, str, str, str]],
     views: Counter[tuple[str, str, str]],

@@ -226,12 +226,13 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
     return True
 
 
-def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
+def event_row(op: Op) -> list[Any]:
+    """The `events` row of an event op, in the columns of `_INSERT_EVENT`."""
     state = op["state"]
     if op.get("v", SPOOL_VERSION) < 2 and "event_id" in op:
         # a version 1 op (an older spool) carries the whole state, or none at all
         state = '{"=":null}' if state is None else '{"=":' + state + "}"
-    row = [
+    return [
         op["session_id"],
         op["seq"],
         op["ts"],
@@ -244,6 +245,10 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
         state,
         op.get("label"),  # ops before labels were recorded have none
     ]
+
+
+def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
+    row = event_row(op)
     cur = conn.execute(_INSERT_EVENT, row)
     if cur.rowcount == 0:
         _check_same_event(conn, row)
@@ -437,19 +442,7 @@ class _GroupSums:
             self.write()
             return apply_op(self.conn, op)
         assert isinstance(session, LiveSession)
-        row = [
-            sid,
-            op["seq"],
-            op["ts"],
-            op["type"],
-            op["scene"],
-            op["choice"],
-            op["target"],
-            op["decide_ms"],
-            op["input"],
-            op["state"],
-            op.get("label"),
-        ]
+        row = event_row(op)
         if self.conn.execute(_INSERT_EVENT, row).rowcount == 0:
             _check_same_event(self.conn, row)
             return False
