@@ -21,6 +21,7 @@ import pytest
 
 from branching.analytics import build_report, walks
 from branching.analytics.metrics import decide_percentiles
+from branching.analytics.scan import ChosenSessions
 from branching.analytics.stories import recorded_stories
 from branching.tui.dashboard.data import list_stories
 from branching.verify.choices import ChoicePairVerdict
@@ -52,11 +53,12 @@ def test_sql_percentiles_are_the_statistics_median_and_inclusive_90th() -> None:
         p90 = statistics.quantiles(values, n=10, method="inclusive")[8] if n > 1 else values[0]
         expected[scene] = (float(statistics.median(values)), float(p90))
     _decisions(conn, rows)
-    conn.execute("CREATE TEMP TABLE picked (session_id TEXT PRIMARY KEY, viewer_id TEXT)")
-    conn.execute(
-        "INSERT INTO temp.picked SELECT session_id, 'v' FROM events WHERE session_id NOT LIKE '%-x'"
+    picked = ChosenSessions(
+        "picked AS (SELECT session_id, 'v' AS viewer_id FROM events "
+        "WHERE session_id NOT LIKE '%-x')",
+        (),
     )
-    assert decide_percentiles(conn) == expected
+    assert decide_percentiles(conn, picked) == expected
 
 
 def test_needs_observing_only_pairs_the_explorer_left_open() -> None:
@@ -165,3 +167,32 @@ def test_the_dashboard_lists_what_stats_lists_with_real_and_simulated_apart(db: 
     ferry = next(r for r in listed if r.story_id == "ferry")
     assert (ferry.real, ferry.simulated, ferry.sessions) == (1, 1, 2)
     assert ferry.completion_rate == pytest.approx(0.5)
+
+
+def test_local_hour_and_weekday_are_sqlites_without_its_date_functions() -> None:
+    """The portable arithmetic of `segments` gives the hour and day SQLite's own
+    `strftime(datetime(started_at, offset || ' minutes'))` gives, on random stamps and
+    offsets (whole hours or not, either side of midnight and of a year's end)."""
+    from branching.analytics.segments import LOCAL_HOUR, LOCAL_WEEKDAY
+
+    rng = random.Random(11)
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE sessions (started_at TEXT, utc_offset_min INTEGER)")
+    rows = [
+        (
+            f"{rng.randrange(1901, 2100):04d}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+            f"T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}.123Z",
+            rng.choice((None, 0, 60, -60, 330, -210, 345, 840, -720, rng.randrange(-3000, 3000))),
+        )
+        for _ in range(3000)
+    ]
+    rows += [("2024-12-31T23:30:00.000Z", 45), ("2025-03-01T00:10:00.000Z", -15)]
+    conn.executemany("INSERT INTO sessions VALUES (?, ?)", rows)
+    local = "datetime(s.started_at, COALESCE(s.utc_offset_min, 0) || ' minutes')"
+    found = conn.execute(
+        f"""SELECT CAST(strftime('%H', {local}) AS INTEGER), {LOCAL_HOUR},
+               CAST(strftime('%w', {local}) AS INTEGER), {LOCAL_WEEKDAY} FROM sessions s"""
+    ).fetchall()
+    assert len(found) == len(rows)
+    for hour, ours, day, our_day in found:
+        assert (ours, our_day) == (hour, day)

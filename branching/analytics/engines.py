@@ -30,7 +30,7 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,6 +62,12 @@ class Engine(Protocol):
         """Every row of `sql` with `params` bound to its `?` marks."""
         ...
 
+    def stream(self, sql: str, params: Sequence[object] = ()) -> Iterator[Row]:
+        """The rows of `sql` one at a time, never all held at once (the walk reads
+        every event of the chosen sessions this way); other queries may run while
+        it is read."""
+        ...
+
     def tables(self) -> frozenset[str]:
         """The tables (or views) this source holds."""
         ...
@@ -90,6 +96,13 @@ def query(src: Queryable, sql: str, params: Sequence[object] = ()) -> list[Row]:
     return src.rows(sql, params)
 
 
+def stream(src: Queryable, sql: str, params: Sequence[object] = ()) -> Iterator[Row]:
+    """Rows of `sql` one at a time from a SQLite connection or any engine."""
+    if isinstance(src, sqlite3.Connection):
+        return iter(src.execute(sql, list(params)))
+    return src.stream(sql, params)
+
+
 def columns_of(src: Queryable, table: str) -> frozenset[str]:
     """The columns `table` has, on a SQLite connection or any engine."""
     if isinstance(src, sqlite3.Connection):
@@ -111,6 +124,9 @@ class SqliteEngine:
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         return self._conn.execute(sql, list(params)).fetchall()
+
+    def stream(self, sql: str, params: Sequence[object] = ()) -> Iterator[Row]:
+        return iter(self._conn.execute(sql, list(params)))
 
     def tables(self) -> frozenset[str]:
         found = self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -145,6 +161,7 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "input": "VARCHAR",
             "label": "VARCHAR",
             "content_hash": "VARCHAR",
+            "state": "VARCHAR",
         },
     ),
     "sessions": (
@@ -162,6 +179,11 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "ending_kind": "VARCHAR",
             "last_scene": "VARCHAR",
             "simulated": "INTEGER",
+            "terminal": "VARCHAR",
+            "term_program": "VARCHAR",
+            "term_cols": "INTEGER",
+            "platform": "VARCHAR",
+            "utc_offset_min": "INTEGER",
         },
     ),
     "session_attrs": (
@@ -298,6 +320,7 @@ def _is_day(text: str) -> bool:
 
 DUCKDB_MEMORY = "160MB"  # DuckDB's own buffers; the process (Python too) stays under 200 MB
 DUCKDB_THREADS = 2  # at most: more threads hold more buffers each
+STREAM_ROWS = 2048  # rows fetched at a time by `DuckDbEngine.stream`
 
 
 class DuckDbEngine:
@@ -382,7 +405,27 @@ class DuckDbEngine:
         return self._keyed.get("events", True) and self._keyed.get("sessions", False)
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        return self._con.execute(sql, list(params)).fetchall()
+        import duckdb
+
+        try:
+            return self._con.execute(sql, list(params)).fetchall()
+        except duckdb.OutOfMemoryException as exc:  # one line, never a trace
+            raise AnalyticsError(
+                f"DuckDB ran out of memory: {str(exc).strip().splitlines()[0]} "
+                "(allow it more with BRANCHING_DUCKDB_MEMORY, e.g. 1GB)"
+            ) from None
+
+    def stream(self, sql: str, params: Sequence[object] = ()) -> Iterator[Row]:
+        """DuckDB hands the result over in batches of `STREAM_ROWS` (`fetchmany`), on a
+        cursor of its own, so other queries may run while it is read."""
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")  # the views write timestamps in UTC
+            result = cursor.execute(sql, list(params))
+            while batch := result.fetchmany(STREAM_ROWS):
+                yield from batch
+        finally:
+            cursor.close()
 
     def tables(self) -> frozenset[str]:
         return frozenset(self._views)
@@ -484,6 +527,11 @@ class SparkEngine:
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         return [tuple(r) for r in self._spark.sql(sql, args=list(params)).collect()]
+
+    def stream(self, sql: str, params: Sequence[object] = ()) -> Iterator[Row]:
+        """Spark sends one partition of the result at a time (`toLocalIterator`)."""
+        for r in self._spark.sql(sql, args=list(params)).toLocalIterator():
+            yield tuple(r)
 
     def tables(self) -> frozenset[str]:
         return frozenset(self._views)

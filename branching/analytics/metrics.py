@@ -1,9 +1,13 @@
 """The per-scene and per-choice figures of `branching stats`, as SQL over raw events.
 
-Every query joins the TEMP table `picked` (the sessions the filters chose, see
-`filters.pick_sessions`) and counts in the report's unit with `tally`, so the
-same code answers "how many sessions" and "how many unique viewers". Each
-function returns rows in the story's written order.
+Every query reads the chosen sessions as the CTE `picked` (`scan.ChosenSessions`,
+the sessions the filters chose) and counts in the report's unit with
+`tally`, so the same code answers "how many sessions" and "how many unique
+viewers". The SQL is the portable kind `scan.py` writes (no TEMP table, no
+SQLite-only function, booleans counted with CASE), so the same text runs on
+SQLite, on DuckDB over the Parquet export and on Spark (`engines.py`), and a
+figure cannot differ by engine. Each function returns rows in the story's
+written order; nothing depends on the order an engine returns rows in.
 
 Nothing here brings every event (or every value) into Python: counts are
 GROUP BYs, and the time-to-decide percentiles are picked by SQL (a window
@@ -15,9 +19,9 @@ to the tables that divide by them (`reached`).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 
+from branching.analytics.engines import Queryable
 from branching.analytics.filters import Unit, tally, tally_sessions
 from branching.analytics.rows import (
     ChoiceShare,
@@ -27,31 +31,46 @@ from branching.analytics.rows import (
     SceneReach,
     Timing,
 )
+from branching.analytics.scan import ChosenSessions, picked_events
 from branching.analytics.shape import Shape
 
-# the picked sessions first, each one's events by the primary key: SQLite keeps no
-# statistics on a TEMP table, and left to itself it scans every event of the
-# database to find those of a small selection (0.29 s against 0.06 s for one
-# GROUP BY over a week of 1.1 M events); over all sessions it is as fast
-_JOIN = "FROM temp.picked p CROSS JOIN events e ON e.session_id = p.session_id"
 _DECISION = "e.type IN ('choice_made', 'timeout_default')"
+_SESSIONS = "FROM picked p JOIN sessions s ON s.session_id = p.session_id"
 
 
-def started(conn: sqlite3.Connection, unit: Unit) -> tuple[int, int, int]:
+def _events(src: Queryable) -> str:
+    """FROM the chosen sessions' events (`p`, `e`), each engine reading them its
+    fastest way (`scan.picked_events`)."""
+    return picked_events(src)
+
+
+def _times(cond: str) -> str:
+    """SQL counting the events that meet `cond` (a boolean summed the portable way)."""
+    return f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
+
+
+def started(src: Queryable, chosen: ChosenSessions, unit: Unit) -> tuple[int, int, int]:
     """(sessions, viewers, started in the unit) of the picked sessions."""
-    sessions, viewers = conn.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT viewer_id) FROM temp.picked"
-    ).fetchone()
+    sessions, viewers = chosen.query(src, "SELECT COUNT(*), COUNT(DISTINCT viewer_id) FROM picked")[
+        0
+    ]
     return int(sessions), int(viewers), int(viewers if unit == "viewers" else sessions)
 
 
-def scene_counts(conn: sqlite3.Connection, unit: Unit) -> dict[str, tuple[int, int]]:
+def started_between(src: Queryable, chosen: ChosenSessions) -> tuple[str | None, str | None]:
+    """When the first and the last picked session started (UTC, as stored)."""
+    first, last = chosen.query(src, f"SELECT MIN(s.started_at), MAX(s.started_at) {_SESSIONS}")[0]
+    return first, last
+
+
+def scene_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> dict[str, tuple[int, int]]:
     """scene -> (units shown it, times it was shown), over the picked sessions."""
     return {
         r[0]: (int(r[1]), int(r[2]))
-        for r in conn.execute(
-            f"SELECT e.scene, {tally(unit)}, COUNT(*) {_JOIN} WHERE e.type = 'scene_shown' "
-            "GROUP BY 1"
+        for r in chosen.query(
+            src,
+            f"SELECT e.scene, {tally(unit)}, COUNT(*) {_events(src)} "
+            "WHERE e.type = 'scene_shown' GROUP BY 1",
         )
     }
 
@@ -62,13 +81,14 @@ def reached_of(counts: Mapping[str, tuple[int, int]]) -> dict[str, int]:
 
 
 def scene_reach(
-    conn: sqlite3.Connection,
+    src: Queryable,
+    chosen: ChosenSessions,
     shape: Shape,
     unit: Unit,
     base: int,
     counts: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[SceneReach]:
-    rows = scene_counts(conn, unit) if counts is None else counts
+    rows = scene_counts(src, chosen, unit) if counts is None else counts
     out = []
     for s in shape.scenes.values():
         reached, visits = rows.get(s.id, (0, 0))
@@ -77,21 +97,27 @@ def scene_reach(
 
 
 def _reached(
-    conn: sqlite3.Connection, unit: Unit, reached: Mapping[str, int] | None
+    src: Queryable, chosen: ChosenSessions, unit: Unit, reached: Mapping[str, int] | None
 ) -> Mapping[str, int]:
-    return reached_of(scene_counts(conn, unit)) if reached is None else reached
+    return reached_of(scene_counts(src, chosen, unit)) if reached is None else reached
 
 
 def choice_shares(
-    conn: sqlite3.Connection, shape: Shape, unit: Unit, reached: Mapping[str, int] | None = None
+    src: Queryable,
+    chosen: ChosenSessions,
+    shape: Shape,
+    unit: Unit,
+    reached: Mapping[str, int] | None = None,
 ) -> list[ChoiceShare]:
     """Each choice's takers as a share of the units that reached its scene."""
-    reached = _reached(conn, unit, reached)
+    reached = _reached(src, chosen, unit, reached)
     taken = {
         (r[0], r[1], r[2]): (int(r[3]), int(r[4]), int(r[5]))
-        for r in conn.execute(
+        for r in chosen.query(
+            src,
             f"""SELECT e.scene, e.choice, e.target, {tally(unit)}, COUNT(*),
-               SUM(e.type = 'timeout_default') {_JOIN} WHERE {_DECISION} GROUP BY 1, 2, 3"""
+               {_times("e.type = 'timeout_default'")} {_events(src)} WHERE {_DECISION}
+            GROUP BY 1, 2, 3""",
         )
     }
     out: list[ChoiceShare] = []
@@ -159,38 +185,50 @@ def median_p90(values: list[int]) -> tuple[float | None, float | None]:
     return _at(len(ordered), ordered.__getitem__)
 
 
-def decide_percentiles(conn: sqlite3.Connection) -> dict[str, tuple[float | None, float | None]]:
+# the positions `_at` reads of `n` values, 0-based `i`: (n - 1) // 2, n // 2,
+# 9 * (n - 1) // 10 and the one after it, written without a division (integer
+# division is `/` in SQLite, `//` in DuckDB, `div` in Spark): i = a // b exactly
+# when 0 <= a - b * i <= b - 1
+_PERCENTILE_ROWS = """(n - 1 - 2 * i BETWEEN 0 AND 1 OR n - 2 * i BETWEEN 0 AND 1
+    OR 9 * (n - 1) - 10 * i BETWEEN -10 AND 9)"""
+
+
+def decide_percentiles(
+    src: Queryable, chosen: ChosenSessions
+) -> dict[str, tuple[float | None, float | None]]:
     """scene -> (median, 90th percentile) milliseconds to decide, picked in SQL.
 
     A window function numbers each scene's times in order (SQLite sorts on
     disk when it must); only the rows at the positions `_at` reads come back.
     """
     picked: dict[str, tuple[int, dict[int, int]]] = {}
-    for scene, n, i, ms in conn.execute(
+    for scene, n, i, ms in chosen.query(
+        src,
         f"""SELECT scene, n, i, ms FROM (
             SELECT e.scene AS scene, e.decide_ms AS ms,
                    ROW_NUMBER() OVER (PARTITION BY e.scene ORDER BY e.decide_ms) - 1 AS i,
                    COUNT(*) OVER (PARTITION BY e.scene) AS n
-            {_JOIN} WHERE e.type = 'choice_made' AND e.decide_ms IS NOT NULL)
-        WHERE i IN ((n - 1) / 2, n / 2, 9 * (n - 1) / 10, 9 * (n - 1) / 10 + 1)"""
+            {_events(src)} WHERE e.type = 'choice_made' AND e.decide_ms IS NOT NULL) numbered
+        WHERE {_PERCENTILE_ROWS}""",
     ):
         picked.setdefault(scene, (int(n), {}))[1][int(i)] = int(ms)
     return {scene: _at(n, at.__getitem__) for scene, (n, at) in picked.items()}
 
 
-def timing(conn: sqlite3.Connection, shape: Shape, unit: Unit) -> list[Timing]:
+def timing(src: Queryable, chosen: ChosenSessions, shape: Shape, unit: Unit) -> list[Timing]:
     """Timeouts and time to decide at each choice point.
 
     Timeouts count over every decision; time to decide over the choices viewers
     made themselves (when the clock chose, nobody decided).
     """
-    ms = decide_percentiles(conn)
+    ms = decide_percentiles(src, chosen)
     counts = {
         r[0]: (int(r[1]), int(r[2]), int(r[3]))
-        for r in conn.execute(
-            f"""SELECT e.scene, COUNT(*), SUM(e.type = 'timeout_default'),
-               {tally(unit, "e.type = 'timeout_default'")} {_JOIN} WHERE {_DECISION}
-        GROUP BY 1"""
+        for r in chosen.query(
+            src,
+            f"""SELECT e.scene, COUNT(*), {_times("e.type = 'timeout_default'")},
+               {tally(unit, "e.type = 'timeout_default'")} {_events(src)} WHERE {_DECISION}
+            GROUP BY 1""",
         )
     }
     return [
@@ -206,21 +244,25 @@ def timing(conn: sqlite3.Connection, shape: Shape, unit: Unit) -> list[Timing]:
 
 
 def dropoff(
-    conn: sqlite3.Connection, shape: Shape, unit: Unit, reached: Mapping[str, int] | None = None
+    src: Queryable,
+    chosen: ChosenSessions,
+    shape: Shape,
+    unit: Unit,
+    reached: Mapping[str, int] | None = None,
 ) -> list[DropOff]:
     """Who stopped at each scene without completing, of those who reached it.
 
     Every scene that is not an ending has a row; an ending has one only when
     someone went back from it and stopped there without completing.
     """
-    reached = _reached(conn, unit, reached)
+    reached = _reached(src, chosen, unit, reached)
     left = {
         r[0]: (int(r[1]), int(r[2]))
-        for r in conn.execute(
+        for r in chosen.query(
+            src,
             f"""SELECT s.last_scene, {tally_sessions(unit)},
-               {tally_sessions(unit, "s.outcome = 'in_progress'")}
-        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
-        WHERE s.outcome != 'ending' AND s.last_scene IS NOT NULL GROUP BY 1"""
+               {tally_sessions(unit, "s.outcome = 'in_progress'")} {_SESSIONS}
+            WHERE s.outcome <> 'ending' AND s.last_scene IS NOT NULL GROUP BY 1""",
         )
     }
     return [
@@ -231,15 +273,18 @@ def dropoff(
 
 
 def endings(
-    conn: sqlite3.Connection, shape: Shape, unit: Unit, base: int
+    src: Queryable, chosen: ChosenSessions, shape: Shape, unit: Unit, base: int
 ) -> tuple[list[EndingShare], list[EndingShare]]:
     """Sessions (or viewers) by the ending they reached, and by the ending's kind."""
     by_ending = {
         r[0]: (r[1], int(r[2]))
-        for r in conn.execute(
-            f"""SELECT s.ending_id, MAX(s.ending_kind), {tally_sessions(unit)}
-        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
-        WHERE s.outcome = 'ending' GROUP BY 1"""
+        for r in sorted(
+            chosen.query(
+                src,
+                f"""SELECT s.ending_id, MAX(s.ending_kind), {tally_sessions(unit)} {_SESSIONS}
+                WHERE s.outcome = 'ending' GROUP BY 1""",
+            ),
+            key=lambda r: (r[0] is not None, r[0] or ""),  # as SQLite groups: NULL first
         )
     }
     rows = []
@@ -259,10 +304,10 @@ def endings(
     ]
     kinds = {
         r[0]: int(r[1])
-        for r in conn.execute(
-            f"""SELECT COALESCE(s.ending_kind, 'neutral'), {tally_sessions(unit)}
-        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
-        WHERE s.outcome = 'ending' GROUP BY 1"""
+        for r in chosen.query(
+            src,
+            f"""SELECT COALESCE(s.ending_kind, 'neutral'), {tally_sessions(unit)} {_SESSIONS}
+            WHERE s.outcome = 'ending' GROUP BY 1""",
         )
     }
     for row in rows:
@@ -272,19 +317,24 @@ def endings(
 
 
 def interactions(
-    conn: sqlite3.Connection, shape: Shape, unit: Unit, reached: Mapping[str, int] | None = None
+    src: Queryable,
+    chosen: ChosenSessions,
+    shape: Shape,
+    unit: Unit,
+    reached: Mapping[str, int] | None = None,
 ) -> list[Interaction]:
     """Rewinds back to each scene, pauses and skipped text reveals at it."""
-    reached = _reached(conn, unit, reached)
+    reached = _reached(src, chosen, unit, reached)
+    kinds = ("rewind", "pause", "reveal_skipped")
     rows = {
         r[0]: tuple(int(v) for v in r[1:])
-        for r in conn.execute(
-            f"""SELECT e.scene, {tally(unit, "e.type = 'rewind'")},
-               {tally(unit, "e.type = 'pause'")}, {tally(unit, "e.type = 'reveal_skipped'")},
-               SUM(e.type = 'rewind'),
-               SUM(e.type = 'pause'), SUM(e.type = 'reveal_skipped')
-        {_JOIN} WHERE e.type IN ('rewind', 'pause', 'reveal_skipped') AND e.scene IS NOT NULL
-        GROUP BY 1"""
+        for r in chosen.query(
+            src,
+            f"""SELECT e.scene, {", ".join(tally(unit, f"e.type = '{k}'") for k in kinds)},
+               {", ".join(_times(f"e.type = '{k}'") for k in kinds)}
+            {_events(src)} WHERE e.type IN ('rewind', 'pause', 'reveal_skipped')
+              AND e.scene IS NOT NULL
+            GROUP BY 1""",
         )
     }
     out = []

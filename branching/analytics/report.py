@@ -1,8 +1,12 @@
 """`build_report()`: the one call behind `branching stats`, and the flags.
 
-It opens the database read-only, resolves the story and version, picks the
-sessions the filters choose and runs every query of `metrics`, `walks` and
-`segments` over them. Flags point at what a producer should look at:
+It opens the source (`engines.open_engine`: the database read-only, or with
+`source` the Parquet export through DuckDB or Spark), resolves the story and
+version, chooses the sessions the filters choose (`scan.picked`: the CTE
+`picked` in front of every query) and runs every query of `metrics`, `walks`
+and `segments` over them: one portable definition, so every engine gives the
+same figures. With a source, the story's structure, versions and the labels
+viewers saw come from the export too. Flags point at what a producer should look at:
 - lopsided: at a choice point with at least `flag_min` decisions, one option
   took more than 90% of them;
 - timeouts: the clock chose more than a third of the time;
@@ -20,8 +24,10 @@ picked sessions counts them once; the walk, which rebuilds states and takes
 most of the time, counts `WALK_WEIGHT` times), about every `CHECK_EVERY`
 SQLite steps and every few hundred sessions walked. It returning False stops
 the read within milliseconds (SQLite's progress handler interrupts the query
-under way) and `build_report` raises `ReportStopped`. Without `progress`
-nothing changes, and the figures are the same either way.
+under way) and `build_report` raises `ReportStopped`. On DuckDB and Spark
+progress is coarser: after each pass and every few hundred sessions walked,
+and a stop waits for the query under way. Without `progress` nothing
+changes, and the figures are the same either way.
 """
 
 from __future__ import annotations
@@ -30,16 +36,12 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from branching.analytics import metrics, segments, walks
-from branching.analytics.filters import Filters, Unit, pick_sessions, settle_audience
+from branching.analytics import metrics, scan, segments, walks
+from branching.analytics.engines import Engine, open_engine
+from branching.analytics.filters import Filters, Unit, settle_audience
 from branching.analytics.rows import ChoiceShare, Flag, Overview, Report, Timing
-from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure, with_seen_labels
-from branching.analytics.source import (
-    looks_like_path,
-    open_readonly,
-    resolve_versions,
-    stored_shape,
-)
+from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure
+from branching.analytics.source import looks_like_path, resolve_versions, stored_shape
 from branching.story.loader import load_story
 from branching.story.model import Story
 from branching.verify import choices as verify_choices
@@ -63,11 +65,11 @@ class ReportStopped(AnalyticsError):
 class _Reading:
     """How far a report has read, told to `progress`, which may stop it."""
 
-    def __init__(self, conn: sqlite3.Connection, progress: Progress | None) -> None:
+    def __init__(self, conn: sqlite3.Connection | None, progress: Progress | None) -> None:
         self.progress = progress
         self.sessions = self.done = 0
         self.stopped = False
-        if progress is not None:
+        if progress is not None and conn is not None:
             conn.set_progress_handler(self.tick, CHECK_EVERY)
 
     @property
@@ -93,6 +95,8 @@ class _Reading:
         def at(n: int) -> None:
             self.done = start + n * WALK_WEIGHT
             self.tick()
+            if self.stopped:
+                raise ReportStopped("the read was stopped before the report was finished")
 
         return at
 
@@ -106,33 +110,33 @@ def build_report(
     top: int = 10,
     flag_min: int = 10,
     progress: Progress | None = None,
+    source: str | None = None,
 ) -> Report:
     """Every figure of `branching stats` for `story` (a YAML path or a story id).
 
     `progress(done, total)`, if given, hears how far the read is and can stop
-    it by returning False (then `ReportStopped` is raised).
+    it by returning False (then `ReportStopped` is raised). `source`
+    (`parquet:OUT/`, `spark:OUT/`) reads a Parquet export instead of `db`.
     """
     if unit not in ("sessions", "viewers"):
         raise AnalyticsError("stats count sessions or viewers (--by sessions|viewers)")
-    if db is None:
-        raise AnalyticsError("name the telemetry database with --db (or set BRANCHING_DB)")
     filters = filters or Filters()
     loaded = load_story(story) if looks_like_path(story) else None
     shape = shape_from_structure(loaded.structure()) if loaded is not None else None
-    conn = open_readonly(db)
-    reading = _Reading(conn, progress)
+    engine = open_engine(db, source)
+    reading = _Reading(engine.sqlite, progress)
     try:
-        return _report(conn, reading, story, shape, loaded, filters, unit, top, flag_min)
+        return _report(engine, reading, story, shape, loaded, filters, unit, top, flag_min)
     except sqlite3.OperationalError:
         if reading.stopped:  # SQLite's "interrupted": the caller said stop
             raise ReportStopped("the read was stopped before the report was finished") from None
         raise
     finally:
-        conn.close()
+        engine.close()
 
 
 def _report(
-    conn: sqlite3.Connection,
+    engine: Engine,
     reading: _Reading,
     story: str,
     shape: Shape | None,
@@ -143,30 +147,32 @@ def _report(
     flag_min: int,
 ) -> Report:
     story_id = shape.id if shape is not None else story
-    chosen = resolve_versions(conn, story_id, filters.version)
+    chosen = resolve_versions(engine, story_id, filters.version)
     if shape is None:
-        shape = stored_shape(conn, story_id, chosen)
-    shape = with_seen_labels(conn, shape, [v.content_hash for v in chosen])
-    filters = settle_audience(conn, story_id, filters)
-    pick_sessions(conn, story_id, chosen, filters)
-    sessions, viewers, started = metrics.started(conn, unit)
+        shape = stored_shape(engine, story_id, chosen)
+    engine.scope(story_id)  # a Parquet engine reads the story's partition only
+    shape = scan.seen_labels(engine, engine.tables(), shape, [v.content_hash for v in chosen])
+    filters = settle_audience(engine, story_id, filters)
+    engine.scope(story_id, filters.since)  # the labels are read: only the chosen days now
+    picked = scan.picked(story_id, chosen, filters)
+    sessions, viewers, started = metrics.started(engine, picked, unit)
     reading.sessions = sessions
-    first, last = conn.execute(
-        "SELECT MIN(s.started_at), MAX(s.started_at) FROM temp.picked p "
-        "JOIN sessions s ON s.session_id = p.session_id"
-    ).fetchone()
-    pruned = conn.execute(
-        "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
-    ).fetchone()[0]
-    counts = metrics.scene_counts(conn, unit)
+    first, last = metrics.started_between(engine, picked)
+    pruned = 0
+    if "pruned_traversals" in engine.tables():  # an export holds the events still held
+        pruned = engine.rows(
+            "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
+        )[0][0]
+    counts = metrics.scene_counts(engine, picked, unit)
     reading.passed()
     reached = metrics.reached_of(counts)
-    choices = metrics.choice_shares(conn, shape, unit, reached)
+    choices = metrics.choice_shares(engine, picked, shape, unit, reached)
     reading.passed()
     verdicts = _verdicts(loaded)
     taken = ((c.scene, c.choice) for c in choices if c.times)
     walked = walks.walk(
-        conn,
+        engine,
+        picked,
         unit,
         observe=walks.needs_observing(taken, verdicts),
         progress=reading.walked(reading.done) if reading.progress else None,
@@ -187,23 +193,23 @@ def _report(
         last,
         int(pruned),
     )
-    timing = metrics.timing(conn, shape, unit)
+    timing = metrics.timing(engine, picked, shape, unit)
     reading.passed()
-    reach = metrics.scene_reach(conn, shape, unit, started, counts)
-    ends, kinds = metrics.endings(conn, shape, unit, started)
-    interactions = metrics.interactions(conn, shape, unit, reached)
+    reach = metrics.scene_reach(engine, picked, shape, unit, started, counts)
+    ends, kinds = metrics.endings(engine, picked, shape, unit, started)
+    interactions = metrics.interactions(engine, picked, shape, unit, reached)
     reading.passed()
     path_rows = walks.paths(walked, shape, top)
-    splits = segments.segments(conn, unit)
+    splits = segments.segments(engine, picked, unit)
     reading.passed()
-    tag_rows = segments.tags(conn, shape, unit, started)
+    tag_rows = segments.tags(engine, picked, shape, unit, started)
     reading.passed()
     return Report(
         overview=overview,
         reach=tuple(reach),
         choices=tuple(choices),
         timing=tuple(timing),
-        dropoff=tuple(metrics.dropoff(conn, shape, unit, reached)),
+        dropoff=tuple(metrics.dropoff(engine, picked, shape, unit, reached)),
         endings=tuple(ends),
         ending_kinds=tuple(kinds),
         paths=tuple(path_rows),

@@ -33,28 +33,44 @@ def rollup_counts(
     conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters, unit: Unit
 ) -> tuple[Counts | None, str]:
     """Counts from the aggregates, or (None, why not) when they cannot answer."""
-    if unit == "viewers" or not _has_aggregates(conn):
+    if unit == "viewers":
         return None, ""
+    ok, why = answerable(conn, story_id, filters)
+    if not ok:
+        return None, why
+    where, params = class_where(story_id, chosen, filters)
+    return _counts(conn, where, params, unit, _viewers(conn, story_id, chosen, filters)), ""
+
+
+def answerable(conn: sqlite3.Connection, story_id: str, filters: Filters) -> tuple[bool, str]:
+    """Whether the aggregates are split by what `filters` select on, and if not, why."""
+    if not _has_aggregates(conn):
+        return False, ""
     for name, stamp in (("--since", filters.since), ("--until", filters.until)):
         if stamp and not stamp.endswith(_MIDNIGHT):
-            return None, (
+            return False, (
                 f"{name} has a time of day: read from the raw events "
                 "(the aggregates hold whole UTC days)"
             )
     if len(filters.where) > 1:
-        return None, "several --where: read from the raw events (the aggregates hold one)"
-    key, value = filters.where[0] if filters.where else ("", "")
-    if key:
+        return False, "several --where: read from the raw events (the aggregates hold one)"
+    if filters.where:
+        key = filters.where[0][0]
         row = conn.execute(
             "SELECT kept FROM agg_attr_keys WHERE story_id = ? AND key = ?", [story_id, key]
         ).fetchone()
         if row is not None and not row[0]:
-            return None, (
+            return False, (
                 f"--where {key}: more than {aggregates.ATTR_LIMIT} distinct values, so not in the "
                 "aggregates: read from the raw events"
             )
-    where, params = _where(story_id, chosen, filters, key, value)
-    return _counts(conn, where, params, unit, _viewers(conn, story_id, chosen, filters)), ""
+    return True, ""
+
+
+def class_where(story_id: str, chosen: list[Version], filters: Filters) -> tuple[str, list[object]]:
+    """SQL over the aggregate tables choosing the rows of the selection (see `answerable`)."""
+    key, value = filters.where[0] if filters.where else ("", "")
+    return _where(story_id, chosen, filters, key, value)
 
 
 def _has_aggregates(conn: sqlite3.Connection) -> bool:

@@ -14,9 +14,10 @@ engines they answer every flowchart.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from branching.analytics.engines import Queryable, Row, query
+from branching.analytics.engines import Queryable, Row, query, stream
 from branching.analytics.filters import Filters, Unit, session_conditions, tally, tally_sessions
 from branching.analytics.graph import Counts, EdgeKey
 from branching.analytics.shape import SEEN_LABELS, Shape, apply_seen_labels
@@ -38,6 +39,31 @@ class ChosenSessions:
     def query(self, src: Queryable, body: str, params: tuple[object, ...] = ()) -> list[Row]:
         """Rows of `body` (which reads `picked`) with the CTE in front."""
         return query(src, f"WITH {self.sql}\n{body}", (*self.params, *params))
+
+    def stream(self, src: Queryable, body: str, params: tuple[object, ...] = ()) -> Iterator[Row]:
+        """`query`'s rows one at a time (`engines.stream`)."""
+        return stream(src, f"WITH {self.sql}\n{body}", (*self.params, *params))
+
+
+def picked_events(src: Queryable, table: str = "events e") -> str:
+    """FROM the chosen sessions `p` joined to a table of their rows (`events e`).
+
+    The same inner join on every engine; on SQLite, written so that it reads
+    `picked` first, in session order (`CROSS JOIN` fixes the order of the loops
+    there, and `LIMIT -1`, no limit, keeps the ordered subquery whole), and each
+    chosen session's rows by the primary key: left to itself SQLite scans every
+    event of the database to find those of a small selection (0.29 s against
+    0.06 s for one GROUP BY over a week of 1.1 M events), and in the sessions'
+    index order it reads the events' pages at random (twice as slow over ten
+    million events as in the events' own order).
+    """
+    alias = table.split()[-1]
+    if getattr(src, "dialect", "sqlite") == "sqlite":
+        return (
+            "FROM (SELECT session_id, viewer_id FROM picked ORDER BY session_id LIMIT -1) p "
+            f"CROSS JOIN {table} ON {alias}.session_id = p.session_id"
+        )
+    return f"FROM picked p JOIN {table} ON {alias}.session_id = p.session_id"
 
 
 def picked(story_id: str, chosen: list[Version], filters: Filters) -> ChosenSessions:

@@ -5,93 +5,147 @@ Local time is the session's start in UTC shifted by the UTC offset the player
 recorded, so "9 in the evening" means the viewer's evening wherever they were.
 Each segment gives its count in the report's unit, how many of those reached
 an ending, and the mean number of choices per session.
+
+Every breakdown comes from ONE portable query (`scan.ChosenSessions`, the
+chosen sessions as the CTE `picked`), so it runs unchanged on SQLite, DuckDB
+and Spark: the CTE `seg` (each picked session with its decisions and its
+context) is read by one arm of a UNION ALL per breakdown, and the engines
+materialise a CTE read more than once, so the events are read once. Local
+hour and weekday are integer arithmetic on the stored text
+(`2026-01-31T21:05:00.000Z`) and the offset, with no date function (SQLite's
+`datetime`/`strftime` are its own): the same hour and day as SQLite's
+`strftime('%H'/'%w', datetime(started_at, offset || ' minutes'))`. The mean
+is worked out in Python from an exact sum and count; rows are ordered in
+Python, never by an engine's rules for NULL.
 """
 
 from __future__ import annotations
 
-import sqlite3
-
+from branching.analytics.engines import Queryable
 from branching.analytics.filters import Unit, tally, tally_sessions
 from branching.analytics.rows import Segment, TagShare
+from branching.analytics.scan import ChosenSessions, picked_events
 from branching.analytics.shape import Shape
 
 WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
-_LOCAL = "datetime(s.started_at, COALESCE(s.utc_offset_min, 0) || ' minutes')"
+
+def floor_div(value: str, by: int) -> str:
+    """SQL for `value // by` (floor; `by` > 0) that every engine computes alike.
+
+    Integer division is written differently by each engine, and `%` keeps the
+    sign of `value` in all three: `value` less its floor remainder is a multiple
+    of `by`, so the division is exact whatever type the engine gives it, and
+    the cast makes it an integer again.
+    """
+    return f"CAST(({value} - ((({value}) % {by}) + {by}) % {by}) / {by} AS BIGINT)"
+
+
+def _part(start: int, length: int) -> str:
+    return f"CAST(substr(s.started_at, {start}, {length}) AS INTEGER)"
+
+
+# the local time, from the parts of the stored UTC text: minutes since the UTC day's
+# midnight (negative or past a day once shifted) and the UTC date's weekday
+# (Sakamoto's method: 0 is Sunday)
+_STAMP = "s.started_at LIKE '____-__-__T__:__%'"
+_MINUTES = f"({_part(12, 2)} * 60 + {_part(15, 2)} + COALESCE(s.utc_offset_min, 0))"
+_YEAR = f"({_part(1, 4)} - CASE WHEN {_part(6, 2)} < 3 THEN 1 ELSE 0 END)"
+_MONTH_SHIFT = (
+    f"CASE {_part(6, 2)} "
+    + " ".join(
+        f"WHEN {m} THEN {t}" for m, t in enumerate((0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4), start=1)
+    )
+    + " END"
+)
+_UTC_WEEKDAY = (
+    f"({_YEAR} + {floor_div(_YEAR, 4)} - {floor_div(_YEAR, 100)} + {floor_div(_YEAR, 400)}"
+    f" + {_MONTH_SHIFT} + {_part(9, 2)})"
+)
+LOCAL_HOUR = f"CASE WHEN {_STAMP} THEN (({floor_div(_MINUTES, 60)} % 24) + 24) % 24 END"
+LOCAL_WEEKDAY = (
+    f"CASE WHEN {_STAMP} THEN ((({_UTC_WEEKDAY} + {floor_div(_MINUTES, 1440)}) % 7) + 7) % 7 END"
+)
 DIMENSIONS: dict[str, str] = {
     "terminal": "COALESCE(s.term_program, s.terminal, 'unknown')",
     "platform": "COALESCE(s.platform, 'unknown')",
     "terminal size": """CASE WHEN s.term_cols IS NULL THEN 'unknown'
         WHEN s.term_cols < 80 THEN 'under 80 columns'
         WHEN s.term_cols < 120 THEN '80-119 columns' ELSE '120 columns or more' END""",
-    "local hour": f"strftime('%H', {_LOCAL})",
-    "weekday": f"strftime('%w', {_LOCAL})",
+    "local hour": LOCAL_HOUR,
+    "weekday": LOCAL_WEEKDAY,
 }
+_NUMBERED = ("local hour", "weekday")  # integers here; words (or two digits) in the rows
 
 
-def _prepare(conn: sqlite3.Connection) -> None:
-    """TEMP table `seg`: each picked session with its choices made and context."""
-    conn.execute("DROP TABLE IF EXISTS temp.seg")
-    conn.execute(
-        """CREATE TEMP TABLE seg AS
-        SELECT p.session_id, p.viewer_id, s.outcome,
+def _seg(src: Queryable) -> str:
+    """The CTE after `picked`: `seg`, each picked session with its viewer, outcome,
+    decisions (`made`, by the events' primary key on SQLite) and the dimensions as
+    d0, d1..."""
+    dims = ", ".join(f"{sql} AS d{i}" for i, sql in enumerate(DIMENSIONS.values()))
+    return f""", seg AS (
+        SELECT p.session_id AS session_id, p.viewer_id AS viewer_id, s.outcome AS outcome,
                (SELECT COUNT(*) FROM events e WHERE e.session_id = p.session_id
-                AND e.type IN ('choice_made', 'timeout_default')) AS made,
-               """
-        + ", ".join(f"{sql} AS d{i}" for i, sql in enumerate(DIMENSIONS.values()))
-        + " FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id"
-    )
+                AND e.type IN ('choice_made', 'timeout_default')) AS made, {dims}
+        {picked_events(src, "sessions s")})"""
 
 
-def _rows(conn: sqlite3.Connection, sql: str, name: str | None) -> list[Segment]:
-    out = []
-    for row in conn.execute(sql):
-        value = str(row[1]) if row[1] is not None else "unknown"
-        if (name or row[0]) == "weekday" and value.isdigit():
-            value = WEEKDAYS[int(value)]
-        out.append(
-            Segment(
-                name or str(row[0]),
-                value,
-                int(row[2]),
-                int(row[3]),
-                float(row[4]) if row[4] is not None else None,
-            )
-        )
-    return out
+def _value(name: str, value: object) -> str:
+    if value is None:
+        return "unknown"
+    if name == "weekday":
+        return WEEKDAYS[int(str(value))]
+    if name == "local hour":
+        return f"{int(str(value)):02d}"
+    return str(value)
 
 
-def segments(conn: sqlite3.Connection, unit: Unit) -> list[Segment]:
+def _order(name: str, value: object) -> tuple[int, int, str]:
+    """How SQLite ordered a breakdown's rows: NULL first, the hour and day as numbers."""
+    if value is None:
+        return (0, 0, "")
+    if name in _NUMBERED:
+        return (1, int(str(value)), "")
+    return (1, 0, str(value))
+
+
+def segments(src: Queryable, chosen: ChosenSessions, unit: Unit) -> list[Segment]:
     """Every breakdown, attributes first (with a "(none)" row for sessions without one)."""
-    _prepare(conn)
     count = tally_sessions(unit, alias="seg")
     done = tally_sessions(unit, "seg.outcome = 'ending'", alias="seg")
-    out = _rows(
-        conn,
-        f"""SELECT a.key, a.value, {count}, {done}, AVG(seg.made)
-                FROM temp.seg seg JOIN session_attrs a ON a.session_id = seg.session_id
-                GROUP BY 1, 2 ORDER BY 1, 2""",
-        None,
-    )
-    out += _rows(
-        conn,
-        f"""SELECT k.key, '(none)', {count}, {done}, AVG(seg.made)
-                 FROM (SELECT DISTINCT a.key FROM session_attrs a
-                       JOIN temp.seg x ON x.session_id = a.session_id) k
-                 JOIN temp.seg seg ON NOT EXISTS (SELECT 1 FROM session_attrs a
-                      WHERE a.session_id = seg.session_id AND a.key = k.key)
-                 GROUP BY 1 ORDER BY 1""",
-        None,
-    )
-    out.sort(key=lambda s: (s.dimension, s.value == "(none)", s.value))
+    figures = f"{count}, {done}, SUM(seg.made), COUNT(*)"
+    arms = [
+        f"""SELECT -2 AS part, a.key AS name, a.value AS value, CAST(NULL AS BIGINT) AS num,
+               {figures}
+        FROM seg JOIN session_attrs a ON a.session_id = seg.session_id GROUP BY a.key, a.value""",
+        f"""SELECT -1, k.key, NULL, NULL, {figures}
+        FROM (SELECT DISTINCT a.key AS key FROM session_attrs a
+              JOIN seg x ON x.session_id = a.session_id) k
+        CROSS JOIN seg
+        LEFT JOIN session_attrs a ON a.session_id = seg.session_id AND a.key = k.key
+        WHERE a.session_id IS NULL GROUP BY k.key""",
+    ]
     for i, name in enumerate(DIMENSIONS):
-        order = "CAST(d{0} AS INTEGER)" if name in ("local hour", "weekday") else "1"
-        out += _rows(
-            conn,
-            f"""SELECT '{name}', d{i}, {count}, {done}, AVG(seg.made) FROM temp.seg seg
-                     GROUP BY d{i} ORDER BY {order.format(i)}, 2""",
-            name,
-        )
+        text, num = ("NULL", f"d{i}") if name in _NUMBERED else (f"d{i}", "NULL")
+        arms.append(f"SELECT {i}, NULL, {text}, {num}, {figures} FROM seg GROUP BY d{i}")
+    attrs: list[Segment] = []
+    by_dimension: dict[str, list[tuple[object, Segment]]] = {name: [] for name in DIMENSIONS}
+    names = list(DIMENSIONS)
+    for part, key, text, num, n, ended, made, sessions in chosen.query(
+        src, _seg(src) + "\n" + "\nUNION ALL\n".join(arms)
+    ):
+        mean = int(made or 0) / int(sessions) if sessions else None
+        if part < 0:
+            value = "(none)" if part == -1 else str(text)
+            attrs.append(Segment(str(key), value, int(n), int(ended), mean))
+            continue
+        name = names[int(part)]
+        raw = num if name in _NUMBERED else text
+        by_dimension[name].append((raw, Segment(name, _value(name, raw), int(n), int(ended), mean)))
+    attrs.sort(key=lambda s: (s.dimension, s.value == "(none)", s.value))
+    out = attrs
+    for name, rows in by_dimension.items():
+        out += [row for _, row in sorted(rows, key=lambda r: _order(name, r[0]))]
     return _weekdays_from_monday(out)
 
 
@@ -104,11 +158,13 @@ def _weekdays_from_monday(rows: list[Segment]) -> list[Segment]:
 
 def _any(column: str, values: list[str]) -> tuple[str, list[object]]:
     if not values:
-        return "0", []
+        return "1 = 0", []
     return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
 
 
-def tags(conn: sqlite3.Connection, shape: Shape, unit: Unit, started: int) -> list[TagShare]:
+def tags(
+    src: Queryable, chosen: ChosenSessions, shape: Shape, unit: Unit, started: int
+) -> list[TagShare]:
     """Per choice tag: taken when offered; per scene tag: reached of started.
 
     Every tag is one column of the same query: one pass over the events.
@@ -138,12 +194,12 @@ def tags(conn: sqlite3.Connection, shape: Shape, unit: Unit, started: int) -> li
         {s.id for s in shape.scenes.values() if s.tags or any(c.tags for c in s.choices)}
     )
     at, at_params = _any("e.scene", tagged)
-    row = conn.execute(
-        f"""SELECT {", ".join(columns)} FROM temp.picked p CROSS JOIN events e
-        ON e.session_id = p.session_id
+    (row,) = chosen.query(
+        src,
+        f"""SELECT {", ".join(columns)} {picked_events(src)}
         WHERE e.type IN ('scene_shown', 'choice_made', 'timeout_default') AND {at}""",
-        [*params, *at_params],
-    ).fetchone()
+        (*params, *at_params),
+    )
     values = iter(int(v or 0) for v in row)
     shares = []
     for tag, kind, base in out:

@@ -1,8 +1,9 @@
 """Figures that need each session's story in order: paths, progress, "no difference".
 
-One pass over the events of the picked sessions, in the events table's own
-order (session, then sequence number), replays what the engine did, ONE
-SESSION AT A TIME:
+One pass over the events of the picked sessions, session by session in
+sequence order (`walk`: portable queries, a batch of sessions at a time, on
+SQLite, DuckDB or Spark alike), replays what the engine did, ONE SESSION AT
+A TIME:
 - the path is the list of choices taken, with a rewind (or going back)
   removing the choices it undid, so a complete path is the way the viewer
   actually reached their ending;
@@ -21,14 +22,15 @@ SESSION AT A TIME:
 
 Memory does not grow with the events or the sessions (issue 14): when a
 session's last event has been read, what the figures need of it is one row
-in the TEMP table `walked` (its unit, depth, whether it completed, and its
-path written as one character per distinct choice), and the session is
-forgotten. Paths and progress are then counted by SQL over that table (SQLite
-sorts on disk), so "distinct viewers per path" needs no set of viewers in
-Python. What stays in memory is bounded by the story: one character per
-(scene, choice), one id per distinct (scene, variables) stop, and the
-no-difference groups keyed by (scene, variables when choosing), whose stop
-sets only shrink as sessions agree.
+in the TEMP table `walked` of the walk's own private in-memory SQLite
+(`Walks.conn`, whatever engine the events come from: its unit, depth,
+whether it completed, and its path written as one character per distinct
+choice), and the session is forgotten. Paths and progress are then counted
+by SQL over that table (SQLite sorts on disk), so "distinct viewers per
+path" needs no set of viewers in Python. What stays in memory is bounded by
+the story: one character per (scene, choice), one id per distinct (scene,
+variables) stop, and the no-difference groups keyed by (scene, variables
+when choosing), whose stop sets only shrink as sessions agree.
 
 Events store the state as snapshots and patches (`store.states`); the pass
 follows the chain of every event of a session, as `StateReader` does, but
@@ -46,13 +48,16 @@ import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import combinations, groupby
+from itertools import combinations, groupby, islice
 from operator import itemgetter
 from typing import Any
 
+from branching.analytics.engines import Queryable, Row, stream
 from branching.analytics.filters import Unit
 from branching.analytics.rows import Flag, PathShare, Progress
+from branching.analytics.scan import ChosenSessions
 from branching.analytics.shape import Shape
+from branching.store.digests import rewind
 from branching.store.states import SNAPSHOT, apply, dumps, is_snapshot
 from branching.verify.choices import ChoicePairVerdict
 
@@ -62,6 +67,7 @@ _WALKED = frozenset({*_DECISIONS, "rewind", "scene_shown", "ending_reached"})
 _KEYS = ("scene", "vars")  # what a stop reads of the engine state
 _BATCH = 2000  # `walked` rows written at a time
 PROGRESS_EVERY = 200  # sessions walked between two calls of `walk`'s `progress`
+WALK_BATCH = 1000  # sessions whose events one query of the walk reads
 
 
 class _StopReader:
@@ -125,6 +131,29 @@ class _StopReader:
                     self._vars, self._vars_text = variables, dumps(variables)
                 self._stop = (scene if isinstance(scene, str) else dumps(scene), self._vars_text)
         return self._stop
+
+
+class _WholeStopReader(_StopReader):
+    """The stop at each event from the whole state stored with it, as the Parquet
+    export stores it (`store.parquet`: the engine state after the event as compact
+    JSON, NULL where the state is unknown): the same stops `_StopReader` rebuilds
+    from the database's snapshots and patches. Most events repeat the state of the
+    one before; the same text is not read twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._text: str | None = None
+
+    def read(self, seq: int, text: str | None) -> Stop | None:
+        if text is not None and text == self._text:
+            return self._stop_at()
+        self._text = text
+        try:
+            whole = json.loads(text) if text is not None else None
+        except (TypeError, ValueError, RecursionError):
+            whole = None  # unreadable: the state here is unknown
+        self.state = {k: whole[k] for k in _KEYS if k in whole} if isinstance(whole, dict) else None
+        return self._stop_at()
 
 
 def _project(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -300,11 +329,7 @@ def _count(unit: Unit) -> str:
 
 
 def _rewind(s: _Session, scene: str) -> None:
-    for i in range(len(s.scenes) - 1, -1, -1):
-        if s.scenes[i] == scene:
-            del s.steps[i:]
-            del s.scenes[i:]
-            break
+    rewind(s.steps, s.scenes, scene)  # the store's digests undo steps the same way
 
 
 def _replay(
@@ -337,20 +362,6 @@ def _replay(
     s.last, s.last_scene = last, last_scene
 
 
-def _events_join(conn: sqlite3.Connection) -> tuple[str, str]:
-    """How to reach the picked sessions' events in order: (the join, the table ordered).
-
-    A small selection: each picked session's events by the primary key
-    (`CROSS JOIN` keeps `picked` outside; SQLite has no statistics on it).
-    Most of the sessions: one scan of the events table in its own order,
-    which needs no sort at all (1.1 s against 1.5 s on 1.1 M events; a
-    tenth of them: 0.13 s against 0.43 s).
-    """
-    (picked,) = conn.execute("SELECT COUNT(*) FROM temp.picked").fetchone()
-    (total,) = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()
-    return ("CROSS JOIN", "p") if picked * 2 < total else ("JOIN", "e")
-
-
 def _unobserved(seq: int, text: str | None) -> Stop | None:
     return None
 
@@ -378,52 +389,76 @@ def needs_observing(
 
 
 def walk(
-    conn: sqlite3.Connection,
+    src: Queryable,
+    chosen: ChosenSessions,
     unit: Unit,
     *,
     observe: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> Walks:
-    """Replay every picked session once, one at a time, in the events' order.
+    """Replay every picked session once, one at a time, in order.
+
+    The chosen sessions stream in the order of their key (`session_key` on a
+    Parquet export that has it, else the session id), and their events are
+    read `WALK_BATCH` sessions at a time: one portable query per batch, by
+    the batch's range of keys (on SQLite, the events' primary key; on the
+    Parquet engines, the row groups that hold them) and its session ids,
+    ordered by key and sequence number. No engine sorts more than a batch's
+    events (ten million events' states do not fit in DuckDB's memory to
+    sort), and Python holds one batch of sessions and one session's events.
 
     `observe=False` when no pair of choices needs what sessions saw (the
     explorer decided every pair taken): the states are then not read at all.
     `progress(n)` hears every `PROGRESS_EVERY` sessions how many were walked
-    (the caller stops the walk through SQLite's progress handler, see
-    `report.build_report`).
+    (it may stop the walk by raising; on SQLite, `report.build_report` also
+    interrupts the query under way through the progress handler).
     """
-    walks = Walks(unit, conn)
-    sessions = conn.execute(
-        """SELECT p.session_id, p.viewer_id, s.outcome, s.ending_id
-        FROM temp.picked p JOIN sessions s ON s.session_id = p.session_id
-        ORDER BY p.session_id"""
+    walks = Walks(unit)
+    key = "session_key" if getattr(src, "keyed", False) else "session_id"
+    # the database stores states as snapshots and patches; the export, whole
+    reader = _StopReader if getattr(src, "dialect", "sqlite") == "sqlite" else _WholeStopReader
+    sessions = chosen.stream(
+        src,
+        f"""SELECT p.session_id, p.viewer_id, s.outcome, s.ending_id, s.{key}
+        FROM picked p JOIN sessions s ON s.session_id = p.session_id ORDER BY s.{key}""",
     )
-    join, first = _events_join(conn)
-    events: Iterator[tuple[Any, ...]] = conn.execute(
-        f"""SELECT e.session_id, e.seq, e.type, e.scene, e.choice,
-               {"e.state" if observe else "NULL"}
-        FROM temp.picked p {join} events e ON e.session_id = p.session_id
-        ORDER BY {first}.session_id, e.seq"""
-    )
-    pending = iter(sessions)
     walked = 0
-    for session_id, rows in groupby(events, key=itemgetter(0)):
-        walked += 1
-        if progress is not None and walked % PROGRESS_EVERY == 0:
-            progress(walked)
-        for known in pending:  # the sessions before this one have no events
-            s = _Session(*known)
-            if known[0] == session_id:
-                break
+    for batch in _batches(sessions, WALK_BATCH):
+        ids = [known[0] for known in batch]
+        events = stream(
+            src,
+            f"""SELECT e.session_id, e.seq, e.type, e.scene, e.choice,
+                   {"e.state" if observe else "NULL"}
+            FROM events e WHERE e.{key} BETWEEN ? AND ?
+              AND e.session_id IN ({", ".join("?" for _ in ids)})
+            ORDER BY e.{key}, e.seq""",
+            [batch[0][4], batch[-1][4], *ids],
+        )
+        pending = iter(batch)
+        for session_id, rows in groupby(events, key=itemgetter(0)):
+            walked += 1
+            if progress is not None and walked % PROGRESS_EVERY == 0:
+                progress(walked)
+            for known in pending:  # the sessions before this one have no events
+                s = _Session(*known[:4])
+                if known[0] == session_id:
+                    break
+                walks.finish(s)
+            else:
+                break  # not a session of the batch: cannot happen, the ids are the batch's
+            _replay(walks, s, rows, reader().read if observe else _unobserved)
             walks.finish(s)
-        else:
-            break  # not a picked session: cannot happen, the events come from `picked`
-        _replay(walks, s, rows, _StopReader().read if observe else _unobserved)
-        walks.finish(s)
-    for known in pending:
-        walks.finish(_Session(*known))
+        for known in pending:
+            walks.finish(_Session(*known[:4]))
     walks.flush()
     return walks
+
+
+def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    """`rows` in lists of `size` (the last one shorter)."""
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 def _label(shape: Shape, scene: str, choice: str) -> str:

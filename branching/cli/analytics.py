@@ -214,6 +214,7 @@ def _write(data: str | bytes, output: str | None) -> None:
 @cli.command()
 @click.argument("story", required=False)
 @selection_options
+@source_option
 @by_unit
 @click.option(
     "--format",
@@ -262,6 +263,7 @@ def stats(
     first_only: bool,
     audience: str,
     min_count: int,
+    source: str | None,
     unit: str,
     fmt: str,
     tables: tuple[str, ...],
@@ -275,6 +277,8 @@ def stats(
     without it, the stories in the database are listed. Every table states
     what it counts (sessions or unique viewers) and of what. Piped or written
     to a file, tables are plain text as wide as their content: every value.
+    With --source the figures come from a Parquet export (DuckDB or Spark),
+    the same figures as from the database it was exported from.
     """
     from branching.analytics import build_report
     from branching.render.report_io import sheet_csv, sheets_json
@@ -282,18 +286,23 @@ def stats(
 
     if fmt == "csv" and len(tables) > 1:
         raise click.UsageError("CSV holds one table: give a single --table")
+    source = _checked_source(source)
+    if story is None and source:
+        _export_stories(source)
     if story is None:
         _list_stories(
             db, fmt, min_count, output, picked=(version, since, until, where, first_only, tables)
         )
         return
+    filters = _filters(since, until, version, where, first_only, audience)
     report = build_report(
         story,
-        db=_db(db),
+        db=None if source else _db(db),
         unit=cast("Unit", unit),
-        filters=_filters(since, until, version, where, first_only, audience),
+        filters=filters,
         top=top,
         flag_min=flag_min,
+        source=source,
     )
     if fmt == "csv":
         sheets = report_tables(report, tables or ("choices",), ids=True)
@@ -303,6 +312,20 @@ def stats(
         _write(sheets_json(report, sheets, min_count=min_count), output)
     else:
         _print_sheets(report_tables(report, tables or TABLE_NAMES), fmt, min_count, output)
+
+
+def _export_stories(source: str) -> None:
+    """`stats --source` without a STORY: one line naming the stories of the export."""
+    from branching.analytics.engines import open_engine
+    from branching.analytics.source import story_ids
+
+    engine = open_engine(None, source)
+    try:
+        ids = story_ids(engine)
+    finally:
+        engine.close()
+    held = ", ".join(ids) if ids else "no story"
+    raise click.ClickException(f"name a STORY: {engine.label} holds {held}")
 
 
 def _list_stories(

@@ -58,6 +58,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from branching.store import digests
+
 ATTR_LIMIT = 64  # distinct values of one attribute key in a story kept in the aggregates
 CLASS = "story_id, attr_key, attr_value, content_hash, day, first_play, simulated, outcome"
 TABLES = ("agg_edges", "agg_scenes", "agg_sessions")
@@ -460,6 +462,7 @@ def rebuild(conn: sqlite3.Connection) -> None:
         GROUP BY 1"""
     )
     conn.execute("DELETE FROM temp.agg_cls")
+    digests.rebuild(conn)  # the per-session digests follow the same events (`digests.py`)
 
 
 # -- prune: the events before a cut-off leave the aggregates ---------------------------
@@ -768,8 +771,10 @@ class LiveCounts:
             conn.executemany(_LAST_ACTIVITY, [(ts, s) for s, ts in self.activity.items()])
 
 
-_SESSION_ALL_EVENTS = """SELECT type, scene, choice, target FROM events WHERE session_id = ?
-    AND type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown')"""
+_SESSION_ALL_EVENTS = """SELECT seq, type, scene, choice, target FROM events
+    WHERE session_id = ? AND type IN ('choice_made', 'timeout_default', 'route_taken',
+                                      'scene_shown', 'rewind')
+    ORDER BY seq"""  # the key's order: no sort
 
 
 def class_moved(conn: sqlite3.Connection, session: LiveSession, outcome: str) -> None:
@@ -777,11 +782,15 @@ def class_moved(conn: sqlite3.Connection, session: LiveSession, outcome: str) ->
 
     `standing_moved`'s move, computed in memory: its events tallied once,
     subtracted under its old class, the old class's rows left at zero deleted,
-    added under the new one (`session.slices` still hold the old class).
+    added under the new one (`session.slices` still hold the old class). The
+    same read, in `seq` order with the rewinds, settles its digest
+    (`digests.settle`).
     """
     tally = Tally()
-    for kind, scene, choice, target in conn.execute(_SESSION_ALL_EVENTS, [session.session_id]):
+    rows = conn.execute(_SESSION_ALL_EVENTS, [session.session_id]).fetchall()
+    for _seq, kind, scene, choice, target in rows:
         tally.add(kind, scene, choice, target)
+    digests.settle(conn, session.session_id, outcome, rows)
     old = session.slices
     new = [(*klass[:7], outcome) for klass in old]
     edges: list[tuple[Any, ...]] = []

@@ -12,7 +12,10 @@ attributes and events go in with `executemany` and the running totals
 aggregates (`aggregates.py`) of those sessions are counted in memory too
 (`aggregates.Tally`) and summed over each class, in the same transaction;
 `aggregates.add_sessions`, the set-based SQL of the migration's backfill,
-gives the same rows.
+gives the same rows. The digests of the sessions a batch finishes
+(`digests.py`) are replayed from the ops in memory, never read back, for
+the sessions the live path would hold one for (finished by a finish that
+changed their outcome, no event a digest reads after it).
 Everything else (the story's registration, ops for sessions committed
 earlier) goes through `ops.apply_op`, the live path. A test commits the same
 ops both ways and compares every table. A batch that fails rolls back whole
@@ -28,10 +31,11 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from branching.store import aggregates, db
+from branching.store import aggregates, db, digests
 from branching.store.ops import CONTEXT_COLUMNS, COUNTED, Op, apply_op, event_row
 
 BATCH_OPS = 20_000
@@ -92,6 +96,8 @@ class BulkWriter:
         views: Counter[tuple[str, str, str]] = Counter()
         labels: Counter[tuple[str, str, str, str, str]] = Counter()
         tallies: dict[str, aggregates.Tally] = {}
+        replays: dict[str, list[digests.Row]] = {}  # each session's events a digest reads
+        settled: set[str] = set()  # sessions whose digest the live path would hold
         for op in pending:
             sid = op.get("session_id")
             kind = op.get("op")
@@ -108,6 +114,7 @@ class BulkWriter:
                     continue
                 rows[sid] = _session_row(op)
                 tallies[sid] = aggregates.Tally()
+                replays[sid] = []
                 attrs += [(sid, k, v) for k, v in sorted(op.get("attrs", {}).items())]
                 counts.sessions += 1
             elif kind == "event":
@@ -122,6 +129,10 @@ class BulkWriter:
                 if op.get("label") is not None:
                     labels[(*story, op["scene"], op["choice"], op["label"])] += 1
                 t = op["type"]
+                if t in digests.KINDS:
+                    replays[sid].append((op["seq"], t, op["scene"], op["choice"]))
+                    if row["outcome"] != "in_progress":
+                        settled.discard(sid)  # as `ops.py` drops a finished session's digest
                 if t in COUNTED:
                     key = (*story, op["scene"] or "", op["choice"] or "", op["target"] or "")
                     walked[key] += 1
@@ -134,6 +145,10 @@ class BulkWriter:
                     if row["last_scene_seq"] < op["seq"]:
                         row.update(last_scene=op["scene"], last_scene_seq=op["seq"])
             elif kind == "finish":
+                if op["outcome"] != rows[sid]["outcome"]:  # it changes class: settled anew
+                    settled.discard(sid)
+                    if op["outcome"] != "in_progress":
+                        settled.add(sid)
                 rows[sid].update(
                     outcome=op["outcome"],
                     ending_id=op["ending_id"],
@@ -144,6 +159,15 @@ class BulkWriter:
                 raise ValueError(f"unknown store operation {kind!r}")
         _insert(conn, rows, attrs, events, walked, timeouts, views)
         aggregates.add_tallied(conn, rows, attrs, tallies)  # summed in memory, as add_sessions
+        book = digests.Codebook(conn)  # the sessions it finishes, replayed from their ops
+        digests.write(
+            conn,
+            [
+                (sid, book.encode(digests.replay(sorted(replays[sid], key=itemgetter(0)))))
+                for sid, row in rows.items()
+                if sid in settled and row["outcome"] != "in_progress"
+            ],
+        )
         conn.executemany(
             """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count""",

@@ -27,7 +27,9 @@ Both refuse a missing or empty (0-byte) file rather than create a schema.
 `prune` moves the counts of the events it deletes into the pruned part of the
 totals in the same transaction, so totals never change. The aggregates
 (`aggregates.py`) follow the events held, as a scan would: the sessions that
-lose events are uncounted before the delete and counted again after it.
+lose events are uncounted before the delete and counted again after it, and
+their digests (`digests.py`) are replayed from the events they keep. A
+forgotten session's digest goes with its row (`ON DELETE CASCADE`).
 `forget` and `forget --simulated` recount them with the totals (`rebuild`). An event kept right
 after one it deletes gets its whole state as a snapshot (the stored state is
 a patch against the event before, `states.py`), so every state left can
@@ -40,7 +42,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from branching.store import aggregates, db, spool, states, totals
+from branching.store import aggregates, db, digests, spool, states, totals
 from branching.store.clock import now_ts, parse_cutoff
 from branching.store.paths import sidecar_paths, spool_path
 from branching.store.records import ForgetResult, PrunePlan, PruneResult
@@ -183,12 +185,14 @@ def prune(path: Path, before: str) -> PruneResult:
         with db.immediate(conn):
             totals.move_to_pruned(conn, cutoff)
             aggregates.prune_out(conn, cutoff)
+            digests.mark(conn, "SELECT DISTINCT session_id FROM events WHERE ts < ?", [cutoff])
             anchors = _anchors_after_prune(conn, cutoff)
             count = conn.execute("DELETE FROM events WHERE ts < ?", [cutoff]).rowcount
             conn.executemany(
                 "UPDATE events SET state = ? WHERE session_id = ? AND seq = ?", anchors
             )
             aggregates.prune_in(conn)
+            digests.refresh_marked(conn)  # those sessions' digests: from the events they keep
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.Error as exc:
         raise db.translate(exc, path) from None

@@ -42,6 +42,10 @@ Tables:
   `agg_attr_values`, `story_activity` (m011): the aggregates behind filtered
   figures, per story, version, day, first playthrough, audience, outcome and
   attribute value, kept in each op's transaction (see `aggregates.py`).
+- `session_digests`, `digest_names` (m012): per finished session, what the
+  path analysis replays from its events (decisions made, depth, path, scenes
+  shown, choices taken, as codes that `digest_names` spells out), kept in
+  the transaction that finishes it (see `digests.py`).
 """
 
 from __future__ import annotations
@@ -566,6 +570,35 @@ def m011_aggregates(db: Database) -> None:
     from branching.store import aggregates
 
     aggregates.rebuild(db.conn)
+
+
+@_step
+def m012_session_digests(db: Database) -> None:
+    """Per-session digests of finished sessions (see `digests.py`), backfilled in one pass.
+
+    The backfill is the module's `rebuild`: the finished sessions' events
+    streamed in the table's own order, a batch of rows written at a time.
+    (Like m011, this step calls that code: a later change to what a digest
+    holds must come with a step of its own that rebuilds the table.)
+    """
+    db.execute(
+        """CREATE TABLE session_digests (
+            session_id TEXT PRIMARY KEY NOT NULL
+                REFERENCES sessions (session_id) ON DELETE CASCADE,
+            made INTEGER NOT NULL,
+            depth INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            shown TEXT NOT NULL,
+            took TEXT NOT NULL) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE digest_names (
+            code INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE)"""
+    )
+    from branching.store import digests
+
+    digests.rebuild(db.conn)
 
 
 def _user_tables(conn: sqlite3.Connection, schema: str = "main") -> dict[str, str]:

@@ -20,7 +20,9 @@ ignored, and the whole state, which is stored as a snapshot.
 
 Every change to a session row (created, its last scene, finished, reopened by
 a rewind from an ending) also moves its count in `session_ends`, in the same
-transaction (`totals.session_moved`).
+transaction (`totals.session_moved`). A finished session's digest
+(`digests.py`) is written when it finishes and deleted when it is reopened or
+an event of a type the digest reads (`DIGESTED`) is stored for it.
 
 An op for a playthrough that `forget` deleted (listed in `forgotten_sessions`)
 is dropped and counts as done: a player still open when its viewer was
@@ -41,6 +43,7 @@ import json
 import sqlite3
 from typing import Any
 
+from branching.store import digests
 from branching.store.aggregates import LiveCounts, LiveSession, class_moved, read_session
 from branching.store.errors import InvalidInput
 from branching.store.states import StateChain, snapshot
@@ -69,6 +72,7 @@ INPUTS = frozenset({"key", "mouse", "timeout", "scripted"})
 OUTCOMES = frozenset({"ending", "abandoned", "stuck", "quit"})
 COUNTED = frozenset({"choice_made", "timeout_default", "route_taken"})
 NEEDS_SCENE = COUNTED | {"scene_shown", "ending_reached"}
+DIGESTED = digests.KINDS  # the event types a session's digest is replayed from
 MAX_LABEL = 1000  # characters of a rendered choice label
 
 
@@ -255,6 +259,8 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
         return False
     kind = op["type"]
     event_added(conn, op)
+    if kind in DIGESTED:  # a finished session's digest no longer holds (none while open)
+        digests.drop(conn, op["session_id"])
     if op.get("label") is not None:
         conn.execute(
             _ADD_LABEL,
@@ -446,6 +452,8 @@ class _GroupSums:
         if self.conn.execute(_INSERT_EVENT, row).rowcount == 0:
             _check_same_event(self.conn, row)
             return False
+        if session.standing[1] != "in_progress" and op["type"] in DIGESTED:
+            digests.drop(self.conn, sid)  # finished: its digest no longer holds
         self._count(session, op)
         return True
 
