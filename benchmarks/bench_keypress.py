@@ -58,7 +58,7 @@ def fresh(tmp: Path, name: str) -> Path:
     return tmp / name
 
 
-def op_by_op(conn: sqlite3.Connection, ops: list[dict[str, Any]]) -> list[bool]:
+def op_by_op(conn: sqlite3.Connection, ops: list[dict[str, Any]], *_: Any) -> list[bool]:
     """The writer's group path before `apply_ops`: each op on its own, in one transaction."""
     return [apply_op(conn, op) for op in ops]
 
@@ -67,10 +67,10 @@ def timing(apply: Callable[..., list[bool]], spent: list[float]) -> Callable[...
     """`apply`, noting the writer thread's CPU time applying each group (not wall time:
     what another process does meanwhile does not count)."""
 
-    def timed(conn: sqlite3.Connection, ops: list[dict[str, Any]]) -> list[bool]:
+    def timed(conn: sqlite3.Connection, ops: list[dict[str, Any]], *rest: Any) -> list[bool]:
         started = time.thread_time()
         try:
-            return apply(conn, ops)
+            return apply(conn, ops, *rest)  # the writer's code cache too (`digests.Names`)
         finally:
             spent.append(time.thread_time() - started)
 

@@ -26,8 +26,16 @@ Each process runs the case once to warm up, then `--rounds` times; the figures
 must be the same from every source. Target (issue 14): DuckDB under 1 s (p95)
 and 200 MB for every case.
 
+With --stats, `branching stats` through DuckDB too: each table alone
+(`build_report(tables=[T])`, what `stats --table T` reads), once, in a fresh
+process per table, its time (engine opening included) and the process's
+peak memory, and whether its figures equal SQLite's (read once, the whole
+report, for all tables; slow at 10 million events: --stats-sqlite JSON reuses
+a `branching stats --format json` output written before).
+
 Usage: python benchmarks/bench_sources.py [--db DB [--export OUT]] [--quick]
        [--sources sqlite,duckdb] [--spark] [--rounds N] [--name NAME]
+       [--stats [--stats-only] [--stats-sqlite JSON]]
 e.g.   python benchmarks/bench_sources.py --db /tmp/big/10m.db \\
            --export /tmp/big/export10m --sources sqlite,duckdb --name sources-10m
 (without --db: the audience above, simulated once into benchmarks/data; 4,000
@@ -113,6 +121,68 @@ def worker(
         )
 
 
+def stats_worker(out: str, table: str) -> None:
+    """In a child process: one stats table through DuckDB, timed; print one JSON line."""
+    from branching.analytics.report import build_report
+    from branching.render.report_io import sheets_json
+    from branching.render.tables import report_tables
+
+    began = time.perf_counter()
+    report = build_report("signal", db=None, source=f"parquet:{out}", tables=[table])
+    ms = (time.perf_counter() - began) * 1000
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    shown = json.loads(sheets_json(report, report_tables(report, (table,), ids=True)))
+    print(json.dumps({"table": table, "ms": ms, "peak_mb": round(peak, 1), "json": shown}))
+
+
+def stats_side(db: Path, out: Path, sqlite_json: Path | None) -> tuple[list[Any], Verdicts]:
+    """Every stats table through DuckDB, each in its own process, against SQLite's."""
+    from branching.analytics.rows import TABLES
+
+    if sqlite_json is None:
+        began = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "branching", "stats", "signal", "--db", str(db)]
+            + ["--format", "json"],
+            cwd=ROOT,
+            env=child_env(),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        whole = json.loads(done.stdout)
+        print(f"SQLite, the whole report: {time.perf_counter() - began:.1f} s")
+    else:
+        whole = json.loads(sqlite_json.read_text())
+    rows, verdicts = [], Verdicts()
+    print(f"{'stats table':14}{'DuckDB ms':>10}{'MB':>6}  same as SQLite")
+    for table in TABLES:
+        argv = [sys.executable, __file__, "--stats-worker", str(out), table]
+        done = subprocess.run(argv, cwd=ROOT, env=child_env(), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"stats {table} failed:\n{done.stderr[-2000:]}")
+        got = json.loads(done.stdout.splitlines()[-1])
+        same = (
+            got["json"]["tables"][table] == whole["tables"][table]
+            and got["json"]["summary"] == whole["summary"]
+        )
+        print(f"{table:14}{got['ms']:10.0f}{got['peak_mb']:6.0f}  {same}")
+        rows.append(
+            {
+                "table": table,
+                "ms": round(got["ms"], 1),
+                "peak_rss_mb": got["peak_mb"],
+                "same_figures": same,
+            }
+        )
+        verdicts.judge(
+            f"stats --table {table} on DuckDB",
+            same and got["ms"] < 1000 and got["peak_mb"] < 200,
+            f"{got['ms']:.0f} ms, peak {got['peak_mb']:.0f} MB; same figures as SQLite: {same}",
+        )
+    return rows, verdicts
+
+
 def run_worker(
     source: str, db: Path, out: Path, jobs: list[Any], rounds: int
 ) -> list[dict[str, Any]]:
@@ -173,6 +243,9 @@ def main() -> int:
     parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated")
     parser.add_argument("--rounds", type=int, default=0)
     parser.add_argument("--name", default="sources", help="results/NAME.json")
+    parser.add_argument("--stats", action="store_true", help="stats tables via DuckDB too")
+    parser.add_argument("--stats-only", action="store_true", help="only the stats tables")
+    parser.add_argument("--stats-sqlite", type=Path, help="SQLite's stats JSON, written before")
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 5)
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
@@ -226,6 +299,11 @@ def main() -> int:
     size = sum(p.stat().st_size for p in out.rglob("*.parquet"))
     data["parquet_mb"] = round(size / 1e6, 1)
     print(f"{events:,} events; Parquet export {size / 1e6:.0f} MB; {rounds} rounds per case")
+    if args.stats or args.stats_only:
+        data["stats"], stats_verdicts = stats_side(db, out, args.stats_sqlite)
+        if args.stats_only:
+            write_results(args.name, args.quick, data, stats_verdicts)
+            return stats_verdicts.exit_code()
     jobs = [(name, kw, unit) for name, kw in CASES for unit in UNITS]
     results = {s: run_worker(s, db, out, jobs, rounds) for s in sources}
     verdicts = Verdicts()
@@ -264,11 +342,16 @@ def main() -> int:
             f"median {statistics.median(duck['ms']):.0f} ms, p95 {p95(duck['ms']):.0f} ms, "
             f"peak {duck['peak_mb']:.0f} MB; same figures as SQLite: {same}",
         )
+    if args.stats:
+        verdicts.lines += stats_verdicts.lines
     write_results(args.name, args.quick, data, verdicts)
     return verdicts.exit_code()
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--stats-worker":
+        stats_worker(sys.argv[2], sys.argv[3])
+        raise SystemExit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         _, _, src, path, folder, jobs_json, n = sys.argv
         worker(src, path, folder, [tuple(j) for j in json.loads(jobs_json)], int(n))  # type: ignore[misc]

@@ -25,7 +25,7 @@ from branching.analytics.filters import make_filters
 from branching.analytics.graph import FlowGraph
 from branching.simulate.audience import Audience
 from branching.simulate.run import simulate
-from branching.store import aggregates
+from branching.store import aggregates, decide_acts
 from branching.store.bulk import BulkWriter
 from branching.store.erase import forget_simulated, prune
 from branching.store.merge import merge
@@ -92,7 +92,8 @@ def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
     conn = sqlite3.connect(path)
     try:
         out = {}
-        for table in (*aggregates.TABLES, "agg_firsts", "agg_attr_keys", "story_activity"):
+        for table in (*aggregates.TABLES, *decide_acts.TABLES, "agg_firsts", "agg_attr_keys",
+                      "story_activity"):  # fmt: skip
             rows = conn.execute(f"SELECT * FROM {table}").fetchall()
             if table in ZEROS:
                 rows = [r for r in rows if any(r[-ZEROS[table] :])]

@@ -172,7 +172,7 @@ async def test_tabs_switch_with_number_keys_and_show_their_figures(db: Path) -> 
         await pilot.press("2")
         assert tabs.active == "choices"
         choices = shown(app, "#choices-body")
-        assert "8 decisions · clock chose 1 (12.5%) · median 1.5 s · p90 4.8 s" in choices
+        assert "8 decisions · clock chose 1 (12.5%) · median 1.6 s · p90 4.8 s" in choices
         assert "Go in quietly The Vault █████▍ 66.7% 4" in choices
         await pilot.press("3")
         assert "Clean getaway good 3 ████ 50.0%" in shown(app, "#endings-body")

@@ -37,12 +37,12 @@ def test_a_hidden_share_has_neither_bar_nor_figure() -> None:
     ("values", "expected"),
     [
         ([], (None, None)),
-        ([1200], (1200.0, 1200.0)),
-        ([800, 900, 1000, 1500, 2500, 4000, 6000], (1500.0, 4800.0)),
-        ([500, 700], (600.0, 680.0)),
+        ([1200], (1250.0, 1250.0)),  # the middle of its 100 ms bucket
+        ([800, 900, 1000, 1500, 2500, 4000, 6000], (1550.0, 4850.0)),
+        ([500, 700], (650.0, 730.0)),
     ],
 )
-def test_median_and_90th_percentile_interpolate(
+def test_median_and_90th_percentile_interpolate_between_bucket_middles(
     values: list[int], expected: tuple[float | None, float | None]
 ) -> None:
     assert median_p90(values) == expected

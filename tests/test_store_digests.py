@@ -1,18 +1,18 @@
 """Per-session digests stay what a replay of the stored events gives, on every write path.
 
-The rule (`store/digests.py`): a digest exists only for a session that is
-not in progress, and then equals the replay of its stored events. Each test
-writes ops (random ones: choices, timeouts, rewinds to scenes chosen before
-and not, scenes shown, routes, pauses, quits, finishes of every outcome,
-going back from an ending, events after a finish; and a simulated audience
-of Signal) through one path (op by op, key-press groups, the bulk writer),
-then prune, forget, merge or the migration's backfill, and checks every row
-against an oracle that does not use the store's replay: `made`, `shown` and
-`took` counted by SQL over the events, `depth` and `path` by the analytics
-walk's rule written out again (`walked`; the walk itself undoes steps with
-the store's `digests.rewind`). Live and bulk must give the same rows, and the
-fuzzed paths must keep most finished sessions' digests (a rule kept by
-deleting every row would pass the oracle).
+The rule (`store/digests.py`): every session, in progress or not, has one
+digest, and it equals the replay of its stored events. Each test writes ops
+(random ones: choices, timeouts, rewinds to scenes chosen before and not,
+scenes shown, routes, pauses, quits, finishes of every outcome, going back
+from an ending, events after a finish, events that arrive after later ones,
+ops sent twice; and a simulated audience of Signal) through one path (op by
+op, key-press groups with the writer's code cache across transactions, some
+rolled back, the bulk writer whole or split across batches), then prune,
+forget, merge, a rebuild or the migration's backfill, and checks every row
+against an oracle that does not use the store's replay: `made`, `shown`,
+`took` and `seq` counted by SQL over the events, `depth` and `path` by the
+analytics walk's rule written out again (`walked`; the walk itself undoes
+steps with the store's `digests.rewind`). Every path must give the same rows.
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def walked(events: list[tuple[str, str | None, str | None]]) -> list[list[str]]:
 
 
 def expected(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
-    """Each finished session's digest, from its stored events (SQL, and `walked`)."""
+    """Each session's digest, from its stored events (SQL, and `walked`)."""
     out = {}
-    for (sid,) in conn.execute("SELECT session_id FROM sessions WHERE outcome <> 'in_progress'"):
+    for (sid,) in conn.execute("SELECT session_id FROM sessions"):
         made = conn.execute(
             "SELECT COUNT(*) FROM events WHERE session_id = ? "
             "AND type IN ('choice_made', 'timeout_default')",
@@ -90,7 +90,12 @@ def expected(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
                 "SELECT type, scene, choice FROM events WHERE session_id = ? ORDER BY seq", [sid]
             ).fetchall()
         )
-        out[sid] = (made, len(path), path, shown, took)
+        (seq,) = conn.execute(
+            "SELECT COALESCE(MAX(seq), -1) FROM events WHERE session_id = ? AND type IN "
+            "('choice_made', 'timeout_default', 'rewind', 'scene_shown')",
+            [sid],
+        ).fetchone()
+        out[sid] = (made, len(path), path, shown, took, seq)
     return out
 
 
@@ -101,8 +106,8 @@ def stored(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
         c: tuple(n) if isinstance(n, list) else n for c, n in name.items()
     }
     out = {}
-    for sid, made, depth, path, shown, took in conn.execute(
-        "SELECT session_id, made, depth, path, shown, took FROM session_digests"
+    for sid, made, depth, path, shown, took, seq in conn.execute(
+        "SELECT session_id, made, depth, path, shown, took, seq FROM session_digests"
     ):
         path, shown, took = json.loads(path), json.loads(shown), json.loads(took)
         assert shown == sorted(shown) and took == sorted(took)  # one text per set
@@ -113,22 +118,17 @@ def stored(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
             [name[c] for c in path],
             sorted(name[c] for c in shown),
             took_names,
+            seq,
         )
     return out
 
 
-def check(path: Path, *, kept: float = 0.5) -> dict[str, tuple[Any, ...]]:
-    """The rule holds in `path`, and at least `kept` of the finished sessions have a digest."""
+def check(path: Path) -> dict[str, tuple[Any, ...]]:
+    """The rule holds in `path`: every session has its digest, and it is exact."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         want, have = expected(conn), stored(conn)
-        open_ = {
-            r[0]
-            for r in conn.execute("SELECT session_id FROM sessions WHERE outcome = 'in_progress'")
-        }
-        assert not open_ & set(have), "a session in progress has a digest"
-        assert {sid: want.get(sid) for sid in have} == have
-        assert len(have) >= kept * len(want)
+        assert want == have
         return have
     finally:
         conn.close()
@@ -196,6 +196,11 @@ def random_session(rng: random.Random, n: int, viewer: str, simulated: bool) -> 
                     "ended_at": ts,
                 }
             )
+    for i in range(2, len(ops) - 1):  # now and then an event arrives after a later one
+        if ops[i]["op"] == ops[i + 1]["op"] == "event" and rng.random() < 0.12:
+            ops[i], ops[i + 1] = ops[i + 1], ops[i]
+    if len(ops) > 2 and rng.random() < 0.3:  # and an op is sent twice (a replayed spool)
+        ops.insert(rng.randint(2, len(ops)), dict(rng.choice(ops[1:])))
     if outcome == "in_progress" and rng.random() < 0.7:
         ops.append(
             {
@@ -239,22 +244,57 @@ def one_by_one(path: Path, ops: list[Op]) -> None:
 
 
 def in_groups(path: Path, ops: list[Op], seed: int) -> None:
+    """Key-press groups as the writer applies them, its code cache kept across them;
+    now and then a group rolls back (and another transaction takes the codes it had
+    given) before its ops go again one by one."""
     rng = random.Random(seed)
+    names = digests.Names()
     conn = fresh_db(path)
     try:
         while ops:
             n = rng.randint(1, 9)
             group, ops = ops[:n], ops[n:]
             conn.execute("BEGIN IMMEDIATE")
-            apply_ops(conn, group)
-            conn.execute("COMMIT")
+            apply_ops(conn, group, names)
+            if rng.random() < 0.15:
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                digests.Codebook(conn).learn(scenes=[f"decoy {len(ops)}-{i}" for i in range(3)])
+                conn.execute("COMMIT")
+                for op in group:
+                    conn.execute("BEGIN IMMEDIATE")
+                    apply_op(conn, op)
+                    conn.execute("COMMIT")
+            else:
+                conn.execute("COMMIT")
+                names.committed()
     finally:
         conn.close()
 
 
 def in_bulk(path: Path, ops: list[Op], batch: int) -> None:
+    """The bulk writer, as a simulator feeds it: each event once."""
+    seen: set[tuple[str, int]] = set()
+    once = []
+    for op in ops:
+        if op["op"] == "event":
+            if (op["session_id"], op["seq"]) in seen:
+                continue
+            seen.add((op["session_id"], op["seq"]))
+        once.append(op)
     with BulkWriter(path, batch=batch) as writer:
-        writer.add(ops)
+        writer.add(once)
+
+
+def rebuilt(path: Path, copy: Path) -> Path:
+    """A copy of `path` with every digest rebuilt from the events."""
+    shutil.copy(path, copy)
+    conn = sqlite3.connect(copy, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    digests.rebuild(conn)
+    conn.execute("COMMIT")
+    conn.close()
+    return copy
 
 
 def rows(path: Path) -> dict[str, tuple[Any, ...]]:
@@ -277,13 +317,17 @@ def test_every_write_path_keeps_the_digests_of_random_ops_exact(tmp_path: Path, 
     in_groups(tmp_path / "groups.db", ops, seed)
     in_bulk(tmp_path / "bulk.db", ops, batch=10_000)
     in_bulk(tmp_path / "split.db", ops, batch=97)
-    check(tmp_path / "one.db", kept=0.3)  # events after a finish drop some, by design
+    have = check(tmp_path / "one.db")
+    open_ = {sid for sid, (_, _, _, _, _, seq) in have.items() if seq >= 0}
+    assert len(have) == 30 and len(open_) > 20  # every session has its row, most with events
     for name in ("groups.db", "bulk.db", "split.db"):
-        check(tmp_path / name, kept=0.3)
-        assert rows(tmp_path / name) == rows(tmp_path / "one.db"), name
+        check(tmp_path / name)
+        assert rows(tmp_path / name) == have, name
+    assert rows(rebuilt(tmp_path / "split.db", tmp_path / "rebuilt.db")) == have
 
 
-def test_a_session_in_progress_has_no_digest_and_a_finished_one_has(tmp_path: Path) -> None:
+def test_sessions_in_progress_have_their_digest_at_every_step(tmp_path: Path) -> None:
+    """Open, finished, reopened by a rewind from the ending, finished again: always exact."""
     path = tmp_path / "a.db"
     conn = fresh_db(path)
     ops = random_session(random.Random(0), 1, "v", simulated=False)
@@ -293,15 +337,52 @@ def test_a_session_in_progress_has_no_digest_and_a_finished_one_has(tmp_path: Pa
         "ending_id": "d", "ending_kind": "good", "ended_at": "2026-01-02T00:00:00.000Z",
     }  # fmt: skip
     rewind = {**events[0], "seq": 100, "type": "rewind", "scene": "a", "choice": None}
-    for group in ([story_op(), start, *events], [finish], [rewind], [finish]):
+    after = {**events[0], "seq": 101, "type": "choice_made", "scene": "b", "choice": "y"}
+    seen = []
+    for group in ([story_op(), start], events[:3], events[3:], [finish], [rewind], [after, finish]):
         conn.execute("BEGIN IMMEDIATE")
         apply_ops(conn, group)
         conn.execute("COMMIT")
-        outcome = conn.execute("SELECT outcome FROM sessions").fetchone()[0]
-        count = conn.execute("SELECT COUNT(*) FROM session_digests").fetchone()[0]
-        assert count == (outcome != "in_progress"), group[0]["op"]
+        seen.append(conn.execute("SELECT outcome FROM sessions").fetchone()[0])
+        assert conn.execute("SELECT COUNT(*) FROM session_digests").fetchone()[0] == 1
+        assert stored(conn) == expected(conn), group[0]["op"]
     conn.close()
-    check(path, kept=1.0)
+    assert seen[1:3] == ["in_progress"] * 2 and "ending" in seen and seen[4] == "in_progress"
+    assert rows(path)["s001"][0] > 0  # its decisions are in it
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_an_event_that_arrives_after_later_ones_takes_its_place_in_the_path(
+    tmp_path: Path, grouped: bool
+) -> None:
+    """The store accepts any seq not taken: a late choice goes where its seq puts it."""
+    path = tmp_path / "a.db"
+    conn = fresh_db(path)
+    start = random_session(random.Random(0), 1, "v", simulated=False)[0]
+
+    def event(seq: int, kind: str, scene: str, choice: str | None = None) -> Op:
+        return {
+            "v": 2, "op": "event", "session_id": "s001", "story_id": STORY,
+            "content_hash": VERSION, "seq": seq, "ts": f"2026-01-02T10:00:{seq:02d}.000Z",
+            "type": kind, "scene": scene, "choice": choice, "target": None,
+            "decide_ms": None, "input": None, "state": None, "label": None,
+        }  # fmt: skip
+
+    arrivals = [
+        [story_op(), start, event(0, "choice_made", "a", "x"), event(2, "choice_made", "c", "x")],
+        [event(3, "scene_shown", "d"), event(1, "choice_made", "b", "y")],  # 1 after 2 and 3
+        [event(5, "choice_made", "b", "x"), event(4, "rewind", "b")],  # 4 undoes b/y and c/x
+    ]
+    for group in arrivals:
+        for applied in [group] if grouped else [[op] for op in group]:
+            conn.execute("BEGIN IMMEDIATE")
+            apply_ops(conn, applied)
+            conn.execute("COMMIT")
+    conn.close()
+    made, depth, path_, shown, took, seq = check(path)["s001"]
+    assert path_ == [["a", "x"], ["b", "x"]]  # in seq order: a/x, b/y, c/x, back to b, b/x
+    assert (made, depth, shown, seq) == (4, 2, ["d"], 5)
+    assert ["b", "y"] in took and ["c", "x"] in took
 
 
 def test_prune_forget_and_merge_leave_digests_exact(tmp_path: Path) -> None:
@@ -309,17 +390,18 @@ def test_prune_forget_and_merge_leave_digests_exact(tmp_path: Path) -> None:
     ops = fuzzed(7, sessions=40)
     # the target stops half way (sessions in progress), the source holds them all
     one_by_one(target, ops[: len(ops) // 2])
+    check(target)
     in_bulk(source, ops, batch=10_000)
     merge(target, [source])
-    check(target, kept=1.0)  # merge replays every session: each finished one has its digest
+    check(target)
     prune(target, "2026-01-04")
-    have = check(target, kept=0.9)
+    have = check(target)
     conn = sqlite3.connect(target)
     pruned = conn.execute("SELECT COUNT(*) FROM events WHERE ts < '2026-01-04'").fetchone()[0]
     conn.close()
-    assert pruned == 0 and have
+    assert pruned == 0 and len(have) == 40
     forget_simulated(target)
-    after = check(target, kept=0.9)
+    after = check(target)
     assert after and set(after) < set(have)  # the simulated sessions' digests went with them
 
 
@@ -349,8 +431,43 @@ def test_the_upgrade_backfills_the_digests(tmp_path: Path) -> None:
     conn.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm012%'")
     conn.close()
     Store.open(path, create_key=False).close()
-    assert want and set(want) <= set(rows(path))  # the live path's, and those it dropped
-    check(path, kept=1.0)
+    assert rows(path) == want
+    check(path)
+
+
+def test_a_file_whose_m012_kept_finished_sessions_only_is_brought_to_the_rule(
+    tmp_path: Path,
+) -> None:
+    """This morning's m012 (no `seq`, no row for a session in progress, rows dropped):
+    rebuilt once at open, then left alone."""
+    path = tmp_path / "morning.db"
+    one_by_one(path, fuzzed(6))
+    want = rows(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("ALTER TABLE session_digests RENAME TO new_digests")
+    conn.execute(
+        """CREATE TABLE session_digests (
+            session_id TEXT PRIMARY KEY NOT NULL
+                REFERENCES sessions (session_id) ON DELETE CASCADE,
+            made INTEGER NOT NULL, depth INTEGER NOT NULL, path TEXT NOT NULL,
+            shown TEXT NOT NULL, took TEXT NOT NULL) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """INSERT INTO session_digests SELECT d.session_id, made, depth, path, shown, took
+        FROM new_digests d JOIN sessions s ON s.session_id = d.session_id
+        WHERE s.outcome <> 'in_progress' AND s.session_id > 's010'"""
+    )
+    conn.execute("DROP TABLE new_digests")
+    conn.execute("COMMIT")
+    conn.close()
+    Store.open(path, create_key=False).close()
+    assert rows(path) == want
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    assert not digests.upgrade(conn)  # once: a file brought to the rule is left alone
+    conn.execute("ROLLBACK")
+    conn.close()
 
 
 def test_a_simulated_audience_gets_the_same_digests_live_and_in_bulk(tmp_path: Path) -> None:
@@ -362,17 +479,10 @@ def test_a_simulated_audience_gets_the_same_digests_live_and_in_bulk(tmp_path: P
     batches = list(simulate(story, audience))
     in_bulk(tmp_path / "bulk.db", [op for b in batches for op in b], batch=20_000)
     in_groups(tmp_path / "live.db", [op for b in batches for op in b], 1)
-    have = check(tmp_path / "bulk.db", kept=1.0)
+    have = check(tmp_path / "bulk.db")
     assert any(made > depth for made, depth, *_ in have.values())  # rewinds undid some
-    assert rows(tmp_path / "live.db") == rows(tmp_path / "bulk.db")
-    copy = tmp_path / "rebuilt.db"
-    shutil.copy(tmp_path / "bulk.db", copy)
-    conn = sqlite3.connect(copy, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    digests.rebuild(conn)
-    conn.execute("COMMIT")
-    conn.close()
-    assert rows(copy) == rows(tmp_path / "bulk.db")
+    assert rows(tmp_path / "live.db") == have
+    assert rows(rebuilt(tmp_path / "bulk.db", tmp_path / "rebuilt.db")) == have
 
 
 def test_replay_undoes_what_a_rewind_takes_back() -> None:

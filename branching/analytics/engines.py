@@ -318,7 +318,11 @@ def _is_day(text: str) -> bool:
         return False
 
 
-DUCKDB_MEMORY = "160MB"  # DuckDB's own buffers; the process (Python too) stays under 200 MB
+# the attributes by session key (the export writes them by session id only)
+_KEYED_ATTRS = """SELECT s.session_key AS session_id, CAST(a.key AS VARCHAR) AS key,
+    CAST(a.value AS VARCHAR) AS value
+FROM raw_session_attrs a JOIN raw_sessions s ON s.session_id = a.session_id"""
+DUCKDB_MEMORY = "100MB"  # DuckDB's own buffers; the process (Python ~80 MB too) under 200 MB
 DUCKDB_THREADS = 2  # at most: more threads hold more buffers each
 STREAM_ROWS = 2048  # rows fetched at a time by `DuckDbEngine.stream`
 
@@ -327,7 +331,7 @@ class DuckDbEngine:
     """An in-memory DuckDB over the Parquet export in `folder`.
 
     Threads: `BRANCHING_DUCKDB_THREADS`, else the cores up to two; memory:
-    `BRANCHING_DUCKDB_MEMORY` (a DuckDB size such as 500MB), else 160 MB,
+    `BRANCHING_DUCKDB_MEMORY` (a DuckDB size such as 500MB), else 100 MB,
     beyond which it spills to a private temporary folder removed on `close`.
     No query relies on the order rows are read in (every order is an ORDER
     BY), so DuckDB need not keep it.
@@ -368,29 +372,63 @@ class DuckDbEngine:
         self._views: set[str] = set()
         self._events: dict[str, str] = {}  # the events files' columns -> types
         self._keyed: dict[str, bool] = {}  # dataset -> its files have `session_key`
-        for name in DATASETS:
-            files = sorted(str(p) for p in (folder / name).glob("**/*.parquet"))
-            if not files:
-                continue
-            self._read(name, files)
+        self._have: dict[str, dict[str, str]] = {}  # dataset -> its files' columns -> types
+        found = {
+            name: sorted(str(p) for p in (folder / name).glob("**/*.parquet")) for name in DATASETS
+        }
+        for name, files in found.items():
+            if files:
+                self._raw(name, files)
+        for name, files in found.items():
+            if files:
+                self._view(name)
         self._con.execute(f"CREATE VIEW choice_labels AS {CHOICE_LABELS}")
         self._views.add("choice_labels")
+
+    def _raw(self, name: str, files: list[str]) -> None:
+        """The view `raw_<name>` over `files`, as the files have it."""
+        raw = self._con.read_parquet(
+            files, hive_partitioning=False, file_row_number=name == "stories"
+        )
+        raw.create_view(f"raw_{name}", replace=True)
+        have = {col: str(kind) for col, kind in zip(raw.columns, raw.types, strict=True)}
+        self._have[name] = have
+        self._keyed[name] = "session_key" in have
+        if name == "events":
+            self._events = have
 
     def _read(self, name: str, files: list[str]) -> None:
         """(Re)make the view of dataset `name` over `files` (none: an empty events view)."""
         if files:
-            raw = self._con.read_parquet(
-                files, hive_partitioning=False, file_row_number=name == "stories"
+            self._raw(name, files)
+            self._view(name)
+            return
+        # the story has no events there (or none from that day): no file to read
+        view, wanted = DATASETS[name]
+        if self.keyed and name == "events":
+            wanted = {**wanted, "session_id": "BIGINT"}
+        select = _view_select("raw", {}, wanted, "duckdb").replace(" FROM raw", " WHERE 1 = 0")
+        self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
+        self._views.add(view)
+
+    def _view(self, name: str) -> None:
+        """The view named like the SQLite table over `raw_<name>` (`_raw`).
+
+        On an export with `session_key`, `session_id` in the events, sessions
+        and attributes views IS that key (an integer, one to one with the
+        session's id): every join and distinct count over sessions then hashes
+        integers. At ten million events a join on the 36-character ids held
+        ~25 MB of DuckDB's memory each, and the stats breakdowns, a few of
+        them in one query, did not fit in 160 MB. No query shows a session id.
+        """
+        have = self._have[name]
+        view, select = _dataset_view(name, f"raw_{name}", have, "duckdb")
+        if self.keyed and name in ("events", "sessions"):
+            select = select.replace(
+                "CAST(session_id AS VARCHAR) AS session_id", "session_key AS session_id", 1
             )
-            raw.create_view(f"raw_{name}", replace=True)
-            have = {col: str(kind) for col, kind in zip(raw.columns, raw.types, strict=True)}
-            self._keyed[name] = "session_key" in have
-            if name == "events":
-                self._events = have
-            view, select = _dataset_view(name, f"raw_{name}", have, "duckdb")
-        else:  # the story has no events there (or none from that day): no file to read
-            view, wanted = DATASETS[name]
-            select = _view_select("raw", {}, wanted, "duckdb").replace(" FROM raw", " WHERE 1 = 0")
+        elif self.keyed and name == "session_attrs":
+            select = _KEYED_ATTRS
         self._con.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
         self._views.add(view)
 

@@ -10,11 +10,11 @@ figure cannot differ by engine. Each function returns rows in the story's
 written order; nothing depends on the order an engine returns rows in.
 
 Nothing here brings every event (or every value) into Python: counts are
-GROUP BYs, and the time-to-decide percentiles are picked by SQL (a window
-function numbers each scene's decisions in order; only the two neighbours of
-each percentile come back), so memory stays flat however many events there
-are. The units that reached each scene are counted once per report and handed
-to the tables that divide by them (`reached`).
+GROUP BYs, and the time-to-decide percentiles are read from a histogram
+(`store/sketch.py`) built from each distinct time's count, so memory stays
+flat however many events there are. The units that reached each scene are
+counted once per report and handed to the tables that divide by them
+(`reached`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from branching.analytics.rows import (
 )
 from branching.analytics.scan import ChosenSessions, picked_events
 from branching.analytics.shape import Shape
+from branching.store import sketch
 
 _DECISION = "e.type IN ('choice_made', 'timeout_default')"
 _SESSIONS = "FROM picked p JOIN sessions s ON s.session_id = p.session_id"
@@ -55,6 +56,13 @@ def started(src: Queryable, chosen: ChosenSessions, unit: Unit) -> tuple[int, in
         0
     ]
     return int(sessions), int(viewers), int(viewers if unit == "viewers" else sessions)
+
+
+def completed(src: Queryable, chosen: ChosenSessions, unit: Unit) -> int:
+    """Units of the picked sessions that reached an ending."""
+    ended = tally_sessions(unit, "s.outcome = 'ending'")
+    ((n,),) = chosen.query(src, f"SELECT {ended} {_SESSIONS}")
+    return int(n or 0)
 
 
 def started_between(src: Queryable, chosen: ChosenSessions) -> tuple[str | None, str | None]:
@@ -108,18 +116,24 @@ def choice_shares(
     shape: Shape,
     unit: Unit,
     reached: Mapping[str, int] | None = None,
+    taken: Mapping[tuple[str, str, str | None], tuple[int, int, int]] | None = None,
 ) -> list[ChoiceShare]:
-    """Each choice's takers as a share of the units that reached its scene."""
+    """Each choice's takers as a share of the units that reached its scene.
+
+    `taken`: (scene, choice, target) -> (units, times, timeouts) counted
+    already (by the aggregates, `stats_rollup`); else read here.
+    """
     reached = _reached(src, chosen, unit, reached)
-    taken = {
-        (r[0], r[1], r[2]): (int(r[3]), int(r[4]), int(r[5]))
-        for r in chosen.query(
-            src,
-            f"""SELECT e.scene, e.choice, e.target, {tally(unit)}, COUNT(*),
-               {_times("e.type = 'timeout_default'")} {_events(src)} WHERE {_DECISION}
-            GROUP BY 1, 2, 3""",
-        )
-    }
+    if taken is None:
+        taken = {
+            (r[0], r[1], r[2]): (int(r[3]), int(r[4]), int(r[5]))
+            for r in chosen.query(
+                src,
+                f"""SELECT e.scene, e.choice, e.target, {tally(unit)}, COUNT(*),
+                   {_times("e.type = 'timeout_default'")} {_events(src)} WHERE {_DECISION}
+                GROUP BY 1, 2, 3""",
+            )
+        }
     out: list[ChoiceShare] = []
     for scene in shape.scenes.values():
         seen = set()
@@ -150,7 +164,7 @@ def choice_shares(
                         scene.title,
                         key[1],
                         known.label if known else key[1],
-                        key[2],
+                        key[2] or "",
                         n,
                         reached.get(scene.id, 0),
                         times,
@@ -161,76 +175,69 @@ def choice_shares(
     return out
 
 
-def _at(n: int, value: Callable[[int], int]) -> tuple[float | None, float | None]:
-    """The median and 90th percentile of `n` sorted values, `value(i)` the i-th (from 0).
-
-    The definitions of Python's `statistics`: the median is the middle value
-    (the mean of the two middle ones for an even count); the 90th percentile
-    is `quantiles(n=10, method="inclusive")[8]`, interpolating between the
-    two values around position 0.9 * (n - 1). Only those positions are read.
-    """
-    if n == 0:
-        return None, None
-    if n == 1:
-        return float(value(0)), float(value(0))
-    half = n // 2
-    median = float(value(half)) if n % 2 else (value(half - 1) + value(half)) / 2
-    j, delta = divmod(9 * (n - 1), 10)
-    return median, (value(j) * (10 - delta) + value(j + 1) * delta) / 10
+def _at(n: int, value: Callable[[int], float]) -> tuple[float | None, float | None]:
+    """The median and 90th percentile of `n` sorted values, `value(i)` the i-th (from 0):
+    the rank rule of the time-to-decide sketch (`store.sketch.at`)."""
+    return sketch.at(n, value)
 
 
 def median_p90(values: list[int]) -> tuple[float | None, float | None]:
-    """The median and 90th percentile of `values`, interpolating between neighbours."""
-    ordered = sorted(values)
-    return _at(len(ordered), ordered.__getitem__)
-
-
-# the positions `_at` reads of `n` values, 0-based `i`: (n - 1) // 2, n // 2,
-# 9 * (n - 1) // 10 and the one after it, written without a division (integer
-# division is `/` in SQLite, `//` in DuckDB, `div` in Spark): i = a // b exactly
-# when 0 <= a - b * i <= b - 1
-_PERCENTILE_ROWS = """(n - 1 - 2 * i BETWEEN 0 AND 1 OR n - 2 * i BETWEEN 0 AND 1
-    OR 9 * (n - 1) - 10 * i BETWEEN -10 AND 9)"""
+    """The median and 90th percentile of `values` as the timing table reads them: from
+    their histogram (`store.sketch`), so within a bucket's width of the exact figures."""
+    return sketch.percentiles(sketch.histogram((v, 1) for v in values))
 
 
 def decide_percentiles(
     src: Queryable, chosen: ChosenSessions
 ) -> dict[str, tuple[float | None, float | None]]:
-    """scene -> (median, 90th percentile) milliseconds to decide, picked in SQL.
+    """scene -> (median, 90th percentile) milliseconds to decide, from the sketch.
 
-    A window function numbers each scene's times in order (SQLite sorts on
-    disk when it must); only the rows at the positions `_at` reads come back.
+    SQL counts each scene's distinct times (`decide_ms, COUNT(*)`: portable,
+    no division, whose integer form differs by engine); Python puts them in
+    the sketch's buckets and reads the figures with `store.sketch.percentiles`,
+    the function the aggregates' fast path (`agg_decide`) uses, so every
+    source and path gives identical figures. What is held is one count per
+    distinct time, never every value.
     """
-    picked: dict[str, tuple[int, dict[int, int]]] = {}
-    for scene, n, i, ms in chosen.query(
+    buckets: dict[str, dict[int, int]] = {}
+    for scene, ms, n in chosen.stream(
         src,
-        f"""SELECT scene, n, i, ms FROM (
-            SELECT e.scene AS scene, e.decide_ms AS ms,
-                   ROW_NUMBER() OVER (PARTITION BY e.scene ORDER BY e.decide_ms) - 1 AS i,
-                   COUNT(*) OVER (PARTITION BY e.scene) AS n
-            {_events(src)} WHERE e.type = 'choice_made' AND e.decide_ms IS NOT NULL) numbered
-        WHERE {_PERCENTILE_ROWS}""",
+        f"""SELECT e.scene, e.decide_ms, COUNT(*) {_events(src)}
+        WHERE e.type = 'choice_made' AND e.decide_ms IS NOT NULL GROUP BY 1, 2""",
     ):
-        picked.setdefault(scene, (int(n), {}))[1][int(i)] = int(ms)
-    return {scene: _at(n, at.__getitem__) for scene, (n, at) in picked.items()}
+        low = sketch.bucket(ms)
+        held = buckets.setdefault(scene, {})
+        held[low] = held.get(low, 0) + int(n)
+    return {scene: sketch.percentiles(held) for scene, held in buckets.items()}
 
 
-def timing(src: Queryable, chosen: ChosenSessions, shape: Shape, unit: Unit) -> list[Timing]:
+def timing(
+    src: Queryable,
+    chosen: ChosenSessions,
+    shape: Shape,
+    unit: Unit,
+    counts: Mapping[str, tuple[int, int, int]] | None = None,
+    ms: Mapping[str, tuple[float | None, float | None]] | None = None,
+) -> list[Timing]:
     """Timeouts and time to decide at each choice point.
 
     Timeouts count over every decision; time to decide over the choices viewers
-    made themselves (when the clock chose, nobody decided).
+    made themselves (when the clock chose, nobody decided). `counts` (scene ->
+    decisions, timeouts, units timed out) and `ms` (scene -> median, p90), when
+    given, were counted already (`stats_rollup`); else they are read here.
     """
-    ms = decide_percentiles(src, chosen)
-    counts = {
-        r[0]: (int(r[1]), int(r[2]), int(r[3]))
-        for r in chosen.query(
-            src,
-            f"""SELECT e.scene, COUNT(*), {_times("e.type = 'timeout_default'")},
-               {tally(unit, "e.type = 'timeout_default'")} {_events(src)} WHERE {_DECISION}
-            GROUP BY 1""",
-        )
-    }
+    if ms is None:
+        ms = decide_percentiles(src, chosen)
+    if counts is None:
+        counts = {
+            r[0]: (int(r[1]), int(r[2]), int(r[3]))
+            for r in chosen.query(
+                src,
+                f"""SELECT e.scene, COUNT(*), {_times("e.type = 'timeout_default'")},
+                   {tally(unit, "e.type = 'timeout_default'")} {_events(src)} WHERE {_DECISION}
+                GROUP BY 1""",
+            )
+        }
     return [
         Timing(
             s.id,
@@ -249,22 +256,26 @@ def dropoff(
     shape: Shape,
     unit: Unit,
     reached: Mapping[str, int] | None = None,
+    left: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[DropOff]:
     """Who stopped at each scene without completing, of those who reached it.
 
     Every scene that is not an ending has a row; an ending has one only when
-    someone went back from it and stopped there without completing.
+    someone went back from it and stopped there without completing. `left`
+    (last scene -> units that stopped there, of them unfinished), when given,
+    was counted already (`stats_rollup`).
     """
     reached = _reached(src, chosen, unit, reached)
-    left = {
-        r[0]: (int(r[1]), int(r[2]))
-        for r in chosen.query(
-            src,
-            f"""SELECT s.last_scene, {tally_sessions(unit)},
-               {tally_sessions(unit, "s.outcome = 'in_progress'")} {_SESSIONS}
-            WHERE s.outcome <> 'ending' AND s.last_scene IS NOT NULL GROUP BY 1""",
-        )
-    }
+    if left is None:
+        left = {
+            r[0]: (int(r[1]), int(r[2]))
+            for r in chosen.query(
+                src,
+                f"""SELECT s.last_scene, {tally_sessions(unit)},
+                   {tally_sessions(unit, "s.outcome = 'in_progress'")} {_SESSIONS}
+                WHERE s.outcome <> 'ending' AND s.last_scene IS NOT NULL GROUP BY 1""",
+            )
+        }
     return [
         DropOff(s.id, s.title, reached.get(s.id, 0), *left.get(s.id, (0, 0)))
         for s in shape.scenes.values()
@@ -322,21 +333,27 @@ def interactions(
     shape: Shape,
     unit: Unit,
     reached: Mapping[str, int] | None = None,
+    rows: Mapping[str, tuple[int, ...]] | None = None,
 ) -> list[Interaction]:
-    """Rewinds back to each scene, pauses and skipped text reveals at it."""
+    """Rewinds back to each scene, pauses and skipped text reveals at it.
+
+    `rows` (scene -> units that rewound, paused, skipped; then the times of
+    each), when given, were counted already (`stats_rollup`).
+    """
     reached = _reached(src, chosen, unit, reached)
     kinds = ("rewind", "pause", "reveal_skipped")
-    rows = {
-        r[0]: tuple(int(v) for v in r[1:])
-        for r in chosen.query(
-            src,
-            f"""SELECT e.scene, {", ".join(tally(unit, f"e.type = '{k}'") for k in kinds)},
-               {", ".join(_times(f"e.type = '{k}'") for k in kinds)}
-            {_events(src)} WHERE e.type IN ('rewind', 'pause', 'reveal_skipped')
-              AND e.scene IS NOT NULL
-            GROUP BY 1""",
-        )
-    }
+    if rows is None:
+        rows = {
+            r[0]: tuple(int(v) for v in r[1:])
+            for r in chosen.query(
+                src,
+                f"""SELECT e.scene, {", ".join(tally(unit, f"e.type = '{k}'") for k in kinds)},
+                   {", ".join(_times(f"e.type = '{k}'") for k in kinds)}
+                {_events(src)} WHERE e.type IN ('rewind', 'pause', 'reveal_skipped')
+                  AND e.scene IS NOT NULL
+                GROUP BY 1""",
+            )
+        }
     out = []
     for s in shape.scenes.values():
         r = rows.get(s.id, (0, 0, 0, 0, 0, 0))

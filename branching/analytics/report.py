@@ -33,13 +33,27 @@ changes, and the figures are the same either way.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
-from branching.analytics import metrics, scan, segments, walks
+from branching.analytics import metrics, scan, segments, stats_rollup, walks
 from branching.analytics.engines import Engine, open_engine
 from branching.analytics.filters import Filters, Unit, settle_audience
-from branching.analytics.rows import ChoiceShare, Flag, Overview, Report, Timing
+from branching.analytics.rows import (
+    TABLES,
+    ChoiceShare,
+    DropOff,
+    EndingShare,
+    Flag,
+    Interaction,
+    Overview,
+    PathShare,
+    Report,
+    Segment,
+    TagShare,
+    Timing,
+)
+from branching.analytics.rows import Progress as ProgressRow
 from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure
 from branching.analytics.source import looks_like_path, resolve_versions, stored_shape
 from branching.story.loader import load_story
@@ -111,12 +125,17 @@ def build_report(
     flag_min: int = 10,
     progress: Progress | None = None,
     source: str | None = None,
+    tables: Collection[str] | None = None,
 ) -> Report:
     """Every figure of `branching stats` for `story` (a YAML path or a story id).
 
     `progress(done, total)`, if given, hears how far the read is and can stop
     it by returning False (then `ReportStopped` is raised). `source`
     (`parquet:OUT/`, `spark:OUT/`) reads a Parquet export instead of `db`.
+    `tables` (names of `TABLES`; all by default) are the tables the caller
+    will show: the figures only the others need are not read, and their rows
+    are left empty (the overview and the reach, which names scenes, always
+    are).
     """
     if unit not in ("sessions", "viewers"):
         raise AnalyticsError("stats count sessions or viewers (--by sessions|viewers)")
@@ -126,7 +145,8 @@ def build_report(
     engine = open_engine(db, source)
     reading = _Reading(engine.sqlite, progress)
     try:
-        return _report(engine, reading, story, shape, loaded, filters, unit, top, flag_min)
+        want = frozenset(TABLES if tables is None else tables)
+        return _report(engine, reading, story, shape, loaded, filters, unit, top, flag_min, want)
     except sqlite3.OperationalError:
         if reading.stopped:  # SQLite's "interrupted": the caller said stop
             raise ReportStopped("the read was stopped before the report was finished") from None
@@ -145,6 +165,7 @@ def _report(
     unit: Unit,
     top: int,
     flag_min: int,
+    want: frozenset[str],
 ) -> Report:
     story_id = shape.id if shape is not None else story
     chosen = resolve_versions(engine, story_id, filters.version)
@@ -155,6 +176,11 @@ def _report(
     filters = settle_audience(engine, story_id, filters)
     engine.scope(story_id, filters.since)  # the labels are read: only the chosen days now
     picked = scan.picked(story_id, chosen, filters)
+    conn = engine.sqlite
+    rolled = digests = None
+    if conn is not None:  # SQLite's own accelerators: the aggregates and the digests
+        rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, unit)[0]
+        digests = stats_rollup.digested(conn, story_id, chosen, filters, unit)
     sessions, viewers, started = metrics.started(engine, picked, unit)
     reading.sessions = sessions
     first, last = metrics.started_between(engine, picked)
@@ -163,22 +189,57 @@ def _report(
         pruned = engine.rows(
             "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
         )[0][0]
-    counts = metrics.scene_counts(engine, picked, unit)
-    reading.passed()
+    if rolled is not None:
+        counts: dict[str, tuple[int, int]] = rolled.scene_counts
+        completed = rolled.completed
+    else:
+        counts = metrics.scene_counts(engine, picked, unit)
+        completed = metrics.completed(engine, picked, unit)
+        reading.passed()
     reached = metrics.reached_of(counts)
-    choices = metrics.choice_shares(engine, picked, shape, unit, reached)
-    reading.passed()
-    verdicts = _verdicts(loaded)
-    taken = ((c.scene, c.choice) for c in choices if c.times)
-    walked = walks.walk(
-        engine,
-        picked,
-        unit,
-        observe=walks.needs_observing(taken, verdicts),
-        progress=reading.walked(reading.done) if reading.progress else None,
+    verdicts = _verdicts(loaded) if "flags" in want else None
+    choices: list[ChoiceShare] = []
+    if want & {"choices", "flags", "unreached"}:
+        taken = rolled.taken if rolled is not None else None
+        choices = metrics.choice_shares(engine, picked, shape, unit, reached, taken)
+        reading.passed()
+    timing: list[Timing] = []
+    if want & {"timing", "flags"}:
+        timing = metrics.timing(
+            engine,
+            picked,
+            shape,
+            unit,
+            rolled.timing if rolled is not None else None,
+            stats_rollup.rolled_percentiles(conn, rolled.where, rolled.params)
+            if rolled is not None and conn is not None
+            else None,
+        )
+        reading.passed()
+    walked = None
+    need_walk = "flags" in want and walks.needs_observing(
+        ((c.scene, c.choice) for c in choices if c.times), verdicts
     )
-    reading.done = 0
-    reading.passed(2 + WALK_WEIGHT)
+    if digests is None and want & {"paths", "progress"} or need_walk:
+        walked = walks.walk(
+            engine,
+            picked,
+            unit,
+            observe=need_walk,
+            progress=reading.walked(reading.done) if reading.progress else None,
+        )
+        reading.done = 0
+        reading.passed(2 + WALK_WEIGHT)
+    path_rows: list[PathShare] = []
+    progress_rows: list[ProgressRow] = []
+    if digests is not None and walked is None:
+        if "paths" in want:
+            path_rows = stats_rollup.digest_paths(digests, shape, top, completed)
+        if "progress" in want:
+            progress_rows = stats_rollup.digest_progress(digests)
+    elif walked is not None:
+        path_rows = walks.paths(walked, shape, top) if "paths" in want else []
+        progress_rows = walks.progress(walked) if "progress" in want else []
     overview = Overview(
         story_id,
         shape.title,
@@ -188,36 +249,61 @@ def _report(
         sessions,
         viewers,
         started,
-        walked.completed,
+        completed,
         first,
         last,
         int(pruned),
     )
-    timing = metrics.timing(engine, picked, shape, unit)
-    reading.passed()
     reach = metrics.scene_reach(engine, picked, shape, unit, started, counts)
-    ends, kinds = metrics.endings(engine, picked, shape, unit, started)
-    interactions = metrics.interactions(engine, picked, shape, unit, reached)
-    reading.passed()
-    path_rows = walks.paths(walked, shape, top)
-    splits = segments.segments(engine, picked, unit)
-    reading.passed()
-    tag_rows = segments.tags(engine, picked, shape, unit, started)
-    reading.passed()
+    ends: list[EndingShare] = []
+    kinds: list[EndingShare] = []
+    if "endings" in want:
+        ends, kinds = metrics.endings(engine, picked, shape, unit, started)
+    interactions: list[Interaction] = []
+    if "interactions" in want:
+        interactions = metrics.interactions(
+            engine,
+            picked,
+            shape,
+            unit,
+            reached,
+            stats_rollup.rolled_interactions(conn, rolled.where, rolled.params)
+            if rolled is not None and conn is not None
+            else None,
+        )
+        reading.passed()
+    splits: list[Segment] = []
+    if "segments" in want:
+        splits = segments.segments(engine, picked, unit, digested=digests is not None)
+        reading.passed()
+    tag_rows: list[TagShare] = []
+    if "tags" in want:
+        if digests is not None:
+            tag_rows = stats_rollup.digest_tags(digests, shape, started)
+        else:
+            tag_rows = segments.tags(engine, picked, shape, unit, started)
+            reading.passed()
+    dropoff: list[DropOff] = []
+    if "dropoff" in want:
+        left = rolled.left if rolled is not None else None
+        dropoff = metrics.dropoff(engine, picked, shape, unit, reached, left)
+    flag_rows: list[Flag] = []
+    if "flags" in want:
+        flag_rows = flags(shape, choices, timing, walked or walks.Walks(unit), flag_min, verdicts)
     return Report(
         overview=overview,
         reach=tuple(reach),
         choices=tuple(choices),
         timing=tuple(timing),
-        dropoff=tuple(metrics.dropoff(engine, picked, shape, unit, reached)),
+        dropoff=tuple(dropoff),
         endings=tuple(ends),
         ending_kinds=tuple(kinds),
         paths=tuple(path_rows),
         interactions=tuple(interactions),
-        progress=tuple(walks.progress(walked)),
+        progress=tuple(progress_rows),
         segments=tuple(splits),
         tags=tuple(tag_rows),
-        flags=tuple(flags(shape, choices, timing, walked, flag_min, verdicts)),
+        flags=tuple(flag_rows),
         unreached_scenes=tuple(r.scene for r in reach if not r.reached and sessions),
         unreached_choices=tuple((c.scene, c.choice) for c in choices if not c.times and sessions),
     )

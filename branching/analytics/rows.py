@@ -12,6 +12,23 @@ from dataclasses import dataclass, field
 
 from branching.analytics.filters import Unit
 
+# every table of `branching stats`, in the order it shows them
+TABLES = (
+    "overview",
+    "reach",
+    "choices",
+    "timing",
+    "dropoff",
+    "endings",
+    "paths",
+    "interactions",
+    "progress",
+    "segments",
+    "tags",
+    "flags",
+    "unreached",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Overview:

@@ -8,9 +8,16 @@ an ending, and the mean number of choices per session.
 
 Every breakdown comes from ONE portable query (`scan.ChosenSessions`, the
 chosen sessions as the CTE `picked`), so it runs unchanged on SQLite, DuckDB
-and Spark: the CTE `seg` (each picked session with its decisions and its
-context) is read by one arm of a UNION ALL per breakdown, and the engines
-materialise a CTE read more than once, so the events are read once. Local
+and Spark: the CTE `made` counts each picked session's decisions in one
+grouped pass over their events, `seg` is each picked session with those, its
+context (the dimensions) and its attributes pivoted to a column per key
+(NULL: the "(none)" row), and ONE GROUP BY reads `seg` joined to the list of
+breakdowns, each session once per breakdown. (It was a UNION ALL of an
+aggregate per breakdown over `seg`, with a correlated count of decisions and
+the attributes joined twice: at 10 million events DuckDB held every arm's
+tables at once and ran out of its memory after minutes.) Sessions are
+counted as rows (one row per session and breakdown), viewers as distinct
+numbers. Local
 hour and weekday are integer arithmetic on the stored text
 (`2026-01-31T21:05:00.000Z`) and the offset, with no date function (SQLite's
 `datetime`/`strftime` are its own): the same hour and day as SQLite's
@@ -22,7 +29,7 @@ Python, never by an engine's rules for NULL.
 from __future__ import annotations
 
 from branching.analytics.engines import Queryable
-from branching.analytics.filters import Unit, tally, tally_sessions
+from branching.analytics.filters import Unit, tally
 from branching.analytics.rows import Segment, TagShare
 from branching.analytics.scan import ChosenSessions, picked_events
 from branching.analytics.shape import Shape
@@ -78,16 +85,53 @@ DIMENSIONS: dict[str, str] = {
 _NUMBERED = ("local hour", "weekday")  # integers here; words (or two digits) in the rows
 
 
-def _seg(src: Queryable) -> str:
-    """The CTE after `picked`: `seg`, each picked session with its viewer, outcome,
-    decisions (`made`, by the events' primary key on SQLite) and the dimensions as
-    d0, d1..."""
+_VIEWER = "CASE WHEN p.viewer_id IS NOT NULL THEN DENSE_RANK() OVER (ORDER BY p.viewer_id) END"
+
+
+def _seg(src: Queryable, keys: int, unit: Unit, *, digested: bool = False) -> str:
+    """The CTEs after `picked`: `made`, each picked session's decisions (one grouped
+    pass over their events), and `seg`, each picked session with its viewer, outcome,
+    decisions, the dimensions as d0, d1... and its value of each of the `keys`
+    attribute keys (`?` parameters, in order) as a0, a1... (NULL: it has none), and
+    counting viewers, its viewer numbered (`w`: integers count faster than the ids)."""
     dims = ", ".join(f"{sql} AS d{i}" for i, sql in enumerate(DIMENSIONS.values()))
-    return f""", seg AS (
-        SELECT p.session_id AS session_id, p.viewer_id AS viewer_id, s.outcome AS outcome,
-               (SELECT COUNT(*) FROM events e WHERE e.session_id = p.session_id
-                AND e.type IN ('choice_made', 'timeout_default')) AS made, {dims}
-        {picked_events(src, "sessions s")})"""
+    values = "".join(f", v.a{j} AS a{j}" for j in range(keys))
+    pivot = ", ".join(f"MAX(CASE WHEN a.key = ? THEN a.value END) AS a{j}" for j in range(keys))
+    joins = (
+        f"""
+        LEFT JOIN (SELECT a.session_id AS session_id, {pivot} FROM session_attrs a
+                   GROUP BY a.session_id) v ON v.session_id = p.session_id"""
+        if keys
+        else ""
+    )
+    counted = (
+        """SELECT d.session_id AS session_id, d.made AS made FROM picked p
+        JOIN session_digests d ON d.session_id = p.session_id"""
+        if digested
+        else f"""SELECT e.session_id AS session_id, COUNT(*) AS made {picked_events(src)}
+        WHERE e.type IN ('choice_made', 'timeout_default') GROUP BY e.session_id"""
+    )
+    return f""", made AS ({counted}),
+    seg AS (
+        SELECT {_VIEWER if unit == "viewers" else "NULL"} AS w, s.outcome AS outcome,
+               COALESCE(m.made, 0) AS made, {dims}{values}
+        {picked_events(src, "sessions s")}
+        LEFT JOIN made m ON m.session_id = p.session_id{joins})"""
+
+
+def _counted(unit: Unit) -> str:
+    """SQL for (units, units that reached an ending) of a breakdown's `seg` rows.
+
+    A breakdown has one row per session (a session has one value per attribute
+    key: the attributes' primary key), so sessions are counted as rows, not
+    distinct ids; viewers as distinct numbers (`w`): at 10 M events the
+    distinct ids of every breakdown held at once did not fit DuckDB's memory.
+    """
+    if unit == "viewers":
+        return (
+            "COUNT(DISTINCT seg.w), COUNT(DISTINCT CASE WHEN seg.outcome = 'ending' THEN seg.w END)"
+        )
+    return "COUNT(*), SUM(CASE WHEN seg.outcome = 'ending' THEN 1 ELSE 0 END)"
 
 
 def _value(name: str, value: object) -> str:
@@ -109,39 +153,51 @@ def _order(name: str, value: object) -> tuple[int, int, str]:
     return (1, 0, str(value))
 
 
-def segments(src: Queryable, chosen: ChosenSessions, unit: Unit) -> list[Segment]:
-    """Every breakdown, attributes first (with a "(none)" row for sessions without one)."""
-    count = tally_sessions(unit, alias="seg")
-    done = tally_sessions(unit, "seg.outcome = 'ending'", alias="seg")
-    figures = f"{count}, {done}, SUM(seg.made), COUNT(*)"
-    arms = [
-        f"""SELECT -2 AS part, a.key AS name, a.value AS value, CAST(NULL AS BIGINT) AS num,
-               {figures}
-        FROM seg JOIN session_attrs a ON a.session_id = seg.session_id GROUP BY a.key, a.value""",
-        f"""SELECT -1, k.key, NULL, NULL, {figures}
-        FROM (SELECT DISTINCT a.key AS key FROM session_attrs a
-              JOIN seg x ON x.session_id = a.session_id) k
-        CROSS JOIN seg
-        LEFT JOIN session_attrs a ON a.session_id = seg.session_id AND a.key = k.key
-        WHERE a.session_id IS NULL GROUP BY k.key""",
+def segments(
+    src: Queryable, chosen: ChosenSessions, unit: Unit, *, digested: bool = False
+) -> list[Segment]:
+    """Every breakdown, attributes first (with a "(none)" row for sessions without one).
+
+    `digested`: each session's decisions are read from the digests the store
+    keeps (`store/digests.py`, SQLite only) instead of counted from the events.
+    """
+    keys = [
+        str(k)
+        for (k,) in chosen.query(
+            src,
+            """SELECT DISTINCT a.key FROM picked p
+            JOIN session_attrs a ON a.session_id = p.session_id""",
+        )
     ]
+    # one GROUP BY over every breakdown: each session once per breakdown (`part`), its
+    # value there as text or as a number (hour, weekday); a UNION ALL of an aggregate
+    # per breakdown held all their tables at once, past DuckDB's memory at 10 M events
+    parts = [*(-1 - j for j in range(len(keys))), *range(len(DIMENSIONS))]
+    texts: list[str] = []
+    nums: list[str] = []
+    for j in range(len(keys)):
+        texts.append(f"WHEN {-1 - j} THEN seg.a{j}")
     for i, name in enumerate(DIMENSIONS):
-        text, num = ("NULL", f"d{i}") if name in _NUMBERED else (f"d{i}", "NULL")
-        arms.append(f"SELECT {i}, NULL, {text}, {num}, {figures} FROM seg GROUP BY d{i}")
+        (nums if name in _NUMBERED else texts).append(f"WHEN {i} THEN seg.d{i}")
+    body = f"""SELECT x.part, CASE x.part {" ".join(texts)} END AS text,
+           CASE x.part {" ".join(nums)} END AS num, {_counted(unit)}, SUM(seg.made), COUNT(*)
+    FROM seg CROSS JOIN ({" UNION ALL ".join(f"SELECT {n} AS part" for n in parts)}) x
+    GROUP BY 1, 2, 3"""
     attrs: list[Segment] = []
     by_dimension: dict[str, list[tuple[object, Segment]]] = {name: [] for name in DIMENSIONS}
     names = list(DIMENSIONS)
-    for part, key, text, num, n, ended, made, sessions in chosen.query(
-        src, _seg(src) + "\n" + "\nUNION ALL\n".join(arms)
+    for part, text, num, n, ended, made, sessions in chosen.query(
+        src, _seg(src, len(keys), unit, digested=digested) + "\n" + body, tuple(keys)
     ):
         mean = int(made or 0) / int(sessions) if sessions else None
+        figures_of = (int(n), int(ended or 0), mean)
         if part < 0:
-            value = "(none)" if part == -1 else str(text)
-            attrs.append(Segment(str(key), value, int(n), int(ended), mean))
+            value = "(none)" if text is None else str(text)
+            attrs.append(Segment(keys[-1 - int(part)], value, *figures_of))
             continue
         name = names[int(part)]
         raw = num if name in _NUMBERED else text
-        by_dimension[name].append((raw, Segment(name, _value(name, raw), int(n), int(ended), mean)))
+        by_dimension[name].append((raw, Segment(name, _value(name, raw), *figures_of)))
     attrs.sort(key=lambda s: (s.dimension, s.value == "(none)", s.value))
     out = attrs
     for name, rows in by_dimension.items():

@@ -16,12 +16,20 @@ no sum of class rows gives: `--by viewers` reads the events.
 
 from __future__ import annotations
 
+import heapq
+import json
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
-from branching.analytics.filters import Filters, Unit
+from branching.analytics.filters import Filters, Unit, session_conditions
 from branching.analytics.rollup import answerable, class_where
+from branching.analytics.rows import PathShare, Progress, TagShare
+from branching.analytics.shape import Shape
 from branching.analytics.source import Version
+from branching.analytics.walks import depth_buckets, label_of
+from branching.store import sketch
+from branching.store.digests import names, outdated
 
 SceneCounts = dict[str, tuple[int, int]]  # scene -> (units shown it, times shown)
 # (scene, choice, target or None) -> (units that took it, times, times the clock chose it)
@@ -41,6 +49,8 @@ class Rolled:
     timing: TimingCounts
     left: Left
     by_ending: dict[str, int]  # ending id -> sessions that reached it
+    where: str  # `rollup.class_where` of the selection, for the readers below
+    params: list[object]
 
 
 def rolled_figures(
@@ -101,6 +111,227 @@ def rolled_figures(
             {s: (d, t, timed_out.get(s, 0)) for s, (d, t) in timing.items()},
             {s: (n, open_) for s, (n, open_) in left.items()},
             by_ending,
+            where,
+            params,
         ),
         "",
     )
+
+
+# -- the per-session figures, from the digests the store keeps (`store/digests.py`) ----------
+
+
+def has_digests(conn: sqlite3.Connection) -> bool:
+    """False for a database read before its upgrade (m012 runs when a Store opens it), or
+    one whose digests predate the rule that every session has one (`digests.outdated`)."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session_digests'"
+    ).fetchone()
+    return row is not None and not outdated(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class Digested:
+    """The chosen sessions joined to their digests (a session without one has digested nothing)."""
+
+    conn: sqlite3.Connection
+    cond: str  # over `sessions s`, from `filters.session_conditions`
+    params: list[object]
+    unit: Unit
+
+    def count(self, cond: str = "1") -> str:
+        """SQL counting the chosen sessions meeting `cond`, in the unit."""
+        if self.unit == "viewers":
+            return f"COUNT(DISTINCT CASE WHEN {cond} THEN s.viewer_id END)"
+        return f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
+
+    def rows(self, select: str, tail: str = "", params: tuple[object, ...] = ()) -> list[Any]:
+        return self.conn.execute(
+            f"""SELECT {select} FROM sessions s
+            LEFT JOIN session_digests d ON d.session_id = s.session_id
+            WHERE {self.cond} {tail}""",
+            [*params, *self.params],
+        ).fetchall()
+
+
+def digested(
+    conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters, unit: Unit
+) -> Digested | None:
+    """The chosen sessions' digests, or None when the database has none (read before m012)."""
+    if not has_digests(conn):
+        return None
+    cond, params = session_conditions(story_id, chosen, filters)
+    return Digested(conn, cond, params, unit)
+
+
+def _steps(book: dict[int, str | tuple[str, str]], path: str) -> tuple[tuple[str, str], ...]:
+    out = []
+    for code in json.loads(path):
+        name = book.get(int(code))
+        if isinstance(name, tuple):
+            out.append(name)
+    return tuple(out)
+
+
+def digest_paths(d: Digested, shape: Shape, top: int, completed: int) -> list[PathShare]:
+    """`walks.paths` from the digests: the `top` most common complete paths, then the rest.
+
+    Ranked as the walk ranks them: by units, ties by the path's scenes and
+    choices, then its ending.
+    """
+    book = names(d.conn)
+    groups = d.rows(
+        f"COALESCE(d.path, '[]'), COALESCE(s.ending_id, ''), {d.count()}",
+        "AND s.outcome = 'ending' GROUP BY 1, 2",
+    )
+    ranked = heapq.nsmallest(
+        top,
+        ((_steps(book, path), ending, int(n), path) for path, ending, n in groups),
+        key=lambda r: (-r[2], r[0], r[1]),
+    )
+    out = [
+        PathShare(
+            tuple(label_of(shape, s, c) for s, c in steps),
+            shape.title_of(ending) if ending else "",
+            n,
+            completed,
+        )
+        for steps, ending, n, _ in ranked
+    ]
+    if len(groups) > len(ranked):
+        shown = " OR ".join(
+            "(COALESCE(d.path, '[]') = ? AND COALESCE(s.ending_id, '') = ?)" for _ in ranked
+        )
+        params = tuple(v for _, ending, _, path in ranked for v in (path, ending))
+        ((others,),) = d.rows(
+            d.count(f"s.outcome = 'ending' AND NOT ({shown or '1 = 0'})"), params=params
+        )
+        out.append(PathShare((), "", int(others or 0), completed, other=True))
+    return out
+
+
+def digest_progress(d: Digested) -> list[Progress]:
+    """`walks.progress` from the digests: units by choice points passed, ended or not."""
+    ((most,),) = d.rows("MAX(COALESCE(d.depth, 0))")
+    buckets = depth_buckets(int(most) if most is not None else -1)
+    if not buckets:
+        return []
+    bucket = " ".join(
+        f"WHEN COALESCE(d.depth, 0) <= {last} THEN {i}" for i, (_, last) in enumerate(buckets)
+    )
+    who: dict[tuple[int, bool], int] = {}
+    for i, ended, n in d.rows(
+        f"CASE {bucket} END, s.outcome = 'ending', {d.count()}", "GROUP BY 1, 2"
+    ):
+        who[(int(i), bool(ended))] = int(n or 0)
+    return [
+        Progress(
+            first, who.get((i, True), 0), who.get((i, False), 0), None if first == last else last
+        )
+        for i, (first, last) in enumerate(buckets)
+    ]
+
+
+def digest_tags(d: Digested, shape: Shape, started: int) -> list[TagShare]:
+    """`segments.tags` from the digests' scenes shown and choices taken."""
+    codes = {name: code for code, name in names(d.conn).items()}
+
+    def any_of(column: str, wanted: list[str | tuple[str, str]]) -> str:
+        found = [codes[w] for w in wanted if w in codes]
+        if not found:
+            return "1 = 0"
+        return " OR ".join(f"instr({column}, ',{c},') > 0" for c in found)
+
+    columns: list[str] = []
+    out: list[tuple[str, str, int | None]] = []
+    scenes = list(shape.scenes.values())
+    for tag in sorted({t for s in scenes for c in s.choices for t in c.tags}):
+        offered: list[str | tuple[str, str]] = [
+            s.id for s in scenes if any(tag in c.tags for c in s.choices)
+        ]
+        pairs: list[str | tuple[str, str]] = [
+            (s.id, c.id) for s in scenes for c in s.choices if tag in c.tags
+        ]
+        columns += [d.count(any_of("x.shown", offered)), d.count(any_of("x.took", pairs))]
+        out.append((tag, "choice", None))
+    for tag in sorted({t for s in scenes for t in s.tags}):
+        columns.append(d.count(any_of("x.shown", [s.id for s in scenes if tag in s.tags])))
+        out.append((tag, "scene", started))
+    if not columns:
+        return []
+    wrapped = "',' || substr(COALESCE(d.{0}, '[]'), 2, length(COALESCE(d.{0}, '[]')) - 2) || ','"
+    (row,) = d.conn.execute(
+        f"""SELECT {", ".join(c.replace("s.viewer_id", "x.viewer_id") for c in columns)}
+        FROM (SELECT s.viewer_id AS viewer_id, {wrapped.format("shown")} AS shown,
+                     {wrapped.format("took")} AS took
+              FROM sessions s LEFT JOIN session_digests d ON d.session_id = s.session_id
+              WHERE {d.cond}) x""",
+        d.params,
+    ).fetchall()
+    values = iter(int(v or 0) for v in row)
+    shares = []
+    for tag, kind, base in out:
+        if base is None:
+            shares.append(TagShare(tag, kind, next(values), next(values)))
+        else:
+            shares.append(TagShare(tag, kind, base, next(values)))
+    return shares
+
+
+# -- time to decide and interactions, from `agg_decide` and `agg_acts` (m013) -----------------
+
+Percentiles = dict[str, tuple[float | None, float | None]]  # scene -> (median, p90) in ms
+# scene -> (sessions that rewound to it, paused at it, skipped a reveal at it; times of each)
+Acts = dict[str, tuple[int, int, int, int, int, int]]
+_ACT_ORDER = ("rewind", "pause", "reveal_skipped")  # `metrics.interactions`' column order
+
+
+def has_decide_acts(conn: sqlite3.Connection) -> bool:
+    """False for a database read before its upgrade (m013 runs when a Store opens it)."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agg_decide'"
+    ).fetchone()
+    return row is not None
+
+
+def rolled_percentiles(
+    conn: sqlite3.Connection, where: str, params: list[object]
+) -> Percentiles | None:
+    """`metrics.decide_percentiles` from the sketch's buckets kept per class (`agg_decide`).
+
+    `where`, `params`: `rollup.class_where` of an answerable selection. The
+    buckets of its classes are summed and read by `sketch.percentiles`, the
+    function the scan uses, so the figures are identical; a scene with no
+    time recorded has no entry, as in the scan. None before m013.
+    """
+    if not has_decide_acts(conn):
+        return None
+    buckets: dict[str, dict[int, int]] = {}
+    for scene, low, n in conn.execute(
+        f"""SELECT scene, bucket, SUM(count) FROM agg_decide WHERE {where}
+        GROUP BY 1, 2 HAVING SUM(count) > 0""",
+        params,
+    ):
+        buckets.setdefault(scene, {})[int(low)] = int(n)
+    return {scene: sketch.percentiles(held) for scene, held in buckets.items()}
+
+
+def rolled_interactions(conn: sqlite3.Connection, where: str, params: list[object]) -> Acts | None:
+    """What `metrics.interactions` counts per scene, in sessions, from `agg_acts`.
+
+    (sessions with a rewind back to the scene, a pause at it, a skipped reveal
+    at it, then the times of each), only for scenes with one of them, as the
+    scan returns them; `where`, `params`: `rollup.class_where`. None before m013.
+    """
+    if not has_decide_acts(conn):
+        return None
+    found: dict[str, list[int]] = {}
+    for scene, kind, sessions, times in conn.execute(
+        f"""SELECT scene, kind, SUM(sessions), SUM(times) FROM agg_acts WHERE {where}
+        GROUP BY 1, 2 HAVING SUM(times) > 0""",
+        params,
+    ):
+        row = found.setdefault(scene, [0] * 6)
+        i = _ACT_ORDER.index(kind)
+        row[i], row[3 + i] = int(sessions), int(times)
+    return {s: (r[0], r[1], r[2], r[3], r[4], r[5]) for s, r in found.items()}

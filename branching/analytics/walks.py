@@ -461,7 +461,7 @@ def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
-def _label(shape: Shape, scene: str, choice: str) -> str:
+def label_of(shape: Shape, scene: str, choice: str) -> str:
     found = shape.scenes.get(scene)
     c = found.choice(choice) if found else None
     return c.label if c else f"{scene}/{choice}"
@@ -488,7 +488,7 @@ def paths(walks: Walks, shape: Shape, top: int) -> list[PathShare]:
     ranked = heapq.nsmallest(top, counted(), key=lambda r: (-r[2], r[0], r[1]))
     out = [
         PathShare(
-            tuple(_label(shape, s, c) for s, c in steps),
+            tuple(label_of(shape, s, c) for s, c in steps),
             shape.title_of(ending) if ending else "",
             n,
             walks.completed,
@@ -610,8 +610,8 @@ def no_difference(
             "no-difference",
             scene,
             shape.title_of(scene),
-            f"all {n} times they were taken, viewers who took '{_label(shape, scene, a)}' or "
-            f"'{_label(shape, scene, b)}' met again at '{shape.title_of(stop[0])}' with the "
+            f"all {n} times they were taken, viewers who took '{label_of(shape, scene, a)}' or "
+            f"'{label_of(shape, scene, b)}' met again at '{shape.title_of(stop[0])}' with the "
             f"same variables (not proven: {why})",
             proof="observed",
         )
@@ -621,7 +621,7 @@ def no_difference(
                 "no-difference",
                 scene,
                 shape.title_of(scene),
-                f"'{_label(shape, scene, a)}' and '{_label(shape, scene, b)}' make no "
+                f"'{label_of(shape, scene, a)}' and '{label_of(shape, scene, b)}' make no "
                 "difference: whichever is taken, the story comes back to the same scenes in "
                 f"the same state (proven over {verdict.states} "
                 f"state{'s' if verdict.states != 1 else ''})",

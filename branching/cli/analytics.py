@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from branching.analytics.rows import TABLES as TABLE_NAMES
 from branching.cli.main import cli
 
 if TYPE_CHECKING:
@@ -27,21 +28,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # selection, whatever the figures come from, so the page stays under a second
 HTML_REPORT_VIEWS = 25_000
 FLOW_FORMATS = ("terminal", "dot", "svg", "png", "mermaid", "html", "json")
-TABLE_NAMES = (
-    "overview",
-    "reach",
-    "choices",
-    "timing",
-    "dropoff",
-    "endings",
-    "paths",
-    "interactions",
-    "progress",
-    "segments",
-    "tags",
-    "flags",
-    "unreached",
-)
 
 # `--by`: what every producer figure counts (stats and the dashboard share it)
 by_unit = click.option(
@@ -295,6 +281,7 @@ def stats(
         )
         return
     filters = _filters(since, until, version, where, first_only, audience)
+    shown = tables or (("choices",) if fmt == "csv" else TABLE_NAMES)
     report = build_report(
         story,
         db=None if source else _db(db),
@@ -303,15 +290,16 @@ def stats(
         top=top,
         flag_min=flag_min,
         source=source,
+        tables=shown,
     )
     if fmt == "csv":
-        sheets = report_tables(report, tables or ("choices",), ids=True)
+        sheets = report_tables(report, shown, ids=True)
         _write(sheet_csv(sheets[0], min_count=min_count), output)
     elif fmt == "json":
-        sheets = report_tables(report, tables or TABLE_NAMES, ids=True)
+        sheets = report_tables(report, shown, ids=True)
         _write(sheets_json(report, sheets, min_count=min_count), output)
     else:
-        _print_sheets(report_tables(report, tables or TABLE_NAMES), fmt, min_count, output)
+        _print_sheets(report_tables(report, shown), fmt, min_count, output)
 
 
 def _export_stories(source: str) -> None:

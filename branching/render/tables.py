@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from branching.analytics.rows import Report
+from branching.analytics.rows import TABLES, Report
 from branching.analytics.stories import RecordedStory
 from branching.render.sheet import Column, Sheet
 from branching.render.sheet_text import plain_text, rich_table
@@ -41,21 +41,6 @@ UNIT_NAME = {"sessions": "sessions", "viewers": "unique viewers"}
 
 
 C = Column
-TABLES = (
-    "overview",
-    "reach",
-    "choices",
-    "timing",
-    "dropoff",
-    "endings",
-    "paths",
-    "interactions",
-    "progress",
-    "segments",
-    "tags",
-    "flags",
-    "unreached",
-)
 
 
 def report_tables(

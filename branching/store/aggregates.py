@@ -38,6 +38,12 @@ under the new one, O(that session's rows). Rows left at zero by a move are
 deleted; the per-op paths leave zero rows in `agg_sessions` (as
 `session_ends` does), so readers sum and drop zeros.
 
+`agg_decide` and `agg_acts` (m013: the time-to-decide histogram, and the
+rewinds, pauses and skipped reveals per scene) follow the same paths, keyed
+by the class without its outcome; their SQL is `decide_acts.py`'s, called
+from here (`_apply`, `event_added`, `LiveCounts`, `add_tallied`), and an
+outcome move leaves them alone.
+
 Also kept here: `agg_firsts` (each viewer's first session of a story, by
 start then id, as `--first-only` defines it), `agg_attr_keys` and
 `agg_attr_values` (the distinct values seen), and `story_activity` (per
@@ -58,7 +64,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from branching.store import digests
+from branching.store import decide_acts, digests, sketch
 
 ATTR_LIMIT = 64  # distinct values of one attribute key in a story kept in the aggregates
 CLASS = "story_id, attr_key, attr_value, content_hash, day, first_play, simulated, outcome"
@@ -95,9 +101,15 @@ def _fill(conn: sqlite3.Connection, where: str, params: Any = ()) -> None:
     conn.execute(f"INSERT INTO temp.agg_cls {_slices(where)}", params)
 
 
-def _apply(conn: sqlite3.Connection, sign: int, *, sessions: bool = True) -> None:
-    """Add `sign` times the contributions of the sessions in `agg_cls` (without the
-    session counts when `sessions` is False: those move with the standing)."""
+def _apply(
+    conn: sqlite3.Connection, sign: int, *, sessions: bool = True, acts: bool = True
+) -> None:
+    """Add `sign` times the contributions of the sessions in `agg_cls`.
+
+    `sessions` False: an outcome move, only the tables keyed by the outcome
+    (`agg_sessions` moves with the standing; `decide_acts`' tables have no
+    outcome). `acts` False: not `decide_acts`' tables (before m013 made them).
+    """
     cls = ", ".join(f"c.{c.strip()}" for c in CLASS.split(","))
     upd = "ON CONFLICT DO UPDATE SET {}".format
     conn.execute(
@@ -141,6 +153,8 @@ def _apply(conn: sqlite3.Connection, sign: int, *, sessions: bool = True) -> Non
     )
     if not sessions:
         return
+    if acts:
+        decide_acts.apply(conn, sign)
     conn.execute(
         f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id, sessions)
         SELECT {cls}, COALESCE(s.last_scene, ''), COALESCE(s.ending_id, ''), {sign} * COUNT(*)
@@ -157,13 +171,16 @@ _ZERO = (
 )
 
 
-def _drop_zero_classes(conn: sqlite3.Connection) -> None:
+def _drop_zero_classes(conn: sqlite3.Connection, *, acts: bool = True) -> None:
     """Delete the rows left at zero of the classes in `agg_cls`: each class is a key
-    prefix, so this reads only their rows, never the whole table."""
+    prefix, so this reads only their rows, never the whole table (`acts`: in
+    `decide_acts`' tables too)."""
     classes = conn.execute(f"SELECT DISTINCT {CLASS} FROM temp.agg_cls").fetchall()
     match = " AND ".join(f"{c.strip()} = ?" for c in CLASS.split(","))
     for table, zero in _ZERO:
         conn.executemany(f"DELETE FROM {table} WHERE {match} AND {zero}", classes)
+    if acts:
+        decide_acts.drop_zero(conn, classes)
 
 
 def _move(conn: sqlite3.Connection, ids: Iterable[str], change: Callable[[], None]) -> None:
@@ -215,6 +232,7 @@ def _drop_wide_keys(conn: sqlite3.Connection) -> None:
             conn.execute(
                 f"DELETE FROM {table} WHERE story_id = ? AND attr_key = ?", [story_id, key]
             )
+        decide_acts.drop_key(conn, story_id, key)
 
 
 def add_sessions(conn: sqlite3.Connection, ids: list[str]) -> None:
@@ -249,15 +267,32 @@ class Tally:
     """What one session new to the database adds, counted in memory by the bulk writer.
 
     `edges`: (scene, choice, target) -> [times, timeouts] of its counted events;
-    `scenes`: scene -> [views, timeouts]; `last_ts`: its latest event time.
+    `scenes`: scene -> [views, timeouts]; `decide`: (scene, bucket) -> its
+    choices' times to decide; `acts`: (scene, kind) -> its rewinds, pauses and
+    skipped reveals (`decide_acts.py`); `last_ts`: its latest event time.
     """
 
     edges: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
     scenes: dict[str, list[int]] = field(default_factory=dict)
+    decide: dict[tuple[str, int], int] = field(default_factory=dict)
+    acts: dict[tuple[str, str], int] = field(default_factory=dict)
     last_ts: str = ""
 
-    def add(self, kind: str, scene: str | None, choice: str | None, target: str | None) -> None:
+    def add(
+        self,
+        kind: str,
+        scene: str | None,
+        choice: str | None,
+        target: str | None,
+        decide_ms: int | None = None,
+    ) -> None:
         """Count one event of the session."""
+        if scene is not None:
+            if kind == "choice_made" and decide_ms is not None:
+                key = (scene, sketch.bucket(decide_ms))
+                self.decide[key] = self.decide.get(key, 0) + 1
+            elif kind in decide_acts.KINDS:
+                self.acts[(scene, kind)] = self.acts.get((scene, kind), 0) + 1
         timeout = kind == "timeout_default"
         if kind in COUNTED_TYPES:
             edge = self.edges.get((scene or "", choice or "", target or ""))
@@ -316,6 +351,8 @@ def add_tallied(
     edges: dict[tuple[Any, ...], list[int]] = {}
     scenes: dict[tuple[Any, ...], list[int]] = {}
     standings: dict[tuple[Any, ...], int] = {}
+    decide: dict[tuple[Any, ...], int] = {}
+    acts: dict[tuple[Any, ...], list[int]] = {}
     activity: dict[str, list[Any]] = {}
     for sid, row in sessions.items():
         story = row["story_id"]
@@ -342,6 +379,13 @@ def add_tallied(
                 seen[1] += v > 0
                 seen[2] += t > 0
             standings[(*klass, *standing_key)] = standings.get((*klass, *standing_key), 0) + 1
+            unclassed = klass[: decide_acts.WIDTH]  # no outcome in `decide_acts`' key
+            for (scene, low), n in tally.decide.items():
+                decide[(*unclassed, scene, low)] = decide.get((*unclassed, scene, low), 0) + n
+            for (scene, kind), n in tally.acts.items():
+                act = acts.setdefault((*unclassed, scene, kind), [0, 0])
+                act[0] += n
+                act[1] += 1
         act = activity.setdefault(story, [0, 0, ""])
         act[0 if not row["simulated"] else 1] += 1
         act[2] = max(act[2], row["started_at"], row["ended_at"] or "", tally.last_ts)
@@ -368,6 +412,7 @@ def add_tallied(
         ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions""",
         [(*key, n) for key, n in standings.items()],
     )
+    decide_acts.write(conn, decide, acts)
     conn.executemany(
         """INSERT INTO story_activity (story_id, real_sessions, simulated_sessions, viewers,
                                        last_activity)
@@ -449,8 +494,11 @@ def rebuild(conn: sqlite3.Connection) -> None:
                                       ORDER BY started_at, session_id) AS n
             FROM sessions) WHERE n = 1"""
     )
+    acts = decide_acts.has_tables(conn)  # not yet when m011's backfill runs this
+    if acts:
+        decide_acts.clear(conn)
     _fill(conn, "true")
-    _apply(conn, 1)
+    _apply(conn, 1, acts=acts)
     conn.execute(
         """INSERT INTO story_activity (story_id, real_sessions, simulated_sessions, viewers,
                                        last_activity)
@@ -463,6 +511,14 @@ def rebuild(conn: sqlite3.Connection) -> None:
     )
     conn.execute("DELETE FROM temp.agg_cls")
     digests.rebuild(conn)  # the per-session digests follow the same events (`digests.py`)
+
+
+def rebuild_decide_acts(conn: sqlite3.Connection) -> None:
+    """Recount only `decide_acts`' tables from the sessions and events held (m013)."""
+    decide_acts.clear(conn)
+    _fill(conn, "true")
+    decide_acts.apply(conn, 1)
+    conn.execute("DELETE FROM temp.agg_cls")
 
 
 # -- prune: the events before a cut-off leave the aggregates ---------------------------
@@ -505,6 +561,8 @@ _UPSERT_SCENE = f"""INSERT INTO agg_scenes ({CLASS}, scene, views, sessions, ses
         sessions = sessions + excluded.sessions,
         sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out"""
 
+_SLICES_OF_SID = _slices("s.session_id = :sid")
+
 _UPSERT_STANDING = f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id, sessions)
     SELECT story_id, attr_key, attr_value, content_hash, day, first_play, simulated, outcome,
            :last, :ending, :delta
@@ -517,6 +575,8 @@ def event_added(conn: sqlite3.Connection, op: dict[str, Any]) -> None:
     kind = op["type"]
     sid, seq, scene = op["session_id"], op["seq"], op["scene"]
     if kind in ("choice_made", "timeout_default", "route_taken"):
+        if kind == "choice_made":
+            decide_acts.event_added(conn, op, _SLICES_OF_SID)
         choice, target = op["choice"] or "", op["target"] or ""
         timeout = kind == "timeout_default"
         edge, edge_timeouts, scene_timeouts = conn.execute(
@@ -545,6 +605,8 @@ def event_added(conn: sqlite3.Connection, op: dict[str, Any]) -> None:
             conn.execute(
                 _UPSERT_SCENE, {"sid": sid, "scene": scene, "views": 0, "new": 0, "new_timeout": 1}
             )
+    elif kind in decide_acts.KINDS:
+        decide_acts.event_added(conn, op, _SLICES_OF_SID)
     elif kind == "scene_shown" and scene is not None:
         seen = conn.execute(
             """SELECT EXISTS (SELECT 1 FROM events WHERE session_id = ? AND seq <> ?
@@ -599,7 +661,7 @@ def standing_moved(conn: sqlite3.Connection, session_id: str, old: Standing, new
             [old[1], session_id, old[1], session_id],
         )
         _apply(conn, -1, sessions=False)
-        _drop_zero_classes(conn)
+        _drop_zero_classes(conn, acts=False)
         _fill(conn, where, [session_id, session_id])
         _apply(conn, 1, sessions=False)
     if new[3]:
@@ -625,7 +687,8 @@ FROM (SELECT 1) LEFT JOIN sessions s ON s.session_id = ?1"""
 _SESSION_EVENTS = """
 UNION ALL SELECT NULL, type, scene, choice, target, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM events WHERE session_id = ?1
-    AND type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown')
+    AND type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown', 'pause',
+                 'reveal_skipped')
     AND COALESCE(scene, '') IN ({})"""  # a literal list: faster than json_each; no DISTINCT
 
 
@@ -642,9 +705,10 @@ class LiveSession:
 
     `slices`: its class in each slice (the key columns of its aggregate rows,
     `CLASS` order); `standing`: (last scene, outcome, ending id, ended at);
-    `edges`, `edge_timeouts`, `scene_timeouts`, `shown`: what its events
-    stored so far hold, for the "first time in this session" columns, as
-    `event_added`'s lookups would find them.
+    `edges`, `edge_timeouts`, `scene_timeouts`, `shown`, `acts` ((scene,
+    kind) of its pauses and skipped reveals): what its events stored so far
+    hold, for the "first time in this session" columns, as `event_added`'s
+    lookups would find them (a rewind never joins a group: `ops._summable`).
     """
 
     session_id: str
@@ -657,6 +721,7 @@ class LiveSession:
     edge_timeouts: set[tuple[str, str, str]]
     scene_timeouts: set[str]
     shown: set[str]
+    acts: set[tuple[str, str]]
 
 
 def read_session(
@@ -681,8 +746,13 @@ def read_session(
     edge_timeouts: set[tuple[str, str, str]] = set()
     scene_timeouts: set[str] = set()
     shown: set[str] = set()
+    acts: set[tuple[str, str]] = set()
     stored = (event[1:5] for event in rows if event[0] is None)
     for kind, scene, choice, target in stored:
+        if kind in decide_acts.KINDS:
+            if scene is not None:
+                acts.add((scene, kind))
+            continue
         if kind == "scene_shown":
             if scene is not None:
                 shown.add(scene)
@@ -694,7 +764,7 @@ def read_session(
             scene_timeouts.add(scene or "")
     return LiveSession(
         session_id, story, content_hash, slices, (row[7], outcome, row[9], row[10]), row[8],
-        edges, edge_timeouts, scene_timeouts, shown,
+        edges, edge_timeouts, scene_timeouts, shown, acts,
     )  # fmt: skip
 
 
@@ -731,6 +801,8 @@ class LiveCounts:
     scenes: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
     standings: dict[tuple[Any, ...], int] = field(default_factory=dict)
     activity: dict[str, str] = field(default_factory=dict)
+    decisions: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    acts: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
 
     def edge(self, session: LiveSession, key: tuple[str, str, str], counts: list[int]) -> None:
         """Add [times, timeouts, sessions, sessions timed out] to an edge of `session`."""
@@ -752,6 +824,22 @@ class LiveCounts:
             row = (*klass[:7], outcome, *key)
             self.standings[row] = self.standings.get(row, 0) + n
 
+    def decided(self, session: LiveSession, scene: str, decide_ms: int) -> None:
+        """A choice made at `scene` after `decide_ms` by `session` (`decide_acts.py`)."""
+        low = sketch.bucket(decide_ms)
+        for klass in session.slices:
+            key = (*klass[: decide_acts.WIDTH], scene, low)
+            self.decisions[key] = self.decisions.get(key, 0) + 1
+
+    def act(self, session: LiveSession, scene: str, kind: str) -> None:
+        """A pause or skipped reveal at `scene` by `session`, its first there or not."""
+        new = (scene, kind) not in session.acts
+        session.acts.add((scene, kind))
+        for klass in session.slices:
+            total = self.acts.setdefault((*klass[: decide_acts.WIDTH], scene, kind), [0, 0])
+            total[0] += 1
+            total[1] += new
+
     def active(self, story_id: str, ts: str) -> None:
         """The story saw activity at `ts`."""
         if ts > self.activity.get(story_id, ""):
@@ -769,6 +857,7 @@ class LiveCounts:
             conn.executemany(_ADD_STANDING, [(*k, v) for k, v in self.standings.items()])
         if self.activity:
             conn.executemany(_LAST_ACTIVITY, [(ts, s) for s, ts in self.activity.items()])
+        decide_acts.write(conn, self.decisions, self.acts)
 
 
 _SESSION_ALL_EVENTS = """SELECT seq, type, scene, choice, target FROM events
@@ -782,15 +871,13 @@ def class_moved(conn: sqlite3.Connection, session: LiveSession, outcome: str) ->
 
     `standing_moved`'s move, computed in memory: its events tallied once,
     subtracted under its old class, the old class's rows left at zero deleted,
-    added under the new one (`session.slices` still hold the old class). The
-    same read, in `seq` order with the rewinds, settles its digest
-    (`digests.settle`).
+    added under the new one (`session.slices` still hold the old class). (Its
+    digest does not change: `digests.py` keeps it with each event.)
     """
     tally = Tally()
     rows = conn.execute(_SESSION_ALL_EVENTS, [session.session_id]).fetchall()
     for _seq, kind, scene, choice, target in rows:
         tally.add(kind, scene, choice, target)
-    digests.settle(conn, session.session_id, outcome, rows)
     old = session.slices
     new = [(*klass[:7], outcome) for klass in old]
     edges: list[tuple[Any, ...]] = []

@@ -12,10 +12,9 @@ attributes and events go in with `executemany` and the running totals
 aggregates (`aggregates.py`) of those sessions are counted in memory too
 (`aggregates.Tally`) and summed over each class, in the same transaction;
 `aggregates.add_sessions`, the set-based SQL of the migration's backfill,
-gives the same rows. The digests of the sessions a batch finishes
-(`digests.py`) are replayed from the ops in memory, never read back, for
-the sessions the live path would hold one for (finished by a finish that
-changed their outcome, no event a digest reads after it).
+gives the same rows. The digests of the sessions a batch creates
+(`digests.py`: every session has one) are replayed from the ops in memory,
+never read back.
 Everything else (the story's registration, ops for sessions committed
 earlier) goes through `ops.apply_op`, the live path. A test commits the same
 ops both ways and compares every table. A batch that fails rolls back whole
@@ -97,7 +96,6 @@ class BulkWriter:
         labels: Counter[tuple[str, str, str, str, str]] = Counter()
         tallies: dict[str, aggregates.Tally] = {}
         replays: dict[str, list[digests.Row]] = {}  # each session's events a digest reads
-        settled: set[str] = set()  # sessions whose digest the live path would hold
         for op in pending:
             sid = op.get("session_id")
             kind = op.get("op")
@@ -122,7 +120,7 @@ class BulkWriter:
                 events.append(event_row(op))
                 counts.events += 1
                 tally = tallies[sid]
-                tally.add(op["type"], op["scene"], op["choice"], op["target"])
+                tally.add(op["type"], op["scene"], op["choice"], op["target"], op["decide_ms"])
                 if op["ts"] > tally.last_ts:
                     tally.last_ts = op["ts"]
                 story = (row["story_id"], row["content_hash"])
@@ -131,8 +129,6 @@ class BulkWriter:
                 t = op["type"]
                 if t in digests.KINDS:
                     replays[sid].append((op["seq"], t, op["scene"], op["choice"]))
-                    if row["outcome"] != "in_progress":
-                        settled.discard(sid)  # as `ops.py` drops a finished session's digest
                 if t in COUNTED:
                     key = (*story, op["scene"] or "", op["choice"] or "", op["target"] or "")
                     walked[key] += 1
@@ -145,10 +141,6 @@ class BulkWriter:
                     if row["last_scene_seq"] < op["seq"]:
                         row.update(last_scene=op["scene"], last_scene_seq=op["seq"])
             elif kind == "finish":
-                if op["outcome"] != rows[sid]["outcome"]:  # it changes class: settled anew
-                    settled.discard(sid)
-                    if op["outcome"] != "in_progress":
-                        settled.add(sid)
                 rows[sid].update(
                     outcome=op["outcome"],
                     ending_id=op["ending_id"],
@@ -159,13 +151,12 @@ class BulkWriter:
                 raise ValueError(f"unknown store operation {kind!r}")
         _insert(conn, rows, attrs, events, walked, timeouts, views)
         aggregates.add_tallied(conn, rows, attrs, tallies)  # summed in memory, as add_sessions
-        book = digests.Codebook(conn)  # the sessions it finishes, replayed from their ops
+        book = digests.Codebook(conn)  # every session it creates, replayed from its ops
         digests.write(
             conn,
             [
                 (sid, book.encode(digests.replay(sorted(replays[sid], key=itemgetter(0)))))
-                for sid, row in rows.items()
-                if sid in settled and row["outcome"] != "in_progress"
+                for sid in rows
             ],
         )
         conn.executemany(

@@ -1,26 +1,29 @@
-"""Per-session digests: what the path analysis needs of a finished session, kept by the store.
+"""Per-session digests: what the path analysis needs of a session, kept by the store.
 
 `stats` (paths, progress, segments, tags) used to replay every session's
-events. The replay of a session that is no longer in progress does not
-change until its events do, so the store keeps its result in
-`session_digests` (m012), one row per session, written in the transaction
-that finishes the session. `replay` is the one definition of that replay:
-the analytics walk (`analytics/walks.py`) removes the choices a rewind undid
-with this module's `rewind`, and the store computes each digest with the
-same code.
+events. The store keeps the result of that replay in `session_digests`
+(m012), one row per session, finished or in progress, changed in the
+transaction of each event that changes it. `replay` is the one definition
+of that replay: the analytics walk (`analytics/walks.py`) removes the choices
+a rewind undid with this module's `rewind`, and the store computes each
+digest with the same code.
 
 What a reader may rely on
 -------------------------
 
-- **Which sessions have a row.** Only a session whose `outcome` is not
-  `in_progress`; and when it has one, the row is what `replay` finds in the
-  events of that session *stored now* (after a prune: the events it kept),
-  encoded by `Codebook.encode`. A
-  finished session may lack a row (a path that could not keep it exact
-  dropped it: an event that changes the digest arriving after the finish,
-  a hand-edited file); a reader walks that session's events instead, which
-  gives the same answer. A session in progress never has a row. A row goes
-  with its session (`ON DELETE CASCADE`; `forget` leaves no digest).
+- **Every session has exactly one row, and it is exact.** Whatever the
+  session's outcome (`in_progress` included), its row is what `replay` finds
+  in the events of that session *stored now* (after a prune: the events it
+  kept), encoded by `Codebook.encode`. A session with no event of the types
+  a digest reads (`KINDS`) has the empty row: `made` 0, `depth` 0, the lists
+  `[]`, `seq` -1. A row goes with its session (`ON DELETE CASCADE`; `forget`
+  leaves no digest). So `sessions JOIN session_digests` is every session,
+  and no reader needs the events for what a digest holds. (The outcome is
+  not in the row: a finish or a reopening changes nothing a digest holds.)
+  One exception: a file that m012 wrote before this rule and that no
+  `Store.open` has upgraded since (`outdated`: no `seq` column; it holds
+  rows for some finished sessions only). A reader that opens files without
+  migrating them checks `outdated` first and walks the events if so.
 - **Columns.** `session_id`; `made`: the session's decisions, i.e. its
   events of type `choice_made` or `timeout_default` (every one, as
   `segments` counts them); `depth`: the length of its path (progress, "how
@@ -29,43 +32,57 @@ What a reader may rely on
   every choice after it (nothing when no choice was made there): for a
   session that reached an ending, the way the viewer actually got there;
   `shown`: the distinct scenes of its `scene_shown` events; `took`: the
-  distinct (scene, choice) of its decisions, undone or not.
+  distinct (scene, choice) of its decisions, undone or not; `seq`: the
+  highest `seq` among its events of the types in `KINDS` (-1 for none), by
+  which a writer tells an event that arrives late from one that continues
+  the path.
 - **Encodings.** Every scene and (scene, choice) is a small integer, its
   *code*, listed in `digest_names (code, name)`: `name` is the JSON text of
   the scene id (`"wake"`) or of the pair (`["wake","get_up"]`), so a name is
   never both, and `names(conn)` decodes the whole table. A code never
   changes once given (rebuilds keep the table; names are story content,
-  never a viewer's), but codes are per database: decode before comparing
-  two files (`merge` recomputes the digests it brings). The three lists
-  are compact JSON arrays of codes (`[12,5,33]`, `[]` for none), one text
-  for one value, so SQL can `GROUP BY path` or use `json_each`: `path` in
-  order, `shown` and `took` sorted by code. A decision enters `path` and
-  `took` only with a non-empty scene and choice, a scene enters `shown` only
-  when non-empty, and a rewind without a scene undoes nothing (the walk's
-  rules); `made` counts every decision. Why codes: at 10 million events of Signal (129,081 finished
-  sessions) the same lists as JSON arrays of ids took 1,043 bytes a session,
-  2.8 KB on disk (rows that long spill to overflow pages: 363 MB); as codes
-  203 bytes, 237 on disk (31 MB).
+  never a viewer's), but codes are per database, and the order they are
+  given in depends on the write path: decode before comparing two files
+  (`merge` recomputes the digests it brings). The three lists are compact
+  JSON arrays of codes (`[12,5,33]`, `[]` for none), one text for one value,
+  so SQL can `GROUP BY path` or use `json_each`: `path` in order, `shown` and
+  `took` sorted by code. A decision enters `path` and `took` only with a
+  non-empty scene and choice, a scene enters `shown` only when non-empty,
+  and a rewind without a scene undoes nothing (the walk's rules); `made`
+  counts every decision. Why codes: at 10 million events of Signal (129,081
+  finished sessions) the same lists as JSON arrays of ids took 1,043 bytes a
+  session, 2.8 KB on disk (rows that long spill to overflow pages: 363 MB);
+  as codes 203 bytes, 237 on disk (31 MB).
 
 How each write path keeps the rule
 ----------------------------------
 
-- the live paths (`ops.apply_op`, `ops.apply_ops`): a finish that changes a
-  session's outcome (class) writes its digest from the events it reads for
-  the aggregates' move (`aggregates.class_moved`, or `settle`'s own read on
-  the one-op path); a session reopened (a rewind from an ending) loses it;
-  an event of a type the digest reads (`KINDS`) stored for a finished
-  session drops it (other types, such as a `quit` after the ending, change
-  nothing a digest holds and leave it);
-- the bulk writer (`bulk.py`): computed in memory from the ops it writes,
-  never read back, for the sessions it finishes, exactly those the live
-  path would keep one for (the same rows either way, a test compares);
-- `prune`: the sessions that lose events are recomputed (`mark`, then
-  `refresh_marked`);
+- a new session (`ops._apply_session`) gets the empty row (`started`);
+- the live paths (`ops.apply_op`, the key-press group `ops.apply_ops`):
+  each stored event of a type in `KINDS` changes its session's row in the
+  same transaction, in memory from the row (`Changes`: the row read once
+  per session and group, written once), never from the session's events:
+  a decision appends its step to `path` and `took`, a scene shown joins
+  `shown`, a rewind cuts `path`, `made` counts. An event that arrives late
+  (its `seq` below the row's `seq`: a spool loaded after later events, ops
+  replayed out of order; the store accepts any `seq` not taken) and could
+  change the path (a decision with a scene and a choice, a rewind with a
+  scene) makes that one session's row replayed from its stored events
+  instead, as does a row found missing (a hand-edited file). The codes a
+  group needs come from `Names`, the writer's cache of `digest_names`,
+  which keeps across transactions only what a committed one saw;
+- the bulk writer (`bulk.py`): the rows of the sessions a batch creates,
+  replayed in memory from the batch's ops, never read back; its ops for
+  sessions committed earlier go through the live path;
+- `prune`: the sessions that lose events are replayed from the events they
+  keep (`mark`, then `refresh_marked`);
 - `forget`, `forget --simulated`, `merge`, the migration's backfill and
-  `aggregates.rebuild`: `rebuild`, one pass over the finished sessions'
-  events in the table's own order (session, seq), a batch of rows at a time,
-  so memory does not grow with the database.
+  `aggregates.rebuild`: `rebuild`, one pass over every session's events in
+  the table's own order (session, seq), a batch of rows at a time, so memory
+  does not grow with the database. A file whose m012 predates this rule
+  (digests of finished sessions only, no `seq` column: `outdated`) is
+  brought to it when `Store.open` migrates (`upgrade`: the column added,
+  every row rebuilt, once).
 """
 
 from __future__ import annotations
@@ -73,7 +90,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -104,6 +121,7 @@ class Replayed:
     path: list[tuple[Any, Any]]
     shown: set[Any]
     took: set[tuple[Any, Any]]
+    seq: int = -1  # the highest seq of the events read (-1: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +133,10 @@ class Digest:
     path: str
     shown: str
     took: str
+    seq: int = -1
+
+
+EMPTY = Digest(0, 0, "[]", "[]", "[]", -1)  # a session with no event a digest reads
 
 
 def replay(rows: Iterable[Row]) -> Replayed:
@@ -124,7 +146,8 @@ def replay(rows: Iterable[Row]) -> Replayed:
     shown: set[Any] = set()
     took: set[tuple[Any, Any]] = set()
     made = 0
-    for _seq, kind, scene, choice in rows:
+    last = -1
+    for seq, kind, scene, choice in rows:
         if kind in DECISIONS:
             made += 1
             if scene and choice:
@@ -136,7 +159,10 @@ def replay(rows: Iterable[Row]) -> Replayed:
                 shown.add(scene)
         elif kind == "rewind" and scene:
             rewind(steps, scenes, scene)
-    return Replayed(made, steps, shown, took)
+        else:
+            continue
+        last = max(last, seq)
+    return Replayed(made, steps, shown, took, last)
 
 
 def _json(value: Any) -> str:
@@ -154,52 +180,157 @@ def step_name(scene: Any, choice: Any) -> str:
     return _json([scene, choice])
 
 
+# -- codes: `digest_names`, and what a connection knows of it -------------------------
+
+
+@dataclass(slots=True)
+class _Known:
+    """Codes known by value: scenes, steps, and each code's value (a scene or a pair)."""
+
+    scenes: dict[Any, int] = field(default_factory=dict)
+    steps: dict[tuple[Any, Any], int] = field(default_factory=dict)
+    values: dict[int, Any] = field(default_factory=dict)
+
+    def note(self, code: int, name: str) -> None:
+        value = json.loads(name)
+        if isinstance(value, list):
+            pair = (value[0], value[1])
+            self.steps[pair] = code
+            self.values[code] = pair
+        else:
+            self.scenes[value] = code
+            self.values[code] = value
+
+
+class Names:
+    """The codes of `digest_names` one connection has learnt, kept across its transactions.
+
+    What a transaction learns (read, or added) is *fresh*: it may roll back,
+    and an added code would then be given again to another name. The owner
+    of the connection (the writer) calls `committed` after each commit it
+    makes, which keeps the fresh codes for good (a committed code never
+    changes); `begin`, at the start of every transaction that uses it,
+    forgets the fresh codes of one whose commit was not confirmed. Without
+    an owner (`Names()` made for one transaction) it is a plain cache.
+    """
+
+    def __init__(self) -> None:
+        self.kept = _Known()
+        self.fresh = _Known()
+
+    def begin(self) -> None:
+        """A transaction starts: forget what an unconfirmed one learnt."""
+        if self.fresh.values:
+            self.fresh = _Known()
+
+    def committed(self) -> None:
+        """The transaction that used these names committed: keep what it learnt."""
+        fresh = self.fresh
+        if fresh.values:
+            self.kept.scenes.update(fresh.scenes)
+            self.kept.steps.update(fresh.steps)
+            self.kept.values.update(fresh.values)
+            self.fresh = _Known()
+
+    def scene(self, scene: Any) -> int | None:
+        code = self.kept.scenes.get(scene)
+        return self.fresh.scenes.get(scene) if code is None else code
+
+    def step(self, pair: tuple[Any, Any]) -> int | None:
+        code = self.kept.steps.get(pair)
+        return self.fresh.steps.get(pair) if code is None else code
+
+    def value(self, code: int) -> Any:
+        found = self.kept.values.get(code)
+        return self.fresh.values.get(code) if found is None else found
+
+
 class Codebook:
     """`digest_names` as one transaction sees it: each scene's and step's code, new ones added.
 
-    Read (and extended) in the caller's transaction, and dropped with it: a
-    code is never assumed from an earlier transaction, which may have rolled
-    back.
+    Read (and extended) in the caller's transaction. `names`: what the
+    connection learnt in earlier transactions (`Names`); by default nothing,
+    so a code is never assumed from an earlier transaction, which may have
+    rolled back.
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, whole: bool = False) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, whole: bool = False, names: Names | None = None
+    ) -> None:
         self.conn = conn
-        self.codes: dict[str, int] = {}  # name -> code
-        self.scenes: dict[Any, int] = {}  # scene -> code, for the names looked up
-        self.steps: dict[tuple[Any, Any], int] = {}  # (scene, choice) -> code
+        self.names = Names() if names is None else names
         if whole:  # a rebuild touches most names: read them all at once
-            self.codes.update((n, c) for c, n in conn.execute(_NAMES))
+            for code, name in conn.execute(_NAMES):
+                self.names.fresh.note(code, name)
 
-    def learn(self, names: Iterable[str]) -> None:
-        """Make sure every name in `names` has a code (looked up, else added)."""
-        missing = sorted({n for n in names if n not in self.codes})
+    def learn(self, scenes: Iterable[Any] = (), steps: Iterable[tuple[Any, Any]] = ()) -> None:
+        """Make sure every scene and step given has a code (looked up, else added)."""
+        names = self.names
+        new_scenes = {s: scene_name(s) for s in scenes if names.scene(s) is None}
+        new_steps = {p: step_name(*p) for p in steps if names.step(p) is None}
+        if not new_scenes and not new_steps:
+            return
+        # sorted: codes are given in the same order on every batch
+        missing = sorted({*new_scenes.values(), *new_steps.values()})
+        codes: dict[str, int] = {}
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            self.codes.update(
+            codes.update(
                 (n, c) for c, n in self.conn.execute(f"{_NAMES} WHERE name IN ({marks})", chunk)
             )
-        for name in missing:  # sorted: codes are given in the same order on every path
-            if name not in self.codes:
-                (code,) = self.conn.execute(_ADD_NAME, [name]).fetchone()
-                self.codes[name] = code
+        for name in missing:
+            if name not in codes:
+                (codes[name],) = self.conn.execute(_ADD_NAME, [name]).fetchone()
+        fresh = names.fresh
+        for name in missing:
+            fresh.note(codes[name], name)
+        # by the values given too (a hand-edited file's blob scene is named as text)
+        fresh.scenes.update((s, codes[n]) for s, n in new_scenes.items())
+        fresh.steps.update((p, codes[n]) for p, n in new_steps.items())
+
+    def decode(self, codes: Iterable[int]) -> None:
+        """Make sure the value of every code given is known (read from `digest_names`)."""
+        missing = sorted({c for c in codes if self.names.value(c) is None})
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for code, name in self.conn.execute(f"{_NAMES} WHERE code IN ({marks})", chunk):
+                self.names.fresh.note(code, name)
+
+    def scene(self, scene: Any) -> int:
+        """The code of a scene (added when new)."""
+        code = self.names.scene(scene)
+        if code is None:
+            self.learn(scenes=[scene])
+            code = self.names.scene(scene)
+        return _known(code)
+
+    def step(self, pair: tuple[Any, Any]) -> int:
+        """The code of a (scene, choice) (added when new)."""
+        code = self.names.step(pair)
+        if code is None:
+            self.learn(steps=[pair])
+            code = self.names.step(pair)
+        return _known(code)
 
     def encode(self, replayed: Replayed) -> Digest:
         """The stored digest of `replayed` (its names learnt first)."""
-        scenes, steps = self.scenes, self.steps
-        new_scenes = {s: scene_name(s) for s in replayed.shown if s not in scenes}
-        new_steps = {p: step_name(*p) for p in replayed.took if p not in steps}
-        if new_scenes or new_steps:
-            self.learn([*new_scenes.values(), *new_steps.values()])
-            scenes.update((s, self.codes[n]) for s, n in new_scenes.items())
-            steps.update((p, self.codes[n]) for p, n in new_steps.items())
+        self.learn(replayed.shown, replayed.took)
+        steps = {p: _known(self.names.step(p)) for p in replayed.took}
         return Digest(  # every step of the path was decided, so it is in `took`
             replayed.made,
             len(replayed.path),
             _codes(steps[p] for p in replayed.path),
-            _codes(sorted(scenes[s] for s in replayed.shown)),
-            _codes(sorted(steps[p] for p in replayed.took)),
+            _codes(sorted(_known(self.names.scene(s)) for s in replayed.shown)),
+            _codes(sorted(steps.values())),
+            replayed.seq,
         )
+
+
+def _known(code: int | None) -> int:
+    assert code is not None  # learnt just before
+    return code
 
 
 def _codes(codes: Iterable[int]) -> str:
@@ -217,49 +348,136 @@ def names(conn: sqlite3.Connection) -> dict[int, str | tuple[str, str]]:
 
 _NAMES = "SELECT code, name FROM digest_names"
 _ADD_NAME = "INSERT INTO digest_names (name) VALUES (?) RETURNING code"
-_UPSERT = """INSERT INTO session_digests (session_id, made, depth, path, shown, took)
-    VALUES (?, ?, ?, ?, ?, ?)
+_UPSERT = """INSERT INTO session_digests (session_id, made, depth, path, shown, took, seq)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT DO UPDATE SET made = excluded.made, depth = excluded.depth,
-        path = excluded.path, shown = excluded.shown, took = excluded.took"""
+        path = excluded.path, shown = excluded.shown, took = excluded.took,
+        seq = excluded.seq"""
 _ROWS = f"""SELECT seq, type, scene, choice FROM events
     WHERE session_id = ? AND type IN {_KINDS_SQL} ORDER BY seq"""
+_READ = "SELECT made, path, shown, took, seq FROM session_digests WHERE session_id = ?"
 
 
 def write(conn: sqlite3.Connection, digests: Iterable[tuple[str, Digest]]) -> None:
-    """Store (or replace) the digests of finished sessions."""
+    """Store (or replace) the digests of sessions."""
     conn.executemany(
-        _UPSERT, [(sid, d.made, d.depth, d.path, d.shown, d.took) for sid, d in digests]
+        _UPSERT,
+        [(sid, d.made, d.depth, d.path, d.shown, d.took, d.seq) for sid, d in digests],
     )
 
 
-def drop(conn: sqlite3.Connection, session_id: str) -> None:
-    """The session's digest can no longer be kept exact here: delete it."""
-    conn.execute("DELETE FROM session_digests WHERE session_id = ?", [session_id])
+def started(conn: sqlite3.Connection, session_id: str) -> None:
+    """A session was just created: its empty digest (kept if it has one already)."""
+    e = EMPTY
+    conn.execute(
+        """INSERT INTO session_digests (session_id, made, depth, path, shown, took, seq)
+        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+        [session_id, e.made, e.depth, e.path, e.shown, e.took, e.seq],
+    )
 
 
-def settle(
-    conn: sqlite3.Connection,
-    session_id: str,
-    outcome: str,
-    rows: Iterable[tuple[Any, ...]] | None = None,
-) -> None:
-    """The session's outcome became `outcome`: its digest from its events, or none if open.
+# -- the live paths: events change the rows in memory --------------------------------
 
-    `rows`: its stored events (seq, type, scene, choice, ...), in `seq` order,
-    of at least the types in `KINDS` (others are ignored), when the caller has
-    read them already; else they are read here.
+
+@dataclass(slots=True)
+class _Open:
+    """A session's digest as `Changes` holds it: codes, not yet encoded."""
+
+    made: int
+    path: list[int]
+    shown: set[int]
+    took: set[int]
+    seq: int
+    replay: bool = False  # replayed from the stored events when written
+
+
+class Changes:
+    """What stored events change in their sessions' digests, written by `write`.
+
+    Each session's row is read once (at its first event) and written once;
+    its codes come from `names` (the writer's, kept across transactions) or
+    are learnt in this transaction.
     """
-    if outcome == "in_progress":
-        drop(conn, session_id)
-        return
-    if rows is None:
-        rows = conn.execute(_ROWS, [session_id])
-    replayed = replay((r[0], r[1], r[2], r[3]) for r in rows)
-    write(conn, [(session_id, Codebook(conn).encode(replayed))])
+
+    def __init__(self, conn: sqlite3.Connection, names: Names | None = None) -> None:
+        self.conn = conn
+        self.book = Codebook(conn, names=names)
+        self.open: dict[str, _Open] = {}
+
+    def event(self, op: dict[str, Any]) -> None:
+        """An event op just stored (a new row in `events`): its session's digest follows."""
+        kind = op["type"]
+        if kind not in KINDS:
+            return
+        sid = op["session_id"]
+        digest = self.open.get(sid)
+        if digest is None:
+            digest = self.open[sid] = self._read(sid)
+        if digest.replay:
+            return  # its events are replayed when written, this one with them
+        seq, scene = op["seq"], op["scene"]
+        late = seq < digest.seq
+        if kind in DECISIONS:
+            choice = op["choice"]
+            if scene and choice:
+                if late:  # where it goes in the path depends on what came after
+                    digest.replay = True
+                    return
+                code = self.book.step((scene, choice))
+                digest.path.append(code)
+                digest.took.add(code)
+            digest.made += 1
+        elif kind == "scene_shown":
+            if scene:
+                digest.shown.add(self.book.scene(scene))
+        elif scene:  # a rewind
+            if late:
+                digest.replay = True
+                return
+            self._rewind(digest, scene)
+        digest.seq = max(digest.seq, seq)
+
+    def _read(self, session_id: str) -> _Open:
+        row = self.conn.execute(_READ, [session_id]).fetchone()
+        if row is None:  # not kept (a hand-edited file): the events say what it is
+            return _Open(0, [], set(), set(), -1, replay=True)
+        made, path, shown, took, seq = row
+        return _Open(made, json.loads(path), set(json.loads(shown)), set(json.loads(took)), seq)
+
+    def _rewind(self, digest: _Open, scene: Any) -> None:
+        self.book.decode(digest.path)
+        value = self.book.names.value
+        scenes = [value(code)[0] for code in digest.path]
+        rewind(digest.path, scenes, scene)
+
+    def write(self) -> None:
+        """Store every digest changed so far (replaying those that must be), and start anew."""
+        rows: list[tuple[str, Digest]] = []
+        for sid, d in self.open.items():
+            if d.replay:
+                replayed = replay(self.conn.execute(_ROWS, [sid]))
+                rows.append((sid, self.book.encode(replayed)))
+            else:
+                path, shown, took = _codes(d.path), _codes(sorted(d.shown)), _codes(sorted(d.took))
+                rows.append((sid, Digest(d.made, len(d.path), path, shown, took, d.seq)))
+        if rows:
+            write(self.conn, rows)
+        self.open.clear()
+
+
+def event_added(conn: sqlite3.Connection, op: dict[str, Any]) -> None:
+    """One event op just stored (the one-op path): its session's digest follows."""
+    if op["type"] in KINDS:
+        changes = Changes(conn)
+        changes.event(op)
+        changes.write()
+
+
+# -- set-based: many sessions replayed from their events ------------------------------
 
 
 def _refresh(conn: sqlite3.Connection, where: str) -> None:
-    """Write the digest of every finished session `s` meeting `where`, streaming its events.
+    """Write the digest of every session `s` meeting `where`, streaming its events.
 
     The events come in the table's own order (session, seq) through the
     sessions' primary key; what is held at a time is one session and a batch
@@ -268,7 +486,7 @@ def _refresh(conn: sqlite3.Connection, where: str) -> None:
     cursor = conn.execute(
         f"""SELECT s.session_id, e.seq, e.type, e.scene, e.choice FROM sessions s
         LEFT JOIN events e ON e.session_id = s.session_id AND e.type IN {_KINDS_SQL}
-        WHERE s.outcome <> 'in_progress' AND {where}
+        WHERE {where}
         ORDER BY s.session_id, e.seq"""
     )
     book = Codebook(conn, whole=True)
@@ -286,12 +504,30 @@ def rebuild(conn: sqlite3.Connection) -> None:
     """Recompute every digest from the sessions and events held (in a transaction).
 
     Nothing to do before m012 has created the table (an earlier migration's
-    rebuild of the aggregates runs this too; m012 then fills it).
+    rebuild of the aggregates runs this too; m012 then fills it). A table
+    that m012 made before every session had a digest gets its `seq` column
+    first.
     """
     if not _has_table(conn):
         return
+    if not _has_seq(conn):
+        conn.execute("ALTER TABLE session_digests ADD COLUMN seq INTEGER NOT NULL DEFAULT -1")
     conn.execute("DELETE FROM session_digests")
     _refresh(conn, "true")
+
+
+def outdated(conn: sqlite3.Connection) -> bool:
+    """True for a table that m012 made before this rule (finished sessions only, no `seq`)."""
+    return _has_table(conn) and not _has_seq(conn)
+
+
+def upgrade(conn: sqlite3.Connection) -> bool:
+    """Bring an `outdated` table to the rule: every digest rebuilt, once (in the
+    caller's transaction). True if it did."""
+    if not outdated(conn):
+        return False
+    rebuild(conn)
+    return True
 
 
 def mark(conn: sqlite3.Connection, select: str, params: Any = ()) -> None:
@@ -303,9 +539,6 @@ def mark(conn: sqlite3.Connection, select: str, params: Any = ()) -> None:
 
 def refresh_marked(conn: sqlite3.Connection) -> None:
     """Recompute the digests of the sessions `mark` noted (their events changed)."""
-    conn.execute(
-        "DELETE FROM session_digests WHERE session_id IN (SELECT session_id FROM temp.digest_set)"
-    )
     _refresh(conn, "s.session_id IN (SELECT session_id FROM temp.digest_set)")
     conn.execute("DELETE FROM temp.digest_set")
 
@@ -315,3 +548,8 @@ def _has_table(conn: sqlite3.Connection) -> bool:
         "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'session_digests'"
     ).fetchone()
     return found is not None
+
+
+def _has_seq(conn: sqlite3.Connection) -> bool:
+    columns = conn.execute("SELECT name FROM pragma_table_info('session_digests')").fetchall()
+    return ("seq",) in columns

@@ -42,10 +42,14 @@ Tables:
   `agg_attr_values`, `story_activity` (m011): the aggregates behind filtered
   figures, per story, version, day, first playthrough, audience, outcome and
   attribute value, kept in each op's transaction (see `aggregates.py`).
-- `session_digests`, `digest_names` (m012): per finished session, what the
-  path analysis replays from its events (decisions made, depth, path, scenes
+- `session_digests`, `digest_names` (m012): per session, what the path
+  analysis replays from its events (decisions made, depth, path, scenes
   shown, choices taken, as codes that `digest_names` spells out), kept in
-  the transaction that finishes it (see `digests.py`).
+  the transaction of each event that changes it (see `digests.py`).
+- `agg_decide`, `agg_acts` (m013): per story, version, day, first playthrough,
+  audience and attribute value (no outcome), the time-to-decide sketch's
+  buckets and the rewinds, pauses and skipped reveals per scene, for the
+  timing and interactions tables (see `decide_acts.py`).
 """
 
 from __future__ import annotations
@@ -574,12 +578,14 @@ def m011_aggregates(db: Database) -> None:
 
 @_step
 def m012_session_digests(db: Database) -> None:
-    """Per-session digests of finished sessions (see `digests.py`), backfilled in one pass.
+    """Per-session digests of every session (see `digests.py`), backfilled in one pass.
 
-    The backfill is the module's `rebuild`: the finished sessions' events
-    streamed in the table's own order, a batch of rows written at a time.
-    (Like m011, this step calls that code: a later change to what a digest
-    holds must come with a step of its own that rebuilds the table.)
+    The backfill is the module's `rebuild`: every session's events streamed
+    in the table's own order, a batch of rows written at a time. (Like m011,
+    this step calls that code: a later change to what a digest holds must
+    come with a step of its own that rebuilds the table.) Changed in place
+    before any release: a file whose m012 kept finished sessions only (no
+    `seq` column) is rebuilt once at open by `digests.upgrade` (`migrate`).
     """
     db.execute(
         """CREATE TABLE session_digests (
@@ -589,7 +595,8 @@ def m012_session_digests(db: Database) -> None:
             depth INTEGER NOT NULL,
             path TEXT NOT NULL,
             shown TEXT NOT NULL,
-            took TEXT NOT NULL) WITHOUT ROWID"""
+            took TEXT NOT NULL,
+            seq INTEGER NOT NULL DEFAULT -1) WITHOUT ROWID"""
     )
     db.execute(
         """CREATE TABLE digest_names (
@@ -599,6 +606,37 @@ def m012_session_digests(db: Database) -> None:
     from branching.store import digests
 
     digests.rebuild(db.conn)
+
+
+@_step
+def m013_decide_and_acts(db: Database) -> None:
+    """Aggregates for the timing and interactions tables (see `decide_acts.py`), backfilled.
+
+    Keyed like m011's tables without the outcome. `agg_decide` counts the
+    `choice_made` times per bucket of the time-to-decide sketch (`sketch.py`);
+    `agg_acts` counts rewinds, pauses and skipped reveals per scene, in events
+    and in sessions. The backfill is `aggregates.rebuild_decide_acts`: the
+    set-based SQL of the other aggregates, over these two tables only. (Like
+    m011, this step calls that code: a later change to what the tables hold
+    must come with a step of its own that rebuilds them.)
+    """
+    klass = """story_id TEXT NOT NULL, attr_key TEXT NOT NULL, attr_value TEXT NOT NULL,
+        content_hash TEXT NOT NULL, day TEXT NOT NULL, first_play INTEGER NOT NULL,
+        simulated INTEGER NOT NULL"""
+    key = "story_id, attr_key, attr_value, content_hash, day, first_play, simulated"
+    db.execute(
+        f"""CREATE TABLE agg_decide ({klass}, scene TEXT NOT NULL, bucket INTEGER NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY ({key}, scene, bucket)) WITHOUT ROWID"""
+    )
+    db.execute(
+        f"""CREATE TABLE agg_acts ({klass}, scene TEXT NOT NULL, kind TEXT NOT NULL,
+            times INTEGER NOT NULL DEFAULT 0, sessions INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY ({key}, scene, kind)) WITHOUT ROWID"""
+    )
+    from branching.store import aggregates
+
+    aggregates.rebuild_decide_acts(db.conn)
 
 
 def _user_tables(conn: sqlite3.Connection, schema: str = "main") -> dict[str, str]:
@@ -706,6 +744,9 @@ def migrate(conn: sqlite3.Connection, path: Path, *, stop_before: str | None = N
         with immediate(conn):
             check_ours(conn, path)
             migrations.apply(db, stop_before=stop_before)
+            from branching.store import digests
+
+            digests.upgrade(conn)  # an m012 from before every session had a digest
     except sqlite3.Error as exc:
         raise translate(exc, path) from None
 

@@ -20,9 +20,9 @@ ignored, and the whole state, which is stored as a snapshot.
 
 Every change to a session row (created, its last scene, finished, reopened by
 a rewind from an ending) also moves its count in `session_ends`, in the same
-transaction (`totals.session_moved`). A finished session's digest
-(`digests.py`) is written when it finishes and deleted when it is reopened or
-an event of a type the digest reads (`DIGESTED`) is stored for it.
+transaction (`totals.session_moved`). Every session's digest (`digests.py`)
+is created with it and changed by each event of a type it reads (`DIGESTED`),
+in the event's transaction.
 
 An op for a playthrough that `forget` deleted (listed in `forgotten_sessions`)
 is dropped and counts as done: a player still open when its viewer was
@@ -43,7 +43,7 @@ import json
 import sqlite3
 from typing import Any
 
-from branching.store import digests
+from branching.store import decide_acts, digests
 from branching.store.aggregates import LiveCounts, LiveSession, class_moved, read_session
 from branching.store.errors import InvalidInput
 from branching.store.states import StateChain, snapshot
@@ -72,6 +72,7 @@ INPUTS = frozenset({"key", "mouse", "timeout", "scripted"})
 OUTCOMES = frozenset({"ending", "abandoned", "stuck", "quit"})
 COUNTED = frozenset({"choice_made", "timeout_default", "route_taken"})
 NEEDS_SCENE = COUNTED | {"scene_shown", "ending_reached"}
+ACTS = decide_acts.KINDS  # rewinds, pauses, skipped reveals: counted per scene (m013)
 DIGESTED = digests.KINDS  # the event types a session's digest is replayed from
 MAX_LABEL = 1000  # characters of a rendered choice label
 
@@ -227,6 +228,7 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
         [(op["session_id"], key, value) for key, value in sorted(op.get("attrs", {}).items())],
     )
     session_added(conn, op["session_id"])
+    digests.started(conn, op["session_id"])
     return True
 
 
@@ -259,8 +261,8 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
         return False
     kind = op["type"]
     event_added(conn, op)
-    if kind in DIGESTED:  # a finished session's digest no longer holds (none while open)
-        digests.drop(conn, op["session_id"])
+    if kind in DIGESTED:  # the session's digest follows (`digests.Changes`)
+        digests.event_added(conn, op)
     if op.get("label") is not None:
         conn.execute(
             _ADD_LABEL,
@@ -351,7 +353,9 @@ _HANDLERS = {
 # -- a group of ops in one transaction (one key press) ----------------------------------
 
 
-def apply_ops(conn: sqlite3.Connection, ops: list[Op]) -> list[bool]:
+def apply_ops(
+    conn: sqlite3.Connection, ops: list[Op], names: digests.Names | None = None
+) -> list[bool]:
     """Apply `ops` in order inside the caller's transaction; what `apply_op` says of each.
 
     Every table is left exactly as applying the ops one by one leaves it (a
@@ -364,8 +368,10 @@ def apply_ops(conn: sqlite3.Connection, ops: list[Op]) -> list[bool]:
     through is created at zero, as op by op). Ops that change a session's
     class or attributes (a session, a finish, a rewind; and anything unusual)
     go through `apply_op`, after what was summed so far is written.
+    `names`: the connection owner's cache of digest codes (`digests.Names`; the
+    owner calls its `committed` after the commit), so a key press looks none up.
     """
-    group = _GroupSums(conn)
+    group = _GroupSums(conn, names)
     for op in ops:
         if _summable(op):
             group.scenes.setdefault(op["session_id"], set()).add(op.get("scene") or "")
@@ -393,6 +399,7 @@ def _summable(op: Op) -> bool:
         and isinstance(op.get("ts"), str)
         and type(op.get("seq")) is int
         and all(_text(op.get(f)) for f in ("scene", "choice", "target", "label"))
+        and (op.get("decide_ms") is None or type(op.get("decide_ms")) is int)
     )
 
 
@@ -423,8 +430,11 @@ class _Moves:
 class _GroupSums:
     """What a run of summable ops has read and added so far; `write` stores it."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, names: digests.Names | None = None) -> None:
         self.conn = conn
+        if names is not None:
+            names.begin()
+        self.digests = digests.Changes(conn, names)  # each session's row read once, written once
         self.scenes: dict[str, set[str]] = {}  # per session, the scenes of the group's events
         self._reset()
 
@@ -452,8 +462,8 @@ class _GroupSums:
         if self.conn.execute(_INSERT_EVENT, row).rowcount == 0:
             _check_same_event(self.conn, row)
             return False
-        if session.standing[1] != "in_progress" and op["type"] in DIGESTED:
-            digests.drop(self.conn, sid)  # finished: its digest no longer holds
+        if op["type"] in DIGESTED:
+            self.digests.event(op)
         self._count(session, op)
         return True
 
@@ -485,6 +495,10 @@ class _GroupSums:
                 counts.scene(session, scene, [1, scene not in session.shown, 0])
                 session.shown.add(scene)
             self._moved(session, op)
+        elif kind in ACTS and scene is not None:
+            counts.act(session, scene, kind)
+        if kind == "choice_made" and op["decide_ms"] is not None and scene is not None:
+            counts.decided(session, scene, op["decide_ms"])
         counts.active(story, op["ts"])
 
     def _moved(self, session: LiveSession, op: Op) -> None:
@@ -575,4 +589,5 @@ class _GroupSums:
             conn.executemany(_ADD_TRAVERSAL, [(*k, *n) for k, n in self.traversals.items()])
         if self.views:
             conn.executemany(_ADD_VIEW, [(*k, n) for k, n in self.views.items()])
+        self.digests.write()
         self._reset()

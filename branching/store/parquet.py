@@ -138,7 +138,7 @@ SELECT seq, ts, type, scene, choice, target, decide_ms, input, state, {label}
 FROM events WHERE session_id = ? ORDER BY seq"""
 _ATTRS = "SELECT session_id, key, value FROM session_attrs ORDER BY session_id, key"
 _STORIES = """SELECT story_id, content_hash, title, author, version_label, structure,
-       registered_at FROM stories ORDER BY story_id, registered_at, content_hash"""
+       registered_at FROM stories ORDER BY story_id, registered_at, rowid"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,12 +104,14 @@ class Store:
         elif not target.exists():
             raise DatabaseMissing(f"there is no telemetry database at {target}")
         db.check_header(target)
+        from branching.store import digests
         from branching.store.migrations import check_ours, migrate, migration_names
 
         conn = db.connect(target, busy_timeout_ms=busy_timeout_ms)
         try:
             try:  # up to date: no write lock needed, so a locked database opens at once
                 current = check_ours(conn, target) == migration_names()
+                current = current and not digests.outdated(conn)  # m012 changed in place
             except sqlite3.Error as exc:
                 raise db.translate(exc, target) from None
             if not current:

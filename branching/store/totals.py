@@ -15,9 +15,8 @@ session moves the session's count from its old key to its new one
 
 The aggregates behind filtered figures (`aggregates.py`) follow the same
 ops: `session_added`, `event_added` and `session_moved` keep them in the
-op's transaction, and `rebuild` recounts them too. So do the per-session
-digests (`digests.py`): a session whose outcome changes gets its digest
-written (finished) or deleted (reopened) in `session_moved`.
+op's transaction, and `rebuild` recounts them too (with the per-session
+digests, `digests.py`, which a change of outcome leaves as they are).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from branching.store import aggregates, digests
+from branching.store import aggregates
 
 _RAW_TRAVERSALS = """
     SELECT s.story_id, s.content_hash, COALESCE(e.scene, '') AS scene,
@@ -74,8 +73,6 @@ def session_moved(conn: sqlite3.Connection, session_id: str, sql: str, params: l
         new = aggregates.standing(conn, session_id)
         if new is not None and new != old:
             aggregates.standing_moved(conn, session_id, old, new)
-            if new[1] != old[1]:  # finished or reopened: its digest follows (`digests.py`)
-                digests.settle(conn, session_id, new[1])
     return changed
 
 

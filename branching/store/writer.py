@@ -65,7 +65,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from branching.store import spool
+from branching.store import digests, spool
 from branching.store.db import Fault, classify, immediate, what_blocks
 from branching.store.errors import StoreError
 from branching.store.ops import Op, apply_op, apply_ops
@@ -181,6 +181,7 @@ class Writer:
         self._backlog: deque[Job] = deque()  # Mode.MEMORY: ops neither written nor spooled
         self._failed: list[Job] = []  # refused or hit by a bug after being kept: never retried
         self._conn: sqlite3.Connection | None = None
+        self._names = digests.Names()  # the digest codes its committed groups saw
         self._conn_busy_ms = busy_timeout_ms
         self._outstanding = 0
         self._idle = threading.Condition()
@@ -348,7 +349,8 @@ class Writer:
         try:
             conn = self._connection(min(self._first_busy_ms, PROBE_BUSY_MS))
             with immediate(conn):
-                apply_ops(conn, ops)  # as one by one, with fewer statements
+                apply_ops(conn, ops, self._names)  # as one by one, with fewer statements
+            self._names.committed()
         except Exception as exc:  # rolled back whole; the one-op path sorts it out
             if classify(exc) not in (Fault.BUSY, Fault.BAD_RECORD):
                 self._drop_connection()
@@ -377,6 +379,7 @@ class Writer:
             except sqlite3.Error:
                 pass
             self._conn = None
+            self._names = digests.Names()
 
     def _write(self, job: Job) -> None:
         """Commit `job`; spool it (and keep spooling) once the database stalls.

@@ -1,0 +1,117 @@
+"""`stats` from SQLite's accelerators gives exactly the figures of reading every event.
+
+On SQLite, `build_report` answers what it can from the aggregates
+(`stats_rollup.rolled_figures`: scenes, choices, timing counts, drop-off,
+completion) and the per-session digests (`stats_rollup.digested`: paths,
+progress, segments' choices per session, tags). Here every table of the
+report is computed both ways, over a seeded audience with going back,
+abandonment, timeouts, pauses and replays, for many selections and both
+units, and must be equal. A report of some tables only holds the same rows
+for those tables as the whole report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_consistency import LIGHTHOUSE, SIGNAL, TUTORIAL, record_real, simulate
+
+from branching.analytics import stats_rollup
+from branching.analytics.filters import make_filters
+from branching.analytics.report import build_report
+from branching.analytics.rows import TABLES
+
+SELECTIONS: list[dict[str, Any]] = [
+    {},
+    {"where": ["region=NL"]},
+    {"where": ["region=UK"], "since": "2025-01-10"},
+    {"where": ["region=UK", "device=ssh"]},
+    {"since": "2025-01-15", "until": "2025-01-20"},
+    {"until": "2025-01-20T12:00"},
+    {"first_only": True},
+    {"audience": "all"},
+    {"audience": "real"},
+]
+VERSIONS = [{"version": "1.1"}, {"version": "1.2", "first_only": True, "until": "2025-01-25"}]
+
+
+@pytest.fixture(scope="module")
+def audience(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("fast")
+    db = folder / "audience.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(folder / "config"))
+        mp.setenv("XDG_DATA_HOME", str(folder / "data"))
+        simulate(db, SIGNAL, 150, 40, seed=5)
+        simulate(db, TUTORIAL, 60, 20, seed=6)
+        simulate(db, LIGHTHOUSE, 40, 15, seed=7)
+        second = folder / "lighthouse-1.2.yaml"
+        text = LIGHTHOUSE.read_text(encoding="utf-8")
+        second.write_text(text.replace('version: "1.1"', 'version: "1.2"'), encoding="utf-8")
+        simulate(db, second, 40, 15, seed=8)
+        record_real(db)
+    return db
+
+
+def report(db: Path, story: str, unit: str, picked: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return dataclasses.asdict(
+        build_report(story, db=db, filters=make_filters(**picked), unit=unit, **kw)  # type: ignore[arg-type]
+    )
+
+
+def scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turn SQLite's accelerators off: every figure from the events."""
+    monkeypatch.setattr(stats_rollup, "rolled_figures", lambda *a: (None, "off"))
+    monkeypatch.setattr(stats_rollup, "digested", lambda *a: None)
+
+
+@pytest.mark.parametrize("unit", ["sessions", "viewers"])
+@pytest.mark.parametrize(
+    "story", [str(SIGNAL), "signal", "tutorial", "lighthouse"], ids=lambda s: Path(s).name
+)
+def test_every_table_is_the_same_with_and_without_the_accelerators(
+    audience: Path, story: str, unit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    selections = SELECTIONS + (VERSIONS if story == "lighthouse" else [])
+    fast = {i: report(audience, story, unit, p) for i, p in enumerate(selections)}
+    scanned(monkeypatch)
+    for i, picked in enumerate(selections):
+        slow = report(audience, story, unit, picked)
+        for name, rows in fast[i].items():
+            assert rows == slow[name], (picked, name)
+
+
+def test_the_accelerators_answer_and_see_something(audience: Path) -> None:
+    """The comparison above is not between two scans: the fast path is taken."""
+    from branching.analytics.source import open_readonly, resolve_versions
+
+    conn = open_readonly(audience)
+    try:
+        filters = make_filters(audience="all")
+        chosen = resolve_versions(conn, "signal", None)
+        rolled, why = stats_rollup.rolled_figures(conn, "signal", chosen, filters, "sessions")
+        assert rolled is not None, why
+        assert rolled.sessions == 150 and rolled.taken
+        assert stats_rollup.digested(conn, "signal", chosen, filters, "viewers") is not None
+    finally:
+        conn.close()
+    paths = report(audience, "signal", "sessions", {})["paths"]
+    assert paths and sum(p["count"] for p in paths) == paths[0]["completed"]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_a_report_of_one_table_holds_the_rows_of_the_whole_report(
+    audience: Path, table: str
+) -> None:
+    whole = report(audience, str(SIGNAL), "sessions", {"where": ["region=NL"]})
+    one = report(audience, str(SIGNAL), "sessions", {"where": ["region=NL"]}, tables=[table])
+    assert one["overview"] == whole["overview"]
+    fields = {
+        "endings": ("endings", "ending_kinds"),
+        "unreached": ("unreached_scenes", "unreached_choices"),
+    }.get(table, (table,))
+    for name in fields:
+        assert one[name] == whole[name], name
