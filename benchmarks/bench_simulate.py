@@ -10,6 +10,9 @@ raw insert rate of the same rows.
 
 Rounds alternate which side goes first. Targets (issue 12): A under 15 s for
 100,000 sessions, and A within 3x of B (median of the per-round ratios).
+Each round also prints A's CPU time (the command, its worker processes
+included) per event: on a shared machine the wall time moves with the load,
+the CPU a simulation costs much less.
 
 Usage: python benchmarks/bench_simulate.py [--quick] [--sessions N] [--rounds R]
 Writes benchmarks/results/simulate.json (simulate-quick.json with --quick).
@@ -27,14 +30,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _pairs import Verdicts, child_env, fmt_ratio, ratio_summary, run_process, write_results  # noqa: E402
+from _pairs import (  # noqa: E402
+    Timed,
+    Verdicts,
+    child_env,
+    fmt_ratio,
+    ratio_summary,
+    run_process,
+    write_results,
+)
 
 from branching.store import Store  # noqa: E402
 
 TABLES = ("sessions", "session_attrs", "events")
 
 
-def simulate(db: Path, sessions: int, seed: int) -> float:
+def simulate(db: Path, sessions: int, seed: int) -> Timed:
     argv = [
         sys.executable,
         "-m",
@@ -55,7 +66,7 @@ def simulate(db: Path, sessions: int, seed: int) -> float:
     timed = run_process(argv, env=child_env())
     if timed.code != 0:
         raise SystemExit(f"simulate failed (exit {timed.code}): run {' '.join(argv)}")
-    return timed.wall_s
+    return timed
 
 
 def read_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -95,6 +106,7 @@ def main() -> int:
     verdicts = Verdicts()
     ratios: list[float] = []
     times: list[float] = []
+    cpus: list[float] = []
     events = 0
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -109,15 +121,19 @@ def main() -> int:
         for r in range(rounds):
             a_db, b_db = base / f"a{r}.db", base / f"b{r}.db"
             if r % 2 == 0:
-                a = simulate(a_db, sessions, 1)
+                timed = simulate(a_db, sessions, 1)
                 b = raw_insert(b_db, rows)
             else:
                 b = raw_insert(b_db, rows)
-                a = simulate(a_db, sessions, 1)
+                timed = simulate(a_db, sessions, 1)
+            a = timed.wall_s
             times.append(a)
+            cpus.append(timed.cpu_s)
             ratios.append(a / b)
             print(
-                f"round {r + 1}: simulate {a:.1f} s, raw executemany {b:.1f} s, ratio {a / b:.2f}"
+                f"round {r + 1}: simulate {a:.1f} s (CPU {timed.cpu_s:.1f} s, "
+                f"{timed.cpu_s / max(1, events) * 1e6:.1f} us per event), "
+                f"raw executemany {b:.1f} s, ratio {a / b:.2f}"
             )
             a_db.unlink()
             b_db.unlink()
@@ -140,6 +156,7 @@ def main() -> int:
         "events": events,
         "bytes": size,
         "seconds": times,
+        "cpu_seconds": cpus,
         "ratio": summary,
     }
     write_results("simulate", args.quick, data, verdicts)

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from branching.play.engine import ChoiceView, Playthrough, Steps, View
-from branching.recording import StoreRecorder
 from branching.simulate.audience import DAILY_RHYTHM, Audience
 from branching.simulate.personas import Persona
 from branching.simulate.pick import pick
@@ -218,8 +217,7 @@ class Shard:
             old, viewer.unfinished = viewer.unfinished, None
             old.clock = clock
             old.ops = ops
-            old.writer.finish("abandoned")
-            old.writer.close()
+            old.finish("abandoned")
         seed = rng.getrandbits(31)
         session = SimSession(
             rng,
@@ -230,6 +228,7 @@ class Shard:
             seed=seed,
             attrs=viewer.attrs,
             context=CONTEXT,
+            steps=self.steps,
             patches=self.patches,
         )
         session.ops = ops + session.ops
@@ -237,7 +236,7 @@ class Shard:
         viewer.sessions += 1
         strategy = viewer.persona.strategy if viewer.persona else a.strategy
         run = Playthrough.start(story, seed, self.steps)
-        rec = StoreRecorder(session.writer, steps=self.steps, group=False)
+        rec = session  # records what the player's StoreRecorder would (`sessions.SimSession`)
         rec.started(run)
         for _ in range(MAX_STEPS):
             view = run.view
@@ -288,8 +287,6 @@ class Shard:
             rec.shown(run)
         else:
             viewer.unfinished = session  # wandered too long: gave up
-        if viewer.unfinished is not session:
-            session.writer.close()
         return ops
 
     def _decide(self, view: View, viewer: _Viewer, strategy: str) -> tuple[ChoiceView, int, str]:
