@@ -211,3 +211,19 @@ def test_a_variable_shown_in_text_is_not_called_no_difference(tmp_path: Path) ->
         load_story(str(write(tmp_path, "tea.yaml", shown))), [("kitchen", "tea", "coffee")]
     )
     assert verdict.verdict == "unknown" and "drink" in verdict.why
+
+
+def test_a_bundled_story_named_by_id_is_proven_on_its_file(
+    tea: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stats tea` where `tea` is a bundled story whose content the sessions played
+    flags exactly as `stats path/to/tea.yaml`; once the bundled file differs from
+    what was recorded, it is not taken for it and the flags are worded as seen."""
+    from branching.analytics import report
+
+    story, db = tea
+    monkeypatch.setattr(report, "bundled_story", lambda name: story if name == "tea" else None)
+    assert flags("tea", db) == flags(str(story), db)
+    edited = write(tmp_path, "tea.yaml", TEA.replace("title: Tea", "title: Tea, edited", 1))
+    monkeypatch.setattr(report, "bundled_story", lambda name: edited if name == "tea" else None)
+    assert {r["proof"] for r in flags("tea", db)} == {"observed"}

@@ -115,3 +115,15 @@ def test_a_report_of_one_table_holds_the_rows_of_the_whole_report(
     }.get(table, (table,))
     for name in fields:
         assert one[name] == whole[name], name
+
+
+def test_a_bundled_story_named_by_id_gets_the_explorers_proof(audience: Path) -> None:
+    """`stats signal` of recordings of the bundled Signal's very content flags as
+    `stats stories/signal` does (the explorer's proof, no replay of states); a story
+    whose recordings include another version's is not taken for the bundled one."""
+    by_id = report(audience, "signal", "sessions", {}, tables=["flags"])["flags"]
+    by_path = report(audience, str(SIGNAL), "sessions", {}, tables=["flags"])["flags"]
+    assert by_id == by_path
+    lighthouse = report(audience, "lighthouse", "sessions", {}, tables=["flags"])["flags"]
+    proofs = {f["proof"] for f in lighthouse if f["kind"] == "no-difference"}
+    assert "explorer" not in proofs

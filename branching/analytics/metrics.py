@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from branching.analytics.engines import Queryable
+from branching.analytics.engines import Queryable, query
 from branching.analytics.filters import Unit, tally, tally_sessions
 from branching.analytics.rows import (
     ChoiceShare,
@@ -50,25 +50,21 @@ def _times(cond: str) -> str:
     return f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
 
 
-def started(src: Queryable, chosen: ChosenSessions, unit: Unit) -> tuple[int, int, int]:
-    """(sessions, viewers, started in the unit) of the picked sessions."""
-    sessions, viewers = chosen.query(src, "SELECT COUNT(*), COUNT(DISTINCT viewer_id) FROM picked")[
-        0
-    ]
-    return int(sessions), int(viewers), int(viewers if unit == "viewers" else sessions)
-
-
-def completed(src: Queryable, chosen: ChosenSessions, unit: Unit) -> int:
-    """Units of the picked sessions that reached an ending."""
-    ended = tally_sessions(unit, "s.outcome = 'ending'")
-    ((n,),) = chosen.query(src, f"SELECT {ended} {_SESSIONS}")
-    return int(n or 0)
-
-
-def started_between(src: Queryable, chosen: ChosenSessions) -> tuple[str | None, str | None]:
-    """When the first and the last picked session started (UTC, as stored)."""
-    first, last = chosen.query(src, f"SELECT MIN(s.started_at), MAX(s.started_at) {_SESSIONS}")[0]
-    return first, last
+def overview(
+    src: Queryable, chosen: ChosenSessions, unit: Unit
+) -> tuple[int, int, int, int, str | None, str | None]:
+    """(sessions, viewers, started and completed in the unit, first and last start)
+    of the picked sessions, in one read of their rows."""
+    ended = tally_sessions(unit, "s.outcome = 'ending'", alias="s")
+    figures = f"""COUNT(*), COUNT(DISTINCT s.viewer_id), {ended},
+        MIN(s.started_at), MAX(s.started_at)"""
+    if chosen.cond:  # the sessions' own condition: no join back to them
+        row = query(src, f"SELECT {figures} FROM sessions s WHERE {chosen.cond}", chosen.params)
+    else:
+        row = chosen.query(src, f"SELECT {figures} {_SESSIONS}")
+    sessions, viewers, done, first, last = row[0]
+    started = viewers if unit == "viewers" else sessions
+    return int(sessions), int(viewers), int(started), int(done or 0), first, last
 
 
 def scene_counts(src: Queryable, chosen: ChosenSessions, unit: Unit) -> dict[str, tuple[int, int]]:

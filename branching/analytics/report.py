@@ -55,7 +55,9 @@ from branching.analytics.rows import (
 )
 from branching.analytics.rows import Progress as ProgressRow
 from branching.analytics.shape import AnalyticsError, Shape, shape_from_structure
-from branching.analytics.source import looks_like_path, resolve_versions, stored_shape
+from branching.analytics.source import Version, looks_like_path, resolve_versions, stored_shape
+from branching.errors import BranchingError
+from branching.story.bundled import bundled_story
 from branching.story.loader import load_story
 from branching.story.model import Story
 from branching.verify import choices as verify_choices
@@ -181,9 +183,8 @@ def _report(
     if conn is not None:  # SQLite's own accelerators: the aggregates and the digests
         rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, unit)[0]
         digests = stats_rollup.digested(conn, story_id, chosen, filters, unit)
-    sessions, viewers, started = metrics.started(engine, picked, unit)
+    sessions, viewers, started, completed, first, last = metrics.overview(engine, picked, unit)
     reading.sessions = sessions
-    first, last = metrics.started_between(engine, picked)
     pruned = 0
     if "pruned_traversals" in engine.tables():  # an export holds the events still held
         pruned = engine.rows(
@@ -191,13 +192,13 @@ def _report(
         )[0][0]
     if rolled is not None:
         counts: dict[str, tuple[int, int]] = rolled.scene_counts
-        completed = rolled.completed
     else:
         counts = metrics.scene_counts(engine, picked, unit)
-        completed = metrics.completed(engine, picked, unit)
         reading.passed()
     reached = metrics.reached_of(counts)
-    verdicts = _verdicts(loaded) if "flags" in want else None
+    verdicts = None
+    if "flags" in want:
+        verdicts = _verdicts(loaded or _bundled_twin(story_id, chosen))
     choices: list[ChoiceShare] = []
     if want & {"choices", "flags", "unreached"}:
         taken = rolled.taken if rolled is not None else None
@@ -351,6 +352,26 @@ def flags(
             )
     out += walks.no_difference(walked, shape, verdicts)
     return out
+
+
+def _bundled_twin(story_id: str, chosen: list[Version]) -> Story | None:
+    """The bundled story `story_id` when every chosen version is exactly it, else None.
+
+    A story named by id has only its stored structure, without conditions, so
+    the explorer cannot prove which choices make no difference. When the
+    recordings are of a bundled story's very content (same content hash), its
+    file is that proof's input: `stats signal` then flags as `stats
+    stories/signal` does, and needs no replay of the sessions' states.
+    """
+    found = bundled_story(story_id)
+    if found is None or not chosen:
+        return None
+    try:
+        story = load_story(found)
+    except BranchingError:
+        return None
+    same = story.id == story_id and all(v.content_hash == story.content_hash for v in chosen)
+    return story if same else None
 
 
 _VERDICTS: dict[tuple[str, str, object], dict[tuple[str, str, str], ChoicePairVerdict]] = {}

@@ -104,19 +104,26 @@ def _seg(src: Queryable, keys: int, unit: Unit, *, digested: bool = False) -> st
         if keys
         else ""
     )
-    counted = (
-        """SELECT d.session_id AS session_id, d.made AS made FROM picked p
-        JOIN session_digests d ON d.session_id = p.session_id"""
-        if digested
-        else f"""SELECT e.session_id AS session_id, COUNT(*) AS made {picked_events(src)}
-        WHERE e.type IN ('choice_made', 'timeout_default') GROUP BY e.session_id"""
-    )
-    return f""", made AS ({counted}),
+    # each session's decisions: from its digest (SQLite's store keeps one per
+    # session); else on SQLite by the events' key, one session at a time (a join
+    # to a grouped CTE there is a scan of it per session); else one grouped pass
+    # over the events (DuckDB's memory could not hold a count per session)
+    made, cte, join = "COALESCE(m.made, 0)", "", ""
+    if digested:
+        join = "\n        LEFT JOIN session_digests m ON m.session_id = p.session_id"
+    elif getattr(src, "dialect", "sqlite") == "sqlite":
+        made = """(SELECT COUNT(*) FROM events e WHERE e.session_id = p.session_id
+                AND e.type IN ('choice_made', 'timeout_default'))"""
+    else:
+        cte = f""", made AS (
+        SELECT e.session_id AS session_id, COUNT(*) AS made {picked_events(src)}
+        WHERE e.type IN ('choice_made', 'timeout_default') GROUP BY e.session_id)"""
+        join = "\n        LEFT JOIN made m ON m.session_id = p.session_id"
+    return f"""{cte},
     seg AS (
         SELECT {_VIEWER if unit == "viewers" else "NULL"} AS w, s.outcome AS outcome,
-               COALESCE(m.made, 0) AS made, {dims}{values}
-        {picked_events(src, "sessions s")}
-        LEFT JOIN made m ON m.session_id = p.session_id{joins})"""
+               {made} AS made, {dims}{values}
+        {picked_events(src, "sessions s")}{join}{joins})"""
 
 
 def _counted(unit: Unit) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import json
 import sqlite3
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,19 +212,33 @@ def digest_paths(d: Digested, shape: Shape, top: int, completed: int) -> list[Pa
 
 
 def digest_progress(d: Digested) -> list[Progress]:
-    """`walks.progress` from the digests: units by choice points passed, ended or not."""
-    ((most,),) = d.rows("MAX(COALESCE(d.depth, 0))")
-    buckets = depth_buckets(int(most) if most is not None else -1)
-    if not buckets:
-        return []
-    bucket = " ".join(
-        f"WHEN COALESCE(d.depth, 0) <= {last} THEN {i}" for i, (_, last) in enumerate(buckets)
-    )
-    who: dict[tuple[int, bool], int] = {}
-    for i, ended, n in d.rows(
-        f"CASE {bucket} END, s.outcome = 'ending', {d.count()}", "GROUP BY 1, 2"
-    ):
-        who[(int(i), bool(ended))] = int(n or 0)
+    """`walks.progress` from the digests: units by choice points passed, ended or not.
+
+    Sessions add up across depths, so they are counted per depth in one read;
+    a viewer counts once per bucket, so viewers are counted per bucket.
+    """
+    if d.unit == "sessions":
+        depths = d.rows(f"COALESCE(d.depth, 0), s.outcome = 'ending', {d.count()}", "GROUP BY 1, 2")
+        buckets = depth_buckets(max((int(r[0]) for r in depths), default=-1))
+        lasts = [last for _, last in buckets]
+        who: dict[tuple[int, bool], int] = {}
+        for depth, ended, n in depths:
+            i = bisect_left(lasts, int(depth))
+            who[(i, bool(ended))] = who.get((i, bool(ended)), 0) + int(n or 0)
+    else:
+        ((most,),) = d.rows("MAX(COALESCE(d.depth, 0))")
+        buckets = depth_buckets(int(most) if most is not None else -1)
+        if not buckets:
+            return []
+        bucket = " ".join(
+            f"WHEN COALESCE(d.depth, 0) <= {last} THEN {i}" for i, (_, last) in enumerate(buckets)
+        )
+        who = {
+            (int(i), bool(ended)): int(n or 0)
+            for i, ended, n in d.rows(
+                f"CASE {bucket} END, s.outcome = 'ending', {d.count()}", "GROUP BY 1, 2"
+            )
+        }
     return [
         Progress(
             first, who.get((i, True), 0), who.get((i, False), 0), None if first == last else last
