@@ -20,8 +20,9 @@ counted once per report and handed to the tables that divide by them
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
-from branching.analytics.engines import Queryable, query
+from branching.analytics.engines import Queryable, Row, query
 from branching.analytics.filters import Unit, tally, tally_sessions
 from branching.analytics.rows import (
     ChoiceShare,
@@ -58,11 +59,7 @@ def overview(
     ended = tally_sessions(unit, "s.outcome = 'ending'", alias="s")
     figures = f"""COUNT(*), COUNT(DISTINCT s.viewer_id), {ended},
         MIN(s.started_at), MAX(s.started_at)"""
-    if chosen.cond:  # the sessions' own condition: no join back to them
-        row = query(src, f"SELECT {figures} FROM sessions s WHERE {chosen.cond}", chosen.params)
-    else:
-        row = chosen.query(src, f"SELECT {figures} {_SESSIONS}")
-    sessions, viewers, done, first, last = row[0]
+    sessions, viewers, done, first, last = _sessions(src, chosen, figures)[0]
     started = viewers if unit == "viewers" else sessions
     return int(sessions), int(viewers), int(started), int(done or 0), first, last
 
@@ -283,17 +280,7 @@ def endings(
     src: Queryable, chosen: ChosenSessions, shape: Shape, unit: Unit, base: int
 ) -> tuple[list[EndingShare], list[EndingShare]]:
     """Sessions (or viewers) by the ending they reached, and by the ending's kind."""
-    by_ending = {
-        r[0]: (r[1], int(r[2]))
-        for r in sorted(
-            chosen.query(
-                src,
-                f"""SELECT s.ending_id, MAX(s.ending_kind), {tally_sessions(unit)} {_SESSIONS}
-                WHERE s.outcome = 'ending' GROUP BY 1""",
-            ),
-            key=lambda r: (r[0] is not None, r[0] or ""),  # as SQLite groups: NULL first
-        )
-    }
+    by_ending, kinds = _ended(src, chosen, unit)
     rows = []
     for scene in shape.endings():
         kind, n = by_ending.pop(scene.id, (scene.ending_kind, 0))
@@ -309,18 +296,56 @@ def endings(
     rows += [
         EndingShare(eid, eid, kind or "neutral", n, base) for eid, (kind, n) in by_ending.items()
     ]
-    kinds = {
-        r[0]: int(r[1])
-        for r in chosen.query(
-            src,
-            f"""SELECT COALESCE(s.ending_kind, 'neutral'), {tally_sessions(unit)} {_SESSIONS}
-            WHERE s.outcome = 'ending' GROUP BY 1""",
-        )
-    }
     for row in rows:
         kinds.setdefault(row.kind, 0)
     by_kind = [EndingShare(k, k, k, n, base) for k, n in sorted(kinds.items())]
     return rows, by_kind
+
+
+def _ended(
+    src: Queryable, chosen: ChosenSessions, unit: Unit
+) -> tuple[dict[Any, tuple[str | None, int]], dict[str, int]]:
+    """(ending id -> (its kind, the highest recorded; units)) in SQLite's order of
+    groups (none first), and (kind, 'neutral' for none -> units), of the picked
+    sessions that reached an ending. Sessions add up, so they are read once, by
+    ending and kind; a viewer may count under two endings, so viewers twice."""
+    ended = "s.outcome = 'ending'"
+    by_ending: dict[Any, tuple[str | None, int]] = {}  # an id, or None (hand-edited rows)
+    kinds: dict[str, int] = {}
+    if unit == "sessions":
+        for eid, kind, n in _sessions(
+            src, chosen, "s.ending_id, s.ending_kind, COUNT(*)", ended, "GROUP BY 1, 2"
+        ):
+            top, total = by_ending.get(eid, (None, 0))
+            if kind is not None and (top is None or kind > top):
+                top = kind
+            by_ending[eid] = (top, total + int(n))
+            named = kind if kind is not None else "neutral"
+            kinds[named] = kinds.get(named, 0) + int(n)
+    else:
+        count = tally_sessions(unit, alias="s")
+        for eid, kind, n in _sessions(
+            src, chosen, f"s.ending_id, MAX(s.ending_kind), {count}", ended, "GROUP BY 1"
+        ):
+            by_ending[eid] = (kind, int(n))
+        for kind, n in _sessions(
+            src, chosen, f"COALESCE(s.ending_kind, 'neutral'), {count}", ended, "GROUP BY 1"
+        ):
+            kinds[kind] = int(n)
+    ordered = sorted(by_ending, key=lambda e: (e is not None, e or ""))  # NULL first
+    return {e: by_ending[e] for e in ordered}, kinds
+
+
+def _sessions(
+    src: Queryable, chosen: ChosenSessions, select: str, where: str = "", group: str = ""
+) -> list[Row]:
+    """Rows of `SELECT select` over the picked sessions' own rows (`s`) that meet
+    `where`, then `group`: by the sessions' condition when the chosen sessions
+    carry one (no join back to them), else joined to `picked`."""
+    if chosen.cond:
+        both = f"{chosen.cond} AND {where}" if where else chosen.cond
+        return query(src, f"SELECT {select} FROM sessions s WHERE {both} {group}", chosen.params)
+    return chosen.query(src, f"SELECT {select} {_SESSIONS} WHERE {where or '1 = 1'} {group}")
 
 
 def interactions(

@@ -199,7 +199,10 @@ def digest_paths(d: Digested, shape: Shape, top: int, completed: int) -> list[Pa
         )
         for steps, ending, n, _ in ranked
     ]
-    if len(groups) > len(ranked):
+    if len(groups) > len(ranked) and d.unit == "sessions":  # sessions add up
+        others = completed - sum(n for _, _, n, _ in ranked)
+        out.append(PathShare((), "", others, completed, other=True))
+    elif len(groups) > len(ranked):
         shown = " OR ".join(
             "(COALESCE(d.path, '[]') = ? AND COALESCE(s.ending_id, '') = ?)" for _ in ranked
         )
