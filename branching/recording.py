@@ -241,7 +241,7 @@ class StoreRecorder:
         label: str | None = None,
     ) -> None:
         kind = "timeout_default" if timeout else "choice_made"
-        seen = label if label is not None and label != _template(run, scene, choice) else None
+        seen = label_to_record(run, scene, choice, label)
         self._end()
         self._begin()  # the choice and what it shows (`shown`) are one commit
         self._put(
@@ -278,11 +278,12 @@ class StoreRecorder:
         self.session.close()
 
 
-def _template(run: Playthrough, scene: str, choice: str) -> str | None:
-    """The label of `choice` as written in the story (None for a choice it does not have)."""
+def label_to_record(run: Playthrough, scene: str, choice: str, label: str | None) -> str | None:
+    """The rendered `label` a choice event keeps: None when it is the label as
+    written in the story (the story says it), else the label viewers saw."""
     found = run.story.scenes.get(scene)
     written = found.choice(choice) if found is not None else None
-    return written.label.source if written is not None else None
+    return None if written is not None and label == written.label.source else label
 
 
 def start_recording(

@@ -117,23 +117,35 @@ def record_real(db: Path) -> None:
             rec.close()
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("consistency")
+# (story, sessions, viewers, seed) of each simulated audience, in order: a bundled
+# story's name, or "lighthouse-1.2", the lighthouse with its version changed
+Audience = list[tuple[str, int, int, int]]
+
+
+def record_audience(folder: Path, plan: Audience) -> Path:
+    """`folder`/audience.db: the simulated audiences of `plan`, then `record_real`'s."""
     path = folder / "audience.db"
+    stories = {"tutorial": TUTORIAL, "signal": SIGNAL, "lighthouse": LIGHTHOUSE}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CONFIG_HOME", str(folder / "config"))
         mp.setenv("XDG_DATA_HOME", str(folder / "data"))
-        simulate(path, TUTORIAL, 90, 30, seed=1)
-        simulate(path, SIGNAL, 60, 25, seed=2)
-        simulate(path, LIGHTHOUSE, 50, 20, seed=3)
-        second = folder / "lighthouse-1.2.yaml"
-        text = LIGHTHOUSE.read_text(encoding="utf-8")
-        assert 'version: "1.1"' in text
-        second.write_text(text.replace('version: "1.1"', 'version: "1.2"'), encoding="utf-8")
-        simulate(path, second, 50, 20, seed=4)
+        for name, sessions, viewers, seed in plan:
+            story = stories.get(name) or folder / f"{name}.yaml"
+            if name == "lighthouse-1.2":
+                text = LIGHTHOUSE.read_text(encoding="utf-8")
+                assert 'version: "1.1"' in text
+                story.write_text(text.replace('version: "1.1"', 'version: "1.2"'), "utf-8")
+            simulate(path, story, sessions, viewers, seed=seed)
         record_real(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    plan = [("tutorial", 90, 30, 1), ("signal", 60, 25, 2), ("lighthouse", 50, 20, 3)]
+    return record_audience(
+        tmp_path_factory.mktemp("consistency"), [*plan, ("lighthouse-1.2", 50, 20, 4)]
+    )
 
 
 # -- the independent recount ------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_consistency import LIGHTHOUSE, SIGNAL, TUTORIAL, record_real, simulate
+from test_consistency import SIGNAL, record_audience
 
 from branching.cli import cli
 
@@ -61,18 +61,8 @@ def run(*args: str) -> str:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the SQLite database, its Parquet export)."""
     folder = tmp_path_factory.mktemp("sources")
-    db = folder / "audience.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CONFIG_HOME", str(folder / "config"))
-        mp.setenv("XDG_DATA_HOME", str(folder / "data"))
-        simulate(db, TUTORIAL, 60, 20, seed=1)
-        simulate(db, SIGNAL, 50, 20, seed=2)
-        simulate(db, LIGHTHOUSE, 40, 15, seed=3)
-        second = folder / "lighthouse-1.2.yaml"
-        text = LIGHTHOUSE.read_text(encoding="utf-8")
-        second.write_text(text.replace('version: "1.1"', 'version: "1.2"'), encoding="utf-8")
-        simulate(db, second, 40, 15, seed=4)
-        record_real(db)
+    plan = [("tutorial", 60, 20, 1), ("signal", 50, 20, 2), ("lighthouse", 40, 15, 3)]
+    db = record_audience(folder, [*plan, ("lighthouse-1.2", 40, 15, 4)])
     out = folder / "export"
     run("export", "--db", str(db), "--format", "parquet", str(out))
     return db, out

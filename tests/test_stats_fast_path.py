@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_consistency import LIGHTHOUSE, SIGNAL, TUTORIAL, record_real, simulate
+from test_consistency import SIGNAL, record_audience
 
 from branching.analytics import stats_rollup
 from branching.analytics.filters import make_filters
@@ -40,20 +40,8 @@ VERSIONS = [{"version": "1.1"}, {"version": "1.2", "first_only": True, "until": 
 
 @pytest.fixture(scope="module")
 def audience(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("fast")
-    db = folder / "audience.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CONFIG_HOME", str(folder / "config"))
-        mp.setenv("XDG_DATA_HOME", str(folder / "data"))
-        simulate(db, SIGNAL, 150, 40, seed=5)
-        simulate(db, TUTORIAL, 60, 20, seed=6)
-        simulate(db, LIGHTHOUSE, 40, 15, seed=7)
-        second = folder / "lighthouse-1.2.yaml"
-        text = LIGHTHOUSE.read_text(encoding="utf-8")
-        second.write_text(text.replace('version: "1.1"', 'version: "1.2"'), encoding="utf-8")
-        simulate(db, second, 40, 15, seed=8)
-        record_real(db)
-    return db
+    plan = [("signal", 150, 40, 5), ("tutorial", 60, 20, 6), ("lighthouse", 40, 15, 7)]
+    return record_audience(tmp_path_factory.mktemp("fast"), [*plan, ("lighthouse-1.2", 40, 15, 8)])
 
 
 def report(db: Path, story: str, unit: str, picked: dict[str, Any], **kw: Any) -> dict[str, Any]:

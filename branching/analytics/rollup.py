@@ -20,11 +20,13 @@ selection (a header figure) come from the sessions table, never the events.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 from branching.analytics.filters import Filters, Unit, session_conditions
 from branching.analytics.graph import Counts
 from branching.analytics.source import Version
 from branching.store import aggregates
+from branching.store.db import has_table
 
 _MIDNIGHT = "T00:00:00.000Z"
 
@@ -75,10 +77,7 @@ def class_where(story_id: str, chosen: list[Version], filters: Filters) -> tuple
 
 def _has_aggregates(conn: sqlite3.Connection) -> bool:
     """False for a database read before its upgrade (m011 runs when a Store opens it)."""
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agg_sessions'"
-    ).fetchone()
-    return row is not None
+    return has_table(conn, "agg_sessions")
 
 
 def _where(
@@ -131,7 +130,33 @@ def _counts(
         for (scene, choice, _), (_, clock) in edges.items():
             if choice:
                 timed_out[scene] = timed_out.get(scene, 0) + clock
-    stopped: dict[str, int] = {}
+    ends = session_ends(conn, where, params)
+    return Counts(
+        edges,
+        visits,
+        {scene: n for scene, (n, _) in ends.left.items()},
+        sessions=ends.sessions,
+        viewers=viewers,
+        completed=ends.completed,
+        ended=ends.ended,
+        timed_out=timed_out,
+        views=views,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnds:
+    """Where the selection's sessions stopped, from `agg_sessions`."""
+
+    sessions: int
+    completed: int
+    ended: dict[str, int]  # ending id -> sessions that reached it
+    left: dict[str, tuple[int, int]]  # last scene -> (sessions that stopped there, of them open)
+
+
+def session_ends(conn: sqlite3.Connection, where: str, params: list[object]) -> SessionEnds:
+    """The sessions of the aggregate rows `where` chooses (`class_where`), by how they ended."""
+    left: dict[str, list[int]] = {}
     ended: dict[str, int] = {}
     sessions = completed = 0
     for last, outcome, ending, count in conn.execute(
@@ -144,17 +169,12 @@ def _counts(
             completed += int(count)
             ended[ending] = ended.get(ending, 0) + int(count)
         elif last:
-            stopped[last] = stopped.get(last, 0) + int(count)
-    return Counts(
-        edges,
-        visits,
-        stopped,
-        sessions=sessions,
-        viewers=viewers,
-        completed=completed,
-        ended=ended,
-        timed_out=timed_out,
-        views=views,
+            here = left.setdefault(last, [0, 0])
+            here[0] += int(count)
+            if outcome == "in_progress":
+                here[1] += int(count)
+    return SessionEnds(
+        sessions, completed, ended, {scene: (n, open_) for scene, (n, open_) in left.items()}
     )
 
 

@@ -29,6 +29,7 @@ Python, never by an engine's rules for NULL.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from branching.analytics.engines import Queryable, Row
@@ -229,18 +230,11 @@ def _summed(rows: Iterable[Row], keys: list[str]) -> list[tuple[Any, ...]]:
     sums: dict[tuple[int, object, object], list[int]] = {}
     for row in rows:
         ended, made = int(row[1] == "ending"), int(row[2] or 0)
-        for i in range(dims):
-            value = row[3 + i]
-            key = (i, None, value) if numbered[i] else (i, value, None)
-            got = sums.get(key)
-            if got is None:
-                sums[key] = [1, ended, made]
-            else:
-                got[0] += 1
-                got[1] += ended
-                got[2] += made
-        for j in range(len(keys)):
-            key = (-1 - j, row[3 + dims + j], None)
+        keys_of = [
+            (i, None, row[3 + i]) if numbered[i] else (i, row[3 + i], None) for i in range(dims)
+        ]
+        keys_of += [(-1 - j, row[3 + dims + j], None) for j in range(len(keys))]
+        for key in keys_of:
             got = sums.get(key)
             if got is None:
                 sums[key] = [1, ended, made]
@@ -264,6 +258,48 @@ def _any(column: str, values: list[str]) -> tuple[str, list[object]]:
     return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
 
 
+@dataclass(frozen=True, slots=True)
+class Tagged:
+    """One tag of a story: a choice tag counts who took one of its `pairs` among those
+    shown one of its `scenes`; a scene tag, who was shown one of its `scenes`."""
+
+    tag: str
+    kind: str  # "choice" or "scene"
+    scenes: list[str]
+    pairs: list[tuple[str, str]]
+
+
+def tagged(shape: Shape) -> list[Tagged]:
+    """The story's choice tags, then its scene tags, each in name order."""
+    scenes = list(shape.scenes.values())
+    out = [
+        Tagged(
+            tag,
+            "choice",
+            [s.id for s in scenes if any(tag in c.tags for c in s.choices)],
+            [(s.id, c.id) for s in scenes for c in s.choices if tag in c.tags],
+        )
+        for tag in sorted({t for s in scenes for c in s.choices for t in c.tags})
+    ]
+    out += [
+        Tagged(tag, "scene", [s.id for s in scenes if tag in s.tags], [])
+        for tag in sorted({t for s in scenes for t in s.tags})
+    ]
+    return out
+
+
+def tag_shares(tags: list[Tagged], started: int, row: Iterable[object]) -> list[TagShare]:
+    """The rows of the tags table from one row of counts: two columns per choice tag
+    (offered, took), then one per scene tag (shown; of `started`)."""
+    values = iter(int(str(v or 0)) for v in row)
+    return [
+        TagShare(t.tag, t.kind, next(values), next(values))
+        if t.kind == "choice"
+        else TagShare(t.tag, t.kind, started, next(values))
+        for t in tags
+    ]
+
+
 def tags(
     src: Queryable, chosen: ChosenSessions, shape: Shape, unit: Unit, started: int
 ) -> list[TagShare]:
@@ -273,40 +309,24 @@ def tags(
     """
     columns: list[str] = []
     params: list[object] = []
-    out: list[tuple[str, str, int | None]] = []  # tag, kind, started (None: the first column)
-    choice_tags = sorted({t for s in shape.scenes.values() for c in s.choices for t in c.tags})
-    for tag in choice_tags:
-        scenes = [s.id for s in shape.scenes.values() if any(tag in c.tags for c in s.choices)]
-        pairs = [(s.id, c.id) for s in shape.scenes.values() for c in s.choices if tag in c.tags]
-        at, at_params = _any("e.scene", scenes)
-        took = " OR ".join("(e.scene = ? AND e.choice = ?)" for _ in pairs)
-        columns.append(tally(unit, f"e.type = 'scene_shown' AND {at}"))
-        columns.append(tally(unit, f"e.type IN ('choice_made', 'timeout_default') AND ({took})"))
-        params += [*at_params, *(v for pair in pairs for v in pair)]
-        out.append((tag, "choice", None))
-    scene_tags = sorted({t for s in shape.scenes.values() for t in s.tags})
-    for tag in scene_tags:
-        at, at_params = _any("e.scene", [s.id for s in shape.scenes.values() if tag in s.tags])
+    every = tagged(shape)
+    for t in every:
+        at, at_params = _any("e.scene", t.scenes)
         columns.append(tally(unit, f"e.type = 'scene_shown' AND {at}"))
         params += at_params
-        out.append((tag, "scene", started))
+        if t.kind == "choice":
+            took = " OR ".join("(e.scene = ? AND e.choice = ?)" for _ in t.pairs)
+            columns.append(
+                tally(unit, f"e.type IN ('choice_made', 'timeout_default') AND ({took})")
+            )
+            params += [v for pair in t.pairs for v in pair]
     if not columns:
         return []
-    tagged = sorted(
-        {s.id for s in shape.scenes.values() if s.tags or any(c.tags for c in s.choices)}
-    )
-    at, at_params = _any("e.scene", tagged)
+    at, at_params = _any("e.scene", sorted({scene for t in every for scene in t.scenes}))
     (row,) = chosen.query(
         src,
         f"""SELECT {", ".join(columns)} {picked_events(src)}
         WHERE e.type IN ('scene_shown', 'choice_made', 'timeout_default') AND {at}""",
         (*params, *at_params),
     )
-    values = iter(int(v or 0) for v in row)
-    shares = []
-    for tag, kind, base in out:
-        if base is None:
-            shares.append(TagShare(tag, kind, next(values), next(values)))
-        else:
-            shares.append(TagShare(tag, kind, base, next(values)))
-    return shares
+    return tag_shares(every, started, row)

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from branching.analytics.filters import Filters, Unit, session_conditions
-from branching.analytics.rollup import answerable, class_where
+from branching.analytics.rollup import answerable, class_where, session_ends
 from branching.analytics.rows import PathShare, Progress, TagShare
+from branching.analytics.segments import tag_shares, tagged
 from branching.analytics.shape import Shape
 from branching.analytics.source import Version
 from branching.analytics.walks import depth_buckets, label_of
-from branching.store import sketch
+from branching.store import decide_acts, sketch
+from branching.store.db import has_table
 from branching.store.digests import names, outdated
 
 SceneCounts = dict[str, tuple[int, int]]  # scene -> (units shown it, times shown)
@@ -49,7 +51,6 @@ class Rolled:
     taken: Taken  # decisions only (routes are not choices)
     timing: TimingCounts
     left: Left
-    by_ending: dict[str, int]  # ending id -> sessions that reached it
     where: str  # `rollup.class_where` of the selection, for the readers below
     params: list[object]
 
@@ -86,32 +87,15 @@ def rolled_figures(
         row = timing.setdefault(scene, [0, 0])
         row[0] += int(times)
         row[1] += int(clock)
-    left: dict[str, list[int]] = {}
-    by_ending: dict[str, int] = {}
-    sessions = completed = 0
-    for last, outcome, ending, count in conn.execute(
-        f"""SELECT last_scene, outcome, ending_id, SUM(sessions) FROM agg_sessions
-        WHERE {where} GROUP BY 1, 2, 3 HAVING SUM(sessions) > 0""",
-        params,
-    ):
-        sessions += int(count)
-        if outcome == "ending":
-            completed += int(count)
-            by_ending[ending] = by_ending.get(ending, 0) + int(count)
-        elif last:
-            here = left.setdefault(last, [0, 0])
-            here[0] += int(count)
-            if outcome == "in_progress":
-                here[1] += int(count)
+    ends = session_ends(conn, where, params)
     return (
         Rolled(
-            sessions,
-            completed,
+            ends.sessions,
+            ends.completed,
             scene_counts,
             taken,
             {s: (d, t, timed_out.get(s, 0)) for s, (d, t) in timing.items()},
-            {s: (n, open_) for s, (n, open_) in left.items()},
-            by_ending,
+            ends.left,
             where,
             params,
         ),
@@ -125,10 +109,7 @@ def rolled_figures(
 def has_digests(conn: sqlite3.Connection) -> bool:
     """False for a database read before its upgrade (m012 runs when a Store opens it), or
     one whose digests predate the rule that every session has one (`digests.outdated`)."""
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session_digests'"
-    ).fetchone()
-    return row is not None and not outdated(conn)
+    return has_table(conn, "session_digests") and not outdated(conn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,20 +242,11 @@ def digest_tags(d: Digested, shape: Shape, started: int) -> list[TagShare]:
         return " OR ".join(f"instr({column}, ',{c},') > 0" for c in found)
 
     columns: list[str] = []
-    out: list[tuple[str, str, int | None]] = []
-    scenes = list(shape.scenes.values())
-    for tag in sorted({t for s in scenes for c in s.choices for t in c.tags}):
-        offered: list[str | tuple[str, str]] = [
-            s.id for s in scenes if any(tag in c.tags for c in s.choices)
-        ]
-        pairs: list[str | tuple[str, str]] = [
-            (s.id, c.id) for s in scenes for c in s.choices if tag in c.tags
-        ]
-        columns += [d.count(any_of("x.shown", offered)), d.count(any_of("x.took", pairs))]
-        out.append((tag, "choice", None))
-    for tag in sorted({t for s in scenes for t in s.tags}):
-        columns.append(d.count(any_of("x.shown", [s.id for s in scenes if tag in s.tags])))
-        out.append((tag, "scene", started))
+    every = tagged(shape)
+    for t in every:
+        columns.append(d.count(any_of("x.shown", list(t.scenes))))
+        if t.kind == "choice":
+            columns.append(d.count(any_of("x.took", list(t.pairs))))
     if not columns:
         return []
     wrapped = "',' || substr(COALESCE(d.{0}, '[]'), 2, length(COALESCE(d.{0}, '[]')) - 2) || ','"
@@ -286,14 +258,7 @@ def digest_tags(d: Digested, shape: Shape, started: int) -> list[TagShare]:
               WHERE {d.cond}) x""",
         d.params,
     ).fetchall()
-    values = iter(int(v or 0) for v in row)
-    shares = []
-    for tag, kind, base in out:
-        if base is None:
-            shares.append(TagShare(tag, kind, next(values), next(values)))
-        else:
-            shares.append(TagShare(tag, kind, base, next(values)))
-    return shares
+    return tag_shares(every, started, row)
 
 
 # -- time to decide and interactions, from `agg_decide` and `agg_acts` (m013) -----------------
@@ -302,14 +267,6 @@ Percentiles = dict[str, tuple[float | None, float | None]]  # scene -> (median, 
 # scene -> (sessions that rewound to it, paused at it, skipped a reveal at it; times of each)
 Acts = dict[str, tuple[int, int, int, int, int, int]]
 _ACT_ORDER = ("rewind", "pause", "reveal_skipped")  # `metrics.interactions`' column order
-
-
-def has_decide_acts(conn: sqlite3.Connection) -> bool:
-    """False for a database read before its upgrade (m013 runs when a Store opens it)."""
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agg_decide'"
-    ).fetchone()
-    return row is not None
 
 
 def rolled_percentiles(
@@ -322,7 +279,7 @@ def rolled_percentiles(
     function the scan uses, so the figures are identical; a scene with no
     time recorded has no entry, as in the scan. None before m013.
     """
-    if not has_decide_acts(conn):
+    if not decide_acts.has_tables(conn):
         return None
     buckets: dict[str, dict[int, int]] = {}
     for scene, low, n in conn.execute(
@@ -341,7 +298,7 @@ def rolled_interactions(conn: sqlite3.Connection, where: str, params: list[objec
     at it, then the times of each), only for scenes with one of them, as the
     scan returns them; `where`, `params`: `rollup.class_where`. None before m013.
     """
-    if not has_decide_acts(conn):
+    if not decide_acts.has_tables(conn):
         return None
     found: dict[str, list[int]] = {}
     for scene, kind, sessions, times in conn.execute(

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from branching.play.engine import Playthrough, Steps
+from branching.recording import label_to_record
 from branching.store.clock import format_ts
 from branching.store.ops import SPOOL_VERSION, Op, event_op
 from branching.store.states import Patches, StateChain
@@ -191,10 +192,7 @@ class SimSession:
         timeout: bool = False,
         label: str | None = None,
     ) -> None:
-        if label is not None:
-            written = run.story.scenes[scene].choice(choice) if scene in run.story.scenes else None
-            if written is not None and label == written.label.source:
-                label = None  # as written: the story says it
+        label = label_to_record(run, scene, choice, label)  # the player's rule
         fields = {
             "scene": scene,
             "choice": choice,

@@ -468,3 +468,12 @@ def copy_database(source: Path, dest: Path) -> None:
             dst.close()
     finally:
         src.close()
+
+
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the database (not its TEMP schema) has a table `name`: a file read before
+    the migration that adds it (read-only readers never migrate) has not."""
+    found = conn.execute(
+        "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?", [name]
+    ).fetchone()
+    return found is not None

@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from branching.store import sketch
+from branching.store.db import has_table
 
 COLUMNS = "story_id, attr_key, attr_value, content_hash, day, first_play, simulated"
 WIDTH = 7  # key columns of a class here: the aggregates' class without its outcome
@@ -58,10 +59,7 @@ ADD_ACT = f"""INSERT INTO agg_acts ({COLUMNS}, scene, kind, times, sessions)
 
 def has_tables(conn: sqlite3.Connection) -> bool:
     """False before m013 (m011's backfill runs `aggregates.rebuild` on older files)."""
-    row = conn.execute(
-        "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'agg_decide'"
-    ).fetchone()
-    return row is not None
+    return has_table(conn, "agg_decide")
 
 
 def clear(conn: sqlite3.Connection) -> None:

@@ -95,6 +95,8 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
+from branching.store.db import has_table
+
 DECISIONS = frozenset({"choice_made", "timeout_default"})
 KINDS = frozenset({*DECISIONS, "rewind", "scene_shown"})  # the event types a digest reads
 _KINDS_SQL = "('choice_made', 'timeout_default', 'rewind', 'scene_shown')"
@@ -508,7 +510,7 @@ def rebuild(conn: sqlite3.Connection) -> None:
     that m012 made before every session had a digest gets its `seq` column
     first.
     """
-    if not _has_table(conn):
+    if not has_table(conn, "session_digests"):
         return
     if not _has_seq(conn):
         conn.execute("ALTER TABLE session_digests ADD COLUMN seq INTEGER NOT NULL DEFAULT -1")
@@ -518,7 +520,7 @@ def rebuild(conn: sqlite3.Connection) -> None:
 
 def outdated(conn: sqlite3.Connection) -> bool:
     """True for a table that m012 made before this rule (finished sessions only, no `seq`)."""
-    return _has_table(conn) and not _has_seq(conn)
+    return has_table(conn, "session_digests") and not _has_seq(conn)
 
 
 def upgrade(conn: sqlite3.Connection) -> bool:
@@ -541,13 +543,6 @@ def refresh_marked(conn: sqlite3.Connection) -> None:
     """Recompute the digests of the sessions `mark` noted (their events changed)."""
     _refresh(conn, "s.session_id IN (SELECT session_id FROM temp.digest_set)")
     conn.execute("DELETE FROM temp.digest_set")
-
-
-def _has_table(conn: sqlite3.Connection) -> bool:
-    found = conn.execute(
-        "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'session_digests'"
-    ).fetchone()
-    return found is not None
 
 
 def _has_seq(conn: sqlite3.Connection) -> bool:
