@@ -7,7 +7,10 @@
     file, in paired rounds alternating which goes first. The export does more
     (it rebuilds the whole state at every event from the stored patches and
     escapes terminal controls), the CLI prints what is stored. Target: median
-    of the per-round ratios (export / CLI) <= 2.
+    of the per-round ratios (export / CLI) <= 2. The ratio of CPU seconds
+    (user + system, from /usr/bin/time) is printed beside it: on a machine
+    other work shares, it moves less than wall time (the load average is in
+    the results).
 (b) `branching export --format parquet OUT/` into a new folder at two
     database sizes: wall time, size on disk, and peak memory (maximum
     resident set size of the child process, from /usr/bin/time). Target: the
@@ -69,10 +72,16 @@ def database(sessions: int) -> Path:
 
 def timed(argv: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[float, int]:
     """Wall seconds and peak resident memory (KB) of one child process."""
+    wall, peak, _ = timed_cpu(argv, stdout)
+    return wall, peak
+
+
+def timed_cpu(argv: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[float, int, float]:
+    """Wall seconds, peak resident memory (KB) and CPU seconds of one child process."""
     with tempfile.NamedTemporaryFile("r", suffix=".mem") as mem:
         started = time.perf_counter()
         code = subprocess.call(
-            ["/usr/bin/time", "-f", "%M", "-o", mem.name, *argv],
+            ["/usr/bin/time", "-f", "%M %U %S", "-o", mem.name, *argv],
             cwd=ROOT,
             env=child_env(),
             stdout=stdout,
@@ -81,8 +90,8 @@ def timed(argv: list[str], stdout: Any = subprocess.DEVNULL) -> tuple[float, int
         wall = time.perf_counter() - started
         if code != 0:
             raise SystemExit(f"failed (exit {code}): {' '.join(argv)}")
-        peak = int(mem.read().strip().splitlines()[-1])
-    return wall, peak
+        peak, user, system = mem.read().strip().splitlines()[-1].split()
+    return wall, int(peak), float(user) + float(system)
 
 
 def events(db: Path) -> int:
@@ -97,24 +106,32 @@ def events(db: Path) -> int:
 
 def jsonl_pairs(db: Path, rounds: int, scratch: Path) -> dict[str, Any]:
     out_a, out_b = scratch / "export.jsonl", scratch / "cli.json"
+    cpu: dict[str, list[float]] = {"ours": [], "cli": []}
 
     def ours() -> float:
-        wall, _ = timed([sys.executable, "-m", "branching", "export", "--db", str(db),
-                         "--format", "jsonl", "-o", str(out_a)])  # fmt: skip
+        wall, _, used = timed_cpu([sys.executable, "-m", "branching", "export", "--db",
+                                   str(db), "--format", "jsonl", "-o", str(out_a)])  # fmt: skip
+        cpu["ours"].append(used)
         return wall
 
     def cli() -> float:
         with out_b.open("w") as sink:
-            wall, _ = timed(["sqlite3", "-json", str(db), ONE_QUERY], stdout=sink)
+            wall, _, used = timed_cpu(["sqlite3", "-json", str(db), ONE_QUERY], stdout=sink)
+        cpu["cli"].append(used)
         return wall
 
     ours()  # warm the page cache and the bytecode cache
+    cpu["ours"].clear()
     a, b = paired(ours, cli, rounds)
     ratios = [x / y for x, y in zip(a, b, strict=True)]
+    cpu_ratios = [x / y for x, y in zip(cpu["ours"], cpu["cli"], strict=True)]
     return {
         "export_s": [round(x, 2) for x in a],
         "sqlite3_cli_s": [round(x, 2) for x in b],
         "ratio": ratio_summary(ratios),
+        "export_cpu_s": [round(x, 2) for x in cpu["ours"]],
+        "sqlite3_cli_cpu_s": [round(x, 2) for x in cpu["cli"]],
+        "cpu_ratio": ratio_summary(cpu_ratios),
         "export_bytes": out_a.stat().st_size,
         "cli_bytes": out_b.stat().st_size,
     }
@@ -158,7 +175,9 @@ def main() -> int:
         data["jsonl"] = jsonl = jsonl_pairs(dbs[large], rounds, scratch)
         for name in ("export.jsonl", "cli.json"):
             (scratch / name).unlink(missing_ok=True)
-        print(f"  export {jsonl['export_s']} s, sqlite3 {jsonl['sqlite3_cli_s']} s", flush=True)
+        print(f"  export {jsonl['export_s']} s, sqlite3 {jsonl['sqlite3_cli_s']} s; CPU "
+              f"{jsonl['export_cpu_s']} s against {jsonl['sqlite3_cli_cpu_s']} s, ratio "
+              f"{fmt_ratio(jsonl['cpu_ratio'])}", flush=True)  # fmt: skip
         verdicts.judge(
             "jsonl export within 2x of the sqlite3 CLI",
             jsonl["ratio"]["median"] <= 2.0,

@@ -15,7 +15,11 @@ each: the writer's group path before `apply_ops`), for the gain. For
 information, side A with each record committed on its own (the recorder
 before key presses were grouped: two to five commits per press). The writer
 thread's CPU time applying a key press's ops (before the COMMIT) is printed
-for both ways of applying.
+for both ways of applying, and where a key press's time goes (medians, the
+apply_ops side): the player thread's CPU (the engine's step, building and
+queueing the ops), the writer thread's CPU applying them, the COMMIT (wall
+time: the WAL write and its fsync), and the rest (handing over between the
+threads, waiting for a core), beside one raw commit.
 
 Paired rounds rotate which side goes first; a round's ratio is
 (key presses per second) / (raw commits per second). Target (issue 14): the
@@ -33,7 +37,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +51,7 @@ from branching.play.engine import Playthrough  # noqa: E402
 from branching.recording import StoreRecorder  # noqa: E402
 from branching.store import Store, StoryInfo  # noqa: E402
 from branching.store import writer as writer_module  # noqa: E402
+from branching.store.db import immediate  # noqa: E402
 from branching.store.ops import apply_op, apply_ops  # noqa: E402
 from branching.story.loader import load_story  # noqa: E402
 
@@ -77,22 +83,54 @@ def timing(apply: Callable[..., list[bool]], spent: list[float]) -> Callable[...
     return timed
 
 
+def committing(commits: list[float]) -> Callable[[sqlite3.Connection], Any]:
+    """`db.immediate` as the writer uses it, noting each COMMIT's wall time."""
+
+    @contextmanager
+    def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        started = time.perf_counter()
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        commits.append(time.perf_counter() - started)
+
+    return immediate
+
+
+Breakdown = dict[str, list[float]]  # wall, player (CPU), commit: seconds per key press
+
+
 def presses_per_second(
     path: Path,
     presses: int,
     group: bool,
     apply: Callable[..., list[bool]] = apply_ops,
     spent: list[float] | None = None,
+    breakdown: Breakdown | None = None,
 ) -> float:
-    """Key presses per second; `apply` applies a group in the writer (its time into `spent`)."""
+    """Key presses per second; `apply` applies a group in the writer (its time into `spent`;
+    each press's wall time, player thread CPU and COMMIT into `breakdown`)."""
+    parts = breakdown if breakdown is not None else {}
     writer_module.apply_ops = timing(apply, spent if spent is not None else [])  # type: ignore[attr-defined]
+    writer_module.immediate = committing(parts.setdefault("commit", []))  # type: ignore[attr-defined]
     try:
-        return _presses_per_second(path, presses, group)
+        return _presses_per_second(path, presses, group, parts)
     finally:
         writer_module.apply_ops = apply_ops  # type: ignore[attr-defined]
+        writer_module.immediate = immediate  # type: ignore[attr-defined]
 
 
-def _presses_per_second(path: Path, presses: int, group: bool) -> float:
+def _presses_per_second(path: Path, presses: int, group: bool, parts: Breakdown) -> float:
     store = Store.open(path, viewer_key=path.with_suffix(".key"))
     s = STORY
     store.register_story(
@@ -112,11 +150,14 @@ def _presses_per_second(path: Path, presses: int, group: bool) -> float:
             choice = [c for c in view.choices if not c.locked][
                 done % 2 if len(view.choices) > 1 else 0
             ]
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             run.choose(choice.id)
             rec.chose(run, view.scene, choice.id, choice.target, decide_ms=1200, input="key")
             rec.shown(run)
-            elapsed += time.perf_counter() - started
+            wall = time.perf_counter() - started
+            parts.setdefault("player", []).append(time.thread_time() - cpu)
+            parts.setdefault("wall", []).append(wall)
+            elapsed += wall
             done += 1
         rec.close()
     store.close()
@@ -147,13 +188,19 @@ def main() -> int:
     verdicts = Verdicts()
     fast_spent: list[float] = []
     slow_spent: list[float] = []
+    parts: Breakdown = {}
     a: list[float] = []
     b: list[float] = []
     slow: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         sides: list[tuple[list[float], Callable[[], float]]] = [
-            (a, lambda: presses_per_second(fresh(base, "a.db"), n, True, apply_ops, fast_spent)),
+            (
+                a,
+                lambda: presses_per_second(
+                    fresh(base, "a.db"), n, True, apply_ops, fast_spent, parts
+                ),
+            ),
             (b, lambda: raw_per_second(fresh(base, "b.db"), n)),
             (slow, lambda: presses_per_second(fresh(base, "e.db"), n, True, op_by_op, slow_spent)),
         ]
@@ -189,6 +236,15 @@ def main() -> int:
         f"apply_ops {applying['apply_ops_cpu_us']} / {applying['apply_ops_cpu_mean_us']} us, "
         f"one by one {applying['op_by_op_cpu_us']} / {applying['op_by_op_cpu_mean_us']} us"
     )
+    us = {k: round(statistics.median(v) * 1e6) for k, v in parts.items()}
+    us["apply_ops"] = applying["apply_ops_cpu_us"]
+    us["rest"] = us["wall"] - us["player"] - us["apply_ops"] - us["commit"]
+    us["raw_commit"] = round(1e6 / statistics.median(b))
+    print(
+        f"a key press (medians, us): {us['wall']} in all = player thread CPU {us['player']} + "
+        f"writer CPU applying {us['apply_ops']} + COMMIT {us['commit']} + the rest (hand-over, "
+        f"waiting for a core) {us['rest']}; one raw commit {us['raw_commit']}"
+    )
     verdicts.judge(
         "a key press at least 0.5x raw commits", summary["median"] >= 0.5, fmt_ratio(summary)
     )
@@ -199,6 +255,7 @@ def main() -> int:
         "apply_ops_gain": gain,
         "ungrouped_ratio": old,
         "applying": applying,
+        "press_us": us,
         "rates": a,
         "raw": b,
     }

@@ -4,17 +4,24 @@ Side A: the whole `branching simulate signal --sessions N --seed S` process
 into a fresh database (engine, recorder, event ops, bulk writer with running
 totals, WAL, synchronous=FULL commits per batch).
 Side B, in the same run: the very rows A wrote (sessions, attributes, events,
-read back from A's file beforehand) inserted with `executemany` into a fresh
+read back from A's first file) inserted with `executemany` into a fresh
 database with the same schema and pragmas, in one transaction, no totals: the
 raw insert rate of the same rows.
 
-Rounds alternate which side goes first. Targets (issue 12): A under 15 s for
-100,000 sessions, and A within 3x of B (median of the per-round ratios).
+Rounds alternate which side goes first; the first round's simulation (A
+first) is the reference whose rows B inserts, so no untimed run is spent.
+Targets (issue 12): A under 15 s for 100,000 sessions, and A within 3x of B
+(median of the per-round ratios).
 Each round also prints A's CPU time (the command, its worker processes
 included) per event: on a shared machine the wall time moves with the load,
 the CPU a simulation costs much less.
 
-Usage: python benchmarks/bench_simulate.py [--quick] [--sessions N] [--rounds R]
+`--against DIR` (another checkout of the package, e.g. the last commit's)
+also runs DIR's `branching simulate` in every round, next to this one's and
+the raw insert, so a change is measured against its baseline on the same
+machine at the same moment (their rows must be the same).
+
+Usage: python benchmarks/bench_simulate.py [--quick] [--sessions N] [--rounds R] [--against DIR]
 Writes benchmarks/results/simulate.json (simulate-quick.json with --quick).
 """
 
@@ -45,7 +52,7 @@ from branching.store import Store  # noqa: E402
 TABLES = ("sessions", "session_attrs", "events")
 
 
-def simulate(db: Path, sessions: int, seed: int) -> Timed:
+def simulate(db: Path, sessions: int, seed: int, root: Path | None = None) -> Timed:
     argv = [
         sys.executable,
         "-m",
@@ -63,7 +70,8 @@ def simulate(db: Path, sessions: int, seed: int) -> Timed:
         "--to",
         "2026-03-31",
     ]
-    timed = run_process(argv, env=child_env())
+    env = child_env() if root is None else child_env(PYTHONPATH=str(root))
+    timed = run_process(argv, env=env)
     if timed.code != 0:
         raise SystemExit(f"simulate failed (exit {timed.code}): run {' '.join(argv)}")
     return timed
@@ -100,6 +108,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sessions", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--against", type=Path, default=None, help="a baseline checkout")
     args = parser.parse_args()
     sessions = args.sessions or (5_000 if args.quick else 100_000)
     rounds = args.rounds or (2 if args.quick else 2)
@@ -107,21 +116,20 @@ def main() -> int:
     ratios: list[float] = []
     times: list[float] = []
     cpus: list[float] = []
+    baseline: list[float] = []  # --against: its ratios to the same round's raw insert
     events = 0
+    rows: dict[str, list[tuple[object, ...]]] = {}
+    size = 0
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        reference = base / "reference.db"
-        simulate(reference, sessions, 1)
-        conn = sqlite3.connect(reference)
-        conn.execute("PRAGMA foreign_keys = OFF")
-        rows = read_rows(reference)
-        events = len(rows["events"])
-        conn.close()
-        size = reference.stat().st_size
         for r in range(rounds):
             a_db, b_db = base / f"a{r}.db", base / f"b{r}.db"
             if r % 2 == 0:
                 timed = simulate(a_db, sessions, 1)
+                if not rows:  # the first round's file gives the rows (the seed fixes them)
+                    rows = read_rows(a_db)
+                    events = len(rows["events"])
+                    size = a_db.stat().st_size
                 b = raw_insert(b_db, rows)
             else:
                 b = raw_insert(b_db, rows)
@@ -137,6 +145,16 @@ def main() -> int:
             )
             a_db.unlink()
             b_db.unlink()
+            if args.against is not None:
+                c_db = base / f"c{r}.db"
+                old = simulate(c_db, sessions, 1, args.against.resolve())
+                baseline.append(old.wall_s / b)
+                print(
+                    f"  baseline {args.against}: simulate {old.wall_s:.1f} s (CPU "
+                    f"{old.cpu_s:.1f} s, {old.cpu_s / max(1, events) * 1e6:.1f} us per event), "
+                    f"ratio {old.wall_s / b:.2f}"
+                )
+                c_db.unlink()
     summary = ratio_summary(ratios)
     worst = max(times)
     print(
@@ -144,6 +162,8 @@ def main() -> int:
         f"{sessions / worst:,.0f} sessions/s, {events / worst:,.0f} events/s (slowest round)"
     )
     print(f"simulate / raw insert: {fmt_ratio(summary)}")
+    if baseline:
+        print(f"baseline / raw insert: {fmt_ratio(ratio_summary(baseline))}")
     limit = 15.0 * sessions / 100_000
     verdicts.judge(
         f"simulate {sessions:,} sessions under {limit:.1f} s", worst < limit, f"{worst:.1f} s"

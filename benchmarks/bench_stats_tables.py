@@ -15,10 +15,15 @@ data; `--first-only`; and `--by viewers` unfiltered. The database is
 `--source parquet:OUT/` runs the same cases through DuckDB on the Parquet
 export as well, side by side. `--before REV` runs the whole report (every
 table at once, which is all older code could do) on the code of commit REV,
-once per selection, as the baseline ("today's scan").
+once per selection, as the baseline ("today's scan"). `--paired REV` runs
+each case on the code of REV (a commit, or a folder holding a `branching`
+package) right before the same case on this code, so both see the same
+machine load, and prints the two side by side (this code's, then `REV
+wall`). `--code DIR` measures the package in DIR instead of the installed one.
 
     python benchmarks/bench_stats_tables.py [--db PATH] [--source parquet:OUT/]
-        [--before REV] [--tables a,b] [--quick]
+        [--before REV] [--paired REV] [--code DIR] [--selections all,viewers]
+        [--tables a,b] [--quick]
 
 Writes benchmarks/results/stats-tables.json.
 """
@@ -71,7 +76,10 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None, help="the database to read")
     parser.add_argument("--source", default=None, help="also read this Parquet export")
     parser.add_argument("--before", default=None, help="baseline: the whole report at REV")
+    parser.add_argument("--paired", default=None, help="baseline per case: the code of REV")
+    parser.add_argument("--code", type=Path, default=None, help="measure this folder's package")
     parser.add_argument("--tables", default=",".join(TABLES), help="comma-separated tables")
+    parser.add_argument("--selections", default=None, help="comma-separated selections")
     parser.add_argument("--quick", action="store_true", help="8,000 sessions by default")
     args = parser.parse_args()
     db = args.db or database(8_000 if args.quick else 40_000)
@@ -82,19 +90,30 @@ def main() -> None:
     sources = [("sqlite", ["--db", str(db)])]
     if args.source:
         sources.append(("duckdb", ["--source", args.source]))
-    print(f"{'source':7} {'selection':11} {'table':13} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}")
-    for name, picked in selections(db).items():
+    paired = old_code(args.paired) if args.paired else None
+    head = f"{'source':7} {'selection':11} {'table':13} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}"
+    print(head + (f" {'REV wall':>8} {'REV cpu':>7} {'REV MB':>7}" if paired else ""))
+    chosen = selections(db)
+    if args.selections:
+        chosen = {k: v for k, v in chosen.items() if k in args.selections.split(",")}
+    for name, picked in chosen.items():
         for src, where in sources:
             for table in tables:
                 cmd = ["stats", "signal", *where, *picked, "--table", table, "--format", "json"]
                 cmd += ["-o", str(out / f"{src}-{table}.json")]
-                got = measure(cmd, None)
-                print(
+                base = measure(cmd, paired) if paired is not None else None
+                got = measure(cmd, args.code)
+                line = (
                     f"{src:7} {name:11} {table:13} {got['wall_s']:7.2f} {got['cpu_s']:7.2f} "
-                    f"{got['peak_mb']:8.1f}",
-                    flush=True,
+                    f"{got['peak_mb']:8.1f}"
                 )
-                results["cases"].append({"source": src, "selection": name, "table": table, **got})
+                if base is not None:
+                    line += f" {base['wall_s']:8.2f} {base['cpu_s']:7.2f} {base['peak_mb']:7.1f}"
+                print(line, flush=True)
+                case = {"source": src, "selection": name, "table": table, **got}
+                if base is not None:
+                    case["paired"] = {"rev": args.paired, **base}
+                results["cases"].append(case)
                 verdicts.judge(
                     f"{src} {name} {table} under {WALL_S:g} s and {PEAK_MB:g} MB",
                     got["wall_s"] < WALL_S and got["peak_mb"] < PEAK_MB,

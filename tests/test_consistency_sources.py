@@ -372,3 +372,60 @@ def test_duckdb_over_parquet_gives_the_same_stats_as_sqlite(
     sqlite = stats(story, ("--db", str(db)), unit, args)
     duck = stats(story, ("--source", f"parquet:{out}"), unit, args)
     same_stats(sqlite, duck)
+
+
+# -- paths and progress: the sessions' stored paths, or the events folded in SQL --------
+
+
+def _rewrite_sessions(out: Path, to: Path, change: Any) -> None:
+    """A copy of the export `out` in `to`, its sessions file passed through `change`."""
+    import pyarrow.parquet as pq
+
+    shutil.copytree(out, to)
+    for part in (to / "sessions").rglob("*.parquet"):
+        pq.write_table(change(pq.read_table(part)), part)
+
+
+@pytest.mark.usefixtures("untimed_explorer")
+@pytest.mark.parametrize("unit", STATS_UNITS)
+def test_an_export_without_the_sessions_paths_folds_the_same_paths(
+    recorded: tuple[Path, Path], tmp_path: Path, unit: str
+) -> None:
+    """Layout 2 (no `path`, `depth` in the sessions): DuckDB folds each session's
+    decisions and rewinds in one query (`walks.folded_walk`); the paths and progress
+    are SQLite's, the simulated audience going back as it does."""
+    db, out = recorded
+    old = tmp_path / "layout2"
+    _rewrite_sessions(out, old, lambda t: t.drop_columns(["path", "depth"]))
+    for story, args in (CASES[6], CASES[8], CASES[10]):
+        sqlite = stats(story, ("--db", str(db)), unit, args)
+        duck = stats(story, ("--source", f"parquet:{old}"), unit, args)
+        same_stats(sqlite, duck)
+
+
+@pytest.mark.usefixtures("untimed_explorer")
+def test_a_session_whose_path_the_export_could_not_write_is_walked(
+    recorded: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """One session without its stored path (a step that is no story id, say): the
+    chosen sessions' events are read instead, and the figures do not change."""
+    import pyarrow as pa
+
+    db, out = recorded
+
+    def forget_one_path(table: Any) -> Any:
+        paths, depths = table.column("path").to_pylist(), table.column("depth").to_pylist()
+        ended = table.column("outcome").to_pylist().index("ending")
+        paths[ended] = depths[ended] = None
+        table = table.set_column(table.schema.get_field_index("path"), "path", pa.array(paths))
+        return table.set_column(
+            table.schema.get_field_index("depth"), "depth", pa.array(depths, pa.int64())
+        )
+
+    holed = tmp_path / "holed"
+    _rewrite_sessions(out, holed, forget_one_path)
+    for story in ("tutorial", str(SIGNAL), "lighthouse"):
+        args = ("--audience", "all") if story == "tutorial" else ()
+        sqlite = stats(story, ("--db", str(db)), "sessions", args)
+        duck = stats(story, ("--source", f"parquet:{holed}"), "sessions", args)
+        same_stats(sqlite, duck)

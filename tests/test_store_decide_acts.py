@@ -176,7 +176,16 @@ def test_op_by_op_key_presses_and_bulk_leave_the_rows_of_a_rebuild(tmp_path: Pat
     bulk = sqlite3.connect(tmp_path / "bulk.db")
     expected = rows(single)
     assert all(expected[t] for t in decide_acts.TABLES)
-    assert not any(r[-1] == 0 for r in expected["agg_decide"])  # no row left at zero
+    assert not any(r[-1] in ("", 0) for r in expected["agg_decide"])  # no row left at zero
+    times = single.execute(
+        """SELECT COUNT(*) FROM events WHERE type = 'choice_made' AND decide_ms IS NOT NULL
+        AND scene IS NOT NULL"""
+    ).fetchone()[0]
+    packed = [decide_acts.decode(r[-1]) for r in expected["agg_decide"] if r[1] == ""]
+    assert sum(sum(b.values()) for b in packed) == times  # every time, once, in its bucket
+    assert [decide_acts.encode(b) for b in packed] == [
+        r[-1] for r in expected["agg_decide"] if r[1] == ""
+    ]  # one spelling: by bucket, no zero
     assert rows(grouped) == expected
     assert rows(bulk) == expected
     assert rebuilt(single) == expected

@@ -69,7 +69,8 @@ def fail_on(
             raise error()
         return apply_op(conn, op)
 
-    monkeypatch.setattr(writer_module, "apply_op", apply)  # the name the writer calls
+    # the name the writer calls, for one op and for a group
+    monkeypatch.setattr(writer_module, "apply_ops", lambda c, ops, *_: [apply(c, o) for o in ops])
     return tries
 
 

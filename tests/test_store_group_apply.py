@@ -9,7 +9,10 @@ row of every table, rows left at zero included: a simulated audience of Signal
 abandoned and finished sessions, attributes, one with too many values),
 several sessions interleaved in a group, groups replayed (nothing counted
 twice), sessions forgotten before and during play (their ops dropped), and
-viewers whose later sessions arrive first.
+viewers whose later sessions arrive first. And the writer's way: groups and
+single ops applied with a `WriterMemory` kept across transactions, while
+another connection forgets sessions, the same connection writes without it
+and transactions roll back, leave the same rows too.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import pytest
 from branching.simulate.audience import Audience
 from branching.simulate.run import simulate
 from branching.store import InvalidInput, aggregates, totals
-from branching.store.ops import Op, apply_op, apply_ops
+from branching.store.ops import Op, WriterMemory, apply_op, apply_ops
 from branching.store.store import Store
 from branching.story.loader import load_story
 
@@ -208,3 +211,49 @@ def test_an_event_already_stored_as_another_is_refused_and_nothing_of_the_group_
     conn.execute("ROLLBACK")
     assert every_row(conn) == before
     conn.close()
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_a_writer_memory_kept_across_transactions_leaves_every_row_as_op_by_op(
+    tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    story, played = sessions_played(seed, 0.4, 0.2)
+    kept, slow = open_db(tmp_path / "kept.db"), open_db(tmp_path / "slow.db")
+    other = sqlite3.connect(tmp_path / "kept.db", isolation_level=None)  # another program
+    memory = WriterMemory()
+    gone = [played[n][0]["session_id"] for n in (7, 15)]  # forgotten while they play
+    for conn in (kept, slow):
+        one_by_one(conn, [story])
+    kept_done: list[bool] = []
+    slow_done: list[bool] = []
+    rolled_back = plain = 0
+    for n, group in enumerate(groups(interleaved(played, rng), rng)):
+        if n % 11 == 3:  # a transaction that does not commit: what it changed is not kept
+            kept.execute("BEGIN IMMEDIATE")
+            apply_ops(kept, group, memory.names, memory)
+            kept.execute("ROLLBACK")
+            rolled_back += 1
+        if n % 7 == 5:  # the same connection writes without the memory (a spool load)
+            kept_done += one_by_one(kept, group)
+            plain += 1
+        else:
+            for part in [group] if n % 2 else [[op] for op in group]:  # a press, or op by op
+                kept.execute("BEGIN IMMEDIATE")
+                kept_done += apply_ops(kept, part, memory.names, memory)
+                kept.execute("COMMIT")
+                memory.committed(kept)
+        slow_done += one_by_one(slow, group)
+        for sid in gone:
+            if sid in {op.get("session_id") for op in group}:
+                gone.remove(sid)
+                forget(other, sid)
+                forget(slow, sid)
+    assert not gone and rolled_back and plain
+    assert kept_done == slow_done
+    kept_rows, slow_rows = every_row(kept), every_row(slow)
+    assert kept_rows["events"] and kept_rows["agg_edges"] and kept_rows["session_digests"]
+    assert kept_rows == slow_rows
+    assert totals.recount_matches(kept)
+    for conn in (kept, slow, other):
+        conn.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from branching.store import Store
+from branching.store import Store, decide_acts
 from branching.store.db import connect, create_file
 from branching.store.migrations import migrate, migration_names, migrations
 from tests.test_store_api import STRUCTURE, rows, totals_consistent
@@ -91,3 +91,50 @@ def test_opening_twice_applies_nothing_more(tmp_path: Path) -> None:
     first = rows(path, "SELECT name, applied_at FROM _sqlite_migrations")
     Store.open(path).close()
     assert rows(path, "SELECT name, applied_at FROM _sqlite_migrations") == first
+
+
+def test_an_older_database_with_times_to_decide_gets_them_packed(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _old_database(path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE events SET decide_ms = 1234 WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    Store.open(path, create_key=False).close()
+    assert rows(path, "SELECT attr_key, scene, buckets FROM agg_decide") == [
+        ("", "kitchen", "1200:1")
+    ]
+
+
+def test_m014_packs_the_rows_m013_kept_per_bucket_into_the_same_counts(tmp_path: Path) -> None:
+    from branching.store.ops import apply_op
+    from tests.test_store_decide_acts import open_db, played
+
+    path = tmp_path / "t.db"
+    conn = open_db(path)
+    story, sessions = played(21)
+    for op in [story, *(op for ops in sessions for op in ops)]:
+        conn.execute("BEGIN IMMEDIATE")
+        apply_op(conn, op)
+        conn.execute("COMMIT")
+    packed = sorted(conn.execute("SELECT * FROM agg_decide").fetchall())
+    key = "story_id, attr_key, attr_value, content_hash, day, first_play, simulated"
+    per_bucket = [  # m013's layout: a row per bucket
+        (*row[:-1], low, n) for row in packed for low, n in decide_acts.decode(row[-1]).items()
+    ]
+    assert len(per_bucket) > 2 * len(packed)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("DROP TABLE agg_decide")
+    conn.execute(
+        f"""CREATE TABLE agg_decide (story_id TEXT NOT NULL, attr_key TEXT NOT NULL,
+        attr_value TEXT NOT NULL, content_hash TEXT NOT NULL, day TEXT NOT NULL,
+        first_play INTEGER NOT NULL, simulated INTEGER NOT NULL, scene TEXT NOT NULL,
+        bucket INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY ({key}, scene, bucket)) WITHOUT ROWID"""
+    )
+    conn.executemany(f"INSERT INTO agg_decide VALUES ({', '.join('?' * 10)})", per_bucket)
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm014_packed_decide'")
+    conn.execute("COMMIT")
+    conn.close()
+    Store.open(path, create_key=False).close()  # m014 runs again, on m013's rows
+    assert sorted(rows(path, "SELECT * FROM agg_decide")) == packed

@@ -32,7 +32,7 @@ from branching.analytics.rows import (
     SceneReach,
     Timing,
 )
-from branching.analytics.scan import ChosenSessions, picked_events
+from branching.analytics.scan import ChosenSessions, decide_bucket, picked_events
 from branching.analytics.shape import Shape
 from branching.store import sketch
 
@@ -185,17 +185,16 @@ def decide_percentiles(
 ) -> dict[str, tuple[float | None, float | None]]:
     """scene -> (median, 90th percentile) milliseconds to decide, from the sketch.
 
-    SQL counts each scene's distinct times (`decide_ms, COUNT(*)`: portable,
-    no division, whose integer form differs by engine); Python puts them in
-    the sketch's buckets and reads the figures with `store.sketch.percentiles`,
-    the function the aggregates' fast path (`agg_decide`) uses, so every
-    source and path gives identical figures. What is held is one count per
-    distinct time, never every value.
+    SQL counts each scene's times by the sketch's bucket (`scan.decide_bucket`:
+    portable, `%` and no division, whose integer form differs by engine); Python
+    reads the figures with `store.sketch.percentiles`, the function the
+    aggregates' fast path (`agg_decide`) uses, so every source and path gives
+    identical figures. What is held is one count per bucket, never every value.
     """
     buckets: dict[str, dict[int, int]] = {}
     for scene, ms, n in chosen.stream(
         src,
-        f"""SELECT e.scene, e.decide_ms, COUNT(*) {_events(src)}
+        f"""SELECT e.scene, {decide_bucket("e.decide_ms")}, COUNT(*) {_events(src)}
         WHERE e.type = 'choice_made' AND e.decide_ms IS NOT NULL GROUP BY 1, 2""",
     ):
         low = sketch.bucket(ms)

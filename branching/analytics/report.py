@@ -6,7 +6,11 @@ version, chooses the sessions the filters choose (`scan.picked`: the CTE
 `picked` in front of every query) and runs every query of `metrics`, `walks`
 and `segments` over them: one portable definition, so every engine gives the
 same figures. With a source, the story's structure, versions and the labels
-viewers saw come from the export too. Flags point at what a producer should look at:
+viewers saw come from the export too. On SQLite, what the store keeps answers
+first (`stats_rollup`: the aggregates and the sessions' digests;
+`segments_rollup`: breakdowns and tags counting sessions; `viewers_rollup`:
+each scene's unique viewers), with the same figures. Flags point at what a
+producer should look at:
 - lopsided: at a choice point with at least `flag_min` decisions, one option
   took more than 90% of them;
 - timeouts: the clock chose more than a third of the time;
@@ -15,7 +19,8 @@ viewers saw come from the export too. Flags point at what a producer should look
   (`verify.choices`, within `CHECK_LIMITS`); pairs it proved different are
   never flagged; pairs the sessions always rejoined on that it could not
   decide (or a story named by id, whose conditions are not stored) are worded
-  as what was seen, with proof "observed".
+  as what was seen, with proof "observed". The explorer's complete answer is
+  kept on disk per story version (`verdict_cache`).
 
 Progress and stopping (for the dashboard, which draws the cheap figures first
 and reads these in the background): `progress(done, total)` is called while
@@ -36,7 +41,16 @@ import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
-from branching.analytics import metrics, scan, segments, stats_rollup, walks
+from branching.analytics import (
+    metrics,
+    scan,
+    segments,
+    segments_rollup,
+    stats_rollup,
+    verdict_cache,
+    viewers_rollup,
+    walks,
+)
 from branching.analytics.engines import Engine, open_engine
 from branching.analytics.filters import Filters, Unit, settle_audience
 from branching.analytics.rows import (
@@ -58,7 +72,6 @@ from branching.analytics.shape import AnalyticsError, Shape, shape_from_structur
 from branching.analytics.source import Version, looks_like_path, resolve_versions, stored_shape
 from branching.errors import BranchingError
 from branching.story.bundled import bundled_story
-from branching.story.loader import load_story
 from branching.story.model import Story
 from branching.verify import choices as verify_choices
 from branching.verify.choices import ChoicePairVerdict, compare_choices
@@ -70,6 +83,7 @@ Progress = Callable[[int, int], bool]  # (done, total) -> go on
 SCANS = 6  # passes over the picked sessions' events besides the walk
 WALK_WEIGHT = 10  # the walk takes about ten times as long as one pass (82 s vs 7 s at 10 M)
 CHECK_EVERY = 20_000  # SQLite steps between two calls of `progress`
+CACHE_KIB = 32_768  # SQLite's page cache for a report's reads (its default is 2 MB)
 
 
 class ReportStopped(AnalyticsError):
@@ -142,7 +156,7 @@ def build_report(
     if unit not in ("sessions", "viewers"):
         raise AnalyticsError("stats count sessions or viewers (--by sessions|viewers)")
     filters = filters or Filters()
-    loaded = load_story(story) if looks_like_path(story) else None
+    loaded = _load(story) if looks_like_path(story) else None
     shape = shape_from_structure(loaded.structure()) if loaded is not None else None
     engine = open_engine(db, source)
     reading = _Reading(engine.sqlite, progress)
@@ -179,19 +193,30 @@ def _report(
     engine.scope(story_id, filters.since)  # the labels are read: only the chosen days now
     picked = scan.picked(story_id, chosen, filters)
     conn = engine.sqlite
+    if conn is not None:  # the digests' joins revisit pages: keep more of them (bounded)
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     rolled = digests = None
     if conn is not None:  # SQLite's own accelerators: the aggregates and the digests
         rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, unit)[0]
         digests = stats_rollup.digested(conn, story_id, chosen, filters, unit)
-    sessions, viewers, started, completed, first, last = metrics.overview(engine, picked, unit)
+    if digests is not None:
+        figures = stats_rollup.digest_overview(digests, filters.first_only)
+    else:
+        figures = metrics.overview(engine, picked, unit)
+    sessions, viewers, started, completed, first, last = figures
     reading.sessions = sessions
     pruned = 0
     if "pruned_traversals" in engine.tables():  # an export holds the events still held
         pruned = engine.rows(
             "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
         )[0][0]
+    found = None
+    if digests is not None and unit == "viewers":
+        found = viewers_rollup.viewer_reach(digests, story_id, chosen, filters)
     if rolled is not None:
         counts: dict[str, tuple[int, int]] = rolled.scene_counts
+    elif found is not None:
+        counts = found
     else:
         counts = metrics.scene_counts(engine, picked, unit)
         reading.passed()
@@ -275,11 +300,16 @@ def _report(
         reading.passed()
     splits: list[Segment] = []
     if "segments" in want:
-        splits = segments.segments(engine, picked, unit, digested=digests is not None)
+        if digests is not None and unit == "sessions":
+            splits = segments_rollup.digest_segments(digests)
+        else:
+            splits = segments.segments(engine, picked, unit, digested=digests is not None)
         reading.passed()
     tag_rows: list[TagShare] = []
     if "tags" in want:
-        if digests is not None:
+        if digests is not None and unit == "sessions":
+            tag_rows = segments_rollup.counted_tags(digests, shape, started)
+        elif digests is not None:
             tag_rows = stats_rollup.digest_tags(digests, shape, started)
         else:
             tag_rows = segments.tags(engine, picked, shape, unit, started)
@@ -354,6 +384,14 @@ def flags(
     return out
 
 
+def _load(path: str | Path) -> Story:
+    """The story file at `path`. The YAML reader is imported here, when a file is
+    read: a report of a story named by id needs it only for the flags."""
+    from branching.story.loader import load_story
+
+    return load_story(path)
+
+
 def _bundled_twin(story_id: str, chosen: list[Version]) -> Story | None:
     """The bundled story `story_id` when every chosen version is exactly it, else None.
 
@@ -367,7 +405,7 @@ def _bundled_twin(story_id: str, chosen: list[Version]) -> Story | None:
     if found is None or not chosen:
         return None
     try:
-        story = load_story(found)
+        story = _load(found)
     except BranchingError:
         return None
     same = story.id == story_id and all(v.content_hash == story.content_hash for v in chosen)
@@ -382,16 +420,19 @@ def _verdicts(story: Story | None) -> dict[tuple[str, str, str], ChoicePairVerdi
 
     Decided verdicts depend only on the story's content and the budget, so a
     process that reads the figures again (the dashboard's refresh) explores
-    each version once.
+    each version once, and a complete answer is kept on disk for the next
+    process (`verdict_cache`).
     """
     if story is None:
         return None
     key = (story.id, story.content_hash, verify_choices.CHECK_LIMITS)
-    known = _VERDICTS.get(key)
+    known = _VERDICTS.get(key) or verdict_cache.load(story)
     if known is not None:
+        _VERDICTS[key] = known
         return known
     found = compare_choices(story, limits=verify_choices.CHECK_LIMITS)
     verdicts = {(v.scene, v.a, v.b): v for v in found}
     if all(v.verdict != "unknown" for v in found):  # a check cut short may finish next time
         _VERDICTS[key] = verdicts
+        verdict_cache.keep(story, verdicts)
     return verdicts

@@ -22,6 +22,7 @@ from branching.analytics.filters import Filters, Unit, session_conditions, tally
 from branching.analytics.graph import Counts, EdgeKey
 from branching.analytics.shape import SEEN_LABELS, Shape, apply_seen_labels
 from branching.analytics.source import Version
+from branching.store.sketch import FINE, MEDIUM
 
 _CHOICE_TYPES = "('choice_made', 'timeout_default', 'route_taken')"
 _JOIN_EVENTS = "FROM picked p JOIN events e ON e.session_id = p.session_id"
@@ -324,3 +325,16 @@ def seen_labels(src: Queryable, tables: frozenset[str], shape: Shape, hashes: li
     marks = ", ".join("?" for _ in hashes)
     rows = query(src, SEEN_LABELS.format(marks=marks), [shape.id, *hashes])
     return apply_seen_labels(shape, [(r[0], r[1], r[2], int(r[3])) for r in rows])
+
+
+def decide_bucket(column: str) -> str:
+    """`store.sketch.bucket(column)` in portable SQL: the lower bound of the time-to-decide
+    bucket holding the milliseconds in `column` (`%` on non-negative integers, the same
+    on SQLite, DuckDB and Spark). Grouping by it instead of by the milliseconds sends
+    Python one row per scene and bucket (1,723 at ten million events) instead of one per
+    distinct time (151,432); `bucket` of a bucket's lower bound is that bound."""
+    ms = f"CAST({column} AS BIGINT)"
+    return (
+        f"CASE WHEN {ms} < 0 THEN 0 WHEN {ms} < {FINE} THEN {ms} - {ms} % 100 "
+        f"WHEN {ms} < {MEDIUM} THEN {ms} - {ms} % 1000 ELSE {ms} - {ms} % 10000 END"
+    )

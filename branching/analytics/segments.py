@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from branching.analytics.engines import Queryable, Row
+from branching.analytics.engines import Queryable
 from branching.analytics.filters import Unit, tally
 from branching.analytics.rows import Segment, TagShare
 from branching.analytics.scan import ChosenSessions, picked_events
@@ -59,8 +59,8 @@ def _part(start: int, length: int) -> str:
 # the local time, from the parts of the stored UTC text: minutes since the UTC day's
 # midnight (negative or past a day once shifted) and the UTC date's weekday
 # (Sakamoto's method: 0 is Sunday)
-_STAMP = "s.started_at LIKE '____-__-__T__:__%'"
-_MINUTES = f"({_part(12, 2)} * 60 + {_part(15, 2)} + COALESCE(s.utc_offset_min, 0))"
+STAMP = "s.started_at LIKE '____-__-__T__:__%'"
+MINUTES = f"({_part(12, 2)} * 60 + {_part(15, 2)} + COALESCE(s.utc_offset_min, 0))"
 _YEAR = f"({_part(1, 4)} - CASE WHEN {_part(6, 2)} < 3 THEN 1 ELSE 0 END)"
 _MONTH_SHIFT = (
     f"CASE {_part(6, 2)} "
@@ -69,13 +69,13 @@ _MONTH_SHIFT = (
     )
     + " END"
 )
-_UTC_WEEKDAY = (
+UTC_WEEKDAY = (
     f"({_YEAR} + {floor_div(_YEAR, 4)} - {floor_div(_YEAR, 100)} + {floor_div(_YEAR, 400)}"
     f" + {_MONTH_SHIFT} + {_part(9, 2)})"
 )
-LOCAL_HOUR = f"CASE WHEN {_STAMP} THEN (({floor_div(_MINUTES, 60)} % 24) + 24) % 24 END"
+LOCAL_HOUR = f"CASE WHEN {STAMP} THEN (({floor_div(MINUTES, 60)} % 24) + 24) % 24 END"
 LOCAL_WEEKDAY = (
-    f"CASE WHEN {_STAMP} THEN ((({_UTC_WEEKDAY} + {floor_div(_MINUTES, 1440)}) % 7) + 7) % 7 END"
+    f"CASE WHEN {STAMP} THEN ((({UTC_WEEKDAY} + {floor_div(MINUTES, 1440)}) % 7) + 7) % 7 END"
 )
 DIMENSIONS: dict[str, str] = {
     "terminal": "COALESCE(s.term_program, s.terminal, 'unknown')",
@@ -194,14 +194,21 @@ def segments(
            CASE x.part {" ".join(nums)} END AS num, {_counted(unit)}, SUM(seg.made), COUNT(*)
     FROM seg CROSS JOIN ({" UNION ALL ".join(f"SELECT {n} AS part" for n in parts)}) x
     GROUP BY 1, 2, 3"""
+    ctes = _seg(src, len(keys), unit, digested=digested)
+    return from_grouped(keys, chosen.query(src, ctes + "\n" + body, tuple(keys)))
+
+
+Grouped = Iterable[tuple[Any, ...]]  # (part, text, num, units, ended, decisions, sessions)
+
+
+def from_grouped(keys: list[str], grouped: Grouped) -> list[Segment]:
+    """The breakdowns' rows from the grouped counts: `part` -1 - j is attribute
+    `keys[j]` (its value in `text`, None for sessions without it), `part` i >= 0
+    is the i-th of `DIMENSIONS` (its value in `num` for the hour and weekday, else
+    in `text`); ordered as the table shows them."""
     attrs: list[Segment] = []
     by_dimension: dict[str, list[tuple[object, Segment]]] = {name: [] for name in DIMENSIONS}
     names = list(DIMENSIONS)
-    ctes = _seg(src, len(keys), unit, digested=digested)
-    if digested and unit == "sessions":  # SQLite: one read of the sessions, summed here
-        grouped = _summed(chosen.stream(src, f"{ctes}\nSELECT * FROM seg", tuple(keys)), keys)
-    else:
-        grouped = chosen.query(src, ctes + "\n" + body, tuple(keys))
     for part, text, num, n, ended, made, sessions in grouped:
         mean = int(made or 0) / int(sessions) if sessions else None
         figures_of = (int(n), int(ended or 0), mean)
@@ -217,32 +224,6 @@ def segments(
     for name, rows in by_dimension.items():
         out += [row for _, row in sorted(rows, key=lambda r: _order(name, r[0]))]
     return _weekdays_from_monday(out)
-
-
-def _summed(rows: Iterable[Row], keys: list[str]) -> list[tuple[Any, ...]]:
-    """The rows of `segments`' grouped query (part, text, num, sessions, ended,
-    decisions, sessions), summed in Python from `seg`'s rows (w, outcome, made,
-    d0.., a0..): what the GROUP BY over every breakdown gives when counting
-    sessions, which add up. SQLite spends seconds grouping seven copies of
-    180,000 sessions; one pass here takes a fraction of that."""
-    dims = len(DIMENSIONS)
-    numbered = [name in _NUMBERED for name in DIMENSIONS]
-    sums: dict[tuple[int, object, object], list[int]] = {}
-    for row in rows:
-        ended, made = int(row[1] == "ending"), int(row[2] or 0)
-        keys_of = [
-            (i, None, row[3 + i]) if numbered[i] else (i, row[3 + i], None) for i in range(dims)
-        ]
-        keys_of += [(-1 - j, row[3 + dims + j], None) for j in range(len(keys))]
-        for key in keys_of:
-            got = sums.get(key)
-            if got is None:
-                sums[key] = [1, ended, made]
-            else:
-                got[0] += 1
-                got[1] += ended
-                got[2] += made
-    return [(part, text, num, n, e, m, n) for (part, text, num), (n, e, m) in sums.items()]
 
 
 def _weekdays_from_monday(rows: list[Segment]) -> list[Segment]:

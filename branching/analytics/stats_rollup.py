@@ -20,7 +20,7 @@ import heapq
 import json
 import sqlite3
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from branching.analytics.filters import Filters, Unit, session_conditions
@@ -120,6 +120,7 @@ class Digested:
     cond: str  # over `sessions s`, from `filters.session_conditions`
     params: list[object]
     unit: Unit
+    sessions: str = "sessions s"  # how to read them: in id order when that is cheaper
 
     def count(self, cond: str = "1") -> str:
         """SQL counting the chosen sessions meeting `cond`, in the unit."""
@@ -129,21 +130,104 @@ class Digested:
 
     def rows(self, select: str, tail: str = "", params: tuple[object, ...] = ()) -> list[Any]:
         return self.conn.execute(
-            f"""SELECT {select} FROM sessions s
+            f"""SELECT {select} FROM {self.sessions}
             LEFT JOIN session_digests d ON d.session_id = s.session_id
             WHERE {self.cond} {tail}""",
             [*params, *self.params],
         ).fetchall()
 
+    def own(self, select: str, tail: str = "") -> list[Any]:
+        """Rows of `SELECT select` over the chosen sessions' own rows (no digest)."""
+        table = "sessions s" if self.cond == _PLAIN else self.sessions
+        return self.conn.execute(
+            f"SELECT {select} FROM {table} WHERE {self.cond} {tail}", self.params
+        ).fetchall()
+
+
+_PLAIN = "s.story_id = ?"  # every session of the story: no filter at all
+
 
 def digested(
     conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters, unit: Unit
 ) -> Digested | None:
-    """The chosen sessions' digests, or None when the database has none (read before m012)."""
+    """The chosen sessions' digests, or None when the database has none (read before m012).
+
+    `--first-only` reads each viewer's first session from `agg_firsts` (the
+    store keeps it by the rule `filters.session_conditions` states: earliest
+    start, then id) instead of numbering every session of the story.
+    """
     if not has_digests(conn):
         return None
-    cond, params = session_conditions(story_id, chosen, filters)
-    return Digested(conn, cond, params, unit)
+    firsts = filters.first_only and has_table(conn, "agg_firsts")
+    cond, params = session_conditions(
+        story_id, chosen, replace(filters, first_only=False) if firsts else filters
+    )
+    if firsts:
+        cond += " AND s.session_id IN (SELECT f.session_id FROM agg_firsts f WHERE f.story_id = ?)"
+        params.append(story_id)
+    return Digested(conn, cond, params, unit, _in_id_order(conn, story_id))
+
+
+_BY_ID = "sqlite_autoindex_sessions_1"  # the sessions' primary key (session_id)
+
+
+def _in_id_order(conn: sqlite3.Connection, story_id: str) -> str:
+    """How to read the story's sessions joined to their digests and attributes.
+
+    Both are keyed by session id, and a session's row is where it was
+    written, so reading the sessions in row order looks each digest up at
+    random: at 180,000 sessions most of the join's time. Read in id order
+    (the primary key's index), the lookups walk the digests' pages in order
+    (a third of the time at 10 M events). That index holds every story's
+    sessions, so it is taken when the story has at least a quarter of them.
+    """
+    if not has_index(conn, _BY_ID):
+        return "sessions s"
+    ((mine,),) = conn.execute("SELECT COUNT(*) FROM sessions WHERE story_id = ?", [story_id])
+    ((every,),) = conn.execute("SELECT COUNT(*) FROM sessions")
+    return f"sessions s INDEXED BY {_BY_ID}" if mine * 4 >= every else "sessions s"
+
+
+def digest_overview(
+    d: Digested, first_only: bool
+) -> tuple[int, int, int, int, str | None, str | None]:
+    """`metrics.overview` on SQLite: (sessions, viewers, started and completed in the
+    unit, first and last start) in one read of the sessions, without sorting every
+    session by viewer when it can be helped: with `--first-only` each viewer has
+    one session; with no filter at all the viewer index (viewer, story) holds them
+    in order."""
+    if d.unit == "viewers":
+        ((n, viewers, done, first, last),) = d.own(
+            """COUNT(*), COUNT(DISTINCT s.viewer_id),
+            COUNT(DISTINCT CASE WHEN s.outcome = 'ending' THEN s.viewer_id END),
+            MIN(s.started_at), MAX(s.started_at)"""
+        )
+        return int(n), int(viewers), int(viewers), int(done or 0), first, last
+    plain = d.cond == _PLAIN and has_index(d.conn, "sessions_by_viewer")
+    distinct = "" if first_only or plain else ", COUNT(DISTINCT s.viewer_id)"
+    ((n, done, first, last, *rest),) = d.own(
+        f"""COUNT(*), SUM(CASE WHEN s.outcome = 'ending' THEN 1 ELSE 0 END),
+        MIN(s.started_at), MAX(s.started_at){distinct}"""
+    )
+    if first_only:
+        viewers = n
+    elif plain:
+        ((viewers,),) = d.conn.execute(
+            """SELECT COUNT(*) FROM (SELECT 1 FROM sessions s INDEXED BY sessions_by_viewer
+            WHERE s.story_id = ? GROUP BY s.viewer_id)""",
+            d.params,
+        ).fetchall()
+    else:
+        (viewers,) = rest
+    return int(n), int(viewers), int(n), int(done or 0), first, last
+
+
+def has_index(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the database has the index `name` (an older file may lack one)."""
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]
+    ).fetchone()
+    return found is not None
 
 
 def _steps(book: dict[int, str | tuple[str, str]], path: str) -> tuple[tuple[str, str], ...]:
@@ -166,9 +250,11 @@ def digest_paths(d: Digested, shape: Shape, top: int, completed: int) -> list[Pa
         f"COALESCE(d.path, '[]'), COALESCE(s.ending_id, ''), {d.count()}",
         "AND s.outcome = 'ending' GROUP BY 1, 2",
     )
+    # only a path with at least the top-th largest count can rank: decode just those
+    least = heapq.nlargest(top, (int(n) for _, _, n in groups))[-1] if top > 0 and groups else 0
     ranked = heapq.nsmallest(
         top,
-        ((_steps(book, path), ending, int(n), path) for path, ending, n in groups),
+        ((_steps(book, path), ending, int(n), path) for path, ending, n in groups if n >= least),
         key=lambda r: (-r[2], r[0], r[1]),
     )
     out = [
@@ -254,7 +340,7 @@ def digest_tags(d: Digested, shape: Shape, started: int) -> list[TagShare]:
         f"""SELECT {", ".join(c.replace("s.viewer_id", "x.viewer_id") for c in columns)}
         FROM (SELECT s.viewer_id AS viewer_id, {wrapped.format("shown")} AS shown,
                      {wrapped.format("took")} AS took
-              FROM sessions s LEFT JOIN session_digests d ON d.session_id = s.session_id
+              FROM {d.sessions} LEFT JOIN session_digests d ON d.session_id = s.session_id
               WHERE {d.cond}) x""",
         d.params,
     ).fetchall()
@@ -277,18 +363,15 @@ def rolled_percentiles(
     `where`, `params`: `rollup.class_where` of an answerable selection. The
     buckets of its classes are summed and read by `sketch.percentiles`, the
     function the scan uses, so the figures are identical; a scene with no
-    time recorded has no entry, as in the scan. None before m013.
+    time recorded has no entry, as in the scan. None before m014 (packed buckets).
     """
-    if not decide_acts.has_tables(conn):
+    if not decide_acts.packed(conn):
         return None
-    buckets: dict[str, dict[int, int]] = {}
-    for scene, low, n in conn.execute(
-        f"""SELECT scene, bucket, SUM(count) FROM agg_decide WHERE {where}
-        GROUP BY 1, 2 HAVING SUM(count) > 0""",
-        params,
-    ):
-        buckets.setdefault(scene, {})[int(low)] = int(n)
-    return {scene: sketch.percentiles(held) for scene, held in buckets.items()}
+    summed = decide_acts.summed(  # one packed text per class and scene (m014)
+        conn.execute(f"SELECT scene, buckets FROM agg_decide WHERE {where}", params)
+    )
+    buckets = {s: {low: n for low, n in h.items() if n > 0} for s, h in summed.items()}
+    return {scene: sketch.percentiles(held) for scene, held in buckets.items() if held}
 
 
 def rolled_interactions(conn: sqlite3.Connection, where: str, params: list[object]) -> Acts | None:

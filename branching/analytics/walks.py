@@ -32,6 +32,14 @@ the story: one character per (scene, choice), one id per distinct (scene,
 variables) stop, and the no-difference groups keyed by (scene, variables
 when choosing), whose stop sets only shrink as sessions agree.
 
+Where paths and progress are all a report needs of the walk (no pair of
+choices waits on what sessions saw), the Parquet engines skip the pass:
+an export of layout 3 stores each session's path and depth (`stored_walk`:
+one row per session), and on an older export DuckDB folds each session's
+decisions and rewinds into its path in one query (`folded_walk`). Either
+way `walked` is then a table (or view) of the engine, counted there by the
+same `paths` and `progress`; docs/decisions.md says why each exists.
+
 Events store the state as snapshots and patches (`store.states`); the pass
 follows the chain of every event of a session, as `StateReader` does, but
 keeps only the two keys a stop reads (`scene`, `vars`): the rest of a patch
@@ -46,18 +54,19 @@ import heapq
 import json
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, groupby, islice
 from operator import itemgetter
 from typing import Any
 
-from branching.analytics.engines import Queryable, Row, stream
+from branching.analytics.engines import Queryable, Row, query, stream
 from branching.analytics.filters import Unit
 from branching.analytics.rows import Flag, PathShare, Progress
 from branching.analytics.scan import ChosenSessions
 from branching.analytics.shape import Shape
 from branching.store.digests import rewind
+from branching.store.parquet import PATH_STEP, STEP_PART
 from branching.store.states import SNAPSHOT, apply, dumps, is_snapshot
 from branching.verify.choices import ChoicePairVerdict
 
@@ -222,6 +231,11 @@ class Walks:
     _stops: list[tuple[int, str, str]] = field(default_factory=list)
     _last_stop: Stop | None = None
     _last_id: int = -1
+    # set by `stored_walk` and `folded_walk`: `walked` is a table (or view) of this
+    # engine, its paths ordered as their steps' (scene, choice) are: the export's text
+    # (`store.parquet.path_text`), or two characters a step (`_fold_codes`; `pairs`)
+    engine: Queryable | None = None
+    pairs: dict[str, tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
         self.conn.execute("DROP TABLE IF EXISTS temp.walked")
@@ -302,8 +316,22 @@ class Walks:
                 "INSERT INTO temp.walked VALUES (?, ?, ?, ?, ?, ?)", self._pending
             )
             self._pending.clear()
-        sql = f"SELECT {_count(self.unit)} FROM temp.walked WHERE ended"
-        self.completed = int(self.conn.execute(sql).fetchone()[0])
+        self.completed = int(self.rows(f"SELECT {_count(self.unit)} FROM walked WHERE ended")[0][0])
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Rows of `sql` over `walked`, wherever it is (the walk's SQLite or the engine)."""
+        if self.engine is not None:
+            return query(self.engine, sql, params)
+        return self.conn.execute(sql, list(params)).fetchall()  # `walked`: the TEMP table
+
+    def decode(self, path: str) -> tuple[tuple[str, str], ...]:
+        """The (scene, choice) steps of a stored path."""
+        if self.engine is None:
+            return tuple(self.step_of[c] for c in path)
+        if self.pairs is not None:
+            return tuple(self.pairs[path[i : i + 2]] for i in range(0, len(path), 2))
+        steps = (step.split(STEP_PART, 1) for step in path.split(PATH_STEP)) if path else ()
+        return tuple((scene, choice) for scene, choice in steps)
 
     def close_decisions(self, s: _Session) -> None:
         for scene, choice, pre, index in s.open:
@@ -413,6 +441,14 @@ def walk(
     (it may stop the walk by raising; on SQLite, `report.build_report` also
     interrupts the query under way through the progress handler).
     """
+    if not observe:
+        found = stored_walk(src, chosen, unit)
+        if found is None and folds_in_sql(src):
+            found = folded_walk(src, chosen, unit)
+        if found is not None:
+            if progress is not None:
+                progress(0)  # one query: a stop is heard once it is done
+            return found
     walks = Walks(unit)
     key = "session_key" if getattr(src, "keyed", False) else "session_id"
     # the database stores states as snapshots and patches; the export, whole
@@ -454,6 +490,140 @@ def walk(
     return walks
 
 
+_STORED = """SELECT p.viewer_id AS viewer_id, s.depth AS depth,
+       COALESCE(s.outcome = 'ending', FALSE) AS ended,
+       CASE WHEN s.outcome = 'ending' THEN COALESCE(s.path, '') END AS path,
+       CASE WHEN s.outcome = 'ending' THEN COALESCE(s.ending_id, '') END AS ending
+FROM picked p JOIN sessions s ON s.session_id = p.session_id"""
+
+
+def stored_walk(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Walks | None:
+    """`walk(observe=False)` from the paths the export stores with each session.
+
+    An export of layout 3 writes each session's path and depth from the store's
+    digests (`store.parquet.path_text`: the same replay, `digests.replay`), so
+    the engine reads one row per chosen session, no event: `walked` is kept
+    there (`Engine.keep`: a TEMP table, or a temporary view on Spark) and
+    `paths` and `progress` count over it. None when the source has no such
+    column, or a chosen session has none (a path the export could not write):
+    its events are read instead.
+    """
+    if not getattr(src, "stored_paths", False) or isinstance(src, sqlite3.Connection):
+        return None
+    src.keep("walked", f"WITH {chosen.sql}\n{_STORED}", chosen.params)
+    if int(query(src, "SELECT COUNT(*) FROM walked WHERE depth IS NULL")[0][0]):
+        return None
+    walks = Walks(unit, engine=src)
+    walks.flush()
+    return walks
+
+
+# -- the walk as one query, on DuckDB ------------------------------------------------------
+# Each step of a path is two characters, its scene's and its choice's: scenes from
+# U+4E00 and choices (numbered within their scene) from U+3400, ranges that never meet,
+# hold no regex or SQL character and whose order is the ids' order. A rewind is `|`
+# and its scene's character. Each event's code, packed under its `seq` so that sorting
+# a session's codes puts them in `seq` order: a step `scene * _SCENE + choice`, a
+# rewind `_REWIND + scene`.
+_SCENE_CHAR, _CHOICE_CHAR = 0x4E00, 0x3400
+_MOST_SCENES, _MOST_CHOICES = 0xA000 - _SCENE_CHAR, 0x4DC0 - _CHOICE_CHAR
+_SCENE, _REWIND, _SEQ = 1 << 13, 1 << 28, 1 << 30
+# a session's codes -> its tokens, as one text split at each rewind: `parts[1]` is
+# the steps before the first rewind, each later part a rewind's scene then the steps
+# after it; the fold cuts, at each rewind, from the latest step at that scene on
+# (`digests.rewind`: nothing when no step there is left), and adds the steps after
+_TOKEN = f"""lambda x: CASE WHEN x % {_SEQ} >= {_REWIND}
+    THEN '|' || chr(CAST({_SCENE_CHAR} + x % {_SEQ} - {_REWIND} AS INTEGER))
+    ELSE chr(CAST({_SCENE_CHAR} + (x % {_SEQ}) // {_SCENE} AS INTEGER))
+      || chr(CAST({_CHOICE_CHAR} + x % {_SCENE} AS INTEGER)) END"""
+_FOLD = """list_reduce(parts[2:], lambda acc, x: CASE WHEN instr(acc, x[1]) > 0
+    THEN acc[:length(acc) - instr(reverse(acc), x[1])] ELSE acc END || x[2:], parts[1])"""
+_FOLDED = f"""{{picked}}, codes(scene, choice, code) AS (VALUES {{codes}}),
+coded AS (
+    SELECT e.session_id AS session_id, e.seq * {_SEQ} + c.code AS code
+    FROM picked p JOIN events e ON e.session_id = p.session_id
+    JOIN codes c ON c.scene = e.scene
+      AND c.choice = CASE WHEN e.type = 'rewind' THEN '' ELSE e.choice END
+      AND (c.code >= {_REWIND}) = (e.type = 'rewind')
+    WHERE e.type IN ('choice_made', 'timeout_default', 'rewind')),
+split AS (
+    SELECT session_id, string_split(array_to_string(
+        list_transform(list_sort(list(code), 'ASC'), {_TOKEN}), ''), '|') AS parts
+    FROM coded GROUP BY session_id),
+folded AS (SELECT session_id, {_FOLD} AS path FROM split)
+SELECT p.viewer_id, COALESCE(length(f.path), 0) // 2 AS depth,
+       COALESCE(s.outcome = 'ending', FALSE) AS ended,
+       CASE WHEN s.outcome = 'ending' THEN COALESCE(f.path, '') END AS path,
+       CASE WHEN s.outcome = 'ending' THEN COALESCE(s.ending_id, '') END AS ending
+FROM picked p JOIN sessions s ON s.session_id = p.session_id
+LEFT JOIN folded f ON f.session_id = p.session_id"""
+
+
+def folds_in_sql(src: Queryable) -> bool:
+    """Whether `src` folds the paths in one query (`folded_walk`): DuckDB 1.3 or later
+    (its `lambda` syntax), over a Parquet export."""
+    if getattr(src, "dialect", "sqlite") != "duckdb":
+        return False
+    import duckdb
+
+    major, minor = (int(n) for n in duckdb.__version__.split(".")[:2])
+    return (major, minor) >= (1, 3)
+
+
+def _fold_codes(src: Queryable) -> list[tuple[str, str, int]] | None:
+    """(scene, choice, code) of every step the events hold and (scene, '', code) of
+    every scene with a step, for rewinds to it (`_FOLDED`); None when the story has
+    more scenes or choices at a scene than the characters (`_MOST_SCENES`)."""
+    found = query(
+        src,
+        """SELECT DISTINCT e.scene, e.choice FROM events e
+        WHERE e.type IN ('choice_made', 'timeout_default')
+          AND e.scene IS NOT NULL AND e.scene <> '' AND e.choice IS NOT NULL AND e.choice <> ''""",
+    )
+    by_scene: dict[str, list[str]] = defaultdict(list)
+    for scene, choice in sorted((str(s), str(c)) for s, c in found):
+        by_scene[scene].append(choice)
+    if len(by_scene) > _MOST_SCENES or any(len(c) > _MOST_CHOICES for c in by_scene.values()):
+        return None
+    codes = []
+    for j, (scene, choices) in enumerate(sorted(by_scene.items())):
+        codes += [(scene, choice, j * _SCENE + i) for i, choice in enumerate(choices)]
+        codes.append((scene, "", _REWIND + j))
+    return codes
+
+
+def folded_walk(src: Queryable, chosen: ChosenSessions, unit: Unit) -> Walks | None:
+    """`walk(observe=False)` as one query of the engine: its table `walked` (a TEMP
+    table of the connection), the same rows `walk` writes, paths coded two
+    characters a step (see `_TOKEN`). None when the story is too big to code.
+
+    Each session's decisions and rewinds are coded by a join to the codes,
+    gathered with their `seq` into one sorted list per session, and folded by
+    the rewinds (`_FOLD`): the rule of `digests.rewind`, a set-based query
+    instead of a read of every event through Python (at ten million events
+    the `paths` and `progress` tables took 2-78 s that way on a loaded
+    machine, 1.2-7.6 s this way). `paths` and `progress` count over `walked`
+    where it is.
+    """
+    codes = _fold_codes(src)
+    if codes is None:
+        return None
+    pairs = {
+        chr(_SCENE_CHAR + code // _SCENE) + chr(_CHOICE_CHAR + code % _SCENE): (scene, choice)
+        for scene, choice, code in codes
+        if choice
+    }
+    walks = Walks(unit, engine=src, pairs=pairs)
+    sql = _FOLDED.format(
+        picked=f"WITH {chosen.sql}",
+        codes=", ".join("(?, ?, ?)" for _ in codes) if codes else "(NULL, NULL, NULL)",
+    )
+    params = (*chosen.params, *(v for row in codes for v in row))
+    query(src, f"CREATE OR REPLACE TEMP TABLE walked AS {sql}", params)
+    walks.flush()
+    return walks
+
+
 def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     """`rows` in lists of `size` (the last one shorter)."""
     it = iter(rows)
@@ -474,6 +644,8 @@ def paths(walks: Walks, shape: Shape, top: int) -> list[PathShare]:
     and choices, then its ending), as ever. The grouped rows stream through a
     heap of `top`, so no list of every path is built.
     """
+    if walks.engine is not None:
+        return _ranked_paths(walks, shape, top)
     groups = 0
 
     def counted() -> Iterable[tuple[tuple[tuple[str, str], ...], str, int, str]]:
@@ -483,7 +655,7 @@ def paths(walks: Walks, shape: Shape, top: int) -> list[PathShare]:
             GROUP BY path, ending"""
         ):
             groups += 1
-            yield tuple(walks.step_of[c] for c in path), ending, int(n), path
+            yield walks.decode(path), ending, int(n), path
 
     ranked = heapq.nsmallest(top, counted(), key=lambda r: (-r[2], r[0], r[1]))
     out = [
@@ -506,6 +678,38 @@ def paths(walks: Walks, shape: Shape, top: int) -> list[PathShare]:
             f"""SELECT {_count(walks.unit)} FROM temp.walked w WHERE ended AND NOT EXISTS
             (SELECT 1 FROM temp.shown_paths t WHERE t.path = w.path AND t.ending = w.ending)"""
         ).fetchone()
+        out.append(PathShare((), "", int(others), walks.completed, other=True))
+    return out
+
+
+def _ranked_paths(walks: Walks, shape: Shape, top: int) -> list[PathShare]:
+    """`paths` over a `walked` table of the engine (`folded_walk`): ranked there.
+
+    Its paths are ordered as their steps are (`_fold_codes`), so `ORDER BY n
+    DESC, path, ending` is `paths`' own order, and only the `top` rows leave the
+    engine; the others are counted there too.
+    """
+    count = _count(walks.unit)
+    ranked = walks.rows(
+        f"""SELECT path, ending, n, COUNT(*) OVER () FROM (
+            SELECT path, ending, {count} AS n FROM walked WHERE ended GROUP BY path, ending) g
+        ORDER BY n DESC, path, ending LIMIT {int(top)}"""
+    )
+    out = [
+        PathShare(
+            tuple(label_of(shape, s, c) for s, c in walks.decode(str(path))),
+            shape.title_of(str(ending)) if ending else "",
+            int(n),
+            walks.completed,
+        )
+        for path, ending, n, _ in ranked
+    ]
+    if ranked and int(ranked[0][3]) > len(ranked):
+        shown = " OR ".join("(path = ? AND ending = ?)" for _ in ranked)
+        (others,) = walks.rows(
+            f"SELECT {count} FROM walked WHERE ended AND NOT ({shown})",
+            [v for path, ending, _, _ in ranked for v in (path, ending)],
+        )[0]
         out.append(PathShare((), "", int(others), walks.completed, other=True))
     return out
 
@@ -538,15 +742,15 @@ def progress(walks: Walks) -> list[Progress]:
     at depths 3 and 4 counts once in 3-5.
     """
     walks.flush()
-    (most,) = walks.conn.execute("SELECT COALESCE(MAX(depth), -1) FROM temp.walked").fetchone()
+    (most,) = walks.rows("SELECT COALESCE(MAX(depth), -1) FROM walked")[0]
     buckets = depth_buckets(int(most))
     if not buckets:
         return []
     bucket = " ".join(f"WHEN depth <= {last} THEN {i}" for i, (_, last) in enumerate(buckets))
     who = {
         (int(i), bool(ended)): int(n)
-        for i, ended, n in walks.conn.execute(
-            f"""SELECT CASE {bucket} END, ended, {_count(walks.unit)} FROM temp.walked
+        for i, ended, n in walks.rows(
+            f"""SELECT CASE {bucket} END, ended, {_count(walks.unit)} FROM walked
             GROUP BY 1, 2"""
         )
     }

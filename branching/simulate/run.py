@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from branching.play.engine import ChoiceView, Playthrough, Steps, View
 from branching.simulate.audience import DAILY_RHYTHM, Audience
 from branching.simulate.personas import Persona
-from branching.simulate.pick import pick
+from branching.simulate.pick import pick, weighted
 from branching.simulate.sessions import SimClock, SimSession, simulated_viewer_id
 from branching.store.ops import SPOOL_VERSION, Op, to_json
 from branching.store.states import Patches
@@ -190,9 +190,9 @@ class Shard:
         number = len(self.viewers) * self.shards + self.shard
         persona = None
         if a.personas:
-            persona = rng.choices(a.personas, weights=[p.share for p in a.personas])[0]
+            persona = weighted(rng, a.personas, [p.share for p in a.personas])
         attrs = {
-            key: rng.choices(list(shares), weights=list(shares.values()))[0]
+            key: weighted(rng, list(shares), list(shares.values()))
             for key, shares in sorted(a.attrs.items())
         }
         viewer = _Viewer(number, simulated_viewer_id(a.seed, number), persona, attrs)
@@ -203,7 +203,7 @@ class Shard:
         """Session `n`'s start: in order over the range, its hour drawn from the daily rhythm."""
         rng = self.rng
         day = min(self.days - 1, int(n * self.gap_ms // 86_400_000))
-        hour = rng.choices(range(24), weights=DAILY_RHYTHM)[0]
+        hour = weighted(rng, range(24), DAILY_RHYTHM)
         return self.first_day + timedelta(
             days=day, hours=hour, milliseconds=rng.randrange(3_600_000)
         )

@@ -35,8 +35,11 @@ When a session changes class (it finishes or is reopened: outcome; an
 earlier session of its viewer arrives: first playthrough), its contributions
 move: subtracted under the old class, recomputed from its events and added
 under the new one, O(that session's rows). Rows left at zero by a move are
-deleted; the per-op paths leave zero rows in `agg_sessions` (as
-`session_ends` does), so readers sum and drop zeros.
+deleted; so is a row of `agg_sessions` that its last session left (a
+session's standing moves at each scene shown: before, every standing a
+session passed stayed as a row at zero, nine rows in ten of the table on a
+small file). (`session_ends` keeps its zero rows.) Readers sum and drop
+zeros all the same.
 
 `agg_decide` and `agg_acts` (m013: the time-to-decide histogram, and the
 rewinds, pauses and skipped reveals per scene) follow the same paths, keyed
@@ -513,11 +516,16 @@ def rebuild(conn: sqlite3.Connection) -> None:
     digests.rebuild(conn)  # the per-session digests follow the same events (`digests.py`)
 
 
-def rebuild_decide_acts(conn: sqlite3.Connection) -> None:
-    """Recount only `decide_acts`' tables from the sessions and events held (m013)."""
-    decide_acts.clear(conn)
+def rebuild_decide_acts(
+    conn: sqlite3.Connection, *, decide: bool = True, acts: bool = True
+) -> None:
+    """Recount only `decide_acts`' tables (or the one of them asked for) from the sessions
+    and events held (m013: `agg_acts`; m014: `agg_decide`)."""
+    decide_acts.clear(
+        conn, tuple(t for t, on in zip(decide_acts.TABLES, (decide, acts), strict=True) if on)
+    )
     _fill(conn, "true")
-    decide_acts.apply(conn, 1)
+    decide_acts.apply(conn, 1, decide=decide, acts=acts)
     conn.execute("DELETE FROM temp.agg_cls")
 
 
@@ -568,6 +576,12 @@ _UPSERT_STANDING = f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id,
            :last, :ending, :delta
     FROM ({_slices("s.session_id = :sid", outcome=":outcome")}) WHERE true
     ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions"""
+
+_DROP_SPENT = f"""DELETE FROM agg_sessions WHERE sessions = 0
+    AND ({CLASS}, last_scene, ending_id) IN (
+        SELECT story_id, attr_key, attr_value, content_hash, day, first_play, simulated,
+               outcome, :last, :ending
+        FROM ({_slices("s.session_id = :sid", outcome=":outcome")}))"""
 
 
 def event_added(conn: sqlite3.Connection, op: dict[str, Any]) -> None:
@@ -649,6 +663,11 @@ def standing_moved(conn: sqlite3.Connection, session_id: str, old: Standing, new
                 "delta": delta,
             },
         )
+    last, outcome, ending, _ = old
+    conn.execute(  # a standing left by its last session is no row (as `LiveCounts.write`)
+        _DROP_SPENT,
+        {"sid": session_id, "last": last or "", "outcome": outcome, "ending": ending or ""},
+    )
     if old[1] != new[1]:  # another outcome is another class: move what its events add
         where = "s.session_id = ?"
         conn.execute(
@@ -692,8 +711,18 @@ FROM events WHERE session_id = ?1
     AND COALESCE(scene, '') IN ({})"""  # a literal list: faster than json_each; no DISTINCT
 
 
-def _session_query(scenes: int) -> str:
-    """The session's row, then its events in `scenes` scenes (one round trip)."""
+_SESSION_EVERY_EVENT = """
+UNION ALL SELECT NULL, type, scene, choice, target, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM events WHERE session_id = ?1
+    AND type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown', 'pause',
+                 'reveal_skipped')"""
+
+
+def _session_query(scenes: int | None) -> str:
+    """The session's row, then its events in `scenes` scenes, or in all (None; one round
+    trip)."""
+    if scenes is None:
+        return _SESSION_CLASS + _SESSION_EVERY_EVENT
     if not scenes:
         return _SESSION_CLASS
     return _SESSION_CLASS + _SESSION_EVENTS.format(", ".join("?" * scenes))
@@ -725,14 +754,18 @@ class LiveSession:
 
 
 def read_session(
-    conn: sqlite3.Connection, session_id: str, scenes: list[str]
+    conn: sqlite3.Connection, session_id: str, scenes: list[str] | None
 ) -> LiveSession | bool:
     """The session for a group: False when `forget` deleted it, True when it is not stored.
 
     What its stored events hold is read for `scenes` (`''` for none) only: the
-    scenes the group's events are in.
+    scenes the group's events are in; None: in every scene (a session the
+    writer keeps in memory for its later groups, `ops.WriterMemory`).
     """
-    rows = conn.execute(_session_query(len(scenes)), [session_id, *scenes]).fetchall()
+    if scenes is None:
+        rows = conn.execute(_session_query(None), [session_id]).fetchall()
+    else:
+        rows = conn.execute(_session_query(len(scenes)), [session_id, *scenes]).fetchall()
     row = next(r for r in rows if r[0] is not None)  # the session's (its events have NULL)
     if row[0]:
         return False
@@ -784,6 +817,9 @@ _ADD_SCENE = f"""INSERT INTO agg_scenes ({CLASS}, scene, views, sessions, sessio
 _ADD_STANDING = f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id, sessions)
     VALUES ({", ".join("?" * 11)})
     ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions"""
+_DROP_STANDING = "DELETE FROM agg_sessions WHERE {} AND sessions = 0".format(
+    " AND ".join(f"{c.strip()} = ?" for c in (*CLASS.split(","), "last_scene", "ending_id"))
+)
 
 _LAST_ACTIVITY = """UPDATE story_activity SET last_activity = MAX(COALESCE(last_activity, ''), ?)
     WHERE story_id = ?"""
@@ -855,6 +891,11 @@ class LiveCounts:
             conn.executemany(_ADD_SCENE, [(*k, *v) for k, v in self.scenes.items()])
         if self.standings:
             conn.executemany(_ADD_STANDING, [(*k, v) for k, v in self.standings.items()])
+            # a standing its last session left (or one only passed through) is no row: the
+            # sessions' counts are never negative, so only a row given <= 0 can be at zero
+            spent = [k for k, v in self.standings.items() if v <= 0]
+            if spent:
+                conn.executemany(_DROP_STANDING, spent)
         if self.activity:
             conn.executemany(_LAST_ACTIVITY, [(ts, s) for s, ts in self.activity.items()])
         decide_acts.write(conn, self.decisions, self.acts)

@@ -5,8 +5,16 @@ each choice point) and `--table interactions` (rewinds back to each scene,
 pauses and skipped text reveals at it, in sessions and in times) used to read
 every event. Two tables keep what they need, in the event's transaction:
 
-- `agg_decide`: per scene and bucket of `decide_ms` (the sketch's buckets,
-  `sketch.py`), how many `choice_made` events with a time and a scene;
+- `agg_decide`: per scene, the sketch's buckets (`sketch.py`) of the
+  `decide_ms` of its `choice_made` events with a time and a scene, packed in
+  one text (m014): `low:count` pairs, by `low` ascending, separated by one
+  space, no count of 0 (`encode`, `decode`; `''` when every count is 0).
+  One row per class and scene rather than per bucket as m013 kept it (1.59
+  M rows, 116 MB of a 10-million-event file): the key columns were most of
+  each row. Every path writes the text through `add`, one canonical form,
+  so two paths that count the same leave the same text; SQL merges with the
+  function `branching_add_buckets(old, delta)` (`add`), which the module
+  registers on a connection the first time a statement needs it;
 - `agg_acts`: per scene and kind (`rewind`, `pause`, `reveal_skipped`), the
   events of that kind with a scene (`times`) and the sessions that have one
   (`sessions`: a session counts once per scene and kind, so an event adds to
@@ -35,6 +43,7 @@ the bulk writer), so the tables follow every path the others follow.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -46,11 +55,82 @@ WIDTH = 7  # key columns of a class here: the aggregates' class without its outc
 KINDS = frozenset({"rewind", "pause", "reveal_skipped"})
 _KINDS_SQL = "('rewind', 'pause', 'reveal_skipped')"
 TABLES = ("agg_decide", "agg_acts")
-_ZERO = (("agg_decide", "count = 0"), ("agg_acts", "times = 0 AND sessions = 0"))
+_ZERO = (("agg_decide", "buckets = ''"), ("agg_acts", "times = 0 AND sessions = 0"))
 
-ADD_DECIDE = f"""INSERT INTO agg_decide ({COLUMNS}, scene, bucket, count)
-    VALUES ({", ".join("?" * (WIDTH + 3))})
-    ON CONFLICT DO UPDATE SET count = count + excluded.count"""
+ADD = "branching_add_buckets"  # the SQL name of `add`
+ADD_DECIDE = f"""INSERT INTO agg_decide ({COLUMNS}, scene, buckets)
+    VALUES ({", ".join("?" * (WIDTH + 2))})
+    ON CONFLICT DO UPDATE SET buckets = {ADD}(buckets, excluded.buckets)"""
+
+
+def decode(text: str | None) -> dict[int, int]:
+    """Bucket lower bound -> count, from a packed text (`''` or None: none)."""
+    out: dict[int, int] = {}
+    if text:
+        for pair in text.split(" "):
+            low, _, n = pair.partition(":")
+            out[int(low)] = out.get(int(low), 0) + int(n)
+    return out
+
+
+def summed(rows: Iterable[tuple[Any, str | None]]) -> dict[Any, dict[int, int]]:
+    """Per key (a scene), the buckets of its packed texts added up, from (key, text) rows.
+
+    Many rows hold the same `low:count` pairs: each distinct pair is parsed
+    once per key, however often it occurs (a reader sums thousands of rows).
+    """
+    pairs: dict[Any, Counter[str]] = {}
+    for key, text in rows:
+        if text:
+            found = pairs.get(key)
+            if found is None:
+                found = pairs[key] = Counter()
+            found.update(text.split(" "))
+    out: dict[Any, dict[int, int]] = {}
+    for key, counted in pairs.items():
+        held = out[key] = {}
+        for pair, times in counted.items():
+            low, _, n = pair.partition(":")
+            held[int(low)] = held.get(int(low), 0) + int(n) * times
+    return out
+
+
+def encode(buckets: dict[int, int]) -> str:
+    """The packed text of `buckets` (low -> count): by low, counts of 0 left out."""
+    return " ".join(f"{low}:{n}" for low, n in sorted(buckets.items()) if n)
+
+
+def add(old: str | None, delta: str | None) -> str:
+    """The packed text of `old` + `delta`, bucket by bucket (`branching_add_buckets`)."""
+    if not old:
+        return encode(decode(delta))
+    total = decode(old)
+    for low, n in decode(delta).items():
+        total[low] = total.get(low, 0) + n
+    return encode(total)
+
+
+def ready(conn: sqlite3.Connection) -> None:
+    """Register `branching_add_buckets` on `conn` (SQL that writes `agg_decide` needs it)."""
+    conn.create_function(ADD, 2, add, deterministic=True)
+
+
+def _run(conn: sqlite3.Connection, sql: str, params: Any = (), *, many: bool = False) -> None:
+    """Execute `sql`, registering `branching_add_buckets` first if `conn` lacks it (once
+    per connection: registering again would expire its prepared statements)."""
+    for attempt in (1, 2):
+        try:
+            if many:
+                conn.executemany(sql, params)
+            else:
+                conn.execute(sql, params)
+            return
+        except sqlite3.OperationalError as exc:
+            if attempt == 2 or ADD not in str(exc):
+                raise
+            ready(conn)  # SQLite refused it before running any of it: run it again
+
+
 ADD_ACT = f"""INSERT INTO agg_acts ({COLUMNS}, scene, kind, times, sessions)
     VALUES ({", ".join("?" * (WIDTH + 4))})
     ON CONFLICT DO UPDATE SET times = times + excluded.times,
@@ -62,29 +142,44 @@ def has_tables(conn: sqlite3.Connection) -> bool:
     return has_table(conn, "agg_decide")
 
 
-def clear(conn: sqlite3.Connection) -> None:
-    """Empty both tables (a rebuild refills them)."""
-    for table in TABLES:
+def packed(conn: sqlite3.Connection) -> bool:
+    """True when `agg_decide` holds packed buckets (m014): a file a reader opens
+    without migrating it may still have m013's row per bucket (it then scans)."""
+    columns = conn.execute("SELECT name FROM pragma_table_info('agg_decide')").fetchall()
+    return ("buckets",) in columns
+
+
+def clear(conn: sqlite3.Connection, tables: tuple[str, ...] = TABLES) -> None:
+    """Empty both tables, or those named (a rebuild refills them)."""
+    for table in tables:
         conn.execute(f"DELETE FROM {table}")
 
 
-def apply(conn: sqlite3.Connection, sign: int) -> None:
+def apply(conn: sqlite3.Connection, sign: int, *, decide: bool = True, acts: bool = True) -> None:
     """Add `sign` times what the events of the sessions in TEMP `agg_cls` contribute
-    (`aggregates._fill`: one row per session and slice, with its class)."""
+    (`aggregates._fill`: one row per session and slice, with its class); `decide`,
+    `acts` False: not to that table (m013 fills `agg_acts` only, m014 `agg_decide`)."""
     cls = ", ".join(f"c.{c.strip()}" for c in COLUMNS.split(","))
-    conn.execute(
-        f"""INSERT INTO agg_decide ({COLUMNS}, scene, bucket, count)
-        SELECT {cls}, p.scene, p.bucket, {sign} * SUM(p.n)
-        FROM (SELECT session_id, scene, {sketch.bucket_sql("decide_ms")} AS bucket,
-                     COUNT(*) AS n
-              FROM events WHERE type = 'choice_made' AND decide_ms IS NOT NULL
-                AND scene IS NOT NULL
-                AND session_id IN (SELECT session_id FROM temp.agg_cls)
-              GROUP BY 1, 2, 3) p
-        JOIN temp.agg_cls c ON c.session_id = p.session_id
-        GROUP BY {cls}, p.scene, p.bucket
-        ON CONFLICT DO UPDATE SET count = count + excluded.count"""
-    )
+    key = ", ".join(c.strip() for c in COLUMNS.split(","))
+    if decide:
+        _run(
+            conn,
+            f"""INSERT INTO agg_decide ({COLUMNS}, scene, buckets)
+            SELECT {key}, scene, {ADD}('', group_concat(bucket || ':' || n, ' '))
+            FROM (SELECT {cls}, p.scene AS scene, p.bucket AS bucket, {sign} * SUM(p.n) AS n
+                  FROM (SELECT session_id, scene, {sketch.bucket_sql("decide_ms")} AS bucket,
+                               COUNT(*) AS n
+                        FROM events WHERE type = 'choice_made' AND decide_ms IS NOT NULL
+                          AND scene IS NOT NULL
+                          AND session_id IN (SELECT session_id FROM temp.agg_cls)
+                        GROUP BY 1, 2, 3) p
+                  JOIN temp.agg_cls c ON c.session_id = p.session_id
+                  GROUP BY {cls}, p.scene, p.bucket)
+            GROUP BY {key}, scene
+            ON CONFLICT DO UPDATE SET buckets = {ADD}(buckets, excluded.buckets)""",
+        )
+    if not acts:
+        return
     conn.execute(
         f"""INSERT INTO agg_acts ({COLUMNS}, scene, kind, times, sessions)
         SELECT {cls}, p.scene, p.type, {sign} * SUM(p.n), {sign} * COUNT(*)
@@ -121,10 +216,12 @@ def event_added(conn: sqlite3.Connection, op: dict[str, Any], slices: str) -> No
     if scene is None:
         return
     if kind == "choice_made" and op["decide_ms"] is not None:
-        conn.execute(  # the bucket in SQL: exactly the backfill's, whatever was stored
-            f"""INSERT INTO agg_decide ({COLUMNS}, scene, bucket, count)
-            SELECT {COLUMNS}, :scene, {sketch.bucket_sql(":ms")}, 1 FROM ({slices}) WHERE true
-            ON CONFLICT DO UPDATE SET count = count + 1""",
+        _run(  # the bucket in SQL: exactly the backfill's, whatever was stored
+            conn,
+            f"""INSERT INTO agg_decide ({COLUMNS}, scene, buckets)
+            SELECT {COLUMNS}, :scene, ({sketch.bucket_sql(":ms")}) || ':1'
+            FROM ({slices}) WHERE true
+            ON CONFLICT DO UPDATE SET buckets = {ADD}(buckets, excluded.buckets)""",
             {"sid": op["session_id"], "scene": scene, "ms": op["decide_ms"]},
         )
     elif kind in KINDS:
@@ -147,9 +244,13 @@ def write(
     decide: dict[tuple[Any, ...], int],
     acts: dict[tuple[Any, ...], list[int]],
 ) -> None:
-    """Upsert rows summed in memory: `decide` (class, scene, bucket) -> count and
-    `acts` (class, scene, kind) -> [times, sessions]."""
+    """Upsert rows summed in memory: `decide` (class, scene, bucket) -> count (one
+    packed row per class and scene) and `acts` (class, scene, kind) -> [times, sessions]."""
     if decide:
-        conn.executemany(ADD_DECIDE, [(*k, n) for k, n in decide.items()])
+        packed: dict[tuple[Any, ...], dict[int, int]] = {}
+        for (*head, low), n in decide.items():
+            held = packed.setdefault(tuple(head), {})
+            held[low] = held.get(low, 0) + n
+        _run(conn, ADD_DECIDE, [(*k, encode(v)) for k, v in packed.items()], many=True)
     if acts:
         conn.executemany(ADD_ACT, [(*k, *v) for k, v in acts.items()])

@@ -382,8 +382,12 @@ def started(conn: sqlite3.Connection, session_id: str) -> None:
 
 
 @dataclass(slots=True)
-class _Open:
-    """A session's digest as `Changes` holds it: codes, not yet encoded."""
+class OpenDigest:
+    """A session's digest as `Changes` holds it: codes, and their text as last written.
+
+    The texts (`_codes` of each list; None: to be encoded again) spare a long
+    session re-encoding its whole path at every event: a step is appended.
+    """
 
     made: int
     path: list[int]
@@ -391,6 +395,9 @@ class _Open:
     took: set[int]
     seq: int
     replay: bool = False  # replayed from the stored events when written
+    path_text: str | None = None
+    shown_text: str | None = None
+    took_text: str | None = None
 
 
 class Changes:
@@ -398,13 +405,22 @@ class Changes:
 
     Each session's row is read once (at its first event) and written once;
     its codes come from `names` (the writer's, kept across transactions) or
-    are learnt in this transaction.
+    are learnt in this transaction. `kept`: the rows as the connection's
+    owner last wrote them (`ops.WriterMemory`, which empties it whenever the
+    file may have changed since): a session found there is not read again,
+    and each row written is left there as written.
     """
 
-    def __init__(self, conn: sqlite3.Connection, names: Names | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        names: Names | None = None,
+        kept: dict[str, OpenDigest] | None = None,
+    ) -> None:
         self.conn = conn
         self.book = Codebook(conn, names=names)
-        self.open: dict[str, _Open] = {}
+        self.open: dict[str, OpenDigest] = {}
+        self.kept = kept
 
     def event(self, op: dict[str, Any]) -> None:
         """An event op just stored (a new row in `events`): its session's digest follows."""
@@ -414,7 +430,10 @@ class Changes:
         sid = op["session_id"]
         digest = self.open.get(sid)
         if digest is None:
-            digest = self.open[sid] = self._read(sid)
+            digest = self.kept.pop(sid, None) if self.kept is not None else None
+            if digest is None:
+                digest = self._read(sid)
+            self.open[sid] = digest
         if digest.replay:
             return  # its events are replayed when written, this one with them
         seq, scene = op["seq"], op["scene"]
@@ -427,11 +446,19 @@ class Changes:
                     return
                 code = self.book.step((scene, choice))
                 digest.path.append(code)
-                digest.took.add(code)
+                if digest.path_text is not None:  # "[...]" -> "[...,code]"
+                    comma = "," if len(digest.path) > 1 else ""
+                    digest.path_text = f"{digest.path_text[:-1]}{comma}{code}]"
+                if code not in digest.took:
+                    digest.took.add(code)
+                    digest.took_text = None
             digest.made += 1
         elif kind == "scene_shown":
             if scene:
-                digest.shown.add(self.book.scene(scene))
+                code = self.book.scene(scene)
+                if code not in digest.shown:
+                    digest.shown.add(code)
+                    digest.shown_text = None
         elif scene:  # a rewind
             if late:
                 digest.replay = True
@@ -439,29 +466,41 @@ class Changes:
             self._rewind(digest, scene)
         digest.seq = max(digest.seq, seq)
 
-    def _read(self, session_id: str) -> _Open:
+    def _read(self, session_id: str) -> OpenDigest:
         row = self.conn.execute(_READ, [session_id]).fetchone()
         if row is None:  # not kept (a hand-edited file): the events say what it is
-            return _Open(0, [], set(), set(), -1, replay=True)
+            return OpenDigest(0, [], set(), set(), -1, replay=True)
         made, path, shown, took, seq = row
-        return _Open(made, json.loads(path), set(json.loads(shown)), set(json.loads(took)), seq)
+        return OpenDigest(
+            made, json.loads(path), set(json.loads(shown)), set(json.loads(took)), seq
+        )
 
-    def _rewind(self, digest: _Open, scene: Any) -> None:
+    def _rewind(self, digest: OpenDigest, scene: Any) -> None:
         self.book.decode(digest.path)
         value = self.book.names.value
         scenes = [value(code)[0] for code in digest.path]
         rewind(digest.path, scenes, scene)
+        digest.path_text = None
 
     def write(self) -> None:
         """Store every digest changed so far (replaying those that must be), and start anew."""
         rows: list[tuple[str, Digest]] = []
+        kept = self.kept
         for sid, d in self.open.items():
             if d.replay:
                 replayed = replay(self.conn.execute(_ROWS, [sid]))
                 rows.append((sid, self.book.encode(replayed)))
             else:
-                path, shown, took = _codes(d.path), _codes(sorted(d.shown)), _codes(sorted(d.took))
-                rows.append((sid, Digest(d.made, len(d.path), path, shown, took, d.seq)))
+                if d.path_text is None:
+                    d.path_text = _codes(d.path)
+                if d.shown_text is None:
+                    d.shown_text = _codes(sorted(d.shown))
+                if d.took_text is None:
+                    d.took_text = _codes(sorted(d.took))
+                digest = Digest(d.made, len(d.path), d.path_text, d.shown_text, d.took_text, d.seq)
+                rows.append((sid, digest))
+                if kept is not None:
+                    kept[sid] = d  # as written: the next transaction need not read it
         if rows:
             write(self.conn, rows)
         self.open.clear()

@@ -38,7 +38,7 @@ from typing import Any, TextIO
 from branching.escape import csv_cell, json_text
 from branching.store import db
 from branching.store.errors import InvalidInput
-from branching.store.states import State, StateReader, dumps, snapshot
+from branching.store.states import State, StateReader, dumps, next_state, parse_stored
 
 FORMATS = ("jsonl", "csv")
 COLUMNS = (
@@ -280,7 +280,7 @@ _NO_EVENT = (
     ',"seq":null,"ts":null,"type":null,"scene":null,"choice":null,"target":null,'
     '"decide_ms":null,"input":null,"state":null'
 )
-_CHUNK = 4000  # lines per write
+_CHUNK = 500  # lines per write (about 0.7 MB: in cache, unlike a bigger block)
 _CACHE_LIMIT = 50_000  # distinct short values remembered, so memory stays bounded
 _MEMO_LIMIT = 2048  # patch outcomes remembered (a few KB each)
 
@@ -319,24 +319,23 @@ class _Texts(dict[Any, str]):
 class StateTexts:
     """The whole state at each event as compact JSON text, one session after another.
 
-    `StateReader` rebuilds the state; its JSON text is made once per change
-    (most events change nothing, and the reader hands the same object on).
-    Viewers of one story walk the same paths, so the same patch meets the same
-    state again and again: the outcome of a patch that follows its event
-    before is remembered by (the state before as JSON, the stored text), a
-    pure function of the two, in a bounded memo. The reader is then told the
-    outcome as a snapshot, so it goes on from the right state.
+    The state is rebuilt as `StateReader` does (`next_state`); its JSON text
+    is made once per change (most events store NULL: nothing changed, and the
+    text before is handed on without a call). Viewers of one story walk the
+    same paths, so the same patch meets the same state again and again: the
+    outcome of a stored text is remembered by (the state before as JSON, or
+    None after a gap, the stored text), a pure function of the two, in a
+    bounded memo of two generations.
     """
 
     def __init__(self, limit: int = _MEMO_LIMIT) -> None:
-        self._memo: dict[tuple[str, Any], tuple[State | None, str]] = {}
+        self._memo: dict[tuple[str | None, str], tuple[State | None, str]] = {}
         self._older = self._memo
         self._limit = limit
         self.start()
 
     def start(self) -> None:
         """A new session begins."""
-        self._reader = StateReader()
         self._state: State | None = None
         self._json = "null"
         self._seq: Any = None
@@ -344,28 +343,51 @@ class StateTexts:
     def read(self, seq: Any, stored: str | None) -> str:
         """The state at event `seq` (stored as `stored`) as JSON text."""
         before, self._seq = self._seq, seq
-        follows = type(seq) is int and type(before) is int and seq == before + 1
-        if stored is None or not follows:
-            now = self._reader.read_text(seq, stored)
-            if now is not self._state:  # most events leave the state as it was: same object
-                self._state, self._json = now, _state_json(now)
+        return self.read_next(
+            stored, type(seq) is int and type(before) is int and seq == before + 1
+        )
+
+    def read_next(self, stored: str | None, follows: bool) -> str:
+        """`read` where the caller knows whether the event before (`seq - 1`) was read last.
+
+        Then an event that stores NULL after the one before needs no call:
+        its state is the text this returned last.
+        """
+        if stored is None:
+            if not follows:
+                self._state, self._json = None, "null"
             return self._json
-        key = (self._json, stored)
-        known = self._memo.get(key) or self._older.get(key)
+        key = (self._json if follows else None, stored)
+        known = self._memo.get(key)
         if known is None:
-            now = self._reader.read_text(seq, stored)
-            known = (now, _state_json(now))
-        else:
-            self._reader.read(seq, snapshot(known[0]))
-        if len(self._memo) >= self._limit:  # two generations: the outcomes in use stay
-            self._older, self._memo = self._memo, {}
-        self._memo[key] = known
+            known = self._older.get(key)
+            if known is None:
+                now = next_state(self._state, parse_stored(stored), follows)
+                known = (now, state_json(now))
+            if len(self._memo) >= self._limit:  # two generations: the outcomes in use stay
+                self._older, self._memo = self._memo, {}
+            self._memo[key] = known
         self._state, self._json = known
         return self._json
 
 
-def _state_json(state: State | None) -> str:
-    return "null" if state is None else json_text(state, compact=True)
+_encode = getattr(json.encoder, "c_make_encoder", None)
+# `json.dumps(value, ensure_ascii=False, separators=(",", ":"))` made once, not per call
+_compact: Callable[[Any, int], Any] = (
+    _encode(None, None, encode_basestring, None, ":", ",", False, False, True)
+    if _encode is not None
+    else lambda value, _: (json.dumps(value, ensure_ascii=False, separators=(",", ":")),)
+)
+
+
+def state_json(state: State | None) -> str:
+    """`json_text(state, compact=True)`, faster: the escapes on top only when needed."""
+    if state is None:
+        return "null"
+    text = "".join(_compact(state, 0))
+    if text.isascii() and "\x7f" not in text:  # nothing `json_text` escapes on top
+        return text
+    return json_text(state, compact=True)
 
 
 def _session_json(session: SessionRow) -> str:
@@ -383,7 +405,9 @@ def _write_jsonl(
 ) -> int:
     text = _Texts({None: "null"})
     states = StateTexts()
+    read_next = states.read_next
     chunk: list[str] = []
+    append = chunk.append
     count = 0
     for session, events, windowed in _sessions(conn, filt):
         sid = value_json(session[0])
@@ -394,20 +418,31 @@ def _write_jsonl(
         if not events and not windowed:
             chunk.append('{"event_id":null' + head + _NO_EVENT + tail + "null" + end)
         states.start()
+        state = "null"
+        after: int | None = None  # the seq that follows the event before
+        last_ts: Any = None
+        when = "null"
         for seq, ts, kind, scene, choice, target, decide, how, stored, label, inside in events:
-            state_json = states.read(seq, stored)
-            if not inside:
-                continue  # before or after the window: read for the state, not written
             if type(seq) is int:
+                follows = seq == after
+                after = seq + 1
                 number = int.__repr__(seq)
                 event_id = id_start + number + '"'
             else:
+                follows, after = False, None
                 number, event_id = value_json(seq), value_json(f"{session[0]}:{seq}")
-            chunk.append(
-                f'{{"event_id":{event_id}{head},"seq":{number},"ts":{value_json(ts)},'
+            if stored is not None or not follows:
+                state = read_next(stored, follows)
+            if not inside:
+                continue  # before or after the window: read for the state, not written
+            if ts != last_ts or type(ts) is not str:  # an action's events share their time
+                last_ts, when = ts, value_json(ts)
+            append(
+                f'{{"event_id":{event_id}{head},"seq":{number},"ts":{when},'
                 f'"type":{text[kind]},"scene":{text[scene]},"choice":{text[choice]},'
-                f'"target":{text[target]},"decide_ms":{value_json(decide)},'
-                f'"input":{text[how]},"state":{state_json}{tail}{text[label]}{end}'
+                f'"target":{text[target]},'
+                f'"decide_ms":{"null" if decide is None else value_json(decide)},'
+                f'"input":{text[how]},"state":{state}{tail}{text[label]}{end}'
             )
         if len(chunk) >= _CHUNK:
             out.write("".join(chunk))

@@ -49,7 +49,8 @@ Tables:
 - `agg_decide`, `agg_acts` (m013): per story, version, day, first playthrough,
   audience and attribute value (no outcome), the time-to-decide sketch's
   buckets and the rewinds, pauses and skipped reveals per scene, for the
-  timing and interactions tables (see `decide_acts.py`).
+  timing and interactions tables (see `decide_acts.py`); `agg_decide`
+  packed (m014): one row per class and scene, its buckets in one text.
 """
 
 from __future__ import annotations
@@ -616,9 +617,12 @@ def m013_decide_and_acts(db: Database) -> None:
     `choice_made` times per bucket of the time-to-decide sketch (`sketch.py`);
     `agg_acts` counts rewinds, pauses and skipped reveals per scene, in events
     and in sessions. The backfill is `aggregates.rebuild_decide_acts`: the
-    set-based SQL of the other aggregates, over these two tables only. (Like
-    m011, this step calls that code: a later change to what the tables hold
-    must come with a step of its own that rebuilds them.)
+    set-based SQL of the other aggregates, over `agg_acts` only. (Like m011,
+    this step calls that code: a later change to what the tables hold must
+    come with a step of its own that rebuilds them.) `agg_decide` is created
+    in this step's layout, a row per bucket, and left empty: m014, which
+    packs it, fills it (the code that fills it writes that layout only).
+    Files this step filled before m014 existed are converted by m014.
     """
     klass = """story_id TEXT NOT NULL, attr_key TEXT NOT NULL, attr_value TEXT NOT NULL,
         content_hash TEXT NOT NULL, day TEXT NOT NULL, first_play INTEGER NOT NULL,
@@ -636,7 +640,42 @@ def m013_decide_and_acts(db: Database) -> None:
     )
     from branching.store import aggregates
 
-    aggregates.rebuild_decide_acts(db.conn)
+    aggregates.rebuild_decide_acts(db.conn, decide=False)
+
+
+@_step
+def m014_packed_decide(db: Database) -> None:
+    """`agg_decide` packed: one row per class and scene, its buckets in one text.
+
+    m013 kept a row per bucket (1.59 M rows, 116 MB of a 10-million-event
+    file, most of each row its key). The text is `decide_acts.encode`'s
+    (`low:count` pairs by `low`, no zero counts). A file whose m013 filled
+    the table is converted from its rows (the same counts, regrouped: no
+    event is read); a file m013 left empty (see m013) is backfilled from
+    its events by `aggregates.rebuild_decide_acts`.
+    """
+    from branching.store import aggregates, decide_acts
+
+    decide_acts.ready(db.conn)
+    key = "story_id, attr_key, attr_value, content_hash, day, first_play, simulated"
+    db.execute("ALTER TABLE agg_decide RENAME TO agg_decide_m013")
+    db.execute(
+        f"""CREATE TABLE agg_decide (story_id TEXT NOT NULL, attr_key TEXT NOT NULL,
+            attr_value TEXT NOT NULL, content_hash TEXT NOT NULL, day TEXT NOT NULL,
+            first_play INTEGER NOT NULL, simulated INTEGER NOT NULL, scene TEXT NOT NULL,
+            buckets TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY ({key}, scene)) WITHOUT ROWID"""
+    )
+    filled = db.conn.execute("SELECT EXISTS (SELECT 1 FROM agg_decide_m013)").fetchone()[0]
+    if filled:  # the rows are in key order: each class and scene's buckets are adjacent
+        db.execute(
+            f"""INSERT INTO agg_decide ({key}, scene, buckets)
+            SELECT {key}, scene, {decide_acts.ADD}('', group_concat(bucket || ':' || count, ' '))
+            FROM agg_decide_m013 WHERE count <> 0 GROUP BY {key}, scene"""
+        )
+    db.execute("DROP TABLE agg_decide_m013")
+    if not filled:
+        aggregates.rebuild_decide_acts(db.conn, acts=False)
 
 
 def _user_tables(conn: sqlite3.Connection, schema: str = "main") -> dict[str, str]:

@@ -33,8 +33,11 @@ leaves every row exactly as `apply_op` one op at a time does (a test compares
 every table on a simulated audience) with about half the statements run (13
 calls into SQLite for a key press of 3.5 events instead of 32): each session
 read once, what its events add summed in memory and upserted once per row.
-`apply_op` stays the reference, and the path every op takes when a group's
-transaction fails, a spool loads, or the bulk writer replays.
+`apply_op` stays the reference, and the path every op takes when a spool
+loads or the bulk writer replays. The writer applies single ops through
+`apply_ops` too, and keeps what its transactions wrote (`WriterMemory`: each
+session's class, standing, stored events' marks and digest) for the next,
+as long as nothing else has written: a key press then reads nothing at all.
 """
 
 from __future__ import annotations
@@ -353,8 +356,69 @@ _HANDLERS = {
 # -- a group of ops in one transaction (one key press) ----------------------------------
 
 
+class WriterMemory:
+    """What the writer's connection knows of the sessions it wrote, across its transactions.
+
+    A key press needs each session's class and standing, what its stored
+    events already hold (the "first time in this session" columns) and its
+    digest. Read once and then kept as each group leaves them, they spare
+    every later press of the session its reads (which also grew with the
+    session: a lookup into its events). Trusted only while nothing else has
+    written: `begin` (inside the transaction's `BEGIN IMMEDIATE`, so no one
+    commits meanwhile) forgets everything unless the previous transaction
+    that used it committed (`committed`) and since then no other connection
+    committed (`PRAGMA data_version`) and this connection changed nothing
+    else (`total_changes`: a spool load, a one-op write). An op that may
+    change other sessions (a new session, a rewind, anything unusual) makes
+    it forget everything; a finish, that session. `names` is the writer's
+    cache of digest codes (`digests.Names`), confirmed by the same commit.
+    """
+
+    LIMIT = 256  # sessions kept: a player writes one at a time, a kiosk a few
+
+    def __init__(self) -> None:
+        self.names = digests.Names()
+        self.sessions: dict[str, LiveSession] = {}
+        self.digests: dict[str, digests.OpenDigest] = {}
+        self._mark: tuple[int, int] | None = None  # (data_version, total_changes) at commit
+        self._version = -1
+        self._confirmed = False
+
+    def begin(self, conn: sqlite3.Connection) -> None:
+        """A transaction starts on `conn` (already holding the write lock)."""
+        self.names.begin()
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        if not self._confirmed or self._mark != (version, conn.total_changes):
+            self.forget()
+        self._version = version
+        self._confirmed = False
+
+    def committed(self, conn: sqlite3.Connection) -> None:
+        """The transaction that used it committed on `conn`: what it holds is the file's."""
+        self.names.committed()
+        self._mark = (self._version, conn.total_changes)
+        self._confirmed = True
+
+    def forget(self, session_id: str | None = None) -> None:
+        """Forget one session (None: every session)."""
+        if session_id is None:
+            self.sessions.clear()
+            self.digests.clear()
+        else:
+            self.sessions.pop(session_id, None)
+            self.digests.pop(session_id, None)
+
+    def keep(self, session: LiveSession) -> None:
+        if len(self.sessions) >= self.LIMIT:
+            self.forget()
+        self.sessions[session.session_id] = session
+
+
 def apply_ops(
-    conn: sqlite3.Connection, ops: list[Op], names: digests.Names | None = None
+    conn: sqlite3.Connection,
+    ops: list[Op],
+    names: digests.Names | None = None,
+    memory: WriterMemory | None = None,
 ) -> list[bool]:
     """Apply `ops` in order inside the caller's transaction; what `apply_op` says of each.
 
@@ -370,11 +434,15 @@ def apply_ops(
     go through `apply_op`, after what was summed so far is written.
     `names`: the connection owner's cache of digest codes (`digests.Names`; the
     owner calls its `committed` after the commit), so a key press looks none up.
+    `memory`: the owner's `WriterMemory` (its `names` are used then; the owner
+    calls its `committed` after the commit), so a press reads nothing its
+    connection wrote before.
     """
-    group = _GroupSums(conn, names)
-    for op in ops:
-        if _summable(op):
-            group.scenes.setdefault(op["session_id"], set()).add(op.get("scene") or "")
+    group = _GroupSums(conn, names, memory)
+    if memory is None:
+        for op in ops:
+            if _summable(op):
+                group.scenes.setdefault(op["session_id"], set()).add(op.get("scene") or "")
     done: list[bool] = []
     for op in ops:
         if _summable(op):
@@ -383,6 +451,7 @@ def apply_ops(
             done.append(group.finish(op))
         else:
             group.write()
+            group.unsure()
             done.append(apply_op(conn, op))
     group.write()
     return done
@@ -430,13 +499,42 @@ class _Moves:
 class _GroupSums:
     """What a run of summable ops has read and added so far; `write` stores it."""
 
-    def __init__(self, conn: sqlite3.Connection, names: digests.Names | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        names: digests.Names | None = None,
+        memory: WriterMemory | None = None,
+    ) -> None:
         self.conn = conn
-        if names is not None:
+        self.memory = memory
+        kept = None
+        if memory is not None:
+            memory.begin(conn)
+            names, kept = memory.names, memory.digests
+        elif names is not None:
             names.begin()
-        self.digests = digests.Changes(conn, names)  # each session's row read once, written once
+        # each session's row read once (or kept from before), written once
+        self.digests = digests.Changes(conn, names, kept)
         self.scenes: dict[str, set[str]] = {}  # per session, the scenes of the group's events
         self._reset()
+
+    def unsure(self) -> None:
+        """An op about to go through `apply_op` may change any session: forget them all."""
+        if self.memory is not None:
+            self.memory.forget()
+
+    def _session(self, sid: str, scenes: list[str]) -> LiveSession | bool:
+        """The session (kept in memory, else read: every scene when kept afterwards)."""
+        memory = self.memory
+        if memory is None:
+            return read_session(self.conn, sid, scenes)
+        kept = memory.sessions.get(sid)
+        if kept is not None:
+            return kept
+        session = read_session(self.conn, sid, None)
+        if isinstance(session, LiveSession):
+            memory.keep(session)
+        return session
 
     def _reset(self) -> None:
         self.sessions: dict[str, LiveSession | bool] = {}
@@ -451,11 +549,12 @@ class _GroupSums:
         session = self.sessions.get(sid)
         if session is None:
             scenes = sorted(self.scenes.get(sid) or {op.get("scene") or ""})
-            session = self.sessions[sid] = read_session(self.conn, sid, scenes)
+            session = self.sessions[sid] = self._session(sid, scenes)
         if session is False:
             return False  # `forget` deleted this playthrough
         if session is True:  # not stored: the one-op path says what happens
             self.write()
+            self.unsure()
             return apply_op(self.conn, op)
         assert isinstance(session, LiveSession)
         row = event_row(op)
@@ -520,10 +619,14 @@ class _GroupSums:
         """`_apply_finish`, with the session read once and its class moved in memory."""
         self.write()
         conn, sid = self.conn, op["session_id"]
-        session = read_session(conn, sid, [])
+        kept = self.memory.sessions.get(sid) if self.memory is not None else None
+        session = read_session(conn, sid, []) if kept is None else kept
+        if self.memory is not None:
+            self.memory.forget(sid)  # its standing and class change below
         if session is False:
             return False  # `forget` deleted this playthrough
         if session is True:  # not stored: the one-op path says what happens
+            self.unsure()
             return apply_op(conn, op)
         assert isinstance(session, LiveSession)
         last, outcome, ending, _ended = old = session.standing

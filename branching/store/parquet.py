@@ -12,7 +12,9 @@ Spark, pandas or pyarrow read as they are (the schema is in the README):
 - `sessions/sessions.parquet`, `session_attrs/session_attrs.parquet`,
   `stories/stories.parquet`: the sessions (outcome, context...), their
   attributes and the story versions (with their structure), rewritten whole by
-  every run, since a session's outcome changes when it ends.
+  every run, since a session's outcome changes when it ends. Each session
+  carries its `path` and `depth` from the store's digests (`path_text`;
+  layout 3), so an engine counts paths without reading the events.
 
 Running it again adds only the events recorded since: each session's key and
 last exported `seq` are kept (`parquet_files`; a key is given once, at the
@@ -35,6 +37,8 @@ an optional extra: it is imported here, inside functions, and
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -43,7 +47,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from branching.store import db
+from branching.store import db, digests
 from branching.store.clock import now_ts
 from branching.store.errors import InvalidInput
 from branching.store.export import StateTexts, read_snapshot
@@ -106,6 +110,8 @@ SESSION_COLUMNS = (
     ("utc_offset_min", "int"),
     ("app_version", "str"),
     ("simulated", "flag"),
+    ("path", "str"),
+    ("depth", "int"),
 )
 ATTR_COLUMNS = (("session_id", "str"), ("key", "str"), ("value", "str"))
 STORY_COLUMNS = (
@@ -128,10 +134,10 @@ _SESSIONS = """
 SELECT s.session_id, s.story_id, s.content_hash, st.version_label, s.viewer_id, s.started_at,
        s.ended_at, s.outcome, s.ending_id, s.ending_kind, s.last_scene, s.seed, s.terminal,
        s.term_program, s.term_cols, s.term_rows, s.platform, s.locale, s.utc_offset_min,
-       s.app_version, {simulated} AS simulated,
+       s.app_version, {simulated} AS simulated, {digest},
        (SELECT MAX(e.seq) FROM events e WHERE e.session_id = s.session_id) AS last_seq
 FROM sessions s
-LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash
+LEFT JOIN stories st ON st.story_id = s.story_id AND st.content_hash = s.content_hash{digests}
 ORDER BY s.started_at, s.session_id"""
 _EVENTS = """
 SELECT seq, ts, type, scene, choice, target, decide_ms, input, state, {label}
@@ -139,6 +145,38 @@ FROM events WHERE session_id = ? ORDER BY seq"""
 _ATTRS = "SELECT session_id, key, value FROM session_attrs ORDER BY session_id, key"
 _STORIES = """SELECT story_id, content_hash, title, author, version_label, structure,
        registered_at FROM stories ORDER BY story_id, registered_at, rowid"""
+
+
+# a session's path in the sessions dataset: each step `scene,choice`, one space between
+# steps. Story ids are letters, digits and `_.-` (`story.spec.ID_PATTERN`), all above
+# the space and the comma, so the text sorts as the list of (scene, choice) pairs does
+# (`analytics.walks` ranks paths by it) and splits back into them.
+PATH_STEP, STEP_PART = " ", ","
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _step_names(conn: sqlite3.Connection) -> dict[int, tuple[str, str]] | None:
+    """Each step code of the digests (`store.digests`) -> (scene, choice); None when the
+    database has no digests that hold every session (none yet, or `outdated`)."""
+    if not db.has_table(conn, "session_digests") or digests.outdated(conn):
+        return None
+    return {code: name for code, name in digests.names(conn).items() if isinstance(name, tuple)}
+
+
+def path_text(codes: str | None, steps: dict[int, tuple[str, str]]) -> str | None:
+    """The `path` column of a session from its digest's path (JSON codes): None when it
+    has none, or a step whose ids are not story ids (a hand-edited file), so that a
+    reader walks that session's events instead."""
+    try:
+        pairs = [steps[code] for code in json.loads(codes)] if codes is not None else None
+    except (ValueError, TypeError, KeyError):
+        return None
+    if pairs is None or not all(
+        isinstance(s, str) and isinstance(c, str) and _PLAIN.fullmatch(s) and _PLAIN.fullmatch(c)
+        for s, c in pairs
+    ):
+        return None
+    return PATH_STEP.join(f"{s}{STEP_PART}{c}" for s, c in pairs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +432,14 @@ class _Run:
 
     def write(self, last_seqs: Path | None) -> _Counts:
         simulated = "s.simulated" if "simulated" in db.columns(self.conn, "sessions") else "0"
+        steps = _step_names(self.conn)
+        sessions_sql = _SESSIONS.format(
+            simulated=simulated,
+            digest="d.path, d.depth" if steps is not None else "NULL, NULL",
+            digests="\nLEFT JOIN session_digests d ON d.session_id = s.session_id"
+            if steps is not None
+            else "",
+        )
         label = "label" if "label" in db.columns(self.conn, "events") else "NULL"
         events_sql = _EVENTS.format(label=label)
         parts = _Partitions(self.out, self.run, self.commit)
@@ -401,8 +447,8 @@ class _Run:
         seqs = _Buffered(self.commit.temp(seqs_path(self.out, self.run)), _schema(SEQ_COLUMNS))
         states = StateTexts()
         exported = _Marks(last_seqs)
-        for row in self.conn.execute(_SESSIONS.format(simulated=simulated)):
-            *session, last = row
+        for row in self.conn.execute(sessions_sql):
+            *session, codes, depth, last = row
             started, session_id = session[5], session[0]
             mark = exported.seq(started, session_id)
             if mark is None:  # a session new to the export: the next key
@@ -410,7 +456,8 @@ class _Run:
                 key, done = self.counts.keys, None
             else:
                 key, done = mark
-            sessions.add((session_id, key, *session[1:]))
+            path = path_text(codes, steps) if steps is not None else None
+            sessions.add((session_id, key, *session[1:], path, depth if path is not None else None))
             self.counts.sessions += 1
             if last is not None and (done is None or last > done):
                 events = self.conn.execute(events_sql, (session_id,)).fetchall()

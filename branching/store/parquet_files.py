@@ -42,7 +42,8 @@ from branching.store.errors import StoreError
 MANIFEST = "_branching_export.json"
 BOOKS = "_branching_export"  # the high-water files; `_` keeps query engines out
 KIND = "branching-parquet-export"
-LAYOUT = 2  # 2: session_key in events, sessions and the high-water files
+LAYOUT = 3  # 2: session_key in events, sessions and the high-water files; 3: sessions' path
+CONTINUES = (2, LAYOUT)  # layouts a run adds to (sessions are rewritten whole each run)
 DATASETS = ("events", "sessions", "session_attrs", "stories")
 _PART = re.compile(r"part-(\d+)-\d+\.parquet")
 _SEQS = re.compile(r"seqs-(\d+)\.parquet")
@@ -101,7 +102,7 @@ def read_manifest(out: Path) -> Manifest | None:
         data = json.loads(raw)
         if data.get("kind") != KIND:
             raise ValueError("not ours")
-        if data.get("layout") != LAYOUT:
+        if data.get("layout") not in CONTINUES:
             raise ExportFolderError(
                 f"{path} is from another version of branching (layout {data.get('layout')}, "
                 f"this one writes {LAYOUT}): export again into a new folder"

@@ -41,6 +41,7 @@ where they leave a patch without the event before it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 SNAPSHOT = "="
@@ -196,22 +197,55 @@ def diff(old: State, new: State) -> dict[str, Any] | None:
 def apply(old: State, patch: dict[str, Any]) -> State:
     """The state `patch` makes of `old` (a new object; `old` is not changed)."""
     new = dict(old)
-    for key in patch.get("-", ()):
-        new.pop(key, None)
-    for key, value in patch.get("~", {}).items():
-        new[key] = value
-    for key, sub in patch.get(">", {}).items():
-        base = new.get(key)
-        new[key] = apply(base if isinstance(base, dict) else {}, sub)
-    plus, minus = patch.get("+", {}), patch.get("<", {})
+    get = patch.get  # each part only when there (a patch has two or three of the five)
+    part = get("-", _MISSING)
+    if part is not _MISSING:
+        for key in part:
+            new.pop(key, None)
+    part = get("~", _MISSING)
+    if part is not _MISSING:
+        new.update(part.items())
+    part = get(">", _MISSING)
+    if part is not _MISSING:
+        for key, sub in part.items():
+            base = new.get(key)
+            new[key] = apply(base if type(base) is dict else {}, sub)
+    if "+" not in patch and "<" not in patch:
+        return new
+    plus, minus = get("+", {}), get("<", {})
     for key in {*plus, *minus}:
         base = new.get(key)
-        keys: set[Any] = {_item(v) for v in (base if isinstance(base, list) else [])}
+        keys = _keys_of(base) if isinstance(base, list) else set()
         keys |= {_item(v) for v in plus.get(key, ())}
         keys -= {_item(v) for v in minus.get(key, ())}
         keys.discard(None)
-        new[key] = [_as_value(k) for k in sorted(keys)]
+        items = sorted(keys)  # all strings or all tuples: `sorted` raises on a mix
+        value = new[key] = list(map(list, items)) if items and type(items[0]) is tuple else items[:]
+        _remember_keys(value, items)
     return new
+
+
+# The sorted sets `apply` built lately, with their keys: the next patch of the same
+# key starts from that very list (the state after one patch is the state before the
+# next), so its keys are not worked out again item by item. Entries hold their lists,
+# so an id is not reused while it is a key; the length guards against a list someone
+# changed in place. Bounded; a miss only costs the work.
+_APPLIED: dict[int, tuple[list[Json], list[Any]]] = {}
+_APPLIED_LIMIT = 256
+
+
+def _keys_of(values: list[Json]) -> set[Any]:
+    """`{_item(v) for v in values}`, from what `apply` remembers where it can."""
+    hit = _APPLIED.get(id(values))
+    if hit is not None and hit[0] is values and len(values) == len(hit[1]):
+        return set(hit[1])
+    return {_item(v) for v in values}
+
+
+def _remember_keys(values: list[Json], keys: list[Any]) -> None:
+    if len(_APPLIED) >= _APPLIED_LIMIT:
+        _APPLIED.clear()
+    _APPLIED[id(values)] = (values, keys)
 
 
 def is_snapshot(stored: Json) -> bool:
@@ -325,6 +359,49 @@ class StateChain:
         return text
 
 
+def next_state(state: State | None, stored: Json, follows: bool) -> State | None:
+    """The state at an event, from the state at the event before and its stored form.
+
+    `stored` is parsed JSON (None: unchanged); `follows` says whether the
+    event before (`seq - 1`) was the one `state` belongs to. A patch without
+    the event before, or with nothing to patch, or that is no patch (a
+    hand-edited row) gives an unknown state (None), never a crash.
+    """
+    if is_snapshot(stored):
+        whole = stored[SNAPSHOT]
+        return whole if isinstance(whole, dict) else None
+    if not follows:
+        return None  # the event before is missing: unknown until a snapshot
+    if isinstance(stored, dict) and state is not None:
+        try:
+            return apply(state, stored)
+        except (TypeError, AttributeError, ValueError):
+            return None  # not a patch (a hand-edited row): unknown, never a crash
+    if stored is not None:
+        return None  # a patch with nothing to patch
+    return state
+
+
+# `json.loads` without its two white-space regexes (not in the type stubs)
+_scan: Callable[[str, int], tuple[Json, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def parse_stored(text: str | None) -> Json:
+    """The stored form from the column's JSON text (`{}` when unreadable: unknown)."""
+    if text is None:
+        return None
+    try:
+        value, end = _scan(text, 0)
+        if end == len(text):  # what the store writes: one value, no white space around
+            return value
+    except (StopIteration, TypeError, ValueError, RecursionError):
+        pass  # anything else is `json.loads`'s to judge, as before
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return {}  # unreadable: the state here is unknown
+
+
 class StateReader:
     """The reader's side: the whole state at each event of one session, in `seq` order."""
 
@@ -334,29 +411,14 @@ class StateReader:
 
     def read(self, seq: int, stored: Json) -> State | None:
         """The state at event `seq` from its stored form (parsed JSON, or None)."""
-        follows = self._seq is not None and seq == self._seq + 1
-        self._seq = seq
-        if is_snapshot(stored):
-            whole = stored[SNAPSHOT]
-            self.state = whole if isinstance(whole, dict) else None
-        elif not follows:
-            self.state = None  # the event before is missing: unknown until a snapshot
-        elif isinstance(stored, dict) and self.state is not None:
-            try:
-                self.state = apply(self.state, stored)
-            except (TypeError, AttributeError, ValueError):
-                self.state = None  # not a patch (a hand-edited row): unknown, never a crash
-        elif stored is not None:
-            self.state = None  # a patch with nothing to patch
+        before, self._seq = self._seq, seq
+        follows = type(seq) is int and type(before) is int and seq == before + 1
+        self.state = next_state(self.state, stored, follows)
         return self.state
 
     def read_text(self, seq: int, text: str | None) -> State | None:
         """`read` from the column's JSON text."""
-        try:
-            stored = None if text is None else json.loads(text)
-        except (TypeError, ValueError, RecursionError):
-            stored = {}  # unreadable: the state here is unknown
-        return self.read(seq, stored)
+        return self.read(seq, parse_stored(text))
 
 
 def replay(rows: list[tuple[int, str | None]]) -> list[State | None]:

@@ -9,10 +9,12 @@ player, and the UI thread never waits on SQLite. A player waits on the future
 past is on disk: in the database or in the spool.
 
 Modes. Normally (`Mode.DIRECT`) each op is committed in its own transaction,
-or a group of ops (`submit_group`: one key press, one future) in one, applied
-by `ops.apply_ops`; a group whose transaction fails in any way is rolled back
-whole and its ops go one by one through the path below (`apply_op`), so
-grouping changes only the number of commits and statements.
+or a group of ops (`submit_group`: one key press, one future) in one, both
+applied by `ops.apply_ops` (a single op as a group of one: `apply_op`'s rows
+with fewer statements) with the writer's `ops.WriterMemory`, so what its
+connection wrote before is not read again; a group whose transaction fails
+in any way is rolled back whole and its ops go one by one through the path
+below, so grouping changes only the number of commits and statements.
 A write that fails with a fault of the file (locked, disk full, read-only
 file, I/O error, as `db.classify` tells from SQLite's result code) is retried
 until the database has stalled for `retry_window` seconds (1 s by default):
@@ -65,10 +67,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from branching.store import digests, spool
+from branching.store import spool
 from branching.store.db import Fault, classify, immediate, what_blocks
 from branching.store.errors import StoreError
-from branching.store.ops import Op, apply_op, apply_ops
+from branching.store.ops import Op, WriterMemory, apply_ops
 from branching.store.replay import apply_batch, describe, probe
 from branching.store.session import all_of, settle
 
@@ -181,7 +183,7 @@ class Writer:
         self._backlog: deque[Job] = deque()  # Mode.MEMORY: ops neither written nor spooled
         self._failed: list[Job] = []  # refused or hit by a bug after being kept: never retried
         self._conn: sqlite3.Connection | None = None
-        self._names = digests.Names()  # the digest codes its committed groups saw
+        self._memory = WriterMemory()  # what its committed transactions wrote (`apply_ops`)
         self._conn_busy_ms = busy_timeout_ms
         self._outstanding = 0
         self._idle = threading.Condition()
@@ -335,7 +337,9 @@ class Writer:
         try:
             conn = self._connection(busy_ms)
             with immediate(conn):
-                apply_op(conn, job.op)
+                # `apply_op`'s rows, with fewer statements and what it wrote before kept
+                apply_ops(conn, [job.op], self._memory.names, self._memory)
+            self._memory.committed(conn)
         except Exception as exc:  # the caller decides by classify(): retry, set aside, report
             self.last_error = f"{type(exc).__name__}: {exc}"
             if classify(exc) not in (Fault.BUSY, Fault.BAD_RECORD):
@@ -349,8 +353,9 @@ class Writer:
         try:
             conn = self._connection(min(self._first_busy_ms, PROBE_BUSY_MS))
             with immediate(conn):
-                apply_ops(conn, ops, self._names)  # as one by one, with fewer statements
-            self._names.committed()
+                # as one by one, with fewer statements and what it wrote before kept
+                apply_ops(conn, ops, self._memory.names, self._memory)
+            self._memory.committed(conn)
         except Exception as exc:  # rolled back whole; the one-op path sorts it out
             if classify(exc) not in (Fault.BUSY, Fault.BAD_RECORD):
                 self._drop_connection()
@@ -379,7 +384,7 @@ class Writer:
             except sqlite3.Error:
                 pass
             self._conn = None
-            self._names = digests.Names()
+            self._memory = WriterMemory()
 
     def _write(self, job: Job) -> None:
         """Commit `job`; spool it (and keep spooling) once the database stalls.

@@ -1,0 +1,126 @@
+"""`stats --source parquet:OUT/` one table at a time, before and after, paired.
+
+Issue 14's target for DuckDB over the Parquet export: every `stats` table
+under a second and 200 MB (the whole process), filtered or not, with the
+figures of the database it was exported from. Each case runs as a user runs
+it (`branching stats signal --source parquet:OUT/ --table NAME --format
+json`, one process each) on the code of REV (`--before`, a commit extracted
+read-only, or a folder holding a `branching` package) right before the same
+case on this checkout, so both see the same machine load; each export given
+(`--source`, repeatable: e.g. one written before the sessions carried their
+paths, layout 2, and one of layout 3) is a column of its own. The two
+outputs of a case must be byte for byte the same (the figures did not
+change); the script prints wall time, CPU time and the child's peak resident
+set, then one PASS/FAIL line per case and export.
+
+    python benchmarks/bench_stats_parquet.py [--db PATH --source parquet:OUT/ ...]
+        [--before REV] [--tables a,b] [--selections all,viewers] [--quick]
+
+Without `--db`, the audience `bench_stats.py` builds (40,000 sessions, 8,000
+with `--quick`); without `--source`, its export, written once next to it, and
+a copy of that without the sessions' `path` and `depth` (as layout 2 wrote).
+
+Selections as `bench_stats_tables.py`'s: none, `--where region=NL`, the last
+week (`--since`), `--first-only`, `--by viewers`. Writes
+benchmarks/results/stats-parquet.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _pairs import Verdicts, child_env, python, write_results  # noqa: E402
+from bench_stats import DATA, database, measure, old_code  # noqa: E402
+from bench_stats_tables import PEAK_MB, WALL_S, selections  # noqa: E402
+
+from branching.analytics.rows import TABLES  # noqa: E402
+
+
+def exports(db: Path) -> list[str]:
+    """`db`'s Parquet export (layout 3) and a copy without the sessions' paths, made once."""
+    out = DATA / f"{db.stem}-parquet"
+    old = DATA / f"{db.stem}-parquet-layout2"
+    if not out.exists():
+        subprocess.run(
+            [python(), "-m", "branching", "export", "--db", str(db), "--format", "parquet",
+             str(out)],
+            check=True, cwd=ROOT, env=child_env(), capture_output=True,
+        )  # fmt: skip
+    if not old.exists():
+        import pyarrow.parquet as pq
+
+        shutil.copytree(out, old)
+        for part in (old / "sessions").rglob("*.parquet"):
+            pq.write_table(pq.read_table(part).drop_columns(["path", "depth"]), part)
+    return [f"parquet:{out}", f"parquet:{old}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=None, help="the database exported")
+    parser.add_argument("--source", action="append", default=None, help="parquet:OUT/")
+    parser.add_argument("--before", default=None, help="baseline: the code of REV (or a DIR)")
+    parser.add_argument("--tables", default=",".join(TABLES), help="comma-separated tables")
+    parser.add_argument("--selections", default=None, help="comma-separated selections")
+    parser.add_argument("--quick", action="store_true", help="8,000 sessions by default")
+    args = parser.parse_args()
+    db = args.db or database(8_000 if args.quick else 40_000)
+    sources = args.source or exports(db)
+    tables = [t for t in args.tables.split(",") if t]
+    chosen = selections(db)
+    if args.selections:
+        chosen = {k: v for k, v in chosen.items() if k in args.selections.split(",")}
+    before = old_code(args.before) if args.before else None
+    out = Path(tempfile.mkdtemp(prefix="bench-stats-parquet-"))
+    verdicts = Verdicts()
+    results: dict[str, Any] = {"db": str(db), "before": args.before, "cases": []}
+    load = os.getloadavg()[0]
+    print(f"load average at start: {load:.2f}")
+    for i, source in enumerate(sources, 1):
+        print(f"export #{i}: {source}")
+    print(f"{'export':12} {'selection':11} {'table':13} {'wall s':>7} {'cpu s':>6} {'MB':>6}"
+          f" {'REV wall':>8} {'REV cpu':>7} {'REV MB':>6}")  # fmt: skip
+    for name, picked in chosen.items():
+        for i, source in enumerate(sources, 1):
+            label = f"#{i}"
+            for table in tables:
+                cmd = ["stats", "signal", "--source", source, *picked, "--table", table]
+                cmd += ["--format", "json", "-o"]
+                base = measure([*cmd, str(out / "before.json")], before) if before else None
+                got = measure([*cmd, str(out / "after.json")], None)
+                line = (
+                    f"{label:12} {name:11} {table:13} {got['wall_s']:7.2f} {got['cpu_s']:6.2f} "
+                    f"{got['peak_mb']:6.1f}"
+                )
+                case: dict[str, Any] = {"export": source, "selection": name, "table": table}
+                case.update(got)
+                if base is not None:
+                    line += f" {base['wall_s']:8.2f} {base['cpu_s']:7.2f} {base['peak_mb']:6.1f}"
+                    case["before"] = base
+                    same = (out / "before.json").read_bytes() == (out / "after.json").read_bytes()
+                    verdicts.judge(f"{label} {name} {table}: figures as before", same, "")
+                print(line, flush=True)
+                results["cases"].append(case)
+                verdicts.judge(
+                    f"{label} {name} {table} under {WALL_S:g} s and {PEAK_MB:g} MB",
+                    got["wall_s"] < WALL_S and got["peak_mb"] < PEAK_MB,
+                    f"{got['wall_s']:.2f} s, {got['peak_mb']:.0f} MB",
+                )
+    results["load_average"] = {"start": load, "end": os.getloadavg()[0]}
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    write_results("stats-parquet", args.quick, results, verdicts)
+    raise SystemExit(verdicts.exit_code())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""`segments` and `tags` on SQLite when counting sessions: one read of the chosen
+sessions, counted in C.
+
+The portable query (`segments.segments`) groups every chosen session once
+per breakdown: at 180,000 sessions SQLite sorts 1.6 million rows, and
+summing them in a Python loop took as long. Sessions add up, so here each
+session is read once, in id order with its digest (`stats_rollup.Digested`:
+its decisions) and its value of each attribute key, and each breakdown is a
+`collections.Counter` over one column of a batch of rows (C speed, memory
+bounded by the batch) of (value, ended + 2 x decisions): whether the session
+ended and its decisions ride along with its value, and the few distinct pairs
+are summed afterwards into sessions, ended sessions and decisions per value.
+
+The local hour and weekday are the ones `segments.LOCAL_HOUR` and
+`LOCAL_WEEKDAY` compute, taken apart: SQL gives each session's UTC date and
+its local time in whole hours since that date's midnight, `h` (the same
+`floor_div` of the same minutes); the hour is `h mod 24`, the day shift
+`h // 24`, and the UTC date's weekday comes from the very SQL of
+`segments` (`UTC_WEEKDAY`), run once per distinct date instead of once per
+session. A start that is not a timestamp is "unknown" in both, as there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from branching.analytics.rows import Segment, TagShare
+from branching.analytics.segments import (
+    DIMENSIONS,
+    MINUTES,
+    STAMP,
+    UTC_WEEKDAY,
+    Grouped,
+    floor_div,
+    from_grouped,
+    tag_shares,
+    tagged,
+)
+from branching.analytics.shape import Shape
+from branching.analytics.stats_rollup import Digested
+from branching.store.digests import names
+
+_BATCH = 20_000  # sessions counted at a time: memory stays flat
+_PLAIN = ("terminal", "platform", "terminal size")  # columns read as they are shown
+_HOUR, _WEEKDAY = list(DIMENSIONS).index("local hour"), list(DIMENSIONS).index("weekday")
+
+
+def digest_segments(d: Digested) -> list[Segment]:
+    """`segments.segments` counting sessions (`d.unit` must be "sessions": viewers do
+    not add up across batches), from the sessions, their digests and attributes."""
+    keys = [str(k) for (k,) in d.conn.execute("SELECT DISTINCT key FROM session_attrs")]
+    joins = "".join(
+        f"\n        LEFT JOIN session_attrs x{j} ON x{j}.session_id = s.session_id AND x{j}.key = ?"
+        for j in range(len(keys))
+    )
+    values = "".join(f", x{j}.value" for j in range(len(keys)))
+    plain = ", ".join(DIMENSIONS[name] for name in _PLAIN)
+    cursor = d.conn.execute(
+        f"""SELECT CASE WHEN s.outcome = 'ending' THEN 1 ELSE 0 END + 2 * COALESCE(d.made, 0),
+               {plain}, CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) END,
+               CASE WHEN {STAMP} THEN {floor_div(MINUTES, 60)} END{values}
+        FROM {d.sessions} LEFT JOIN session_digests d ON d.session_id = s.session_id{joins}
+        WHERE {d.cond}""",
+        [*keys, *d.params],
+    )
+    # one Counter per breakdown, of (value, ended + 2 * decisions): the session's ending
+    # and decisions ride along with its value, and the few distinct pairs are summed after
+    tallies: list[Counter[tuple[Any, int]]] = [
+        Counter() for _ in range(len(_PLAIN) + 1 + len(keys))
+    ]
+    while batch := cursor.fetchmany(_BATCH):
+        cols = list(zip(*batch, strict=True))
+        both = cols[0]
+        for i in range(len(_PLAIN)):
+            tallies[i].update(zip(cols[1 + i], both, strict=True))
+        at = 1 + len(_PLAIN)  # the UTC date and the local hours since its midnight
+        tallies[len(_PLAIN)].update(
+            zip(zip(cols[at], cols[at + 1], strict=True), both, strict=True)
+        )
+        for j in range(len(keys)):
+            tallies[len(_PLAIN) + 1 + j].update(zip(cols[at + 2 + j], both, strict=True))
+    grouped: list[tuple[Any, ...]] = []
+    for i, name in enumerate(_PLAIN):
+        grouped += _rows(list(DIMENSIONS).index(name), _sums(tallies[i]), numbered=False)
+    grouped += _local_times(d, _sums(tallies[len(_PLAIN)]))
+    kept: list[str] = []
+    for j, key in enumerate(keys):
+        sums = _sums(tallies[len(_PLAIN) + 1 + j])
+        if any(value is not None for value in sums):  # else no chosen session has the key
+            kept.append(key)
+            grouped += _rows(-len(kept), sums, numbered=False)
+    return from_grouped(kept, grouped)
+
+
+Sums = dict[Any, tuple[int, int, int]]  # value -> (sessions, of them ended, their decisions)
+
+
+def _sums(tally: Counter[tuple[Any, int]]) -> Sums:
+    out: dict[Any, list[int]] = {}
+    for (value, both), n in tally.items():
+        row = out.setdefault(value, [0, 0, 0])
+        row[0] += n
+        row[1] += n * (both & 1)
+        row[2] += n * (both >> 1)
+    return {value: (n, e, m) for value, (n, e, m) in out.items()}
+
+
+def _rows(part: int, sums: Sums, *, numbered: bool) -> list[tuple[Any, ...]]:
+    """`segments.from_grouped`'s rows of one breakdown."""
+    return [
+        (part, None if numbered else value, value if numbered else None, n, e, m, n)
+        for value, (n, e, m) in sums.items()
+    ]
+
+
+def _local_times(d: Digested, sums: Sums) -> Grouped:
+    """The local hour and weekday rows, from the sums by (UTC date, local hours `h`)."""
+    weekday = _weekdays(d, {date for date, _ in sums if date is not None})
+    hours: dict[Any, list[int]] = {}
+    days: dict[Any, list[int]] = {}
+    for (date, h), figures in sums.items():
+        hour = None if h is None else int(h) % 24
+        day = None if h is None else (weekday[date] + int(h) // 24) % 7
+        for into, key in ((hours, hour), (days, day)):
+            row = into.setdefault(key, [0, 0, 0])
+            for k in range(3):
+                row[k] += figures[k]
+    return [
+        *_rows(_HOUR, {k: (n, e, m) for k, (n, e, m) in hours.items()}, numbered=True),
+        *_rows(_WEEKDAY, {k: (n, e, m) for k, (n, e, m) in days.items()}, numbered=True),
+    ]
+
+
+def _weekdays(d: Digested, dates: Iterable[str]) -> dict[str, int]:
+    """The UTC weekday of each date (0: Sunday), by `segments.UTC_WEEKDAY` itself."""
+    out: dict[str, int] = {}
+    todo = sorted(dates)
+    for at in range(0, len(todo), 400):
+        chunk = todo[at : at + 400]
+        picks = " UNION ALL ".join("SELECT ? AS started_at" for _ in chunk)
+        for date, day in d.conn.execute(
+            f"SELECT s.started_at, (({UTC_WEEKDAY}) % 7 + 7) % 7 FROM ({picks}) s", chunk
+        ):
+            out[str(date)] = int(day)
+    return out
+
+
+def counted_tags(d: Digested, shape: Shape, started: int) -> list[TagShare]:
+    """`segments.tags` counting sessions, from the digests' scenes shown and choices taken.
+
+    Each session's lists are counted as they are (a `Counter` per batch, C speed),
+    and each distinct list is read once: sessions with the same scenes shown count
+    together (`stats_rollup.digest_tags` asks SQL to search every session's lists for
+    every tag, which takes longer than reading them).
+    """
+    every = tagged(shape)
+    if not every:
+        return []
+    codes = {name: str(code) for code, name in names(d.conn).items()}
+    wanted: list[tuple[int, frozenset[str]]] = []  # (0: shown, 1: took; the codes of a tag)
+    for t in every:
+        wanted.append((0, frozenset(codes[s] for s in t.scenes if s in codes)))
+        if t.kind == "choice":
+            wanted.append((1, frozenset(codes[p] for p in t.pairs if p in codes)))
+    lists: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+    cursor = d.conn.execute(
+        f"""SELECT COALESCE(d.shown, '[]'), COALESCE(d.took, '[]')
+        FROM {d.sessions} LEFT JOIN session_digests d ON d.session_id = s.session_id
+        WHERE {d.cond}""",
+        d.params,
+    )
+    while batch := cursor.fetchmany(_BATCH):
+        shown, took = zip(*batch, strict=True)
+        lists[0].update(shown)
+        lists[1].update(took)
+    totals = [0] * len(wanted)
+    for which in (0, 1):
+        mine = [(i, want) for i, (kind, want) in enumerate(wanted) if kind == which and want]
+        for text, n in lists[which].items():
+            held = set(text[1:-1].split(","))
+            for i, want in mine:
+                if not want.isdisjoint(held):
+                    totals[i] += n
+    return tag_shares(every, started, totals)
