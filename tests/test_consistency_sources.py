@@ -171,7 +171,6 @@ def _spark_ready() -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("untimed_explorer")
 def test_spark_over_parquet_draws_the_same_figures_as_sqlite(recorded: tuple[Path, Path]) -> None:
     why = _spark_ready()
     if why:
@@ -340,17 +339,6 @@ def _versions_as_a_set(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture
-def untimed_explorer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The explorer behind the "no difference" flags stops after 2 s, which a loaded
-    machine may reach in one run and not the next: here it stops on states only, so
-    both sources get the same verdicts and any difference is the engines'."""
-    from branching.verify import choices
-    from branching.verify.limits import Limits
-
-    monkeypatch.setattr(choices, "CHECK_LIMITS", Limits(max_states=200_000, max_seconds=600))
-
-
 def same_stats(sqlite: dict[str, Any], other: dict[str, Any]) -> None:
     assert sqlite["summary"]["sessions"], "a case that chooses no session proves nothing"
     sqlite, other = _versions_as_a_set(sqlite), _versions_as_a_set(other)
@@ -364,7 +352,6 @@ def same_stats(sqlite: dict[str, Any], other: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("story", "args"), CASES, ids=[f"{s[-8:]}-{'_'.join(a)}" for s, a in CASES]
 )
-@pytest.mark.usefixtures("untimed_explorer")
 def test_duckdb_over_parquet_gives_the_same_stats_as_sqlite(
     recorded: tuple[Path, Path], story: str, args: tuple[str, ...], unit: str
 ) -> None:
@@ -386,7 +373,6 @@ def _rewrite_sessions(out: Path, to: Path, change: Any) -> None:
         pq.write_table(change(pq.read_table(part)), part)
 
 
-@pytest.mark.usefixtures("untimed_explorer")
 @pytest.mark.parametrize("unit", STATS_UNITS)
 def test_an_export_without_the_sessions_paths_folds_the_same_paths(
     recorded: tuple[Path, Path], tmp_path: Path, unit: str
@@ -403,7 +389,6 @@ def test_an_export_without_the_sessions_paths_folds_the_same_paths(
         same_stats(sqlite, duck)
 
 
-@pytest.mark.usefixtures("untimed_explorer")
 def test_a_session_whose_path_the_export_could_not_write_is_walked(
     recorded: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -19,14 +19,10 @@ from typing import Any
 import pytest
 from test_consistency import SIGNAL, record_audience
 
-from branching.analytics import stats_rollup, verdict_cache
+from branching.analytics import stats_rollup
 from branching.analytics.filters import make_filters
 from branching.analytics.report import build_report
 from branching.analytics.rows import TABLES
-from branching.story.loader import load_story
-from branching.verify import choices as verify_choices
-from branching.verify.choices import compare_choices
-from branching.verify.limits import Limits
 
 SELECTIONS: list[dict[str, Any]] = [
     {},
@@ -46,19 +42,6 @@ VERSIONS = [{"version": "1.1"}, {"version": "1.2", "first_only": True, "until": 
 def audience(tmp_path_factory: pytest.TempPathFactory) -> Path:
     plan = [("signal", 150, 40, 5), ("tutorial", 60, 20, 6), ("lighthouse", 40, 15, 7)]
     return record_audience(tmp_path_factory.mktemp("fast"), [*plan, ("lighthouse-1.2", 40, 15, 8)])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def explored(cache_home: Path) -> None:
-    """Signal's explorer answer, kept as an earlier run on the machine would have kept
-    it (`verdict_cache`): the figures compared here must not depend on whether a busy
-    machine lets the explorer finish within its 2 s (the flags would then be worded as
-    observed on one side only). Explored without the time limit: same answer."""
-    story = load_story(SIGNAL)
-    found = compare_choices(story, limits=Limits(max_states=verify_choices.CHECK_LIMITS.max_states))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(cache_home))
-        verdict_cache.keep(story, {(v.scene, v.a, v.b): v for v in found})
 
 
 def report(db: Path, story: str, unit: str, picked: dict[str, Any], **kw: Any) -> dict[str, Any]:

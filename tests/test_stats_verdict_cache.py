@@ -4,8 +4,10 @@ Given a story file and its recorded sessions, when `stats --table flags` runs
 once, then the explorer's complete answer is kept in the user's cache
 directory, and a later run (a new process: nothing in memory) flags the same
 without exploring again. A kept answer is only a shortcut: a corrupt file is
-ignored, an edited story is a new key, an answer with an undecided pair is
-never kept, and a cache directory that cannot be written is not an error.
+ignored, an edited story is a new key, a pair the state budget left undecided
+is kept (the same budget stops at the same place every run) but an answer a
+clock or Ctrl-C cut short is not, and a cache directory that cannot be written
+is not an error.
 """
 
 from __future__ import annotations
@@ -89,11 +91,24 @@ def test_an_edited_story_is_not_answered_from_the_old_file(
     assert len(list(verdict_cache.cache_dir().glob("tea-*.json"))) == 2
 
 
-def test_an_undecided_answer_is_not_kept(
+def test_an_answer_the_state_budget_left_undecided_is_kept(
     tea: tuple[Path, Path], fresh: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     story, db = tea
     monkeypatch.setattr(verify_choices, "CHECK_LIMITS", Limits(max_states=2))
+    first = flags(str(story), db)
+    assert "explorer" not in {r["proof"] for r in first}  # two states prove nothing
+    assert len(list(verdict_cache.cache_dir().glob("tea-*.json"))) == 1
+    new_process(monkeypatch)
+    no_explorer(monkeypatch)
+    assert flags(str(story), db) == first
+
+
+def test_an_answer_cut_short_by_the_clock_is_not_kept(
+    tea: tuple[Path, Path], fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    story, db = tea
+    monkeypatch.setattr(verify_choices, "CHECK_LIMITS", Limits(max_states=None, max_seconds=0))
     flags(str(story), db)
     assert not list(verdict_cache.cache_dir().glob("*.json"))
 

@@ -432,7 +432,7 @@ def _verdicts(story: Story | None) -> dict[tuple[str, str, str], ChoicePairVerdi
         return known
     found = compare_choices(story, limits=verify_choices.CHECK_LIMITS)
     verdicts = {(v.scene, v.a, v.b): v for v in found}
-    if all(v.verdict != "unknown" for v in found):  # a check cut short may finish next time
+    if verify_choices.repeatable(found):  # not one a Ctrl-C or memory cut short
         _VERDICTS[key] = verdicts
         verdict_cache.keep(story, verdicts)
     return verdicts

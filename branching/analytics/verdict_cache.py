@@ -3,21 +3,18 @@
 `stats` flags "choices that make no difference" from the explorer's proof
 (`verify.choices.compare_choices`): it explores the story's whole state
 space, about a second for Signal, and the same again on every run, although
-the answer depends only on the story's files. On a busy machine the explorer
-can also run out of its time budget, and a pair it could not decide sends
-`stats` back to replaying every session's states (minutes at ten million
-events). So a complete answer (every pair decided) is kept in the user's
-cache directory (platformdirs; `$XDG_CACHE_HOME/branching/verdicts` on
-Linux), one small JSON file per story version, named by the story id, its
-content hash (a hash of the story's files) and the explorer's budget (the
-same key as the answers a process keeps in memory),
-and stamped with the branching version: a story edited, or a newer explorer,
-is a new key, so a stale answer is never read.
+the answer depends only on the story's files. So a complete answer (every
+pair decided) is kept in the user's cache directory (platformdirs;
+`$XDG_CACHE_HOME/branching/verdicts` on Linux), one small JSON file per story
+version, named by the story id, its content hash (a hash of the story's
+files) and the explorer's budget (the key of the answers a process keeps in
+memory), and stamped with the branching version: a story edited, or a newer
+explorer, is a new key, so a stale answer is never read.
 
 The cache is only ever a shortcut: a file missing, unreadable, corrupt or of
 another version is ignored (the explorer runs), and a cache directory that
 cannot be written is not an error (nothing is kept). An answer with an
-undecided pair is never kept (the next run may decide it).
+undecided pair is never kept (as in memory: `report._verdicts`).
 """
 
 from __future__ import annotations
@@ -77,7 +74,7 @@ def load(story: Story) -> Verdicts | None:
             return None
         out: Verdicts = {}
         for scene, a, b, verdict, states, why in kept["verdicts"]:
-            if verdict not in ("same", "differs"):
+            if verdict not in ("same", "differs", "unknown"):
                 return None
             found = ChoicePairVerdict(str(scene), str(a), str(b), verdict, int(states), str(why))
             out[(found.scene, found.a, found.b)] = found
@@ -87,8 +84,9 @@ def load(story: Story) -> Verdicts | None:
 
 
 def keep(story: Story, verdicts: Verdicts) -> None:
-    """Keep a complete answer (every pair decided) for the next run; never fails."""
-    if not story.content_hash or any(v.verdict == "unknown" for v in verdicts.values()):
+    """Keep an answer the budget alone settled (`verify.choices.repeatable`) for the
+    next run; never fails."""
+    if not story.content_hash or not verify_choices.repeatable(verdicts.values()):
         return
     body = {
         "stamp": _stamp(story),

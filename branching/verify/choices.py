@@ -50,6 +50,21 @@ Verdict = Literal["same", "differs", "unknown"]
 CHECK_LIMITS = Limits(max_states=200_000)  # states only: deterministic (see above)
 
 
+_CHANCE_STOPS = ("a Ctrl-C", "the time limit", "the memory limit", "Python ran out of memory")
+
+
+def repeatable(verdicts: Iterable[ChoicePairVerdict]) -> bool:
+    """Whether the same check with the same budget would give these very verdicts.
+
+    A budget of states stops the search at the same place every time, so its
+    `unknown` verdicts are as final as `same` and `differs`; one stopped by
+    the clock, memory or a Ctrl-C might go further on another run.
+    """
+    return not any(
+        v.verdict == "unknown" and any(stop in v.why for stop in _CHANCE_STOPS) for v in verdicts
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ChoicePairVerdict:
     """Whether choices `a` and `b` at `scene` make a difference, and why."""
