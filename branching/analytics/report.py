@@ -9,7 +9,8 @@ same figures. With a source, the story's structure, versions and the labels
 viewers saw come from the export too. On SQLite, what the store keeps answers
 first (`stats_rollup`: the aggregates and the sessions' digests;
 `segments_rollup`: breakdowns and tags counting sessions; `viewers_rollup`:
-each scene's unique viewers), with the same figures. Flags point at what a
+each scene's and each choice's unique viewers, and who dropped off), with the
+same figures. Flags point at what a
 producer should look at:
 - lopsided: at a choice point with at least `flag_min` decisions, one option
   took more than 90% of them;
@@ -196,8 +197,12 @@ def _report(
     if conn is not None:  # the digests' joins revisit pages: keep more of them (bounded)
         conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     rolled = digests = None
+    alike = unit
     if conn is not None:  # SQLite's own accelerators: the aggregates and the digests
-        rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, unit)[0]
+        # `--first-only` picks at most one session per viewer: its viewers are its
+        # sessions, which the aggregates add up across classes
+        alike = "sessions" if filters.first_only else unit
+        rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, alike)[0]
         digests = stats_rollup.digested(conn, story_id, chosen, filters, unit)
     if digests is not None:
         figures = stats_rollup.digest_overview(digests, filters.first_only)
@@ -210,9 +215,15 @@ def _report(
         pruned = engine.rows(
             "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
         )[0][0]
-    found = None
-    if digests is not None and unit == "viewers":
-        found = viewers_rollup.viewer_reach(digests, story_id, chosen, filters)
+    found = found_taken = None
+    if digests is not None and unit == "viewers" and rolled is None:
+        found, found_taken = viewers_rollup.viewer_figures(
+            digests,
+            story_id,
+            chosen,
+            filters,
+            choices=bool(want & {"choices", "flags", "unreached"}),
+        )
     if rolled is not None:
         counts: dict[str, tuple[int, int]] = rolled.scene_counts
     elif found is not None:
@@ -226,7 +237,7 @@ def _report(
         verdicts = _verdicts(loaded or _bundled_twin(story_id, chosen))
     choices: list[ChoiceShare] = []
     if want & {"choices", "flags", "unreached"}:
-        taken = rolled.taken if rolled is not None else None
+        taken = rolled.taken if rolled is not None else found_taken
         choices = metrics.choice_shares(engine, picked, shape, unit, reached, taken)
         reading.passed()
     timing: list[Timing] = []
@@ -300,14 +311,16 @@ def _report(
         reading.passed()
     splits: list[Segment] = []
     if "segments" in want:
-        if digests is not None and unit == "sessions":
+        if digests is not None and alike == "sessions":
             splits = segments_rollup.digest_segments(digests)
+        elif digests is not None:
+            splits = segments_rollup.viewer_segments(digests)
         else:
             splits = segments.segments(engine, picked, unit, digested=digests is not None)
         reading.passed()
     tag_rows: list[TagShare] = []
     if "tags" in want:
-        if digests is not None and unit == "sessions":
+        if digests is not None and alike == "sessions":
             tag_rows = segments_rollup.counted_tags(digests, shape, started)
         elif digests is not None:
             tag_rows = stats_rollup.digest_tags(digests, shape, started)
@@ -317,6 +330,8 @@ def _report(
     dropoff: list[DropOff] = []
     if "dropoff" in want:
         left = rolled.left if rolled is not None else None
+        if left is None and digests is not None:
+            left = viewers_rollup.viewer_left(digests)
         dropoff = metrics.dropoff(engine, picked, shape, unit, reached, left)
     flag_rows: list[Flag] = []
     if "flags" in want:

@@ -1,5 +1,5 @@
 """`segments` and `tags` on SQLite when counting sessions: one read of the chosen
-sessions, counted in C.
+sessions, counted in C; `segments` counting viewers: one read in viewer order.
 
 The portable query (`segments.segments`) groups every chosen session once
 per breakdown: at 180,000 sessions SQLite sorts 1.6 million rows, and
@@ -18,6 +18,12 @@ its local time in whole hours since that date's midnight, `h` (the same
 `h // 24`, and the UTC date's weekday comes from the very SQL of
 `segments` (`UTC_WEEKDAY`), run once per distinct date instead of once per
 session. A start that is not a timestamp is "unknown" in both, as there.
+
+Counting viewers (`viewer_segments`), the same rows are read in viewer order
+and each viewer's values are a set, flushed into the counts when the next
+viewer starts: a viewer counts once per value, as the portable query's
+`COUNT(DISTINCT w)` counts them, without its sort of one row per session and
+breakdown (1.6 million at 180,000 sessions, about 7 s).
 """
 
 from __future__ import annotations
@@ -92,6 +98,80 @@ def digest_segments(d: Digested) -> list[Segment]:
             kept.append(key)
             grouped += _rows(-len(kept), sums, numbered=False)
     return from_grouped(kept, grouped)
+
+
+def viewer_segments(d: Digested) -> list[Segment]:
+    """`segments.segments` counting viewers (`d.unit` "viewers"), from the same rows as
+    `digest_segments`, read in viewer order: each viewer's breakdown values (and those
+    of their sessions that ended) are a set, so a viewer counts once per value however
+    many of their sessions have it; the decisions per session add up as they are.
+    Memory holds one viewer's values and the counts per value."""
+    keys = [str(k) for (k,) in d.conn.execute("SELECT DISTINCT key FROM session_attrs")]
+    joins = "".join(
+        f"\n        LEFT JOIN session_attrs x{j} ON x{j}.session_id = s.session_id AND x{j}.key = ?"
+        for j in range(len(keys))
+    )
+    values = "".join(f", x{j}.value" for j in range(len(keys)))
+    plain = ", ".join(DIMENSIONS[name] for name in _PLAIN)
+    dated = f"CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) END"
+    weekday = _weekdays(d, [str(t) for (t,) in d.own(f"DISTINCT {dated}") if t is not None])
+    parts = [list(DIMENSIONS).index(name) for name in _PLAIN]
+    attr_parts = [-1 - j for j in range(len(keys))]
+    units: Counter[tuple[int, Any]] = Counter()  # (part, value) -> viewers
+    ended: Counter[tuple[int, Any]] = Counter()  # of them with a session that ended
+    made: Counter[tuple[int, Any]] = Counter()  # decisions of the sessions with the value
+    sessions: Counter[tuple[int, Any]] = Counter()
+    mine: set[tuple[int, Any]] = set()
+    mine_ended: set[tuple[int, Any]] = set()
+    viewer: object = None
+    for who, done, decided, *row in d.conn.execute(
+        f"""SELECT s.viewer_id, s.outcome = 'ending', COALESCE(d.made, 0), {plain}, {dated},
+               CASE WHEN {STAMP} THEN {floor_div(MINUTES, 60)} END{values}
+        FROM {d.sessions} LEFT JOIN session_digests d ON d.session_id = s.session_id{joins}
+        WHERE {d.cond} ORDER BY s.viewer_id""",
+        [*keys, *d.params],
+    ):
+        if who != viewer:
+            units.update(mine)
+            ended.update(mine_ended)
+            mine, mine_ended, viewer = set(), set(), who
+        date, h = row[len(_PLAIN)], row[len(_PLAIN) + 1]
+        at = [
+            *zip(parts, row[: len(_PLAIN)], strict=True),
+            (_HOUR, None if h is None else int(h) % 24),
+            (_WEEKDAY, None if h is None else (weekday[str(date)] + int(h) // 24) % 7),
+            *zip(attr_parts, row[len(_PLAIN) + 2 :], strict=True),
+        ]
+        mine.update(at)
+        if done:
+            mine_ended.update(at)
+        sessions.update(at)
+        if decided:
+            for key in at:
+                made[key] += int(decided)
+    units.update(mine)
+    ended.update(mine_ended)
+    grouped: list[tuple[Any, ...]] = []
+    kept: dict[int, int] = {}  # attribute part -> its part among the keys some session has
+    for j in range(len(keys)):
+        if any(part == -1 - j and value is not None for part, value in units):
+            kept[-1 - j] = -1 - len(kept)
+    for (part, value), n in units.items():
+        if part < 0 and part not in kept:
+            continue
+        numbered = part in (_HOUR, _WEEKDAY)
+        grouped.append(
+            (
+                kept.get(part, part),
+                None if numbered else value,
+                value if numbered else None,
+                n,
+                ended[(part, value)],
+                made[(part, value)],
+                sessions[(part, value)],
+            )
+        )
+    return from_grouped([keys[-1 - part] for part in kept], grouped)
 
 
 Sums = dict[Any, tuple[int, int, int]]  # value -> (sessions, of them ended, their decisions)
