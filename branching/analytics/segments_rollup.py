@@ -53,16 +53,23 @@ _PLAIN = ("terminal", "platform", "terminal size")  # columns read as they are s
 _HOUR, _WEEKDAY = list(DIMENSIONS).index("local hour"), list(DIMENSIONS).index("weekday")
 
 
-def digest_segments(d: Digested) -> list[Segment]:
-    """`segments.segments` counting sessions (`d.unit` must be "sessions": viewers do
-    not add up across batches), from the sessions, their digests and attributes."""
+def _columns(d: Digested) -> tuple[list[str], str, str, str]:
+    """What both readers select besides their own columns: every attribute key held,
+    the joins to one value of each and those values' columns (after a comma), and the
+    breakdowns read as they are shown."""
     keys = [str(k) for (k,) in d.conn.execute("SELECT DISTINCT key FROM session_attrs")]
     joins = "".join(
         f"\n        LEFT JOIN session_attrs x{j} ON x{j}.session_id = s.session_id AND x{j}.key = ?"
         for j in range(len(keys))
     )
     values = "".join(f", x{j}.value" for j in range(len(keys)))
-    plain = ", ".join(DIMENSIONS[name] for name in _PLAIN)
+    return keys, joins, values, ", ".join(DIMENSIONS[name] for name in _PLAIN)
+
+
+def digest_segments(d: Digested) -> list[Segment]:
+    """`segments.segments` counting sessions (`d.unit` must be "sessions": viewers do
+    not add up across batches), from the sessions, their digests and attributes."""
+    keys, joins, values, plain = _columns(d)
     cursor = d.conn.execute(
         f"""SELECT CASE WHEN s.outcome = 'ending' THEN 1 ELSE 0 END + 2 * COALESCE(d.made, 0),
                {plain}, CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) END,
@@ -106,13 +113,7 @@ def viewer_segments(d: Digested) -> list[Segment]:
     of their sessions that ended) are a set, so a viewer counts once per value however
     many of their sessions have it; the decisions per session add up as they are.
     Memory holds one viewer's values and the counts per value."""
-    keys = [str(k) for (k,) in d.conn.execute("SELECT DISTINCT key FROM session_attrs")]
-    joins = "".join(
-        f"\n        LEFT JOIN session_attrs x{j} ON x{j}.session_id = s.session_id AND x{j}.key = ?"
-        for j in range(len(keys))
-    )
-    values = "".join(f", x{j}.value" for j in range(len(keys)))
-    plain = ", ".join(DIMENSIONS[name] for name in _PLAIN)
+    keys, joins, values, plain = _columns(d)
     dated = f"CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) END"
     weekday = _weekdays(d, [str(t) for (t,) in d.own(f"DISTINCT {dated}") if t is not None])
     parts = [list(DIMENSIONS).index(name) for name in _PLAIN]
