@@ -80,7 +80,22 @@ def database(sessions: int) -> Path:
             check=True, cwd=ROOT, env=child_env(), capture_output=True,
         )  # fmt: skip
         part.rename(db)
+    _migrated(db)
     return db
+
+
+def _migrated(db: Path) -> None:
+    """Bring a database kept from an earlier run to the current schema: `stats` opens
+    files read-only and never migrates them, so an old one would be timed on the
+    scan path (no digests) instead of the path a current file takes."""
+    from branching.store.db import connect
+    from branching.store.migrations import migrate
+
+    conn = connect(db)
+    try:
+        migrate(conn, db)
+    finally:
+        conn.close()
 
 
 def counts(db: Path) -> tuple[int, int]:
