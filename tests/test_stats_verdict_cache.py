@@ -18,6 +18,7 @@ import pytest
 from test_flags_exact import TEA, flags, simulate, write
 
 from branching.analytics import report, verdict_cache
+from branching.story.loader import load_story
 from branching.verify import choices as verify_choices
 from branching.verify.limits import Limits
 
@@ -102,6 +103,18 @@ def test_an_answer_the_state_budget_left_undecided_is_kept(
     new_process(monkeypatch)
     no_explorer(monkeypatch)
     assert flags(str(story), db) == first
+
+
+def test_the_explorer_says_which_stops_would_come_out_the_same_again(
+    tea: tuple[Path, Path],
+) -> None:
+    story = load_story(tea[0])
+    by_budget = verify_choices.compare_choices(story, limits=Limits(max_states=0))
+    by_clock = verify_choices.compare_choices(story, limits=Limits(max_states=None, max_seconds=0))
+    assert by_budget and {v.verdict for v in by_budget} == {"unknown"}
+    assert any(v.verdict == "unknown" for v in by_clock)  # the clock cut the judging short
+    assert verify_choices.repeatable(by_budget)
+    assert not verify_choices.repeatable(by_clock)
 
 
 def test_an_answer_cut_short_by_the_clock_is_not_kept(

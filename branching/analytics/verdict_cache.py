@@ -13,8 +13,11 @@ explorer, is a new key, so a stale answer is never read.
 
 The cache is only ever a shortcut: a file missing, unreadable, corrupt or of
 another version is ignored (the explorer runs), and a cache directory that
-cannot be written is not an error (nothing is kept). An answer with an
-undecided pair is never kept (as in memory: `report._verdicts`).
+cannot be written is not an error (nothing is kept). An answer is kept
+only when the explorer's state budget settled it, undecided pairs included
+(the same budget stops at the same place on every run); one cut short by the
+clock, memory or a Ctrl-C is not (`verify.choices.repeatable`, as in memory:
+`report._verdicts`).
 """
 
 from __future__ import annotations

@@ -50,19 +50,15 @@ Verdict = Literal["same", "differs", "unknown"]
 CHECK_LIMITS = Limits(max_states=200_000)  # states only: deterministic (see above)
 
 
-_CHANCE_STOPS = ("a Ctrl-C", "the time limit", "the memory limit", "Python ran out of memory")
-
-
 def repeatable(verdicts: Iterable[ChoicePairVerdict]) -> bool:
     """Whether the same check with the same budget would give these very verdicts.
 
     A budget of states stops the search at the same place every time, so its
     `unknown` verdicts are as final as `same` and `differs`; one stopped by
-    the clock, memory or a Ctrl-C might go further on another run.
+    the clock, memory or a Ctrl-C (`settled` False) might go further on
+    another run.
     """
-    return not any(
-        v.verdict == "unknown" and any(stop in v.why for stop in _CHANCE_STOPS) for v in verdicts
-    )
+    return all(v.settled for v in verdicts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +71,7 @@ class ChoicePairVerdict:
     verdict: Verdict
     states: int  # states at `scene` where both were on offer (all checked when `same`)
     why: str = ""  # the witness (differs) or what stopped the check (unknown)
+    settled: bool = True  # False: stopped by chance (clock, memory, Ctrl-C), not the budget
 
 
 @dataclass
@@ -88,6 +85,7 @@ class _PairGraph:
     final: list[bool] = field(default_factory=list)  # an ending, or stuck
     complete: bool = True
     stopped: str = ""
+    by_chance: bool = False  # stopped by the clock, memory or a Ctrl-C, not the state budget
 
 
 def _holds(env: Work) -> Holds:
@@ -116,7 +114,7 @@ def _explore(story: Story, space: StateSpace, watch: Watch) -> _PairGraph:
     queue = deque([add(space.start())])
     while queue:
         if watch.tick():
-            g.complete, g.stopped = False, watch.stopped or ""
+            g.complete, g.stopped, g.by_chance = False, watch.stopped or "", True
             break
         if watch.limits.max_states is not None and len(g.keys) > watch.limits.max_states and queue:
             g.complete, g.stopped = False, f"{watch.limits.max_states:,} states"
@@ -263,7 +261,13 @@ class _Judge:
         both = [i for i in at if a in g.offered[i] and b in g.offered[i]]
         if not g.complete:
             return ChoicePairVerdict(
-                scene_id, a, b, "unknown", len(both), f"the check stopped at {g.stopped}"
+                scene_id,
+                a,
+                b,
+                "unknown",
+                len(both),
+                f"the check stopped at {g.stopped}",
+                settled=not g.by_chance,
             )
         if not both:
             return ChoicePairVerdict(
@@ -281,6 +285,7 @@ class _Judge:
                     "unknown",
                     len(both),
                     f"the check stopped at {self.watch.stopped}",
+                    settled=False,
                 )
         if shown:
             return ChoicePairVerdict(
