@@ -11,6 +11,7 @@ database of `tests/test_dashboard_data.py`.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import pytest
 from click.testing import CliRunner
 
 from branching.analytics import build_report, make_filters
+from branching.analytics.report import ReportStopped
 from branching.cli.main import cli
-from branching.tui.dashboard.data import Selection, load_figures
+from branching.tui.dashboard.data import SCAN_PARTS, Selection, combined, load_figures, read_report
 from branching.tui.dashboard.screens import story as story_module
 from tests.test_dashboard import SIZE, make, rows, settle, shown
 from tests.test_dashboard_data import copy_db, dashboard_db
@@ -53,7 +55,7 @@ class Held:
         self.stopped: list[Selection] = []
         self.real = story_module.read_report
 
-    def __call__(self, db: str, story: str, selection: Selection, progress: Any) -> Any:
+    def __call__(self, db: str, story: str, selection: Selection, progress: Any, **how: Any) -> Any:
         self.calls.append(selection)
 
         def held(done: int, total: int) -> bool:
@@ -64,7 +66,7 @@ class Held:
                     return False
             return bool(progress(done, total))
 
-        return self.real(db, story, selection, held)
+        return self.real(db, story, selection, held, **how)
 
 
 async def wait_for(pilot: Any, condition: Any) -> None:
@@ -99,37 +101,84 @@ async def test_stage_one_shows_while_the_scan_is_held_then_the_scan_fills_in(
 
 
 async def test_the_progress_of_the_scan_is_shown_as_it_goes(db: Path, monkeypatch: Any) -> None:
-    """Each progress call waits for the test, which checks the screen says that much."""
+    """Each progress call waits for the test, which reads the percentage the screen shows:
+    it only ever grows, across the parts the scan reads one after the other."""
     told: queue.Queue[int] = queue.Queue()
     go = threading.Semaphore(0)
     real = story_module.read_report
     monkeypatch.setattr(story_module, "PROGRESS_EVERY", 0.0)  # every call reaches the screen
 
-    def stepped(db: str, story: str, selection: Selection, progress: Any) -> Any:
+    def stepped(db: str, story: str, selection: Selection, progress: Any, **how: Any) -> Any:
         def step(done: int, total: int) -> bool:
             going = bool(progress(done, total))
-            told.put(done * 100 // total if total else 0)
+            told.put(done)
             go.acquire(timeout=10)
             return going
 
-        return real(db, story, selection, step)
+        return real(db, story, selection, step, **how)
 
     monkeypatch.setattr(story_module, "read_report", stepped)
     app = make(db, "signal")
     async with app.run_test(size=SIZE) as pilot:
         shown_at: list[int] = []
-        for _ in range(3):
-            while told.empty():
-                await pilot.pause(0.01)
-            percent = told.get()
-            await wait_for(pilot, lambda p=percent: f"… {p}%" in shown(app, "#paths-body"))
-            shown_at.append(percent)
+        for _ in range(12):
+            try:
+                told.get(timeout=10)
+            except queue.Empty:
+                break  # every part is read
+            await wait_for(pilot, lambda: re.search(r"… (\d+)%", shown(app, "#paths-body")))
+            await pilot.pause(0.05)
+            found = re.search(r"… (\d+)%", shown(app, "#paths-body"))
+            if found is None:
+                break  # the paths came in
+            shown_at.append(int(found.group(1)))
             go.release()
         for _ in range(10_000):
             go.release()  # let the rest through
         await settle(pilot)
         assert "Most common complete paths" in shown(app, "#paths-body")
+    assert len(set(shown_at)) > 1  # it moved
     assert shown_at == sorted(shown_at)
+
+
+class PartByPart:
+    """`read_report` whose parts each wait for a go before they read."""
+
+    def __init__(self) -> None:
+        self.go = threading.Semaphore(0)
+        self.parts: list[tuple[str, ...]] = []
+        self.real = story_module.read_report
+
+    def __call__(self, db: str, story: str, selection: Selection, progress: Any, **how: Any) -> Any:
+        self.parts.append(tuple(how["tables"]))
+        while not self.go.acquire(timeout=0.01):
+            if not progress(0, 1):
+                raise ReportStopped("stopped while held")
+        return self.real(db, story, selection, progress, **how)
+
+
+async def test_the_tab_on_show_is_read_first_and_shows_before_the_rest(
+    db: Path, monkeypatch: Any
+) -> None:
+    parts = PartByPart()
+    monkeypatch.setattr(story_module, "read_report", parts)
+    app = make(db, "signal")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: parts.parts)  # the first part is held
+        await pilot.press("6")  # Segments, while the first part is still being read
+        parts.go.release()  # the first part is read; the next one is the tab on show
+        await wait_for(pilot, lambda: len(parts.parts) == 2)
+        assert parts.parts[1] == ("segments", "tags")
+        assert "Reading every event" in shown(app, "#segments-body")
+        parts.go.release()
+        await wait_for(pilot, lambda: "Reading every event" not in shown(app, "#segments-body"))
+        assert "Reading every event" in shown(app, "#paths-body")  # its part is not read yet
+        assert "Still reading every event" in shown(app, "#totals")
+        for _ in range(len(story_module.SCAN_PARTS)):
+            parts.go.release()
+        await wait_for(pilot, lambda: "Still reading" not in shown(app, "#totals"))
+        assert "Most common complete paths" in shown(app, "#paths-body")
+    assert sorted(parts.parts) == sorted(tables for _, tables in story_module.SCAN_PARTS)
 
 
 async def test_a_filter_change_stops_the_old_scan_and_shows_the_new_selection(
@@ -149,7 +198,8 @@ async def test_a_filter_change_stops_the_old_scan_and_shows_the_new_selection(
         await wait_for(pilot, lambda: "4 sessions" in shown(app, "#totals"))  # first plays only
         held.release.set()
         await settle(pilot)
-        assert held.calls == [Selection(), Selection(first_only=True)]
+        assert held.calls[0] == Selection()  # held there, then stopped:
+        assert set(held.calls[1:]) == {Selection(first_only=True)}  # nothing more of it read
         assert "4 sessions · 4 viewers" in shown(app, "#totals")
         assert "first playthrough" in shown(app, "#totals")
         assert "Still reading" not in shown(app, "#totals")
@@ -200,6 +250,18 @@ def test_stage_one_figures_are_the_whole_reports(db: Path, selection: Selection)
         assert [(d.scene, d.reached, d.left) for d in quick.dropoff] == [
             (d.scene, d.reached, d.left) for d in whole.dropoff
         ]
+
+
+@pytest.mark.parametrize("selection", [Selection(), Selection(unit="viewers", audience="all")])
+def test_the_parts_the_scan_reads_make_the_whole_report(db: Path, selection: Selection) -> None:
+    """Read a tab at a time (in any order), then put together: every figure of the whole."""
+    for story in ("heist", "signal"):
+        whole = read_report(db, story, selection)
+        parts = {
+            tables: read_report(db, story, selection, tables=tables)
+            for _, tables in reversed(SCAN_PARTS)
+        }
+        assert combined(parts) == whole
 
 
 def test_a_report_told_to_stop_stops_and_one_left_alone_is_unchanged(db: Path) -> None:

@@ -15,11 +15,14 @@ so a producer watching a live kiosk never blocks the players recording to it.
   (totals, choice shares and counts, endings, who stopped where): the graph
   comes from the running totals or the aggregates, so this takes well under a
   second at ten million events (counting by viewers reads the events);
-- `read_report(db, story, selection, progress)`: stage 2, the whole report
-  (`analytics.build_report`), which reads every event of the selection for
-  paths, "choices that make no difference", time to decide and segments:
-  `progress(done, total)` hears how far it is and stops it by returning False
-  (`ReportStopped`); the figures it shares with stage 1 are the same;
+- `read_report(db, story, selection, progress, tables=)`: stage 2, the
+  whole report (`analytics.build_report`) or some of its tables, for paths,
+  "choices that make no difference", time to decide and segments, from the
+  digests and aggregates where the store keeps them and else from the
+  events: `progress(done, total)` hears how far it is and stops it by
+  returning False (`ReportStopped`); the figures it shares with stage 1 are
+  the same. The screen reads it a tab at a time (`SCAN_PARTS`, the tab on
+  show first) and puts the parts back together (`combined`);
 - `load_story(db, story, selection)`: both at once (the view `e` exports, and
   the consistency suite);
 - `export_html(view, folder, when)`: the current view as one self-contained
@@ -32,9 +35,11 @@ No textual here, so these are tested without an app.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from branching.analytics import AnalyticsError, Filters, FlowGraph, Report, Unit, make_filters
 from branching.analytics.report import Progress
@@ -44,6 +49,33 @@ from branching.analytics.stories import RecordedStory, recorded_stories
 from branching.store.paths import private_output
 
 UNITS: tuple[Unit, ...] = ("sessions", "viewers")
+
+# Stage 2 reads the report a tab at a time, the tab on show first, so each tab
+# waits only for its own tables: (the tab, the report tables it shows). The
+# last part holds the tables no tab waits for, so the parts make the whole.
+SCAN_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("choices", ("choices", "timing")),
+    ("dropoff", ("dropoff", "progress")),
+    ("paths", ("paths",)),
+    ("segments", ("segments", "tags")),
+    ("flags", ("flags", "unreached")),
+    ("", ("overview", "reach", "endings", "interactions")),
+)
+_REPORT_FIELDS: dict[str, tuple[str, ...]] = {  # a report table -> the `Report` fields it fills
+    "overview": ("overview",),
+    "reach": ("reach",),
+    "choices": ("choices",),
+    "timing": ("timing",),
+    "dropoff": ("dropoff",),
+    "endings": ("endings", "ending_kinds"),
+    "paths": ("paths",),
+    "interactions": ("interactions",),
+    "progress": ("progress",),
+    "segments": ("segments",),
+    "tags": ("tags",),
+    "flags": ("flags",),
+    "unreached": ("unreached_scenes", "unreached_choices"),
+}
 
 
 StoryRow = RecordedStory  # one line of the story list: `analytics.stories` answers it
@@ -147,13 +179,35 @@ def load_figures(db: str | Path, story: str, selection: Selection) -> StoryView:
 
 
 def read_report(
-    db: str | Path, story: str, selection: Selection, progress: Progress | None = None
+    db: str | Path,
+    story: str,
+    selection: Selection,
+    progress: Progress | None = None,
+    *,
+    tables: Collection[str] | None = None,
 ) -> Report:
-    """Stage 2: the whole report, reading every event of the selection."""
+    """Stage 2: the whole report of the selection, or only the named `tables`
+    (the other tables' rows are left empty)."""
     from branching.analytics import build_report
 
     filters = selection.filters()
-    return build_report(story, db=db, filters=filters, unit=selection.unit, progress=progress)
+    return build_report(
+        story, db=db, filters=filters, unit=selection.unit, progress=progress, tables=tables
+    )
+
+
+def combined(parts: Mapping[tuple[str, ...], Report]) -> Report:
+    """One report from reports that each read some of the tables (`SCAN_PARTS`):
+    every table's rows from the part that read it."""
+    if not parts:
+        raise ValueError("no part of the report was read")
+    first = next(iter(parts.values()))
+    fields: dict[str, Any] = {}
+    for tables, part in parts.items():
+        for table in tables:
+            for name in _REPORT_FIELDS[table]:
+                fields[name] = getattr(part, name)
+    return replace(first, **fields)
 
 
 def load_story(db: str | Path, story: str, selection: Selection) -> StoryView:

@@ -44,11 +44,13 @@ class ScanProgress(Message):
 
 
 @dataclass
-class ReportRead(Message):
-    """Stage 2 done: the whole report of the selection."""
+class ReportPart(Message):
+    """Stage 2, one part read: the report's `tables` for `tab` (see `data.SCAN_PARTS`)."""
 
     read: int
     selection: Selection
+    tab: str
+    tables: tuple[str, ...]
     report: Report
 
 

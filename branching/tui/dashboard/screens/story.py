@@ -10,12 +10,15 @@ read-only connection (the UI thread only draws):
    or the aggregates, and what of the report it answers: the totals, the
    Flowchart, choice shares and counts, Endings, and who stopped where. Well
    under a second at ten million events; it posts `StoryLoaded`.
-2. `read_report` (group "scan"), started when stage 1 is drawn: the whole
-   report, which reads every event (paths, flags, time to decide and
-   timeouts, segments, how far sessions got, who may still resume). It posts
-   `ScanProgress` a few times a second, shown on the tabs that wait for it
-   and in the header, and `ReportRead` when done. Until then those tabs say
-   how far the read is; the other tabs work as usual.
+2. `read_report` (group "scan"), started when stage 1 is drawn: the rest of
+   the report (paths, flags, time to decide and timeouts, segments, how far
+   sessions got, who may still resume), read a tab at a time
+   (`data.SCAN_PARTS`): the tab on show first, and whenever the producer
+   switches to a tab still waiting, that one next. So a tab waits for its
+   own figures only, not for the whole report. It posts `ScanProgress` a few
+   times a second, shown on the tabs that wait and in the header, and a
+   `ReportPart` as each tab's figures come in. Until then a tab says how far
+   the read is; the other tabs work as usual.
 
 When a read starts again: a changed filter and `r` start both stages and stop
 a scan under way at once (its progress hook returns False: SQLite is
@@ -59,14 +62,16 @@ from branching.render.figures import Figures
 from branching.render.flowchart import Flowchart
 from branching.tui.dashboard import views
 from branching.tui.dashboard.data import (
+    SCAN_PARTS,
     Selection,
     StoryView,
+    combined,
     export_html,
     load_figures,
     merged,
     read_report,
 )
-from branching.tui.dashboard.messages import Exported, ReportRead, ScanProgress, StoryLoaded
+from branching.tui.dashboard.messages import Exported, ReportPart, ScanProgress, StoryLoaded
 from branching.tui.dashboard.screens.base import QueryScreen, StatusLine
 from branching.tui.dashboard.views import literal
 
@@ -81,12 +86,17 @@ TABS: tuple[tuple[str, str], ...] = (
 )
 TAB_IDS = tuple(tab for tab, _ in TABS)
 
-SCAN_TABS = ("paths", "segments", "flags")  # nothing to show before the scan is done
+SCAN_TABS = ("dropoff", "paths", "segments", "flags")  # wait for the scan, in part or all
 SCAN_GROUP = "scan"
 PROGRESS_EVERY = 0.2  # seconds between two progress messages of a scan
 
 SCROLL = Binding.Group("Scroll", compact=True)
 SWITCH = Binding.Group("Tabs", compact=True)
+
+
+def _tab_of(tables: tuple[str, ...]) -> str:
+    """The tab a part of the scan reads its figures for ('' for none)."""
+    return next(tab for tab, part in SCAN_PARTS if part == tables)
 
 
 class TabBody(VerticalScroll):
@@ -137,6 +147,8 @@ class StoryScreen(QueryScreen):
         self.whole: WholeRead | None = None
         self.scanning: int | None = None  # the read whose scan is under way
         self.scanned = 0.0  # how far it is, 0..1
+        self.parts: dict[tuple[str, ...], Report] = {}  # what that scan has read so far
+        self.active_tab = TAB_IDS[0]  # the tab on show, for the scan's worker thread to read
 
     def compose(self) -> ComposeResult:
         yield Static(id="totals")
@@ -176,7 +188,7 @@ class StoryScreen(QueryScreen):
 
     def _stop_scan(self) -> None:
         self.workers.cancel_group(self, SCAN_GROUP)
-        self.scanning = None
+        self.scanning, self.parts = None, {}
 
     def on_unmount(self) -> None:
         self._stop_scan()  # leaving the screen: no reading for nobody
@@ -191,22 +203,32 @@ class StoryScreen(QueryScreen):
     def _scan(self, db: str, story: str, selection: Selection, read: int) -> None:
         worker = get_current_worker()
         last = time.monotonic()
+        todo = list(SCAN_PARTS)
+        step = 1_000  # progress within one part, in thousandths
 
         def progress(done: int, total: int) -> bool:
             nonlocal last
             if worker.is_cancelled:
                 return False
-            if time.monotonic() - last >= PROGRESS_EVERY:
+            if total and time.monotonic() - last >= PROGRESS_EVERY:
                 last = time.monotonic()
-                self.post_message(ScanProgress(read, done, total))
+                finished = len(SCAN_PARTS) - len(todo) - 1
+                within = min(step, done * step // total)
+                self.post_message(
+                    ScanProgress(read, finished * step + within, len(SCAN_PARTS) * step)
+                )
             return True
 
-        try:
-            report = read_report(db, story, selection, progress)
-        except ReportStopped:
-            return  # a newer read, or the producer left: nobody wants these figures
-        if not worker.is_cancelled:
-            self.post_message(ReportRead(read, selection, report))
+        while todo:
+            tab, tables = next((p for p in todo if p[0] == self.active_tab), todo[0])
+            todo.remove((tab, tables))
+            try:
+                report = read_report(db, story, selection, progress, tables=tables)
+            except ReportStopped:
+                return  # a newer read, or the producer left: nobody wants these figures
+            if worker.is_cancelled:
+                return
+            self.post_message(ReportPart(read, selection, tab, tables, report))
 
     # -- showing ---------------------------------------------------------------------------
 
@@ -216,7 +238,7 @@ class StoryScreen(QueryScreen):
         first = self.view is None
         self.view, self.shown_read = message.view, message.read
         if message.scan or (self.scanning is None and not self._busy(SCAN_GROUP)):
-            self.scanning, self.scanned = message.read, 0.0
+            self.scanning, self.scanned, self.parts = message.read, 0.0, {}
             db = str(self.dashboard.db_path)
             self._scan(db, self.story, self.selection, message.read)
         self.query_one("#story-message").display = False
@@ -233,11 +255,14 @@ class StoryScreen(QueryScreen):
             self.scanned = min(1.0, message.done / message.total)
             self._draw(scan_only=True)
 
-    def on_report_read(self, message: ReportRead) -> None:
+    def on_report_part(self, message: ReportPart) -> None:
         if message.selection != self.selection or message.read != self.scanning:
             return
-        self.whole = WholeRead(message.read, message.report, self.dashboard.stamp())
-        self.scanning = None
+        self.parts[message.tables] = message.report
+        if len(self.parts) == len(SCAN_PARTS):  # every part is in: the whole report
+            report = combined(self.parts)
+            self.whole = WholeRead(message.read, report, self.dashboard.stamp())
+            self.scanning, self.parts = None, {}
         self._draw()
 
     def _report(self) -> tuple[Report, bool]:
@@ -249,6 +274,17 @@ class StoryScreen(QueryScreen):
         if whole.read >= self.shown_read:
             return whole.report, True
         return merged(self.view.report, whole.report), False
+
+    def _tab_report(self, tab: str, report: Report, have: bool) -> Report | None:
+        """The figures `tab` shows once every event it needs is read (None: not yet).
+
+        The part the scan under way has read for it, else the last whole read
+        (`report`, when `have`)."""
+        assert self.view is not None
+        part = next((r for tables, r in self.parts.items() if tab == _tab_of(tables)), None)
+        if part is not None:
+            return merged(self.view.report, part)
+        return report if have else None
 
     def _draw(self, *, scan_only: bool = False) -> None:
         """Draw the figures on show: the header, and every tab (or just what waits on the scan)."""
@@ -267,18 +303,25 @@ class StoryScreen(QueryScreen):
         sessions = view.report.overview.sessions
         waiting = views.waiting(reading, sessions)
         bodies: dict[str, RenderableType] = {}
-        if not have:  # the tabs that wait for the scan: how far it is
+        read = {tab: self._tab_report(tab, report, have) for tab in ("choices", *SCAN_TABS)}
+        if read["dropoff"] is None:  # the tabs that wait for the scan: how far it is
             bodies["dropoff"] = Group(views.dropoff_only(report, figures), waiting)
-            bodies.update((tab, waiting) for tab in SCAN_TABS)
+        bodies.update((tab, waiting) for tab in SCAN_TABS if read[tab] is None and tab != "dropoff")
         if not scan_only:
             titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
-            bodies["choices"] = views.choice_points(report, titles, figures, timed=have)
+            timed = read["choices"]
+            bodies["choices"] = views.choice_points(
+                timed or report, titles, figures, timed=timed is not None
+            )
             bodies["endings"] = views.sheets(report, ("endings",), figures)
-            if have:
-                bodies["dropoff"] = views.sheets(report, ("dropoff", "progress"), figures)
-                bodies["paths"] = views.sheets(report, ("paths",), figures)
-                bodies["segments"] = views.segments(report, figures)
-                bodies["flags"] = views.sheets(report, ("flags", "unreached"), figures)
+            if (part := read["dropoff"]) is not None:
+                bodies["dropoff"] = views.sheets(part, ("dropoff", "progress"), figures)
+            if (part := read["paths"]) is not None:
+                bodies["paths"] = views.sheets(part, ("paths",), figures)
+            if (part := read["segments"]) is not None:
+                bodies["segments"] = views.segments(part, figures)
+            if (part := read["flags"]) is not None:
+                bodies["flags"] = views.sheets(part, ("flags", "unreached"), figures)
             s = view.selection
             chart = Flowchart(
                 view.graph,
@@ -298,6 +341,7 @@ class StoryScreen(QueryScreen):
             self.query_one(f"#{active}-scroll", TabBody).focus()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.active_tab = event.pane.id or TAB_IDS[0]  # a scan under way reads this tab next
         if self.view is not None:  # a number key, ←/→ or a click on a tab
             self._focus_body()
 
