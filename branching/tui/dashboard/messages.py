@@ -36,9 +36,10 @@ class StoryLoaded(Message):
 
 @dataclass
 class ScanProgress(Message):
-    """Stage 2 under way: `done` of `total` (session reads, see `build_report`)."""
+    """Stage 2 under way: the part for `tab` is `done` of `total` (see `build_report`)."""
 
     read: int
+    tab: str
     done: int
     total: int
 

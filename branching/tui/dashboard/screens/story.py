@@ -147,6 +147,7 @@ class StoryScreen(QueryScreen):
         self.whole: WholeRead | None = None
         self.scanning: int | None = None  # the read whose scan is under way
         self.scanned = 0.0  # how far it is, 0..1
+        self.part = ("", 0.0)  # the tab whose part it reads now, and how far that is, 0..1
         self.parts: dict[tuple[str, ...], Report] = {}  # what that scan has read so far
         self.active_tab = TAB_IDS[0]  # the tab on show, for the scan's worker thread to read
 
@@ -204,7 +205,7 @@ class StoryScreen(QueryScreen):
         worker = get_current_worker()
         last = time.monotonic()
         todo = list(SCAN_PARTS)
-        step = 1_000  # progress within one part, in thousandths
+        tab = ""
 
         def progress(done: int, total: int) -> bool:
             nonlocal last
@@ -212,11 +213,7 @@ class StoryScreen(QueryScreen):
                 return False
             if total and time.monotonic() - last >= PROGRESS_EVERY:
                 last = time.monotonic()
-                finished = len(SCAN_PARTS) - len(todo) - 1
-                within = min(step, done * step // total)
-                self.post_message(
-                    ScanProgress(read, finished * step + within, len(SCAN_PARTS) * step)
-                )
+                self.post_message(ScanProgress(read, tab, done, total))
             return True
 
         while todo:
@@ -239,6 +236,7 @@ class StoryScreen(QueryScreen):
         self.view, self.shown_read = message.view, message.read
         if message.scan or (self.scanning is None and not self._busy(SCAN_GROUP)):
             self.scanning, self.scanned, self.parts = message.read, 0.0, {}
+            self.part = ("", 0.0)
             db = str(self.dashboard.db_path)
             self._scan(db, self.story, self.selection, message.read)
         self.query_one("#story-message").display = False
@@ -252,7 +250,9 @@ class StoryScreen(QueryScreen):
 
     def on_scan_progress(self, message: ScanProgress) -> None:
         if message.read == self.scanning and message.total:
-            self.scanned = min(1.0, message.done / message.total)
+            within = min(1.0, message.done / message.total)
+            self.part = (message.tab, within)
+            self.scanned = min(1.0, (len(self.parts) + within) / len(SCAN_PARTS))
             self._draw(scan_only=True)
 
     def on_report_part(self, message: ReportPart) -> None:
@@ -301,12 +301,20 @@ class StoryScreen(QueryScreen):
         )
         figures = Figures(view.selection.min_count)
         sessions = view.report.overview.sessions
-        waiting = views.waiting(reading, sessions)
+
+        def waiting(tab: str) -> RenderableType:  # how far the read of this tab's own part is
+            at, within = self.part
+            return views.waiting(
+                None if reading is None else within if at == tab else 0.0, sessions
+            )
+
         bodies: dict[str, RenderableType] = {}
         read = {tab: self._tab_report(tab, report, have) for tab in ("choices", *SCAN_TABS)}
         if read["dropoff"] is None:  # the tabs that wait for the scan: how far it is
-            bodies["dropoff"] = Group(views.dropoff_only(report, figures), waiting)
-        bodies.update((tab, waiting) for tab in SCAN_TABS if read[tab] is None and tab != "dropoff")
+            bodies["dropoff"] = Group(views.dropoff_only(report, figures), waiting("dropoff"))
+        bodies.update(
+            (tab, waiting(tab)) for tab in SCAN_TABS if read[tab] is None and tab != "dropoff"
+        )
         if not scan_only:
             titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
             timed = read["choices"]
