@@ -20,9 +20,15 @@ each case on the code of REV (a commit, or a folder holding a `branching`
 package) right before the same case on this code, so both see the same
 machine load, and prints the two side by side (this code's, then `REV
 wall`). `--code DIR` measures the package in DIR instead of the installed one.
+`--paired-db PATH` gives REV its own copy of the database: code older than
+a schema step refuses a file that step upgraded (m015 copies each session's
+columns to its digest), so measure REV on a copy kept at its schema, e.g.
+`--db new.db --paired HEAD --paired-db old.db`, where new.db is a copy of
+old.db that this code has opened once (`Store.open` upgrades it).
 
     python benchmarks/bench_stats_tables.py [--db PATH] [--source parquet:OUT/]
-        [--before REV] [--paired REV] [--code DIR] [--selections all,viewers]
+        [--before REV] [--paired REV [--paired-db PATH]] [--code DIR]
+        [--selections all,viewers]
         [--tables a,b] [--quick]
 
 Writes benchmarks/results/stats-tables.json.
@@ -77,6 +83,7 @@ def main() -> None:
     parser.add_argument("--source", default=None, help="also read this Parquet export")
     parser.add_argument("--before", default=None, help="baseline: the whole report at REV")
     parser.add_argument("--paired", default=None, help="baseline per case: the code of REV")
+    parser.add_argument("--paired-db", type=Path, default=None, help="the database REV reads")
     parser.add_argument("--code", type=Path, default=None, help="measure this folder's package")
     parser.add_argument("--tables", default=",".join(TABLES), help="comma-separated tables")
     parser.add_argument("--selections", default=None, help="comma-separated selections")
@@ -101,7 +108,10 @@ def main() -> None:
             for table in tables:
                 cmd = ["stats", "signal", *where, *picked, "--table", table, "--format", "json"]
                 cmd += ["-o", str(out / f"{src}-{table}.json")]
-                base = measure(cmd, paired) if paired is not None else None
+                theirs = cmd
+                if args.paired_db is not None and src == "sqlite":
+                    theirs = [str(args.paired_db) if c == str(db) else c for c in cmd]
+                base = measure(theirs, paired) if paired is not None else None
                 got = measure(cmd, args.code)
                 line = (
                     f"{src:7} {name:11} {table:13} {got['wall_s']:7.2f} {got['cpu_s']:7.2f} "

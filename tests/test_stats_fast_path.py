@@ -115,3 +115,67 @@ def test_a_bundled_story_named_by_id_gets_the_explorers_proof(audience: Path) ->
     lighthouse = report(audience, "lighthouse", "sessions", {}, tables=["flags"])["flags"]
     proofs = {f["proof"] for f in lighthouse if f["kind"] == "no-difference"}
     assert "explorer" not in proofs
+
+
+DIGEST_TABLES = ["overview", "paths", "progress", "segments", "tags"]
+
+
+def test_the_digests_are_read_alone_where_they_carry_the_sessions_columns(
+    audience: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """m015's copies let paths, progress, segments and tags read the digests without
+    the sessions (a story with most of the file's sessions, counting sessions, no date
+    range); the rows are the join's, as on a file read before m015."""
+    from branching.analytics.source import open_readonly, resolve_versions
+
+    conn = open_readonly(audience)
+    try:
+        chosen = resolve_versions(conn, "signal", None)
+        for picked, alone in (({}, True), ({"first_only": True}, True),
+                              ({"since": "2025-01-15"}, False)):  # fmt: skip
+            d = stats_rollup.digested(conn, "signal", chosen, make_filters(**picked), "sessions")
+            assert d is not None and (d.alone is not None) == alone, picked
+        small = resolve_versions(conn, "tutorial", None)  # 60 of 290 sessions: the join
+        assert (
+            stats_rollup.digested(conn, "tutorial", small, make_filters(), "sessions").alone is None
+        )  # type: ignore[union-attr]
+    finally:
+        conn.close()
+    versions = [{"version": "1.1", "first_only": True}, {"version": "1.2"}]
+    cases = [("signal", p) for p in SELECTIONS] + [("lighthouse", p) for p in versions]
+    fast = [report(audience, s, "sessions", p, tables=DIGEST_TABLES) for s, p in cases]
+    monkeypatch.setattr(stats_rollup, "has_copies", lambda conn: False)
+    for (story, picked), rows in zip(cases, fast, strict=True):
+        joined = report(audience, story, "sessions", picked, tables=DIGEST_TABLES)
+        assert rows == joined, (story, picked)
+    assert sum(bool(r["paths"] and r["segments"] and r["tags"]) for r in fast) >= len(fast) // 2
+
+
+def test_a_where_is_found_in_the_copied_attributes_only_where_it_is_one(
+    audience: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read alone, `--where key=value` looks for `'key'='value'` in the digests' copied
+    attributes: a value holding quotes, commas and another pair's text is not taken
+    for that pair, nor a value that only starts like the one asked for."""
+    import sqlite3
+
+    copy = tmp_path / "tricky.db"
+    source, target = sqlite3.connect(audience), sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    sessions = [
+        sid
+        for (sid,) in target.execute(
+            "SELECT session_id FROM sessions WHERE story_id = 'signal' ORDER BY session_id"
+        )
+    ]
+    for sid, value in zip(sessions, ["UK','region'='NL", "NL'", "NL,x", "it's"], strict=False):
+        target.execute("INSERT OR REPLACE INTO session_attrs VALUES (?, 'region', ?)", [sid, value])
+    target.commit()
+    target.close()
+    picks = [{"where": [f"region={v}"]} for v in ("NL", "UK", "NL'", "it's", "NL,x")]
+    fast = [report(copy, "signal", "sessions", p, tables=DIGEST_TABLES) for p in picks]
+    assert [r["overview"]["sessions"] for r in fast][2:] == [1, 1, 1]
+    monkeypatch.setattr(stats_rollup, "has_copies", lambda conn: False)
+    for picked, rows in zip(picks, fast, strict=True):
+        assert rows == report(copy, "signal", "sessions", picked, tables=DIGEST_TABLES), picked

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from branching.analytics.segments_rollup import attributes
 from branching.simulate.audience import Audience
 from branching.simulate.run import simulate
 from branching.store import digests
@@ -123,15 +124,52 @@ def stored(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
     return out
 
 
+COPIED = (
+    "story_id, content_hash, started_at, simulated, outcome, ending_id, term_program, "
+    "terminal, platform, term_cols, term_rows, utc_offset_min"
+)
+
+
+def copies(conn: sqlite3.Connection) -> None:
+    """Each digest's copies of its session's columns (m015) are the session's, its
+    `attrs` its attributes (keys in order), and its `first_play` says whether
+    `agg_firsts` names it."""
+    mine = ", ".join(f"d.{c}" for c in COPIED.split(", "))
+    theirs = ", ".join(f"s.{c}" for c in COPIED.split(", "))
+    found = conn.execute(
+        f"""SELECT d.session_id, ({mine}) IS ({theirs}), d.first_play,
+               EXISTS (SELECT 1 FROM agg_firsts f WHERE f.story_id = s.story_id
+                       AND f.viewer_id = s.viewer_id AND f.session_id = s.session_id)
+        FROM session_digests d JOIN sessions s ON s.session_id = d.session_id"""
+    ).fetchall()
+    assert len(found) == conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+    for sid, same, flag, first in found:
+        assert same and flag == first, sid
+    held: dict[str, dict[str, str]] = {}
+    for sid, key, value in conn.execute("SELECT session_id, key, value FROM session_attrs"):
+        held.setdefault(sid, {})[key] = value
+    for sid, attrs in conn.execute("SELECT session_id, attrs FROM session_digests"):
+        assert list(attributes(attrs).items()) == sorted(held.get(sid, {}).items()), sid
+
+
 def check(path: Path) -> dict[str, tuple[Any, ...]]:
     """The rule holds in `path`: every session has its digest, and it is exact."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         want, have = expected(conn), stored(conn)
         assert want == have
+        copies(conn)
         return have
     finally:
         conn.close()
+
+
+def before_m015(conn: sqlite3.Connection) -> None:
+    """Make the file one that m015 has not upgraded yet: no triggers, no record of it
+    (a test that remakes the digests' table makes it without the copies)."""
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm015%'")
 
 
 # -- random ops ----------------------------------------------------------------------
@@ -426,6 +464,7 @@ def test_the_upgrade_backfills_the_digests(tmp_path: Path) -> None:
     one_by_one(path, fuzzed(5))
     want = rows(path)
     conn = sqlite3.connect(path, isolation_level=None)
+    before_m015(conn)
     conn.execute("DROP TABLE session_digests")  # as a branching before m012 left it
     conn.execute("DROP TABLE digest_names")
     conn.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm012%'")
@@ -445,6 +484,7 @@ def test_a_file_whose_m012_kept_finished_sessions_only_is_brought_to_the_rule(
     want = rows(path)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
+    before_m015(conn)
     conn.execute("ALTER TABLE session_digests RENAME TO new_digests")
     conn.execute(
         """CREATE TABLE session_digests (
@@ -523,4 +563,49 @@ def test_the_same_path_is_the_same_text(tmp_path: Path) -> None:
     )
     assert one.path == two.path and one.path.startswith("[") and " " not in one.path
     assert one.took != two.took and (one.depth, two.depth, two.made) == (2, 2, 3)
+    conn.close()
+
+
+def test_the_copies_follow_the_sessions_and_agg_firsts_however_they_change(
+    tmp_path: Path,
+) -> None:
+    """m015's triggers, whatever writes: a session's finish copied, `agg_firsts` rows
+    deleted, added back and moved to another session (the flag follows each), an
+    attribute added, changed and deleted."""
+    path = tmp_path / "a.db"
+    in_bulk(path, fuzzed(8), batch=10_000)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    firsts = conn.execute("SELECT * FROM agg_firsts").fetchall()
+    conn.execute("DELETE FROM agg_firsts")
+    assert not conn.execute("SELECT SUM(first_play) FROM session_digests").fetchone()[0]
+    conn.executemany("INSERT INTO agg_firsts VALUES (?, ?, ?, ?)", firsts)
+    copies(conn)
+    story, viewer, first, _ = firsts[0]
+    (other,) = conn.execute(
+        "SELECT session_id FROM sessions WHERE story_id = ? AND session_id <> ? LIMIT 1",
+        [story, first],
+    ).fetchone()
+    conn.execute(
+        "UPDATE agg_firsts SET session_id = ? WHERE story_id = ? AND viewer_id = ?",
+        [other, story, viewer],
+    )
+    conn.execute(
+        "UPDATE sessions SET outcome = 'ending', ending_id = 'z', platform = 'p' "
+        "WHERE session_id = ?",
+        [other],
+    )
+    flags = dict(conn.execute("SELECT session_id, first_play FROM session_digests"))
+    assert flags[other] == 1 and flags[first] == 0
+    conn.execute(
+        "INSERT INTO session_attrs VALUES (?, 'zone', 'b'), (?, 'age', 'it''s ''3'',=4')",
+        [first] * 2,
+    )
+    copies(conn)
+    conn.execute(
+        "UPDATE session_attrs SET value = 'c' WHERE session_id = ? AND key = 'zone'", [first]
+    )
+    conn.execute("DELETE FROM session_attrs WHERE session_id = ? AND key = 'age'", [first])
+    copies(conn)
+    conn.execute("ROLLBACK")
     conn.close()

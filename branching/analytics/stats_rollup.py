@@ -114,13 +114,20 @@ def has_digests(conn: sqlite3.Connection) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Digested:
-    """The chosen sessions joined to their digests (a session without one has digested nothing)."""
+    """The chosen sessions joined to their digests (a session without one has digested nothing).
+
+    `alone`: the same choice over the digests by themselves, named `s` as
+    the sessions are, when they carry copies of every session column it and
+    the per-session tables read (m015; None when not): those tables then
+    read the digests without the sessions (`joined`, `column`).
+    """
 
     conn: sqlite3.Connection
     cond: str  # over `sessions s`, from `filters.session_conditions`
     params: list[object]
     unit: Unit
     sessions: str = "sessions s"  # how to read them: in id order when that is cheaper
+    alone: tuple[str, list[object]] | None = None
 
     def count(self, cond: str = "1") -> str:
         """SQL counting the chosen sessions meeting `cond`, in the unit."""
@@ -128,19 +135,44 @@ class Digested:
             return f"COUNT(DISTINCT CASE WHEN {cond} THEN s.viewer_id END)"
         return f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"
 
-    def rows(self, select: str, tail: str = "", params: tuple[object, ...] = ()) -> list[Any]:
-        return self.conn.execute(
-            f"""SELECT {select} FROM {self.sessions}
-            LEFT JOIN session_digests d ON d.session_id = s.session_id
-            WHERE {self.cond} {tail}""",
-            [*params, *self.params],
-        ).fetchall()
+    @property
+    def joined(self) -> str:
+        """The FROM clause: each chosen session `s` with its digest `d`, or (`alone`)
+        the digests themselves as `s`."""
+        if self.alone is not None:
+            return "session_digests s"
+        return f"{self.sessions} LEFT JOIN session_digests d ON d.session_id = s.session_id"
 
-    def own(self, select: str, tail: str = "") -> list[Any]:
-        """Rows of `SELECT select` over the chosen sessions' own rows (no digest)."""
-        table = "sessions s" if self.cond == _PLAIN else self.sessions
+    def column(self, name: str, empty: str = "0") -> str:
+        """SQL for a digest's column `name` in `joined` (`empty` for a session without one)."""
+        return f"s.{name}" if self.alone is not None else f"COALESCE(d.{name}, {empty})"
+
+    @property
+    def where(self) -> tuple[str, list[object]]:
+        """The condition choosing the sessions in `joined`, and its parameters."""
+        return self.alone or (self.cond, self.params)
+
+    def read(self, select: str, tail: str = "", params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """`SELECT select` over `joined` (`params` go before the condition's)."""
+        cond, mine = self.where
         return self.conn.execute(
-            f"SELECT {select} FROM {table} WHERE {self.cond} {tail}", self.params
+            f"SELECT {select} FROM {self.joined} WHERE {cond} {tail}", [*params, *mine]
+        )
+
+    def rows(self, select: str, tail: str = "", params: tuple[object, ...] = ()) -> list[Any]:
+        return self.read(select, tail, params).fetchall()
+
+    def own(self, select: str, tail: str = "", *, copied: bool = False) -> list[Any]:
+        """Rows of `SELECT select` over the chosen sessions' own rows (no digest);
+        `copied`: `select` reads only columns the digests copy, so (`alone`) read those."""
+        if copied and self.alone is not None:
+            cond, params = self.alone
+            table = "session_digests s"
+        else:
+            cond, params = self.cond, self.params
+            table = "sessions s" if self.cond == _PLAIN else self.sessions
+        return self.conn.execute(
+            f"SELECT {select} FROM {table} WHERE {cond} {tail}", params
         ).fetchall()
 
 
@@ -162,30 +194,72 @@ def digested(
     cond, params = session_conditions(
         story_id, chosen, replace(filters, first_only=False) if firsts else filters
     )
+    alone = None
+    mine, every = _shares(conn, story_id)
+    # the story holds at least a quarter of the sessions, and no date range picks a few
+    # of them through the sessions' index on the start
+    most = mine * 4 >= every and not (filters.since or filters.until)
+    # not by viewers (the digests hold no viewer), nor for a story with few of the file's
+    # sessions (the digests of every story would be read)
+    if most and unit == "sessions" and has_copies(conn):
+        alone = _alone(story_id, chosen, filters, firsts)
     if firsts:
         cond += " AND s.session_id IN (SELECT f.session_id FROM agg_firsts f WHERE f.story_id = ?)"
-        params.append(story_id)
-    return Digested(conn, cond, params, unit, _in_id_order(conn, story_id))
+        params = [*params, story_id]
+    return Digested(conn, cond, params, unit, _in_id_order(conn, most), alone)
+
+
+def _alone(
+    story_id: str, chosen: list[Version], filters: Filters, firsts: bool
+) -> tuple[str, list[object]]:
+    """The selection over the digests' copies (m015), named `s`: the sessions' own
+    conditions, each `--where` found in the copied attributes (`'key'='value'`
+    between commas: quotes inside a literal are doubled, so a pair is found only
+    where it is one), and `--first-only` by the copied flag."""
+    own = replace(filters, where=(), first_only=filters.first_only and not firsts)
+    cond, params = session_conditions(story_id, chosen, own)
+    for key, value in filters.where:
+        cond += " AND instr(',' || s.attrs || ',', ?) > 0"
+        params.append(f",{_literal(key)}={_literal(value)},")
+    if firsts:
+        cond += " AND s.first_play = 1"
+    return cond, params
+
+
+def _literal(text: str) -> str:
+    """`text` as SQLite's `quote` writes it."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def has_copies(conn: sqlite3.Connection) -> bool:
+    """Whether each digest carries its session's columns (m015)."""
+    columns = conn.execute("SELECT name FROM pragma_table_info('session_digests')").fetchall()
+    return ("first_play",) in columns
 
 
 _BY_ID = "sqlite_autoindex_sessions_1"  # the sessions' primary key (session_id)
 
 
-def _in_id_order(conn: sqlite3.Connection, story_id: str) -> str:
+def _shares(conn: sqlite3.Connection, story_id: str) -> tuple[int, int]:
+    """The story's sessions, and every session of the file."""
+    ((mine,),) = conn.execute("SELECT COUNT(*) FROM sessions WHERE story_id = ?", [story_id])
+    ((every,),) = conn.execute("SELECT COUNT(*) FROM sessions")
+    return int(mine), int(every)
+
+
+def _in_id_order(conn: sqlite3.Connection, most: bool) -> str:
     """How to read the story's sessions joined to their digests and attributes.
 
     Both are keyed by session id, and a session's row is where it was
     written, so reading the sessions in row order looks each digest up at
-    random: at 180,000 sessions most of the join's time. Read in id order
-    (the primary key's index), the lookups walk the digests' pages in order
-    (a third of the time at 10 M events). That index holds every story's
-    sessions, so it is taken when the story has at least a quarter of them.
+    random. Read in id order (the primary key's index), the lookups walk the
+    digests' pages in order. That index holds every story's sessions, so it
+    is taken when the story has at least a quarter of them and no date range
+    picks sessions by their start (`most`).
     """
-    if not has_index(conn, _BY_ID):
+    if not most or not has_index(conn, _BY_ID):
         return "sessions s"
-    ((mine,),) = conn.execute("SELECT COUNT(*) FROM sessions WHERE story_id = ?", [story_id])
-    ((every,),) = conn.execute("SELECT COUNT(*) FROM sessions")
-    return f"sessions s INDEXED BY {_BY_ID}" if mine * 4 >= every else "sessions s"
+    return f"sessions s INDEXED BY {_BY_ID}"
 
 
 def digest_overview(
@@ -207,7 +281,8 @@ def digest_overview(
     distinct = "" if first_only or plain else ", COUNT(DISTINCT s.viewer_id)"
     ((n, done, first, last, *rest),) = d.own(
         f"""COUNT(*), SUM(CASE WHEN s.outcome = 'ending' THEN 1 ELSE 0 END),
-        MIN(s.started_at), MAX(s.started_at){distinct}"""
+        MIN(s.started_at), MAX(s.started_at){distinct}""",
+        copied=not distinct,
     )
     if first_only:
         viewers = n
@@ -246,8 +321,9 @@ def digest_paths(d: Digested, shape: Shape, top: int, completed: int) -> list[Pa
     choices, then its ending.
     """
     book = names(d.conn)
+    path = d.column("path", "'[]'")
     groups = d.rows(
-        f"COALESCE(d.path, '[]'), COALESCE(s.ending_id, ''), {d.count()}",
+        f"{path}, COALESCE(s.ending_id, ''), {d.count()}",
         "AND s.outcome = 'ending' GROUP BY 1, 2",
     )
     # only a path with at least the top-th largest count can rank: decode just those
@@ -270,9 +346,7 @@ def digest_paths(d: Digested, shape: Shape, top: int, completed: int) -> list[Pa
         others = completed - sum(n for _, _, n, _ in ranked)
         out.append(PathShare((), "", others, completed, other=True))
     elif len(groups) > len(ranked):
-        shown = " OR ".join(
-            "(COALESCE(d.path, '[]') = ? AND COALESCE(s.ending_id, '') = ?)" for _ in ranked
-        )
+        shown = " OR ".join(f"({path} = ? AND COALESCE(s.ending_id, '') = ?)" for _ in ranked)
         params = tuple(v for _, ending, _, path in ranked for v in (path, ending))
         ((others,),) = d.rows(
             d.count(f"s.outcome = 'ending' AND NOT ({shown or '1 = 0'})"), params=params
@@ -288,7 +362,8 @@ def digest_progress(d: Digested) -> list[Progress]:
     a viewer counts once per bucket, so viewers are counted per bucket.
     """
     if d.unit == "sessions":
-        depths = d.rows(f"COALESCE(d.depth, 0), s.outcome = 'ending', {d.count()}", "GROUP BY 1, 2")
+        depth = d.column("depth")
+        depths = d.rows(f"{depth}, s.outcome = 'ending', {d.count()}", "GROUP BY 1, 2")
         buckets = depth_buckets(max((int(r[0]) for r in depths), default=-1))
         lasts = [last for _, last in buckets]
         who: dict[tuple[int, bool], int] = {}
@@ -296,13 +371,12 @@ def digest_progress(d: Digested) -> list[Progress]:
             i = bisect_left(lasts, int(depth))
             who[(i, bool(ended))] = who.get((i, bool(ended)), 0) + int(n or 0)
     else:
-        ((most,),) = d.rows("MAX(COALESCE(d.depth, 0))")
+        depth = d.column("depth")
+        ((most,),) = d.rows(f"MAX({depth})")
         buckets = depth_buckets(int(most) if most is not None else -1)
         if not buckets:
             return []
-        bucket = " ".join(
-            f"WHEN COALESCE(d.depth, 0) <= {last} THEN {i}" for i, (_, last) in enumerate(buckets)
-        )
+        bucket = " ".join(f"WHEN {depth} <= {last} THEN {i}" for i, (_, last) in enumerate(buckets))
         who = {
             (int(i), bool(ended)): int(n or 0)
             for i, ended, n in d.rows(
@@ -335,14 +409,14 @@ def digest_tags(d: Digested, shape: Shape, started: int) -> list[TagShare]:
             columns.append(d.count(any_of("x.took", list(t.pairs))))
     if not columns:
         return []
-    wrapped = "',' || substr(COALESCE(d.{0}, '[]'), 2, length(COALESCE(d.{0}, '[]')) - 2) || ','"
+    wrapped = "',' || substr({0}, 2, length({0}) - 2) || ','"
     (row,) = d.conn.execute(
         f"""SELECT {", ".join(c.replace("s.viewer_id", "x.viewer_id") for c in columns)}
-        FROM (SELECT s.viewer_id AS viewer_id, {wrapped.format("shown")} AS shown,
-                     {wrapped.format("took")} AS took
-              FROM {d.sessions} LEFT JOIN session_digests d ON d.session_id = s.session_id
-              WHERE {d.cond}) x""",
-        d.params,
+        FROM (SELECT s.viewer_id AS viewer_id,
+                     {wrapped.format(d.column("shown", "'[]'"))} AS shown,
+                     {wrapped.format(d.column("took", "'[]'"))} AS took
+              FROM {d.joined} WHERE {d.where[0]}) x""",
+        d.where[1],
     ).fetchall()
     return tag_shares(every, started, row)
 

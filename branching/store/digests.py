@@ -36,6 +36,16 @@ What a reader may rely on
   highest `seq` among its events of the types in `KINDS` (-1 for none), by
   which a writer tells an event that arrives late from one that continues
   the path.
+- **Copies of the session (m015).** Each row also holds its session's
+  `story_id`, `content_hash`, `started_at`, `simulated`, `outcome`,
+  `ending_id`, `term_program`, `terminal`, `platform`, `term_cols`,
+  `term_rows` and `utc_offset_min` (named as in `sessions`), `first_play`
+  (1: `agg_firsts` names it) and `attrs` (its attributes as SQL literals by
+  key, `'device'='ssh','region'='NL'`, `''` for none), so a reader may take
+  the digests alone for what these say. The database keeps them (m015's
+  triggers: a row inserted copies its session; a change to those columns of
+  `sessions`, to `session_attrs` or to `agg_firsts` is followed), so no code
+  here or in a writer sets them, and `write` leaves them as they are.
 - **Encodings.** Every scene and (scene, choice) is a small integer, its
   *code*, listed in `digest_names (code, name)`: `name` is the JSON text of
   the scene id (`"wake"`) or of the pair (`["wake","get_up"]`), so a name is

@@ -12,8 +12,8 @@ reported, never copied:
 - Tables (`check_tables`, before anything is merged and again on the copy
   an old schema is upgraded in): each table read must be the very table
   branching creates (same type and SQL as the migrations make), so a view, a
-  table with other columns or constraints, or a source with triggers is
-  refused whole.
+  table with other columns or constraints, or a source with triggers other
+  than branching's own is refused whole.
 - Rows (`refuse`): the rules below mirror what the store itself writes
   (`ops.event_op`, `Session.finish`, `context.check_attrs`): SQLite types,
   lengths, timestamps in the stored form, known event types, inputs and
@@ -47,7 +47,7 @@ from typing import Any
 
 from branching.store.context import ATTR_VALUE_MAX, ATTRS_MAX
 from branching.store.errors import ForeignDatabase
-from branching.store.migrations import expected_schema
+from branching.store.migrations import expected_schema, expected_triggers
 from branching.store.ops import EVENT_TYPES, INPUTS, MAX_LABEL, NEEDS_SCENE, OUTCOMES
 from branching.store.records import Refused
 
@@ -351,12 +351,17 @@ def check_tables(
     (default: all). Every table merge reads that those steps create must be
     there with the very type and SQL the steps give it (so not a view, nor a
     table with other columns or constraints), and the file must hold no
-    trigger: branching creates none, and one would run on an upgrade's writes.
+    trigger but the steps' own, word for word (m015's): another would run on
+    an upgrade's writes.
     """
-    if conn.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'trigger'").fetchone():
-        raise ForeignDatabase(
-            f"{source} cannot be merged: it has triggers, which branching never creates"
-        )
+    ours = expected_triggers(applied)
+    for name, sql in conn.execute(
+        f"SELECT name, sql FROM {schema}.sqlite_master WHERE type = 'trigger'"
+    ):
+        if ours.get(name) != sql:
+            raise ForeignDatabase(
+                f"{source} cannot be merged: it has triggers branching does not create ({name!r})"
+            )
     expected = expected_schema(applied)
     found = {
         row[0]: (row[1], row[2])
