@@ -7,11 +7,16 @@ choice, each scene passed and shown, at an ending the ending and the outcome)
 through the real `Store` (validation, state patches, the writer thread,
 events + running totals and aggregates), waiting until it is on disk, as the
 player does before it shows the next scene. A new session starts at each
-ending. WAL, synchronous=FULL.
+ending. WAL, synchronous=FULL. The writer applies and commits a key press
+on the player's own thread when it has nothing queued (no hand-over between
+threads), and its log was grown once when it connected (`db.reserve_wal`:
+commits overwrite the log instead of growing it).
 Side B, in the same run: raw single-row commits (`BEGIN IMMEDIATE`, one
 INSERT, `COMMIT`) into a minimal table with the same pragmas.
-In the same rounds, side A with the group's ops applied one by one (`apply_op`
-each: the writer's group path before `apply_ops`), for the gain. For
+In the same rounds, for the gain: side A as it was before those two changes
+(every key press handed to the writer thread, the log growing: "before"),
+and side A with the group's ops applied one by one (`apply_op` each: the
+writer's group path before `apply_ops`). For
 information, side A with each record committed on its own (the recorder
 before key presses were grouped: two to five commits per press). The writer
 thread's CPU time applying a key press's ops (before the COMMIT) is printed
@@ -19,7 +24,10 @@ for both ways of applying, and where a key press's time goes (medians, the
 apply_ops side): the player thread's CPU (the engine's step, building and
 queueing the ops), the writer thread's CPU applying them, the COMMIT (wall
 time: the WAL write and its fsync), and the rest (handing over between the
-threads, waiting for a core), beside one raw commit.
+threads, waiting for a core), beside one raw commit, for "before" and now
+(the player thread's CPU never counts the applying and committing it does
+itself). For information, raw commits into a log grown beforehand, as the
+store's is.
 
 Paired rounds rotate which side goes first; a round's ratio is
 (key presses per second) / (raw commits per second). Target (issue 14): the
@@ -36,6 +44,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,7 +60,7 @@ from branching.play.engine import Playthrough  # noqa: E402
 from branching.recording import StoreRecorder  # noqa: E402
 from branching.store import Store, StoryInfo  # noqa: E402
 from branching.store import writer as writer_module  # noqa: E402
-from branching.store.db import immediate  # noqa: E402
+from branching.store.db import immediate, reserve_wal  # noqa: E402
 from branching.store.ops import apply_op, apply_ops  # noqa: E402
 from branching.story.loader import load_story  # noqa: E402
 
@@ -69,22 +78,38 @@ def op_by_op(conn: sqlite3.Connection, ops: list[dict[str, Any]], *_: Any) -> li
     return [apply_op(conn, op) for op in ops]
 
 
+MAIN = threading.main_thread()
+on_player = [0.0]  # CPU the player thread spent applying and committing (inline), this press
+
+
 def timing(apply: Callable[..., list[bool]], spent: list[float]) -> Callable[..., list[bool]]:
-    """`apply`, noting the writer thread's CPU time applying each group (not wall time:
-    what another process does meanwhile does not count)."""
+    """`apply`, noting the CPU time applying each group, on whichever thread (not wall
+    time: what another process does meanwhile does not count)."""
 
     def timed(conn: sqlite3.Connection, ops: list[dict[str, Any]], *rest: Any) -> list[bool]:
         started = time.thread_time()
         try:
             return apply(conn, ops, *rest)  # the writer's code cache too (`digests.Names`)
         finally:
-            spent.append(time.thread_time() - started)
+            took = time.thread_time() - started
+            spent.append(took)
+            if threading.current_thread() is MAIN:
+                on_player[0] += took
 
     return timed
 
 
+def handed_over(self: writer_module.Writer, ops: list[Any], future: Any) -> None:
+    """`Writer.submit_group` before this change: always queued to the writer thread."""
+    if not ops:
+        future.set_result(True)
+        return
+    self._put(writer_module._Group(ops, future), len(ops))
+
+
 def committing(commits: list[float]) -> Callable[[sqlite3.Connection], Any]:
-    """`db.immediate` as the writer uses it, noting each COMMIT's wall time."""
+    """`db.immediate` as the writer uses it, noting each COMMIT's wall time (and the
+    player thread's CPU in it, when the player commits itself)."""
 
     @contextmanager
     def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -95,7 +120,7 @@ def committing(commits: list[float]) -> Callable[[sqlite3.Connection], Any]:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             conn.execute("COMMIT")
         except BaseException:
@@ -103,6 +128,8 @@ def committing(commits: list[float]) -> Callable[[sqlite3.Connection], Any]:
                 conn.execute("ROLLBACK")
             raise
         commits.append(time.perf_counter() - started)
+        if threading.current_thread() is MAIN:
+            on_player[0] += time.thread_time() - cpu
 
     return immediate
 
@@ -117,17 +144,27 @@ def presses_per_second(
     apply: Callable[..., list[bool]] = apply_ops,
     spent: list[float] | None = None,
     breakdown: Breakdown | None = None,
+    before: bool = False,
 ) -> float:
     """Key presses per second; `apply` applies a group in the writer (its time into `spent`;
-    each press's wall time, player thread CPU and COMMIT into `breakdown`)."""
+    each press's wall time, player thread CPU and COMMIT into `breakdown`). `before`:
+    each key press handed to the writer thread, and the log growing, as before."""
     parts = breakdown if breakdown is not None else {}
     writer_module.apply_ops = timing(apply, spent if spent is not None else [])  # type: ignore[attr-defined]
     writer_module.immediate = committing(parts.setdefault("commit", []))  # type: ignore[attr-defined]
+    if before:
+        writer_module.reserve_wal = lambda conn: False  # type: ignore[attr-defined]
+        writer_module.Writer.submit_group = handed_over  # type: ignore[method-assign]
     try:
         return _presses_per_second(path, presses, group, parts)
     finally:
         writer_module.apply_ops = apply_ops  # type: ignore[attr-defined]
         writer_module.immediate = immediate  # type: ignore[attr-defined]
+        writer_module.reserve_wal = reserve_wal  # type: ignore[attr-defined]
+        writer_module.Writer.submit_group = SUBMIT_GROUP  # type: ignore[method-assign]
+
+
+SUBMIT_GROUP = writer_module.Writer.submit_group
 
 
 def _presses_per_second(path: Path, presses: int, group: bool, parts: Breakdown) -> float:
@@ -150,12 +187,13 @@ def _presses_per_second(path: Path, presses: int, group: bool, parts: Breakdown)
             choice = [c for c in view.choices if not c.locked][
                 done % 2 if len(view.choices) > 1 else 0
             ]
+            on_player[0] = 0.0
             started, cpu = time.perf_counter(), time.thread_time()
             run.choose(choice.id)
             rec.chose(run, view.scene, choice.id, choice.target, decide_ms=1200, input="key")
             rec.shown(run)
             wall = time.perf_counter() - started
-            parts.setdefault("player", []).append(time.thread_time() - cpu)
+            parts.setdefault("player", []).append(time.thread_time() - cpu - on_player[0])
             parts.setdefault("wall", []).append(wall)
             elapsed += wall
             done += 1
@@ -164,11 +202,14 @@ def _presses_per_second(path: Path, presses: int, group: bool, parts: Breakdown)
     return presses / elapsed
 
 
-def raw_per_second(path: Path, commits: int) -> float:
+def raw_per_second(path: Path, commits: int, grown: bool = False) -> float:
+    """Raw single-row commits per second (`grown`: into a log grown beforehand)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    if grown:
+        reserve_wal(conn)
     started = time.perf_counter()
     for i in range(commits):
         conn.execute("BEGIN IMMEDIATE")
@@ -179,19 +220,40 @@ def raw_per_second(path: Path, commits: int) -> float:
     return commits / elapsed
 
 
+def split(parts: Breakdown, spent: list[float], raw: list[float]) -> dict[str, int]:
+    """Where a key press's time goes (medians, us), beside one raw commit."""
+    us = {k: round(statistics.median(v) * 1e6) for k, v in parts.items()}
+    us["apply_ops"] = round(statistics.median(spent) * 1e6)
+    us["rest"] = us["wall"] - us["player"] - us["apply_ops"] - us["commit"]
+    us["raw_commit"] = round(1e6 / statistics.median(raw))
+    return us
+
+
+def say_split(name: str, us: dict[str, int]) -> None:
+    print(
+        f"a key press, {name} (medians, us): {us['wall']} in all = player's own CPU "
+        f"{us['player']} + CPU applying {us['apply_ops']} + COMMIT {us['commit']} + the rest "
+        f"(hand-over, waiting for a core) {us['rest']}; one raw commit {us['raw_commit']}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 150 if args.quick else 600
-    rounds = 2 if args.quick else 5
+    rounds = 4 if args.quick else 6
     verdicts = Verdicts()
     fast_spent: list[float] = []
+    before_spent: list[float] = []
     slow_spent: list[float] = []
     parts: Breakdown = {}
+    before_parts: Breakdown = {}
     a: list[float] = []
     b: list[float] = []
+    before: list[float] = []
     slow: list[float] = []
+    grown: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         sides: list[tuple[list[float], Callable[[], float]]] = [
@@ -202,10 +264,18 @@ def main() -> int:
                 ),
             ),
             (b, lambda: raw_per_second(fresh(base, "b.db"), n)),
+            (
+                before,
+                lambda: presses_per_second(
+                    fresh(base, "f.db"), n, True, apply_ops, before_spent, before_parts, True
+                ),
+            ),
             (slow, lambda: presses_per_second(fresh(base, "e.db"), n, True, op_by_op, slow_spent)),
+            (grown, lambda: raw_per_second(fresh(base, "g.db"), n, grown=True)),
         ]
-        for r in range(rounds):  # the three sides in each round, which goes first rotating
-            for out, run in sides[r % 3 :] + sides[: r % 3]:
+        for r in range(rounds):  # every side in each round, which goes first rotating
+            k = r % len(sides)
+            for out, run in sides[k:] + sides[:k]:
                 out.append(run())
         ungrouped, raw2 = paired(
             lambda: presses_per_second(fresh(base, "c.db"), n, group=False),
@@ -213,17 +283,24 @@ def main() -> int:
             max(2, rounds // 2),
         )
     summary = ratio_summary([x / y for x, y in zip(a, b, strict=True)])
+    was = ratio_summary([x / y for x, y in zip(before, b, strict=True)])
+    gain_now = ratio_summary([x / y for x, y in zip(a, before, strict=True)])
     one_by_one = ratio_summary([x / y for x, y in zip(slow, b, strict=True)])
-    gain = ratio_summary([x / y for x, y in zip(a, slow, strict=True)])
+    gain = ratio_summary([x / y for x, y in zip(before, slow, strict=True)])
     old = ratio_summary([x / y for x, y in zip(ungrouped, raw2, strict=True)])
-    for r, (x, y, z) in enumerate(zip(a, b, slow, strict=True), start=1):
+    against_grown = ratio_summary([x / y for x, y in zip(a, grown, strict=True)])
+    for r, (x, y, w, z) in enumerate(zip(a, b, before, slow, strict=True), start=1):
         print(
             f"round {r}: {x:,.0f} key presses/s, raw {y:,.0f} commits/s, ratio {x / y:.2f}; "
+            f"before {w:,.0f} key presses/s, ratio {w / y:.2f}; "
             f"applied one by one {z:,.0f} key presses/s, ratio {z / y:.2f}"
         )
     print(f"key press (one commit) / raw single-row commit: {fmt_ratio(summary)}")
+    print(f"before (handed to the writer thread, the log growing) / raw: {fmt_ratio(was)}")
+    print(f"key presses/s, now / before: {fmt_ratio(gain_now)}")
+    print(f"for information, key press / raw commits into a grown log: {fmt_ratio(against_grown)}")
     print(f"for information, the group's ops applied one by one / raw: {fmt_ratio(one_by_one)}")
-    print(f"key presses/s, apply_ops / applied one by one: {fmt_ratio(gain)}")
+    print(f"key presses/s (before), apply_ops / applied one by one: {fmt_ratio(gain)}")
     print(f"for information, each record its own commit / raw: {fmt_ratio(old)}")
     applying = {
         "apply_ops_cpu_us": round(statistics.median(fast_spent) * 1e6),
@@ -232,32 +309,33 @@ def main() -> int:
         "op_by_op_cpu_mean_us": round(statistics.mean(slow_spent) * 1e6),
     }
     print(
-        "writer thread CPU applying a key press's ops (median / mean): "
+        "CPU applying a key press's ops (median / mean): "
         f"apply_ops {applying['apply_ops_cpu_us']} / {applying['apply_ops_cpu_mean_us']} us, "
         f"one by one {applying['op_by_op_cpu_us']} / {applying['op_by_op_cpu_mean_us']} us"
     )
-    us = {k: round(statistics.median(v) * 1e6) for k, v in parts.items()}
-    us["apply_ops"] = applying["apply_ops_cpu_us"]
-    us["rest"] = us["wall"] - us["player"] - us["apply_ops"] - us["commit"]
-    us["raw_commit"] = round(1e6 / statistics.median(b))
-    print(
-        f"a key press (medians, us): {us['wall']} in all = player thread CPU {us['player']} + "
-        f"writer CPU applying {us['apply_ops']} + COMMIT {us['commit']} + the rest (hand-over, "
-        f"waiting for a core) {us['rest']}; one raw commit {us['raw_commit']}"
-    )
+    us = split(parts, fast_spent, b)
+    us_before = split(before_parts, before_spent, b)
+    say_split("before", us_before)
+    say_split("now", us)
     verdicts.judge(
         "a key press at least 0.5x raw commits", summary["median"] >= 0.5, fmt_ratio(summary)
     )
     data = {
         "presses": n,
         "ratio": summary,
+        "before_ratio": was,
+        "gain_over_before": gain_now,
+        "ratio_against_grown_log": against_grown,
         "one_by_one_ratio": one_by_one,
         "apply_ops_gain": gain,
         "ungrouped_ratio": old,
         "applying": applying,
         "press_us": us,
+        "press_us_before": us_before,
         "rates": a,
         "raw": b,
+        "raw_grown_log": grown,
+        "rates_before": before,
     }
     write_results("keypress", args.quick, data, verdicts)
     return verdicts.exit_code()

@@ -8,9 +8,13 @@ same form.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 from branching.store.errors import InvalidInput
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_last: tuple[int, str] = (-1, "")  # the latest millisecond `now_ts` formatted, and its text
 
 
 def format_ts(moment: datetime) -> str:
@@ -20,8 +24,16 @@ def format_ts(moment: datetime) -> str:
 
 
 def now_ts() -> str:
-    """The current time as stored."""
-    return format_ts(datetime.now(UTC))
+    """The current time as stored (formatted once per millisecond: a key press stamps
+    several records, mostly within the same one)."""
+    global _last
+    ms = time.time_ns() // 1_000_000
+    last = _last
+    if last[0] == ms:
+        return last[1]
+    text = format_ts(_EPOCH + timedelta(milliseconds=ms))
+    _last = (ms, text)
+    return text
 
 
 def parse_cutoff(text: str) -> str:

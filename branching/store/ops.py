@@ -460,15 +460,20 @@ def apply_ops(
 def _summable(op: Op) -> bool:
     """An event op that moves no session's class (version 2, not a rewind), its fields
     of the types a player sends (so Python's `or ""` and SQL's COALESCE agree)."""
+    get = op.get
+    decide_ms = get("decide_ms")
     return (
-        op.get("op") == "event"
-        and op.get("type") != "rewind"
-        and op.get("v", SPOOL_VERSION) >= 2
-        and isinstance(op.get("session_id"), str)
-        and isinstance(op.get("ts"), str)
-        and type(op.get("seq")) is int
-        and all(_text(op.get(f)) for f in ("scene", "choice", "target", "label"))
-        and (op.get("decide_ms") is None or type(op.get("decide_ms")) is int)
+        get("op") == "event"
+        and get("type") != "rewind"
+        and get("v", SPOOL_VERSION) >= 2
+        and type(get("session_id")) is str
+        and type(get("ts")) is str
+        and type(get("seq")) is int
+        and _text(get("scene"))
+        and _text(get("choice"))
+        and _text(get("target"))
+        and _text(get("label"))
+        and (decide_ms is None or type(decide_ms) is int)
     )
 
 
@@ -483,7 +488,7 @@ def _finishing(op: Op) -> bool:
 
 
 def _text(value: object) -> bool:
-    return value is None or isinstance(value, str)
+    return value is None or type(value) is str
 
 
 class _Moves:
