@@ -85,6 +85,12 @@ class StateSpace:
         self.initial = {n: story.state[n] for n in self.names}
         self.everything = (True,) * len(self.names)
         self.live = {} if raw else _live(story, self.names)
+        # per scene, the positions of the variables no way on reads (reset when frozen)
+        self._dead = {
+            scene: tuple(i for i, on in enumerate(live) if not on)
+            for scene, live in self.live.items()
+        }
+        self._initial = [self.initial[n] for n in self.names]
         self.visit_caps = {scene: cap for (kind, scene), cap in caps.items() if kind == "visits"}
         self.counted = list(self.visit_caps)
         self.count_turns = ("turns", "") in caps
@@ -100,7 +106,8 @@ class StateSpace:
     def start(self) -> Key:
         """The state at the start: the start scene entered (it must exist)."""
         story = self.story
-        w = Work(story.start, {n: story.state[n] for n in self.names}, {}, set(), 0)
+        counts = dict.fromkeys(self.counted, 0)  # every counted scene, in order (see `freeze`)
+        w = Work(story.start, {n: story.state[n] for n in self.names}, counts, set(), 0)
         self.enter(w, story.start)
         return self.freeze(w)
 
@@ -111,16 +118,19 @@ class StateSpace:
             v = values[name]
             if (way > 0 and v > cap) or (way < 0 and v < -cap):  # type: ignore[operator]
                 values[name] = type(v)(cap if way > 0 else -cap)
-        live = self.live.get(w.scene, self.everything)
-        return (
-            w.scene,
-            tuple(
-                values[n] if on else self.initial[n] for n, on in zip(self.names, live, strict=True)
-            ),
-            tuple(w.counts.get(s, 0) for s in self.counted),
-            frozenset(w.picks),
-            w.turn,
-        )
+        # `values` and `w.counts` hold every name of `names` and `counted`, in that order
+        # (made so by `start` and `thaw`; a step only changes values), so their values
+        # are the state's tuples as they are
+        dead = self._dead.get(w.scene)
+        if dead:
+            kept = list(values.values())
+            initial = self._initial
+            for i in dead:
+                kept[i] = initial[i]
+            frozen = tuple(kept)
+        else:
+            frozen = tuple(values.values())
+        return (w.scene, frozen, tuple(w.counts.values()), frozenset(w.picks), w.turn)
 
     def thaw(self, key: Key) -> Work:
         """A fresh working copy of a state."""
