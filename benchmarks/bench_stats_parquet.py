@@ -81,6 +81,10 @@ def main() -> None:
     if args.selections:
         chosen = {k: v for k, v in chosen.items() if k in args.selections.split(",")}
     before = old_code(args.before) if args.before else None
+    if before is not None and before.name.startswith("bench-stats-before-"):
+        # a commit's `branching` alone has no bundled stories: without them `stats signal`
+        # cannot prove its flags on the story file and replays every session's states
+        (before / "branching" / "_stories").symlink_to(ROOT / "stories")
     out = Path(tempfile.mkdtemp(prefix="bench-stats-parquet-"))
     verdicts = Verdicts()
     results: dict[str, Any] = {"db": str(db), "before": args.before, "cases": []}

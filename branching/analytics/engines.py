@@ -30,6 +30,7 @@ DuckDB and pyspark are optional extras (`pip install 'branching[duckdb]'`,
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -42,6 +43,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
 from branching.analytics.shape import AnalyticsError
+from branching.store.parquet_files import MANIFEST
 
 Row = tuple[Any, ...]
 SOURCE_KINDS = ("sqlite", "parquet", "spark")
@@ -357,6 +359,16 @@ DUCKDB_THREADS = 2  # at most: more threads hold more buffers each
 STREAM_ROWS = 2048  # rows fetched at a time by `DuckDbEngine.stream`
 
 
+def _keys_given(folder: Path) -> int | None:
+    """How many session keys the export in `folder` gave out (its manifest's
+    `session_keys`: every key is 1 to that), None when its manifest does not say."""
+    try:
+        given = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("session_keys")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return given if type(given) is int and given > 0 else None
+
+
 class DuckDbEngine:
     """An in-memory DuckDB over the Parquet export in `folder`.
 
@@ -507,14 +519,7 @@ class DuckDbEngine:
         if "COUNT(DISTINCT" not in sql or not self.keyed:
             return sql
         if self._key_range is None:
-            (low, high), (elow, ehigh) = (
-                self._con.execute(
-                    f"SELECT MIN(session_key), MAX(session_key) FROM raw_{name}"
-                ).fetchall()[0]
-                for name in ("sessions", "events")
-            )
-            ends = [n for n in (low, high, elow, ehigh) if n is not None]
-            self._key_range = (min(ends), max(ends)) if ends else (0, 0)
+            self._key_range = self._keys()
         ranges = {"session_id": self._key_range, "viewer_id": (1, max(self._viewer_keys, 1))}
 
         def bits(m: re.Match[str]) -> str:
@@ -525,6 +530,26 @@ class DuckDbEngine:
             return f"COALESCE(bit_count(bitstring_agg({counted}, {low}, {high})), 0)"
 
         return _DISTINCT_SESSIONS.sub(bits, sql)
+
+    def _keys(self) -> tuple[int, int]:
+        """The range of session keys the sessions and the events hold.
+
+        The export gives keys 1, 2, 3... and its manifest says how many it gave
+        (`session_keys`), so the events' keys need no reading (a scan of one
+        column of ten million events, 0.08 s); an export without that figure
+        (or whose sessions hold a bigger key) has its events' keys read.
+        """
+        low, high = self._con.execute(
+            "SELECT MIN(session_key), MAX(session_key) FROM raw_sessions"
+        ).fetchall()[0]
+        given = _keys_given(self._folder)
+        if given is not None and (high is None or (low >= 1 and high <= given)):
+            return 1, given
+        elow, ehigh = self._con.execute(
+            "SELECT MIN(session_key), MAX(session_key) FROM raw_events"
+        ).fetchall()[0]
+        ends = [n for n in (low, high, elow, ehigh) if n is not None]
+        return (min(ends), max(ends)) if ends else (0, 0)
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         import duckdb

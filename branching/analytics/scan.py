@@ -10,11 +10,16 @@ ROW_NUMBER); GROUP BY by position.
 On SQLite they are the scan path: the figures the running totals and the
 aggregates (`graph.totals_counts`, `rollup.py`) cannot answer. On the Parquet
 engines they answer every flowchart.
+
+Two departures, DuckDB's own SQL for speed, held equal to the portable
+queries by the tests: the flowchart's figures in one pass (`_one_pass`), and
+the stats tables' per-scene, per-choice and per-tag figures in one pass
+(`event_figures`), each counting distinct sessions (or viewers) as bitmaps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from branching.analytics.engines import Queryable, Row, query, stream
@@ -177,6 +182,43 @@ def _with_sessions(src: Queryable, chosen: ChosenSessions, unit: Unit, counts: C
     )
 
 
+# `_with_sessions`' three figures in one read of the chosen sessions kept with their
+# outcome (`_keep_chosen`, keyed), no join back to the sessions
+_KEPT_FIGURES = """SELECT 'stopped', p.last_scene, {tally}, 0, 0 FROM chosen_sessions p
+WHERE p.outcome <> 'ending' AND p.last_scene IS NOT NULL GROUP BY p.last_scene
+UNION ALL
+SELECT 'ended', p.ending_id, {tally}, 0, 0 FROM chosen_sessions p
+WHERE p.outcome = 'ending' GROUP BY p.ending_id
+UNION ALL
+SELECT 'all', NULL, COUNT(*), COUNT(DISTINCT p.viewer_id), {completed} FROM chosen_sessions p"""
+
+
+def _kept_sessions(src: Queryable, unit: Unit, counts: Counts) -> Counts:
+    """`_with_sessions` over the chosen sessions `_keep_chosen` kept with their outcome,
+    ending and last scene (a keyed export, DuckDB): the same figures in one query."""
+    stopped: dict[str, int] = {}
+    ended: dict[str, int] = {}
+    sessions = viewers = completed = 0
+    sql = _KEPT_FIGURES.format(
+        tally=tally_sessions(unit), completed=tally_sessions(unit, "p.outcome = 'ending'")
+    )
+    for kind, at, n, who, done in query(src, sql):
+        if kind == "stopped":
+            stopped[at] = int(n)
+        elif kind == "ended":
+            ended[str(at)] = int(n)
+        else:
+            sessions, viewers, completed = int(n), int(who), int(done or 0)
+    return replace(
+        counts,
+        stopped=stopped,
+        sessions=sessions,
+        viewers=viewers,
+        completed=completed,
+        ended=ended,
+    )
+
+
 # what a distinct chosen session (or viewer) is numbered by, 1 to the sessions chosen
 _NUMBERED = {
     "sessions": "DENSE_RANK() OVER (ORDER BY {key})",
@@ -187,9 +229,11 @@ _NUMBERED = {
 _LABEL = """CASE WHEN e.label IS NOT NULL AND e.choice IS NOT NULL
     AND e.type IN ('choice_made', 'timeout_default') AND e.content_hash IN ({marks})
     THEN e.label END"""
-_LABELS = f"""SELECT scene, choice, label, COUNT(*) FROM (
-    SELECT e.scene AS scene, e.choice AS choice, {_LABEL} AS label FROM events e) labelled
-WHERE label IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+# (the conditions on the events themselves, so that DuckDB skips what holds no label)
+_LABELS = """SELECT e.scene, e.choice, e.label, COUNT(*) FROM events e
+WHERE e.label IS NOT NULL AND e.choice IS NOT NULL
+  AND e.type IN ('choice_made', 'timeout_default') AND e.content_hash IN ({marks})
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
 # DuckDB: every event figure in one pass. Each cell (scene shown, or edge) counts its
 # events and keeps a bitmap of the sessions (viewers) it saw: the distinct count is the
 # bitmap's bits, and a scene's sessions that timed out are its edges' bitmaps OR-ed
@@ -230,21 +274,12 @@ def _one_pass(
     """`event_counts` on DuckDB: the same figures, the events read once, the sessions
     chosen once (a `--where` or `--first-only` is worked out a single time); with
     `hashes`, the labels seen in those versions too (None: no session was chosen)."""
-    keyed = bool(getattr(src, "keyed", False)) and bool(chosen.cond)
-    key = "session_key" if keyed else "session_id"
-    if keyed:
-        query(
-            src,
-            f"{_KEPT}SELECT s.session_id, s.viewer_id, s.session_key FROM sessions s "
-            f"WHERE {chosen.cond}",
-            chosen.params,
-        )
-    else:
-        query(
-            src, f"{_KEPT}WITH {chosen.sql} SELECT session_id, viewer_id FROM picked", chosen.params
-        )
+    key = _keep_chosen(src, chosen)
     kept = ChosenSessions("picked AS (SELECT session_id, viewer_id FROM chosen_sessions)", ())
-    counts = _with_sessions(src, kept, unit, Counts({}, {}, {}, views=0))
+    if key == "session_key":  # the chosen sessions' own figures, kept with them
+        counts = _kept_sessions(src, unit, Counts({}, {}, {}, views=0))
+    else:
+        counts = _with_sessions(src, kept, unit, Counts({}, {}, {}, views=0))
     if not counts.sessions:
         return counts, None
     if unit == "times":
@@ -326,11 +361,20 @@ def derived_routes(
 
 
 def seen_labels(src: Queryable, tables: frozenset[str], shape: Shape, hashes: list[str]) -> Shape:
-    """`shape` with each templated label as its viewers most often saw it (`choice_labels`)."""
+    """`shape` with each templated label as its viewers most often saw it (`choice_labels`).
+
+    On DuckDB the events are counted themselves, without the view's join to the
+    sessions (its story and version are the event's partition and
+    `content_hash`): the engine must be scoped to the story's events, every day
+    of them (`Engine.scope(story_id)`), as `event_figures` needs too.
+    """
     if "choice_labels" not in tables or not hashes:
         return shape
     marks = ", ".join("?" for _ in hashes)
-    rows = query(src, SEEN_LABELS.format(marks=marks), [shape.id, *hashes])
+    if getattr(src, "dialect", "sqlite") == "duckdb":
+        rows = query(src, _LABELS.format(marks=marks), hashes)
+    else:
+        rows = query(src, SEEN_LABELS.format(marks=marks), [shape.id, *hashes])
     return apply_seen_labels(shape, [(r[0], r[1], r[2], int(r[3])) for r in rows])
 
 
@@ -345,3 +389,136 @@ def decide_bucket(column: str) -> str:
         f"CASE WHEN {ms} < 0 THEN 0 WHEN {ms} < {FINE} THEN {ms} - {ms} % 100 "
         f"WHEN {ms} < {MEDIUM} THEN {ms} - {ms} % 1000 ELSE {ms} - {ms} % 10000 END"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class EventFigures:
+    """The stats tables' event figures, read in one pass by `event_figures` (DuckDB)."""
+
+    scenes: dict[str, tuple[int, int]]  # scene -> (units shown it, times shown)
+    taken: dict[tuple[str, str, str | None], tuple[int, int, int]]  # -> units, times, timeouts
+    decisions: dict[str, tuple[int, int, int]]  # scene -> decisions, timeouts, units timed out
+    interactions: dict[str, tuple[int, ...]]  # scene -> units rewound, paused, skipped; times
+    unions: list[int]  # the units of the cells meeting each of `event_figures`' `unions`
+
+
+_DECIDED = "('choice_made', 'timeout_default')"
+_INTERACTIONS = ("rewind", "pause", "reveal_skipped")
+# DuckDB: every per-scene and per-choice figure of the stats tables in one pass over the
+# events (`event_figures`). Each cell (type, scene, choice, target) counts its events and
+# keeps a bitmap of the units (sessions or viewers, numbered 1..N among the chosen) it
+# saw; a choice's units are its cells' bitmaps OR-ed (taken by the player or by the
+# clock), a scene's units timed out its timeout cells'. Only the kinds of event the
+# tables asked for are read (`event_figures`' `kinds`); with the interactions, as the
+# kinds left out ("not a route", one comparison or three per event, where DuckDB makes
+# a list of four or six kinds a join; the kinds no table reads are few).
+_COUNT_KEPT = "SELECT COUNT(*) FROM chosen_sessions"
+_FIGURES = """, numbered AS (SELECT {key} AS k, {who} AS who FROM chosen_sessions),
+cells AS MATERIALIZED (
+    SELECT e.type AS type, e.scene AS scene, e.choice AS choice, e.target AS target,
+           COUNT(*) AS times, bitstring_agg(p.who, ?, ?) AS who
+    FROM events e JOIN numbered p ON e.{key} = p.k
+    WHERE {kinds} GROUP BY 1, 2, 3, 4)
+SELECT 'cell', type, scene, NULL, NULL, times, bit_count(who), 0 FROM cells
+WHERE type NOT IN {decided}
+UNION ALL
+SELECT 'taken', NULL, scene, choice, target, SUM(times), bit_count(bit_or(who)),
+       COALESCE(SUM(times) FILTER (WHERE type = 'timeout_default'), 0)
+FROM cells WHERE type IN {decided} GROUP BY scene, choice, target
+UNION ALL
+SELECT 'late', NULL, scene, NULL, NULL, SUM(times), bit_count(bit_or(who)), 0 FROM cells
+WHERE type = 'timeout_default' GROUP BY scene"""
+
+
+def _keep_chosen(src: Queryable, chosen: ChosenSessions) -> str:
+    """Keep the chosen sessions in the engine's table `chosen_sessions` (DuckDB), worked
+    out once; the column it joins the events on (`session_key` where the export has it,
+    and then their outcome, ending and last scene are kept too, for `_kept_sessions`)."""
+    keyed = bool(getattr(src, "keyed", False)) and bool(chosen.cond)
+    if keyed:
+        query(
+            src,
+            f"{_KEPT}SELECT s.session_id, s.viewer_id, s.session_key, s.outcome, s.ending_id, "
+            f"s.last_scene FROM sessions s WHERE {chosen.cond}",
+            chosen.params,
+        )
+        return "session_key"
+    query(src, f"{_KEPT}WITH {chosen.sql} SELECT session_id, viewer_id FROM picked", chosen.params)
+    return "session_id"
+
+
+FIGURE_KINDS = ("scenes", "decisions", "interactions")  # what `event_figures` can read
+
+
+def event_figures(
+    src: Queryable,
+    chosen: ChosenSessions,
+    unit: Unit,
+    kinds: Collection[str] = FIGURE_KINDS,
+    unions: Sequence[tuple[str, Sequence[object]]] = (),
+) -> EventFigures:
+    """The event figures the stats tables read, in one pass over the chosen sessions'
+    events, on DuckDB: `kinds` of `FIGURE_KINDS`, the scenes' reach always, the
+    decisions (choices and the timing table's counts), the interactions; and for each
+    of `unions` (a condition of ours over a cell's `type`, `scene` and `choice`, its
+    values as parameters) the units of the cells that meet it, their bitmaps OR-ed
+    (the tags: who was shown one of a tag's scenes, who took one of its choices). The
+    same figures as `metrics`' and `segments`' portable queries, each of which reads
+    the events once (held equal by the consistency suite); what is not asked for is
+    left empty."""
+    decisions = ["'choice_made'", "'timeout_default'"]
+    types = ["'scene_shown'", *(decisions if "decisions" in kinds else [])]
+    read = f"e.type IN ({', '.join(types)})"
+    if "interactions" in kinds:  # as the kinds left out: a list of four or six is a join
+        left = ["'route_taken'", *([] if "decisions" in kinds else decisions)]
+        read = " AND ".join(f"e.type <> {k}" for k in left)
+    key = _keep_chosen(src, chosen)
+    # a keyed export's sessions and viewers are numbers already (`DuckDbEngine._view`):
+    # their bitmaps span the chosen ones' range (when it is not much wider than their
+    # count), else they are numbered 1..N here (a window over the chosen sessions)
+    who, (total,) = _NUMBERED[unit].format(key=key), query(src, _COUNT_KEPT)[0]
+    low, high = 1, int(total)
+    if key == "session_key" and total:
+        number = "viewer_id" if unit == "viewers" else key
+        first, last = query(src, f"SELECT MIN({number}), MAX({number}) FROM chosen_sessions")[0]
+        if last is not None and int(last) - int(first) < 2 * int(total):
+            who, low, high = number, int(first), int(last)
+    figures = EventFigures({}, {}, {}, {}, [0] * len(unions))
+    if not total:
+        return figures
+    sql = _FIGURES.format(key=key, who=who, decided=_DECIDED, kinds=read)
+    params: list[object] = [low, high]
+    for i, (cond, values) in enumerate(unions):
+        sql += f"""
+UNION ALL
+SELECT 'union', '{i}', NULL, NULL, NULL, 0, bit_count(bit_or(who)), 0 FROM cells WHERE {cond}"""
+        params += values
+    kept = ChosenSessions("picked AS (SELECT session_id, viewer_id FROM chosen_sessions)", ())
+    moves: dict[str, dict[str, tuple[int, int]]] = {k: {} for k in _INTERACTIONS}
+    timeouts: dict[str, tuple[int, int]] = {}
+    for kind, type_, scene, choice, target, times, units, late in kept.query(
+        src, sql, tuple(params)
+    ):
+        n, t = int(units or 0), int(times)
+        if kind == "cell" and type_ == "scene_shown":
+            figures.scenes[scene] = (n, t)
+        elif kind == "cell" and type_ in moves and scene is not None:
+            moves[type_][scene] = (n, t)
+        elif kind == "taken":
+            figures.taken[(scene, choice, target)] = (n, t, int(late or 0))
+        elif kind == "late":
+            timeouts[scene] = (t, n)
+        elif kind == "union":
+            figures.unions[int(type_)] = n
+    by_scene: dict[str, tuple[int, int]] = {}
+    for (scene, _, _), (_, times, _) in figures.taken.items():
+        decided, _ = by_scene.get(scene, (0, 0))
+        by_scene[scene] = (decided + times, 0)
+    for scene, (decided, _) in by_scene.items():
+        late_times, late_units = timeouts.get(scene, (0, 0))
+        figures.decisions[scene] = (decided, late_times, late_units)
+    for scene in {s for kind in moves.values() for s in kind}:
+        units = [moves[k].get(scene, (0, 0))[0] for k in _INTERACTIONS]
+        times = [moves[k].get(scene, (0, 0))[1] for k in _INTERACTIONS]
+        figures.interactions[scene] = (*units, *times)
+    return figures

@@ -21,9 +21,6 @@ from pathlib import Path
 
 from branching.analytics.engines import Queryable, query
 from branching.analytics.shape import AnalyticsError, Shape, merge_shapes, shape_from_structure
-from branching.store import db as store_db
-from branching.store import notices
-from branching.store.migrations import check_ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +37,15 @@ class Version:
 
 
 def open_readonly(path: str | Path) -> sqlite3.Connection:
-    """A read-only connection to the telemetry database at `path` (checked to be ours)."""
+    """A read-only connection to the telemetry database at `path` (checked to be ours).
+
+    The store's checks are imported here, when a database is opened: a report
+    over a Parquet export never needs them (nor sqlite-utils, which they bring).
+    """
+    from branching.store import db as store_db
+    from branching.store import notices
+    from branching.store.migrations import check_ours
+
     target = Path(path).expanduser()
     store_db.check_header(target)
     notices.note_spool(target)  # what waits in the spool is not in these figures

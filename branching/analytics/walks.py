@@ -58,7 +58,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, groupby, islice
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from branching.analytics.engines import Queryable, Row, query, stream
 from branching.analytics.filters import Unit
@@ -66,9 +66,10 @@ from branching.analytics.rows import Flag, PathShare, Progress
 from branching.analytics.scan import ChosenSessions
 from branching.analytics.shape import Shape
 from branching.store.digests import rewind
-from branching.store.parquet import PATH_STEP, STEP_PART
 from branching.store.states import SNAPSHOT, apply, dumps, is_snapshot
-from branching.verify.choices import ChoicePairVerdict
+
+if TYPE_CHECKING:  # the explorer's verdicts are only passed through here
+    from branching.verify.choices import ChoicePairVerdict
 
 Stop = tuple[str, str]  # (scene, variables as JSON text)
 _DECISIONS = frozenset({"choice_made", "timeout_default"})
@@ -330,6 +331,8 @@ class Walks:
             return tuple(self.step_of[c] for c in path)
         if self.pairs is not None:
             return tuple(self.pairs[path[i : i + 2]] for i in range(0, len(path), 2))
+        from branching.store.parquet import PATH_STEP, STEP_PART  # the export's path text
+
         steps = (step.split(STEP_PART, 1) for step in path.split(PATH_STEP)) if path else ()
         return tuple((scene, choice) for scene, choice in steps)
 
