@@ -179,3 +179,46 @@ def test_a_where_is_found_in_the_copied_attributes_only_where_it_is_one(
     monkeypatch.setattr(stats_rollup, "has_copies", lambda conn: False)
     for picked, rows in zip(picks, fast, strict=True):
         assert rows == report(copy, "signal", "sessions", picked, tables=DIGEST_TABLES), picked
+
+
+def test_local_hours_and_weekdays_are_the_scans_whatever_the_start_and_offset(
+    audience: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Segments group the local times in SQL (by UTC date and local hours since it):
+    starts shifted across midnight both ways, by offsets that are not whole hours, and a
+    start that is not a timestamp ("unknown") give the rows of the portable query."""
+    import sqlite3
+
+    copy = tmp_path / "times.db"
+    source, target = sqlite3.connect(audience), sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    sessions = [
+        sid
+        for (sid,) in target.execute(
+            "SELECT session_id FROM sessions WHERE story_id = 'signal' ORDER BY session_id"
+        )
+    ]
+    changes = [
+        ("2025-01-12T23:50:00.000Z", 330),  # +5:30: the next day, 05:20
+        ("2025-01-13T00:10:00.000Z", -45),  # the day before, 23:25
+        ("2025-01-13T00:10:00.000Z", -1440),
+        ("2025-01-13T12:00:00.000Z", 1440),
+        ("not a time", 60),
+        ("2025-01-13T2x:00:00.000Z", None),  # shaped like a time, with a letter in it
+    ]
+    for sid, (start, offset) in zip(sessions, changes, strict=False):
+        target.execute(
+            "UPDATE sessions SET started_at = ?, utc_offset_min = ? WHERE session_id = ?",
+            [start, offset, sid],
+        )
+    target.commit()
+    target.close()
+    # not --first-only: a start edited here does not move `agg_firsts`, which the store keeps
+    picks: list[dict[str, Any]] = [{}, {"where": ["region=NL"]}, {"audience": "all"}]
+    fast = [report(copy, "signal", "sessions", p, tables=["segments"]) for p in picks]
+    unknown = [s for s in fast[0]["segments"] if s["dimension"] == "local hour"]
+    assert any(s["value"] == "unknown" for s in unknown)
+    scanned(monkeypatch)
+    for picked, rows in zip(picks, fast, strict=True):
+        assert rows["segments"] == report(copy, "signal", "sessions", picked)["segments"], picked

@@ -138,3 +138,45 @@ def test_m014_packs_the_rows_m013_kept_per_bucket_into_the_same_counts(tmp_path:
     conn.close()
     Store.open(path, create_key=False).close()  # m014 runs again, on m013's rows
     assert sorted(rows(path, "SELECT * FROM agg_decide")) == packed
+
+
+def test_the_checked_in_schema_steps_are_what_replaying_the_steps_makes() -> None:
+    from branching.store.migrations import replayed_steps
+    from branching.store.schema_steps import STEPS
+
+    # after adding a step: python -m branching.store.migrations
+    assert STEPS == replayed_steps()
+    assert [list(made) for made, _ in STEPS.values()] == [
+        list(made) for made, _ in replayed_steps().values()
+    ]
+    assert list(STEPS) == migration_names()
+
+
+def test_the_open_check_expects_the_tables_the_replayed_steps_leave() -> None:
+    from branching.store.migrations import expected_kinds, expected_schema
+
+    names = migration_names()
+    applied_sets = [names, *(names[:n] for n in range(1, len(names)))]
+    applied_sets += [[name for name in names if name != gap] for gap in names]  # a step missing
+    for applied in applied_sets:
+        replayed = {name: kind for name, (kind, _sql) in expected_schema(applied).items()}
+        # in the same order too: the first missing table is the one an error names
+        assert list(expected_kinds(applied).items()) == list(replayed.items()), applied
+    assert expected_kinds()["session_digests"] == "table"
+    assert expected_kinds()["choice_shares"] == "view"
+
+
+def test_a_current_file_is_checked_without_replaying_the_steps(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.db"
+    Store.open(path).close()
+    probe = (
+        "import sys; from pathlib import Path; from branching.store.db import reader; "
+        f"reader(Path({str(path)!r})).close(); "
+        "from branching.store import migrations as m; "
+        "print('sqlite_utils' in sys.modules, m._schema_after_each_step.cache_info().misses)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "0"]

@@ -1,15 +1,19 @@
-"""`segments` and `tags` on SQLite when counting sessions: one read of the chosen
+"""`segments` and `tags` on SQLite when counting sessions: two reads of the chosen
 sessions, counted in C; `segments` counting viewers: one read in viewer order.
 
 The portable query (`segments.segments`) groups every chosen session once
 per breakdown: at 180,000 sessions SQLite sorts 1.6 million rows, and
-summing them in a Python loop took as long. Sessions add up, so here each
-session is read once, in id order with its digest (`stats_rollup.Digested`:
-its decisions) and its value of each attribute key, and each breakdown is a
-`collections.Counter` over one column of a batch of rows (C speed, memory
-bounded by the batch) of (value, ended + 2 x decisions): whether the session
-ended and its decisions ride along with its value, and the few distinct pairs
-are summed afterwards into sessions, ended sessions and decisions per value.
+summing them in a Python loop took as long. Sessions add up, so here the
+breakdowns read as shown (terminal, platform, size) and the attributes are
+read once per session, with its digest (`stats_rollup.Digested`: its
+decisions), and counted as whole rows by a `collections.Counter` (C speed,
+memory bounded by the batch) of (ended + 2 x decisions, values...): whether
+the session ended and its decisions ride along with its values, and the few
+thousand distinct rows are summed afterwards into sessions, ended sessions
+and decisions per value. The local times are the other read: SQL groups the
+sessions by (UTC date, local hours since it) and sums them (a couple of
+thousand groups); counted here, nearly every session's (date, hours,
+decisions) would have been a key of its own.
 
 The local hour and weekday are the ones `segments.LOCAL_HOUR` and
 `LOCAL_WEEKDAY` compute, taken apart: SQL gives each session's UTC date and
@@ -75,54 +79,53 @@ def digest_segments(d: Digested) -> list[Segment]:
     Read alone (`Digested.alone`), each digest holds its session's columns and its
     attributes as one text (m015): no join, and the attributes are counted by text
     (a few distinct ones), each text decoded once (`attributes`); the keys are those
-    the chosen sessions hold, so `session_attrs` is not read at all."""
+    the chosen sessions hold, so `session_attrs` is not read at all.
+
+    Two reads: the breakdowns read as shown and the attributes, counted here as
+    whole rows (a few thousand distinct ones); and the local times, which SQL
+    groups by (UTC date, local hours since it) and sums: counted here, nearly
+    every session's (date, hours, decisions) would be a key of its own."""
     alone = d.alone is not None
     keys, joins, values = ([], "", "") if alone else _columns(d)
     plain = ", ".join(DIMENSIONS[name] for name in _PLAIN)
+    ended = "CASE WHEN s.outcome = 'ending' THEN 1 ELSE 0 END"
     cursor = d.conn.execute(
-        f"""SELECT CASE WHEN s.outcome = 'ending' THEN 1 ELSE 0 END + 2 * {d.column("made")},
-               {plain}, CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) END,
-               CASE WHEN {STAMP} THEN {floor_div(MINUTES, 60)} END{", s.attrs" if alone else values}
+        f"""SELECT {ended} + 2 * {d.column("made")}, {plain}{", s.attrs" if alone else values}
         FROM {d.joined}{"" if alone else joins}
         WHERE {d.where[0]}""",
         [*([] if alone else keys), *d.where[1]],
     )
-    # Counters of (values..., ended + 2 * decisions): the session's ending and decisions
-    # ride along with its values, and the few distinct tuples are summed after
-    shown: Counter[tuple[Any, ...]] = Counter()  # (the breakdowns read as shown, both)
-    times: Counter[tuple[Any, ...]] = Counter()  # (UTC date, local hours since it, both)
-    held: Counter[tuple[Any, ...]] = Counter()  # (each attribute's value, or the JSON, both)
-    at = 1 + len(_PLAIN)  # the UTC date and the local hours since its midnight
+    # (ended + 2 * decisions, the breakdowns read as shown, each attribute's value or the
+    # text of them all): the session's ending and decisions ride along with its values
+    held: Counter[tuple[Any, ...]] = Counter()
     while batch := cursor.fetchmany(_BATCH):
-        cols = list(zip(*batch, strict=True))
-        both = cols[0]
-        shown.update(zip(*cols[1:at], both, strict=True))
-        times.update(zip(cols[at], cols[at + 1], both, strict=True))
-        held.update(zip(*cols[at + 2 :], both, strict=True))
+        held.update(batch)
+    times: Sums = {
+        (date, h): (int(n), int(e or 0), int(m or 0))
+        for date, h, n, e, m in d.read(
+            f"""CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) END,
+            CASE WHEN {STAMP} THEN {floor_div(MINUTES, 60)} END,
+            COUNT(*), SUM({ended}), SUM({d.column("made")})""",
+            "GROUP BY 1, 2",
+        )
+    }
     texts: dict[str | None, dict[str, str]] = {}
     if alone:  # each distinct text of attributes, decoded; every key a chosen session has
-        texts = {found[0]: attributes(found[0]) for *found, _ in held}
+        texts = {found[-1]: attributes(found[-1]) for found in held}
         keys = sorted({key for attrs in texts.values() for key in attrs})
-    tallies: list[Counter[tuple[Any, int]]] = [
-        Counter() for _ in range(len(_PLAIN) + 1 + len(keys))
-    ]
-    for (*values_of, both), n in shown.items():
+    tallies: list[Counter[tuple[Any, int]]] = [Counter() for _ in range(len(_PLAIN) + len(keys))]
+    for (both, *values_of), n in held.items():
+        if alone:
+            values_of = [*values_of[:-1], *(texts[values_of[-1]].get(key) for key in keys)]
         for i, value in enumerate(values_of):
             tallies[i][(value, both)] += n
-    for (date, h, both), n in times.items():
-        tallies[len(_PLAIN)][((date, h), both)] += n
-    for (*found, both), n in held.items():
-        if alone:
-            found = [texts[found[0]].get(key) for key in keys]
-        for j, value in enumerate(found):
-            tallies[len(_PLAIN) + 1 + j][(value, both)] += n
     grouped: list[tuple[Any, ...]] = []
     for i, name in enumerate(_PLAIN):
         grouped += _rows(list(DIMENSIONS).index(name), _sums(tallies[i]), numbered=False)
-    grouped += _local_times(d, _sums(tallies[len(_PLAIN)]))
+    grouped += _local_times(d, times)
     kept: list[str] = []
     for j, key in enumerate(keys):
-        sums = _sums(tallies[len(_PLAIN) + 1 + j])
+        sums = _sums(tallies[len(_PLAIN) + j])
         if any(value is not None for value in sums):  # else no chosen session has the key
             kept.append(key)
             grouped += _rows(-len(kept), sums, numbered=False)

@@ -16,24 +16,72 @@ Modules: `db` (file creation, pragmas, errors), `migrations` (schema),
 `notices` (warnings every command prints), `session`, `store`, `reads`,
 `viewers` (HMAC ids), `context`, `totals`, `export`, `merge`, `erase`
 (forget, prune).
+
+The names below are imported when first used, so a read-only command pays
+only for the modules it reads with.
 """
 
-from branching.store.context import SessionContext, parse_attrs, session_context
-from branching.store.errors import (
-    CorruptDatabase,
-    DatabaseMissing,
-    ForeignDatabase,
-    InvalidInput,
-    NewerSchema,
-    NotADatabase,
-    StoreError,
-    UnknownSession,
-    ViewerKeyProblem,
-)
-from branching.store.paths import default_db_path
-from branching.store.records import ResumePoint, StoryInfo
-from branching.store.session import SessionWriter
-from branching.store.store import Store
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from branching.store.context import SessionContext, parse_attrs, session_context
+    from branching.store.errors import (
+        CorruptDatabase,
+        DatabaseMissing,
+        ForeignDatabase,
+        InvalidInput,
+        NewerSchema,
+        NotADatabase,
+        StoreError,
+        UnknownSession,
+        ViewerKeyProblem,
+    )
+    from branching.store.paths import default_db_path
+    from branching.store.records import ResumePoint, StoryInfo
+    from branching.store.session import SessionWriter
+    from branching.store.store import Store
+
+# name -> the module that defines it, imported on first use (PEP 562): a command that
+# only reads (`stats`, `flowchart`) imports `branching.store.db` or `.aggregates`,
+# and with them this package, but never the writer, the ops or the session code
+# (about 15 ms of every read-only command's start)
+_LAZY = {
+    "SessionContext": "context",
+    "parse_attrs": "context",
+    "session_context": "context",
+    "CorruptDatabase": "errors",
+    "DatabaseMissing": "errors",
+    "ForeignDatabase": "errors",
+    "InvalidInput": "errors",
+    "NewerSchema": "errors",
+    "NotADatabase": "errors",
+    "StoreError": "errors",
+    "UnknownSession": "errors",
+    "ViewerKeyProblem": "errors",
+    "default_db_path": "paths",
+    "ResumePoint": "records",
+    "StoryInfo": "records",
+    "SessionWriter": "session",
+    "Store": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public name `name` from its module on first use, then keep it here."""
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "CorruptDatabase",
