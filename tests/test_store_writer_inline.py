@@ -12,13 +12,17 @@ instead of growing it, and nothing in the database changes.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from branching.store import Store, StoryInfo
+from branching.store import db as db_module
 from branching.store.db import reserve_wal
 from branching.store.session import SessionWriter
 
@@ -227,3 +231,19 @@ def test_closing_while_a_key_press_commits_on_the_players_thread_loses_nothing(
         (2, "choice_made"),
         (3, "scene_shown"),
     ]
+
+
+def test_the_log_is_not_grown_into_a_nearly_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "t.db"
+    Store.open(db).close()
+    free = os.statvfs(tmp_path)
+    monkeypatch.setattr(db_module, "WAL_RESERVE_MIN_FREE", free.f_bavail * free.f_frsize)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    before = wal_size(db) if db.with_name(db.name + "-wal").exists() else 0
+    assert reserve_wal(conn) is False  # the disk's last space is left to the records
+    after = wal_size(db) if db.with_name(db.name + "-wal").exists() else 0
+    assert after == before
+    conn.close()

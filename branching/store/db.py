@@ -304,6 +304,7 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 WAL_SPARE_FRAMES = 64  # frames reserved beyond the autocheckpoint threshold
+WAL_RESERVE_MIN_FREE = 64 << 20  # never grow the log into a disk's last 64 MiB
 
 
 def reserve_wal(conn: sqlite3.Connection) -> bool:
@@ -320,8 +321,10 @@ def reserve_wal(conn: sqlite3.Connection) -> bool:
     from the log's start (frames after the last commit are never read back, in
     recovery either), and nothing in the database changes. Then the log is fsynced,
     once, so no commit pays for its size. Best effort, on the writer's connection
-    only: when the log is already that big, the database is locked (no waiting), or
-    anything fails (a full disk), it does nothing and says False.
+    only: when the log is already that big, the database is locked (no waiting), the
+    disk has less than `WAL_RESERVE_MIN_FREE` free (the last space of a nearly full
+    disk is left to the records themselves and the spool), or anything fails, it
+    does nothing and says False.
     """
     try:
         if conn.in_transaction:
@@ -334,7 +337,11 @@ def reserve_wal(conn: sqlite3.Connection) -> bool:
         wal = Path(files[0] + "-wal")
         want = frames + WAL_SPARE_FRAMES
         size = wal.stat().st_size if wal.exists() else 0
-        if size >= 32 + want * (page + 24):
+        needed = 32 + want * (page + 24)
+        if size >= needed:
+            return False
+        disk = os.statvfs(wal.parent)
+        if disk.f_bavail * disk.f_frsize < WAL_RESERVE_MIN_FREE + needed - size:
             return False
         busy = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
         cache = int(conn.execute("PRAGMA cache_size").fetchone()[0])
