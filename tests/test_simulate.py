@@ -14,7 +14,7 @@ from branching.cli import cli
 from branching.simulate.audience import Audience, parse_share_option
 from branching.simulate.personas import load_personas
 from branching.simulate.run import simulate
-from branching.store.bulk import BulkWriter
+from branching.store.bulk import BulkWriter, prepare
 from branching.store.ops import apply_op
 from branching.store.store import Store
 from branching.story.loader import load_story
@@ -112,10 +112,17 @@ def test_bulk_rows_equal_the_live_path_op_by_op(tmp_path: Path) -> None:
     live = dump(tmp_path / "live.db")
     # open sessions held over batches (finished in memory) or written at once (finished
     # later through the live path), small batches or one for everything: the same rows
-    for name, batch, hold in (("held.db", 97, 3), ("written.db", 97, 0), ("one.db", 10**6, 3)):
+    # and each session worked out beforehand (`prepare`, as the simulation's workers do)
+    for name, batch, hold, prepared in (
+        ("held.db", 97, 3, False),
+        ("written.db", 97, 0, False),
+        ("one.db", 10**6, 3, False),
+        ("prepared.db", 97, 3, True),
+        ("prepared-written.db", 97, 0, True),
+    ):
         with BulkWriter(tmp_path / name, batch=batch, hold=hold) as writer:
             for ops in batches:
-                writer.add(ops)
+                writer.add(prepare(ops) if prepared else ops)
         assert dump(tmp_path / name) == live, name
 
 

@@ -19,6 +19,7 @@ import pytest
 from branching.play.engine import Playthrough, Steps
 from branching.recording import StoreRecorder
 from branching.simulate.sessions import SimClock, SimSession
+from branching.simulate.texts import SimPatches
 from branching.store.ops import Op
 from branching.store.session import SessionWriter
 from branching.store.states import Patches
@@ -40,8 +41,7 @@ class _Pair:
             seed=1,
             attrs={"region": "NL"},
             context={"platform": "simulated"},
-            steps=steps,
-            patches=Patches(),
+            patches=SimPatches(),
         )
         self.ops: list[Op] = []
         ids = {"session_id": self.sim.session_id, "story_id": story_id, "content_hash": "hash"}

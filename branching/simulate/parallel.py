@@ -1,7 +1,9 @@
 """The audience's streams played in worker processes, merged in the fixed order.
 
-`simulate_parallel(story, audience, jobs)` yields exactly what `run.simulate`
-yields (the same ops in the same order), with each of the audience's shards
+`simulate_parallel(story, audience, jobs)` yields what `run.simulate` yields
+(the same ops in the same order, each new session's ops worked out into its
+rows and counts by `bulk.prepare` in the worker: the writer commits the same
+rows from either), with each of the audience's shards
 played in a worker process of its own: a simulation spends most of its time
 in the engine and the recorder, which one Python process runs on one core,
 while the parent process writes to SQLite. The parent takes one chunk from
@@ -11,7 +13,7 @@ which cannot be pickled), each behind a bounded queue, so memory stays
 bounded however far ahead a worker runs. Where `fork` is not available, or
 one job is asked for, everything runs in this process.
 
-A worker's heap is mostly the memos its shard fills (`Steps`, `Patches`:
+A worker's heap is mostly the memos its shard fills (`Steps`, `SimPatches`:
 hundreds of thousands of frames, views and state dicts that live to the end),
 which the garbage collector's full passes walked again and again, freeing
 nothing: a third of a worker's time. A worker therefore sets aside what it
@@ -26,26 +28,33 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from branching.errors import BranchingError
 from branching.simulate.audience import Audience
 from branching.simulate.run import SHARDS, Shard, chunks, registration, shard_count, simulate
+from branching.store.bulk import SessionUnit, prepare
 from branching.store.ops import Op
 from branching.story.model import Story
 
-QUEUED_CHUNKS = 8  # chunks a worker may run ahead of the parent
-WORKER_GC = (50_000, 20, 100)  # a worker's collector thresholds (Python's: 700, 10, 10)
+QUEUED_CHUNKS = 24  # chunks a worker may run ahead: more than a batch between two (decisions.md)
+WORKER_GC = (500_000, 50, 1000)  # a worker's collector thresholds (Python's: 700, 10, 10)
 
 
 class SimulationFailed(BranchingError):
     """A worker process stopped with an error."""
 
 
-def simulate_parallel(story: Story, audience: Audience, jobs: int) -> Iterator[list[Op]]:
-    """`run.simulate(story, audience)`, its shards played in up to `jobs` processes."""
+def simulate_parallel(
+    story: Story, audience: Audience, jobs: int
+) -> Iterator[Sequence[Op | SessionUnit]]:
+    """`run.simulate(story, audience)`, its shards played in up to `jobs` processes.
+
+    A worker hands on each new session worked out already (`bulk.prepare`: its
+    rows and counts), which `BulkWriter.add` takes as it takes the ops.
+    """
     shards = shard_count(audience, SHARDS)
     if jobs < 2 or shards < 2 or "fork" not in multiprocessing.get_all_start_methods():
         yield from simulate(story, audience)
@@ -102,7 +111,7 @@ def _work(story: Story, audience: Audience, shard: int, shards: int, queue: Any)
     gc.set_threshold(*WORKER_GC)
     try:
         for chunk in chunks(Shard(story, audience, shard, shards).sessions()):
-            queue.put(("chunk", chunk))
+            queue.put(("chunk", [prepare(ops) for ops in chunk]))
         queue.put(("done", None))
     except BaseException:  # noqa: BLE001 - whatever it was, the parent must hear of it
         queue.put(("error", traceback.format_exc(limit=8)))

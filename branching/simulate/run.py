@@ -27,11 +27,12 @@ from datetime import UTC, datetime, timedelta
 
 from branching.play.engine import ChoiceView, Playthrough, Steps, View
 from branching.simulate.audience import DAILY_RHYTHM, Audience
+from branching.simulate.frames import FrameBook
 from branching.simulate.personas import Persona
 from branching.simulate.pick import pick, weighted
 from branching.simulate.sessions import SimClock, SimSession, simulated_viewer_id
+from branching.simulate.texts import SimPatches
 from branching.store.ops import SPOOL_VERSION, Op, to_json
-from branching.store.states import Patches
 from branching.story.model import Story
 
 MAX_STEPS = 400  # choices in one session before the simulated viewer gives up
@@ -158,7 +159,8 @@ class Shard:
         self.used: Counter[tuple[str, str]] = Counter()
         # every step, view, state dict and state text is worked out once for all viewers
         self.steps = Steps()
-        self.patches = Patches()
+        self.patches = SimPatches()
+        self.frames = FrameBook()  # a frame of equal value is the very same frame
         self.viewers: list[_Viewer] = []
         self.returning: list[_Viewer] = []
         days = (audience.end - audience.start).days + 1
@@ -228,7 +230,6 @@ class Shard:
             seed=seed,
             attrs=viewer.attrs,
             context=CONTEXT,
-            steps=self.steps,
             patches=self.patches,
         )
         session.ops = ops + session.ops
@@ -236,6 +237,7 @@ class Shard:
         viewer.sessions += 1
         strategy = viewer.persona.strategy if viewer.persona else a.strategy
         run = Playthrough.start(story, seed, self.steps)
+        self._settle(run, "")
         rec = session  # records what the player's StoreRecorder would (`sessions.SimSession`)
         rec.started(run)
         for _ in range(MAX_STEPS):
@@ -274,6 +276,7 @@ class Shard:
             self.used[key] += 1
             viewer.taken.add(key)
             run.choose(choice.id)
+            self._settle(run, choice.id)
             rec.chose(
                 run,
                 view.scene,
@@ -288,6 +291,13 @@ class Shard:
         else:
             viewer.unfinished = session  # wandered too long: gave up
         return ops
+
+    def _settle(self, run: Playthrough, choice: str) -> None:
+        """Put the frame of equal value every memo knows in place of the one `choice`
+        (`""`: the start) just reached (see `frames.FrameBook`)."""
+        frames = run.frames
+        before = frames[-2] if len(frames) > 1 else None
+        frames[-1] = self.frames.canonical(before, choice, frames[-1])
 
     def _decide(self, view: View, viewer: _Viewer, strategy: str) -> tuple[ChoiceView, int, str]:
         """What the viewer takes at `view`, after how many ms, and how (`timeout`: the clock)."""

@@ -2,16 +2,18 @@
 
 A simulated session records exactly what a player's `StoreRecorder` records
 through its `SessionWriter` (the same events, in the same order, with the
-same fields and state texts, built by the same `ops.event_op` and
-`states.StateChain`), stamped by the simulated clock, with the session id
-drawn from the audience's seeded generator; so the same seed gives the same
-ids and times, byte for byte. It does so without what a live player needs
-and a simulation does not: no lock, no futures, no key press groups, no
+same fields and state texts, the ops `ops.event_op` builds and the texts
+`states.StateChain` writes), stamped by the simulated clock, with the
+session id drawn from the audience's seeded generator; so the same seed gives
+the same ids and times, byte for byte. It does so without what a live player
+needs and a simulation does not: no lock, no futures, no key press groups, no
 writer thread, and each event's fields handed on in one dict. The player's
 path cost a simulation worker about a quarter of its CPU (32 -> 24 us per
-op at 3,000 sessions of `signal`). A test drives this session and the
-store's recorder with the same calls and compares every op
-(tests/test_simulate_recorder.py).
+op at 3,000 sessions of `signal`). The op is built directly (the simulator
+sends known kinds and inputs only), and the state texts come from the
+engine's states without their dict form (`texts.SimChain`). A test drives
+this session and the store's recorder with the same calls and compares
+every op (tests/test_simulate_recorder.py).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from branching.play.engine import Playthrough, Steps
+from branching.play.engine import Playthrough
 from branching.recording import label_to_record
+from branching.simulate.texts import SimChain, SimPatches
 from branching.store.clock import format_ts
-from branching.store.ops import SPOOL_VERSION, Op, event_op
-from branching.store.states import Patches, StateChain
+from branching.store.errors import InvalidInput
+from branching.store.ops import MAX_LABEL, SPOOL_VERSION, Op
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -96,7 +99,7 @@ class SimSession:
     `StateChain` (sharing its texts with other sessions through `patches`).
     """
 
-    __slots__ = ("clock", "ops", "_ids", "_seq", "_chain", "_steps")
+    __slots__ = ("clock", "ops", "_ids", "_seq", "_chain")
 
     def __init__(
         self,
@@ -109,8 +112,7 @@ class SimSession:
         seed: int,
         attrs: dict[str, str],
         context: dict[str, Any],
-        steps: Steps,
-        patches: Patches | None = None,
+        patches: SimPatches,
     ) -> None:
         self.clock = clock
         self._ids = {
@@ -132,17 +134,43 @@ class SimSession:
             }
         ]
         self._seq = 1
-        self._chain = StateChain(patches=patches)
-        self._steps = steps
+        self._chain = SimChain(patches)
 
     @property
     def session_id(self) -> str:
         return str(self._ids["session_id"])
 
     def _put(self, kind: str, run: Playthrough, fields: dict[str, Any]) -> None:
-        """One event of `kind` (fields as `SessionWriter.record` takes them), state of `run`."""
-        fields["state"] = self._steps.as_dict(run.state)
-        self.ops.append(event_op(self._ids, self._seq, self.clock.ts(), kind, fields, self._chain))
+        """One event of `kind` (fields as `SessionWriter.record` takes them), state of `run`.
+
+        The op `ops.event_op` makes of them, built here directly: the simulator
+        calls with known event kinds and inputs only (a label is checked in `chose`).
+        """
+        try:
+            text = self._chain.text(run.frames[-1].state)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidInput(f"the state cannot be recorded as JSON: {exc}") from None
+        ids = self._ids
+        get = fields.get
+        self.ops.append(
+            {
+                "v": SPOOL_VERSION,
+                "op": "event",
+                "session_id": ids["session_id"],
+                "story_id": ids["story_id"],
+                "content_hash": ids["content_hash"],
+                "seq": self._seq,
+                "ts": self.clock.ts(),
+                "type": kind,
+                "scene": get("scene"),
+                "choice": get("choice"),
+                "target": get("target"),
+                "decide_ms": get("decide_ms"),
+                "input": get("input"),
+                "label": get("label"),
+                "state": text,
+            }
+        )
         self._seq += 1
 
     def finish(
@@ -193,6 +221,10 @@ class SimSession:
         label: str | None = None,
     ) -> None:
         label = label_to_record(run, scene, choice, label)  # the player's rule
+        if label is not None and not 0 < len(label) <= MAX_LABEL:  # as `ops.event_op` checks
+            raise InvalidInput(
+                f"a label (1 to {MAX_LABEL} characters) goes only with a choice event"
+            )
         fields = {
             "scene": scene,
             "choice": choice,

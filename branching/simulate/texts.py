@@ -1,0 +1,134 @@
+"""The stored state texts of simulated events, worked out from the engine's states directly.
+
+A player's writer turns each event's state into what is stored through
+`store.states.StateChain`: the state as a dict (`State.to_dict`, which sorts
+the chosen pairs into lists), then the generic `states.diff` between two such
+dicts (which must find out again that the chosen list is a sorted set, item
+by item), then `json.dumps`. That was a third of a simulation worker's time.
+Here the same texts come from the engine's `State` objects: the variables and
+visits are diffed as the dicts they are (`states.diff`, the very same rules),
+the chosen pairs as the frozensets they are, and the JSON is written by one
+encoder made once. `SimChain` follows `StateChain`'s rules to the letter (a
+snapshot first, then patches, a snapshot every `CHECKPOINT_EVENTS` changes or
+when a patch would be no smaller than the last snapshot), and `SimPatches`
+shares the texts between all the sessions of a simulation by identity, as
+`states.Patches` does. A test compares every text with the store's own chain
+on random playthroughs of every bundled story (tests/test_simulate_recorder.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from branching.play.engine import State
+from branching.store.states import CHECKPOINT_EVENTS, diff, same
+
+# `states.dumps`, without building an encoder for every call
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def state_patch(old: State, new: State) -> dict[str, Any] | None:
+    """`states.diff(old.to_dict(), new.to_dict())`, without building either dict."""
+    changed: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    patch: dict[str, Any] = {}
+    if old.scene != new.scene:
+        changed["scene"] = new.scene
+    if old.turn_count != new.turn_count:
+        changed["turns"] = new.turn_count
+    if changed:
+        patch["~"] = changed
+    for key, before, after in (
+        ("vars", old.vars, new.vars),
+        ("visits", old.visit_counts, new.visit_counts),
+    ):
+        if before is not after:
+            a_dict, b_dict = _plain(before), _plain(after)
+            if not same(a_dict, b_dict):
+                nested[key] = diff(a_dict, b_dict)
+    if nested:
+        patch[">"] = nested
+    a, b = old.chosen_pairs, new.chosen_pairs
+    if a != b:
+        plus, minus = b - a, a - b
+        if plus:
+            patch["+"] = {"chosen": [list(pair) for pair in sorted(plus)]}
+        if minus:
+            patch["<"] = {"chosen": [list(pair) for pair in sorted(minus)]}
+    return patch or None
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The mapping as the dict `State.to_dict` makes of it (the engine's are dicts already)."""
+    return values if type(values) is dict else dict(values)
+
+
+class SimPatches:
+    """Stored state texts shared by the chains of a simulation's sessions, by identity.
+
+    Entries hold their states, so an id is never reused while it is a key; at
+    `limit` entries nothing more is kept (bounded memory, the same texts).
+    """
+
+    __slots__ = ("_pairs", "_wholes", "limit")
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._pairs: dict[tuple[int, int], tuple[State, State, str | None]] = {}
+        self._wholes: dict[int, tuple[State, str]] = {}
+        self.limit = limit
+
+    def patch(self, last: State, state: State) -> str | None:
+        """The JSON text of the patch from `last` to `state` (None: no change)."""
+        hit = self._pairs.get((id(last), id(state)))
+        if hit is not None and hit[0] is last and hit[1] is state:
+            return hit[2]
+        patch = state_patch(last, state)
+        text = None if patch is None else _encode(patch)
+        if len(self._pairs) < self.limit:
+            self._pairs[(id(last), id(state))] = (last, state, text)
+        return text
+
+    def whole(self, state: State) -> str:
+        """The JSON text of a snapshot of `state`."""
+        hit = self._wholes.get(id(state))
+        if hit is not None and hit[0] is state:
+            return hit[1]
+        text = _encode({"=": state.to_dict()})
+        if len(self._wholes) < self.limit:
+            self._wholes[id(state)] = (state, text)
+        return text
+
+
+class SimChain:
+    """`states.StateChain` for one simulated session, fed the engine's states in `seq` order."""
+
+    __slots__ = ("_last", "_since", "_whole_size", "_patches")
+
+    def __init__(self, patches: SimPatches) -> None:
+        self._last: State | None = None
+        self._since = 0
+        self._whole_size = 0  # characters of the last snapshot
+        self._patches = patches
+
+    def text(self, state: State) -> str | None:
+        """The stored JSON text of the next event's state (None: unchanged)."""
+        last, self._last = self._last, state
+        if last is None:
+            return self._snapshot(state)
+        if state is last:
+            return None
+        text = self._patches.patch(last, state)
+        if text is None:
+            return None
+        self._since += 1
+        if self._since >= CHECKPOINT_EVENTS or len(text) >= self._whole_size:
+            return self._snapshot(state)
+        return text
+
+    def _snapshot(self, state: State) -> str:
+        text = self._patches.whole(state)
+        self._since = 0
+        self._whole_size = len(text)
+        return text
