@@ -125,14 +125,16 @@ async def test_the_progress_of_the_scan_is_shown_as_it_goes(db: Path, monkeypatc
     async with app.run_test(size=SIZE) as pilot:
         shown_at: list[int] = []
         for _ in range(12):
-            try:
-                told.get(timeout=10)
-            except queue.Empty:
+            for _ in range(300):  # until the worker is held in a progress call (or done)
+                if not told.empty():
+                    break
+                await pilot.pause(0.01)
+            if told.empty():
                 break  # every part is read
-            await pilot.pause(0.05)
+            told.get()
+            await wait_for(pilot, lambda: HEADER.search(shown(app, "#totals")))
             found = HEADER.search(shown(app, "#totals"))
-            if found is None:
-                break  # every part is in
+            assert found is not None
             shown_at.append(int(found.group(1)))
             go.release()
         for _ in range(10_000):
