@@ -11,8 +11,8 @@ the chosen pairs as the frozensets they are, and the JSON is written by one
 encoder made once. `SimChain` follows `StateChain`'s rules to the letter (a
 snapshot first, then patches, a snapshot every `CHECKPOINT_EVENTS` changes or
 when a patch would be no smaller than the last snapshot), and `SimPatches`
-shares the texts between all the sessions of a simulation by identity, as
-`states.Patches` does. A test compares every text with the store's own chain
+shares the texts between all the sessions of a simulation by identity
+(`states.SharedTexts`). A test compares every text with the store's own chain
 on random playthroughs of every bundled story (tests/test_simulate_recorder.py).
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from branching.play.engine import State
-from branching.store.states import CHECKPOINT_EVENTS, diff, same
+from branching.store.states import CHECKPOINT_EVENTS, SharedTexts, diff, same
 
 # `states.dumps`, without building an encoder for every call
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
@@ -65,40 +65,18 @@ def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
     return values if type(values) is dict else dict(values)
 
 
-class SimPatches:
-    """Stored state texts shared by the chains of a simulation's sessions, by identity.
+class SimPatches(SharedTexts[State]):
+    """Stored state texts shared by the chains of a simulation's sessions, by identity
+    (`states.SharedTexts`), written from the engine's states."""
 
-    Entries hold their states, so an id is never reused while it is a key; at
-    `limit` entries nothing more is kept (bounded memory, the same texts).
-    """
+    __slots__ = ()
 
-    __slots__ = ("_pairs", "_wholes", "limit")
-
-    def __init__(self, limit: int = 200_000) -> None:
-        self._pairs: dict[tuple[int, int], tuple[State, State, str | None]] = {}
-        self._wholes: dict[int, tuple[State, str]] = {}
-        self.limit = limit
-
-    def patch(self, last: State, state: State) -> str | None:
-        """The JSON text of the patch from `last` to `state` (None: no change)."""
-        hit = self._pairs.get((id(last), id(state)))
-        if hit is not None and hit[0] is last and hit[1] is state:
-            return hit[2]
+    def patch_text(self, last: State, state: State) -> str | None:
         patch = state_patch(last, state)
-        text = None if patch is None else _encode(patch)
-        if len(self._pairs) < self.limit:
-            self._pairs[(id(last), id(state))] = (last, state, text)
-        return text
+        return None if patch is None else _encode(patch)
 
-    def whole(self, state: State) -> str:
-        """The JSON text of a snapshot of `state`."""
-        hit = self._wholes.get(id(state))
-        if hit is not None and hit[0] is state:
-            return hit[1]
-        text = _encode({"=": state.to_dict()})
-        if len(self._wholes) < self.limit:
-            self._wholes[id(state)] = (state, text)
-        return text
+    def whole_text(self, state: State) -> str:
+        return _encode({"=": state.to_dict()})
 
 
 class SimChain:

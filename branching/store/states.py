@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 SNAPSHOT = "="
 CHECKPOINT_EVENTS = 500  # changes between snapshots at most, so a lost event costs little
 
 Json = Any
 State = dict[str, Any]
+S = TypeVar("S")  # a state as some writer holds it (`SharedTexts`)
 
 
 def dumps(value: Json) -> str:
@@ -264,40 +265,61 @@ def _patch_text(last: State, state: State) -> str | None:
     return None if patch is None else dumps(patch)
 
 
-class Patches:
+class SharedTexts(Generic[S]):
     """Stored state texts shared by the chains of many sessions (a simulation's).
 
-    A simulation hands every session the very same state dicts for the same
+    A simulation hands every session the very same state objects for the same
     engine states (`play.engine.Steps`), so the patch between two states, and a
     state's snapshot, is worked out once and reused by identity. Entries hold
     their states, so an id is never reused while it is a key; at `limit`
-    entries nothing more is kept (bounded memory, the same texts).
+    entries nothing more is kept (bounded memory, the same texts). Subclasses
+    say how a patch and a snapshot are written (`patch_text`, `whole_text`).
     """
 
     __slots__ = ("_pairs", "_wholes", "limit")
 
     def __init__(self, limit: int = 200_000) -> None:
-        self._pairs: dict[tuple[int, int], tuple[State, State, str | None]] = {}
-        self._wholes: dict[int, tuple[State, str]] = {}
+        self._pairs: dict[tuple[int, int], tuple[S, S, str | None]] = {}
+        self._wholes: dict[int, tuple[S, str]] = {}
         self.limit = limit
 
-    def patch(self, last: State, state: State) -> str | None:
+    def patch_text(self, last: S, state: S) -> str | None:
+        raise NotImplementedError
+
+    def whole_text(self, state: S) -> str:
+        raise NotImplementedError
+
+    def patch(self, last: S, state: S) -> str | None:
+        """The JSON text of the patch from `last` to `state` (None: no change)."""
         hit = self._pairs.get((id(last), id(state)))
         if hit is not None and hit[0] is last and hit[1] is state:
             return hit[2]
-        text = _patch_text(last, state)
+        text = self.patch_text(last, state)
         if len(self._pairs) < self.limit:
             self._pairs[(id(last), id(state))] = (last, state, text)
         return text
 
-    def whole(self, state: State) -> str:
+    def whole(self, state: S) -> str:
+        """The JSON text of a snapshot of `state`."""
         hit = self._wholes.get(id(state))
         if hit is not None and hit[0] is state:
             return hit[1]
-        text = dumps(snapshot(state))
+        text = self.whole_text(state)
         if len(self._wholes) < self.limit:
             self._wholes[id(state)] = (state, text)
         return text
+
+
+class Patches(SharedTexts[State]):
+    """`SharedTexts` of states as the store's dicts (`diff`, `snapshot`)."""
+
+    __slots__ = ()
+
+    def patch_text(self, last: State, state: State) -> str | None:
+        return _patch_text(last, state)
+
+    def whole_text(self, state: State) -> str:
+        return dumps(snapshot(state))
 
 
 class StateChain:
