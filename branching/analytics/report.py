@@ -272,17 +272,26 @@ def _report(
         reading.passed()
     timing: list[Timing] = []
     if want & {"timing", "flags"}:
+        ms: dict[str, tuple[float | None, float | None]] | None = None
+        if "timing" not in want:
+            ms = {}  # the flags read the timeouts only: no time to decide
+        elif conn is not None:
+            # time to decide is over the decisions whatever the unit, so counting viewers
+            # it comes from the sessions' aggregates too (their buckets, not the events)
+            by_class = rolled
+            if by_class is None and unit == "viewers":
+                by_class = stats_rollup.rolled_figures(conn, story_id, chosen, filters, "sessions")[
+                    0
+                ]
+            if by_class is not None:
+                ms = stats_rollup.rolled_percentiles(conn, by_class.where, by_class.params)
         timing = metrics.timing(
             engine,
             picked,
             shape,
             unit,
             rolled.timing if rolled is not None else figured.decisions if figured else None,
-            {}  # the flags read the timeouts only: no time to decide
-            if "timing" not in want
-            else stats_rollup.rolled_percentiles(conn, rolled.where, rolled.params)
-            if rolled is not None and conn is not None
-            else None,
+            ms,
         )
         reading.passed()
     walked = None
