@@ -46,12 +46,11 @@ class ScanProgress(Message):
 
 @dataclass
 class ReportPart(Message):
-    """Stage 2, one part read: the report's `tables` for `tab` (see `data.SCAN_PARTS`)."""
+    """Stage 2, one part read: the report's tables for `tab` (see `data.SCAN_PARTS`)."""
 
     read: int
     selection: Selection
     tab: str
-    tables: tuple[str, ...]
     report: Report
 
 

@@ -94,11 +94,6 @@ SCROLL = Binding.Group("Scroll", compact=True)
 SWITCH = Binding.Group("Tabs", compact=True)
 
 
-def _tab_of(tables: tuple[str, ...]) -> str:
-    """The tab a part of the scan reads its figures for ('' for none)."""
-    return next(tab for tab, part in SCAN_PARTS if part == tables)
-
-
 class TabBody(VerticalScroll):
     """One tab's figures, scrolled with the usual keys; the key bar names them."""
 
@@ -148,7 +143,7 @@ class StoryScreen(QueryScreen):
         self.scanning: int | None = None  # the read whose scan is under way
         self.scanned = 0.0  # how far it is, 0..1
         self.part = ("", 0.0)  # the tab whose part it reads now, and how far that is, 0..1
-        self.parts: dict[tuple[str, ...], Report] = {}  # what that scan has read so far
+        self.parts: dict[str, Report] = {}  # what that scan has read so far, by tab
         self.active_tab = TAB_IDS[0]  # the tab on show, for the scan's worker thread to read
 
     def compose(self) -> ComposeResult:
@@ -225,7 +220,7 @@ class StoryScreen(QueryScreen):
                 return  # a newer read, or the producer left: nobody wants these figures
             if worker.is_cancelled:
                 return
-            self.post_message(ReportPart(read, selection, tab, tables, report))
+            self.post_message(ReportPart(read, selection, tab, report))
 
     # -- showing ---------------------------------------------------------------------------
 
@@ -258,9 +253,10 @@ class StoryScreen(QueryScreen):
     def on_report_part(self, message: ReportPart) -> None:
         if message.selection != self.selection or message.read != self.scanning:
             return
-        self.parts[message.tables] = message.report
+        self.parts[message.tab] = message.report
         if len(self.parts) == len(SCAN_PARTS):  # every part is in: the whole report
-            report = combined(self.parts)
+            tables = dict(SCAN_PARTS)
+            report = combined({tables[tab]: part for tab, part in self.parts.items()})
             self.whole = WholeRead(message.read, report, self.dashboard.stamp())
             self.scanning, self.parts = None, {}
         self._draw()
@@ -281,7 +277,7 @@ class StoryScreen(QueryScreen):
         The part the scan under way has read for it, else the last whole read
         (`report`, when `have`)."""
         assert self.view is not None
-        part = next((r for tables, r in self.parts.items() if tab == _tab_of(tables)), None)
+        part = self.parts.get(tab)
         if part is not None:
             return merged(self.view.report, part)
         return report if have else None
