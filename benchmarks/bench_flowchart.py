@@ -10,6 +10,19 @@ drill-down) as a user runs them, one process each. Prints a table and JSON.
 Target (issue 11): svg, png and html each in under 5 s at a million events;
 one PASS/FAIL line each, exit 1 when one is missed. `--quick`: 100,000 events.
 Writes benchmarks/results/flowchart.json (flowchart-quick.json with --quick).
+
+With `--source parquet:OUT/` (repeatable; `--db` the database it was exported
+from) it times instead `flowchart STORY` (default signal) in every format,
+unfiltered and filtered (`--where region=NL`, the last week, `--first-only`,
+`--by viewers`), on each source and on the database (not with `--no-db`),
+one process each, as `bench_stats_parquet.py` does `stats`: wall, CPU and
+the child's peak memory, with `--before REV` the code of REV right before
+this checkout's on the same case (the two outputs must be byte for byte the
+same, pictures apart), and issue 14's target: every case under 1 s and
+200 MB. Writes benchmarks/results/flowchart-sources.json.
+
+    python benchmarks/bench_flowchart.py --db DB --source parquet:OUT/ [--before REV]
+        [--formats json,dot] [--selections all,viewers] [--story signal]
 """
 
 from __future__ import annotations
@@ -57,13 +70,100 @@ def timed(args: list[str]) -> tuple[float, int]:
     return time.perf_counter() - start, len(done.stdout)
 
 
+# format -> the arguments that choose it (the terminal drawing at a fixed width)
+SOURCE_FORMATS = {
+    "terminal": ["--width", "100"],
+    "dot": ["--format", "dot"],
+    "mermaid": ["--format", "mermaid"],
+    "json": ["--format", "json"],
+    "html": ["--format", "html"],
+    "svg": ["--format", "svg"],
+    "png": ["--format", "png"],
+}
+
+
+def sources(args: argparse.Namespace) -> None:
+    """Every format and selection on each `--source` and the database, paired with REV."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import os
+
+    from _pairs import Verdicts, write_results
+    from bench_stats import measure, old_code
+    from bench_stats_tables import PEAK_MB, WALL_S, selections
+
+    if args.db is None:
+        raise SystemExit("--source needs --db, the database the export was written from")
+    chosen = selections(args.db)
+    if args.selections:
+        chosen = {k: v for k, v in chosen.items() if k in args.selections.split(",")}
+    formats = {k: v for k, v in SOURCE_FORMATS.items() if k in args.formats.split(",")}
+    before = old_code(args.before) if args.before else None
+    if before is not None and before.name.startswith("bench-stats-before-"):
+        (before / "branching" / "_stories").symlink_to(ROOT / "stories")
+    out = Path(tempfile.mkdtemp(prefix="bench-flowchart-sources-"))
+    where = {} if args.no_db else {"sqlite": ["--db", str(args.db)]}
+    where.update({f"#{i}": ["--source", src] for i, src in enumerate(args.source, 1)})
+    for i, src in enumerate(args.source, 1):
+        print(f"export #{i}: {src}")
+    load = os.getloadavg()[0]
+    print(f"load average at start: {load:.2f}")
+    print(f"{'source':7} {'selection':11} {'format':9} {'wall s':>7} {'cpu s':>6} {'MB':>6}"
+          f" {'REV wall':>8} {'REV cpu':>7} {'REV MB':>6}")  # fmt: skip
+    verdicts = Verdicts()
+    cases: list[dict[str, object]] = []
+    for name, picked in chosen.items():
+        for label, src in where.items():
+            for fmt, extra in formats.items():
+                suffix = "txt" if fmt == "terminal" else fmt
+                cmd = ["flowchart", args.story, *src, *picked, *extra, "-o"]
+                base = None
+                if before is not None:
+                    base = measure([*cmd, str(out / f"before.{suffix}")], before)
+                got = measure([*cmd, str(out / f"after.{suffix}")], None)
+                line = (
+                    f"{label:7} {name:11} {fmt:9} {got['wall_s']:7.2f} {got['cpu_s']:6.2f} "
+                    f"{got['peak_mb']:6.1f}"
+                )
+                case: dict[str, object] = {"source": label, "selection": name, "format": fmt}
+                case.update(got)
+                if base is not None:
+                    line += f" {base['wall_s']:8.2f} {base['cpu_s']:7.2f} {base['peak_mb']:6.1f}"
+                    case["before"] = base
+                    if fmt not in ("svg", "png"):  # pictures may differ by a byte of metadata
+                        same = (out / f"before.{suffix}").read_bytes() == (
+                            out / f"after.{suffix}"
+                        ).read_bytes()
+                        verdicts.judge(f"{label} {name} {fmt}: the same as before", same, "")
+                print(line, flush=True)
+                cases.append(case)
+                verdicts.judge(
+                    f"{label} {name} {fmt} under {WALL_S:g} s and {PEAK_MB:g} MB",
+                    got["wall_s"] < WALL_S and got["peak_mb"] < PEAK_MB,
+                    f"{got['wall_s']:.2f} s, {got['peak_mb']:.0f} MB",
+                )
+    end = os.getloadavg()[0]
+    print(f"load average at end: {end:.2f}")
+    results = {"db": str(args.db), "sources": args.source, "before": args.before,
+               "cases": cases, "load_average": {"start": load, "end": end}}  # fmt: skip
+    write_results("flowchart-sources", False, results, verdicts)
+    raise SystemExit(verdicts.exit_code())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 events")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="folder for the pictures")
+    parser.add_argument("--source", action="append", default=None, help="parquet:OUT/")
+    parser.add_argument("--before", default=None, help="baseline: the code of REV (or a DIR)")
+    parser.add_argument("--story", default="signal", help="the story (with --source)")
+    parser.add_argument("--formats", default=",".join(SOURCE_FORMATS), help="with --source")
+    parser.add_argument("--selections", default=None, help="comma-separated, with --source")
+    parser.add_argument("--no-db", action="store_true", help="with --source: not the database")
     args = parser.parse_args()
+    if args.source:
+        sources(args)
     folder = Path(tempfile.mkdtemp(prefix="bench-flowchart-"))
     db = args.db or folder / "film.db"
     out = args.out or folder

@@ -29,6 +29,10 @@ threads, waiting for a core), beside one raw commit, for "before" and now
 itself). For information, raw commits into a log grown beforehand, as the
 store's is.
 
+Pages per key press: the frames its commit adds to the write-ahead log (each
+frame one page of the database), read from the log's index (`-shm`) before and
+after each press, on side A's path, in a pass of its own.
+
 Paired rounds rotate which side goes first; a round's ratio is
 (key presses per second) / (raw commits per second). Target (issue 14): the
 median ratio at least 0.5.
@@ -42,6 +46,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import statistics
+import struct
 import sys
 import tempfile
 import threading
@@ -202,6 +207,48 @@ def _presses_per_second(path: Path, presses: int, group: bool, parts: Breakdown)
     return presses / elapsed
 
 
+def wal_frames(path: Path) -> int:
+    """The frames in the write-ahead log of `path` now: `mxFrame` of the log's index
+    header (the `-shm` file, native byte order, at offset 16)."""
+    with open(str(path) + "-shm", "rb") as shm:
+        head = shm.read(20)
+    return int(struct.unpack_from("=I", head, 16)[0])
+
+
+def pages_per_press(path: Path, presses: int) -> float:
+    """Mean pages (log frames) a key press's commit writes, on side A's path. A log
+    restarted by the checkpoint in between counts from its start."""
+    store = Store.open(path, viewer_key=path.with_suffix(".key"))
+    s = STORY
+    store.register_story(
+        StoryInfo(s.id, s.title, s.author, s.version, s.content_hash, s.structure())
+    ).result()
+    frames: list[int] = []
+    done = seed = 0
+    while done < presses:
+        seed += 1
+        session = store.start_session(s.id, s.content_hash, "viewer", seed=seed)
+        rec = StoreRecorder(session)
+        run = Playthrough.start(s, seed)
+        rec.started(run)
+        store.flush()
+        while done < presses and not run.view.finished:
+            view = run.view
+            choice = [c for c in view.choices if not c.locked][
+                done % 2 if len(view.choices) > 1 else 0
+            ]
+            before = wal_frames(path)
+            run.choose(choice.id)
+            rec.chose(run, view.scene, choice.id, choice.target, decide_ms=1200, input="key")
+            rec.shown(run)
+            after = wal_frames(path)
+            frames.append(after - before if after >= before else after)
+            done += 1
+        rec.close()
+    store.close()
+    return statistics.mean(frames)
+
+
 def raw_per_second(path: Path, commits: int, grown: bool = False) -> float:
     """Raw single-row commits per second (`grown`: into a log grown beforehand)."""
     conn = sqlite3.connect(path, isolation_level=None)
@@ -277,6 +324,7 @@ def main() -> int:
             k = r % len(sides)
             for out, run in sides[k:] + sides[:k]:
                 out.append(run())
+        pages = pages_per_press(fresh(base, "p.db"), n)
         ungrouped, raw2 = paired(
             lambda: presses_per_second(fresh(base, "c.db"), n, group=False),
             lambda: raw_per_second(fresh(base, "d.db"), n),
@@ -313,6 +361,7 @@ def main() -> int:
         f"apply_ops {applying['apply_ops_cpu_us']} / {applying['apply_ops_cpu_mean_us']} us, "
         f"one by one {applying['op_by_op_cpu_us']} / {applying['op_by_op_cpu_mean_us']} us"
     )
+    print(f"pages per key press (write-ahead log frames of its commit, mean): {pages:.1f}")
     us = split(parts, fast_spent, b)
     us_before = split(before_parts, before_spent, b)
     say_split("before", us_before)
@@ -332,6 +381,7 @@ def main() -> int:
         "applying": applying,
         "press_us": us,
         "press_us_before": us_before,
+        "pages_per_press": round(pages, 2),
         "rates": a,
         "raw": b,
         "raw_grown_log": grown,

@@ -65,6 +65,19 @@ def exports(db: Path) -> list[str]:
     return [f"parquet:{out}", f"parquet:{old}"]
 
 
+FAILED = {"wall_s": float("nan"), "cpu_s": float("nan"), "peak_mb": float("nan"), "failed": True}
+
+
+def attempt(args: list[str], code_dir: Path | None) -> dict[str, Any]:
+    """`measure`, but a command that fails (DuckDB out of its memory, say) is a case
+    that failed, printed as `nan`, not the end of the run."""
+    try:
+        return measure(args, code_dir)
+    except SystemExit as exc:
+        print(f"  {exc}", flush=True)
+        return dict(FAILED)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=None, help="the database exported")
@@ -100,8 +113,10 @@ def main() -> None:
             for table in tables:
                 cmd = ["stats", "signal", "--source", source, *picked, "--table", table]
                 cmd += ["--format", "json", "-o"]
-                base = measure([*cmd, str(out / "before.json")], before) if before else None
-                got = measure([*cmd, str(out / "after.json")], None)
+                for name_ in ("before.json", "after.json"):
+                    (out / name_).unlink(missing_ok=True)
+                base = attempt([*cmd, str(out / "before.json")], before) if before else None
+                got = attempt([*cmd, str(out / "after.json")], None)
                 line = (
                     f"{label:12} {name:11} {table:13} {got['wall_s']:7.2f} {got['cpu_s']:6.2f} "
                     f"{got['peak_mb']:6.1f}"
@@ -111,8 +126,11 @@ def main() -> None:
                 if base is not None:
                     line += f" {base['wall_s']:8.2f} {base['cpu_s']:7.2f} {base['peak_mb']:6.1f}"
                     case["before"] = base
-                    same = (out / "before.json").read_bytes() == (out / "after.json").read_bytes()
-                    verdicts.judge(f"{label} {name} {table}: figures as before", same, "")
+                    if "failed" not in base and "failed" not in got:
+                        same = (out / "before.json").read_bytes() == (
+                            out / "after.json"
+                        ).read_bytes()
+                        verdicts.judge(f"{label} {name} {table}: figures as before", same, "")
                 print(line, flush=True)
                 results["cases"].append(case)
                 verdicts.judge(

@@ -7,7 +7,8 @@ process each, and the script prints its wall time, CPU time and the child's
 peak resident set, then one PASS/FAIL line per case.
 
 Selections: none; `--where region=NL`; `--since` the last 7 days of the
-data; `--first-only`; and `--by viewers` unfiltered. The database is
+data; `--first-only`; and `--by viewers` unfiltered (`viewers`), with
+`--where region=NL` (`viewers NL`) and with `--first-only` (`viewers 1st`). The database is
 `--db PATH` (e.g. one built with `branching simulate signal --sessions
 180000`), or by default the 40,000-session audience `bench_stats.py` builds
 (about 2.2 M events).
@@ -74,6 +75,8 @@ def selections(db: Path) -> dict[str, list[str]]:
         "last week": ["--since", last_week(db)],
         "first only": ["--first-only"],
         "viewers": ["--by", "viewers"],
+        "viewers NL": ["--by", "viewers", "--where", "region=NL"],
+        "viewers 1st": ["--by", "viewers", "--first-only"],
     }
 
 

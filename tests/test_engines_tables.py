@@ -10,7 +10,9 @@ table must not depend on which other tables were asked for, nor on that pass:
 X, from the database and from its Parquet export, and the one pass gives what
 `metrics`' and `segments`' portable queries give. An export whose manifest
 does not say how many session keys it gave out still counts its sessions
-right (the engine reads their range).
+right (the engine reads their range). An export of the layout before 4
+(sessions without their decisions and viewer numbers, no labels dataset) gives
+the same tables and flowchart, read from the events.
 """
 
 from __future__ import annotations
@@ -116,6 +118,10 @@ def test_one_pass_gives_the_portable_queries_figures(
         assert metrics.timing(engine, picked, shape, unit, every.decisions) == metrics.timing(
             engine, picked, shape, unit
         )
+        counts, ms = scan.decision_times(engine, picked, unit)  # the timing table's one pass
+        timed = metrics.timing(engine, picked, shape, unit, counts, ms)
+        assert timed == metrics.timing(engine, picked, shape, unit)
+        assert any(t.timeouts for t in timed) and any(t.median_ms for t in timed)
         assert metrics.interactions(
             engine, picked, shape, unit, reached, every.interactions
         ) == metrics.interactions(engine, picked, shape, unit, reached)
@@ -156,3 +162,29 @@ def test_an_export_whose_manifest_does_not_say_its_keys_counts_the_same(
         assert stats(("--source", f"parquet:{copy}"), *args) == stats(
             ("--source", f"parquet:{out}"), *args
         )
+
+
+def test_an_export_of_layout_3_gives_the_same_figures(
+    recorded: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    _, out = recorded
+    old = tmp_path / "export"  # named as `out`: the flowchart names the folder
+    shutil.copytree(out, old)
+    shutil.rmtree(old / "choice_labels")
+    for part in (old / "sessions").rglob("*.parquet"):
+        pq.write_table(pq.read_table(part).drop_columns(["made", "viewer_key"]), part)
+    new_source, old_source = ("--source", f"parquet:{out}"), ("--source", f"parquet:{old}")
+    for folder, stored in ((out, True), (old, False)):
+        engine = open_engine(None, f"parquet:{folder}")
+        try:
+            assert isinstance(engine, DuckDbEngine)
+            assert engine.stored_labels is stored and engine.stored_made is stored
+        finally:
+            engine.close()
+    for args in [(), ("--by", "viewers"), ("--where", "region=UK", "--since", "2026-01-01")]:
+        assert stats(old_source, *args) == stats(new_source, *args), args
+    figures = [("flowchart", "signal", "--format", "json", *a) for a in [(), ("--by", "viewers")]]
+    for args in figures:
+        assert run(*args, *old_source) == run(*args, *new_source), args

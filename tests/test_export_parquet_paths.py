@@ -1,11 +1,14 @@
-"""The Parquet export's sessions carry their path and depth (layout 3).
+"""The Parquet export's sessions carry their path and depth (layout 3), and their
+decisions and the labels viewers saw (layout 4).
 
 Each session's `path` is the store's replay of its events (`digests.replay`:
 a rewind takes back the choices it undid), written `scene,choice` a step, one
 space between steps, and `depth` its length. The text sorts as the list of
-steps does (`stats` ranks paths by it on DuckDB and Spark). A folder of the
-layout before (2) is carried on by the next run, its sessions rewritten with
-the new columns.
+steps does (`stats` ranks paths by it on DuckDB and Spark). Each session's
+`made` is its decisions (choices made and timeouts), and `choice_labels` the
+database's running total of the labels seen, whole. A folder of an older
+layout (2) is carried on by the next run, its sessions rewritten with the new
+columns and its labels written.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from test_consistency import record_audience
 from branching.cli import cli
 from branching.store.digests import replay
 from branching.store.parquet import path_text
+from branching.store.parquet_files import LAYOUT
 
 pq = pytest.importorskip("pyarrow.parquet")
 
@@ -67,7 +71,30 @@ def test_each_sessions_path_is_the_replay_of_its_events(exported: tuple[Path, Pa
     }
     assert any(undone for _, _, undone in expected.values()), "no rewind undid a step"
     manifest = json.loads((out / "_branching_export.json").read_text(encoding="utf-8"))
-    assert manifest["layout"] == 3
+    assert manifest["layout"] == LAYOUT
+
+
+def test_each_session_carries_its_decisions_and_the_labels_are_the_databases(
+    exported: tuple[Path, Path],
+) -> None:
+    db, out = exported
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        made = dict(
+            conn.execute(
+                """SELECT s.session_id, COUNT(e.seq) FROM sessions s LEFT JOIN events e
+                ON e.session_id = s.session_id AND e.type IN ('choice_made', 'timeout_default')
+                GROUP BY 1"""
+            ).fetchall()
+        )
+        labels = sorted(conn.execute("SELECT * FROM choice_labels").fetchall())
+    finally:
+        conn.close()
+    sessions = pq.read_table(out / "sessions").to_pylist()
+    assert {s["session_id"]: s["made"] for s in sessions} == made
+    assert any(made.values())
+    exported_labels = pq.read_table(out / "choice_labels").to_pylist()
+    assert sorted(tuple(r.values()) for r in exported_labels) == labels and labels
 
 
 def test_the_path_text_sorts_as_its_steps_do() -> None:
@@ -101,9 +128,13 @@ def test_a_folder_of_the_layout_before_is_carried_on(
         json.dumps({**json.loads(manifest.read_text(encoding="utf-8")), "layout": 2}), "utf-8"
     )
     for part in (old / "sessions").rglob("*.parquet"):
-        pq.write_table(pq.read_table(part).drop_columns(["path", "depth"]), part)
+        pq.write_table(pq.read_table(part).drop_columns(["path", "depth", "made"]), part)
+    shutil.rmtree(old / "choice_labels")
     _export(db, old)
-    assert json.loads(manifest.read_text(encoding="utf-8"))["layout"] == 3
-    again = pq.read_table(old / "sessions").select(["session_id", "path", "depth"])
-    first = pq.read_table(out / "sessions").select(["session_id", "path", "depth"])
+    assert json.loads(manifest.read_text(encoding="utf-8"))["layout"] == LAYOUT
+    columns = ["session_id", "path", "depth", "made"]
+    again = pq.read_table(old / "sessions").select(columns)
+    first = pq.read_table(out / "sessions").select(columns)
     assert sorted(again.to_pylist(), key=str) == sorted(first.to_pylist(), key=str)
+    labels = pq.read_table(old / "choice_labels").to_pylist()
+    assert labels == pq.read_table(out / "choice_labels").to_pylist() and labels

@@ -53,6 +53,7 @@ def report(db: Path, story: str, unit: str, picked: dict[str, Any], **kw: Any) -
 def scanned(monkeypatch: pytest.MonkeyPatch) -> None:
     """Turn SQLite's accelerators off: every figure from the events."""
     monkeypatch.setattr(stats_rollup, "rolled_figures", lambda *a: (None, "off"))
+    monkeypatch.setattr(stats_rollup, "rolled_where", lambda *a: None)
     monkeypatch.setattr(stats_rollup, "digested", lambda *a: None)
 
 

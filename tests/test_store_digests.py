@@ -93,11 +93,27 @@ def expected(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
         )
         (seq,) = conn.execute(
             "SELECT COALESCE(MAX(seq), -1) FROM events WHERE session_id = ? AND type IN "
-            "('choice_made', 'timeout_default', 'rewind', 'scene_shown')",
+            "('choice_made', 'timeout_default', 'rewind', 'scene_shown', 'pause', "
+            "'reveal_skipped')",
             [sid],
         ).fetchone()
-        out[sid] = (made, len(path), path, shown, took, seq)
+        acts = tuple(
+            [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT scene FROM events WHERE session_id = ? AND type = ? "
+                    "AND scene <> '' ORDER BY scene",
+                    [sid, kind],
+                )
+            ]
+            for kind in ACT_TYPES
+        )
+        out[sid] = (made, len(path), path, shown, took, seq, acts)
     return out
+
+
+# the event type whose scenes each of m016's lists holds
+ACT_TYPES = ("timeout_default", "rewind", "pause", "reveal_skipped")
 
 
 def stored(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
@@ -107,10 +123,13 @@ def stored(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
         c: tuple(n) if isinstance(n, list) else n for c, n in name.items()
     }
     out = {}
-    for sid, made, depth, path, shown, took, seq in conn.execute(
-        "SELECT session_id, made, depth, path, shown, took, seq FROM session_digests"
+    for sid, made, depth, path, shown, took, seq, *lists in conn.execute(
+        "SELECT session_id, made, depth, path, shown, took, seq, timed_out, rewound, paused, "
+        "skipped FROM session_digests"
     ):
         path, shown, took = json.loads(path), json.loads(shown), json.loads(took)
+        acts = tuple(json.loads(text) for text in lists)
+        assert all(codes == sorted(codes) for codes in acts)  # one text per set
         assert shown == sorted(shown) and took == sorted(took)  # one text per set
         took_names = sorted(name[c] for c in took)
         out[sid] = (
@@ -120,18 +139,20 @@ def stored(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
             sorted(name[c] for c in shown),
             took_names,
             seq,
+            tuple(sorted(name[c] for c in codes) for codes in acts),
         )
     return out
 
 
 COPIED = (
     "story_id, content_hash, started_at, simulated, outcome, ending_id, term_program, "
-    "terminal, platform, term_cols, term_rows, utc_offset_min"
+    "terminal, platform, term_cols, term_rows, utc_offset_min, viewer_id"
 )
 
 
 def copies(conn: sqlite3.Connection) -> None:
-    """Each digest's copies of its session's columns (m015) are the session's, its
+    """Each digest's copies of its session's columns (m015, its viewer: m016) are the
+    session's, its
     `attrs` its attributes (keys in order), and its `first_play` says whether
     `agg_firsts` names it."""
     mine = ", ".join(f"d.{c}" for c in COPIED.split(", "))
@@ -166,10 +187,31 @@ def check(path: Path) -> dict[str, tuple[Any, ...]]:
 
 def before_m015(conn: sqlite3.Connection) -> None:
     """Make the file one that m015 has not upgraded yet: no triggers, no record of it
-    (a test that remakes the digests' table makes it without the copies)."""
+    (a test that remakes the digests' table makes it without the copies); nor m016."""
+    before_m016(conn)
     for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
         conn.execute(f"DROP TRIGGER {name}")
     conn.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm015%'")
+
+
+M016_TRIGGERS = ("session_digests_copy_viewer", "sessions_viewer_to_digest")
+
+
+def before_m016(conn: sqlite3.Connection) -> None:
+    """Make the file one that m016 has not upgraded yet: its triggers, index and columns
+    gone, each digest's `seq` over the events m015's digests read, no record of it."""
+    for name in M016_TRIGGERS:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    conn.execute("DROP INDEX IF EXISTS session_digests_by_viewer")
+    for column in ("viewer_id", *digests.ACTS):
+        conn.execute(f"ALTER TABLE session_digests DROP COLUMN {column}")
+    conn.execute(
+        """UPDATE session_digests SET seq = (SELECT COALESCE(MAX(e.seq), -1) FROM events e
+        WHERE e.session_id = session_digests.session_id
+          AND (e.type IN ('choice_made', 'timeout_default', 'scene_shown')
+               OR e.type = 'rewind' AND e.scene <> ''))"""
+    )
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm016%'")
 
 
 # -- random ops ----------------------------------------------------------------------
@@ -211,6 +253,7 @@ def random_session(rng: random.Random, n: int, viewer: str, simulated: bool) -> 
             ["choice_made"] * 4
             + ["scene_shown"] * 3
             + ["timeout_default", "rewind", "rewind", "route_taken", "quit", "pause"]
+            + ["reveal_skipped"]
         )
         scene = rng.choice(SCENES)
         event = {
@@ -356,7 +399,7 @@ def test_every_write_path_keeps_the_digests_of_random_ops_exact(tmp_path: Path, 
     in_bulk(tmp_path / "bulk.db", ops, batch=10_000)
     in_bulk(tmp_path / "split.db", ops, batch=97)
     have = check(tmp_path / "one.db")
-    open_ = {sid for sid, (_, _, _, _, _, seq) in have.items() if seq >= 0}
+    open_ = {sid for sid, (_, _, _, _, _, seq, _) in have.items() if seq >= 0}
     assert len(have) == 30 and len(open_) > 20  # every session has its row, most with events
     for name in ("groups.db", "bulk.db", "split.db"):
         check(tmp_path / name)
@@ -417,7 +460,7 @@ def test_an_event_that_arrives_after_later_ones_takes_its_place_in_the_path(
             apply_ops(conn, applied)
             conn.execute("COMMIT")
     conn.close()
-    made, depth, path_, shown, took, seq = check(path)["s001"]
+    made, depth, path_, shown, took, seq, _ = check(path)["s001"]
     assert path_ == [["a", "x"], ["b", "x"]]  # in seq order: a/x, b/y, c/x, back to b, b/x
     assert (made, depth, shown, seq) == (4, 2, ["d"], 5)
     assert ["b", "y"] in took and ["c", "x"] in took
@@ -582,9 +625,10 @@ def test_the_copies_follow_the_sessions_and_agg_firsts_however_they_change(
     conn.executemany("INSERT INTO agg_firsts VALUES (?, ?, ?, ?)", firsts)
     copies(conn)
     story, viewer, first, _ = firsts[0]
-    (other,) = conn.execute(
-        "SELECT session_id FROM sessions WHERE story_id = ? AND session_id <> ? LIMIT 1",
-        [story, first],
+    (other,) = conn.execute(  # another of the viewer's sessions
+        "SELECT session_id FROM sessions WHERE story_id = ? AND viewer_id = ? "
+        "AND session_id <> ? LIMIT 1",
+        [story, viewer, first],
     ).fetchone()
     conn.execute(
         "UPDATE agg_firsts SET session_id = ? WHERE story_id = ? AND viewer_id = ?",
@@ -609,3 +653,25 @@ def test_the_copies_follow_the_sessions_and_agg_firsts_however_they_change(
     copies(conn)
     conn.execute("ROLLBACK")
     conn.close()
+
+
+def test_m016_backfills_each_digests_viewer_and_the_scenes_of_its_acts(tmp_path: Path) -> None:
+    """A file m016 has not upgraded gets each digest's viewer and its lists of scenes
+    timed out, rewound to, paused and skipped at from the events, and `seq` over
+    them: the rows the live writer keeps; then the triggers keep the viewer."""
+    path = tmp_path / "m015.db"
+    one_by_one(path, fuzzed(7))
+    want = rows(path)
+    assert any(any(acts) for *_, acts in want.values())
+    conn = sqlite3.connect(path, isolation_level=None)
+    before_m016(conn)
+    conn.close()
+    Store.open(path, create_key=False).close()
+    assert rows(path) == want
+    check(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("UPDATE sessions SET viewer_id = 'moved' WHERE session_id = 's003'")
+        copies(conn)
+    finally:
+        conn.close()

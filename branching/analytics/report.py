@@ -82,15 +82,20 @@ CACHE_KIB = 32_768  # SQLite's page cache for a report's reads (its default is 2
 # the tables that show each scene's reach or name scenes (by the reach's titles), or
 # divide by the units that reached a scene: only they read the scenes' counts
 REACHED = frozenset({"reach", "choices", "timing", "dropoff", "interactions", "flags", "unreached"})
-# the event figures of the tables, each a pass of its own on the portable path: the
-# scenes' counts, the choices', the timing table's, the interactions'. On DuckDB, from
+# ... of which the timing table and the flags only name scenes (the reach's titles;
+# the flags weigh a choice by its decisions, never by who reached it): no counts read
+NAMED_ONLY = frozenset({"timing", "flags"})
+# the event figures of the tables that DuckDB can read in one pass, each a pass of its
+# own on the portable path: the scenes' counts, the choices', the interactions'. From
 # `FIGURED_PASSES` of them on, they are one pass (`scan.event_figures`), and the tags'
 # with them: that pass groups more, so it pays only for three (measured at 10 M events:
-# 0.75-0.83 s of CPU against 0.57 for the scenes' and the timing counts' two passes)
+# 0.77 s against 0.43 for the scenes' and the choices' two passes, 0.45 against 0.65
+# for all three). The timing table has a pass of its own on DuckDB (its counts with
+# its times to decide, `scan.decision_times`); the flags' timing counts add up the
+# choices' (`_decided_of`)
 PASSES = (
-    REACHED,
+    REACHED - NAMED_ONLY,
     frozenset({"choices", "flags", "unreached"}),
-    frozenset({"timing", "flags"}),
     frozenset({"interactions"}),
 )
 FIGURED_PASSES = 3
@@ -240,16 +245,19 @@ def _report(
         pruned = engine.rows(
             "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
         )[0][0]
-    found = found_taken = None
+    found = found_taken = viewed = None
     reaching = bool(want & REACHED)
     if digests is not None and unit == "viewers" and rolled is None and reaching:
-        found, found_taken = viewers_rollup.viewer_figures(
+        viewed = viewers_rollup.viewer_figures(
             digests,
             story_id,
             chosen,
             filters,
             choices=bool(want & {"choices", "flags", "unreached"}),
+            timing=bool(want & {"timing", "flags"}),
+            acts="interactions" in want,
         )
+        found, found_taken = viewed.counts, viewed.taken
     counts: dict[str, tuple[int, int]] = {}
     if rolled is not None:
         counts = rolled.scene_counts
@@ -257,7 +265,7 @@ def _report(
         counts = found
     elif figured is not None:
         counts = figured.scenes
-    elif reaching:
+    elif want & (REACHED - NAMED_ONLY):
         counts = metrics.scene_counts(engine, picked, unit)
         reading.passed()
     reached = metrics.reached_of(counts)
@@ -278,21 +286,18 @@ def _report(
         elif conn is not None:
             # time to decide is over the decisions whatever the unit, so counting viewers
             # it comes from the sessions' aggregates too (their buckets, not the events)
-            by_class = rolled
+            by_class = (rolled.where, rolled.params) if rolled is not None else None
             if by_class is None and unit == "viewers":
-                by_class = stats_rollup.rolled_figures(conn, story_id, chosen, filters, "sessions")[
-                    0
-                ]
+                by_class = stats_rollup.rolled_where(conn, story_id, chosen, filters)
             if by_class is not None:
-                ms = stats_rollup.rolled_percentiles(conn, by_class.where, by_class.params)
-        timing = metrics.timing(
-            engine,
-            picked,
-            shape,
-            unit,
-            rolled.timing if rolled is not None else figured.decisions if figured else None,
-            ms,
-        )
+                ms = stats_rollup.rolled_percentiles(conn, *by_class)
+        decided = rolled.timing if rolled is not None else figured.decisions if figured else None
+        decided = viewed.timing if viewed is not None and decided is None else decided
+        if engine.dialect == "duckdb" and ms is None:  # the counts and the times in one pass
+            decided, ms = scan.decision_times(engine, picked, unit)
+        elif engine.dialect == "duckdb" and decided is None and "timing" not in want:
+            decided = _decided_of(choices)  # the flags: no pass of their own
+        timing = metrics.timing(engine, picked, shape, unit, decided, ms)
         reading.passed()
     walked = None
     need_walk = "flags" in want and walks.needs_observing(
@@ -349,6 +354,8 @@ def _report(
             if rolled is not None and conn is not None
             else figured.interactions
             if figured
+            else viewed.acts
+            if viewed
             else None,
         )
         reading.passed()
@@ -359,7 +366,9 @@ def _report(
         elif digests is not None:
             splits = segments_rollup.viewer_segments(digests)
         else:
-            splits = segments.segments(engine, picked, unit, digested=digests is not None)
+            # an export of layout 4 carries each session's decisions, as the digests do
+            digested = digests is not None or bool(getattr(engine, "stored_made", False))
+            splits = segments.segments(engine, picked, unit, digested=digested)
         reading.passed()
     tag_rows: list[TagShare] = []
     if "tags" in want:
@@ -448,6 +457,17 @@ def _passes(want: frozenset[str]) -> int:
     """How many passes over the events the portable queries of the tables `want` take
     for the event figures (`PASSES`)."""
     return sum(bool(want & tables) for tables in PASSES)
+
+
+def _decided_of(choices: list[ChoiceShare]) -> dict[str, tuple[int, int, int]]:
+    """scene -> (decisions, timeouts, 0) added up from `choices` (every choice taken at
+    a scene of the story is one of them, retired or not): the timing counts the flags
+    read, without the units timed out, which only the timing table shows."""
+    out: dict[str, tuple[int, int, int]] = {}
+    for c in choices:
+        decided, late, _ = out.get(c.scene, (0, 0, 0))
+        out[c.scene] = (decided + c.times, late + c.timeouts, 0)
+    return out
 
 
 def _tag_unions(tags: list[segments.Tagged]) -> list[tuple[str, list[object]]]:

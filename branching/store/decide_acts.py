@@ -101,13 +101,44 @@ def encode(buckets: dict[int, int]) -> str:
 
 
 def add(old: str | None, delta: str | None) -> str:
-    """The packed text of `old` + `delta`, bucket by bucket (`branching_add_buckets`)."""
+    """The packed text of `old` + `delta`, bucket by bucket (`branching_add_buckets`).
+
+    A key press adds one value to a bucket the row mostly has already: that
+    pair's count is changed in place in the text (`_bump`), without parsing
+    the row's other pairs (a row at scale holds dozens). Anything else (a
+    new bucket, a count reaching 0, several pairs) goes the general way; both
+    give the one canonical text.
+    """
     if not old:
         return encode(decode(delta))
+    if delta and " " not in delta:
+        bumped = _bump(old, delta)
+        if bumped is not None:
+            return bumped
     total = decode(old)
     for low, n in decode(delta).items():
         total[low] = total.get(low, 0) + n
     return encode(total)
+
+
+def _bump(old: str, pair: str) -> str | None:
+    """`old` (canonical) with the one pair `low:n` added to the bucket it already has,
+    or None when it has no such bucket or the count would fall to 0 or below."""
+    low, _, n = pair.partition(":")
+    head = f"{int(low)}:"
+    if old.startswith(head):
+        start = 0
+    else:
+        start = old.find(" " + head) + 1
+        if start == 0:
+            return None
+    end = old.find(" ", start)
+    if end < 0:
+        end = len(old)
+    count = int(old[start + len(head) : end]) + int(n)
+    if count <= 0:
+        return None
+    return f"{old[:start]}{head}{count}{old[end:]}"
 
 
 def ready(conn: sqlite3.Connection) -> None:

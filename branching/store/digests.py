@@ -108,8 +108,17 @@ from typing import Any
 from branching.store.db import has_table
 
 DECISIONS = frozenset({"choice_made", "timeout_default"})
-KINDS = frozenset({*DECISIONS, "rewind", "scene_shown"})  # the event types a digest reads
-_KINDS_SQL = "('choice_made', 'timeout_default', 'rewind', 'scene_shown')"
+# the per-session lists of scenes where something happened (m016), by the event type
+# that puts a scene in each: `timed_out` (the clock chose there), `rewound` (a rewind
+# back to it), `paused`, `skipped` (a text reveal skipped there)
+ACTS = ("timed_out", "rewound", "paused", "skipped")
+ACT_OF = {"timeout_default": 0, "rewind": 1, "pause": 2, "reveal_skipped": 3}
+# the event types a digest reads
+KINDS = frozenset({*DECISIONS, "rewind", "scene_shown", "pause", "reveal_skipped"})
+_KINDS_SQL = (
+    "('choice_made', 'timeout_default', 'rewind', 'scene_shown', 'pause', 'reveal_skipped')"
+)
+_NO_ACTS = ("[]", "[]", "[]", "[]")
 _BATCH = 2000  # digests written at a time by a rebuild
 
 Row = tuple[int, str, Any, Any]  # (seq, type, scene, choice) of one event
@@ -134,6 +143,8 @@ class Replayed:
     shown: set[Any]
     took: set[tuple[Any, Any]]
     seq: int = -1  # the highest seq of the events read (-1: none)
+    # the scenes of each of `ACTS` (m016): timed out, rewound to, paused, skipped at
+    acts: tuple[set[Any], ...] = field(default_factory=lambda: (set(), set(), set(), set()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +157,7 @@ class Digest:
     shown: str
     took: str
     seq: int = -1
+    acts: tuple[str, ...] = _NO_ACTS  # the codes of `Replayed.acts`' scenes, sorted
 
 
 EMPTY = Digest(0, 0, "[]", "[]", "[]", -1)  # a session with no event a digest reads
@@ -157,6 +169,7 @@ def replay(rows: Iterable[Row]) -> Replayed:
     scenes: list[Any] = []
     shown: set[Any] = set()
     took: set[tuple[Any, Any]] = set()
+    acts: tuple[set[Any], ...] = (set(), set(), set(), set())
     made = 0
     last = -1
     for seq, kind, scene, choice in rows:
@@ -166,15 +179,21 @@ def replay(rows: Iterable[Row]) -> Replayed:
                 steps.append((scene, choice))
                 scenes.append(scene)
                 took.add((scene, choice))
+            if kind == "timeout_default" and scene:
+                acts[0].add(scene)
         elif kind == "scene_shown":
             if scene:
                 shown.add(scene)
         elif kind == "rewind" and scene:
             rewind(steps, scenes, scene)
+            acts[1].add(scene)
+        elif kind in ("pause", "reveal_skipped"):
+            if scene:
+                acts[ACT_OF[kind]].add(scene)
         else:
             continue
         last = max(last, seq)
-    return Replayed(made, steps, shown, took, last)
+    return Replayed(made, steps, shown, took, last, acts)
 
 
 def _json(value: Any) -> str:
@@ -229,6 +248,9 @@ class Names:
     def __init__(self) -> None:
         self.kept = _Known()
         self.fresh = _Known()
+        # whether the digests have m016's columns, once asked (`has_acts`): the schema of
+        # an open file changes only when it is opened (`migrate`), before any write
+        self.acts: bool | None = None
 
     def begin(self) -> None:
         """A transaction starts: forget what an unconfirmed one learnt."""
@@ -328,16 +350,22 @@ class Codebook:
 
     def encode(self, replayed: Replayed) -> Digest:
         """The stored digest of `replayed` (its names learnt first)."""
-        self.learn(replayed.shown, replayed.took)
+        acted = replayed.acts
+        self.learn(replayed.shown.union(*acted), replayed.took)
         steps = {p: _known(self.names.step(p)) for p in replayed.took}
         return Digest(  # every step of the path was decided, so it is in `took`
             replayed.made,
             len(replayed.path),
             _codes(steps[p] for p in replayed.path),
-            _codes(sorted(_known(self.names.scene(s)) for s in replayed.shown)),
+            self._scenes(replayed.shown),
             _codes(sorted(steps.values())),
             replayed.seq,
+            tuple(self._scenes(scenes) for scenes in acted) if any(acted) else _NO_ACTS,
         )
+
+    def _scenes(self, scenes: set[Any]) -> str:
+        """The stored text of a set of scenes (their codes learnt already)."""
+        return _codes(sorted(_known(self.names.scene(s)) for s in scenes)) if scenes else "[]"
 
 
 def _known(code: int | None) -> int:
@@ -365,13 +393,40 @@ _UPSERT = """INSERT INTO session_digests (session_id, made, depth, path, shown, 
     ON CONFLICT DO UPDATE SET made = excluded.made, depth = excluded.depth,
         path = excluded.path, shown = excluded.shown, took = excluded.took,
         seq = excluded.seq"""
+_UPSERT_ACTS = """INSERT INTO session_digests (session_id, made, depth, path, shown, took, seq,
+        timed_out, rewound, paused, skipped)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO UPDATE SET made = excluded.made, depth = excluded.depth,
+        path = excluded.path, shown = excluded.shown, took = excluded.took,
+        seq = excluded.seq, timed_out = excluded.timed_out, rewound = excluded.rewound,
+        paused = excluded.paused, skipped = excluded.skipped"""
 _ROWS = f"""SELECT seq, type, scene, choice FROM events
     WHERE session_id = ? AND type IN {_KINDS_SQL} ORDER BY seq"""
 _READ = "SELECT made, path, shown, took, seq FROM session_digests WHERE session_id = ?"
+_READ_ACTS = """SELECT made, path, shown, took, seq, timed_out, rewound, paused, skipped
+    FROM session_digests WHERE session_id = ?"""
 
 
-def write(conn: sqlite3.Connection, digests: Iterable[tuple[str, Digest]]) -> None:
-    """Store (or replace) the digests of sessions."""
+def has_acts(conn: sqlite3.Connection) -> bool:
+    """Whether the digests have m016's columns (`viewer_id` and the lists of `ACTS`).
+
+    A file is read or written before m016 by the steps before it (m012's
+    backfill runs this module's `rebuild`), so the writes ask."""
+    columns = conn.execute("SELECT name FROM pragma_table_info('session_digests')").fetchall()
+    return ("skipped",) in columns
+
+
+def write(
+    conn: sqlite3.Connection, digests: Iterable[tuple[str, Digest]], acts: bool | None = None
+) -> None:
+    """Store (or replace) the digests of sessions (their `ACTS` lists from m016 on;
+    `acts`: whether the table has them, when the caller knows)."""
+    if has_acts(conn) if acts is None else acts:
+        conn.executemany(
+            _UPSERT_ACTS,
+            [(sid, d.made, d.depth, d.path, d.shown, d.took, d.seq, *d.acts) for sid, d in digests],
+        )
+        return
     conn.executemany(
         _UPSERT,
         [(sid, d.made, d.depth, d.path, d.shown, d.took, d.seq) for sid, d in digests],
@@ -408,6 +463,8 @@ class OpenDigest:
     path_text: str | None = None
     shown_text: str | None = None
     took_text: str | None = None
+    acts: tuple[set[int], ...] = field(default_factory=lambda: (set(), set(), set(), set()))
+    acts_text: list[str | None] = field(default_factory=lambda: list(_NO_ACTS))
 
 
 class Changes:
@@ -431,6 +488,13 @@ class Changes:
         self.book = Codebook(conn, names=names)
         self.open: dict[str, OpenDigest] = {}
         self.kept = kept
+
+    def _has_acts(self) -> bool:
+        """Whether the table has m016's columns (asked once per `Names`)."""
+        names = self.book.names
+        if names.acts is None:
+            names.acts = has_acts(self.conn)
+        return names.acts
 
     def event(self, op: dict[str, Any]) -> None:
         """An event op just stored (a new row in `events`): its session's digest follows."""
@@ -463,27 +527,46 @@ class Changes:
                     digest.took.add(code)
                     digest.took_text = None
             digest.made += 1
+            if kind == "timeout_default" and scene:
+                self._act(digest, 0, scene)
         elif kind == "scene_shown":
             if scene:
                 code = self.book.scene(scene)
                 if code not in digest.shown:
                     digest.shown.add(code)
                     digest.shown_text = None
-        elif scene:  # a rewind
-            if late:
-                digest.replay = True
-                return
-            self._rewind(digest, scene)
+        elif kind == "rewind":
+            if scene:
+                if late:
+                    digest.replay = True
+                    return
+                self._rewind(digest, scene)
+                self._act(digest, 1, scene)
+        elif scene:  # a pause or a skipped reveal: where, whatever the order
+            self._act(digest, ACT_OF[kind], scene)
         digest.seq = max(digest.seq, seq)
 
+    def _act(self, digest: OpenDigest, which: int, scene: Any) -> None:
+        """`scene` joins the digest's list `ACTS[which]`."""
+        code = self.book.scene(scene)
+        if code not in digest.acts[which]:
+            digest.acts[which].add(code)
+            digest.acts_text[which] = None
+
     def _read(self, session_id: str) -> OpenDigest:
-        row = self.conn.execute(_READ, [session_id]).fetchone()
+        acts = self._has_acts()
+        row = self.conn.execute(_READ_ACTS if acts else _READ, [session_id]).fetchone()
         if row is None:  # not kept (a hand-edited file): the events say what it is
             return OpenDigest(0, [], set(), set(), -1, replay=True)
-        made, path, shown, took, seq = row
-        return OpenDigest(
+        made, path, shown, took, seq, *lists = row
+        digest = OpenDigest(
             made, json.loads(path), set(json.loads(shown)), set(json.loads(took)), seq
         )
+        for i, text in enumerate(lists):
+            if text != "[]":
+                digest.acts[i].update(json.loads(text))
+                digest.acts_text[i] = text
+        return digest
 
     def _rewind(self, digest: OpenDigest, scene: Any) -> None:
         self.book.decode(digest.path)
@@ -507,12 +590,24 @@ class Changes:
                     d.shown_text = _codes(sorted(d.shown))
                 if d.took_text is None:
                     d.took_text = _codes(sorted(d.took))
-                digest = Digest(d.made, len(d.path), d.path_text, d.shown_text, d.took_text, d.seq)
+                texts = d.acts_text
+                for i, text in enumerate(texts):
+                    if text is None:
+                        texts[i] = _codes(sorted(d.acts[i]))
+                digest = Digest(
+                    d.made,
+                    len(d.path),
+                    d.path_text,
+                    d.shown_text,
+                    d.took_text,
+                    d.seq,
+                    (texts[0] or "[]", texts[1] or "[]", texts[2] or "[]", texts[3] or "[]"),
+                )
                 rows.append((sid, digest))
                 if kept is not None:
                     kept[sid] = d  # as written: the next transaction need not read it
         if rows:
-            write(self.conn, rows)
+            write(self.conn, rows, self._has_acts())
         self.open.clear()
 
 
@@ -565,6 +660,39 @@ def rebuild(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE session_digests ADD COLUMN seq INTEGER NOT NULL DEFAULT -1")
     conn.execute("DELETE FROM session_digests")
     _refresh(conn, "true")
+
+
+def fill_acts(conn: sqlite3.Connection) -> None:
+    """Write every digest's `ACTS` lists from the events (m016's backfill; in a transaction).
+
+    Reads the events of the four types that fill them (and `seq` now counts),
+    in the table's own order (session, seq): one pass, a session at a time,
+    a batch of rows written at a time. A session without such events keeps
+    the empty lists the columns default to.
+    """
+    cursor = conn.execute(
+        """SELECT session_id, seq, type, scene FROM events
+        WHERE type IN ('timeout_default', 'rewind', 'pause', 'reveal_skipped')
+        ORDER BY session_id, seq"""
+    )
+    book = Codebook(conn, whole=True)
+    batch: list[tuple[object, ...]] = []
+    update = """UPDATE session_digests SET timed_out = ?, rewound = ?, paused = ?,
+        skipped = ?, seq = max(seq, ?) WHERE session_id = ?"""
+    for session_id, rows in groupby(cursor, key=itemgetter(0)):
+        acts: tuple[set[Any], ...] = (set(), set(), set(), set())
+        last = -1
+        for _, seq, kind, scene in rows:
+            if scene:
+                acts[ACT_OF[kind]].add(scene)
+            if kind in ("pause", "reveal_skipped"):  # the others counted in `seq` already
+                last = max(last, seq)
+        book.learn(set().union(*acts))
+        batch.append((*(book._scenes(scenes) for scenes in acts), last, session_id))
+        if len(batch) >= _BATCH:
+            conn.executemany(update, batch)
+            batch.clear()
+    conn.executemany(update, batch)
 
 
 def outdated(conn: sqlite3.Connection) -> bool:

@@ -428,10 +428,13 @@ def apply_ops(
     `aggregates.read_session`), each event is inserted at once, and what the
     events add to the totals and aggregates is summed in memory and upserted
     once per row; the session's standing moves once, from where it stood to
-    where it ends, through every standing it passed (so a row it only passed
-    through is created at zero, as op by op). Ops that change a session's
-    class or attributes (a session, a finish, a rewind; and anything unusual)
-    go through `apply_op`, after what was summed so far is written.
+    where it ends: in `session_ends` through every standing it passed (a row
+    it only passed through is created at zero, as op by op), in `agg_sessions`
+    from the first to the last only (op by op, a row only passed through
+    gains one and loses it, and is deleted at zero: nothing is left of it).
+    Ops that change a session's class or attributes (a session, a finish, a
+    rewind; and anything unusual) go through `apply_op`, after what was
+    summed so far is written.
     `names`: the connection owner's cache of digest codes (`digests.Names`; the
     owner calls its `committed` after the commit), so a key press looks none up.
     `memory`: the owner's `WriterMemory` (its `names` are used then; the owner
@@ -679,9 +682,7 @@ class _GroupSums:
             first = (session.story_id, session.content_hash, outcome, *moves.ends[0])
             ends[first] -= 1
             ends[(session.story_id, session.content_hash, outcome, *moves.ends[-1])] += 1
-            if len(moves.standings) > 1:
-                for key in moves.standings:
-                    counts.standing(session, outcome, key, 0)
+            if len(moves.standings) > 1:  # a standing only passed through nets nothing
                 counts.standing(session, outcome, moves.standings[0], -1)
                 counts.standing(session, outcome, moves.standings[-1], 1)
                 if ended:

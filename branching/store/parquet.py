@@ -1,6 +1,6 @@
 """Exporting to Parquet for analysts: events by story and day, incrementally, streaming.
 
-`branching export --format parquet OUT/` writes four datasets that DuckDB,
+`branching export --format parquet OUT/` writes five datasets that DuckDB,
 Spark, pandas or pyarrow read as they are (the schema is in the README):
 
 - `events/story_id=STORY/day=YYYY-MM-DD/part-RUN-N.parquet`: one row per
@@ -14,7 +14,14 @@ Spark, pandas or pyarrow read as they are (the schema is in the README):
   attributes and the story versions (with their structure), rewritten whole by
   every run, since a session's outcome changes when it ends. Each session
   carries its `path` and `depth` from the store's digests (`path_text`;
-  layout 3), so an engine counts paths without reading the events.
+  layout 3), so an engine counts paths without reading the events, and
+  (layout 4) its decisions `made` from the same digests (the breakdowns' mean
+  choices without a pass over the events) and `viewer_key`, its viewer
+  numbered 1, 2, 3... in id order among the exported sessions (an engine
+  counts distinct viewers as bits of those numbers);
+- `choice_labels/choice_labels.parquet` (layout 4): the database's running
+  total of the labels viewers saw (`Play "Low Tide"`), rewritten whole too,
+  so a reader shows the labels SQLite shows without counting the events.
 
 Running it again adds only the events recorded since: each session's key and
 last exported `seq` are kept (`parquet_files`; a key is given once, at the
@@ -94,6 +101,7 @@ SESSION_COLUMNS = (
     ("content_hash", "str"),
     ("version_label", "str"),
     ("viewer_id", "str"),
+    ("viewer_key", "int"),
     ("started_at", "time"),
     ("ended_at", "time"),
     ("outcome", "str"),
@@ -112,6 +120,7 @@ SESSION_COLUMNS = (
     ("simulated", "flag"),
     ("path", "str"),
     ("depth", "int"),
+    ("made", "int"),
 )
 ATTR_COLUMNS = (("session_id", "str"), ("key", "str"), ("value", "str"))
 STORY_COLUMNS = (
@@ -123,6 +132,14 @@ STORY_COLUMNS = (
     ("structure", "str"),
     ("registered_at", "time"),
 )
+LABEL_COLUMNS = (
+    ("story_id", "str"),
+    ("content_hash", "str"),
+    ("scene", "str"),
+    ("choice", "str"),
+    ("label", "str"),
+    ("count", "int"),
+)
 SEQ_COLUMNS = (
     ("started_at", "str"),
     ("session_id", "str"),
@@ -131,7 +148,8 @@ SEQ_COLUMNS = (
 )
 
 _SESSIONS = """
-SELECT s.session_id, s.story_id, s.content_hash, st.version_label, s.viewer_id, s.started_at,
+SELECT s.session_id, s.story_id, s.content_hash, st.version_label, s.viewer_id,
+       DENSE_RANK() OVER (ORDER BY s.viewer_id) AS viewer_key, s.started_at,
        s.ended_at, s.outcome, s.ending_id, s.ending_kind, s.last_scene, s.seed, s.terminal,
        s.term_program, s.term_cols, s.term_rows, s.platform, s.locale, s.utc_offset_min,
        s.app_version, {simulated} AS simulated, {digest},
@@ -145,6 +163,8 @@ FROM events WHERE session_id = ? ORDER BY seq"""
 _ATTRS = "SELECT session_id, key, value FROM session_attrs ORDER BY session_id, key"
 _STORIES = """SELECT story_id, content_hash, title, author, version_label, structure,
        registered_at FROM stories ORDER BY story_id, registered_at, rowid"""
+_LABELS = """SELECT story_id, content_hash, scene, choice, label, count FROM choice_labels
+ORDER BY story_id, content_hash, scene, choice, label"""
 
 
 # a session's path in the sessions dataset: each step `scene,choice`, one space between
@@ -435,7 +455,7 @@ class _Run:
         steps = _step_names(self.conn)
         sessions_sql = _SESSIONS.format(
             simulated=simulated,
-            digest="d.path, d.depth" if steps is not None else "NULL, NULL",
+            digest="d.path, d.depth, d.made" if steps is not None else "NULL, NULL, NULL",
             digests="\nLEFT JOIN session_digests d ON d.session_id = s.session_id"
             if steps is not None
             else "",
@@ -448,8 +468,8 @@ class _Run:
         states = StateTexts()
         exported = _Marks(last_seqs)
         for row in self.conn.execute(sessions_sql):
-            *session, codes, depth, last = row
-            started, session_id = session[5], session[0]
+            *session, codes, depth, made, last = row
+            started, session_id = session[6], session[0]
             mark = exported.seq(started, session_id)
             if mark is None:  # a session new to the export: the next key
                 self.counts.keys += 1
@@ -457,7 +477,8 @@ class _Run:
             else:
                 key, done = mark
             path = path_text(codes, steps) if steps is not None else None
-            sessions.add((session_id, key, *session[1:], path, depth if path is not None else None))
+            depth = depth if path is not None else None
+            sessions.add((session_id, key, *session[1:], path, depth, made))
             self.counts.sessions += 1
             if last is not None and (done is None or last > done):
                 events = self.conn.execute(events_sql, (session_id,)).fetchall()
@@ -474,6 +495,8 @@ class _Run:
             closing.close()
         self._copy("session_attrs", ATTR_COLUMNS, _ATTRS)
         self._copy("stories", STORY_COLUMNS, _STORIES)
+        if db.has_table(self.conn, "choice_labels"):
+            self._copy("choice_labels", LABEL_COLUMNS, _LABELS)
         return self.counts
 
     def _events(

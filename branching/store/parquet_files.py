@@ -42,9 +42,11 @@ from branching.store.errors import StoreError
 MANIFEST = "_branching_export.json"
 BOOKS = "_branching_export"  # the high-water files; `_` keeps query engines out
 KIND = "branching-parquet-export"
-LAYOUT = 3  # 2: session_key in events, sessions and the high-water files; 3: sessions' path
-CONTINUES = (2, LAYOUT)  # layouts a run adds to (sessions are rewritten whole each run)
-DATASETS = ("events", "sessions", "session_attrs", "stories")
+# 2: session_key in events, sessions and the high-water files; 3: sessions' path;
+# 4: sessions' `made` and the `choice_labels` dataset
+LAYOUT = 4
+CONTINUES = (2, 3, LAYOUT)  # layouts a run adds to (sessions, labels rewritten whole each run)
+DATASETS = ("events", "sessions", "session_attrs", "stories", "choice_labels")
 _PART = re.compile(r"part-(\d+)-\d+\.parquet")
 _SEQS = re.compile(r"seqs-(\d+)\.parquet")
 

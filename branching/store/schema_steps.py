@@ -123,4 +123,16 @@ STEPS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         },
         (),
     ),
+    "m016_digests_carry_their_viewer_and_acts": (
+        {
+            "session_digests": "table",
+            "session_digests_copy_viewer": "trigger",
+            "sessions_viewer_to_digest": "trigger",
+        },
+        (),
+    ),
+    "m017_no_last_scene_index": (
+        {},
+        (),
+    ),
 }
