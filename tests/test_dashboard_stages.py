@@ -1,7 +1,8 @@
 """The dashboard draws in two stages: what the graph answers at once, the rest as it is read.
 
-Stage 2 (the read of every event) is made slow on purpose: `read_report` is
-wrapped so its progress hook waits on an Event the test releases, so "stage 1
+Stage 2 (the read of every event) is made slow on purpose: it is read in the
+test's thread (`reading.ThreadReader`), through a `read_report` wrapped so
+its progress hook waits on an Event the test releases, so "stage 1
 shows before stage 2 finishes", "progress is shown" and "a new selection stops
 the old read" are checked without any timing. The story list's real and
 simulated sessions come from `branching simulate` on a copy of the hand-checked
@@ -22,7 +23,9 @@ from click.testing import CliRunner
 from branching.analytics import build_report, make_filters
 from branching.analytics.report import ReportStopped
 from branching.cli.main import cli
+from branching.tui.dashboard import data
 from branching.tui.dashboard.data import SCAN_PARTS, Selection, combined, load_figures, read_report
+from branching.tui.dashboard.reading import ThreadReader
 from branching.tui.dashboard.screens import story as story_module
 from tests.test_dashboard import SIZE, make, rows, settle, shown
 from tests.test_dashboard_data import copy_db, dashboard_db
@@ -53,7 +56,7 @@ class Held:
         self.waiting = threading.Event()  # a read is held
         self.calls: list[Selection] = []
         self.stopped: list[Selection] = []
-        self.real = story_module.read_report
+        self.real = data.read_report
 
     def __call__(self, db: str, story: str, selection: Selection, progress: Any, **how: Any) -> Any:
         self.calls.append(selection)
@@ -69,6 +72,12 @@ class Held:
         return self.real(db, story, selection, held, **how)
 
 
+def header(app: Any) -> str:
+    """The story's header as shown: the totals, and the line on what is still read."""
+    pending = app.screen.query_one("#pending")
+    return shown(app, "#totals") + (" " + shown(app, "#pending") if pending.display else "")
+
+
 async def wait_for(pilot: Any, condition: Any) -> None:
     for _ in range(500):
         if condition():
@@ -77,18 +86,15 @@ async def wait_for(pilot: Any, condition: Any) -> None:
     raise AssertionError("the dashboard never got there")
 
 
-async def test_stage_one_shows_while_the_scan_is_held_then_the_scan_fills_in(
-    db: Path, monkeypatch: Any
-) -> None:
+async def test_stage_one_shows_while_the_scan_is_held_then_the_scan_fills_in(db: Path) -> None:
     held = Held()
-    monkeypatch.setattr(story_module, "read_report", held)
-    app = make(db, "heist")
+    app = make(db, "heist", reader=ThreadReader(held))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, held.waiting.is_set)
         await wait_for(pilot, lambda: app.screen.query_one("#totals").display)
-        totals = shown(app, "#totals")
+        totals = header(app)
         assert "6 sessions · 4 viewers" in totals
-        assert "Still reading every event" in totals
+        assert "Still reading every event" in header(app)
         await pilot.press("2")
         assert "%" in shown(app, "#choices-body")  # shares and counts are there already
         assert "reading every event" in shown(app, "#choices-body")
@@ -96,7 +102,7 @@ async def test_stage_one_shows_while_the_scan_is_held_then_the_scan_fills_in(
         assert "Reading every event of 6 sessions" in shown(app, "#paths-body")
         held.release.set()
         await settle(pilot)
-        assert "Still reading" not in shown(app, "#totals")
+        assert "Still reading" not in header(app)
         assert "Most common complete paths" in shown(app, "#paths-body")
 
 
@@ -108,7 +114,7 @@ async def test_the_progress_of_the_scan_is_shown_as_it_goes(db: Path, monkeypatc
     shows: it only ever grows, across the parts the scan reads one after the other."""
     told: queue.Queue[int] = queue.Queue()
     go = threading.Semaphore(0)
-    real = story_module.read_report
+    real = data.read_report
     monkeypatch.setattr(story_module, "PROGRESS_EVERY", 0.0)  # every call reaches the screen
 
     def stepped(db: str, story: str, selection: Selection, progress: Any, **how: Any) -> Any:
@@ -120,8 +126,7 @@ async def test_the_progress_of_the_scan_is_shown_as_it_goes(db: Path, monkeypatc
 
         return real(db, story, selection, step, **how)
 
-    monkeypatch.setattr(story_module, "read_report", stepped)
-    app = make(db, "signal")
+    app = make(db, "signal", reader=ThreadReader(stepped))
     async with app.run_test(size=SIZE) as pilot:
         shown_at: list[int] = []
         for _ in range(12):
@@ -132,8 +137,8 @@ async def test_the_progress_of_the_scan_is_shown_as_it_goes(db: Path, monkeypatc
             if told.empty():
                 break  # every part is read
             told.get()
-            await wait_for(pilot, lambda: HEADER.search(shown(app, "#totals")))
-            found = HEADER.search(shown(app, "#totals"))
+            await wait_for(pilot, lambda: HEADER.search(header(app)))
+            found = HEADER.search(header(app))
             assert found is not None
             shown_at.append(int(found.group(1)))
             go.release()
@@ -151,7 +156,7 @@ class PartByPart:
     def __init__(self) -> None:
         self.go = threading.Semaphore(0)
         self.parts: list[tuple[str, ...]] = []
-        self.real = story_module.read_report
+        self.real = data.read_report
 
     def __call__(self, db: str, story: str, selection: Selection, progress: Any, **how: Any) -> Any:
         self.parts.append(tuple(how["tables"]))
@@ -161,36 +166,36 @@ class PartByPart:
         return self.real(db, story, selection, progress, **how)
 
 
-async def test_the_tab_on_show_is_read_first_and_shows_before_the_rest(
-    db: Path, monkeypatch: Any
-) -> None:
+async def test_the_tab_on_show_is_read_first_and_shows_before_the_rest(db: Path) -> None:
     parts = PartByPart()
-    monkeypatch.setattr(story_module, "read_report", parts)
-    app = make(db, "signal")
+    app = make(db, "signal", reader=ThreadReader(parts))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: parts.parts)  # the first part is held
+        await wait_for(pilot, lambda: app.screen.query_one("#totals").display)  # stage 1 in
+        assert parts.parts[0] == ("choices", "timing")  # the Flowchart on show needs none
         await pilot.press("6")  # Segments, while the first part is still being read
-        parts.go.release()  # the first part is read; the next one is the tab on show
+        parts.go.release()  # the first part is read; the next ones are the tab on show's
         await wait_for(pilot, lambda: len(parts.parts) == 2)
-        assert parts.parts[1] == ("segments", "tags")
+        assert parts.parts[1] == ("segments",)
         assert "Reading every event" in shown(app, "#segments-body")
+        parts.go.release()
+        await wait_for(pilot, lambda: len(parts.parts) == 3)
+        assert parts.parts[2] == ("tags",)
+        assert "Reading every event" in shown(app, "#segments-body")  # half of it is in
         parts.go.release()
         await wait_for(pilot, lambda: "Reading every event" not in shown(app, "#segments-body"))
         assert "Reading every event" in shown(app, "#paths-body")  # its part is not read yet
-        assert "Still reading every event" in shown(app, "#totals")
+        assert "Still reading every event" in header(app)
         for _ in range(len(story_module.SCAN_PARTS)):
             parts.go.release()
-        await wait_for(pilot, lambda: "Still reading" not in shown(app, "#totals"))
+        await wait_for(pilot, lambda: "Still reading" not in header(app))
         assert "Most common complete paths" in shown(app, "#paths-body")
     assert sorted(parts.parts) == sorted(tables for _, tables in story_module.SCAN_PARTS)
 
 
-async def test_a_filter_change_stops_the_old_scan_and_shows_the_new_selection(
-    db: Path, monkeypatch: Any
-) -> None:
+async def test_a_filter_change_stops_the_old_scan_and_shows_the_new_selection(db: Path) -> None:
     held = Held()
-    monkeypatch.setattr(story_module, "read_report", held)
-    app = make(db, "heist")
+    app = make(db, "heist", reader=ThreadReader(held))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, held.waiting.is_set)
         screen = app.screen
@@ -199,20 +204,19 @@ async def test_a_filter_change_stops_the_old_scan_and_shows_the_new_selection(
         screen._filtered(Selection(first_only=True))  # what the filter dialog's Apply does
         await wait_for(pilot, lambda: held.stopped == [Selection()])  # the old read stopped
         await wait_for(pilot, held.waiting.is_set)  # the new one is under way
-        await wait_for(pilot, lambda: "4 sessions" in shown(app, "#totals"))  # first plays only
+        await wait_for(pilot, lambda: "4 sessions" in header(app))  # first plays only
         held.release.set()
         await settle(pilot)
         assert held.calls[0] == Selection()  # held there, then stopped:
         assert set(held.calls[1:]) == {Selection(first_only=True)}  # nothing more of it read
-        assert "4 sessions · 4 viewers" in shown(app, "#totals")
-        assert "first playthrough" in shown(app, "#totals")
-        assert "Still reading" not in shown(app, "#totals")
+        assert "4 sessions · 4 viewers" in header(app)
+        assert "first playthrough" in header(app)
+        assert "Still reading" not in header(app)
 
 
-async def test_leaving_the_story_stops_its_scan(db: Path, monkeypatch: Any) -> None:
+async def test_leaving_the_story_stops_its_scan(db: Path) -> None:
     held = Held()
-    monkeypatch.setattr(story_module, "read_report", held)
-    app = make(db, "heist")
+    app = make(db, "heist", reader=ThreadReader(held))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, held.waiting.is_set)
         await pilot.press("escape")

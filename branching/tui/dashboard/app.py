@@ -21,6 +21,7 @@ from textual.screen import Screen
 
 from branching.tui.common.clock import Clock, MonotonicClock
 from branching.tui.dashboard.data import Selection
+from branching.tui.dashboard.reading import Reader, shared_reader
 from branching.tui.dashboard.screens.base import QueryScreen
 
 Now = Callable[[], datetime]
@@ -53,6 +54,7 @@ class DashboardApp(App[None]):
         clock: Clock,
         now: Now,
         export_dir: Path,
+        reader: Reader,
     ) -> None:
         super().__init__()
         self.db_path = db_path
@@ -62,6 +64,7 @@ class DashboardApp(App[None]):
         self.clock = clock
         self.now = now
         self.export_dir = export_dir
+        self.reader = reader  # reads a story's second stage (`reading`)
 
     def get_default_screen(self) -> Screen[None]:
         from branching.tui.dashboard.screens.stories import StoryListScreen
@@ -69,6 +72,8 @@ class DashboardApp(App[None]):
         return StoryListScreen()
 
     def on_mount(self) -> None:
+        # the reading processes start now, so their imports are paid before a story opens
+        self.run_worker(self.reader.start, thread=True, group="reader", exit_on_error=False)
         if self.story is not None:  # on top of the list, so Esc goes back to it
             self.open_story(self.story)
         if self.refresh_every:
@@ -126,6 +131,7 @@ def build_dashboard(
     clock: Clock | None = None,
     now: Now | None = None,
     export_dir: str | Path | None = None,
+    reader: Reader | None = None,
 ) -> DashboardApp:
     """The dashboard over the telemetry database at `db_path`.
 
@@ -134,7 +140,8 @@ def build_dashboard(
     reads the figures again every so many seconds (None: only on `r`).
     `clock` drives the refresh and `now` stamps 'updated' times and export
     names (tests pass a `ManualClock` and a fixed time); `export_dir` is where
-    `e` writes HTML (default: the current folder).
+    `e` writes HTML (default: the current folder); `reader` reads each story's
+    second stage (default: in the process's reading processes, `reading`).
     """
     if refresh is not None and refresh <= 0:
         raise ValueError("the refresh interval must be a positive number of seconds")
@@ -146,4 +153,5 @@ def build_dashboard(
         clock=clock or MonotonicClock(),
         now=now or local_now,
         export_dir=Path(export_dir) if export_dir is not None else Path.cwd(),
+        reader=reader or shared_reader(),
     )

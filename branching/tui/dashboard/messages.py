@@ -36,21 +36,21 @@ class StoryLoaded(Message):
 
 @dataclass
 class ScanProgress(Message):
-    """Stage 2 under way: the part for `tab` is `done` of `total` (see `build_report`)."""
+    """Stage 2 under way: its `part` is `done` of `total` (see `build_report`)."""
 
     read: int
-    tab: str
+    part: str
     done: int
     total: int
 
 
 @dataclass
 class ReportPart(Message):
-    """Stage 2, one part read: the report's tables for `tab` (see `data.SCAN_PARTS`)."""
+    """Stage 2, one part read: the report's tables it reads (see `data.SCAN_PARTS`)."""
 
     read: int
     selection: Selection
-    tab: str
+    part: str
     report: Report
 
 

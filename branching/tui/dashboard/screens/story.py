@@ -10,18 +10,24 @@ read-only connection (the UI thread only draws):
    or the aggregates, and what of the report it answers: the totals, the
    Flowchart, choice shares and counts, Endings, and who stopped where. Well
    under a second at ten million events; it posts `StoryLoaded`.
-2. `read_report` (group "scan"), started when stage 1 is drawn: the rest of
-   the report (paths, flags, time to decide and timeouts, segments, how far
-   sessions got, who may still resume), read a tab at a time
-   (`data.SCAN_PARTS`): the tab on show first, and whenever the producer
-   switches to a tab still waiting, that one next. So a tab waits for its
-   own figures only, not for the whole report. It posts `ScanProgress` a few
-   times a second, shown on the tabs that wait and in the header, and a
-   `ReportPart` as each tab's figures come in. Until then a tab says how far
-   the read is; the other tabs work as usual.
+2. `read_report` (group "scan"), started when stage 1 is in: the rest of the
+   report (paths, flags, time to decide and timeouts, segments, how far
+   sessions got, who may still resume), read in parts (`data.SCAN_PARTS`) by
+   the app's `reading.Reader`: in reading processes of their own, two parts
+   at once, so the UI thread never waits for them (on a thread they would
+   share the interpreter lock with it, and use one core of two). Started
+   after stage 1, not beside it: on a busy machine stage 1 came later by as
+   much as the scan got ahead. The parts of the tab on show
+   come first, and whenever the producer switches to a tab still waiting,
+   its parts are next. So a tab waits for its own figures only, not for the
+   whole report. The worker posts `ScanProgress` a few times a second,
+   shown on the tabs that wait and in the header, and a `ReportPart` as each
+   part comes in. Until its parts are in a tab says how far the read is;
+   the other tabs work as usual. A part that arrives redraws only the tab it
+   completes.
 
 When a read starts again: a changed filter and `r` start both stages and stop
-a scan under way at once (its progress hook returns False: SQLite is
+a scan under way at once (the reading processes are told, and SQLite is
 interrupted within milliseconds); so does leaving the screen. The
 auto-refresh reads stage 1 every tick (unless one is still under way) but
 never stops a scan: it starts one only when the last one has finished, so on
@@ -44,6 +50,7 @@ the focus: there is nothing to do there that these keys do not.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from rich.console import Group, RenderableType
@@ -63,15 +70,16 @@ from branching.render.flowchart import Flowchart
 from branching.tui.dashboard import views
 from branching.tui.dashboard.data import (
     SCAN_PARTS,
+    TAB_PARTS,
     Selection,
     StoryView,
     combined,
     export_html,
     load_figures,
     merged,
-    read_report,
 )
 from branching.tui.dashboard.messages import Exported, ReportPart, ScanProgress, StoryLoaded
+from branching.tui.dashboard.reading import ScanJob
 from branching.tui.dashboard.screens.base import QueryScreen, StatusLine
 from branching.tui.dashboard.views import literal
 
@@ -142,12 +150,13 @@ class StoryScreen(QueryScreen):
         self.whole: WholeRead | None = None
         self.scanning: int | None = None  # the read whose scan is under way
         self.scanned = 0.0  # how far it is, 0..1
-        self.part = ("", 0.0)  # the tab whose part it reads now, and how far that is, 0..1
-        self.parts: dict[str, Report] = {}  # what that scan has read so far, by tab
+        self.within: dict[str, float] = {}  # how far each part under way is, 0..1
+        self.parts: dict[str, Report] = {}  # what that scan has read so far, by part
         self.active_tab = TAB_IDS[0]  # the tab on show, for the scan's worker thread to read
 
     def compose(self) -> ComposeResult:
         yield Static(id="totals")
+        yield Static(id="pending")  # the header's line on what is still being read
         yield Static(
             Text.assemble(("Reading ", "dim"), literal(self.story, "bold"), ("…", "dim")),
             id="story-message",
@@ -162,6 +171,7 @@ class StoryScreen(QueryScreen):
     def on_mount(self) -> None:
         self.query_one("#tabs").display = False
         self.query_one("#totals").display = False
+        self.query_one("#pending").display = False
         self.query_one(Tabs).can_focus = False  # the keys work from the figures
         self.reload()
 
@@ -184,7 +194,18 @@ class StoryScreen(QueryScreen):
 
     def _stop_scan(self) -> None:
         self.workers.cancel_group(self, SCAN_GROUP)
-        self.scanning, self.parts = None, {}
+        self.scanning, self.parts, self.within = None, {}, {}
+
+    def _start_scan(self, read: int) -> None:
+        self.scanning, self.scanned, self.parts, self.within = read, 0.0, {}, {}
+        job = ScanJob(
+            str(self.dashboard.db_path),
+            self.story,
+            self.selection,
+            SCAN_PARTS,
+            lambda: TAB_PARTS.get(self.active_tab, ()),
+        )
+        self._scan(job, read)
 
     def on_unmount(self) -> None:
         self._stop_scan()  # leaving the screen: no reading for nobody
@@ -196,31 +217,26 @@ class StoryScreen(QueryScreen):
             self.post_message(StoryLoaded(view, read, scan))
 
     @work(thread=True, exclusive=True, group=SCAN_GROUP, exit_on_error=False)
-    def _scan(self, db: str, story: str, selection: Selection, read: int) -> None:
+    def _scan(self, job: ScanJob, read: int) -> None:
         worker = get_current_worker()
-        last = time.monotonic()
-        todo = list(SCAN_PARTS)
-        tab = ""
+        last: dict[str, float] = {}
 
-        def progress(done: int, total: int) -> bool:
-            nonlocal last
+        def progress(part: str, done: int, total: int) -> bool:
             if worker.is_cancelled:
                 return False
-            if total and time.monotonic() - last >= PROGRESS_EVERY:
-                last = time.monotonic()
-                self.post_message(ScanProgress(read, tab, done, total))
+            if total and time.monotonic() - last.get(part, 0.0) >= PROGRESS_EVERY:
+                last[part] = time.monotonic()
+                self.post_message(ScanProgress(read, part, done, total))
             return True
 
-        while todo:
-            tab, tables = next((p for p in todo if p[0] == self.active_tab), todo[0])
-            todo.remove((tab, tables))
-            try:
-                report = read_report(db, story, selection, progress, tables=tables)
-            except ReportStopped:
-                return  # a newer read, or the producer left: nobody wants these figures
-            if worker.is_cancelled:
-                return
-            self.post_message(ReportPart(read, selection, tab, report))
+        def deliver(part: str, report: Report) -> None:
+            if not worker.is_cancelled:
+                self.post_message(ReportPart(read, job.selection, part, report))
+
+        try:
+            self.dashboard.reader.read(job, progress, deliver)
+        except ReportStopped:
+            return  # a newer read, or the producer left: nobody wants these figures
 
     # -- showing ---------------------------------------------------------------------------
 
@@ -230,10 +246,7 @@ class StoryScreen(QueryScreen):
         first = self.view is None
         self.view, self.shown_read = message.view, message.read
         if message.scan or (self.scanning is None and not self._busy(SCAN_GROUP)):
-            self.scanning, self.scanned, self.parts = message.read, 0.0, {}
-            self.part = ("", 0.0)
-            db = str(self.dashboard.db_path)
-            self._scan(db, self.story, self.selection, message.read)
+            self._start_scan(message.read)  # (the auto-refresh: once the last one is done)
         self.query_one("#story-message").display = False
         self.query_one("#tabs").display = True
         self.query_one("#totals").display = True
@@ -244,22 +257,25 @@ class StoryScreen(QueryScreen):
             self.refresh_bindings()
 
     def on_scan_progress(self, message: ScanProgress) -> None:
-        if message.read == self.scanning and message.total:
-            within = min(1.0, message.done / message.total)
-            self.part = (message.tab, within)
-            self.scanned = min(1.0, (len(self.parts) + within) / len(SCAN_PARTS))
-            self._draw(scan_only=True)
+        if message.read == self.scanning and message.total and message.part not in self.parts:
+            self.within[message.part] = min(1.0, message.done / message.total)
+            self.scanned = min(1.0, (len(self.parts) + sum(self.within.values())) / len(SCAN_PARTS))
+            self._draw(tabs=(), progress=True)
 
     def on_report_part(self, message: ReportPart) -> None:
         if message.selection != self.selection or message.read != self.scanning:
             return
-        self.parts[message.tab] = message.report
+        self.parts[message.part] = message.report
+        self.within.pop(message.part, None)
+        self.scanned = min(1.0, (len(self.parts) + sum(self.within.values())) / len(SCAN_PARTS))
         if len(self.parts) == len(SCAN_PARTS):  # every part is in: the whole report
             tables = dict(SCAN_PARTS)
-            report = combined({tables[tab]: part for tab, part in self.parts.items()})
+            report = combined({tables[part]: got for part, got in self.parts.items()})
             self.whole = WholeRead(message.read, report, self.dashboard.stamp())
-            self.scanning, self.parts = None, {}
-        self._draw()
+            self.scanning, self.parts, self.within = None, {}, {}
+            self._draw()
+        else:  # the tab this part completes, if it does
+            self._draw(tabs=[t for t, ps in TAB_PARTS.items() if message.part in ps])
 
     def _report(self) -> tuple[Report, bool]:
         """The report to show, and whether the stage-2 figures in it are as new as the rest."""
@@ -274,16 +290,25 @@ class StoryScreen(QueryScreen):
     def _tab_report(self, tab: str, report: Report, have: bool) -> Report | None:
         """The figures `tab` shows once every event it needs is read (None: not yet).
 
-        The part the scan under way has read for it, else the last whole read
+        The parts the scan under way has read for it, else the last whole read
         (`report`, when `have`)."""
         assert self.view is not None
-        part = self.parts.get(tab)
-        if part is not None:
+        names = TAB_PARTS[tab]
+        if all(name in self.parts for name in names):
+            tables = dict(SCAN_PARTS)
+            part = combined({tables[name]: self.parts[name] for name in names})
             return merged(self.view.report, part)
         return report if have else None
 
-    def _draw(self, *, scan_only: bool = False) -> None:
-        """Draw the figures on show: the header, and every tab (or just what waits on the scan)."""
+    def _waiting(self, tab: str) -> float:
+        """How far the read of `tab`'s own parts is, 0..1."""
+        names = TAB_PARTS[tab]
+        return sum(1.0 if n in self.parts else self.within.get(n, 0.0) for n in names) / len(names)
+
+    def _draw(self, *, tabs: Collection[str] | None = None, progress: bool = False) -> None:
+        """Draw the figures on show: the header, what waits on the scan, and `tabs`
+        (None: every tab). With `progress`, only how far the scan is: the header's
+        line and the tab on show, if it waits (the others when switched to)."""
         view = self.view
         if view is None:
             return
@@ -292,40 +317,63 @@ class StoryScreen(QueryScreen):
         reading = None if self.scanning is None else self.scanned
         stale = self.whole.stamp if have and not fresh and self.whole else None
         pending = views.reading_note(reading, stale)
-        self.query_one("#totals", Static).update(
-            views.totals(view, self.stage1_stamp, report=report, pending=pending)
-        )
+        if not progress:
+            totals = views.totals(view, self.stage1_stamp, report=report)
+            self.query_one("#totals", Static).update(totals)
+        # a line of its own, shown and hidden: a header that lost a line kept its
+        # height now and then (Textual's layout, parts coming in a few a frame)
+        line = self.query_one("#pending", Static)
+        line.display = pending is not None
+        if pending is not None:
+            line.update(pending)
         figures = Figures(view.selection.min_count)
         sessions = view.report.overview.sessions
 
-        def waiting(tab: str) -> RenderableType:  # how far the read of this tab's own part is
-            at, within = self.part
-            return views.waiting(
-                None if reading is None else within if at == tab else 0.0, sessions
-            )
+        def waiting(tab: str) -> RenderableType:  # how far the read of this tab's own parts is
+            return views.waiting(None if reading is None else self._waiting(tab), sessions)
 
         bodies: dict[str, RenderableType] = {}
-        read = {tab: self._tab_report(tab, report, have) for tab in ("choices", *SCAN_TABS)}
-        if read["dropoff"] is None:  # the tabs that wait for the scan: how far it is
+        waits = [self.active_tab] if progress else ["choices", *SCAN_TABS]
+        read = {tab: self._tab_report(tab, report, have) for tab in waits if tab in TAB_PARTS}
+        if "dropoff" in read and read["dropoff"] is None:  # who stopped where, and how far
             bodies["dropoff"] = Group(views.dropoff_only(report, figures), waiting("dropoff"))
-        bodies.update(
-            (tab, waiting(tab)) for tab in SCAN_TABS if read[tab] is None and tab != "dropoff"
+        bodies.update(  # the tabs that wait for the scan: how far it is
+            (tab, waiting(tab))
+            for tab in SCAN_TABS
+            if tab != "dropoff" and tab in read and read[tab] is None
         )
-        if not scan_only:
+        bodies.update(self._bodies(view, report, read, figures, TAB_IDS if tabs is None else tabs))
+        for tab, body in bodies.items():
+            self.query_one(f"#{tab}-body", Static).update(body)
+
+    def _bodies(
+        self,
+        view: StoryView,
+        report: Report,
+        read: dict[str, Report | None],
+        figures: Figures,
+        tabs: Collection[str],
+    ) -> dict[str, RenderableType]:
+        """The figures of `tabs` (a tab still waiting for its parts is left out;
+        `read` has each waiting tab's figures, None until its parts are in)."""
+        bodies: dict[str, RenderableType] = {}
+        if "choices" in tabs:
             titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
-            timed = read["choices"]
+            timed = read.get("choices")
             bodies["choices"] = views.choice_points(
                 timed or report, titles, figures, timed=timed is not None
             )
+        if "endings" in tabs:
             bodies["endings"] = views.sheets(report, ("endings",), figures)
-            if (part := read["dropoff"]) is not None:
-                bodies["dropoff"] = views.sheets(part, ("dropoff", "progress"), figures)
-            if (part := read["paths"]) is not None:
-                bodies["paths"] = views.sheets(part, ("paths",), figures)
-            if (part := read["segments"]) is not None:
-                bodies["segments"] = views.segments(part, figures)
-            if (part := read["flags"]) is not None:
-                bodies["flags"] = views.sheets(part, ("flags", "unreached"), figures)
+        if "dropoff" in tabs and (part := read.get("dropoff")) is not None:
+            bodies["dropoff"] = views.sheets(part, ("dropoff", "progress"), figures)
+        if "paths" in tabs and (part := read.get("paths")) is not None:
+            bodies["paths"] = views.sheets(part, ("paths",), figures)
+        if "segments" in tabs and (part := read.get("segments")) is not None:
+            bodies["segments"] = views.segments(part, figures)
+        if "flags" in tabs and (part := read.get("flags")) is not None:
+            bodies["flags"] = views.sheets(part, ("flags", "unreached"), figures)
+        if "flowchart" in tabs:
             s = view.selection
             chart = Flowchart(
                 view.graph,
@@ -335,8 +383,7 @@ class StoryScreen(QueryScreen):
                 header=False,
             )
             bodies["flowchart"] = Group(views.flow_caption(view), Text(""), chart)
-        for tab, body in bodies.items():
-            self.query_one(f"#{tab}-body", Static).update(body)
+        return bodies
 
     def _focus_body(self) -> None:
         """Give the focus to the shown tab's figures, so the scroll keys work at once."""
@@ -346,6 +393,8 @@ class StoryScreen(QueryScreen):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.active_tab = event.pane.id or TAB_IDS[0]  # a scan under way reads this tab next
+        if self.scanning is not None:
+            self._draw(tabs=(), progress=True)  # how far its own parts are, now
         if self.view is not None:  # a number key, ←/→ or a click on a tab
             self._focus_body()
 
