@@ -15,6 +15,8 @@ aggregates (`aggregates.py`) of those sessions are counted in memory too
 gives the same rows. The digests of the sessions a batch creates
 (`digests.py`: every session has one) are replayed from the ops in memory,
 never read back. The running totals are summed from the same tallies.
+The rows keyed by session id (events, attributes, digests) go in sorted by
+it: one pass over each table's pages rather than a random page per session.
 
 A session still open at the end of its batch (in progress) is held in
 memory for up to `hold` more batches before it is written: a simulated
@@ -50,6 +52,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -365,7 +368,9 @@ def _write_units(conn: sqlite3.Connection, units: dict[str, SessionUnit]) -> Non
         return
     rows = {sid: unit.row for sid, unit in units.items()}
     attrs = [a for unit in units.values() for a in unit.attrs]
-    events = [e for unit in units.values() for e in unit.events]
+    # the keyed tables take their rows in key order: one pass over the b-tree's pages
+    # instead of a random page for each session (session ids are random)
+    events = chain.from_iterable(units[sid].events for sid in sorted(units))
     walked: Counter[tuple[str, str, str, str, str]] = Counter()
     timeouts: Counter[tuple[str, str, str, str, str]] = Counter()
     views: Counter[tuple[str, str, str]] = Counter()
@@ -380,14 +385,12 @@ def _write_units(conn: sqlite3.Connection, units: dict[str, SessionUnit]) -> Non
                 views[(*story, scene)] += v
         for key, n in unit.labels.items():
             labels[(*story, *key)] += n
-    _insert(conn, rows, attrs, events, walked, timeouts, views)
+    _insert(conn, rows, sorted(attrs), events, walked, timeouts, views)
     tallies = {sid: unit.tally for sid, unit in units.items()}
     aggregates.add_tallied(conn, rows, attrs, tallies)  # summed in memory, as add_sessions
     book = digests.Codebook(conn)  # every session it creates, replayed from its ops
-    digests.write(
-        conn,
-        [(sid, book.encode(unit.replayed())) for sid, unit in units.items()],
-    )
+    made = [(sid, book.encode(unit.replayed())) for sid, unit in units.items()]  # codes in order
+    digests.write(conn, sorted(made, key=itemgetter(0)))
     conn.executemany(
         """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count""",
@@ -440,7 +443,7 @@ def _insert(
     conn: sqlite3.Connection,
     rows: dict[str, dict[str, Any]],
     attrs: list[tuple[str, str, str]],
-    events: list[list[Any]],
+    events: Iterable[list[Any]],
     walked: Counter[tuple[str, str, str, str, str]],
     timeouts: Counter[tuple[str, str, str, str, str]],
     views: Counter[tuple[str, str, str]],
