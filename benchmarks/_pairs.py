@@ -136,6 +136,15 @@ class Verdicts:
         return 0 if self.ok else 1
 
 
+def figures_cells(got: dict[str, Any], base: dict[str, Any] | None) -> str:
+    """A measured case's wall seconds, CPU seconds and peak MB as table cells, then its
+    baseline's when it was paired with one."""
+    cells = f" {got['wall_s']:7.2f} {got['cpu_s']:6.2f} {got['peak_mb']:6.1f}"
+    if base is not None:
+        cells += f" {base['wall_s']:8.2f} {base['cpu_s']:7.2f} {base['peak_mb']:6.1f}"
+    return cells
+
+
 def fmt_ratio(s: dict[str, Any]) -> str:
     """`1.23 (min 1.10, max 1.40, 15 paired rounds)`."""
     return (

@@ -87,7 +87,7 @@ def sources(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import os
 
-    from _pairs import Verdicts, write_results
+    from _pairs import Verdicts, figures_cells, write_results
     from bench_stats import measure, old_code
     from bench_stats_tables import PEAK_MB, WALL_S, selections
 
@@ -120,14 +120,10 @@ def sources(args: argparse.Namespace) -> None:
                 if before is not None:
                     base = measure([*cmd, str(out / f"before.{suffix}")], before)
                 got = measure([*cmd, str(out / f"after.{suffix}")], None)
-                line = (
-                    f"{label:7} {name:11} {fmt:9} {got['wall_s']:7.2f} {got['cpu_s']:6.2f} "
-                    f"{got['peak_mb']:6.1f}"
-                )
+                line = f"{label:7} {name:11} {fmt:9}" + figures_cells(got, base)
                 case: dict[str, object] = {"source": label, "selection": name, "format": fmt}
                 case.update(got)
                 if base is not None:
-                    line += f" {base['wall_s']:8.2f} {base['cpu_s']:7.2f} {base['peak_mb']:6.1f}"
                     case["before"] = base
                     if fmt not in ("svg", "png"):  # pictures may differ by a byte of metadata
                         same = (out / f"before.{suffix}").read_bytes() == (

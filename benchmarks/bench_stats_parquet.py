@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _pairs import Verdicts, child_env, python, write_results  # noqa: E402
+from _pairs import Verdicts, child_env, figures_cells, python, write_results  # noqa: E402
 from bench_stats import DATA, database, measure, old_code  # noqa: E402
 from bench_stats_tables import PEAK_MB, WALL_S, selections  # noqa: E402
 
@@ -117,14 +117,10 @@ def main() -> None:
                     (out / name_).unlink(missing_ok=True)
                 base = attempt([*cmd, str(out / "before.json")], before) if before else None
                 got = attempt([*cmd, str(out / "after.json")], None)
-                line = (
-                    f"{label:12} {name:11} {table:13} {got['wall_s']:7.2f} {got['cpu_s']:6.2f} "
-                    f"{got['peak_mb']:6.1f}"
-                )
+                line = f"{label:12} {name:11} {table:13}" + figures_cells(got, base)
                 case: dict[str, Any] = {"export": source, "selection": name, "table": table}
                 case.update(got)
                 if base is not None:
-                    line += f" {base['wall_s']:8.2f} {base['cpu_s']:7.2f} {base['peak_mb']:6.1f}"
                     case["before"] = base
                     if "failed" not in base and "failed" not in got:
                         same = (out / "before.json").read_bytes() == (

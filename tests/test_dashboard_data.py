@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from branching.analytics import AnalyticsError
+from branching.cli.main import cli
 from branching.store import db as store_db
 from branching.story.loader import load_story
 from branching.story.model import Story
@@ -99,6 +101,17 @@ def dashboard_db(folder: Path) -> Path:
     finally:
         conn.close()
     return db_path
+
+
+def simulated_db(folder: Path, seed: int) -> Path:
+    """`dashboard_db` with 40 simulated playthroughs of Signal (seeded) added."""
+    db = dashboard_db(folder)
+    signal = Path(__file__).parent.parent / "stories" / "signal"
+    result = CliRunner().invoke(
+        cli, ["simulate", str(signal), "--sessions", "40", "--seed", str(seed), "--db", str(db)]
+    )
+    assert result.exit_code == 0, result.output
+    return db
 
 
 def copy_db(template: Path, folder: Path) -> Path:

@@ -20,22 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from rich.console import Console
 
 from branching.analytics import build_report
 from branching.analytics.report import ReportStopped
-from branching.cli.main import cli
 from branching.errors import StoryInvalid
 from branching.render.figures import Figures
 from branching.tui.dashboard import data, reading, views
 from branching.tui.dashboard.data import SCAN_PARTS, TAB_PARTS, Selection, combined
 from branching.tui.dashboard.reading import PartFailed, ProcessReader, ScanJob, ThreadReader
+from tests import test_dashboard_stages as stages
 from tests.test_dashboard import SIZE, make, settle, shown
-from tests.test_dashboard_data import copy_db, dashboard_db
 
-SIGNAL = Path(__file__).parent.parent / "stories" / "signal"
 FAKE = "tests.test_dashboard_reading:fake_read"
+template, db = stages.template, stages.db  # the same fixtures: a simulated audience
 
 
 def fake_read(db: str, story: str, selection: Selection, progress: Any, **how: Any) -> Any:
@@ -59,21 +57,6 @@ def fake_read(db: str, story: str, selection: Selection, progress: Any, **how: A
     if marker(".locked").exists():
         raise sqlite3.OperationalError("database is locked")
     return data.read_report(db, story, selection, progress, **how)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = dashboard_db(tmp_path_factory.mktemp("reading"))
-    result = CliRunner().invoke(
-        cli, ["simulate", str(SIGNAL), "--sessions", "40", "--seed", "5", "--db", str(db)]
-    )
-    assert result.exit_code == 0, result.output
-    return db
-
-
-@pytest.fixture
-def db(template: Path, tmp_path: Path) -> Path:
-    return copy_db(template, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -18,29 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from branching.analytics import build_report, make_filters
 from branching.analytics.report import ReportStopped
-from branching.cli.main import cli
 from branching.tui.dashboard import data
 from branching.tui.dashboard.data import SCAN_PARTS, Selection, combined, load_figures, read_report
 from branching.tui.dashboard.reading import ThreadReader
 from branching.tui.dashboard.screens import story as story_module
 from tests.test_dashboard import SIZE, make, rows, settle, shown
-from tests.test_dashboard_data import copy_db, dashboard_db
-
-SIGNAL = Path(__file__).parent.parent / "stories" / "signal"
+from tests.test_dashboard_data import copy_db, simulated_db
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = dashboard_db(tmp_path_factory.mktemp("stages"))
-    result = CliRunner().invoke(
-        cli, ["simulate", str(SIGNAL), "--sessions", "40", "--seed", "3", "--db", str(db)]
-    )
-    assert result.exit_code == 0, result.output
-    return db
+    return simulated_db(tmp_path_factory.mktemp("stages"), 3)
 
 
 @pytest.fixture
