@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from test_consistency import record_audience
+from test_consistency_sources import run
 
 from branching.analytics import metrics, scan, segments
 from branching.analytics.engines import DuckDbEngine, open_engine
@@ -32,16 +32,9 @@ from branching.analytics.filters import Filters, Unit, settle_audience
 from branching.analytics.report import _tag_unions
 from branching.analytics.rows import TABLES
 from branching.analytics.source import resolve_versions, stored_shape
-from branching.cli import cli
 
 pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow")
-
-
-def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from branching.store.bulk import BulkWriter, SessionUnit, prepare
 from branching.store.ops import Op
 from branching.store.states import StateChain, diff
 from branching.story.loader import load_story
+from tests.test_store_group_apply import every_row
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNAL = ROOT / "stories" / "signal"
@@ -47,14 +48,7 @@ def _unfold(items: list[Op | SessionUnit]) -> list[Op]:
 def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     conn = sqlite3.connect(path)
     try:
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
-                " AND name != '_sqlite_migrations'"
-            )
-        ]
-        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+        return every_row(conn)
     finally:
         conn.close()
 

@@ -13,6 +13,7 @@ for those tables as the whole report.
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -158,18 +159,8 @@ def test_a_where_is_found_in_the_copied_attributes_only_where_it_is_one(
     """Read alone, `--where key=value` looks for `'key'='value'` in the digests' copied
     attributes: a value holding quotes, commas and another pair's text is not taken
     for that pair, nor a value that only starts like the one asked for."""
-    import sqlite3
-
     copy = tmp_path / "tricky.db"
-    source, target = sqlite3.connect(audience), sqlite3.connect(copy)
-    source.backup(target)
-    source.close()
-    sessions = [
-        sid
-        for (sid,) in target.execute(
-            "SELECT session_id FROM sessions WHERE story_id = 'signal' ORDER BY session_id"
-        )
-    ]
+    target, sessions = _copy_with_signal_sessions(audience, copy)
     for sid, value in zip(sessions, ["UK','region'='NL", "NL'", "NL,x", "it's"], strict=False):
         target.execute("INSERT OR REPLACE INTO session_attrs VALUES (?, 'region', ?)", [sid, value])
     target.commit()
@@ -188,18 +179,8 @@ def test_local_hours_and_weekdays_are_the_scans_whatever_the_start_and_offset(
     """Segments group the local times in SQL (by UTC date and local hours since it):
     starts shifted across midnight both ways, by offsets that are not whole hours, and a
     start that is not a timestamp ("unknown") give the rows of the portable query."""
-    import sqlite3
-
     copy = tmp_path / "times.db"
-    source, target = sqlite3.connect(audience), sqlite3.connect(copy)
-    source.backup(target)
-    source.close()
-    sessions = [
-        sid
-        for (sid,) in target.execute(
-            "SELECT session_id FROM sessions WHERE story_id = 'signal' ORDER BY session_id"
-        )
-    ]
+    target, sessions = _copy_with_signal_sessions(audience, copy)
     changes = [
         ("2025-01-12T23:50:00.000Z", 330),  # +5:30: the next day, 05:20
         ("2025-01-13T00:10:00.000Z", -45),  # the day before, 23:25
@@ -223,3 +204,12 @@ def test_local_hours_and_weekdays_are_the_scans_whatever_the_start_and_offset(
     scanned(monkeypatch)
     for picked, rows in zip(picks, fast, strict=True):
         assert rows["segments"] == report(copy, "signal", "sessions", picked)["segments"], picked
+
+
+def _copy_with_signal_sessions(audience: Path, copy: Path) -> tuple[sqlite3.Connection, list[str]]:
+    """A connection to a copy of `audience` at `copy`, and its Signal sessions in id order."""
+    source, target = sqlite3.connect(audience), sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    found = "SELECT session_id FROM sessions WHERE story_id = 'signal' ORDER BY session_id"
+    return target, [sid for (sid,) in target.execute(found)]
