@@ -33,7 +33,7 @@ from branching.analytics.shape import Shape
 from branching.analytics.source import Version
 from branching.analytics.walks import depth_buckets, label_of
 from branching.store import decide_acts, sketch
-from branching.store.db import has_table
+from branching.store.db import columns, has_table
 from branching.store.digests import has_acts, names, outdated
 
 SceneCounts = dict[str, tuple[int, int]]  # scene -> (units shown it, times shown)
@@ -226,12 +226,13 @@ def digested(
     most = mine * 4 >= every and not (filters.since or filters.until)
     # by viewers once the digests hold the viewer (m016); not for a story with few of the
     # file's sessions (the digests of every story would be read)
-    if most and (unit == "sessions" or has_viewers(conn)) and has_copies(conn):
+    viewers = has_acts(conn)
+    if most and (unit == "sessions" or viewers) and has_copies(conn):
         alone = _alone(story_id, chosen, filters, firsts)
     if firsts:
         cond += " AND s.session_id IN (SELECT f.session_id FROM agg_firsts f WHERE f.story_id = ?)"
         params = [*params, story_id]
-    table = _TABLE_ORDER if has_viewers(conn) else "session_digests s"
+    table = _TABLE_ORDER if viewers else "session_digests s"
     return Digested(conn, cond, params, unit, _in_id_order(conn, most), alone, table)
 
 
@@ -257,16 +258,9 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def has_viewers(conn: sqlite3.Connection) -> bool:
-    """Whether each digest carries its session's viewer and the scenes of its timeouts,
-    rewinds, pauses and skipped reveals (m016)."""
-    return has_acts(conn)
-
-
 def has_copies(conn: sqlite3.Connection) -> bool:
     """Whether each digest carries its session's columns (m015)."""
-    columns = conn.execute("SELECT name FROM pragma_table_info('session_digests')").fetchall()
-    return ("first_play",) in columns
+    return "first_play" in columns(conn, "session_digests")
 
 
 _BY_ID = "sqlite_autoindex_sessions_1"  # the sessions' primary key (session_id)

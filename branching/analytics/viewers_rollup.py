@@ -53,9 +53,8 @@ from branching.analytics.stats_rollup import (
     SceneCounts,
     Taken,
     TimingCounts,
-    has_viewers,
 )
-from branching.store.digests import names
+from branching.store.digests import has_acts, names
 
 _ACT_KINDS = ("rewind", "pause", "reveal_skipped")  # `metrics.interactions`' column order
 _ACT_COLUMNS = ("rewound", "paused", "skipped")  # the digests' lists of each (m016)
@@ -90,7 +89,7 @@ def viewer_figures(
     answer (timing and interactions need m016's lists)."""
     if d.unit != "viewers" or not answerable(d.conn, story_id, filters)[0]:
         return ViewerFigures()
-    listed = has_viewers(d.conn)
+    listed = has_acts(d.conn)  # m016's lists
     timing, acts = timing and listed, acts and listed
     where, params = class_where(story_id, chosen, filters)
     views = {

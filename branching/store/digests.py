@@ -105,7 +105,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from branching.store.db import has_table
+from branching.store.db import columns, has_table
 
 DECISIONS = frozenset({"choice_made", "timeout_default"})
 # the per-session lists of scenes where something happened (m016), by the event type
@@ -412,8 +412,7 @@ def has_acts(conn: sqlite3.Connection) -> bool:
 
     A file is read or written before m016 by the steps before it (m012's
     backfill runs this module's `rebuild`), so the writes ask."""
-    columns = conn.execute("SELECT name FROM pragma_table_info('session_digests')").fetchall()
-    return ("skipped",) in columns
+    return "skipped" in columns(conn, "session_digests")
 
 
 def write(
@@ -636,14 +635,15 @@ def _refresh(conn: sqlite3.Connection, where: str) -> None:
         ORDER BY s.session_id, e.seq"""
     )
     book = Codebook(conn, whole=True)
+    acts = has_acts(conn)  # the schema does not change between batches
     batch: list[tuple[str, Digest]] = []
     for session_id, rows in groupby(cursor, key=itemgetter(0)):
         events = ((r[1], r[2], r[3], r[4]) for r in rows if r[1] is not None)
         batch.append((session_id, book.encode(replay(events))))
         if len(batch) >= _BATCH:
-            write(conn, batch)
+            write(conn, batch, acts)
             batch.clear()
-    write(conn, batch)
+    write(conn, batch, acts)
 
 
 def rebuild(conn: sqlite3.Connection) -> None:
@@ -723,5 +723,4 @@ def refresh_marked(conn: sqlite3.Connection) -> None:
 
 
 def _has_seq(conn: sqlite3.Connection) -> bool:
-    columns = conn.execute("SELECT name FROM pragma_table_info('session_digests')").fetchall()
-    return ("seq",) in columns
+    return "seq" in columns(conn, "session_digests")

@@ -97,6 +97,7 @@ TAB_IDS = tuple(tab for tab, _ in TABS)
 SCAN_TABS = ("dropoff", "paths", "segments", "flags")  # wait for the scan, in part or all
 SCAN_GROUP = "scan"
 PROGRESS_EVERY = 0.2  # seconds between two progress messages of a scan
+_PART_TABLES = dict(SCAN_PARTS)  # part -> the report tables it reads
 
 SCROLL = Binding.Group("Scroll", compact=True)
 SWITCH = Binding.Group("Tabs", compact=True)
@@ -149,10 +150,14 @@ class StoryScreen(QueryScreen):
         self.shown_read = 0
         self.whole: WholeRead | None = None
         self.scanning: int | None = None  # the read whose scan is under way
-        self.scanned = 0.0  # how far it is, 0..1
         self.within: dict[str, float] = {}  # how far each part under way is, 0..1
         self.parts: dict[str, Report] = {}  # what that scan has read so far, by part
         self.active_tab = TAB_IDS[0]  # the tab on show, for the scan's worker thread to read
+
+    @property
+    def scanned(self) -> float:
+        """How far the scan under way is, 0..1: its parts in and those under way."""
+        return min(1.0, (len(self.parts) + sum(self.within.values())) / len(SCAN_PARTS))
 
     def compose(self) -> ComposeResult:
         yield Static(id="totals")
@@ -197,7 +202,7 @@ class StoryScreen(QueryScreen):
         self.scanning, self.parts, self.within = None, {}, {}
 
     def _start_scan(self, read: int) -> None:
-        self.scanning, self.scanned, self.parts, self.within = read, 0.0, {}, {}
+        self.scanning, self.parts, self.within = read, {}, {}
         job = ScanJob(
             str(self.dashboard.db_path),
             self.story,
@@ -259,7 +264,6 @@ class StoryScreen(QueryScreen):
     def on_scan_progress(self, message: ScanProgress) -> None:
         if message.read == self.scanning and message.total and message.part not in self.parts:
             self.within[message.part] = min(1.0, message.done / message.total)
-            self.scanned = min(1.0, (len(self.parts) + sum(self.within.values())) / len(SCAN_PARTS))
             self._draw(tabs=(), progress=True)
 
     def on_report_part(self, message: ReportPart) -> None:
@@ -267,10 +271,8 @@ class StoryScreen(QueryScreen):
             return
         self.parts[message.part] = message.report
         self.within.pop(message.part, None)
-        self.scanned = min(1.0, (len(self.parts) + sum(self.within.values())) / len(SCAN_PARTS))
         if len(self.parts) == len(SCAN_PARTS):  # every part is in: the whole report
-            tables = dict(SCAN_PARTS)
-            report = combined({tables[part]: got for part, got in self.parts.items()})
+            report = combined({_PART_TABLES[part]: got for part, got in self.parts.items()})
             self.whole = WholeRead(message.read, report, self.dashboard.stamp())
             self.scanning, self.parts, self.within = None, {}, {}
             self._draw()
@@ -295,8 +297,7 @@ class StoryScreen(QueryScreen):
         assert self.view is not None
         names = TAB_PARTS[tab]
         if all(name in self.parts for name in names):
-            tables = dict(SCAN_PARTS)
-            part = combined({tables[name]: self.parts[name] for name in names})
+            part = combined({_PART_TABLES[name]: self.parts[name] for name in names})
             return merged(self.view.report, part)
         return report if have else None
 
