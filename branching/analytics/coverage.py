@@ -27,6 +27,7 @@ from branching.simulate.audience import Audience
 from branching.simulate.run import simulate
 from branching.story.model import Story
 from branching.verify.explore import explore
+from branching.verify.limits import default_max_memory
 
 DEFAULT_RUNS = 200
 DEFAULT_RARE = 0.05
@@ -104,7 +105,9 @@ def coverage(
 ) -> Coverage:
     """The coverage table of `story` (loaded without errors)."""
     # no bound on states by default (the explorer's memory limit protects), as `explore` does
-    found = explore(story, max_states=max_states, interruptible=True)
+    found = explore(
+        story, max_states=max_states, max_memory=default_max_memory(), interruptible=True
+    )
     scenes_seen, choices_seen = set(found.reached_scenes), set(found.reached_choices)
     complete = found.complete
     sim_scenes, sim_choices = _simulated(story, runs, seed)

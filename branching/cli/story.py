@@ -135,8 +135,8 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
     metavar="SIZE",
     default=None,
     callback=_size,
-    help="Stop when the process uses this much memory, e.g. 500M or 2G "
-    "(default: half the machine's memory, at most 8G).",
+    help="Stop before the process uses more than this much memory, e.g. 500M or 2G "
+    "(default: half the memory available when it starts, at most 8G).",
 )
 @click.option(
     "--raw/--no-raw",
@@ -182,6 +182,13 @@ def explore(
         interruptible=True,
         started=lambda: click.echo(
             f"Exploring {story}: Ctrl-C stops early and prints what was found.", err=True
+        ),
+        counting=lambda found: click.echo(
+            f"The search is complete ({found.states:,} states, {found.seconds:.1f} s, "
+            f"{len(found.endings)} of {len(found.endings) + len(found.unreached)} endings "
+            "reached); now counting the full states (--no-raw skips this; Ctrl-C stops "
+            "the count and keeps every finding).",
+            err=True,
         ),
     )
     if fmt == "json":

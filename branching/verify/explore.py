@@ -75,28 +75,32 @@ def explore(
     raw: bool = False,
     interruptible: bool = False,
     started: Callable[[], None] | None = None,
+    counting: Callable[[Exploration], None] | None = None,
 ) -> Exploration:
     """Search every state of `story` (loaded without errors) reachable from its start.
 
     `raw` also counts the full states (every variable kept; at most 100 times
     `max_states` of them). `interruptible`: Ctrl-C stops the search cleanly;
-    `started` is called once it does.
+    `started` is called once it does, `counting` with the findings once the
+    search is complete and the count of full states begins.
     """
     watch = Watch(Limits(max_states, max_seconds, max_memory))
     if interruptible:
         with watch.catching_interrupts():
             if started is not None:
                 started()
-            return _explore(story, watch, raw)
+            return _explore(story, watch, raw, counting)
     if started is not None:
         started()
-    return _explore(story, watch, raw)
+    return _explore(story, watch, raw, counting)
 
 
 # ---------------------------------------------------------------- the search
 
 
-def _explore(story: Story, watch: Watch, raw: bool) -> Exploration:
+def _explore(
+    story: Story, watch: Watch, raw: bool, counting: Callable[[Exploration], None] | None
+) -> Exploration:
     max_states = watch.limits.max_states
     search = Reduced(Moves(StateSpace(story)), watch, max_states)
     try:
@@ -111,9 +115,12 @@ def _explore(story: Story, watch: Watch, raw: bool) -> Exploration:
     complete = watch.stopped is None and not search.full
     found = _findings(story, search, complete, watch, seconds)
     search.moves.on_zero = None
+    watch.reserve = None  # it holds the search
     del search  # the raw count needs the memory more than the proofs' parents do
-    if not (raw and complete):
+    if not (raw and found.complete):
         return found
+    if counting is not None:
+        counting(found)
     if max_states is not None:
         watch.limits = Limits(max_states * 100, watch.limits.max_seconds, watch.limits.max_memory)
     began = watch.elapsed()
@@ -173,12 +180,18 @@ def _findings(
     ]
     doomed: list[DoomedScene] = []
     if complete:
-        stuck += [
-            StuckState(moves.scenes[si].id, "a loop of scenes with no choice", proof(si, s))
-            for si, s in search.trapped()
-        ]
-        for si, states in search.doomed().items():
-            doomed.append(DoomedScene(moves.scenes[si].id, len(states), proof(si, states[0])))
+        trapped = search.trapped()
+        lost = search.doomed() if trapped is not None else None
+        if trapped is None or lost is None:  # the memory limit: nothing is lost, little proven
+            complete = False
+            watch.stopped = f"{watch.stopped} while looking for states with no way to an ending"
+        else:
+            stuck += [
+                StuckState(moves.scenes[si].id, "a loop of scenes with no choice", proof(si, s))
+                for si, s in trapped
+            ]
+            for si, states in lost.items():
+                doomed.append(DoomedScene(moves.scenes[si].id, len(states), proof(si, states[0])))
     deepest: Deepest | None = None
     best = (-1, 0, 0)
     for si, held in enumerate(info):

@@ -15,7 +15,10 @@ scene's are looked at.
 - `count_raw` counts the full states (every variable, no merging) with no
   parents at all: it holds only the sets of scenes reached and not yet
   processed, and frees each scene's set once it is processed, so its memory
-  is bounded by the widest cut of the film, not by the total.
+  is bounded by the widest cut of the film, not by the total. It works in
+  batches of at most `BATCH` states and asks the watch to `afford` each
+  batch (its new states, and the table of the set it goes into should that
+  grow) before making it, so a memory limit stops it before it is crossed.
 
 This order was chosen over one breadth-first search because film-like
 stories are nearly acyclic: the raw count never needs a global visited set,
@@ -24,12 +27,21 @@ and shortest distances are settled scene by scene. Standard library only.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from itertools import islice
+
 from branching.expr.conditions import Expression
-from branching.verify.limits import Watch
+from branching.verify.limits import CHECK_EVERY, Watch, int_bytes, table_growth
 from branching.verify.packed import Moves, PackOverflow
 
 DIST_BITS = 24
 DIST_MASK = (1 << DIST_BITS) - 1
+BATCH = 1 << 15  # states of a scene stepped together by the full count
+_GROUPING = 200  # bytes per state to group a batch by read bits, at worst (a list each)
+_BATCH_SET = 128  # bytes per state of a batch's own set table, at worst
+_QUEUED = 80  # bytes per state in the merged search's queue: a (scene, state) tuple
+_SMALL_TABLES = 80  # bytes per state for dicts still small enough to grow many times
+_AFTER_BYTES = 256  # bytes per state of the passes after the search (sets, tuples, lists)
 
 
 def components(moves: Moves, start: int) -> list[tuple[list[int], bool]]:
@@ -133,6 +145,21 @@ class Reduced:
         self.done: list[int] = []  # scenes whose states were all expanded
         self.order: list[tuple[list[int], bool]] = []
         moves.on_zero = self._zero
+        width = moves.packer.width
+        # a new state: its packed int, the int of its distance and parent, a queue entry
+        self._each = int_bytes(width) + int_bytes(width + n.bit_length() + 64) + _QUEUED
+        watch.reserve = self._ahead
+
+    def _ahead(self, grown: int) -> int:
+        """Bytes the next `CHECK_EVERY` new states may take before the watch looks again:
+        as much as the last ones took (`grown`: the steps cached per distinct read bits
+        can outweigh the states), at least the states themselves, plus the table of
+        each scene's dict they could make grow."""
+        grow = max(grown, CHECK_EVERY * self._each) + CHECK_EVERY * _SMALL_TABLES
+        for held in self.info:
+            if len(held) >= CHECK_EVERY:
+                grow += table_growth(held, CHECK_EVERY)
+        return grow
 
     def _zero(self, si: int, s: int, where: str, expr: Expression) -> None:
         self.zero.setdefault((si, where, expr.source), s)
@@ -229,11 +256,14 @@ class Reduced:
 
     # ------------------------------------------------------------ after the search
 
-    def doomed(self) -> dict[int, list[int]]:
-        """Per scene, the states from which no ending can be reached (all states expanded)."""
+    def doomed(self) -> dict[int, list[int]] | None:
+        """Per scene, the states from which no ending can be reached (all states expanded);
+        None when the memory limit stopped the pass (its sets would not fit)."""
         moves, info = self.moves, self.info
         bad: dict[int, set[int]] = {}
         for comp, loops in reversed(self.order):
+            if not self.watch.afford(sum(len(info[si]) for si in comp) * _AFTER_BYTES):
+                return None
             alive: dict[int, set[int]] = {si: set() for si in comp}
             changed = True
             while changed:
@@ -259,13 +289,16 @@ class Reduced:
                     bad[si] = dead
         return {si: sorted(v, key=lambda s: info[si][s] & DIST_MASK) for si, v in bad.items()}
 
-    def trapped(self) -> list[tuple[int, int]]:
-        """States in loops of scenes with no choice that never lead out of the loop."""
+    def trapped(self) -> list[tuple[int, int]] | None:
+        """States in loops of scenes with no choice that never lead out of the loop;
+        None when the memory limit stopped the pass."""
         moves = self.moves
         out: list[tuple[int, int]] = []
         # loops of route-only scenes, even inside a larger loop through choices (a
         # `next` back to itself until a flag that nothing here sets)
         for comp in route_loops(moves):
+            if not self.watch.afford(sum(len(self.info[si]) for si in comp) * _AFTER_BYTES):
+                return None
             inside = set(comp)
             escapes: set[tuple[int, int]] = set()
             into: dict[tuple[int, int], list[tuple[int, int]]] = {}
@@ -310,6 +343,11 @@ def count_raw(moves: Moves, watch: Watch) -> tuple[int, bool]:
     n = len(moves.scenes)
     pending: list[set[int]] = [set() for _ in range(n)]
     pending[si0].add(s0)
+    each = int_bytes(moves.packer.width) + _BATCH_SET
+
+    def cost(t: int, size: int) -> int:
+        return size * each + table_growth(pending[t], size)
+
     total = 0
     try:
         for comp, loops in components(moves, si0):
@@ -320,9 +358,9 @@ def count_raw(moves: Moves, watch: Watch) -> tuple[int, bool]:
                 here, pending[si] = pending[si], set()
                 total += len(here)
                 if moves.scenes[si].ending is None:
-                    for t, states in _raw_step(moves, si, here):
+                    for t, states in _raw_step(moves, si, here, watch, cost):
                         pending[t] |= states
-                    watch.tick(len(here))
+                del here
                 _over(watch, total)
             if watch.stopped is not None:
                 return total, False
@@ -336,32 +374,49 @@ def count_raw(moves: Moves, watch: Watch) -> tuple[int, bool]:
     return total, True
 
 
-def _raw_step(moves: Moves, si: int, here: set[int]) -> list[tuple[int, set[int]]]:
+def _raw_step(
+    moves: Moves, si: int, here: set[int], watch: Watch, cost: Callable[[int, int], int]
+) -> Iterator[tuple[int, set[int]]]:
     """The successors of the states `here` of scene `si`, as (target, states) batches.
 
-    States are grouped by the bits the scene reads, and each group goes through
-    each of its steps in one set comprehension: the per-state work stays in C.
+    `here` goes in batches of at most `BATCH` states, grouped by the bits the
+    scene reads; each group goes through each of its steps in one set
+    comprehension, so the per-state work stays in C. Before each set is made,
+    `watch.afford(cost(target, size))` must agree; when it does not (or a
+    limit stops the search) no more batches come. The caller merges each set
+    before asking for the next, so only one is held at a time.
     """
-    if not here:
-        return []
     read = moves.read[si]
-    groups: dict[int, list[int]] = {}
-    if read:
-        for s in here:
-            k = s & read
-            g = groups.get(k)
-            if g is None:
-                groups[k] = [s]
-            else:
-                g.append(s)
-    out: list[tuple[int, set[int]]] = []
-    for k, states in groups.items() if read else [(0, here)]:
-        steps = moves.cache[si].get(k)
-        if steps is None:
-            steps = moves.steps(si, next(iter(states)))
-        for clear, bits, t, _label, _cost in steps:
-            out.append((t, {(s & clear) | bits for s in states}))
-    return out
+    cache = moves.cache[si]
+    source = iter(here)
+    while True:
+        batch = list(islice(source, BATCH))
+        if not batch:
+            return
+        if read:
+            if not watch.afford(len(batch) * _GROUPING):
+                return
+            groups: dict[int, list[int]] = {}
+            for s in batch:
+                k = s & read
+                g = groups.get(k)
+                if g is None:
+                    groups[k] = [s]
+                else:
+                    g.append(s)
+        else:
+            groups = {0: batch}
+        for k, states in groups.items():
+            steps = cache.get(k)
+            if steps is None:
+                steps = moves.steps(si, states[0])
+            for clear, bits, t, _label, _cost in steps:
+                if not watch.afford(cost(t, len(states))):
+                    return
+                yield t, {(s & clear) | bits for s in states}
+        del groups
+        if watch.tick(len(batch)):
+            return
 
 
 def _over(watch: Watch, total: int) -> bool:
@@ -379,13 +434,20 @@ def _raw_loop(
     inside = set(comp)
     seen = {si: pending[si] for si in comp}
     fresh = {si: set(pending[si]) for si in comp}
+    each = int_bytes(moves.packer.width) + _BATCH_SET
+
+    def cost(t: int, size: int) -> int:
+        if t in inside:
+            return size * each + table_growth(seen[t], size) + table_growth(fresh[t], size)
+        return size * each + table_growth(pending[t], size)
+
     held = sum(len(v) for v in seen.values())
     while any(fresh.values()):
         for si in comp:
             here, fresh[si] = fresh[si], set()
             if not here or moves.scenes[si].ending is not None:
                 continue
-            for t, states in _raw_step(moves, si, here):
+            for t, states in _raw_step(moves, si, here, watch, cost):
                 if t in inside:
                     states -= seen[t]
                     seen[t] |= states
@@ -393,7 +455,8 @@ def _raw_loop(
                     held += len(states)
                 else:
                     pending[t] |= states
-            if watch.tick(len(here)) or _over(watch, before + held):
+            del here
+            if watch.stopped is not None or _over(watch, before + held):
                 return sum(len(v) for v in seen.values())
     total = sum(len(v) for v in seen.values())
     for si in comp:
