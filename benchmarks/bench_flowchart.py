@@ -23,6 +23,20 @@ same, pictures apart), and issue 14's target: every case under 1 s and
 
     python benchmarks/bench_flowchart.py --db DB --source parquet:OUT/ [--before REV]
         [--formats json,dot] [--selections all,viewers] [--story signal]
+
+With `--viewers` it times `flowchart STORY --db DB --by viewers` on SQLite in
+every format (`--formats`), unfiltered and filtered: `--where region=NL`,
+`--first-only`, `--since` the latest day, `--since` that day at noon (a
+time of day) and `--until` it; with `--before REV|DIR` the older code on
+the same case, in the same run, right before, reading `--before-db` (the
+same recordings at the schema that code knows, e.g. the file before m018:
+an older branching refuses a newer schema), its output compared byte for
+byte (but for where the figures came from: the older code said "raw
+events"). Issue 14's target: every case under 1 s and 200 MB. Writes
+benchmarks/results/flowchart-viewers.json.
+
+    python benchmarks/bench_flowchart.py --viewers --db NEW.db [--before REV|DIR
+        --before-db OLD.db] [--formats json,terminal] [--selections all,NL]
 """
 
 from __future__ import annotations
@@ -145,6 +159,89 @@ def sources(args: argparse.Namespace) -> None:
     raise SystemExit(verdicts.exit_code())
 
 
+def latest_day(db: Path) -> str:
+    """The UTC day the latest session of the database started (`YYYY-MM-DD`)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        (last,) = conn.execute("SELECT MAX(started_at) FROM sessions").fetchone()
+    return str(last)[:10]
+
+
+def viewer_selections(db: Path) -> dict[str, list[str]]:
+    day = latest_day(db)
+    return {
+        "all": [],
+        "NL": ["--where", "region=NL"],
+        "first-only": ["--first-only"],
+        "since": ["--since", day],
+        "since 12:00": ["--since", f"{day}T12:00"],
+        "until": ["--until", day],
+    }
+
+
+def _same_but_source(before: Path, after: Path) -> bool:
+    """Byte for byte the same, but for the words saying where the figures came from."""
+    old, new = before.read_bytes(), after.read_bytes()
+    return old == new or old.replace(b"raw events", b"aggregates") == new
+
+
+def by_viewers(args: argparse.Namespace) -> None:
+    """Every format and selection by viewers on SQLite, paired with REV on `--before-db`."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import os
+
+    from _pairs import Verdicts, figures_cells, write_results
+    from bench_stats import measure, old_code
+    from bench_stats_tables import PEAK_MB, WALL_S
+
+    if args.db is None:
+        raise SystemExit("--viewers needs --db, the database to read")
+    chosen = viewer_selections(args.db)
+    if args.selections:
+        chosen = {k: v for k, v in chosen.items() if k in args.selections.split(",")}
+    formats = {k: v for k, v in SOURCE_FORMATS.items() if k in args.formats.split(",")}
+    before = old_code(args.before) if args.before else None
+    if before is not None and before.name.startswith("bench-stats-before-"):
+        (before / "branching" / "_stories").symlink_to(ROOT / "stories")
+    before_db = args.before_db or args.db
+    out = Path(tempfile.mkdtemp(prefix="bench-flowchart-viewers-"))
+    load = os.getloadavg()[0]
+    print(f"database: {args.db}" + (f" (REV reads {before_db})" if before else ""))
+    print(f"load average at start: {load:.2f}")
+    print(f"{'selection':12} {'format':9} {'wall s':>7} {'cpu s':>6} {'MB':>6}"
+          f" {'REV wall':>8} {'REV cpu':>7} {'REV MB':>6}")  # fmt: skip
+    verdicts = Verdicts()
+    cases: list[dict[str, object]] = []
+    for name, picked in chosen.items():
+        for fmt, extra in formats.items():
+            suffix = "txt" if fmt == "terminal" else fmt
+            cmd = ["flowchart", args.story, "--by", "viewers", *picked, *extra, "-o"]
+            base = None
+            if before is not None:
+                base = measure(
+                    [*cmd, str(out / f"before.{suffix}"), "--db", str(before_db)], before
+                )
+            got = measure([*cmd, str(out / f"after.{suffix}"), "--db", str(args.db)], None)
+            case: dict[str, object] = {"selection": name, "format": fmt, **got}
+            if base is not None:
+                case["before"] = base
+                if fmt not in ("svg", "png"):  # pictures may differ by a byte of metadata
+                    same = _same_but_source(out / f"before.{suffix}", out / f"after.{suffix}")
+                    verdicts.judge(f"{name} {fmt}: the same as before", same, "")
+            print(f"{name:12} {fmt:9}" + figures_cells(got, base), flush=True)
+            cases.append(case)
+            verdicts.judge(
+                f"{name} {fmt} under {WALL_S:g} s and {PEAK_MB:g} MB",
+                got["wall_s"] < WALL_S and got["peak_mb"] < PEAK_MB,
+                f"{got['wall_s']:.2f} s, {got['peak_mb']:.0f} MB",
+            )
+    end = os.getloadavg()[0]
+    print(f"load average at end: {end:.2f}")
+    results = {"db": str(args.db), "before": args.before, "before_db": str(before_db),
+               "cases": cases, "load_average": {"start": load, "end": end}}  # fmt: skip
+    write_results("flowchart-viewers", False, results, verdicts)
+    raise SystemExit(verdicts.exit_code())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 events")
@@ -157,7 +254,11 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(SOURCE_FORMATS), help="with --source")
     parser.add_argument("--selections", default=None, help="comma-separated, with --source")
     parser.add_argument("--no-db", action="store_true", help="with --source: not the database")
+    parser.add_argument("--viewers", action="store_true", help="by viewers on SQLite (--db)")
+    parser.add_argument("--before-db", type=Path, default=None, help="what --before reads")
     args = parser.parse_args()
+    if args.viewers:
+        by_viewers(args)
     if args.source:
         sources(args)
     folder = Path(tempfile.mkdtemp(prefix="bench-flowchart-"))

@@ -31,7 +31,9 @@ store's is.
 
 Pages per key press: the frames its commit adds to the write-ahead log (each
 frame one page of the database), read from the log's index (`-shm`) before and
-after each press, on side A's path, in a pass of its own.
+after each press, on side A's path, in a pass of its own; and which b-tree
+(table or index) each of those pages belongs to, from the frames' page numbers
+and SQLite's `dbstat` at the end of the pass (mean pages per press of each).
 
 Paired rounds rotate which side goes first; a round's ratio is
 (key presses per second) / (raw commits per second). Target (issue 14): the
@@ -215,15 +217,30 @@ def wal_frames(path: Path) -> int:
     return int(struct.unpack_from("=I", head, 16)[0])
 
 
-def pages_per_press(path: Path, presses: int) -> float:
-    """Mean pages (log frames) a key press's commit writes, on side A's path. A log
-    restarted by the checkpoint in between counts from its start."""
+def frame_pages(path: Path, first: int, last: int) -> list[int]:
+    """The page numbers of frames `first` .. `last - 1` of the write-ahead log of `path`
+    (each frame: a 24-byte header, its page number first, big-endian, then the page)."""
+    with open(str(path) + "-wal", "rb") as wal:
+        head = wal.read(32)
+        size = int(struct.unpack_from(">I", head, 8)[0])  # the page size
+        pages = []
+        for frame in range(first, last):
+            wal.seek(32 + frame * (24 + size))
+            pages.append(int(struct.unpack(">I", wal.read(4))[0]))
+    return pages
+
+
+def pages_per_press(path: Path, presses: int) -> tuple[float, dict[str, float]]:
+    """Mean pages (log frames) a key press's commit writes, on side A's path, and of them
+    the mean per b-tree (page 1, the file's header, as `header`). A log restarted by the
+    checkpoint in between counts from its start."""
     store = Store.open(path, viewer_key=path.with_suffix(".key"))
     s = STORY
     store.register_story(
         StoryInfo(s.id, s.title, s.author, s.version, s.content_hash, s.structure())
     ).result()
     frames: list[int] = []
+    written: list[int] = []  # the page number of every frame counted
     done = seed = 0
     while done < presses:
         seed += 1
@@ -243,10 +260,20 @@ def pages_per_press(path: Path, presses: int) -> float:
             rec.shown(run)
             after = wal_frames(path)
             frames.append(after - before if after >= before else after)
+            written += frame_pages(path, before if after >= before else 0, after)
             done += 1
         rec.close()
+    conn = sqlite3.connect(path)
+    try:
+        owner = dict(conn.execute("SELECT pageno, name FROM dbstat"))
+    finally:
+        conn.close()
     store.close()
-    return statistics.mean(frames)
+    by_tree: dict[str, float] = {}
+    for page in written:
+        name = "header" if page == 1 else owner.get(page, "other (free pages)")
+        by_tree[name] = by_tree.get(name, 0) + 1 / len(frames)
+    return statistics.mean(frames), dict(sorted(by_tree.items(), key=lambda kv: -kv[1]))
 
 
 def raw_per_second(path: Path, commits: int, grown: bool = False) -> float:
@@ -324,7 +351,7 @@ def main() -> int:
             k = r % len(sides)
             for out, run in sides[k:] + sides[:k]:
                 out.append(run())
-        pages = pages_per_press(fresh(base, "p.db"), n)
+        pages, by_tree = pages_per_press(fresh(base, "p.db"), n)
         ungrouped, raw2 = paired(
             lambda: presses_per_second(fresh(base, "c.db"), n, group=False),
             lambda: raw_per_second(fresh(base, "d.db"), n),
@@ -362,6 +389,10 @@ def main() -> int:
         f"one by one {applying['op_by_op_cpu_us']} / {applying['op_by_op_cpu_mean_us']} us"
     )
     print(f"pages per key press (write-ahead log frames of its commit, mean): {pages:.1f}")
+    print(
+        "of them, per b-tree (mean per press): "
+        + ", ".join(f"{name} {n:.2f}" for name, n in by_tree.items())
+    )
     us = split(parts, fast_spent, b)
     us_before = split(before_parts, before_spent, b)
     say_split("before", us_before)
@@ -382,6 +413,7 @@ def main() -> int:
         "press_us": us,
         "press_us_before": us_before,
         "pages_per_press": round(pages, 2),
+        "pages_per_press_by_btree": {name: round(n, 2) for name, n in by_tree.items()},
         "rates": a,
         "raw": b,
         "raw_grown_log": grown,

@@ -28,22 +28,23 @@ Writes benchmarks/results/simulate.json (simulate-quick.json with --quick).
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _pairs import (  # noqa: E402
-    Timed,
     Verdicts,
     child_env,
     fmt_ratio,
     ratio_summary,
-    run_process,
     write_results,
 )
 
@@ -52,7 +53,37 @@ from branching.store import Store  # noqa: E402
 TABLES = ("sessions", "session_attrs", "events")
 
 
-def simulate(db: Path, sessions: int, seed: int, root: Path | None = None) -> Timed:
+@dataclass
+class Measured:
+    """One `simulate` process: wall and CPU seconds (its workers included), its peak
+    memory (the largest of its processes), the machine's load when it ended."""
+
+    wall_s: float
+    cpu_s: float
+    peak_mb: float
+    load: float
+    code: int
+
+
+def run_measured(argv: list[str], env: dict[str, str]) -> Measured:
+    """Run `argv` (output discarded) and take its own resource use from `wait4`."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        os.getloadavg()[0],
+        child.returncode,
+    )
+
+
+def simulate(db: Path, sessions: int, seed: int, root: Path | None = None) -> Measured:
     argv = [
         sys.executable,
         "-m",
@@ -71,7 +102,7 @@ def simulate(db: Path, sessions: int, seed: int, root: Path | None = None) -> Ti
         "2026-03-31",
     ]
     env = child_env() if root is None else child_env(PYTHONPATH=str(root))
-    timed = run_process(argv, env=env)
+    timed = run_measured(argv, env)
     if timed.code != 0:
         raise SystemExit(f"simulate failed (exit {timed.code}): run {' '.join(argv)}")
     return timed
@@ -116,6 +147,7 @@ def main() -> int:
     ratios: list[float] = []
     times: list[float] = []
     cpus: list[float] = []
+    peaks: list[float] = []
     baseline: list[float] = []  # --against: its ratios to the same round's raw insert
     events = 0
     rows: dict[str, list[tuple[object, ...]]] = {}
@@ -140,9 +172,11 @@ def main() -> int:
             ratios.append(a / b)
             print(
                 f"round {r + 1}: simulate {a:.1f} s (CPU {timed.cpu_s:.1f} s, "
-                f"{timed.cpu_s / max(1, events) * 1e6:.1f} us per event), "
-                f"raw executemany {b:.1f} s, ratio {a / b:.2f}"
+                f"{timed.cpu_s / max(1, events) * 1e6:.1f} us per event, peak "
+                f"{timed.peak_mb:.0f} MB), raw executemany {b:.1f} s, ratio {a / b:.2f} "
+                f"(load {timed.load:.1f})"
             )
+            peaks.append(timed.peak_mb)
             a_db.unlink()
             b_db.unlink()
             if args.against is not None:
@@ -151,8 +185,8 @@ def main() -> int:
                 baseline.append(old.wall_s / b)
                 print(
                     f"  baseline {args.against}: simulate {old.wall_s:.1f} s (CPU "
-                    f"{old.cpu_s:.1f} s, {old.cpu_s / max(1, events) * 1e6:.1f} us per event), "
-                    f"ratio {old.wall_s / b:.2f}"
+                    f"{old.cpu_s:.1f} s, {old.cpu_s / max(1, events) * 1e6:.1f} us per event, "
+                    f"peak {old.peak_mb:.0f} MB), ratio {old.wall_s / b:.2f} (load {old.load:.1f})"
                 )
                 c_db.unlink()
     summary = ratio_summary(ratios)
@@ -177,6 +211,7 @@ def main() -> int:
         "bytes": size,
         "seconds": times,
         "cpu_seconds": cpus,
+        "peak_mb": peaks,
         "ratio": summary,
     }
     write_results("simulate", args.quick, data, verdicts)

@@ -20,7 +20,8 @@ once per selection, as the baseline ("today's scan"). `--paired REV` runs
 each case on the code of REV (a commit, or a folder holding a `branching`
 package) right before the same case on this code, so both see the same
 machine load, and prints the two side by side (this code's, then `REV
-wall`). `--code DIR` measures the package in DIR instead of the installed one.
+wall`), and whether the two outputs are the same byte for byte (a case
+whose figures differ fails). `--code DIR` measures the package in DIR instead of the installed one.
 `--paired-db PATH` gives REV its own copy of the database: code older than
 a schema step refuses a file that step upgraded (m015 copies each session's
 columns to its digest), so measure REV on a copy kept at its schema, e.g.
@@ -102,7 +103,7 @@ def main() -> None:
         sources.append(("duckdb", ["--source", args.source]))
     paired = old_code(args.paired) if args.paired else None
     head = f"{'source':7} {'selection':11} {'table':13} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}"
-    print(head + (f" {'REV wall':>8} {'REV cpu':>7} {'REV MB':>7}" if paired else ""))
+    print(head + (f" {'REV wall':>8} {'REV cpu':>7} {'REV MB':>7}  output" if paired else ""))
     chosen = selections(db)
     if args.selections:
         chosen = {k: v for k, v in chosen.items() if k in args.selections.split(",")}
@@ -111,9 +112,10 @@ def main() -> None:
             for table in tables:
                 cmd = ["stats", "signal", *where, *picked, "--table", table, "--format", "json"]
                 cmd += ["-o", str(out / f"{src}-{table}.json")]
-                theirs = cmd
+                mine = out / f"{src}-{table}.json"
+                theirs = [*cmd[:-1], str(out / f"{src}-{table}-rev.json")]
                 if args.paired_db is not None and src == "sqlite":
-                    theirs = [str(args.paired_db) if c == str(db) else c for c in cmd]
+                    theirs = [str(args.paired_db) if c == str(db) else c for c in theirs]
                 base = measure(theirs, paired) if paired is not None else None
                 got = measure(cmd, args.code)
                 line = (
@@ -122,6 +124,10 @@ def main() -> None:
                 )
                 if base is not None:
                     line += f" {base['wall_s']:8.2f} {base['cpu_s']:7.2f} {base['peak_mb']:7.1f}"
+                    # the same figures, byte for byte, as REV's
+                    same = mine.read_bytes() == Path(theirs[-1]).read_bytes()
+                    line += "  same" if same else "  DIFFERENT"
+                    verdicts.judge(f"{src} {name} {table}: REV's figures", same, "")
                 print(line, flush=True)
                 case = {"source": src, "selection": name, "table": table, **got}
                 if base is not None:

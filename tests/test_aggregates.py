@@ -179,8 +179,8 @@ def test_what_the_aggregates_cannot_answer_is_read_from_the_events_and_said(
     graph = flow.flow_graph("signal", db=db, filters=make_filters(**kw), unit="sessions")
     assert graph.source == "raw events"
     assert any(said in note for note in graph.notes)
-    viewers = flow.flow_graph("signal", db=db, unit="viewers")
-    assert viewers.source == "raw events"
+    viewers = flow.flow_graph("signal", db=db, unit="viewers")  # the digests (m018)
+    assert viewers.source == "aggregates"
 
 
 def test_the_live_path_equals_a_recount(db: Path, tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def test_sessions_and_viewers_denominators_differ(known: tuple[Path, Path]) -> N
     by_session = flow_graph("heist", db=known[0], unit="sessions")
     by_viewer = flow_graph("heist", db=known[0], unit="viewers")
     assert by_session.source == "aggregates"  # sessions are kept split for filters
-    assert by_viewer.source == "raw events"  # distinct viewers per edge are not
+    assert by_viewer.source == "aggregates"  # distinct viewers per edge: the digests
     assert by_session.scenes["briefing"].base == 6  # six sessions reached the briefing
     assert by_viewer.scenes["briefing"].base == 4  # ... played by four viewers
     assert edges(by_session, "vault") == {"left": 3, "right": 2}

@@ -16,12 +16,20 @@ from tests.test_analytics_data import known_db
 
 
 def _as_before_session_ends(path: Path) -> None:
-    """Turn `path` into the database an older branching left: no session_ends, no step."""
+    """Turn `path` into the database an older branching left: no session_ends, no step
+    (and the running totals tables, as they were before m020)."""
     conn = store_db.connect(path)
     try:
         with store_db.immediate(conn):
-            conn.execute("DROP TABLE session_ends")
-            conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_session_end_totals'")
+            conn.execute("DROP VIEW session_ends")  # a view of the aggregates since m020
+            for name in ("traversals", "scene_views"):  # tables then, with the same rows
+                conn.execute(f"CREATE TEMP TABLE kept_{name} AS SELECT * FROM {name}")
+                conn.execute(f"DROP VIEW {name}")
+                conn.execute(f"CREATE TABLE {name} AS SELECT * FROM temp.kept_{name}")
+            conn.execute(
+                "DELETE FROM _sqlite_migrations WHERE name IN "
+                "('m004_session_end_totals', 'm020_running_totals_from_the_aggregates')"
+            )
     finally:
         conn.close()
 

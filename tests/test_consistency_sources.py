@@ -109,8 +109,8 @@ def test_every_drawn_format_differs_only_in_where_the_figures_came_from(
     args = ("signal", "--format", fmt, "--by", "viewers", "--width", "200", "--where", "region=UK")
     sqlite = run("flowchart", *args, "--db", str(db))
     duck = run("flowchart", *args, "--source", f"parquet:{out}")
-    assert "raw events" in sqlite and "DuckDB over the Parquet export export/" in duck
-    assert duck.replace("DuckDB over the Parquet export export/", "raw events") == sqlite
+    assert "aggregates" in sqlite and "DuckDB over the Parquet export export/" in duck
+    assert duck.replace("DuckDB over the Parquet export export/", "aggregates") == sqlite
 
 
 def test_the_html_flowchart_from_parquet_says_its_stats_tables_are_sqlites(

@@ -80,7 +80,7 @@ def _expected(
 ) -> Counter[tuple[Any, ...]]:
     by_session: dict[str, list[tuple[Any, ...]]] = {s[0]: [] for s in sessions}
     for sid, seq, kind, scene, choice in events:
-        by_session[sid].append((seq, kind, scene, choice))
+        by_session[sid].append((seq, kind, scene, choice, None))  # no routes here: no target
     out: Counter[tuple[Any, ...]] = Counter()
     for sid, viewer, outcome, ending in sessions:
         found = replay(sorted(by_session[sid]))
@@ -113,7 +113,7 @@ def _walked_in_python(
     python = walks.Walks(unit)
     by_session: dict[str, list[tuple[Any, ...]]] = {s[0]: [] for s in sessions}
     for sid, seq, kind, scene, choice in events:
-        by_session[sid].append((seq, kind, scene, choice))
+        by_session[sid].append((seq, kind, scene, choice, None))  # no routes here: no target
     for sid, viewer, outcome, ending in sessions:
         found = replay(sorted(by_session[sid]))
         ended = outcome == "ending"

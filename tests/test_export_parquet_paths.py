@@ -42,7 +42,8 @@ def _replayed(db: Path) -> dict[str, tuple[str, int, bool]]:
         out = {}
         for (session_id,) in conn.execute("SELECT session_id FROM sessions"):
             rows = conn.execute(
-                "SELECT seq, type, scene, choice FROM events WHERE session_id = ? ORDER BY seq",
+                "SELECT seq, type, scene, choice, target FROM events"
+                " WHERE session_id = ? ORDER BY seq",
                 [session_id],
             ).fetchall()
             found = replay(rows)

@@ -91,13 +91,6 @@ def _tamper(db: Path) -> None:
     conn.execute("UPDATE events SET scene = ? WHERE scene = 'end'", [END_ID])
     conn.execute("UPDATE events SET target = ? WHERE target = 'end'", [END_ID])
     conn.execute("UPDATE sessions SET last_scene = ?, ending_id = ?", [END_ID, END_ID])
-    conn.execute("UPDATE traversals SET target = ? WHERE target = 'end'", [END_ID])
-    conn.execute("UPDATE scene_views SET scene = ? WHERE scene = 'end'", [END_ID])
-    conn.execute("DELETE FROM session_ends WHERE last_scene = 'end' AND outcome <> 'ending'")
-    conn.execute(
-        "UPDATE session_ends SET last_scene = ?, ending_id = ? WHERE last_scene = 'end'",
-        [END_ID, END_ID],
-    )
     conn.execute(
         "UPDATE stories SET title = ?, version_label = ?, structure = ?",
         [TITLE, VERSION, json.dumps(story)],

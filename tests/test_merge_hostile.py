@@ -429,7 +429,10 @@ def test_an_old_source_whose_events_are_a_view_is_refused_before_its_upgrade(
             "'events' is not the table branching creates",
         ),
         (
-            ["CREATE TRIGGER noisy AFTER INSERT ON traversals BEGIN DELETE FROM sessions; END"],
+            [
+                "CREATE TRIGGER noisy AFTER INSERT ON pruned_traversals "
+                "BEGIN DELETE FROM sessions; END"
+            ],
             "it has triggers",
         ),
     ],

@@ -383,18 +383,20 @@ def test_a_rehearsal_can_be_deleted_and_real_viewers_stay(tmp_path: Path) -> Non
 
 
 def decoded_digests(path: Path) -> list[dict[str, object]]:
-    """Every session's digest with its codes read back as the scenes and steps they name
+    """Every session's digest with its codes read back as the scenes, steps and edges they name
     (a code is a number given in the order names are first written): the path in order,
     every other list of codes as a sorted set."""
     conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     try:
-        named = digests.names(conn)
+        named: dict[int, object] = {**digests.names(conn), **digests.edge_names(conn)}
         out = []
         for row in conn.execute("SELECT * FROM session_digests"):
             digest: dict[str, object] = dict(row)
             for column, value in zip(row.keys(), row, strict=True):
-                if isinstance(value, str) and value.startswith("[") and column != "attrs":
+                if column in ("reached", "clocked"):  # m018: a character per code
+                    digest[column] = sorted(repr(named[digests.code_of(c)]) for c in value)
+                elif isinstance(value, str) and value.startswith("[") and column != "attrs":
                     names = [repr(named[code]) for code in json.loads(value)]
                     digest[column] = names if column == "path" else sorted(names)
             out.append(digest)

@@ -3,23 +3,33 @@
 - `bulk.prepare` (a worker works out each new session's rows and counts) must
   give back every op it folded, and the writer must commit the same rows from
   prepared sessions as from ops, also for sessions the database holds already;
+- a `prepared` shard (the workers' way: each session made as rows from the
+  start, no event ops) must give exactly what `prepare` makes of its ops;
 - `texts.state_patch` (patches from the engine's states) must be the store's
   own `states.diff` of their dict forms, value types included;
-- `frames.FrameBook` must put a frame of equal value in place of a new one.
+- `frames.FrameBook` must put a frame of equal value in place of a new one;
+- the workers play at a lower priority than the writing parent, whose work
+  cannot be shared (`parallel.WORKER_NICE`).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import random
 import sqlite3
+import time
 from datetime import date
 from pathlib import Path
+
+import pytest
 
 from branching.play.engine import Frame, Passage, Playthrough, State, Steps
 from branching.simulate.audience import Audience
 from branching.simulate.frames import FrameBook
-from branching.simulate.run import Shard, simulate
+from branching.simulate.parallel import simulate_parallel
+from branching.simulate.run import Shard, simulate, simulate_prepared
 from branching.simulate.texts import SimChain, SimPatches, state_patch
 from branching.store.bulk import BulkWriter, SessionUnit, prepare
 from branching.store.ops import Op
@@ -63,6 +73,38 @@ def test_a_prepared_session_gives_back_exactly_the_ops_it_was_made_of() -> None:
     assert folded == 40  # every session was worked out
     late = [items[0] for items in map(prepare, batches) if not isinstance(items[0], SessionUnit)]
     assert any(op.get("op") == "finish" for op in late)  # an earlier session's, kept as an op
+
+
+def test_sessions_made_as_rows_are_what_prepare_makes_of_their_ops(tmp_path: Path) -> None:
+    story = load_story(SIGNAL)
+    audience = Audience(
+        sessions=120, viewers=40, seed=6, start=date(2026, 1, 1), end=date(2026, 1, 5)
+    )
+    from_ops = [prepare(ops) for ops in simulate(story, audience)]
+    made = list(simulate_prepared(story, audience))
+    assert [_unfold(items) for items in made] == [_unfold(items) for items in from_ops]
+    units = 0
+    for mine, theirs in zip(made, from_ops, strict=True):
+        assert [type(item) for item in mine] == [type(item) for item in theirs]
+        for a, b in zip(mine, theirs, strict=True):
+            if isinstance(a, SessionUnit) and isinstance(b, SessionUnit):
+                units += 1
+                assert (a.row, a.attrs, a.events, a.tally, a.labels) == (
+                    b.row,
+                    b.attrs,
+                    b.events,
+                    b.tally,
+                    b.labels,
+                )
+                assert a.replayed() == b.replayed()
+    assert units == 120
+    late = [items[0] for items in made[1:] if not isinstance(items[0], SessionUnit)]
+    assert late and all(op["op"] == "finish" for op in late)  # a viewer's earlier session
+    for name, batches in (("ops.db", from_ops), ("rows.db", made)):
+        with BulkWriter(tmp_path / name, batch=700) as writer:
+            for items in batches:
+                writer.add(items)
+    assert _rows(tmp_path / "ops.db") == _rows(tmp_path / "rows.db")
 
 
 def test_an_op_a_unit_cannot_give_back_stays_an_op_and_the_rows_are_the_same(
@@ -160,3 +202,31 @@ def test_a_stream_walking_shared_frames_records_what_it_records_without() -> Non
     alone.frames = FrameBook(limit=0)  # keeps nothing: every frame is its own
     assert list(shared.sessions()) == list(alone.sessions())
     assert len(shared.frames._by_step) > 0  # the shared stream did share frames
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="workers need fork"
+)
+def test_the_workers_give_way_to_the_writing_parent() -> None:
+    story = load_story(SIGNAL)
+    audience = Audience(
+        sessions=3000, viewers=1000, seed=2, start=date(2026, 1, 1), end=date(2026, 1, 5)
+    )
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    batches = simulate_parallel(story, audience, jobs=2)
+    next(batches)  # the registration: the workers are started
+    seen: dict[int, int] = {}
+    deadline = time.monotonic() + 30  # a wait for the workers to start, not a speed check
+    while len(seen) < 2 and time.monotonic() < deadline:
+        for child in multiprocessing.active_children():
+            if child.pid is not None:
+                try:
+                    nice = os.getpriority(os.PRIO_PROCESS, child.pid)
+                except OSError:  # ended already
+                    continue
+                if nice > ours:
+                    seen[child.pid] = nice
+        time.sleep(0.01)
+    sessions = sum(1 for items in batches for item in items if isinstance(item, SessionUnit))
+    assert len(seen) == 2  # both workers, below the parent
+    assert sessions == 3000  # and they played the whole audience

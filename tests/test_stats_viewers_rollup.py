@@ -58,9 +58,12 @@ def test_each_choice_counts_its_viewers_once(audience: Path) -> None:
         conn.close()
 
 
-def test_a_choice_with_two_targets_is_read_from_the_events(
+def test_a_choice_with_two_targets_counts_its_viewers_per_target(
     audience: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """From m018 the digests list the edges walked (scene, choice, target): a choice that
+    went to two scenes in the chosen versions has its viewers per target, as the scan
+    counts them. Before m018 (`took`: (scene, choice) only) it is read from the events."""
     conn = open_readonly(audience)
     try:
         filters = make_filters(audience="all")
@@ -68,12 +71,18 @@ def test_a_choice_with_two_targets_is_read_from_the_events(
         assert len(chosen) == 2
         digests = stats_rollup.digested(conn, "lighthouse", chosen, filters, "viewers")
         assert digests is not None
-        assert viewers_rollup.viewer_taken(digests, "lighthouse", chosen, filters) is None
-        latest = make_filters(audience="all", version="1.3")
-        one = resolve_versions(conn, "lighthouse", "1.3")
-        digests = stats_rollup.digested(conn, "lighthouse", one, latest, "viewers")
-        assert digests is not None
-        assert viewers_rollup.viewer_taken(digests, "lighthouse", one, latest) is not None
+        taken = viewers_rollup.viewer_taken(digests, "lighthouse", chosen, filters)
+        assert taken is not None
+        moved = {k[2]: v for k, v in taken.items() if k[:2] == ("landing", "carry_crates")}
+        assert moved.keys() == {"yard", "corran_talk"} and all(v[0] > 0 for v in moved.values())
+        with monkeypatch.context() as before_m018:
+            before_m018.setattr(viewers_rollup, "has_edges", lambda conn: False)
+            assert viewers_rollup.viewer_taken(digests, "lighthouse", chosen, filters) is None
+            latest = make_filters(audience="all", version="1.3")
+            one = resolve_versions(conn, "lighthouse", "1.3")
+            digests = stats_rollup.digested(conn, "lighthouse", one, latest, "viewers")
+            assert digests is not None
+            assert viewers_rollup.viewer_taken(digests, "lighthouse", one, latest) is not None
     finally:
         conn.close()
 

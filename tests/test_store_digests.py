@@ -93,7 +93,7 @@ def expected(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
         )
         (seq,) = conn.execute(
             "SELECT COALESCE(MAX(seq), -1) FROM events WHERE session_id = ? AND type IN "
-            "('choice_made', 'timeout_default', 'rewind', 'scene_shown', 'pause', "
+            "('choice_made', 'timeout_default', 'route_taken', 'rewind', 'scene_shown', 'pause', "
             "'reveal_skipped')",
             [sid],
         ).fetchone()
@@ -108,7 +108,24 @@ def expected(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
             ]
             for kind in ACT_TYPES
         )
-        out[sid] = (made, len(path), path, shown, took, seq, acts)
+        edge = "SELECT DISTINCT scene, COALESCE(choice, ''), COALESCE(target, '') FROM events"
+        edges = [
+            list(r)
+            for r in conn.execute(
+                f"{edge} WHERE session_id = ? AND type IN "
+                "('choice_made', 'timeout_default', 'route_taken') ORDER BY 1, 2, 3",
+                [sid],
+            )
+        ]
+        late = [
+            list(r)
+            for r in conn.execute(
+                f"{edge} WHERE session_id = ? AND type = 'timeout_default' ORDER BY 1, 2, 3", [sid]
+            )
+        ]
+        (views,) = conn.execute("SELECT COUNT(*) FROM events WHERE session_id = ? "
+            "AND type = 'scene_shown'", [sid]).fetchone()  # fmt: skip
+        out[sid] = (made, len(path), path, shown, took, seq, acts, (edges, late, views))
     return out
 
 
@@ -120,17 +137,28 @@ def stored(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
     """Each stored digest, its codes spelt out."""
     name = {c: json.loads(n) for c, n in conn.execute("SELECT code, name FROM digest_names")}
     assert digests.names(conn) == {
-        c: tuple(n) if isinstance(n, list) else n for c, n in name.items()
+        c: tuple(n) if isinstance(n, list) else n
+        for c, n in name.items()
+        if not isinstance(n, list) or len(n) == 2
+    }
+    assert digests.edge_names(conn) == {
+        c: tuple(n) for c, n in name.items() if isinstance(n, list) and len(n) == 3
     }
     out = {}
-    for sid, made, depth, path, shown, took, seq, *lists in conn.execute(
+    for sid, made, depth, path, shown, took, seq, *lists, reached, clocked, views in conn.execute(
         "SELECT session_id, made, depth, path, shown, took, seq, timed_out, rewound, paused, "
-        "skipped FROM session_digests"
+        "skipped, reached, clocked, views FROM session_digests"
     ):
         path, shown, took = json.loads(path), json.loads(shown), json.loads(took)
         acts = tuple(json.loads(text) for text in lists)
         assert all(codes == sorted(codes) for codes in acts)  # one text per set
         assert shown == sorted(shown) and took == sorted(took)  # one text per set
+        # m018's lists: a character per code, sorted; the scenes' codes are the lists'
+        flow = [[digests.code_of(char) for char in text] for text in (reached, clocked)]
+        assert all(codes == sorted(set(codes)) for codes in flow)
+        assert [c for c in flow[0] if not isinstance(name[c], list)] == shown
+        assert [c for c in flow[1] if not isinstance(name[c], list)] == acts[0]
+        edges = [sorted(name[c] for c in codes if isinstance(name[c], list)) for codes in flow]
         took_names = sorted(name[c] for c in took)
         out[sid] = (
             made,
@@ -140,13 +168,14 @@ def stored(conn: sqlite3.Connection) -> dict[str, tuple[Any, ...]]:
             took_names,
             seq,
             tuple(sorted(name[c] for c in codes) for codes in acts),
+            (*edges, views),
         )
     return out
 
 
 COPIED = (
     "story_id, content_hash, started_at, simulated, outcome, ending_id, term_program, "
-    "terminal, platform, term_cols, term_rows, utc_offset_min, viewer_id"
+    "terminal, platform, term_cols, term_rows, utc_offset_min, viewer_id, last_scene"
 )
 
 
@@ -197,9 +226,37 @@ def before_m015(conn: sqlite3.Connection) -> None:
 M016_TRIGGERS = ("session_digests_copy_viewer", "sessions_viewer_to_digest")
 
 
+M018_TRIGGERS = ("session_digests_copy_last_scene", "sessions_last_scene_to_digest")
+
+
+def before_m018(conn: sqlite3.Connection) -> None:
+    """Make the file one that m018 has not upgraded yet: its triggers and columns gone,
+    m016's index as m016 made it, each digest's `seq` over the events m016's digests
+    read, no record of it."""
+    for name in M018_TRIGGERS:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    conn.execute("DROP INDEX IF EXISTS session_digests_by_viewer")
+    for column in ("reached", "clocked", "views", "last_scene"):
+        conn.execute(f"ALTER TABLE session_digests DROP COLUMN {column}")
+    conn.execute(
+        """CREATE INDEX session_digests_by_viewer ON session_digests (story_id, viewer_id,
+            outcome, started_at, first_play, simulated, content_hash, attrs,
+            shown, took, timed_out, rewound, paused, skipped)"""
+    )
+    conn.execute(
+        """UPDATE session_digests SET seq = (SELECT COALESCE(MAX(e.seq), -1) FROM events e
+        WHERE e.session_id = session_digests.session_id
+          AND e.type IN ('choice_made', 'timeout_default', 'scene_shown', 'rewind', 'pause',
+                         'reveal_skipped'))"""
+    )
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm018%'")
+
+
 def before_m016(conn: sqlite3.Connection) -> None:
     """Make the file one that m016 has not upgraded yet: its triggers, index and columns
-    gone, each digest's `seq` over the events m015's digests read, no record of it."""
+    gone, each digest's `seq` over the events m015's digests read, no record of it
+    (nor of m018)."""
+    before_m018(conn)
     for name in M016_TRIGGERS:
         conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     conn.execute("DROP INDEX IF EXISTS session_digests_by_viewer")
@@ -399,7 +456,7 @@ def test_every_write_path_keeps_the_digests_of_random_ops_exact(tmp_path: Path, 
     in_bulk(tmp_path / "bulk.db", ops, batch=10_000)
     in_bulk(tmp_path / "split.db", ops, batch=97)
     have = check(tmp_path / "one.db")
-    open_ = {sid for sid, (_, _, _, _, _, seq, _) in have.items() if seq >= 0}
+    open_ = {sid for sid, (_, _, _, _, _, seq, *_) in have.items() if seq >= 0}
     assert len(have) == 30 and len(open_) > 20  # every session has its row, most with events
     for name in ("groups.db", "bulk.db", "split.db"):
         check(tmp_path / name)
@@ -460,7 +517,7 @@ def test_an_event_that_arrives_after_later_ones_takes_its_place_in_the_path(
             apply_ops(conn, applied)
             conn.execute("COMMIT")
     conn.close()
-    made, depth, path_, shown, took, seq, _ = check(path)["s001"]
+    made, depth, path_, shown, took, seq, *_ = check(path)["s001"]
     assert path_ == [["a", "x"], ["b", "x"]]  # in seq order: a/x, b/y, c/x, back to b, b/x
     assert (made, depth, shown, seq) == (4, 2, ["d"], 5)
     assert ["b", "y"] in took and ["c", "x"] in took
@@ -569,23 +626,36 @@ def test_a_simulated_audience_gets_the_same_digests_live_and_in_bulk(tmp_path: P
 
 
 def test_replay_undoes_what_a_rewind_takes_back() -> None:
-    """The pure replay: a rewind undoes the latest choice at its scene and all after it."""
+    """The pure replay: a rewind undoes the latest choice at its scene and all after it;
+    every edge walked (routes too) is listed whatever a rewind undid, with its target."""
     events = [
-        (0, "choice_made", "a", "x"),
-        (1, "scene_shown", "b", None),
-        (2, "choice_made", "b", "y"),
-        (3, "timeout_default", "c", "x"),
-        (4, "rewind", "b", None),  # undoes b/y and c/x
-        (5, "choice_made", "b", "x"),
-        (6, "rewind", "d", None),  # no choice at d: nothing undone
-        (7, "scene_shown", "a", None),
-        (8, "choice_made", "", "x"),  # no scene: counted as made, not a step
+        (0, "choice_made", "a", "x", "b"),
+        (1, "scene_shown", "b", None, None),
+        (2, "choice_made", "b", "y", "c"),
+        (3, "timeout_default", "c", "x", None),
+        (4, "rewind", "b", None, None),  # undoes b/y and c/x
+        (5, "choice_made", "b", "x", "d"),
+        (6, "rewind", "d", None, None),  # no choice at d: nothing undone
+        (7, "scene_shown", "a", None, None),
+        (8, "choice_made", "", "x", "a"),  # no scene: counted as made, not a step
+        (9, "route_taken", "d", None, "a"),
+        (10, "choice_made", "a", "x", "c"),  # the same choice to another target
     ]
     replayed = digests.replay(events)
-    assert replayed.made == 5
-    assert replayed.path == [("a", "x"), ("b", "x")]
+    assert replayed.made == 6
+    assert replayed.path == [("a", "x"), ("b", "x"), ("a", "x")]
     assert replayed.shown == {"a", "b"}
     assert replayed.took == {("a", "x"), ("b", "x"), ("b", "y"), ("c", "x")}
+    assert replayed.edges == {
+        ("a", "x", "b"),
+        ("a", "x", "c"),
+        ("b", "y", "c"),
+        ("c", "x", ""),
+        ("b", "x", "d"),
+        ("d", "", "a"),
+    }
+    assert replayed.late == {("c", "x", "")}
+    assert (replayed.views, replayed.seq) == (2, 10)
 
 
 def test_the_same_path_is_the_same_text(tmp_path: Path) -> None:
@@ -593,19 +663,22 @@ def test_the_same_path_is_the_same_text(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     conn = fresh_db(path)
     book = digests.Codebook(conn)
-    one = book.encode(digests.replay([(0, "choice_made", "a", "x"), (1, "choice_made", "b", "y")]))
+    one = book.encode(
+        digests.replay([(0, "choice_made", "a", "x", "b"), (1, "choice_made", "b", "y", "c")])
+    )
     two = book.encode(
         digests.replay(
             [
-                (0, "choice_made", "a", "y"),
-                (1, "rewind", "a", None),
-                (2, "choice_made", "a", "x"),
-                (3, "choice_made", "b", "y"),
+                (0, "choice_made", "a", "y", "c"),
+                (1, "rewind", "a", None, None),
+                (2, "choice_made", "a", "x", "b"),
+                (3, "choice_made", "b", "y", "c"),
             ]
         )
     )
     assert one.path == two.path and one.path.startswith("[") and " " not in one.path
     assert one.took != two.took and (one.depth, two.depth, two.made) == (2, 2, 3)
+    assert one.reached != two.reached and (len(one.reached), len(two.reached)) == (2, 3)
     conn.close()
 
 
@@ -662,7 +735,7 @@ def test_m016_backfills_each_digests_viewer_and_the_scenes_of_its_acts(tmp_path:
     path = tmp_path / "m015.db"
     one_by_one(path, fuzzed(7))
     want = rows(path)
-    assert any(any(acts) for *_, acts in want.values())
+    assert any(any(acts) for *_, acts, _ in want.values())
     conn = sqlite3.connect(path, isolation_level=None)
     before_m016(conn)
     conn.close()
@@ -672,6 +745,35 @@ def test_m016_backfills_each_digests_viewer_and_the_scenes_of_its_acts(tmp_path:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("UPDATE sessions SET viewer_id = 'moved' WHERE session_id = 's003'")
+        copies(conn)
+    finally:
+        conn.close()
+
+
+def test_m018_backfills_each_digests_edges_views_and_last_scene(tmp_path: Path) -> None:
+    """A file m018 has not upgraded gets each digest's edges (routes and targets too),
+    the edges the clock chose, its views and its session's last scene from the events
+    and the sessions, and `seq` over the routes: the rows the live writer keeps; then
+    the triggers keep the last scene, and the index by viewer holds the new columns."""
+    path = tmp_path / "m017.db"
+    one_by_one(path, fuzzed(11))
+    want = rows(path)
+    assert any(edges and late for *_, (edges, late, _) in want.values())
+    assert any(edge[1] == "" for *_, (edges, _, _) in want.values() for edge in edges)
+    conn = sqlite3.connect(path, isolation_level=None)
+    before_m018(conn)
+    conn.close()
+    Store.open(path, create_key=False).close()
+    assert rows(path) == want
+    check(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        (index,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'session_digests_by_viewer'"
+        ).fetchone()
+        assert all(column in index for column in ("ending_id", "last_scene", "views", "reached"))
+        conn.execute("UPDATE sessions SET last_scene = 'elsewhere' WHERE session_id = 's004'")
+        conn.execute("UPDATE sessions SET last_scene = NULL WHERE session_id = 's005'")
         copies(conn)
     finally:
         conn.close()

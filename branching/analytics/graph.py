@@ -297,7 +297,7 @@ def _stopped_rows(
     """(last scene, outcome, ending, sessions) of the story: from `session_ends`, else a
     scan of the sessions."""
     if conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session_ends'"
+        "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = 'session_ends'"
     ).fetchone():
         sql = f"""SELECT last_scene, outcome, ending_id, SUM(count) FROM session_ends
             WHERE story_id = ?{clause} GROUP BY 1, 2, 3"""

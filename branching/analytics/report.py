@@ -233,18 +233,6 @@ def _report(
         alike = "sessions" if filters.first_only else unit
         rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, alike)[0]
         digests = stats_rollup.digested(conn, story_id, chosen, filters, unit)
-    if digests is not None:  # the same sessions, picked by the store's own list of firsts
-        picked = scan.picked_where(digests.cond, digests.params)
-        figures = stats_rollup.digest_overview(digests, filters.first_only)
-    else:
-        figures = metrics.overview(engine, picked, unit)
-    sessions, viewers, started, completed, first, last = figures
-    reading.sessions = sessions
-    pruned = 0
-    if "pruned_traversals" in engine.tables():  # an export holds the events still held
-        pruned = engine.rows(
-            "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
-        )[0][0]
     found = found_taken = viewed = None
     reaching = bool(want & REACHED)
     if digests is not None and unit == "viewers" and rolled is None and reaching:
@@ -258,6 +246,20 @@ def _report(
             acts="interactions" in want,
         )
         found, found_taken = viewed.counts, viewed.taken
+    if digests is not None:  # the same sessions, picked by the store's own list of firsts
+        picked = scan.picked_where(digests.cond, digests.params)
+        # by viewers, the read of the viewers' lists gave the overview too
+        figures = viewed.overview if viewed is not None and viewed.overview else None
+        figures = figures or stats_rollup.digest_overview(digests, filters.first_only)
+    else:
+        figures = metrics.overview(engine, picked, unit)
+    sessions, viewers, started, completed, first, last = figures
+    reading.sessions = sessions
+    pruned = 0
+    if "pruned_traversals" in engine.tables():  # an export holds the events still held
+        pruned = engine.rows(
+            "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
+        )[0][0]
     counts: dict[str, tuple[int, int]] = {}
     if rolled is not None:
         counts = rolled.scene_counts
@@ -341,7 +343,7 @@ def _report(
     ends: list[EndingShare] = []
     kinds: list[EndingShare] = []
     if "endings" in want:
-        ends, kinds = metrics.endings(engine, picked, shape, unit, started)
+        ends, kinds = metrics.endings(engine, picked, shape, alike, started)
     interactions: list[Interaction] = []
     if "interactions" in want:
         interactions = metrics.interactions(
@@ -372,10 +374,9 @@ def _report(
         reading.passed()
     tag_rows: list[TagShare] = []
     if "tags" in want:
-        if digests is not None and alike == "sessions":
-            tag_rows = segments_rollup.counted_tags(digests, shape, started)
-        elif digests is not None:
-            tag_rows = stats_rollup.digest_tags(digests, shape, started)
+        if digests is not None:
+            by_viewer = alike == "viewers"
+            tag_rows = segments_rollup.counted_tags(digests, shape, started, viewers=by_viewer)
         elif figured is not None:  # DuckDB: the tags' units from the one pass
             tag_rows = segments.tag_shares(segments.tagged(shape), started, figured.unions)
         else:

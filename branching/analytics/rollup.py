@@ -3,7 +3,8 @@
 `rollup_counts` answers what `graph.event_counts` scans for, with the same
 figures, whenever the selection is one the aggregates are split by:
 - the unit is `sessions` or `times` (`viewers` needs distinct viewer ids per
-  edge: it keeps reading the events);
+  edge, which no sum of aggregates gives: `flow_viewers.viewer_counts` counts
+  them from the session digests instead, for any filter);
 - `--since`/`--until` fall on whole UTC days (the aggregates hold the day a
   session started; a time of day needs the exact start: the events are read,
   and a note says so);
@@ -23,6 +24,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from branching.analytics.filters import Filters, Unit, session_conditions
+from branching.analytics.flow_viewers import viewer_counts
 from branching.analytics.graph import Counts
 from branching.analytics.source import Version
 from branching.store import aggregates
@@ -36,7 +38,7 @@ def rollup_counts(
 ) -> tuple[Counts | None, str]:
     """Counts from the aggregates, or (None, why not) when they cannot answer."""
     if unit == "viewers":
-        return None, ""
+        return viewer_counts(conn, story_id, chosen, filters)
     ok, why = answerable(conn, story_id, filters)
     if not ok:
         return None, why

@@ -27,8 +27,7 @@ from typing import Any
 
 from branching.analytics.filters import Filters, Unit, session_conditions
 from branching.analytics.rollup import answerable, class_where, session_ends
-from branching.analytics.rows import PathShare, Progress, TagShare
-from branching.analytics.segments import tag_shares, tagged
+from branching.analytics.rows import PathShare, Progress
 from branching.analytics.shape import Shape
 from branching.analytics.source import Version
 from branching.analytics.walks import depth_buckets, label_of
@@ -417,63 +416,6 @@ def digest_progress(d: Digested) -> list[Progress]:
         )
         for i, (first, last) in enumerate(buckets)
     ]
-
-
-def digest_tags(d: Digested, shape: Shape, started: int) -> list[TagShare]:
-    """`segments.tags` from the digests' scenes shown and choices taken."""
-    codes = {name: code for code, name in names(d.conn).items()}
-
-    def any_of(column: str, wanted: list[str | tuple[str, str]]) -> str:
-        found = [codes[w] for w in wanted if w in codes]
-        if not found:
-            return "1 = 0"
-        return " OR ".join(f"instr({column}, ',{c},') > 0" for c in found)
-
-    columns: list[str] = []
-    every = tagged(shape)
-    for t in every:
-        columns.append(d.count(any_of("x.shown", list(t.scenes))))
-        if t.kind == "choice":
-            columns.append(d.count(any_of("x.took", list(t.pairs))))
-    if not columns:
-        return []
-    wrapped = "',' || substr({0}, 2, length({0}) - 2) || ','"
-    if d.unit == "viewers" and d.alone is not None:
-        return tag_shares(every, started, _viewer_tags(d, columns, wrapped))
-    (row,) = d.conn.execute(
-        f"""SELECT {", ".join(c.replace("s.viewer_id", "x.viewer_id") for c in columns)}
-        FROM (SELECT s.viewer_id AS viewer_id,
-                     {wrapped.format(d.column("shown", "'[]'"))} AS shown,
-                     {wrapped.format(d.column("took", "'[]'"))} AS took
-              FROM {d.joined} WHERE {d.where[0]}) x""",
-        d.where[1],
-    ).fetchall()
-    return tag_shares(every, started, row)
-
-
-def _viewer_tags(d: Digested, columns: list[str], wrapped: str) -> tuple[int, ...]:
-    """The tags' viewers from the digests in viewer order (m016's index): whether each
-    viewer has each tag is the largest of their sessions' answers, grouped as the index
-    holds them (no sort), then summed; instead of a distinct count of viewers per tag,
-    each a sort of its own (at 10 M events 1.2 s of CPU for the table against 3.1)."""
-    assert d.alone is not None
-    cond, params = d.alone
-    prefix = "COUNT(DISTINCT CASE WHEN "
-    suffix = " THEN s.viewer_id END)"
-    tests = [c[len(prefix) : -len(suffix)] for c in columns]
-    assert all(c.startswith(prefix) and c.endswith(suffix) for c in columns)
-    summed = ", ".join(f"COALESCE(SUM(t{i}), 0)" for i in range(len(tests)))
-    named = ", ".join(f"MAX(CASE WHEN {t} THEN 1 ELSE 0 END) AS t{i}" for i, t in enumerate(tests))
-    (row,) = d.conn.execute(
-        f"""SELECT {summed} FROM (
-            SELECT {named} FROM (
-                SELECT s.story_id AS story_id, s.viewer_id AS viewer_id,
-                       {wrapped.format("s.shown")} AS shown, {wrapped.format("s.took")} AS took
-                FROM {VIEWER_ORDER} WHERE {cond}) x
-            GROUP BY x.story_id, x.viewer_id)""",
-        params,
-    ).fetchall()
-    return tuple(int(n) for n in row)
 
 
 # -- time to decide and interactions, from `agg_decide` and `agg_acts` (m013) -----------------

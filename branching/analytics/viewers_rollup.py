@@ -34,13 +34,27 @@ and its timing and interactions by viewers from the events.
 When the aggregates are not split by the selection (`rollup.answerable`: a
 time of day, several `--where`, a key with too many values) the times shown
 cannot be summed, and the events are read as before (None).
+
+The read is grouped by viewer: SQLite runs each viewer's lists together
+(`group_concat`, in the index's order: no sort), and Python counts a batch of
+viewers at a time by C code (`str.join`, `json.loads`, `set`, `Counter`),
+never a statement per code (`viewer_lists`); the same read gives the
+overview. From m018 each digest lists, a character per code, the scenes
+shown and the edges walked (`reached`: scene, choice, target) and where the
+clock chose (`clocked`): those are read instead of `shown`, `took` and
+`timed_out`, and the choices table counts viewers per edge, so a choice with
+several targets in the chosen versions is answered too.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter, mul
+from typing import Any
 
 from branching.analytics.filters import Filters
 from branching.analytics.rollup import answerable, class_where
@@ -54,8 +68,9 @@ from branching.analytics.stats_rollup import (
     Taken,
     TimingCounts,
 )
-from branching.store.digests import has_acts, names
+from branching.store.digests import code_of, edge_names, has_acts, has_edges, names
 
+Overview = tuple[int, int, int, int, str | None, str | None]  # `digest_overview`'s
 _ACT_KINDS = ("rewind", "pause", "reveal_skipped")  # `metrics.interactions`' column order
 _ACT_COLUMNS = ("rewound", "paused", "skipped")  # the digests' lists of each (m016)
 
@@ -66,12 +81,13 @@ class ViewerFigures:
 
     In the raw shapes the scan and `stats_rollup.Rolled` use: `counts` the
     reach, `taken` the choices, `timing` the timing counts, `acts` the
-    interactions."""
+    interactions; `overview` the figures `stats_rollup.digest_overview` gives."""
 
     counts: SceneCounts | None = None
     taken: Taken | None = None
     timing: TimingCounts | None = None
     acts: Acts | None = None
+    overview: Overview | None = None  # `stats_rollup.digest_overview` of the same read
 
 
 def viewer_figures(
@@ -91,6 +107,7 @@ def viewer_figures(
         return ViewerFigures()
     listed = has_acts(d.conn)  # m016's lists
     timing, acts = timing and listed, acts and listed
+    edged = has_edges(d.conn)  # m018's: the edges walked, and where the clock chose
     where, params = class_where(story_id, chosen, filters)
     views = {
         str(scene): int(n)
@@ -100,32 +117,36 @@ def viewer_figures(
             params,
         )
     }
-    edges = _edges(d, where, params) if choices else None
-    columns = ["shown"]
-    if edges is not None:
-        columns.append("took")
-    if timing:
-        columns.append("timed_out")
-    if acts:
-        columns += _ACT_COLUMNS
-    counted = dict(zip(columns, by_viewer(d, tuple(columns)), strict=True))
+    edges = _edges(d, where, params, by_target=edged) if choices else None
+    if edged:  # the scenes shown are among the codes `reached` lists, the edges too
+        columns = ["reached", *(["clocked"] if timing else [])]
+    else:
+        columns = ["shown", *(["took"] if edges is not None else [])]
+        columns += ["timed_out"] if timing else []
+    columns += _ACT_COLUMNS if acts else ()
+    found, overview = viewer_lists(d, tuple(columns))
+    counted = dict(zip(columns, found, strict=True))
     book = names(d.conn)
+    lines = edge_names(d.conn) if edged else {}
 
     def decoded(column: str) -> dict[object, int]:
-        return {book[code]: n for code, n in counted[column].items()}
+        """Scene or (scene, choice) -> viewers, of the column's codes (no edge)."""
+        return {book[code]: n for code, n in counted[column].items() if code not in lines}
 
-    reached = decoded("shown")
+    reached = decoded("reached" if edged else "shown")
     counts = {scene: (reached.get(scene, 0), n) for scene, n in views.items()}
     taken = None
     if edges is not None:
-        viewers = decoded("took")
-        taken = {
-            (scene, choice, target): (viewers.get((scene, choice), 0), times, clock)
-            for (scene, choice), (target, times, clock) in edges.items()
-        }
+        if edged:  # viewers per edge: (scene, choice, target)
+            walked = {lines[code]: n for code, n in counted["reached"].items() if code in lines}
+            who = {(s, c, t): walked.get((s, c, t or ""), 0) for s, c, t, _, _ in edges}
+        else:  # viewers per (scene, choice), one target each
+            took = decoded("took")
+            who = {(s, c, t): took.get((s, c), 0) for s, c, t, _, _ in edges}
+        taken = {(s, c, t): (who[(s, c, t)], times, clock) for s, c, t, times, clock in edges}
     clocked = None
     if timing:
-        timed_out = decoded("timed_out")
+        timed_out = decoded("clocked" if edged else "timed_out")
         clocked = {
             str(scene): (int(n), int(clock), timed_out.get(scene, 0))
             for scene, n, clock in d.conn.execute(
@@ -134,7 +155,9 @@ def viewer_figures(
                 params,
             )
         }
-    return ViewerFigures(counts, taken, clocked, _acts(d, where, params, decoded) if acts else None)
+    return ViewerFigures(
+        counts, taken, clocked, _acts(d, where, params, decoded) if acts else None, overview
+    )
 
 
 def _acts(
@@ -173,19 +196,22 @@ def viewer_taken(
 
 
 def _edges(
-    d: Digested, where: str, params: list[object]
-) -> dict[tuple[str, str], tuple[str | None, int, int]] | None:
-    """(scene, choice) -> (target, times, timeouts) of the decisions of the classes
-    `where` chooses, or None when a choice went to more than one target."""
-    edges: dict[tuple[str, str], tuple[str | None, int, int]] = {}
+    d: Digested, where: str, params: list[object], *, by_target: bool
+) -> list[tuple[str, str, str | None, int, int]] | None:
+    """(scene, choice, target, times, timeouts) of the decisions of the classes `where`
+    chooses; None when a choice went to more than one target and the viewers are not
+    counted `by_target` (`took` lists a (scene, choice): its viewers cannot be split)."""
+    edges: list[tuple[str, str, str | None, int, int]] = []
+    seen: set[tuple[str, str]] = set()
     for scene, choice, target, times, clock in d.conn.execute(
         f"""SELECT scene, choice, target, SUM(times), SUM(timeouts) FROM agg_edges
         WHERE {where} AND choice <> '' GROUP BY 1, 2, 3 HAVING SUM(times) > 0""",
         params,
     ):
-        if (scene, choice) in edges:
+        if not by_target and (scene, choice) in seen:
             return None  # one choice, several targets: `took` cannot split its viewers
-        edges[(scene, choice)] = (target or None, int(times), int(clock))
+        seen.add((scene, choice))
+        edges.append((str(scene), str(choice), target or None, int(times), int(clock)))
     return edges
 
 
@@ -201,47 +227,103 @@ def viewer_left(d: Digested) -> Left | None:
         for last, n, open_ in d.own(
             f"s.last_scene, {d.count()}, {open_now}",
             "AND s.outcome <> 'ending' AND s.last_scene IS NOT NULL GROUP BY 1",
+            copied=has_edges(d.conn),  # from m018 the digests' index holds the last scene
         )
     }
 
 
 def by_viewer(d: Digested, columns: tuple[str, ...]) -> list[Counter[int]]:
-    """For each digest column given (`shown`, `took`, m016's lists): code -> viewers whose
-    sessions list it, each viewer counted once per code, in one read of the chosen
-    sessions in viewer order (the digests alone from m016: their index by story and
-    viewer gives that order, and holds the lists: at 10 M events the read takes 0.1-0.2
-    s of CPU, the union and count of each viewer's codes the rest). (Counting each
-    viewer's union of texts instead, to split each distinct text once, was slower at
-    10 M events: few viewers share their lists; so were a set only for a viewer's
-    second session, and SQL's `group_concat` of each viewer's lists.)"""
+    """For each digest column given (`shown`, `took`, m016's and m018's lists): code ->
+    viewers whose sessions list it, each viewer counted once per code (`viewer_lists`)."""
+    return viewer_lists(d, columns)[0]
+
+
+def viewer_lists(d: Digested, columns: tuple[str, ...]) -> tuple[list[Counter[int]], Overview]:
+    """`by_viewer`, and the overview of the same sessions (`stats_rollup.digest_overview`
+    by viewers: sessions, viewers, started and completed, first and last start).
+
+    One read of the chosen sessions grouped by viewer, each viewer's lists run
+    together by SQLite (from m016 the digests' index by story and viewer gives that
+    order without a sort, and holds the lists), then counted in bulk
+    (`_count_viewers`). At 10 M events of Signal, the scenes and choices by viewers
+    took 0.75-0.9 s of CPU with the per-row loop this replaced (a set per viewer,
+    filled list by list), 0.45-0.6 s in bulk from the JSON lists (`shown`, `took`)
+    and 0.3-0.45 s from m018's `reached` (measured on a loaded machine); the
+    overview, a read of its own before (0.11 s), rides along."""
     if d.alone is not None:
         cond, params = d.alone
-        picked = ", ".join(f"s.{c}" for c in columns)
-        cursor = d.conn.execute(
-            f"""SELECT s.viewer_id, {picked} FROM {VIEWER_ORDER}
-            WHERE {cond} ORDER BY s.story_id, s.viewer_id""",
-            params,
-        )
+        table, key, of = VIEWER_ORDER, "s.story_id, s.viewer_id", "s"
     else:
-        picked = ", ".join(f"d.{c}" for c in columns)
-        cursor = d.conn.execute(
-            f"""SELECT s.viewer_id, {picked} FROM {d.sessions}
-            JOIN session_digests d ON d.session_id = s.session_id
-            WHERE {d.cond} ORDER BY s.viewer_id""",
-            d.params,
-        )
-    counted: list[Counter[str]] = [Counter() for _ in columns]
-    held: list[set[str]] = [set() for _ in columns]
-    viewer: object = None
-    for who, *lists in cursor:
-        if who != viewer:
-            for seen, codes in zip(counted, held, strict=True):
-                seen.update(codes)
-                codes.clear()
-            viewer = who
-        for codes, text in zip(held, lists, strict=True):
-            if len(text) > 2:  # "[]": none
-                codes.update(text[1:-1].split(","))
-    for seen, codes in zip(counted, held, strict=True):
-        seen.update(codes)
-    return [Counter({int(code): n for code, n in seen.items()}) for seen in counted]
+        cond, params = d.cond, d.params
+        table = f"{d.sessions} JOIN session_digests d ON d.session_id = s.session_id"
+        key, of = "s.viewer_id", "d"
+    lists = ", ".join(f"group_concat({of}.{c}, '')" for c in columns)
+    cursor = d.conn.execute(
+        f"""SELECT COUNT(*), s.viewer_id IS NOT NULL, MAX(s.outcome = 'ending'),
+               MIN(s.started_at), MAX(s.started_at), {lists}
+        FROM {table} WHERE {cond} GROUP BY {key}""",
+        params,
+    )
+    counted: list[Counter[Any]] = [Counter() for _ in columns]
+    kinds = [c in _CHARS for c in columns]
+    sessions = viewers = completed = 0
+    first: str | None = None
+    last: str | None = None
+    while batch := cursor.fetchmany(_BATCH):
+        _count_viewers(batch, counted, kinds)
+        sessions += sum(map(itemgetter(0), batch))
+        viewers += sum(map(itemgetter(1), batch))
+        completed += sum(map(mul, map(itemgetter(1), batch), map(itemgetter(2), batch)))
+        starts = [t for t in map(itemgetter(3), batch) if t is not None]
+        ends = [t for t in map(itemgetter(4), batch) if t is not None]
+        first = min([*starts, *([first] if first is not None else [])], default=None)
+        last = max([*ends, *([last] if last is not None else [])], default=None)
+    counts = [
+        Counter({code_of(c): n for c, n in seen.items()}) if chars else seen
+        for seen, chars in zip(counted, kinds, strict=True)
+    ]
+    return counts, (sessions, viewers, viewers, completed, first, last)
+
+
+_CHARS = frozenset({"reached", "clocked"})  # m018's lists: a character a code (`chars`)
+
+
+_BATCH = 20_000  # viewers counted at a time: memory stays flat
+_LISTS = 5  # where a viewer's row holds its lists (after sessions, viewer, ended, starts)
+
+
+def _count_viewers(
+    batch: list[tuple[Any, ...]], counted: list[Counter[Any]], kinds: list[bool]
+) -> None:
+    """Add a batch of viewers' rows (their sessions, then each column's lists run
+    together: `[3,7][][1,3]`, or m018's characters, `kinds` True) to `counted`, each
+    viewer once per code.
+
+    Every step is one call over the whole batch (no Python loop per code): a viewer
+    with one session has distinct codes already (a digest lists each once), so
+    their lists are run into one JSON array, parsed once and counted (characters:
+    counted as they are); a viewer with several has each of their lists run into
+    one array, the arrays parsed at once, each made a set (the union) and the sets
+    counted (characters: a set of the text)."""
+    singles = [row for row in batch if row[0] == 1]  # one session
+    several = [row for row in batch if row[0] != 1]
+    for i, (seen, chars) in enumerate(zip(counted, kinds, strict=True), start=_LISTS):
+        pick = itemgetter(i)
+        if chars:  # m018's lists: a character a code, run together as they are
+            seen.update("".join(map(pick, singles)))
+            seen.update(chain.from_iterable(map(set, map(pick, several))))
+            continue
+        seen.update(_codes("".join(map(pick, singles))))
+        arrays = ",".join(_array(text) for text in map(pick, several))
+        seen.update(chain.from_iterable(map(set, json.loads(f"[{arrays}]"))))
+
+
+def _array(text: str) -> str:
+    """Lists run together (`[3,7][][1,3]`) as one JSON array (`[3,7,1,3]`)."""
+    return text.replace("[]", "").replace("][", ",") or "[]"
+
+
+def _codes(text: str) -> list[int]:
+    """Every code of lists run together (`[3,7][][1,3]`), in order."""
+    joined = _array(text)
+    return json.loads(joined) if len(joined) > 2 else []

@@ -1,8 +1,9 @@
 """The audience's streams played in worker processes, merged in the fixed order.
 
 `simulate_parallel(story, audience, jobs)` yields what `run.simulate` yields
-(the same ops in the same order, each new session's ops worked out into its
-rows and counts by `bulk.prepare` in the worker: the writer commits the same
+(the same ops in the same order, each new session worked out into its rows
+and counts in the worker, made as rows from the start: `run.simulate_prepared`,
+which gives what `bulk.prepare` makes of the ops; the writer commits the same
 rows from either), with each of the audience's shards
 played in a worker process of its own: a simulation spends most of its time
 in the engine and the recorder, which one Python process runs on one core,
@@ -21,12 +22,21 @@ inherited (`gc.freeze`) and collects less often (`WORKER_GC`); what it plays
 holds no reference cycles worth collecting sooner, and the process ends with
 its shard. The writing parent does the same while it writes
 (`rare_collections`, used by the `simulate` and `demo` commands).
+
+The workers run a little below the parent's priority (`WORKER_NICE`): the
+parent's work (sums and inserts) cannot be shared, and three busy processes
+on two cores gave it two thirds of a core, so the whole run went at the
+parent's pace on two thirds of a core (it spent longer waiting for a core than
+running: `/proc/self/schedstat`). Below it, the two workers share what it
+leaves; it never waits behind them for a core. Only a little below: the
+workers must still keep up with it on a machine busy with other work.
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,13 +44,21 @@ from typing import Any
 
 from branching.errors import BranchingError
 from branching.simulate.audience import Audience
-from branching.simulate.run import SHARDS, Shard, chunks, registration, shard_count, simulate
-from branching.store.bulk import SessionUnit, prepare
+from branching.simulate.run import (
+    SHARDS,
+    Shard,
+    chunks,
+    registration,
+    shard_count,
+    simulate_prepared,
+)
+from branching.store.bulk import SessionUnit
 from branching.store.ops import Op
 from branching.story.model import Story
 
 QUEUED_CHUNKS = 24  # chunks a worker may run ahead: more than a batch between two (decisions.md)
 WORKER_GC = (500_000, 50, 1000)  # a worker's collector thresholds (Python's: 700, 10, 10)
+WORKER_NICE = 2  # a worker's priority below the writing parent's (decisions.md)
 
 
 class SimulationFailed(BranchingError):
@@ -57,7 +75,7 @@ def simulate_parallel(
     """
     shards = shard_count(audience, SHARDS)
     if jobs < 2 or shards < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        yield from simulate(story, audience)
+        yield from simulate_prepared(story, audience)
         return
     context = multiprocessing.get_context("fork")
     queues: list[Any] = [context.Queue(QUEUED_CHUNKS) for _ in range(shards)]
@@ -107,11 +125,15 @@ def rare_collections() -> Iterator[None]:
 
 def _work(story: Story, audience: Audience, shard: int, shards: int, queue: Any) -> None:
     """A worker: play one shard, putting its sessions on `queue` a chunk at a time."""
+    try:
+        os.nice(WORKER_NICE)  # the parent, whose work cannot be shared, goes first
+    except OSError:
+        pass
     gc.freeze()
     gc.set_threshold(*WORKER_GC)
     try:
-        for chunk in chunks(Shard(story, audience, shard, shards).sessions()):
-            queue.put(("chunk", [prepare(ops) for ops in chunk]))
+        for chunk in chunks(Shard(story, audience, shard, shards, prepared=True).sessions()):
+            queue.put(("chunk", chunk))
         queue.put(("done", None))
     except BaseException:  # noqa: BLE001 - whatever it was, the parent must hear of it
         queue.put(("error", traceback.format_exc(limit=8)))

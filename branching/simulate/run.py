@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar, cast
 
 from branching.play.engine import ChoiceView, Playthrough, Steps, View
 from branching.simulate.audience import DAILY_RHYTHM, Audience
@@ -32,6 +33,7 @@ from branching.simulate.personas import Persona
 from branching.simulate.pick import pick, weighted
 from branching.simulate.sessions import SimClock, SimSession, simulated_viewer_id
 from branching.simulate.texts import SimPatches
+from branching.store.bulk import SessionUnit
 from branching.store.ops import SPOOL_VERSION, Op, to_json
 from branching.story.model import Story
 
@@ -48,6 +50,7 @@ CONTEXT = {
     "utc_offset_min": 0,
     "app_version": "simulate",
 }
+T = TypeVar("T")
 
 
 @dataclass
@@ -90,6 +93,18 @@ def simulate(story: Story, audience: Audience, shards: int = SHARDS) -> Iterator
     shards = shard_count(audience, shards)
     streams = [Shard(story, audience, n, shards) for n in range(shards)]
     yield [registration(story, audience)]
+    for ops in interleave([chunks(stream.sessions()) for stream in streams]):
+        yield cast(list[Op], ops)  # a shard not `prepared` makes ops only
+
+
+def simulate_prepared(
+    story: Story, audience: Audience, shards: int = SHARDS
+) -> Iterator[list[Op | SessionUnit]]:
+    """`simulate`, each new session worked out already (`bulk.prepare` of its ops, made
+    as rows from the start: `Shard(prepared=True)`), as `BulkWriter.add` takes them."""
+    shards = shard_count(audience, shards)
+    streams = [Shard(story, audience, n, shards, prepared=True) for n in range(shards)]
+    yield [registration(story, audience)]
     yield from interleave([chunks(stream.sessions()) for stream in streams])
 
 
@@ -109,9 +124,9 @@ def first_day(audience: Audience) -> datetime:
     return datetime(start.year, start.month, start.day, tzinfo=UTC)
 
 
-def chunks(sessions: Iterator[list[Op]]) -> Iterator[list[list[Op]]]:
+def chunks(sessions: Iterator[T]) -> Iterator[list[T]]:
     """Sessions in lists of `CHUNK`."""
-    chunk: list[list[Op]] = []
+    chunk: list[T] = []
     for ops in sessions:
         chunk.append(ops)
         if len(chunk) == CHUNK:
@@ -121,7 +136,7 @@ def chunks(sessions: Iterator[list[Op]]) -> Iterator[list[list[Op]]]:
         yield chunk
 
 
-def interleave(streams: list[Iterator[list[list[Op]]]]) -> Iterator[list[Op]]:
+def interleave(streams: list[Iterator[list[T]]]) -> Iterator[T]:
     """One chunk from each stream in turn (a fixed order), session by session."""
     live = list(streams)
     while live:
@@ -146,8 +161,12 @@ class Shard:
     the same rows on every machine.
     """
 
-    def __init__(self, story: Story, audience: Audience, shard: int, shards: int) -> None:
+    def __init__(
+        self, story: Story, audience: Audience, shard: int, shards: int, *, prepared: bool = False
+    ) -> None:
         self.story = story
+        # `prepared`: each session comes as its `bulk.SessionUnit`, made from rows, not ops
+        self.prepared = prepared
         self.audience = audience
         self.shard = shard
         self.shards = shards
@@ -169,8 +188,9 @@ class Shard:
         # sessions are spread in time order: each one starts a little after the last
         self.gap_ms = days * 86_400_000 / max(1, audience.sessions)
 
-    def sessions(self) -> Iterator[list[Op]]:
-        """The ops of this shard's sessions, in time order."""
+    def sessions(self) -> Iterator[list[Op | SessionUnit]]:
+        """The ops of this shard's sessions, in time order (`prepared`: the session's
+        own as its unit, sealed, as `bulk.prepare` gives them)."""
         for i in range(self.count):
             viewer = self._viewer(self.count - i)
             clock = SimClock(self._start_time(i * self.shards + self.shard))
@@ -212,13 +232,14 @@ class Shard:
 
     # -- one session -------------------------------------------------------------------
 
-    def _play(self, viewer: _Viewer, clock: SimClock) -> list[Op]:
+    def _play(self, viewer: _Viewer, clock: SimClock) -> list[Op | SessionUnit]:
         a, rng, story = self.audience, self.rng, self.story
-        ops: list[Op] = []
+        ops: list[Op | SessionUnit] = []
         if viewer.unfinished is not None:  # came back, declined to resume the old one
             old, viewer.unfinished = viewer.unfinished, None
             old.clock = clock
             old.ops = ops
+            old.detach()  # its unit went with its own session: the finish is an op here
             old.finish("abandoned")
         seed = rng.getrandbits(31)
         session = SimSession(
@@ -231,6 +252,7 @@ class Shard:
             attrs=viewer.attrs,
             context=CONTEXT,
             patches=self.patches,
+            prepared=self.prepared,
         )
         session.ops = ops + session.ops
         ops = session.ops
@@ -290,6 +312,12 @@ class Shard:
             rec.shown(run)
         else:
             viewer.unfinished = session  # wandered too long: gave up
+        if session.unit is not None:
+            session.unit.seal()  # what its digest reads, replayed here (`bulk.prepare`)
+        # what it recorded goes on with `ops`: a viewer who comes back only finishes it,
+        # so an unfinished session keeps none of it (most of a worker's memory, else)
+        session.detach()
+        session.ops = []
         return ops
 
     def _settle(self, run: Playthrough, choice: str) -> None:

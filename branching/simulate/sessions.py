@@ -14,6 +14,11 @@ sends known kinds and inputs only), and the state texts come from the
 engine's states without their dict form (`texts.SimChain`). A test drives
 this session and the store's recorder with the same calls and compares
 every op (tests/test_simulate_recorder.py).
+
+In a simulation's workers a session is `prepared`: its events go straight
+into its `bulk.SessionUnit` as `events` rows, with no op dict in between
+(what `bulk.prepare` would make of its ops, which a test checks); the unit
+gives the ops back when the writer needs them (`SessionUnit.ops`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 from branching.play.engine import Playthrough
 from branching.recording import label_to_record
 from branching.simulate.texts import SimChain, SimPatches
+from branching.store.bulk import SessionUnit
 from branching.store.clock import format_ts
 from branching.store.errors import InvalidInput
 from branching.store.ops import MAX_LABEL, SPOOL_VERSION, Op
@@ -99,7 +105,7 @@ class SimSession:
     `StateChain` (sharing its texts with other sessions through `patches`).
     """
 
-    __slots__ = ("clock", "ops", "_ids", "_seq", "_chain")
+    __slots__ = ("clock", "ops", "unit", "_ids", "_seq", "_chain")
 
     def __init__(
         self,
@@ -113,6 +119,7 @@ class SimSession:
         attrs: dict[str, str],
         context: dict[str, Any],
         patches: SimPatches,
+        prepared: bool = False,
     ) -> None:
         self.clock = clock
         self._ids = {
@@ -120,19 +127,21 @@ class SimSession:
             "story_id": story_id,
             "content_hash": content_hash,
         }
-        self.ops: list[Op] = [
-            {
-                "v": SPOOL_VERSION,
-                "op": "session",
-                **self._ids,
-                "viewer_id": viewer_id,
-                "started_at": clock.ts(),
-                "seed": seed,
-                "attrs": dict(attrs),
-                "context": dict(context),
-                "simulated": True,
-            }
-        ]
+        op: Op = {
+            "v": SPOOL_VERSION,
+            "op": "session",
+            **self._ids,
+            "viewer_id": viewer_id,
+            "started_at": clock.ts(),
+            "seed": seed,
+            "attrs": dict(attrs),
+            "context": dict(context),
+            "simulated": True,
+        }
+        # `prepared`: its events go straight into its unit as rows (`bulk.prepare` of its
+        # ops, without the op dicts); its finish too, until it is `detach`ed
+        self.unit = SessionUnit.made(op) if prepared else None
+        self.ops: list[Op | SessionUnit] = [op if self.unit is None else self.unit]
         self._seq = 1
         self._chain = SimChain(patches)
 
@@ -152,6 +161,24 @@ class SimSession:
             raise InvalidInput(f"the state cannot be recorded as JSON: {exc}") from None
         ids = self._ids
         get = fields.get
+        if self.unit is not None:
+            self.unit.row_event(
+                [
+                    ids["session_id"],
+                    self._seq,
+                    self.clock.ts(),
+                    kind,
+                    get("scene"),
+                    get("choice"),
+                    get("target"),
+                    get("decide_ms"),
+                    get("input"),
+                    text,
+                    get("label"),
+                ]
+            )
+            self._seq += 1
+            return
         self.ops.append(
             {
                 "v": SPOOL_VERSION,
@@ -177,17 +204,22 @@ class SimSession:
         self, outcome: str, *, ending: str | None = None, ending_kind: str | None = None
     ) -> None:
         """The session finished (`SessionWriter.finish`): an ending, abandoned or stuck."""
-        self.ops.append(
-            {
-                "v": SPOOL_VERSION,
-                "op": "finish",
-                "session_id": self._ids["session_id"],
-                "outcome": outcome,
-                "ending_id": ending,
-                "ending_kind": ending_kind,
-                "ended_at": self.clock.ts(),
-            }
-        )
+        op: Op = {
+            "v": SPOOL_VERSION,
+            "op": "finish",
+            "session_id": self._ids["session_id"],
+            "outcome": outcome,
+            "ending_id": ending,
+            "ending_kind": ending_kind,
+            "ended_at": self.clock.ts(),
+        }
+        if self.unit is None or not self.unit.take(op):
+            self.ops.append(op)
+
+    def detach(self) -> None:
+        """What it records from now on are ops of their own, its unit (if any) gone on:
+        a viewer's earlier session finished during a later one."""
+        self.unit = None
 
     # -- the player's calls (`play.recorder.Recorder`, as `recording.StoreRecorder`) ---------
 

@@ -38,8 +38,8 @@ under the new one, O(that session's rows). Rows left at zero by a move are
 deleted; so is a row of `agg_sessions` that its last session left (a
 session's standing moves at each scene shown: before, every standing a
 session passed stayed as a row at zero, nine rows in ten of the table on a
-small file). (`session_ends` keeps its zero rows.) Readers sum and drop
-zeros all the same.
+small file). Readers sum and drop zeros all the same. Since m020 the
+running total `session_ends` is a view of `agg_sessions`' base slice.
 
 `agg_decide` and `agg_acts` (m013: the time-to-decide histogram, and the
 rewinds, pauses and skipped reveals per scene) follow the same paths, keyed
@@ -817,9 +817,6 @@ _ADD_SCENE = f"""INSERT INTO agg_scenes ({CLASS}, scene, views, sessions, sessio
 _ADD_STANDING = f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id, sessions)
     VALUES ({", ".join("?" * 11)})
     ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions"""
-_DROP_STANDING = "DELETE FROM agg_sessions WHERE {} AND sessions = 0".format(
-    " AND ".join(f"{c.strip()} = ?" for c in (*CLASS.split(","), "last_scene", "ending_id"))
-)
 
 _LAST_ACTIVITY = """UPDATE story_activity SET last_activity = MAX(COALESCE(last_activity, ''), ?)
     WHERE story_id = ?"""
@@ -890,12 +887,9 @@ class LiveCounts:
         if self.scenes:
             conn.executemany(_ADD_SCENE, [(*k, *v) for k, v in self.scenes.items()])
         if self.standings:
-            conn.executemany(_ADD_STANDING, [(*k, v) for k, v in self.standings.items()])
             # a standing its last session left (or one only passed through) is no row: the
-            # sessions' counts are never negative, so only a row given <= 0 can be at zero
-            spent = [k for k, v in self.standings.items() if v <= 0]
-            if spent:
-                conn.executemany(_DROP_STANDING, spent)
+            # trigger `agg_sessions_drop_spent` (m020) deletes a row whose count reaches zero
+            conn.executemany(_ADD_STANDING, [(*k, v) for k, v in self.standings.items()])
         if self.activity:
             conn.executemany(_LAST_ACTIVITY, [(ts, s) for s, ts in self.activity.items()])
         decide_acts.write(conn, self.decisions, self.acts)

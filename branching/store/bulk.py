@@ -7,8 +7,8 @@ transaction each. A session whose `session` op is in the batch and which the
 database does not hold yet (nor `forget` deleted) is written the fast way:
 its row is worked out in memory from all its ops (last scene, outcome, a
 rewind reopening an ending, exactly as `ops.py` moves it), then sessions,
-attributes and events go in with `executemany` and the running totals
-(`traversals`, `scene_views`, `session_ends`) with one upsert per key; the
+attributes and events go in with `executemany` (the running totals
+`traversals`, `scene_views`, `session_ends` are views of the aggregates since m020); the
 aggregates (`aggregates.py`) of those sessions are counted in memory too
 (`aggregates.Tally`) and summed over each class, in the same transaction;
 `aggregates.add_sessions`, the set-based SQL of the migration's backfill,
@@ -203,8 +203,7 @@ def prepare(ops: list[Op]) -> list[Op | SessionUnit]:
     first = next((i for i, op in enumerate(ops) if op.get("op") == "session"), None)
     if first is None or not isinstance(ops[first].get("session_id"), str):
         return list(ops)
-    unit = SessionUnit(ops[first])
-    unit._made = (ops[first], [])
+    unit = SessionUnit.made(ops[first])
     out: list[Op | SessionUnit] = [*ops[:first], unit]
     rest = ops[first + 1 :]
     for n, op in enumerate(rest):
@@ -312,20 +311,31 @@ class SessionUnit:
                 out.append(finish)
         return out
 
+    @classmethod
+    def made(cls, op: Op) -> SessionUnit:
+        """A unit for the `session` op `op`, to be fed its events as rows (`row`) and its
+        finish ops (`take`) where they are made: `prepare` without the event ops."""
+        unit = cls(op)
+        unit._made = (op, [])
+        return unit
+
     def event(self, op: Op) -> None:
         """Add one event op of the session (as `ops.apply_op` would)."""
+        self.row_event(event_row(op))
+
+    def row_event(self, event: list[Any]) -> None:
+        """Add one event of the session as its `events` row (`ops.event_row`'s columns)."""
         row = self.row
-        self.events.append(event_row(op))
-        t, scene, choice, seq = op["type"], op["scene"], op["choice"], op["seq"]
+        self.events.append(event)
+        _, seq, ts, t, scene, choice, target, decide_ms, _, _, label = event
         tally = self.tally
-        tally.add(t, scene, choice, op["target"], op["decide_ms"])
-        if op["ts"] > tally.last_ts:
-            tally.last_ts = op["ts"]
-        label = op.get("label")
+        tally.add(t, scene, choice, target, decide_ms)
+        if ts > tally.last_ts:
+            tally.last_ts = ts
         if label is not None:
             self.labels[(scene, choice, label)] += 1
         if t in digests.KINDS:
-            self._rows().append((seq, t, scene, choice))
+            self._rows().append((seq, t, scene, choice, target))
         if t == "scene_shown":
             if row["last_scene_seq"] < seq:
                 row["last_scene"] = scene
@@ -349,7 +359,7 @@ class SessionUnit:
         """The events a digest reads (taken back from the rows when `seal`ed)."""
         if self._replay is None:
             kinds = digests.KINDS
-            self._replay = [(r[1], r[3], r[4], r[5]) for r in self.events if r[3] in kinds]
+            self._replay = [(r[1], r[3], r[4], r[5], r[6]) for r in self.events if r[3] in kinds]
             self._replayed = None
         return self._replay
 
@@ -461,30 +471,5 @@ def _insert(
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         events,
     )
-    conn.executemany(
-        """INSERT INTO traversals (story_id, content_hash, scene, choice, target, count, timeouts)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT DO UPDATE SET count = count + excluded.count,
-                                  timeouts = timeouts + excluded.timeouts""",
-        [(*key, n, timeouts[key]) for key, n in walked.items()],
-    )
-    conn.executemany(
-        """INSERT INTO scene_views (story_id, content_hash, scene, count) VALUES (?, ?, ?, ?)
-        ON CONFLICT DO UPDATE SET count = count + excluded.count""",
-        [(*key, n) for key, n in views.items()],
-    )
-    ends: Counter[tuple[str, str, str, str, str]] = Counter(
-        (
-            r["story_id"],
-            r["content_hash"],
-            r["last_scene"] or "",
-            r["outcome"],
-            r["ending_id"] or "",
-        )
-        for r in rows.values()
-    )
-    conn.executemany(
-        """INSERT INTO session_ends (story_id, content_hash, last_scene, outcome, ending_id, count)
-        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count""",
-        [(*key, n) for key, n in ends.items()],
-    )
+    # `traversals`, `scene_views` and `session_ends` are views of the aggregates (m020):
+    # `aggregates.add_tallied` keeps them

@@ -36,6 +36,15 @@ What a reader may rely on
   highest `seq` among its events of the types in `KINDS` (-1 for none), by
   which a writer tells an event that arrives late from one that continues
   the path.
+- **Edges, views, last scene (m018).** `reached`: the codes of the scenes
+  of `shown` and of the edges its decisions and `route_taken` events walked
+  (scene, choice or "", target or "": the flowchart's edge key, routes and
+  the choice's target included; a rewind undoes none); `clocked`: the codes
+  of the scenes of `timed_out` and of the edges of its `timeout_default`
+  events; `views`: its `scene_shown` events; `last_scene`: a copy of its
+  session's (m018's triggers, as m015's copies). `route_taken` is a type a
+  digest reads from m018 on, so `seq` counts it too. The flowchart by
+  viewers reads these (`analytics/flow_viewers.py`).
 - **Copies of the session (m015).** Each row also holds its session's
   `story_id`, `content_hash`, `started_at`, `simulated`, `outcome`,
   `ending_id`, `term_program`, `terminal`, `platform`, `term_cols`,
@@ -59,7 +68,14 @@ What a reader may rely on
   `took` sorted by code. A decision enters `path` and `took` only with a
   non-empty scene and choice, a scene enters `shown` only when non-empty,
   and a rewind without a scene undoes nothing (the walk's rules); `made`
-  counts every decision. Why codes: at 10 million events of Signal (129,081
+  counts every decision. m018's `reached` and `clocked` are not JSON: each
+  code is one character (`chars`: code 12 is `chr(12)`, past the surrogates
+  from 0xD800 on), sorted, `''` for none; an edge's name is its JSON triple
+  (`["wake","get_up","kitchen"]`, decoded by `edge_names`; `names` leaves
+  the edges out). A reader unions and counts them with `set` and `Counter`,
+  C code, where JSON arrays of the same codes took 2.5 times as long to split
+  and count at 10 million events, and the text is a third as long. Why codes:
+  at 10 million events of Signal (129,081
   finished sessions) the same lists as JSON arrays of ids took 1,043 bytes a
   session, 2.8 KB on disk (rows that long spill to overflow pages: 363 MB);
   as codes 203 bytes, 237 on disk (31 MB).
@@ -113,15 +129,19 @@ DECISIONS = frozenset({"choice_made", "timeout_default"})
 # back to it), `paused`, `skipped` (a text reveal skipped there)
 ACTS = ("timed_out", "rewound", "paused", "skipped")
 ACT_OF = {"timeout_default": 0, "rewind": 1, "pause": 2, "reveal_skipped": 3}
-# the event types a digest reads
-KINDS = frozenset({*DECISIONS, "rewind", "scene_shown", "pause", "reveal_skipped"})
+# the event types a digest reads (`route_taken` from m018: its edges)
+KINDS = frozenset({*DECISIONS, "route_taken", "rewind", "scene_shown", "pause", "reveal_skipped"})
 _KINDS_SQL = (
-    "('choice_made', 'timeout_default', 'rewind', 'scene_shown', 'pause', 'reveal_skipped')"
+    "('choice_made', 'timeout_default', 'route_taken', 'rewind', 'scene_shown', 'pause', "
+    "'reveal_skipped')"
 )
 _NO_ACTS = ("[]", "[]", "[]", "[]")
 _BATCH = 2000  # digests written at a time by a rebuild
 
-Row = tuple[int, str, Any, Any]  # (seq, type, scene, choice) of one event
+Row = tuple[int, str, Any, Any, Any]  # (seq, type, scene, choice, target) of one event
+Edge = tuple[Any, str, str]  # (scene, choice or "", target or ""): the flowchart's edge key
+# what a digest's table holds: m012's columns, m016's lists too, m018's edges too
+PLAIN, ACTED, EDGES = 0, 1, 2
 
 
 def rewind(steps: list[Any], scenes: list[Any], scene: str) -> None:
@@ -145,6 +165,9 @@ class Replayed:
     seq: int = -1  # the highest seq of the events read (-1: none)
     # the scenes of each of `ACTS` (m016): timed out, rewound to, paused, skipped at
     acts: tuple[set[Any], ...] = field(default_factory=lambda: (set(), set(), set(), set()))
+    edges: set[Edge] = field(default_factory=set)  # every edge walked (m018)
+    late: set[Edge] = field(default_factory=set)  # the edges the clock chose (m018)
+    views: int = 0  # its `scene_shown` events (m018)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +181,12 @@ class Digest:
     took: str
     seq: int = -1
     acts: tuple[str, ...] = _NO_ACTS  # the codes of `Replayed.acts`' scenes, sorted
+    # m018: the codes of the scenes shown and the edges walked, of the scenes and edges
+    # where the clock chose (`Replayed.acts[0]`, `Replayed.late`), each a character
+    # (`chars`), sorted; and the views
+    reached: str = ""
+    clocked: str = ""
+    views: int = 0
 
 
 EMPTY = Digest(0, 0, "[]", "[]", "[]", -1)  # a session with no event a digest reads
@@ -170,18 +199,27 @@ def replay(rows: Iterable[Row]) -> Replayed:
     shown: set[Any] = set()
     took: set[tuple[Any, Any]] = set()
     acts: tuple[set[Any], ...] = (set(), set(), set(), set())
-    made = 0
+    edges: set[Edge] = set()
+    late: set[Edge] = set()
+    made = views = 0
     last = -1
-    for seq, kind, scene, choice in rows:
+    for seq, kind, scene, choice, target in rows:
         if kind in DECISIONS:
             made += 1
             if scene and choice:
                 steps.append((scene, choice))
                 scenes.append(scene)
                 took.add((scene, choice))
+            if scene:
+                edges.add((scene, choice or "", target or ""))
             if kind == "timeout_default" and scene:
                 acts[0].add(scene)
+                late.add((scene, choice or "", target or ""))
+        elif kind == "route_taken":
+            if scene:
+                edges.add((scene, choice or "", target or ""))
         elif kind == "scene_shown":
+            views += 1
             if scene:
                 shown.add(scene)
         elif kind == "rewind" and scene:
@@ -193,7 +231,7 @@ def replay(rows: Iterable[Row]) -> Replayed:
         else:
             continue
         last = max(last, seq)
-    return Replayed(made, steps, shown, took, last, acts)
+    return Replayed(made, steps, shown, took, last, acts, edges, late, views)
 
 
 def _json(value: Any) -> str:
@@ -211,20 +249,31 @@ def step_name(scene: Any, choice: Any) -> str:
     return _json([scene, choice])
 
 
+def edge_name(edge: Edge) -> str:
+    """The `digest_names.name` of an edge (scene, choice, target): its JSON triple (m018)."""
+    return _json(list(edge))
+
+
 # -- codes: `digest_names`, and what a connection knows of it -------------------------
 
 
 @dataclass(slots=True)
 class _Known:
-    """Codes known by value: scenes, steps, and each code's value (a scene or a pair)."""
+    """Codes known by value: scenes, steps, edges, and each code's value (a scene, a pair
+    or a triple)."""
 
     scenes: dict[Any, int] = field(default_factory=dict)
     steps: dict[tuple[Any, Any], int] = field(default_factory=dict)
     values: dict[int, Any] = field(default_factory=dict)
+    edges: dict[Edge, int] = field(default_factory=dict)
 
     def note(self, code: int, name: str) -> None:
         value = json.loads(name)
-        if isinstance(value, list):
+        if isinstance(value, list) and len(value) == 3:
+            edge = (value[0], value[1], value[2])
+            self.edges[edge] = code
+            self.values[code] = edge
+        elif isinstance(value, list):
             pair = (value[0], value[1])
             self.steps[pair] = code
             self.values[code] = pair
@@ -248,9 +297,9 @@ class Names:
     def __init__(self) -> None:
         self.kept = _Known()
         self.fresh = _Known()
-        # whether the digests have m016's columns, once asked (`has_acts`): the schema of
-        # an open file changes only when it is opened (`migrate`), before any write
-        self.acts: bool | None = None
+        # what the digests' table holds (`level`), once asked: the schema of an open
+        # file changes only when it is opened (`migrate`), before any write
+        self.level: int | None = None
 
     def begin(self) -> None:
         """A transaction starts: forget what an unconfirmed one learnt."""
@@ -264,6 +313,7 @@ class Names:
             self.kept.scenes.update(fresh.scenes)
             self.kept.steps.update(fresh.steps)
             self.kept.values.update(fresh.values)
+            self.kept.edges.update(fresh.edges)
             self.fresh = _Known()
 
     def scene(self, scene: Any) -> int | None:
@@ -273,6 +323,10 @@ class Names:
     def step(self, pair: tuple[Any, Any]) -> int | None:
         code = self.kept.steps.get(pair)
         return self.fresh.steps.get(pair) if code is None else code
+
+    def edge(self, edge: Edge) -> int | None:
+        code = self.kept.edges.get(edge)
+        return self.fresh.edges.get(edge) if code is None else code
 
     def value(self, code: int) -> Any:
         found = self.kept.values.get(code)
@@ -297,15 +351,21 @@ class Codebook:
             for code, name in conn.execute(_NAMES):
                 self.names.fresh.note(code, name)
 
-    def learn(self, scenes: Iterable[Any] = (), steps: Iterable[tuple[Any, Any]] = ()) -> None:
-        """Make sure every scene and step given has a code (looked up, else added)."""
+    def learn(
+        self,
+        scenes: Iterable[Any] = (),
+        steps: Iterable[tuple[Any, Any]] = (),
+        edges: Iterable[Edge] = (),
+    ) -> None:
+        """Make sure every scene, step and edge given has a code (looked up, else added)."""
         names = self.names
         new_scenes = {s: scene_name(s) for s in scenes if names.scene(s) is None}
         new_steps = {p: step_name(*p) for p in steps if names.step(p) is None}
-        if not new_scenes and not new_steps:
+        new_edges = {e: edge_name(e) for e in edges if names.edge(e) is None}
+        if not new_scenes and not new_steps and not new_edges:
             return
         # sorted: codes are given in the same order on every batch
-        missing = sorted({*new_scenes.values(), *new_steps.values()})
+        missing = sorted({*new_scenes.values(), *new_steps.values(), *new_edges.values()})
         codes: dict[str, int] = {}
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
@@ -322,6 +382,7 @@ class Codebook:
         # by the values given too (a hand-edited file's blob scene is named as text)
         fresh.scenes.update((s, codes[n]) for s, n in new_scenes.items())
         fresh.steps.update((p, codes[n]) for p, n in new_steps.items())
+        fresh.edges.update((e, codes[n]) for e, n in new_edges.items())
 
     def decode(self, codes: Iterable[int]) -> None:
         """Make sure the value of every code given is known (read from `digest_names`)."""
@@ -348,11 +409,20 @@ class Codebook:
             code = self.names.step(pair)
         return _known(code)
 
+    def edge(self, edge: Edge) -> int:
+        """The code of an edge (added when new)."""
+        code = self.names.edge(edge)
+        if code is None:
+            self.learn(edges=[edge])
+            code = self.names.edge(edge)
+        return _known(code)
+
     def encode(self, replayed: Replayed) -> Digest:
         """The stored digest of `replayed` (its names learnt first)."""
         acted = replayed.acts
-        self.learn(replayed.shown.union(*acted), replayed.took)
+        self.learn(replayed.shown.union(*acted), replayed.took, replayed.edges)
         steps = {p: _known(self.names.step(p)) for p in replayed.took}
+        scene, edge = self.names.scene, self.names.edge
         return Digest(  # every step of the path was decided, so it is in `took`
             replayed.made,
             len(replayed.path),
@@ -361,6 +431,9 @@ class Codebook:
             _codes(sorted(steps.values())),
             replayed.seq,
             tuple(self._scenes(scenes) for scenes in acted) if any(acted) else _NO_ACTS,
+            chars(sorted(map(_known, [*map(scene, replayed.shown), *map(edge, replayed.edges)]))),
+            chars(sorted(map(_known, [*map(scene, acted[0]), *map(edge, replayed.late)]))),
+            replayed.views,
         )
 
     def _scenes(self, scenes: set[Any]) -> str:
@@ -377,12 +450,42 @@ def _codes(codes: Iterable[int]) -> str:
     return "[" + ",".join(map(str, codes)) + "]"
 
 
+_SURROGATES = 0xD800  # characters from here to 0xDFFF cannot be stored as UTF-8: skipped
+
+
+def chars(codes: Iterable[int]) -> str:
+    """Codes as m018's lists store them: a character each (code 12 is `chr(12)`; from
+    0xD800 on, past the surrogates), in the order given. Shorter than JSON (one byte a
+    code below 128), and a reader unions and counts them by C code (`set`, `Counter`)."""
+    return "".join(chr(c if c < _SURROGATES else c + 0x800) for c in codes)
+
+
+def code_of(char: str) -> int:
+    """The code a character of m018's lists stands for (`chars`)."""
+    o = ord(char)
+    return o if o < _SURROGATES else o - 0x800
+
+
 def names(conn: sqlite3.Connection) -> dict[int, str | tuple[str, str]]:
-    """Every code of `digest_names`, decoded: a scene id, or a (scene, choice)."""
+    """Every code of `digest_names` but the edges', decoded: a scene id, or a (scene,
+    choice)."""
     out: dict[int, str | tuple[str, str]] = {}
     for code, name in conn.execute(_NAMES):
         value = json.loads(name)
-        out[int(code)] = (value[0], value[1]) if isinstance(value, list) else value
+        if not isinstance(value, list):
+            out[int(code)] = value
+        elif len(value) == 2:
+            out[int(code)] = (value[0], value[1])
+    return out
+
+
+def edge_names(conn: sqlite3.Connection) -> dict[int, tuple[str, str, str]]:
+    """The edges' codes of `digest_names` (m018), decoded: (scene, choice, target)."""
+    out: dict[int, tuple[str, str, str]] = {}
+    for code, name in conn.execute(f"{_NAMES} WHERE name LIKE '[%,%,%]'"):
+        value = json.loads(name)
+        if isinstance(value, list) and len(value) == 3:
+            out[int(code)] = (value[0], value[1], value[2])
     return out
 
 
@@ -400,11 +503,21 @@ _UPSERT_ACTS = """INSERT INTO session_digests (session_id, made, depth, path, sh
         path = excluded.path, shown = excluded.shown, took = excluded.took,
         seq = excluded.seq, timed_out = excluded.timed_out, rewound = excluded.rewound,
         paused = excluded.paused, skipped = excluded.skipped"""
-_ROWS = f"""SELECT seq, type, scene, choice FROM events
+_UPSERT_EDGES = """INSERT INTO session_digests (session_id, made, depth, path, shown, took, seq,
+        timed_out, rewound, paused, skipped, reached, clocked, views)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO UPDATE SET made = excluded.made, depth = excluded.depth,
+        path = excluded.path, shown = excluded.shown, took = excluded.took,
+        seq = excluded.seq, timed_out = excluded.timed_out, rewound = excluded.rewound,
+        paused = excluded.paused, skipped = excluded.skipped, reached = excluded.reached,
+        clocked = excluded.clocked, views = excluded.views"""
+_ROWS = f"""SELECT seq, type, scene, choice, target FROM events
     WHERE session_id = ? AND type IN {_KINDS_SQL} ORDER BY seq"""
 _READ = "SELECT made, path, shown, took, seq FROM session_digests WHERE session_id = ?"
 _READ_ACTS = """SELECT made, path, shown, took, seq, timed_out, rewound, paused, skipped
     FROM session_digests WHERE session_id = ?"""
+_READ_EDGES = """SELECT made, path, shown, took, seq, timed_out, rewound, paused, skipped,
+    reached, clocked, views FROM session_digests WHERE session_id = ?"""
 
 
 def has_acts(conn: sqlite3.Connection) -> bool:
@@ -415,12 +528,34 @@ def has_acts(conn: sqlite3.Connection) -> bool:
     return "skipped" in columns(conn, "session_digests")
 
 
+def has_edges(conn: sqlite3.Connection) -> bool:
+    """Whether the digests have m018's columns (`reached`, `clocked`, `views`, `last_scene`)."""
+    return "clocked" in columns(conn, "session_digests")
+
+
+def level(conn: sqlite3.Connection) -> int:
+    """What the digests' table holds: `PLAIN` (m012), `ACTED` (m016) or `EDGES` (m018)."""
+    found = columns(conn, "session_digests")
+    return EDGES if "clocked" in found else ACTED if "skipped" in found else PLAIN
+
+
 def write(
-    conn: sqlite3.Connection, digests: Iterable[tuple[str, Digest]], acts: bool | None = None
+    conn: sqlite3.Connection, digests: Iterable[tuple[str, Digest]], held: int | None = None
 ) -> None:
-    """Store (or replace) the digests of sessions (their `ACTS` lists from m016 on;
-    `acts`: whether the table has them, when the caller knows)."""
-    if has_acts(conn) if acts is None else acts:
+    """Store (or replace) the digests of sessions (their `ACTS` lists from m016 on, their
+    edges and views from m018 on; `held`: the table's `level`, when the caller knows)."""
+    held = level(conn) if held is None else held
+    if held == EDGES:
+        conn.executemany(
+            _UPSERT_EDGES,
+            [
+                (sid, d.made, d.depth, d.path, d.shown, d.took, d.seq, *d.acts)
+                + (d.reached, d.clocked, d.views)
+                for sid, d in digests
+            ],
+        )
+        return
+    if held == ACTED:
         conn.executemany(
             _UPSERT_ACTS,
             [(sid, d.made, d.depth, d.path, d.shown, d.took, d.seq, *d.acts) for sid, d in digests],
@@ -464,6 +599,11 @@ class OpenDigest:
     took_text: str | None = None
     acts: tuple[set[int], ...] = field(default_factory=lambda: (set(), set(), set(), set()))
     acts_text: list[str | None] = field(default_factory=lambda: list(_NO_ACTS))
+    edges: set[int] = field(default_factory=set)  # m018's: the edges walked, the clock's
+    late: set[int] = field(default_factory=set)
+    views: int = 0
+    reached_text: str | None = ""  # m018's lists as written (None: to be encoded again)
+    clocked_text: str | None = ""
 
 
 class Changes:
@@ -488,12 +628,12 @@ class Changes:
         self.open: dict[str, OpenDigest] = {}
         self.kept = kept
 
-    def _has_acts(self) -> bool:
-        """Whether the table has m016's columns (asked once per `Names`)."""
+    def _level(self) -> int:
+        """What the table holds (`level`, asked once per `Names`)."""
         names = self.book.names
-        if names.acts is None:
-            names.acts = has_acts(self.conn)
-        return names.acts
+        if names.level is None:
+            names.level = level(self.conn)
+        return names.level
 
     def event(self, op: dict[str, Any]) -> None:
         """An event op just stored (a new row in `events`): its session's digest follows."""
@@ -526,14 +666,20 @@ class Changes:
                     digest.took.add(code)
                     digest.took_text = None
             digest.made += 1
+            if scene:
+                self._edge(digest, op, kind == "timeout_default")
             if kind == "timeout_default" and scene:
                 self._act(digest, 0, scene)
+        elif kind == "route_taken":
+            if scene:
+                self._edge(digest, op, False)
         elif kind == "scene_shown":
+            digest.views += 1
             if scene:
                 code = self.book.scene(scene)
                 if code not in digest.shown:
                     digest.shown.add(code)
-                    digest.shown_text = None
+                    digest.shown_text = digest.reached_text = None
         elif kind == "rewind":
             if scene:
                 if late:
@@ -551,20 +697,41 @@ class Changes:
         if code not in digest.acts[which]:
             digest.acts[which].add(code)
             digest.acts_text[which] = None
+            if which == 0:
+                digest.clocked_text = None
+
+    def _edge(self, digest: OpenDigest, op: dict[str, Any], late: bool) -> None:
+        """The edge of a decision or route joins the digest's `edges` (and `late`)."""
+        edge = (op["scene"], op.get("choice") or "", op.get("target") or "")
+        code = self.book.edge(edge)
+        if code not in digest.edges:
+            digest.edges.add(code)
+            digest.reached_text = None
+        if late and code not in digest.late:
+            digest.late.add(code)
+            digest.clocked_text = None
 
     def _read(self, session_id: str) -> OpenDigest:
-        acts = self._has_acts()
-        row = self.conn.execute(_READ_ACTS if acts else _READ, [session_id]).fetchone()
+        held = self._level()
+        read = _READ_EDGES if held == EDGES else _READ_ACTS if held == ACTED else _READ
+        row = self.conn.execute(read, [session_id]).fetchone()
         if row is None:  # not kept (a hand-edited file): the events say what it is
             return OpenDigest(0, [], set(), set(), -1, replay=True)
         made, path, shown, took, seq, *lists = row
         digest = OpenDigest(
             made, json.loads(path), set(json.loads(shown)), set(json.loads(took)), seq
         )
+        if held == EDGES:
+            reached, clocked, digest.views = lists[4:]
+            lists = lists[:4]
         for i, text in enumerate(lists):
             if text != "[]":
                 digest.acts[i].update(json.loads(text))
                 digest.acts_text[i] = text
+        if held == EDGES:  # the edges: the codes that are not scenes
+            digest.edges.update(set(map(code_of, reached)) - digest.shown)
+            digest.late.update(set(map(code_of, clocked)) - digest.acts[0])
+            digest.reached_text, digest.clocked_text = reached, clocked
         return digest
 
     def _rewind(self, digest: OpenDigest, scene: Any) -> None:
@@ -593,6 +760,10 @@ class Changes:
                 for i, text in enumerate(texts):
                     if text is None:
                         texts[i] = _codes(sorted(d.acts[i]))
+                if d.reached_text is None:
+                    d.reached_text = chars(sorted(d.shown | d.edges))
+                if d.clocked_text is None:
+                    d.clocked_text = chars(sorted(d.acts[0] | d.late))
                 digest = Digest(
                     d.made,
                     len(d.path),
@@ -601,12 +772,15 @@ class Changes:
                     d.took_text,
                     d.seq,
                     (texts[0] or "[]", texts[1] or "[]", texts[2] or "[]", texts[3] or "[]"),
+                    d.reached_text,
+                    d.clocked_text,
+                    d.views,
                 )
                 rows.append((sid, digest))
                 if kept is not None:
                     kept[sid] = d  # as written: the next transaction need not read it
         if rows:
-            write(self.conn, rows, self._has_acts())
+            write(self.conn, rows, self._level())
         self.open.clear()
 
 
@@ -629,21 +803,21 @@ def _refresh(conn: sqlite3.Connection, where: str) -> None:
     of digests.
     """
     cursor = conn.execute(
-        f"""SELECT s.session_id, e.seq, e.type, e.scene, e.choice FROM sessions s
+        f"""SELECT s.session_id, e.seq, e.type, e.scene, e.choice, e.target FROM sessions s
         LEFT JOIN events e ON e.session_id = s.session_id AND e.type IN {_KINDS_SQL}
         WHERE {where}
         ORDER BY s.session_id, e.seq"""
     )
     book = Codebook(conn, whole=True)
-    acts = has_acts(conn)  # the schema does not change between batches
+    held = level(conn)  # the schema does not change between batches
     batch: list[tuple[str, Digest]] = []
     for session_id, rows in groupby(cursor, key=itemgetter(0)):
-        events = ((r[1], r[2], r[3], r[4]) for r in rows if r[1] is not None)
+        events = ((r[1], r[2], r[3], r[4], r[5]) for r in rows if r[1] is not None)
         batch.append((session_id, book.encode(replay(events))))
         if len(batch) >= _BATCH:
-            write(conn, batch, acts)
+            write(conn, batch, held)
             batch.clear()
-    write(conn, batch, acts)
+    write(conn, batch, held)
 
 
 def rebuild(conn: sqlite3.Connection) -> None:
@@ -689,6 +863,33 @@ def fill_acts(conn: sqlite3.Connection) -> None:
                 last = max(last, seq)
         book.learn(set().union(*acts))
         batch.append((*(book._scenes(scenes) for scenes in acts), last, session_id))
+        if len(batch) >= _BATCH:
+            conn.executemany(update, batch)
+            batch.clear()
+    conn.executemany(update, batch)
+
+
+def fill_edges(conn: sqlite3.Connection) -> None:
+    """Write every digest's edges, the edges the clock chose and its views from the
+    events (m018's backfill; in a transaction).
+
+    Reads the events of the types that fill them (decisions, routes, scenes
+    shown; `seq` now counts the routes too) in the table's own order
+    (session, seq): one pass, a session at a time, a batch of rows written at
+    a time. A session without such events keeps what the columns default to.
+    """
+    cursor = conn.execute(
+        """SELECT session_id, seq, type, scene, choice, target FROM events
+        WHERE type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown')
+        ORDER BY session_id, seq"""
+    )
+    book = Codebook(conn, whole=True)
+    batch: list[tuple[object, ...]] = []
+    update = """UPDATE session_digests SET reached = ?, clocked = ?, views = ?,
+        seq = max(seq, ?) WHERE session_id = ?"""
+    for session_id, rows in groupby(cursor, key=itemgetter(0)):
+        digest = book.encode(replay(r[1:] for r in rows))
+        batch.append((digest.reached, digest.clocked, digest.views, digest.seq, session_id))
         if len(batch) >= _BATCH:
             conn.executemany(update, batch)
             batch.clear()

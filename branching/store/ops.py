@@ -19,8 +19,9 @@ saw it, only where it differs from the template (else None; older ops have no
 ignored, and the whole state, which is stored as a snapshot.
 
 Every change to a session row (created, its last scene, finished, reopened by
-a rewind from an ending) also moves its count in `session_ends`, in the same
-transaction (`totals.session_moved`). Every session's digest (`digests.py`)
+a rewind from an ending) also moves its count in the aggregates, in the same
+transaction (`totals.session_moved`; `session_ends` is a view of them since
+m020). Every session's digest (`digests.py`)
 is created with it and changed by each event of a type it reads (`DIGESTED`),
 in the event's transaction.
 
@@ -30,9 +31,10 @@ forgotten carries on, and nothing it sends afterwards is kept or spooled.
 
 The writer commits a key press (a group of ops) through `apply_ops`, which
 leaves every row exactly as `apply_op` one op at a time does (a test compares
-every table on a simulated audience) with about half the statements run (13
-calls into SQLite for a key press of 3.5 events instead of 32): each session
-read once, what its events add summed in memory and upserted once per row.
+every table on a simulated audience) with far fewer statements run (about 12
+calls into SQLite for a key press of 3.5 events since m020, 13 before it, 32
+one by one): each session read once, what its events add summed in memory and
+upserted once per row.
 `apply_op` stays the reference, and the path every op takes when a spool
 loads or the bulk writer replays. The writer applies single ops through
 `apply_ops` too, and keeps what its transactions wrote (`WriterMemory`: each
@@ -50,7 +52,7 @@ from branching.store import decide_acts, digests
 from branching.store.aggregates import LiveCounts, LiveSession, class_moved, read_session
 from branching.store.errors import InvalidInput
 from branching.store.states import StateChain, snapshot
-from branching.store.totals import count_session, event_added, session_added, session_moved
+from branching.store.totals import event_added, session_added, session_moved
 
 Op = dict[str, Any]
 SPOOL_VERSION = 2  # 2: events keyed by (session, seq), state as snapshot/patch (m007)
@@ -224,7 +226,6 @@ def _apply_session(conn: sqlite3.Connection, op: Op) -> bool:
     )
     if cur.rowcount == 0:
         return False
-    count_session(conn, op["session_id"], 1)
     conn.executemany(
         "INSERT INTO session_attrs (session_id, key, value) VALUES (?, ?, ?) "
         "ON CONFLICT DO NOTHING",
@@ -271,20 +272,7 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
             _ADD_LABEL,
             [op["story_id"], op["content_hash"], op["scene"], op["choice"], op["label"], 1],
         )
-    if kind in COUNTED:
-        conn.execute(
-            _ADD_TRAVERSAL,
-            [
-                op["story_id"],
-                op["content_hash"],
-                op["scene"] or "",
-                op["choice"] or "",
-                op["target"] or "",
-                1,
-                int(kind == "timeout_default"),
-            ],
-        )
-    elif kind == "rewind":  # going back from an ending continues the same playthrough
+    if kind == "rewind":  # going back from an ending continues the same playthrough
         session_moved(
             conn,
             op["session_id"],
@@ -294,7 +282,6 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
             [op["session_id"]],
         )
     elif kind == "scene_shown":
-        conn.execute(_ADD_VIEW, [op["story_id"], op["content_hash"], op["scene"], 1])
         session_moved(
             conn,
             op["session_id"],
@@ -309,16 +296,6 @@ _INSERT_EVENT = """INSERT INTO events (session_id, seq, ts, type, scene, choice,
                                decide_ms, input, state, label)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING"""
 _ADD_LABEL = """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
-    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count"""
-_ADD_TRAVERSAL = """INSERT INTO traversals (story_id, content_hash, scene, choice, target,
-                               count, timeouts)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT DO UPDATE SET count = count + excluded.count,
-                              timeouts = timeouts + excluded.timeouts"""
-_ADD_VIEW = """INSERT INTO scene_views (story_id, content_hash, scene, count) VALUES (?, ?, ?, ?)
-    ON CONFLICT DO UPDATE SET count = count + excluded.count"""
-_ADD_ENDS = """INSERT INTO session_ends (story_id, content_hash, last_scene, outcome, ending_id,
-                                  count)
     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count"""
 
 
@@ -428,10 +405,9 @@ def apply_ops(
     `aggregates.read_session`), each event is inserted at once, and what the
     events add to the totals and aggregates is summed in memory and upserted
     once per row; the session's standing moves once, from where it stood to
-    where it ends: in `session_ends` through every standing it passed (a row
-    it only passed through is created at zero, as op by op), in `agg_sessions`
-    from the first to the last only (op by op, a row only passed through
-    gains one and loses it, and is deleted at zero: nothing is left of it).
+    where it ends, in `agg_sessions` from the first to the last only (op by
+    op, a row only passed through gains one and loses it, and is deleted at
+    zero: nothing is left of it).
     Ops that change a session's class or attributes (a session, a finish, a
     rewind; and anything unusual) go through `apply_op`, after what was
     summed so far is written.
@@ -442,13 +418,14 @@ def apply_ops(
     connection wrote before.
     """
     group = _GroupSums(conn, names, memory)
+    summable = [_summable(op) for op in ops]
     if memory is None:
-        for op in ops:
-            if _summable(op):
+        for op, flag in zip(ops, summable, strict=True):
+            if flag:
                 group.scenes.setdefault(op["session_id"], set()).add(op.get("scene") or "")
     done: list[bool] = []
-    for op in ops:
-        if _summable(op):
+    for op, flag in zip(ops, summable, strict=True):
+        if flag:
             done.append(group.event(op))
         elif _finishing(op):
             done.append(group.finish(op))
@@ -497,10 +474,10 @@ def _text(value: object) -> bool:
 class _Moves:
     """A session's standings, from the first to the latest, in a group (see `apply_ops`)."""
 
-    __slots__ = ("ends", "standings")
+    __slots__ = ("later", "standings")
 
     def __init__(self, first: tuple[str, str]) -> None:
-        self.ends = [first]  # every standing `session_ends` passes (-1/+1 even unmoved)
+        self.later = False  # a later scene was shown: the session row's last scene moves
         self.standings = [first]  # the standings the aggregates move through
 
 
@@ -549,8 +526,6 @@ class _GroupSums:
         self.moves: dict[str, _Moves] = {}
         self.counts = LiveCounts()
         self.labels: dict[tuple[Any, ...], int] = {}
-        self.traversals: dict[tuple[Any, ...], list[int]] = {}
-        self.views: dict[tuple[Any, ...], int] = {}
 
     def event(self, op: Op) -> bool:
         sid = op["session_id"]
@@ -584,9 +559,6 @@ class _GroupSums:
         if kind in COUNTED:
             timeout = kind == "timeout_default"
             edge = (scene or "", op["choice"] or "", op["target"] or "")
-            total = self.traversals.setdefault((story, version, *edge), [0, 0])
-            total[0] += 1
-            total[1] += timeout
             new_timeout = timeout and edge not in session.edge_timeouts
             counts.edge(session, edge, [1, timeout, edge not in session.edges, new_timeout])
             session.edges.add(edge)
@@ -596,8 +568,6 @@ class _GroupSums:
                     counts.scene(session, scene, [0, 0, 1])
                 session.scene_timeouts.add(edge[0])
         elif kind == "scene_shown":
-            view = (story, version, scene)
-            self.views[view] = self.views.get(view, 0) + 1
             if scene is not None:
                 counts.scene(session, scene, [1, scene not in session.shown, 0])
                 session.shown.add(scene)
@@ -618,10 +588,9 @@ class _GroupSums:
             return  # the UPDATE changes nothing
         session.last_seq = op["seq"]
         session.standing = (op["scene"], outcome, ending, ended)
-        here = (op["scene"] or "", ending or "")
-        moves.ends.append(here)
+        moves.later = True
         if op["scene"] != last:  # the standing differs: the aggregates move
-            moves.standings.append(here)
+            moves.standings.append((op["scene"] or "", ending or ""))
 
     def finish(self, op: Op) -> bool:
         """`_apply_finish`, with the session read once and its class moved in memory."""
@@ -644,20 +613,12 @@ class _GroupSums:
             WHERE session_id = ?""",
             [op["outcome"], op["ending_id"], op["ending_kind"], op["ended_at"], sid],
         ).rowcount
-        story, version = session.story_id, session.content_hash
-        conn.executemany(  # uncounted where it stood, counted where it stands
-            _ADD_ENDS,
-            [
-                (story, version, last or "", outcome, ending or "", -1),
-                (story, version, last or "", new[1], new[2] or "", 1),
-            ],
-        )
         if changed and new != old:
             counts = LiveCounts()
             counts.standing(session, outcome, (last or "", ending or ""), -1)
             counts.standing(session, new[1], (last or "", new[2] or ""), 1)
             if new[3]:
-                counts.active(story, new[3])
+                counts.active(session.story_id, new[3])
             counts.write(conn)
             if outcome != new[1]:
                 class_moved(conn, session, new[1])
@@ -666,37 +627,23 @@ class _GroupSums:
     def write(self) -> None:
         """Store what was added up, and forget what was read (the next op may change it)."""
         conn = self.conn
-        ends: dict[tuple[Any, ...], int] = {}
         counts = self.counts
         for sid, moves in self.moves.items():
             session = self.sessions[sid]
             assert isinstance(session, LiveSession)
             last, outcome, _ending, ended = session.standing
-            if len(moves.ends) > 1:  # a later scene was shown
+            if moves.later:
                 conn.execute(
                     "UPDATE sessions SET last_scene = ?, last_scene_seq = ? WHERE session_id = ?",
                     [last, session.last_seq, sid],
                 )
-            for key in moves.ends:
-                ends.setdefault((session.story_id, session.content_hash, outcome, *key), 0)
-            first = (session.story_id, session.content_hash, outcome, *moves.ends[0])
-            ends[first] -= 1
-            ends[(session.story_id, session.content_hash, outcome, *moves.ends[-1])] += 1
             if len(moves.standings) > 1:  # a standing only passed through nets nothing
                 counts.standing(session, outcome, moves.standings[0], -1)
                 counts.standing(session, outcome, moves.standings[-1], 1)
                 if ended:
                     counts.active(session.story_id, ended)
-        if ends:
-            conn.executemany(
-                _ADD_ENDS, [(s, h, last, o, e, n) for (s, h, o, last, e), n in ends.items()]
-            )
         counts.write(conn)
         if self.labels:
             conn.executemany(_ADD_LABEL, [(*k, n) for k, n in self.labels.items()])
-        if self.traversals:
-            conn.executemany(_ADD_TRAVERSAL, [(*k, *n) for k, n in self.traversals.items()])
-        if self.views:
-            conn.executemany(_ADD_VIEW, [(*k, n) for k, n in self.views.items()])
         self.digests.write()
         self._reset()

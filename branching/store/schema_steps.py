@@ -135,4 +135,21 @@ STEPS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         {},
         (),
     ),
+    "m018_digests_carry_their_edges": (
+        {
+            "session_digests": "table",
+            "session_digests_copy_last_scene": "trigger",
+            "sessions_last_scene_to_digest": "trigger",
+        },
+        (),
+    ),
+    "m020_running_totals_from_the_aggregates": (
+        {
+            "traversals": "view",
+            "scene_views": "view",
+            "session_ends": "view",
+            "agg_sessions_drop_spent": "trigger",
+        },
+        (),
+    ),
 }

@@ -1,17 +1,22 @@
 """Running totals: rebuilt from raw events, and moved aside when events are pruned.
 
 The invariant, kept by every write: `traversals` = `pruned_traversals` +
-a recount of the raw choice events (and likewise `scene_views`). The writer
-adds one event at a time (`ops.py`); `prune` moves the counts of the events
-it deletes into the `pruned_*` tables; `forget` and `merge` rebuild from the
-pruned part plus a recount. So totals survive a prune and a rebuild never
+a recount of the raw choice events (and likewise `scene_views`). Since m020
+both are views: the pruned part plus the base slice of the aggregates
+(`agg_edges`, `agg_scenes`), which count the events still held, so keeping
+the aggregates keeps them. The writer adds one event at a time (`ops.py`);
+`prune` moves the counts of the events it deletes into the `pruned_*`
+tables (and takes them out of the aggregates); `forget` and `merge` rebuild
+the aggregates from a recount. So totals survive a prune and a rebuild never
 loses what was pruned.
 
 `session_ends` counts sessions by where they stand (story, version, last
 scene, outcome, ending). Its source is the `sessions` table itself, which
-prune never touches, so it has no pruned part: every op that changes a
-session moves the session's count from its old key to its new one
-(`session_moved`), and a rebuild recounts the sessions.
+prune never touches, so it has no pruned part. Since m020 it is a view of
+`agg_sessions`' base slice (the same counts, split further by class), so
+keeping the aggregates keeps it: every op that changes a session moves the
+session's count from its old standing to its new one (`session_moved`), and
+a rebuild recounts the sessions.
 
 The aggregates behind filtered figures (`aggregates.py`) follow the same
 ops: `session_added`, `event_added` and `session_moved` keep them in the
@@ -48,27 +53,14 @@ _RAW_ENDS = """
     FROM sessions GROUP BY 1, 2, 3, 4, 5"""
 
 
-def count_session(conn: sqlite3.Connection, session_id: str, delta: int) -> None:
-    """Add `delta` to the `session_ends` row of the session's current standing."""
-    conn.execute(
-        f"""INSERT INTO session_ends ({_END_KEY}, count)
-        SELECT story_id, content_hash, COALESCE(last_scene, ''), outcome,
-               COALESCE(ending_id, ''), ? FROM sessions WHERE session_id = ?
-        ON CONFLICT DO UPDATE SET count = count + excluded.count""",
-        [delta, session_id],
-    )
-
-
 def session_moved(conn: sqlite3.Connection, session_id: str, sql: str, params: list[object]) -> int:
-    """Run `sql` (an UPDATE of that session) keeping `session_ends` exact; its rowcount.
+    """Run `sql` (an UPDATE of that session) keeping the aggregates exact; its rowcount.
 
-    The session is uncounted at its old standing and counted at its new one,
-    so the pair cancels out when the update changed nothing that is counted.
+    The session is uncounted at its old standing and counted at its new one
+    (`aggregates.standing_moved`), when the update changed where it stands.
     """
-    count_session(conn, session_id, -1)
     old = aggregates.standing(conn, session_id)
     changed = int(conn.execute(sql, params).rowcount)
-    count_session(conn, session_id, 1)
     if changed and old is not None:
         new = aggregates.standing(conn, session_id)
         if new is not None and new != old:
@@ -86,44 +78,16 @@ def event_added(conn: sqlite3.Connection, op: dict[str, Any]) -> None:
     aggregates.event_added(conn, op)
 
 
-def rebuild_session_ends(conn: sqlite3.Connection) -> None:
-    """Recount `session_ends` from the sessions (call inside a write transaction)."""
-    conn.execute("DELETE FROM session_ends")
-    conn.execute(  # one pass, each session added into the small table: no sort
-        f"""INSERT INTO session_ends ({_END_KEY}, count)
-        SELECT story_id, content_hash, COALESCE(last_scene, ''), outcome,
-               COALESCE(ending_id, ''), 1 FROM sessions WHERE true
-        ON CONFLICT DO UPDATE SET count = count + excluded.count"""
-    )
-
-
 def rebuild(conn: sqlite3.Connection) -> None:
-    """Recompute every totals table and the aggregates (call inside a write transaction)."""
-    rebuild_session_ends(conn)
+    """Recompute the aggregates, and so every running total (views of them since m020),
+    and the labels (call inside a write transaction)."""
     aggregates.rebuild(conn)
-    conn.execute("DELETE FROM traversals")
-    conn.execute(
-        f"""INSERT INTO traversals (story_id, content_hash, scene, choice, target, count, timeouts)
-        SELECT story_id, content_hash, scene, choice, target, SUM(count), SUM(timeouts)
-        FROM (SELECT story_id, content_hash, scene, choice, target, count, timeouts
-              FROM pruned_traversals
-              UNION ALL {_RAW_TRAVERSALS.format(where="")})
-        GROUP BY 1, 2, 3, 4, 5"""
-    )
     conn.execute("DELETE FROM choice_labels")  # labels of pruned events are not kept apart
     conn.execute(
         """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
         SELECT s.story_id, s.content_hash, e.scene, e.choice, e.label, COUNT(*)
         FROM events e JOIN sessions s ON s.session_id = e.session_id
         WHERE e.label IS NOT NULL GROUP BY 1, 2, 3, 4, 5"""
-    )
-    conn.execute("DELETE FROM scene_views")
-    conn.execute(
-        f"""INSERT INTO scene_views (story_id, content_hash, scene, count)
-        SELECT story_id, content_hash, scene, SUM(count)
-        FROM (SELECT story_id, content_hash, scene, count FROM pruned_scene_views
-              UNION ALL {_RAW_VIEWS.format(where="")})
-        GROUP BY 1, 2, 3"""
     )
 
 
