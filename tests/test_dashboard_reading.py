@@ -172,6 +172,32 @@ def test_a_part_of_the_tab_on_show_makes_way_for_itself_and_the_other_is_read_ag
     assert combined({tables[name]: part for name, part in got.items()}) == whole
 
 
+def test_both_parts_of_segments_make_way_at_once(reader: ProcessReader, db: Path) -> None:
+    slow = db.with_suffix(".slow")
+    slow.write_text("choices dropoff")  # both processes busy with parts nobody looks at
+    wanted: list[str] = []
+    heard: set[str] = set()
+    got: list[str] = []
+    give_up = time.monotonic() + 120
+
+    def switch_once_both_read(part: str, done: int, total: int) -> bool:
+        if total and part in ("choices", "dropoff"):
+            heard.add(part)
+        if heard == {"choices", "dropoff"} and not wanted:
+            wanted.extend(TAB_PARTS["segments"])  # the producer switches to Segments
+        return time.monotonic() < give_up
+
+    def deliver(part: str, report: Any) -> None:
+        got.append(part)
+        if {"segments", "tags"} <= set(got):
+            slow.unlink(missing_ok=True)
+
+    job = ScanJob(str(db), "heist", Selection(), SCAN_PARTS, lambda: wanted)
+    reader.read(job, switch_once_both_read, deliver)
+    assert sorted(got[:2]) == ["segments", "tags"]  # neither waited for a slow part to end
+    assert sorted(got) == sorted(name for name, _ in SCAN_PARTS)
+
+
 def test_a_process_that_dies_fails_the_read_in_words_and_is_replaced(
     reader: ProcessReader, db: Path
 ) -> None:

@@ -22,7 +22,8 @@ import pytest
 from branching.analytics import flow_graph
 from branching.play.engine import Playthrough
 from branching.recording import StoreRecorder
-from branching.render import run_dot, to_dot
+from branching.render import draw, run_dot, to_dot
+from branching.render.graphviz import PNG_MAX_PIXELS, PNG_MIN_DPI, png_options
 from branching.store import SessionContext, Store, StoryInfo
 from branching.story.loader import load_story
 
@@ -127,6 +128,50 @@ def test_flowchart_of_simulated_playthroughs_matches_the_events(lighthouse_db: P
 def test_graphviz_draws_the_simulated_flowchart_as_png(lighthouse_db: Path) -> None:
     png = run_dot(to_dot(flow_graph("lighthouse", db=lighthouse_db)), "png")
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def png_header(png: bytes) -> tuple[int, int, int]:
+    """(width, height, PNG colour type: 2 is RGB, 6 RGB with an alpha channel)."""
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and png[12:16] == b"IHDR"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"), png[25]
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_the_png_is_opaque_and_drawn_at_96_dpi(lighthouse_db: Path) -> None:
+    graph = flow_graph("lighthouse", db=lighthouse_db)
+    width, height, colour = png_header(draw(graph, "png"))
+    assert colour == 2  # no alpha channel: no transparent line along an edge
+    laid = run_dot(to_dot(graph), "dot")
+    options = dict(o[2:].split("=") for o in png_options(laid))
+    assert float(options["dpi"]) == 96  # a small flowchart: 12 pt text is 16 pixels
+    pad_x, pad_y = (float(v) * 72 for v in options["pad"].split(","))
+    box = laid.split(b'bb="', 1)[1].split(b'"', 1)[0].decode().split(",")
+    x0, y0, x1, y1 = (float(v) for v in box)
+    assert (width, height) == (
+        round((x1 - x0 + 2 * pad_x) * 96 / 72),
+        round((y1 - y0 + 2 * pad_y) * 96 / 72),
+    )
+
+
+@pytest.mark.parametrize(
+    ("points", "dpi"),
+    [((600, 400), 96.0), ((3475, 2839), None), ((1831, 14968), PNG_MIN_DPI)],
+)
+def test_a_big_png_is_drawn_at_a_lower_resolution_but_never_under_72_dpi(
+    points: tuple[int, int], dpi: float | None
+) -> None:
+    laid = f'digraph g {{ graph [bb="0,0,{points[0]},{points[1]}"]; }}'.encode()
+    options = dict(o[2:].split("=") for o in png_options(laid))
+    got = float(options["dpi"])
+    width, height = (
+        (size + 2 * float(pad) * 72) * got / 72
+        for size, pad in zip(points, options["pad"].split(","), strict=True)
+    )
+    assert abs(width - round(width)) < 1e-3 and abs(height - round(height)) < 1e-3
+    if dpi is None:  # Signal's flowchart: fewer pixels than at 96 dpi, readable
+        assert PNG_MIN_DPI < got < 96 and width * height <= PNG_MAX_PIXELS * 1.001
+    else:
+        assert got == dpi
 
 
 def main(out: str) -> None:

@@ -5,20 +5,21 @@ The parts of the report that must read the events (`data.SCAN_PARTS`) take
 the app they share the interpreter lock with the UI thread, which draws
 stage 1 meanwhile: each part took about twice as long, a tab switch waited
 for the read, and the second core stayed idle. So `ProcessReader` keeps a
-few reading processes (`spawn`, started with the app, so their imports are
-paid while the story list shows) and reads the parts in them, two at once,
-the tab on show first: a scan thread of the story screen only hands out parts
-and relays what comes back. When the producer switches to a tab whose parts
-wait while both processes read parts of other tabs, the one least read is
-stopped and read again later (`_make_way`), so the tab on show never waits
-behind a long part nobody is looking at.
+few reading processes (`serving`: started with the app, so their imports are
+paid while the story list shows; they import neither textual nor rich) and
+reads the parts in them, two at once, the tab on show first: a scan thread
+of the story screen only hands out parts and relays what comes back. When
+the producer switches to a tab whose parts wait while the processes read
+parts of other tabs, as many as it waits for are stopped, the least read
+first, and read again later (`_make_way`), so the tab on show never waits
+behind a long part nobody is looking at (Segments' two parts start at once).
 `ThreadReader` reads them one after the other in the calling thread (the old
 way; the Pilot tests that hold a read use it).
 
 Both answer `read(job, progress, deliver)`: it returns when every part is in
 (each handed to `deliver` as it comes), raises `ReportStopped` as soon as
 `progress` says stop (a newer read, or the producer left: each process is
-told at once, and its read stops at SQLite's next progress check; one that
+told at once, and its read stops at its next progress check; one that
 does not answer within `STOP_GRACE` is ended and another started), and
 raises a part's error as it was raised in the process (or, when it cannot
 travel between processes, as a `PartFailed` with the same title and words).
@@ -30,27 +31,24 @@ No textual here: this is tested without an app.
 from __future__ import annotations
 
 import atexit
-import multiprocessing
+import contextlib
 import os
-import pickle
-import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import import_module
-from multiprocessing import resource_tracker
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
+from multiprocessing.connection import Pipe, wait
 from typing import Any, Protocol
 
 from branching.analytics.report import ReportStopped
 from branching.analytics.rows import Report
-from branching.errors import BranchingError
+from branching.tui.dashboard import serving
 from branching.tui.dashboard.data import Selection
+from branching.tui.dashboard.serving import PartFailed, resolve
 
 PROCESSES = 2  # parts read at once: the machine this is measured on has two cores
-PROGRESS_EVERY = 0.1  # seconds between two progress messages of a part
 STOP_GRACE = 1.0  # seconds a stopped process has to say so before it is ended
 POLL = 0.02  # seconds between two looks at `progress` while parts are read
 READ = "branching.tui.dashboard.data:read_report"  # what a process calls for a part
@@ -58,17 +56,6 @@ READ = "branching.tui.dashboard.data:read_report"  # what a process calls for a 
 Part = tuple[str, tuple[str, ...]]  # (its name, the report tables it reads)
 PartProgress = Callable[[str, int, int], bool]  # (part, done, total) -> go on
 Deliver = Callable[[str, Report], None]  # (part, its report)
-
-
-class PartFailed(BranchingError):
-    """A part's error that could not travel from its process as it was raised."""
-
-    def __init__(self, title: str, message: str) -> None:
-        super().__init__(message)
-        self.title = title
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (PartFailed, (self.title, str(self)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +85,6 @@ def _next(todo: list[Part], wanted: Sequence[str]) -> Part:
     return next((p for p in todo if p[0] in wanted), todo[0])
 
 
-def _resolve(target: str) -> Callable[..., Report]:
-    module, _, name = target.partition(":")
-    function: Callable[..., Report] = getattr(import_module(module), name)
-    return function
-
-
 class ThreadReader:
     """The parts one after the other, in the calling thread, through `function`
     (`data.read_report`'s signature)."""
@@ -115,7 +96,7 @@ class ThreadReader:
         pass
 
     def read(self, job: ScanJob, progress: PartProgress, deliver: Deliver) -> None:
-        read = self.function or _resolve(READ)
+        read = self.function or resolve(READ)
         todo = list(job.parts)
         while todo:
             name, tables = part = _next(todo, job.wanted())
@@ -132,76 +113,44 @@ class ThreadReader:
             deliver(name, report)
 
 
-# -- the reading process -------------------------------------------------------------------
+# -- the reading processes -----------------------------------------------------------------
 
 
-def _serve(conn: Connection, stop: Any, target: str) -> None:
-    """A reading process: read each part asked for, say how far it is, send it back."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the app's, not ours
-    quiet = os.open(os.devnull, os.O_WRONLY)  # nothing may print over the dashboard
-    os.dup2(quiet, 1)
-    os.dup2(quiet, 2)
-    read = _resolve(target)
-    conn.send(("ready", 0))
-    while True:
-        try:
-            request = conn.recv()
-        except EOFError:
-            return  # the app is gone
-        if request is None:
-            return
-        job, cwd, db, story, selection, tables = request
-        os.chdir(cwd)  # the app's: the database and a story may be named relative to it
-        last = time.monotonic()
-
-        def progress(done: int, total: int, job: int = job) -> bool:
-            nonlocal last
-            if stop.value == job:
-                return False
-            if time.monotonic() - last >= PROGRESS_EVERY:
-                last = time.monotonic()
-                conn.send(("progress", job, done, total))
-            return True
-
-        try:
-            report = read(db, story, selection, progress, tables=tables)
-        except ReportStopped:
-            conn.send(("stopped", job))
-            continue
-        except Exception as error:  # sent back: the app shows it in words
-            conn.send(("failed", job, _portable(error)))
-            continue
-        conn.send(("stopped", job) if stop.value == job else ("done", job, report))
+def _command(fd: int, target: str) -> list[str]:
+    call = f"from {serving.__name__} import main; main({fd}, {target!r})"
+    return [sys.executable, "-c", call]
 
 
-def _portable(error: Exception) -> Exception:
-    """`error` if it survives the trip between processes as it is, else in words."""
-    try:
-        back = pickle.loads(pickle.dumps(error))
-        if type(back) is type(error) and str(back) == str(error):
-            return error
-    except Exception:  # noqa: S110 - any failure to travel: say it in words instead
-        pass
-    title = getattr(error, "title", "") or "Unexpected error"
-    return PartFailed(str(title), str(error) or type(error).__name__)
+def _environment() -> dict[str, str]:
+    """The app's environment, with its module path: a process finds what the app finds."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env
 
 
 class _Process:
-    """One reading process, the pipe to it, and the job it is reading (0: none)."""
+    """One reading process (`serving`), the pipe to it, and the job it is reading (0: none)."""
 
-    def __init__(self, context: Any, target: str) -> None:
-        self.conn, theirs = context.Pipe()
-        self.stop = context.RawValue("q", 0)  # the job it must stop (shared memory)
-        self.process: BaseProcess = context.Process(
-            target=_serve, args=(theirs, self.stop, target), daemon=True, name="dashboard-read"
+    def __init__(self, target: str) -> None:
+        self.conn, theirs = Pipe()
+        fd = theirs.fileno()
+        self.process = subprocess.Popen(  # (stdin, stdout, stderr: nothing may print)
+            _command(fd, target),
+            pass_fds=(fd,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_environment(),
         )
-        self.process.start()
         theirs.close()
         self.job = 0
         self.part: Part = ("", ())
         self.within = 0.0  # how far its part is, 0..1
         self.ready = False
         self.stopped_at: float | None = None  # when it was told to stop its job
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def ask(self, job: int, scan: ScanJob, part: Part) -> None:
         self.job, self.part, self.within, self.stopped_at = job, part, 0.0, None
@@ -210,18 +159,18 @@ class _Process:
 
     def tell_stop(self) -> None:
         if self.job and self.stopped_at is None:
-            self.stop.value = self.job
             self.stopped_at = time.monotonic()
+            with contextlib.suppress(OSError):  # (gone: its end says so)
+                self.conn.send(("stop", self.job))
 
-    def end(self) -> None:
-        try:
+    def end(self, wait: float = 0.2) -> None:
+        with contextlib.suppress(OSError):
             self.conn.send(None)
-        except OSError:
-            pass
-        self.process.join(0.2)
-        if self.process.is_alive():
+        try:
+            self.process.wait(wait)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join(1)
+            self.process.wait(1)
         self.conn.close()
 
 
@@ -234,10 +183,6 @@ class ProcessReader:
         self.pool: list[_Process] = []
         self.jobs = 0
         self.lock = threading.Lock()  # one read at a time (a stopped one may still unwind)
-        self.context = multiprocessing.get_context("spawn")  # no fork under threads
-        # the helper that spawning starts once needs a real stderr: Textual swaps
-        # sys.stderr for its own while an app runs, so start it now, before one does
-        resource_tracker.ensure_running()
 
     def start(self) -> None:
         """Start the processes now (their imports take a moment), if not yet started."""
@@ -262,9 +207,9 @@ class ProcessReader:
         return out
 
     def _fill(self) -> None:
-        self.pool = [p for p in self.pool if p.process.is_alive()]
+        self.pool = [p for p in self.pool if p.alive()]
         while len(self.pool) < self.size:
-            self.pool.append(_Process(self.context, self.target))
+            self.pool.append(_Process(self.target))
 
     def read(self, job: ScanJob, progress: PartProgress, deliver: Deliver) -> None:
         with self.lock:
@@ -301,21 +246,21 @@ class ProcessReader:
     def _make_way(
         self, todo: list[Part], wanted: Sequence[str], mine: set[int], aside: dict[int, Part]
     ) -> None:
-        """A part of the tab on show waits and no process is free: stop the part least
-        read of those nobody is looking at (it is read again later)."""
-        if not any(part[0] in wanted for part in todo):
+        """Parts of the tab on show wait and too few processes are free for them: stop
+        as many parts nobody is looking at, the least read first (read again later).
+        Segments is two parts: both start at once, not one after the other."""
+        waiting = sum(1 for part in todo if part[0] in wanted)
+        if not waiting:
             return
-        if any(p.ready and not p.job for p in self.pool) or any(
-            at in mine for at in aside if any(p.job == at for p in self.pool)
-        ):
-            return  # one is free, or one is already stopping for it
+        free = sum(1 for p in self.pool if p.ready and not p.job)
+        coming = sum(1 for at in aside if at in mine and any(p.job == at for p in self.pool))
         others = [
             p
             for p in self.pool
             if p.job in mine and p.stopped_at is None and p.part[0] not in wanted
         ]
-        if others:
-            p = min(others, key=lambda p: p.within)
+        others.sort(key=lambda p: p.within)
+        for p in others[: max(0, waiting - free - coming)]:
             aside[p.job] = p.part
             p.tell_stop()
 
@@ -324,9 +269,9 @@ class ProcessReader:
     ) -> list[Part]:
         """Wait a moment for the processes; act on what they say. The parts to read again."""
         again: list[Part] = []
-        ends = {p.conn: p for p in self.pool} | {p.process.sentinel: p for p in self.pool}
-        for ready in wait(list(ends), timeout=POLL):
-            p = ends[ready]
+        ends = {id(p.conn): p for p in self.pool}  # (a process that ends closes its end)
+        for ready in wait([p.conn for p in self.pool], timeout=POLL):
+            p = ends[id(ready)]
             if p not in self.pool:
                 continue  # replaced already (its pipe and its end both woke us)
             try:
@@ -389,8 +334,8 @@ class ProcessReader:
         return ended
 
     def _died(self, p: _Process, ours: bool) -> None:
-        code = p.process.exitcode
         self._replace(p)
+        code = p.process.returncode
         if ours:
             raise PartFailed(
                 "Cannot read the figures",
@@ -398,9 +343,8 @@ class ProcessReader:
             )
 
     def _replace(self, p: _Process) -> None:
-        p.process.join(1)
-        p.conn.close()
-        self.pool[self.pool.index(p)] = _Process(self.context, self.target)
+        p.end(wait=1)
+        self.pool[self.pool.index(p)] = _Process(self.target)
 
 
 _SHARED: ProcessReader | None = None

@@ -51,9 +51,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -66,7 +65,6 @@ from branching.analytics.report import ReportStopped
 from branching.analytics.rows import Report
 from branching.errors import BranchingError
 from branching.render.figures import Figures
-from branching.render.flowchart import Flowchart
 from branching.tui.dashboard import views
 from branching.tui.dashboard.data import (
     SCAN_PARTS,
@@ -76,28 +74,24 @@ from branching.tui.dashboard.data import (
     combined,
     export_html,
     load_figures,
-    merged,
 )
 from branching.tui.dashboard.messages import Exported, ReportPart, ScanProgress, StoryLoaded
 from branching.tui.dashboard.reading import ScanJob
 from branching.tui.dashboard.screens.base import QueryScreen, StatusLine
+from branching.tui.dashboard.tabs import (
+    PART_TABLES,
+    SCAN_TABS,
+    TAB_IDS,
+    TABS,
+    StoryReads,
+    WholeRead,
+)
 from branching.tui.dashboard.views import literal
 
-TABS: tuple[tuple[str, str], ...] = (
-    ("flowchart", "Flowchart"),
-    ("choices", "Choices"),
-    ("endings", "Endings"),
-    ("dropoff", "Drop-off"),
-    ("paths", "Paths"),
-    ("segments", "Segments"),
-    ("flags", "Flags"),
-)
-TAB_IDS = tuple(tab for tab, _ in TABS)
+__all__ = ["SCAN_PARTS", "SCAN_TABS", "TABS", "StoryScreen"]
 
-SCAN_TABS = ("dropoff", "paths", "segments", "flags")  # wait for the scan, in part or all
 SCAN_GROUP = "scan"
 PROGRESS_EVERY = 0.2  # seconds between two progress messages of a scan
-_PART_TABLES = dict(SCAN_PARTS)  # part -> the report tables it reads
 
 SCROLL = Binding.Group("Scroll", compact=True)
 SWITCH = Binding.Group("Tabs", compact=True)
@@ -110,15 +104,6 @@ class TabBody(VerticalScroll):
         Binding("up", "scroll_up", "Scroll up", group=SCROLL),
         Binding("down", "scroll_down", "Scroll down", group=SCROLL),
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class WholeRead:
-    """The last whole report of the selection on show, and which read started it."""
-
-    read: int
-    report: Report
-    stamp: str
 
 
 class StoryScreen(QueryScreen):
@@ -144,20 +129,24 @@ class StoryScreen(QueryScreen):
         super().__init__()
         self.story = story
         self.selection = selection
-        self.view: StoryView | None = None
+        self.figures = StoryReads()  # what is read, and what each tab shows of it (`tabs`)
         self.stage1_stamp = ""  # when the figures on show were read
         self.reads = 0  # reads started (stage 1); the one on show is `shown_read`
-        self.shown_read = 0
-        self.whole: WholeRead | None = None
-        self.scanning: int | None = None  # the read whose scan is under way
-        self.within: dict[str, float] = {}  # how far each part under way is, 0..1
-        self.parts: dict[str, Report] = {}  # what that scan has read so far, by part
         self.active_tab = TAB_IDS[0]  # the tab on show, for the scan's worker thread to read
 
     @property
-    def scanned(self) -> float:
-        """How far the scan under way is, 0..1: its parts in and those under way."""
-        return min(1.0, (len(self.parts) + sum(self.within.values())) / len(SCAN_PARTS))
+    def view(self) -> StoryView | None:
+        """Stage 1's figures on show (None until the first is in)."""
+        return self.figures.view
+
+    @property
+    def shown_read(self) -> int:
+        return self.figures.shown_read
+
+    @property
+    def whole(self) -> WholeRead | None:
+        """The last whole read (both stages) of the selection on show."""
+        return self.figures.whole
 
     def compose(self) -> ComposeResult:
         yield Static(id="totals")
@@ -199,10 +188,10 @@ class StoryScreen(QueryScreen):
 
     def _stop_scan(self) -> None:
         self.workers.cancel_group(self, SCAN_GROUP)
-        self.scanning, self.parts, self.within = None, {}, {}
+        self.figures.start_scan(None)
 
     def _start_scan(self, read: int) -> None:
-        self.scanning, self.parts, self.within = read, {}, {}
+        self.figures.start_scan(read)
         job = ScanJob(
             str(self.dashboard.db_path),
             self.story,
@@ -249,8 +238,8 @@ class StoryScreen(QueryScreen):
         if message.view.selection != self.selection or message.read < self.shown_read:
             return  # read for a selection the producer has since changed
         first = self.view is None
-        self.view, self.shown_read = message.view, message.read
-        if message.scan or (self.scanning is None and not self._busy(SCAN_GROUP)):
+        self.figures.view, self.figures.shown_read = message.view, message.read
+        if message.scan or (self.figures.scanning is None and not self._busy(SCAN_GROUP)):
             self._start_scan(message.read)  # (the auto-refresh: once the last one is done)
         self.query_one("#story-message").display = False
         self.query_one("#tabs").display = True
@@ -262,129 +251,61 @@ class StoryScreen(QueryScreen):
             self.refresh_bindings()
 
     def on_scan_progress(self, message: ScanProgress) -> None:
-        if message.read == self.scanning and message.total and message.part not in self.parts:
-            self.within[message.part] = min(1.0, message.done / message.total)
+        reads = self.figures
+        if message.read == reads.scanning and message.total and message.part not in reads.parts:
+            reads.within[message.part] = min(1.0, message.done / message.total)
             self._draw(tabs=(), progress=True)
 
     def on_report_part(self, message: ReportPart) -> None:
-        if message.selection != self.selection or message.read != self.scanning:
+        reads = self.figures
+        if message.selection != self.selection or message.read != reads.scanning:
             return
-        self.parts[message.part] = message.report
-        self.within.pop(message.part, None)
-        if len(self.parts) == len(SCAN_PARTS):  # every part is in: the whole report
-            report = combined({_PART_TABLES[part]: got for part, got in self.parts.items()})
-            self.whole = WholeRead(message.read, report, self.dashboard.stamp())
-            self.scanning, self.parts, self.within = None, {}, {}
+        reads.parts[message.part] = message.report
+        reads.within.pop(message.part, None)
+        if len(reads.parts) == len(SCAN_PARTS):  # every part is in: the whole report
+            report = combined({PART_TABLES[part]: got for part, got in reads.parts.items()})
+            reads.whole = WholeRead(message.read, report, self.dashboard.stamp())
+            reads.start_scan(None)
             self._draw()
         else:  # the tab this part completes, if it does
             self._draw(tabs=[t for t, ps in TAB_PARTS.items() if message.part in ps])
 
     def _report(self) -> tuple[Report, bool]:
         """The report to show, and whether the stage-2 figures in it are as new as the rest."""
-        assert self.view is not None
-        whole = self.whole
-        if whole is None or whole.report.overview.unit != self.view.report.overview.unit:
-            return self.view.report, False
-        if whole.read >= self.shown_read:
-            return whole.report, True
-        return merged(self.view.report, whole.report), False
-
-    def _tab_report(self, tab: str, report: Report, have: bool) -> Report | None:
-        """The figures `tab` shows once every event it needs is read (None: not yet).
-
-        The parts the scan under way has read for it, else the last whole read
-        (`report`, when `have`)."""
-        assert self.view is not None
-        names = TAB_PARTS[tab]
-        if all(name in self.parts for name in names):
-            part = combined({_PART_TABLES[name]: self.parts[name] for name in names})
-            return merged(self.view.report, part)
-        return report if have else None
-
-    def _waiting(self, tab: str) -> float:
-        """How far the read of `tab`'s own parts is, 0..1."""
-        names = TAB_PARTS[tab]
-        return sum(1.0 if n in self.parts else self.within.get(n, 0.0) for n in names) / len(names)
+        return self.figures.report()
 
     def _draw(self, *, tabs: Collection[str] | None = None, progress: bool = False) -> None:
         """Draw the figures on show: the header, what waits on the scan, and `tabs`
         (None: every tab). With `progress`, only how far the scan is: the header's
-        line and the tab on show, if it waits (the others when switched to)."""
-        view = self.view
-        if view is None:
+        line and the tab on show, if it waits (the others when switched to); that
+        builds no report (a scan says how far it is a few times a second)."""
+        reads = self.figures
+        if reads.view is None:
             return
-        report, fresh = self._report()
-        have = self.whole is not None and report is not view.report
-        reading = None if self.scanning is None else self.scanned
-        stale = self.whole.stamp if have and not fresh and self.whole else None
+        have, fresh = reads.whole_state()
+        reading = None if reads.scanning is None else reads.scanned
+        stale = reads.whole.stamp if have and not fresh and reads.whole else None
         pending = views.reading_note(reading, stale)
-        if not progress:
-            totals = views.totals(view, self.stage1_stamp, report=report)
-            self.query_one("#totals", Static).update(totals)
         # a line of its own, shown and hidden: a header that lost a line kept its
         # height now and then (Textual's layout, parts coming in a few a frame)
         line = self.query_one("#pending", Static)
         line.display = pending is not None
         if pending is not None:
             line.update(pending)
-        figures = Figures(view.selection.min_count)
-        sessions = view.report.overview.sessions
-
-        def waiting(tab: str) -> RenderableType:  # how far the read of this tab's own parts is
-            return views.waiting(None if reading is None else self._waiting(tab), sessions)
-
-        bodies: dict[str, RenderableType] = {}
-        waits = [self.active_tab] if progress else ["choices", *SCAN_TABS]
-        read = {tab: self._tab_report(tab, report, have) for tab in waits if tab in TAB_PARTS}
-        if "dropoff" in read and read["dropoff"] is None:  # who stopped where, and how far
-            bodies["dropoff"] = Group(views.dropoff_only(report, figures), waiting("dropoff"))
-        bodies.update(  # the tabs that wait for the scan: how far it is
-            (tab, waiting(tab))
-            for tab in SCAN_TABS
-            if tab != "dropoff" and tab in read and read[tab] is None
+        figures = Figures(reads.view.selection.min_count)
+        if progress:
+            tab = self.active_tab
+            if tab in TAB_PARTS and tab != "choices" and not reads.ready(tab):
+                self.query_one(f"#{tab}-body", Static).update(reads.waiting_body(tab, figures))
+            return
+        report = reads.report()[0]
+        self.query_one("#totals", Static).update(
+            views.totals(reads.view, self.stage1_stamp, report=report)
         )
-        bodies.update(self._bodies(view, report, read, figures, TAB_IDS if tabs is None else tabs))
-        for tab, body in bodies.items():
+        waits = {tab for tab in SCAN_TABS if not reads.ready(tab)}  # how far each one is
+        shown = set(TAB_IDS if tabs is None else tabs) | waits
+        for tab, body in reads.bodies(figures, shown).items():
             self.query_one(f"#{tab}-body", Static).update(body)
-
-    def _bodies(
-        self,
-        view: StoryView,
-        report: Report,
-        read: dict[str, Report | None],
-        figures: Figures,
-        tabs: Collection[str],
-    ) -> dict[str, RenderableType]:
-        """The figures of `tabs` (a tab still waiting for its parts is left out;
-        `read` has each waiting tab's figures, None until its parts are in)."""
-        bodies: dict[str, RenderableType] = {}
-        if "choices" in tabs:
-            titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
-            timed = read.get("choices")
-            bodies["choices"] = views.choice_points(
-                timed or report, titles, figures, timed=timed is not None
-            )
-        if "endings" in tabs:
-            bodies["endings"] = views.sheets(report, ("endings",), figures)
-        if "dropoff" in tabs and (part := read.get("dropoff")) is not None:
-            bodies["dropoff"] = views.sheets(part, ("dropoff", "progress"), figures)
-        if "paths" in tabs and (part := read.get("paths")) is not None:
-            bodies["paths"] = views.sheets(part, ("paths",), figures)
-        if "segments" in tabs and (part := read.get("segments")) is not None:
-            bodies["segments"] = views.segments(part, figures)
-        if "flags" in tabs and (part := read.get("flags")) is not None:
-            bodies["flags"] = views.sheets(part, ("flags", "unreached"), figures)
-        if "flowchart" in tabs:
-            s = view.selection
-            chart = Flowchart(
-                view.graph,
-                depth=s.depth,
-                min_share=s.min_share,
-                min_count=s.min_count,
-                header=False,
-            )
-            bodies["flowchart"] = Group(views.flow_caption(view), Text(""), chart)
-        return bodies
 
     def _focus_body(self) -> None:
         """Give the focus to the shown tab's figures, so the scroll keys work at once."""
@@ -394,14 +315,14 @@ class StoryScreen(QueryScreen):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.active_tab = event.pane.id or TAB_IDS[0]  # a scan under way reads this tab next
-        if self.scanning is not None:
+        if self.figures.scanning is not None:
             self._draw(tabs=(), progress=True)  # how far its own parts are, now
         if self.view is not None:  # a number key, ←/→ or a click on a tab
             self._focus_body()
 
     def query_failed(self, group: str, error: BaseException) -> bool:
         if group == SCAN_GROUP:  # the tabs that waited for it say it on the status line
-            self.scanning = None
+            self.figures.scanning = None
             self._draw()
         if group != self.READ_GROUP or self.view is not None:
             return False  # a failed export, or a failed refresh: the figures shown stay

@@ -1,0 +1,172 @@
+"""What each tab of a story screen shows, from the reads that are in: no textual here.
+
+`StoryReads` holds one story screen's figures: stage 1 (`view`), the parts
+of the scan under way (`parts`, `within`) and the last whole read (`whole`),
+and answers what the screen draws: the report on show, whether a tab's own
+figures are in (`ready`, which builds nothing: a progress tick asks it a few
+times a second), a tab's figures (`tab_report`) and each tab's body
+(`bodies`). A report put together from others (`data.merged`,
+`data.combined`) is built once per set of reads it comes from, not on each
+draw. `screens.story` owns the widgets, the workers and the messages; this
+is the state they change, tested without an app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from branching.analytics.rows import Report
+from branching.render.figures import Figures
+from branching.render.flowchart import Flowchart
+from branching.tui.dashboard import views
+from branching.tui.dashboard.data import SCAN_PARTS, TAB_PARTS, StoryView, combined, merged
+
+TABS: tuple[tuple[str, str], ...] = (
+    ("flowchart", "Flowchart"),
+    ("choices", "Choices"),
+    ("endings", "Endings"),
+    ("dropoff", "Drop-off"),
+    ("paths", "Paths"),
+    ("segments", "Segments"),
+    ("flags", "Flags"),
+)
+TAB_IDS = tuple(tab for tab, _ in TABS)
+SCAN_TABS = ("dropoff", "paths", "segments", "flags")  # wait for the scan, in part or all
+PART_TABLES = dict(SCAN_PARTS)  # part -> the report tables it reads
+
+
+@dataclass(frozen=True, slots=True)
+class WholeRead:
+    """The last whole report of the selection on show, and which read started it."""
+
+    read: int
+    report: Report
+    stamp: str
+
+
+@dataclass(eq=False)
+class StoryReads:
+    """The figures one story screen has (see the module docstring)."""
+
+    view: StoryView | None = None
+    shown_read: int = 0  # the read (stage 1) whose figures are on show
+    whole: WholeRead | None = None
+    scanning: int | None = None  # the read whose scan is under way
+    within: dict[str, float] = field(default_factory=dict)  # how far each part under way is
+    parts: dict[str, Report] = field(default_factory=dict)  # what that scan has read, by part
+    _built: dict[str, tuple[tuple[object, ...], Report]] = field(default_factory=dict)
+
+    @property
+    def scanned(self) -> float:
+        """How far the scan under way is, 0..1: its parts in and those under way."""
+        return min(1.0, (len(self.parts) + sum(self.within.values())) / len(SCAN_PARTS))
+
+    def start_scan(self, read: int | None) -> None:
+        """A scan starts for `read` (None: none runs): nothing of it is in yet."""
+        self.scanning, self.parts, self.within = read, {}, {}
+
+    def whole_state(self) -> tuple[bool, bool]:
+        """(a whole read in the unit on show is in, and it is as new as stage 1)."""
+        whole, view = self.whole, self.view
+        if whole is None or view is None:
+            return False, False
+        have = whole.report.overview.unit == view.report.overview.unit
+        return have, have and whole.read >= self.shown_read
+
+    def report(self) -> tuple[Report, bool]:
+        """The report to show, and whether the stage-2 figures in it are as new as the rest."""
+        assert self.view is not None
+        have, fresh = self.whole_state()
+        if not have or self.whole is None:
+            return self.view.report, False
+        if fresh:
+            return self.whole.report, True
+        quick, full = self.view.report, self.whole.report
+        return self._once("", (quick, full), lambda: merged(quick, full)), False
+
+    def ready(self, tab: str) -> bool:
+        """Whether `tab`'s own figures are in (builds nothing)."""
+        return all(name in self.parts for name in TAB_PARTS[tab]) or self.whole_state()[0]
+
+    def tab_report(self, tab: str) -> Report | None:
+        """The figures `tab` shows once every event it needs is read (None: not yet):
+        the parts the scan under way has read for it, else the last whole read."""
+        assert self.view is not None
+        names = TAB_PARTS[tab]
+        if all(name in self.parts for name in names):
+            quick, got = self.view.report, tuple(self.parts[name] for name in names)
+
+            def build() -> Report:
+                part = combined({PART_TABLES[n]: r for n, r in zip(names, got, strict=True)})
+                return merged(quick, part)
+
+            return self._once(tab, (quick, *got), build)
+        return self.report()[0] if self.whole_state()[0] else None
+
+    def waiting(self, tab: str) -> float:
+        """How far the read of `tab`'s own parts is, 0..1."""
+        names = TAB_PARTS[tab]
+        return sum(1.0 if n in self.parts else self.within.get(n, 0.0) for n in names) / len(names)
+
+    def waiting_body(self, tab: str, figures: Figures) -> RenderableType:
+        """What `tab` shows until its own figures are in: how far their read is
+        (Drop-off shows who stopped where meanwhile: stage 1 knows it)."""
+        assert self.view is not None
+        sessions = self.view.report.overview.sessions
+        reading = None if self.scanning is None else self.waiting(tab)
+        note = views.waiting(reading, sessions)
+        if tab == "dropoff":
+            return Group(views.dropoff_only(self.report()[0], figures), note)
+        return note
+
+    def bodies(self, figures: Figures, tabs: Collection[str]) -> dict[str, RenderableType]:
+        """The body of each of `tabs`: its figures, or how far their read is."""
+        view = self.view
+        assert view is not None
+        report = self.report()[0]
+        bodies: dict[str, RenderableType] = {}
+        for tab in set(tabs) & set(TAB_PARTS):
+            if tab != "choices" and not self.ready(tab):
+                bodies[tab] = self.waiting_body(tab, figures)
+        if "choices" in tabs:
+            titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
+            timed = self.tab_report("choices")
+            bodies["choices"] = views.choice_points(
+                timed or report, titles, figures, timed=timed is not None
+            )
+        if "endings" in tabs:
+            bodies["endings"] = views.sheets(report, ("endings",), figures)
+        shows: dict[str, Callable[[Report], RenderableType]] = {
+            "dropoff": lambda part: views.sheets(part, ("dropoff", "progress"), figures),
+            "paths": lambda part: views.sheets(part, ("paths",), figures),
+            "segments": lambda part: views.segments(part, figures),
+            "flags": lambda part: views.sheets(part, ("flags", "unreached"), figures),
+        }
+        for tab, show in shows.items():
+            if tab in tabs and tab not in bodies and (part := self.tab_report(tab)) is not None:
+                bodies[tab] = show(part)
+        if "flowchart" in tabs:
+            s = view.selection
+            chart = Flowchart(
+                view.graph,
+                depth=s.depth,
+                min_share=s.min_share,
+                min_count=s.min_count,
+                header=False,
+            )
+            bodies["flowchart"] = Group(views.flow_caption(view), Text(""), chart)
+        return bodies
+
+    def _once(self, key: str, sources: tuple[object, ...], build: Callable[[], Report]) -> Report:
+        """The report `build()` makes from `sources`, built again only when they change."""
+        kept = self._built.get(key)
+        if kept is not None and len(kept[0]) == len(sources):
+            if all(a is b for a, b in zip(kept[0], sources, strict=True)):
+                return kept[1]
+        made = build()
+        self._built[key] = (sources, made)
+        return made

@@ -1,0 +1,61 @@
+"""A story screen's reads and what each tab shows of them (`tui.dashboard.tabs`), and the
+reading processes' footprint (`tui.dashboard.serving`), without an app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from branching.tui.dashboard import data, serving
+from branching.tui.dashboard.data import SCAN_PARTS, Selection
+from branching.tui.dashboard.reading import ProcessReader, ScanJob
+from branching.tui.dashboard.tabs import SCAN_TABS, StoryReads, WholeRead
+from tests import test_dashboard_stages as stages
+
+template, db = stages.template, stages.db  # a simulated audience
+
+
+def test_a_reading_process_loads_no_ui_library_and_bounds_sqlites_memory(db: Path) -> None:
+    reader = ProcessReader(1, target="tests.dashboard_probe:probe")
+    try:
+        got: dict[str, object] = {}
+        job = ScanJob(str(db), "heist", Selection(), SCAN_PARTS[:1])
+        reader.read(job, lambda *_: True, got.__setitem__)
+    finally:
+        reader.close()
+    assert got["choices"] == ([], serving.SQLITE_HEAP)
+
+
+@pytest.fixture
+def reads(db: Path) -> StoryReads:
+    view = data.load_figures(db, "heist", Selection())
+    return StoryReads(view=view, shown_read=2)
+
+
+def test_a_tab_is_ready_once_its_own_parts_are_in_and_then_shows_them(
+    reads: StoryReads, db: Path
+) -> None:
+    reads.start_scan(2)
+    assert not any(reads.ready(tab) for tab in SCAN_TABS)
+    assert reads.tab_report("paths") is None
+    paths = data.read_report(db, "heist", Selection(), tables=("paths",))
+    reads.parts["paths"] = paths
+    assert reads.ready("paths") and not reads.ready("segments")
+    shown = reads.tab_report("paths")
+    assert shown is not None and shown.paths == paths.paths
+    assert reads.tab_report("paths") is shown  # put together once, not on every draw
+
+
+def test_an_older_whole_read_serves_every_tab_and_its_merge_is_built_once(
+    reads: StoryReads, db: Path
+) -> None:
+    whole = data.read_report(db, "heist", Selection())
+    reads.whole = WholeRead(1, whole, "12:00:00")  # from the read before the one on show
+    assert all(reads.ready(tab) for tab in SCAN_TABS)
+    assert reads.whole_state() == (True, False)  # in, but older than the totals
+    report, fresh = reads.report()
+    assert not fresh and report.paths == whole.paths
+    assert reads.report()[0] is report
+    reads.whole = WholeRead(2, whole, "12:00:05")
+    assert reads.report() == (whole, True)
