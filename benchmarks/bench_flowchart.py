@@ -96,25 +96,33 @@ SOURCE_FORMATS = {
 }
 
 
-def sources(args: argparse.Namespace) -> None:
-    """Every format and selection on each `--source` and the database, paired with REV."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import os
+def _set_up(
+    args: argparse.Namespace, chosen: dict[str, list[str]], what: str
+) -> tuple[dict[str, list[str]], dict[str, list[str]], Path | None, Path]:
+    """The selections and formats asked for, REV's code (if any) and a folder for outputs."""
+    from bench_stats import old_code
 
-    from _pairs import Verdicts, figures_cells, write_results
-    from bench_stats import measure, old_code
-    from bench_stats_tables import PEAK_MB, WALL_S, selections
-
-    if args.db is None:
-        raise SystemExit("--source needs --db, the database the export was written from")
-    chosen = selections(args.db)
     if args.selections:
         chosen = {k: v for k, v in chosen.items() if k in args.selections.split(",")}
     formats = {k: v for k, v in SOURCE_FORMATS.items() if k in args.formats.split(",")}
     before = old_code(args.before) if args.before else None
     if before is not None and before.name.startswith("bench-stats-before-"):
         (before / "branching" / "_stories").symlink_to(ROOT / "stories")
-    out = Path(tempfile.mkdtemp(prefix="bench-flowchart-sources-"))
+    return chosen, formats, before, Path(tempfile.mkdtemp(prefix=f"bench-flowchart-{what}-"))
+
+
+def sources(args: argparse.Namespace) -> None:
+    """Every format and selection on each `--source` and the database, paired with REV."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import os
+
+    from _pairs import Verdicts, figures_cells, write_results
+    from bench_stats import measure
+    from bench_stats_tables import PEAK_MB, WALL_S, selections
+
+    if args.db is None:
+        raise SystemExit("--source needs --db, the database the export was written from")
+    chosen, formats, before, out = _set_up(args, selections(args.db), "sources")
     where = {} if args.no_db else {"sqlite": ["--db", str(args.db)]}
     where.update({f"#{i}": ["--source", src] for i, src in enumerate(args.source, 1)})
     for i, src in enumerate(args.source, 1):
@@ -190,20 +198,13 @@ def by_viewers(args: argparse.Namespace) -> None:
     import os
 
     from _pairs import Verdicts, figures_cells, write_results
-    from bench_stats import measure, old_code
+    from bench_stats import measure
     from bench_stats_tables import PEAK_MB, WALL_S
 
     if args.db is None:
         raise SystemExit("--viewers needs --db, the database to read")
-    chosen = viewer_selections(args.db)
-    if args.selections:
-        chosen = {k: v for k, v in chosen.items() if k in args.selections.split(",")}
-    formats = {k: v for k, v in SOURCE_FORMATS.items() if k in args.formats.split(",")}
-    before = old_code(args.before) if args.before else None
-    if before is not None and before.name.startswith("bench-stats-before-"):
-        (before / "branching" / "_stories").symlink_to(ROOT / "stories")
+    chosen, formats, before, out = _set_up(args, viewer_selections(args.db), "viewers")
     before_db = args.before_db or args.db
-    out = Path(tempfile.mkdtemp(prefix="bench-flowchart-viewers-"))
     load = os.getloadavg()[0]
     print(f"database: {args.db}" + (f" (REV reads {before_db})" if before else ""))
     print(f"load average at start: {load:.2f}")

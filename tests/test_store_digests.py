@@ -21,6 +21,7 @@ import json
 import random
 import shutil
 import sqlite3
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -728,6 +729,20 @@ def test_the_copies_follow_the_sessions_and_agg_firsts_however_they_change(
     conn.close()
 
 
+def _upgraded(
+    path: Path, undo: Callable[[sqlite3.Connection], None], want: dict[str, Any]
+) -> sqlite3.Connection:
+    """`path` taken back to before a step (`undo`), then upgraded by `Store.open`: its
+    digests must be `want` again and keep the rule; a connection to it, to go on."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    undo(conn)
+    conn.close()
+    Store.open(path, create_key=False).close()
+    assert rows(path) == want
+    check(path)
+    return sqlite3.connect(path, isolation_level=None)
+
+
 def test_m016_backfills_each_digests_viewer_and_the_scenes_of_its_acts(tmp_path: Path) -> None:
     """A file m016 has not upgraded gets each digest's viewer and its lists of scenes
     timed out, rewound to, paused and skipped at from the events, and `seq` over
@@ -736,13 +751,7 @@ def test_m016_backfills_each_digests_viewer_and_the_scenes_of_its_acts(tmp_path:
     one_by_one(path, fuzzed(7))
     want = rows(path)
     assert any(any(acts) for *_, acts, _ in want.values())
-    conn = sqlite3.connect(path, isolation_level=None)
-    before_m016(conn)
-    conn.close()
-    Store.open(path, create_key=False).close()
-    assert rows(path) == want
-    check(path)
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = _upgraded(path, before_m016, want)
     try:
         conn.execute("UPDATE sessions SET viewer_id = 'moved' WHERE session_id = 's003'")
         copies(conn)
@@ -760,13 +769,7 @@ def test_m018_backfills_each_digests_edges_views_and_last_scene(tmp_path: Path) 
     want = rows(path)
     assert any(edges and late for *_, (edges, late, _) in want.values())
     assert any(edge[1] == "" for *_, (edges, _, _) in want.values() for edge in edges)
-    conn = sqlite3.connect(path, isolation_level=None)
-    before_m018(conn)
-    conn.close()
-    Store.open(path, create_key=False).close()
-    assert rows(path) == want
-    check(path)
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = _upgraded(path, before_m018, want)
     try:
         (index,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'session_digests_by_viewer'"

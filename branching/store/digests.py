@@ -115,7 +115,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
@@ -844,16 +844,9 @@ def fill_acts(conn: sqlite3.Connection) -> None:
     a batch of rows written at a time. A session without such events keeps
     the empty lists the columns default to.
     """
-    cursor = conn.execute(
-        """SELECT session_id, seq, type, scene FROM events
-        WHERE type IN ('timeout_default', 'rewind', 'pause', 'reveal_skipped')
-        ORDER BY session_id, seq"""
-    )
     book = Codebook(conn, whole=True)
-    batch: list[tuple[object, ...]] = []
-    update = """UPDATE session_digests SET timed_out = ?, rewound = ?, paused = ?,
-        skipped = ?, seq = max(seq, ?) WHERE session_id = ?"""
-    for session_id, rows in groupby(cursor, key=itemgetter(0)):
+
+    def lists(rows: Iterator[tuple[Any, ...]]) -> tuple[object, ...]:
         acts: tuple[set[Any], ...] = (set(), set(), set(), set())
         last = -1
         for _, seq, kind, scene in rows:
@@ -862,11 +855,17 @@ def fill_acts(conn: sqlite3.Connection) -> None:
             if kind in ("pause", "reveal_skipped"):  # the others counted in `seq` already
                 last = max(last, seq)
         book.learn(set().union(*acts))
-        batch.append((*(book._scenes(scenes) for scenes in acts), last, session_id))
-        if len(batch) >= _BATCH:
-            conn.executemany(update, batch)
-            batch.clear()
-    conn.executemany(update, batch)
+        return (*(book._scenes(scenes) for scenes in acts), last)
+
+    _backfill(
+        conn,
+        """SELECT session_id, seq, type, scene FROM events
+        WHERE type IN ('timeout_default', 'rewind', 'pause', 'reveal_skipped')
+        ORDER BY session_id, seq""",
+        """UPDATE session_digests SET timed_out = ?, rewound = ?, paused = ?,
+        skipped = ?, seq = max(seq, ?) WHERE session_id = ?""",
+        lists,
+    )
 
 
 def fill_edges(conn: sqlite3.Connection) -> None:
@@ -878,18 +877,35 @@ def fill_edges(conn: sqlite3.Connection) -> None:
     (session, seq): one pass, a session at a time, a batch of rows written at
     a time. A session without such events keeps what the columns default to.
     """
-    cursor = conn.execute(
+    book = Codebook(conn, whole=True)
+
+    def edges(rows: Iterator[tuple[Any, ...]]) -> tuple[object, ...]:
+        digest = book.encode(replay(r[1:] for r in rows))
+        return digest.reached, digest.clocked, digest.views, digest.seq
+
+    _backfill(
+        conn,
         """SELECT session_id, seq, type, scene, choice, target FROM events
         WHERE type IN ('choice_made', 'timeout_default', 'route_taken', 'scene_shown')
-        ORDER BY session_id, seq"""
+        ORDER BY session_id, seq""",
+        """UPDATE session_digests SET reached = ?, clocked = ?, views = ?,
+        seq = max(seq, ?) WHERE session_id = ?""",
+        edges,
     )
-    book = Codebook(conn, whole=True)
+
+
+def _backfill(
+    conn: sqlite3.Connection,
+    select: str,
+    update: str,
+    values: Callable[[Iterator[tuple[Any, ...]]], tuple[object, ...]],
+) -> None:
+    """For each session of `select`'s rows (session id first, in session order), run
+    `update` with what `values` makes of its rows, then its id: one pass over the
+    events, a batch of rows written at a time."""
     batch: list[tuple[object, ...]] = []
-    update = """UPDATE session_digests SET reached = ?, clocked = ?, views = ?,
-        seq = max(seq, ?) WHERE session_id = ?"""
-    for session_id, rows in groupby(cursor, key=itemgetter(0)):
-        digest = book.encode(replay(r[1:] for r in rows))
-        batch.append((digest.reached, digest.clocked, digest.views, digest.seq, session_id))
+    for session_id, rows in groupby(conn.execute(select), key=itemgetter(0)):
+        batch.append((*values(rows), session_id))
         if len(batch) >= _BATCH:
             conn.executemany(update, batch)
             batch.clear()
