@@ -15,7 +15,7 @@ figures, whenever the selection is one the aggregates are split by:
 
 It returns the counts, or None with the note that explains the fallback
 (empty when there is nothing worth saying). The distinct viewers of the
-selection (a header figure) come from the sessions table, never the events.
+selection (a header figure) come from the digests (or the sessions), never the events.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ import sqlite3
 from dataclasses import dataclass
 
 from branching.analytics.filters import Filters, Unit, session_conditions
-from branching.analytics.flow_viewers import viewer_counts
+from branching.analytics.flow_viewers import selection, viewer_counts
 from branching.analytics.graph import Counts
 from branching.analytics.source import Version
 from branching.store import aggregates
 from branching.store.db import has_table
+from branching.store.digests import has_acts, outdated
 
 _MIDNIGHT = "T00:00:00.000Z"
 
@@ -183,15 +184,22 @@ def session_ends(conn: sqlite3.Connection, where: str, params: list[object]) -> 
 def _viewers(
     conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters
 ) -> int:
-    """Distinct viewers of the selection, from the sessions (each has one first session)."""
+    """Distinct viewers of the selection: with `--first-only` its sessions (each viewer
+    has one first session); else counted in the digests' index by story and viewer
+    (m016), which holds them in viewer order with every column a selection reads (at
+    10 million events 0.09 s, where a distinct count over the sessions sorted 180,000
+    viewer ids in 0.8 s); in the sessions for a file from before it."""
     if filters.first_only:
         where, params = _where(story_id, chosen, filters, *(filters.where or [("", "")])[0])
         row = conn.execute(
             f"SELECT COALESCE(SUM(sessions), 0) FROM agg_sessions WHERE {where}", params
         ).fetchone()
         return int(row[0])
-    cond, params = session_conditions(story_id, chosen, filters)
-    row = conn.execute(
-        f"SELECT COUNT(DISTINCT s.viewer_id) FROM sessions s WHERE {cond}", params
-    ).fetchone()
-    return int(row[0])
+    if has_table(conn, "session_digests") and not outdated(conn) and has_acts(conn):
+        cond, params = selection(story_id, chosen, filters)
+        read = "session_digests s INDEXED BY session_digests_by_viewer"
+    else:
+        cond, params = session_conditions(story_id, chosen, filters)
+        read = "sessions s"
+    row = conn.execute(f"SELECT COUNT(DISTINCT s.viewer_id) FROM {read} WHERE {cond}", params)
+    return int(row.fetchone()[0])
