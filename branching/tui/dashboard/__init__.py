@@ -16,8 +16,9 @@ nor rich (about 16 MB and 0.25 s of each process's start).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from branching.lazy import exports
 
 if TYPE_CHECKING:
     from branching.tui.dashboard.app import DashboardApp, build_dashboard
@@ -26,18 +27,7 @@ if TYPE_CHECKING:
 _LAZY = {"DashboardApp": "app", "build_dashboard": "app", "Selection": "data"}
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public name `name` from its module on first use, then keep it here."""
-    home = _LAZY.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = exports(__name__, _LAZY)
 
 
 __all__ = ["DashboardApp", "Selection", "build_dashboard"]
