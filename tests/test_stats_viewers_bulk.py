@@ -1,7 +1,7 @@
 """`stats --by viewers` counted in bulk: every table equals the scan, whatever the digests hold.
 
 `viewers_rollup.by_viewer` unites each viewer's lists (the JSON lists of m012
-and m016, or m018's characters), `segments_rollup.viewer_segments` each
+and m016, or m018's characters), `segments_viewers.viewer_segments` each
 viewer's values per breakdown, and `segments_rollup.counted_tags` each
 viewer's lists per tag, a batch of viewers at a time. Here every table counted
 by viewers is compared with the scan (the events, accelerators off) on an
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from test_consistency import SIGNAL, record_audience
 
-from branching.analytics import segments_rollup, stats_rollup, viewers_rollup
+from branching.analytics import segments_viewers, stats_rollup, viewers_rollup
 from branching.analytics.filters import make_filters
 from branching.analytics.report import build_report
 
@@ -75,7 +75,7 @@ def test_every_viewers_table_equals_the_scan(
     if lists == "json":  # a file before m018: `shown`, `took`, `timed_out` as JSON
         monkeypatch.setattr(viewers_rollup, "has_edges", lambda conn: False)
     monkeypatch.setattr(viewers_rollup, "_BATCH", 3)  # a few viewers at a time
-    monkeypatch.setattr(segments_rollup, "_BATCH", 5)  # sessions: a viewer's may straddle two
+    monkeypatch.setattr(segments_viewers, "_BATCH", 5)  # sessions: a viewer's may straddle two
     for picked in SELECTIONS:
         fast = report(audience, picked)
         assert fast == scanned(audience, picked), picked

@@ -226,7 +226,12 @@ def _report(
     alike = unit
     if conn is not None:  # SQLite's own accelerators: the aggregates and the digests
         # (imported here: a report over a Parquet export never reads them)
-        from branching.analytics import segments_rollup, stats_rollup, viewers_rollup
+        from branching.analytics import (
+            segments_rollup,
+            segments_viewers,
+            stats_rollup,
+            viewers_rollup,
+        )
 
         # `--first-only` picks at most one session per viewer: its viewers are its
         # sessions, which the aggregates add up across classes
@@ -366,7 +371,7 @@ def _report(
         if digests is not None and alike == "sessions":
             splits = segments_rollup.digest_segments(digests)
         elif digests is not None:
-            splits = segments_rollup.viewer_segments(digests)
+            splits = segments_viewers.viewer_segments(digests)
         else:
             # an export of layout 4 carries each session's decisions, as the digests do
             digested = digests is not None or bool(getattr(engine, "stored_made", False))
