@@ -1,6 +1,6 @@
 """`stats --by viewers` counted in bulk: every table equals the scan, whatever the digests hold.
 
-`viewers_rollup.by_viewer` unites each viewer's lists (the JSON lists of m012
+`viewers_rollup.viewer_lists` unites each viewer's lists (the JSON lists of m012
 and m016, or m018's characters), `segments_viewers.viewer_segments` each
 viewer's values per breakdown, and `segments_rollup.counted_tags` each
 viewer's lists per tag, a batch of viewers at a time. Here every table counted

@@ -80,15 +80,22 @@ def viewer_counts(
     return tally.counts(conn), ""
 
 
-def selection(story_id: str, chosen: list[Version], filters: Filters) -> tuple[str, list[object]]:
+def selection(
+    story_id: str, chosen: list[Version], filters: Filters, *, firsts: bool = True
+) -> tuple[str, list[object]]:
     """SQL choosing the digests (named `s`) of the sessions `filters` choose, over their
-    copies of the sessions' columns; and its parameters."""
-    own = replace(filters, where=(), first_only=False)
+    copies of the sessions' columns (m015); and its parameters. Each `--where` is
+    found in the copied attributes (`'key'='value'` between commas: quotes inside a
+    literal are doubled, so a pair is found only where it is one); `--first-only` by
+    the copied flag (`firsts`; else by numbering the sessions, as `session_conditions`
+    does)."""
+    first_play = filters.first_only and firsts
+    own = replace(filters, where=(), first_only=filters.first_only and not firsts)
     cond, params = session_conditions(story_id, chosen, own)
-    for key, value in filters.where:  # `'key'='value'` between commas (`quote`'s quoting)
+    for key, value in filters.where:
         cond += " AND instr(',' || s.attrs || ',', ?) > 0"
         params.append(f",{_literal(key)}={_literal(value)},")
-    if filters.first_only:
+    if first_play:
         cond += " AND s.first_play = 1"
     return cond, params
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from branching.analytics.filters import Filters, Unit, session_conditions
+from branching.analytics.flow_viewers import selection
 from branching.analytics.rollup import answerable, class_where, session_ends
 from branching.analytics.rows import PathShare, Progress
 from branching.analytics.shape import Shape
@@ -227,34 +228,12 @@ def digested(
     # file's sessions (the digests of every story would be read)
     viewers = has_acts(conn)
     if most and (unit == "sessions" or viewers) and has_copies(conn):
-        alone = _alone(story_id, chosen, filters, firsts)
+        alone = selection(story_id, chosen, filters, firsts=firsts)
     if firsts:
         cond += " AND s.session_id IN (SELECT f.session_id FROM agg_firsts f WHERE f.story_id = ?)"
         params = [*params, story_id]
     table = _TABLE_ORDER if viewers else "session_digests s"
     return Digested(conn, cond, params, unit, _in_id_order(conn, most), alone, table)
-
-
-def _alone(
-    story_id: str, chosen: list[Version], filters: Filters, firsts: bool
-) -> tuple[str, list[object]]:
-    """The selection over the digests' copies (m015), named `s`: the sessions' own
-    conditions, each `--where` found in the copied attributes (`'key'='value'`
-    between commas: quotes inside a literal are doubled, so a pair is found only
-    where it is one), and `--first-only` by the copied flag."""
-    own = replace(filters, where=(), first_only=filters.first_only and not firsts)
-    cond, params = session_conditions(story_id, chosen, own)
-    for key, value in filters.where:
-        cond += " AND instr(',' || s.attrs || ',', ?) > 0"
-        params.append(f",{_literal(key)}={_literal(value)},")
-    if firsts:
-        cond += " AND s.first_play = 1"
-    return cond, params
-
-
-def _literal(text: str) -> str:
-    """`text` as SQLite's `quote` writes it."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def has_copies(conn: sqlite3.Connection) -> bool:

@@ -178,13 +178,6 @@ def _acts(
     return {s: (r[0], r[1], r[2], r[3], r[4], r[5]) for s, r in found.items()}
 
 
-def viewer_reach(
-    d: Digested, story_id: str, chosen: list[Version], filters: Filters
-) -> SceneCounts | None:
-    """scene -> (unique viewers shown it, times it was shown), or None (read the events)."""
-    return viewer_figures(d, story_id, chosen, filters, choices=False).counts
-
-
 def viewer_taken(
     d: Digested, story_id: str, chosen: list[Version], filters: Filters
 ) -> Taken | None:
@@ -232,14 +225,10 @@ def viewer_left(d: Digested) -> Left | None:
     }
 
 
-def by_viewer(d: Digested, columns: tuple[str, ...]) -> list[Counter[int]]:
-    """For each digest column given (`shown`, `took`, m016's and m018's lists): code ->
-    viewers whose sessions list it, each viewer counted once per code (`viewer_lists`)."""
-    return viewer_lists(d, columns)[0]
-
-
 def viewer_lists(d: Digested, columns: tuple[str, ...]) -> tuple[list[Counter[int]], Overview]:
-    """`by_viewer`, and the overview of the same sessions (`stats_rollup.digest_overview`
+    """For each digest column given (`shown`, `took`, m016's and m018's lists): code ->
+    viewers whose sessions list it, each viewer counted once per code; and the
+    overview of the same sessions (`stats_rollup.digest_overview`
     by viewers: sessions, viewers, started and completed, first and last start).
 
     One read of the chosen sessions grouped by viewer, each viewer's lists run

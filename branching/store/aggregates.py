@@ -577,12 +577,6 @@ _UPSERT_STANDING = f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id,
     FROM ({_slices("s.session_id = :sid", outcome=":outcome")}) WHERE true
     ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions"""
 
-_DROP_SPENT = f"""DELETE FROM agg_sessions WHERE sessions = 0
-    AND ({CLASS}, last_scene, ending_id) IN (
-        SELECT story_id, attr_key, attr_value, content_hash, day, first_play, simulated,
-               outcome, :last, :ending
-        FROM ({_slices("s.session_id = :sid", outcome=":outcome")}))"""
-
 
 def event_added(conn: sqlite3.Connection, op: dict[str, Any]) -> None:
     """Count one event just inserted (op as in `ops.py`) into the aggregates."""
@@ -663,11 +657,7 @@ def standing_moved(conn: sqlite3.Connection, session_id: str, old: Standing, new
                 "delta": delta,
             },
         )
-    last, outcome, ending, _ = old
-    conn.execute(  # a standing left by its last session is no row (as `LiveCounts.write`)
-        _DROP_SPENT,
-        {"sid": session_id, "last": last or "", "outcome": outcome, "ending": ending or ""},
-    )
+    # a standing its last session left is no row: m020's trigger agg_sessions_drop_spent
     if old[1] != new[1]:  # another outcome is another class: move what its events add
         where = "s.session_id = ?"
         conn.execute(

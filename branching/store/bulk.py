@@ -381,21 +381,12 @@ def _write_units(conn: sqlite3.Connection, units: dict[str, SessionUnit]) -> Non
     # the keyed tables take their rows in key order: one pass over the b-tree's pages
     # instead of a random page for each session (session ids are random)
     events = chain.from_iterable(units[sid].events for sid in sorted(units))
-    walked: Counter[tuple[str, str, str, str, str]] = Counter()
-    timeouts: Counter[tuple[str, str, str, str, str]] = Counter()
-    views: Counter[tuple[str, str, str]] = Counter()
     labels: Counter[tuple[str, str, str, str, str]] = Counter()
     for unit in units.values():
         story = (unit.row["story_id"], unit.row["content_hash"])
-        for edge, (n, t) in unit.tally.edges.items():
-            walked[(*story, *edge)] += n
-            timeouts[(*story, *edge)] += t
-        for scene, (v, _) in unit.tally.scenes.items():
-            if v:
-                views[(*story, scene)] += v
         for key, n in unit.labels.items():
             labels[(*story, *key)] += n
-    _insert(conn, rows, sorted(attrs), events, walked, timeouts, views)
+    _insert(conn, rows, sorted(attrs), events)
     tallies = {sid: unit.tally for sid, unit in units.items()}
     aggregates.add_tallied(conn, rows, attrs, tallies)  # summed in memory, as add_sessions
     book = digests.Codebook(conn)  # every session it creates, replayed from its ops
@@ -454,9 +445,6 @@ def _insert(
     rows: dict[str, dict[str, Any]],
     attrs: list[tuple[str, str, str]],
     events: Iterable[list[Any]],
-    walked: Counter[tuple[str, str, str, str, str]],
-    timeouts: Counter[tuple[str, str, str, str, str]],
-    views: Counter[tuple[str, str, str]],
 ) -> None:
     columns = ", ".join(SESSION_COLUMNS)
     marks = ", ".join("?" for _ in SESSION_COLUMNS)

@@ -35,7 +35,7 @@ TABS: tuple[tuple[str, str], ...] = (
     ("flags", "Flags"),
 )
 TAB_IDS = tuple(tab for tab, _ in TABS)
-SCAN_TABS = ("dropoff", "paths", "segments", "flags")  # wait for the scan, in part or all
+SCAN_TABS = tuple(t for t in TAB_PARTS if t != "choices")  # wait for the scan, in part or all
 PART_TABLES = dict(SCAN_PARTS)  # part -> the report tables it reads
 
 

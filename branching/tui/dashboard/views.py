@@ -44,10 +44,8 @@ def totals(
     updated: str | None,
     *,
     report: Report | None = None,
-    pending: Text | None = None,
 ) -> RenderableType:
-    """Three lines: the story, its totals, and the selection they cover; then
-    `pending`, what is still being read (`reading_note`), if anything.
+    """Three lines: the story, its totals, and the selection they cover.
 
     `report` is the one on show when it is not `view.report`.
     """
@@ -84,8 +82,6 @@ def totals(
             literal(" · ".join(p for p in selection if p), "dim"), Text("f filters", style="dim")
         ),
     ]
-    if pending is not None:
-        lines.append(pending)
     return Group(*lines)
 
 

@@ -139,15 +139,6 @@ class StoryScreen(QueryScreen):
         """Stage 1's figures on show (None until the first is in)."""
         return self.figures.view
 
-    @property
-    def shown_read(self) -> int:
-        return self.figures.shown_read
-
-    @property
-    def whole(self) -> WholeRead | None:
-        """The last whole read (both stages) of the selection on show."""
-        return self.figures.whole
-
     def compose(self) -> ComposeResult:
         yield Static(id="totals")
         yield Static(id="pending")  # the header's line on what is still being read
@@ -235,7 +226,7 @@ class StoryScreen(QueryScreen):
     # -- showing ---------------------------------------------------------------------------
 
     def on_story_loaded(self, message: StoryLoaded) -> None:
-        if message.view.selection != self.selection or message.read < self.shown_read:
+        if message.view.selection != self.selection or message.read < self.figures.shown_read:
             return  # read for a selection the producer has since changed
         first = self.view is None
         self.figures.view, self.figures.shown_read = message.view, message.read
@@ -269,10 +260,6 @@ class StoryScreen(QueryScreen):
             self._draw()
         else:  # the tab this part completes, if it does
             self._draw(tabs=[t for t, ps in TAB_PARTS.items() if message.part in ps])
-
-    def _report(self) -> tuple[Report, bool]:
-        """The report to show, and whether the stage-2 figures in it are as new as the rest."""
-        return self.figures.report()
 
     def _draw(self, *, tabs: Collection[str] | None = None, progress: bool = False) -> None:
         """Draw the figures on show: the header, what waits on the scan, and `tabs`
@@ -369,7 +356,7 @@ class StoryScreen(QueryScreen):
         if self.view is None:
             self.say(Text("Nothing to export yet: the figures are not read."))
             return
-        report, fresh = self._report()
+        report, fresh = self.figures.report()  # and whether stage 2's are as new
         if not fresh:
             self.say(Text("Nothing to export yet: every event is still being read (see the top)."))
             return
