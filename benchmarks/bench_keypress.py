@@ -111,7 +111,7 @@ def handed_over(self: writer_module.Writer, ops: list[Any], future: Any) -> None
     if not ops:
         future.set_result(True)
         return
-    self._put(writer_module._Group(ops, future), len(ops))
+    self._put(writer_module._PressGroup(ops, future), len(ops))
 
 
 def committing(commits: list[float]) -> Callable[[sqlite3.Connection], Any]:

@@ -97,10 +97,12 @@ class _Mutable(_Env):
             self.vars[name] = self.vars[name] + amount  # type: ignore[operator]
 
     def freeze(self) -> State:
+        """The State it ends as. Its last use: the State keeps its dicts (not copied again;
+        nothing changes them any more)."""
         return State(
             self.scene,
-            dict(self.vars),
-            dict(self.visit_counts),
+            self.vars,
+            self.visit_counts,
             frozenset(self.chosen_pairs),
             self.turn_count,
         )

@@ -829,17 +829,22 @@ class LiveCounts:
 
     def edge(self, session: LiveSession, key: tuple[str, str, str], counts: list[int]) -> None:
         """Add [times, timeouts, sessions, sessions timed out] to an edge of `session`."""
+        a, b, c, d = counts
         for klass in session.slices:
             total = self.edges.setdefault((*klass, *key), [0, 0, 0, 0])
-            for i, n in enumerate(counts):
-                total[i] += n
+            total[0] += a
+            total[1] += b
+            total[2] += c
+            total[3] += d
 
     def scene(self, session: LiveSession, scene: str, counts: list[int]) -> None:
         """Add [views, sessions, sessions timed out] to a scene of `session`."""
+        a, b, c = counts
         for klass in session.slices:
             total = self.scenes.setdefault((*klass, scene), [0, 0, 0])
-            for i, n in enumerate(counts):
-                total[i] += n
+            total[0] += a
+            total[1] += b
+            total[2] += c
 
     def standing(self, session: LiveSession, outcome: str, key: tuple[str, str], n: int) -> None:
         """Add `n` sessions at (last scene, ending id) under `outcome` for `session`."""
@@ -885,39 +890,212 @@ class LiveCounts:
         decide_acts.write(conn, self.decisions, self.acts)
 
 
-_SESSION_ALL_EVENTS = """SELECT seq, type, scene, choice, target FROM events
-    WHERE session_id = ? AND type IN ('choice_made', 'timeout_default', 'route_taken',
-                                      'scene_shown', 'rewind')
-    ORDER BY seq"""  # the key's order: no sort
+_CLASS_PARAMS = ", ".join(f"?{i}" for i in range(1, 9))  # a class's 8 columns, then ?9, ?10
+
+# what one session's events (?9) add to the edges and scenes under a class, times ?10 (1 or -1):
+# `_apply`'s sums for one session, its class bound once instead of joined
+_MOVE_EDGES = f"""INSERT INTO agg_edges ({CLASS}, scene, choice, target,
+                                 times, timeouts, sessions, sessions_timed_out)
+    SELECT {_CLASS_PARAMS}, p.scene, p.choice, p.target, ?10 * p.n, ?10 * p.t, ?10,
+           ?10 * (p.t > 0)
+    FROM (SELECT COALESCE(scene, '') AS scene, COALESCE(choice, '') AS choice,
+                 COALESCE(target, '') AS target, COUNT(*) AS n,
+                 SUM(type = 'timeout_default') AS t
+          FROM events WHERE session_id = ?9 AND type IN {_COUNTED}
+          GROUP BY 1, 2, 3) p
+    WHERE true
+    ON CONFLICT DO UPDATE SET times = times + excluded.times,
+        timeouts = timeouts + excluded.timeouts, sessions = sessions + excluded.sessions,
+        sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out"""
+_MOVE_SCENES = f"""INSERT INTO agg_scenes ({CLASS}, scene, views, sessions, sessions_timed_out)
+    SELECT {_CLASS_PARAMS}, p.scene, ?10 * p.v, ?10 * (p.v > 0), ?10 * (p.t > 0)
+    FROM (SELECT scene, SUM(type = 'scene_shown') AS v, SUM(type = 'timeout_default') AS t
+          FROM events WHERE session_id = ?9 AND type IN ('scene_shown', 'timeout_default')
+            AND scene IS NOT NULL
+          GROUP BY 1) p
+    WHERE true
+    ON CONFLICT DO UPDATE SET views = views + excluded.views,
+        sessions = sessions + excluded.sessions,
+        sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out"""
 
 
 def class_moved(conn: sqlite3.Connection, session: LiveSession, outcome: str) -> None:
     """The session's outcome became `outcome`: what its events add moves to that class.
 
-    `standing_moved`'s move, computed in memory: its events tallied once,
-    subtracted under its old class, the old class's rows left at zero deleted,
-    added under the new one (`session.slices` still hold the old class). (Its
-    digest does not change: `digests.py` keeps it with each event.)
+    `standing_moved`'s move for one session: what its events add (`_apply`'s
+    sums, for this session alone) subtracted under its old class in each of
+    its slices and added under the new one, summed by SQLite from its events
+    (one statement per table and sign, the class bound once: no row of it
+    through Python), then the old class's rows left at zero deleted
+    (`session.slices` still hold the old class). (Its digest does not change:
+    `digests.py` keeps it with each event.)
     """
-    tally = Tally()
-    rows = conn.execute(_SESSION_ALL_EVENTS, [session.session_id]).fetchall()
-    for _seq, kind, scene, choice, target in rows:
-        tally.add(kind, scene, choice, target)
+    sid = session.session_id
     old = session.slices
-    new = [(*klass[:7], outcome) for klass in old]
-    edges: list[tuple[Any, ...]] = []
-    scenes: list[tuple[Any, ...]] = []
-    for slices, sign in ((old, -1), (new, 1)):
-        for klass in slices:
-            for edge, (n, t) in tally.edges.items():
-                edges.append((*klass, *edge, sign * n, sign * t, sign, sign * (t > 0)))
-            for scene, (v, t) in tally.scenes.items():
-                scenes.append((*klass, scene, sign * v, sign * (v > 0), sign * (t > 0)))
-    if edges:
-        conn.executemany(_ADD_EDGE, edges)
-    if scenes:
-        conn.executemany(_ADD_SCENE, scenes)
+    moves = [(*klass, sid, -1) for klass in old]
+    moves += [(*klass[:7], outcome, sid, 1) for klass in old]
+    conn.executemany(_MOVE_EDGES, moves)
+    conn.executemany(_MOVE_SCENES, moves)
     match = " AND ".join(f"{c.strip()} = ?" for c in CLASS.split(","))
     classes = list(dict.fromkeys(old))  # the new class has other rows: only the old is swept
     for table, zero in _ZERO:
         conn.executemany(f"DELETE FROM {table} WHERE {match} AND {zero}", classes)
+
+
+# -- the bulk writer: sessions of one class and slices summed once (M5, issue 12) ------
+
+
+@dataclass(slots=True)
+class _Group:
+    """The summed tallies of a batch's sessions of one class and one set of slices:
+    `edges` -> [times, timeouts, sessions, sessions timed out], `scenes` -> [views,
+    sessions, sessions timed out], `decide` -> count, `acts` -> [times, sessions],
+    `standings` (last scene, ending id) -> sessions."""
+
+    edges: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    scenes: dict[str, list[int]] = field(default_factory=dict)
+    decide: dict[tuple[str, int], int] = field(default_factory=dict)
+    acts: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    standings: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def add_grouped(
+    conn: sqlite3.Connection,
+    sessions: dict[str, dict[str, Any]],
+    attrs: list[tuple[str, str, str]],
+    tallies: dict[str, Tally],
+) -> None:
+    """`add_tallied`, its sums made once per group of sessions sharing a class and slices.
+
+    `add_tallied` adds each session's tally into every slice it counts in (its
+    base slice and one per kept attribute), building a key of a dozen columns
+    for every entry each time. Here each session's tally is added once into
+    its group's (keyed by the edge, scene, ... alone), and each group into its
+    slices: a batch of a large simulation has a dozen sessions a group (the
+    same day, viewer kind, outcome and attributes). The same rows (a test
+    compares the two).
+    """
+    if not sessions:
+        return
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS agg_new (session_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.agg_new")
+    conn.executemany("INSERT OR IGNORE INTO temp.agg_new VALUES (?)", [(i,) for i in sessions])
+    where = "s.session_id IN (SELECT session_id FROM temp.agg_new)"
+    _register_attrs(conn, where)
+    _settle_firsts(conn, where)
+    firsts = {
+        row[0]
+        for row in conn.execute(
+            """SELECT f.session_id FROM agg_firsts f
+            JOIN temp.agg_new n ON n.session_id = f.session_id"""
+        )
+    }
+    stories = {row["story_id"] for row in sessions.values()}
+    kept = {
+        (story, key)
+        for story, key in conn.execute("SELECT story_id, key FROM agg_attr_keys WHERE kept = 1")
+        if story in stories
+    }
+    slices: dict[str, list[tuple[str, str]]] = {sid: [("", "")] for sid in sessions}
+    for sid, key, value in attrs:
+        if sid in slices and (sessions[sid]["story_id"], key) in kept:
+            slices[sid].append((key, value))
+    groups: dict[tuple[Any, ...], _Group] = {}
+    activity: dict[str, list[Any]] = {}
+    empty = Tally()
+    for sid, row in sessions.items():
+        story = row["story_id"]
+        tally = tallies.get(sid) or empty
+        head = (
+            story,
+            row["content_hash"],
+            row["started_at"][:10],
+            int(sid in firsts),
+            row["simulated"],
+            row["outcome"],
+        )
+        grouped = (head, *slices[sid])
+        group = groups.get(grouped)
+        if group is None:
+            group = groups[grouped] = _Group()
+        into_edges = group.edges
+        for edge, (n, t) in tally.edges.items():
+            total = into_edges.get(edge)
+            if total is None:
+                into_edges[edge] = [n, t, 1, int(t > 0)]
+            else:
+                total[0] += n
+                total[1] += t
+                total[2] += 1
+                total[3] += t > 0
+        into_scenes = group.scenes
+        for scene, (v, t) in tally.scenes.items():
+            seen = into_scenes.get(scene)
+            if seen is None:
+                into_scenes[scene] = [v, int(v > 0), int(t > 0)]
+            else:
+                seen[0] += v
+                seen[1] += v > 0
+                seen[2] += t > 0
+        into_decide = group.decide
+        for pair, n in tally.decide.items():
+            into_decide[pair] = into_decide.get(pair, 0) + n
+        into_acts = group.acts
+        for done, n in tally.acts.items():
+            act = into_acts.get(done)
+            if act is None:
+                into_acts[done] = [n, 1]
+            else:
+                act[0] += n
+                act[1] += 1
+        standing = (row["last_scene"] or "", row["ending_id"] or "")
+        group.standings[standing] = group.standings.get(standing, 0) + 1
+        active = activity.setdefault(story, [0, 0, ""])
+        active[0 if not row["simulated"] else 1] += 1
+        active[2] = max(active[2], row["started_at"], row["ended_at"] or "", tally.last_ts)
+    edges: dict[tuple[Any, ...], list[int]] = {}
+    scenes: dict[tuple[Any, ...], list[int]] = {}
+    standings: dict[tuple[Any, ...], int] = {}
+    decide: dict[tuple[Any, ...], int] = {}
+    acts: dict[tuple[Any, ...], list[int]] = {}
+    for (head, *sliced), group in groups.items():
+        story, content_hash, day, first, simulated, outcome = head
+        for attr_key, attr_value in sliced:
+            klass = (story, attr_key, attr_value, content_hash, day, first, simulated, outcome)
+            for edge, counts in group.edges.items():
+                total = edges.get((*klass, *edge))
+                if total is None:
+                    edges[(*klass, *edge)] = counts.copy()
+                else:
+                    for i, n in enumerate(counts):
+                        total[i] += n
+            for scene, counts in group.scenes.items():
+                seen = scenes.get((*klass, scene))
+                if seen is None:
+                    scenes[(*klass, scene)] = counts.copy()
+                else:
+                    for i, n in enumerate(counts):
+                        seen[i] += n
+            for standing, n in group.standings.items():
+                standings[(*klass, *standing)] = standings.get((*klass, *standing), 0) + n
+            unclassed = klass[: decide_acts.WIDTH]  # no outcome in `decide_acts`' key
+            for (scene, low), n in group.decide.items():
+                decide[(*unclassed, scene, low)] = decide.get((*unclassed, scene, low), 0) + n
+            for (scene, kind), (n, s) in group.acts.items():
+                act = acts.setdefault((*unclassed, scene, kind), [0, 0])
+                act[0] += n
+                act[1] += s
+    conn.executemany(_ADD_EDGE, [(*key, *counts) for key, counts in edges.items()])
+    conn.executemany(_ADD_SCENE, [(*key, *counts) for key, counts in scenes.items()])
+    conn.executemany(_ADD_STANDING, [(*key, n) for key, n in standings.items()])
+    decide_acts.write(conn, decide, acts)
+    conn.executemany(
+        """INSERT INTO story_activity (story_id, real_sessions, simulated_sessions, viewers,
+                                       last_activity)
+        VALUES (?, ?, ?, 0, ?)
+        ON CONFLICT DO UPDATE SET
+          real_sessions = real_sessions + excluded.real_sessions,
+          simulated_sessions = simulated_sessions + excluded.simulated_sessions,
+          last_activity = MAX(COALESCE(last_activity, ''), excluded.last_activity)""",
+        [(story, real, simulated, last) for story, (real, simulated, last) in activity.items()],
+    )

@@ -10,7 +10,9 @@ rewind reopening an ending, exactly as `ops.py` moves it), then sessions,
 attributes and events go in with `executemany` (the running totals
 `traversals`, `scene_views`, `session_ends` are views of the aggregates since m020); the
 aggregates (`aggregates.py`) of those sessions are counted in memory too
-(`aggregates.Tally`) and summed over each class, in the same transaction;
+(`aggregates.Tally`) and summed over each class, a group of sessions of one
+class and attribute set at a time (`aggregates.add_grouped`), in the same
+transaction;
 `aggregates.add_sessions`, the set-based SQL of the migration's backfill,
 gives the same rows. The digests of the sessions a batch creates
 (`digests.py`: every session has one) are replayed from the ops in memory,
@@ -388,7 +390,7 @@ def _write_units(conn: sqlite3.Connection, units: dict[str, SessionUnit]) -> Non
             labels[(*story, *key)] += n
     _insert(conn, rows, sorted(attrs), events)
     tallies = {sid: unit.tally for sid, unit in units.items()}
-    aggregates.add_tallied(conn, rows, attrs, tallies)  # summed in memory, as add_sessions
+    aggregates.add_grouped(conn, rows, attrs, tallies)  # summed in memory, as add_sessions
     book = digests.Codebook(conn)  # every session it creates, replayed from its ops
     made = [(sid, book.encode(unit.replayed())) for sid, unit in units.items()]  # codes in order
     digests.write(conn, sorted(made, key=itemgetter(0)))

@@ -9,11 +9,10 @@ same form.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from branching.store.errors import InvalidInput
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _last: tuple[int, str] = (-1, "")  # the latest millisecond `now_ts` formatted, and its text
 
 
@@ -31,7 +30,8 @@ def now_ts() -> str:
     last = _last
     if last[0] == ms:
         return last[1]
-    text = format_ts(_EPOCH + timedelta(milliseconds=ms))
+    seconds, milli = divmod(ms, 1000)  # `format_ts`'s text, without building datetimes
+    text = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{milli:03d}Z"
     _last = (ms, text)
     return text
 

@@ -457,7 +457,10 @@ def chars(codes: Iterable[int]) -> str:
     """Codes as m018's lists store them: a character each (code 12 is `chr(12)`; from
     0xD800 on, past the surrogates), in the order given. Shorter than JSON (one byte a
     code below 128), and a reader unions and counts them by C code (`set`, `Counter`)."""
-    return "".join(chr(c if c < _SURROGATES else c + 0x800) for c in codes)
+    listed = codes if type(codes) is list else list(codes)
+    if not listed or max(listed) < _SURROGATES:  # nearly always: no code to shift, C code
+        return "".join(map(chr, listed))
+    return "".join(chr(c if c < _SURROGATES else c + 0x800) for c in listed)
 
 
 def code_of(char: str) -> int:
@@ -511,6 +514,14 @@ _UPSERT_EDGES = """INSERT INTO session_digests (session_id, made, depth, path, s
         seq = excluded.seq, timed_out = excluded.timed_out, rewound = excluded.rewound,
         paused = excluded.paused, skipped = excluded.skipped, reached = excluded.reached,
         clocked = excluded.clocked, views = excluded.views"""
+_UPSERT_LAST = """INSERT INTO session_digests (session_id, made, depth, path, shown, took, seq,
+        timed_out, rewound, paused, skipped, reached, clocked, views, last_scene)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO UPDATE SET made = excluded.made, depth = excluded.depth,
+        path = excluded.path, shown = excluded.shown, took = excluded.took,
+        seq = excluded.seq, timed_out = excluded.timed_out, rewound = excluded.rewound,
+        paused = excluded.paused, skipped = excluded.skipped, reached = excluded.reached,
+        clocked = excluded.clocked, views = excluded.views, last_scene = excluded.last_scene"""
 _ROWS = f"""SELECT seq, type, scene, choice, target FROM events
     WHERE session_id = ? AND type IN {_KINDS_SQL} ORDER BY seq"""
 _READ = "SELECT made, path, shown, took, seq FROM session_digests WHERE session_id = ?"
@@ -540,20 +551,32 @@ def level(conn: sqlite3.Connection) -> int:
 
 
 def write(
-    conn: sqlite3.Connection, digests: Iterable[tuple[str, Digest]], held: int | None = None
+    conn: sqlite3.Connection,
+    digests: Iterable[tuple[str, Digest]],
+    held: int | None = None,
+    last_scenes: dict[str, str] | None = None,
 ) -> None:
     """Store (or replace) the digests of sessions (their `ACTS` lists from m016 on, their
-    edges and views from m018 on; `held`: the table's `level`, when the caller knows)."""
+    edges and views from m018 on; `held`: the table's `level`, when the caller knows).
+
+    `last_scenes`: the last scene some of these sessions are about to be moved to (the
+    key press's `UPDATE sessions` follows), written with their digest from m018 on, so
+    the trigger that copies it (m022's) has nothing left to write.
+    """
     held = level(conn) if held is None else held
     if held == EDGES:
-        conn.executemany(
-            _UPSERT_EDGES,
-            [
-                (sid, d.made, d.depth, d.path, d.shown, d.took, d.seq, *d.acts)
-                + (d.reached, d.clocked, d.views)
-                for sid, d in digests
-            ],
-        )
+        rows = [
+            (sid, d.made, d.depth, d.path, d.shown, d.took, d.seq, *d.acts)
+            + (d.reached, d.clocked, d.views)
+            for sid, d in digests
+        ]
+        if not last_scenes:
+            conn.executemany(_UPSERT_EDGES, rows)
+            return
+        moved = [(*row, last_scenes[row[0]]) for row in rows if row[0] in last_scenes]
+        if len(moved) < len(rows):
+            conn.executemany(_UPSERT_EDGES, [row for row in rows if row[0] not in last_scenes])
+        conn.executemany(_UPSERT_LAST, moved)
         return
     if held == ACTED:
         conn.executemany(
@@ -625,6 +648,7 @@ class Changes:
     ) -> None:
         self.conn = conn
         self.book = Codebook(conn, names=names)
+        self.kept_codes = self.book.names.kept  # committed codes: looked up first, in place
         self.open: dict[str, OpenDigest] = {}
         self.kept = kept
 
@@ -657,7 +681,10 @@ class Changes:
                 if late:  # where it goes in the path depends on what came after
                     digest.replay = True
                     return
-                code = self.book.step((scene, choice))
+                pair = (scene, choice)
+                code = self.kept_codes.steps.get(pair)  # the writer's codes, else the book's
+                if code is None:
+                    code = self.book.step(pair)
                 digest.path.append(code)
                 if digest.path_text is not None:  # "[...]" -> "[...,code]"
                     comma = "," if len(digest.path) > 1 else ""
@@ -676,7 +703,9 @@ class Changes:
         elif kind == "scene_shown":
             digest.views += 1
             if scene:
-                code = self.book.scene(scene)
+                code = self.kept_codes.scenes.get(scene)
+                if code is None:
+                    code = self.book.scene(scene)
                 if code not in digest.shown:
                     digest.shown.add(code)
                     digest.shown_text = digest.reached_text = None
@@ -703,7 +732,9 @@ class Changes:
     def _edge(self, digest: OpenDigest, op: dict[str, Any], late: bool) -> None:
         """The edge of a decision or route joins the digest's `edges` (and `late`)."""
         edge = (op["scene"], op.get("choice") or "", op.get("target") or "")
-        code = self.book.edge(edge)
+        code = self.kept_codes.edges.get(edge)
+        if code is None:
+            code = self.book.edge(edge)
         if code not in digest.edges:
             digest.edges.add(code)
             digest.reached_text = None
@@ -741,8 +772,10 @@ class Changes:
         rewind(digest.path, scenes, scene)
         digest.path_text = None
 
-    def write(self) -> None:
-        """Store every digest changed so far (replaying those that must be), and start anew."""
+    def write(self, last_scenes: dict[str, str] | None = None) -> None:
+        """Store every digest changed so far (replaying those that must be), and start anew.
+
+        `last_scenes`: the last scene sessions are about to be moved to (`write`)."""
         rows: list[tuple[str, Digest]] = []
         kept = self.kept
         for sid, d in self.open.items():
@@ -780,7 +813,7 @@ class Changes:
                 if kept is not None:
                     kept[sid] = d  # as written: the next transaction need not read it
         if rows:
-            write(self.conn, rows, self._level())
+            write(self.conn, rows, self._level(), last_scenes)
         self.open.clear()
 
 

@@ -1253,5 +1253,32 @@ def migration_names() -> list[str]:
     return list(_NAMES)
 
 
+@_step
+def m022_one_digest_write_per_key_press(db: Database) -> None:
+    """The trigger that copies a session's last scene to its digest skips the copy when
+    the digest holds that scene already: a key press writes its digest once (issue 14).
+
+    m018's `sessions_last_scene_to_digest` rewrote the digest's row (and its
+    entry in `session_digests_by_viewer`, which holds the row's long lists)
+    each time a scene shown moved the session's `last_scene`, right after
+    the key press had written the same row for its events. The key press now
+    writes the new last scene with the rest of its digest, before it moves the
+    session (`ops._GroupSums.write`), and the trigger, made again with one more
+    condition (the digest's `last_scene` differs), then writes nothing. Every
+    other path that moves a last scene (`merge`, the one-op path) is copied as
+    before. No row changes: the same copy, written once.
+    """
+    db.execute("DROP TRIGGER IF EXISTS sessions_last_scene_to_digest")
+    db.execute(
+        """CREATE TRIGGER sessions_last_scene_to_digest AFTER UPDATE OF last_scene ON sessions
+        WHEN NEW.last_scene IS NOT OLD.last_scene AND NEW.last_scene IS NOT (
+            SELECT d.last_scene FROM session_digests d WHERE d.session_id = NEW.session_id
+        ) BEGIN
+            UPDATE session_digests SET last_scene = NEW.last_scene
+            WHERE session_id = NEW.session_id;
+        END"""
+    )
+
+
 if __name__ == "__main__":
     write_steps(Path(__file__).with_name("schema_steps.py"))

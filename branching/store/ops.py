@@ -75,7 +75,8 @@ EVENT_TYPES = frozenset(
 )
 INPUTS = frozenset({"key", "mouse", "timeout", "scripted"})
 OUTCOMES = frozenset({"ending", "abandoned", "stuck", "quit"})
-COUNTED = frozenset({"choice_made", "timeout_default", "route_taken"})
+DECISION_TYPES = frozenset({"choice_made", "timeout_default"})
+COUNTED = DECISION_TYPES | {"route_taken"}
 NEEDS_SCENE = COUNTED | {"scene_shown", "ending_reached"}
 ACTS = decide_acts.KINDS  # rewinds, pauses, skipped reveals: counted per scene (m013)
 DIGESTED = digests.KINDS  # the event types a session's digest is replayed from
@@ -107,27 +108,27 @@ def event_op(
     """
     if kind not in EVENT_TYPES:
         raise InvalidInput(f"unknown event type {kind!r}; known: {', '.join(sorted(EVENT_TYPES))}")
-    input_ = fields.get("input")
+    get = fields.get
+    input_ = get("input")
     if input_ is not None and input_ not in INPUTS:
         raise InvalidInput(f"unknown input {input_!r}; known: {', '.join(sorted(INPUTS))}")
-    if kind in NEEDS_SCENE and not fields.get("scene"):
+    scene, choice, target = get("scene"), get("choice"), get("target")
+    if kind in NEEDS_SCENE and not scene:
         raise InvalidInput(f"a {kind} event needs the scene")
-    if kind in ("choice_made", "timeout_default") and not fields.get("choice"):
+    if kind in DECISION_TYPES and not choice:
         raise InvalidInput(f"a {kind} event needs the choice id")
-    if kind == "route_taken" and not fields.get("target"):
+    if kind == "route_taken" and not target:
         raise InvalidInput("a route_taken event needs the target scene")
-    decide_ms = fields.get("decide_ms")
+    decide_ms = get("decide_ms")
     if decide_ms is not None and (type(decide_ms) is not int or decide_ms < 0):
         raise InvalidInput(f"decide_ms must be whole milliseconds >= 0, not {decide_ms!r}")
-    label = fields.get("label")
+    label = get("label")
     if label is not None and (
-        kind not in ("choice_made", "timeout_default")
-        or not isinstance(label, str)
-        or not 0 < len(label) <= MAX_LABEL
+        kind not in DECISION_TYPES or not isinstance(label, str) or not 0 < len(label) <= MAX_LABEL
     ):
         raise InvalidInput(f"a label (1 to {MAX_LABEL} characters) goes only with a choice event")
-    state = fields.get("state")
-    if state is not None and not isinstance(state, dict):
+    state = get("state")
+    if state is not None and type(state) is not dict and not isinstance(state, dict):
         raise InvalidInput(f"the state must be a JSON object, not {type(state).__name__}")
     if chain is not None:
         try:
@@ -146,9 +147,9 @@ def event_op(
         "seq": seq,
         "ts": ts,
         "type": kind,
-        "scene": fields.get("scene"),
-        "choice": fields.get("choice"),
-        "target": fields.get("target"),
+        "scene": scene,
+        "choice": choice,
+        "target": target,
         "decide_ms": decide_ms,
         "input": input_,
         "label": label,
@@ -433,7 +434,7 @@ def apply_ops(
             group.write()
             group.unsure()
             done.append(apply_op(conn, op))
-    group.write()
+    group.write(final=True)
     return done
 
 
@@ -441,20 +442,24 @@ def _summable(op: Op) -> bool:
     """An event op that moves no session's class (version 2, not a rewind), its fields
     of the types a player sends (so Python's `or ""` and SQL's COALESCE agree)."""
     get = op.get
+    if get("op") != "event" or get("type") == "rewind" or get("v", SPOOL_VERSION) < 2:
+        return False
     decide_ms = get("decide_ms")
-    return (
-        get("op") == "event"
-        and get("type") != "rewind"
-        and get("v", SPOOL_VERSION) >= 2
-        and type(get("session_id")) is str
-        and type(get("ts")) is str
-        and type(get("seq")) is int
-        and _text(get("scene"))
-        and _text(get("choice"))
-        and _text(get("target"))
-        and _text(get("label"))
-        and (decide_ms is None or type(decide_ms) is int)
-    )
+    if (
+        type(get("session_id")) is not str
+        or type(get("ts")) is not str
+        or type(get("seq")) is not int
+        or (decide_ms is not None and type(decide_ms) is not int)
+    ):
+        return False
+    for field in _TEXTS:  # each None or text (`_text`), without a call each
+        value = get(field)
+        if value is not None and type(value) is not str:
+            return False
+    return True
+
+
+_TEXTS = ("scene", "choice", "target", "label")
 
 
 def _finishing(op: Op) -> bool:
@@ -552,21 +557,24 @@ class _GroupSums:
     def _count(self, session: LiveSession, op: Op) -> None:
         """What `_apply_event` (with `aggregates.event_added`) adds, added up in memory."""
         kind, scene, counts = op["type"], op["scene"], self.counts
-        story, version = op["story_id"], op["content_hash"]
-        if op.get("label") is not None:
-            key = (story, version, scene, op["choice"], op["label"])
+        label = op.get("label")
+        if label is not None:
+            key = (op["story_id"], op["content_hash"], scene, op["choice"], label)
             self.labels[key] = self.labels.get(key, 0) + 1
         if kind in COUNTED:
             timeout = kind == "timeout_default"
             edge = (scene or "", op["choice"] or "", op["target"] or "")
-            new_timeout = timeout and edge not in session.edge_timeouts
-            counts.edge(session, edge, [1, timeout, edge not in session.edges, new_timeout])
-            session.edges.add(edge)
+            edges = session.edges
             if timeout:
+                new_timeout = edge not in session.edge_timeouts
+                counts.edge(session, edge, [1, 1, edge not in edges, new_timeout])
                 session.edge_timeouts.add(edge)
                 if scene and edge[0] not in session.scene_timeouts:
                     counts.scene(session, scene, [0, 0, 1])
                 session.scene_timeouts.add(edge[0])
+            else:
+                counts.edge(session, edge, [1, 0, edge not in edges, False])
+            edges.add(edge)
         elif kind == "scene_shown":
             if scene is not None:
                 counts.scene(session, scene, [1, scene not in session.shown, 0])
@@ -576,7 +584,7 @@ class _GroupSums:
             counts.act(session, scene, kind)
         if kind == "choice_made" and op["decide_ms"] is not None and scene is not None:
             counts.decided(session, scene, op["decide_ms"])
-        counts.active(story, op["ts"])
+        counts.active(op["story_id"], op["ts"])
 
     def _moved(self, session: LiveSession, op: Op) -> None:
         """A scene shown: the session's last scene, as `session_moved` moves it."""
@@ -624,10 +632,17 @@ class _GroupSums:
                 class_moved(conn, session, new[1])
         return changed > 0
 
-    def write(self) -> None:
-        """Store what was added up, and forget what was read (the next op may change it)."""
+    def write(self, *, final: bool = False) -> None:
+        """Store what was added up, and forget what was read (the next op may change it;
+        `final`: there is none, so nothing is made afresh)."""
         conn = self.conn
         counts = self.counts
+        moved: dict[str, str] = {}  # the last scenes the sessions move to, with their digests
+        for sid, moves in self.moves.items():
+            session = self.sessions[sid]
+            if moves.later and isinstance(session, LiveSession) and session.standing[0]:
+                moved[sid] = session.standing[0]
+        self.digests.write(moved)  # first: the session's trigger then finds its copy made
         for sid, moves in self.moves.items():
             session = self.sessions[sid]
             assert isinstance(session, LiveSession)
@@ -645,5 +660,5 @@ class _GroupSums:
         counts.write(conn)
         if self.labels:
             conn.executemany(_ADD_LABEL, [(*k, n) for k, n in self.labels.items()])
-        self.digests.write()
-        self._reset()
+        if not final:
+            self._reset()

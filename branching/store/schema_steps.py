@@ -152,4 +152,10 @@ STEPS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         },
         (),
     ),
+    "m022_one_digest_write_per_key_press": (
+        {
+            "sessions_last_scene_to_digest": "trigger",
+        },
+        (),
+    ),
 }

@@ -52,9 +52,13 @@ State = dict[str, Any]
 S = TypeVar("S")  # a state as some writer holds it (`SharedTexts`)
 
 
+# one encoder for every call: `json.dumps` with options builds a new one each time
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def dumps(value: Json) -> str:
     """Compact JSON text, as the store writes it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODE(value)
 
 
 def same(a: Json, b: Json) -> bool:

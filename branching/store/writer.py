@@ -117,7 +117,7 @@ class Job:
 
 
 @dataclass(eq=False)
-class _Group:
+class _PressGroup:
     """Ops queued together, to be committed in one transaction (one key press), with
     the one future their caller holds."""
 
@@ -135,6 +135,9 @@ class _Spill:
 class _Wake:
     """Wakes the writer thread: a group applied on its caller's thread left the writer
     out of `Mode.DIRECT`, and the thread must now try, every so often, to get back."""
+
+
+Item = Job | _PressGroup | _Spill | _Wake  # what the writer's queue holds
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -197,7 +200,7 @@ class Writer:
         self._db_path = db_path  # only to name what blocks it, in messages
         self._notify = notify or _ignore
         self._warn = warn or (lambda message: None)
-        self._queue: queue.SimpleQueue[Job | _Group | _Spill | _Wake | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         # `spooling`: why earlier records wait in the spool; new ones must follow them
         self._mode = Mode.SPOOLING if spooling is not None else Mode.DIRECT
         self._backlog: deque[Job] = deque()  # Mode.MEMORY: ops neither written nor spooled
@@ -233,7 +236,7 @@ class Writer:
         self._put(job, 1)
         return job.future
 
-    def _put(self, item: Job | _Group | _Spill | _Wake | None, ops: int) -> None:
+    def _put(self, item: Item | None, ops: int) -> None:
         """Queue `item` for the writer thread (`ops` more outstanding)."""
         with self._idle:
             self._outstanding += ops
@@ -254,7 +257,7 @@ class Writer:
         if not ops:
             settle(future, True)
             return
-        group = _Group(ops, future)
+        group = _PressGroup(ops, future)
         with self._idle:
             inline = (
                 self._mode is Mode.DIRECT
@@ -360,12 +363,12 @@ class Writer:
                 with self._idle:
                     self._queued -= 1
 
-    def _take(self, item: Job | _Group | _Spill | _Wake) -> None:
+    def _take(self, item: Item) -> None:
         if isinstance(item, _Wake):
             return
         if isinstance(item, _Spill):
             item.future.set_result([])
-        elif isinstance(item, _Group):
+        elif isinstance(item, _PressGroup):
             if self._mode is not Mode.DIRECT or not self._write_group(item.ops):
                 self._one_by_one(item)
                 return
@@ -422,7 +425,7 @@ class Writer:
             return False
         return True
 
-    def _one_by_one(self, group: _Group) -> None:
+    def _one_by_one(self, group: _PressGroup) -> None:
         """Each op of `group` through the one-op path; then its future says how they went."""
         jobs = [Job(op) for op in group.ops]  # each accounted for in `_outstanding` already
         with self._idle:
