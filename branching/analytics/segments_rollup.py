@@ -1,4 +1,4 @@
-"""`segments` and `tags` on SQLite when counting sessions: two reads of the chosen
+"""`segments` and `tags` on SQLite when counting sessions: one read of the chosen
 sessions, counted in C; `tags` counting viewers too.
 
 The portable query (`segments.segments`) groups every chosen session once
@@ -10,21 +10,23 @@ decisions), and counted as whole rows by a `collections.Counter` (C speed,
 memory bounded by the batch) of (ended + 2 x decisions, values...): whether
 the session ended and its decisions ride along with its values, and the few
 thousand distinct rows are summed afterwards into sessions, ended sessions
-and decisions per value. The local times are the other read: SQL groups the
-sessions by (UTC date, local hours since it) and sums them (a couple of
-thousand groups); counted here, nearly every session's (date, hours,
-decisions) would have been a key of its own.
+and decisions per value.
 
-The local hour and weekday are the ones `segments.LOCAL_HOUR` and
-`LOCAL_WEEKDAY` compute, taken apart: SQL gives each session's UTC date and
-its local time in whole hours since that date's midnight, `h` (the same
-`floor_div` of the same minutes); the hour is `h mod 24`, the day shift
-`h // 24`, and the UTC date's weekday comes from the very SQL of
-`segments` (`UTC_WEEKDAY`), run once per distinct date instead of once per
-session. A start that is not a timestamp is "unknown" in both, as there.
+The local times come in the same read (they were a second read, which SQL
+grouped by date and hour: 0.3-0.4 s of sorting at 10 M events): SQL gives
+each session one short text, its UTC date and its local time in whole hours
+since that date's midnight, `h` (`LOCAL_TEXT`: the same `floor_div` of the
+same minutes as `segments.LOCAL_HOUR`), a couple of thousand distinct ones;
+each distinct text becomes one code (`LocalClock`): the hour `h mod 24` and the
+weekday, the UTC date's (from the very SQL of `segments`, `UTC_WEEKDAY`, run
+once per distinct date) shifted by `h // 24`. A start that is not a timestamp
+is "unknown" in both, as there. The sessions are counted by code and (ended
++ 2 x decisions), packed in one integer: a few thousand keys where (date,
+hours, decisions) would have been nearly one per session. The read runs with
+a small page cache (`small_cache`): it scans the digests in table order.
 
 Counting viewers, the breakdowns are `segments_viewers`' (one read in viewer
-order; it shares this module's columns, attributes and weekdays), and the tags
+order; it shares this module's columns, attributes, clock and cache), and the tags
 by viewers (`counted_tags`) search each viewer's lists run together.
 """
 
@@ -33,8 +35,10 @@ from __future__ import annotations
 import operator
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import compress, repeat
+from operator import itemgetter, lshift, or_
 from typing import Any
 
 from branching.analytics.rows import Segment, TagShare
@@ -79,34 +83,32 @@ def digest_segments(d: Digested) -> list[Segment]:
     (a few distinct ones), each text decoded once (`attributes`); the keys are those
     the chosen sessions hold, so `session_attrs` is not read at all.
 
-    Two reads: the breakdowns read as shown and the attributes, counted here as
-    whole rows (a few thousand distinct ones); and the local times, which SQL
-    groups by (UTC date, local hours since it) and sums: counted here, nearly
-    every session's (date, hours, decisions) would be a key of its own."""
+    One read: the breakdowns read as shown and the attributes, counted here as
+    whole rows (a few thousand distinct ones), and the local times, counted by
+    their code (`LocalClock`) and (ended + 2 x decisions)."""
     alone = d.alone is not None
     keys, joins, values = ([], "", "") if alone else columns_of(d)
     plain = ", ".join(DIMENSIONS[name] for name in PLAIN)
     ended = "CASE WHEN s.outcome = 'ending' THEN 1 ELSE 0 END"
-    cursor = d.conn.execute(
-        f"""SELECT {ended} + 2 * {d.column("made")}, {plain}{", s.attrs" if alone else values}
-        FROM {d.joined}{"" if alone else joins}
-        WHERE {d.where[0]}""",
-        [*([] if alone else keys), *d.where[1]],
-    )
     # (ended + 2 * decisions, the breakdowns read as shown, each attribute's value or the
     # text of them all): the session's ending and decisions ride along with its values
     held: Counter[tuple[Any, ...]] = Counter()
-    while batch := cursor.fetchmany(_BATCH):
-        held.update(batch)
-    times: Sums = {
-        (date, h): (int(n), int(e or 0), int(m or 0))
-        for date, h, n, e, m in d.read(
-            f"""CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) END,
-            CASE WHEN {STAMP} THEN {floor_div(MINUTES, 60)} END,
-            COUNT(*), SUM({ended}), SUM({d.column("made")})""",
-            "GROUP BY 1, 2",
+    timed: Counter[int] = Counter()  # (ended + 2 * decisions) << 8 | the local time's code
+    clock = LocalClock(d)
+    with small_cache(d):
+        cursor = d.conn.execute(
+            f"""SELECT {ended} + 2 * {d.column("made")}, {LOCAL_TEXT},
+                   {plain}{", s.attrs" if alone else values}
+            FROM {d.joined}{"" if alone else joins}
+            WHERE {d.where[0]}""",
+            [*([] if alone else keys), *d.where[1]],
         )
-    }
+        rest: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
+        while batch := cursor.fetchmany(_BATCH):
+            rest = rest or itemgetter(0, *range(2, len(batch[0])))
+            held.update(map(rest, batch))
+            codes = clock.of(list(map(itemgetter(1), batch)))
+            timed.update(map(or_, map(lshift, map(itemgetter(0), batch), repeat(8)), codes))
     texts: dict[str | None, dict[str, str]] = {}
     if alone:  # each distinct text of attributes, decoded; every key a chosen session has
         texts = {found[-1]: attributes(found[-1]) for found in held}
@@ -120,7 +122,7 @@ def digest_segments(d: Digested) -> list[Segment]:
     grouped: list[tuple[Any, ...]] = []
     for i, name in enumerate(PLAIN):
         grouped += _rows(list(DIMENSIONS).index(name), _sums(tallies[i]), numbered=False)
-    grouped += _local_times(d, times)
+    grouped += _local_times(timed)
     kept: list[str] = []
     for j, key in enumerate(keys):
         sums = _sums(tallies[len(PLAIN) + j])
@@ -161,22 +163,77 @@ def _rows(part: int, sums: Sums, *, numbered: bool) -> list[tuple[Any, ...]]:
     ]
 
 
-def _local_times(d: Digested, sums: Sums) -> Grouped:
-    """The local hour and weekday rows, from the sums by (UTC date, local hours `h`)."""
-    weekday = weekdays(d, {date for date, _ in sums if date is not None})
-    hours: dict[Any, list[int]] = {}
-    days: dict[Any, list[int]] = {}
-    for (date, h), figures in sums.items():
-        hour = None if h is None else int(h) % 24
-        day = None if h is None else (weekday[date] + int(h) // 24) % 7
-        for into, key in ((hours, hour), (days, day)):
-            row = into.setdefault(key, [0, 0, 0])
-            for k in range(3):
-                row[k] += figures[k]
-    return [
-        *_rows(HOUR, {k: (n, e, m) for k, (n, e, m) in hours.items()}, numbered=True),
-        *_rows(WEEKDAY, {k: (n, e, m) for k, (n, e, m) in days.items()}, numbered=True),
-    ]
+def _local_times(timed: Counter[int]) -> Grouped:
+    """The local hour and weekday rows, from the sessions counted by (ended + 2 x
+    decisions) << 8 | the local time's code (`LocalClock`)."""
+    out: list[tuple[Any, ...]] = []
+    for part, of in ((HOUR, hour_of), (WEEKDAY, day_of)):
+        sums: dict[Any, list[int]] = {}
+        for packed, n in timed.items():
+            row = sums.setdefault(of(packed & 255), [0, 0, 0])
+            row[0] += n
+            row[1] += n * (packed >> 8 & 1)
+            row[2] += n * (packed >> 9)
+        out += _rows(part, {k: (n, e, m) for k, (n, e, m) in sums.items()}, numbered=True)
+    return out
+
+
+# each session's local time as SQL gives it: its UTC date and the local hours since that
+# date's midnight (`segments`' own `MINUTES`, floored), `YYYY-MM-DD h`; None when the
+# start is not a timestamp (its hour and weekday are "unknown")
+LOCAL_TEXT = f"""CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) || ' ' ||
+    {floor_div(MINUTES, 60)} END"""
+NO_TIME = 255  # the code of a start that is not a timestamp: hour 31, weekday 7
+
+
+class LocalClock:
+    """Each session's local hour and weekday from its `LOCAL_TEXT`, as one small
+    integer: hour x 8 + weekday (0: Sunday), `NO_TIME` for None; the hour is the
+    code >> 3, the weekday the code & 7 (`hour_of`, `day_of`). A few thousand
+    distinct texts at 10 M events, each worked out once (`segments.LOCAL_HOUR` and
+    `LOCAL_WEEKDAY` taken apart: `h % 24`, and the UTC date's weekday, by
+    `UTC_WEEKDAY` itself, shifted by `h // 24`), not once per session."""
+
+    def __init__(self, d: Digested) -> None:
+        self.d = d
+        self.codes: dict[str | None, int] = {None: NO_TIME}
+
+    def of(self, texts: Sequence[str | None]) -> list[int]:
+        """The code of each text."""
+        new = set(texts) - self.codes.keys()
+        if new:
+            days = weekdays(self.d, {text[:10] for text in new if text is not None})
+            for text in new:
+                assert text is not None  # (None is known from the start)
+                h = int(text[11:])
+                self.codes[text] = h % 24 * 8 + (days[text[:10]] + h // 24) % 7
+        return list(map(self.codes.__getitem__, texts))
+
+
+def hour_of(code: int) -> int | None:
+    return None if code == NO_TIME else code >> 3
+
+
+def day_of(code: int) -> int | None:
+    return None if code == NO_TIME else code & 7
+
+
+_SORT_KIB = 4_096  # SQLite's page cache while the digests are read in table order
+
+
+@contextmanager
+def small_cache(d: Digested) -> Iterator[None]:
+    """A small page cache for a read of the digests alone in table order (a scan, and
+    SQLite's sort sizes its runs by it), the caller's put back after."""
+    if d.alone is None:  # the sessions joined to their digests: lookups, keep the cache
+        yield
+        return
+    (cache,) = d.conn.execute("PRAGMA cache_size").fetchone()
+    d.conn.execute(f"PRAGMA cache_size = -{_SORT_KIB}")
+    try:
+        yield
+    finally:
+        d.conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
 def weekdays(d: Digested, dates: Iterable[str]) -> dict[str, int]:
