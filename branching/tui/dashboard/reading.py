@@ -6,13 +6,14 @@ the app they share the interpreter lock with the UI thread, which draws
 stage 1 meanwhile: each part took about twice as long, a tab switch waited
 for the read, and the second core stayed idle. So `ProcessReader` keeps a
 few reading processes (`serving`: started with the app, so their imports are
-paid while the story list shows; they import neither textual nor rich) and
-reads the parts in them, two at once, the tab on show first: a scan thread
-of the story screen only hands out parts and relays what comes back. When
-the producer switches to a tab whose parts wait while the processes read
-parts of other tabs, as many as it waits for are stopped, the least read
-first, and read again later (`_make_way`), so the tab on show never waits
-behind a long part nobody is looking at (Segments' two parts start at once).
+paid while the story list shows; they import neither textual, rich nor
+OpenSSL's hashes: `NO_OPENSSL`) and reads the parts in them, two at once,
+the tab on show first: a scan thread of the story screen only hands out
+parts and relays what comes back. When the producer switches to a tab
+whose parts wait while the processes read parts of other tabs, as many as
+it waits for are stopped, the least read first, and read again later
+(`_make_way`), so the tab on show never waits behind a long part nobody is
+looking at (Segments' two parts start at once).
 `ThreadReader` reads them one after the other in the calling thread (the old
 way; the Pilot tests that hold a read use it).
 
@@ -52,6 +53,9 @@ PROCESSES = 2  # parts read at once: the machine this is measured on has two cor
 STOP_GRACE = 1.0  # seconds a stopped process has to say so before it is ended
 POLL = 0.02  # seconds between two looks at `progress` while parts are read
 READ = "branching.tui.dashboard.data:read_report"  # what a process calls for a part
+# run first in a reading process: `import hashlib` then finds no OpenSSL and uses the hashes
+# built into Python (what a part hashes: the paths' stops, a viewer's name), the same digests
+NO_OPENSSL = "import sys; sys.modules['_hashlib'] = None"
 
 Part = tuple[str, tuple[str, ...]]  # (its name, the report tables it reads)
 PartProgress = Callable[[str, int, int], bool]  # (part, done, total) -> go on
@@ -117,7 +121,9 @@ class ThreadReader:
 
 
 def _command(fd: int, target: str) -> list[str]:
-    call = f"from {serving.__name__} import main; main({fd}, {target!r})"
+    # OpenSSL's libcrypto is kept out of the process (3.3 MB of its memory): hashlib then
+    # gives Python's own sha256 and blake2b, the same digests (`NO_OPENSSL`)
+    call = f"{NO_OPENSSL}; from {serving.__name__} import main; main({fd}, {target!r})"
     return [sys.executable, "-c", call]
 
 
