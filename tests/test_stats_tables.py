@@ -23,8 +23,8 @@ from branching.analytics.rows import Overview, Report, SceneReach
 from branching.cli import cli
 from branching.escape import terminal_line
 from branching.render.figures import Figures
-from branching.render.sheet_text import NUMERIC, fit_widths
-from branching.render.tables import report_tables, rich_table, scene_names
+from branching.render.sheet_text import NUMERIC, fit_widths, rich_table
+from branching.render.tables import report_tables, scene_names
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def no_explorer(monkeypatch: pytest.MonkeyPatch) -> None:
     def explore(*_: object, **__: object) -> None:
         raise AssertionError("the explorer ran although its answer was kept")
 
-    monkeypatch.setattr(report, "compare_choices", explore)
+    monkeypatch.setattr(verify_choices, "compare_choices", explore)
 
 
 def test_a_later_run_flags_the_same_without_exploring(

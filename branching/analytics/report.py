@@ -44,8 +44,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from branching.analytics import metrics, scan, segments, verdict_cache, walks
+from branching.analytics import metrics, scan, segments
 from branching.analytics.engines import Engine, open_engine
 from branching.analytics.filters import Filters, Unit, settle_audience
 from branching.analytics.rows import (
@@ -67,9 +68,12 @@ from branching.analytics.shape import AnalyticsError, Shape, shape_from_structur
 from branching.analytics.source import Version, looks_like_path, resolve_versions, stored_shape
 from branching.errors import BranchingError
 from branching.story.bundled import bundled_story
-from branching.story.model import Story
-from branching.verify import choices as verify_choices
-from branching.verify.choices import ChoicePairVerdict, compare_choices
+
+if TYPE_CHECKING:  # imported where used: a report without flags, paths or progress
+    # from the digests never walks sessions nor explores the story (40 ms of imports)
+    from branching.analytics import walks
+    from branching.story.model import Story
+    from branching.verify.choices import ChoicePairVerdict
 
 LOPSIDED = 0.9
 TIMEOUTS = 1 / 3
@@ -239,6 +243,8 @@ def _report(
         rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, alike)[0]
         digests = stats_rollup.digested(conn, story_id, chosen, filters, unit)
     found = found_taken = viewed = None
+    split: list[Segment] | None = None  # the segments, when read with the overview
+    splits: list[Segment] = []
     reaching = bool(want & REACHED)
     if digests is not None and unit == "viewers" and rolled is None and reaching:
         viewed = viewers_rollup.viewer_figures(
@@ -253,8 +259,12 @@ def _report(
         found, found_taken = viewed.counts, viewed.taken
     if digests is not None:  # the same sessions, picked by the store's own list of firsts
         picked = scan.picked_where(digests.cond, digests.params)
-        # by viewers, the read of the viewers' lists gave the overview too
+        # by viewers, the read of the viewers' lists gave the overview too, or else the
+        # read of the segments gives it (read first, then)
         figures = viewed.overview if viewed is not None and viewed.overview else None
+        if figures is None and alike == "viewers" and "segments" in want:
+            split, figures = segments_viewers.segments_and_overview(digests)
+            splits = split
         figures = figures or stats_rollup.digest_overview(digests, filters.first_only)
     else:
         figures = metrics.overview(engine, picked, unit)
@@ -307,6 +317,8 @@ def _report(
         timing = metrics.timing(engine, picked, shape, unit, decided, ms)
         reading.passed()
     walked = None
+    if want & {"flags", "paths", "progress"}:
+        from branching.analytics import walks
     need_walk = "flags" in want and walks.needs_observing(
         ((c.scene, c.choice) for c in choices if c.times), verdicts
     )
@@ -366,8 +378,9 @@ def _report(
             else None,
         )
         reading.passed()
-    splits: list[Segment] = []
-    if "segments" in want:
+    if "segments" in want and split is not None:
+        reading.passed()  # read with the overview
+    elif "segments" in want:
         if digests is not None and alike == "sessions":
             splits = segments_rollup.digest_segments(digests)
         elif digests is not None:
@@ -455,6 +468,8 @@ def flags(
                     rate,
                 )
             )
+    from branching.analytics import walks
+
     out += walks.no_difference(walked, shape, verdicts)
     return out
 
@@ -534,12 +549,15 @@ def _verdicts(story: Story | None) -> dict[tuple[str, str, str], ChoicePairVerdi
     """
     if story is None:
         return None
+    from branching.analytics import verdict_cache
+    from branching.verify import choices as verify_choices
+
     key = (story.id, story.content_hash, verify_choices.CHECK_LIMITS)
     known = _VERDICTS.get(key) or verdict_cache.load(story)
     if known is not None:
         _VERDICTS[key] = known
         return known
-    found = compare_choices(story, limits=verify_choices.CHECK_LIMITS)
+    found = verify_choices.compare_choices(story, limits=verify_choices.CHECK_LIMITS)
     verdicts = {(v.scene, v.a, v.b): v for v in found}
     if verify_choices.repeatable(found):  # not one a Ctrl-C or memory cut short
         _VERDICTS[key] = verdicts

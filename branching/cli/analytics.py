@@ -345,7 +345,7 @@ def _print_sheets(sheets: list[Any], fmt: str, min_count: int, output: str | Non
     from rich.text import Text
 
     from branching.render.figures import Figures
-    from branching.render.tables import plain_text, rich_table
+    from branching.render.sheet_text import plain_text, rich_table
 
     figures = Figures(min_count)
     if output is not None or fmt == "text" or not sys.stdout.isatty():

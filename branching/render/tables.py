@@ -23,16 +23,13 @@ from typing import Any
 from branching.analytics.rows import TABLES, Report
 from branching.analytics.stories import RecordedStory
 from branching.render.sheet import Column, Sheet
-from branching.render.sheet_text import plain_text, rich_table
 
 __all__ = [
     "TABLES",
     "UNIT_NAME",
     "Column",
     "Sheet",
-    "plain_text",
     "report_tables",
-    "rich_table",
     "scene_names",
     "stories_sheet",
 ]

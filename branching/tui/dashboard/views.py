@@ -1,7 +1,7 @@
 """The dashboard's figures as Rich renderables: the totals header and each tab's tables.
 
 Tables come from the same `Sheet`s `branching stats` prints, drawn by the same
-`render.tables.rich_table` (as a `panel`), so the dashboard, the terminal
+`render.sheet_text.rich_table` (as a `panel`), so the dashboard, the terminal
 tables and the mailed HTML state the same denominators in the same words.
 Every cell is a Rich `Text` (a plain string cell is parsed as console markup,
 and a story label like `[red]` would be lost or break the table); anything
@@ -26,7 +26,8 @@ from rich.text import Text
 from branching.analytics.rows import ChoiceShare, Report, Timing
 from branching.render.bars import SHARE_WIDTH, share_cell
 from branching.render.figures import UNIT_SHORT, Figures, seconds
-from branching.render.tables import UNIT_NAME, Column, Sheet, report_tables, rich_table
+from branching.render.sheet_text import rich_table
+from branching.render.tables import UNIT_NAME, Column, Sheet, report_tables
 from branching.tui.common.text import clean
 from branching.tui.dashboard.data import StoryView
 
