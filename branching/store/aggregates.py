@@ -44,7 +44,7 @@ running total `session_ends` is a view of `agg_sessions`' base slice.
 `agg_decide` and `agg_acts` (m013: the time-to-decide histogram, and the
 rewinds, pauses and skipped reveals per scene) follow the same paths, keyed
 by the class without its outcome; their SQL is `decide_acts.py`'s, called
-from here (`_apply`, `event_added`, `LiveCounts`, `add_tallied`), and an
+from here (`_apply`, `event_added`, `LiveCounts`, `add_grouped`), and an
 outcome move leaves them alone.
 
 Also kept here: `agg_firsts` (each viewer's first session of a story, by
@@ -312,120 +312,6 @@ class Tally:
 
 
 COUNTED_TYPES = frozenset({"choice_made", "timeout_default", "route_taken"})
-
-
-def add_tallied(
-    conn: sqlite3.Connection,
-    sessions: dict[str, dict[str, Any]],
-    attrs: list[tuple[str, str, str]],
-    tallies: dict[str, Tally],
-) -> None:
-    """`add_sessions` for sessions new to the database whose events were counted in memory.
-
-    The same rows as the set-based SQL (a test compares them), summed over the
-    sessions of each class before one upsert per key: a bulk batch of
-    hundreds of sessions shares most of its classes.
-    """
-    if not sessions:
-        return
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS agg_new (session_id TEXT PRIMARY KEY)")
-    conn.execute("DELETE FROM temp.agg_new")
-    conn.executemany("INSERT OR IGNORE INTO temp.agg_new VALUES (?)", [(i,) for i in sessions])
-    where = "s.session_id IN (SELECT session_id FROM temp.agg_new)"
-    _register_attrs(conn, where)
-    _settle_firsts(conn, where)
-    firsts = {
-        row[0]
-        for row in conn.execute(
-            """SELECT f.session_id FROM agg_firsts f
-            JOIN temp.agg_new n ON n.session_id = f.session_id"""
-        )
-    }
-    stories = {row["story_id"] for row in sessions.values()}
-    kept = {
-        (story, key)
-        for story, key in conn.execute("SELECT story_id, key FROM agg_attr_keys WHERE kept = 1")
-        if story in stories
-    }
-    slices: dict[str, list[tuple[str, str]]] = {sid: [("", "")] for sid in sessions}
-    for sid, key, value in attrs:
-        if sid in slices and (sessions[sid]["story_id"], key) in kept:
-            slices[sid].append((key, value))
-    edges: dict[tuple[Any, ...], list[int]] = {}
-    scenes: dict[tuple[Any, ...], list[int]] = {}
-    standings: dict[tuple[Any, ...], int] = {}
-    decide: dict[tuple[Any, ...], int] = {}
-    acts: dict[tuple[Any, ...], list[int]] = {}
-    activity: dict[str, list[Any]] = {}
-    for sid, row in sessions.items():
-        story = row["story_id"]
-        tally = tallies.get(sid) or Tally()
-        rest = (
-            row["content_hash"],
-            row["started_at"][:10],
-            int(sid in firsts),
-            row["simulated"],
-            row["outcome"],
-        )
-        standing_key = (row["last_scene"] or "", row["ending_id"] or "")
-        for key, value in slices[sid]:
-            klass = (story, key, value, *rest)
-            for edge, (n, t) in tally.edges.items():
-                total = edges.setdefault((*klass, *edge), [0, 0, 0, 0])
-                total[0] += n
-                total[1] += t
-                total[2] += 1
-                total[3] += t > 0
-            for scene, (v, t) in tally.scenes.items():
-                seen = scenes.setdefault((*klass, scene), [0, 0, 0])
-                seen[0] += v
-                seen[1] += v > 0
-                seen[2] += t > 0
-            standings[(*klass, *standing_key)] = standings.get((*klass, *standing_key), 0) + 1
-            unclassed = klass[: decide_acts.WIDTH]  # no outcome in `decide_acts`' key
-            for (scene, low), n in tally.decide.items():
-                decide[(*unclassed, scene, low)] = decide.get((*unclassed, scene, low), 0) + n
-            for (scene, kind), n in tally.acts.items():
-                act = acts.setdefault((*unclassed, scene, kind), [0, 0])
-                act[0] += n
-                act[1] += 1
-        act = activity.setdefault(story, [0, 0, ""])
-        act[0 if not row["simulated"] else 1] += 1
-        act[2] = max(act[2], row["started_at"], row["ended_at"] or "", tally.last_ts)
-    conn.executemany(
-        f"""INSERT INTO agg_edges ({CLASS}, scene, choice, target,
-                                   times, timeouts, sessions, sessions_timed_out)
-        VALUES ({", ".join("?" * 15)})
-        ON CONFLICT DO UPDATE SET times = times + excluded.times,
-            timeouts = timeouts + excluded.timeouts, sessions = sessions + excluded.sessions,
-            sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out""",
-        [(*key, *counts) for key, counts in edges.items()],
-    )
-    conn.executemany(
-        f"""INSERT INTO agg_scenes ({CLASS}, scene, views, sessions, sessions_timed_out)
-        VALUES ({", ".join("?" * 12)})
-        ON CONFLICT DO UPDATE SET views = views + excluded.views,
-            sessions = sessions + excluded.sessions,
-            sessions_timed_out = sessions_timed_out + excluded.sessions_timed_out""",
-        [(*key, *counts) for key, counts in scenes.items()],
-    )
-    conn.executemany(
-        f"""INSERT INTO agg_sessions ({CLASS}, last_scene, ending_id, sessions)
-        VALUES ({", ".join("?" * 11)})
-        ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions""",
-        [(*key, n) for key, n in standings.items()],
-    )
-    decide_acts.write(conn, decide, acts)
-    conn.executemany(
-        """INSERT INTO story_activity (story_id, real_sessions, simulated_sessions, viewers,
-                                       last_activity)
-        VALUES (?, ?, ?, 0, ?)
-        ON CONFLICT DO UPDATE SET
-          real_sessions = real_sessions + excluded.real_sessions,
-          simulated_sessions = simulated_sessions + excluded.simulated_sessions,
-          last_activity = MAX(COALESCE(last_activity, ''), excluded.last_activity)""",
-        [(story, real, simulated, last) for story, (real, simulated, last) in activity.items()],
-    )
 
 
 def _settle_firsts(conn: sqlite3.Connection, where: str) -> None:
@@ -965,15 +851,15 @@ def add_grouped(
     attrs: list[tuple[str, str, str]],
     tallies: dict[str, Tally],
 ) -> None:
-    """`add_tallied`, its sums made once per group of sessions sharing a class and slices.
+    """`add_sessions` for sessions new to the database whose events were counted in memory
+    (the bulk writer's batch): the same rows as the set-based SQL (a test compares
+    them with `rebuild`'s recount).
 
-    `add_tallied` adds each session's tally into every slice it counts in (its
-    base slice and one per kept attribute), building a key of a dozen columns
-    for every entry each time. Here each session's tally is added once into
-    its group's (keyed by the edge, scene, ... alone), and each group into its
-    slices: a batch of a large simulation has a dozen sessions a group (the
-    same day, viewer kind, outcome and attributes). The same rows (a test
-    compares the two).
+    Each session's tally is added once into its group's (the sessions of one
+    class and set of slices, keyed by the edge, scene, ... alone), and each
+    group into its slices: a batch of a large simulation has a dozen sessions a
+    group (the same day, viewer kind, outcome and attributes), so a key of a
+    dozen columns is built per group, not per session and slice.
     """
     if not sessions:
         return

@@ -36,7 +36,7 @@ are deleted with their class's other zero rows, and readers skip zeros.
 
 This module holds the SQL; `aggregates.py` calls it from each write path
 (the set-based `_apply` for the backfill, bulk-free adds, prune and moves;
-`event_added` for one op; `LiveCounts` for a key press; `add_tallied` for
+`event_added` for one op; `LiveCounts` for a key press; `add_grouped` for
 the bulk writer), so the tables follow every path the others follow.
 """
 
