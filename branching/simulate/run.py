@@ -40,6 +40,8 @@ from branching.story.model import Story
 MAX_STEPS = 400  # choices in one session before the simulated viewer gives up
 SHARDS = 2  # independent streams of sessions (fixed: the same rows on every machine)
 CHUNK = 64  # sessions taken from one stream before the next
+# entries each of a stream's memos keeps at most (see `Shard`)
+MEMO = 50_000
 CONTEXT = {
     "terminal": "xterm-256color",
     "term_program": None,
@@ -177,9 +179,11 @@ class Shard:
         self.rng = random.Random(label if shards == 1 else f"{label}/{shard}/{shards}")
         self.used: Counter[tuple[str, str]] = Counter()
         # every step, view, state dict and state text is worked out once for all viewers
-        self.steps = Steps()
-        self.patches = SimPatches()
-        self.frames = FrameBook()  # a frame of equal value is the very same frame
+        # (each keeps the first `MEMO` entries met, the common stops among them, and no
+        # more: a worker's memory does not grow with the sessions; see decisions.md)
+        self.steps = Steps(MEMO)
+        self.patches = SimPatches(MEMO)
+        self.frames = FrameBook(MEMO)  # a frame of equal value is the very same frame
         self.viewers: list[_Viewer] = []
         self.returning: list[_Viewer] = []
         days = (audience.end - audience.start).days + 1

@@ -235,6 +235,7 @@ _EVENT_KEYS = (
     "label",
     "state",
 )  # fmt: skip  (an event op as `ops.event_op` makes it, in its order)
+_DIGEST_KINDS = digests.KINDS  # the event types a digest reads
 _FINISH_KEYS = ("v", "op", "session_id", "outcome", "ending_id", "ending_kind", "ended_at")
 
 
@@ -336,8 +337,9 @@ class SessionUnit:
             tally.last_ts = ts
         if label is not None:
             self.labels[(scene, choice, label)] += 1
-        if t in digests.KINDS:
-            self._rows().append((seq, t, scene, choice, target))
+        if t in _DIGEST_KINDS:
+            replay = self._replay
+            (self._rows() if replay is None else replay).append((seq, t, scene, choice, target))
         if t == "scene_shown":
             if row["last_scene_seq"] < seq:
                 row["last_scene"] = scene
@@ -462,4 +464,4 @@ def _insert(
         events,
     )
     # `traversals`, `scene_views` and `session_ends` are views of the aggregates (m020):
-    # `aggregates.add_tallied` keeps them
+    # `aggregates.add_grouped` keeps them
