@@ -238,16 +238,23 @@ def _drop_wide_keys(conn: sqlite3.Connection) -> None:
         decide_acts.drop_key(conn, story_id, key)
 
 
-def add_sessions(conn: sqlite3.Connection, ids: list[str]) -> None:
-    """Count sessions new to the database (with whatever events they already have)."""
-    if not ids:
-        return
+def _new_sessions(conn: sqlite3.Connection, ids: Iterable[str]) -> str:
+    """Note sessions new to the database (`temp.agg_new`), their attributes' keys and
+    values and whether each is its viewer's first; the condition choosing them."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS agg_new (session_id TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM temp.agg_new")
     conn.executemany("INSERT OR IGNORE INTO temp.agg_new VALUES (?)", [(i,) for i in ids])
     where = "s.session_id IN (SELECT session_id FROM temp.agg_new)"
     _register_attrs(conn, where)
     _settle_firsts(conn, where)
+    return where
+
+
+def add_sessions(conn: sqlite3.Connection, ids: list[str]) -> None:
+    """Count sessions new to the database (with whatever events they already have)."""
+    if not ids:
+        return
+    where = _new_sessions(conn, ids)
     _fill(conn, where)
     _apply(conn, 1)
     conn.execute(
@@ -863,12 +870,7 @@ def add_grouped(
     """
     if not sessions:
         return
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS agg_new (session_id TEXT PRIMARY KEY)")
-    conn.execute("DELETE FROM temp.agg_new")
-    conn.executemany("INSERT OR IGNORE INTO temp.agg_new VALUES (?)", [(i,) for i in sessions])
-    where = "s.session_id IN (SELECT session_id FROM temp.agg_new)"
-    _register_attrs(conn, where)
-    _settle_firsts(conn, where)
+    _new_sessions(conn, sessions)
     firsts = {
         row[0]
         for row in conn.execute(
