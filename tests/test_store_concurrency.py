@@ -11,7 +11,9 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
-from branching.store import Store
+import pytest
+
+from branching.store import Store, db
 from tests.test_store_api import rows, story, totals_consistent
 
 PROCESSES = 4
@@ -68,3 +70,38 @@ def test_four_processes_record_into_one_new_file_without_loss(tmp_path: Path) ->
     assert totals_consistent(path)
     assert rows(path, "PRAGMA integrity_check") == [("ok",)]
     assert not path.with_name("shared.db.spool").exists()
+
+
+def open_and_close(path: str, barrier: Any, results: Any) -> None:
+    """A program opening the file as a writer (switching it to write-ahead logging)."""
+    barrier.wait()
+    try:
+        db.connect(Path(path)).close()
+        results.put("")
+    except Exception as exc:  # the failure is the result: reported, not raised
+        results.put(str(exc) or repr(exc))
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(),
+    reason="the openers need fork to start together quickly",
+)
+def test_programs_opening_a_new_file_at_the_same_moment_all_get_in(tmp_path: Path) -> None:
+    # eight at a time, twenty times over: one switching a new file to write-ahead
+    # logging made others fail at once with "database is locked" (about 1 opening in
+    # 20 did before `db._to_wal`), whatever the busy timeout
+    ctx = multiprocessing.get_context("fork")
+    failures: list[str] = []
+    for round_ in range(20):
+        path = tmp_path / f"kiosk-{round_}.db"
+        db.create_file(path)
+        barrier, results = ctx.Barrier(8), ctx.Queue()
+        openers = [
+            ctx.Process(target=open_and_close, args=(str(path), barrier, results)) for _ in range(8)
+        ]
+        for opener in openers:
+            opener.start()
+        failures += [r for r in (results.get(timeout=60) for _ in openers) if r]
+        for opener in openers:
+            opener.join(timeout=60)
+    assert failures == []
