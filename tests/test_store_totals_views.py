@@ -18,8 +18,8 @@ from branching.play.engine import Playthrough
 from branching.recording import StoreRecorder
 from branching.store import Store, StoryInfo, db
 from branching.store.erase import forget, prune
-from branching.store.totals import recount_matches
 from branching.story.loader import load_story
+from tests.test_store_api import totals_consistent
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNAL = load_story(ROOT / "stories" / "signal")
@@ -61,14 +61,6 @@ def totals(path: Path) -> dict[str, list[tuple[object, ...]]]:
     return {t: rows(path, f"SELECT * FROM {t} WHERE count <> 0") for t in TOTALS}
 
 
-def consistent(path: Path) -> bool:
-    conn = sqlite3.connect(path)
-    try:
-        return recount_matches(conn)
-    finally:
-        conn.close()
-
-
 def test_the_totals_follow_key_presses_a_prune_and_a_forget(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     play(path, "ana", range(1, 7))
@@ -77,7 +69,7 @@ def test_the_totals_follow_key_presses_a_prune_and_a_forget(tmp_path: Path) -> N
             if t in TOTALS} == dict.fromkeys(TOTALS, "view")  # fmt: skip
     walked = totals(path)
     assert walked["traversals"] and walked["scene_views"] and walked["session_ends"]
-    assert consistent(path)
+    assert totals_consistent(path)
     ((sessions,),) = rows(path, "SELECT SUM(count) FROM session_ends")
     assert sessions == 9
     assert rows(path, "SELECT * FROM agg_sessions WHERE sessions = 0") == []
@@ -85,15 +77,15 @@ def test_the_totals_follow_key_presses_a_prune_and_a_forget(tmp_path: Path) -> N
     prune(path, "2999-01-01")  # every raw event goes; the totals keep what they counted
     assert rows(path, "SELECT COUNT(*) FROM events") == [(0,)]
     assert totals(path) == walked
-    assert consistent(path)
+    assert totals_consistent(path)
 
     play(path, "ben", range(10, 12))  # new events beside the pruned part
-    assert consistent(path)
+    assert totals_consistent(path)
     grown = totals(path)
     assert grown != walked
 
     forget(path, "ben", viewer_key=path.with_name("key"))
-    assert consistent(path)
+    assert totals_consistent(path)
     ((left,),) = rows(path, "SELECT SUM(count) FROM session_ends")
     assert left == 6  # ana's sessions; ben's are gone, the pruned counts stay
     assert totals(path)["traversals"] == walked["traversals"]
@@ -124,4 +116,4 @@ def test_an_older_file_reads_the_same_totals_after_its_upgrade(tmp_path: Path) -
     assert rows(path, "SELECT type FROM sqlite_master WHERE name = 'traversals'") == [("view",)]
     assert totals(path) == expected
     play(path, "ana", range(5, 7))  # and they follow what is recorded afterwards
-    assert consistent(path)
+    assert totals_consistent(path)

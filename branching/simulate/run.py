@@ -92,10 +92,7 @@ def simulate(story: Story, audience: Audience, shards: int = SHARDS) -> Iterator
     interleaved `CHUNK` sessions at a time; `parallel.simulate_parallel` runs
     the same streams in worker processes and yields exactly the same ops.
     """
-    shards = shard_count(audience, shards)
-    streams = [Shard(story, audience, n, shards) for n in range(shards)]
-    yield [registration(story, audience)]
-    for ops in interleave([chunks(stream.sessions()) for stream in streams]):
+    for ops in _played(story, audience, shards, prepared=False):
         yield cast(list[Op], ops)  # a shard not `prepared` makes ops only
 
 
@@ -104,8 +101,15 @@ def simulate_prepared(
 ) -> Iterator[list[Op | SessionUnit]]:
     """`simulate`, each new session worked out already (`bulk.prepare` of its ops, made
     as rows from the start: `Shard(prepared=True)`), as `BulkWriter.add` takes them."""
+    return _played(story, audience, shards, prepared=True)
+
+
+def _played(
+    story: Story, audience: Audience, shards: int, *, prepared: bool
+) -> Iterator[list[Op | SessionUnit]]:
+    """The registration, then the `shards` streams' sessions interleaved (`simulate`)."""
     shards = shard_count(audience, shards)
-    streams = [Shard(story, audience, n, shards, prepared=True) for n in range(shards)]
+    streams = [Shard(story, audience, n, shards, prepared=prepared) for n in range(shards)]
     yield [registration(story, audience)]
     yield from interleave([chunks(stream.sessions()) for stream in streams])
 

@@ -27,21 +27,18 @@ import hashlib
 import hmac
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from branching.play.engine import Playthrough
 from branching.recording import label_to_record
 from branching.simulate.texts import SimChain, SimPatches
 from branching.store.bulk import SessionUnit
-from branching.store.clock import format_ts
+from branching.store.clock import ms_ts
 from branching.store.errors import InvalidInput
 from branching.store.ops import MAX_LABEL, SPOOL_VERSION, Op
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-_DAYS: dict[int, str] = {}  # day number since 1970 -> "YYYY-MM-DD" (a simulation spans few days)
 
 
 class SimClock:
@@ -61,21 +58,9 @@ class SimClock:
         last = self._last
         if last[0] == self.ms:
             return last[1]
-        text = self._format()
+        text = ms_ts(self.ms)
         self._last = (self.ms, text)
         return text
-
-    def _format(self) -> str:
-        day, ms = divmod(self.ms, 86_400_000)
-        date = _DAYS.get(day)
-        if date is None:
-            date = format_ts(_EPOCH + timedelta(days=day))[:10]
-            if day >= 0 and date[0] != "-" and len(_DAYS) < 100_000:
-                _DAYS[day] = date
-        seconds, milli = divmod(ms, 1000)
-        minutes, second = divmod(seconds, 60)
-        hour, minute = divmod(minutes, 60)
-        return f"{date}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
 def seeded_uuid(rng: random.Random) -> str:

@@ -9,7 +9,7 @@ same form.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from branching.store.errors import InvalidInput
 
@@ -30,10 +30,28 @@ def now_ts() -> str:
     last = _last
     if last[0] == ms:
         return last[1]
-    seconds, milli = divmod(ms, 1000)  # `format_ts`'s text, without building datetimes
-    text = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{milli:03d}Z"
+    text = ms_ts(ms)
     _last = (ms, text)
     return text
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAYS: dict[int, str] = {}  # day number since 1970 -> "YYYY-MM-DD" (a run spans few days)
+
+
+def ms_ts(ms: int) -> str:
+    """Milliseconds since 1970 as stored (`format_ts`'s text, without building a datetime
+    per call: each day's date made once)."""
+    day, ms = divmod(ms, 86_400_000)
+    date = _DAYS.get(day)
+    if date is None:
+        date = format_ts(_EPOCH + timedelta(days=day))[:10]
+        if day >= 0 and date[0] != "-" and len(_DAYS) < 100_000:
+            _DAYS[day] = date
+    seconds, milli = divmod(ms, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{date}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
 def parse_cutoff(text: str) -> str:

@@ -75,7 +75,7 @@ EVENT_TYPES = frozenset(
 )
 INPUTS = frozenset({"key", "mouse", "timeout", "scripted"})
 OUTCOMES = frozenset({"ending", "abandoned", "stuck", "quit"})
-DECISION_TYPES = frozenset({"choice_made", "timeout_default"})
+DECISION_TYPES = digests.DECISIONS  # the events a viewer decided by
 COUNTED = DECISION_TYPES | {"route_taken"}
 NEEDS_SCENE = COUNTED | {"scene_shown", "ending_reached"}
 ACTS = decide_acts.KINDS  # rewinds, pauses, skipped reveals: counted per scene (m013)

@@ -74,7 +74,8 @@ def session_added(conn: sqlite3.Connection, session_id: str) -> None:
 
 
 def event_added(conn: sqlite3.Connection, op: dict[str, Any]) -> None:
-    """Count an event just inserted into the aggregates (the running totals are `ops.py`'s)."""
+    """Count an event just inserted into the aggregates (and so the running totals,
+    views of them since m020)."""
     aggregates.event_added(conn, op)
 
 
