@@ -1,8 +1,10 @@
 """A package's public names, imported from their modules only when first used (PEP 562).
 
-`branching.store` and `branching.tui.dashboard` export names from modules
-that cost time and memory to import (a read-only command should pay only for
-what it reads with; a dashboard reading process must never import textual).
+`branching.store`, `branching.analytics`, `branching.render` and
+`branching.tui.dashboard` export names from modules that cost time and memory
+to import (a read-only command should pay only for what it reads with, a
+flowchart never for the stats report; a dashboard reading process must never
+import textual).
 `exports` gives such a package the module-level `__getattr__` and `__dir__`
 that do this, so the rule is written once. Standard library only: any layer
 may use it.

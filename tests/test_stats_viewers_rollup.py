@@ -1,6 +1,6 @@
 """`stats --by viewers` on SQLite counts each choice's viewers from the digests.
 
-`viewers_rollup.viewer_taken` counts the viewers who took each choice from
+`viewers_rollup.viewer_figures` counts the viewers who took each choice from
 the sessions' digests (`took`), a viewer once however many of their sessions
 took it, and `viewer_left` who dropped off from the sessions' rows; the
 figures equal the scan's (`test_stats_fast_path.py` compares every table).
@@ -42,7 +42,9 @@ def test_each_choice_counts_its_viewers_once(audience: Path) -> None:
         chosen = resolve_versions(conn, "signal", None)
         digests = stats_rollup.digested(conn, "signal", chosen, filters, "viewers")
         assert digests is not None
-        taken = viewers_rollup.viewer_taken(digests, "signal", chosen, filters)
+        taken = viewers_rollup.viewer_figures(
+            digests, "signal", chosen, filters, choices=True
+        ).taken
         rolled, why = stats_rollup.rolled_figures(conn, "signal", chosen, filters, "sessions")
         assert taken is not None and rolled is not None, why
         assert taken.keys() == rolled.taken.keys()
@@ -71,18 +73,30 @@ def test_a_choice_with_two_targets_counts_its_viewers_per_target(
         assert len(chosen) == 2
         digests = stats_rollup.digested(conn, "lighthouse", chosen, filters, "viewers")
         assert digests is not None
-        taken = viewers_rollup.viewer_taken(digests, "lighthouse", chosen, filters)
+        taken = viewers_rollup.viewer_figures(
+            digests, "lighthouse", chosen, filters, choices=True
+        ).taken
         assert taken is not None
         moved = {k[2]: v for k, v in taken.items() if k[:2] == ("landing", "carry_crates")}
         assert moved.keys() == {"yard", "corran_talk"} and all(v[0] > 0 for v in moved.values())
         with monkeypatch.context() as before_m018:
             before_m018.setattr(viewers_rollup, "has_edges", lambda conn: False)
-            assert viewers_rollup.viewer_taken(digests, "lighthouse", chosen, filters) is None
+            assert (
+                viewers_rollup.viewer_figures(
+                    digests, "lighthouse", chosen, filters, choices=True
+                ).taken
+                is None
+            )
             latest = make_filters(audience="all", version="1.3")
             one = resolve_versions(conn, "lighthouse", "1.3")
             digests = stats_rollup.digested(conn, "lighthouse", one, latest, "viewers")
             assert digests is not None
-            assert viewers_rollup.viewer_taken(digests, "lighthouse", one, latest) is not None
+            assert (
+                viewers_rollup.viewer_figures(
+                    digests, "lighthouse", one, latest, choices=True
+                ).taken
+                is not None
+            )
     finally:
         conn.close()
 

@@ -146,14 +146,17 @@ def attributes(text: str | None) -> dict[str, str]:
 Sums = dict[Any, tuple[int, int, int]]  # value -> (sessions, of them ended, their decisions)
 
 
+def add_sums(into: Sums, value: Any, both: int, n: int) -> None:
+    """`n` sessions with `value`, each ended (`both` & 1) and with `both` >> 1 decisions."""
+    sessions, ended, made = into.get(value, (0, 0, 0))
+    into[value] = (sessions + n, ended + n * (both & 1), made + n * (both >> 1))
+
+
 def _sums(tally: Counter[tuple[Any, int]]) -> Sums:
-    out: dict[Any, list[int]] = {}
+    out: Sums = {}
     for (value, both), n in tally.items():
-        row = out.setdefault(value, [0, 0, 0])
-        row[0] += n
-        row[1] += n * (both & 1)
-        row[2] += n * (both >> 1)
-    return {value: (n, e, m) for value, (n, e, m) in out.items()}
+        add_sums(out, value, both, n)
+    return out
 
 
 def _rows(part: int, sums: Sums, *, numbered: bool) -> list[tuple[Any, ...]]:
@@ -169,13 +172,10 @@ def _local_times(timed: Counter[int]) -> Grouped:
     decisions) << 8 | the local time's code (`LocalClock`)."""
     out: list[tuple[Any, ...]] = []
     for part, of in ((HOUR, hour_of), (WEEKDAY, day_of)):
-        sums: dict[Any, list[int]] = {}
+        sums: Sums = {}
         for packed, n in timed.items():
-            row = sums.setdefault(of(packed & 255), [0, 0, 0])
-            row[0] += n
-            row[1] += n * (packed >> 8 & 1)
-            row[2] += n * (packed >> 9)
-        out += _rows(part, {k: (n, e, m) for k, (n, e, m) in sums.items()}, numbered=True)
+            add_sums(sums, of(packed & 255), packed >> 8, n)
+        out += _rows(part, sums, numbered=True)
     return out
 
 

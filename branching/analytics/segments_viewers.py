@@ -40,6 +40,7 @@ from branching.analytics.segments_rollup import (
     WEEKDAY,
     LocalClock,
     Sums,
+    add_sums,
     attributes,
     columns_of,
     day_of,
@@ -255,7 +256,7 @@ class _ViewerTally:
         sums: list[Sums] = [{} for _ in range(parts)]
         for (both, profile), n in self.sessions.items():
             for summed, value in zip(sums, values_of(profile), strict=True):
-                _add(summed, value, both, n)
+                add_sums(summed, value, both, n)
         for (ended, profile), n in self.lone.items():  # a viewer with this one session
             for into, count in zip(units, (n, n * ended), strict=True):
                 for tally, value in zip(into, values_of(profile), strict=True):
@@ -271,7 +272,7 @@ class _ViewerTally:
             won: Counter[Any] = Counter()
             times: Sums = {}
             for packed, n in self.times.items():
-                _add(times, of(packed & 255), packed >> 8, n)
+                add_sums(times, of(packed & 255), packed >> 8, n)
             for packed, n in self.lone_times.items():  # a viewer with this one session
                 who[of(packed & 255)] += n
                 won[of(packed & 255)] += n * (packed >> 8)
@@ -309,12 +310,6 @@ def _profiles(seen: set[tuple[int, Profile]], into: Counter[Any]) -> None:
 
 
 _UNIT = "\x1f"  # ASCII's unit separator, between the fields of a profile's text
-
-
-def _add(into: Sums, value: Any, both: int, n: int) -> None:
-    """`n` sessions with `value`, each ended (`both` & 1) and with `both` >> 1 decisions."""
-    sessions, ended, made = into.get(value, (0, 0, 0))
-    into[value] = (sessions + n, ended + n * (both & 1), made + n * (both >> 1))
 
 
 def _viewer_rows(

@@ -67,11 +67,11 @@ from branching.analytics.stats_rollup import (
     SceneCounts,
     Taken,
     TimingCounts,
+    rolled_interactions,
 )
 from branching.store.digests import code_of, edge_names, has_acts, has_edges, names
 
 Overview = tuple[int, int, int, int, str | None, str | None]  # `digest_overview`'s
-_ACT_KINDS = ("rewind", "pause", "reveal_skipped")  # `metrics.interactions`' column order
 _ACT_COLUMNS = ("rewound", "paused", "skipped")  # the digests' lists of each (m016)
 
 
@@ -117,7 +117,12 @@ def viewer_figures(
             params,
         )
     }
-    edges = _edges(d, where, params, by_target=edged) if choices else None
+    # the decisions' edges, read once for the choices and the timing alike
+    rows = _edges(d, where, params) if choices or timing else []
+    # `took` lists a (scene, choice): when one went to several targets in the chosen
+    # versions its viewers cannot be split (m018's `reached` lists each edge)
+    split = edged or len({(s, c) for s, c, _, _, _ in rows}) == len(rows)
+    edges = rows if choices and split else None
     if edged:  # the scenes shown are among the codes `reached` lists, the edges too
         columns = ["reached", *(["clocked"] if timing else [])]
     else:
@@ -147,14 +152,12 @@ def viewer_figures(
     clocked = None
     if timing:
         timed_out = decoded("clocked" if edged else "timed_out")
-        clocked = {
-            str(scene): (int(n), int(clock), timed_out.get(scene, 0))
-            for scene, n, clock in d.conn.execute(
-                f"""SELECT scene, SUM(times), SUM(timeouts) FROM agg_edges
-                WHERE {where} AND choice <> '' GROUP BY 1 HAVING SUM(times) > 0""",
-                params,
-            )
-        }
+        summed: dict[str, list[int]] = {}  # scene -> decisions, timeouts (as `rolled_figures`)
+        for scene, _, _, times, clock in rows:
+            row = summed.setdefault(scene, [0, 0])
+            row[0] += times
+            row[1] += clock
+        clocked = {s: (n, clock, timed_out.get(s, 0)) for s, (n, clock) in summed.items()}
     return ViewerFigures(
         counts, taken, clocked, _acts(d, where, params, decoded) if acts else None, overview
     )
@@ -164,48 +167,32 @@ def _acts(
     d: Digested, where: str, params: list[object], decoded: Callable[[str], dict[object, int]]
 ) -> Acts:
     """scene -> (viewers who rewound to it, paused at it, skipped at it; times of each),
-    for the scenes with one of them, as `metrics.interactions` counts them."""
+    for the scenes with one of them, as `metrics.interactions` counts them: the
+    sessions' figures (`stats_rollup.rolled_interactions`), the viewers for the sessions."""
     who = [decoded(column) for column in _ACT_COLUMNS]
-    found: dict[str, list[int]] = {}
-    for scene, kind, times in d.conn.execute(
-        f"""SELECT scene, kind, SUM(times) FROM agg_acts WHERE {where}
-        GROUP BY 1, 2 HAVING SUM(times) > 0""",
-        params,
-    ):
-        row = found.setdefault(str(scene), [0] * 6)
-        i = _ACT_KINDS.index(kind)
-        row[i], row[3 + i] = who[i].get(scene, 0), int(times)
-    return {s: (r[0], r[1], r[2], r[3], r[4], r[5]) for s, r in found.items()}
 
+    def viewers(i: int, scene: str, times: int) -> int:  # (none where no act of the kind)
+        return who[i].get(scene, 0) if times else 0
 
-def viewer_taken(
-    d: Digested, story_id: str, chosen: list[Version], filters: Filters
-) -> Taken | None:
-    """(scene, choice, target) -> (unique viewers who took it, times, times the clock chose
-    it), decisions only, as `stats_rollup.rolled_figures` gives them in sessions; or None
-    (read the events): not by viewers, a selection the aggregates are not split by, or a
-    choice that went to more than one target."""
-    return viewer_figures(d, story_id, chosen, filters, choices=True).taken
+    return {
+        s: (viewers(0, s, r[3]), viewers(1, s, r[4]), viewers(2, s, r[5]), r[3], r[4], r[5])
+        for s, r in (rolled_interactions(d.conn, where, params) or {}).items()
+    }
 
 
 def _edges(
-    d: Digested, where: str, params: list[object], *, by_target: bool
-) -> list[tuple[str, str, str | None, int, int]] | None:
+    d: Digested, where: str, params: list[object]
+) -> list[tuple[str, str, str | None, int, int]]:
     """(scene, choice, target, times, timeouts) of the decisions of the classes `where`
-    chooses; None when a choice went to more than one target and the viewers are not
-    counted `by_target` (`took` lists a (scene, choice): its viewers cannot be split)."""
-    edges: list[tuple[str, str, str | None, int, int]] = []
-    seen: set[tuple[str, str]] = set()
-    for scene, choice, target, times, clock in d.conn.execute(
-        f"""SELECT scene, choice, target, SUM(times), SUM(timeouts) FROM agg_edges
-        WHERE {where} AND choice <> '' GROUP BY 1, 2, 3 HAVING SUM(times) > 0""",
-        params,
-    ):
-        if not by_target and (scene, choice) in seen:
-            return None  # one choice, several targets: `took` cannot split its viewers
-        seen.add((scene, choice))
-        edges.append((str(scene), str(choice), target or None, int(times), int(clock)))
-    return edges
+    chooses, in the order of (scene, choice, target)."""
+    return [
+        (str(scene), str(choice), target or None, int(times), int(clock))
+        for scene, choice, target, times, clock in d.conn.execute(
+            f"""SELECT scene, choice, target, SUM(times), SUM(timeouts) FROM agg_edges
+            WHERE {where} AND choice <> '' GROUP BY 1, 2, 3 HAVING SUM(times) > 0""",
+            params,
+        )
+    ]
 
 
 def viewer_left(d: Digested) -> Left | None:
