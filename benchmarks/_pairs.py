@@ -19,7 +19,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -79,24 +78,29 @@ def paired(
 
 @dataclass
 class Timed:
-    """One whole process: wall-clock and CPU (user + system) seconds, and its exit code."""
+    """One whole process: wall-clock and CPU (user + system) seconds, its workers
+    included, its exit code, its peak memory (the largest of its processes) and the
+    machine's load when it ended."""
 
     wall_s: float
     cpu_s: float
     code: int
+    peak_mb: float = 0.0
+    load: float = 0.0
 
 
 def run_process(argv: Sequence[str], env: dict[str, str] | None = None) -> Timed:
-    """Run `argv` in a fresh process from the repository root, output discarded."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run `argv` in a fresh process from the repository root, output discarded; its
+    own resource use from `wait4`."""
     started = time.perf_counter()
-    code = subprocess.call(
+    child = subprocess.Popen(
         list(argv), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Timed(wall, cpu, code)
+    child.returncode = code = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Timed(wall, cpu, code, usage.ru_maxrss / 1024, os.getloadavg()[0])
 
 
 def child_env(**extra: str) -> dict[str, str]:

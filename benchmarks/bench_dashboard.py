@@ -30,7 +30,8 @@ from rich.console import Console
 from textual.widgets import Static
 
 from branching.tui.dashboard import Selection, build_dashboard
-from branching.tui.dashboard.screens.story import SCAN_TABS, TABS, StoryScreen
+from branching.tui.dashboard.screens.story import StoryScreen
+from branching.tui.dashboard.tabs import SCAN_TABS, TABS
 
 TARGET = 1.0
 
@@ -42,10 +43,11 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def rss_kib(pid: int | str) -> int:
+def status_kib(pid: int | str, key: str = "VmRSS") -> int:
+    """`key` of /proc/PID/status in KiB (VmRSS: held now, VmHWM: its peak); 0: gone."""
     try:
         with open(f"/proc/{pid}/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+            return next(int(line.split()[1]) for line in status if line.startswith(key))
     except (OSError, StopIteration):
         return 0
 
@@ -60,7 +62,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.done:
             pids = [p.process.pid for p in getattr(self.reader, "pool", [])]
-            self.most = max(self.most, rss_kib("self") + sum(rss_kib(pid) for pid in pids))
+            self.most = max(self.most, status_kib("self") + sum(status_kib(p) for p in pids))
             time.sleep(0.02)
 
 
@@ -116,7 +118,8 @@ async def measure(db: str, story: str, full: bool) -> dict[str, float]:
                     app, pilot, story, tab, stops
                 )
             out["leaving a story: its read stopped in (worst)"] = max(stops)
-        readers = app.reader.peak_kib() if hasattr(app.reader, "peak_kib") else []
+        pids = [p.process.pid for p in getattr(app.reader, "pool", [])]
+        readers = [kib for pid in pids if (kib := status_kib(pid, "VmHWM"))]
     sampler.done = True
     out["peak memory MB"] = peak_mb()
     for n, kib in enumerate(readers, start=1):  # (`tui.dashboard.reading`)

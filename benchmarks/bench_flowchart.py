@@ -48,7 +48,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FILM = ROOT / "tests" / "fixtures" / "film"
@@ -111,14 +113,56 @@ def _set_up(
     return chosen, formats, before, Path(tempfile.mkdtemp(prefix=f"bench-flowchart-{what}-"))
 
 
+def _same(before: Path, after: Path) -> bool:
+    return before.read_bytes() == after.read_bytes()
+
+
+def _pair(
+    cmd: list[str],
+    fmt: str,
+    before: Path | None,
+    out: Path,
+    verdicts: Any,
+    title: tuple[str, ...],
+    line: str,
+    dbs: tuple[list[str], list[str]],
+    same: Callable[[Path, Path], bool] = _same,
+) -> dict[str, Any]:
+    """One case (`cmd` ends in `-o`): REV's code (`before`, reading after `dbs[0]`) right
+    before this code (`dbs[1]`), their outputs compared (`same`), its `line` of the
+    table printed and the target judged. Its figures, REV's as `before`."""
+    from _pairs import figures_cells
+    from bench_stats import measure
+    from bench_stats_tables import PEAK_MB, WALL_S
+
+    suffix = "txt" if fmt == "terminal" else fmt
+    what = " ".join((*title, fmt))
+    base = None
+    if before is not None:
+        base = measure([*cmd, str(out / f"before.{suffix}"), *dbs[0]], before)
+    got = measure([*cmd, str(out / f"after.{suffix}"), *dbs[1]], None)
+    case: dict[str, Any] = {"format": fmt, **got}
+    if base is not None:
+        case["before"] = base
+        if fmt not in ("svg", "png"):  # pictures may differ by a byte of metadata
+            ok = same(out / f"before.{suffix}", out / f"after.{suffix}")
+            verdicts.judge(f"{what}: the same as before", ok, "")
+    print(line + figures_cells(got, base), flush=True)
+    verdicts.judge(
+        f"{what} under {WALL_S:g} s and {PEAK_MB:g} MB",
+        got["wall_s"] < WALL_S and got["peak_mb"] < PEAK_MB,
+        f"{got['wall_s']:.2f} s, {got['peak_mb']:.0f} MB",
+    )
+    return case
+
+
 def sources(args: argparse.Namespace) -> None:
     """Every format and selection on each `--source` and the database, paired with REV."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import os
 
-    from _pairs import Verdicts, figures_cells, write_results
-    from bench_stats import measure
-    from bench_stats_tables import PEAK_MB, WALL_S, selections
+    from _pairs import Verdicts, write_results
+    from bench_stats_tables import selections
 
     if args.db is None:
         raise SystemExit("--source needs --db, the database the export was written from")
@@ -136,29 +180,10 @@ def sources(args: argparse.Namespace) -> None:
     for name, picked in chosen.items():
         for label, src in where.items():
             for fmt, extra in formats.items():
-                suffix = "txt" if fmt == "terminal" else fmt
                 cmd = ["flowchart", args.story, *src, *picked, *extra, "-o"]
-                base = None
-                if before is not None:
-                    base = measure([*cmd, str(out / f"before.{suffix}")], before)
-                got = measure([*cmd, str(out / f"after.{suffix}")], None)
-                line = f"{label:7} {name:11} {fmt:9}" + figures_cells(got, base)
-                case: dict[str, object] = {"source": label, "selection": name, "format": fmt}
-                case.update(got)
-                if base is not None:
-                    case["before"] = base
-                    if fmt not in ("svg", "png"):  # pictures may differ by a byte of metadata
-                        same = (out / f"before.{suffix}").read_bytes() == (
-                            out / f"after.{suffix}"
-                        ).read_bytes()
-                        verdicts.judge(f"{label} {name} {fmt}: the same as before", same, "")
-                print(line, flush=True)
-                cases.append(case)
-                verdicts.judge(
-                    f"{label} {name} {fmt} under {WALL_S:g} s and {PEAK_MB:g} MB",
-                    got["wall_s"] < WALL_S and got["peak_mb"] < PEAK_MB,
-                    f"{got['wall_s']:.2f} s, {got['peak_mb']:.0f} MB",
-                )
+                line = f"{label:7} {name:11} {fmt:9}"
+                case = _pair(cmd, fmt, before, out, verdicts, (label, name), line, ([], []))
+                cases.append({"source": label, "selection": name, **case})
     end = os.getloadavg()[0]
     print(f"load average at end: {end:.2f}")
     results = {"db": str(args.db), "sources": args.source, "before": args.before,
@@ -197,9 +222,7 @@ def by_viewers(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import os
 
-    from _pairs import Verdicts, figures_cells, write_results
-    from bench_stats import measure
-    from bench_stats_tables import PEAK_MB, WALL_S
+    from _pairs import Verdicts, write_results
 
     if args.db is None:
         raise SystemExit("--viewers needs --db, the database to read")
@@ -214,27 +237,11 @@ def by_viewers(args: argparse.Namespace) -> None:
     cases: list[dict[str, object]] = []
     for name, picked in chosen.items():
         for fmt, extra in formats.items():
-            suffix = "txt" if fmt == "terminal" else fmt
             cmd = ["flowchart", args.story, "--by", "viewers", *picked, *extra, "-o"]
-            base = None
-            if before is not None:
-                base = measure(
-                    [*cmd, str(out / f"before.{suffix}"), "--db", str(before_db)], before
-                )
-            got = measure([*cmd, str(out / f"after.{suffix}"), "--db", str(args.db)], None)
-            case: dict[str, object] = {"selection": name, "format": fmt, **got}
-            if base is not None:
-                case["before"] = base
-                if fmt not in ("svg", "png"):  # pictures may differ by a byte of metadata
-                    same = _same_but_source(out / f"before.{suffix}", out / f"after.{suffix}")
-                    verdicts.judge(f"{name} {fmt}: the same as before", same, "")
-            print(f"{name:12} {fmt:9}" + figures_cells(got, base), flush=True)
-            cases.append(case)
-            verdicts.judge(
-                f"{name} {fmt} under {WALL_S:g} s and {PEAK_MB:g} MB",
-                got["wall_s"] < WALL_S and got["peak_mb"] < PEAK_MB,
-                f"{got['wall_s']:.2f} s, {got['peak_mb']:.0f} MB",
-            )
+            dbs = (["--db", str(before_db)], ["--db", str(args.db)])
+            line = f"{name:12} {fmt:9}"
+            case = _pair(cmd, fmt, before, out, verdicts, (name,), line, dbs, _same_but_source)
+            cases.append({"selection": name, **case})
     end = os.getloadavg()[0]
     print(f"load average at end: {end:.2f}")
     results = {"db": str(args.db), "before": args.before, "before_db": str(before_db),

@@ -28,23 +28,22 @@ Writes benchmarks/results/simulate.json (simulate-quick.json with --quick).
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _pairs import (  # noqa: E402
+    Timed,
     Verdicts,
     child_env,
     fmt_ratio,
     ratio_summary,
+    run_process,
     write_results,
 )
 
@@ -53,37 +52,7 @@ from branching.store import Store  # noqa: E402
 TABLES = ("sessions", "session_attrs", "events")
 
 
-@dataclass
-class Measured:
-    """One `simulate` process: wall and CPU seconds (its workers included), its peak
-    memory (the largest of its processes), the machine's load when it ended."""
-
-    wall_s: float
-    cpu_s: float
-    peak_mb: float
-    load: float
-    code: int
-
-
-def run_measured(argv: list[str], env: dict[str, str]) -> Measured:
-    """Run `argv` (output discarded) and take its own resource use from `wait4`."""
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(
-        wall,
-        usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss / 1024,
-        os.getloadavg()[0],
-        child.returncode,
-    )
-
-
-def simulate(db: Path, sessions: int, seed: int, root: Path | None = None) -> Measured:
+def simulate(db: Path, sessions: int, seed: int, root: Path | None = None) -> Timed:
     argv = [
         sys.executable,
         "-m",
@@ -102,7 +71,7 @@ def simulate(db: Path, sessions: int, seed: int, root: Path | None = None) -> Me
         "2026-03-31",
     ]
     env = child_env() if root is None else child_env(PYTHONPATH=str(root))
-    timed = run_measured(argv, env)
+    timed = run_process(argv, env=env)
     if timed.code != 0:
         raise SystemExit(f"simulate failed (exit {timed.code}): run {' '.join(argv)}")
     return timed

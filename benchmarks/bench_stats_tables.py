@@ -111,8 +111,8 @@ def main() -> None:
         for src, where in sources:
             for table in tables:
                 cmd = ["stats", "signal", *where, *picked, "--table", table, "--format", "json"]
-                cmd += ["-o", str(out / f"{src}-{table}.json")]
                 mine = out / f"{src}-{table}.json"
+                cmd += ["-o", str(mine)]
                 theirs = [*cmd[:-1], str(out / f"{src}-{table}-rev.json")]
                 if args.paired_db is not None and src == "sqlite":
                     theirs = [str(args.paired_db) if c == str(db) else c for c in theirs]

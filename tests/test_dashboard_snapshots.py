@@ -20,7 +20,7 @@ import pytest
 
 from branching.tui.common.clock import ManualClock
 from branching.tui.dashboard import DashboardApp, build_dashboard
-from branching.tui.dashboard.screens.story import TABS
+from branching.tui.dashboard.tabs import TABS
 from tests.test_dashboard import settle
 from tests.test_dashboard_data import copy_db, dashboard_db
 

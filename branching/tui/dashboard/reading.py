@@ -201,17 +201,6 @@ class ProcessReader:
                 process.end()
             self.pool = []
 
-    def peak_kib(self) -> list[int]:
-        """The peak memory of each reading process (for the benchmark), in KiB."""
-        out = []
-        for p in self.pool:
-            try:
-                with open(f"/proc/{p.process.pid}/status") as status:
-                    out += [int(line.split()[1]) for line in status if line.startswith("VmHWM")]
-            except OSError:
-                pass
-        return out
-
     def _fill(self) -> None:
         self.pool = [p for p in self.pool if p.alive()]
         while len(self.pool) < self.size:
@@ -278,8 +267,6 @@ class ProcessReader:
         ends = {id(p.conn): p for p in self.pool}  # (a process that ends closes its end)
         for ready in wait([p.conn for p in self.pool], timeout=POLL):
             p = ends[id(ready)]
-            if p not in self.pool:
-                continue  # replaced already (its pipe and its end both woke us)
             try:
                 news = p.conn.recv() if p.conn.poll() else None
             except (EOFError, OSError):

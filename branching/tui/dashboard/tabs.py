@@ -2,7 +2,8 @@
 
 `StoryReads` holds one story screen's figures: stage 1 (`view`), the parts
 of the scan under way (`parts`, `within`) and the last whole read (`whole`),
-and answers what the screen draws: the report on show, whether a tab's own
+takes what a scan says (`progressed`, `take`: the last part makes the whole
+read), and answers what the screen draws: the report on show, whether a tab's own
 figures are in (`ready`, which builds nothing: a progress tick asks it a few
 times a second), a tab's figures (`tab_report`) and each tab's body
 (`bodies`). A report put together from others (`data.merged`,
@@ -68,6 +69,25 @@ class StoryReads:
     def start_scan(self, read: int | None) -> None:
         """A scan starts for `read` (None: none runs): nothing of it is in yet."""
         self.scanning, self.parts, self.within = read, {}, {}
+
+    def progressed(self, read: int, part: str, done: int, total: int) -> bool:
+        """Scan `read` says how far `part` is; whether that is news (a part under way)."""
+        if read != self.scanning or not total or part in self.parts:
+            return False
+        self.within[part] = min(1.0, done / total)
+        return True
+
+    def take(self, read: int, part: str, report: Report, stamp: Callable[[], str]) -> bool:
+        """`part` of scan `read` is in; True when it was the last: the whole report is in
+        (`whole`, read at `stamp()`) and no scan runs."""
+        self.parts[part] = report
+        self.within.pop(part, None)
+        if len(self.parts) < len(SCAN_PARTS):
+            return False
+        whole = combined({PART_TABLES[name]: got for name, got in self.parts.items()})
+        self.whole = WholeRead(read, whole, stamp())
+        self.start_scan(None)
+        return True
 
     def whole_state(self) -> tuple[bool, bool]:
         """(a whole read in the unit on show is in, and it is as new as stage 1)."""

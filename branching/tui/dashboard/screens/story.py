@@ -71,24 +71,14 @@ from branching.tui.dashboard.data import (
     TAB_PARTS,
     Selection,
     StoryView,
-    combined,
     export_html,
     load_figures,
 )
 from branching.tui.dashboard.messages import Exported, ReportPart, ScanProgress, StoryLoaded
 from branching.tui.dashboard.reading import ScanJob
 from branching.tui.dashboard.screens.base import QueryScreen, StatusLine
-from branching.tui.dashboard.tabs import (
-    PART_TABLES,
-    SCAN_TABS,
-    TAB_IDS,
-    TABS,
-    StoryReads,
-    WholeRead,
-)
+from branching.tui.dashboard.tabs import SCAN_TABS, TAB_IDS, TABS, StoryReads
 from branching.tui.dashboard.views import literal
-
-__all__ = ["SCAN_PARTS", "SCAN_TABS", "TABS", "StoryScreen"]
 
 SCAN_GROUP = "scan"
 PROGRESS_EVERY = 0.2  # seconds between two progress messages of a scan
@@ -242,22 +232,14 @@ class StoryScreen(QueryScreen):
             self.refresh_bindings()
 
     def on_scan_progress(self, message: ScanProgress) -> None:
-        reads = self.figures
-        if message.read == reads.scanning and message.total and message.part not in reads.parts:
-            reads.within[message.part] = min(1.0, message.done / message.total)
+        if self.figures.progressed(message.read, message.part, message.done, message.total):
             self._draw(tabs=(), progress=True)
 
     def on_report_part(self, message: ReportPart) -> None:
-        reads = self.figures
-        if message.selection != self.selection or message.read != reads.scanning:
+        if message.selection != self.selection or message.read != self.figures.scanning:
             return
-        reads.parts[message.part] = message.report
-        reads.within.pop(message.part, None)
-        if len(reads.parts) == len(SCAN_PARTS):  # every part is in: the whole report
-            report = combined({PART_TABLES[part]: got for part, got in reads.parts.items()})
-            reads.whole = WholeRead(message.read, report, self.dashboard.stamp())
-            reads.start_scan(None)
-            self._draw()
+        if self.figures.take(message.read, message.part, message.report, self.dashboard.stamp):
+            self._draw()  # every part is in: the whole report
         else:  # the tab this part completes, if it does
             self._draw(tabs=[t for t, ps in TAB_PARTS.items() if message.part in ps])
 
