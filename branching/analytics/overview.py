@@ -22,6 +22,11 @@ can (ids are `[A-Za-z0-9_.-]+`), so they never clash with a scene.
 The figures of a box are sums over its scenes: its visits are the arrivals
 from outside it, its ways out are the edges leaving it (summed by target),
 and those who stopped inside it are "left here". Edges inside a box vanish.
+Counting sessions or viewers (each counted once per scene and once per way),
+a scene's arrivals from outside are its visits less its arrivals from inside
+the box, but never fewer than its ways in from outside bring (those who came
+back to it from inside are not more of them), and a box's arrivals are never
+fewer than its busiest way out or its "left here": no share is over 100%.
 """
 
 from __future__ import annotations
@@ -81,10 +86,15 @@ def _group(graph: FlowGraph, owner: Mapping[str, _Box], **changes: object) -> Fl
         return box.id if box is not None else sid
 
     inner: dict[str, int] = {}  # scene -> arrivals from its own box
+    outer: dict[str, int] = {}  # scene in a box -> arrivals from outside that box
     for scene in graph.scenes.values():
         for e in scene.edges:
-            if scene.id in owner and where(e.target) == where(scene.id):
+            if e.target not in owner:
+                continue
+            if where(e.target) == where(scene.id):
                 inner[e.target] = inner.get(e.target, 0) + e.count
+            else:
+                outer[e.target] = outer.get(e.target, 0) + e.count
     scenes: dict[str, FlowScene] = {}
     members: dict[str, list[FlowScene]] = {}
     for scene in graph.scenes.values():
@@ -97,7 +107,7 @@ def _group(graph: FlowGraph, owner: Mapping[str, _Box], **changes: object) -> Fl
             members.setdefault(box.id, []).append(scene)
     boxes = {b.id: b for b in owner.values()}
     for box_id, inside in members.items():
-        scenes[box_id] = _box_scene(graph, boxes[box_id], inside, inner, where)
+        scenes[box_id] = _box_scene(graph, boxes[box_id], inside, (inner, outer), where)
     return replace(graph, scenes=scenes, **changes)  # type: ignore[arg-type]
 
 
@@ -119,7 +129,7 @@ def _box_scene(
     graph: FlowGraph,
     box: _Box,
     inside: list[FlowScene],
-    inner: Mapping[str, int],
+    arrivals: tuple[Mapping[str, int], Mapping[str, int]],
     where: Callable[[str], str],
 ) -> FlowScene:
     ways_out = [
@@ -129,9 +139,20 @@ def _box_scene(
         if where(e.target) != box.id
     ]
     edges = _merged(ways_out, where)
-    visits = sum(max(0, s.visits - inner.get(s.id, 0)) for s in inside)
+    inner, outer = arrivals
+    if graph.unit == "times":  # every pass: a scene's visits less those from inside the box
+        visits = sum(max(0, s.visits - inner.get(s.id, 0)) for s in inside)
+    else:
+        # sessions or viewers are counted once per scene and once per way: those who also
+        # came back to a scene from inside the box are not more of them, so a scene's
+        # arrivals from outside are never fewer than the ways in from outside bring
+        visits = sum(max(s.visits - inner.get(s.id, 0), outer.get(s.id, 0)) for s in inside)
     left = sum(s.left for s in inside)
     out = sum(e.count for e in edges)
+    if graph.unit != "times":
+        # summed over its scenes, one way out can still count someone who arrived by a way
+        # not counted twice (a viewer in two sessions): no share above the whole
+        visits = max(visits, max((e.count for e in edges), default=0), left)
     return FlowScene(
         id=box.id,
         title=box.title,
