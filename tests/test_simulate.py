@@ -311,6 +311,19 @@ def test_one_seed_for_two_stories_in_one_database(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_a_second_larger_audience_with_the_same_seed_is_added(tmp_path: Path) -> None:
+    """The README's demo.db gets 200 sessions, then 300 more with the same seed: both land."""
+    db = tmp_path / "demo.db"
+    run_cli("simulate", "tutorial", "--sessions", "20", "--seed", "1", "--db", str(db))
+    out = run_cli("simulate", "tutorial", "--sessions", "30", "--seed", "1", "--db", str(db))
+    assert "30 session(s)" in out and "already there" not in out
+    again = run_cli("simulate", "tutorial", "--sessions", "30", "--seed", "1", "--db", str(db))
+    assert "Simulated 0 session(s)" in again and "already there" in again
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone() == (50,)
+    conn.close()
+
+
 def test_labels_are_recorded_as_viewers_saw_them(tmp_path: Path) -> None:
     """A label with interpolation is kept as rendered; a plain label costs nothing."""
     db = tmp_path / "labels.db"

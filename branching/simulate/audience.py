@@ -8,6 +8,7 @@ other endings, a few give up on the way, one decision in ten runs out the clock.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -64,6 +65,16 @@ class Audience:
                 raise UsageProblem(f"--{name} must be a share from 0 to 1, not {value}")
         if self.end < self.start:
             raise UsageProblem("the date range ends before it starts (--from is after --to)")
+
+    def fingerprint(self) -> int:
+        """128 bits that tell this audience from any other, the seed and all else included.
+
+        Mixed into the simulated session ids, so running the same command again
+        into the same file finds its sessions there already (nothing is added
+        twice), and another audience with the same seed (more sessions, other
+        dates or shares) adds its own sessions instead of colliding with them.
+        """
+        return int.from_bytes(hashlib.sha256(repr(self).encode()).digest()[:16], "big")
 
 
 def parse_share_option(text: str) -> tuple[str, dict[str, float]]:

@@ -181,6 +181,9 @@ class Shard:
         # the story is part of the seed: one audience seed for two stories gives two audiences
         label = f"{audience.seed}/{story.id}/{story.content_hash}"
         self.rng = random.Random(label if shards == 1 else f"{label}/{shard}/{shards}")
+        # session ids differ between audiences of one seed: a second, larger audience added
+        # to the same file is added, not refused as the first one's sessions recorded again
+        self.salt = audience.fingerprint()
         self.used: Counter[tuple[str, str]] = Counter()
         # every step, view, state dict and state text is worked out once for all viewers
         # (each keeps the first `MEMO` entries met, the common stops among them, and no
@@ -261,6 +264,7 @@ class Shard:
             context=CONTEXT,
             patches=self.patches,
             prepared=self.prepared,
+            salt=self.salt,
         )
         session.ops = ops + session.ops
         ops = session.ops

@@ -63,9 +63,9 @@ class SimClock:
         return text
 
 
-def seeded_uuid(rng: random.Random) -> str:
-    """A version-4 UUID drawn from `rng` (so a seed gives the same ids)."""
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+def seeded_uuid(rng: random.Random, salt: int = 0) -> str:
+    """A version-4 UUID drawn from `rng` (so a seed gives the same ids), mixed with `salt`."""
+    return str(uuid.UUID(int=rng.getrandbits(128) ^ salt, version=4))
 
 
 def simulated_viewer_id(seed: int, number: int) -> str:
@@ -105,10 +105,11 @@ class SimSession:
         context: dict[str, Any],
         patches: SimPatches,
         prepared: bool = False,
+        salt: int = 0,
     ) -> None:
         self.clock = clock
         self._ids = {
-            "session_id": seeded_uuid(rng),
+            "session_id": seeded_uuid(rng, salt),  # `salt`: the audience's fingerprint
             "story_id": story_id,
             "content_hash": content_hash,
         }

@@ -77,7 +77,7 @@ class BulkCounts:
 
     sessions: int = 0
     events: int = 0
-    skipped: int = 0  # ops that changed nothing (already there)
+    skipped: int = 0  # the audience's ops that changed nothing (already there)
 
 
 class BulkWriter:
@@ -160,7 +160,7 @@ class BulkWriter:
             elif apply_op(conn, op):
                 counts.events += kind == "event"
                 counts.sessions += kind == "session"
-            else:
+            elif kind != "story":  # the story registered already is no record of the audience's
                 counts.skipped += 1
         elif kind == "session":
             counts.skipped += 1
