@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import textwrap
+from pathlib import Path
 
 import click
 
 from branching.cli import cli
+from branching.simulate.personas import load_personas
+from branching.story.loader import load_story
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -60,3 +64,14 @@ def test_every_registered_command_is_in_the_lazy_table() -> None:
     for name, module in COMMANDS.items():
         if name in cli.commands:
             assert cli.commands[name].callback.__module__ == f"branching.cli.{module}"
+
+
+def test_the_readme_persona_example_is_accepted_for_signal(tmp_path: Path) -> None:
+    """The README's `--persona` example, saved as a reader would, for the story it is shown with."""
+    block = re.search(r"```yaml\n(\s*personas:.*?)```", README, flags=re.S)
+    assert block is not None
+    path = tmp_path / "personas.yaml"
+    path.write_text(textwrap.dedent(block.group(1)), encoding="utf-8")
+    personas = load_personas(path, load_story(ROOT / "stories" / "signal"))
+    assert [p.name for p in personas] == ["believes-adverts", "completionist"]
+    assert all(p.exact or p.by_id or p.by_tag or p.strategy != "random" for p in personas)
