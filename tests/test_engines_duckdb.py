@@ -2,7 +2,7 @@
 
 `engines.DuckDbEngine` imports DuckDB's compiled core alone (`duckdb_core`),
 writes the export's file names into its views as quoted literals, works out a
-choice of sessions by a subquery once per engine (`_picked_once`) and orders
+choice of sessions by a subquery once per engine (`_chosen_once`) and orders
 `--first-only`'s sessions by their start as a timestamp (`_first_order`). Each
 is checked against what a user would see without it: the same figures as
 SQLite's, whatever the folder is called, and no stale choice when the filters
@@ -109,6 +109,6 @@ def test_each_choice_of_sessions_is_its_own_however_many_queries_read_it(
         assert uk != nl and first != first_uk and first_uk[0] <= uk[0]
         assert _count(engine, Filters(where=(("region", "UK"),))) == uk  # again: kept
         assert first[0] == first[1]  # one session a viewer
-        assert len(engine._picked) == 4
+        assert len(engine._chosen) == 3  # UK, NL, the first sessions: each worked out once
     finally:
         engine.close()

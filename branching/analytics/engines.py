@@ -23,7 +23,7 @@ the export's percent-escaped folder name). Idioms are translated on DuckDB:
 over an export with `session_key`, a distinct count of sessions becomes a
 count of bits (`DuckDbEngine._bitmaps`), the same figure in a fifth of the
 time; a choice of sessions by a subquery is worked out once per engine
-(`_picked_once`). `keep` holds a query's rows for the queries after it (the walk's
+(`_chosen_once`). `keep` holds a query's rows for the queries after it (the walk's
 `walked`): a TEMP table, or a temporary view on Spark.
 
 DuckDB and pyspark are optional extras (`pip install 'branching[duckdb]'`,
@@ -384,10 +384,11 @@ DUCKDB_THREADS = 2  # at most: more threads hold more buffers each
 STREAM_ROWS = 2048  # rows fetched at a time by `DuckDbEngine.stream`
 
 
-# the chosen sessions in front of a query (`scan.ChosenSessions`), and the tables a
-# subquery reads (`DuckDbEngine._picked_once`)
-_PICKED = re.compile(r"WITH picked AS (?P<open>\()SELECT s\.session_id, s\.viewer_id FROM ")
+# a choice of sessions by a subquery, and the tables a subquery reads, of which those
+# that never change in an engine's life (`DuckDbEngine._chosen_once`)
+_CHOSEN_BY = "s.session_id IN ("
 _READS = re.compile(r"\b(?:FROM|JOIN)\s+([a-z_]+)", re.I)
+_FIXED = frozenset({"sessions", "session_attrs"})
 
 
 # `--first-only`'s order of a viewer's sessions (`DuckDbEngine._first_order`)
@@ -502,7 +503,7 @@ class DuckDbEngine:
             self._con.execute(f"CREATE VIEW choice_labels AS {CHOICE_LABELS}")
             self._views.add("choice_labels")
         self._made: bool | None = None  # the sessions carry their decisions (`stored_made`)
-        self._picked: dict[tuple[str, str], str] = {}  # chosen sessions kept (`_picked_once`)
+        self._chosen: dict[tuple[str, str], str] = {}  # choices of sessions kept (`_chosen_once`)
 
     def _raw(self, name: str, files: list[str]) -> None:
         """The view `raw_<name>` over `files`, as the files have it (DuckDB's reader
@@ -731,33 +732,45 @@ class DuckDbEngine:
         ends = [n for n in (low, high, elow, ehigh) if n is not None]
         return (min(ends), max(ends)) if ends else (0, 0)
 
-    def _picked_once(self, sql: str, params: Sequence[object]) -> tuple[str, list[object]]:
-        """`sql` with its chosen sessions (the CTE `picked` in front, `scan.ChosenSessions`)
-        read from a table of the engine, worked out by the first query that chose them.
+    def _chosen_once(self, sql: str, params: Sequence[object]) -> tuple[str, list[object]]:
+        """`sql` with each choice of sessions by a subquery (`filters.session_conditions`:
+        `s.session_id IN (SELECT ...)`, a `--where` over the attributes, `--first-only`'s
+        numbering of every session of the story) read from a table of the engine that
+        the first query to make that choice filled.
 
-        Only a choice by a subquery (`--where`'s attributes, `--first-only`'s numbering of
-        every session of the story) over the sessions and attributes, which never change
-        in an engine's life: each query of a report chose them again, 0.15-0.2 s of CPU
-        a query for `--first-only` at 180,000 sessions. The same rows, one table each
-        distinct choice (a table of the in-memory database, which `stream`'s cursor sees).
+        The sessions and attributes never change in an engine's life, and a report asks
+        for the same choice in query after query (the overview, the chosen sessions in
+        front of each pass): `--first-only` took 0.13-0.2 s of CPU a query at 180,000
+        sessions, a `--where` 0.07-0.13 (the attributes joined to the session keys). The
+        same rows: a table (of the in-memory database, which `stream`'s cursor sees)
+        for each distinct subquery and parameters. A subquery reading anything else
+        (the events, a table of ours) is left as it is.
         """
-        found = _PICKED.match(sql)
-        end = _closing(sql, found.end("open")) if found is not None else -1
-        cte = sql[found.end("open") : end] if found is not None and end > 0 else ""
-        if "(SELECT" not in cte or set(_READS.findall(cte)) - {"sessions", "session_attrs"}:
-            return sql, list(params)
-        marks = cte.count("?")
-        key = (cte, repr(list(params[:marks])))
-        table = self._picked.get(key)
-        if table is None:
-            table = self._picked[key] = f"picked_sessions_{len(self._picked) + 1}"
-            self._con.execute(f"CREATE OR REPLACE TABLE {table} AS {cte}", list(params[:marks]))
-        kept = f"WITH picked AS (SELECT session_id, viewer_id FROM {table}"
-        return kept + sql[end:], list(params[marks:])
+        bound = list(params)
+        at = sql.find(_CHOSEN_BY)
+        while at >= 0:
+            opened = at + len(_CHOSEN_BY)
+            end = _closing(sql, opened)
+            sub = sql[opened:end] if end > 0 else ""
+            if not sub.startswith("SELECT ") or set(_READS.findall(sub)) - _FIXED:
+                at = sql.find(_CHOSEN_BY, opened)
+                continue
+            first, marks = sql.count("?", 0, at), sub.count("?")
+            values = bound[first : first + marks]
+            key = (sub, repr(values))
+            table = self._chosen.get(key)
+            if table is None:
+                table = self._chosen[key] = f"chosen_by_{len(self._chosen) + 1}"
+                self._con.execute(f"CREATE OR REPLACE TABLE {table} AS {sub}", values)
+            kept = f"SELECT session_id FROM {table}"
+            sql = sql[:opened] + kept + sql[end:]
+            del bound[first : first + marks]
+            at = sql.find(_CHOSEN_BY, opened + len(kept))
+        return sql, bound
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:
-            sql, bound = self._picked_once(sql, params)
+            sql, bound = self._chosen_once(sql, params)
             found: list[Row] = self._con.execute(self._translate(sql), bound).fetchall()
         except duckdb_core().OutOfMemoryException as exc:  # one line, never a trace
             raise AnalyticsError(
@@ -767,7 +780,7 @@ class DuckDbEngine:
         return found
 
     def keep(self, name: str, sql: str, params: Sequence[object] = ()) -> None:
-        sql, bound = self._picked_once(sql, params)
+        sql, bound = self._chosen_once(sql, params)
         self.rows(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bound)
 
     def stream(self, sql: str, params: Sequence[object] = ()) -> Iterator[Row]:
@@ -776,7 +789,7 @@ class DuckDbEngine:
         cursor = self._con.cursor()
         try:
             cursor.execute("SET TimeZone = 'UTC'")  # the views write timestamps in UTC
-            sql, bound = self._picked_once(sql, params)
+            sql, bound = self._chosen_once(sql, params)
             result = cursor.execute(self._translate(sql), bound)
             while batch := result.fetchmany(STREAM_ROWS):
                 yield from batch
