@@ -761,6 +761,7 @@ class DuckDbEngine:
             table = self._chosen.get(key)
             if table is None:
                 table = self._chosen[key] = f"chosen_by_{len(self._chosen) + 1}"
+                sub = self._translate(sub)  # `--first-only` by the start as a timestamp
                 self._con.execute(f"CREATE OR REPLACE TABLE {table} AS {sub}", values)
             kept = f"SELECT session_id FROM {table}"
             sql = sql[:opened] + kept + sql[end:]
@@ -780,8 +781,7 @@ class DuckDbEngine:
         return found
 
     def keep(self, name: str, sql: str, params: Sequence[object] = ()) -> None:
-        sql, bound = self._chosen_once(sql, params)
-        self.rows(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", bound)
+        self.rows(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params)
 
     def stream(self, sql: str, params: Sequence[object] = ()) -> Iterator[Row]:
         """DuckDB hands the result over in batches of `STREAM_ROWS` (`fetchmany`), on a
