@@ -46,6 +46,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
 from branching.analytics.shape import AnalyticsError
+from branching.store.parquet_aggregates import current_aggregates
 from branching.store.parquet_files import MANIFEST
 
 Row = tuple[Any, ...]
@@ -435,14 +436,19 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _keys_given(folder: Path) -> int | None:
-    """How many session keys the export in `folder` gave out (its manifest's
-    `session_keys`: every key is 1 to that), None when its manifest does not say."""
+def _manifest_number(folder: Path, field: str) -> int | None:
+    """A positive whole number the manifest of the export in `folder` holds, else None."""
     try:
-        given = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("session_keys")
+        given = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get(field)
     except (OSError, ValueError, AttributeError):
         return None
     return given if type(given) is int and given > 0 else None
+
+
+def _keys_given(folder: Path) -> int | None:
+    """How many session keys the export in `folder` gave out (its manifest's
+    `session_keys`: every key is 1 to that), None when its manifest does not say."""
+    return _manifest_number(folder, "session_keys")
 
 
 class DuckDbEngine:
@@ -503,6 +509,7 @@ class DuckDbEngine:
             self._con.execute(f"CREATE VIEW choice_labels AS {CHOICE_LABELS}")
             self._views.add("choice_labels")
         self._made: bool | None = None  # the sessions carry their decisions (`stored_made`)
+        self._rolled: bool | None = None  # views over the export's aggregates (`aggregates`)
         self._chosen: dict[tuple[str, str], str] = {}  # choices of sessions kept (`_chosen_once`)
 
     def _raw(self, name: str, files: list[str]) -> None:
@@ -614,6 +621,22 @@ class DuckDbEngine:
                 self._con.execute("SELECT COUNT(made) > 0 FROM raw_sessions").fetchall()[0][0]
             )
         return self._made
+
+    def aggregates(self) -> bool:
+        """True when the export holds the database's aggregates of its last run
+        (`store.parquet_aggregates`), now views named like the SQLite tables
+        (`agg_edges`, `agg_scenes`, `agg_sessions`, `agg_attr_keys`); False for an
+        export without them (older, or of a pruned database), or with an older run's."""
+        if self._rolled is None:
+            run = _manifest_number(self._folder, "run")
+            files = current_aggregates(self._folder, run) if run is not None else None
+            for name, path in (files or {}).items():
+                self._con.execute(
+                    f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM "
+                    f"read_parquet({_literal(str(path))}, hive_partitioning = false)"
+                )
+            self._rolled = files is not None
+        return self._rolled
 
     @property
     def keyed(self) -> bool:

@@ -14,9 +14,10 @@ database.
 `source` picks the engine (`engines.py`): SQLite at `db` (the default), or
 the Parquet export through DuckDB (`parquet:OUT/`) or Spark (`spark:OUT/`).
 The raw-event queries are one portable definition (`scan.py`) on every
-engine; the running totals and the aggregates are SQLite's own accelerators,
-so the Parquet engines answer every figure from the events, with the same
-numbers.
+engine; the running totals are SQLite's own accelerator, and the aggregates
+are read on DuckDB too wherever the export holds them (`parquet_rollup.py`),
+so the Parquet engines answer every other figure from the events, with the
+same numbers.
 
 With no database, or one that holds no recordings of the story, or when asked
 (`story_map=True`), it is the **story map**: the structure alone (scenes,
@@ -35,9 +36,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from branching.analytics import scan
-from branching.analytics.engines import Engine, open_engine
+from branching.analytics.engines import DuckDbEngine, Engine, open_engine
 from branching.analytics.filters import Filters, Unit, settle_audience, unit_named
 from branching.analytics.graph import Counts, EdgeKey, FlowGraph, assemble, totals_counts
+from branching.analytics.parquet_rollup import parquet_counts
 from branching.analytics.rollup import rollup_counts
 from branching.analytics.shape import (
     AnalyticsError,
@@ -240,8 +242,15 @@ def _from_db(
             if USE_AGGREGATES and conn is not None
             else (None, "")
         )
+        exported = (
+            parquet_counts(engine, story_id, chosen, filters, unit)
+            if USE_AGGREGATES and isinstance(engine, DuckDbEngine) and not fold
+            else None
+        )
         if rolled is not None:
             counts, source = rolled, "aggregates"
+        elif exported is not None:  # the export's copy of the aggregates (DuckDB)
+            counts, source = exported, engine.label
         elif fold:
             picked = scan.picked(story_id, chosen, filters)
             counts, labels = scan.counts_and_labels(engine, picked, unit, hashes)

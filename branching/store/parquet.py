@@ -58,6 +58,12 @@ from branching.store import db, digests
 from branching.store.clock import now_ts
 from branching.store.errors import InvalidInput
 from branching.store.export import StateTexts, read_snapshot
+from branching.store.parquet_aggregates import (
+    AGGREGATE_COLUMNS,
+    aggregate_copies,
+    aggregate_file,
+    stale_aggregates,
+)
 from branching.store.parquet_files import (
     Commit,
     Manifest,
@@ -252,6 +258,9 @@ def export_parquet(
     except BaseException:
         commit.abort()
         raise
+    with folder_errors(out):  # the last run's aggregates, now that this run's count
+        for stale in stale_aggregates(out, run):
+            stale.unlink(missing_ok=True)
     return ParquetExport(
         out,
         run,
@@ -446,8 +455,10 @@ class _Run:
         self.progress = progress
         self.counts = _Counts(keys=keys)
 
-    def _dataset(self, name: str, columns: tuple[tuple[str, str], ...]) -> _Buffered:
-        path = self.commit.temp(self.out / name / f"{name}.parquet")
+    def _dataset(
+        self, name: str, columns: tuple[tuple[str, str], ...], final: Path | None = None
+    ) -> _Buffered:
+        path = self.commit.temp(final or self.out / name / f"{name}.parquet")
         return _Buffered(path, _schema(columns), TABLE_ROWS)
 
     def write(self, last_seqs: Path | None) -> _Counts:
@@ -497,6 +508,9 @@ class _Run:
         self._copy("stories", STORY_COLUMNS, _STORIES)
         if db.has_table(self.conn, "choice_labels"):
             self._copy("choice_labels", LABEL_COLUMNS, _LABELS)
+        for name, sql in aggregate_copies(self.conn):  # the flowchart's sums, when they agree
+            final = aggregate_file(self.out, name, self.run)
+            self._copy(name, AGGREGATE_COLUMNS[name], sql, final)
         return self.counts
 
     def _events(
@@ -534,8 +548,10 @@ class _Run:
             parts.add(story, str(ts)[:10], row, 160 + len(state))
             self.counts.events += 1
 
-    def _copy(self, name: str, columns: tuple[tuple[str, str], ...], sql: str) -> None:
-        table = self._dataset(name, columns)
+    def _copy(
+        self, name: str, columns: tuple[tuple[str, str], ...], sql: str, final: Path | None = None
+    ) -> None:
+        table = self._dataset(name, columns, final)
         for row in self.conn.execute(sql):
             table.add(tuple(row), sum(len(v) for v in row if type(v) is str))
         table.close()

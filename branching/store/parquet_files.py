@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from branching.store.errors import StoreError
+from branching.store.parquet_aggregates import AGGREGATE_DATASETS, AGGREGATE_FILE
 
 MANIFEST = "_branching_export.json"
 BOOKS = "_branching_export"  # the high-water files; `_` keeps query engines out
@@ -46,7 +47,7 @@ KIND = "branching-parquet-export"
 # 4: sessions' `made` and the `choice_labels` dataset
 LAYOUT = 4
 CONTINUES = (2, 3, LAYOUT)  # layouts a run adds to (sessions, labels rewritten whole each run)
-DATASETS = ("events", "sessions", "session_attrs", "stories", "choice_labels")
+DATASETS = ("events", "sessions", "session_attrs", "stories", "choice_labels", *AGGREGATE_DATASETS)
 _PART = re.compile(r"part-(\d+)-\d+\.parquet")
 _SEQS = re.compile(r"seqs-(\d+)\.parquet")
 
@@ -152,10 +153,12 @@ def _clean(out: Path, run: int) -> None:
             for name in names:
                 part = _PART.fullmatch(name)
                 seqs = _SEQS.fullmatch(name)
+                rolled = AGGREGATE_FILE.fullmatch(name)
                 stale = (
                     (name.startswith(".") and name.endswith(".tmp"))
                     or (part is not None and int(part.group(1)) > run)
                     or (seqs is not None and int(seqs.group(1)) != run)
+                    or (rolled is not None and int(rolled.group(2)) != run)
                 )
                 if stale:
                     os.unlink(os.path.join(folder, name))

@@ -1,0 +1,119 @@
+"""The aggregates the flowchart sums, copied into the Parquet export beside the events.
+
+SQLite answers a filtered flowchart in sessions or times from its aggregate
+tables (`aggregates.py`, read by `analytics/rollup.py`), never from the
+events; a reader of the export (DuckDB, `analytics/parquet_rollup.py`) does
+the same with these copies: ~300,000 rows at ten million events, where the
+events are 4.7 million rows of text to decode and join. Each run of
+`branching export --format parquet` rewrites them whole, inside the read
+transaction that exports the events, so they hold exactly what the database
+held when the events were exported:
+
+- `agg_edges/agg_edges-RUN.parquet`, `agg_scenes/...`, `agg_sessions/...`:
+  the tables as they are, in their key order (story, attribute key and
+  value, version, day...: a reader skips the row groups of other slices);
+- `agg_attr_keys/agg_attr_keys-RUN.parquet`: which attribute keys the
+  aggregates keep (a `--where` on one they dropped reads the events).
+
+A file counts only when its RUN is the manifest's run (`MANIFEST`): a run
+that writes none (see below) leaves the last run's files behind until the
+next `prepare` deletes them (`parquet_files._clean`), and a reader takes
+them for stale, and scans the events as before.
+
+They agree with the exported events only while the export holds every event
+the aggregates count and no other: the event files are never rewritten, so
+an event pruned after an earlier run is still in them while the aggregates
+no longer count it. A database that was ever pruned (`pruned_traversals`,
+`pruned_scene_views`) is exported without them; so is a file from before
+the aggregates (m011), which a read-only reader does not upgrade.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from branching.store import db
+
+_CLASS = (
+    ("story_id", "str"),
+    ("attr_key", "str"),
+    ("attr_value", "str"),
+    ("content_hash", "str"),
+    ("day", "str"),
+    ("first_play", "int"),
+    ("simulated", "int"),
+    ("outcome", "str"),
+)
+# dataset (= the SQLite table) -> its columns (name, `parquet._schema` type), key first
+AGGREGATE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "agg_edges": (
+        *_CLASS,
+        ("scene", "str"),
+        ("choice", "str"),
+        ("target", "str"),
+        ("times", "int"),
+        ("timeouts", "int"),
+        ("sessions", "int"),
+        ("sessions_timed_out", "int"),
+    ),
+    "agg_scenes": (
+        *_CLASS,
+        ("scene", "str"),
+        ("views", "int"),
+        ("sessions", "int"),
+        ("sessions_timed_out", "int"),
+    ),
+    "agg_sessions": (*_CLASS, ("last_scene", "str"), ("ending_id", "str"), ("sessions", "int")),
+    "agg_attr_keys": (("story_id", "str"), ("key", "str"), ("kept", "int")),
+}
+AGGREGATE_DATASETS = tuple(AGGREGATE_COLUMNS)
+AGGREGATE_FILE = re.compile(r"(agg_[a-z_]+)-(\d+)\.parquet")
+_KEYS = {
+    "agg_edges": "scene, choice, target",
+    "agg_scenes": "scene",
+    "agg_sessions": "last_scene, ending_id",
+    "agg_attr_keys": "",
+}
+_PRUNED = ("pruned_traversals", "pruned_scene_views")
+
+
+def aggregate_file(out: Path, name: str, run: int) -> Path:
+    """Where run `run` writes the dataset `name`."""
+    return out / name / f"{name}-{run:06d}.parquet"
+
+
+def aggregate_copies(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(dataset, the SELECT copying it in key order) for each aggregate table to export:
+    none when the database has no aggregates or was ever pruned (see the docstring)."""
+    if not all(db.has_table(conn, name) for name in AGGREGATE_DATASETS):
+        return []
+    for table in _PRUNED:
+        if db.has_table(conn, table) and conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
+            return []
+    copies = []
+    for name, columns in AGGREGATE_COLUMNS.items():
+        names = [c for c, _ in columns]
+        key = "story_id, key" if name == "agg_attr_keys" else f"{', '.join(names[:8])}"
+        order = f"{key}, {_KEYS[name]}" if _KEYS[name] else key
+        copies.append((name, f"SELECT {', '.join(names)} FROM {name} ORDER BY {order}"))
+    return copies
+
+
+def stale_aggregates(out: Path, run: int) -> list[Path]:
+    """The aggregate files in `out` of a run other than `run` (the manifest's)."""
+    found = []
+    for name in AGGREGATE_DATASETS:
+        folder = out / name
+        for path in folder.glob("*.parquet") if folder.is_dir() else ():
+            match = AGGREGATE_FILE.fullmatch(path.name)
+            if match is not None and match.group(1) == name and int(match.group(2)) != run:
+                found.append(path)
+    return found
+
+
+def current_aggregates(out: Path, run: int) -> dict[str, Path] | None:
+    """Dataset -> its file of run `run`, when the export holds every one; else None."""
+    files = {name: aggregate_file(out, name, run) for name in AGGREGATE_DATASETS}
+    return files if all(path.is_file() for path in files.values()) else None
