@@ -18,10 +18,12 @@ unfiltered and filtered (`--where region=NL`, the last week, `--first-only`,
 one process each, as `bench_stats_parquet.py` does `stats`: wall, CPU and
 the child's peak memory, with `--before REV` the code of REV right before
 this checkout's on the same case (the two outputs must be byte for byte the
-same, pictures apart), and issue 14's target: every case under 1 s and
-200 MB. Writes benchmarks/results/flowchart-sources.json.
+same, pictures apart; `--before-source parquet:OLD/`, one per `--source`,
+has REV read its own export of the same database), and issue 14's target:
+every case under 1 s and 200 MB. Writes benchmarks/results/flowchart-sources.json.
 
     python benchmarks/bench_flowchart.py --db DB --source parquet:OUT/ [--before REV]
+        [--before-source parquet:OLD/]
         [--formats json,dot] [--selections all,viewers] [--story signal]
 
 With `--viewers` it times `flowchart STORY --db DB --by viewers` on SQLite in
@@ -177,12 +179,14 @@ def sources(args: argparse.Namespace) -> None:
           f" {'REV wall':>8} {'REV cpu':>7} {'REV MB':>6}")  # fmt: skip
     verdicts = Verdicts()
     cases: list[dict[str, object]] = []
+    old = {f"#{i}": ["--source", src] for i, src in enumerate(args.before_source or [], 1)}
     for name, picked in chosen.items():
         for label, src in where.items():
             for fmt, extra in formats.items():
-                cmd = ["flowchart", args.story, *src, *picked, *extra, "-o"]
+                cmd = ["flowchart", args.story, *picked, *extra, "-o"]
                 line = f"{label:7} {name:11} {fmt:9}"
-                case = _pair(cmd, fmt, before, out, verdicts, (label, name), line, ([], []))
+                dbs = (old.get(label, src), src)  # REV on its own export, if named
+                case = _pair(cmd, fmt, before, out, verdicts, (label, name), line, dbs)
                 cases.append({"source": label, "selection": name, **case})
     end = os.getloadavg()[0]
     print(f"load average at end: {end:.2f}")
@@ -258,6 +262,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder for the pictures")
     parser.add_argument("--source", action="append", default=None, help="parquet:OUT/")
     parser.add_argument("--before", default=None, help="baseline: the code of REV (or a DIR)")
+    parser.add_argument(
+        "--before-source", action="append", default=None, help="what REV reads for each --source"
+    )
     parser.add_argument("--story", default="signal", help="the story (with --source)")
     parser.add_argument("--formats", default=",".join(SOURCE_FORMATS), help="with --source")
     parser.add_argument("--selections", default=None, help="comma-separated, with --source")
