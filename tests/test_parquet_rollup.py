@@ -25,7 +25,7 @@ from branching.cli.main import cli
 pytest.importorskip("duckdb")
 pq = pytest.importorskip("pyarrow.parquet")
 
-AGGREGATES = ("agg_edges", "agg_scenes", "agg_sessions", "agg_attr_keys")
+AGGREGATES = ("agg_edges", "agg_scenes", "agg_sessions", "agg_attr_keys", "digest_names")
 
 
 def run(*args: str) -> str:
@@ -102,9 +102,9 @@ SELECTIONS = [
 ]
 
 
-@pytest.mark.parametrize("unit", ["sessions", "times"])
+@pytest.mark.parametrize("unit", ["sessions", "times", "viewers"])
 @pytest.mark.parametrize("args", SELECTIONS, ids=["_".join(a) or "all" for a in SELECTIONS])
-def test_duckdb_sums_the_exported_aggregates_to_sqlites_figures_reading_no_event(
+def test_duckdb_sums_the_exported_aggregates_and_lists_to_sqlites_figures_reading_no_event(
     recorded: tuple[Path, Path], scans: list[str], unit: str, args: tuple[str, ...]
 ) -> None:
     db, out = recorded
@@ -118,10 +118,20 @@ def test_duckdb_sums_the_exported_aggregates_to_sqlites_figures_reading_no_event
     assert scans == []
 
 
+def test_by_viewers_any_selection_is_counted_from_the_exported_lists(
+    recorded: tuple[Path, Path], scans: list[str]
+) -> None:
+    db, out = recorded
+    args = ("--since", "2026-01-02T12:00", "--where", "region=NL", "--where", "device=ssh")
+    sqlite = flowchart(("--db", str(db)), "viewers", args)
+    assert sqlite["viewers"], "a selection of no viewer proves nothing"
+    assert flowchart(("--source", f"parquet:{out}"), "viewers", args) == sqlite
+    assert scans == []
+
+
 @pytest.mark.parametrize(
     ("unit", "args"),
     [
-        ("viewers", ()),
         ("sessions", ("--since", "2026-01-03T12:00")),
         ("sessions", ("--where", "region=NL", "--where", "device=ssh")),
     ],
@@ -151,9 +161,11 @@ def test_a_pruned_database_exports_no_aggregates_and_the_events_are_scanned(
     # pruned after the first run: its events stay in the export, the aggregates drop them
     run("prune", "--before", "2026-01-03", "--yes", "--db", str(copy))
     run("export", "--db", str(copy), "--format", "parquet", str(out))
-    assert not [p for name in AGGREGATES for p in (out / name).glob("*.parquet")]
+    assert not [p for name in (*AGGREGATES, "digest_names") for p in (out / name).glob("*")]
     after = flowchart(("--source", f"parquet:{out}"), "sessions", ())
-    assert scans == ["sessions"]
+    flowchart(("--source", f"parquet:{out}"), "viewers", ())
+    assert scans == ["sessions", "viewers"]
+    assert not pq.read_table(out / "sessions", columns=["reached"])["reached"].drop_null()
     assert after == before  # every exported event still counts, as the scan always did
 
 
@@ -171,4 +183,5 @@ def test_an_export_whose_aggregates_are_of_an_older_run_is_scanned(
     data = json.loads(manifest.read_text(encoding="utf-8"))
     manifest.write_text(json.dumps({**data, "run": 2}), encoding="utf-8")  # a run without them
     flowchart(("--source", f"parquet:{old}"), "sessions", ())
-    assert scans == ["sessions"]
+    flowchart(("--source", f"parquet:{old}"), "viewers", ())
+    assert scans == ["sessions", "viewers"]

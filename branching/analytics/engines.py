@@ -207,6 +207,9 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "path": "VARCHAR",
             "depth": "BIGINT",
             "made": "BIGINT",
+            "reached": "VARCHAR",  # the digests' lists (`parquet_viewers`)
+            "clocked": "VARCHAR",
+            "views": "BIGINT",
         },
     ),
     "session_attrs": (
@@ -510,6 +513,7 @@ class DuckDbEngine:
             self._views.add("choice_labels")
         self._made: bool | None = None  # the sessions carry their decisions (`stored_made`)
         self._rolled: bool | None = None  # views over the export's aggregates (`aggregates`)
+        self._lists = False  # ... and its `digest_names` (`digest_lists`)
         self._chosen: dict[tuple[str, str], str] = {}  # choices of sessions kept (`_chosen_once`)
 
     def _raw(self, name: str, files: list[str]) -> None:
@@ -636,7 +640,13 @@ class DuckDbEngine:
                     f"read_parquet({_literal(str(path))}, hive_partitioning = false)"
                 )
             self._rolled = files is not None
+            self._lists = "digest_names" in (files or {})
         return self._rolled
+
+    def digest_lists(self) -> bool:
+        """True when the export holds, beside `aggregates`, the digests' names
+        (`digest_names`) that the sessions' `reached` and `clocked` are codes of."""
+        return self.aggregates() and self._lists
 
     @property
     def keyed(self) -> bool:

@@ -40,6 +40,7 @@ from branching.analytics.engines import DuckDbEngine, Engine, open_engine
 from branching.analytics.filters import Filters, Unit, settle_audience, unit_named
 from branching.analytics.graph import Counts, EdgeKey, FlowGraph, assemble, totals_counts
 from branching.analytics.parquet_rollup import parquet_counts
+from branching.analytics.parquet_viewers import viewer_counts_exported
 from branching.analytics.rollup import rollup_counts
 from branching.analytics.shape import (
     AnalyticsError,
@@ -242,11 +243,13 @@ def _from_db(
             if USE_AGGREGATES and conn is not None
             else (None, "")
         )
-        exported = (
-            parquet_counts(engine, story_id, chosen, filters, unit)
-            if USE_AGGREGATES and isinstance(engine, DuckDbEngine) and not fold
-            else None
-        )
+        exported = None
+        if USE_AGGREGATES and isinstance(engine, DuckDbEngine) and not fold:
+            exported = (
+                viewer_counts_exported(engine, story_id, chosen, filters)
+                if unit == "viewers"
+                else parquet_counts(engine, story_id, chosen, filters, unit)
+            )
         if rolled is not None:
             counts, source = rolled, "aggregates"
         elif exported is not None:  # the export's copy of the aggregates (DuckDB)

@@ -62,6 +62,7 @@ from branching.store.parquet_aggregates import (
     AGGREGATE_COLUMNS,
     aggregate_copies,
     aggregate_file,
+    digest_lists_agree,
     stale_aggregates,
 )
 from branching.store.parquet_files import (
@@ -127,6 +128,9 @@ SESSION_COLUMNS = (
     ("path", "str"),
     ("depth", "int"),
     ("made", "int"),
+    ("reached", "str"),
+    ("clocked", "str"),
+    ("views", "int"),
 )
 ATTR_COLUMNS = (("session_id", "str"), ("key", "str"), ("value", "str"))
 STORY_COLUMNS = (
@@ -464,9 +468,11 @@ class _Run:
     def write(self, last_seqs: Path | None) -> _Counts:
         simulated = "s.simulated" if "simulated" in db.columns(self.conn, "sessions") else "0"
         steps = _step_names(self.conn)
+        lists = steps is not None and digest_lists_agree(self.conn)  # by viewers (layout 4)
         sessions_sql = _SESSIONS.format(
             simulated=simulated,
-            digest="d.path, d.depth, d.made" if steps is not None else "NULL, NULL, NULL",
+            digest=("d.path, d.depth, d.made" if steps is not None else "NULL, NULL, NULL")
+            + (", d.reached, d.clocked, d.views" if lists else ", NULL, NULL, NULL"),
             digests="\nLEFT JOIN session_digests d ON d.session_id = s.session_id"
             if steps is not None
             else "",
@@ -479,7 +485,7 @@ class _Run:
         states = StateTexts()
         exported = _Marks(last_seqs)
         for row in self.conn.execute(sessions_sql):
-            *session, codes, depth, made, last = row
+            *session, codes, depth, made, reached, clocked, views, last = row
             started, session_id = session[6], session[0]
             mark = exported.seq(started, session_id)
             if mark is None:  # a session new to the export: the next key
@@ -489,7 +495,9 @@ class _Run:
                 key, done = mark
             path = path_text(codes, steps) if steps is not None else None
             depth = depth if path is not None else None
-            sessions.add((session_id, key, *session[1:], path, depth, made))
+            sessions.add(
+                (session_id, key, *session[1:], path, depth, made, reached, clocked, views)
+            )
             self.counts.sessions += 1
             if last is not None and (done is None or last > done):
                 events = self.conn.execute(events_sql, (session_id,)).fetchall()

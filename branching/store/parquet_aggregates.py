@@ -34,7 +34,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from branching.store import db
+from branching.store import db, digests
 
 _CLASS = (
     ("story_id", "str"),
@@ -67,14 +67,18 @@ AGGREGATE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "agg_sessions": (*_CLASS, ("last_scene", "str"), ("ending_id", "str"), ("sessions", "int")),
     "agg_attr_keys": (("story_id", "str"), ("key", "str"), ("kept", "int")),
+    # what the codes of the sessions' `reached` and `clocked` stand for (by viewers)
+    "digest_names": (("code", "int"), ("name", "str")),
 }
 AGGREGATE_DATASETS = tuple(AGGREGATE_COLUMNS)
-AGGREGATE_FILE = re.compile(r"(agg_[a-z_]+)-(\d+)\.parquet")
+REQUIRED = ("agg_edges", "agg_scenes", "agg_sessions", "agg_attr_keys")
+AGGREGATE_FILE = re.compile(r"(agg_[a-z_]+|digest_names)-(\d+)\.parquet")
 _KEYS = {
     "agg_edges": "scene, choice, target",
     "agg_scenes": "scene",
     "agg_sessions": "last_scene, ending_id",
     "agg_attr_keys": "",
+    "digest_names": "",
 }
 _PRUNED = ("pruned_traversals", "pruned_scene_views")
 
@@ -87,18 +91,41 @@ def aggregate_file(out: Path, name: str, run: int) -> Path:
 def aggregate_copies(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     """(dataset, the SELECT copying it in key order) for each aggregate table to export:
     none when the database has no aggregates or was ever pruned (see the docstring)."""
-    if not all(db.has_table(conn, name) for name in AGGREGATE_DATASETS):
+    if not _agree(conn):
         return []
-    for table in _PRUNED:
-        if db.has_table(conn, table) and conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
-            return []
     copies = []
     for name, columns in AGGREGATE_COLUMNS.items():
+        if name == "digest_names" and not digest_lists_agree(conn):
+            continue
         names = [c for c, _ in columns]
-        key = "story_id, key" if name == "agg_attr_keys" else f"{', '.join(names[:8])}"
+        key = {"agg_attr_keys": "story_id, key", "digest_names": "code"}.get(
+            name, ", ".join(names[:8])
+        )
         order = f"{key}, {_KEYS[name]}" if _KEYS[name] else key
         copies.append((name, f"SELECT {', '.join(names)} FROM {name} ORDER BY {order}"))
     return copies
+
+
+def _agree(conn: sqlite3.Connection) -> bool:
+    """The database has the aggregates and was never pruned (see the docstring)."""
+    if not all(db.has_table(conn, name) for name in REQUIRED):
+        return False
+    for table in _PRUNED:
+        if db.has_table(conn, table) and conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
+            return False
+    return True
+
+
+def digest_lists_agree(conn: sqlite3.Connection) -> bool:
+    """The sessions' digests hold the lists the flowchart by viewers reads (m018: `reached`,
+    `clocked`, `views`), up to date, in a database whose aggregates `_agree`."""
+    return (
+        _agree(conn)
+        and db.has_table(conn, "session_digests")
+        and db.has_table(conn, "digest_names")
+        and not digests.outdated(conn)
+        and digests.has_edges(conn)
+    )
 
 
 def stale_aggregates(out: Path, run: int) -> list[Path]:
@@ -114,6 +141,9 @@ def stale_aggregates(out: Path, run: int) -> list[Path]:
 
 
 def current_aggregates(out: Path, run: int) -> dict[str, Path] | None:
-    """Dataset -> its file of run `run`, when the export holds every one; else None."""
+    """Dataset -> its file of run `run`, when the export holds the four aggregates (and
+    `digest_names` when it holds that too); else None."""
     files = {name: aggregate_file(out, name, run) for name in AGGREGATE_DATASETS}
-    return files if all(path.is_file() for path in files.values()) else None
+    if not all(files[name].is_file() for name in REQUIRED):
+        return None
+    return {name: path for name, path in files.items() if path.is_file()}
