@@ -13,7 +13,11 @@ held when the events were exported:
   the tables as they are, in their key order (story, attribute key and
   value, version, day...: a reader skips the row groups of other slices);
 - `agg_attr_keys/agg_attr_keys-RUN.parquet`: which attribute keys the
-  aggregates keep (a `--where` on one they dropped reads the events).
+  aggregates keep (a `--where` on one they dropped reads the events);
+- `digest_names/digest_names-RUN.parquet`: what the codes of the digests'
+  lists stand for (a scene, an edge...), when `parquet.py` writes those
+  lists (`reached`, `clocked`, `views`) in the sessions: the flowchart by
+  viewers (`analytics/parquet_viewers.py`) counts them as SQLite does.
 
 A file counts only when its RUN is the manifest's run (`MANIFEST`): a run
 that writes none (see below) leaves the last run's files behind until the
@@ -25,7 +29,9 @@ the aggregates count and no other: the event files are never rewritten, so
 an event pruned after an earlier run is still in them while the aggregates
 no longer count it. A database that was ever pruned (`pruned_traversals`,
 `pruned_scene_views`) is exported without them; so is a file from before
-the aggregates (m011), which a read-only reader does not upgrade.
+the aggregates (m011), which a read-only reader does not upgrade. The lists
+are written only with the aggregates, and only from digests that hold them
+up to date (m018, not `digests.outdated`).
 """
 
 from __future__ import annotations
