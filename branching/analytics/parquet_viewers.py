@@ -7,10 +7,12 @@ it was shown a scene (`views`), and how it ended; each viewer's codes are the
 union of their sessions'. The export carries the same lists in its sessions
 (`reached`, `clocked`, `views`, written with the aggregates: only when they
 agree with the exported events, `store.parquet_aggregates`) and what the
-codes stand for (`digest_names`), so DuckDB reads one row per chosen session
-(the same choice as the scan's, `filters.session_conditions`) and
-`flow_viewers`' own tally counts them, the same figures as SQLite's, where
-the scan joins 4.7 million events to their sessions at ten million.
+codes stand for (`digest_names`), so DuckDB splits the chosen sessions'
+lists (the same choice as the scan's, `filters.session_conditions`) and
+counts the viewers of each code, each end and in all as bits of their
+numbers, and `flow_viewers`' own tally, filled with those counts, decodes
+and orders them: the same figures as SQLite's, where the scan joins 4.7
+million events to their sessions at ten million.
 
 None (the caller scans the events) for an export without the lists, or with
 a chosen session that has none.
@@ -19,21 +21,12 @@ a chosen session that has none.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 
-from branching.analytics.engines import DuckDbEngine, Row
+from branching.analytics.engines import DuckDbEngine
 from branching.analytics.filters import Filters, session_conditions
 from branching.analytics.flow_viewers import _ViewerUnions
 from branching.analytics.graph import Counts
 from branching.analytics.source import Version
-
-# `flow_viewers._READ` over the exported sessions: viewer, how it ended, views, lists
-_READ = """SELECT s.viewer_id, s.outcome, s.ending_id, s.last_scene, s.views, s.reached, s.clocked
-FROM sessions s WHERE {cond} ORDER BY s.viewer_id"""
-
-
-class _NoLists(Exception):
-    """A chosen session has no lists in the export: the events are scanned."""
 
 
 def viewer_counts_exported(
@@ -43,10 +36,8 @@ def viewer_counts_exported(
     if not engine.digest_lists():
         return None
     cond, params = session_conditions(story_id, chosen, filters)
-    tally = _ViewerUnions()
-    try:
-        tally.read(_ends(engine.stream(_READ.format(cond=cond), params)))
-    except _NoLists:
+    tally = _counted(engine, cond, params)
+    if tally is None:
         return None
     book = sqlite3.connect(":memory:")  # the names as the tally decodes them, from SQLite
     try:
@@ -60,14 +51,46 @@ def viewer_counts_exported(
         book.close()
 
 
-def _ends(rows: Iterator[Row]) -> Iterator[Row]:
-    """The rows as `flow_viewers._READ` gives them: how a session ended as one text."""
-    for viewer, outcome, ending, last, views, reached, clocked in rows:
-        if reached is None or clocked is None or views is None:
-            raise _NoLists
-        end: str | None
-        if outcome == "ending":
-            end = "+" + ("\0" if ending is None else ending)
+# DuckDB: the viewers per code as bits of their numbers (`_bitmaps` makes each distinct
+# count one), each session's lists split into characters; then per end, then the totals
+_UNIONS = """WITH chosen AS (SELECT s.viewer_id, s.outcome, s.ending_id, s.last_scene, s.views,
+       s.reached, s.clocked FROM sessions s WHERE {cond}),
+codes AS (SELECT 'r' AS kind, unnest(string_split(reached, '')) AS code, viewer_id FROM chosen
+    UNION ALL
+    SELECT 'c', unnest(string_split(clocked, '')), viewer_id FROM chosen)
+SELECT kind, code, COUNT(DISTINCT c.viewer_id), 0, 0, 0 FROM codes c GROUP BY 1, 2
+UNION ALL
+SELECT 'e', CASE WHEN outcome = 'ending' THEN '+' || COALESCE(ending_id, chr(0))
+       WHEN last_scene IS NOT NULL THEN '-' || last_scene END,
+       COUNT(DISTINCT c.viewer_id), 0, 0, 0 FROM chosen c GROUP BY 1, 2
+UNION ALL
+SELECT 't', NULL, COUNT(DISTINCT c.viewer_id), COUNT(*), COALESCE(SUM(views), 0),
+       COUNT(*) FILTER (WHERE reached IS NULL OR clocked IS NULL OR views IS NULL
+                        OR viewer_id IS NULL)
+FROM chosen c
+UNION ALL
+SELECT 'd', NULL, COUNT(DISTINCT c.viewer_id), 0, 0, 0 FROM chosen c WHERE outcome = 'ending'"""
+
+
+def _counted(engine: DuckDbEngine, cond: str, params: list[object]) -> _ViewerUnions | None:
+    """`flow_viewers`' tally of the chosen sessions' lists, counted by DuckDB (one query:
+    0.5 s of CPU where reading 180,000 sessions into Python took 1.4 at ten million
+    events); None when a chosen session has no lists (or no viewer, which the tally
+    counts as one viewer and a distinct count does not)."""
+    tally = _ViewerUnions()
+    for kind, code, n, sessions, views, missing in engine.rows(
+        _UNIONS.format(cond=cond), [*params]
+    ):
+        if kind == "r":
+            tally.reached[code] = int(n)
+        elif kind == "c":
+            tally.clocked[code] = int(n)
+        elif kind == "e":
+            tally.ends[code] = int(n)
+        elif kind == "d":
+            tally.completed = int(n)
         else:
-            end = None if last is None else "-" + last
-        yield viewer, end, views, reached, clocked
+            if missing:
+                return None
+            tally.viewers, tally.sessions, tally.views = int(n), int(sessions), int(views)
+    return tally
