@@ -46,6 +46,7 @@ from branching.store import aggregates, db, digests, spool, states, totals
 from branching.store.clock import now_ts, parse_cutoff
 from branching.store.paths import sidecar_paths, spool_path
 from branching.store.records import ForgetResult, PrunePlan, PruneResult
+from branching.store.session_ids import forgotten_key
 from branching.store.store import Store
 from branching.store.viewers import lookup_id
 
@@ -73,7 +74,7 @@ def forget(path: Path, viewer: str, *, viewer_key: Path | None = None) -> Forget
             conn.executemany(
                 "INSERT INTO forgotten_sessions (session_id, forgotten_at) VALUES (?, ?) "
                 "ON CONFLICT DO NOTHING",
-                [(session_id, now_ts()) for session_id in sorted(sessions)],
+                [(forgotten_key(session_id), now_ts()) for session_id in sorted(sessions)],
             )
             events = conn.execute(
                 f"DELETE FROM events WHERE session_id IN ({mine})", [vid]
