@@ -11,7 +11,8 @@ pruned before are anonymous and stay in the totals.
 
 A playthrough still in progress when its viewer is forgotten has a player
 that carries on sending events. `forget` lists every playthrough it deletes
-in `forgotten_sessions` (their random ids, never the viewer's), in the same
+in `forgotten_sessions` (their ids, a version 7 id with its time zeroed:
+`session_ids.forgotten_key`; never the viewer's), in the same
 transaction, and every op for a listed playthrough is dropped when it arrives
 from its player or a spool (`ops.apply_op`), and skipped by `merge`: nothing
 it sends later is recorded, and nothing is left failing in the spool. The
@@ -46,6 +47,7 @@ from branching.store import aggregates, db, digests, spool, states, totals
 from branching.store.clock import now_ts, parse_cutoff
 from branching.store.paths import sidecar_paths, spool_path
 from branching.store.records import ForgetResult, PrunePlan, PruneResult
+from branching.store.session_ids import forgotten_key
 from branching.store.store import Store
 from branching.store.viewers import lookup_id
 
@@ -73,7 +75,7 @@ def forget(path: Path, viewer: str, *, viewer_key: Path | None = None) -> Forget
             conn.executemany(
                 "INSERT INTO forgotten_sessions (session_id, forgotten_at) VALUES (?, ?) "
                 "ON CONFLICT DO NOTHING",
-                [(session_id, now_ts()) for session_id in sorted(sessions)],
+                [(forgotten_key(session_id), now_ts()) for session_id in sorted(sessions)],
             )
             events = conn.execute(
                 f"DELETE FROM events WHERE session_id IN ({mine})", [vid]
