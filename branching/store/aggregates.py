@@ -68,7 +68,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from branching.store import decide_acts, digests, sketch
-from branching.store.session_ids import forgotten_key_sql
 
 ATTR_LIMIT = 64  # distinct values of one attribute key in a story kept in the aggregates
 CLASS = "story_id, attr_key, attr_value, content_hash, day, first_play, simulated, outcome"
@@ -577,8 +576,7 @@ def standing_moved(conn: sqlite3.Connection, session_id: str, old: Standing, new
 
 # -- the live path, a group of ops at a time (`ops.apply_ops`) --------------------------
 
-_SESSION_CLASS = f"""SELECT EXISTS (SELECT 1 FROM forgotten_sessions
-                      WHERE session_id = {forgotten_key_sql("?1")}),
+_SESSION_CLASS = """SELECT EXISTS (SELECT 1 FROM forgotten_sessions WHERE session_id = ?1),
        s.story_id, s.content_hash, substr(s.started_at, 1, 10),
        EXISTS (SELECT 1 FROM agg_firsts f WHERE f.story_id = s.story_id
                AND f.viewer_id = s.viewer_id AND f.session_id = ?1), s.simulated,

@@ -47,7 +47,6 @@ from branching.store import aggregates, db, digests, spool, states, totals
 from branching.store.clock import now_ts, parse_cutoff
 from branching.store.paths import sidecar_paths, spool_path
 from branching.store.records import ForgetResult, PrunePlan, PruneResult
-from branching.store.session_ids import forgotten_key
 from branching.store.store import Store
 from branching.store.viewers import lookup_id
 
@@ -75,7 +74,7 @@ def forget(path: Path, viewer: str, *, viewer_key: Path | None = None) -> Forget
             conn.executemany(
                 "INSERT INTO forgotten_sessions (session_id, forgotten_at) VALUES (?, ?) "
                 "ON CONFLICT DO NOTHING",
-                [(forgotten_key(session_id), now_ts()) for session_id in sorted(sessions)],
+                [(session_id, now_ts()) for session_id in sorted(sessions)],
             )
             events = conn.execute(
                 f"DELETE FROM events WHERE session_id IN ({mine})", [vid]

@@ -41,7 +41,6 @@ from branching.store import db, states, totals, vetting
 from branching.store.errors import DatabaseMissing, StoreError
 from branching.store.migrations import check_ours, migrate, migration_names
 from branching.store.records import MergeResult
-from branching.store.session_ids import forgotten_key_sql
 from branching.store.store import Store
 
 _SESSION_COLUMNS = (
@@ -57,9 +56,7 @@ _SAME_EVENT = (
 _FINISHED = "sessions.outcome = 'in_progress' AND excluded.outcome <> 'in_progress'"
 _FURTHER = "excluded.last_scene_seq > sessions.last_scene_seq"
 # playthroughs `forget` deleted from the target stay deleted; the keys' fingerprints come along
-_NOT_FORGOTTEN = (
-    f"{forgotten_key_sql('session_id')} NOT IN (SELECT session_id FROM main.forgotten_sessions)"
-)
+_NOT_FORGOTTEN = "session_id NOT IN (SELECT session_id FROM main.forgotten_sessions)"
 
 
 def merge(target: Path, sources: list[Path]) -> list[MergeResult]:

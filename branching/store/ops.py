@@ -51,7 +51,6 @@ from typing import Any
 from branching.store import decide_acts, digests
 from branching.store.aggregates import LiveCounts, LiveSession, class_moved, read_session
 from branching.store.errors import InvalidInput
-from branching.store.session_ids import forgotten_key
 from branching.store.states import StateChain, snapshot
 from branching.store.totals import event_added, session_added, session_moved
 
@@ -173,7 +172,7 @@ def _forgotten(conn: sqlite3.Connection, session_id: object) -> bool:
     if not isinstance(session_id, str):
         return False  # the handler reports a malformed op
     row = conn.execute(
-        "SELECT 1 FROM forgotten_sessions WHERE session_id = ?", [forgotten_key(session_id)]
+        "SELECT 1 FROM forgotten_sessions WHERE session_id = ?", [session_id]
     ).fetchone()
     return row is not None
 

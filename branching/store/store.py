@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import logging
 import sqlite3
+import uuid
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -36,7 +37,6 @@ from branching.store.reads import endings_found, resume_point, unfinished_sessio
 from branching.store.records import ResumePoint, StoryInfo
 from branching.store.replay import apply_batch, probe
 from branching.store.session import SessionWriter
-from branching.store.session_ids import new_session_id
 from branching.store.viewers import load_key, recording_key, viewer_id
 from branching.store.writer import Mode, Notify, Writer, spool_warnings
 
@@ -184,7 +184,7 @@ class Store:
                 f"the seed {seed!r} cannot be recorded: it must be a whole number from "
                 f"{SQLITE_INT[0]} to {SQLITE_INT[1]}"
             )
-        ids = {"session_id": new_session_id(), "story_id": story_id, "content_hash": content_hash}
+        ids = {"session_id": str(uuid.uuid4()), "story_id": story_id, "content_hash": content_hash}
         ctx = context or SessionContext.detect()
         self._writer.submit(
             {
