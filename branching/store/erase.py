@@ -11,8 +11,7 @@ pruned before are anonymous and stay in the totals.
 
 A playthrough still in progress when its viewer is forgotten has a player
 that carries on sending events. `forget` lists every playthrough it deletes
-in `forgotten_sessions` (their ids, a version 7 id with its time zeroed:
-`session_ids.forgotten_key`; never the viewer's), in the same
+in `forgotten_sessions` (their random ids, never the viewer's), in the same
 transaction, and every op for a listed playthrough is dropped when it arrives
 from its player or a spool (`ops.apply_op`), and skipped by `merge`: nothing
 it sends later is recorded, and nothing is left failing in the spool. The

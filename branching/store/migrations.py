@@ -48,8 +48,7 @@ Tables:
   shown the scene), `sessions_per_ending`, `scene_dropoff`; completed means
   outcome `ending` in every one, as in every output.
 - `forgotten_sessions`: ids of playthroughs `forget` deleted (random UUIDs,
-  a time-ordered one with its time zeroed, `session_ids.py`; no viewer id):
-  ops that arrive for them later are dropped (see `ops.py`).
+  no viewer id): ops that arrive for them later are dropped (see `ops.py`).
 - `agg_edges`, `agg_scenes`, `agg_sessions`, `agg_firsts`, `agg_attr_keys`,
   `agg_attr_values`, `story_activity` (m011): the aggregates behind filtered
   figures, per story, version, day, first playthrough, audience, outcome and
