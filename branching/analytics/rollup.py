@@ -39,9 +39,7 @@ def rollup_counts(
 ) -> tuple[Counts | None, str]:
     """Counts from the aggregates, or (None, why not) when they cannot answer."""
     if unit == "viewers":
-        return viewer_counts(
-            conn, story_id, chosen, filters, chosen_sessions(conn, story_id, chosen, filters)
-        )
+        return viewer_counts(conn, story_id, chosen, filters)
     ok, why = answerable(conn, story_id, filters)
     if not ok:
         return None, why
@@ -78,19 +76,6 @@ def class_where(story_id: str, chosen: list[Version], filters: Filters) -> tuple
     """SQL over the aggregate tables choosing the rows of the selection (see `answerable`)."""
     key, value = filters.where[0] if filters.where else ("", "")
     return _where(story_id, chosen, filters, key, value)
-
-
-def chosen_sessions(
-    conn: sqlite3.Connection, story_id: str, chosen: list[Version], filters: Filters
-) -> int | None:
-    """How many sessions `filters` choose, from the aggregates (None: they cannot tell)."""
-    if not answerable(conn, story_id, filters)[0]:
-        return None
-    where, params = class_where(story_id, chosen, filters)
-    (n,) = conn.execute(
-        f"SELECT COALESCE(SUM(sessions), 0) FROM agg_sessions WHERE {where}", params
-    ).fetchone()
-    return int(n)
 
 
 def _has_aggregates(conn: sqlite3.Connection) -> bool:
