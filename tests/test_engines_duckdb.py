@@ -112,3 +112,29 @@ def test_each_choice_of_sessions_is_its_own_however_many_queries_read_it(
         assert len(engine._chosen) == 3  # UK, NL, the first sessions: each worked out once
     finally:
         engine.close()
+
+
+def test_a_mark_in_a_literal_and_a_correlated_subquery_are_read_as_written(
+    recorded: tuple[Path, Path],
+) -> None:
+    """The kept choices of sessions take their parameters by position: a `?` inside a
+    quoted literal is no parameter, and a subquery naming the outer sessions is not kept."""
+    _, out = recorded
+    engine = DuckDbEngine(out)
+    try:
+        quoted = (
+            "SELECT COUNT(*) FROM sessions s WHERE s.story_id <> 'what?' AND s.session_id IN "
+            "(SELECT a.session_id FROM session_attrs a WHERE a.key = ? AND a.value = ?)"
+        )
+        direct = engine._con.execute(quoted, ["region", "UK"]).fetchall()
+        assert engine.rows(quoted, ["region", "UK"]) == direct and direct[0][0] > 0
+        assert len(engine._chosen) == 1
+        correlated = (
+            "SELECT COUNT(*) FROM sessions s WHERE s.session_id IN (SELECT a.session_id "
+            "FROM session_attrs a WHERE a.session_id = s.session_id AND a.key = ?)"
+        )
+        direct = engine._con.execute(correlated, ["region"]).fetchall()
+        assert engine.rows(correlated, ["region"]) == direct
+        assert len(engine._chosen) == 1  # not kept: it depends on the outer row
+    finally:
+        engine.close()

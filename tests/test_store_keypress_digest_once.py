@@ -193,3 +193,51 @@ def test_an_upgraded_file_gets_the_guarded_trigger_and_keeps_its_copies(
         conn.close()
     assert "session_digests d" in sql  # m022's condition on the digest
     assert mismatched(path) == []
+
+
+def test_a_key_press_updates_its_digest_in_place_and_writes_back_one_gone_missing(
+    tmp_path: Path, signal: Story
+) -> None:
+    """A key press changes its session's digest with one UPDATE (no upsert: the row
+    exists since the session started); should the row be gone, the press inserts it
+    whole again, and every digest stays exact (`test_store_digests.check`)."""
+    from tests.test_store_digests import check
+
+    path = tmp_path / "t.db"
+    statements: list[str] = []
+    with Store.open(path) as store:
+        play(store, signal, 1, presses=2)
+        store.flush()
+        conn = store._writer._conn
+        assert conn is not None
+        conn.set_trace_callback(statements.append)
+        rec = StoreRecorder(store.start_session(signal.id, signal.content_hash, "ana", seed=2))
+        run = Playthrough.start(signal, 2)
+        rec.started(run)
+        for press in range(6):
+            if press == 3:  # another program deletes the session's digest meanwhile
+                store.flush()
+                before = len(statements)
+                sid = rec.session.session_id
+                other = sqlite3.connect(path)
+                other.execute("DELETE FROM session_digests WHERE session_id = ?", [sid])
+                other.commit()
+                other.close()
+            view = run.view
+            choice = next(c for c in view.choices if not c.locked)
+            run.choose(choice.id)
+            rec.chose(run, view.scene, choice.id, choice.target, decide_ms=700, input="key")
+            rec.shown(run)
+        rec.close()
+        store.flush()
+        conn.set_trace_callback(None)
+    digest = ("UPDATE session_digests", "INSERT INTO session_digests")
+    # (a statement that fires triggers is traced again for each: one INSERT shows as several)
+    pressed = [s.split()[0] for s in statements[:before] if s.startswith(digest)]
+    started = pressed.index("UPDATE")
+    assert set(pressed[:started]) == {"INSERT"}  # the new session's empty digest
+    assert pressed[started:] == ["UPDATE"] * 4  # its start and three presses: in place
+    after = [s.split()[0] for s in statements[before:] if s.startswith(digest)]
+    assert after[:2] == ["UPDATE", "INSERT"]  # it found no row: the whole digest again
+    assert after[-2:] == ["UPDATE", "UPDATE"]  # the next presses: in place again
+    check(path)

@@ -393,6 +393,18 @@ STREAM_ROWS = 2048  # rows fetched at a time by `DuckDbEngine.stream`
 _CHOSEN_BY = "s.session_id IN ("
 _READS = re.compile(r"\b(?:FROM|JOIN)\s+([a-z_]+)", re.I)
 _FIXED = frozenset({"sessions", "session_attrs"})
+_OUTER = re.compile(r"\bs\.")  # a subquery naming the outer query's sessions: correlated
+
+
+def _marks(sql: str, start: int, end: int) -> int:
+    """The parameter marks `?` in `sql[start:end]`, none inside a quoted literal."""
+    count, quoted = 0, False
+    for ch in sql[start:end]:
+        if ch == "'":
+            quoted = not quoted
+        elif ch == "?" and not quoted:
+            count += 1
+    return count
 
 
 # `--first-only`'s order of a viewer's sessions (`DuckDbEngine._first_order`)
@@ -785,10 +797,14 @@ class DuckDbEngine:
             opened = at + len(_CHOSEN_BY)
             end = _closing(sql, opened)
             sub = sql[opened:end] if end > 0 else ""
-            if not sub.startswith("SELECT ") or set(_READS.findall(sub)) - _FIXED:
+            if (
+                not sub.startswith("SELECT ")
+                or set(_READS.findall(sub)) - _FIXED
+                or _OUTER.search(sub)
+            ):
                 at = sql.find(_CHOSEN_BY, opened)
                 continue
-            first, marks = sql.count("?", 0, at), sub.count("?")
+            first, marks = _marks(sql, 0, at), _marks(sub, 0, len(sub))
             values = bound[first : first + marks]
             key = (sub, repr(values))
             table = self._chosen.get(key)

@@ -25,8 +25,9 @@ and those who stopped inside it are "left here". Edges inside a box vanish.
 Counting sessions or viewers (each counted once per scene and once per way),
 a scene's arrivals from outside are its visits less its arrivals from inside
 the box, but never fewer than its ways in from outside bring (those who came
-back to it from inside are not more of them), and a box's arrivals are never
-fewer than its busiest way out or its "left here": no share is over 100%.
+back to it from inside are not more of them; the start's arrivals are every
+session that began there), and a box's shares are of no fewer than its
+busiest way out or its "left here": no share is over 100%.
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ def _group(graph: FlowGraph, owner: Mapping[str, _Box], **changes: object) -> Fl
                 inner[e.target] = inner.get(e.target, 0) + e.count
             else:
                 outer[e.target] = outer.get(e.target, 0) + e.count
+    start = graph.scenes.get(graph.start)
+    if start is not None and start.id in owner and graph.unit != "times":
+        # every session (viewer) began at the start: arrivals from outside, however many
+        # came back to it from inside its box
+        outer[start.id] = outer.get(start.id, 0) + start.visits
     scenes: dict[str, FlowScene] = {}
     members: dict[str, list[FlowScene]] = {}
     for scene in graph.scenes.values():
@@ -149,10 +155,12 @@ def _box_scene(
         visits = sum(max(s.visits - inner.get(s.id, 0), outer.get(s.id, 0)) for s in inside)
     left = sum(s.left for s in inside)
     out = sum(e.count for e in edges)
+    base = out + left if graph.unit == "times" else visits
     if graph.unit != "times":
-        # summed over its scenes, one way out can still count someone who arrived by a way
-        # not counted twice (a viewer in two sessions): no share above the whole
-        visits = max(visits, max((e.count for e in edges), default=0), left)
+        # summed over its scenes, one way out can still count someone twice (a viewer who
+        # left by two ways in two sessions): the shares are of no less than the busiest
+        # way out, so none is over 100%; the visits stay the arrivals
+        base = max(visits, max((e.count for e in edges), default=0), left)
     return FlowScene(
         id=box.id,
         title=box.title,
@@ -160,7 +168,7 @@ def _box_scene(
         chapter=box.chapter,
         visits=visits,
         left=left,
-        base=out + left if graph.unit == "times" else visits,
+        base=base,
         edges=edges,
         timer=None,
         members=tuple(m for s in inside for m in (s.members or (s.id,))),

@@ -60,7 +60,7 @@ from itertools import combinations, groupby, islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from branching.analytics.engines import Queryable, Row, query, stream
+from branching.analytics.engines import Queryable, Row, duckdb_core, query, stream
 from branching.analytics.filters import Unit
 from branching.analytics.rows import Flag, PathShare, Progress
 from branching.analytics.scan import ChosenSessions
@@ -567,9 +567,7 @@ def folds_in_sql(src: Queryable) -> bool:
     (its `lambda` syntax), over a Parquet export."""
     if getattr(src, "dialect", "sqlite") != "duckdb":
         return False
-    import duckdb
-
-    major, minor = (int(n) for n in duckdb.__version__.split(".")[:2])
+    major, minor = (int(n) for n in duckdb_core().__version__.split(".")[:2])
     return (major, minor) >= (1, 3)
 
 

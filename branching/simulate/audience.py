@@ -69,12 +69,26 @@ class Audience:
     def fingerprint(self) -> int:
         """128 bits that tell this audience from any other, the seed and all else included.
 
-        Mixed into the simulated session ids, so running the same command again
-        into the same file finds its sessions there already (nothing is added
-        twice), and another audience with the same seed (more sessions, other
-        dates or shares) adds its own sessions instead of colliding with them.
+        Mixed into the simulated session ids, so running the same command with
+        the same dates again into the same file finds its sessions there already
+        (nothing is added twice), and another audience with the same seed (more
+        sessions, other dates or shares) adds its own sessions instead of
+        colliding with them. The fields are listed one by one, in a fixed order
+        and form, so that a field added later (left out here while it has its
+        default) changes no existing audience's ids.
         """
-        return int.from_bytes(hashlib.sha256(repr(self).encode()).digest()[:16], "big")
+        personas = tuple(
+            (p.name, p.share, p.strategy, sorted(p.exact.items()), sorted(p.by_id.items()),
+             sorted(p.by_tag.items()))
+            for p in self.personas
+        )  # fmt: skip
+        attrs = tuple((key, sorted(shares.items())) for key, shares in sorted(self.attrs.items()))
+        spec = (
+            "audience/1", self.sessions, self.viewers, self.seed, self.strategy, personas,
+            self.abandon, self.timeouts, self.back, self.pause, self.replay, self.rewind,
+            self.start.isoformat(), self.end.isoformat(), attrs, self.decide_median_ms,
+        )  # fmt: skip
+        return int.from_bytes(hashlib.sha256(repr(spec).encode()).digest()[:16], "big")
 
 
 def parse_share_option(text: str) -> tuple[str, dict[str, float]]:

@@ -61,8 +61,9 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from branching.store.errors import (
@@ -572,6 +573,23 @@ def copy_database(source: Path, dest: Path) -> None:
             dst.close()
     finally:
         src.close()
+
+
+def update_else_insert(
+    conn: sqlite3.Connection, update: str, insert: str, rows: Iterable[Sequence[Any]]
+) -> None:
+    """Each row through `update` (numbered parameters, in the row's own order), and
+    through `insert` (an upsert, with the same row) only where `update` found no row.
+
+    For rows that almost always exist (a live session's digest): the UPDATE
+    searches the key once where an upsert searches it twice (its INSERT meets
+    the conflict, then its DO UPDATE runs). The rows end the same. Where rows
+    are often new (a key press's aggregate rows under `in_progress`, made
+    afresh by each session of a lone player) it costs more: not used there.
+    """
+    for row in rows:
+        if conn.execute(update, row).rowcount == 0:
+            conn.execute(insert, row)
 
 
 def has_table(conn: sqlite3.Connection, name: str) -> bool:

@@ -121,7 +121,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from branching.store.db import columns, has_table
+from branching.store.db import columns, has_table, update_else_insert
 
 DECISIONS = frozenset({"choice_made", "timeout_default"})
 # the per-session lists of scenes where something happened (m016), by the event type
@@ -522,6 +522,10 @@ _UPSERT_LAST = """INSERT INTO session_digests (session_id, made, depth, path, sh
         seq = excluded.seq, timed_out = excluded.timed_out, rewound = excluded.rewound,
         paused = excluded.paused, skipped = excluded.skipped, reached = excluded.reached,
         clocked = excluded.clocked, views = excluded.views, last_scene = excluded.last_scene"""
+_UPDATE_LAST = """UPDATE session_digests SET made = ?2, depth = ?3, path = ?4, shown = ?5,
+        took = ?6, seq = ?7, timed_out = ?8, rewound = ?9, paused = ?10, skipped = ?11,
+        reached = ?12, clocked = ?13, views = ?14, last_scene = ?15
+    WHERE session_id = ?1"""
 _ROWS = f"""SELECT seq, type, scene, choice, target FROM events
     WHERE session_id = ? AND type IN {_KINDS_SQL} ORDER BY seq"""
 _READ = "SELECT made, path, shown, took, seq FROM session_digests WHERE session_id = ?"
@@ -576,7 +580,8 @@ def write(
         moved = [(*row, last_scenes[row[0]]) for row in rows if row[0] in last_scenes]
         if len(moved) < len(rows):
             conn.executemany(_UPSERT_EDGES, [row for row in rows if row[0] not in last_scenes])
-        conn.executemany(_UPSERT_LAST, moved)
+        # a live session's digest exists (`started` made it): an UPDATE, one search
+        update_else_insert(conn, _UPDATE_LAST, _UPSERT_LAST, moved)
         return
     if held == ACTED:
         conn.executemany(
