@@ -185,3 +185,30 @@ def test_an_export_whose_aggregates_are_of_an_older_run_is_scanned(
     flowchart(("--source", f"parquet:{old}"), "sessions", ())
     flowchart(("--source", f"parquet:{old}"), "viewers", ())
     assert scans == ["sessions", "viewers"]
+
+
+def test_a_run_cut_off_while_renaming_its_files_is_scanned_not_summed(
+    tmp_path: Path, scans: list[str]
+) -> None:
+    """A second run renamed its event parts and sessions into place and stopped before
+    its aggregates and manifest: the first run's aggregates no longer agree with the
+    events beside them, so the flowchart scans them (the figures of what is there)."""
+    import shutil
+
+    db, out = tmp_path / "two.db", tmp_path / "export"
+    days = ("--from", "2026-01-01", "--to", "2026-01-04")
+    run("simulate", "signal", "--sessions", "30", "--seed", "4", "--db", str(db), *days)
+    run("export", "--db", str(db), "--format", "parquet", str(out))
+    first = tmp_path / "first"
+    shutil.copytree(out, first)
+    run("simulate", "signal", "--sessions", "30", "--seed", "5", "--db", str(db), *days)
+    run("export", "--db", str(db), "--format", "parquet", str(out))
+    for name in AGGREGATES:  # the second run's aggregates and manifest not yet in place
+        shutil.rmtree(out / name, ignore_errors=True)
+        if (first / name).is_dir():
+            shutil.copytree(first / name, out / name)
+    shutil.copy(first / "_branching_export.json", out / "_branching_export.json")
+    got = flowchart(("--source", f"parquet:{out}"), "sessions", ())
+    assert scans == ["sessions"]  # read from the events there, not the stale sums
+    assert got == flowchart(("--db", str(db)), "sessions", ())  # which hold all 60 sessions
+    assert got["sessions"] == 60

@@ -47,7 +47,7 @@ from urllib.parse import quote, unquote
 
 from branching.analytics.shape import AnalyticsError
 from branching.store.parquet_aggregates import current_aggregates
-from branching.store.parquet_files import MANIFEST
+from branching.store.parquet_files import MANIFEST, PART
 
 Row = tuple[Any, ...]
 SOURCE_KINDS = ("sqlite", "parquet", "spark")
@@ -646,6 +646,8 @@ class DuckDbEngine:
         if self._rolled is None:
             run = _manifest_number(self._folder, "run")
             files = current_aggregates(self._folder, run) if run is not None else None
+            if files is not None and run is not None and not self._settled(run):
+                files = None  # a run cut off while its files were renamed: scan instead
             for name, path in (files or {}).items():
                 self._con.execute(
                     f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM "
@@ -654,6 +656,25 @@ class DuckDbEngine:
             self._rolled = files is not None
             self._lists = "digest_names" in (files or {})
         return self._rolled
+
+    def _settled(self, run: int) -> bool:
+        """Whether the events and sessions in the folder are those of the manifest's run
+        `run`, which its aggregates agree with. A run renames its files into place one
+        by one and the manifest last: one cut off halfway leaves its sessions and some
+        event parts beside the last run's manifest and aggregates (the next run's start
+        deletes them, `parquet_files._clean`). Its parts are named by their run, and the
+        manifest says how many sessions the last run wrote."""
+        events = self._folder / "events"
+        for _, _, names in os.walk(events):
+            for name in names:
+                part = PART.fullmatch(name)
+                if part is not None and int(part.group(1)) > run:
+                    return False
+        sessions = _manifest_number(self._folder, "sessions")
+        if sessions is None or "sessions" not in self._views:
+            return False
+        ((written,),) = self._con.execute("SELECT COUNT(*) FROM raw_sessions").fetchall()
+        return int(written) == sessions
 
     def digest_lists(self) -> bool:
         """True when the export holds, beside `aggregates`, the digests' names

@@ -48,7 +48,8 @@ KIND = "branching-parquet-export"
 LAYOUT = 4
 CONTINUES = (2, 3, LAYOUT)  # layouts a run adds to (sessions, labels rewritten whole each run)
 DATASETS = ("events", "sessions", "session_attrs", "stories", "choice_labels", *AGGREGATE_DATASETS)
-_PART = re.compile(r"part-(\d+)-\d+\.parquet")
+PART = re.compile(r"part-(\d+)-\d+\.parquet")  # an event file: part-RUN-N.parquet
+_PART = PART
 _SEQS = re.compile(r"seqs-(\d+)\.parquet")
 
 
