@@ -1,10 +1,9 @@
 """Flowchart aggregation over 10 million recorded choices.
 
 Builds (once, cached beside the system temp folder) a telemetry database of
-the bundled story `stories/signal` holding 10 million `choice_made` events in
-sessions of 12 choices, with set-based SQL: sessions, events, then the running
-totals rebuilt by the store's own `totals.rebuild` and the scene visits
-computed from the choices' targets. Then, in the same run:
+the bundled story `stories/signal` holding about 10 million events, a
+simulated audience written by `branching simulate` (scenes shown, choices,
+routes, timeouts, endings: about 180,000 sessions). Then, in the same run:
 
 - upgrade: the database is opened once with `Store.open`, which applies any
   migration the cached file lacks (e.g. the `session_ends` backfill on a file
@@ -61,11 +60,8 @@ from branching.analytics import flow_graph  # noqa: E402
 from branching.analytics.source import open_readonly  # noqa: E402
 from branching.store import Store, db  # noqa: E402
 from branching.store.migrations import check_ours, migration_names  # noqa: E402
-from branching.store.totals import rebuild  # noqa: E402
-from branching.story.loader import load_story  # noqa: E402
 
-STORY = ROOT / "stories" / "signal"
-PER_SESSION = 12
+EVENTS_PER_SESSION = 56  # a simulated session of signal, on average
 RAW_GROUP_BY = """SELECT e.scene, e.choice, e.target, COUNT(*), SUM(e.type = 'timeout_default')
     FROM events e JOIN sessions s ON s.session_id = e.session_id
     WHERE s.story_id = ? AND e.type IN ('choice_made', 'timeout_default', 'route_taken')
@@ -74,93 +70,24 @@ RAW_NO_JOIN = """SELECT scene, choice, target, COUNT(*) FROM events
     WHERE type IN ('choice_made', 'timeout_default', 'route_taken') GROUP BY 1, 2, 3"""
 
 
-def _edges(conn: Any) -> int:
-    story = load_story(str(STORY))
-    rows = [(s.id, c.id, c.goto) for s in story.scenes.values() for c in s.choices]
-    conn.execute(
-        "CREATE TEMP TABLE edges (k INTEGER PRIMARY KEY, scene TEXT, choice TEXT, target TEXT)"
-    )
-    conn.executemany(
-        "INSERT INTO temp.edges VALUES (?, ?, ?, ?)", [(i, *row) for i, row in enumerate(rows)]
-    )
-    return len(rows)
-
-
 def generate(path: Path, events: int) -> float:
-    """The database: `events` choice events of the signal story, set-based."""
-    story = load_story(str(STORY))
-    Store.open(path, viewer_key=path.with_suffix(".key")).close()
-    conn = db.connect(path)
-    conn.execute("PRAGMA synchronous = OFF")  # generation only
-    conn.execute("PRAGMA cache_size = -262144")
+    """The database: a simulated audience of the signal story of about `events` events.
+
+    Written by `branching simulate` (the store's own bulk path: the current schema,
+    its aggregates and digests), so the file is what a producer's is, and stays so
+    as the schema moves on: a generator of its own in SQL wrote an older schema's
+    columns and broke on a fresh machine once the store changed. About 56 events
+    a session (scenes shown, choices, routes, timeouts, endings).
+    """
+    sessions = max(1, events // EVENTS_PER_SESSION)
+    argv = [
+        sys.executable, "-m", "branching", "simulate", "signal", "--sessions", str(sessions),
+        "--seed", "1", "--from", "2025-01-01", "--to", "2025-03-31", "--db", str(path),
+    ]  # fmt: skip
     started = time.perf_counter()
-    n_edges = _edges(conn)
-    endings = [s.id for s in story.scenes.values() if s.ending is not None]
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute(
-        "INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, '2025-01-01T00:00:00.000Z')",
-        [
-            story.id,
-            story.content_hash,
-            story.title,
-            story.author,
-            story.version,
-            json.dumps(story.structure()),
-        ],
-    )
-    sessions = events // PER_SESSION
-    conn.execute(
-        """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :n)
-        INSERT INTO sessions (session_id, story_id, content_hash, viewer_id, started_at,
-                              outcome, ending_id, ending_kind, last_scene, terminal, platform,
-                              utc_offset_min)
-        SELECT printf('%08d', i), :story, :hash, printf('v%07d', i % (:n / 2 + 1)),
-               strftime('%Y-%m-%dT%H:%M:%S', 1735689600 + i * 37, 'unixepoch') || '.000Z',
-               CASE WHEN i % 10 < 7 THEN 'ending' WHEN i % 10 < 9 THEN 'quit'
-                    ELSE 'in_progress' END,
-               CASE WHEN i % 10 < 7 THEN json_extract(:endings, '$[' || (i % :ne) || ']') END,
-               CASE WHEN i % 10 < 7 THEN 'neutral' END,
-               (SELECT scene FROM temp.edges WHERE k = i % :edges), 'xterm-256color',
-               'Linux x86_64', 60
-        FROM n""",
-        {
-            "n": sessions,
-            "story": story.id,
-            "hash": story.content_hash,
-            "endings": json.dumps(endings),
-            "ne": len(endings),
-            "edges": n_edges,
-        },
-    )
-    conn.execute("COMMIT")
-    chunk = 1_000_000 // PER_SESSION
-    for first in range(1, sessions + 1, chunk):
-        last = min(sessions, first + chunk - 1)
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            """WITH RECURSIVE s(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM s WHERE i < ?),
-                            q(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM q WHERE j < ?)
-            INSERT INTO events (event_id, session_id, seq, ts, type, scene, choice, target,
-                                decide_ms, input)
-            SELECT printf('%08d-%04d', i, j), printf('%08d', i), j,
-                   strftime('%Y-%m-%dT%H:%M:%S', 1735689600 + i * 37 + j * 3, 'unixepoch')
-                     || '.000Z',
-                   CASE WHEN (i + j) % 9 = 0 THEN 'timeout_default' ELSE 'choice_made' END,
-                   x.scene, x.choice, x.target, 500 + (i * 7919 + j * 104729) % 9000, 'key'
-            FROM s, q JOIN temp.edges x ON x.k = ((i * 31 + j * 17) * (j % 3 + 1)) % ?""",
-            [first, last, PER_SESSION, n_edges],
-        )
-        conn.execute("COMMIT")
-    conn.execute("BEGIN IMMEDIATE")
-    rebuild(conn)
-    conn.execute("DELETE FROM scene_views")
-    conn.execute(
-        """INSERT INTO scene_views (story_id, content_hash, scene, count)
-        SELECT story_id, content_hash, target, SUM(count) FROM traversals GROUP BY 1, 2, 3"""
-    )
-    conn.execute("COMMIT")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, env=child_env())
+    if done.returncode != 0:
+        raise SystemExit(f"branching simulate failed: {done.stderr}")
     return time.perf_counter() - started
 
 
@@ -201,21 +128,21 @@ def end_to_end(path: Path, tmp: Path) -> tuple[float, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 million choices, not 10")
+    parser.add_argument("--quick", action="store_true", help="1 million events, not 10")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the database")
     args = parser.parse_args()
     events = 1_000_000 if args.quick else 10_000_000
     runs, rounds = (15, 3) if args.quick else (40, 7)
     tmp = Path(tempfile.gettempdir()) / "branching-bench-analytics"
     tmp.mkdir(exist_ok=True)
-    path = tmp / f"signal-{events}.db"
+    path = tmp / f"signal-simulated-{events}.db"  # (`signal-N.db`: the older generator's)
     made = path.with_suffix(".generated.json")
     if args.rebuild or not path.exists() or not made.exists():
         for old in tmp.glob(path.stem + "*"):
             old.unlink()
         made.write_text(json.dumps({"generate_s": round(generate(path, events), 1)}))
     gen_s = json.loads(made.read_text())["generate_s"]
-    print(f"database of {events:,} choice events (generated in {gen_s} s): {path}")
+    print(f"database of about {events:,} events (generated in {gen_s} s): {path}")
     upgrade_s, steps = upgrade(path)
     print(f"opened with the store in {upgrade_s:.2f} s, applying {steps or 'no migration'}")
     conn = open_readonly(path)

@@ -24,6 +24,7 @@ import json
 import resource
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -176,6 +177,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip waiting for stage 2")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
+    if not Path(args.db).is_file():  # the dashboard would wait for a story that never comes
+        raise SystemExit(
+            f"no database at {args.db}: make one with `branching simulate signal --sessions "
+            "180000 --seed 1 --db PATH` (10 million events) and pass --db PATH"
+        )
     figures = asyncio.run(measure(args.db, args.story, not args.quick))
     for name, value in figures.items():
         if name.startswith("peak memory, app"):

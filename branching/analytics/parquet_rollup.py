@@ -26,7 +26,7 @@ from __future__ import annotations
 from branching.analytics.engines import DuckDbEngine, Row
 from branching.analytics.filters import Filters, Unit, session_conditions
 from branching.analytics.graph import Counts
-from branching.analytics.rollup import class_where
+from branching.analytics.rollup import class_where, scene_figures
 from branching.analytics.source import Version
 
 MIDNIGHT = "T00:00:00.000Z"  # a cut-off the aggregates' whole days answer
@@ -84,19 +84,7 @@ def _counts(
             edges[(row[1], row[2], row[3])] = (int(row[4]), int(row[5]))
         else:
             (scenes if row[0] == "scene" else ends).append(row)
-    visits: dict[str, int] = {}
-    timed_out: dict[str, int] = {}
-    views = 0
-    for _, scene, _, _, shown, reached, clock in scenes:
-        if shown:
-            visits[scene] = int(shown if unit == "times" else reached)
-            views += int(shown)
-        if unit == "sessions":
-            timed_out[scene] = int(clock)
-    if unit == "times":  # every time the clock chose at a scene: its edges' timeouts
-        for (scene, choice, _), (_, late) in edges.items():
-            if choice:
-                timed_out[scene] = timed_out.get(scene, 0) + late
+    visits, timed_out, views = scene_figures(((r[1], *r[4:]) for r in scenes), edges, unit)
     left: dict[str, int] = {}
     ended: dict[str, int] = {}
     sessions = completed = 0

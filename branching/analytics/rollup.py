@@ -21,7 +21,9 @@ selection (a header figure) come from the digests (or the sessions), never the e
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from branching.analytics.filters import Filters, Unit, session_conditions
 from branching.analytics.flow_viewers import selection, viewer_counts
@@ -104,6 +106,30 @@ def _where(
     return " AND ".join(sql), params
 
 
+def scene_figures(
+    scenes: Iterable[Sequence[Any]],
+    edges: Mapping[tuple[str, str, str], tuple[int, int]],
+    unit: Unit,
+) -> tuple[dict[str, int], dict[str, int], int]:
+    """(visits, where the clock chose, scenes shown) from the summed rows of `agg_scenes`
+    (scene, views, sessions, sessions timed out) and the edges' (count, timeouts): the
+    same rule over SQLite's aggregates and their copies in a Parquet export."""
+    visits: dict[str, int] = {}
+    timed_out: dict[str, int] = {}
+    views = 0
+    for scene, shown, reached, clock in scenes:
+        if shown:
+            visits[scene] = int(shown if unit == "times" else reached)
+            views += int(shown)
+        if unit == "sessions":
+            timed_out[scene] = int(clock)
+    if unit == "times":  # every time the clock chose at a scene: its edges' timeouts
+        for (scene, choice, _), (_, late) in edges.items():
+            if choice:
+                timed_out[scene] = timed_out.get(scene, 0) + late
+    return visits, timed_out, views
+
+
 def _counts(
     conn: sqlite3.Connection, where: str, params: list[object], unit: Unit, viewers: int
 ) -> Counts:
@@ -116,23 +142,12 @@ def _counts(
             params,
         )
     }
-    visits: dict[str, int] = {}
-    timed_out: dict[str, int] = {}
-    views = 0
-    for scene, shown, reached, clock in conn.execute(
+    scenes = conn.execute(
         f"""SELECT scene, SUM(views), SUM(sessions), SUM(sessions_timed_out) FROM agg_scenes
         WHERE {where} GROUP BY 1""",
         params,
-    ):
-        if shown:
-            visits[scene] = int(shown if unit == "times" else reached)
-            views += int(shown)
-        if unit == "sessions":
-            timed_out[scene] = int(clock)
-    if unit == "times":  # every time the clock chose at a scene: its edges' timeouts
-        for (scene, choice, _), (_, clock) in edges.items():
-            if choice:
-                timed_out[scene] = timed_out.get(scene, 0) + clock
+    )
+    visits, timed_out, views = scene_figures(scenes, edges, unit)
     ends = session_ends(conn, where, params)
     return Counts(
         edges,
