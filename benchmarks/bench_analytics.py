@@ -183,13 +183,14 @@ def main() -> int:
         rounds,
     )
     raw_no_join = ms_runs(lambda: conn.execute(RAW_NO_JOIN).fetchall(), 1)
-    totals = {(s, c, t): n for s, c, t, n, _ in conn.execute(RAW_GROUP_BY, ["signal"])}
+    # every edge: choices, and routes (no choice: '' in the graph, NULL in the events)
+    totals = {(s, c or "", t): n for s, c, t, n, _ in conn.execute(RAW_GROUP_BY, ["signal"])}
     conn.close()
     drawn = {
         (s.id, e.choice, e.target): e.count
         for s in graph.scenes.values()
         for e in s.edges
-        if e.count and e.choice
+        if e.count
     }
     e2e_ms, text = end_to_end(path, tmp)
     speedup = ratio_summary([r / a for a, r in zip(agg_paired, raw, strict=True)])
