@@ -79,12 +79,13 @@ AGGREGATE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 AGGREGATE_DATASETS = tuple(AGGREGATE_COLUMNS)
 REQUIRED = ("agg_edges", "agg_scenes", "agg_sessions", "agg_attr_keys")
 AGGREGATE_FILE = re.compile(r"(agg_[a-z_]+|digest_names)-(\d+)\.parquet")
-_KEYS = {
-    "agg_edges": "scene, choice, target",
-    "agg_scenes": "scene",
-    "agg_sessions": "last_scene, ending_id",
-    "agg_attr_keys": "",
-    "digest_names": "",
+_CLASS_KEY = ", ".join(name for name, _ in _CLASS)
+_ORDER = {  # dataset -> its key, the order a copy is written in
+    "agg_edges": f"{_CLASS_KEY}, scene, choice, target",
+    "agg_scenes": f"{_CLASS_KEY}, scene",
+    "agg_sessions": f"{_CLASS_KEY}, last_scene, ending_id",
+    "agg_attr_keys": "story_id, key",
+    "digest_names": "code",
 }
 _PRUNED = ("pruned_traversals", "pruned_scene_views")
 
@@ -103,12 +104,8 @@ def aggregate_copies(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     for name, columns in AGGREGATE_COLUMNS.items():
         if name == "digest_names" and not digest_lists_agree(conn):
             continue
-        names = [c for c, _ in columns]
-        key = {"agg_attr_keys": "story_id, key", "digest_names": "code"}.get(
-            name, ", ".join(names[:8])
-        )
-        order = f"{key}, {_KEYS[name]}" if _KEYS[name] else key
-        copies.append((name, f"SELECT {', '.join(names)} FROM {name} ORDER BY {order}"))
+        names = ", ".join(c for c, _ in columns)
+        copies.append((name, f"SELECT {names} FROM {name} ORDER BY {_ORDER[name]}"))
     return copies
 
 
