@@ -75,7 +75,7 @@ def viewer_counts(
     if not has_edges(conn):
         return None, OLD_FILE
     cond, params = selection(story_id, chosen, filters)
-    tally = _ViewerUnions()
+    tally = ViewerUnions()
     tally.read(conn.execute(_READ.format(cond=cond), params))
     return tally.counts(conn), ""
 
@@ -105,7 +105,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class _ViewerUnions:
+class ViewerUnions:
     """The figures of the digests read in viewer order, counted by viewer."""
 
     def __init__(self) -> None:

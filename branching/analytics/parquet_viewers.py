@@ -24,7 +24,7 @@ import sqlite3
 
 from branching.analytics.engines import DuckDbEngine
 from branching.analytics.filters import Filters, session_conditions
-from branching.analytics.flow_viewers import _ViewerUnions
+from branching.analytics.flow_viewers import ViewerUnions
 from branching.analytics.graph import Counts
 from branching.analytics.source import Version
 
@@ -72,12 +72,12 @@ UNION ALL
 SELECT 'd', NULL, COUNT(DISTINCT c.viewer_id), 0, 0, 0 FROM chosen c WHERE outcome = 'ending'"""
 
 
-def _counted(engine: DuckDbEngine, cond: str, params: list[object]) -> _ViewerUnions | None:
+def _counted(engine: DuckDbEngine, cond: str, params: list[object]) -> ViewerUnions | None:
     """`flow_viewers`' tally of the chosen sessions' lists, counted by DuckDB (one query:
     0.5 s of CPU where reading 180,000 sessions into Python took 1.4 at ten million
     events); None when a chosen session has no lists (or no viewer, which the tally
     counts as one viewer and a distinct count does not)."""
-    tally = _ViewerUnions()
+    tally = ViewerUnions()
     for kind, code, n, sessions, views, missing in engine.rows(
         _UNIONS.format(cond=cond), [*params]
     ):
