@@ -14,6 +14,12 @@ held when the events were exported:
   value, version, day...: a reader skips the row groups of other slices);
 - `agg_attr_keys/agg_attr_keys-RUN.parquet`: which attribute keys the
   aggregates keep (a `--where` on one they dropped reads the events);
+- `agg_decide/...`, `agg_acts/...`: the times to decide (the sketch's
+  buckets, packed as m014 keeps them) and the rewinds, pauses and skipped
+  reveals per scene (`decide_acts`), which `stats --table timing` and
+  `--table interactions` sum (`analytics/parquet_stats.py`); only from a
+  database that keeps them packed (`decide_acts_agree`): without them (an
+  older export, an older file) those tables read the events, as before;
 - `digest_names/digest_names-RUN.parquet`: what the codes of the digests'
   lists stand for (a scene, an edge...), when `parquet.py` writes those
   lists (`reached`, `clocked`, `views`) in the sessions: the flowchart by
@@ -40,7 +46,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from branching.store import db, digests
+from branching.store import db, decide_acts, digests
 
 _CLASS = (
     ("story_id", "str"),
@@ -73,6 +79,16 @@ AGGREGATE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "agg_sessions": (*_CLASS, ("last_scene", "str"), ("ending_id", "str"), ("sessions", "int")),
     "agg_attr_keys": (("story_id", "str"), ("key", "str"), ("kept", "int")),
+    # what `stats --table timing` and `--table interactions` sum (`decide_acts`, m013/m014):
+    # the aggregates' class without its outcome
+    "agg_decide": (*_CLASS[:7], ("scene", "str"), ("buckets", "str")),
+    "agg_acts": (
+        *_CLASS[:7],
+        ("scene", "str"),
+        ("kind", "str"),
+        ("times", "int"),
+        ("sessions", "int"),
+    ),
     # what the codes of the sessions' `reached` and `clocked` stand for (by viewers)
     "digest_names": (("code", "int"), ("name", "str")),
 }
@@ -80,11 +96,14 @@ AGGREGATE_DATASETS = tuple(AGGREGATE_COLUMNS)
 REQUIRED = ("agg_edges", "agg_scenes", "agg_sessions", "agg_attr_keys")
 AGGREGATE_FILE = re.compile(r"(agg_[a-z_]+|digest_names)-(\d+)\.parquet")
 _CLASS_KEY = ", ".join(name for name, _ in _CLASS)
+_UNSPLIT_KEY = ", ".join(name for name, _ in _CLASS[:7])  # `decide_acts.COLUMNS`
 _ORDER = {  # dataset -> its key, the order a copy is written in
     "agg_edges": f"{_CLASS_KEY}, scene, choice, target",
     "agg_scenes": f"{_CLASS_KEY}, scene",
     "agg_sessions": f"{_CLASS_KEY}, last_scene, ending_id",
     "agg_attr_keys": "story_id, key",
+    "agg_decide": f"{_UNSPLIT_KEY}, scene",
+    "agg_acts": f"{_UNSPLIT_KEY}, scene, kind",
     "digest_names": "code",
 }
 _PRUNED = ("pruned_traversals", "pruned_scene_views")
@@ -103,6 +122,8 @@ def aggregate_copies(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     copies = []
     for name, columns in AGGREGATE_COLUMNS.items():
         if name == "digest_names" and not digest_lists_agree(conn):
+            continue
+        if name in decide_acts.TABLES and not decide_acts_agree(conn):
             continue
         names = ", ".join(c for c, _ in columns)
         copies.append((name, f"SELECT {names} FROM {name} ORDER BY {_ORDER[name]}"))
@@ -131,6 +152,16 @@ def digest_lists_agree(conn: sqlite3.Connection) -> bool:
     )
 
 
+def decide_acts_agree(conn: sqlite3.Connection) -> bool:
+    """The database keeps `agg_decide` with packed buckets (m014) and `agg_acts` (m013),
+    in a database whose aggregates `_agree`: a reader sums them as SQLite's stats do."""
+    return (
+        _agree(conn)
+        and all(db.has_table(conn, name) for name in decide_acts.TABLES)
+        and decide_acts.packed(conn)
+    )
+
+
 def stale_aggregates(out: Path, run: int) -> list[Path]:
     """The aggregate files in `out` of a run other than `run` (the manifest's)."""
     found = []
@@ -145,7 +176,7 @@ def stale_aggregates(out: Path, run: int) -> list[Path]:
 
 def current_aggregates(out: Path, run: int) -> dict[str, Path] | None:
     """Dataset -> its file of run `run`, when the export holds the four aggregates (and
-    `digest_names` when it holds that too); else None."""
+    `agg_decide`, `agg_acts`, `digest_names` when it holds those too); else None."""
     files = {name: aggregate_file(out, name, run) for name in AGGREGATE_DATASETS}
     if not all(files[name].is_file() for name in REQUIRED):
         return None
