@@ -28,6 +28,7 @@ from branching.analytics.filters import Filters, Unit, session_conditions
 from branching.analytics.graph import Counts
 from branching.analytics.rollup import class_where, scene_figures
 from branching.analytics.source import Version
+from branching.store import aggregates
 
 MIDNIGHT = "T00:00:00.000Z"  # a cut-off the aggregates' whole days answer
 
@@ -36,26 +37,35 @@ def parquet_counts(
     engine: DuckDbEngine, story_id: str, chosen: list[Version], filters: Filters, unit: Unit
 ) -> Counts | None:
     """The counts from the export's aggregates, or None when they cannot answer."""
-    if unit == "viewers" or not engine.aggregates() or not _answerable(engine, story_id, filters):
+    if unit == "viewers" or not engine.aggregates() or why_scanned(engine, story_id, filters):
         return None
     where, params = class_where(story_id, chosen, filters)
     return _counts(engine, where, params, unit, _viewers(engine, story_id, chosen, filters))
 
 
-def _answerable(engine: DuckDbEngine, story_id: str, filters: Filters) -> bool:
-    """`rollup.answerable` over the export: whole days, one `--where` on a kept key."""
-    if any(stamp and not stamp.endswith(MIDNIGHT) for stamp in (filters.since, filters.until)):
-        return False
+def why_scanned(engine: DuckDbEngine, story_id: str, filters: Filters) -> str:
+    """`rollup.answerable` over the export: "" when the aggregates are split by what
+    `filters` select on (whole days, at most one `--where`, on a kept key), else the
+    note SQLite prints when it reads the events instead, word for word."""
+    for name, stamp in (("--since", filters.since), ("--until", filters.until)):
+        if stamp and not stamp.endswith(MIDNIGHT):
+            return (
+                f"{name} has a time of day: read from the raw events "
+                "(the aggregates hold whole UTC days)"
+            )
     if len(filters.where) > 1:
-        return False
+        return "several --where: read from the raw events (the aggregates hold one)"
     if filters.where:
+        key = filters.where[0][0]
         found = engine.rows(
-            "SELECT kept FROM agg_attr_keys WHERE story_id = ? AND key = ?",
-            [story_id, filters.where[0][0]],
+            "SELECT kept FROM agg_attr_keys WHERE story_id = ? AND key = ?", [story_id, key]
         )
         if found and not found[0][0]:
-            return False
-    return True
+            return (
+                f"--where {key}: more than {aggregates.ATTR_LIMIT} distinct values, so not in "
+                "the aggregates: read from the raw events"
+            )
+    return ""
 
 
 # the three tables' rows of the selection in one query: edges, scenes, where sessions ended

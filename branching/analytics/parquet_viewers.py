@@ -36,19 +36,25 @@ def viewer_counts_exported(
     if not engine.digest_lists():
         return None
     cond, params = session_conditions(story_id, chosen, filters)
-    tally = _counted(engine, cond, params)
+    tally = counted_lists(engine, cond, params)
     if tally is None:
         return None
-    book = sqlite3.connect(":memory:")  # the names as the tally decodes them, from SQLite
+    book = digest_book(engine)
     try:
-        book.execute("CREATE TABLE digest_names (code INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        book.executemany(
-            "INSERT INTO digest_names VALUES (?, ?)",
-            engine.rows("SELECT code, name FROM digest_names"),
-        )
         return tally.counts(book)
     finally:
         book.close()
+
+
+def digest_book(engine: DuckDbEngine) -> sqlite3.Connection:
+    """The export's `digest_names` in an in-memory SQLite table, as the store's readers
+    of the names (`digests.names`, `edge_names`) decode them; the caller closes it."""
+    book = sqlite3.connect(":memory:")
+    book.execute("CREATE TABLE digest_names (code INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    book.executemany(
+        "INSERT INTO digest_names VALUES (?, ?)", engine.rows("SELECT code, name FROM digest_names")
+    )
+    return book
 
 
 # DuckDB: the viewers per code as bits of their numbers (`_bitmaps` makes each distinct
@@ -72,7 +78,7 @@ UNION ALL
 SELECT 'd', NULL, COUNT(DISTINCT c.viewer_id), 0, 0, 0 FROM chosen c WHERE outcome = 'ending'"""
 
 
-def _counted(engine: DuckDbEngine, cond: str, params: list[object]) -> ViewerUnions | None:
+def counted_lists(engine: DuckDbEngine, cond: str, params: list[object]) -> ViewerUnions | None:
     """`flow_viewers`' tally of the chosen sessions' lists, counted by DuckDB (one query:
     0.5 s of CPU where reading 180,000 sessions into Python took 1.4 at ten million
     events); None when a chosen session has no lists (or no viewer, which the tally

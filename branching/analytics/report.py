@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from branching.analytics import metrics, scan, segments
-from branching.analytics.engines import Engine, open_engine
+from branching.analytics.engines import DuckDbEngine, Engine, open_engine
 from branching.analytics.filters import Filters, Unit, settle_audience
 from branching.analytics.rows import (
     TABLES,
@@ -72,6 +72,7 @@ from branching.story.bundled import bundled_story
 if TYPE_CHECKING:  # imported where used: a report without flags, paths or progress
     # from the digests never walks sessions nor explores the story (40 ms of imports)
     from branching.analytics import walks
+    from branching.analytics.parquet_stats import ExportedFigures
     from branching.story.model import Story
     from branching.verify.choices import ChoicePairVerdict
 
@@ -216,12 +217,28 @@ def _report(
     filters = settle_audience(engine, story_id, filters)
     engine.scope(story_id, filters.since)  # the labels are read: only the chosen days now
     picked = scan.picked(story_id, chosen, filters)
+    exported = None  # a Parquet export's aggregates and lists, as SQLite's
+    lists = False  # ... and the sessions' lists the tags are counted from
+    if isinstance(engine, DuckDbEngine):
+        from branching.analytics import parquet_stats
+
+        exported = parquet_stats.exported_figures(
+            engine,
+            story_id,
+            chosen,
+            filters,
+            "sessions" if filters.first_only else unit,  # one session per viewer
+            timing="timing" in want,
+            acts="interactions" in want,
+        )[0]
+        lists = "tags" in want and engine.digest_lists()
+    scanned = want - _answered(exported, lists)
     figured = None
-    if engine.dialect == "duckdb" and _passes(want) >= FIGURED_PASSES:  # in one pass
-        reads = {"scenes", "interactions"} if "interactions" in want else {"scenes"}
-        if want & {"choices", "timing", "flags", "unreached", "tags"}:
+    if engine.dialect == "duckdb" and _passes(scanned) >= FIGURED_PASSES:  # in one pass
+        reads = {"scenes", "interactions"} if "interactions" in scanned else {"scenes"}
+        if scanned & {"choices", "timing", "flags", "unreached", "tags"}:
             reads.add("decisions")
-        unions = _tag_unions(segments.tagged(shape)) if "tags" in want else []
+        unions = _tag_unions(segments.tagged(shape)) if "tags" in scanned else []
         figured = scan.event_figures(engine, picked, unit, reads, unions)
     conn = engine.sqlite
     if conn is not None:  # the digests' joins revisit pages: keep more of them (bounded)
@@ -280,6 +297,8 @@ def _report(
         counts = rolled.scene_counts
     elif found is not None:
         counts = found
+    elif exported is not None and exported.counts is not None:
+        counts = exported.counts
     elif figured is not None:
         counts = figured.scenes
     elif want & (REACHED - NAMED_ONLY):
@@ -293,6 +312,7 @@ def _report(
     if want & {"choices", "flags", "unreached"}:
         taken = rolled.taken if rolled is not None else found_taken
         taken = figured.taken if figured is not None else taken
+        taken = exported.taken if exported is not None and exported.taken is not None else taken
         choices = metrics.choice_shares(engine, picked, shape, unit, reached, taken)
         reading.passed()
     timing: list[Timing] = []
@@ -308,8 +328,12 @@ def _report(
                 by_class = stats_rollup.rolled_where(conn, story_id, chosen, filters)
             if by_class is not None:
                 ms = stats_rollup.rolled_percentiles(conn, *by_class)
+        elif exported is not None:
+            ms = exported.ms
         decided = rolled.timing if rolled is not None else figured.decisions if figured else None
         decided = viewed.timing if viewed is not None and decided is None else decided
+        if exported is not None and exported.timing is not None:
+            decided = exported.timing
         if engine.dialect == "duckdb" and ms is None:  # the counts and the times in one pass
             decided, ms = scan.decision_times(engine, picked, unit)
         elif engine.dialect == "duckdb" and decided is None and "timing" not in want:
@@ -371,6 +395,8 @@ def _report(
             reached,
             stats_rollup.rolled_interactions(conn, rolled.where, rolled.params)
             if rolled is not None and conn is not None
+            else exported.acts
+            if exported is not None and exported.acts is not None
             else figured.interactions
             if figured
             else viewed.acts
@@ -395,10 +421,22 @@ def _report(
         if digests is not None:
             by_viewer = alike == "viewers"
             tag_rows = segments_rollup.counted_tags(digests, shape, started, viewers=by_viewer)
-        elif figured is not None:  # DuckDB: the tags' units from the one pass
+        elif figured is not None and "tags" in scanned:  # DuckDB: the units from the one pass
             tag_rows = segments.tag_shares(segments.tagged(shape), started, figured.unions)
         else:
-            tag_rows = segments.tags(engine, picked, shape, unit, started)
+            listed = None
+            if lists and isinstance(engine, DuckDbEngine):  # the sessions' lists
+                from branching.analytics import parquet_stats
+
+                tagging = "sessions" if filters.first_only else unit
+                listed = parquet_stats.exported_tags(
+                    engine, story_id, chosen, filters, shape, tagging, started
+                )
+            tag_rows = (
+                listed
+                if listed is not None
+                else segments.tags(engine, picked, shape, unit, started)
+            )
             reading.passed()
     dropoff: list[DropOff] = []
     if "dropoff" in want:
@@ -472,6 +510,24 @@ def flags(
 
     out += walks.no_difference(walked, shape, verdicts)
     return out
+
+
+def _answered(exported: ExportedFigures | None, lists: bool) -> frozenset[str]:
+    """The tables whose figures a Parquet export's aggregates (`exported`) and the
+    sessions' lists (`lists`, the tags) give without a pass over the events."""
+    answered = {"tags"} if lists else set()
+    if exported is None or exported.counts is None:
+        return frozenset(answered)
+    answered |= {"reach", "dropoff"}
+    if exported.taken is not None:
+        answered |= {"choices", "unreached"}
+        if exported.timing is not None:
+            answered.add("flags")
+    if exported.timing is not None and exported.ms is not None:
+        answered.add("timing")
+    if exported.acts is not None:
+        answered.add("interactions")
+    return frozenset(answered)
 
 
 def _passes(want: frozenset[str]) -> int:

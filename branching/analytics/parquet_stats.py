@@ -1,0 +1,279 @@
+"""The figures of `branching stats` over the Parquet export from its aggregates, on DuckDB.
+
+On SQLite the per-scene and per-choice tables of `stats` are sums over the
+aggregates (`stats_rollup.rolled_figures`: the reach, the choices, the
+timing counts, the drop-off), the times to decide and the interactions sums
+over `agg_decide` and `agg_acts` (`rolled_percentiles`,
+`rolled_interactions`), and by viewers the digests' lists give who reached
+each scene and walked each edge (`viewers_rollup.viewer_figures`). The
+export holds copies of those tables and lists (`store.parquet_aggregates`,
+written by the run that exported the events, so they agree with them), which
+DuckDB reads as views named like the tables (`DuckDbEngine.aggregates`):
+the same rows chosen (`rollup.class_where`), the same sums, so the same
+figures, where the scan decodes and joins 4.7 million events at ten million.
+
+The tags come from the sessions' `reached` lists (`parquet_viewers`): a
+session (or viewer) was shown a tag's scene when its list holds the scene's
+code, took a tag's choice when it holds the code of an edge of that choice.
+
+The same cases as SQLite (`parquet_rollup.why_scanned`): `--since`/`--until`
+on whole UTC days, at most one `--where` on a kept attribute; any version,
+`--first-only` (which picks one session per viewer: the sessions' figures),
+audience. A table these cannot answer (an export without the aggregates, or
+without `agg_decide`/`agg_acts` for the timing and the interactions, the
+interactions by viewers, whose lists the export does not carry) is left None
+and the caller reads the events, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from branching.analytics.engines import DuckDbEngine
+from branching.analytics.filters import Filters, Unit, session_conditions, tally_sessions
+from branching.analytics.parquet_rollup import why_scanned
+from branching.analytics.parquet_viewers import counted_lists, digest_book
+from branching.analytics.rollup import class_where
+from branching.analytics.rows import TagShare
+from branching.analytics.segments import tag_shares, tagged
+from branching.analytics.shape import Shape
+from branching.analytics.source import Version
+from branching.analytics.stats_rollup import (
+    Acts,
+    Percentiles,
+    SceneCounts,
+    Taken,
+    TimingCounts,
+)
+from branching.store import decide_acts, sketch
+from branching.store.digests import chars, code_of, edge_names, names
+
+_ACT_ORDER = ("rewind", "pause", "reveal_skipped")  # `metrics.interactions`' column order
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedFigures:
+    """What the export's aggregates answer for a selection (None: read the events), in
+    the raw shapes the scan and `stats_rollup.Rolled` use."""
+
+    counts: SceneCounts | None = None  # the reach
+    taken: Taken | None = None  # the choices (decisions only)
+    timing: TimingCounts | None = None  # the timing table's counts
+    ms: Percentiles | None = None  # the times to decide
+    acts: Acts | None = None  # the interactions
+
+
+def exported_figures(
+    engine: DuckDbEngine,
+    story_id: str,
+    chosen: list[Version],
+    filters: Filters,
+    unit: Unit,
+    *,
+    timing: bool,
+    acts: bool,
+) -> tuple[ExportedFigures | None, str]:
+    """The export's figures for the selection counted in `unit` (`sessions`, or
+    `viewers` without `--first-only`), or (None, why the events are read)."""
+    if not engine.aggregates():
+        return None, ""
+    why = why_scanned(engine, story_id, filters)
+    if why:
+        return None, why
+    where, params = class_where(story_id, chosen, filters)
+    stored = _views(engine)
+    ms = _percentiles(engine, where, params) if timing and "agg_decide" in stored else None
+    rows = _edges(engine, where, params)
+    if unit == "viewers":
+        return _by_viewers(engine, story_id, chosen, filters, where, params, rows, ms), ""
+    scene_counts: SceneCounts = {}
+    timed_out: dict[str, int] = {}
+    for scene, views, reached, clock in engine.rows(
+        f"""SELECT scene, SUM(views), SUM(sessions), SUM(sessions_timed_out) FROM agg_scenes
+        WHERE {where} GROUP BY 1 ORDER BY 1""",
+        params,
+    ):
+        if views:
+            scene_counts[scene] = (int(reached), int(views))
+        if clock:
+            timed_out[scene] = int(clock)
+    taken: Taken = {(s, c, t): (n, times, clock) for s, c, t, n, times, clock in rows}
+    return (
+        ExportedFigures(
+            scene_counts,
+            taken,
+            {s: (d, t, timed_out.get(s, 0)) for s, (d, t) in _per_scene(rows).items()},
+            ms,
+            _interactions(engine, where, params) if acts and "agg_acts" in stored else None,
+        ),
+        "",
+    )
+
+
+def _views(engine: DuckDbEngine) -> frozenset[str]:
+    """The aggregate views the engine made (`DuckDbEngine.aggregates`: `agg_decide` and
+    `agg_acts` only from an export that holds them)."""
+    found = engine.rows("SELECT view_name FROM duckdb_views() WHERE NOT internal")
+    return frozenset(str(r[0]) for r in found)
+
+
+Edge = tuple[str, str, str | None, int, int, int]  # scene, choice, target, sessions, times, clock
+
+
+def _edges(engine: DuckDbEngine, where: str, params: list[object]) -> list[Edge]:
+    """(scene, choice, target, sessions, times, timeouts) of the decisions of the classes
+    `where` chooses (`stats_rollup.rolled_figures`' read of `agg_edges`)."""
+    return [
+        (str(s), str(c), t or None, int(n), int(times), int(clock))
+        for s, c, t, n, times, clock in engine.rows(
+            f"""SELECT scene, choice, target, SUM(sessions), SUM(times), SUM(timeouts)
+            FROM agg_edges WHERE {where} AND choice <> '' GROUP BY 1, 2, 3
+            HAVING SUM(times) > 0 ORDER BY 1, 2, 3""",
+            params,
+        )
+    ]
+
+
+def _per_scene(rows: list[Edge]) -> dict[str, tuple[int, int]]:
+    """scene -> (decisions, timeouts), summed over its edges in their order."""
+    summed: dict[str, list[int]] = {}
+    for scene, _, _, _, times, clock in rows:
+        row = summed.setdefault(scene, [0, 0])
+        row[0] += times
+        row[1] += clock
+    return {s: (d, t) for s, (d, t) in summed.items()}
+
+
+def _percentiles(engine: DuckDbEngine, where: str, params: list[object]) -> Percentiles:
+    """`stats_rollup.rolled_percentiles` over the export's `agg_decide`."""
+    summed = decide_acts.summed(
+        engine.rows(f"SELECT scene, buckets FROM agg_decide WHERE {where}", params)
+    )
+    buckets = {s: {low: n for low, n in h.items() if n > 0} for s, h in summed.items()}
+    return {scene: sketch.percentiles(held) for scene, held in buckets.items() if held}
+
+
+def _interactions(engine: DuckDbEngine, where: str, params: list[object]) -> Acts:
+    """`stats_rollup.rolled_interactions` over the export's `agg_acts`."""
+    found: dict[str, list[int]] = {}
+    for scene, kind, sessions, times in engine.rows(
+        f"""SELECT scene, kind, SUM(sessions), SUM(times) FROM agg_acts WHERE {where}
+        GROUP BY 1, 2 HAVING SUM(times) > 0 ORDER BY 1, 2""",
+        params,
+    ):
+        row = found.setdefault(str(scene), [0] * 6)
+        i = _ACT_ORDER.index(kind)
+        row[i], row[3 + i] = int(sessions), int(times)
+    return {s: (r[0], r[1], r[2], r[3], r[4], r[5]) for s, r in found.items()}
+
+
+def _by_viewers(
+    engine: DuckDbEngine,
+    story_id: str,
+    chosen: list[Version],
+    filters: Filters,
+    where: str,
+    params: list[object],
+    rows: list[Edge],
+    ms: Percentiles | None,
+) -> ExportedFigures | None:
+    """`viewers_rollup.viewer_figures` over the export: the viewers per scene, per edge
+    and whom the clock chose for from the sessions' `reached` and `clocked` lists (as
+    the flowchart by viewers counts them, `parquet_viewers`), the times summed from the
+    aggregates. The interactions by viewers are not (their lists are not exported)."""
+    if not engine.digest_lists():
+        return None
+    cond, chose = session_conditions(story_id, chosen, filters)
+    tally = counted_lists(engine, cond, chose)
+    if tally is None:
+        return None
+    views = {
+        str(scene): int(n)
+        for scene, n in engine.rows(
+            f"""SELECT scene, SUM(views) FROM agg_scenes WHERE {where}
+            GROUP BY 1 HAVING SUM(views) > 0 ORDER BY 1""",
+            params,
+        )
+    }
+    book = digest_book(engine)
+    try:
+        scenes, lines = names(book), edge_names(book)
+    finally:
+        book.close()
+    reached: dict[object, int] = {}
+    walked: dict[tuple[str, str, str], int] = {}
+    for char, n in tally.reached.items():
+        code = code_of(char)
+        if code in lines:
+            s, c, t = lines[code]
+            walked[(str(s), str(c), str(t))] = n
+        else:
+            reached[scenes[code]] = n
+    late = {scenes[code_of(ch)]: n for ch, n in tally.clocked.items() if code_of(ch) not in lines}
+    taken: Taken = {
+        (s, c, t): (walked.get((s, c, t or ""), 0), times, clock)
+        for s, c, t, _, times, clock in rows
+    }
+    summed = _per_scene(rows)
+    return ExportedFigures(
+        {scene: (reached.get(scene, 0), n) for scene, n in views.items()},
+        taken,
+        {s: (n, clock, late.get(s, 0)) for s, (n, clock) in summed.items()},
+        ms,
+    )
+
+
+def exported_tags(
+    engine: DuckDbEngine,
+    story_id: str,
+    chosen: list[Version],
+    filters: Filters,
+    shape: Shape,
+    unit: Unit,
+    started: int,
+) -> list[TagShare] | None:
+    """`segments.tags` from the chosen sessions' `reached` lists: per choice tag the units
+    shown one of its scenes and those that took one of its choices (any target), per
+    scene tag those shown one of its scenes; None without the lists, or when a chosen
+    session has none (or, by viewers, no viewer)."""
+    every = tagged(shape)
+    if not every:
+        return []
+    if not engine.digest_lists():
+        return None
+    book = digest_book(engine)
+    try:
+        scenes = {name: code for code, name in names(book).items() if isinstance(name, str)}
+        lines = edge_names(book)
+    finally:
+        book.close()
+    edges: dict[tuple[str, str], list[int]] = {}
+    for code, (s, c, _) in lines.items():
+        edges.setdefault((str(s), str(c)), []).append(code)
+    columns: list[str] = []
+    values: list[object] = []
+    for t in every:
+        wanted = [[scenes[s] for s in t.scenes if s in scenes]]
+        if t.kind == "choice":
+            wanted.append(sorted(code for pair in t.pairs for code in edges.get(pair, [])))
+        for codes in wanted:
+            if not codes:
+                columns.append("0")
+                continue
+            columns.append(tally_sessions(unit, "regexp_matches(s.reached, ?)", "s"))
+            values.append(_pattern(codes))
+    cond, params = session_conditions(story_id, chosen, filters)
+    missing = "s.reached IS NULL" + (" OR s.viewer_id IS NULL" if unit == "viewers" else "")
+    row = engine.rows(
+        f"""SELECT COUNT(*) FILTER (WHERE {missing}), {", ".join(columns)}
+        FROM sessions s WHERE {cond}""",
+        [*values, *params],
+    )[0]
+    if row[0]:
+        return None
+    return tag_shares(every, started, row[1:])
+
+
+def _pattern(codes: list[int]) -> str:
+    """A regular expression (RE2, DuckDB's) matching any of the codes' characters."""
+    return "[" + "".join(f"\\x{{{ord(ch):x}}}" for ch in chars(sorted(set(codes)))) + "]"
