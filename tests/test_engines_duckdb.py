@@ -109,7 +109,9 @@ def test_each_choice_of_sessions_is_its_own_however_many_queries_read_it(
         assert uk != nl and first != first_uk and first_uk[0] <= uk[0]
         assert _count(engine, Filters(where=(("region", "UK"),))) == uk  # again: kept
         assert first[0] == first[1]  # one session a viewer
-        assert len(engine._chosen) == 3  # UK, NL, the first sessions: each worked out once
+        assert (
+            len(engine._chosen_once.tables) == 3
+        )  # UK, NL, the first sessions: each worked out once
     finally:
         engine.close()
 
@@ -128,13 +130,13 @@ def test_a_mark_in_a_literal_and_a_correlated_subquery_are_read_as_written(
         )
         direct = engine._con.execute(quoted, ["region", "UK"]).fetchall()
         assert engine.rows(quoted, ["region", "UK"]) == direct and direct[0][0] > 0
-        assert len(engine._chosen) == 1
+        assert len(engine._chosen_once.tables) == 1
         correlated = (
             "SELECT COUNT(*) FROM sessions s WHERE s.session_id IN (SELECT a.session_id "
             "FROM session_attrs a WHERE a.session_id = s.session_id AND a.key = ?)"
         )
         direct = engine._con.execute(correlated, ["region"]).fetchall()
         assert engine.rows(correlated, ["region"]) == direct
-        assert len(engine._chosen) == 1  # not kept: it depends on the outer row
+        assert len(engine._chosen_once.tables) == 1  # not kept: it depends on the outer row
     finally:
         engine.close()

@@ -25,7 +25,15 @@ from branching.cli.main import cli
 pytest.importorskip("duckdb")
 pq = pytest.importorskip("pyarrow.parquet")
 
-AGGREGATES = ("agg_edges", "agg_scenes", "agg_sessions", "agg_attr_keys", "digest_names")
+AGGREGATES = (
+    "agg_edges",
+    "agg_scenes",
+    "agg_sessions",
+    "agg_attr_keys",
+    "agg_decide",
+    "agg_acts",
+    "digest_names",
+)
 
 
 def run(*args: str) -> str:
@@ -212,3 +220,14 @@ def test_a_run_cut_off_while_renaming_its_files_is_scanned_not_summed(
     assert scans == ["sessions"]  # read from the events there, not the stale sums
     assert got == flowchart(("--db", str(db)), "sessions", ())  # which hold all 60 sessions
     assert got["sessions"] == 60
+
+
+def test_a_time_of_day_over_the_export_gives_sqlites_note_on_the_scan(
+    recorded: tuple[Path, Path],
+) -> None:
+    db, out = recorded
+    args = ("flowchart", "signal", "--format", "json", "--since", "2026-01-03T12:00")
+    sqlite = json.loads(run(*args, "--db", str(db)))["notes"]
+    duck = json.loads(run(*args, "--source", f"parquet:{out}"))["notes"]
+    assert any("--since has a time of day" in note for note in sqlite)
+    assert duck == sqlite

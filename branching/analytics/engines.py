@@ -23,7 +23,7 @@ the export's percent-escaped folder name). Idioms are translated on DuckDB:
 over an export with `session_key`, a distinct count of sessions becomes a
 count of bits (`DuckDbEngine._bitmaps`), the same figure in a fifth of the
 time; a choice of sessions by a subquery is worked out once per engine
-(`_chosen_once`). `keep` holds a query's rows for the queries after it (the walk's
+(`duckdb_chosen.ChosenOnce`). `keep` holds a query's rows for the queries after it (the walk's
 `walked`): a TEMP table, or a temporary view on Spark.
 
 DuckDB and pyspark are optional extras (`pip install 'branching[duckdb]'`,
@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
+from branching.analytics.duckdb_chosen import ChosenOnce
 from branching.analytics.shape import AnalyticsError
 from branching.store.parquet_aggregates import current_aggregates
 from branching.store.parquet_files import MANIFEST, PART
@@ -388,40 +389,8 @@ DUCKDB_THREADS = 2  # at most: more threads hold more buffers each
 STREAM_ROWS = 2048  # rows fetched at a time by `DuckDbEngine.stream`
 
 
-# a choice of sessions by a subquery, and the tables a subquery reads, of which those
-# that never change in an engine's life (`DuckDbEngine._chosen_once`)
-_CHOSEN_BY = "s.session_id IN ("
-_READS = re.compile(r"\b(?:FROM|JOIN)\s+([a-z_]+)", re.I)
-_FIXED = frozenset({"sessions", "session_attrs"})
-_OUTER = re.compile(r"\bs\.")  # a subquery naming the outer query's sessions: correlated
-
-
-def _marks(sql: str, start: int, end: int) -> int:
-    """The parameter marks `?` in `sql[start:end]`, none inside a quoted literal."""
-    count, quoted = 0, False
-    for ch in sql[start:end]:
-        if ch == "'":
-            quoted = not quoted
-        elif ch == "?" and not quoted:
-            count += 1
-    return count
-
-
 # `--first-only`'s order of a viewer's sessions (`DuckDbEngine._first_order`)
 _FIRST_ORDER = "PARTITION BY viewer_id ORDER BY started_at, session_id)"
-
-
-def _closing(sql: str, start: int) -> int:
-    """Where the parenthesis opened just before `start` closes in `sql` (-1: never)."""
-    depth = 1
-    for i in range(start, len(sql)):
-        if sql[i] == "(":
-            depth += 1
-        elif sql[i] == ")":
-            depth -= 1
-            if not depth:
-                return i
-    return -1
 
 
 def duckdb_core() -> Any:
@@ -481,6 +450,7 @@ class DuckDbEngine:
         self.label = f"DuckDB over the Parquet export {folder.name}/"
         self.dialect = "duckdb"
         self._folder = folder
+        self._run = _manifest_number(folder, "run")  # which run's files the views read
         self._spill = tempfile.TemporaryDirectory(prefix="branching-duckdb-")
         threads = os.environ.get("BRANCHING_DUCKDB_THREADS", "")
         memory = os.environ.get("BRANCHING_DUCKDB_MEMORY", "") or DUCKDB_MEMORY
@@ -526,7 +496,7 @@ class DuckDbEngine:
         self._made: bool | None = None  # the sessions carry their decisions (`stored_made`)
         self._rolled: bool | None = None  # views over the export's aggregates (`aggregates`)
         self._lists = False  # ... and its `digest_names` (`digest_lists`)
-        self._chosen: dict[tuple[str, str], str] = {}  # choices of sessions kept (`_chosen_once`)
+        self._chosen_once = ChosenOnce(self._con, self._translate)  # choices of sessions kept
 
     def _raw(self, name: str, files: list[str]) -> None:
         """The view `raw_<name>` over `files`, as the files have it (DuckDB's reader
@@ -644,7 +614,8 @@ class DuckDbEngine:
         (`agg_edges`, `agg_scenes`, `agg_sessions`, `agg_attr_keys`); False for an
         export without them (older, or of a pruned database), or with an older run's."""
         if self._rolled is None:
-            run = _manifest_number(self._folder, "run")
+            self._unchanged()  # the aggregates of the run whose events the views list
+            run = self._run
             files = current_aggregates(self._folder, run) if run is not None else None
             if files is not None and run is not None and not self._settled(run):
                 files = None  # a run cut off while its files were renamed: scan instead
@@ -798,47 +769,6 @@ class DuckDbEngine:
         ends = [n for n in (low, high, elow, ehigh) if n is not None]
         return (min(ends), max(ends)) if ends else (0, 0)
 
-    def _chosen_once(self, sql: str, params: Sequence[object]) -> tuple[str, list[object]]:
-        """`sql` with each choice of sessions by a subquery (`filters.session_conditions`:
-        `s.session_id IN (SELECT ...)`, a `--where` over the attributes, `--first-only`'s
-        numbering of every session of the story) read from a table of the engine that
-        the first query to make that choice filled.
-
-        The sessions and attributes never change in an engine's life, and a report asks
-        for the same choice in query after query (the overview, the chosen sessions in
-        front of each pass): `--first-only` took 0.13-0.2 s of CPU a query at 180,000
-        sessions, a `--where` 0.07-0.13 (the attributes joined to the session keys). The
-        same rows: a table (of the in-memory database, which `stream`'s cursor sees)
-        for each distinct subquery and parameters. A subquery reading anything else
-        (the events, a table of ours) is left as it is.
-        """
-        bound = list(params)
-        at = sql.find(_CHOSEN_BY)
-        while at >= 0:
-            opened = at + len(_CHOSEN_BY)
-            end = _closing(sql, opened)
-            sub = sql[opened:end] if end > 0 else ""
-            if (
-                not sub.startswith("SELECT ")
-                or set(_READS.findall(sub)) - _FIXED
-                or _OUTER.search(sub)
-            ):
-                at = sql.find(_CHOSEN_BY, opened)
-                continue
-            first, marks = _marks(sql, 0, at), _marks(sub, 0, len(sub))
-            values = bound[first : first + marks]
-            key = (sub, repr(values))
-            table = self._chosen.get(key)
-            if table is None:
-                table = self._chosen[key] = f"chosen_by_{len(self._chosen) + 1}"
-                sub = self._translate(sub)  # `--first-only` by the start as a timestamp
-                self._con.execute(f"CREATE OR REPLACE TABLE {table} AS {sub}", values)
-            kept = f"SELECT session_id FROM {table}"
-            sql = sql[:opened] + kept + sql[end:]
-            del bound[first : first + marks]
-            at = sql.find(_CHOSEN_BY, opened + len(kept))
-        return sql, bound
-
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:
             sql, bound = self._chosen_once(sql, params)
@@ -848,7 +778,26 @@ class DuckDbEngine:
                 f"DuckDB ran out of memory: {str(exc).strip().splitlines()[0]} "
                 "(allow it more with BRANCHING_DUCKDB_MEMORY, e.g. 1GB)"
             ) from None
+        except duckdb_core().IOException as exc:
+            self._unchanged(exc)
+            raise
         return found
+
+    def _unchanged(self, exc: Exception | None = None) -> None:
+        """Raise AnalyticsError when the export changed since this engine listed its files.
+
+        A run of `branching export` into the folder while a command reads it
+        replaces the sessions and the aggregates (and deletes the last run's
+        aggregate files once its own count): a view then names a file that is gone
+        (DuckDB's "No files found", `exc`) or the manifest names a newer run. The
+        figures would mix two runs: the command stops and says to run it again.
+        """
+        gone = exc is not None and "No files found" in str(exc)
+        if gone or _manifest_number(self._folder, "run") != self._run:
+            raise AnalyticsError(
+                f"the export in {self._folder} changed while it was read (a `branching "
+                "export` run replaced its files): run the command again"
+            ) from None
 
     def keep(self, name: str, sql: str, params: Sequence[object] = ()) -> None:
         self.rows(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params)
@@ -863,6 +812,9 @@ class DuckDbEngine:
             result = cursor.execute(self._translate(sql), bound)
             while batch := result.fetchmany(STREAM_ROWS):
                 yield from batch
+        except duckdb_core().IOException as exc:
+            self._unchanged(exc)
+            raise
         finally:
             cursor.close()
 

@@ -245,11 +245,10 @@ def _from_db(
         )
         exported = None
         if USE_AGGREGATES and isinstance(engine, DuckDbEngine) and not fold:
-            exported = (
-                viewer_counts_exported(engine, story_id, chosen, filters)
-                if unit == "viewers"
-                else parquet_counts(engine, story_id, chosen, filters, unit)
-            )
+            if unit == "viewers":
+                exported = viewer_counts_exported(engine, story_id, chosen, filters)
+            else:  # why not: the note SQLite gives for the same selection
+                exported, why = parquet_counts(engine, story_id, chosen, filters, unit)
         if rolled is not None:
             counts, source = rolled, "aggregates"
         elif exported is not None:  # the export's copy of the aggregates (DuckDB)

@@ -35,12 +35,17 @@ MIDNIGHT = "T00:00:00.000Z"  # a cut-off the aggregates' whole days answer
 
 def parquet_counts(
     engine: DuckDbEngine, story_id: str, chosen: list[Version], filters: Filters, unit: Unit
-) -> Counts | None:
-    """The counts from the export's aggregates, or None when they cannot answer."""
-    if unit == "viewers" or not engine.aggregates() or why_scanned(engine, story_id, filters):
-        return None
+) -> tuple[Counts | None, str]:
+    """The counts from the export's aggregates, or (None, why not: the note SQLite
+    prints when it reads the events for the same selection, "" when there is nothing
+    worth saying, as for an export without the aggregates)."""
+    if unit == "viewers" or not engine.aggregates():
+        return None, ""
+    why = why_scanned(engine, story_id, filters)
+    if why:
+        return None, why
     where, params = class_where(story_id, chosen, filters)
-    return _counts(engine, where, params, unit, _viewers(engine, story_id, chosen, filters))
+    return _counts(engine, where, params, unit, _viewers(engine, story_id, chosen, filters)), ""
 
 
 def why_scanned(engine: DuckDbEngine, story_id: str, filters: Filters) -> str:
