@@ -12,6 +12,7 @@ read, its timing and interactions from the events.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 import branching.cli.data  # noqa: F401  (registers the commands)
-from branching.analytics import metrics, scan, segments
+from branching.analytics.engines import DuckDbEngine
 from branching.cli.main import cli
 
 pytest.importorskip("duckdb")
@@ -52,22 +53,21 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def passes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The passes over the events DuckDB runs for the tables, by name, as they happen."""
+    """The queries DuckDB runs over the events (`FROM`/`JOIN events`), as they happen."""
     seen: list[str] = []
-    for module, name in (
-        (scan, "event_figures"),
-        (scan, "decision_times"),
-        (segments, "tags"),
-        (metrics, "scene_counts"),
-    ):
-        real = getattr(module, name)
+    for name in ("rows", "stream"):
+        real = getattr(DuckDbEngine, name)
 
-        def counting(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
-            seen.append(_name)
-            return _real(*args, **kw)
+        def reading(self: Any, sql: str, *args: Any, _real: Any = real) -> Any:
+            if _EVENTS.search(sql):
+                seen.append(sql)
+            return _real(self, sql, *args)
 
-        monkeypatch.setattr(module, name, counting)
+        monkeypatch.setattr(DuckDbEngine, name, reading)
     return seen
+
+
+_EVENTS = re.compile(r"\b(?:FROM|JOIN)\s+events\b")
 
 
 def stats(source: tuple[str, ...], table: str, args: tuple[str, ...]) -> str:
@@ -141,7 +141,6 @@ def test_a_reader_open_across_an_export_run_says_to_run_it_again(
     """A run into the folder replaces the aggregates and deletes the last run's: a reader
     that listed them before stops with a clear message, never DuckDB's "No files found"
     nor figures of two runs."""
-    from branching.analytics.engines import DuckDbEngine
     from branching.analytics.shape import AnalyticsError
 
     db, out = recorded
