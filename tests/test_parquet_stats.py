@@ -5,7 +5,7 @@ SQLite's `stats` sums its aggregates (`agg_scenes`, `agg_edges`, `agg_decide`,
 DuckDB does the same over their copies in the export (`parquet_stats.py`):
 the same figures byte for byte, no pass over the events for the reach,
 choices, unreached, timing, flags, interactions and tags by sessions (and
-with `--first-only`), the choices and unreached by viewers. An
+by viewers with `--first-only`). An
 export without `agg_decide` and `agg_acts` (written before them) is still
 read, its timing and interactions from the events.
 """
@@ -96,8 +96,7 @@ def test_each_table_is_sqlites_byte_for_byte_without_a_pass_over_the_events(
     passes.clear()  # SQLite's own reads are not DuckDB's
     assert stats(("--source", f"parquet:{out}"), table, args) == sqlite
     by_viewers = "viewers" in args and "--first-only" not in args
-    # by viewers the lists answer the choices (the events, faster, the others)
-    if not by_viewers or table in ("choices", "unreached"):
+    if not by_viewers:  # by viewers the events are read, as before
         assert passes == []
 
 

@@ -2,33 +2,32 @@
 
 On SQLite the per-scene and per-choice tables of `stats` are sums over the
 aggregates (`stats_rollup.rolled_figures`: the reach, the choices, the
-timing counts, the drop-off), the times to decide and the interactions sums
-over `agg_decide` and `agg_acts` (`rolled_percentiles`,
-`rolled_interactions`), and by viewers the digests' lists give who reached
-each scene and walked each edge (`viewers_rollup.viewer_figures`). The
-export holds copies of those tables and lists (`store.parquet_aggregates`,
-written by the run that exported the events, so they agree with them), which
-DuckDB reads as views named like the tables (`DuckDbEngine.aggregates`):
-the same rows chosen (`rollup.class_where`), the same sums, so the same
-figures, where the scan decodes and joins 4.7 million events at ten million.
+timing counts), the times to decide and the interactions sums over
+`agg_decide` and `agg_acts` (`rolled_percentiles`, `rolled_interactions`),
+and the tags are counted from the sessions' digests. The export holds
+copies of those tables and lists (`store.parquet_aggregates`, written by the
+run that exported the events, so they agree with them), which DuckDB reads
+as views named like the tables (`DuckDbEngine.aggregates`): the same rows
+chosen (`rollup.class_where`), the same sums, so the same figures, where the
+scan decodes and joins 4.7 million events at ten million.
 
 The tags come from the sessions' `reached` lists (`parquet_viewers`): a
-session (or viewer) was shown a tag's scene when its list holds the scene's
-code, took a tag's choice when it holds the code of an edge of that choice.
+session was shown a tag's scene when its list holds the scene's code, took
+a tag's choice when it holds the code of an edge of that choice.
 
-By viewers the lists are split into their codes in DuckDB, 0.6-0.8 s of CPU
-at ten million events: the report asks for them only where that beats the
-events' own passes (`report.SPLIT_VIEWERS`: the choices and unreached,
-which need the scenes' and the choices' counts; the tags by viewers read the
-events too).
+In sessions only (and with `--first-only`, which picks one session per
+viewer: its viewers are its sessions, as SQLite counts them). By viewers the
+events are read: splitting the chosen sessions' lists into their codes in
+DuckDB, as the flowchart by viewers does (`parquet_viewers`), took as long
+as the events' passes at ten million events (0.6-0.8 s of CPU for the split
+alone; the choices by viewers 1.15-1.40 s against 1.20-1.34).
 
 The same cases as SQLite (`parquet_rollup.why_scanned`): `--since`/`--until`
 on whole UTC days, at most one `--where` on a kept attribute; any version,
-`--first-only` (which picks one session per viewer: the sessions' figures),
 audience. A table these cannot answer (an export without the aggregates, or
-without `agg_decide`/`agg_acts` for the timing and the interactions, the
-interactions by viewers, whose lists the export does not carry) is left None
-and the caller reads the events, as before.
+without `agg_decide`/`agg_acts` for the timing and the interactions) is left
+None and the caller reads the events, as before. The tags need only the
+lists, for any selection.
 """
 
 from __future__ import annotations
@@ -36,9 +35,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from branching.analytics.engines import DuckDbEngine
-from branching.analytics.filters import Filters, Unit, session_conditions, tally_sessions
+from branching.analytics.filters import Filters, session_conditions, tally_sessions
 from branching.analytics.parquet_rollup import why_scanned
-from branching.analytics.parquet_viewers import counted_lists, digest_book
+from branching.analytics.parquet_viewers import digest_book
 from branching.analytics.rollup import class_where
 from branching.analytics.rows import TagShare
 from branching.analytics.segments import tag_shares, tagged
@@ -52,7 +51,7 @@ from branching.analytics.stats_rollup import (
     TimingCounts,
 )
 from branching.store import decide_acts, sketch
-from branching.store.digests import chars, code_of, edge_names, names
+from branching.store.digests import chars, edge_names, names
 
 _ACT_ORDER = ("rewind", "pause", "reveal_skipped")  # `metrics.interactions`' column order
 
@@ -74,13 +73,12 @@ def exported_figures(
     story_id: str,
     chosen: list[Version],
     filters: Filters,
-    unit: Unit,
     *,
     timing: bool,
     acts: bool,
 ) -> tuple[ExportedFigures | None, str]:
-    """The export's figures for the selection counted in `unit` (`sessions`, or
-    `viewers` without `--first-only`), or (None, why the events are read)."""
+    """The export's figures for the selection in sessions (with `--first-only` they are
+    its viewers too), or (None, why the events are read)."""
     if not engine.aggregates():
         return None, ""
     why = why_scanned(engine, story_id, filters)
@@ -90,8 +88,6 @@ def exported_figures(
     stored = _views(engine)
     ms = _percentiles(engine, where, params) if timing and "agg_decide" in stored else None
     rows = _edges(engine, where, params)
-    if unit == "viewers":
-        return _by_viewers(engine, story_id, chosen, filters, where, params, rows, ms), ""
     scene_counts: SceneCounts = {}
     timed_out: dict[str, int] = {}
     for scene, views, reached, clock in engine.rows(
@@ -173,75 +169,18 @@ def _interactions(engine: DuckDbEngine, where: str, params: list[object]) -> Act
     return {s: (r[0], r[1], r[2], r[3], r[4], r[5]) for s, r in found.items()}
 
 
-def _by_viewers(
-    engine: DuckDbEngine,
-    story_id: str,
-    chosen: list[Version],
-    filters: Filters,
-    where: str,
-    params: list[object],
-    rows: list[Edge],
-    ms: Percentiles | None,
-) -> ExportedFigures | None:
-    """`viewers_rollup.viewer_figures` over the export: the viewers per scene, per edge
-    and whom the clock chose for from the sessions' `reached` and `clocked` lists (as
-    the flowchart by viewers counts them, `parquet_viewers`), the times summed from the
-    aggregates. The interactions by viewers are not (their lists are not exported)."""
-    if not engine.digest_lists():
-        return None
-    cond, chose = session_conditions(story_id, chosen, filters)
-    tally = counted_lists(engine, cond, chose)
-    if tally is None:
-        return None
-    views = {
-        str(scene): int(n)
-        for scene, n in engine.rows(
-            f"""SELECT scene, SUM(views) FROM agg_scenes WHERE {where}
-            GROUP BY 1 HAVING SUM(views) > 0 ORDER BY 1""",
-            params,
-        )
-    }
-    book = digest_book(engine)
-    try:
-        scenes, lines = names(book), edge_names(book)
-    finally:
-        book.close()
-    reached: dict[object, int] = {}
-    walked: dict[tuple[str, str, str], int] = {}
-    for char, n in tally.reached.items():
-        code = code_of(char)
-        if code in lines:
-            s, c, t = lines[code]
-            walked[(str(s), str(c), str(t))] = n
-        else:
-            reached[scenes[code]] = n
-    late = {scenes[code_of(ch)]: n for ch, n in tally.clocked.items() if code_of(ch) not in lines}
-    taken: Taken = {
-        (s, c, t): (walked.get((s, c, t or ""), 0), times, clock)
-        for s, c, t, _, times, clock in rows
-    }
-    summed = _per_scene(rows)
-    return ExportedFigures(
-        {scene: (reached.get(scene, 0), n) for scene, n in views.items()},
-        taken,
-        {s: (n, clock, late.get(s, 0)) for s, (n, clock) in summed.items()},
-        ms,
-    )
-
-
 def exported_tags(
     engine: DuckDbEngine,
     story_id: str,
     chosen: list[Version],
     filters: Filters,
     shape: Shape,
-    unit: Unit,
     started: int,
 ) -> list[TagShare] | None:
-    """`segments.tags` from the chosen sessions' `reached` lists: per choice tag the units
-    shown one of its scenes and those that took one of its choices (any target), per
-    scene tag those shown one of its scenes; None without the lists, or when a chosen
-    session has none (or, by viewers, no viewer)."""
+    """`segments.tags` in sessions from the chosen sessions' `reached` lists: per choice
+    tag the sessions shown one of its scenes and those that took one of its choices (any
+    target), per scene tag those shown one of its scenes; None without the lists, or
+    when a chosen session has none."""
     every = tagged(shape)
     if not every:
         return []
@@ -266,12 +205,11 @@ def exported_tags(
             if not codes:
                 columns.append("0")
                 continue
-            columns.append(tally_sessions(unit, "regexp_matches(s.reached, ?)", "s"))
+            columns.append(tally_sessions("sessions", "regexp_matches(s.reached, ?)", "s"))
             values.append(_pattern(codes))
     cond, params = session_conditions(story_id, chosen, filters)
-    missing = "s.reached IS NULL" + (" OR s.viewer_id IS NULL" if unit == "viewers" else "")
     row = engine.rows(
-        f"""SELECT COUNT(*) FILTER (WHERE {missing}), {", ".join(columns)}
+        f"""SELECT COUNT(*) FILTER (WHERE s.reached IS NULL), {", ".join(columns)}
         FROM sessions s WHERE {cond}""",
         [*values, *params],
     )[0]

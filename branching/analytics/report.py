@@ -104,11 +104,6 @@ PASSES = (
     frozenset({"interactions"}),
 )
 FIGURED_PASSES = 3
-# by viewers, the tables a Parquet export's lists answer faster than the events' passes:
-# splitting the chosen sessions' lists into their codes is 0.6-0.8 s of CPU at ten million
-# events, the scenes' pass by viewers ~0.4, the scenes' and the choices' ~0.9 (the reach,
-# timing, flags and tags by viewers read the events: no faster from the lists)
-SPLIT_VIEWERS = frozenset({"choices", "unreached"})
 # the tables that show choice labels, as viewers saw them (`scan.seen_labels`)
 LABELLED = frozenset({"choices", "paths", "flags", "unreached"})
 
@@ -225,7 +220,10 @@ def _report(
     exported = None  # a Parquet export's aggregates and lists, as SQLite's
     lists = False  # ... and the sessions' lists the tags are counted from
     by_sessions = unit == "sessions" or filters.first_only  # one session per viewer
-    if isinstance(engine, DuckDbEngine) and want & (REACHED if by_sessions else SPLIT_VIEWERS):
+    # by viewers (without `--first-only`) the events are read: the sessions' lists split
+    # into their codes took as long as the events' passes (choices by viewers at ten
+    # million events: 1.15-1.40 s of CPU against 1.20-1.34)
+    if isinstance(engine, DuckDbEngine) and by_sessions and want & REACHED:
         from branching.analytics import parquet_stats
 
         exported = parquet_stats.exported_figures(
@@ -233,7 +231,6 @@ def _report(
             story_id,
             chosen,
             filters,
-            "sessions" if by_sessions else unit,
             timing="timing" in want,
             acts="interactions" in want,
         )[0]
@@ -435,9 +432,8 @@ def _report(
             if lists and isinstance(engine, DuckDbEngine):  # the sessions' lists
                 from branching.analytics import parquet_stats
 
-                tagging = "sessions" if filters.first_only else unit
                 listed = parquet_stats.exported_tags(
-                    engine, story_id, chosen, filters, shape, tagging, started
+                    engine, story_id, chosen, filters, shape, started
                 )
             tag_rows = (
                 listed
