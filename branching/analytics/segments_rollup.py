@@ -1,5 +1,5 @@
-"""`segments` and `tags` on SQLite when counting sessions: one read of the chosen
-sessions, counted in C; `tags` counting viewers too.
+"""`segments` on SQLite when counting sessions: one read of the chosen sessions,
+counted in C (the tags: `tags_rollup`).
 
 The portable query (`segments.segments`) groups every chosen session once
 per breakdown: at 180,000 sessions SQLite sorts 1.6 million rows, and
@@ -26,22 +26,20 @@ hours, decisions) would have been nearly one per session. The read runs with
 a small page cache (`small_cache`): it scans the digests in table order.
 
 Counting viewers, the breakdowns are `segments_viewers`' (one read in viewer
-order; it shares this module's columns, attributes, clock and cache), and the tags
-by viewers (`counted_tags`) search each viewer's lists run together.
+order; it shares this module's columns, attributes, clock and cache).
 """
 
 from __future__ import annotations
 
-import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import compress, repeat
+from itertools import repeat
 from operator import itemgetter, lshift, or_
 from typing import Any
 
-from branching.analytics.rows import Segment, TagShare
+from branching.analytics.rows import Segment
 from branching.analytics.segments import (
     DIMENSIONS,
     MINUTES,
@@ -50,15 +48,10 @@ from branching.analytics.segments import (
     Grouped,
     floor_div,
     from_grouped,
-    tag_shares,
-    tagged,
 )
-from branching.analytics.shape import Shape
-from branching.analytics.stats_rollup import VIEWER_ORDER, Digested
-from branching.store.digests import names
+from branching.analytics.stats_rollup import Digested
 
 _BATCH = 20_000  # sessions counted at a time: memory stays flat
-_HELD = 40_000  # distinct lists of scenes and choices held before they are searched
 PLAIN = ("terminal", "platform", "terminal size")  # columns read as they are shown
 HOUR, WEEKDAY = list(DIMENSIONS).index("local hour"), list(DIMENSIONS).index("weekday")
 
@@ -249,92 +242,3 @@ def weekdays(d: Digested, dates: Iterable[str]) -> dict[str, int]:
         ):
             out[str(date)] = int(day)
     return out
-
-
-def counted_tags(
-    d: Digested, shape: Shape, started: int, *, viewers: bool = False
-) -> list[TagShare]:
-    """`segments.tags` from the digests' scenes shown and choices taken: in sessions, or
-    (`viewers`) in viewers, a viewer counting once for a tag when any of their
-    sessions has it.
-
-    Each session's lists are counted as they are (a `Counter` per batch, C speed),
-    and each distinct list is searched once per code of a tag, by `in` over all of
-    them at once (`map`, no Python loop per list: at 10 M events 62,000 distinct
-    scene lists and 118,000 choice lists, 0.96 s with a set built per list, 0.28 s
-    so); sessions with the same list count together (SQL searching every session's
-    lists took longer than reading them). By viewers, each viewer's lists are run
-    together by SQLite (`[3,7][1,3]`, in the viewer order of the digests' index, no
-    sort) and searched the same way: whether any of a viewer's sessions has a code is
-    whether their lists run together have it (at 10 M events 0.3 s of CPU where a
-    distinct count per tag in SQL took 0.9).
-    """
-    every = tagged(shape)
-    if not every:
-        return []
-    codes = {name: str(code) for code, name in names(d.conn).items()}
-    wanted: list[tuple[int, frozenset[str]]] = []  # (0: shown, 1: took; the codes of a tag)
-    for t in every:
-        wanted.append((0, frozenset(codes[s] for s in t.scenes if s in codes)))
-        if t.kind == "choice":
-            wanted.append((1, frozenset(codes[p] for p in t.pairs if p in codes)))
-    lists: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
-    none = "'[]'"  # a session without a digest
-    if viewers and d.alone is not None:
-        cond, params = d.alone
-        cursor = d.conn.execute(
-            f"""SELECT group_concat(s.shown, ''), group_concat(s.took, '')
-            FROM {VIEWER_ORDER} WHERE {cond} GROUP BY s.story_id, s.viewer_id""",
-            params,
-        )
-    elif viewers:
-        cursor = d.conn.execute(
-            f"""SELECT group_concat({d.column("shown", none)}, ''),
-                   group_concat({d.column("took", none)}, '')
-            FROM {d.joined} WHERE {d.cond} GROUP BY s.viewer_id""",
-            d.params,
-        )
-    else:
-        cursor = d.read(f"{d.column('shown', none)}, {d.column('took', none)}")
-    totals = [0] * len(wanted)
-    while batch := cursor.fetchmany(_BATCH):
-        shown, took = zip(*batch, strict=True)
-        lists[0].update(shown)
-        lists[1].update(took)
-        # few viewers share their lists: search them a batch at a time; sessions share
-        # theirs more, but the rare lists make most of the distinct ones (at 10 M events
-        # 180,000, 25 MB held at once): search them whenever `_HELD` are held
-        if viewers or len(lists[0]) + len(lists[1]) > _HELD:
-            _search(lists, wanted, totals)
-            lists = (Counter(), Counter())
-    _search(lists, wanted, totals)
-    return tag_shares(every, started, totals)
-
-
-def _search(
-    lists: tuple[Counter[str], Counter[str]],
-    wanted: list[tuple[int, frozenset[str]]],
-    totals: list[int],
-) -> None:
-    """Add to each tag's total (`wanted`: which lists, the tag's codes) the count of the
-    `lists` (shown, took: distinct texts -> units) with one of its codes."""
-    for which in (0, 1):
-        mine = [(i, want) for i, (kind, want) in enumerate(wanted) if kind == which and want]
-        texts = lists[which]
-        if not mine or not texts:
-            continue
-        # each distinct text with a comma for every bracket (`[3,7][1]`: `,3,7,,1,`): a
-        # code is found as ",code," wherever it stands; taken out of `texts` as it is
-        # wrapped, so that each text is held once (at 10 M events 180,000 of them)
-        weights: list[int] = []
-        wrapped: list[str] = []
-        while texts:
-            text, n = texts.popitem()
-            weights.append(n)
-            wrapped.append(text.replace("[", ",").replace("]", ","))
-        for i, want in mine:
-            hit: list[bool] = []
-            for code in sorted(want):
-                found = map(operator.contains, wrapped, repeat(f",{code},"))
-                hit = list(map(operator.or_, hit, found)) if hit else list(found)
-            totals[i] += sum(compress(weights, hit))
