@@ -35,9 +35,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import repeat
-from operator import itemgetter, lshift, or_
-from typing import Any
+from itertools import compress, repeat
+from operator import and_, getitem, is_, itemgetter, lshift, or_
+from typing import Any, cast
 
 from branching.analytics.rows import Segment
 from branching.analytics.segments import (
@@ -91,7 +91,7 @@ def digest_segments(d: Digested) -> list[Segment]:
     clock = LocalClock(d)
     with small_cache(d):
         cursor = d.conn.execute(
-            f"""SELECT {ended} + 2 * {d.column("made")}, {LOCAL_TEXT},
+            f"""SELECT {ended} + 2 * {d.column("made")}, {STARTS},
                    {plain}{", s.attrs" if alone else values}
             FROM {d.joined}{"" if alone else joins}
             WHERE {d.where[0]}""",
@@ -99,9 +99,11 @@ def digest_segments(d: Digested) -> list[Segment]:
         )
         rest: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
         while batch := cursor.fetchmany(_BATCH):
-            rest = rest or itemgetter(0, *range(2, len(batch[0])))
+            rest = rest or itemgetter(0, *range(3, len(batch[0])))
             held.update(map(rest, batch))
-            codes = clock.of(list(map(itemgetter(1), batch)))
+            codes = clock.of_starts(
+                list(map(itemgetter(1), batch)), list(map(itemgetter(2), batch))
+            )
             timed.update(map(or_, map(lshift, map(itemgetter(0), batch), repeat(8)), codes))
     texts: dict[str | None, dict[str, str]] = {}
     if alone:  # each distinct text of attributes, decoded; every key a chosen session has
@@ -178,6 +180,14 @@ def _local_times(timed: Counter[int]) -> Grouped:
 LOCAL_TEXT = f"""CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) || ' ' ||
     {floor_div(MINUTES, 60)} END"""
 NO_TIME = 255  # the code of a start that is not a timestamp: hour 31, weekday 7
+# what `LocalClock.of_starts` reads: the start ('' for none: not a timestamp either) and
+# the offset as stored
+STARTS = "COALESCE(s.started_at, ''), s.utc_offset_min"
+_MINUTE = slice(13, 16)  # a start's `:MM`
+_MINUTES = frozenset(f":{m:02d}" for m in range(60))
+_HOUR = slice(0, 13)  # a start's `YYYY-MM-DDTHH`
+_CUT = {True: _HOUR, False: slice(None)}  # an hourly start's hour, or all of it
+_FAR = 10**15  # offsets past it could overflow SQLite's integers: keyed by the whole start
 
 
 class LocalClock:
@@ -191,6 +201,8 @@ class LocalClock:
     def __init__(self, d: Digested) -> None:
         self.d = d
         self.codes: dict[str | None, int] = {None: NO_TIME}
+        self.keyed: dict[tuple[Any, Any, bool], int] = {}  # (start or its hour, offset, hourly)
+        self.hourly: dict[int, dict[str, int]] = {}  # offset -> start's hour -> code
 
     def of(self, texts: Sequence[str | None]) -> list[int]:
         """The code of each text."""
@@ -202,6 +214,56 @@ class LocalClock:
                 h = int(text[11:])
                 self.codes[text] = h % 24 * 8 + (days[text[:10]] + h // 24) % 7
         return list(map(self.codes.__getitem__, texts))
+
+    def of_starts(self, starts: Sequence[Any], offsets: Sequence[Any]) -> list[int]:
+        """The code of each session from its start and UTC offset as stored (`STARTS`),
+        its `LOCAL_TEXT` worked out by SQL once per distinct (start, offset) whose
+        text it may differ from: a start's minute (`:MM`, 00 to 59) is never past the
+        hour a whole-hour offset shifts it to, so those sessions are keyed by the
+        start's hour (`...THH`), and their text is the one of that hour's first
+        minute: a few thousand keys, not one per session. A batch with one such
+        offset and no other minute (nearly always) is keyed by the hours alone."""
+        found = set(offsets)
+        if len(found) == 1 and _whole_hours(offset := next(iter(found))):
+            if set(map(getitem, starts, repeat(_MINUTE))) <= _MINUTES:
+                return self._coded(
+                    self.hourly.setdefault(offset, {}),
+                    list(map(getitem, starts, repeat(_HOUR))),
+                    lambda hour: (hour + ":00", offset),
+                )
+        offs = {v: _whole_hours(v) for v in found}
+        hourly = list(
+            map(
+                and_,
+                map(_MINUTES.__contains__, map(getitem, starts, repeat(_MINUTE))),
+                map(offs.__getitem__, offsets),
+            )
+        )
+        cut = map(getitem, starts, map(_CUT.__getitem__, hourly))
+        return self._coded(  # (whether the key is an hour's: a start may be 13 long)
+            self.keyed,
+            list(zip(cut, offsets, hourly, strict=True)),
+            lambda key: (key[0] + ":00" if key[2] else key[0], key[1]),
+        )
+
+    def _coded(
+        self, table: dict[Any, int], keys: list[Any], start: Callable[[Any], Any]
+    ) -> list[int]:
+        """The code of each key in `table`, the new ones (`start`: the (start, offset) whose
+        `LOCAL_TEXT` a key stands for) worked out first."""
+        codes = list(map(table.get, keys))
+        if None in codes:  # (a look-up each: a set of the keys hashed them all again)
+            new = list(set(compress(keys, map(is_, codes, repeat(None)))))
+            texts = local_texts(self.d, list(map(start, new)))
+            table.update(zip(new, self.of(texts), strict=True))
+            codes = list(map(table.__getitem__, keys))
+        return cast(list[int], codes)  # (no None left)
+
+
+def _whole_hours(offset: Any) -> bool:
+    """Whether a stored offset is a whole number of hours (not so far out that SQLite's
+    integers could overflow)."""
+    return type(offset) is int and offset % 60 == 0 and abs(offset) < _FAR
 
 
 def hour_of(code: int) -> int | None:
@@ -228,6 +290,24 @@ def small_cache(d: Digested) -> Iterator[None]:
         yield
     finally:
         d.conn.execute(f"PRAGMA cache_size = {int(cache)}")
+
+
+def local_texts(d: Digested, starts: Sequence[tuple[Any, Any]]) -> list[str | None]:
+    """`LOCAL_TEXT` of each (start, offset), by SQL itself, in their order."""
+    out: list[str | None] = []
+    for at in range(0, len(starts), 400):
+        chunk = starts[at : at + 400]
+        picks = " UNION ALL ".join(
+            "SELECT ? AS i, ? AS started_at, ? AS utc_offset_min" for _ in chunk
+        )
+        found = dict(
+            d.conn.execute(
+                f"SELECT s.i, {LOCAL_TEXT} FROM ({picks}) s",
+                [v for i, pair in enumerate(chunk) for v in (i, *pair)],
+            )
+        )
+        out += [found[i] for i in range(len(chunk))]
+    return out
 
 
 def weekdays(d: Digested, dates: Iterable[str]) -> dict[str, int]:
