@@ -165,11 +165,15 @@ def _rows(part: int, sums: Sums, *, numbered: bool) -> list[tuple[Any, ...]]:
 def _local_times(timed: Counter[int]) -> Grouped:
     """The local hour and weekday rows, from the sessions counted by (ended + 2 x
     decisions) << 8 | the local time's code (`LocalClock`)."""
+    coded: Sums = {}  # first by code (a couple of hundred), then by hour and by weekday
+    for packed, n in timed.items():
+        add_sums(coded, packed & 255, packed >> 8, n)
     out: list[tuple[Any, ...]] = []
     for part, of in ((HOUR, hour_of), (WEEKDAY, day_of)):
         sums: Sums = {}
-        for packed, n in timed.items():
-            add_sums(sums, of(packed & 255), packed >> 8, n)
+        for code, (n, ended, made) in coded.items():
+            was = sums.get(of(code), (0, 0, 0))
+            sums[of(code)] = (was[0] + n, was[1] + ended, was[2] + made)
         out += _rows(part, sums, numbered=True)
     return out
 
