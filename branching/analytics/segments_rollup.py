@@ -13,11 +13,18 @@ thousand distinct rows are summed afterwards into sessions, ended sessions
 and decisions per value.
 
 The local times come in the same read (they were a second read, which SQL
-grouped by date and hour: 0.3-0.4 s of sorting at 10 M events): SQL gives
-each session one short text, its UTC date and its local time in whole hours
+grouped by date and hour: 0.3-0.4 s of sorting at 10 M events): each session's
+local time is one short text, its UTC date and its local time in whole hours
 since that date's midnight, `h` (`LOCAL_TEXT`: the same `floor_div` of the
-same minutes as `segments.LOCAL_HOUR`), a couple of thousand distinct ones;
-each distinct text becomes one code (`LocalClock`): the hour `h mod 24` and the
+same minutes as `segments.LOCAL_HOUR`), a couple of thousand distinct ones.
+SQL works it out, but not per session (that was 0.2 s of the read's 0.5 at 10
+M events): the read gives the start and offset as stored, and `LocalClock.
+of_starts` asks SQL for the text of each distinct start's hour and offset when
+the offset is whole hours and the start's minute 00 to 59 (its text is then its
+hour's first minute's: the minutes cannot carry it past the hour), and of each
+distinct start and offset otherwise (an odd start, or a half-hour zone), so
+the text is always SQL's own. Each distinct text becomes one code
+(`LocalClock`): the hour `h mod 24` and the
 weekday, the UTC date's (from the very SQL of `segments`, `UTC_WEEKDAY`, run
 once per distinct date) shifted by `h // 24`. A start that is not a timestamp
 is "unknown" in both, as there. The sessions are counted by code and (ended
@@ -227,6 +234,8 @@ class LocalClock:
         start's hour (`...THH`), and their text is the one of that hour's first
         minute: a few thousand keys, not one per session. A batch with one such
         offset and no other minute (nearly always) is keyed by the hours alone."""
+        if None in starts:  # (no start: not a timestamp either, as '' is not)
+            starts = ["" if start is None else start for start in starts]
         found = set(offsets)
         if len(found) == 1 and _whole_hours(offset := next(iter(found))):
             if set(map(getitem, starts, repeat(_MINUTE))) <= _MINUTES:
