@@ -299,3 +299,24 @@ async def test_leaving_a_story_stops_its_read_in_the_processes(
         await pilot.press("5")
         assert "Most common complete paths" in shown(app, "#paths-body")
     assert pids(reader) == before  # stopped when told, not ended
+
+
+async def test_a_tab_switched_to_is_the_one_read_next_at_once(
+    reader: ProcessReader, db: Path
+) -> None:
+    """The scan's thread asks which tab is on show each time it hands out a part: a key
+    tells it at once, not once the tab's activation has been handled on the UI thread
+    (Segments' two parts were handed out a part late)."""
+    app = make(db, "heist", reader=reader)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen: Any = app.screen
+        screen.action_tab("segments")
+        assert screen.active_tab == "segments"  # before any message is handled
+        screen.action_step_tab(1)
+        assert screen.active_tab == "flags"
+        await settle(pilot)
+        assert screen.active_tab == "flags"
+        await pilot.press("6")
+        assert screen.active_tab == "segments"
+        assert "By terminal" in shown(app, "#segments-body")

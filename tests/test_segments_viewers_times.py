@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from test_consistency import SIGNAL, record_audience
 
-from branching.analytics import segments_viewers, stats_rollup
+from branching.analytics import segments_rollup, segments_viewers, stats_rollup
 from branching.analytics.filters import Unit, make_filters
 from branching.analytics.report import build_report
 from branching.analytics.rows import Segment
@@ -110,3 +110,51 @@ def test_local_times_by_sessions_equal_the_scan(audience: Path) -> None:
     unknown = rows[("local hour", "unknown")]
     assert unknown == rows[("weekday", "unknown")] >= 1
     assert rows[("local hour", "12")] == sessions - 2 - unknown
+
+
+# (start, UTC offset) pairs whose local time a shortcut could get wrong: offsets that are
+# not whole hours or not whole numbers, none, far out; minutes past 59 or not digits; a
+# lower-case "t"; an hour that is not digits; starts that are not timestamps
+ODD = [
+    ("2026-01-05T21:40:00.000Z", -90),
+    ("2026-01-05T00:59:59.000Z", -60),
+    ("2026-01-05T23:00:00.000Z", 60),
+    ("2026-01-05T23:30:00.000Z", 30.5),
+    ("2026-01-05T23:30:00.000Z", None),
+    ("2026-01-05T23:30:00.000Z", 10**16),
+    ("2026-01-05T23:30:00.000Z", -(10**15) - 60),
+    ("2026-01-05T10:75:00.000Z", 0),
+    ("2026-01-05T10:7x:00.000Z", 120),
+    ("2026-01-05t10:05:00.000Z", 0),
+    ("2026-01-05T1a:05:00.000Z", -60),
+    ("2026-01-05T10:05", 180),
+    ("2026-01-05T10:0", 0),
+    ("2026-01-05T10", 0),  # (not a timestamp; its first 13 are the hour of the next)
+    ("2026-01-05T10:05:00.000Z", 0),
+    ("", 0),
+]
+
+
+def test_odd_starts_and_offsets_by_sessions_equal_the_scan(
+    audience: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "odd.db"
+    shutil.copy(audience, db)
+    with sqlite3.connect(db) as conn:
+        sessions = [
+            r[0]
+            for r in conn.execute(
+                "SELECT session_id FROM sessions WHERE story_id = 'signal' ORDER BY 1"
+            )
+        ]
+        for session, (start, offset) in zip(sessions, ODD * 3, strict=False):
+            conn.execute(
+                "UPDATE sessions SET started_at = ?, utc_offset_min = ? WHERE session_id = ?",
+                [start, offset, session],
+            )
+    for batch in (3, 20_000):
+        monkeypatch.setattr(segments_rollup, "_BATCH", batch)
+        fast = segments(db, "sessions")
+        assert fast == scanned(db, "sessions"), batch
+    hours = {s.value for s in fast if s.dimension == "local hour"}
+    assert {"unknown", "12", "20", "00"} <= hours  # (21:40 at -01:30; 23:00 at +01:00)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from test_consistency import record_audience
 
-from branching.analytics import segments_rollup, stats_rollup
+from branching.analytics import stats_rollup, tags_rollup
 from branching.analytics.filters import make_filters
 from branching.analytics.report import build_report
 
@@ -81,7 +81,7 @@ def test_tags_searched_a_few_lists_at_a_time_count_as_all_at_once(
     audience: Path, unit: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = report(audience, unit, {}, tables=["tags"])["tags"]
-    monkeypatch.setattr(segments_rollup, "_HELD", 2)  # search after nearly every batch
-    monkeypatch.setattr(segments_rollup, "_BATCH", 3)
+    monkeypatch.setattr(tags_rollup, "_HELD", 2)  # search after nearly every batch
+    monkeypatch.setattr(tags_rollup, "_BATCH", 3)
     assert report(audience, unit, {}, tables=["tags"])["tags"] == whole
     assert any(t["count"] for t in whole)

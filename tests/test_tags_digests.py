@@ -30,7 +30,7 @@ from test_consistency_flow_viewers import (
     session,
 )
 
-from branching.analytics import stats_rollup
+from branching.analytics import stats_rollup, tags_rollup
 from branching.analytics.filters import Filters
 from branching.analytics.report import build_report
 from branching.analytics.source import Version
@@ -130,3 +130,28 @@ def test_a_route_carrying_a_tagged_choice_is_not_taking_it(
     assert rows[("mid", "scene")][1] == 0
     monkeypatch.setattr(stats_rollup, "has_digests", lambda conn: False)  # the raw events
     assert tags(db, unit, Filters(audience="all")) == digested
+
+
+@pytest.mark.parametrize("path", ["wide", "shown"])
+@pytest.mark.parametrize("unit", ["sessions", "viewers"])
+def test_the_scenes_shown_count_alike_from_every_form_of_the_lists(
+    tmp_path: Path, unit: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scenes of a tag are counted from m018's `reached` a byte a code when every
+    code is below 255; past it (here: below 2) by a regular expression, and before
+    m018 from the JSON lists of `shown`: the same figures, the scan's."""
+    db = tmp_path / "fuzz.db"
+    recorded(db, with_tags(random_ops(4), 4)).close()
+    narrow = {filters: tags(db, unit, filters) for filters in SELECTIONS}
+    if path == "wide":
+        monkeypatch.setattr(tags_rollup, "_NARROW", 2)
+    else:
+        monkeypatch.setattr(tags_rollup, "has_edges", lambda conn: False)
+    for filters, counted in narrow.items():
+        assert tags(db, unit, filters) == counted, filters
+        with monkeypatch.context() as m:  # no digests: the raw events
+            m.setattr(stats_rollup, "has_digests", lambda conn: False)
+            assert tags(db, unit, filters) == counted, filters
+    assert any(
+        t["count"] and t["where"] == "scene" for t in tags(db, unit, Filters(audience="all"))
+    )

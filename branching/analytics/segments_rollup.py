@@ -1,5 +1,5 @@
-"""`segments` and `tags` on SQLite when counting sessions: one read of the chosen
-sessions, counted in C; `tags` counting viewers too.
+"""`segments` on SQLite when counting sessions: one read of the chosen sessions,
+counted in C (the tags: `tags_rollup`).
 
 The portable query (`segments.segments`) groups every chosen session once
 per breakdown: at 180,000 sessions SQLite sorts 1.6 million rows, and
@@ -13,11 +13,18 @@ thousand distinct rows are summed afterwards into sessions, ended sessions
 and decisions per value.
 
 The local times come in the same read (they were a second read, which SQL
-grouped by date and hour: 0.3-0.4 s of sorting at 10 M events): SQL gives
-each session one short text, its UTC date and its local time in whole hours
+grouped by date and hour: 0.3-0.4 s of sorting at 10 M events): each session's
+local time is one short text, its UTC date and its local time in whole hours
 since that date's midnight, `h` (`LOCAL_TEXT`: the same `floor_div` of the
-same minutes as `segments.LOCAL_HOUR`), a couple of thousand distinct ones;
-each distinct text becomes one code (`LocalClock`): the hour `h mod 24` and the
+same minutes as `segments.LOCAL_HOUR`), a couple of thousand distinct ones.
+SQL works it out, but not per session (that was 0.2 s of the read's 0.5 at 10
+M events): the read gives the start and offset as stored, and `LocalClock.
+of_starts` asks SQL for the text of each distinct start's hour and offset when
+the offset is whole hours and the start's minute 00 to 59 (its text is then its
+hour's first minute's: the minutes cannot carry it past the hour), and of each
+distinct start and offset otherwise (an odd start, or a half-hour zone), so
+the text is always SQL's own. Each distinct text becomes one code
+(`LocalClock`): the hour `h mod 24` and the
 weekday, the UTC date's (from the very SQL of `segments`, `UTC_WEEKDAY`, run
 once per distinct date) shifted by `h // 24`. A start that is not a timestamp
 is "unknown" in both, as there. The sessions are counted by code and (ended
@@ -26,22 +33,20 @@ hours, decisions) would have been nearly one per session. The read runs with
 a small page cache (`small_cache`): it scans the digests in table order.
 
 Counting viewers, the breakdowns are `segments_viewers`' (one read in viewer
-order; it shares this module's columns, attributes, clock and cache), and the tags
-by viewers (`counted_tags`) search each viewer's lists run together.
+order; it shares this module's columns, attributes, clock and cache).
 """
 
 from __future__ import annotations
 
-import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import compress, repeat
-from operator import itemgetter, lshift, or_
-from typing import Any
+from operator import and_, getitem, is_, itemgetter, lshift, or_
+from typing import Any, cast
 
-from branching.analytics.rows import Segment, TagShare
+from branching.analytics.rows import Segment
 from branching.analytics.segments import (
     DIMENSIONS,
     MINUTES,
@@ -50,15 +55,10 @@ from branching.analytics.segments import (
     Grouped,
     floor_div,
     from_grouped,
-    tag_shares,
-    tagged,
 )
-from branching.analytics.shape import Shape
-from branching.analytics.stats_rollup import VIEWER_ORDER, Digested
-from branching.store.digests import names
+from branching.analytics.stats_rollup import Digested
 
 _BATCH = 20_000  # sessions counted at a time: memory stays flat
-_HELD = 40_000  # distinct lists of scenes and choices held before they are searched
 PLAIN = ("terminal", "platform", "terminal size")  # columns read as they are shown
 HOUR, WEEKDAY = list(DIMENSIONS).index("local hour"), list(DIMENSIONS).index("weekday")
 
@@ -98,7 +98,7 @@ def digest_segments(d: Digested) -> list[Segment]:
     clock = LocalClock(d)
     with small_cache(d):
         cursor = d.conn.execute(
-            f"""SELECT {ended} + 2 * {d.column("made")}, {LOCAL_TEXT},
+            f"""SELECT {ended} + 2 * {d.column("made")}, {STARTS},
                    {plain}{", s.attrs" if alone else values}
             FROM {d.joined}{"" if alone else joins}
             WHERE {d.where[0]}""",
@@ -106,9 +106,11 @@ def digest_segments(d: Digested) -> list[Segment]:
         )
         rest: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
         while batch := cursor.fetchmany(_BATCH):
-            rest = rest or itemgetter(0, *range(2, len(batch[0])))
+            rest = rest or itemgetter(0, *range(3, len(batch[0])))
             held.update(map(rest, batch))
-            codes = clock.of(list(map(itemgetter(1), batch)))
+            codes = clock.of_starts(
+                list(map(itemgetter(1), batch)), list(map(itemgetter(2), batch))
+            )
             timed.update(map(or_, map(lshift, map(itemgetter(0), batch), repeat(8)), codes))
     texts: dict[str | None, dict[str, str]] = {}
     if alone:  # each distinct text of attributes, decoded; every key a chosen session has
@@ -170,11 +172,15 @@ def _rows(part: int, sums: Sums, *, numbered: bool) -> list[tuple[Any, ...]]:
 def _local_times(timed: Counter[int]) -> Grouped:
     """The local hour and weekday rows, from the sessions counted by (ended + 2 x
     decisions) << 8 | the local time's code (`LocalClock`)."""
+    coded: Sums = {}  # first by code (a couple of hundred), then by hour and by weekday
+    for packed, n in timed.items():
+        add_sums(coded, packed & 255, packed >> 8, n)
     out: list[tuple[Any, ...]] = []
     for part, of in ((HOUR, hour_of), (WEEKDAY, day_of)):
         sums: Sums = {}
-        for packed, n in timed.items():
-            add_sums(sums, of(packed & 255), packed >> 8, n)
+        for code, (n, ended, made) in coded.items():
+            was = sums.get(of(code), (0, 0, 0))
+            sums[of(code)] = (was[0] + n, was[1] + ended, was[2] + made)
         out += _rows(part, sums, numbered=True)
     return out
 
@@ -185,6 +191,14 @@ def _local_times(timed: Counter[int]) -> Grouped:
 LOCAL_TEXT = f"""CASE WHEN {STAMP} THEN substr(s.started_at, 1, 10) || ' ' ||
     {floor_div(MINUTES, 60)} END"""
 NO_TIME = 255  # the code of a start that is not a timestamp: hour 31, weekday 7
+# what `LocalClock.of_starts` reads: the start ('' for none: not a timestamp either) and
+# the offset as stored
+STARTS = "COALESCE(s.started_at, ''), s.utc_offset_min"
+_MINUTE = slice(13, 16)  # a start's `:MM`
+_MINUTES = frozenset(f":{m:02d}" for m in range(60))
+_HOUR = slice(0, 13)  # a start's `YYYY-MM-DDTHH`
+_CUT = {True: _HOUR, False: slice(None)}  # an hourly start's hour, or all of it
+_FAR = 10**15  # offsets past it could overflow SQLite's integers: keyed by the whole start
 
 
 class LocalClock:
@@ -198,6 +212,8 @@ class LocalClock:
     def __init__(self, d: Digested) -> None:
         self.d = d
         self.codes: dict[str | None, int] = {None: NO_TIME}
+        self.keyed: dict[tuple[Any, Any, bool], int] = {}  # (start or its hour, offset, hourly)
+        self.hourly: dict[int, dict[str, int]] = {}  # offset -> start's hour -> code
 
     def of(self, texts: Sequence[str | None]) -> list[int]:
         """The code of each text."""
@@ -209,6 +225,58 @@ class LocalClock:
                 h = int(text[11:])
                 self.codes[text] = h % 24 * 8 + (days[text[:10]] + h // 24) % 7
         return list(map(self.codes.__getitem__, texts))
+
+    def of_starts(self, starts: Sequence[Any], offsets: Sequence[Any]) -> list[int]:
+        """The code of each session from its start and UTC offset as stored (`STARTS`),
+        its `LOCAL_TEXT` worked out by SQL once per distinct (start, offset) whose
+        text it may differ from: a start's minute (`:MM`, 00 to 59) is never past the
+        hour a whole-hour offset shifts it to, so those sessions are keyed by the
+        start's hour (`...THH`), and their text is the one of that hour's first
+        minute: a few thousand keys, not one per session. A batch with one such
+        offset and no other minute (nearly always) is keyed by the hours alone."""
+        if None in starts:  # (no start: not a timestamp either, as '' is not)
+            starts = ["" if start is None else start for start in starts]
+        found = set(offsets)
+        if len(found) == 1 and _whole_hours(offset := next(iter(found))):
+            if set(map(getitem, starts, repeat(_MINUTE))) <= _MINUTES:
+                return self._coded(
+                    self.hourly.setdefault(offset, {}),
+                    list(map(getitem, starts, repeat(_HOUR))),
+                    lambda hour: (hour + ":00", offset),
+                )
+        offs = {v: _whole_hours(v) for v in found}
+        hourly = list(
+            map(
+                and_,
+                map(_MINUTES.__contains__, map(getitem, starts, repeat(_MINUTE))),
+                map(offs.__getitem__, offsets),
+            )
+        )
+        cut = map(getitem, starts, map(_CUT.__getitem__, hourly))
+        return self._coded(  # (whether the key is an hour's: a start may be 13 long)
+            self.keyed,
+            list(zip(cut, offsets, hourly, strict=True)),
+            lambda key: (key[0] + ":00" if key[2] else key[0], key[1]),
+        )
+
+    def _coded(
+        self, table: dict[Any, int], keys: list[Any], start: Callable[[Any], Any]
+    ) -> list[int]:
+        """The code of each key in `table`, the new ones (`start`: the (start, offset) whose
+        `LOCAL_TEXT` a key stands for) worked out first."""
+        codes = list(map(table.get, keys))
+        if None in codes:  # (a look-up each: a set of the keys hashed them all again)
+            new = list(set(compress(keys, map(is_, codes, repeat(None)))))
+            texts = local_texts(self.d, list(map(start, new)))
+            table.update(zip(new, self.of(texts), strict=True))
+            codes = list(map(table.__getitem__, keys))
+        return cast(list[int], codes)  # (no None left)
+
+
+def _whole_hours(offset: Any) -> bool:
+    """Whether a stored offset is a whole number of hours (not so far out that SQLite's
+    integers could overflow)."""
+    return type(offset) is int and offset % 60 == 0 and abs(offset) < _FAR
 
 
 def hour_of(code: int) -> int | None:
@@ -237,6 +305,24 @@ def small_cache(d: Digested) -> Iterator[None]:
         d.conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
+def local_texts(d: Digested, starts: Sequence[tuple[Any, Any]]) -> list[str | None]:
+    """`LOCAL_TEXT` of each (start, offset), by SQL itself, in their order."""
+    out: list[str | None] = []
+    for at in range(0, len(starts), 400):
+        chunk = starts[at : at + 400]
+        picks = " UNION ALL ".join(
+            "SELECT ? AS i, ? AS started_at, ? AS utc_offset_min" for _ in chunk
+        )
+        found = dict(
+            d.conn.execute(
+                f"SELECT s.i, {LOCAL_TEXT} FROM ({picks}) s",
+                [v for i, pair in enumerate(chunk) for v in (i, *pair)],
+            )
+        )
+        out += [found[i] for i in range(len(chunk))]
+    return out
+
+
 def weekdays(d: Digested, dates: Iterable[str]) -> dict[str, int]:
     """The UTC weekday of each date (0: Sunday), by `segments.UTC_WEEKDAY` itself."""
     out: dict[str, int] = {}
@@ -249,92 +335,3 @@ def weekdays(d: Digested, dates: Iterable[str]) -> dict[str, int]:
         ):
             out[str(date)] = int(day)
     return out
-
-
-def counted_tags(
-    d: Digested, shape: Shape, started: int, *, viewers: bool = False
-) -> list[TagShare]:
-    """`segments.tags` from the digests' scenes shown and choices taken: in sessions, or
-    (`viewers`) in viewers, a viewer counting once for a tag when any of their
-    sessions has it.
-
-    Each session's lists are counted as they are (a `Counter` per batch, C speed),
-    and each distinct list is searched once per code of a tag, by `in` over all of
-    them at once (`map`, no Python loop per list: at 10 M events 62,000 distinct
-    scene lists and 118,000 choice lists, 0.96 s with a set built per list, 0.28 s
-    so); sessions with the same list count together (SQL searching every session's
-    lists took longer than reading them). By viewers, each viewer's lists are run
-    together by SQLite (`[3,7][1,3]`, in the viewer order of the digests' index, no
-    sort) and searched the same way: whether any of a viewer's sessions has a code is
-    whether their lists run together have it (at 10 M events 0.3 s of CPU where a
-    distinct count per tag in SQL took 0.9).
-    """
-    every = tagged(shape)
-    if not every:
-        return []
-    codes = {name: str(code) for code, name in names(d.conn).items()}
-    wanted: list[tuple[int, frozenset[str]]] = []  # (0: shown, 1: took; the codes of a tag)
-    for t in every:
-        wanted.append((0, frozenset(codes[s] for s in t.scenes if s in codes)))
-        if t.kind == "choice":
-            wanted.append((1, frozenset(codes[p] for p in t.pairs if p in codes)))
-    lists: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
-    none = "'[]'"  # a session without a digest
-    if viewers and d.alone is not None:
-        cond, params = d.alone
-        cursor = d.conn.execute(
-            f"""SELECT group_concat(s.shown, ''), group_concat(s.took, '')
-            FROM {VIEWER_ORDER} WHERE {cond} GROUP BY s.story_id, s.viewer_id""",
-            params,
-        )
-    elif viewers:
-        cursor = d.conn.execute(
-            f"""SELECT group_concat({d.column("shown", none)}, ''),
-                   group_concat({d.column("took", none)}, '')
-            FROM {d.joined} WHERE {d.cond} GROUP BY s.viewer_id""",
-            d.params,
-        )
-    else:
-        cursor = d.read(f"{d.column('shown', none)}, {d.column('took', none)}")
-    totals = [0] * len(wanted)
-    while batch := cursor.fetchmany(_BATCH):
-        shown, took = zip(*batch, strict=True)
-        lists[0].update(shown)
-        lists[1].update(took)
-        # few viewers share their lists: search them a batch at a time; sessions share
-        # theirs more, but the rare lists make most of the distinct ones (at 10 M events
-        # 180,000, 25 MB held at once): search them whenever `_HELD` are held
-        if viewers or len(lists[0]) + len(lists[1]) > _HELD:
-            _search(lists, wanted, totals)
-            lists = (Counter(), Counter())
-    _search(lists, wanted, totals)
-    return tag_shares(every, started, totals)
-
-
-def _search(
-    lists: tuple[Counter[str], Counter[str]],
-    wanted: list[tuple[int, frozenset[str]]],
-    totals: list[int],
-) -> None:
-    """Add to each tag's total (`wanted`: which lists, the tag's codes) the count of the
-    `lists` (shown, took: distinct texts -> units) with one of its codes."""
-    for which in (0, 1):
-        mine = [(i, want) for i, (kind, want) in enumerate(wanted) if kind == which and want]
-        texts = lists[which]
-        if not mine or not texts:
-            continue
-        # each distinct text with a comma for every bracket (`[3,7][1]`: `,3,7,,1,`): a
-        # code is found as ",code," wherever it stands; taken out of `texts` as it is
-        # wrapped, so that each text is held once (at 10 M events 180,000 of them)
-        weights: list[int] = []
-        wrapped: list[str] = []
-        while texts:
-            text, n = texts.popitem()
-            weights.append(n)
-            wrapped.append(text.replace("[", ",").replace("]", ","))
-        for i, want in mine:
-            hit: list[bool] = []
-            for code in sorted(want):
-                found = map(operator.contains, wrapped, repeat(f",{code},"))
-                hit = list(map(operator.or_, hit, found)) if hit else list(found)
-            totals[i] += sum(compress(weights, hit))

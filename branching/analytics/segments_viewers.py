@@ -14,8 +14,9 @@ walking the index by viewer, which looks up every row: 1.1 s), and Python
 hashing what it counts. So: most viewers (74,500 of 90,000) have one session,
 and count as that session does, in the same `Counter` pass as the sums; only
 the others go through sets of (viewer, value). The local time is worked out by
-SQL as a short text (UTC date, local hours since its midnight: a few thousand
-distinct) and turned into one small code per text, not per session. The sort
+SQL as a short text (UTC date, local hours since its midnight) once per hour of
+the start and whole-hour offset, a few thousand (`LocalClock.of_starts`), and
+turned into one small code per text, not per session. The sort
 runs with a small page cache: a table scan gains nothing from a large one, and
 SQLite's sort, which sizes its runs by it, was 0.1 s faster and the process
 50 MB smaller. Counting sessions, and the helpers both share (the breakdowns
@@ -35,7 +36,6 @@ from branching.analytics.rows import Segment
 from branching.analytics.segments import DIMENSIONS, from_grouped
 from branching.analytics.segments_rollup import (
     HOUR,
-    LOCAL_TEXT,
     PLAIN,
     WEEKDAY,
     LocalClock,
@@ -68,9 +68,9 @@ def segments_and_overview(d: Digested, *, joined: bool = True) -> tuple[list[Seg
     (`_ViewerTally`): memory holds a batch and the counts per value. Read alone, the
     terminal, platform, size and attributes come as one text (`joined`: fewer
     objects to make and hash; read apart if a value holds the separator). The local
-    time comes as one short text, the UTC date and the local hours since its
-    midnight (`segments`' own `MINUTES`, floored to hours by SQL): a few thousand
-    distinct texts, each turned into its hour and weekday once (`LocalClock`).
+    time comes from the start and the offset as stored (`LocalClock.of_starts`:
+    `segments`' own `MINUTES`, floored to hours by SQL once per start's hour and
+    offset, a few thousand), each turned into its hour and weekday once.
 
     The overview of the same sessions (`stats_rollup.digest_overview` by viewers:
     sessions, viewers, started and completed, first and last start) rides along:
@@ -88,7 +88,7 @@ def segments_and_overview(d: Digested, *, joined: bool = True) -> tuple[list[Seg
         tally = _tally(
             d,
             d.conn.execute(
-                f"""SELECT s.viewer_id, {ended} + 2 * {d.column("made")}, {LOCAL_TEXT},
+                f"""SELECT s.viewer_id, {ended} + 2 * {d.column("made")}, s.utc_offset_min,
                        s.started_at, {profile}
                 FROM {d.joined}{joins}
                 WHERE {d.where[0]} ORDER BY s.viewer_id""",
@@ -159,9 +159,9 @@ class _ViewerTally:
 
     def add(self, rows: list[tuple[Any, ...]]) -> None:
         """Count `rows`: every session of the viewers they hold, in viewer order."""
-        who, both, times, starts, *columns = zip(*rows, strict=True)
+        who, both, offsets, starts, *columns = zip(*rows, strict=True)
         profiles = columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
-        codes = self.clock.of(times)
+        codes = self.clock.of_starts(starts, offsets)
         self.sessions.update(zip(both, profiles, strict=True))
         self.times.update(map(or_, map(lshift, both, repeat(8)), codes))
         ended = list(map(and_, both, repeat(1)))

@@ -50,6 +50,7 @@ SQLITE_HEAP = 2 * 1024 * 1024  # bytes: SQLite's soft heap limit in a reading pr
 WARM = (
     "branching.analytics.stats_rollup",
     "branching.analytics.segments_rollup",
+    "branching.analytics.tags_rollup",
     "branching.analytics.viewers_rollup",
     "branching.store.migrations",
 )

@@ -312,13 +312,16 @@ class StoryScreen(QueryScreen):
         return self.view is not None or action not in ("tab", "step_tab")
 
     def action_tab(self, tab: str) -> None:
+        # the scan's thread reads the tab on show next: told now, not once the tab's
+        # activation has been handled (on a busy UI thread, a part or two later)
+        self.active_tab = tab
         self.query_one(TabbedContent).active = tab
 
     def action_step_tab(self, step: int) -> None:
         """←/→: the previous or next tab, round the end."""
         tabs = self.query_one(TabbedContent)
         at = TAB_IDS.index(tabs.active) if tabs.active in TAB_IDS else 0
-        tabs.active = TAB_IDS[(at + step) % len(TAB_IDS)]
+        self.action_tab(TAB_IDS[(at + step) % len(TAB_IDS)])
 
     def action_back(self) -> None:
         self.dashboard.show_stories()
