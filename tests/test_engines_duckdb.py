@@ -25,6 +25,7 @@ from test_consistency_sources import figures, flowchart, recorded, same_stats, s
 from branching.analytics import engines, scan
 from branching.analytics.engines import DuckDbEngine
 from branching.analytics.filters import Filters
+from branching.analytics.shape import AnalyticsError
 from branching.analytics.source import resolve_versions
 
 pytest.importorskip("duckdb")
@@ -138,5 +139,54 @@ def test_a_mark_in_a_literal_and_a_correlated_subquery_are_read_as_written(
         direct = engine._con.execute(correlated, ["region"]).fetchall()
         assert engine.rows(correlated, ["region"]) == direct
         assert len(engine._chosen_once.tables) == 1  # not kept: it depends on the outer row
+    finally:
+        engine.close()
+
+
+class _TightMemory:
+    """A DuckDB connection that runs out of memory whenever a query runs on more than
+    `fits` threads, as a large sort or join can at the 100 MB a command allows it."""
+
+    def __init__(self, con: Any, fits: int) -> None:
+        self._con = con
+        self._fits = fits
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        threads = int(self._con.execute("SELECT current_setting('threads')").fetchone()[0])
+        if "current_setting" not in sql and not sql.startswith("SET") and threads > self._fits:
+            raise engines.duckdb_core().OutOfMemoryException("could not allocate block")
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def test_out_of_memory_on_two_threads_answers_on_one(
+    recorded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query that does not fit on two threads runs again on one: the same rows, no error."""
+    monkeypatch.setenv("BRANCHING_DUCKDB_THREADS", "2")
+    _db, out = recorded
+    engine = DuckDbEngine(out)
+    try:
+        query = "SELECT COUNT(*), COUNT(DISTINCT viewer_id) FROM sessions"
+        plain = engine.rows(query)
+        engine._con = _TightMemory(engine._con, fits=1)  # type: ignore[assignment]
+        assert engine.rows(query) == plain
+        assert engine.rows(query) == plain  # and it stays on one thread
+    finally:
+        engine.close()
+
+
+def test_out_of_memory_on_one_thread_says_how_to_allow_more(
+    recorded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRANCHING_DUCKDB_THREADS", "2")
+    _db, out = recorded
+    engine = DuckDbEngine(out)
+    try:
+        engine._con = _TightMemory(engine._con, fits=0)  # type: ignore[assignment]
+        with pytest.raises(AnalyticsError, match="BRANCHING_DUCKDB_MEMORY"):
+            engine.rows("SELECT COUNT(*) FROM sessions")
     finally:
         engine.close()

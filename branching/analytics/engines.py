@@ -770,9 +770,18 @@ class DuckDbEngine:
         return (min(ends), max(ends)) if ends else (0, 0)
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """All the rows of `sql`. Out of memory with several threads, it runs again on
+        one (each thread holds buffers of its own; a failed statement changed nothing,
+        and nothing of it was handed over) and the engine stays on one; out of memory
+        on one, the command stops with how to allow DuckDB more."""
         try:
             sql, bound = self._chosen_once(sql, params)
-            found: list[Row] = self._con.execute(self._translate(sql), bound).fetchall()
+            try:
+                found: list[Row] = self._con.execute(self._translate(sql), bound).fetchall()
+            except duckdb_core().OutOfMemoryException:
+                if not self._one_thread():
+                    raise
+                found = self._con.execute(self._translate(sql), bound).fetchall()
         except duckdb_core().OutOfMemoryException as exc:  # one line, never a trace
             raise AnalyticsError(
                 f"DuckDB ran out of memory: {str(exc).strip().splitlines()[0]} "
@@ -782,6 +791,14 @@ class DuckDbEngine:
             self._unchanged(exc)
             raise
         return found
+
+    def _one_thread(self) -> bool:
+        """Run on one thread from now on; False when it already did."""
+        (threads,) = self._con.execute("SELECT current_setting('threads')").fetchone() or (1,)
+        if int(threads) <= 1:
+            return False
+        self._con.execute("SET threads = 1")
+        return True
 
     def _unchanged(self, exc: Exception | None = None) -> None:
         """Raise AnalyticsError when the export changed since this engine listed its files.
