@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from branching.errors import BranchingError, UsageProblem
-from branching.play.engine import Playthrough, Steps
+from branching.play.engine import Playthrough, State, Steps
 from branching.play.recorder import Recorder
 from branching.play.services import Resumable, Services, TelemetryUnavailable
+from branching.store.states import diff, dumps, same, snapshot
 from branching.story.model import Story
 
 if TYPE_CHECKING:
@@ -140,6 +141,68 @@ def terminal_size() -> tuple[int, int]:
     return size.columns, size.lines
 
 
+def state_patch(old: State, new: State) -> dict[str, Any] | None:
+    """`states.diff(old.to_dict(), new.to_dict())`, without building either dict.
+
+    The same rules as `diff` (`store/states.py`), on the engine's own values:
+    the variables and visits diffed as the dicts they are, the chosen pairs as
+    the frozensets they are, where `diff` had to find out again, item by item,
+    that the chosen list is a sorted set. (`simulate/texts.py` writes a
+    simulation's texts by the same rules; tests/test_recording_texts.py
+    compares both with `diff` on random playthroughs.)
+    """
+    changed: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    patch: dict[str, Any] = {}
+    if old.scene != new.scene:
+        changed["scene"] = new.scene
+    if old.turn_count != new.turn_count:
+        changed["turns"] = new.turn_count
+    if changed:
+        patch["~"] = changed
+    for key, before, after in (
+        ("vars", old.vars, new.vars),
+        ("visits", old.visit_counts, new.visit_counts),
+    ):
+        if before is not after:
+            a_dict = before if type(before) is dict else dict(before)
+            b_dict = after if type(after) is dict else dict(after)
+            if not same(a_dict, b_dict):
+                nested[key] = diff(a_dict, b_dict)
+    if nested:
+        patch[">"] = nested
+    a, b = old.chosen_pairs, new.chosen_pairs
+    if a != b:
+        plus, minus = b - a, a - b
+        if plus:
+            patch["+"] = {"chosen": [list(pair) for pair in sorted(plus)]}
+        if minus:
+            patch["<"] = {"chosen": [list(pair) for pair in sorted(minus)]}
+    return patch or None
+
+
+class EngineTexts:
+    """The stored texts of the engine's `State`s (`states.StateTexts`), for a player.
+
+    The recorder used to hand the store each new state as a dict
+    (`State.to_dict`), which `states.diff` compared with the one before, key by
+    key, the chosen pairs rebuilt as sorted lists and compared as sets again:
+    about 28 us of a key press's 14 of the player's Python. Written from the
+    states themselves (`state_patch`), the very same texts cost about half.
+    Nothing is kept between calls (a simulation shares its texts by identity
+    instead: `simulate/texts.py`).
+    """
+
+    __slots__ = ()
+
+    def patch(self, last: State, state: State) -> str | None:
+        found = state_patch(last, state)
+        return None if found is None else dumps(found)
+
+    def whole(self, state: State) -> str:
+        return dumps(snapshot(state.to_dict()))
+
+
 class StoreRecorder:
     """Records a playthrough through a store `SessionWriter`, with the engine's state."""
 
@@ -157,7 +220,8 @@ class StoreRecorder:
         self.session = session
         self.where = where
         self._steps = steps
-        self._state: tuple[object, dict[str, Any]] | None = None
+        if steps is None:  # the engine's states, as they are (`EngineTexts`)
+            session.use_texts(EngineTexts(), State)
         self._group = group
         self._open = False  # a key press is being recorded (`_begin` .. `_end`)
         self._last: Future[bool] | None = None
@@ -186,20 +250,18 @@ class StoreRecorder:
         if last is not None:
             last.result()  # the group's one future: all of the key press is on disk
 
-    def _state_of(self, run: Playthrough) -> dict[str, Any]:
-        """The engine's state as a dict: the very same dict while the state is the same object.
+    def _state_of(self, run: Playthrough) -> State | dict[str, Any]:
+        """The engine's state: the very same object while the state is the same.
 
         A step records several events (a choice, each scene shown, each route)
-        with one engine state; handing the store the same dict lets it see "no
-        change" without comparing (`states.StateChain`). States are immutable,
-        so the identity of the engine's `State` is a safe key.
+        with one engine state; handing the store the same object lets it see
+        "no change" without comparing (`states.StateChain`). States are
+        immutable. With `steps` (a simulation's), its dict (`Steps.as_dict`),
+        the same dict for the same state.
         """
-        current = run.state
         if self._steps is not None:
-            return self._steps.as_dict(current)
-        if self._state is None or self._state[0] is not current:
-            self._state = (current, current.to_dict())
-        return self._state[1]
+            return self._steps.as_dict(run.state)
+        return run.state
 
     def started(self, run: Playthrough) -> None:
         self._end()
