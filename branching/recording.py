@@ -220,8 +220,13 @@ class StoreRecorder:
         self.session = session
         self.where = where
         self._steps = steps
-        if steps is None:  # the engine's states, as they are (`EngineTexts`)
-            session.use_texts(EngineTexts(), State)
+        # the store's session writers take the engine's states as they are (`EngineTexts`);
+        # a simulation's `steps` hands on its shared dicts, and so does a stand-in
+        use_texts = getattr(session, "use_texts", None) if steps is None else None
+        if use_texts is not None:
+            use_texts(EngineTexts(), State)
+        self._states = use_texts is not None
+        self._state: tuple[State, dict[str, Any]] | None = None
         self._group = group
         self._open = False  # a key press is being recorded (`_begin` .. `_end`)
         self._last: Future[bool] | None = None
@@ -251,17 +256,22 @@ class StoreRecorder:
             last.result()  # the group's one future: all of the key press is on disk
 
     def _state_of(self, run: Playthrough) -> State | dict[str, Any]:
-        """The engine's state: the very same object while the state is the same.
+        """The engine's state, or its dict: the very same object while the state is the same.
 
         A step records several events (a choice, each scene shown, each route)
         with one engine state; handing the store the same object lets it see
         "no change" without comparing (`states.StateChain`). States are
-        immutable. With `steps` (a simulation's), its dict (`Steps.as_dict`),
-        the same dict for the same state.
+        immutable, so the identity of the engine's `State` is a safe key. With
+        `steps` (a simulation's), its dict (`Steps.as_dict`).
         """
+        current = run.state
+        if self._states:
+            return current
         if self._steps is not None:
-            return self._steps.as_dict(run.state)
-        return run.state
+            return self._steps.as_dict(current)
+        if self._state is None or self._state[0] is not current:
+            self._state = (current, current.to_dict())
+        return self._state[1]
 
     def started(self, run: Playthrough) -> None:
         self._end()
