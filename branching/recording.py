@@ -13,6 +13,7 @@ no click: errors are `BranchingError`s that each edge translates.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import threading
@@ -168,7 +169,7 @@ def state_patch(old: State, new: State) -> dict[str, Any] | None:
             a_dict = before if type(before) is dict else dict(before)
             b_dict = after if type(after) is dict else dict(after)
             if not same(a_dict, b_dict):
-                nested[key] = diff(a_dict, b_dict)
+                nested[key] = _flat_diff(a_dict, b_dict)
     if nested:
         patch[">"] = nested
     a, b = old.chosen_pairs, new.chosen_pairs
@@ -179,6 +180,58 @@ def state_patch(old: State, new: State) -> dict[str, Any] | None:
         if minus:
             patch["<"] = {"chosen": [list(pair) for pair in sorted(minus)]}
     return patch or None
+
+
+def _flat_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    """`states.diff(old, new)` for the engine's variables and visits, whose values are
+    scalars: the keys whose value is another object found first (a step changes a
+    few; the unchanged ones are the very same objects), then `diff`'s rules for
+    those. A new dict or list value: `diff` itself (it compares those inside)."""
+    get = old.get
+    moved = [(key, value) for key, value in new.items() if get(key, _MISSING) is not value]
+    changed: dict[str, Any] = {}
+    for key, value in moved:
+        kind = type(value)
+        if kind is dict or kind is list:
+            return diff(old, new)
+        before = get(key, _MISSING)
+        if kind is not type(before) or before != value:  # `_MISSING` is no value's type
+            changed[key] = value
+    patch: dict[str, Any] = {}
+    if changed:
+        patch["~"] = changed
+    if not new.keys() >= old.keys():
+        patch["-"] = [key for key in old if key not in new]
+    return patch or None
+
+
+_MISSING = object()
+
+
+def _acyclic_encoder() -> Callable[[Any], str]:
+    """`states.dumps` for values that cannot hold themselves (the engine's states and
+    their patches, built afresh from its dicts of scalars): the C encoder made once,
+    with no check for cycles, where `JSONEncoder.encode` makes one per call (about a
+    third of its time on a key press's patch). The same text: `encode` runs this
+    very encoder. Where Python has no C encoder, `dumps`."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return dumps
+    encode = make(
+        None,  # no cycle check (one would raise RecursionError, which the chain refuses)
+        json.JSONEncoder().default,  # raises TypeError, as `dumps` does
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        False,  # allow_nan=False: NaN and infinities raise ValueError, as in `dumps`
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode = _acyclic_encoder()
 
 
 class EngineTexts:
@@ -197,10 +250,10 @@ class EngineTexts:
 
     def patch(self, last: State, state: State) -> str | None:
         found = state_patch(last, state)
-        return None if found is None else dumps(found)
+        return None if found is None else _encode(found)
 
     def whole(self, state: State) -> str:
-        return dumps(snapshot(state.to_dict()))
+        return _encode(snapshot(state.to_dict()))
 
 
 class StoreRecorder:

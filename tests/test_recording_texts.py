@@ -154,3 +154,37 @@ def test_a_long_session_still_takes_snapshots() -> None:
             recorder.shown(run)
     snapshots = [op for op in collected.ops if op.get("state") and op["state"].startswith('{"="')]
     assert len(snapshots) >= 2  # the first, then at least one checkpoint
+
+
+def test_the_variables_patch_follows_diff_on_every_kind_of_value() -> None:
+    from branching.recording import _flat_diff
+
+    rng = random.Random(3)
+    pool: list[Any] = [0, 1, 2, 1.0, -0.0, 0.0, True, False, "", "a", "é", 300, 10**20, 2.5]
+    for _ in range(3000):
+        old = {f"k{i}": rng.choice(pool) for i in rng.sample(range(8), rng.randrange(0, 8))}
+        new = {k: (rng.choice(pool) if rng.random() < 0.3 else v) for k, v in old.items()}
+        for k in rng.sample(range(8), rng.randrange(0, 3)):
+            if rng.random() < 0.5:
+                new.pop(f"k{k}", None)
+            else:
+                new[f"k{k}"] = rng.choice([*pool, [1, 2], {"x": 1}, ["a", "b"]])
+        assert _flat_diff(old, new) == diff(old, new), (old, new)
+
+
+def test_engine_texts_are_written_as_dumps_writes_them() -> None:
+    from branching.recording import _encode
+
+    for value in [
+        {"~": {"scene": "hub", "turns": 10}, ">": {"vars": {"~": {"x": True}}}},
+        {"=": {"vars": {"name": "Zoë \u2028\x00", "n": -0.0, "big": 1e300, "i": 10**20}}},
+        ["a", [], {}],
+        "text",
+        None,
+    ]:
+        assert _encode(value) == dumps(value)
+    for bad in [{"x": float("nan")}, {"x": float("inf")}]:
+        with pytest.raises(ValueError):
+            _encode(bad)
+    with pytest.raises(TypeError):
+        _encode({"x": object()})
