@@ -13,6 +13,7 @@ no click: errors are `BranchingError`s that each edge translates.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import threading
@@ -23,9 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from branching.errors import BranchingError, UsageProblem
-from branching.play.engine import Playthrough, Steps
+from branching.play.engine import Playthrough, State, Steps
 from branching.play.recorder import Recorder
 from branching.play.services import Resumable, Services, TelemetryUnavailable
+from branching.store.states import diff, dumps, same, snapshot
 from branching.story.model import Story
 
 if TYPE_CHECKING:
@@ -140,6 +142,120 @@ def terminal_size() -> tuple[int, int]:
     return size.columns, size.lines
 
 
+def state_patch(old: State, new: State) -> dict[str, Any] | None:
+    """`states.diff(old.to_dict(), new.to_dict())`, without building either dict.
+
+    The same rules as `diff` (`store/states.py`), on the engine's own values:
+    the variables and visits diffed as the dicts they are, the chosen pairs as
+    the frozensets they are, where `diff` had to find out again, item by item,
+    that the chosen list is a sorted set. (`simulate/texts.py` writes a
+    simulation's texts by the same rules; tests/test_recording_texts.py
+    compares both with `diff` on random playthroughs.)
+    """
+    changed: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    patch: dict[str, Any] = {}
+    if old.scene != new.scene:
+        changed["scene"] = new.scene
+    if old.turn_count != new.turn_count:
+        changed["turns"] = new.turn_count
+    if changed:
+        patch["~"] = changed
+    for key, before, after in (
+        ("vars", old.vars, new.vars),
+        ("visits", old.visit_counts, new.visit_counts),
+    ):
+        if before is not after:
+            a_dict = before if type(before) is dict else dict(before)
+            b_dict = after if type(after) is dict else dict(after)
+            if not same(a_dict, b_dict):
+                nested[key] = _flat_diff(a_dict, b_dict)
+    if nested:
+        patch[">"] = nested
+    a, b = old.chosen_pairs, new.chosen_pairs
+    if a != b:
+        plus, minus = b - a, a - b
+        if plus:
+            patch["+"] = {"chosen": [list(pair) for pair in sorted(plus)]}
+        if minus:
+            patch["<"] = {"chosen": [list(pair) for pair in sorted(minus)]}
+    return patch or None
+
+
+def _flat_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    """`states.diff(old, new)` for the engine's variables and visits, whose values are
+    scalars: the keys whose value is another object found first (a step changes a
+    few; the unchanged ones are the very same objects), then `diff`'s rules for
+    those. A new dict or list value: `diff` itself (it compares those inside)."""
+    get = old.get
+    moved = [(key, value) for key, value in new.items() if get(key, _MISSING) is not value]
+    changed: dict[str, Any] = {}
+    for key, value in moved:
+        kind = type(value)
+        if kind is dict or kind is list:
+            return diff(old, new)
+        before = get(key, _MISSING)
+        if kind is not type(before) or before != value:  # `_MISSING` is no value's type
+            changed[key] = value
+    patch: dict[str, Any] = {}
+    if changed:
+        patch["~"] = changed
+    if not new.keys() >= old.keys():
+        patch["-"] = [key for key in old if key not in new]
+    return patch or None
+
+
+_MISSING = object()
+
+
+def _acyclic_encoder() -> Callable[[Any], str]:
+    """`states.dumps` for values that cannot hold themselves (the engine's states and
+    their patches, built afresh from its dicts of scalars): the C encoder made once,
+    with no check for cycles, where `JSONEncoder.encode` makes one per call (about a
+    third of its time on a key press's patch). The same text: `encode` runs this
+    very encoder. Where Python has no C encoder, `dumps`."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return dumps
+    encode = make(
+        None,  # no cycle check (one would raise RecursionError, which the chain refuses)
+        json.JSONEncoder().default,  # raises TypeError, as `dumps` does
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        False,  # allow_nan=False: NaN and infinities raise ValueError, as in `dumps`
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode = _acyclic_encoder()
+
+
+class EngineTexts:
+    """The stored texts of the engine's `State`s (`states.StateTexts`), for a player.
+
+    The recorder used to hand the store each new state as a dict
+    (`State.to_dict`), which `states.diff` compared with the one before, key by
+    key, the chosen pairs rebuilt as sorted lists and compared as sets again:
+    about 28 us of a key press's 14 of the player's Python. Written from the
+    states themselves (`state_patch`), the very same texts cost about half.
+    Nothing is kept between calls (a simulation shares its texts by identity
+    instead: `simulate/texts.py`).
+    """
+
+    __slots__ = ()
+
+    def patch(self, last: State, state: State) -> str | None:
+        found = state_patch(last, state)
+        return None if found is None else _encode(found)
+
+    def whole(self, state: State) -> str:
+        return _encode(snapshot(state.to_dict()))
+
+
 class StoreRecorder:
     """Records a playthrough through a store `SessionWriter`, with the engine's state."""
 
@@ -157,7 +273,13 @@ class StoreRecorder:
         self.session = session
         self.where = where
         self._steps = steps
-        self._state: tuple[object, dict[str, Any]] | None = None
+        # the store's session writers take the engine's states as they are (`EngineTexts`);
+        # a simulation's `steps` hands on its shared dicts, and so does a stand-in
+        use_texts = getattr(session, "use_texts", None) if steps is None else None
+        if use_texts is not None:
+            use_texts(EngineTexts(), State)
+        self._states = use_texts is not None
+        self._state: tuple[State, dict[str, Any]] | None = None
         self._group = group
         self._open = False  # a key press is being recorded (`_begin` .. `_end`)
         self._last: Future[bool] | None = None
@@ -186,15 +308,18 @@ class StoreRecorder:
         if last is not None:
             last.result()  # the group's one future: all of the key press is on disk
 
-    def _state_of(self, run: Playthrough) -> dict[str, Any]:
-        """The engine's state as a dict: the very same dict while the state is the same object.
+    def _state_of(self, run: Playthrough) -> State | dict[str, Any]:
+        """The engine's state, or its dict: the very same object while the state is the same.
 
         A step records several events (a choice, each scene shown, each route)
-        with one engine state; handing the store the same dict lets it see "no
-        change" without comparing (`states.StateChain`). States are immutable,
-        so the identity of the engine's `State` is a safe key.
+        with one engine state; handing the store the same object lets it see
+        "no change" without comparing (`states.StateChain`). States are
+        immutable, so the identity of the engine's `State` is a safe key. With
+        `steps` (a simulation's), its dict (`Steps.as_dict`).
         """
         current = run.state
+        if self._states:
+            return current
         if self._steps is not None:
             return self._steps.as_dict(current)
         if self._state is None or self._state[0] is not current:

@@ -102,9 +102,10 @@ def event_op(
     """A validated event op for `session` (its ids) with sequence number `seq`.
 
     `fields["state"]` is the whole engine state after the event (a JSON-able
-    dict) or None. With `chain` (one per session, fed in `seq` order) it is
-    stored as a patch against the previous event's state, or nothing when
-    unchanged; without, as a snapshot (None stays None: no change).
+    dict, or what `chain` takes: `StateChain.kind`) or None. With `chain` (one
+    per session, fed in `seq` order) it is stored as a patch against the
+    previous event's state, or nothing when unchanged; without, as a snapshot
+    (None stays None: no change).
     """
     if kind not in EVENT_TYPES:
         raise InvalidInput(f"unknown event type {kind!r}; known: {', '.join(sorted(EVENT_TYPES))}")
@@ -128,8 +129,11 @@ def event_op(
     ):
         raise InvalidInput(f"a label (1 to {MAX_LABEL} characters) goes only with a choice event")
     state = get("state")
-    if state is not None and type(state) is not dict and not isinstance(state, dict):
-        raise InvalidInput(f"the state must be a JSON object, not {type(state).__name__}")
+    if state is not None and not (
+        chain.takes(state) if chain is not None else isinstance(state, dict)
+    ):
+        wanted = "a JSON object" if chain is None or chain.kind is dict else chain.kind.__name__
+        raise InvalidInput(f"the state must be {wanted}, not {type(state).__name__}")
     if chain is not None:
         try:
             text = chain.encode_text(state)
@@ -296,6 +300,30 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
 _INSERT_EVENT = """INSERT INTO events (session_id, seq, ts, type, scene, choice, target,
                                decide_ms, input, state, label)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING"""
+_NULLABLE = 4  # the columns of `event_row` from `scene` on may be NULL
+_INSERT_WITH_NULLS: dict[tuple[bool, ...], str] = {}
+
+
+def insert_event(conn: sqlite3.Connection, row: list[Any]) -> int:
+    """Insert an `events` row (`event_row`) unless its (session, seq) is taken: 1, else 0.
+
+    `_INSERT_EVENT` with the row's NULLs written into the statement rather than bound:
+    the sqlite3 module passes every `None` parameter through its adapter protocol
+    (two failed attribute lookups: about 3,300 instructions each), and a key press's
+    events bind three or four each (a scene shown has no choice, target, time to
+    decide or label). One statement per pattern of NULLs (a few in practice, 128 at
+    most), each prepared once in the connection's statement cache.
+    """
+    nulls = tuple([value is None for value in row[_NULLABLE:]])
+    sql = _INSERT_WITH_NULLS.get(nulls)
+    if sql is None:
+        marks = ", ".join("NULL" if null else "?" for null in nulls)
+        sql = _INSERT_EVENT.replace("?, ?, ?, ?, ?, ?, ?)", marks + ")", 1)
+        _INSERT_WITH_NULLS[nulls] = sql
+    values = row[:_NULLABLE] + [value for value in row[_NULLABLE:] if value is not None]
+    return int(conn.execute(sql, values).rowcount)
+
+
 _ADD_LABEL = """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count"""
 
@@ -546,7 +574,7 @@ class _GroupSums:
             return apply_op(self.conn, op)
         assert isinstance(session, LiveSession)
         row = event_row(op)
-        if self.conn.execute(_INSERT_EVENT, row).rowcount == 0:
+        if insert_event(self.conn, row) == 0:
             _check_same_event(self.conn, row)
             return False
         if op["type"] in DIGESTED:

@@ -25,7 +25,7 @@ from typing import Any
 from branching.store.clock import now_ts
 from branching.store.errors import InvalidInput, StoreError
 from branching.store.ops import OUTCOMES, SPOOL_VERSION, Op, event_op
-from branching.store.states import Patches, StateChain
+from branching.store.states import Patches, StateChain, StateTexts
 
 Submit = Callable[[Op], "Future[bool]"]
 SubmitGroup = Callable[[list[Op], "Future[bool]"], None]
@@ -59,6 +59,13 @@ class SessionWriter:
         self._closed = False
         self._chain = StateChain(patches=patches)
 
+    def use_texts(self, texts: StateTexts, kind: type) -> None:
+        """Take states of `kind` from here on, their stored texts written by `texts`
+        (the player's recorder hands on the engine's states: `recording.py`). The
+        next state is a snapshot, as at a session's start."""
+        with self._lock:
+            self._chain = StateChain(patches=texts, kind=kind)
+
     @property
     def session_id(self) -> str:
         """The session's UUID (also the key for `Store.resume_session`)."""
@@ -83,16 +90,17 @@ class SessionWriter:
         target: str | None = None,
         decide_ms: int | None = None,
         input: str | None = None,  # the API's name for the input device
-        state: dict[str, Any] | None = None,
+        state: Any = None,
         label: str | None = None,  # a choice's label as seen, where it differs from the story's
     ) -> Future[bool]:
         """Queue one event; the future is True when committed, False when spooled.
 
         `state` is the whole state after the event (the engine's
-        `State.to_dict()`, or any JSON object); only what changed since the
-        previous event is stored. Raises InvalidInput at once for an unknown
-        type or input, a choice event without its scene or choice, or a state
-        that is not a JSON object.
+        `State.to_dict()`, or any JSON object; what `use_texts` said, if
+        called); only what changed since the previous event is stored.
+        Raises InvalidInput at once for an unknown type or input, a choice
+        event without its scene or choice, or a state that is not a JSON
+        object (or not what `use_texts` said).
         """
         fields = {
             "scene": scene,

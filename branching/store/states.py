@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 SNAPSHOT = "="
 CHECKPOINT_EVENTS = 500  # changes between snapshots at most, so a lost event costs little
@@ -326,6 +326,19 @@ class Patches(SharedTexts[State]):
         return dumps(snapshot(state))
 
 
+class StateTexts(Protocol):
+    """Writes the stored texts of states of some kind (`Patches`: the dicts of `diff`;
+    the player's recorder has its own, from the engine's states: `recording.py`)."""
+
+    def patch(self, last: Any, state: Any) -> str | None:
+        """The JSON text of the patch from `last` to `state` (None: no change)."""
+        ...
+
+    def whole(self, state: Any) -> str:
+        """The JSON text of a snapshot of `state` (`{"=": ...}`)."""
+        ...
+
+
 class StateChain:
     """The writer's side: turns each event's whole state into what is stored.
 
@@ -335,26 +348,38 @@ class StateChain:
     `CHECKPOINT_EVENTS` changes or when the patch would be no smaller than the
     chain's last snapshot (states grow slowly, so that is the size a snapshot
     now would have, give or take, without writing one out to measure it).
-    `patches` (a simulation's) shares the work between sessions.
+    `patches` (a simulation's) shares the work between sessions. States are
+    dicts (`State`), unless `patches` writes states of another kind, `kind`
+    (the player's recorder hands the engine's states on: `recording.py`).
     """
 
-    def __init__(self, checkpoint: int = CHECKPOINT_EVENTS, patches: Patches | None = None) -> None:
-        self._last: State | None = None
+    def __init__(
+        self,
+        checkpoint: int = CHECKPOINT_EVENTS,
+        patches: StateTexts | None = None,
+        kind: type = dict,
+    ) -> None:
+        self._last: Any = None
         self._since = 0
         self._checkpoint = checkpoint
         self._patches = patches
         self._whole_size = 0  # characters of the last snapshot
+        self.kind = kind  # what a state must be (`isinstance`): `ops.event_op` checks
+
+    def takes(self, state: object) -> bool:
+        """Whether `state` is a state this chain writes (else the event is refused)."""
+        return isinstance(state, self.kind)
 
     def restart(self) -> None:
         """Forget the last state (it was not stored): the next one is a snapshot."""
         self._last = None
 
-    def encode(self, state: State | None) -> dict[str, Any] | None:
+    def encode(self, state: Any) -> dict[str, Any] | None:
         """The stored form of the next event's state (None: no state, or unchanged)."""
         text = self.encode_text(state)
         return None if text is None else json.loads(text)
 
-    def encode_text(self, state: State | None) -> str | None:
+    def encode_text(self, state: Any) -> str | None:
         """The stored JSON text of the next event's state (None: no state, or unchanged).
 
         Raises TypeError or ValueError for a state that is not JSON; the
@@ -377,7 +402,7 @@ class StateChain:
             return self._snapshot(state)
         return text
 
-    def _snapshot(self, state: State) -> str:
+    def _snapshot(self, state: Any) -> str:
         patches = self._patches
         text = patches.whole(state) if patches is not None else dumps(snapshot(state))
         self._since = 0
