@@ -149,8 +149,8 @@ def state_patch(old: State, new: State) -> dict[str, Any] | None:
     the variables and visits diffed as the dicts they are, the chosen pairs as
     the frozensets they are, where `diff` had to find out again, item by item,
     that the chosen list is a sorted set. (`simulate/texts.py` writes a
-    simulation's texts by the same rules; tests/test_recording_texts.py
-    compares both with `diff` on random playthroughs.)
+    simulation's texts with it too; tests/test_recording_texts.py compares it
+    with `diff` on random playthroughs.)
     """
     changed: dict[str, Any] = {}
     nested: dict[str, Any] = {}
@@ -231,7 +231,7 @@ def _acyclic_encoder() -> Callable[[Any], str]:
     return lambda value: "".join(encode(value, 0))
 
 
-_encode = _acyclic_encoder()
+state_json = _acyclic_encoder()  # `states.dumps` of a state or a patch
 
 
 class EngineTexts:
@@ -250,10 +250,10 @@ class EngineTexts:
 
     def patch(self, last: State, state: State) -> str | None:
         found = state_patch(last, state)
-        return None if found is None else _encode(found)
+        return None if found is None else state_json(found)
 
     def whole(self, state: State) -> str:
-        return _encode(snapshot(state.to_dict()))
+        return state_json(snapshot(state.to_dict()))
 
 
 class StoreRecorder:

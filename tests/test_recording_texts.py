@@ -173,7 +173,7 @@ def test_the_variables_patch_follows_diff_on_every_kind_of_value() -> None:
 
 
 def test_engine_texts_are_written_as_dumps_writes_them() -> None:
-    from branching.recording import _encode
+    from branching.recording import state_json
 
     for value in [
         {"~": {"scene": "hub", "turns": 10}, ">": {"vars": {"~": {"x": True}}}},
@@ -182,9 +182,9 @@ def test_engine_texts_are_written_as_dumps_writes_them() -> None:
         "text",
         None,
     ]:
-        assert _encode(value) == dumps(value)
+        assert state_json(value) == dumps(value)
     for bad in [{"x": float("nan")}, {"x": float("inf")}]:
         with pytest.raises(ValueError):
-            _encode(bad)
+            state_json(bad)
     with pytest.raises(TypeError):
-        _encode({"x": object()})
+        state_json({"x": object()})

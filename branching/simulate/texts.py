@@ -1,14 +1,15 @@
 """The stored state texts of simulated events, worked out from the engine's states directly.
 
-A player's writer turns each event's state into what is stored through
+The store's own chain turns each event's state into what is stored through
 `store.states.StateChain`: the state as a dict (`State.to_dict`, which sorts
 the chosen pairs into lists), then the generic `states.diff` between two such
 dicts (which must find out again that the chosen list is a sorted set, item
 by item), then `json.dumps`. That was a third of a simulation worker's time.
-Here the same texts come from the engine's `State` objects: the variables and
-visits are diffed as the dicts they are (`states.diff`, the very same rules),
-the chosen pairs as the frozensets they are, and the JSON is written by one
-encoder made once. `SimChain` follows `StateChain`'s rules to the letter (a
+Here the same texts come from the engine's `State` objects, as a player's
+recorder writes them (`recording.state_patch`: the variables and visits diffed
+as the dicts they are, by `states.diff`'s rules, the chosen pairs as the
+frozensets they are; the JSON by one encoder made once, `recording.state_json`).
+`SimChain` follows `StateChain`'s rules to the letter (a
 snapshot first, then patches, a snapshot every `CHECKPOINT_EVENTS` changes or
 when a patch would be no smaller than the last snapshot), and `SimPatches`
 shares the texts between all the sessions of a simulation by identity
@@ -18,51 +19,11 @@ on random playthroughs of every bundled story (tests/test_simulate_recorder.py).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
-
 from branching.play.engine import State
-from branching.store.states import CHECKPOINT_EVENTS, SharedTexts, diff, same
+from branching.recording import state_json, state_patch
+from branching.store.states import CHECKPOINT_EVENTS, SharedTexts
 
-# `states.dumps`, without building an encoder for every call
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-
-
-def state_patch(old: State, new: State) -> dict[str, Any] | None:
-    """`states.diff(old.to_dict(), new.to_dict())`, without building either dict."""
-    changed: dict[str, Any] = {}
-    nested: dict[str, Any] = {}
-    patch: dict[str, Any] = {}
-    if old.scene != new.scene:
-        changed["scene"] = new.scene
-    if old.turn_count != new.turn_count:
-        changed["turns"] = new.turn_count
-    if changed:
-        patch["~"] = changed
-    for key, before, after in (
-        ("vars", old.vars, new.vars),
-        ("visits", old.visit_counts, new.visit_counts),
-    ):
-        if before is not after:
-            a_dict, b_dict = _plain(before), _plain(after)
-            if not same(a_dict, b_dict):
-                nested[key] = diff(a_dict, b_dict)
-    if nested:
-        patch[">"] = nested
-    a, b = old.chosen_pairs, new.chosen_pairs
-    if a != b:
-        plus, minus = b - a, a - b
-        if plus:
-            patch["+"] = {"chosen": [list(pair) for pair in sorted(plus)]}
-        if minus:
-            patch["<"] = {"chosen": [list(pair) for pair in sorted(minus)]}
-    return patch or None
-
-
-def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The mapping as the dict `State.to_dict` makes of it (the engine's are dicts already)."""
-    return values if type(values) is dict else dict(values)
+__all__ = ["SimChain", "SimPatches", "state_patch"]
 
 
 class SimPatches(SharedTexts[State]):
@@ -73,10 +34,10 @@ class SimPatches(SharedTexts[State]):
 
     def patch_text(self, last: State, state: State) -> str | None:
         patch = state_patch(last, state)
-        return None if patch is None else _encode(patch)
+        return None if patch is None else state_json(patch)
 
     def whole_text(self, state: State) -> str:
-        return _encode({"=": state.to_dict()})
+        return state_json({"=": state.to_dict()})
 
 
 class SimChain:
