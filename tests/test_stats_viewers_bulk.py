@@ -2,7 +2,7 @@
 
 `viewers_rollup.viewer_lists` unites each viewer's lists (the JSON lists of m012
 and m016, or m018's characters), `segments_viewers.viewer_segments` each
-viewer's values per breakdown, and `segments_rollup.counted_tags` each
+viewer's values per breakdown, and `tags_rollup.counted_tags` each
 viewer's lists per tag, a batch of viewers at a time. Here every table counted
 by viewers is compared with the scan (the events, accelerators off) on an
 audience where viewers replay: a viewer was shown a scene in two sessions

@@ -1,7 +1,7 @@
 """The tags table from the session digests equals the scan of the events.
 
 On SQLite the tags table is counted from the digests' lists of scenes shown
-and choices taken (`segments_rollup.counted_tags`), by sessions and by
+and choices taken (`tags_rollup.counted_tags`), by sessions and by
 viewers. The recordings hold what would make it wrong: viewers who play
 again, rewinds, timeouts, events out of order, and `route_taken` events that
 carry a tagged choice (m018's `reached` lists that edge, yet no decision took
@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -34,6 +36,7 @@ from branching.analytics import stats_rollup, tags_rollup
 from branching.analytics.filters import Filters
 from branching.analytics.report import build_report
 from branching.analytics.source import Version
+from branching.store.digests import chars
 from branching.store.ops import Op
 
 
@@ -155,3 +158,27 @@ def test_the_scenes_shown_count_alike_from_every_form_of_the_lists(
     assert any(
         t["count"] and t["where"] == "scene" for t in tags(db, unit, Filters(audience="all"))
     )
+
+
+def _names_up_to(most: int) -> Any:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE digest_names (code INTEGER PRIMARY KEY, name TEXT)")
+    conn.executemany(
+        "INSERT INTO digest_names VALUES (?, ?)", [(c, f'"s{c}"') for c in range(1, most + 1)]
+    )
+    return SimpleNamespace(conn=conn)
+
+
+@pytest.mark.parametrize("learnt", [255, 300, 0xD7FF, 0xE000])
+def test_a_code_learnt_while_the_tags_are_counted_neither_splits_nor_stops_them(
+    learnt: int,
+) -> None:
+    """Codes up to 254 when the count starts (one byte a code), then a session holding a
+    code a writer added meanwhile: each unit still counts once, and the count goes on."""
+    scenes = tags_rollup.ShownScenes(_names_up_to(254), [(0, frozenset({3, 5}))])
+    scenes.add([chars([3, 7]), chars([9])])  # one byte a code so far
+    scenes.add([chars([3, learnt, 5]), chars([5])])  # 3 and 5 in one session: one unit
+    scenes.add([chars([learnt]), chars([5, 1])])
+    totals = [0]
+    scenes.count(totals)
+    assert totals == [4]

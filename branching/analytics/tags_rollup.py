@@ -8,8 +8,10 @@ a viewer's sessions, run together by SQLite) holds any of a tag's codes.
   scenes are exactly the scenes of `shown`, its other codes edges): a batch
   of them is run together, a separator between two, and every character but
   the tagged scenes' and the separator is deleted at once (`bytes.translate`
-  when every code is below 255, as in any story of up to a few dozen scenes;
-  else one regular expression), so each session leaves the few tagged
+  when every code is below 255; else one regular expression; the codes are
+  the whole file's, every story's scenes, choices and edges: Signal alone
+  stays below after hundreds of sessions, the three bundled stories in one
+  file do not), so each session leaves the few tagged
   scenes it was shown, and the sessions are counted by what they leave (a
   few dozen distinct texts): no Python per session, nor per code. At 10 M
   events 0.06 s of CPU where searching each distinct list of `shown` for each
@@ -31,12 +33,14 @@ from __future__ import annotations
 
 import operator
 import re
+import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import compress, repeat
 
 from branching.analytics.rows import TagShare
-from branching.analytics.segments import tag_shares, tagged
+from branching.analytics.segments import Tagged, tag_shares, tagged
 from branching.analytics.shape import Shape
 from branching.analytics.stats_rollup import VIEWER_ORDER, Digested
 from branching.store.digests import chars, code_of, has_edges, names
@@ -45,6 +49,7 @@ _BATCH = 20_000  # sessions (or viewers) read at a time: memory stays flat
 _HELD = 40_000  # distinct lists of choices held before they are searched
 _NONE = "'[]'"  # the JSON list of a session without a digest
 _NARROW = 0xFF  # codes below it: `reached` encodes to one byte a code, 0xFF never one
+_WIDE_SEP = "\ud800"  # ends a unit's text when counted wide: `chars` skips the surrogates
 
 Wanted = list[tuple[int, frozenset[int]]]  # per count: (0 shown, 1 took; a tag's codes)
 
@@ -58,6 +63,27 @@ def counted_tags(
     every = tagged(shape)
     if not every:
         return []
+    with one_snapshot(d.conn):  # the codes named, the highest code and the lists agree
+        return _counted(d, shape, started, every, viewers)
+
+
+@contextmanager
+def one_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """The reads within in one read transaction of `conn` (a writer recording meanwhile
+    adds its codes and sessions after it), unless one is open already."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")  # it read only: nothing to keep or lose
+
+
+def _counted(
+    d: Digested, shape: Shape, started: int, every: list[Tagged], viewers: bool
+) -> list[TagShare]:
     codes = {name: code for code, name in names(d.conn).items()}
     wanted: Wanted = []
     for t in every:
@@ -108,26 +134,48 @@ class ShownScenes:
 
     def __init__(self, d: Digested, wanted: Wanted) -> None:
         self.wanted = [(i, want) for i, (kind, want) in enumerate(wanted) if kind == 0]
-        tagged_codes = sorted({code for _, want in self.wanted for code in want})
+        self.tagged_codes = sorted({code for _, want in self.wanted for code in want})
         ((most,),) = d.conn.execute("SELECT COALESCE(MAX(code), 0) FROM digest_names")
-        self.narrow = int(most) < _NARROW
         self.held: Counter[bytes | str] = Counter()
+        self.narrow = int(most) < _NARROW
         if self.narrow:
-            keep = {*tagged_codes, _NARROW}
+            keep = {*self.tagged_codes, _NARROW}
             self.delete = bytes(b for b in range(256) if b not in keep)
             self.sep = chr(_NARROW)
-        else:  # a character past every code's ends a unit's text
-            self.sep = chars([int(most) + 1])
-            kept = re.escape(chars(tagged_codes) + self.sep)
-            self.others = re.compile(f"[^{kept}]+")
+        else:
+            self._widen()
+
+    def _widen(self) -> None:
+        """Count by one regular expression from now on, a lone surrogate (which `chars`
+        never writes) ending each unit's text."""
+        self.narrow = False
+        self.sep = _WIDE_SEP
+        kept = re.escape(chars(self.tagged_codes) + self.sep)
+        self.others = re.compile(f"[^{kept}]+")
 
     def add(self, texts: Iterable[str]) -> None:
-        """Count a batch of `reached` texts (one a unit) by the tagged scenes they hold."""
-        run = self.sep.join(texts)
+        """Count a batch of `reached` texts (one a unit) by the tagged scenes they hold.
+
+        Narrow, a batch holding a code of 255 or more (one learnt after the
+        highest code was read, by a writer recording meanwhile) is counted, with
+        every batch after it, the wide way: a code 255 would read as the
+        separator, a code past it cannot be one byte."""
+        listed = texts if type(texts) is list else list(texts)
+        if not listed:
+            return
         if self.narrow:
-            self.held.update(run.encode("latin-1").translate(None, self.delete).split(b"\xff"))
-        else:
-            self.held.update(self.others.sub("", run).split(self.sep))
+            run = self.sep.join(listed)
+            if run.count(self.sep) == len(listed) - 1:  # no code 255 within a text
+                try:
+                    raw = run.encode("latin-1")
+                except UnicodeEncodeError:
+                    pass
+                else:
+                    self.held.update(raw.translate(None, self.delete).split(b"\xff"))
+                    return
+            self._widen()
+        run = self.sep.join(listed)
+        self.held.update(self.others.sub("", run).split(self.sep))
 
     def count(self, totals: list[int]) -> None:
         """Add to each scene count of `totals` the units holding one of its codes."""
