@@ -236,6 +236,8 @@ class LocalClock:
         offset and no other minute (nearly always) is keyed by the hours alone."""
         if None in starts:  # (no start: not a timestamp either, as '' is not)
             starts = ["" if start is None else start for start in starts]
+        if None in offsets:  # (no offset: `MINUTES` reads it as 0, so it is keyed as 0)
+            offsets = [0 if offset is None else offset for offset in offsets]
         found = set(offsets)
         if len(found) == 1 and _whole_hours(offset := next(iter(found))):
             if set(map(getitem, starts, repeat(_MINUTE))) <= _MINUTES:
