@@ -1,7 +1,7 @@
 """A player's recorder stores the same state texts from the engine's states as from their dicts.
 
 `StoreRecorder` hands its `SessionWriter` the engine's `State`s, whose texts
-`recording.EngineTexts` writes (`state_patch`), where it used to hand
+`store.engine_texts.EngineTexts` writes (`state_patch`), where it used to hand
 `State.to_dict()` to the store's generic `states.diff`. Both are driven here
 with the same calls on random playthroughs of every bundled story (choices,
 timeouts, rewinds, going back, pauses, endings, quits) and must hand the store
@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from branching.play.engine import Playthrough, Steps
-from branching.recording import EngineTexts, StoreRecorder, state_patch
+from branching.recording import StoreRecorder
+from branching.store.engine_texts import EngineTexts, state_patch
 from branching.store.errors import InvalidInput
 from branching.store.ops import Op
 from branching.store.session import SessionWriter
@@ -157,7 +158,7 @@ def test_a_long_session_still_takes_snapshots() -> None:
 
 
 def test_the_variables_patch_follows_diff_on_every_kind_of_value() -> None:
-    from branching.recording import _flat_diff
+    from branching.store.engine_texts import _flat_diff
 
     rng = random.Random(3)
     pool: list[Any] = [0, 1, 2, 1.0, -0.0, 0.0, True, False, "", "a", "é", 300, 10**20, 2.5]
@@ -173,7 +174,7 @@ def test_the_variables_patch_follows_diff_on_every_kind_of_value() -> None:
 
 
 def test_engine_texts_are_written_as_dumps_writes_them() -> None:
-    from branching.recording import state_json
+    from branching.store.engine_texts import json_text
 
     for value in [
         {"~": {"scene": "hub", "turns": 10}, ">": {"vars": {"~": {"x": True}}}},
@@ -182,9 +183,9 @@ def test_engine_texts_are_written_as_dumps_writes_them() -> None:
         "text",
         None,
     ]:
-        assert state_json(value) == dumps(value)
+        assert json_text(value) == dumps(value)
     for bad in [{"x": float("nan")}, {"x": float("inf")}]:
         with pytest.raises(ValueError):
-            state_json(bad)
+            json_text(bad)
     with pytest.raises(TypeError):
-        state_json({"x": object()})
+        json_text({"x": object()})

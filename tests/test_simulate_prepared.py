@@ -5,7 +5,7 @@
   prepared sessions as from ops, also for sessions the database holds already;
 - a `prepared` shard (the workers' way: each session made as rows from the
   start, no event ops) must give exactly what `prepare` makes of its ops;
-- `texts.state_patch` (patches from the engine's states) must be the store's
+- `engine_texts.state_patch` (patches from the engine's states) must be the store's
   own `states.diff` of their dict forms, value types included;
 - `frames.FrameBook` must put a frame of equal value in place of a new one;
 - the workers play at a lower priority than the writing parent, whose work
@@ -30,8 +30,9 @@ from branching.simulate.audience import Audience
 from branching.simulate.frames import FrameBook
 from branching.simulate.parallel import simulate_parallel
 from branching.simulate.run import Shard, simulate, simulate_prepared
-from branching.simulate.texts import SimChain, SimPatches, state_patch
+from branching.simulate.texts import SimChain, SimPatches
 from branching.store.bulk import BulkWriter, SessionUnit, prepare
+from branching.store.engine_texts import state_patch
 from branching.store.ops import Op
 from branching.store.states import StateChain, diff
 from branching.story.loader import load_story

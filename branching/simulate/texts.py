@@ -6,9 +6,9 @@ the chosen pairs into lists), then the generic `states.diff` between two such
 dicts (which must find out again that the chosen list is a sorted set, item
 by item), then `json.dumps`. That was a third of a simulation worker's time.
 Here the same texts come from the engine's `State` objects, as a player's
-recorder writes them (`recording.state_patch`: the variables and visits diffed
+recorder writes them (`store/engine_texts.py`: `state_patch`: the variables and visits diffed
 as the dicts they are, by `states.diff`'s rules, the chosen pairs as the
-frozensets they are; the JSON by one encoder made once, `recording.state_json`).
+frozensets they are; the JSON by one encoder made once, `json_text`).
 `SimChain` follows `StateChain`'s rules to the letter (a
 snapshot first, then patches, a snapshot every `CHECKPOINT_EVENTS` changes or
 when a patch would be no smaller than the last snapshot), and `SimPatches`
@@ -20,10 +20,8 @@ on random playthroughs of every bundled story (tests/test_simulate_recorder.py).
 from __future__ import annotations
 
 from branching.play.engine import State
-from branching.recording import state_json, state_patch
+from branching.store.engine_texts import json_text, state_patch
 from branching.store.states import CHECKPOINT_EVENTS, SharedTexts
-
-__all__ = ["SimChain", "SimPatches", "state_patch"]
 
 
 class SimPatches(SharedTexts[State]):
@@ -34,10 +32,10 @@ class SimPatches(SharedTexts[State]):
 
     def patch_text(self, last: State, state: State) -> str | None:
         patch = state_patch(last, state)
-        return None if patch is None else state_json(patch)
+        return None if patch is None else json_text(patch)
 
     def whole_text(self, state: State) -> str:
-        return state_json({"=": state.to_dict()})
+        return json_text({"=": state.to_dict()})
 
 
 class SimChain:
