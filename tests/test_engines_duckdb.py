@@ -147,12 +147,14 @@ class _TightMemory:
     """A DuckDB connection that runs out of memory whenever a query runs on more than
     `fits` threads, as a large sort or join can at the 100 MB a command allows it."""
 
-    def __init__(self, con: Any, fits: int) -> None:
+    def __init__(self, con: Any, fits: int, threads_of: Any = None) -> None:
         self._con = con
         self._fits = fits
+        self._threads_of = con if threads_of is None else threads_of
 
     def execute(self, sql: str, *args: Any) -> Any:
-        threads = int(self._con.execute("SELECT current_setting('threads')").fetchone()[0])
+        setting = "SELECT current_setting('threads')"
+        threads = int(self._threads_of.execute(setting).fetchone()[0])
         if "current_setting" not in sql and not sql.startswith("SET") and threads > self._fits:
             raise engines.duckdb_core().OutOfMemoryException("could not allocate block")
         return self._con.execute(sql, *args)
@@ -190,3 +192,38 @@ def test_out_of_memory_on_one_thread_says_how_to_allow_more(
             engine.rows("SELECT COUNT(*) FROM sessions")
     finally:
         engine.close()
+
+
+class _TightCursors(_TightMemory):
+    """`_TightMemory` for the cursors `stream` reads on too."""
+
+    def cursor(self) -> Any:
+        return _TightMemory(self._con.cursor(), self._fits, threads_of=self._con)
+
+
+def test_out_of_memory_choosing_the_sessions_or_streaming_answers_on_one_thread(
+    recorded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--first-only`'s choice of sessions (numbered once per engine) and a streamed read
+    run again on one thread too: the same rows as with memory to spare."""
+    monkeypatch.setenv("BRANCHING_DUCKDB_THREADS", "2")
+    _db, out = recorded
+    filters = Filters(first_only=True)
+    plain = DuckDbEngine(out)
+    try:
+        counted = _count(plain, filters)
+        streamed = sorted(plain.stream("SELECT session_id FROM sessions"))
+    finally:
+        plain.close()
+    for fresh in (True, False):
+        engine = DuckDbEngine(out)
+        try:
+            tight = _TightCursors(engine._con, fits=1)
+            engine._con = tight  # type: ignore[assignment]
+            engine._chosen_once._con = tight  # type: ignore[assignment]
+            if fresh:
+                assert _count(engine, filters) == counted
+            else:
+                assert sorted(engine.stream("SELECT session_id FROM sessions")) == streamed
+        finally:
+            engine.close()

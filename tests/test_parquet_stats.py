@@ -155,6 +155,10 @@ def test_a_reader_open_across_an_export_run_says_to_run_it_again(
         with pytest.raises(AnalyticsError, match="changed while it was read.*run the command"):
             early.rows("SELECT COUNT(*) FROM agg_edges")
         with pytest.raises(AnalyticsError, match="changed while it was read"):
+            early.rows("SELECT COUNT(*) FROM sessions")  # rewritten in place: read, then told
+        with pytest.raises(AnalyticsError, match="changed while it was read"):
+            list(early.stream("SELECT session_id FROM sessions"))
+        with pytest.raises(AnalyticsError, match="changed while it was read"):
             late.aggregates()  # its views list run 1's files, the manifest says run 2
     finally:
         early.close()

@@ -415,6 +415,14 @@ def duckdb_core() -> Any:
         ) from None
 
 
+def _out_of_memory(exc: Exception) -> AnalyticsError:
+    """DuckDB's out of memory as one line with how to allow it more."""
+    return AnalyticsError(
+        f"DuckDB ran out of memory: {str(exc).strip().splitlines()[0]} "
+        "(allow it more with BRANCHING_DUCKDB_MEMORY, e.g. 1GB)"
+    )
+
+
 def _literal(text: str) -> str:
     """`text` as an SQL string literal (quotes doubled; DuckDB reads backslashes as is)."""
     return "'" + text.replace("'", "''") + "'"
@@ -775,21 +783,23 @@ class DuckDbEngine:
         and nothing of it was handed over) and the engine stays on one; out of memory
         on one, the command stops with how to allow DuckDB more."""
         try:
-            sql, bound = self._chosen_once(sql, params)
             try:
-                found: list[Row] = self._con.execute(self._translate(sql), bound).fetchall()
+                found = self._fetch_all(sql, params)
             except duckdb_core().OutOfMemoryException:
                 if not self._one_thread():
                     raise
-                found = self._con.execute(self._translate(sql), bound).fetchall()
+                found = self._fetch_all(sql, params)
         except duckdb_core().OutOfMemoryException as exc:  # one line, never a trace
-            raise AnalyticsError(
-                f"DuckDB ran out of memory: {str(exc).strip().splitlines()[0]} "
-                "(allow it more with BRANCHING_DUCKDB_MEMORY, e.g. 1GB)"
-            ) from None
+            raise _out_of_memory(exc) from None
         except duckdb_core().IOException as exc:
             self._unchanged(exc)
             raise
+        self._unchanged()
+        return found
+
+    def _fetch_all(self, sql: str, params: Sequence[object]) -> list[Row]:
+        sql, bound = self._chosen_once(sql, params)  # (it may run a query: retried too)
+        found: list[Row] = self._con.execute(self._translate(sql), bound).fetchall()
         return found
 
     def _one_thread(self) -> bool:
@@ -821,19 +831,33 @@ class DuckDbEngine:
 
     def stream(self, sql: str, params: Sequence[object] = ()) -> Iterator[Row]:
         """DuckDB hands the result over in batches of `STREAM_ROWS` (`fetchmany`), on a
-        cursor of its own, so other queries may run while it is read."""
+        cursor of its own, so other queries may run while it is read. Out of memory
+        before the first batch, it runs again on one thread (as `rows`); after, the
+        command stops with the advice."""
         cursor = self._con.cursor()
         try:
             cursor.execute("SET TimeZone = 'UTC'")  # the views write timestamps in UTC
-            sql, bound = self._chosen_once(sql, params)
-            result = cursor.execute(self._translate(sql), bound)
+            try:
+                result = self._stream_start(cursor, sql, params)
+            except duckdb_core().OutOfMemoryException:
+                if not self._one_thread():
+                    raise
+                cursor.execute("SET threads = 1")
+                result = self._stream_start(cursor, sql, params)
             while batch := result.fetchmany(STREAM_ROWS):
                 yield from batch
+        except duckdb_core().OutOfMemoryException as exc:
+            raise _out_of_memory(exc) from None
         except duckdb_core().IOException as exc:
             self._unchanged(exc)
             raise
         finally:
             cursor.close()
+        self._unchanged()
+
+    def _stream_start(self, cursor: Any, sql: str, params: Sequence[object]) -> Any:
+        sql, bound = self._chosen_once(sql, params)
+        return cursor.execute(self._translate(sql), bound)
 
     def tables(self) -> frozenset[str]:
         return frozenset(self._views)
