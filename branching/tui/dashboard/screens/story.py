@@ -283,7 +283,9 @@ class StoryScreen(QueryScreen):
             self.query_one(f"#{active}-scroll", TabBody).focus()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.active_tab = event.pane.id or TAB_IDS[0]  # a scan under way reads this tab next
+        # a scan under way reads this tab next: the tab on show now, not the event's (two
+        # quick keys: the first key's event is handled after the second key set its tab)
+        self.active_tab = self.query_one(TabbedContent).active or event.pane.id or TAB_IDS[0]
         if self.figures.scanning is not None:
             self._draw(tabs=(), progress=True)  # how far its own parts are, now
         if self.view is not None:  # a number key, ←/→ or a click on a tab
