@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from branching.analytics import stats_rollup
 from branching.analytics.engines import DuckDbEngine
 from branching.analytics.filters import Filters, session_conditions, tally_sessions
 from branching.analytics.parquet_rollup import why_scanned
@@ -44,16 +45,15 @@ from branching.analytics.segments import tag_shares, tagged
 from branching.analytics.shape import Shape
 from branching.analytics.source import Version
 from branching.analytics.stats_rollup import (
+    ACTS_SQL,
+    DECIDE_SQL,
     Acts,
     Percentiles,
     SceneCounts,
     Taken,
     TimingCounts,
 )
-from branching.store import decide_acts, sketch
 from branching.store.digests import chars, edge_names, names
-
-_ACT_ORDER = ("rewind", "pause", "reveal_skipped")  # `metrics.interactions`' column order
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,25 +148,12 @@ def _per_scene(rows: list[Edge]) -> dict[str, tuple[int, int]]:
 
 def _percentiles(engine: DuckDbEngine, where: str, params: list[object]) -> Percentiles:
     """`stats_rollup.rolled_percentiles` over the export's `agg_decide`."""
-    summed = decide_acts.summed(
-        engine.rows(f"SELECT scene, buckets FROM agg_decide WHERE {where}", params)
-    )
-    buckets = {s: {low: n for low, n in h.items() if n > 0} for s, h in summed.items()}
-    return {scene: sketch.percentiles(held) for scene, held in buckets.items() if held}
+    return stats_rollup.percentiles_of(engine.rows(DECIDE_SQL.format(where=where), params))
 
 
 def _interactions(engine: DuckDbEngine, where: str, params: list[object]) -> Acts:
     """`stats_rollup.rolled_interactions` over the export's `agg_acts`."""
-    found: dict[str, list[int]] = {}
-    for scene, kind, sessions, times in engine.rows(
-        f"""SELECT scene, kind, SUM(sessions), SUM(times) FROM agg_acts WHERE {where}
-        GROUP BY 1, 2 HAVING SUM(times) > 0 ORDER BY 1, 2""",
-        params,
-    ):
-        row = found.setdefault(str(scene), [0] * 6)
-        i = _ACT_ORDER.index(kind)
-        row[i], row[3 + i] = int(sessions), int(times)
-    return {s: (r[0], r[1], r[2], r[3], r[4], r[5]) for s, r in found.items()}
+    return stats_rollup.acts_of(engine.rows(ACTS_SQL.format(where=where), params))
 
 
 def exported_tags(

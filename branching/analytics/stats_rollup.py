@@ -22,6 +22,7 @@ import heapq
 import json
 import sqlite3
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -480,11 +481,31 @@ def rolled_percentiles(
     """
     if not decide_acts.packed(conn):
         return None
-    summed = decide_acts.summed(  # one packed text per class and scene (m014)
-        conn.execute(f"SELECT scene, buckets FROM agg_decide WHERE {where}", params)
-    )
+    return percentiles_of(conn.execute(DECIDE_SQL.format(where=where), params))
+
+
+# the buckets of the chosen classes (`rollup.class_where`), one packed text per class and
+# scene (m014); and the interactions summed per scene and kind, in that order
+DECIDE_SQL = "SELECT scene, buckets FROM agg_decide WHERE {where}"
+ACTS_SQL = """SELECT scene, kind, SUM(sessions), SUM(times) FROM agg_acts WHERE {where}
+GROUP BY 1, 2 HAVING SUM(times) > 0 ORDER BY 1, 2"""
+
+
+def percentiles_of(rows: Iterable[tuple[Any, ...]]) -> Percentiles:
+    """The percentiles per scene of `DECIDE_SQL`'s rows (SQLite's or the export's)."""
+    summed = decide_acts.summed(rows)
     buckets = {s: {low: n for low, n in h.items() if n > 0} for s, h in summed.items()}
     return {scene: sketch.percentiles(held) for scene, held in buckets.items() if held}
+
+
+def acts_of(rows: Iterable[tuple[Any, ...]]) -> Acts:
+    """The interactions per scene of `ACTS_SQL`'s rows (SQLite's or the export's)."""
+    found: dict[str, list[int]] = {}
+    for scene, kind, sessions, times in rows:
+        row = found.setdefault(str(scene), [0] * 6)
+        i = _ACT_ORDER.index(kind)
+        row[i], row[3 + i] = int(sessions), int(times)
+    return {s: (r[0], r[1], r[2], r[3], r[4], r[5]) for s, r in found.items()}
 
 
 def rolled_interactions(conn: sqlite3.Connection, where: str, params: list[object]) -> Acts | None:
@@ -496,13 +517,4 @@ def rolled_interactions(conn: sqlite3.Connection, where: str, params: list[objec
     """
     if not decide_acts.has_tables(conn):
         return None
-    found: dict[str, list[int]] = {}
-    for scene, kind, sessions, times in conn.execute(
-        f"""SELECT scene, kind, SUM(sessions), SUM(times) FROM agg_acts WHERE {where}
-        GROUP BY 1, 2 HAVING SUM(times) > 0""",
-        params,
-    ):
-        row = found.setdefault(scene, [0] * 6)
-        i = _ACT_ORDER.index(kind)
-        row[i], row[3 + i] = int(sessions), int(times)
-    return {s: (r[0], r[1], r[2], r[3], r[4], r[5]) for s, r in found.items()}
+    return acts_of(conn.execute(ACTS_SQL.format(where=where), params))
