@@ -1,4 +1,11 @@
-"""Shared fixtures: paths to bundled and fixture stories, an isolated home."""
+"""Shared fixtures: paths to bundled and fixture stories, an isolated home; the run's workers.
+
+The suite runs spread over `WORKERS` processes (pytest-xdist): many of its
+long tests wait on subprocesses, terminals and timers rather than compute, so
+two cores sit partly idle when they run one at a time. `pytest -n 0` (or
+`-p no:xdist`) runs everything in this one process, as does `--pdb`; `-n N`
+chooses another number.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,45 @@ from pathlib import Path
 
 import pytest
 
+# tests/reliability's figures are gathered where the run's terminal is (report.py).
+pytest_plugins = ["reliability.report"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STORIES = ROOT / "stories"
+
+# Three processes on the two cores CI has: a third keeps the cores busy while
+# another waits on a subprocess or a timer (measured: README, "Working on branching").
+WORKERS = 3
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """`pytest` alone spreads the tests over `WORKERS` processes (before pytest-xdist reads -n)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    if hasattr(config, "workerinput"):  # a worker runs this hook too: it must not spread again
+        return
+    if config.option.numprocesses is None and not (
+        config.option.usepdb or config.option.collectonly
+    ):
+        config.option.numprocesses = WORKERS
+    if config.option.numprocesses and config.option.dist == "no":
+        config.option.dist = "loadgroup"  # `-n N` alone keeps the groups below too
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup`, a module's tests run in one worker, one after another.
+
+    So each module-scoped fixture (a simulated audience, a recorded database) is
+    built once, as in a single process. A module marked `spread` lets its cases go
+    to any worker; one with its own `xdist_group` joins that group instead.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") or item.get_closest_marker("spread"):
+            continue
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")

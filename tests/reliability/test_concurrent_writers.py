@@ -19,7 +19,9 @@ import pytest
 
 from ._support import HERE, child_env, sqlite_rows
 
-pytestmark = pytest.mark.slow
+# With the other CPU-heavy attacks (concurrent writers, kill soak, fuzzing) in one
+# pytest-xdist worker, one after another: none of them runs while another does.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cpu-heavy")]
 
 WRITERS = 4
 EVENTS = 10_000

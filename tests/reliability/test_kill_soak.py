@@ -38,8 +38,11 @@ from branching.store import Store
 
 from ._support import HERE, ROOT, child_env, cli_argv, sqlite_rows, story_yaml
 
+# With the other CPU-heavy attacks (concurrent writers, kill soak, fuzzing) in one
+# pytest-xdist worker, one after another: none of them runs while another does.
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("cpu-heavy"),
     pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"),
 ]
 
