@@ -9,7 +9,11 @@ chooses another number.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -52,6 +56,35 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("xdist_group") or item.get_closest_marker("spread"):
             continue
         item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def _locked(path: Path, mode: int) -> IO[bytes]:
+    handle = open(path, "ab")  # noqa: SIM115 - closed by the caller
+    fcntl.flock(handle, mode)
+    return handle
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """A test marked `solo` runs while no other worker runs a test.
+
+    Its claim is timed (a writer killed every 200 ms, commits within a lock
+    wait): it gets the machine a single-process run would give it. Every test
+    holds `run.lock` shared, a solo one holds it exclusively; `gate.lock` makes a
+    waiting solo test hold back new tests instead of waiting behind them forever.
+    """
+    basetemp = getattr(item.config.option, "basetemp", None)
+    if not hasattr(item.config, "workerinput") or not basetemp:
+        return (yield)  # one process: nothing else runs at the same time
+    folder = Path(basetemp).parent  # the run's folder, above each worker's own
+    solo = item.get_closest_marker("solo") is not None
+    mode = fcntl.LOCK_EX if solo else fcntl.LOCK_SH
+    with contextlib.ExitStack() as held:
+        gate = held.enter_context(_locked(folder / "gate.lock", mode))
+        held.enter_context(_locked(folder / "run.lock", mode))
+        if not solo:
+            gate.close()  # let the next test in; a solo test keeps the gate shut
+        return (yield)
 
 
 @pytest.fixture(scope="session")

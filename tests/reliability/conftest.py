@@ -40,7 +40,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """In an xdist worker: send the tests it collected to the controller (see report.py)."""
     output = getattr(session.config, "workeroutput", None)
     if output is not None:
-        output[COLLECTED_OUTPUT] = sorted(session.config.stash.get(COLLECTED, set()))
+        collected: set[str] = session.config.stash.get(COLLECTED, set())
+        output[COLLECTED_OUTPUT] = sorted(collected)
 
 
 @pytest.fixture

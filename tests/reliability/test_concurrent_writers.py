@@ -44,6 +44,7 @@ def _parse(log: Path) -> tuple[list[tuple[str, int, int, int]], list[str], list[
     return acks, errors, other
 
 
+@pytest.mark.solo  # every commit within its lock wait: no other test takes the cores
 def test_four_writers_ten_thousand_choices_each_lose_and_double_nothing(
     tmp_path: Path, figure: object
 ) -> None:

@@ -123,6 +123,7 @@ def _spooled_events(db: Path) -> tuple[Counter[tuple[str, int]], Counter[tuple[s
     return kept, rejected
 
 
+@pytest.mark.solo  # a writer killed every 200 ms: no other test slows its start
 def test_kill_soak_loses_no_acknowledged_event(tmp_path: Path, figure: object) -> None:
     """Kill soak: a random writer SIGKILLed/SIGTERMed/SIGHUPed every 200 ms for 20 s, lock held."""
     seed = random.randrange(1 << 30)
