@@ -9,6 +9,7 @@ what the widgets display, rendered as plain text.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sqlite3
 import threading
@@ -25,6 +26,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Select, Static, TabbedContent
+from textual.worker import WorkerFailed
 
 from branching.cli.main import cli
 from branching.store import Store
@@ -65,7 +67,11 @@ async def settle(pilot: Pilot[Any]) -> None:
         if all(w.is_finished for w in app.workers):
             await pilot.pause()
             return
-        await app.workers.wait_for_complete()
+        # A worker that fails (an export to a file that is not a folder) is the app's to
+        # report, which the tests check; waiting on one must not raise its error here.
+        # (A worker still running at the check above is routine on a busy machine.)
+        with contextlib.suppress(WorkerFailed):
+            await app.workers.wait_for_complete()
     raise AssertionError("the dashboard is still busy")
 
 

@@ -8,66 +8,52 @@ of its cases passed, and which failed). The same is kept in pytest's cache
 (`.pytest_cache/v/reliability/figures`, merged with earlier runs, so a partial
 run updates only what it ran): `python -m tests.reliability.figures` prints
 the README's table from there and `--write` puts it into README.md.
+
+This file runs where the tests run (in pytest-xdist's workers when the suite
+is spread over processes): it hands each test's title and figures on in its
+reports, and report.py gathers, prints and keeps them where the terminal is.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from .figures import CACHE_KEY, group_entries, summary_lines
+from .report import COLLECTED, COLLECTED_OUTPUT, PROPERTY, key_of, ours
 
-_STASH: pytest.StashKey[dict[str, dict[str, Any]]] = pytest.StashKey()
-
-
-def _ours(nodeid: str) -> bool:
-    return "reliability/" in nodeid.replace("\\", "/")
-
-
-def _entries(config: pytest.Config) -> dict[str, dict[str, Any]]:
-    if _STASH not in config.stash:
-        config.stash[_STASH] = {}
-    return config.stash[_STASH]
-
-
-def _entry(item: pytest.Item) -> dict[str, Any]:
-    function = getattr(item, "function", None)
-    doc = ((function.__doc__ if function else None) or item.name).strip().splitlines()[0]
-    return _entries(item.config).setdefault(
-        item.nodeid, {"title": doc.rstrip("."), "figures": [], "outcome": "not run"}
-    )
-
-
-_COLLECTED: pytest.StashKey[set[str]] = pytest.StashKey()
-
-
-def _key(nodeid: str) -> str:
-    return nodeid.replace("\\", "/").split("reliability/")[-1]
+_FIGURES: pytest.StashKey[list[list[Any]]] = pytest.StashKey()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test of this folder carries the `reliability` marker (and still runs by default)."""
-    collected = config.stash.setdefault(_COLLECTED, set())
+    collected = config.stash.setdefault(COLLECTED, set())
     for item in items:
-        if _ours(item.nodeid):
+        if ours(item.nodeid):
             item.add_marker(pytest.mark.reliability)
-            collected.add(_key(item.nodeid))
+            collected.add(key_of(item.nodeid))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In an xdist worker: send the tests it collected to the controller (see report.py)."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        collected: set[str] = session.config.stash.get(COLLECTED, set())
+        output[COLLECTED_OUTPUT] = sorted(collected)
 
 
 @pytest.fixture
 def figure(request: pytest.FixtureRequest) -> Callable[..., None]:
     """Record one figure this test proves: `figure(name, value, unit="")`; also printed."""
-    entry = _entry(request.node)
+    figures = request.node.stash.setdefault(_FIGURES, [])
 
     def record(name: str, value: object, unit: str = "") -> None:
         if not isinstance(value, int | float | str):
             value = str(value)
-        entry["figures"] = [f for f in entry["figures"] if f[0] != name]
-        entry["figures"].append([name, value, unit])
+        figures[:] = [f for f in figures if f[0] != name]
+        figures.append([name, value, unit])
         print(f"FIGURE {request.node.name}: {name} = {value}{unit}")
 
     return record
@@ -75,44 +61,11 @@ def figure(request: pytest.FixtureRequest) -> Callable[..., None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Keep each test's result (and time) beside its figures."""
+    """Each report of a test here carries its title and the figures recorded so far."""
     report = yield
-    if not _ours(item.nodeid):
-        return report
-    entry = _entry(item)
-    if report.when == "call" or report.outcome != "passed":
-        entry["outcome"] = "xfailed" if hasattr(report, "wasxfail") else report.outcome
-    if report.when == "setup":
-        entry["seconds"] = 0.0
-    entry["seconds"] = round(entry.get("seconds", 0.0) + report.duration, 1)
-    if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
-        entry["reason"] = str(report.longrepr[2]).removeprefix("Skipped: ")
+    if ours(item.nodeid):
+        function = getattr(item, "function", None)
+        doc = ((function.__doc__ if function else None) or item.name).strip().splitlines()[0]
+        figures = [list(f) for f in item.stash.get(_FIGURES, [])]
+        report.user_properties.append((PROPERTY, {"title": doc.rstrip("."), "figures": figures}))
     return report
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Print every figure of this run, and keep them in the cache for the README table."""
-    entries = _entries(config)
-    if not entries:
-        return
-    keyed = {_key(nodeid): entry for nodeid, entry in entries.items()}
-    terminalreporter.section("reliability figures")
-    for line in summary_lines(group_entries(keyed)):
-        terminalreporter.write_line(line)
-    cache = getattr(config, "cache", None)
-    if cache is None:
-        return
-    kept = cache.get(CACHE_KEY, {})
-    if not isinstance(kept, dict):
-        kept = {}
-    # Forget tests that no longer exist in the files this run collected (renamed, removed).
-    collected = config.stash.get(_COLLECTED, set())
-    files = {key.split("::")[0] for key in collected}
-    for key in list(kept):
-        if key.split("::")[0] in files and key not in collected:
-            del kept[key]
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    for key, entry in keyed.items():
-        if entry["outcome"] != "not run":
-            kept[key] = {**entry, "when": stamp}
-    cache.set(CACHE_KEY, kept)

@@ -19,7 +19,9 @@ import pytest
 
 from ._support import HERE, child_env, sqlite_rows
 
-pytestmark = pytest.mark.slow
+# With the other CPU-heavy attacks (concurrent writers, kill soak, fuzzing) in one
+# pytest-xdist worker, one after another: none of them runs while another does.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cpu-heavy")]
 
 WRITERS = 4
 EVENTS = 10_000
@@ -42,6 +44,7 @@ def _parse(log: Path) -> tuple[list[tuple[str, int, int, int]], list[str], list[
     return acks, errors, other
 
 
+@pytest.mark.solo  # every commit within its lock wait: no other test takes the cores
 def test_four_writers_ten_thousand_choices_each_lose_and_double_nothing(
     tmp_path: Path, figure: object
 ) -> None:

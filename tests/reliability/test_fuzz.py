@@ -27,7 +27,9 @@ from branching.story.loader import load_story
 
 from ._support import BREAKFAST, FIXTURES, HERE, STORIES, child_env, in_ci
 
-pytestmark = pytest.mark.slow
+# With the other CPU-heavy attacks (concurrent writers, kill soak, fuzzing) in one
+# pytest-xdist worker, one after another: none of them runs while another does.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cpu-heavy")]
 
 SECONDS = 20  # per target; the three run side by side
 TARGETS = ["loader", "counts", "spool"]

@@ -38,8 +38,11 @@ from branching.store import Store
 
 from ._support import HERE, ROOT, child_env, cli_argv, sqlite_rows, story_yaml
 
+# With the other CPU-heavy attacks (concurrent writers, kill soak, fuzzing) in one
+# pytest-xdist worker, one after another: none of them runs while another does.
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("cpu-heavy"),
     pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"),
 ]
 
@@ -120,6 +123,7 @@ def _spooled_events(db: Path) -> tuple[Counter[tuple[str, int]], Counter[tuple[s
     return kept, rejected
 
 
+@pytest.mark.solo  # a writer killed every 200 ms: no other test slows its start
 def test_kill_soak_loses_no_acknowledged_event(tmp_path: Path, figure: object) -> None:
     """Kill soak: a random writer SIGKILLed/SIGTERMed/SIGHUPed every 200 ms for 20 s, lock held."""
     seed = random.randrange(1 << 30)

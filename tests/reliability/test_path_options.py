@@ -42,7 +42,8 @@ from ._support import (
     traceback_in,
 )
 
-pytestmark = pytest.mark.slow
+# Its ~140 cases are independent and its module fixture is cheap: any worker takes any case.
+pytestmark = [pytest.mark.slow, pytest.mark.spread]
 
 KINDS = ["symlink-loop", "dangling-symlink", "fifo", "dev-zero", "dev-full"]
 TIMEOUT = 30.0
