@@ -362,6 +362,11 @@ class StoreServices(Services):
         self._store: Store | None = None
         self.opts = opts
         self.viewer = viewer
+        # where choices go, known before the store opens (in a worker): the help screen
+        # says it from the first key, never "nothing is recorded" while it opens
+        from branching.store.paths import db_path
+
+        self.where = str(db_path(opts.db))
         # told (message, severity) on the store's writer thread when choices start or stop
         # being kept beside the database; the player shows them (see tui/player/launch.py)
         self.on_notice: Callable[[str, str], None] | None = None
@@ -373,6 +378,7 @@ class StoreServices(Services):
             try:
                 store, where = self._opener()
             except BranchingError as exc:
+                self.where = None  # nothing is recorded after all
                 raise TelemetryUnavailable(
                     f"{exc} (play with --no-telemetry to record nothing)"
                 ) from exc

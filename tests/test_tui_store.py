@@ -7,9 +7,11 @@ folder, the way `branching play` does, and read the database afterwards.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from branching.recording import PlayOptions, StoreServices, notice_once
 from branching.store import Store
@@ -17,6 +19,7 @@ from branching.story.loader import load_story
 from branching.tui.common.clock import ManualClock
 from branching.tui.player.app import TuiOptions, build_app
 from branching.tui.player.screens.ending import EndingScreen
+from branching.tui.player.screens.help import HelpScreen
 from branching.tui.player.screens.player import PlayerScreen
 from branching.tui.player.screens.resume import ResumeScreen
 from branching.tui.player.testing import settle
@@ -185,3 +188,28 @@ async def test_starting_again_closes_the_old_playthrough_as_abandoned(tmp_path, 
         assert point is not None and point.session_id == rows[1][0]  # only the new one
     finally:
         store.close()
+
+
+async def test_help_while_the_store_opens_says_where_choices_go(tutorial, tmp_path):
+    """`?` pressed before the database has opened (a slow disk, a migration) names the
+    file choices go to, never "Nothing is recorded" (the player opens it in a worker)."""
+    db = tmp_path / "t.db"
+    release = threading.Event()
+
+    def slow_open() -> tuple[Store, str]:
+        release.wait(10)
+        return Store.open(db), str(db)
+
+    svc = StoreServices(slow_open, PlayOptions(db=str(db)), "ana", notice_once)
+    app = build_app(tutorial, None, TuiOptions(seed=1), services=svc, clock=ManualClock())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(str(s.render()) for s in app.screen.query(Static))
+        release.set()
+        assert "Nothing is recorded" not in text
+        assert "Every choice is recorded" in text and "t.db" in text
+        await pilot.press("escape")
+        await settle(pilot)
