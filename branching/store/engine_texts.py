@@ -129,7 +129,7 @@ json_text = _json_encoder()  # `states.dumps` of a state or a patch
 
 
 class EngineTexts:
-    """The stored texts of the engine's `State`s (`states.StateTexts`), for a player.
+    """The stored texts of the engine's `State`s (`states.StateWriting`), for a player.
 
     The recorder used to hand the store each new state as a dict
     (`State.to_dict`), which `states.diff` compared with the one before, key by

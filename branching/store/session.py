@@ -25,7 +25,7 @@ from typing import Any
 from branching.store.clock import now_ts
 from branching.store.errors import InvalidInput, StoreError
 from branching.store.ops import OUTCOMES, SPOOL_VERSION, Op, event_op
-from branching.store.states import Patches, StateChain, StateTexts
+from branching.store.states import Patches, StateChain, StateWriting
 
 Submit = Callable[[Op], "Future[bool]"]
 SubmitGroup = Callable[[list[Op], "Future[bool]"], None]
@@ -59,7 +59,7 @@ class SessionWriter:
         self._closed = False
         self._chain = StateChain(patches=patches)
 
-    def use_texts(self, texts: StateTexts, kind: type) -> None:
+    def use_texts(self, texts: StateWriting, kind: type) -> None:
         """Take states of `kind` from here on, their stored texts written by `texts`
         (the player's recorder hands on the engine's states: `recording.py`). The
         next state is a snapshot, as at a session's start."""

@@ -326,7 +326,7 @@ class Patches(SharedTexts[State]):
         return dumps(snapshot(state))
 
 
-class StateTexts(Protocol):
+class StateWriting(Protocol):
     """Writes the stored texts of states of some kind (`Patches`: the dicts of `diff`;
     the player's recorder has its own, from the engine's states: `recording.py`)."""
 
@@ -356,7 +356,7 @@ class StateChain:
     def __init__(
         self,
         checkpoint: int = CHECKPOINT_EVENTS,
-        patches: StateTexts | None = None,
+        patches: StateWriting | None = None,
         kind: type = dict,
     ) -> None:
         self._last: Any = None
