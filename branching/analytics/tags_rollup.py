@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import operator
 import re
-import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from itertools import compress, repeat
 
 from branching.analytics.rows import TagShare
@@ -44,6 +42,7 @@ from branching.analytics.segments import Tagged, tag_shares, tagged
 from branching.analytics.shape import Shape
 from branching.analytics.stats_rollup import VIEWER_ORDER, Digested
 from branching.store.digests import chars, code_of, has_edges, names
+from branching.store.export import read_snapshot
 
 _BATCH = 20_000  # sessions (or viewers) read at a time: memory stays flat
 _HELD = 40_000  # distinct lists of choices held before they are searched
@@ -63,22 +62,8 @@ def counted_tags(
     every = tagged(shape)
     if not every:
         return []
-    with one_snapshot(d.conn):  # the codes named, the highest code and the lists agree
+    with read_snapshot(d.conn):  # the codes named, the highest code and the lists agree
         return _counted(d, shape, started, every, viewers)
-
-
-@contextmanager
-def one_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """The reads within in one read transaction of `conn` (a writer recording meanwhile
-    adds its codes and sessions after it), unless one is open already."""
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")  # it read only: nothing to keep or lose
 
 
 def _counted(
