@@ -19,22 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from test_consistency_sources import run
 
 import branching.cli.data  # noqa: F401  (registers the commands)
 from branching.analytics.engines import DuckDbEngine
-from branching.cli.main import cli
 
 pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow.parquet")
 
 TABLES = ("reach", "choices", "unreached", "timing", "flags", "interactions", "tags")
-
-
-def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture(scope="module")
