@@ -224,18 +224,18 @@ def _report(
     # by viewers (without `--first-only`) the events are read: the sessions' lists split
     # into their codes took as long as the events' passes (choices by viewers at ten
     # million events: 1.15-1.40 s of CPU against 1.20-1.34)
-    if isinstance(engine, DuckDbEngine) and by_sessions and want & REACHED:
-        from branching.analytics import parquet_stats
-
-        exported = parquet_stats.exported_figures(
-            engine,
-            story_id,
-            chosen,
-            filters,
-            timing="timing" in want,
-            acts="interactions" in want,
-        )[0]
     if isinstance(engine, DuckDbEngine) and by_sessions:
+        if want & REACHED:
+            from branching.analytics import parquet_stats
+
+            exported = parquet_stats.exported_figures(
+                engine,
+                story_id,
+                chosen,
+                filters,
+                timing="timing" in want,
+                acts="interactions" in want,
+            )[0]
         lists = "tags" in want and engine.digest_lists()
     scanned = want - _answered(exported, lists)
     figured = None
