@@ -504,6 +504,7 @@ class DuckDbEngine:
         self._made: bool | None = None  # the sessions carry their decisions (`stored_made`)
         self._rolled: bool | None = None  # views over the export's aggregates (`aggregates`)
         self._lists = False  # ... and its `digest_names` (`digest_lists`)
+        self._aggregate_views: frozenset[str] = frozenset()  # their names (`aggregate_views`)
         self._chosen_once = ChosenOnce(self._con, self._translate)  # choices of sessions kept
 
     def _raw(self, name: str, files: list[str]) -> None:
@@ -634,6 +635,7 @@ class DuckDbEngine:
                 )
             self._rolled = files is not None
             self._lists = "digest_names" in (files or {})
+            self._aggregate_views = frozenset(files or {})
         return self._rolled
 
     def _settled(self, run: int) -> bool:
@@ -654,6 +656,11 @@ class DuckDbEngine:
             return False
         ((written,),) = self._con.execute("SELECT COUNT(*) FROM raw_sessions").fetchall()
         return int(written) == sessions
+
+    def aggregate_views(self) -> frozenset[str]:
+        """The names of the aggregate views `aggregates` made (`agg_decide` and `agg_acts`
+        only from an export that holds them); empty without aggregates."""
+        return self._aggregate_views if self.aggregates() else frozenset()
 
     def digest_lists(self) -> bool:
         """True when the export holds, beside `aggregates`, the digests' names

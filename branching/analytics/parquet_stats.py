@@ -85,7 +85,7 @@ def exported_figures(
     if why:
         return None, why
     where, params = class_where(story_id, chosen, filters)
-    stored = _views(engine)
+    stored = engine.aggregate_views()
     ms = _percentiles(engine, where, params) if timing and "agg_decide" in stored else None
     rows = _edges(engine, where, params)
     scene_counts: SceneCounts = {}
@@ -110,13 +110,6 @@ def exported_figures(
         ),
         "",
     )
-
-
-def _views(engine: DuckDbEngine) -> frozenset[str]:
-    """The aggregate views the engine made (`DuckDbEngine.aggregates`: `agg_decide` and
-    `agg_acts` only from an export that holds them)."""
-    found = engine.rows("SELECT view_name FROM duckdb_views() WHERE NOT internal")
-    return frozenset(str(r[0]) for r in found)
 
 
 Edge = tuple[str, str, str | None, int, int, int]  # scene, choice, target, sessions, times, clock
