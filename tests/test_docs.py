@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import textwrap
 from pathlib import Path
 
@@ -14,10 +15,33 @@ from branching.story.loader import load_story
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+CONTINUED = "\\"  # a shell line that goes on on the next line
 
 
 def _shell_blocks() -> list[str]:
-    return re.findall(r"```sh\n(.*?)```", README, flags=re.S)
+    return re.findall(r"^\s*```sh\n(.*?)^\s*```$", README, flags=re.S | re.M)
+
+
+def _readme_commands() -> list[tuple[int, str]]:
+    """Every `branching ...` line of the README's code blocks (continued lines joined), by line."""
+    found: list[tuple[int, str]] = []
+    fenced = False
+    pending = ""
+    start = 0
+    for number, line in enumerate(README.splitlines(), 1):
+        text = line.strip()
+        if text.startswith("```"):
+            fenced = not fenced
+            continue
+        if not fenced or not (pending or text.startswith("branching ")):
+            continue
+        if not pending:
+            start = number
+        pending = f"{pending} {text.removesuffix(CONTINUED)}".strip()
+        if not text.endswith(CONTINUED):
+            found.append((start, pending))
+            pending = ""
+    return found
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
@@ -48,6 +72,28 @@ def test_every_command_has_a_readme_section_and_help() -> None:
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.help, f"{name} {param.opts} has no help text"
+
+
+def test_every_readme_example_parses_with_the_commands_options() -> None:
+    """A reader who copies an example gets no "No such option" or "Invalid value" from it."""
+    commands = _readme_commands()
+    assert len(commands) >= 40  # the README shows every command at work
+    wrong = []
+    for number, line in commands:
+        shown = re.split(r" (?:\||>|&&|#) ", line)[0]  # what is piped or redirected is the shell's
+        name, *args = shlex.split(shown)[1:]
+        parent = click.Context(cli)
+        command = cli.get_command(parent, name)
+        if command is None:
+            wrong.append(f"README.md:{number}: no command {name!r}: {line}")
+            continue
+        try:
+            command.make_context(name, args, parent=parent).close()  # parses; runs nothing
+        except click.exceptions.Exit:
+            pass
+        except click.UsageError as exc:
+            wrong.append(f"README.md:{number}: {exc.format_message()}: {line}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_every_registered_command_is_in_the_lazy_table() -> None:
