@@ -16,7 +16,7 @@ it has.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -26,6 +26,7 @@ from rich.text import Text
 from branching.analytics.rows import ChoiceShare, Report, Timing
 from branching.render.bars import SHARE_WIDTH, share_cell
 from branching.render.figures import UNIT_SHORT, Figures, seconds
+from branching.render.flowchart import Flowchart
 from branching.render.sheet_text import rich_table
 from branching.render.tables import UNIT_NAME, Column, Sheet, report_tables
 from branching.tui.common.text import clean
@@ -141,9 +142,14 @@ def waiting(reading: float | None, sessions: int) -> Text:
     )
 
 
-def dropoff_only(report: Report, figures: Figures) -> RenderableType:
-    """The drop-off table without 'of which unfinished' (only a read of the events says)."""
-    sheet = report_tables(report, ("dropoff",))[0]
+def dropoff_sheet(report: Report) -> Sheet:
+    """The drop-off sheet (what `dropoff_only` draws)."""
+    return report_tables(report, ("dropoff",))[0]
+
+
+def dropoff_only(sheet: Sheet, figures: Figures) -> RenderableType:
+    """The drop-off table (`dropoff_sheet`) without 'of which unfinished' (only a read of
+    the events says)."""
     keep = [i for i, c in enumerate(sheet.columns) if c.name != "of which unfinished"]
     part = Sheet(
         sheet.name,
@@ -173,15 +179,25 @@ def _sides(left: Text, right: Text) -> Table:
 
 def sheets(report: Report, names: Iterable[str], figures: Figures) -> Group:
     """The named stats sheets, one table each, a blank line apart."""
+    return tables(report_tables(report, tuple(names)), figures)
+
+
+def tables(sheets: Iterable[Sheet], figures: Figures) -> Group:
+    """`sheets`, one table each, a blank line apart."""
     parts: list[RenderableType] = []
-    for sheet in report_tables(report, tuple(names)):
+    for sheet in sheets:
         parts += [rich_table(sheet, figures, panel=True, clean=clean), Text("")]
     return Group(*parts)
 
 
 def segments(report: Report, figures: Figures) -> Group:
     """The breakdowns, one table per dimension (attribute, terminal, hour...), then tags."""
-    sheet = report_tables(report, ("segments",))[0]
+    return segments_of(report_tables(report, ("segments", "tags")), figures)
+
+
+def segments_of(sheets: Sequence[Sheet], figures: Figures) -> Group:
+    """`segments` from its two sheets (segments, tags)."""
+    sheet, tags = sheets
     parts: list[RenderableType] = [Text(sheet.caption, style="dim"), Text("")]
     dimensions = list(dict.fromkeys(row[0] for row in sheet.rows))
     columns = tuple(
@@ -193,7 +209,7 @@ def segments(report: Report, figures: Figures) -> Group:
         parts += [rich_table(part, figures, panel=True, clean=clean), Text("")]
     if not dimensions:
         parts += [Text("(no sessions in this selection)", style="dim"), Text("")]
-    parts.append(sheets(report, ("tags",), figures))
+    parts.append(tables((tags,), figures))
     return Group(*parts)
 
 
@@ -275,6 +291,16 @@ def _point(
         else Text("timeouts and time to decide: reading every event…", style="dim")
     )
     return Group(literal(choices[0].scene_title, "bold"), line, table)
+
+
+def flowchart(view: StoryView, drawing: tuple[int | None, float, int]) -> Group:
+    """The Flowchart tab: what it counts, then the chart, pruned as `drawing` says
+    (depth, smallest share, smallest count shown)."""
+    depth, min_share, min_count = drawing
+    chart = Flowchart(
+        view.graph, depth=depth, min_share=min_share, min_count=min_count, header=False
+    )
+    return Group(flow_caption(view), Text(""), chart)
 
 
 def flow_caption(view: StoryView) -> Text:
