@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -36,6 +38,51 @@ from branching.tui.dashboard.data import StoryView
 def literal(text: object, style: str = "") -> Text:
     """A story or database string, shown exactly as written (never markup)."""
     return Text(clean("" if text is None else str(text)), style=style)
+
+
+# what a body's drawing depends on besides its content: every console option but the
+# height (`ByWidth`)
+_LAYOUT = (
+    "size",
+    "legacy_windows",
+    "min_width",
+    "max_width",
+    "is_terminal",
+    "encoding",
+    "justify",
+    "overflow",
+    "no_wrap",
+    "highlight",
+    "markup",
+)
+
+
+class ByWidth:
+    """A tab's body, laid out by width alone and drawn once per width.
+
+    Textual draws a widget's content twice each time it changes: once to count
+    its lines (the layout, with no height), then the lines shown (with the
+    widget's height), and again when the widget's height changes (the header's
+    "still reading" line goes). A big tab (the Choices tab's hundreds of rows)
+    takes 0.1-0.5 s of the UI thread each time, while a tab switch waits.
+    None of the bodies reads the height (text, tables, the flowchart: Textual
+    crops the lines to it), so the segments drawn for a width serve every draw
+    at that width: `renderable` is drawn with no height.
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+        self._drawn: tuple[object, list[Segment]] | None = None  # (console and options, lines)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        key = (console, *(getattr(options, name) for name in _LAYOUT))
+        if self._drawn is None or self._drawn[0] != key:
+            segments = list(console.render(self.renderable, options.update(height=None)))
+            self._drawn = (key, segments)
+        yield from self._drawn[1]
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.renderable)
 
 
 # -- the header ------------------------------------------------------------------------

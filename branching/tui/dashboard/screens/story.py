@@ -276,8 +276,8 @@ class StoryScreen(QueryScreen):
         self._update(reads.bodies(figures, shown))
 
     def _update(self, bodies: dict[str, RenderableType]) -> None:
-        for tab, body in bodies.items():
-            self.query_one(f"#{tab}-body", Static).update(body)
+        for tab, body in bodies.items():  # (drawn once per width: `views.ByWidth`)
+            self.query_one(f"#{tab}-body", Static).update(views.ByWidth(body))
 
     def _focus_body(self) -> None:
         """Give the focus to the shown tab's figures, so the scroll keys work at once."""
