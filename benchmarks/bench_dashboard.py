@@ -79,7 +79,8 @@ async def until(pilot: Any, condition: Any, limit: float = 900, *, laid_out: boo
     every widget of the screen and waits for each, and lays the screen out, a third of
     a core at 200 looks a second. On the two cores the reading processes share with
     the app, that made the tabs that wait for them measure the probe as well (Segments'
-    own figures at load 6: 3.8-5.6 s polled so, 1.8-2.1 s asleep, the same code).
+    own figures at load 6: 3.8-5.6 s polled so, 1.8-2.1 s (one 4.2) asleep, the same
+    code).
     """
     start = time.perf_counter()
     while not condition():
