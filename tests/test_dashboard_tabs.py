@@ -3,14 +3,18 @@ reading processes' footprint (`tui.dashboard.serving`), without an app."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
+from branching.render.figures import Figures
 from branching.tui.dashboard import data, serving
 from branching.tui.dashboard.data import SCAN_PARTS, Selection
 from branching.tui.dashboard.reading import ProcessReader, ScanJob
-from branching.tui.dashboard.tabs import SCAN_TABS, StoryReads, WholeRead
+from branching.tui.dashboard.tabs import SCAN_TABS, TAB_IDS, StoryReads, WholeRead
+from branching.tui.dashboard.views import ByWidth
 from tests import test_dashboard_stages as stages
 
 template, db = stages.template, stages.db  # a simulated audience
@@ -59,3 +63,48 @@ def test_an_older_whole_read_serves_every_tab_and_its_merge_is_built_once(
     assert reads.report()[0] is report
     reads.whole = WholeRead(2, whole, "12:00:05")
     assert reads.report() == (whole, True)
+
+
+def test_a_body_is_drawn_again_only_when_its_figures_change(reads: StoryReads, db: Path) -> None:
+    figures = Figures()
+    assert set(reads.bodies(figures, TAB_IDS)) == set(TAB_IDS)  # the first draw: every tab
+    assert reads.bodies(figures, TAB_IDS) == {}  # nothing new: every widget keeps its body
+    reads.start_scan(2)
+    for name, tables in SCAN_PARTS:
+        part = data.read_report(db, "heist", Selection(), tables=tables)
+        last = reads.take(2, name, part, lambda: "12:00:05")
+        drawn = reads.bodies(figures, TAB_IDS)
+        if name == "choices":  # its timeouts and time to decide are in
+            assert set(drawn) == {"choices"} | set(SCAN_TABS)  # (the waiting tabs: how far)
+        if last:  # the whole report: the figures on show already had every tab's figures
+            assert "choices" not in drawn and "flowchart" not in drawn
+    assert set(reads.bodies(Figures(min_count=5), TAB_IDS)) == set(TAB_IDS) - {"flowchart"}
+
+
+class Counted:
+    """A body that counts its drawings."""
+
+    def __init__(self, body: RenderableType) -> None:
+        self.body, self.drawn = body, 0
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self.drawn += 1
+        yield from console.render(self.body, options)
+
+
+def test_a_body_is_drawn_once_per_width_and_as_itself(reads: StoryReads) -> None:
+    body = reads.bodies(Figures(), ("choices",))["choices"]
+    counted = Counted(body)
+    once = ByWidth(counted)
+
+    console = Console(width=120, height=40, file=io.StringIO(), color_system="truecolor")
+
+    def drawn(renderable: RenderableType, width: int, height: int | None) -> str:
+        options = console.options.update(width=width, height=height)
+        return "".join(s.text + str(s.style) for s in console.render(renderable, options))
+
+    # Textual counts the lines (no height), then draws them (its height), then again
+    assert drawn(once, 100, None) == drawn(once, 100, 30) == drawn(once, 100, 31)
+    assert counted.drawn == 1
+    assert drawn(once, 60, None) == drawn(body, 60, None) != drawn(body, 100, None)
+    assert counted.drawn == 2

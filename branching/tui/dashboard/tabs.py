@@ -18,11 +18,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from rich.console import Group, RenderableType
-from rich.text import Text
 
 from branching.analytics.rows import Report
 from branching.render.figures import Figures
-from branching.render.flowchart import Flowchart
+from branching.render.tables import report_tables
 from branching.tui.dashboard import views
 from branching.tui.dashboard.data import SCAN_PARTS, TAB_PARTS, StoryView, combined, merged
 
@@ -38,6 +37,14 @@ TABS: tuple[tuple[str, str], ...] = (
 TAB_IDS = tuple(tab for tab, _ in TABS)
 SCAN_TABS = tuple(t for t in TAB_PARTS if t != "choices")  # wait for the scan, in part or all
 PART_TABLES = dict(SCAN_PARTS)  # part -> the report tables it reads
+_SHEETS: dict[str, tuple[str, ...]] = {  # a tab of `branching stats` sheets -> their names
+    "endings": ("endings",),
+    "dropoff": ("dropoff", "progress"),
+    "paths": ("paths",),
+    "segments": ("segments", "tags"),
+    "flags": ("flags", "unreached"),
+}
+Drawn = tuple[object, Callable[[], RenderableType]]  # (what a body is drawn from, its drawing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,7 @@ class StoryReads:
     within: dict[str, float] = field(default_factory=dict)  # how far each part under way is
     parts: dict[str, Report] = field(default_factory=dict)  # what that scan has read, by part
     _built: dict[str, tuple[tuple[object, ...], Report]] = field(default_factory=dict)
+    _drawn: dict[str, object] = field(default_factory=dict)  # name -> what it was drawn from
 
     @property
     def scanned(self) -> float:
@@ -132,54 +140,68 @@ class StoryReads:
         names = TAB_PARTS[tab]
         return sum(1.0 if n in self.parts else self.within.get(n, 0.0) for n in names) / len(names)
 
-    def waiting_body(self, tab: str, figures: Figures) -> RenderableType:
+    def _waiting_body(self, tab: str, figures: Figures) -> Drawn:
         """What `tab` shows until its own figures are in: how far their read is
         (Drop-off shows who stopped where meanwhile: stage 1 knows it)."""
         assert self.view is not None
         sessions = self.view.report.overview.sessions
         reading = None if self.scanning is None else self.waiting(tab)
-        note = views.waiting(reading, sessions)
-        if tab == "dropoff":
-            return Group(views.dropoff_only(self.report()[0], figures), note)
-        return note
+        sheets = views.dropoff_sheet(self.report()[0]) if tab == "dropoff" else None
 
-    def bodies(self, figures: Figures, tabs: Collection[str]) -> dict[str, RenderableType]:
-        """The body of each of `tabs`: its figures, or how far their read is."""
+        def build() -> RenderableType:
+            note = views.waiting(reading, sessions)
+            return note if sheets is None else Group(views.dropoff_only(sheets, figures), note)
+
+        return ("waiting", reading, sessions, sheets, figures), build
+
+    def _body(self, tab: str, figures: Figures) -> Drawn | None:
+        """What `tab`'s body is drawn from, and how (None: no such tab)."""
         view = self.view
         assert view is not None
-        report = self.report()[0]
-        bodies: dict[str, RenderableType] = {}
-        for tab in set(tabs) & set(TAB_PARTS):
-            if tab != "choices" and not self.ready(tab):
-                bodies[tab] = self.waiting_body(tab, figures)
-        if "choices" in tabs:
-            titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
-            timed = self.tab_report("choices")
-            bodies["choices"] = views.choice_points(
-                timed or report, titles, figures, timed=timed is not None
-            )
-        if "endings" in tabs:
-            bodies["endings"] = views.sheets(report, ("endings",), figures)
-        shows: dict[str, Callable[[Report], RenderableType]] = {
-            "dropoff": lambda part: views.sheets(part, ("dropoff", "progress"), figures),
-            "paths": lambda part: views.sheets(part, ("paths",), figures),
-            "segments": lambda part: views.segments(part, figures),
-            "flags": lambda part: views.sheets(part, ("flags", "unreached"), figures),
-        }
-        for tab, show in shows.items():
-            if tab in tabs and tab not in bodies and (part := self.tab_report(tab)) is not None:
-                bodies[tab] = show(part)
-        if "flowchart" in tabs:
+        if tab in TAB_PARTS and tab != "choices" and not self.ready(tab):
+            return self._waiting_body(tab, figures)
+        if tab == "flowchart":
             s = view.selection
-            chart = Flowchart(
-                view.graph,
-                depth=s.depth,
-                min_share=s.min_share,
-                min_count=s.min_count,
-                header=False,
+            drawing = (s.depth, s.min_share, s.min_count)
+            return (view.graph, drawing), lambda: views.flowchart(view, drawing)
+        if tab == "choices":
+            timed = self.tab_report("choices")
+            report = timed or self.report()[0]
+            titles = {sid: scene.title for sid, scene in view.graph.scenes.items()}
+            key = (report.overview.unit, report.choices, report.timing, titles, timed is not None)
+            return (key, figures), lambda: views.choice_points(
+                report, titles, figures, timed=timed is not None
             )
-            bodies["flowchart"] = Group(views.flow_caption(view), Text(""), chart)
+        names = _SHEETS.get(tab)
+        if names is None:
+            return None
+        shown = self.report()[0] if tab == "endings" else self.tab_report(tab)
+        assert shown is not None  # (ready)
+        sheets = tuple(report_tables(shown, names))
+        if tab == "segments":
+            return (sheets, figures), lambda: views.segments_of(sheets, figures)
+        return (sheets, figures), lambda: views.tables(sheets, figures)
+
+    def bodies(self, figures: Figures, tabs: Collection[str]) -> dict[str, RenderableType]:
+        """The body of each of `tabs` whose figures changed since it was last drawn
+        (`drawn_from`): its figures, or how far their read is. A body drawn from the
+        same figures as the one on show is left out: the widget keeps it, and a big
+        table drawn again costs the UI thread a tenth of a second or more (the whole
+        report came in while a producer switched tabs, and every tab was drawn again)."""
+        bodies: dict[str, RenderableType] = {}
+        for tab in TAB_IDS:
+            if tab in tabs and (made := self._body(tab, figures)) is not None:
+                if self.drawn_from(tab, made[0]):
+                    bodies[tab] = made[1]()
         return bodies
+
+    def drawn_from(self, name: str, key: object) -> bool:
+        """Whether `key` (what `name`, a tab or the header, is drawn from) differs from
+        what it was last drawn from: it is then remembered as drawn."""
+        if name in self._drawn and self._drawn[name] == key:
+            return False
+        self._drawn[name] = key
+        return True
 
     def _once(self, key: str, sources: tuple[object, ...], build: Callable[[], Report]) -> Report:
         """The report `build()` makes from `sources`, built again only when they change."""

@@ -16,16 +16,19 @@ it has.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from branching.analytics.rows import ChoiceShare, Report, Timing
 from branching.render.bars import SHARE_WIDTH, share_cell
 from branching.render.figures import UNIT_SHORT, Figures, seconds
+from branching.render.flowchart import Flowchart
 from branching.render.sheet_text import rich_table
 from branching.render.tables import UNIT_NAME, Column, Sheet, report_tables
 from branching.tui.common.text import clean
@@ -35,6 +38,51 @@ from branching.tui.dashboard.data import StoryView
 def literal(text: object, style: str = "") -> Text:
     """A story or database string, shown exactly as written (never markup)."""
     return Text(clean("" if text is None else str(text)), style=style)
+
+
+# what a body's drawing depends on besides its content: every console option but the
+# height (`ByWidth`)
+_LAYOUT = (
+    "size",
+    "legacy_windows",
+    "min_width",
+    "max_width",
+    "is_terminal",
+    "encoding",
+    "justify",
+    "overflow",
+    "no_wrap",
+    "highlight",
+    "markup",
+)
+
+
+class ByWidth:
+    """A tab's body, laid out by width alone and drawn once per width.
+
+    Textual draws a widget's content twice each time it changes: once to count
+    its lines (the layout, with no height), then the lines shown (with the
+    widget's height), and again when the widget's height changes (the header's
+    "still reading" line goes). A big tab (the Choices tab's hundreds of rows)
+    takes 0.1-0.5 s of the UI thread each time, while a tab switch waits.
+    None of the bodies reads the height (text, tables, the flowchart: Textual
+    crops the lines to it), so the segments drawn for a width serve every draw
+    at that width: `renderable` is drawn with no height.
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+        self._drawn: tuple[object, list[Segment]] | None = None  # (console and options, lines)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        key = (console, *(getattr(options, name) for name in _LAYOUT))
+        if self._drawn is None or self._drawn[0] != key:
+            segments = list(console.render(self.renderable, options.update(height=None)))
+            self._drawn = (key, segments)
+        yield from self._drawn[1]
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.renderable)
 
 
 # -- the header ------------------------------------------------------------------------
@@ -141,9 +189,14 @@ def waiting(reading: float | None, sessions: int) -> Text:
     )
 
 
-def dropoff_only(report: Report, figures: Figures) -> RenderableType:
-    """The drop-off table without 'of which unfinished' (only a read of the events says)."""
-    sheet = report_tables(report, ("dropoff",))[0]
+def dropoff_sheet(report: Report) -> Sheet:
+    """The drop-off sheet (what `dropoff_only` draws)."""
+    return report_tables(report, ("dropoff",))[0]
+
+
+def dropoff_only(sheet: Sheet, figures: Figures) -> RenderableType:
+    """The drop-off table (`dropoff_sheet`) without 'of which unfinished' (only a read of
+    the events says)."""
     keep = [i for i, c in enumerate(sheet.columns) if c.name != "of which unfinished"]
     part = Sheet(
         sheet.name,
@@ -173,15 +226,25 @@ def _sides(left: Text, right: Text) -> Table:
 
 def sheets(report: Report, names: Iterable[str], figures: Figures) -> Group:
     """The named stats sheets, one table each, a blank line apart."""
+    return tables(report_tables(report, tuple(names)), figures)
+
+
+def tables(sheets: Iterable[Sheet], figures: Figures) -> Group:
+    """`sheets`, one table each, a blank line apart."""
     parts: list[RenderableType] = []
-    for sheet in report_tables(report, tuple(names)):
+    for sheet in sheets:
         parts += [rich_table(sheet, figures, panel=True, clean=clean), Text("")]
     return Group(*parts)
 
 
 def segments(report: Report, figures: Figures) -> Group:
     """The breakdowns, one table per dimension (attribute, terminal, hour...), then tags."""
-    sheet = report_tables(report, ("segments",))[0]
+    return segments_of(report_tables(report, ("segments", "tags")), figures)
+
+
+def segments_of(sheets: Sequence[Sheet], figures: Figures) -> Group:
+    """`segments` from its two sheets (segments, tags)."""
+    sheet, tags = sheets
     parts: list[RenderableType] = [Text(sheet.caption, style="dim"), Text("")]
     dimensions = list(dict.fromkeys(row[0] for row in sheet.rows))
     columns = tuple(
@@ -193,7 +256,7 @@ def segments(report: Report, figures: Figures) -> Group:
         parts += [rich_table(part, figures, panel=True, clean=clean), Text("")]
     if not dimensions:
         parts += [Text("(no sessions in this selection)", style="dim"), Text("")]
-    parts.append(sheets(report, ("tags",), figures))
+    parts.append(tables((tags,), figures))
     return Group(*parts)
 
 
@@ -275,6 +338,16 @@ def _point(
         else Text("timeouts and time to decide: reading every event…", style="dim")
     )
     return Group(literal(choices[0].scene_title, "bold"), line, table)
+
+
+def flowchart(view: StoryView, drawing: tuple[int | None, float, int]) -> Group:
+    """The Flowchart tab: what it counts, then the chart, pruned as `drawing` says
+    (depth, smallest share, smallest count shown)."""
+    depth, min_share, min_count = drawing
+    chart = Flowchart(
+        view.graph, depth=depth, min_share=min_share, min_count=min_count, header=False
+    )
+    return Group(flow_caption(view), Text(""), chart)
 
 
 def flow_caption(view: StoryView) -> Text:

@@ -53,6 +53,7 @@ import time
 from collections.abc import Collection
 from dataclasses import replace
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -263,18 +264,20 @@ class StoryScreen(QueryScreen):
             line.update(pending)
         figures = Figures(reads.view.selection.min_count)
         if progress:
-            tab = self.active_tab
-            if tab in TAB_PARTS and tab != "choices" and not reads.ready(tab):
-                self.query_one(f"#{tab}-body", Static).update(reads.waiting_body(tab, figures))
+            if self.active_tab in SCAN_TABS and not reads.ready(self.active_tab):
+                self._update(reads.bodies(figures, (self.active_tab,)))
             return
         report = reads.report()[0]
-        self.query_one("#totals", Static).update(
-            views.totals(reads.view, self.stage1_stamp, report=report)
-        )
+        view, stamp = reads.view, self.stage1_stamp
+        if reads.drawn_from("totals", (stamp, view.selection, report.overview, report.endings)):
+            self.query_one("#totals", Static).update(views.totals(view, stamp, report=report))
         waits = {tab for tab in SCAN_TABS if not reads.ready(tab)}  # how far each one is
         shown = set(TAB_IDS if tabs is None else tabs) | waits
-        for tab, body in reads.bodies(figures, shown).items():
-            self.query_one(f"#{tab}-body", Static).update(body)
+        self._update(reads.bodies(figures, shown))
+
+    def _update(self, bodies: dict[str, RenderableType]) -> None:
+        for tab, body in bodies.items():  # (drawn once per width: `views.ByWidth`)
+            self.query_one(f"#{tab}-body", Static).update(views.ByWidth(body))
 
     def _focus_body(self) -> None:
         """Give the focus to the shown tab's figures, so the scroll keys work at once."""
