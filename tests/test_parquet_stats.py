@@ -5,9 +5,11 @@ SQLite's `stats` sums its aggregates (`agg_scenes`, `agg_edges`, `agg_decide`,
 DuckDB does the same over their copies in the export (`parquet_stats.py`):
 the same figures byte for byte, no pass over the events for the reach,
 choices, unreached, timing, flags, interactions and tags by sessions (and
-by viewers with `--first-only`). An
-export without `agg_decide` and `agg_acts` (written before them) is still
-read, its timing and interactions from the events.
+by viewers with `--first-only`); by viewers, none for the reach, choices,
+unreached, timing and flags (the viewers from the sessions' lists as bits,
+layout 5). An export without `agg_decide` and `agg_acts` (written before
+them) is still read, its timing and interactions from the events; one
+without the bits (layout 4), its tables by viewers from the events.
 """
 
 from __future__ import annotations
@@ -89,8 +91,27 @@ def test_each_table_is_sqlites_byte_for_byte_without_a_pass_over_the_events(
     passes.clear()  # SQLite's own reads are not DuckDB's
     assert stats(("--source", f"parquet:{out}"), table, args) == sqlite
     by_viewers = "viewers" in args and "--first-only" not in args
-    if not by_viewers:  # by viewers the events are read, as before
+    # by viewers, who rewound, paused or skipped and the tags are read from the events
+    if not by_viewers or table not in ("interactions", "tags"):
         assert passes == []
+
+
+@pytest.mark.parametrize("table", ("reach", "choices", "timing", "flags"))
+def test_an_export_without_the_lists_as_bits_reads_the_events_by_viewers_alike(
+    recorded: tuple[Path, Path], tmp_path: Path, passes: list[str], table: str
+) -> None:
+    import pyarrow.parquet as pq
+
+    db, out = recorded
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    for part in (old / "sessions").glob("*.parquet"):  # as layout 4 wrote them
+        pq.write_table(pq.read_table(part).drop_columns(["reached_bits", "clocked_bits"]), part)
+    args = ("--by", "viewers")
+    sqlite = stats(("--db", str(db)), table, args)
+    passes.clear()
+    assert stats(("--source", f"parquet:{old}"), table, args) == sqlite
+    assert passes  # the events were read for it
 
 
 def test_the_audience_rewinds_pauses_and_times_out(recorded: tuple[Path, Path]) -> None:

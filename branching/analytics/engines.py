@@ -364,6 +364,8 @@ def _is_day(text: str) -> bool:
 _KEYED_ATTRS = """SELECT s.session_key AS session_id, CAST(a.key AS VARCHAR) AS key,
     CAST(a.value AS VARCHAR) AS value
 FROM raw_session_attrs a JOIN raw_sessions s ON s.session_id = a.session_id"""
+# the sessions' digest lists as bits of their codes (`store.parquet.code_bits`, layout 5)
+_BITS = frozenset({"reached_bits", "clocked_bits"})
 # each session's decisions, as SQLite's `session_digests` holds them (`segments._seg`)
 _DIGESTS = "SELECT session_key AS session_id, CAST(made AS BIGINT) AS made FROM raw_sessions"
 # a distinct count of sessions or viewers, as the portable queries write it (`filters.tally`)
@@ -574,6 +576,9 @@ class DuckDbEngine:
             select += " LEFT JOIN viewer_keys vk ON vk.viewer_text = raw_sessions.viewer_id"
         elif self.keyed and name == "session_attrs":
             select = _KEYED_ATTRS
+        if name == "sessions" and _BITS <= set(have):  # layout 5: the lists as bits
+            listed = ", ".join(f"raw_sessions.{c} AS {c}" for c in sorted(_BITS))
+            select = select.replace(" FROM raw_sessions", f", {listed} FROM raw_sessions", 1)
         if name == "sessions":  # the start as the timestamp it is, for `_local_time`
             self._started_ts = "timestamp" in have.get("started_at", "").lower()
             if self._started_ts:
@@ -596,6 +601,12 @@ class DuckDbEngine:
     def stored_paths(self) -> bool:
         """True when the sessions carry their `path` and `depth` (export layout 3)."""
         return {"path", "depth"} <= set(self._have.get("sessions", {}))
+
+    @property
+    def stored_bits(self) -> bool:
+        """True when the sessions carry their digests' lists as bits (`reached_bits`,
+        `clocked_bits`: layout 5), which the sessions view then has too (DuckDB only)."""
+        return _BITS <= set(self._have.get("sessions", {}))
 
     @property
     def stored_labels(self) -> bool:

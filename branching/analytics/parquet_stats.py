@@ -15,12 +15,17 @@ The tags come from the sessions' `reached` lists (`parquet_viewers`): a
 session was shown a tag's scene when its list holds the scene's code, took
 a tag's choice when it holds the code of an edge of that choice.
 
-In sessions only (and with `--first-only`, which picks one session per
-viewer: its viewers are its sessions, as SQLite counts them). By viewers the
-events are read: splitting the chosen sessions' lists into their codes in
-DuckDB, as the flowchart by viewers does (`parquet_viewers`), took as long
-as the events' passes at ten million events (0.6-0.8 s of CPU for the split
-alone; the choices by viewers 1.15-1.40 s against 1.20-1.34).
+In sessions (and with `--first-only`, which picks one session per viewer:
+its viewers are its sessions, as SQLite counts them) from the sums alone. By
+viewers (`exported_viewer_figures`), as SQLite's `viewers_rollup`: the times
+shown, taken and timed out are the same sums, and the viewers of each scene,
+edge and scene where the clock chose are counted from the chosen sessions'
+lists as bits (layout 5, `parquet_viewers.viewer_codes`; the choices by
+viewers at ten million events 0.5-0.7 s of CPU where the events' two passes
+took 1.2-1.8). Splitting the lists' text into codes in DuckDB took as long
+as those passes, so an export without the bits reads the events by viewers,
+as do the interactions (the export has no lists of who rewound, paused or
+skipped).
 
 The same cases as SQLite (`parquet_rollup.why_scanned`): `--since`/`--until`
 on whole UTC days, at most one `--where` on a kept attribute; any version,
@@ -38,7 +43,7 @@ from branching.analytics import stats_rollup
 from branching.analytics.engines import DuckDbEngine
 from branching.analytics.filters import Filters, session_conditions, tally_sessions
 from branching.analytics.parquet_rollup import why_scanned
-from branching.analytics.parquet_viewers import digest_book
+from branching.analytics.parquet_viewers import digest_book, viewer_codes
 from branching.analytics.rollup import class_where
 from branching.analytics.rows import TagShare
 from branching.analytics.segments import tag_shares, tagged
@@ -109,6 +114,59 @@ def exported_figures(
             _interactions(engine, where, params) if acts and "agg_acts" in stored else None,
         ),
         "",
+    )
+
+
+def exported_viewer_figures(
+    engine: DuckDbEngine,
+    story_id: str,
+    chosen: list[Version],
+    filters: Filters,
+    *,
+    timing: bool,
+) -> ExportedFigures | None:
+    """`viewers_rollup.viewer_figures` over the export: the reach, the choices and the
+    timing counts by viewers (the times to decide with `timing`, as in sessions: they
+    are over the decisions whatever the unit), or None where the events must answer
+    (no aggregates or no bits, a selection the aggregates are not split by, a chosen
+    session without its lists)."""
+    if not engine.stored_bits or not engine.aggregates() or why_scanned(engine, story_id, filters):
+        return None
+    cond, cond_params = session_conditions(story_id, chosen, filters)
+    counted = viewer_codes(engine, cond, cond_params)
+    if counted is None:
+        return None
+    reached, clocked = counted
+    book = digest_book(engine)
+    try:
+        named = names(book)
+        lines = edge_names(book)
+    finally:
+        book.close()
+    where, params = class_where(story_id, chosen, filters)
+    shown = {named[c]: n for c, n in reached.items() if c in named and c not in lines}
+    walked = {lines[c]: n for c, n in reached.items() if c in lines}
+    timed_out = {named[c]: n for c, n in clocked.items() if c in named and c not in lines}
+    scene_counts: SceneCounts = {
+        str(scene): (shown.get(scene, 0), int(views))
+        for scene, views in engine.rows(
+            f"""SELECT scene, SUM(views) FROM agg_scenes WHERE {where}
+            GROUP BY 1 HAVING SUM(views) > 0 ORDER BY 1""",
+            params,
+        )
+    }
+    rows = _edges(engine, where, params)
+    taken: Taken = {
+        (s, c, t): (walked.get((s, c, t or ""), 0), times, clock)
+        for s, c, t, _, times, clock in rows
+    }
+    stored = engine.aggregate_views()
+    return ExportedFigures(
+        scene_counts,
+        taken,
+        {s: (d, t, timed_out.get(s, 0)) for s, (d, t) in _per_scene(rows).items()},
+        _percentiles(engine, where, params) if timing and "agg_decide" in stored else None,
+        None,  # who rewound, paused or skipped: not in the export's lists
     )
 
 

@@ -16,11 +16,19 @@ million events to their sessions at ten million.
 
 None (the caller scans the events) for an export without the lists, or with
 a chosen session that has none.
+
+`stats` by viewers counts the same way from the lists as bits (layout 5:
+`reached_bits`, `clocked_bits`, `store.parquet.code_bits`): each viewer's
+union is an OR of their sessions' words, grouped by viewer, and each word is
+cut into bytes that are counted by value (`viewer_codes`), so no list is
+split into its codes (0.1-0.2 s of CPU at ten million events where the split
+took 0.6-0.8 and the events' two passes 1.2-1.4).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 
 from branching.analytics.engines import DuckDbEngine
 from branching.analytics.filters import Filters, session_conditions
@@ -100,3 +108,58 @@ def _counted(engine: DuckDbEngine, cond: str, params: list[object]) -> ViewerUni
                 return None
             tally.viewers, tally.sessions, tally.views = int(n), int(sessions), int(views)
     return tally
+
+
+BYTE_BITS = 8
+WORD_BYTES = 8  # an int64 word of `code_bits`
+
+
+def viewer_codes(
+    engine: DuckDbEngine, cond: str, params: list[object]
+) -> tuple[Counter[int], Counter[int]] | None:
+    """code -> viewers of the chosen sessions (`filters.session_conditions`' `cond`)
+    whose lists hold it, for `reached` and for `clocked`, each viewer once per code,
+    from the sessions' bits (layout 5); None without them, or when a chosen session
+    has no lists or no viewer (the digests' tally would count it as one viewer).
+
+    DuckDB ORs each viewer's sessions' words and counts, per byte of a word (a
+    lane), the viewers with each byte value; the bits of each value then add those
+    viewers to its codes: a few hundred rows back, where listing each viewer's
+    codes is millions."""
+    if not engine.stored_bits or not engine.digest_lists():
+        return None
+    (top,) = engine.rows("SELECT COALESCE(MAX(code), 0) FROM digest_names")[0]
+    words = int(top) // 64 + 1
+    unions = ", ".join(
+        f"bit_or(s.{column}[{i + 1}]) AS {column[0]}{i}"
+        for column in ("reached_bits", "clocked_bits")
+        for i in range(words)
+    )
+    lanes = ", ".join(
+        f"({kind}{i} >> {BYTE_BITS * j}) & 255"
+        for kind in ("r", "c")
+        for i in range(words)
+        for j in range(WORD_BYTES)
+    )
+    found = engine.rows(
+        f"""WITH w AS (SELECT {unions} FROM sessions s WHERE {cond} GROUP BY s.viewer_id)
+        SELECT lane, v, COUNT(*) FROM (SELECT unnest(range({2 * words * WORD_BYTES})) AS lane,
+            unnest([{lanes}]) AS v FROM w) WHERE v <> 0 GROUP BY 1, 2
+        UNION ALL
+        SELECT -1, 0, COUNT(*) FROM sessions s WHERE ({cond}) AND (s.reached_bits IS NULL
+            OR s.clocked_bits IS NULL OR s.viewer_id IS NULL)""",
+        [*params, *params],
+    )
+    reached: Counter[int] = Counter()
+    clocked: Counter[int] = Counter()
+    half = words * WORD_BYTES  # the lanes of `reached`, then those of `clocked`
+    for lane, value, n in found:
+        if lane < 0:
+            if n:
+                return None
+            continue
+        counted, first = (reached, lane) if lane < half else (clocked, lane - half)
+        for bit in range(BYTE_BITS):
+            if value >> bit & 1:
+                counted[first * BYTE_BITS + bit] += int(n)
+    return reached, clocked

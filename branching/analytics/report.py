@@ -221,9 +221,15 @@ def _report(
     exported = None  # a Parquet export's aggregates and lists, as SQLite's
     lists = False  # ... and the sessions' lists the tags are counted from
     by_sessions = unit == "sessions" or filters.first_only  # one session per viewer
-    # by viewers (without `--first-only`) the events are read: the sessions' lists split
-    # into their codes took as long as the events' passes (choices by viewers at ten
-    # million events: 1.15-1.40 s of CPU against 1.20-1.34)
+    # by viewers (without `--first-only`) the viewers come from the sessions' lists as
+    # bits (layout 5); without them the events are read (splitting the lists' text into
+    # codes took as long as the events' passes)
+    if isinstance(engine, DuckDbEngine) and not by_sessions and want & REACHED:
+        from branching.analytics import parquet_stats
+
+        exported = parquet_stats.exported_viewer_figures(
+            engine, story_id, chosen, filters, timing="timing" in want
+        )
     if isinstance(engine, DuckDbEngine) and by_sessions:
         if want & REACHED:
             from branching.analytics import parquet_stats
