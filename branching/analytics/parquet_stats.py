@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from branching.analytics import stats_rollup
 from branching.analytics.engines import DuckDbEngine
-from branching.analytics.filters import Filters, session_conditions, tally_sessions
+from branching.analytics.filters import Filters, Unit, session_conditions, tally_sessions
 from branching.analytics.parquet_rollup import why_scanned
 from branching.analytics.parquet_viewers import digest_book, viewer_codes
 from branching.analytics.rollup import class_where
@@ -136,7 +136,7 @@ def exported_viewer_figures(
     counted = viewer_codes(engine, cond, cond_params)
     if counted is None:
         return None
-    reached, clocked = counted
+    reached, clocked = counted.reached, counted.clocked
     book = digest_book(engine)
     try:
         named = names(book)
@@ -214,11 +214,13 @@ def exported_tags(
     filters: Filters,
     shape: Shape,
     started: int,
+    unit: Unit = "sessions",
 ) -> list[TagShare] | None:
-    """`segments.tags` in sessions from the chosen sessions' `reached` lists: per choice
-    tag the sessions shown one of its scenes and those that took one of its choices (any
-    target), per scene tag those shown one of its scenes; None without the lists, or
-    when a chosen session has none."""
+    """`segments.tags` from the chosen sessions' `reached` lists: per choice tag the
+    units shown one of its scenes and those that took one of its choices (any target),
+    per scene tag those shown one of its scenes; None without the lists, or when a
+    chosen session has none. In sessions from the lists' text; by viewers from their
+    bits (`parquet_viewers.viewer_codes`: None on an export without them)."""
     every = tagged(shape)
     if not every:
         return []
@@ -233,19 +235,23 @@ def exported_tags(
     edges: dict[tuple[str, str], list[int]] = {}
     for code, (s, c, _) in lines.items():
         edges.setdefault((str(s), str(c)), []).append(code)
-    columns: list[str] = []
-    values: list[object] = []
+    wanted: list[list[int]] = []  # the codes of each count, in `tag_shares`' order
     for t in every:
-        wanted = [[scenes[s] for s in t.scenes if s in scenes]]
+        wanted.append([scenes[s] for s in t.scenes if s in scenes])
         if t.kind == "choice":
             wanted.append(sorted(code for pair in t.pairs for code in edges.get(pair, [])))
-        for codes in wanted:
-            if not codes:
-                columns.append("0")
-                continue
-            columns.append(tally_sessions("sessions", "regexp_matches(s.reached, ?)", "s"))
-            values.append(_pattern(codes))
     cond, params = session_conditions(story_id, chosen, filters)
+    if unit == "viewers":
+        counted = viewer_codes(engine, cond, params, wanted, codes=False)
+        return None if counted is None else tag_shares(every, started, counted.sets)
+    columns: list[str] = []
+    values: list[object] = []
+    for codes in wanted:
+        if not codes:
+            columns.append("0")
+            continue
+        columns.append(tally_sessions("sessions", "regexp_matches(s.reached, ?)", "s"))
+        values.append(_pattern(codes))
     row = engine.rows(
         f"""SELECT COUNT(*) FILTER (WHERE s.reached IS NULL), {", ".join(columns)}
         FROM sessions s WHERE {cond}""",

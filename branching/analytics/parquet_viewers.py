@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from branching.analytics.engines import DuckDbEngine
 from branching.analytics.filters import Filters, session_conditions
@@ -112,54 +114,87 @@ def _counted(engine: DuckDbEngine, cond: str, params: list[object]) -> ViewerUni
 
 BYTE_BITS = 8
 WORD_BYTES = 8  # an int64 word of `code_bits`
+WORD_BITS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerCodes:
+    """`viewer_codes`' answer: code -> viewers, and the viewers of each set of codes."""
+
+    reached: Counter[int]
+    clocked: Counter[int]
+    sets: list[int]  # viewers whose `reached` holds a code of each set asked for
 
 
 def viewer_codes(
-    engine: DuckDbEngine, cond: str, params: list[object]
-) -> tuple[Counter[int], Counter[int]] | None:
+    engine: DuckDbEngine,
+    cond: str,
+    params: list[object],
+    sets: Sequence[Collection[int]] = (),
+    *,
+    codes: bool = True,
+) -> ViewerCodes | None:
     """code -> viewers of the chosen sessions (`filters.session_conditions`' `cond`)
     whose lists hold it, for `reached` and for `clocked`, each viewer once per code,
-    from the sessions' bits (layout 5); None without them, or when a chosen session
-    has no lists or no viewer (the digests' tally would count it as one viewer).
+    and for each of `sets` the viewers whose `reached` holds any of its codes (the
+    tags), from the sessions' bits (layout 5); None without them, or when a chosen
+    session has no lists or no viewer (the digests' tally would count it as one viewer).
+    Without `codes`, the sets only (the codes' counts left empty).
 
-    DuckDB ORs each viewer's sessions' words and counts, per byte of a word (a
-    lane), the viewers with each byte value; the bits of each value then add those
-    viewers to its codes: a few hundred rows back, where listing each viewer's
-    codes is millions."""
+    DuckDB ORs each viewer's sessions' words (one read of the sessions) and counts,
+    per byte of a word (a lane), the viewers with each byte value; the bits of each
+    value then add those viewers to its codes: a few hundred rows back, where listing
+    each viewer's codes is millions."""
     if not engine.stored_bits or not engine.digest_lists():
         return None
     (top,) = engine.rows("SELECT COALESCE(MAX(code), 0) FROM digest_names")[0]
-    words = int(top) // 64 + 1
+    words = int(top) // WORD_BITS + 1
+    if any(code // WORD_BITS >= words for held in sets for code in held):
+        return None  # a code no session can hold: not one of the export's
+    kinds = ("reached_bits", "clocked_bits") if codes else ("reached_bits",)
     unions = ", ".join(
-        f"bit_or(s.{column}[{i + 1}]) AS {column[0]}{i}"
-        for column in ("reached_bits", "clocked_bits")
-        for i in range(words)
+        f"bit_or(s.{column}[{i + 1}]) AS {column[0]}{i}" for column in kinds for i in range(words)
     )
-    lanes = ", ".join(
-        f"({kind}{i} >> {BYTE_BITS * j}) & 255"
-        for kind in ("r", "c")
+    lanes = [
+        f"({column[0]}{i} >> {BYTE_BITS * j}) & 255"
+        for column in kinds
         for i in range(words)
         for j in range(WORD_BYTES)
-    )
-    found = engine.rows(
-        f"""WITH w AS (SELECT {unions} FROM sessions s WHERE {cond} GROUP BY s.viewer_id)
-        SELECT lane, v, COUNT(*) FROM (SELECT unnest(range({2 * words * WORD_BYTES})) AS lane,
-            unnest([{lanes}]) AS v FROM w) WHERE v <> 0 GROUP BY 1, 2
-        UNION ALL
-        SELECT -1, 0, COUNT(*) FROM sessions s WHERE ({cond}) AND (s.reached_bits IS NULL
-            OR s.clocked_bits IS NULL OR s.viewer_id IS NULL)""",
-        [*params, *params],
-    )
+    ]
+    listed = len(lanes) if codes else 0  # the lane of the sessions without their lists
+    sql = f"""WITH w AS (SELECT {unions}, COUNT(*) FILTER (WHERE s.reached_bits IS NULL
+        OR s.clocked_bits IS NULL OR s.viewer_id IS NULL) AS missing
+    FROM sessions s WHERE {cond} GROUP BY s.viewer_id)
+"""
+    if codes:
+        sql += f"""SELECT lane, v, COUNT(*) FROM (SELECT unnest(range({listed + 1})) AS lane,
+    unnest([{", ".join(lanes)}, missing]) AS v FROM w) WHERE v <> 0 GROUP BY 1, 2"""
+    else:
+        sql += f"SELECT {listed}, SUM(missing), 0 FROM w HAVING SUM(missing) > 0"
+    for k, held in enumerate(sets):
+        sql += f"\nUNION ALL SELECT {-1 - k}, 0, COUNT(*) FILTER (WHERE {_any_bit(held)}) FROM w"
     reached: Counter[int] = Counter()
     clocked: Counter[int] = Counter()
+    hits = [0] * len(sets)
     half = words * WORD_BYTES  # the lanes of `reached`, then those of `clocked`
-    for lane, value, n in found:
+    for lane, value, n in engine.rows(sql, list(params)):
         if lane < 0:
-            if n:
-                return None
+            hits[-1 - lane] = int(n)
             continue
+        if lane == listed:  # a viewer with a session without its lists
+            return None
         counted, first = (reached, lane) if lane < half else (clocked, lane - half)
         for bit in range(BYTE_BITS):
             if value >> bit & 1:
                 counted[first * BYTE_BITS + bit] += int(n)
-    return reached, clocked
+    return ViewerCodes(reached, clocked, hits)
+
+
+def _any_bit(codes: Collection[int]) -> str:
+    """The condition over a viewer's `reached` words (`viewer_codes`' `r0`, `r1`...)
+    that one of `codes` is set."""
+    masks: dict[int, int] = {}
+    for code in codes:
+        masks[code // WORD_BITS] = masks.get(code // WORD_BITS, 0) | 1 << code % WORD_BITS
+    signed = {i: m - (1 << WORD_BITS) if m >> (WORD_BITS - 1) else m for i, m in masks.items()}
+    return " OR ".join(f"(r{i} & {m}) <> 0" for i, m in sorted(signed.items())) or "false"
