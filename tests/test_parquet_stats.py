@@ -95,22 +95,29 @@ def test_each_table_is_sqlites_byte_for_byte_without_a_pass_over_the_events(
         assert passes == []  # skipped is read from the events
 
 
-@pytest.mark.parametrize("table", ("reach", "choices", "timing", "flags", "tags"))
-def test_an_export_without_the_lists_as_bits_reads_the_events_by_viewers_alike(
+@pytest.mark.parametrize("table", ("reach", "choices", "timing", "flags", "tags", "segments"))
+def test_an_export_of_layout_4_reads_the_events_by_viewers_alike(
     recorded: tuple[Path, Path], tmp_path: Path, passes: list[str], table: str
 ) -> None:
+    """Without the sessions' lists as bits nor the attributes' session keys (layout 4),
+    the tables by viewers read the events, the breakdowns join the attributes by id."""
     import pyarrow.parquet as pq
 
     db, out = recorded
     old = tmp_path / "old"
     shutil.copytree(out, old)
-    for part in (old / "sessions").glob("*.parquet"):  # as layout 4 wrote them
-        pq.write_table(pq.read_table(part).drop_columns(["reached_bits", "clocked_bits"]), part)
-    args = ("--by", "viewers")
-    sqlite = stats(("--db", str(db)), table, args)
-    passes.clear()
-    assert stats(("--source", f"parquet:{old}"), table, args) == sqlite
-    assert passes  # the events were read for it
+    for name, columns in (
+        ("sessions", ["reached_bits", "clocked_bits"]),
+        ("session_attrs", ["session_key"]),
+    ):
+        for part in (old / name).glob("*.parquet"):  # as layout 4 wrote them
+            pq.write_table(pq.read_table(part).drop_columns(columns), part)
+    for args in (("--by", "viewers"), ("--where", "region=NL")):
+        sqlite = stats(("--db", str(db)), table, args)
+        passes.clear()
+        assert stats(("--source", f"parquet:{old}"), table, args) == sqlite
+        if "viewers" in args and table != "segments":
+            assert passes  # the events were read for it
 
 
 def test_the_audience_rewinds_pauses_and_times_out(recorded: tuple[Path, Path]) -> None:

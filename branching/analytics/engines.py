@@ -364,6 +364,9 @@ def _is_day(text: str) -> bool:
 _KEYED_ATTRS = """SELECT s.session_key AS session_id, CAST(a.key AS VARCHAR) AS key,
     CAST(a.value AS VARCHAR) AS value
 FROM raw_session_attrs a JOIN raw_sessions s ON s.session_id = a.session_id"""
+# ... and as an export of layout 5 writes them, with the key (no join on the ids)
+_OWN_KEYED_ATTRS = """SELECT session_key AS session_id, CAST(key AS VARCHAR) AS key,
+    CAST(value AS VARCHAR) AS value FROM raw_session_attrs"""
 # the sessions' digest lists as bits of their codes (`store.parquet.code_bits`, layout 5)
 _BITS = frozenset({"reached_bits", "clocked_bits"})
 # each session's decisions, as SQLite's `session_digests` holds them (`segments._seg`)
@@ -393,6 +396,7 @@ STREAM_ROWS = 2048  # rows fetched at a time by `DuckDbEngine.stream`
 
 # `--first-only`'s order of a viewer's sessions (`DuckDbEngine._first_order`)
 _FIRST_ORDER = "PARTITION BY viewer_id ORDER BY started_at, session_id)"
+_FIRST_LAST = re.compile(r"\b(MIN|MAX)\(s\.started_at\)")  # `DuckDbEngine._first_last`
 
 
 def duckdb_core() -> Any:
@@ -574,6 +578,8 @@ class DuckDbEngine:
                 "CAST(viewer_id AS VARCHAR) AS viewer_id", "vk.viewer_key AS viewer_id", 1
             )
             select += " LEFT JOIN viewer_keys vk ON vk.viewer_text = raw_sessions.viewer_id"
+        elif self.keyed and name == "session_attrs" and "session_key" in have:  # layout 5
+            select = _OWN_KEYED_ATTRS
         elif self.keyed and name == "session_attrs":
             select = _KEYED_ATTRS
         if name == "sessions" and _BITS <= set(have):  # layout 5: the lists as bits
@@ -687,7 +693,18 @@ class DuckDbEngine:
     def _translate(self, sql: str) -> str:
         """`sql` as DuckDB runs it fastest: distinct counts as bits (`_bitmaps`), the
         local hour and weekday by DuckDB's own date functions (`_local_time`)."""
-        return self._first_order(self._local_time(self._viewer_numbers(self._bitmaps(sql))))
+        sql = self._first_order(self._local_time(self._viewer_numbers(self._bitmaps(sql))))
+        return self._first_last(sql)
+
+    def _first_last(self, sql: str) -> str:
+        """`sql` with the first and last start of the chosen sessions (`MIN(s.started_at)`,
+        `MAX(...)`: the overview, read by every report) as the text of the earliest and
+        latest timestamp (`started_ts`): the same text (fixed width, UTC, as `_first_order`
+        says), written twice instead of for every session of the story (0.10 -> 0.04 s
+        of CPU at 180,000 sessions)."""
+        if "(s.started_at)" not in sql or not self._started_ts:
+            return sql
+        return _FIRST_LAST.sub(lambda m: _STAMP["duckdb"].format(col=f"{m[1]}(s.started_ts)"), sql)
 
     def _first_order(self, sql: str) -> str:
         """`sql` with `--first-only`'s numbering of each viewer's sessions

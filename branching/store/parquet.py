@@ -137,7 +137,7 @@ SESSION_COLUMNS = (
     ("reached_bits", "words"),
     ("clocked_bits", "words"),
 )
-ATTR_COLUMNS = (("session_id", "str"), ("key", "str"), ("value", "str"))
+ATTR_COLUMNS = (("session_id", "str"), ("session_key", "int"), ("key", "str"), ("value", "str"))
 STORY_COLUMNS = (
     ("story_id", "str"),
     ("content_hash", "str"),
@@ -175,7 +175,9 @@ ORDER BY s.started_at, s.session_id"""
 _EVENTS = """
 SELECT seq, ts, type, scene, choice, target, decide_ms, input, state, {label}
 FROM events WHERE session_id = ? ORDER BY seq"""
-_ATTRS = "SELECT session_id, key, value FROM session_attrs ORDER BY session_id, key"
+# in the sessions' order (`_SESSIONS`), read alongside them: each gets its session's key
+_ATTRS = """SELECT s.started_at, a.session_id, a.key, a.value FROM session_attrs a
+JOIN sessions s ON s.session_id = a.session_id ORDER BY s.started_at, a.session_id, a.key"""
 _STORIES = """SELECT story_id, content_hash, title, author, version_label, structure,
        registered_at FROM stories ORDER BY story_id, registered_at, rowid"""
 _LABELS = """SELECT story_id, content_hash, scene, choice, label, count FROM choice_labels
@@ -506,6 +508,7 @@ class _Run:
         events_sql = _EVENTS.format(label=label)
         parts = _Partitions(self.out, self.run, self.commit)
         sessions = self._dataset("sessions", SESSION_COLUMNS)
+        attrs = _Attrs(self.conn, self._dataset("session_attrs", ATTR_COLUMNS))
         seqs = _Buffered(self.commit.temp(seqs_path(self.out, self.run)), _schema(SEQ_COLUMNS))
         states = StateTexts()
         exported = _Marks(last_seqs)
@@ -535,6 +538,7 @@ class _Run:
                     code_bits(clocked),
                 )
             )
+            attrs.add(started, session_id, key)
             self.counts.sessions += 1
             if last is not None and (done is None or last > done):
                 events = self.conn.execute(events_sql, (session_id,)).fetchall()
@@ -547,9 +551,8 @@ class _Run:
         self.counts.gone = exported.rest()
         parts.close()
         self.counts.files = parts.files
-        for closing in (sessions, seqs):
+        for closing in (sessions, seqs, attrs.table):
             closing.close()
-        self._copy("session_attrs", ATTR_COLUMNS, _ATTRS)
         self._copy("stories", STORY_COLUMNS, _STORIES)
         if db.has_table(self.conn, "choice_labels"):
             self._copy("choice_labels", LABEL_COLUMNS, _LABELS)
@@ -600,6 +603,28 @@ class _Run:
         for row in self.conn.execute(sql):
             table.add(tuple(row), sum(len(v) for v in row if type(v) is str))
         table.close()
+
+
+class _Attrs:
+    """The sessions' attributes, written with each session's key (layout 5: an engine
+    reads them by key, without joining their ids to the sessions'): read in the
+    sessions' order alongside them, so nothing is held but the next row."""
+
+    def __init__(self, conn: sqlite3.Connection, table: _Buffered) -> None:
+        self.table = table
+        self._rows = conn.execute(_ATTRS)
+        self._next = self._rows.fetchone()
+
+    def add(self, started: str, session_id: str, key: int) -> None:
+        """Write the attributes of the session the export is at (each session comes once,
+        in `_SESSIONS`' order; an attribute's session is always one of them)."""
+        while self._next is not None and (self._next[0], self._next[1]) <= (started, session_id):
+            _, owner, name, value = row = self._next
+            if owner == session_id:
+                self.table.add(
+                    (owner, key, name, value), sum(len(v) for v in row if type(v) is str)
+                )
+            self._next = self._rows.fetchone()
 
 
 class _Marks:
