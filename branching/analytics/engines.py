@@ -368,7 +368,7 @@ FROM raw_session_attrs a JOIN raw_sessions s ON s.session_id = a.session_id"""
 _OWN_KEYED_ATTRS = """SELECT session_key AS session_id, CAST(key AS VARCHAR) AS key,
     CAST(value AS VARCHAR) AS value FROM raw_session_attrs"""
 # the sessions' digest lists as bits of their codes (`store.parquet.code_bits`, layout 5)
-_BITS = frozenset({"reached_bits", "clocked_bits"})
+_BITS = frozenset({"reached_bits", "clocked_bits", "rewound_bits", "paused_bits", "skipped_bits"})
 # each session's decisions, as SQLite's `session_digests` holds them (`segments._seg`)
 _DIGESTS = "SELECT session_key AS session_id, CAST(made AS BIGINT) AS made FROM raw_sessions"
 # a distinct count of sessions or viewers, as the portable queries write it (`filters.tally`)
@@ -611,7 +611,8 @@ class DuckDbEngine:
     @property
     def stored_bits(self) -> bool:
         """True when the sessions carry their digests' lists as bits (`reached_bits`,
-        `clocked_bits`: layout 5), which the sessions view then has too (DuckDB only)."""
+        `clocked_bits`, `rewound_bits`, `paused_bits`, `skipped_bits`: layout 5), which
+        the sessions view then has too (DuckDB only)."""
         return _BITS <= set(self._have.get("sessions", {}))
 
     @property

@@ -123,30 +123,38 @@ def exported_viewer_figures(
     chosen: list[Version],
     filters: Filters,
     *,
+    clocked: bool,
     timing: bool,
+    acts: bool,
 ) -> ExportedFigures | None:
-    """`viewers_rollup.viewer_figures` over the export: the reach, the choices and the
-    timing counts by viewers (the times to decide with `timing`, as in sessions: they
-    are over the decisions whatever the unit), or None where the events must answer
-    (no aggregates or no bits, a selection the aggregates are not split by, a chosen
-    session without its lists)."""
+    """`viewers_rollup.viewer_figures` over the export: the reach and the choices by
+    viewers, with `clocked` the timing counts (and with `timing` the times to decide, as
+    in sessions: they are over the decisions whatever the unit), with `acts` the
+    interactions; None where the events must answer (no aggregates or no bits, a
+    selection the aggregates are not split by, a chosen session without its lists)."""
     if not engine.stored_bits or not engine.aggregates() or why_scanned(engine, story_id, filters):
         return None
+    stored = engine.aggregate_views()
+    acts = acts and "agg_acts" in stored
+    lists = ["reached", *(["clocked"] if clocked else []), *(_ACT_LISTS if acts else [])]
     cond, cond_params = session_conditions(story_id, chosen, filters)
-    counted = viewer_codes(engine, cond, cond_params)
+    counted = viewer_codes(engine, cond, cond_params, lists=lists)
     if counted is None:
         return None
-    reached, clocked = counted.reached, counted.clocked
     book = digest_book(engine)
     try:
         named = names(book)
         lines = edge_names(book)
     finally:
         book.close()
+
+    def scenes(name: str) -> dict[object, int]:
+        """Scene -> viewers, of the codes of list `name` that stand for a scene."""
+        return {named[c]: n for c, n in counted.counted[name].items() if c in named}
+
     where, params = class_where(story_id, chosen, filters)
-    shown = {named[c]: n for c, n in reached.items() if c in named and c not in lines}
-    walked = {lines[c]: n for c, n in reached.items() if c in lines}
-    timed_out = {named[c]: n for c, n in clocked.items() if c in named and c not in lines}
+    shown = scenes("reached")
+    walked = {lines[c]: n for c, n in counted.counted["reached"].items() if c in lines}
     scene_counts: SceneCounts = {
         str(scene): (shown.get(scene, 0), int(views))
         for scene, views in engine.rows(
@@ -160,14 +168,37 @@ def exported_viewer_figures(
         (s, c, t): (walked.get((s, c, t or ""), 0), times, clock)
         for s, c, t, _, times, clock in rows
     }
-    stored = engine.aggregate_views()
+    timed_out = scenes("clocked") if clocked else {}
     return ExportedFigures(
         scene_counts,
         taken,
-        {s: (d, t, timed_out.get(s, 0)) for s, (d, t) in _per_scene(rows).items()},
+        {s: (d, t, timed_out.get(s, 0)) for s, (d, t) in _per_scene(rows).items()}
+        if clocked
+        else None,
         _percentiles(engine, where, params) if timing and "agg_decide" in stored else None,
-        None,  # who rewound, paused or skipped: not in the export's lists
+        _viewer_acts(engine, where, params, [scenes(name) for name in _ACT_LISTS])
+        if acts
+        else None,
     )
+
+
+_ACT_LISTS = ("rewound", "paused", "skipped")  # in `stats_rollup.Acts`' order
+
+
+def _viewer_acts(
+    engine: DuckDbEngine, where: str, params: list[object], who: list[dict[object, int]]
+) -> Acts:
+    """`viewers_rollup._acts` over the export: per scene with an act, the viewers who
+    rewound to it, paused and skipped at it (`who`, none where no act of the kind),
+    then the times of each (`agg_acts`)."""
+
+    def viewers(i: int, scene: str, times: int) -> int:
+        return who[i].get(scene, 0) if times else 0
+
+    return {
+        s: (viewers(0, s, r[3]), viewers(1, s, r[4]), viewers(2, s, r[5]), r[3], r[4], r[5])
+        for s, r in _interactions(engine, where, params).items()
+    }
 
 
 Edge = tuple[str, str, str | None, int, int, int]  # scene, choice, target, sessions, times, clock
@@ -242,7 +273,7 @@ def exported_tags(
             wanted.append(sorted(code for pair in t.pairs for code in edges.get(pair, [])))
     cond, params = session_conditions(story_id, chosen, filters)
     if unit == "viewers":
-        counted = viewer_codes(engine, cond, params, wanted, codes=False)
+        counted = viewer_codes(engine, cond, params, wanted, lists=())
         return None if counted is None else tag_shares(every, started, counted.sets)
     columns: list[str] = []
     values: list[object] = []

@@ -117,12 +117,14 @@ WORD_BYTES = 8  # an int64 word of `code_bits`
 WORD_BITS = 64
 
 
+LISTS = ("reached", "clocked", "rewound", "paused", "skipped")  # the sessions' lists as bits
+
+
 @dataclass(frozen=True, slots=True)
 class ViewerCodes:
-    """`viewer_codes`' answer: code -> viewers, and the viewers of each set of codes."""
+    """`viewer_codes`' answer: per list, code -> viewers; the viewers of each set."""
 
-    reached: Counter[int]
-    clocked: Counter[int]
+    counted: dict[str, Counter[int]]  # list (`LISTS`) -> code -> viewers whose lists hold it
     sets: list[int]  # viewers whose `reached` holds a code of each set asked for
 
 
@@ -132,14 +134,13 @@ def viewer_codes(
     params: list[object],
     sets: Sequence[Collection[int]] = (),
     *,
-    codes: bool = True,
+    lists: Sequence[str] = ("reached", "clocked"),
 ) -> ViewerCodes | None:
     """code -> viewers of the chosen sessions (`filters.session_conditions`' `cond`)
-    whose lists hold it, for `reached` and for `clocked`, each viewer once per code,
+    whose lists hold it, for each of `lists` (of `LISTS`), each viewer once per code,
     and for each of `sets` the viewers whose `reached` holds any of its codes (the
     tags), from the sessions' bits (layout 5); None without them, or when a chosen
     session has no lists or no viewer (the digests' tally would count it as one viewer).
-    Without `codes`, the sets only (the codes' counts left empty).
 
     DuckDB ORs each viewer's sessions' words (one read of the sessions) and counts,
     per byte of a word (a lane), the viewers with each byte value; the bits of each
@@ -151,50 +152,51 @@ def viewer_codes(
     words = int(top) // WORD_BITS + 1
     if any(code // WORD_BITS >= words for held in sets for code in held):
         return None  # a code no session can hold: not one of the export's
-    kinds = ("reached_bits", "clocked_bits") if codes else ("reached_bits",)
+    ored = [*lists, *(["reached"] if sets and "reached" not in lists else [])]
     unions = ", ".join(
-        f"bit_or(s.{column}[{i + 1}]) AS {column[0]}{i}" for column in kinds for i in range(words)
+        f"bit_or(s.{name}_bits[{i + 1}]) AS {name}{i}" for name in ored for i in range(words)
     )
     lanes = [
-        f"({column[0]}{i} >> {BYTE_BITS * j}) & 255"
-        for column in kinds
+        f"({name}{i} >> {BYTE_BITS * j}) & 255"
+        for name in lists
         for i in range(words)
         for j in range(WORD_BYTES)
     ]
-    listed = len(lanes) if codes else 0  # the lane of the sessions without their lists
-    sql = f"""WITH w AS (SELECT {unions}, COUNT(*) FILTER (WHERE s.reached_bits IS NULL
-        OR s.clocked_bits IS NULL OR s.viewer_id IS NULL) AS missing
+    absent = " OR ".join(f"s.{name}_bits IS NULL" for name in LISTS)
+    sql = f"""WITH w AS (SELECT {unions}, COUNT(*) FILTER (WHERE {absent}
+        OR s.viewer_id IS NULL) AS missing
     FROM sessions s WHERE {cond} GROUP BY s.viewer_id)
 """
-    if codes:
-        sql += f"""SELECT lane, v, COUNT(*) FROM (SELECT unnest(range({listed + 1})) AS lane,
+    missing = len(lanes)  # the lane of the viewers with a session without its lists
+    if lanes:
+        sql += f"""SELECT lane, v, COUNT(*) FROM (SELECT unnest(range({missing + 1})) AS lane,
     unnest([{", ".join(lanes)}, missing]) AS v FROM w) WHERE v <> 0 GROUP BY 1, 2"""
     else:
-        sql += f"SELECT {listed}, SUM(missing), 0 FROM w HAVING SUM(missing) > 0"
+        sql += f"SELECT {missing}, SUM(missing), 0 FROM w HAVING SUM(missing) > 0"
     for k, held in enumerate(sets):
         sql += f"\nUNION ALL SELECT {-1 - k}, 0, COUNT(*) FILTER (WHERE {_any_bit(held)}) FROM w"
-    reached: Counter[int] = Counter()
-    clocked: Counter[int] = Counter()
+    counted: dict[str, Counter[int]] = {name: Counter() for name in lists}
     hits = [0] * len(sets)
-    half = words * WORD_BYTES  # the lanes of `reached`, then those of `clocked`
+    per_list = words * WORD_BYTES  # the lanes of each list, one list after another
     for lane, value, n in engine.rows(sql, list(params)):
         if lane < 0:
             hits[-1 - lane] = int(n)
             continue
-        if lane == listed:  # a viewer with a session without its lists
+        if lane == missing:
             return None
-        counted, first = (reached, lane) if lane < half else (clocked, lane - half)
+        codes = counted[lists[lane // per_list]]
+        first = lane % per_list * BYTE_BITS
         for bit in range(BYTE_BITS):
             if value >> bit & 1:
-                counted[first * BYTE_BITS + bit] += int(n)
-    return ViewerCodes(reached, clocked, hits)
+                codes[first + bit] += int(n)
+    return ViewerCodes(counted, hits)
 
 
 def _any_bit(codes: Collection[int]) -> str:
-    """The condition over a viewer's `reached` words (`viewer_codes`' `r0`, `r1`...)
-    that one of `codes` is set."""
+    """The condition over a viewer's `reached` words (`viewer_codes`' `reached0`,
+    `reached1`...) that one of `codes` is set."""
     masks: dict[int, int] = {}
     for code in codes:
         masks[code // WORD_BITS] = masks.get(code // WORD_BITS, 0) | 1 << code % WORD_BITS
     signed = {i: m - (1 << WORD_BITS) if m >> (WORD_BITS - 1) else m for i, m in masks.items()}
-    return " OR ".join(f"(r{i} & {m}) <> 0" for i, m in sorted(signed.items())) or "false"
+    return " OR ".join(f"(reached{i} & {m}) <> 0" for i, m in sorted(signed.items())) or "false"

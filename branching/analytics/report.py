@@ -238,7 +238,13 @@ def _report(
             )[0]
         elif want & REACHED:
             exported = parquet_stats.exported_viewer_figures(
-                engine, story_id, chosen, filters, timing="timing" in want
+                engine,
+                story_id,
+                chosen,
+                filters,
+                clocked=bool(want & {"timing", "flags"}),
+                timing="timing" in want,
+                acts="interactions" in want,
             )
         lists = "tags" in want and engine.digest_lists() and (by_sessions or engine.stored_bits)
     scanned = want - _answered(exported, lists)

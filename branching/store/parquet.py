@@ -49,7 +49,7 @@ import re
 import sqlite3
 import struct
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +136,9 @@ SESSION_COLUMNS = (
     ("views", "int"),
     ("reached_bits", "words"),
     ("clocked_bits", "words"),
+    ("rewound_bits", "words"),
+    ("paused_bits", "words"),
+    ("skipped_bits", "words"),
 )
 ATTR_COLUMNS = (("session_id", "str"), ("session_key", "int"), ("key", "str"), ("value", "str"))
 STORY_COLUMNS = (
@@ -223,11 +226,25 @@ def code_bits(codes: str | None) -> list[int] | None:
     sessions' words into their union and counts each bit's viewers, where splitting
     the text into codes took seconds (`analytics.parquet_viewers`). None for None, or
     a code of `BITS_CODES` or more (the reader then counts the text or the events)."""
-    if codes is None:
+    return None if codes is None else _words(map(digests.code_of, codes))
+
+
+def listed_bits(codes: str | None) -> list[int] | None:
+    """`code_bits` of a digest list of m016 (`rewound`, `paused`, `skipped`: the codes as
+    a JSON list, `[3,7]`); None for None or a list that is not one of codes."""
+    try:
+        found = json.loads(codes) if codes is not None else None
+    except ValueError:
         return None
+    if not isinstance(found, list) or not all(type(c) is int and c >= 0 for c in found):
+        return None
+    return _words(found)
+
+
+def _words(codes: Iterable[int]) -> list[int] | None:
+    """The bits of `codes` as int64 words (`code_bits`), None past `BITS_CODES`."""
     bits = 0
-    for char in codes:
-        code = digests.code_of(char)
+    for code in codes:
         if code >= BITS_CODES:
             return None
         bits |= 1 << code
@@ -499,7 +516,11 @@ class _Run:
         sessions_sql = _SESSIONS.format(
             simulated=simulated,
             digest=("d.path, d.depth, d.made" if steps is not None else "NULL, NULL, NULL")
-            + (", d.reached, d.clocked, d.views" if lists else ", NULL, NULL, NULL"),
+            + (
+                ", d.reached, d.clocked, d.views, d.rewound, d.paused, d.skipped"
+                if lists
+                else ", NULL, NULL, NULL, NULL, NULL, NULL"
+            ),
             digests="\nLEFT JOIN session_digests d ON d.session_id = s.session_id"
             if steps is not None
             else "",
@@ -513,7 +534,19 @@ class _Run:
         states = StateTexts()
         exported = _Marks(last_seqs)
         for row in self.conn.execute(sessions_sql):
-            *session, codes, depth, made, reached, clocked, views, last = row
+            (
+                *session,
+                codes,
+                depth,
+                made,
+                reached,
+                clocked,
+                views,
+                rewound,
+                paused,
+                skipped,
+                last,
+            ) = row
             started, session_id = session[6], session[0]
             mark = exported.seq(started, session_id)
             if mark is None:  # a session new to the export: the next key
@@ -536,6 +569,9 @@ class _Run:
                     views,
                     code_bits(reached),
                     code_bits(clocked),
+                    listed_bits(rewound),
+                    listed_bits(paused),
+                    listed_bits(skipped),
                 )
             )
             attrs.add(started, session_id, key)
