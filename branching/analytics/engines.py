@@ -371,6 +371,9 @@ _OWN_KEYED_ATTRS = """SELECT session_key AS session_id, CAST(key AS VARCHAR) AS 
 _BITS = frozenset({"reached_bits", "clocked_bits", "rewound_bits", "paused_bits", "skipped_bits"})
 # each session's decisions, as SQLite's `session_digests` holds them (`segments._seg`)
 _DIGESTS = "SELECT session_key AS session_id, CAST(made AS BIGINT) AS made FROM raw_sessions"
+# ... as the breakdowns join them to the chosen sessions' rows (`DuckDbEngine._own_made`)
+_DIGESTS_JOIN = "\n        LEFT JOIN session_digests m ON m.session_id = p.session_id"
+_SESSIONS_JOIN = "JOIN sessions s ON s.session_id = p.session_id"
 # a distinct count of sessions or viewers, as the portable queries write it (`filters.tally`)
 _DISTINCT_SESSIONS = re.compile(
     r"COUNT\(DISTINCT (?:CASE WHEN (?P<cond>(?:(?!\bTHEN\b).)+) THEN )?"
@@ -695,7 +698,7 @@ class DuckDbEngine:
         """`sql` as DuckDB runs it fastest: distinct counts as bits (`_bitmaps`), the
         local hour and weekday by DuckDB's own date functions (`_local_time`)."""
         sql = self._first_order(self._local_time(self._viewer_numbers(self._bitmaps(sql))))
-        return self._first_last(sql)
+        return self._own_made(self._first_last(sql))
 
     def _first_last(self, sql: str) -> str:
         """`sql` with the first and last start of the chosen sessions (`MIN(s.started_at)`,
@@ -757,15 +760,31 @@ class DuckDbEngine:
         DuckDB reads the timestamp here), but the text is the view's `strftime` of the
         timestamp, worked out again at each of the dozen places the arithmetic reads
         it: 0.3 s of the breakdowns' 0.7 at 180,000 sessions. Only where the export
-        stores the start as a timestamp (`started_ts` in the sessions view).
+        stores the start as a timestamp (`started_ts` in the sessions view). Whether
+        the text has a time (`segments.STAMP`) is asked of the timestamp too: a year
+        of four digits writes one, any other year is asked of the text as before
+        (0.05 s of CPU less at 180,000 sessions, the text not written at all).
         """
         if "utc_offset_min" not in sql or not self._started_ts:
             return sql
         from branching.analytics.segments import LOCAL_HOUR, LOCAL_WEEKDAY, STAMP
 
+        stamped = (
+            "CASE WHEN s.started_ts IS NULL THEN false "
+            f"WHEN year(s.started_ts) BETWEEN 1000 AND 9999 THEN true ELSE {STAMP} END"
+        )
         shifted = "(s.started_ts + to_minutes(CAST(COALESCE(s.utc_offset_min, 0) AS BIGINT)))"
-        sql = sql.replace(LOCAL_HOUR, f"CASE WHEN {STAMP} THEN hour({shifted}) END")
-        return sql.replace(LOCAL_WEEKDAY, f"CASE WHEN {STAMP} THEN dayofweek({shifted}) END")
+        sql = sql.replace(LOCAL_HOUR, f"CASE WHEN {stamped} THEN hour({shifted}) END")
+        return sql.replace(LOCAL_WEEKDAY, f"CASE WHEN {stamped} THEN dayofweek({shifted}) END")
+
+    def _own_made(self, sql: str) -> str:
+        """`sql` with the breakdowns' decisions per session (`segments._seg`: the digests'
+        `made`, joined to the sessions on their key) read from the session's own row:
+        `session_digests` is the sessions' file again here (`_DIGESTS`), so the join
+        gives each session its own `made` (0.05 s of CPU at 180,000 sessions)."""
+        if _DIGESTS_JOIN not in sql or _SESSIONS_JOIN not in sql:
+            return sql
+        return sql.replace(_DIGESTS_JOIN, "").replace("COALESCE(m.made, 0)", "COALESCE(s.made, 0)")
 
     def _bitmaps(self, sql: str) -> str:
         """`sql` with each distinct count of sessions (or viewers) made a count of bits.
