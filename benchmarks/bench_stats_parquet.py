@@ -7,8 +7,8 @@ it (`branching stats signal --source parquet:OUT/ --table NAME --format
 json`, one process each) on the code of REV (`--before`, a commit extracted
 read-only, or a folder holding a `branching` package) right before the same
 case on this checkout, so both see the same machine load; each export given
-(`--source`, repeatable: e.g. one written before the sessions carried their
-paths, layout 2, and one of layout 3) is a column of its own. The two
+(`--source`, repeatable: e.g. one of layout 5 and one of layout 4, written
+before the sessions carried their lists as bits) is a column of its own. The two
 outputs of a case must be byte for byte the same (the figures did not
 change); the script prints wall time, CPU time and the child's peak resident
 set, then one PASS/FAIL line per case and export.
@@ -17,8 +17,10 @@ set, then one PASS/FAIL line per case and export.
         [--before REV] [--tables a,b] [--selections all,viewers] [--quick]
 
 Without `--db`, the audience `bench_stats.py` builds (40,000 sessions, 8,000
-with `--quick`); without `--source`, its export, written once next to it, and
-a copy of that without the sessions' `path` and `depth` (as layout 2 wrote).
+with `--quick`); without `--source`, its export, written once next to it, a
+copy of that as layout 4 wrote it (no `_bits` lists, attributes without
+`session_key`: by viewers from the events) and one without the sessions'
+`path` and `depth` either (as layout 2 wrote).
 
 Selections as `bench_stats_tables.py`'s: none, `--where region=NL`, the last
 week (`--since`), `--first-only`, `--by viewers`. Writes
@@ -28,6 +30,7 @@ benchmarks/results/stats-parquet.json.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -43,26 +46,48 @@ from _pairs import Verdicts, child_env, figures_cells, python, write_results  # 
 from bench_stats import DATA, database, measure, old_code  # noqa: E402
 from bench_stats_tables import PEAK_MB, WALL_S, selections  # noqa: E402
 
+from branching.analytics.parquet_viewers import LISTS  # noqa: E402
 from branching.analytics.rows import TABLES  # noqa: E402
+from branching.store.parquet_files import LAYOUT, MANIFEST  # noqa: E402
 
 
 def exports(db: Path) -> list[str]:
-    """`db`'s Parquet export (layout 3) and a copy without the sessions' paths, made once."""
+    """`db`'s Parquet export (this layout: one written by older code is run again, which
+    rewrites its sessions and attributes), a copy as layout 4 wrote it (no lists as
+    bits, attributes without their session key) and one without the sessions' paths
+    either (as layout 2 wrote them), made once."""
+    import pyarrow.parquet as pq
+
     out = DATA / f"{db.stem}-parquet"
     old = DATA / f"{db.stem}-parquet-layout2"
-    if not out.exists():
+    four = DATA / f"{db.stem}-parquet-layout4"
+    if _layout(out) != LAYOUT:
         subprocess.run(
             [python(), "-m", "branching", "export", "--db", str(db), "--format", "parquet",
              str(out)],
             check=True, cwd=ROOT, env=child_env(), capture_output=True,
         )  # fmt: skip
-    if not old.exists():
-        import pyarrow.parquet as pq
+        for stale in (old, four):
+            shutil.rmtree(stale, ignore_errors=True)
+    dropped = {"sessions": [f"{name}_bits" for name in LISTS], "session_attrs": ["session_key"]}
+    for copy, paths in ((four, False), (old, True)):
+        if copy.exists():
+            continue
+        shutil.copytree(out, copy)
+        for name, columns in dropped.items():
+            columns = columns + (["path", "depth"] if paths and name == "sessions" else [])
+            for part in (copy / name).rglob("*.parquet"):
+                pq.write_table(pq.read_table(part).drop_columns(columns), part)
+    return [f"parquet:{out}", f"parquet:{four}", f"parquet:{old}"]
 
-        shutil.copytree(out, old)
-        for part in (old / "sessions").rglob("*.parquet"):
-            pq.write_table(pq.read_table(part).drop_columns(["path", "depth"]), part)
-    return [f"parquet:{out}", f"parquet:{old}"]
+
+def _layout(out: Path) -> int | None:
+    """The layout of the export in `out` (its manifest's), None without one."""
+    try:
+        layout = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("layout")
+    except (OSError, ValueError):
+        return None
+    return layout if type(layout) is int else None
 
 
 FAILED = {"wall_s": float("nan"), "cpu_s": float("nan"), "peak_mb": float("nan"), "failed": True}

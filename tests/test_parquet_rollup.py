@@ -12,6 +12,7 @@ export), DuckDB scans the events as before.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from click.testing import CliRunner
 
 import branching.cli.data  # noqa: F401  (registers the commands)
 from branching.analytics import scan
+from branching.analytics.parquet_viewers import LISTS
 from branching.cli.main import cli
 
 pytest.importorskip("duckdb")
@@ -134,6 +136,23 @@ def test_by_viewers_any_selection_is_counted_from_the_exported_lists(
     sqlite = flowchart(("--db", str(db)), "viewers", args)
     assert sqlite["viewers"], "a selection of no viewer proves nothing"
     assert flowchart(("--source", f"parquet:{out}"), "viewers", args) == sqlite
+    assert scans == []
+
+
+def test_by_viewers_an_export_without_the_lists_as_bits_splits_their_text_alike(
+    recorded: tuple[Path, Path], tmp_path: Path, scans: list[str]
+) -> None:
+    """Layout 5 counts the viewers from the sessions' lists as bits; an export of layout
+    4 has only their text, split by DuckDB: the same flowchart, no scan either way."""
+    db, out = recorded
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    for part in (old / "sessions").glob("*.parquet"):
+        pq.write_table(pq.read_table(part).drop_columns([f"{n}_bits" for n in LISTS]), part)
+    args = ("--where", "region=NL")
+    sqlite = flowchart(("--db", str(db)), "viewers", args)
+    assert flowchart(("--source", f"parquet:{out}"), "viewers", args) == sqlite
+    assert flowchart(("--source", f"parquet:{old}"), "viewers", args) == sqlite
     assert scans == []
 
 

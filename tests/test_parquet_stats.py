@@ -5,9 +5,10 @@ SQLite's `stats` sums its aggregates (`agg_scenes`, `agg_edges`, `agg_decide`,
 DuckDB does the same over their copies in the export (`parquet_stats.py`):
 the same figures byte for byte, no pass over the events for the reach,
 choices, unreached, timing, flags, interactions and tags by sessions (and
-by viewers with `--first-only`). An
-export without `agg_decide` and `agg_acts` (written before them) is still
-read, its timing and interactions from the events.
+by viewers with `--first-only`); by viewers, none either (the viewers from the
+sessions' lists as bits, layout 5). An export without `agg_decide` and `agg_acts` (written before
+them) is still read, its timing and interactions from the events; one
+without the bits (layout 4), its tables by viewers from the events.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from test_consistency_sources import run
 
 import branching.cli.data  # noqa: F401  (registers the commands)
 from branching.analytics.engines import DuckDbEngine
+from branching.analytics.parquet_viewers import LISTS
 
 pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow.parquet")
@@ -88,9 +90,34 @@ def test_each_table_is_sqlites_byte_for_byte_without_a_pass_over_the_events(
     sqlite = stats(("--db", str(db)), table, args)
     passes.clear()  # SQLite's own reads are not DuckDB's
     assert stats(("--source", f"parquet:{out}"), table, args) == sqlite
-    by_viewers = "viewers" in args and "--first-only" not in args
-    if not by_viewers:  # by viewers the events are read, as before
-        assert passes == []
+    assert passes == []
+
+
+@pytest.mark.parametrize(
+    "table", ("reach", "choices", "timing", "interactions", "tags", "segments")
+)
+def test_an_export_of_layout_4_reads_the_events_by_viewers_alike(
+    recorded: tuple[Path, Path], tmp_path: Path, passes: list[str], table: str
+) -> None:
+    """Without the sessions' lists as bits nor the attributes' session keys (layout 4),
+    the tables by viewers read the events, the breakdowns join the attributes by id."""
+    import pyarrow.parquet as pq
+
+    db, out = recorded
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    for name, columns in (
+        ("sessions", [f"{n}_bits" for n in LISTS]),
+        ("session_attrs", ["session_key"]),
+    ):
+        for part in (old / name).glob("*.parquet"):  # as layout 4 wrote them
+            pq.write_table(pq.read_table(part).drop_columns(columns), part)
+    for args in (("--by", "viewers"), ("--where", "region=NL")):
+        sqlite = stats(("--db", str(db)), table, args)
+        passes.clear()
+        assert stats(("--source", f"parquet:{old}"), table, args) == sqlite
+        if "viewers" in args and table != "segments":
+            assert passes  # the events were read for it
 
 
 def test_the_audience_rewinds_pauses_and_times_out(recorded: tuple[Path, Path]) -> None:

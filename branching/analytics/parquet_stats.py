@@ -15,12 +15,17 @@ The tags come from the sessions' `reached` lists (`parquet_viewers`): a
 session was shown a tag's scene when its list holds the scene's code, took
 a tag's choice when it holds the code of an edge of that choice.
 
-In sessions only (and with `--first-only`, which picks one session per
-viewer: its viewers are its sessions, as SQLite counts them). By viewers the
-events are read: splitting the chosen sessions' lists into their codes in
-DuckDB, as the flowchart by viewers does (`parquet_viewers`), took as long
-as the events' passes at ten million events (0.6-0.8 s of CPU for the split
-alone; the choices by viewers 1.15-1.40 s against 1.20-1.34).
+In sessions (and with `--first-only`, which picks one session per viewer:
+its viewers are its sessions, as SQLite counts them) from the sums alone. By
+viewers (`exported_viewer_figures`), as SQLite's `viewers_rollup`: the times
+shown, taken and timed out are the same sums, and the viewers of each scene,
+edge and scene where the clock chose are counted from the chosen sessions'
+lists as bits (layout 5, `parquet_viewers.viewer_codes`; the choices by
+viewers at ten million events 0.5-0.7 s of CPU where the events' two passes
+took 1.2-1.8). Splitting the lists' text into codes in DuckDB took as long
+as those passes, so an export without the bits reads the events by viewers,
+as do the interactions (the export has no lists of who rewound, paused or
+skipped).
 
 The same cases as SQLite (`parquet_rollup.why_scanned`): `--since`/`--until`
 on whole UTC days, at most one `--where` on a kept attribute; any version,
@@ -36,9 +41,9 @@ from dataclasses import dataclass
 
 from branching.analytics import stats_rollup
 from branching.analytics.engines import DuckDbEngine
-from branching.analytics.filters import Filters, session_conditions, tally_sessions
+from branching.analytics.filters import Filters, Unit, session_conditions, tally_sessions
 from branching.analytics.parquet_rollup import why_scanned
-from branching.analytics.parquet_viewers import digest_book
+from branching.analytics.parquet_viewers import digest_book, viewer_codes
 from branching.analytics.rollup import class_where
 from branching.analytics.rows import TagShare
 from branching.analytics.segments import tag_shares, tagged
@@ -112,6 +117,90 @@ def exported_figures(
     )
 
 
+def exported_viewer_figures(
+    engine: DuckDbEngine,
+    story_id: str,
+    chosen: list[Version],
+    filters: Filters,
+    *,
+    clocked: bool,
+    timing: bool,
+    acts: bool,
+) -> ExportedFigures | None:
+    """`viewers_rollup.viewer_figures` over the export: the reach and the choices by
+    viewers, with `clocked` the timing counts (and with `timing` the times to decide, as
+    in sessions: they are over the decisions whatever the unit), with `acts` the
+    interactions; None where the events must answer (no aggregates or no bits, a
+    selection the aggregates are not split by, a chosen session without its lists)."""
+    if not engine.stored_bits or not engine.aggregates() or why_scanned(engine, story_id, filters):
+        return None
+    stored = engine.aggregate_views()
+    acts = acts and "agg_acts" in stored
+    lists = ["reached", *(["clocked"] if clocked else []), *(_ACT_LISTS if acts else [])]
+    cond, cond_params = session_conditions(story_id, chosen, filters)
+    counted = viewer_codes(engine, cond, cond_params, lists=lists)
+    if counted is None:
+        return None
+    book = digest_book(engine)
+    try:
+        named = names(book)
+        lines = edge_names(book)
+    finally:
+        book.close()
+
+    def scenes(name: str) -> dict[object, int]:
+        """Scene -> viewers, of the codes of list `name` that stand for a scene."""
+        return {named[c]: n for c, n in counted.counted[name].items() if c in named}
+
+    where, params = class_where(story_id, chosen, filters)
+    shown = scenes("reached")
+    walked = {lines[c]: n for c, n in counted.counted["reached"].items() if c in lines}
+    scene_counts: SceneCounts = {
+        str(scene): (shown.get(scene, 0), int(views))
+        for scene, views in engine.rows(
+            f"""SELECT scene, SUM(views) FROM agg_scenes WHERE {where}
+            GROUP BY 1 HAVING SUM(views) > 0 ORDER BY 1""",
+            params,
+        )
+    }
+    rows = _edges(engine, where, params)
+    taken: Taken = {
+        (s, c, t): (walked.get((s, c, t or ""), 0), times, clock)
+        for s, c, t, _, times, clock in rows
+    }
+    timed_out = scenes("clocked") if clocked else {}
+    return ExportedFigures(
+        scene_counts,
+        taken,
+        {s: (d, t, timed_out.get(s, 0)) for s, (d, t) in _per_scene(rows).items()}
+        if clocked
+        else None,
+        _percentiles(engine, where, params) if timing and "agg_decide" in stored else None,
+        _viewer_acts(engine, where, params, [scenes(name) for name in _ACT_LISTS])
+        if acts
+        else None,
+    )
+
+
+_ACT_LISTS = ("rewound", "paused", "skipped")  # in `stats_rollup.Acts`' order
+
+
+def _viewer_acts(
+    engine: DuckDbEngine, where: str, params: list[object], who: list[dict[object, int]]
+) -> Acts:
+    """`viewers_rollup._acts` over the export: per scene with an act, the viewers who
+    rewound to it, paused and skipped at it (`who`, none where no act of the kind),
+    then the times of each (`agg_acts`)."""
+
+    def viewers(i: int, scene: str, times: int) -> int:
+        return who[i].get(scene, 0) if times else 0
+
+    return {
+        s: (viewers(0, s, r[3]), viewers(1, s, r[4]), viewers(2, s, r[5]), r[3], r[4], r[5])
+        for s, r in _interactions(engine, where, params).items()
+    }
+
+
 Edge = tuple[str, str, str | None, int, int, int]  # scene, choice, target, sessions, times, clock
 
 
@@ -156,11 +245,13 @@ def exported_tags(
     filters: Filters,
     shape: Shape,
     started: int,
+    unit: Unit = "sessions",
 ) -> list[TagShare] | None:
-    """`segments.tags` in sessions from the chosen sessions' `reached` lists: per choice
-    tag the sessions shown one of its scenes and those that took one of its choices (any
-    target), per scene tag those shown one of its scenes; None without the lists, or
-    when a chosen session has none."""
+    """`segments.tags` from the chosen sessions' `reached` lists: per choice tag the
+    units shown one of its scenes and those that took one of its choices (any target),
+    per scene tag those shown one of its scenes; None without the lists, or when a
+    chosen session has none. In sessions from the lists' text; by viewers from their
+    bits (`parquet_viewers.viewer_codes`: None on an export without them)."""
     every = tagged(shape)
     if not every:
         return []
@@ -175,19 +266,23 @@ def exported_tags(
     edges: dict[tuple[str, str], list[int]] = {}
     for code, (s, c, _) in lines.items():
         edges.setdefault((str(s), str(c)), []).append(code)
-    columns: list[str] = []
-    values: list[object] = []
+    wanted: list[list[int]] = []  # the codes of each count, in `tag_shares`' order
     for t in every:
-        wanted = [[scenes[s] for s in t.scenes if s in scenes]]
+        wanted.append([scenes[s] for s in t.scenes if s in scenes])
         if t.kind == "choice":
             wanted.append(sorted(code for pair in t.pairs for code in edges.get(pair, [])))
-        for codes in wanted:
-            if not codes:
-                columns.append("0")
-                continue
-            columns.append(tally_sessions("sessions", "regexp_matches(s.reached, ?)", "s"))
-            values.append(_pattern(codes))
     cond, params = session_conditions(story_id, chosen, filters)
+    if unit == "viewers":
+        counted = viewer_codes(engine, cond, params, wanted, lists=())
+        return None if counted is None else tag_shares(every, started, counted.sets)
+    columns: list[str] = []
+    values: list[object] = []
+    for codes in wanted:
+        if not codes:
+            columns.append("0")
+            continue
+        columns.append(tally_sessions("sessions", "regexp_matches(s.reached, ?)", "s"))
+        values.append(_pattern(codes))
     row = engine.rows(
         f"""SELECT COUNT(*) FILTER (WHERE s.reached IS NULL), {", ".join(columns)}
         FROM sessions s WHERE {cond}""",

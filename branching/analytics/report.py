@@ -221,13 +221,13 @@ def _report(
     exported = None  # a Parquet export's aggregates and lists, as SQLite's
     lists = False  # ... and the sessions' lists the tags are counted from
     by_sessions = unit == "sessions" or filters.first_only  # one session per viewer
-    # by viewers (without `--first-only`) the events are read: the sessions' lists split
-    # into their codes took as long as the events' passes (choices by viewers at ten
-    # million events: 1.15-1.40 s of CPU against 1.20-1.34)
-    if isinstance(engine, DuckDbEngine) and by_sessions:
-        if want & REACHED:
-            from branching.analytics import parquet_stats
+    if isinstance(engine, DuckDbEngine):
+        from branching.analytics import parquet_stats
 
+        # by viewers (without `--first-only`) the viewers come from the sessions' lists
+        # as bits (layout 5); without them the events are read (splitting the lists'
+        # text into codes took as long as the events' passes)
+        if want & REACHED and by_sessions:
             exported = parquet_stats.exported_figures(
                 engine,
                 story_id,
@@ -236,7 +236,17 @@ def _report(
                 timing="timing" in want,
                 acts="interactions" in want,
             )[0]
-        lists = "tags" in want and engine.digest_lists()
+        elif want & REACHED:
+            exported = parquet_stats.exported_viewer_figures(
+                engine,
+                story_id,
+                chosen,
+                filters,
+                clocked=bool(want & {"timing", "flags"}),
+                timing="timing" in want,
+                acts="interactions" in want,
+            )
+        lists = "tags" in want and engine.digest_lists() and (by_sessions or engine.stored_bits)
     scanned = want - _answered(exported, lists)
     figured = None
     if engine.dialect == "duckdb" and _passes(scanned) >= FIGURED_PASSES:  # in one pass
@@ -434,10 +444,14 @@ def _report(
         else:
             listed = None
             if lists and isinstance(engine, DuckDbEngine):  # the sessions' lists
-                from branching.analytics import parquet_stats
-
                 listed = parquet_stats.exported_tags(
-                    engine, story_id, chosen, filters, shape, started
+                    engine,
+                    story_id,
+                    chosen,
+                    filters,
+                    shape,
+                    started,
+                    "sessions" if by_sessions else "viewers",
                 )
             tag_rows = (
                 listed

@@ -47,8 +47,9 @@ import importlib.util
 import json
 import re
 import sqlite3
+import struct
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,10 @@ GROUP_BYTES = 32 << 20  # ... or about this much data (one partition's row group
 BUFFER_BYTES = 32 << 20  # rows waiting in all open event files together, at most
 CHUNK_ROWS = 4096  # rows held as Python tuples before they become compact Arrow columns
 TABLE_ROWS = 8192  # sessions, attributes, stories per row group
+BITS_CODES = 4096  # the highest code a session's bits hold, plus one (64 words)
 
-# name, type: "str", "int" (int64), "flag" (int8), "time" (timestamp[ms, UTC])
+# name, type: "str", "int" (int64), "flag" (int8), "time" (timestamp[ms, UTC]),
+# "words" (list of int64: a set of codes as bits, `code_bits`)
 EVENT_COLUMNS = (
     ("event_id", "str"),
     ("session_id", "str"),
@@ -131,8 +134,13 @@ SESSION_COLUMNS = (
     ("reached", "str"),
     ("clocked", "str"),
     ("views", "int"),
+    ("reached_bits", "words"),
+    ("clocked_bits", "words"),
+    ("rewound_bits", "words"),
+    ("paused_bits", "words"),
+    ("skipped_bits", "words"),
 )
-ATTR_COLUMNS = (("session_id", "str"), ("key", "str"), ("value", "str"))
+ATTR_COLUMNS = (("session_id", "str"), ("session_key", "int"), ("key", "str"), ("value", "str"))
 STORY_COLUMNS = (
     ("story_id", "str"),
     ("content_hash", "str"),
@@ -170,7 +178,9 @@ ORDER BY s.started_at, s.session_id"""
 _EVENTS = """
 SELECT seq, ts, type, scene, choice, target, decide_ms, input, state, {label}
 FROM events WHERE session_id = ? ORDER BY seq"""
-_ATTRS = "SELECT session_id, key, value FROM session_attrs ORDER BY session_id, key"
+# in the sessions' order (`_SESSIONS`), read alongside them: each gets its session's key
+_ATTRS = """SELECT s.started_at, a.session_id, a.key, a.value FROM session_attrs a
+JOIN sessions s ON s.session_id = a.session_id ORDER BY s.started_at, a.session_id, a.key"""
 _STORIES = """SELECT story_id, content_hash, title, author, version_label, structure,
        registered_at FROM stories ORDER BY story_id, registered_at, rowid"""
 _LABELS = """SELECT story_id, content_hash, scene, choice, label, count FROM choice_labels
@@ -207,6 +217,39 @@ def path_text(codes: str | None, steps: dict[int, tuple[str, str]]) -> str | Non
     ):
         return None
     return PATH_STEP.join(f"{s}{STEP_PART}{c}" for s, c in pairs)
+
+
+def code_bits(codes: str | None) -> list[int] | None:
+    """A digest list (`reached`, `clocked`: a character a code, `digests.chars`) as the
+    bits of its codes: code c is bit c % 64 of word c // 64, each word an int64 (two's
+    complement), as many words as its highest code needs. An engine ORs a viewer's
+    sessions' words into their union and counts each bit's viewers, where splitting
+    the text into codes took seconds (`analytics.parquet_viewers`). None for None, or
+    a code of `BITS_CODES` or more (the reader then counts the text or the events)."""
+    return None if codes is None else _words(map(digests.code_of, codes))
+
+
+def listed_bits(codes: str | None) -> list[int] | None:
+    """`code_bits` of a digest list of m016 (`rewound`, `paused`, `skipped`: the codes as
+    a JSON list, `[3,7]`); None for None or a list that is not one of codes."""
+    try:
+        found = json.loads(codes) if codes is not None else None
+    except ValueError:
+        return None
+    if not isinstance(found, list) or not all(type(c) is int and c >= 0 for c in found):
+        return None
+    return _words(found)
+
+
+def _words(codes: Iterable[int]) -> list[int] | None:
+    """The bits of `codes` as int64 words (`code_bits`), None past `BITS_CODES`."""
+    bits = 0
+    for code in codes:
+        if code >= BITS_CODES:
+            return None
+        bits |= 1 << code
+    words = (bits.bit_length() + 63) // 64
+    return list(struct.unpack(f"<{words}q", bits.to_bytes(8 * words, "little")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +339,7 @@ def _schema(columns: tuple[tuple[str, str], ...]) -> Any:
         "int": pa.int64(),
         "flag": pa.int8(),
         "time": pa.timestamp("ms", tz="UTC"),
+        "words": pa.list_(pa.int64()),
     }
     return pa.schema([pa.field(name, types[kind]) for name, kind in columns])
 
@@ -472,7 +516,11 @@ class _Run:
         sessions_sql = _SESSIONS.format(
             simulated=simulated,
             digest=("d.path, d.depth, d.made" if steps is not None else "NULL, NULL, NULL")
-            + (", d.reached, d.clocked, d.views" if lists else ", NULL, NULL, NULL"),
+            + (
+                ", d.reached, d.clocked, d.views, d.rewound, d.paused, d.skipped"
+                if lists
+                else ", NULL, NULL, NULL, NULL, NULL, NULL"
+            ),
             digests="\nLEFT JOIN session_digests d ON d.session_id = s.session_id"
             if steps is not None
             else "",
@@ -481,11 +529,24 @@ class _Run:
         events_sql = _EVENTS.format(label=label)
         parts = _Partitions(self.out, self.run, self.commit)
         sessions = self._dataset("sessions", SESSION_COLUMNS)
+        attrs = _Attrs(self.conn, self._dataset("session_attrs", ATTR_COLUMNS))
         seqs = _Buffered(self.commit.temp(seqs_path(self.out, self.run)), _schema(SEQ_COLUMNS))
         states = StateTexts()
         exported = _Marks(last_seqs)
         for row in self.conn.execute(sessions_sql):
-            *session, codes, depth, made, reached, clocked, views, last = row
+            (
+                *session,
+                codes,
+                depth,
+                made,
+                reached,
+                clocked,
+                views,
+                rewound,
+                paused,
+                skipped,
+                last,
+            ) = row
             started, session_id = session[6], session[0]
             mark = exported.seq(started, session_id)
             if mark is None:  # a session new to the export: the next key
@@ -496,8 +557,24 @@ class _Run:
             path = path_text(codes, steps) if steps is not None else None
             depth = depth if path is not None else None
             sessions.add(
-                (session_id, key, *session[1:], path, depth, made, reached, clocked, views)
+                (
+                    session_id,
+                    key,
+                    *session[1:],
+                    path,
+                    depth,
+                    made,
+                    reached,
+                    clocked,
+                    views,
+                    code_bits(reached),
+                    code_bits(clocked),
+                    listed_bits(rewound),
+                    listed_bits(paused),
+                    listed_bits(skipped),
+                )
             )
+            attrs.add(started, session_id, key)
             self.counts.sessions += 1
             if last is not None and (done is None or last > done):
                 events = self.conn.execute(events_sql, (session_id,)).fetchall()
@@ -510,9 +587,8 @@ class _Run:
         self.counts.gone = exported.rest()
         parts.close()
         self.counts.files = parts.files
-        for closing in (sessions, seqs):
+        for closing in (sessions, seqs, attrs.table):
             closing.close()
-        self._copy("session_attrs", ATTR_COLUMNS, _ATTRS)
         self._copy("stories", STORY_COLUMNS, _STORIES)
         if db.has_table(self.conn, "choice_labels"):
             self._copy("choice_labels", LABEL_COLUMNS, _LABELS)
@@ -563,6 +639,28 @@ class _Run:
         for row in self.conn.execute(sql):
             table.add(tuple(row), sum(len(v) for v in row if type(v) is str))
         table.close()
+
+
+class _Attrs:
+    """The sessions' attributes, written with each session's key (layout 5: an engine
+    reads them by key, without joining their ids to the sessions'): read in the
+    sessions' order alongside them, so nothing is held but the next row."""
+
+    def __init__(self, conn: sqlite3.Connection, table: _Buffered) -> None:
+        self.table = table
+        self._rows = conn.execute(_ATTRS)
+        self._next = self._rows.fetchone()
+
+    def add(self, started: str, session_id: str, key: int) -> None:
+        """Write the attributes of the session the export is at (each session comes once,
+        in `_SESSIONS`' order; an attribute's session is always one of them)."""
+        while self._next is not None and (self._next[0], self._next[1]) <= (started, session_id):
+            _, owner, name, value = row = self._next
+            if owner == session_id:
+                self.table.add(
+                    (owner, key, name, value), sum(len(v) for v in row if type(v) is str)
+                )
+            self._next = self._rows.fetchone()
 
 
 class _Marks:

@@ -44,9 +44,10 @@ MANIFEST = "_branching_export.json"
 BOOKS = "_branching_export"  # the high-water files; `_` keeps query engines out
 KIND = "branching-parquet-export"
 # 2: session_key in events, sessions and the high-water files; 3: sessions' path;
-# 4: sessions' `made` and the `choice_labels` dataset
-LAYOUT = 4
-CONTINUES = (2, 3, LAYOUT)  # layouts a run adds to (sessions, labels rewritten whole each run)
+# 4: sessions' `made` and the `choice_labels` dataset; 5: sessions' `reached_bits` and
+# `clocked_bits`
+LAYOUT = 5
+CONTINUES = (2, 3, 4, LAYOUT)  # layouts a run adds to (sessions, labels rewritten whole each run)
 DATASETS = ("events", "sessions", "session_attrs", "stories", "choice_labels", *AGGREGATE_DATASETS)
 PART = re.compile(r"part-(\d+)-\d+\.parquet")  # an event file: part-RUN-N.parquet
 _PART = PART
