@@ -328,3 +328,28 @@ def test_a_folder_of_the_layout_without_session_keys_says_to_export_again(
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert "layout 1" in result.output and "export again into a new folder" in result.output
+
+
+def test_a_start_stored_as_a_blob_is_a_clean_error_not_a_traceback(tmp_path: Path) -> None:
+    """A session with attributes whose start is a BLOB (a foreign writer): the export says
+    which session and why, before or while it reads the attributes beside the sessions."""
+    import sqlite3
+
+    db_path = tmp_path / "t.db"
+    assert run("simulate", "signal", "--sessions", "6", "--seed", "1", "--db", str(db_path))
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute(
+            "UPDATE sessions SET started_at = CAST(started_at AS BLOB) WHERE session_id = "
+            "(SELECT session_id FROM sessions ORDER BY started_at DESC LIMIT 1)"
+        )
+        blob_with_attrs = conn.execute(
+            "SELECT COUNT(*) FROM session_attrs a JOIN sessions s USING (session_id) "
+            "WHERE typeof(s.started_at) = 'blob'"
+        ).fetchone()[0]
+    conn.close()
+    assert blob_with_attrs
+    out = run("export", "--db", str(db_path), "--format", "parquet", str(tmp_path / "out"))
+    assert out.exit_code == 2, out.output  # bad input, as every InvalidInput
+    assert isinstance(out.exception, SystemExit)  # no traceback
+    assert "not text" in out.output

@@ -48,6 +48,7 @@ from urllib.parse import quote, unquote
 from branching.analytics.duckdb_chosen import ChosenOnce
 from branching.analytics.shape import AnalyticsError
 from branching.store.parquet_aggregates import current_aggregates
+from branching.store.parquet_bits import BITS_LISTS
 from branching.store.parquet_files import MANIFEST, PART
 
 Row = tuple[Any, ...]
@@ -367,8 +368,8 @@ FROM raw_session_attrs a JOIN raw_sessions s ON s.session_id = a.session_id"""
 # ... and as an export of layout 5 writes them, with the key (no join on the ids)
 _OWN_KEYED_ATTRS = """SELECT session_key AS session_id, CAST(key AS VARCHAR) AS key,
     CAST(value AS VARCHAR) AS value FROM raw_session_attrs"""
-# the sessions' digest lists as bits of their codes (`store.parquet.code_bits`, layout 5)
-_BITS = frozenset({"reached_bits", "clocked_bits", "rewound_bits", "paused_bits", "skipped_bits"})
+# the sessions' digest lists as bits of their codes (`store.parquet_bits`, layout 5)
+_BITS = frozenset(f"{name}_bits" for name in BITS_LISTS)
 # each session's decisions, as SQLite's `session_digests` holds them (`segments._seg`)
 _DIGESTS = "SELECT session_key AS session_id, CAST(made AS BIGINT) AS made FROM raw_sessions"
 # ... as the breakdowns join them to the chosen sessions' rows (`DuckDbEngine._own_made`)

@@ -22,10 +22,10 @@ shown, taken and timed out are the same sums, and the viewers of each scene,
 edge and scene where the clock chose are counted from the chosen sessions'
 lists as bits (layout 5, `parquet_viewers.viewer_codes`; the choices by
 viewers at ten million events 0.5-0.7 s of CPU where the events' two passes
-took 1.2-1.8). Splitting the lists' text into codes in DuckDB took as long
-as those passes, so an export without the bits reads the events by viewers,
-as do the interactions (the export has no lists of who rewound, paused or
-skipped).
+took 1.2-1.8), and the interactions' viewers from the lists of who rewound,
+paused and skipped, as bits too, with the sums of `agg_acts`. Splitting the
+lists' text into codes in DuckDB took as long as those passes, so an export
+without the bits (before layout 5) reads the events by viewers.
 
 The same cases as SQLite (`parquet_rollup.why_scanned`): `--since`/`--until`
 on whole UTC days, at most one `--where` on a kept attribute; any version,

@@ -18,7 +18,7 @@ None (the caller scans the events) for an export without the lists, or with
 a chosen session that has none.
 
 `stats` by viewers counts the same way from the lists as bits (layout 5:
-`reached_bits`, `clocked_bits`, `store.parquet.code_bits`): each viewer's
+`reached_bits`, `clocked_bits`, `store.parquet_bits.code_bits`): each viewer's
 union is an OR of their sessions' words, grouped by viewer, and each word is
 cut into bytes that are counted by value (`viewer_codes`), so no list is
 split into its codes (0.1-0.2 s of CPU at ten million events where the split
@@ -38,6 +38,7 @@ from branching.analytics.flow_viewers import ViewerUnions
 from branching.analytics.graph import Counts
 from branching.analytics.source import Version
 from branching.store.digests import chars
+from branching.store.parquet_bits import BITS_LISTS, WORD_BITS
 
 
 def viewer_counts_exported(
@@ -121,11 +122,8 @@ def _counted(engine: DuckDbEngine, cond: str, params: list[object]) -> ViewerUni
 
 
 BYTE_BITS = 8
-WORD_BYTES = 8  # an int64 word of `code_bits`
-WORD_BITS = 64
-
-
-LISTS = ("reached", "clocked", "rewound", "paused", "skipped")  # the sessions' lists as bits
+WORD_BYTES = WORD_BITS // BYTE_BITS  # an int64 word of `code_bits`
+LISTS = BITS_LISTS  # the sessions' lists as bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,18 +154,25 @@ def viewer_codes(
     each viewer's codes is millions."""
     if not engine.stored_bits or not engine.digest_lists():
         return None
-    (top,) = engine.rows("SELECT COALESCE(MAX(code), 0) FROM digest_names")[0]
-    words = int(top) // WORD_BITS + 1
-    if any(code // WORD_BITS >= words for held in sets for code in held):
-        return None  # a code no session can hold: not one of the export's
     ored = [*lists, *(["reached"] if sets and "reached" not in lists else [])]
-    unions = ", ".join(
-        f"bit_or(s.{name}_bits[{i + 1}]) AS {name}{i}" for name in ored for i in range(words)
+    # as many words as the chosen sessions' longest list of each kind: the codes are
+    # numbered across every story of the database, so its highest code says nothing
+    # of this story's (R6: a story's query grew with the others' names)
+    longest = ", ".join(f"COALESCE(MAX(len(s.{name}_bits)), 0)" for name in ored)
+    found = engine.rows(f"SELECT {longest} FROM sessions s WHERE {cond}", list(params))[0]
+    words = {name: int(n) for name, n in zip(ored, found, strict=True)}
+    unions = (
+        ", ".join(
+            f"bit_or(s.{name}_bits[{i + 1}]) AS {name}{i}"
+            for name in ored
+            for i in range(words[name])
+        )
+        or "0 AS nothing"
     )
     lanes = [
         f"({name}{i} >> {BYTE_BITS * j}) & 255"
         for name in lists
-        for i in range(words)
+        for i in range(words[name])
         for j in range(WORD_BYTES)
     ]
     absent = " OR ".join(f"s.{name}_bits IS NULL" for name in LISTS)
@@ -181,19 +186,24 @@ def viewer_codes(
     unnest([{", ".join(lanes)}, missing]) AS v FROM w) WHERE v <> 0 GROUP BY 1, 2"""
     else:
         sql += f"SELECT {missing}, SUM(missing), 0 FROM w HAVING SUM(missing) > 0"
-    for k, held in enumerate(sets):
-        sql += f"\nUNION ALL SELECT {-1 - k}, 0, COUNT(*) FILTER (WHERE {_any_bit(held)}) FROM w"
+    held_words = words.get("reached", 0)
+    for k, held in enumerate(sets):  # a code past every chosen list is held by none
+        some = _any_bit([code for code in held if code // WORD_BITS < held_words])
+        sql += f"\nUNION ALL SELECT {-1 - k}, 0, COUNT(*) FILTER (WHERE {some}) FROM w"
     counted: dict[str, Counter[int]] = {name: Counter() for name in lists}
     hits = [0] * len(sets)
-    per_list = words * WORD_BYTES  # the lanes of each list, one list after another
+    starts: list[tuple[int, str]] = []  # (first lane, list): each list's lanes, one list after another
+    for name in lists:
+        starts.append((starts[-1][0] + words[starts[-1][1]] * WORD_BYTES if starts else 0, name))
     for lane, value, n in engine.rows(sql, list(params)):
         if lane < 0:
             hits[-1 - lane] = int(n)
             continue
         if lane == missing:
             return None
-        codes = counted[lists[lane // per_list]]
-        first = lane % per_list * BYTE_BITS
+        start, name = next((a, b) for a, b in reversed(starts) if a <= lane)
+        codes = counted[name]
+        first = (lane - start) * BYTE_BITS
         for bit in range(BYTE_BITS):
             if value >> bit & 1:
                 codes[first + bit] += int(n)

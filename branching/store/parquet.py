@@ -18,7 +18,10 @@ Spark, pandas or pyarrow read as they are (the schema is in the README):
   (layout 4) its decisions `made` from the same digests (the breakdowns' mean
   choices without a pass over the events) and `viewer_key`, its viewer
   numbered 1, 2, 3... in id order among the exported sessions (an engine
-  counts distinct viewers as bits of those numbers);
+  counts distinct viewers as bits of those numbers), and (layout 5) its digest
+  lists once more as sets of bits (`parquet_bits`: `reached_bits`...), from
+  which an engine counts each code's viewers; each attribute carries its
+  session's `session_key`, so an engine reads them without joining ids;
 - `choice_labels/choice_labels.parquet` (layout 4): the database's running
   total of the labels viewers saw (`Play "Low Tide"`), rewritten whole too,
   so a reader shows the labels SQLite shows without counting the events.
@@ -47,9 +50,8 @@ import importlib.util
 import json
 import re
 import sqlite3
-import struct
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,7 @@ from branching.store.parquet_aggregates import (
     digest_lists_agree,
     stale_aggregates,
 )
+from branching.store.parquet_bits import code_bits, listed_bits
 from branching.store.parquet_files import (
     Commit,
     Manifest,
@@ -83,7 +86,6 @@ GROUP_BYTES = 32 << 20  # ... or about this much data (one partition's row group
 BUFFER_BYTES = 32 << 20  # rows waiting in all open event files together, at most
 CHUNK_ROWS = 4096  # rows held as Python tuples before they become compact Arrow columns
 TABLE_ROWS = 8192  # sessions, attributes, stories per row group
-BITS_CODES = 4096  # the highest code a session's bits hold, plus one (64 words)
 
 # name, type: "str", "int" (int64), "flag" (int8), "time" (timestamp[ms, UTC]),
 # "words" (list of int64: a set of codes as bits, `code_bits`)
@@ -217,39 +219,6 @@ def path_text(codes: str | None, steps: dict[int, tuple[str, str]]) -> str | Non
     ):
         return None
     return PATH_STEP.join(f"{s}{STEP_PART}{c}" for s, c in pairs)
-
-
-def code_bits(codes: str | None) -> list[int] | None:
-    """A digest list (`reached`, `clocked`: a character a code, `digests.chars`) as the
-    bits of its codes: code c is bit c % 64 of word c // 64, each word an int64 (two's
-    complement), as many words as its highest code needs. An engine ORs a viewer's
-    sessions' words into their union and counts each bit's viewers, where splitting
-    the text into codes took seconds (`analytics.parquet_viewers`). None for None, or
-    a code of `BITS_CODES` or more (the reader then counts the text or the events)."""
-    return None if codes is None else _words(map(digests.code_of, codes))
-
-
-def listed_bits(codes: str | None) -> list[int] | None:
-    """`code_bits` of a digest list of m016 (`rewound`, `paused`, `skipped`: the codes as
-    a JSON list, `[3,7]`); None for None or a list that is not one of codes."""
-    try:
-        found = json.loads(codes) if codes is not None else None
-    except ValueError:
-        return None
-    if not isinstance(found, list) or not all(type(c) is int and c >= 0 for c in found):
-        return None
-    return _words(found)
-
-
-def _words(codes: Iterable[int]) -> list[int] | None:
-    """The bits of `codes` as int64 words (`code_bits`), None past `BITS_CODES`."""
-    bits = 0
-    for code in codes:
-        if code >= BITS_CODES:
-            return None
-        bits |= 1 << code
-    words = (bits.bit_length() + 63) // 64
-    return list(struct.unpack(f"<{words}q", bits.to_bytes(8 * words, "little")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -654,7 +623,8 @@ class _Attrs:
     def add(self, started: str, session_id: str, key: int) -> None:
         """Write the attributes of the session the export is at (each session comes once,
         in `_SESSIONS`' order; an attribute's session is always one of them)."""
-        while self._next is not None and (self._next[0], self._next[1]) <= (started, session_id):
+        at = _key(started, session_id)  # (a start that is not text: the clear error)
+        while self._next is not None and _key(self._next[0], self._next[1]) <= at:
             _, owner, name, value = row = self._next
             if owner == session_id:
                 self.table.add(

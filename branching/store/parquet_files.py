@@ -44,8 +44,8 @@ MANIFEST = "_branching_export.json"
 BOOKS = "_branching_export"  # the high-water files; `_` keeps query engines out
 KIND = "branching-parquet-export"
 # 2: session_key in events, sessions and the high-water files; 3: sessions' path;
-# 4: sessions' `made` and the `choice_labels` dataset; 5: sessions' `reached_bits` and
-# `clocked_bits`
+# 4: sessions' `made` and the `choice_labels` dataset; 5: the sessions' five digest lists
+# as bits (`parquet_bits.BITS_LISTS`) and `session_attrs.session_key`
 LAYOUT = 5
 CONTINUES = (2, 3, 4, LAYOUT)  # layouts a run adds to (sessions, labels rewritten whole each run)
 DATASETS = ("events", "sessions", "session_attrs", "stories", "choice_labels", *AGGREGATE_DATASETS)
