@@ -192,7 +192,9 @@ def viewer_codes(
         sql += f"\nUNION ALL SELECT {-1 - k}, 0, COUNT(*) FILTER (WHERE {some}) FROM w"
     counted: dict[str, Counter[int]] = {name: Counter() for name in lists}
     hits = [0] * len(sets)
-    starts: list[tuple[int, str]] = []  # (first lane, list): each list's lanes, one list after another
+    starts: list[
+        tuple[int, str]
+    ] = []  # (first lane, list): each list's lanes, one list after another
     for name in lists:
         starts.append((starts[-1][0] + words[starts[-1][1]] * WORD_BYTES if starts else 0, name))
     for lane, value, n in engine.rows(sql, list(params)):
