@@ -857,7 +857,7 @@ def add_grouped(
     sessions: dict[str, dict[str, Any]],
     attrs: list[tuple[str, str, str]],
     tallies: dict[str, Tally],
-) -> None:
+) -> set[str]:
     """`add_sessions` for sessions new to the database whose events were counted in memory
     (the bulk writer's batch): the same rows as the set-based SQL (a test compares
     them with `rebuild`'s recount).
@@ -867,9 +867,11 @@ def add_grouped(
     group into its slices: a batch of a large simulation has a dozen sessions a
     group (the same day, viewer kind, outcome and attributes), so a key of a
     dozen columns is built per group, not per session and slice.
+
+    Returns the sessions that are their viewer's first (`agg_firsts` names them).
     """
     if not sessions:
-        return
+        return set()
     _new_sessions(conn, sessions)
     firsts = {
         row[0]
@@ -987,3 +989,4 @@ def add_grouped(
           last_activity = MAX(COALESCE(last_activity, ''), excluded.last_activity)""",
         [(story, real, simulated, last) for story, (real, simulated, last) in activity.items()],
     )
+    return firsts

@@ -385,17 +385,37 @@ def _write_units(conn: sqlite3.Connection, units: dict[str, SessionUnit]) -> Non
     # the keyed tables take their rows in key order: one pass over the b-tree's pages
     # instead of a random page for each session (session ids are random)
     events = chain.from_iterable(units[sid].events for sid in sorted(units))
+    _insert(conn, rows, sorted(attrs), events)
+    tallies = {sid: unit.tally for sid, unit in units.items()}
+    firsts = aggregates.add_grouped(conn, rows, attrs, tallies)  # as add_sessions sums them
+    book = digests.Codebook(conn)  # every session it creates, replayed from its ops
+    made = [(sid, book.encode(unit.replayed())) for sid, unit in units.items()]  # codes in order
+    made.sort(key=itemgetter(0))
+    if digests.level(conn) != digests.EDGES:
+        digests.write(conn, made)
+        return _write_labels(conn, units)
+    whole = []  # with their copies of the session: no insert trigger has work left
+    plain = []  # an attribute not plain text: the triggers copy it, as ever
+    copied = digests.COPIED
+    for sid, digest in made:
+        literal = digests.attrs_literal((k, v) for _, k, v in units[sid].attrs)
+        if literal is None:
+            plain.append((sid, digest))
+        else:
+            row = rows[sid]
+            whole.append((sid, digest, tuple(row[c] for c in copied), int(sid in firsts), literal))
+    digests.insert_whole(conn, whole)
+    digests.write(conn, plain)
+    _write_labels(conn, units)
+
+
+def _write_labels(conn: sqlite3.Connection, units: dict[str, SessionUnit]) -> None:
+    """Add the choice labels of `units`' events to `choice_labels`."""
     labels: Counter[tuple[str, str, str, str, str]] = Counter()
     for unit in units.values():
         story = (unit.row["story_id"], unit.row["content_hash"])
         for key, n in unit.labels.items():
             labels[(*story, *key)] += n
-    _insert(conn, rows, sorted(attrs), events)
-    tallies = {sid: unit.tally for sid, unit in units.items()}
-    aggregates.add_grouped(conn, rows, attrs, tallies)  # summed in memory, as add_sessions
-    book = digests.Codebook(conn)  # every session it creates, replayed from its ops
-    made = [(sid, book.encode(unit.replayed())) for sid, unit in units.items()]  # codes in order
-    digests.write(conn, sorted(made, key=itemgetter(0)))
     conn.executemany(
         """INSERT INTO choice_labels (story_id, content_hash, scene, choice, label, count)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count""",
