@@ -181,7 +181,7 @@ def plain(widget: Static) -> str:
     if seen is not None and seen[0] is content:
         return seen[1]
     console = Console(width=120, file=io.StringIO(), color_system=None)
-    console.print(content)
+    console.print(getattr(content, "renderable", content))  # (ByWidth keeps the app's drawing)
     text = console.file.getvalue()  # type: ignore[attr-defined]
     _PLAIN[key] = (content, text)
     return text

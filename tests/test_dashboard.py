@@ -79,7 +79,8 @@ def shown(app: DashboardApp, selector: str) -> str:
     """What a Static on the current screen shows, as plain text."""
     widget = app.screen.query_one(selector, Static)
     console = Console(width=max(widget.size.width, 40), file=io.StringIO(), color_system=None)
-    console.print(widget.content)
+    console.print(getattr(widget.content, "renderable", widget.content))  # (not through ByWidth,
+    # whose one kept drawing would then be this console's, drawn again for the app)
     return " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
 
 

@@ -134,6 +134,19 @@ class Selection:
             audience=self.audience,
         )
 
+    def counted(self) -> tuple[object, ...]:
+        """What chooses and counts the sessions (not how they are drawn): two selections
+        alike in this read the same figures."""
+        return (
+            self.version,
+            self.since,
+            self.until,
+            self.where,
+            self.first_only,
+            self.unit,
+            self.audience,
+        )
+
     def drawing(self) -> str:
         """The flowchart's pruning and hiding in words ('' when it draws everything)."""
         parts = []
@@ -275,8 +288,9 @@ def quick_report(graph: FlowGraph) -> Report:
         SceneReach(s.id, s.title, s.chapter, s.kind, s.visits, started, 0) for s in scenes
     )
     kinds: dict[str, int] = {}
-    for e in endings:
-        kinds[e.kind] = kinds.get(e.kind, 0) + e.count
+    if overview.unit == "sessions":  # each session ends once: the kinds are sums
+        for e in endings:  # (by viewers one may end at two of a kind: a whole read says)
+            kinds[e.kind] = kinds.get(e.kind, 0) + e.count
     return Report(
         overview=overview,
         reach=reach,
@@ -307,7 +321,7 @@ def merged(quick: Report, full: Report) -> Report:
             for c in quick.choices
         ),
         endings=quick.endings,
-        ending_kinds=quick.ending_kinds,
+        ending_kinds=quick.ending_kinds or full.ending_kinds,  # (by viewers: the read's)
         dropoff=tuple(replace(d, unfinished=unfinished.get(d.scene, 0)) for d in quick.dropoff),
     )
 

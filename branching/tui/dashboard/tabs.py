@@ -23,7 +23,14 @@ from branching.analytics.rows import Report
 from branching.render.figures import Figures
 from branching.render.tables import report_tables
 from branching.tui.dashboard import views
-from branching.tui.dashboard.data import SCAN_PARTS, TAB_PARTS, StoryView, combined, merged
+from branching.tui.dashboard.data import (
+    SCAN_PARTS,
+    TAB_PARTS,
+    Selection,
+    StoryView,
+    combined,
+    merged,
+)
 
 TABS: tuple[tuple[str, str], ...] = (
     ("flowchart", "Flowchart"),
@@ -54,6 +61,7 @@ class WholeRead:
     read: int
     report: Report
     stamp: str
+    counted: tuple[object, ...]  # the selection it counted (`Selection.counted`)
 
 
 @dataclass(eq=False)
@@ -85,24 +93,33 @@ class StoryReads:
         self.within[part] = min(1.0, done / total)
         return True
 
-    def take(self, read: int, part: str, report: Report, stamp: Callable[[], str]) -> bool:
-        """`part` of scan `read` is in; True when it was the last: the whole report is in
-        (`whole`, read at `stamp()`) and no scan runs."""
+    def take(
+        self,
+        read: int,
+        part: str,
+        report: Report,
+        stamp: Callable[[], str],
+        selection: Selection,
+    ) -> bool:
+        """`part` of scan `read` (of `selection`) is in; True when it was the last: the
+        whole report is in (`whole`, read at `stamp()`) and no scan runs."""
         self.parts[part] = report
         self.within.pop(part, None)
         if len(self.parts) < len(SCAN_PARTS):
             return False
         whole = combined({PART_TABLES[name]: got for name, got in self.parts.items()})
-        self.whole = WholeRead(read, whole, stamp())
+        self.whole = WholeRead(read, whole, stamp(), selection.counted())
         self.start_scan(None)
         return True
 
     def whole_state(self) -> tuple[bool, bool]:
-        """(a whole read in the unit on show is in, and it is as new as stage 1)."""
+        """(a whole read of the selection on show is in, and it is as new as stage 1).
+        A read of another selection (before a filter change) is not shown: its figures
+        would pass for the new selection's under the new header."""
         whole, view = self.whole, self.view
         if whole is None or view is None:
             return False, False
-        have = whole.report.overview.unit == view.report.overview.unit
+        have = whole.counted == view.selection.counted()
         return have, have and whole.read >= self.shown_read
 
     def report(self) -> tuple[Report, bool]:

@@ -239,7 +239,8 @@ class StoryScreen(QueryScreen):
     def on_report_part(self, message: ReportPart) -> None:
         if message.selection != self.selection or message.read != self.figures.scanning:
             return
-        if self.figures.take(message.read, message.part, message.report, self.dashboard.stamp):
+        reads, stamp = self.figures, self.dashboard.stamp
+        if reads.take(message.read, message.part, message.report, stamp, message.selection):
             self._draw()  # every part is in: the whole report
         else:  # the tab this part completes, if it does
             self._draw(tabs=[t for t, ps in TAB_PARTS.items() if message.part in ps])
