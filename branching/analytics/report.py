@@ -14,8 +14,11 @@ first (`stats_rollup`: the aggregates and the sessions' digests;
 `segments_rollup`: breakdowns counting sessions; `tags_rollup`: the tags;
 `viewers_rollup`:
 each scene's and each choice's unique viewers, and who dropped off), with the
-same figures. Flags point at what a
-producer should look at:
+same figures; over a Parquet export, its aggregates and lists (`parquet_stats`).
+These accelerators never apply together: one is picked (`_accelerated`) and
+hands its figures in one shape (`stats_rollup.Accelerated`), and each table
+takes its figure from it where it answers, else from the scan. Flags point at
+what a producer should look at:
 - lopsided: at a choice point with at least `flag_min` decisions, one option
   took more than 90% of them;
 - timeouts: the clock chose more than a third of the time;
@@ -237,13 +240,7 @@ def _report(
     alike = "sessions" if filters.first_only and conn is not None else unit
     sped = _accelerated(engine, digests, story_id, chosen, filters, unit, want)
     scanned = want - sped.answered()
-    figured = None
-    if engine.dialect == "duckdb" and _passes(scanned) >= FIGURED_PASSES:  # in one pass
-        reads = {"scenes", "interactions"} if "interactions" in scanned else {"scenes"}
-        if scanned & {"choices", "timing", "flags", "unreached", "tags"}:
-            reads.add("decisions")
-        unions = _tag_unions(segments.tagged(shape)) if "tags" in scanned else []
-        figured = scan.event_figures(engine, picked, unit, reads, unions)
+    figured = _one_pass(engine, picked, unit, shape, scanned)
     split: list[Segment] | None = None  # the segments, when read with the overview
     splits: list[Segment] = []
     if digests is not None:  # the same sessions, picked by the store's own list of firsts
@@ -521,6 +518,21 @@ def _accelerated(
         acts=acts,
         dropoff="dropoff" in want,
     )
+
+
+def _one_pass(
+    engine: Engine, picked: scan.ChosenSessions, unit: Unit, shape: Shape, scanned: frozenset[str]
+) -> scan.EventFigures | None:
+    """On DuckDB, the event figures of the tables `scanned` (those no accelerator
+    answered) in one pass over the events, when they would take `FIGURED_PASSES` or
+    more passes of their own; else None (each table reads its own)."""
+    if engine.dialect != "duckdb" or _passes(scanned) < FIGURED_PASSES:
+        return None
+    reads = {"scenes", "interactions"} if "interactions" in scanned else {"scenes"}
+    if scanned & {"choices", "timing", "flags", "unreached", "tags"}:
+        reads.add("decisions")
+    unions = _tag_unions(segments.tagged(shape)) if "tags" in scanned else []
+    return scan.event_figures(engine, picked, unit, reads, unions)
 
 
 def _passes(want: frozenset[str]) -> int:
