@@ -92,6 +92,39 @@ def test_the_accelerators_answer_and_see_something(audience: Path) -> None:
     assert paths and sum(p["count"] for p in paths) == paths[0]["completed"]
 
 
+def test_one_accelerator_answers_the_aggregates_before_the_digests(
+    audience: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They never apply together: with `--first-only` the aggregates answer by viewers
+    too and the digests' viewer figures are not read; without it they are, once."""
+    from branching.analytics import viewers_rollup
+
+    asked: list[str] = []
+    real = viewers_rollup.viewer_figures
+
+    def counted(*a: Any, **kw: Any) -> Any:
+        asked.append(a[1])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(viewers_rollup, "viewer_figures", counted)
+    firsts = report(audience, "signal", "viewers", {"first_only": True}, tables=["choices"])
+    assert firsts["choices"] and asked == []
+    every = report(audience, "signal", "viewers", {}, tables=["choices"])
+    assert every["choices"] and asked == ["signal"]
+
+
+def test_an_accelerator_answers_the_tables_its_figures_fill() -> None:
+    """The tables DuckDB's one pass need not read: each figure given answers its own."""
+    fill = stats_rollup.Accelerated
+    counts, rest = {"cold_open": (3, 4)}, ("reach", "dropoff", "choices", "unreached")
+    assert fill().answered() == frozenset()
+    assert fill(lists=True).answered() == {"tags"}
+    assert fill(taken={}, lists=True).answered() == {"tags"}  # no reach: choices are scanned
+    assert fill(counts, {}).answered() == set(rest)
+    assert fill(counts, {}, {}).answered() == {*rest, "flags"}  # no times to decide
+    assert fill(counts, {}, {}, {}, {}).answered() == {*rest, "flags", "timing", "interactions"}
+
+
 @pytest.mark.parametrize("table", TABLES)
 def test_a_report_of_one_table_holds_the_rows_of_the_whole_report(
     audience: Path, table: str

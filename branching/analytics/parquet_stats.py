@@ -37,7 +37,7 @@ lists, for any selection.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 from branching.analytics import stats_rollup
 from branching.analytics.engines import DuckDbEngine
@@ -52,25 +52,13 @@ from branching.analytics.source import Version
 from branching.analytics.stats_rollup import (
     ACTS_SQL,
     DECIDE_SQL,
+    Accelerated,
     Acts,
     Percentiles,
     SceneCounts,
     Taken,
-    TimingCounts,
 )
 from branching.store.digests import chars, edge_names, names
-
-
-@dataclass(frozen=True, slots=True)
-class ExportedFigures:
-    """What the export's aggregates answer for a selection (None: read the events), in
-    the raw shapes the scan and `stats_rollup.Rolled` use."""
-
-    counts: SceneCounts | None = None  # the reach
-    taken: Taken | None = None  # the choices (decisions only)
-    timing: TimingCounts | None = None  # the timing table's counts
-    ms: Percentiles | None = None  # the times to decide
-    acts: Acts | None = None  # the interactions
 
 
 def exported_figures(
@@ -81,7 +69,7 @@ def exported_figures(
     *,
     timing: bool,
     acts: bool,
-) -> tuple[ExportedFigures | None, str]:
+) -> tuple[Accelerated | None, str]:
     """The export's figures for the selection in sessions (with `--first-only` they are
     its viewers too), or (None, why the events are read)."""
     if not engine.aggregates():
@@ -106,7 +94,7 @@ def exported_figures(
             timed_out[scene] = int(clock)
     taken: Taken = {(s, c, t): (n, times, clock) for s, c, t, n, times, clock in rows}
     return (
-        ExportedFigures(
+        Accelerated(
             scene_counts,
             taken,
             {s: (d, t, timed_out.get(s, 0)) for s, (d, t) in _per_scene(rows).items()},
@@ -126,7 +114,7 @@ def exported_viewer_figures(
     clocked: bool,
     timing: bool,
     acts: bool,
-) -> ExportedFigures | None:
+) -> Accelerated | None:
     """`viewers_rollup.viewer_figures` over the export: the reach and the choices by
     viewers, with `clocked` the timing counts (and with `timing` the times to decide, as
     in sessions: they are over the decisions whatever the unit), with `acts` the
@@ -169,7 +157,7 @@ def exported_viewer_figures(
         for s, c, t, _, times, clock in rows
     }
     timed_out = scenes("clocked") if clocked else {}
-    return ExportedFigures(
+    return Accelerated(
         scene_counts,
         taken,
         {s: (d, t, timed_out.get(s, 0)) for s, (d, t) in _per_scene(rows).items()}
@@ -180,6 +168,36 @@ def exported_viewer_figures(
         if acts
         else None,
     )
+
+
+def exported_accelerated(
+    engine: DuckDbEngine,
+    story_id: str,
+    chosen: list[Version],
+    filters: Filters,
+    by_sessions: bool,
+    *,
+    reach: bool,
+    clocked: bool,
+    timing: bool,
+    acts: bool,
+    tags: bool,
+) -> Accelerated:
+    """What the export answers for a report: with `reach` its aggregates' figures, in
+    sessions (`exported_figures`; with `--first-only`, `by_sessions`, they are its
+    viewers too) or by viewers from the sessions' lists as bits (layout 5:
+    `exported_viewer_figures`; without them the events are read, as splitting the
+    lists' text into codes took as long as the events' passes); with `tags`, whether
+    the sessions' lists count the tags (`exported_tags`)."""
+    found = None
+    if reach and by_sessions:
+        found = exported_figures(engine, story_id, chosen, filters, timing=timing, acts=acts)[0]
+    elif reach:
+        found = exported_viewer_figures(
+            engine, story_id, chosen, filters, clocked=clocked, timing=timing, acts=acts
+        )
+    lists = tags and engine.digest_lists() and (by_sessions or engine.stored_bits)
+    return replace(found or Accelerated(), lists=bool(lists))
 
 
 _ACT_LISTS = ("rewound", "paused", "skipped")  # in `stats_rollup.Acts`' order

@@ -14,8 +14,11 @@ first (`stats_rollup`: the aggregates and the sessions' digests;
 `segments_rollup`: breakdowns counting sessions; `tags_rollup`: the tags;
 `viewers_rollup`:
 each scene's and each choice's unique viewers, and who dropped off), with the
-same figures. Flags point at what a
-producer should look at:
+same figures; over a Parquet export, its aggregates and lists (`parquet_stats`).
+These accelerators never apply together: one is picked (`_accelerated`) and
+hands its figures in one shape (`stats_rollup.Accelerated`), and each table
+takes its figure from it where it answers, else from the scan. Flags point at
+what a producer should look at:
 - lopsided: at a choice point with at least `flag_min` decisions, one option
   took more than 90% of them;
 - timeouts: the clock chose more than a third of the time;
@@ -73,7 +76,7 @@ from branching.story.bundled import bundled_story
 if TYPE_CHECKING:  # imported where used: a report without flags, paths or progress
     # from the digests never walks sessions nor explores the story (40 ms of imports)
     from branching.analytics import walks
-    from branching.analytics.parquet_stats import ExportedFigures
+    from branching.analytics.stats_rollup import Accelerated, Digested
     from branching.story.model import Story
     from branching.verify.choices import ChoicePairVerdict
 
@@ -218,48 +221,8 @@ def _report(
     filters = settle_audience(engine, story_id, filters)
     engine.scope(story_id, filters.since)  # the labels are read: only the chosen days now
     picked = scan.picked(story_id, chosen, filters)
-    exported = None  # a Parquet export's aggregates and lists, as SQLite's
-    lists = False  # ... and the sessions' lists the tags are counted from
-    by_sessions = unit == "sessions" or filters.first_only  # one session per viewer
-    if isinstance(engine, DuckDbEngine):
-        from branching.analytics import parquet_stats
-
-        # by viewers (without `--first-only`) the viewers come from the sessions' lists
-        # as bits (layout 5); without them the events are read (splitting the lists'
-        # text into codes took as long as the events' passes)
-        if want & REACHED and by_sessions:
-            exported = parquet_stats.exported_figures(
-                engine,
-                story_id,
-                chosen,
-                filters,
-                timing="timing" in want,
-                acts="interactions" in want,
-            )[0]
-        elif want & REACHED:
-            exported = parquet_stats.exported_viewer_figures(
-                engine,
-                story_id,
-                chosen,
-                filters,
-                clocked=bool(want & {"timing", "flags"}),
-                timing="timing" in want,
-                acts="interactions" in want,
-            )
-        lists = "tags" in want and engine.digest_lists() and (by_sessions or engine.stored_bits)
-    scanned = want - _answered(exported, lists)
-    figured = None
-    if engine.dialect == "duckdb" and _passes(scanned) >= FIGURED_PASSES:  # in one pass
-        reads = {"scenes", "interactions"} if "interactions" in scanned else {"scenes"}
-        if scanned & {"choices", "timing", "flags", "unreached", "tags"}:
-            reads.add("decisions")
-        unions = _tag_unions(segments.tagged(shape)) if "tags" in scanned else []
-        figured = scan.event_figures(engine, picked, unit, reads, unions)
     conn = engine.sqlite
-    if conn is not None:  # the digests' joins revisit pages: keep more of them (bounded)
-        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-    rolled = digests = None
-    alike = unit
+    digests = None
     if conn is not None:  # SQLite's own accelerators: the aggregates and the digests
         # (imported here: a report over a Parquet export never reads them)
         from branching.analytics import (
@@ -267,36 +230,24 @@ def _report(
             segments_viewers,
             stats_rollup,
             tags_rollup,
-            viewers_rollup,
         )
 
-        # `--first-only` picks at most one session per viewer: its viewers are its
-        # sessions, which the aggregates add up across classes
-        alike = "sessions" if filters.first_only else unit
-        if want & REACHED:  # the tables that read no reach (segments, tags, paths...)
-            # skip the aggregates' sums: 0.07 s of CPU at 10 M events
-            rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, alike)[0]
+        # the digests' joins revisit pages: keep more of them (bounded)
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         digests = stats_rollup.digested(conn, story_id, chosen, filters, unit)
-    found = found_taken = viewed = None
+    # `--first-only` picks at most one session per viewer: on SQLite its viewers are
+    # its sessions, which the aggregates add up across classes
+    alike = "sessions" if filters.first_only and conn is not None else unit
+    sped = _accelerated(engine, digests, story_id, chosen, filters, unit, want)
+    scanned = want - sped.answered()
+    figured = _one_pass(engine, picked, unit, shape, scanned)
     split: list[Segment] | None = None  # the segments, when read with the overview
     splits: list[Segment] = []
-    reaching = bool(want & REACHED)
-    if digests is not None and unit == "viewers" and rolled is None and reaching:
-        viewed = viewers_rollup.viewer_figures(
-            digests,
-            story_id,
-            chosen,
-            filters,
-            choices=bool(want & {"choices", "flags", "unreached"}),
-            timing=bool(want & {"timing", "flags"}),
-            acts="interactions" in want,
-        )
-        found, found_taken = viewed.counts, viewed.taken
     if digests is not None:  # the same sessions, picked by the store's own list of firsts
         picked = scan.picked_where(digests.cond, digests.params)
         # by viewers, the read of the viewers' lists gave the overview too, or else the
         # read of the segments gives it (read first, then)
-        figures = viewed.overview if viewed is not None and viewed.overview else None
+        figures = sped.overview
         if figures is None and alike == "viewers" and "segments" in want:
             split, figures = segments_viewers.segments_and_overview(digests)
             splits = split
@@ -311,12 +262,8 @@ def _report(
             "SELECT COALESCE(SUM(count), 0) FROM pruned_traversals WHERE story_id = ?", [story_id]
         )[0][0]
     counts: dict[str, tuple[int, int]] = {}
-    if rolled is not None:
-        counts = rolled.scene_counts
-    elif found is not None:
-        counts = found
-    elif exported is not None and exported.counts is not None:
-        counts = exported.counts
+    if sped.counts is not None:  # each table: the accelerator's figures, else the scan's
+        counts = sped.counts
     elif figured is not None:
         counts = figured.scenes
     elif want & (REACHED - NAMED_ONLY):
@@ -328,30 +275,15 @@ def _report(
         verdicts = _verdicts(loaded or _bundled_twin(story_id, chosen))
     choices: list[ChoiceShare] = []
     if want & {"choices", "flags", "unreached"}:
-        taken = rolled.taken if rolled is not None else found_taken
-        taken = figured.taken if figured is not None else taken
-        taken = exported.taken if exported is not None and exported.taken is not None else taken
+        taken = sped.taken if sped.taken is not None else figured.taken if figured else None
         choices = metrics.choice_shares(engine, picked, shape, unit, reached, taken)
         reading.passed()
     timing: list[Timing] = []
     if want & {"timing", "flags"}:
-        ms: dict[str, tuple[float | None, float | None]] | None = None
-        if "timing" not in want:
-            ms = {}  # the flags read the timeouts only: no time to decide
-        elif conn is not None:
-            # time to decide is over the decisions whatever the unit, so counting viewers
-            # it comes from the sessions' aggregates too (their buckets, not the events)
-            by_class = (rolled.where, rolled.params) if rolled is not None else None
-            if by_class is None and unit == "viewers":
-                by_class = stats_rollup.rolled_where(conn, story_id, chosen, filters)
-            if by_class is not None:
-                ms = stats_rollup.rolled_percentiles(conn, *by_class)
-        elif exported is not None:
-            ms = exported.ms
-        decided = rolled.timing if rolled is not None else figured.decisions if figured else None
-        decided = viewed.timing if viewed is not None and decided is None else decided
-        if exported is not None and exported.timing is not None:
-            decided = exported.timing
+        ms = sped.ms if "timing" in want else {}  # the flags read the timeouts only
+        decided = sped.timing
+        if decided is None:
+            decided = figured.decisions if figured else None
         if engine.dialect == "duckdb" and ms is None:  # the counts and the times in one pass
             decided, ms = scan.decision_times(engine, picked, unit)
         elif engine.dialect == "duckdb" and decided is None and "timing" not in want:
@@ -398,7 +330,9 @@ def _report(
         last,
         int(pruned),
     )
-    reach = metrics.scene_reach(engine, picked, shape, unit, started, counts) if reaching else []
+    reach = (
+        metrics.scene_reach(engine, picked, shape, unit, started, counts) if want & REACHED else []
+    )
     ends: list[EndingShare] = []
     kinds: list[EndingShare] = []
     if "endings" in want:
@@ -411,15 +345,7 @@ def _report(
             shape,
             unit,
             reached,
-            stats_rollup.rolled_interactions(conn, rolled.where, rolled.params)
-            if rolled is not None and conn is not None
-            else exported.acts
-            if exported is not None and exported.acts is not None
-            else figured.interactions
-            if figured
-            else viewed.acts
-            if viewed
-            else None,
+            sped.acts if sped.acts is not None else figured.interactions if figured else None,
         )
         reading.passed()
     if "segments" in want and split is not None:
@@ -443,7 +369,9 @@ def _report(
             tag_rows = segments.tag_shares(segments.tagged(shape), started, figured.unions)
         else:
             listed = None
-            if lists and isinstance(engine, DuckDbEngine):  # the sessions' lists
+            if sped.lists and isinstance(engine, DuckDbEngine):  # the sessions' lists
+                from branching.analytics import parquet_stats
+
                 listed = parquet_stats.exported_tags(
                     engine,
                     story_id,
@@ -451,7 +379,7 @@ def _report(
                     filters,
                     shape,
                     started,
-                    "sessions" if by_sessions else "viewers",
+                    "sessions" if unit == "sessions" or filters.first_only else "viewers",
                 )
             tag_rows = (
                 listed
@@ -461,10 +389,7 @@ def _report(
             reading.passed()
     dropoff: list[DropOff] = []
     if "dropoff" in want:
-        left = rolled.left if rolled is not None else None
-        if left is None and digests is not None:
-            left = viewers_rollup.viewer_left(digests)
-        dropoff = metrics.dropoff(engine, picked, shape, unit, reached, left)
+        dropoff = metrics.dropoff(engine, picked, shape, unit, reached, sped.left)
     flag_rows: list[Flag] = []
     if "flags" in want:
         flag_rows = flags(shape, choices, timing, walked or walks.Walks(unit), flag_min, verdicts)
@@ -533,22 +458,81 @@ def flags(
     return out
 
 
-def _answered(exported: ExportedFigures | None, lists: bool) -> frozenset[str]:
-    """The tables whose figures a Parquet export's aggregates (`exported`) and the
-    sessions' lists (`lists`, the tags) give without a pass over the events."""
-    answered = {"tags"} if lists else set()
-    if exported is None or exported.counts is None:
-        return frozenset(answered)
-    answered |= {"reach", "dropoff"}
-    if exported.taken is not None:
-        answered |= {"choices", "unreached"}
-        if exported.timing is not None:
-            answered.add("flags")
-    if exported.timing is not None and exported.ms is not None:
-        answered.add("timing")
-    if exported.acts is not None:
-        answered.add("interactions")
-    return frozenset(answered)
+def _accelerated(
+    engine: Engine,
+    digests: Digested | None,
+    story_id: str,
+    chosen: list[Version],
+    filters: Filters,
+    unit: Unit,
+    want: frozenset[str],
+) -> Accelerated:
+    """The one accelerator that gives this report figures without a pass over the
+    events: on DuckDB a Parquet export's aggregates and lists; on SQLite its
+    aggregates (in sessions, or with `--first-only`), else by viewers its digests;
+    elsewhere none (every field None: the events answer). They never apply together
+    (SQLite's need its connection, which no other engine has), in that precedence."""
+    from branching.analytics.stats_rollup import Accelerated
+
+    # the tables that read no reach (segments, tags, paths...) skip the aggregates' sums
+    # (0.07 s of CPU at 10 M events)
+    reach, clocked = bool(want & REACHED), bool(want & {"timing", "flags"})
+    timing, acts = "timing" in want, "interactions" in want
+    if isinstance(engine, DuckDbEngine):
+        from branching.analytics import parquet_stats
+
+        by_sessions = unit == "sessions" or filters.first_only  # one session per viewer
+        return parquet_stats.exported_accelerated(
+            engine,
+            story_id,
+            chosen,
+            filters,
+            by_sessions,
+            reach=reach,
+            clocked=clocked,
+            timing=timing,
+            acts=acts,
+            tags="tags" in want,
+        )
+    conn = engine.sqlite
+    if conn is None or not reach:
+        return Accelerated()
+    from branching.analytics import stats_rollup, viewers_rollup
+
+    alike = "sessions" if filters.first_only else unit  # `--first-only`: its sessions
+    rolled = stats_rollup.rolled_figures(conn, story_id, chosen, filters, alike)[0]
+    if rolled is not None:
+        return stats_rollup.rolled_accelerated(conn, rolled, timing=timing, acts=acts)
+    if unit != "viewers":
+        return Accelerated()
+    # time to decide is over the decisions whatever the unit: from the aggregates' buckets
+    return viewers_rollup.viewer_accelerated(
+        conn,
+        digests,
+        story_id,
+        chosen,
+        filters,
+        choices=bool(want & {"choices", "flags", "unreached"}),
+        clocked=clocked,
+        timing=timing,
+        acts=acts,
+        dropoff="dropoff" in want,
+    )
+
+
+def _one_pass(
+    engine: Engine, picked: scan.ChosenSessions, unit: Unit, shape: Shape, scanned: frozenset[str]
+) -> scan.EventFigures | None:
+    """On DuckDB, the event figures of the tables `scanned` (those no accelerator
+    answered) in one pass over the events, when they would take `FIGURED_PASSES` or
+    more passes of their own; else None (each table reads its own)."""
+    if engine.dialect != "duckdb" or _passes(scanned) < FIGURED_PASSES:
+        return None
+    reads = {"scenes", "interactions"} if "interactions" in scanned else {"scenes"}
+    if scanned & {"choices", "timing", "flags", "unreached", "tags"}:
+        reads.add("decisions")
+    unions = _tag_unions(segments.tagged(shape)) if "tags" in scanned else []
+    return scan.event_figures(engine, picked, unit, reads, unions)
 
 
 def _passes(want: frozenset[str]) -> int:

@@ -14,6 +14,11 @@ Counting unique viewers needs distinct viewer ids per scene and choice, which
 no sum of class rows gives: `--by viewers` reads the digests
 (`viewers_rollup.py`), whose class sums (times shown, taken, timed out) come
 from here (`rolled_where`).
+
+Every accelerator hands the report its figures in one shape, `Accelerated`
+(here: what SQLite's aggregates, its digests by viewers and a Parquet
+export's aggregates have in common), so the report picks its figures with
+one rule: the accelerator's where it answers, else the scan's.
 """
 
 from __future__ import annotations
@@ -518,3 +523,59 @@ def rolled_interactions(conn: sqlite3.Connection, where: str, params: list[objec
     if not decide_acts.has_tables(conn):
         return None
     return acts_of(conn.execute(ACTS_SQL.format(where=where), params))
+
+
+# -- the one shape a report reads every accelerator's figures in -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Accelerated:
+    """What one accelerator answers for a report without a pass over the events, in the
+    raw shapes the scan uses; a field None: not answered here, the report reads the events.
+
+    Each accelerator fills it: SQLite's aggregates by sessions (`rolled_accelerated`),
+    its digests by viewers (`viewers_rollup.viewer_accelerated`), a Parquet export's
+    aggregates and lists (`parquet_stats.exported_figures`,
+    `exported_viewer_figures`, `exported_accelerated`). A report reads one of them
+    (they never apply together: SQLite's need its connection, the export's DuckDB)."""
+
+    counts: SceneCounts | None = None  # the reach
+    taken: Taken | None = None  # the choices (decisions only)
+    timing: TimingCounts | None = None  # the timing table's counts
+    ms: Percentiles | None = None  # the times to decide
+    acts: Acts | None = None  # the interactions
+    left: Left | None = None  # the drop-off: who stopped where
+    overview: tuple[int, int, int, int, str | None, str | None] | None = None  # `digest_overview`'s
+    lists: bool = False  # the tags, from an export's sessions' lists
+
+    def answered(self) -> frozenset[str]:
+        """The tables whose figures these give without a pass over the events (the ones
+        DuckDB's one pass, `scan.event_figures`, need not read)."""
+        answered = {"tags"} if self.lists else set()
+        if self.counts is None:
+            return frozenset(answered)
+        answered |= {"reach", "dropoff"}
+        if self.taken is not None:
+            answered |= {"choices", "unreached"}
+            if self.timing is not None:
+                answered.add("flags")
+        if self.timing is not None and self.ms is not None:
+            answered.add("timing")
+        if self.acts is not None:
+            answered.add("interactions")
+        return frozenset(answered)
+
+
+def rolled_accelerated(
+    conn: sqlite3.Connection, rolled: Rolled, *, timing: bool, acts: bool
+) -> Accelerated:
+    """The aggregates' figures (`rolled_figures`) as a report reads them, with `timing`
+    the times to decide and with `acts` the interactions of the same classes."""
+    return Accelerated(
+        rolled.scene_counts,
+        rolled.taken,
+        rolled.timing,
+        rolled_percentiles(conn, rolled.where, rolled.params) if timing else None,
+        rolled_interactions(conn, rolled.where, rolled.params) if acts else None,
+        rolled.left,
+    )

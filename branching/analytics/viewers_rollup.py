@@ -49,6 +49,7 @@ several targets in the chosen versions is answered too.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ from branching.analytics.rollup import answerable, class_where
 from branching.analytics.source import Version
 from branching.analytics.stats_rollup import (
     VIEWER_ORDER,
+    Accelerated,
     Acts,
     Digested,
     Left,
@@ -68,6 +70,8 @@ from branching.analytics.stats_rollup import (
     Taken,
     TimingCounts,
     rolled_interactions,
+    rolled_percentiles,
+    rolled_where,
 )
 from branching.store.digests import code_of, edge_names, has_acts, has_edges, names
 
@@ -160,6 +164,40 @@ def viewer_figures(
         clocked = {s: (n, clock, timed_out.get(s, 0)) for s, (n, clock) in summed.items()}
     return ViewerFigures(
         counts, taken, clocked, _acts(d, where, params, decoded) if acts else None, overview
+    )
+
+
+def viewer_accelerated(
+    conn: sqlite3.Connection,
+    d: Digested | None,
+    story_id: str,
+    chosen: list[Version],
+    filters: Filters,
+    *,
+    choices: bool,
+    clocked: bool,
+    timing: bool,
+    acts: bool,
+    dropoff: bool,
+) -> Accelerated:
+    """What SQLite answers by viewers, as a report reads it: the digests' figures
+    (`viewer_figures`, with `clocked` the timing counts) and with `dropoff` who stopped
+    where (`viewer_left`), when the store keeps digests (`d`); with `timing` the times
+    to decide, over the decisions whatever the unit, from the sessions' aggregates."""
+    found = ViewerFigures()
+    if d is not None:
+        found = viewer_figures(
+            d, story_id, chosen, filters, choices=choices, timing=clocked, acts=acts
+        )
+    by_class = rolled_where(conn, story_id, chosen, filters) if timing else None
+    return Accelerated(
+        found.counts,
+        found.taken,
+        found.timing,
+        rolled_percentiles(conn, *by_class) if by_class is not None else None,
+        found.acts,
+        viewer_left(d) if dropoff and d is not None else None,
+        found.overview,
     )
 
 
