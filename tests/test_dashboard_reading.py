@@ -26,6 +26,7 @@ from branching.analytics import build_report
 from branching.analytics.report import ReportStopped
 from branching.errors import StoryInvalid
 from branching.render.figures import Figures
+from branching.render.tables import report_tables
 from branching.tui.dashboard import data, reading, views
 from branching.tui.dashboard.data import SCAN_PARTS, TAB_PARTS, Selection, combined
 from branching.tui.dashboard.reading import PartFailed, ProcessReader, ScanJob, ThreadReader
@@ -244,10 +245,10 @@ async def test_each_tab_shows_the_figures_of_branching_stats(db: Path) -> None:
         whole = build_report("signal", db=db)
         figures = Figures()
         expected = {
-            "paths": views.sheets(whole, ("paths",), figures),
-            "dropoff": views.sheets(whole, ("dropoff", "progress"), figures),
-            "segments": views.segments(whole, figures),
-            "flags": views.sheets(whole, ("flags", "unreached"), figures),
+            "paths": views.tables(report_tables(whole, ("paths",)), figures),
+            "dropoff": views.tables(report_tables(whole, ("dropoff", "progress")), figures),
+            "segments": views.segments_of(report_tables(whole, ("segments", "tags")), figures),
+            "flags": views.tables(report_tables(whole, ("flags", "unreached")), figures),
         }
         for n, tab in ((4, "dropoff"), (5, "paths"), (6, "segments"), (7, "flags")):
             await pilot.press(str(n))

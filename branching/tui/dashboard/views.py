@@ -224,11 +224,6 @@ def _sides(left: Text, right: Text) -> Table:
 # -- tables ------------------------------------------------------------------------------
 
 
-def sheets(report: Report, names: Iterable[str], figures: Figures) -> Group:
-    """The named stats sheets, one table each, a blank line apart."""
-    return tables(report_tables(report, tuple(names)), figures)
-
-
 def tables(sheets: Iterable[Sheet], figures: Figures) -> Group:
     """`sheets`, one table each, a blank line apart."""
     parts: list[RenderableType] = []
@@ -237,13 +232,9 @@ def tables(sheets: Iterable[Sheet], figures: Figures) -> Group:
     return Group(*parts)
 
 
-def segments(report: Report, figures: Figures) -> Group:
-    """The breakdowns, one table per dimension (attribute, terminal, hour...), then tags."""
-    return segments_of(report_tables(report, ("segments", "tags")), figures)
-
-
 def segments_of(sheets: Sequence[Sheet], figures: Figures) -> Group:
-    """`segments` from its two sheets (segments, tags)."""
+    """The breakdowns from their two sheets (segments, tags): one table per dimension
+    (attribute, terminal, hour...), then the tags."""
     sheet, tags = sheets
     parts: list[RenderableType] = [Text(sheet.caption, style="dim"), Text("")]
     dimensions = list(dict.fromkeys(row[0] for row in sheet.rows))
