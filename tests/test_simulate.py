@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from branching.simulate.personas import load_personas
 from branching.simulate.run import simulate
 from branching.store import digests
 from branching.store.bulk import BulkWriter, prepare
-from branching.store.ops import apply_op
+from branching.store.ops import Op, apply_op
 from branching.store.store import Store
 from branching.story.loader import load_story
 
@@ -53,6 +54,20 @@ def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
         return out
     finally:
         conn.close()
+
+
+def live_path(path: Path, batches: Iterable[Iterable[Op]]) -> Path:
+    """A new database at `path` with `batches`' ops committed one at a time, as the
+    player commits them (the live path the bulk writer must match)."""
+    Store.open(path, create_key=False).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    for ops in batches:
+        for op in ops:
+            conn.execute("BEGIN IMMEDIATE")
+            apply_op(conn, op)
+            conn.execute("COMMIT")
+    conn.close()
+    return path
 
 
 def run_cli(*args: str) -> str:
@@ -103,15 +118,7 @@ def test_bulk_rows_equal_the_live_path_op_by_op(tmp_path: Path) -> None:
     # viewers who gave up and came back: their old session is finished in a later one's ops
     late = [ops[0] for ops in batches if ops[0]["op"] == "finish"]
     assert late and all(op["outcome"] == "abandoned" for op in late)
-    Store.open(tmp_path / "live.db", create_key=False).close()
-    conn = sqlite3.connect(tmp_path / "live.db", isolation_level=None)
-    for ops in batches:
-        for op in ops:
-            conn.execute("BEGIN IMMEDIATE")
-            apply_op(conn, op)
-            conn.execute("COMMIT")
-    conn.close()
-    live = dump(tmp_path / "live.db")
+    live = dump(live_path(tmp_path / "live.db", batches))
     # open sessions held over batches (finished in memory) or written at once (finished
     # later through the live path), small batches or one for everything: the same rows
     # and each session worked out beforehand (`prepare`, as the simulation's workers do)

@@ -15,9 +15,9 @@ from branching.simulate.run import simulate
 from branching.store import digests
 from branching.store.bulk import BulkWriter, prepare
 from branching.store.db import columns as db_columns
-from branching.store.ops import Op, apply_op
-from branching.store.store import Store
+from branching.store.ops import Op
 from branching.story.loader import load_story
+from tests.test_simulate import live_path
 
 SIGNAL = Path(__file__).resolve().parent.parent / "stories" / "signal"
 
@@ -77,15 +77,7 @@ def _audience() -> list[list[Op]]:
 
 def test_bulk_digests_hold_what_the_triggers_copy_on_the_live_path(tmp_path: Path) -> None:
     batches = _audience()
-    Store.open(tmp_path / "live.db", create_key=False).close()
-    conn = sqlite3.connect(tmp_path / "live.db", isolation_level=None)
-    for ops in batches:
-        for op in ops:
-            conn.execute("BEGIN IMMEDIATE")
-            apply_op(conn, op)
-            conn.execute("COMMIT")
-    conn.close()
-    live = _copies(tmp_path / "live.db")
+    live = _copies(live_path(tmp_path / "live.db", batches))
     attrs = {str(row[-1]) for row in live}
     assert "" in attrs and any("'viewer''s region'='N''L'" in a for a in attrs)
     assert any("'level'='7'" in a for a in attrs)  # a number, copied by the trigger
