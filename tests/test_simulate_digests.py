@@ -7,7 +7,7 @@ attributes that need quoting, or are not text at all, included."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from branching.simulate.audience import Audience
@@ -103,3 +103,48 @@ def test_attrs_literal_quotes_as_sqlite_does() -> None:
     assert digests.attrs_literal(pairs) == want
     assert digests.attrs_literal([]) == ""
     assert digests.attrs_literal([("n", 7)]) is None  # not text: left to the triggers
+
+
+HOSTILE: list[dict[str, str]] = [  # attributes another writer could have sent (R8)
+    {"k'ey,=": "v'a,l=ue", "ü": "😀\u00e9", "\r\n\t": "\x01\x7f", "é": "e\u0301"},
+    {"x" * 5000: "y'" * 5000, "\U0001f600": "\uffff", "\ufffd": "a"},
+    {"a\x00b": "c"},  # a NUL: left to the triggers
+    {"z": "1.0", "y": "007", "w": " 1e3 "},  # text that looks like numbers
+    {},
+]
+
+
+def _hostile(start: date, sessions: int, shift: int) -> list[list[Op]]:
+    """An audience of nine viewers between `start` and the next day, its sessions given
+    the `HOSTILE` attributes in turn (from the `shift`th)."""
+    audience = Audience(
+        sessions=sessions, viewers=9, seed=3, start=start, end=start + timedelta(days=1)
+    )
+    batches = list(simulate(load_story(SIGNAL), audience))
+    n = shift
+    for ops in batches:
+        for op in ops:
+            if op["op"] == "session":
+                op["attrs"] = HOSTILE[n % len(HOSTILE)]
+                n += 1
+    return batches
+
+
+def test_hostile_attributes_and_a_second_run_into_the_file_copy_as_the_triggers_do(
+    tmp_path: Path,
+) -> None:
+    """Quotes, commas, `=`, control characters, combining and astral characters, long
+    texts, a NUL; then the same viewers a month earlier into the same file, which makes
+    their new sessions their first ones (`agg_firsts` moves): each path's copies agree."""
+    first = _hostile(date(2026, 1, 1), 40, 0)
+    earlier = _hostile(date(2025, 12, 1), 30, 1)
+    live = _copies(live_path(tmp_path / "live.db", first + earlier))
+    assert {row[-2] for row in live} == {0, 1}
+    for name, batch, prepared in (("bulk.db", 13, False), ("prepared.db", 500, True)):
+        for part in (first, earlier):  # two simulations into one file
+            with BulkWriter(tmp_path / name, batch=batch) as writer:
+                for ops in part:
+                    writer.add(prepare(ops) if prepared else ops)
+        assert _copies(tmp_path / name) == live, name
+        stored, again = _through_the_triggers(tmp_path / name)
+        assert stored == again, name

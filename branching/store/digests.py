@@ -604,10 +604,13 @@ COPIED = (
     "term_program", "terminal", "platform", "term_cols", "term_rows", "utc_offset_min",
     "viewer_id", "last_scene",
 )  # fmt: skip
-_INSERT_WHOLE = f"""INSERT INTO session_digests (session_id, made, depth, path, shown, took, seq,
-        timed_out, rewound, paused, skipped, reached, clocked, views, {", ".join(COPIED)},
-        first_play, attrs)
-    VALUES ({", ".join("?" * (16 + len(COPIED)))})"""
+# (m015's own list stays as m015 wrote it: a migration's columns are history, these current)
+_WHOLE = (
+    "session_id", "made", "depth", "path", "shown", "took", "seq", "timed_out", "rewound",
+    "paused", "skipped", "reached", "clocked", "views", *COPIED, "first_play", "attrs",
+)  # fmt: skip
+_INSERT_WHOLE = f"""INSERT INTO session_digests ({", ".join(_WHOLE)})
+    VALUES ({", ".join("?" * len(_WHOLE))})"""
 
 
 def attrs_literal(attrs: Iterable[tuple[str, Any]]) -> str | None:

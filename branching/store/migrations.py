@@ -65,8 +65,9 @@ Tables:
 - `session_digests` copies (m015): each digest also holds its session's
   story, version, start, audience, outcome, ending and terminal columns,
   its attributes and whether it is its viewer's first (`agg_firsts`), kept
-  by triggers, so the per-session tables of `stats` read the digests
-  without the sessions.
+  by triggers (the bulk writer inserts a new session's digest with them
+  already in: `digests.insert_whole`), so the per-session tables of
+  `stats` read the digests without the sessions.
 - `session_digests` edges (m018): each digest also lists the edges its
   session walked and those the clock chose, its views and (a trigger-kept
   copy) its last scene, so the flowchart by viewers reads the digests, not
@@ -733,7 +734,9 @@ def m015_digests_carry_their_session(db: Database) -> None:
     literals by key (`'device'='ssh','region'='NL'`, `''` for none), so
     segments need no join to `session_attrs` either.
     Triggers keep the copies, so no writer changes: a digest row inserted
-    takes its session's values (a new session, the bulk writer, a rebuild);
+    takes its session's values (a new session, a rebuild; since then the
+    bulk writer inserts its new sessions' digests with the values in, which
+    leaves the triggers nothing to copy: `digests.insert_whole`);
     an update of one of these columns of a session (its finish or reopening)
     is copied to its digest, as is any change to its attributes; a row of
     `agg_firsts` added, moved or deleted sets or clears the flag of the
