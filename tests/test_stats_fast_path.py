@@ -21,6 +21,7 @@ import pytest
 from test_consistency import SIGNAL, record_audience
 
 from branching.analytics import stats_rollup
+from branching.analytics.accelerated import Accelerated
 from branching.analytics.filters import make_filters
 from branching.analytics.report import build_report
 from branching.analytics.rows import TABLES
@@ -115,7 +116,7 @@ def test_one_accelerator_answers_the_aggregates_before_the_digests(
 
 def test_an_accelerator_answers_the_tables_its_figures_fill() -> None:
     """The tables DuckDB's one pass need not read: each figure given answers its own."""
-    fill = stats_rollup.Accelerated
+    fill = Accelerated
     counts, rest = {"cold_open": (3, 4)}, ("reach", "dropoff", "choices", "unreached")
     assert fill().answered() == frozenset()
     assert fill(lists=True).answered() == {"tags"}

@@ -40,6 +40,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from branching.analytics import stats_rollup
+from branching.analytics.accelerated import Accelerated, Acts, Percentiles, SceneCounts, Taken
 from branching.analytics.engines import DuckDbEngine
 from branching.analytics.filters import Filters, Unit, session_conditions, tally_sessions
 from branching.analytics.parquet_rollup import why_scanned
@@ -49,15 +50,7 @@ from branching.analytics.rows import TagShare
 from branching.analytics.segments import tag_shares, tagged
 from branching.analytics.shape import Shape
 from branching.analytics.source import Version
-from branching.analytics.stats_rollup import (
-    ACTS_SQL,
-    DECIDE_SQL,
-    Accelerated,
-    Acts,
-    Percentiles,
-    SceneCounts,
-    Taken,
-)
+from branching.analytics.stats_rollup import ACTS_SQL, DECIDE_SQL
 from branching.store.digests import chars, edge_names, names
 
 

@@ -16,7 +16,7 @@ first (`stats_rollup`: the aggregates and the sessions' digests;
 each scene's and each choice's unique viewers, and who dropped off), with the
 same figures; over a Parquet export, its aggregates and lists (`parquet_stats`).
 These accelerators never apply together: one is picked (`_accelerated`) and
-hands its figures in one shape (`stats_rollup.Accelerated`), and each table
+hands its figures in one shape (`accelerated.Accelerated`), and each table
 takes its figure from it where it answers, else from the scan. Flags point at
 what a producer should look at:
 - lopsided: at a choice point with at least `flag_min` decisions, one option
@@ -76,7 +76,8 @@ from branching.story.bundled import bundled_story
 if TYPE_CHECKING:  # imported where used: a report without flags, paths or progress
     # from the digests never walks sessions nor explores the story (40 ms of imports)
     from branching.analytics import walks
-    from branching.analytics.stats_rollup import Accelerated, Digested
+    from branching.analytics.accelerated import Accelerated
+    from branching.analytics.stats_rollup import Digested
     from branching.story.model import Story
     from branching.verify.choices import ChoicePairVerdict
 
@@ -472,7 +473,7 @@ def _accelerated(
     aggregates (in sessions, or with `--first-only`), else by viewers its digests;
     elsewhere none (every field None: the events answer). They never apply together
     (SQLite's need its connection, which no other engine has), in that precedence."""
-    from branching.analytics.stats_rollup import Accelerated
+    from branching.analytics.accelerated import Accelerated
 
     # the tables that read no reach (segments, tags, paths...) skip the aggregates' sums
     # (0.07 s of CPU at 10 M events)

@@ -31,6 +31,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from branching.analytics.accelerated import (
+    Accelerated,
+    Acts,
+    Left,
+    Percentiles,
+    SceneCounts,
+    Taken,
+    TimingCounts,
+)
 from branching.analytics.filters import Filters, Unit, session_conditions
 from branching.analytics.flow_viewers import selection
 from branching.analytics.rollup import answerable, class_where, session_ends
@@ -40,12 +49,6 @@ from branching.analytics.source import Version
 from branching.store import decide_acts, sketch
 from branching.store.db import columns, has_table
 from branching.store.digests import has_acts, names, outdated
-
-SceneCounts = dict[str, tuple[int, int]]  # scene -> (units shown it, times shown)
-# (scene, choice, target or None) -> (units that took it, times, times the clock chose it)
-Taken = dict[tuple[str, str, str | None], tuple[int, int, int]]
-TimingCounts = dict[str, tuple[int, int, int]]  # scene -> (decisions, timeouts, units timed out)
-Left = dict[str, tuple[int, int]]  # last scene -> (units that stopped there, of them unfinished)
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,9 +471,6 @@ def digest_progress(d: Digested) -> list[Progress]:
 
 # -- time to decide and interactions, from `agg_decide` and `agg_acts` (m013) -----------------
 
-Percentiles = dict[str, tuple[float | None, float | None]]  # scene -> (median, p90) in ms
-# scene -> (sessions that rewound to it, paused at it, skipped a reveal at it; times of each)
-Acts = dict[str, tuple[int, int, int, int, int, int]]
 _ACT_ORDER = ("rewind", "pause", "reveal_skipped")  # `metrics.interactions`' column order
 
 
@@ -526,44 +526,6 @@ def rolled_interactions(conn: sqlite3.Connection, where: str, params: list[objec
 
 
 # -- the one shape a report reads every accelerator's figures in -----------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Accelerated:
-    """What one accelerator answers for a report without a pass over the events, in the
-    raw shapes the scan uses; a field None: not answered here, the report reads the events.
-
-    Each accelerator fills it: SQLite's aggregates by sessions (`rolled_accelerated`),
-    its digests by viewers (`viewers_rollup.viewer_accelerated`), a Parquet export's
-    aggregates and lists (`parquet_stats.exported_figures`,
-    `exported_viewer_figures`, `exported_accelerated`). A report reads one of them
-    (they never apply together: SQLite's need its connection, the export's DuckDB)."""
-
-    counts: SceneCounts | None = None  # the reach
-    taken: Taken | None = None  # the choices (decisions only)
-    timing: TimingCounts | None = None  # the timing table's counts
-    ms: Percentiles | None = None  # the times to decide
-    acts: Acts | None = None  # the interactions
-    left: Left | None = None  # the drop-off: who stopped where
-    overview: tuple[int, int, int, int, str | None, str | None] | None = None  # `digest_overview`'s
-    lists: bool = False  # the tags, from an export's sessions' lists
-
-    def answered(self) -> frozenset[str]:
-        """The tables whose figures these give without a pass over the events (the ones
-        DuckDB's one pass, `scan.event_figures`, need not read)."""
-        answered = {"tags"} if self.lists else set()
-        if self.counts is None:
-            return frozenset(answered)
-        answered |= {"reach", "dropoff"}
-        if self.taken is not None:
-            answered |= {"choices", "unreached"}
-            if self.timing is not None:
-                answered.add("flags")
-        if self.timing is not None and self.ms is not None:
-            answered.add("timing")
-        if self.acts is not None:
-            answered.add("interactions")
-        return frozenset(answered)
 
 
 def rolled_accelerated(

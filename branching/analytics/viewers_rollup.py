@@ -57,18 +57,20 @@ from itertools import chain
 from operator import itemgetter, mul
 from typing import Any
 
+from branching.analytics.accelerated import (
+    Accelerated,
+    Acts,
+    Left,
+    SceneCounts,
+    Taken,
+    TimingCounts,
+)
 from branching.analytics.filters import Filters
 from branching.analytics.rollup import answerable, class_where
 from branching.analytics.source import Version
 from branching.analytics.stats_rollup import (
     VIEWER_ORDER,
-    Accelerated,
-    Acts,
     Digested,
-    Left,
-    SceneCounts,
-    Taken,
-    TimingCounts,
     rolled_interactions,
     rolled_percentiles,
     rolled_where,
