@@ -13,6 +13,10 @@ Verdicts against the 1-second and 200 MB targets of issue 14. Writes JSON
 with `--json FILE`.
 
     python benchmarks/bench_dashboard.py [--db /tmp/big/10m.db] [--story signal]
+
+`--quick` (as `run_all.py --quick` passes it) does not wait for stage 2, and
+without `--db` simulates 3,000 sessions for the run: a smoke run of the same
+code, whose figures say nothing of issue 14's size.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import asyncio
 import io
 import json
 import resource
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -35,6 +42,8 @@ from branching.tui.dashboard.screens.story import StoryScreen
 from branching.tui.dashboard.tabs import SCAN_TABS, TABS
 
 TARGET = 1.0
+BIG_DB = "/tmp/big/10m.db"  # 10 million events: issue 14's size
+QUICK_SESSIONS = 3_000
 
 
 MEMORY_TARGET = 200.0
@@ -189,17 +198,33 @@ def plain(widget: Static) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default="/tmp/big/10m.db")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help=f"the database (default {BIG_DB}; with --quick, without --db, an audience "
+        f"of {QUICK_SESSIONS:,} sessions simulated for the run: a smoke run)",
+    )
     parser.add_argument("--story", default="signal")
     parser.add_argument("--quick", action="store_true", help="skip waiting for stage 2")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
-    if not Path(args.db).is_file():  # the dashboard would wait for a story that never comes
-        raise SystemExit(
-            f"no database at {args.db}: make one with `branching simulate signal --sessions "
-            "180000 --seed 1 --db PATH` (10 million events) and pass --db PATH"
-        )
-    figures = asyncio.run(measure(args.db, args.story, not args.quick))
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.db or BIG_DB
+        if args.db is None and args.quick:
+            db = str(Path(tmp) / "quick.db")
+            subprocess.run(
+                [sys.executable, "-m", "branching", "simulate", args.story, "--sessions",
+                 str(QUICK_SESSIONS), "--seed", "1", "--db", db],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            print(f"a smoke run on {QUICK_SESSIONS:,} simulated sessions (--db for real size)")
+        if not Path(db).is_file():  # the dashboard would wait for a story that never comes
+            raise SystemExit(
+                f"no database at {db}: make one with `branching simulate signal --sessions "
+                "180000 --seed 1 --db PATH` (10 million events) and pass --db PATH"
+            )
+        figures = asyncio.run(measure(db, args.story, not args.quick))
     for name, value in figures.items():
         if name.startswith("peak memory, app"):
             verdict = "under 200 MB" if value < MEMORY_TARGET else "OVER 200 MB"

@@ -183,7 +183,10 @@ def main() -> int:
     parser.add_argument("--replay", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="2,000 sessions, 2 rounds")
     args = parser.parse_args()
+    if args.quick:
+        args.sessions, args.rounds = min(args.sessions, 2_000), min(args.rounds, 2)
     if args.replay is not None:  # one side of a round, in a process of its own
         if args.root is not None:
             sys.path.insert(0, str(args.root.resolve()))
