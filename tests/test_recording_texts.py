@@ -25,6 +25,7 @@ from branching.store.ops import Op
 from branching.store.session import SessionWriter
 from branching.store.states import CHECKPOINT_EVENTS, diff, dumps
 from branching.story.loader import load_story
+from tests.random_walk import Walk, random_walk
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"
 IDS = {"session_id": "s-1", "story_id": "story", "content_hash": "hash"}
@@ -58,42 +59,8 @@ def _drive(story_name: str, seed: int) -> tuple[list[Op], list[Op]]:
         for recorder in recorders:
             getattr(recorder, call)(*args, **kwargs)
 
-    run = Playthrough.start(story, seed)
-    both("started", run)
-    for _ in range(80):
-        view = run.view
-        if view.ending is not None or view.stuck is not None:
-            if not view.offers or rng.random() < 0.2:
-                break
-            offer = view.offers[rng.randrange(len(view.offers))].scene
-            run.rewind_to(offer)
-            both("rewound", run, offer, input="key")
-            continue
-        roll = rng.random()
-        if roll < 0.03:
-            both("quit", run)
-            break
-        if roll < 0.1:
-            both("event", "pause", run, scene=view.scene)
-        if run.can_go_back and roll > 0.9:
-            run.back()
-            both("rewound", run, run.view.scene, input="key")
-            continue
-        choice = rng.choice([c for c in view.choices if not c.locked])
-        timeout = rng.random() < 0.2
-        run.choose(choice.id)
-        both(
-            "chose",
-            run,
-            view.scene,
-            choice.id,
-            choice.target,
-            decide_ms=rng.randrange(100, 9000),
-            input="timeout" if timeout else "key",
-            timeout=timeout,
-            label=None,
-        )
-        both("shown", run)
+    walk = Walk(steps=80, stop_at_end=0.2, quit=0.03, pause=0.1, resume=False, relabel=False)
+    random_walk(Playthrough.start(story, seed), rng, both, walk)
     return engine.ops, dicts.ops
 
 

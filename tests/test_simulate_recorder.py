@@ -24,6 +24,7 @@ from branching.store.ops import Op
 from branching.store.session import SessionWriter
 from branching.store.states import Patches
 from branching.story.loader import load_story
+from tests.random_walk import Walk, random_walk
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"
 
@@ -68,45 +69,14 @@ def _drive(story_name: str, seed: int) -> _Pair:
     clock = SimClock(datetime(2026, 1, 1, tzinfo=UTC))
     steps = Steps()
     pair = _Pair(random.Random(seed), clock, steps, story.id)
-    run = Playthrough.start(story, seed, steps)
-    pair.both("started", run)
-    for _ in range(60):
-        clock.advance(rng.randrange(0, 3000))
-        view = run.view
-        if view.ending is not None or view.stuck is not None:
-            if not view.offers or rng.random() < 0.3:
-                break
-            offer = view.offers[rng.randrange(len(view.offers))].scene
-            run.rewind_to(offer)
-            pair.both("rewound", run, offer, input="key")
-            continue
-        roll = rng.random()
-        if roll < 0.05:
-            pair.both("quit", run)
-            break
-        if roll < 0.15:
-            pair.both("event", "pause", run, scene=view.scene)
-            pair.both("event", "resume", run, scene=view.scene)
-        if run.can_go_back and roll > 0.9:
-            run.back()
-            pair.both("rewound", run, run.view.scene, input="key")
-            continue
-        choice = rng.choice([c for c in view.choices if not c.locked])
-        timeout = rng.random() < 0.2
-        label = choice.label if rng.random() < 0.8 else f"{choice.label} (as read)"
-        run.choose(choice.id)
-        pair.both(
-            "chose",
-            run,
-            view.scene,
-            choice.id,
-            choice.target,
-            decide_ms=rng.randrange(100, 9000),
-            input="timeout" if timeout else "key",
-            timeout=timeout,
-            label=label,
-        )
-        pair.both("shown", run)
+    walk = Walk(steps=60, stop_at_end=0.3, quit=0.05, pause=0.15, resume=True, relabel=True)
+    random_walk(
+        Playthrough.start(story, seed, steps),
+        rng,
+        pair.both,
+        walk,
+        tick=lambda: clock.advance(rng.randrange(0, 3000)),
+    )
     if rng.random() < 0.5:
         pair.sim.finish("abandoned")
         pair.writer.finish("abandoned")
