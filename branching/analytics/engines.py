@@ -447,6 +447,15 @@ def _manifest_number(folder: Path, field: str) -> int | None:
     return given if type(given) is int and given > 0 else None
 
 
+def _stat_of(path: Path) -> tuple[int, int, int, int] | None:
+    """What tells one file at `path` from another put there since (None: no file)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+
+
 def _keys_given(folder: Path) -> int | None:
     """How many session keys the export in `folder` gave out (its manifest's
     `session_keys`: every key is 1 to that), None when its manifest does not say."""
@@ -468,6 +477,7 @@ class DuckDbEngine:
         self.label = f"DuckDB over the Parquet export {folder.name}/"
         self.dialect = "duckdb"
         self._folder = folder
+        self._manifest = _stat_of(folder / MANIFEST)  # taken first: a later change shows
         self._run = _manifest_number(folder, "run")  # which run's files the views read
         self._spill = tempfile.TemporaryDirectory(prefix="branching-duckdb-")
         threads = os.environ.get("BRANCHING_DUCKDB_THREADS", "")
@@ -876,6 +886,8 @@ class DuckDbEngine:
         figures would mix two runs: the command stops and says to run it again.
         """
         gone = exc is not None and "No files found" in str(exc)
+        if not gone and _stat_of(self._folder / MANIFEST) == self._manifest:
+            return  # the very file read at the start (a run writes a new one and renames it)
         if gone or _manifest_number(self._folder, "run") != self._run:
             raise AnalyticsError(
                 f"the export in {self._folder} changed while it was read (a `branching "
