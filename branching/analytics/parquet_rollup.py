@@ -26,11 +26,8 @@ from __future__ import annotations
 from branching.analytics.engines import DuckDbEngine, Row
 from branching.analytics.filters import Filters, Unit, session_conditions
 from branching.analytics.graph import Counts
-from branching.analytics.rollup import class_where, scene_figures
+from branching.analytics.rollup import class_where, scene_figures, why_not
 from branching.analytics.source import Version
-from branching.store import aggregates
-
-MIDNIGHT = "T00:00:00.000Z"  # a cut-off the aggregates' whole days answer
 
 
 def parquet_counts(
@@ -52,25 +49,13 @@ def why_scanned(engine: DuckDbEngine, story_id: str, filters: Filters) -> str:
     """`rollup.answerable` over the export: "" when the aggregates are split by what
     `filters` select on (whole days, at most one `--where`, on a kept key), else the
     note SQLite prints when it reads the events instead, word for word."""
-    for name, stamp in (("--since", filters.since), ("--until", filters.until)):
-        if stamp and not stamp.endswith(MIDNIGHT):
-            return (
-                f"{name} has a time of day: read from the raw events "
-                "(the aggregates hold whole UTC days)"
-            )
-    if len(filters.where) > 1:
-        return "several --where: read from the raw events (the aggregates hold one)"
-    if filters.where:
-        key = filters.where[0][0]
-        found = engine.rows(
-            "SELECT kept FROM agg_attr_keys WHERE story_id = ? AND key = ?", [story_id, key]
-        )
-        if found and not found[0][0]:
-            return (
-                f"--where {key}: more than {aggregates.ATTR_LIMIT} distinct values, so not in "
-                "the aggregates: read from the raw events"
-            )
-    return ""
+
+    def kept(key: str) -> bool | None:
+        sql = "SELECT kept FROM agg_attr_keys WHERE story_id = ? AND key = ?"
+        found = engine.rows(sql, [story_id, key])
+        return bool(found[0][0]) if found else None
+
+    return why_not(filters, kept)
 
 
 # the three tables' rows of the selection in one query: edges, scenes, where sessions ended

@@ -21,7 +21,7 @@ selection (a header figure) come from the digests (or the sessions), never the e
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,25 +53,35 @@ def answerable(conn: sqlite3.Connection, story_id: str, filters: Filters) -> tup
     """Whether the aggregates are split by what `filters` select on, and if not, why."""
     if not _has_aggregates(conn):
         return False, ""
+
+    def kept(key: str) -> bool | None:
+        sql = "SELECT kept FROM agg_attr_keys WHERE story_id = ? AND key = ?"
+        row = conn.execute(sql, [story_id, key]).fetchone()
+        return None if row is None else bool(row[0])
+
+    why = why_not(filters, kept)
+    return not why, why
+
+
+def why_not(filters: Filters, kept: Callable[[str], bool | None]) -> str:
+    """Why aggregates that hold whole UTC days and one kept attribute (`kept(key)`:
+    whether the attribute's values are in them, None when it was never recorded)
+    cannot answer `filters`, in the note a report prints when it reads the events
+    instead; "" when they can. One wording for SQLite and a Parquet export."""
     for name, stamp in (("--since", filters.since), ("--until", filters.until)):
         if stamp and not stamp.endswith(_MIDNIGHT):
-            return False, (
+            return (
                 f"{name} has a time of day: read from the raw events "
                 "(the aggregates hold whole UTC days)"
             )
     if len(filters.where) > 1:
-        return False, "several --where: read from the raw events (the aggregates hold one)"
-    if filters.where:
-        key = filters.where[0][0]
-        row = conn.execute(
-            "SELECT kept FROM agg_attr_keys WHERE story_id = ? AND key = ?", [story_id, key]
-        ).fetchone()
-        if row is not None and not row[0]:
-            return False, (
-                f"--where {key}: more than {aggregates.ATTR_LIMIT} distinct values, so not in the "
-                "aggregates: read from the raw events"
-            )
-    return True, ""
+        return "several --where: read from the raw events (the aggregates hold one)"
+    if filters.where and kept(key := filters.where[0][0]) is False:
+        return (
+            f"--where {key}: more than {aggregates.ATTR_LIMIT} distinct values, so not in the "
+            "aggregates: read from the raw events"
+        )
+    return ""
 
 
 def class_where(story_id: str, chosen: list[Version], filters: Filters) -> tuple[str, list[object]]:
