@@ -297,10 +297,22 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
     return True
 
 
-_INSERT_EVENT = """INSERT INTO events (session_id, seq, ts, type, scene, choice, target,
-                               decide_ms, input, state, label)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING"""
+_EVENT_COLUMNS = (
+    "session_id, seq, ts, type, scene, choice, target, decide_ms, input, state, label"
+).split(", ")
 _NULLABLE = 4  # the columns of `event_row` from `scene` on may be NULL
+
+
+def _insert_event_sql(marks: list[str]) -> str:
+    """`INSERT` of an `events` row with one value mark (`?` or `NULL`) per column."""
+    assert len(marks) == len(_EVENT_COLUMNS)
+    return (
+        f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join(marks)})"
+        " ON CONFLICT (session_id, seq) DO NOTHING"
+    )
+
+
+_INSERT_EVENT = _insert_event_sql(["?"] * len(_EVENT_COLUMNS))
 _INSERT_WITH_NULLS: dict[tuple[bool, ...], str] = {}
 
 
@@ -317,8 +329,7 @@ def insert_event(conn: sqlite3.Connection, row: list[Any]) -> int:
     nulls = tuple([value is None for value in row[_NULLABLE:]])
     sql = _INSERT_WITH_NULLS.get(nulls)
     if sql is None:
-        marks = ", ".join("NULL" if null else "?" for null in nulls)
-        sql = _INSERT_EVENT.replace("?, ?, ?, ?, ?, ?, ?)", marks + ")", 1)
+        sql = _insert_event_sql(["?"] * _NULLABLE + ["NULL" if null else "?" for null in nulls])
         _INSERT_WITH_NULLS[nulls] = sql
     values = row[:_NULLABLE] + [value for value in row[_NULLABLE:] if value is not None]
     return int(conn.execute(sql, values).rowcount)
