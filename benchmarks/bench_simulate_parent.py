@@ -15,10 +15,14 @@ what the parent costs, whatever else the machine runs.
 The default audience is 10,000 sessions over nine days: the sessions a day of
 100,000 over three months, so each batch's aggregate groups are as full.
 
-`--against DIR` (another checkout, e.g. the last commit's) replays the same
-chunks with DIR's code in the same rounds, alternating which goes first, and
-checks that both wrote the same rows (every table, in stored order, but the
-migrations' times).
+`--against DIR` (another checkout, e.g. the last commit's) replays DIR's
+chunks (the same audience, played by DIR's code: what DIR's workers would send,
+so a change to the session ids is measured too) with DIR's code in the same
+rounds, alternating which goes first, and checks that both wrote the same rows
+(every table, but the migrations' times; each side's session ids replaced by
+their place in `sessions`, so ids that differ between the checkouts compare
+equal; rowid tables in stored order, keyed tables as sets, whose stored order
+is their keys').
 
 Usage: python benchmarks/bench_simulate_parent.py [--sessions N] [--days D]
        [--rounds R] [--against DIR]
@@ -143,17 +147,31 @@ def replay(chunks_path: Path, db: Path) -> dict[str, float]:
 
 
 def table_digest(db: Path) -> dict[str, str]:
+    """A digest of every table's rows, each session id replaced by its place in `sessions`."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
+        places = {
+            sid: f"session#{n}"
+            for n, (sid,) in enumerate(
+                conn.execute("SELECT session_id FROM sessions ORDER BY rowid")
+            )
+        }
         out = {}
-        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")
-        for (table,) in tables.fetchall():
+        tables = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY 1"
+        ).fetchall()
+        for table, ddl in tables:
             sql = f'SELECT * FROM "{table}"'
             if table == "_sqlite_migrations":
                 sql = "SELECT id, migration_set, name FROM _sqlite_migrations"
+            rows = (
+                repr(tuple(places.get(v, v) if type(v) is str else v for v in row))
+                for row in conn.execute(sql)
+            )
+            keyed = "WITHOUT ROWID" in (ddl or "").upper()  # stored in key order: by content
             h = hashlib.sha256()
-            for row in conn.execute(sql):
-                h.update(repr(row).encode())
+            for text in sorted(rows) if keyed else rows:
+                h.update(text.encode())
             out[table] = h.hexdigest()
         return out
     finally:
@@ -174,6 +192,13 @@ def side(root: Path, chunks_path: Path, db: Path) -> dict[str, float]:
     return result
 
 
+def make_side(root: Path, path: Path, sessions: int, days: int) -> None:
+    """`make_chunks` with `root`'s code, in a process of its own."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--make", str(path), "--root", str(root)]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    subprocess.run([*argv, "--sessions", str(sessions), "--days", str(days)], env=env, check=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=10_000)
@@ -183,10 +208,16 @@ def main() -> int:
     parser.add_argument("--replay", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--make", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="2,000 sessions, 2 rounds")
     args = parser.parse_args()
     if args.quick:
         args.sessions, args.rounds = min(args.sessions, 2_000), min(args.rounds, 2)
+    if args.make is not None:  # a side's chunks, played by its own code
+        if args.root is not None:
+            sys.path.insert(0, str(args.root.resolve()))
+        make_chunks(args.make, args.sessions, args.days)
+        return 0
     if args.replay is not None:  # one side of a round, in a process of its own
         if args.root is not None:
             sys.path.insert(0, str(args.root.resolve()))
@@ -197,18 +228,20 @@ def main() -> int:
         sides["against"] = args.against.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        chunks_path = base / "chunks.pickle"
-        began = time.perf_counter()
-        make_chunks(chunks_path, args.sessions, args.days)
-        print(f"chunks of {args.sessions:,} sessions over {args.days} days made in "
-              f"{time.perf_counter() - began:.0f} s")  # fmt: skip
+        chunk_paths = {}
+        for name, root in sides.items():  # each side's own workers' chunks
+            chunk_paths[name] = base / f"chunks-{name}.pickle"
+            began = time.perf_counter()
+            make_side(root, chunk_paths[name], args.sessions, args.days)
+            print(f"{name}: chunks of {args.sessions:,} sessions over {args.days} days made "
+                  f"in {time.perf_counter() - began:.0f} s")  # fmt: skip
         per_event: dict[str, dict[str, list[float]]] = {name: {} for name in sides}
         digests: dict[str, dict[str, str]] = {}
         for r in range(args.rounds):
             order = list(sides) if r % 2 == 0 else list(sides)[::-1]
             for name in order:
                 db = base / f"{name}{r}.db"
-                result = side(sides[name], chunks_path, db)
+                result = side(sides[name], chunk_paths[name], db)
                 events = result.pop("events")
                 if r == 0:
                     digests[name] = table_digest(db)
