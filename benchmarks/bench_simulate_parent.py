@@ -248,8 +248,13 @@ def main() -> int:
                 for part, seconds in result.items():
                     per_event[name].setdefault(part, []).append(seconds / events * 1e6)
                 shown = ", ".join(f"{p} {s / events * 1e6:.2f}" for p, s in result.items())
-                print(f"round {r + 1} {name}: us of CPU per event: {shown} "
-                      f"(load {os.getloadavg()[0]:.1f})")  # fmt: skip
+                size = sum(
+                    Path(f"{db}{x}").stat().st_size
+                    for x in ("", "-wal")
+                    if Path(f"{db}{x}").exists()
+                )
+                print(f"round {r + 1} {name}: us of CPU per event: {shown}; "
+                      f"file {size / 1e6:.1f} MB (load {os.getloadavg()[0]:.1f})")  # fmt: skip
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
     for name, parts in per_event.items():
