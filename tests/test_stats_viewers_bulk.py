@@ -130,3 +130,29 @@ def test_a_value_holding_the_separator_reads_the_fields_apart(
     fast = report(db, {})
     assert fast == scanned(db, {})
     assert ("terminal", "odd\x1fterm") in {(s.dimension, s.value) for s in fast["segments"]}
+
+
+@pytest.mark.parametrize("probe", [1, 1_000])
+def test_the_first_and_last_start_by_viewers_equal_the_scan(
+    audience: Path, probe: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overview by viewers takes its first and last start from the sessions' index
+    by start (`viewers_rollup._starts`); looking at one session from each end, a
+    selection whose first or last session is another reads every start instead.
+    Either way the overview is the scan's."""
+    monkeypatch.setattr(viewers_rollup, "_PROBE", probe)
+    with sqlite3.connect(audience) as conn:
+        ((first, last),) = conn.execute(
+            "SELECT MIN(started_at), MAX(started_at) FROM sessions WHERE story_id = 'signal'"
+        ).fetchall()
+    starts = set()
+    for picked in SELECTIONS:
+        filters = make_filters(audience="all", **picked)
+        fast = build_report(str(SIGNAL), db=audience, filters=filters, unit="viewers")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(stats_rollup, "rolled_figures", lambda *a: (None, "off"))
+            mp.setattr(stats_rollup, "digested", lambda *a: None)
+            slow = build_report(str(SIGNAL), db=audience, filters=filters, unit="viewers")
+        assert fast.overview == slow.overview, picked
+        starts.add((fast.overview.first_started, fast.overview.last_started))
+    assert (first, last) in starts and len(starts) > 1  # a selection the probe misses
