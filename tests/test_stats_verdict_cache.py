@@ -12,9 +12,12 @@ is not an error.
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
+from test_consistency import SIGNAL
 from test_flags_exact import TEA, flags, simulate, write
 
 from branching.analytics import report, verdict_cache
@@ -137,3 +140,42 @@ def test_a_cache_that_cannot_be_written_is_not_an_error(
     monkeypatch.setenv("XDG_CACHE_HOME", str(fresh))
     new_process(monkeypatch)
     assert flags(str(story), db) == first
+
+
+def test_a_bundled_story_named_by_id_is_answered_without_reading_its_yaml(
+    fresh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stats signal` (a bundled story of several files, named by id) flags from the
+    answer kept for the recorded version when the bundled files are that version
+    (hashed as the loader hashes them, not read as YAML); once an included file is
+    edited, the story is read again (and is no longer taken for the recording)."""
+    folder = tmp_path / "signal"
+    shutil.copytree(SIGNAL, folder)
+    db = tmp_path / "s.db"
+    simulate(folder, db)
+    monkeypatch.setattr(report, "bundled_story", lambda name: folder if name == "signal" else None)
+    first = flags(str(folder), db)  # explores, and keeps the answer with its files' names
+    [kept] = verdict_cache.cache_dir().glob("signal-*.json")
+    older = json.loads(kept.read_text(encoding="utf-8"))
+    assert older.pop("files")[1:] == [
+        "chapters/01-evening.yaml",
+        "chapters/02-booth.yaml",
+        "chapters/03-hill.yaml",
+        "chapters/04-dawn.yaml",
+    ]
+    kept.write_text(json.dumps(older), encoding="utf-8")  # as an older version kept it
+    new_process(monkeypatch)
+    assert flags(str(folder), db) == first  # read from the file, and its files named again
+    assert "files" in json.loads(kept.read_text(encoding="utf-8"))
+    loads: list[object] = []
+    read = report._load
+    monkeypatch.setattr(report, "_load", lambda path: loads.append(path) or read(path))
+    new_process(monkeypatch)
+    no_explorer(monkeypatch)
+    assert flags("signal", db) == first
+    assert loads == []
+    chapter = sorted((folder / "chapters").glob("*.yaml"))[-1]
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    new_process(monkeypatch)
+    flags("signal", db)
+    assert loads == [folder]

@@ -273,7 +273,7 @@ def _report(
     reached = metrics.reached_of(counts)
     verdicts = None
     if "flags" in want:
-        verdicts = _verdicts(loaded or _bundled_twin(story_id, chosen))
+        verdicts = _verdicts(loaded) if loaded is not None else _twin_verdicts(story_id, chosen)
     choices: list[ChoiceShare] = []
     if want & {"choices", "flags", "unreached"}:
         taken = sped.taken if sped.taken is not None else figured.taken if figured else None
@@ -599,6 +599,26 @@ def _bundled_twin(story_id: str, chosen: list[Version]) -> Story | None:
 
 
 _VERDICTS: dict[tuple[str, str, object], dict[tuple[str, str, str], ChoicePairVerdict]] = {}
+
+
+def _twin_verdicts(
+    story_id: str, chosen: list[Version]
+) -> dict[tuple[str, str, str], ChoicePairVerdict] | None:
+    """`_verdicts` of `_bundled_twin`: the answer kept on disk for the chosen version
+    when the bundled file is that very version (`verdict_cache.twin`: its files
+    hashed, no YAML read; 0.06 s of CPU less), else by loading the bundled file.
+    (Not from this process's answers: those are by content hash, which only the
+    file's own bytes prove.)"""
+    found = bundled_story(story_id)
+    hashes = {v.content_hash for v in chosen}
+    if found is not None and len(hashes) == 1:
+        from branching.analytics import verdict_cache
+
+        root = found / "story.yaml" if found.is_dir() else found  # as the loader reads it
+        known = verdict_cache.twin(story_id, next(iter(hashes)), root)
+        if known is not None:
+            return known
+    return _verdicts(_bundled_twin(story_id, chosen))
 
 
 def _verdicts(story: Story | None) -> dict[tuple[str, str, str], ChoicePairVerdict] | None:

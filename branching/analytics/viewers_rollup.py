@@ -18,7 +18,9 @@ summed from `agg_edges`. The aggregates key a choice by its target too, the
 digests do not: when a choice of the selection went to more than one target
 (a version moved it), the viewers per target cannot be told apart, and the
 events are read (None). The drop-off table by viewers reads the sessions'
-own rows (`viewer_left`: last scene and outcome), never the events.
+own rows (last scene and outcome), never the events: in the same read as the
+lists, each viewer's stops run together (`_Stops`), or (a file before m018,
+or a last scene holding the separator) in a read of its own (`viewer_left`).
 
 From m016 each digest also carries its viewer (`viewer_id`, indexed with the
 story) and the scenes where its session timed out, rewound to, paused and
