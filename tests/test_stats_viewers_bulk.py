@@ -156,37 +156,3 @@ def test_the_first_and_last_start_by_viewers_equal_the_scan(
         assert fast.overview == slow.overview, picked
         starts.add((fast.overview.first_started, fast.overview.last_started))
     assert (first, last) in starts and len(starts) > 1  # a selection the probe misses
-
-
-def test_a_last_scene_holding_the_separator_counts_who_stopped_there(
-    audience: Path, tmp_path: Path
-) -> None:
-    """Who stopped where by viewers comes from the read of the viewers' lists, the stops
-    run together between record separators. A last scene holding one (a file written
-    by hand: `A<RS>-B`, which split would be stops at A and at B) is still its own
-    scene: the parts outnumber the sessions, and the stops are read apart."""
-    db = tmp_path / "stop.db"
-    shutil.copy(audience, db)
-    with sqlite3.connect(db) as conn:
-        scenes = [
-            r[0]
-            for r in conn.execute(
-                """SELECT last_scene FROM sessions WHERE story_id = 'signal'
-                AND outcome <> 'ending' GROUP BY 1 ORDER BY COUNT(*) LIMIT 2"""
-            )
-        ]
-        # one session each of viewers with other stops, never at either scene
-        conn.execute(
-            """UPDATE sessions SET last_scene = ? || char(30) || '-' || ?
-            WHERE session_id IN (SELECT MIN(session_id) FROM sessions
-                WHERE story_id = 'signal' AND outcome <> 'ending' AND viewer_id NOT IN (
-                    SELECT viewer_id FROM sessions WHERE last_scene IN (?, ?))
-                GROUP BY viewer_id HAVING COUNT(*) >= 2 LIMIT 3)""",
-            [*scenes, *scenes],
-        )
-        (copied,) = conn.execute(
-            "SELECT COUNT(*) FROM session_digests WHERE last_scene = ? || char(30) || '-' || ?",
-            scenes,
-        ).fetchone()
-        assert copied == 3  # the copies the digests are read by (m018's triggers)
-    assert report(db, {}) == scanned(db, {})

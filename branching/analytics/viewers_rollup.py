@@ -97,7 +97,6 @@ class ViewerFigures:
     timing: TimingCounts | None = None
     acts: Acts | None = None
     overview: Overview | None = None  # `stats_rollup.digest_overview` of the same read
-    left: Left | None = None  # `viewer_left` of the same read (when asked and readable)
 
 
 def viewer_figures(
@@ -109,12 +108,10 @@ def viewer_figures(
     choices: bool,
     timing: bool = False,
     acts: bool = False,
-    dropoff: bool = False,
 ) -> ViewerFigures:
-    """The reach and, when asked, the choices, timing counts, interactions and who stopped
-    where (`dropoff`) by viewers, in one read of the chosen sessions' digests; None for
-    any that the events must answer (timing and interactions need m016's lists), or
-    (who stopped where) that `viewer_left` reads apart."""
+    """The reach and, when asked, the choices, timing counts and interactions by viewers,
+    in one read of the chosen sessions' digests; None for any that the events must
+    answer (timing and interactions need m016's lists)."""
     if d.unit != "viewers" or not answerable(d.conn, story_id, filters)[0]:
         return ViewerFigures()
     listed = has_acts(d.conn)  # m016's lists
@@ -141,7 +138,7 @@ def viewer_figures(
         columns = ["shown", *(["took"] if edges is not None else [])]
         columns += ["timed_out"] if timing else []
     columns += _ACT_COLUMNS if acts else ()
-    found, overview, left = viewer_lists(d, tuple(columns), stops=dropoff)
+    found, overview = viewer_lists(d, tuple(columns))
     counted = dict(zip(columns, found, strict=True))
     book = names(d.conn)
     lines = edge_names(d.conn) if edged else {}
@@ -171,7 +168,7 @@ def viewer_figures(
             row[1] += clock
         clocked = {s: (n, clock, timed_out.get(s, 0)) for s, (n, clock) in summed.items()}
     return ViewerFigures(
-        counts, taken, clocked, _acts(d, where, params, decoded) if acts else None, overview, left
+        counts, taken, clocked, _acts(d, where, params, decoded) if acts else None, overview
     )
 
 
@@ -195,14 +192,7 @@ def viewer_accelerated(
     found = ViewerFigures()
     if d is not None:
         found = viewer_figures(
-            d,
-            story_id,
-            chosen,
-            filters,
-            choices=choices,
-            timing=clocked,
-            acts=acts,
-            dropoff=dropoff,
+            d, story_id, chosen, filters, choices=choices, timing=clocked, acts=acts
         )
     by_class = rolled_where(conn, story_id, chosen, filters) if timing else None
     return Accelerated(
@@ -211,7 +201,7 @@ def viewer_accelerated(
         found.timing,
         rolled_percentiles(conn, *by_class) if by_class is not None else None,
         found.acts,
-        found.left if found.left is not None or not dropoff or d is None else viewer_left(d),
+        viewer_left(d) if dropoff and d is not None else None,
         found.overview,
     )
 
@@ -265,15 +255,11 @@ def viewer_left(d: Digested) -> Left | None:
     }
 
 
-def viewer_lists(
-    d: Digested, columns: tuple[str, ...], *, stops: bool = False
-) -> tuple[list[Counter[int]], Overview, Left | None]:
+def viewer_lists(d: Digested, columns: tuple[str, ...]) -> tuple[list[Counter[int]], Overview]:
     """For each digest column given (`shown`, `took`, m016's and m018's lists): code ->
-    viewers whose sessions list it, each viewer counted once per code; the
+    viewers whose sessions list it, each viewer counted once per code; and the
     overview of the same sessions (`stats_rollup.digest_overview`
-    by viewers: sessions, viewers, started and completed, first and last start);
-    and with `stops` who stopped where (`viewer_left`'s figures, None when the read
-    cannot give them: see `_Stops`).
+    by viewers: sessions, viewers, started and completed, first and last start).
 
     One read of the chosen sessions grouped by viewer, each viewer's lists run
     together by SQLite (from m016 the digests' index by story and viewer gives that
@@ -295,11 +281,9 @@ def viewer_lists(
     lists = ", ".join(f"group_concat({of}.{c}, '')" for c in columns)
     probe = d.alone is not None  # the first and last start from the index by start
     starts = "" if probe else "MIN(s.started_at), MAX(s.started_at), "
-    # the digests hold the last scene from m018 (their index too); the sessions always
-    tally = _Stops() if stops and (d.alone is None or has_edges(d.conn)) else None
     cursor = d.conn.execute(
         f"""SELECT COUNT(*), s.viewer_id IS NOT NULL, MAX(s.outcome = 'ending'), {starts}{lists}
-        {_Stops.SQL if tally is not None else ""} FROM {table} WHERE {cond} GROUP BY {key}""",
+        FROM {table} WHERE {cond} GROUP BY {key}""",
         params,
     )
     counted: list[Counter[Any]] = [Counter() for _ in columns]
@@ -309,8 +293,6 @@ def viewer_lists(
     last: str | None = None
     while batch := cursor.fetchmany(_BATCH):
         _count_viewers(batch, counted, kinds, 3 if probe else 5)
-        if tally is not None:
-            tally.add(batch)
         sessions += sum(map(itemgetter(0), batch))
         viewers += sum(map(itemgetter(1), batch))
         completed += sum(map(mul, map(itemgetter(1), batch), map(itemgetter(2), batch)))
@@ -326,53 +308,7 @@ def viewer_lists(
         Counter({code_of(c): n for c, n in seen.items()}) if chars else seen
         for seen, chars in zip(counted, kinds, strict=True)
     ]
-    left = tally.left() if tally is not None else None
-    return counts, (sessions, viewers, viewers, completed, first, last), left
-
-
-class _Stops:
-    """Who stopped where (`viewer_left`'s figures) from the read of the viewers' lists,
-    where `viewer_left` reads the chosen sessions again (0.2-0.25 s of CPU at 10 M
-    events). Each viewer's row ends in how many of their sessions stopped without
-    completing at a last scene, and those stops run together: `+` (still in
-    progress) or `-`, then the last scene, between record separators. A last scene
-    holding the separator would split wrongly: the parts are counted against the
-    sessions, and on a mismatch `left` is None (`viewer_left` reads them)."""
-
-    SEP = "\x1e"
-    _STOPPED = "s.outcome <> 'ending' AND s.last_scene IS NOT NULL"
-    SQL = f""", SUM({_STOPPED}), group_concat(CASE WHEN {_STOPPED} THEN
-        (CASE WHEN s.outcome = 'in_progress' THEN '+' ELSE '-' END) || s.last_scene END,
-        char(30))"""
-
-    def __init__(self) -> None:
-        self.stopped: Counter[str] = Counter()  # last scene -> viewers
-        self.open: Counter[str] = Counter()  # last scene -> viewers with one in progress
-        self.parts = self.sessions = 0  # (must agree)
-
-    def add(self, batch: list[tuple[Any, ...]]) -> None:
-        """Count a batch of rows (a viewer each; its last two fields the stops')."""
-        # COUNT(DISTINCT viewer_id) leaves out sessions without a viewer
-        rows = [row[-2:] for row in batch if row[1] and row[-1] is not None]
-        self.sessions += sum(map(itemgetter(0), rows))
-        self.parts += "".join(map(itemgetter(1), rows)).count(self.SEP) + len(rows)
-        ones = [text for n, text in rows if n == 1]  # one stop: its scene once
-        stopped = [text[1:] for text in ones]
-        opened = [text[1:] for text in ones if text[0] == "+"]
-        for n, text in rows:
-            if n != 1:  # several: each scene once, and once more if one is in progress
-                stops = set(text.split(self.SEP))
-                stopped += {stop[1:] for stop in stops}
-                opened += {stop[1:] for stop in stops if stop[0] == "+"}
-        self.stopped.update(stopped)
-        self.open.update(opened)
-
-    def left(self) -> Left | None:
-        """Last scene -> (viewers who stopped there, of them with one still in progress),
-        in SQL's order of the last scenes; None when a last scene held the separator."""
-        if self.parts != self.sessions:
-            return None
-        return {s: (n, self.open.get(s, 0)) for s, n in sorted(self.stopped.items())}
+    return counts, (sessions, viewers, viewers, completed, first, last)
 
 
 _CHARS = frozenset({"reached", "clocked"})  # m018's lists: a character a code (`chars`)
