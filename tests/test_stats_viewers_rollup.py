@@ -15,12 +15,14 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from test_consistency import LIGHTHOUSE, SIGNAL, record_audience
+from test_consistency import LIGHTHOUSE, SIGNAL, TUTORIAL, record_audience
 
 from branching.analytics import stats_rollup, viewers_rollup
 from branching.analytics.filters import make_filters
 from branching.analytics.report import build_report
 from branching.analytics.source import open_readonly, resolve_versions
+from branching.store import SessionContext, Store
+from branching.story.loader import load_story
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +144,35 @@ def test_first_playthroughs_count_the_same_by_viewers_and_by_sessions(audience: 
     by_viewers = whole("viewers")
     assert by_viewers == whole("sessions")
     assert any(c["times"] for c in by_viewers["choices"])  # type: ignore[attr-defined]
+
+
+def test_a_session_started_during_the_read_is_in_all_of_the_overview_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The viewers' lists and the first and last start are two reads: a recorder that
+    commits between them must not show in the last start alone (review R10)."""
+    db = record_audience(tmp_path, [("tutorial", 40, 10, 1)])
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    story = load_story(str(TUTORIAL))
+    context = SessionContext("xterm", None, 80, 24, "Linux", "en_GB", 0, "test")
+
+    def overview() -> tuple[int, int, str | None]:
+        got = build_report(
+            str(TUTORIAL), db=db, filters=make_filters(audience="all"), unit="viewers"
+        ).overview
+        return got.sessions, got.viewers, got.last_started
+
+    before = overview()
+    real_starts = viewers_rollup._starts
+
+    def starts_after_a_commit(*args: object) -> object:
+        with Store.open(db) as store:  # another program records a new viewer's session
+            store.start_session(story.id, story.content_hash, "late-viewer", context=context)
+        return real_starts(*args)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(viewers_rollup, "_starts", starts_after_a_commit)
+        assert overview() == before
+    after = overview()
+    assert after[:2] == (before[0] + 1, before[1] + 1)  # the session was recorded

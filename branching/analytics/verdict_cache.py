@@ -32,12 +32,13 @@ import json
 import os
 import re
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import platformdirs
 
 from branching import __version__
+from branching.story.files import MAX_BYTES, hash_part, read_capped
 from branching.story.model import Story
 from branching.verify import choices as verify_choices
 from branching.verify.choices import ChoicePairVerdict
@@ -83,8 +84,13 @@ def load(story: Story) -> Verdicts | None:
         if kept is not None and found is not None and "files" not in kept:
             keep(story, found)  # kept by an older version: name the files, for `twin`
         return found
-    except (OSError, ValueError, TypeError, KeyError):
+    except _UNUSABLE:
         return None
+
+
+# what a kept answer that is not one can raise while it is read: ignored, as none kept
+# (`Infinity` states: OverflowError; JSON nested past Python's limit: RecursionError)
+_UNUSABLE = (OSError, ValueError, TypeError, KeyError, OverflowError, RecursionError)
 
 
 def twin(story_id: str, content_hash: str, root: Path) -> Verdicts | None:
@@ -110,12 +116,19 @@ def twin(story_id: str, content_hash: str, root: Path) -> Verdicts | None:
             return None
         folder = root.resolve().parent
         digest = hashlib.sha256()
-        for name in map(str, names):
-            digest.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
+        for at, name in enumerate(map(str, names)):
+            # the root read as the loader reads it (through a link of another name);
+            # an include only by a plain path inside the root's folder, as `_names` wrote
+            path = root if at == 0 else folder / name
+            plain = at == 0 or not (PurePosixPath(name).is_absolute() or ".." in name.split("/"))
+            data = read_capped(path) if plain and path.is_file() else None
+            if data is None or len(data) > MAX_BYTES:  # (a pipe, a device, a huge file)
+                return None
+            digest.update(hash_part(name, data))
         if digest.hexdigest()[:16] != content_hash:
             return None
         return _verdicts(kept)
-    except (OSError, ValueError, TypeError, KeyError):
+    except _UNUSABLE:
         return None
 
 

@@ -18,9 +18,7 @@ summed from `agg_edges`. The aggregates key a choice by its target too, the
 digests do not: when a choice of the selection went to more than one target
 (a version moved it), the viewers per target cannot be told apart, and the
 events are read (None). The drop-off table by viewers reads the sessions'
-own rows (last scene and outcome), never the events: in the same read as the
-lists, each viewer's stops run together (`_Stops`), or (a file before m018,
-or a last scene holding the separator) in a read of its own (`viewer_left`).
+own rows (`viewer_left`: last scene and outcome), never the events.
 
 From m016 each digest also carries its viewer (`viewer_id`, indexed with the
 story) and the scenes where its session timed out, rewound to, paused and
@@ -79,6 +77,7 @@ from branching.analytics.stats_rollup import (
     rolled_where,
 )
 from branching.store.digests import code_of, edge_names, has_acts, has_edges, names
+from branching.store.export import read_snapshot
 
 Overview = tuple[int, int, int, int, str | None, str | None]  # `digest_overview`'s
 _ACT_COLUMNS = ("rewound", "paused", "skipped")  # the digests' lists of each (m016)
@@ -270,7 +269,14 @@ def viewer_lists(d: Digested, columns: tuple[str, ...]) -> tuple[list[Counter[in
     and 0.3-0.45 s from m018's `reached` (measured on a loaded machine); the
     overview, a read of its own before (0.11 s), rides along. Read alone, the
     digests' first and last start are looked up from the ends of the sessions'
-    index by start (`_starts`) rather than compared per viewer in the read."""
+    index by start (`_starts`) rather than compared per viewer in the read; both
+    reads in one snapshot, so a session committed between them (a player recording
+    while the dashboard reads) is in both or in neither."""
+    with read_snapshot(d.conn):
+        return _viewer_lists(d, columns)
+
+
+def _viewer_lists(d: Digested, columns: tuple[str, ...]) -> tuple[list[Counter[int]], Overview]:
     if d.alone is not None:
         cond, params = d.alone
         table, key, of = VIEWER_ORDER, "s.story_id, s.viewer_id", "s"

@@ -23,8 +23,9 @@ from branching.errors import Problem, StoryInvalid, StoryUnreadable
 from branching.story import spec
 from branching.story.build import Builder, RawScene
 from branching.story.build_scene import build_scene, resolve_references
+from branching.story.files import MAX_BYTES, hash_part, read_capped
 from branching.story.model import Pos, Scene, Story
-from branching.story.yamlread import MAX_BYTES, Map, Node, Scalar, Seq, YamlFatal, decode, read_tree
+from branching.story.yamlread import Map, Node, Scalar, Seq, YamlFatal, decode, read_tree
 
 
 @dataclass
@@ -96,8 +97,7 @@ class _Load:
             if size > MAX_BYTES:
                 self.problem(display, 1, 1, f"file is {size:,} bytes; the limit is {MAX_BYTES:,}")
                 return None
-            with path.open("rb") as handle:  # the cap holds for what stat cannot size too
-                data = handle.read(MAX_BYTES + 1)  # (/dev/zero, a pipe): never read past it
+            data = read_capped(path)  # the cap holds for what stat cannot size too
             if len(data) > MAX_BYTES:
                 self.problem(display, 1, 1, f"file is over the limit of {MAX_BYTES:,} bytes")
                 return None
@@ -107,7 +107,7 @@ class _Load:
             self.problem(display, 1, 1, f"cannot read file: {exc.strerror or exc}")
             return None
         rel = path.resolve().relative_to(self.folder) if len(self.files) > 1 else Path(path.name)
-        self.digest.update(rel.as_posix().encode() + b"\0" + data + b"\0")
+        self.digest.update(hash_part(rel.as_posix(), data))
         try:
             tree, soft = read_tree(decode(data))
         except YamlFatal as exc:

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from branching.escape import terminal
+from branching.story.files import MAX_BYTES as MAX_BYTES  # (its home; read here too)
 
 # libyaml's parser when PyYAML was built with it. `CParser` is not re-exported by
 # `yaml` itself (only the C loaders are), so look it up in `yaml.cyaml`.
@@ -36,7 +37,6 @@ _Parser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)
 if _Parser is None:  # pragma: no cover - pure-Python fallback
     from yaml.loader import SafeLoader as _Parser
 
-MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIAS_NODES = 100_000
 
