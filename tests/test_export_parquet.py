@@ -315,6 +315,24 @@ def test_a_row_group_of_long_states_is_written_at_the_byte_budget(
     assert len(events(out)) == len(jsonl_rows(simulated))
 
 
+def test_the_high_water_file_is_written_and_read_a_few_sessions_at_a_time(
+    simulated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its row groups hold TABLE_ROWS sessions, not one group for every session (memory
+    that grew with the sessions), and the next run reads it across groups: nothing new."""
+    import branching.store.parquet as parquet
+
+    monkeypatch.setattr(parquet, "TABLE_ROWS", 7)
+    out = tmp_path / "out"
+    assert run("export", "--db", str(simulated), "--format", "parquet", str(out)).exit_code == 0
+    marks = pq.ParquetFile(next(out.glob("_branching_export/seqs-*.parquet"))).metadata
+    groups = [marks.row_group(i).num_rows for i in range(marks.num_row_groups)]
+    assert len(groups) == 6 and groups[:-1] == [7] * 5 and sum(groups) == 40  # 40 sessions
+    again = run("export", "--db", str(simulated), "--format", "parquet", str(out))
+    assert again.exit_code == 0 and "+0 events (0 sessions)" in again.output, again.output
+    assert len(events(out)) == len(jsonl_rows(simulated))
+
+
 def test_a_folder_of_the_layout_without_session_keys_says_to_export_again(
     simulated: Path, tmp_path: Path
 ) -> None:

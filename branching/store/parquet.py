@@ -85,7 +85,7 @@ GROUP_ROWS = 131_072  # events per row group at most
 GROUP_BYTES = 32 << 20  # ... or about this much data (one partition's row group)
 BUFFER_BYTES = 32 << 20  # rows waiting in all open event files together, at most
 CHUNK_ROWS = 4096  # rows held as Python tuples before they become compact Arrow columns
-TABLE_ROWS = 8192  # sessions, attributes, stories per row group
+TABLE_ROWS = 8192  # sessions, attributes, stories, high-water marks per row group
 
 # name, type: "str", "int" (int64), "flag" (int8), "time" (timestamp[ms, UTC]),
 # "words" (list of int64: a set of codes as bits, `code_bits`)
@@ -499,7 +499,9 @@ class _Run:
         parts = _Partitions(self.out, self.run, self.commit)
         sessions = self._dataset("sessions", SESSION_COLUMNS)
         attrs = _Attrs(self.conn, self._dataset("session_attrs", ATTR_COLUMNS))
-        seqs = _Buffered(self.commit.temp(seqs_path(self.out, self.run)), _schema(SEQ_COLUMNS))
+        seqs = _Buffered(  # a row per session: whole groups of them grew with the sessions
+            self.commit.temp(seqs_path(self.out, self.run)), _schema(SEQ_COLUMNS), TABLE_ROWS
+        )
         states = StateTexts()
         exported = _Marks(last_seqs)
         for row in self.conn.execute(sessions_sql):
@@ -677,7 +679,7 @@ def _read_marks(path: Path) -> Iterator[tuple[Any, ...]]:
         source = pq.ParquetFile(path)
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc}; export into a new folder") from None
-    for batch in source.iter_batches(batch_size=GROUP_ROWS):
+    for batch in source.iter_batches(batch_size=TABLE_ROWS):  # as Python objects: few at once
         columns = batch.to_pydict()
         yield from zip(
             columns["started_at"],
