@@ -20,8 +20,7 @@ the CPU a simulation costs much less.
 also runs DIR's `branching simulate` in every round, next to this one's and
 the raw insert, so a change is measured against its baseline on the same
 machine at the same moment (the same rows, but for the session ids when
-one side predates `Audience.fingerprint` or the time-ordered ids; the row
-counts are what matter).
+one side predates `Audience.fingerprint`; the row counts are what matter).
 
 Usage: python benchmarks/bench_simulate.py [--quick] [--sessions N] [--rounds R] [--against DIR]
 Writes benchmarks/results/simulate.json (simulate-quick.json with --quick).

@@ -198,9 +198,6 @@ def simulate(
     )
     target = db_path(Path(db) if db else None)
     counts = run_simulation(loaded, audience, target, jobs=jobs)
-    if counts is None:
-        click.echo(_RECORDED_EARLIER.format(target=target))
-        return
     click.echo(
         f"Simulated {counts.sessions:,} session(s) of '{loaded.title}' by "
         f"{min(audience.viewers, sessions):,} viewer(s) (seed {seed}): "
@@ -222,34 +219,21 @@ def load_named(path: str) -> Story:
     return _load(story_path(path))
 
 
-_RECORDED_EARLIER = (
-    "{target} holds this audience already, simulated by an earlier version of branching "
-    "(before simulated session ids were time-ordered): nothing was added. Another --seed "
-    "or other dates simulate another audience."
-)
-
-
 def run_simulation(
     story: Story, audience: Audience, target: Path, jobs: int | None = None
-) -> BulkCounts | None:
+) -> BulkCounts:
     """Simulate `audience` into `target`, with a progress bar on a terminal.
 
     `jobs` processes play the audience's streams (default: one per core, up
-    to the streams there are); the rows are the same for any number. None:
-    `target` holds the audience already under the session ids of an earlier
-    version (random, not time-ordered), which this one no longer makes; adding
-    it would record it twice, so nothing is added, as for the same command run
-    twice (decisions.md).
+    to the streams there are); the rows are the same for any number.
     """
     from branching.simulate.parallel import rare_collections, simulate_parallel
-    from branching.simulate.run import SHARDS, earlier_first_id
+    from branching.simulate.run import SHARDS
     from branching.store.bulk import BulkWriter
 
     if jobs is None:
         jobs = min(SHARDS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     with rare_collections(), BulkWriter(target) as writer:
-        if writer.holds_session(earlier_first_id(story, audience)):
-            return None
         batches = simulate_parallel(story, audience, jobs)
         if not sys.stderr.isatty():
             for ops in batches:
@@ -310,15 +294,12 @@ def demo(sessions: int, seed: int, keep: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="branching-demo-") as tmp:
         target = Path(keep) if keep else Path(tmp) / "demo.db"
         counts = run_simulation(story, audience, target)
-        if counts is None:  # the same demo file, simulated by an earlier version
-            click.echo(_RECORDED_EARLIER.format(target=target))
         if not interactive():
-            if counts is not None:
-                click.echo(
-                    f"Simulated {counts.sessions:,} sessions ({counts.events:,} events) of "
-                    f"'{story.title}' into {target}. Run this on a terminal to open the "
-                    f"dashboard, or: branching stats {story.id} --db {target}"
-                )
+            click.echo(
+                f"Simulated {counts.sessions:,} sessions ({counts.events:,} events) of "
+                f"'{story.title}' into {target}. Run this on a terminal to open the "
+                f"dashboard, or: branching stats {story.id} --db {target}"
+            )
             return
         from branching.tui.dashboard import build_dashboard
 

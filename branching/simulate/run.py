@@ -31,7 +31,7 @@ from branching.simulate.audience import DAILY_RHYTHM, Audience
 from branching.simulate.frames import FrameBook
 from branching.simulate.personas import Persona
 from branching.simulate.pick import pick, weighted
-from branching.simulate.sessions import SimClock, SimSession, earlier_uuid, simulated_viewer_id
+from branching.simulate.sessions import SimClock, SimSession, simulated_viewer_id
 from branching.simulate.texts import SimPatches
 from branching.store.bulk import SessionUnit
 from branching.store.ops import SPOOL_VERSION, Op, to_json
@@ -120,13 +120,6 @@ def shard_count(audience: Audience, shards: int = SHARDS) -> int:
     return max(1, min(shards, audience.viewers, audience.sessions))
 
 
-def earlier_first_id(story: Story, audience: Audience, shards: int = SHARDS) -> str:
-    """The id the audience's first session was given before simulated ids were
-    time-ordered (a random version-4 UUID from the same draw): a file that holds it
-    holds this audience, simulated by an earlier version (`recorded_earlier`)."""
-    return Shard(story, audience, 0, shard_count(audience, shards)).earlier_first_id()
-
-
 def registration(story: Story, audience: Audience) -> Op:
     """The story's registration, stamped with the first simulated day."""
     return story_op(story, SimClock(first_day(audience)).ts())
@@ -210,22 +203,11 @@ class Shard:
         """The ops of this shard's sessions, in time order (`prepared`: the session's
         own as its unit, sealed, as `bulk.prepare` gives them)."""
         for i in range(self.count):
-            yield self._play(*self._arrival(i))
-
-    def earlier_first_id(self) -> str:
-        """The id this shard's first session had before ids were time-ordered (version 4,
-        `sessions.earlier_uuid`): the same draws as `sessions` and `_play` make up to it,
-        on a shard not yet played."""
-        self._arrival(0)
-        self.rng.getrandbits(31)  # the session's seed, drawn before its id (`_play`)
-        return earlier_uuid(self.rng.getrandbits(128) ^ self.salt)
+            viewer = self._viewer(self.count - i)
+            clock = SimClock(self._start_time(i * self.shards + self.shard))
+            yield self._play(viewer, clock)
 
     # -- who and when ----------------------------------------------------------------
-
-    def _arrival(self, i: int) -> tuple[_Viewer, SimClock]:
-        """The viewer of the shard's session `i` and the clock at its start."""
-        viewer = self._viewer(self.count - i)
-        return viewer, SimClock(self._start_time(i * self.shards + self.shard))
 
     def _viewer(self, left: int) -> _Viewer:
         """A new viewer, or one coming back (as many new ones as the pool allows)."""

@@ -3,10 +3,9 @@
 A simulated session records exactly what a player's `StoreRecorder` records
 through its `SessionWriter` (the same events, in the same order, with the
 same fields and state texts, the ops `ops.event_op` builds and the texts
-`states.StateChain` writes), stamped by the simulated clock, with a
-time-ordered session id (UUIDv7: the session's simulated start, then bits
-drawn from the audience's seeded generator); so the same seed gives the same
-ids and times, byte for byte. It does so without what a live player
+`states.StateChain` writes), stamped by the simulated clock, with the
+session id drawn from the audience's seeded generator; so the same seed gives
+the same ids and times, byte for byte. It does so without what a live player
 needs and a simulation does not: no lock, no futures, no key press groups, no
 writer thread, and each event's fields handed on as arguments. The player's
 path cost a simulation worker about a quarter of its CPU (32 -> 24 us per
@@ -64,35 +63,9 @@ class SimClock:
         return text
 
 
-_MS_MAX = (1 << 48) - 1  # the latest time a UUIDv7 holds (the year 10889)
-_RAND_B = (1 << 62) - 1
-_V7 = (7 << 76) | (2 << 62)  # version 7, variant 10 (RFC 9562)
-
-
-def time_ordered_uuid(ms: int, bits: int) -> str:
-    """An RFC 9562 version-7 UUID: `ms` (Unix milliseconds) first, then 74 of `bits`.
-
-    The first 48 bits are the time, so ids made in time order sort in time
-    order, and a batch of sessions lands at the end of every tree keyed by them
-    (decisions.md). A time before 1970 (or past the year 10889) is held at the
-    nearest end: those ids are still unique, by their random bits, only not in
-    time order. Python 3.11 has no `uuid.uuid7`: the int is built here.
-    """
-    ms = min(max(ms, 0), _MS_MAX)
-    return str(uuid.UUID(int=(ms << 80) | _V7 | (((bits >> 62) & 0xFFF) << 64) | (bits & _RAND_B)))
-
-
-def seeded_uuid(rng: random.Random, ms: int, salt: int = 0) -> str:
-    """A time-ordered UUID (`time_ordered_uuid`) at `ms`, its random bits drawn from
-    `rng` (so a seed gives the same ids) and mixed with `salt` (the audience's)."""
-    return time_ordered_uuid(ms, rng.getrandbits(128) ^ salt)
-
-
-def earlier_uuid(bits: int) -> str:
-    """The version-4 UUID a simulated session had before ids were time-ordered, from the
-    same draw (`bits`: the 128 seeded bits XOR the salt): how `run.earlier_first_id`
-    knows a file simulated by an earlier version."""
-    return str(uuid.UUID(int=bits, version=4))
+def seeded_uuid(rng: random.Random, salt: int = 0) -> str:
+    """A version-4 UUID drawn from `rng` (so a seed gives the same ids), mixed with `salt`."""
+    return str(uuid.UUID(int=rng.getrandbits(128) ^ salt, version=4))
 
 
 def simulated_viewer_id(seed: int, number: int) -> str:
@@ -136,8 +109,7 @@ class SimSession:
     ) -> None:
         self.clock = clock
         self._ids = {
-            # time-ordered, `salt` (the audience's fingerprint) in its random bits only
-            "session_id": seeded_uuid(rng, clock.ms, salt),
+            "session_id": seeded_uuid(rng, salt),  # `salt`: the audience's fingerprint
             "story_id": story_id,
             "content_hash": content_hash,
         }

@@ -172,18 +172,6 @@ class BulkWriter:
         else:
             raise ValueError(f"unknown store operation {kind!r}")
 
-    def holds_session(self, session_id: str) -> bool:
-        """Whether the database holds the session `session_id` (or `forget` deleted it):
-        a session this writer would not add."""
-        assert self._conn is not None, "the writer is closed"
-        query = """SELECT EXISTS (SELECT 1 FROM sessions WHERE session_id = ?1)
-            OR EXISTS (SELECT 1 FROM forgotten_sessions WHERE session_id = ?1)"""
-        try:
-            found: int = self._conn.execute(query, [session_id]).fetchone()[0]
-        except sqlite3.Error as exc:
-            raise db.translate(exc, self.path) from None
-        return found == 1
-
     def close(self) -> None:
         try:
             self.commit(final=True)
@@ -395,8 +383,7 @@ def _write_units(conn: sqlite3.Connection, units: dict[str, SessionUnit]) -> Non
     rows = {sid: unit.row for sid, unit in units.items()}
     attrs = [a for unit in units.values() for a in unit.attrs]
     # the keyed tables take their rows in key order: one pass over the b-tree's pages
-    # instead of a page for each session (a player's session ids are random; a
-    # simulation's are time-ordered, so its batch goes near each tree's end)
+    # instead of a random page for each session (session ids are random)
     events = chain.from_iterable(units[sid].events for sid in sorted(units))
     _insert(conn, rows, sorted(attrs), events)
     tallies = {sid: unit.tally for sid, unit in units.items()}
