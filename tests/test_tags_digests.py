@@ -14,9 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import sqlite3
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -160,22 +158,13 @@ def test_the_scenes_shown_count_alike_from_every_form_of_the_lists(
     )
 
 
-def _names_up_to(most: int) -> Any:
-    conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE TABLE digest_names (code INTEGER PRIMARY KEY, name TEXT)")
-    conn.executemany(
-        "INSERT INTO digest_names VALUES (?, ?)", [(c, f'"s{c}"') for c in range(1, most + 1)]
-    )
-    return SimpleNamespace(conn=conn)
-
-
 @pytest.mark.parametrize("learnt", [255, 300, 0xD7FF, 0xE000])
 def test_a_code_learnt_while_the_tags_are_counted_neither_splits_nor_stops_them(
     learnt: int,
 ) -> None:
     """Codes up to 254 when the count starts (one byte a code), then a session holding a
     code a writer added meanwhile: each unit still counts once, and the count goes on."""
-    scenes = tags_rollup.ShownScenes(_names_up_to(254), [(0, frozenset({3, 5}))])
+    scenes = tags_rollup.ShownScenes([(0, frozenset({3, 5}))])
     scenes.add([chars([3, 7]), chars([9])])  # one byte a code so far
     scenes.add([chars([3, learnt, 5]), chars([5])])  # 3 and 5 in one session: one unit
     scenes.add([chars([learnt]), chars([5, 1])])

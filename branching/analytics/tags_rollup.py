@@ -8,10 +8,11 @@ a viewer's sessions, run together by SQLite) holds any of a tag's codes.
   scenes are exactly the scenes of `shown`, its other codes edges): a batch
   of them is run together, a separator between two, and every character but
   the tagged scenes' and the separator is deleted at once (`bytes.translate`
-  when every code is below 255; else one regular expression; the codes are
-  the whole file's, every story's scenes, choices and edges: Signal alone
-  stays below after hundreds of sessions, the three bundled stories in one
-  file do not), so each session leaves the few tagged
+  while the tagged scenes' codes and every code met so far are below 255;
+  from the first batch holding a wider one, one regular expression; the codes
+  are numbered over the whole file, every story's scenes, choices and edges:
+  Signal alone stays below after hundreds of sessions, the three bundled
+  stories in one file do not), so each session leaves the few tagged
   scenes it was shown, and the sessions are counted by what they leave (a
   few dozen distinct texts): no Python per session, nor per code. At 10 M
   events 0.06 s of CPU where searching each distinct list of `shown` for each
@@ -62,7 +63,7 @@ def counted_tags(
     every = tagged(shape)
     if not every:
         return []
-    with read_snapshot(d.conn):  # the codes named, the highest code and the lists agree
+    with read_snapshot(d.conn):  # the codes named and the lists agree
         return _counted(d, shape, started, every, viewers)
 
 
@@ -76,7 +77,7 @@ def _counted(
         if t.kind == "choice":
             wanted.append((1, frozenset(codes[p] for p in t.pairs if p in codes)))
     totals = [0] * len(wanted)
-    scenes = ShownScenes(d, wanted) if has_edges(d.conn) else None
+    scenes = ShownScenes(wanted) if has_edges(d.conn) else None
     shown = "reached" if scenes is not None else "shown"
     empty = "''" if scenes is not None else _NONE  # a session without a digest
     if viewers and d.alone is not None:
@@ -117,12 +118,13 @@ class ShownScenes:
     time (see the module docstring): the units counted by the tagged scenes they
     hold, as one text (bytes when narrow) of those scenes' characters."""
 
-    def __init__(self, d: Digested, wanted: Wanted) -> None:
+    def __init__(self, wanted: Wanted) -> None:
         self.wanted = [(i, want) for i, (kind, want) in enumerate(wanted) if kind == 0]
         self.tagged_codes = sorted({code for _, want in self.wanted for code in want})
-        ((most,),) = d.conn.execute("SELECT COALESCE(MAX(code), 0) FROM digest_names")
         self.held: Counter[bytes | str] = Counter()
-        self.narrow = int(most) < _NARROW
+        # bytes while the tagged scenes' codes fit in one (the file's other stories may
+        # have numbered far past them); a batch holding a wider code widens (`add`)
+        self.narrow = all(code < _NARROW for code in self.tagged_codes)
         if self.narrow:
             keep = {*self.tagged_codes, _NARROW}
             self.delete = bytes(b for b in range(256) if b not in keep)
@@ -141,10 +143,9 @@ class ShownScenes:
     def add(self, texts: Iterable[str]) -> None:
         """Count a batch of `reached` texts (one a unit) by the tagged scenes they hold.
 
-        Narrow, a batch holding a code of 255 or more (one learnt after the
-        highest code was read, by a writer recording meanwhile) is counted, with
-        every batch after it, the wide way: a code 255 would read as the
-        separator, a code past it cannot be one byte."""
+        Narrow, a batch holding a code of 255 or more (another story's scene or an
+        edge numbered late) is counted, with every batch after it, the wide way:
+        a code 255 would read as the separator, a code past it cannot be one byte."""
         listed = texts if type(texts) is list else list(texts)
         if not listed:
             return
