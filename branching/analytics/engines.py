@@ -372,9 +372,6 @@ _OWN_KEYED_ATTRS = """SELECT session_key AS session_id, CAST(key AS VARCHAR) AS 
 _BITS = frozenset(f"{name}_bits" for name in BITS_LISTS)
 # each session's decisions, as SQLite's `session_digests` holds them (`segments._seg`)
 _DIGESTS = "SELECT session_key AS session_id, CAST(made AS BIGINT) AS made FROM raw_sessions"
-# ... as the breakdowns join them to the chosen sessions' rows (`DuckDbEngine._own_made`)
-_DIGESTS_JOIN = "\n        LEFT JOIN session_digests m ON m.session_id = p.session_id"
-_SESSIONS_JOIN = "JOIN sessions s ON s.session_id = p.session_id"
 # a distinct count of sessions or viewers, as the portable queries write it (`filters.tally`)
 _DISTINCT_SESSIONS = re.compile(
     r"COUNT\(DISTINCT (?:CASE WHEN (?P<cond>(?:(?!\bTHEN\b).)+) THEN )?"
@@ -709,7 +706,7 @@ class DuckDbEngine:
         """`sql` as DuckDB runs it fastest: distinct counts as bits (`_bitmaps`), the
         local hour and weekday by DuckDB's own date functions (`_local_time`)."""
         sql = self._first_order(self._local_time(self._viewer_numbers(self._bitmaps(sql))))
-        return self._own_made(self._first_last(sql))
+        return self._first_last(sql)
 
     def _first_last(self, sql: str) -> str:
         """`sql` with the first and last start of the chosen sessions (`MIN(s.started_at)`,
@@ -787,15 +784,6 @@ class DuckDbEngine:
         shifted = "(s.started_ts + to_minutes(CAST(COALESCE(s.utc_offset_min, 0) AS BIGINT)))"
         sql = sql.replace(LOCAL_HOUR, f"CASE WHEN {stamped} THEN hour({shifted}) END")
         return sql.replace(LOCAL_WEEKDAY, f"CASE WHEN {stamped} THEN dayofweek({shifted}) END")
-
-    def _own_made(self, sql: str) -> str:
-        """`sql` with the breakdowns' decisions per session (`segments._seg`: the digests'
-        `made`, joined to the sessions on their key) read from the session's own row:
-        `session_digests` is the sessions' file again here (`_DIGESTS`), so the join
-        gives each session its own `made` (0.05 s of CPU at 180,000 sessions)."""
-        if _DIGESTS_JOIN not in sql or _SESSIONS_JOIN not in sql:
-            return sql
-        return sql.replace(_DIGESTS_JOIN, "").replace("COALESCE(m.made, 0)", "COALESCE(s.made, 0)")
 
     def _bitmaps(self, sql: str) -> str:
         """`sql` with each distinct count of sessions (or viewers) made a count of bits.

@@ -113,7 +113,9 @@ def _seg(src: Queryable, keys: int, unit: Unit, *, digested: bool = False) -> st
     # to a grouped CTE there is a scan of it per session); else one grouped pass
     # over the events (DuckDB's memory could not hold a count per session)
     made, cte, join = "COALESCE(m.made, 0)", "", ""
-    if digested:
+    if digested and getattr(src, "dialect", "sqlite") == "duckdb":
+        made = "COALESCE(s.made, 0)"  # an export's sessions carry it (`stored_made`)
+    elif digested:
         join = "\n        LEFT JOIN session_digests m ON m.session_id = p.session_id"
     elif getattr(src, "dialect", "sqlite") == "sqlite":
         made = """(SELECT COUNT(*) FROM events e WHERE e.session_id = p.session_id
