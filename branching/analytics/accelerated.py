@@ -21,6 +21,7 @@ Left = dict[str, tuple[int, int]]  # last scene -> (units that stopped there, of
 Percentiles = dict[str, tuple[float | None, float | None]]  # scene -> (median, p90) in ms
 # scene -> (sessions that rewound to it, paused at it, skipped a reveal at it; times of each)
 Acts = dict[str, tuple[int, int, int, int, int, int]]
+Overview = tuple[int, int, int, int, str | None, str | None]  # `digest_overview`'s
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class Accelerated:
     ms: Percentiles | None = None  # the times to decide
     acts: Acts | None = None  # the interactions
     left: Left | None = None  # the drop-off: who stopped where
-    overview: tuple[int, int, int, int, str | None, str | None] | None = None  # `digest_overview`'s
+    overview: Overview | None = None
     lists: bool = False  # the tags, from an export's sessions' lists
 
     def answered(self) -> frozenset[str]:

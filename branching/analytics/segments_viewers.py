@@ -32,6 +32,7 @@ from itertools import accumulate, compress, repeat
 from operator import and_, itemgetter, lshift, ne, not_, or_, rshift
 from typing import Any
 
+from branching.analytics.accelerated import Overview
 from branching.analytics.rows import Segment
 from branching.analytics.segments import DIMENSIONS, from_grouped
 from branching.analytics.segments_rollup import (
@@ -48,7 +49,6 @@ from branching.analytics.segments_rollup import (
     small_cache,
 )
 from branching.analytics.stats_rollup import Digested
-from branching.analytics.viewers_rollup import Overview
 
 _BATCH = 20_000  # sessions read at a time (whole viewers counted): memory stays flat
 

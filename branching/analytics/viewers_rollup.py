@@ -61,6 +61,7 @@ from branching.analytics.accelerated import (
     Accelerated,
     Acts,
     Left,
+    Overview,
     SceneCounts,
     Taken,
     TimingCounts,
@@ -79,7 +80,6 @@ from branching.analytics.stats_rollup import (
 from branching.store.digests import code_of, edge_names, has_acts, has_edges, names
 from branching.store.export import read_snapshot
 
-Overview = tuple[int, int, int, int, str | None, str | None]  # `digest_overview`'s
 _ACT_COLUMNS = ("rewound", "paused", "skipped")  # the digests' lists of each (m016)
 
 
@@ -287,6 +287,7 @@ def _viewer_lists(d: Digested, columns: tuple[str, ...]) -> tuple[list[Counter[i
     lists = ", ".join(f"group_concat({of}.{c}, '')" for c in columns)
     probe = d.alone is not None  # the first and last start from the index by start
     starts = "" if probe else "MIN(s.started_at), MAX(s.started_at), "
+    at = 3 if probe else 5  # where a row's lists begin (sessions, viewer, ended, starts)
     cursor = d.conn.execute(
         f"""SELECT COUNT(*), s.viewer_id IS NOT NULL, MAX(s.outcome = 'ending'), {starts}{lists}
         FROM {table} WHERE {cond} GROUP BY {key}""",
@@ -298,7 +299,7 @@ def _viewer_lists(d: Digested, columns: tuple[str, ...]) -> tuple[list[Counter[i
     first: str | None = None
     last: str | None = None
     while batch := cursor.fetchmany(_BATCH):
-        _count_viewers(batch, counted, kinds, 3 if probe else 5)
+        _count_viewers(batch, counted, kinds, at)
         sessions += sum(map(itemgetter(0), batch))
         viewers += sum(map(itemgetter(1), batch))
         completed += sum(map(mul, map(itemgetter(1), batch), map(itemgetter(2), batch)))

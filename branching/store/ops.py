@@ -298,14 +298,14 @@ def _apply_event(conn: sqlite3.Connection, op: Op) -> bool:
 
 
 _EVENT_COLUMNS = (
-    "session_id, seq, ts, type, scene, choice, target, decide_ms, input, state, label"
-).split(", ")
+    *("session_id", "seq", "ts", "type", "scene", "choice", "target"),
+    *("decide_ms", "input", "state", "label"),
+)
 _NULLABLE = 4  # the columns of `event_row` from `scene` on may be NULL
 
 
 def _insert_event_sql(marks: list[str]) -> str:
     """`INSERT` of an `events` row with one value mark (`?` or `NULL`) per column."""
-    assert len(marks) == len(_EVENT_COLUMNS)
     return (
         f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join(marks)})"
         " ON CONFLICT (session_id, seq) DO NOTHING"

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -136,16 +136,8 @@ class Selection:
 
     def counted(self) -> tuple[object, ...]:
         """What chooses and counts the sessions (not how they are drawn): two selections
-        alike in this read the same figures."""
-        return (
-            self.version,
-            self.since,
-            self.until,
-            self.where,
-            self.first_only,
-            self.unit,
-            self.audience,
-        )
+        alike in this read the same figures (a field added later counts unless named here)."""
+        return astuple(replace(self, min_share=0.0, depth=None, min_count=0))
 
     def drawing(self) -> str:
         """The flowchart's pruning and hiding in words ('' when it draws everything)."""
